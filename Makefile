@@ -1,0 +1,149 @@
+# SPDX-License-Identifier: Apache-2.0
+#
+# xwhisk: one non-recursive Makefile. Everything builds into build/.
+#   make            build all programs and BPF objects
+#   make run        install missing packages, build, start controller + node on :3233
+#   make test       install missing packages, build, run every test
+#   make bench      run the benchmarks in scripts/bench/
+#   make V=1        show the commands
+
+BUILD   ?= build
+V       ?= 0
+Q       := $(if $(filter 1,$(V)),,@)
+msg      = $(if $(filter 1,$(V)),,@printf '  %-8s %s\n' $(1) $(2);)
+
+CC      ?= gcc
+CLANG   ?= clang
+BPFTOOL ?= bpftool
+ARCH    := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+
+PKGS    := jansson libbpf libxdp libcurl sqlite3 libzip libcrypto
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+# Each architectural part's headers sit beside its code.
+INC_DIRS := include userspace/lib controller $(wildcard controller/*/) \
+	    $(filter-out userspace/lib/,$(wildcard userspace/*/))
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation -Werror -D_GNU_SOURCE \
+	   -fno-strict-aliasing -MMD -MP $(addprefix -I,$(INC_DIRS)) -I$(BUILD)/bpf $(PKG_CFLAGS)
+LDLIBS  := $(PKG_LIBS) -lhttp_parser -lelf -lz -lpthread
+
+.DELETE_ON_ERROR:
+.SECONDARY:
+.PHONY: all deps run test unit bench clean programs bpf runtimes
+
+PROGRAMS := xwhisk-controller xwhisk-admin xwhisk-node xwhisk-proxy
+all: programs bpf runtimes
+programs: $(addprefix $(BUILD)/,$(PROGRAMS))
+
+# The runtimes manifest and language loops travel with the programs.
+RUNTIME_FILES := $(shell find userspace/runtimes -type f)
+runtimes: $(patsubst userspace/runtimes/%,$(BUILD)/runtimes/%,$(RUNTIME_FILES))
+$(BUILD)/runtimes/%: userspace/runtimes/%
+	$(Q)mkdir -p $(@D) && cp $< $@
+
+# ---- libraries: one archive per architectural part ----
+objs = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+LIB_SRCS     := $(wildcard userspace/lib/*.c)
+CONTROL_SRCS := $(wildcard controller/api/*.c controller/store/*.c controller/auth/*.c \
+		 controller/entity/*.c controller/control/*.c controller/cluster/*.c)
+SANDBOX_SRCS := $(wildcard userspace/sandbox/*.c)
+BPFLOAD_SRCS := $(wildcard userspace/bpfload/*.c)
+NODE_SRCS    := $(filter-out userspace/node/main.c,$(wildcard userspace/node/*.c))
+PROXY_SRCS   := $(filter-out userspace/proxy/main.c,$(wildcard userspace/proxy/*.c))
+
+$(BUILD)/libxwhisk.a:  $(call objs,$(LIB_SRCS))
+$(BUILD)/libcontrol.a: $(call objs,$(CONTROL_SRCS))
+$(BUILD)/libsandbox.a: $(call objs,$(SANDBOX_SRCS))
+$(BUILD)/libbpfload.a: $(call objs,$(BPFLOAD_SRCS))
+$(BUILD)/libnode.a:    $(call objs,$(NODE_SRCS))
+$(BUILD)/libproxy.a:   $(call objs,$(PROXY_SRCS))
+
+$(BUILD)/%.a:
+	$(call msg,AR,$@)
+	$(Q)mkdir -p $(@D) && rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/obj/%.o: %.c
+	$(call msg,CC,$<)
+	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) -c $< -o $@
+
+# ---- programs ----
+$(BUILD)/xwhisk-controller: $(BUILD)/obj/controller/main.o $(BUILD)/libcontrol.a $(BUILD)/libxwhisk.a
+$(BUILD)/xwhisk-admin: $(BUILD)/obj/controller/admin/main.o $(BUILD)/libcontrol.a $(BUILD)/libxwhisk.a
+$(BUILD)/xwhisk-node: $(BUILD)/obj/userspace/node/main.o $(BUILD)/libnode.a $(BUILD)/libsandbox.a \
+		      $(BUILD)/libbpfload.a $(BUILD)/libxwhisk.a
+$(BUILD)/xwhisk-proxy: $(BUILD)/obj/userspace/proxy/main.o $(BUILD)/libproxy.a $(BUILD)/libxwhisk.a
+
+$(addprefix $(BUILD)/,$(PROGRAMS)):
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# ---- BPF: clang -> bpftool gen object -> bpftool gen skeleton ----
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.o,$(BPF_SRCS))
+BPF_SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.skel.h,$(BPF_SRCS))
+bpf: $(BPF_OBJS) $(BPF_SKELS)
+
+$(BUILD)/bpf/vmlinux.h:
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D) && $(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BUILD)/bpf/vmlinux.h
+	$(call msg,BPF,$<)
+	$(Q)$(CLANG) -g -O2 --target=bpf -Wall -Werror -D__TARGET_ARCH_$(ARCH) \
+		-I$(BUILD)/bpf -Iinclude -Ibpf -MMD -MP -c $< -o $@
+
+$(BUILD)/bpf/%.o: $(BUILD)/bpf/%.bpf.o
+	$(call msg,GEN-OBJ,$@)
+	$(Q)$(BPFTOOL) gen object $@ $<
+
+$(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@
+
+# Userspace that includes a skeleton waits for it.
+$(call objs,$(BPFLOAD_SRCS) $(wildcard tests/bpf/*.c)): $(BPF_SKELS)
+
+# ---- tests ----
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+BPFT_SRCS := $(wildcard tests/bpf/test_*.c)
+BPFT_BINS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/%,$(BPFT_SRCS))
+TEST_LIBS := $(BUILD)/libcontrol.a $(BUILD)/libnode.a $(BUILD)/libsandbox.a $(BUILD)/libbpfload.a \
+	     $(BUILD)/libproxy.a $(BUILD)/libxwhisk.a
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_LIBS)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/test_bpf_%: $(BUILD)/obj/tests/bpf/test_bpf_%.o $(TEST_LIBS)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+test-build: all $(UNIT_BINS) $(BPFT_BINS)
+.PHONY: test-build
+
+deps:
+	$(Q)scripts/deps.sh
+
+run: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)scripts/xwhisk-run
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory test-build
+	$(Q)tests/run.sh
+
+unit: test-build
+	$(Q)tests/run.sh unit
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)scripts/bench/run.sh
+
+clean:
+	$(Q)rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

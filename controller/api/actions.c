@@ -1,0 +1,388 @@
+// SPDX-License-Identifier: Apache-2.0
+/* /namespaces/{ns}/actions: list, get, create/update, delete. Invocation is the node's. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "controller.h"
+#include "entities.h"
+#include "entity.h"
+#include "json.h"
+#include "entity_limits.h"
+#include "log.h"
+
+#define SEQ_MAX_DEPTH 16
+
+struct seq_walk {
+	struct api_req *r;
+	const char *self; /* docid of the sequence being written */
+	unsigned atomic;
+	const char *error; /* OpenWhisk's message, 400 */
+	bool forbidden;
+};
+
+/* Counts atomic actions under the components, refusing cycles and missing ones. */
+static void seq_walk_components(struct seq_walk *w, const json_t *components, unsigned depth)
+{
+	const json_t *c;
+	size_t i;
+
+	if (depth > SEQ_MAX_DEPTH) {
+		w->error = "Sequence may not refer to itself.";
+		return;
+	}
+	json_array_foreach(components, i, c) {
+		struct resolved_action ra;
+		struct fqn f;
+		int err;
+
+		if (w->error || w->forbidden)
+			return;
+		if (fqn_parse(json_string_value(c), w->r->subject.namespace, false, &f)) {
+			w->error = "Sequence component does not exist.";
+			return;
+		}
+		err = action_resolve(w->r->st, w->r->subject.namespace, &f, &ra);
+		if (err == -EACCES) {
+			w->forbidden = true;
+			return;
+		}
+		if (err) {
+			w->error = "Sequence component does not exist.";
+			return;
+		}
+		if (!strcmp(ra.rec.docid, w->self)) {
+			w->error = "Sequence may not refer to itself.";
+		} else {
+			json_t *exec = json_object_get(ra.rec.doc, "exec");
+
+			if (!strcmp(json_obj_str(exec, "kind") ?: "", "sequence"))
+				seq_walk_components(w, json_object_get(exec, "components"),
+						    depth + 1);
+			else if (++w->atomic > SEQUENCE_MAX_LENGTH)
+				w->error = "Too many actions in the sequence.";
+		}
+		resolved_action_clear(&ra);
+	}
+}
+
+static bool check_sequence(struct api_req *r, const char *docid, const json_t *exec)
+{
+	const json_t *components = json_object_get(exec, "components");
+	struct seq_walk w = { .r = r, .self = docid };
+
+	if (!json_array_size(components)) {
+		api_error(r, 400, "No component specified for the sequence.");
+		return false;
+	}
+	if (json_array_size(components) > SEQUENCE_MAX_LENGTH) {
+		api_error(r, 400, "Too many actions in the sequence.");
+		return false;
+	}
+	seq_walk_components(&w, components, 0);
+	if (w.forbidden) {
+		api_error_forbidden(r);
+		return false;
+	}
+	if (w.error) {
+		api_error(r, 400, "%s", w.error);
+		return false;
+	}
+	return true;
+}
+
+/* Where an action lives: the path namespace and, when given, its (own) package. */
+struct action_loc {
+	char path[2 * NAME_MAX_LEN + 2];
+	const char *pkg;
+	const char *name;
+};
+
+/* For writes: the package must be the caller's and not a binding. */
+static bool locate_for_write(struct api_req *r, struct action_loc *loc)
+{
+	struct entity_rec pkg;
+	char docid[2 * NAME_MAX_LEN + 2];
+	bool binding;
+
+	if (!loc->pkg) {
+		snprintf(loc->path, sizeof(loc->path), "%s", r->ns);
+		return true;
+	}
+	snprintf(docid, sizeof(docid), "%s/%s", r->ns, loc->pkg);
+	if (!api_entity_load(r, docid, ENTITY_PACKAGE, &pkg))
+		return false;
+	binding = pkg.binding;
+	entity_rec_clear(&pkg);
+	if (binding) {
+		api_error(r, 400, "Operation not permitted on package binding.");
+		return false;
+	}
+	snprintf(loc->path, sizeof(loc->path), "%s", docid);
+	return true;
+}
+
+static void action_put(struct api_req *r, struct action_loc *loc)
+{
+	bool overwrite = api_query_bool(r, "overwrite", false);
+	struct entity_rec rec = { 0 }, old = { 0 };
+	json_t *body = NULL, *doc = NULL, *exec = NULL, *params = NULL, *limits = NULL;
+	json_t *old_doc = NULL;
+	char err[1024];
+	int status, rc;
+	bool exists;
+
+	if (!api_own_namespace(r)) {
+		api_error_forbidden(r);
+		return;
+	}
+	if (!api_check_name(r, loc->name) || !locate_for_write(r, loc))
+		return;
+	body = api_body_object(r);
+	if (!body)
+		return;
+	if (entity_rec_init(&rec, ENTITY_ACTION, loc->path, loc->name)) {
+		api_error(r, 500, "Internal Server Error");
+		goto out;
+	}
+	rc = r->st->ops->entity_get(r->st, rec.docid, &old);
+	exists = rc == 0;
+	if (rc && rc != -ENOENT) {
+		api_error_store(r, rc);
+		goto out;
+	}
+	if (exists && old.type != ENTITY_ACTION) {
+		api_error_wrong_collection(r);
+		goto out;
+	}
+	if (exists && !overwrite) {
+		api_error(r, 409, "resource already exists");
+		goto out;
+	}
+	old_doc = exists ? old.doc : NULL;
+
+	if (json_object_get(body, "exec") && !json_is_null(json_object_get(body, "exec"))) {
+		exec = exec_normalize(r->ctl->runtimes, json_object_get(body, "exec"), r->ns,
+				      &status, err, sizeof(err));
+		if (!exec) {
+			api_error(r, status, "%s", err);
+			goto out;
+		}
+	} else if (old_doc) {
+		exec = json_incref(json_object_get(old_doc, "exec"));
+	} else {
+		api_error(r, 400, "exec undefined");
+		goto out;
+	}
+
+	if (json_object_get(body, "parameters") && !json_is_null(json_object_get(body, "parameters"))) {
+		params = kv_array_normalize(json_object_get(body, "parameters"), true, "parameters",
+					    err, sizeof(err));
+		if (!params) {
+			api_error(r, 400, "%s", err);
+			goto out;
+		}
+		if (json_size(params) > PARAMETERS_SIZE_MAX) {
+			api_error(r, 413, "parameters larger than allowed: %zu > %llu bytes.",
+				  json_size(params), (unsigned long long)PARAMETERS_SIZE_MAX);
+			goto out;
+		}
+	} else {
+		params = json_deep_copy(json_object_get(old_doc, "parameters") ?: json_array());
+	}
+
+	limits = action_limits_merge(json_object_get(body, "limits"),
+				     json_object_get(old_doc, "limits"), &r->limits, err,
+				     sizeof(err));
+	if (!limits) {
+		api_error(r, 400, "%s", err);
+		goto out;
+	}
+
+	if (!strcmp(json_obj_str(exec, "kind"), "sequence")) {
+		if (!check_sequence(r, rec.docid, exec))
+			goto out;
+		/* OpenWhisk's legacy artefact: a sequence's parameters name its components. */
+		json_decref(params);
+		params = json_pack("[{s:s,s:O}]", "key", "_actions", "value",
+				   json_object_get(exec, "components"));
+	}
+
+	doc = json_pack("{s:s,s:s}", "namespace", loc->path, "name", loc->name);
+	if (!api_common_fields(r, body, old_doc, doc, true))
+		goto out;
+	{
+		json_t *anns = json_object_get(doc, "annotations");
+
+		if (!old_doc && !json_kv_get(anns, "provide-api-key"))
+			json_kv_set(anns, "provide-api-key", json_false());
+		json_kv_set(anns, "exec", json_string(json_obj_str(exec, "kind")));
+	}
+	json_object_set(doc, "exec", exec);
+	json_object_set(doc, "parameters", params);
+	json_object_set(doc, "limits", limits);
+	rec.doc = json_incref(doc);
+	if (!api_entity_write(r, &rec, exists ? old.rev : 0))
+		goto out;
+	api_reply(r, 200, json_incref(doc));
+out:
+	json_decref(body);
+	json_decref(doc);
+	json_decref(exec);
+	json_decref(params);
+	json_decref(limits);
+	entity_rec_clear(&rec);
+	entity_rec_clear(&old);
+}
+
+static void action_get(struct api_req *r, struct action_loc *loc)
+{
+	struct resolved_action ra;
+	struct fqn f = { 0 };
+	json_t *doc;
+	int err;
+
+	snprintf(f.ns, sizeof(f.ns), "%s", r->ns);
+	snprintf(f.pkg, sizeof(f.pkg), "%s", loc->pkg ? loc->pkg : "");
+	snprintf(f.name, sizeof(f.name), "%s", loc->name);
+	err = action_resolve(r->st, r->subject.namespace, &f, &ra);
+	if (err == -EACCES) {
+		api_error_forbidden(r);
+		return;
+	}
+	if (err == -EMEDIUMTYPE) {
+		api_error_wrong_collection(r);
+		return;
+	}
+	if (err) {
+		api_error_store(r, err);
+		return;
+	}
+	doc = json_deep_copy(ra.rec.doc);
+	json_object_set(doc, "parameters", ra.params);
+	if (!api_query_bool(r, "code", true))
+		json_object_set_new(doc, "exec", exec_without_code(json_object_get(doc, "exec")));
+	resolved_action_clear(&ra);
+	api_reply(r, 200, doc);
+}
+
+static void action_delete(struct api_req *r, struct action_loc *loc)
+{
+	struct entity_rec rec;
+	char docid[3 * NAME_MAX_LEN + 3];
+	int err;
+
+	if (!api_own_namespace(r)) {
+		api_error_forbidden(r);
+		return;
+	}
+	if (!locate_for_write(r, loc))
+		return;
+	snprintf(docid, sizeof(docid), "%s/%s", loc->path, loc->name);
+	if (!api_entity_load(r, docid, ENTITY_ACTION, &rec))
+		return;
+	err = r->st->ops->entity_delete(r->st, docid, rec.rev);
+	if (err)
+		api_error_store(r, err);
+	else
+		api_reply(r, 200, json_incref(rec.doc));
+	entity_rec_clear(&rec);
+}
+
+static void action_list(struct api_req *r, const char *pkg)
+{
+	struct entity_query q = { .type = ENTITY_ACTION };
+	char path[2 * NAME_MAX_LEN + 2];
+	json_t *out = NULL;
+	bool count;
+	int err;
+
+	if (!api_list_params(r, "actions", &q.skip, &q.limit, &count))
+		return;
+	if (pkg) {
+		struct entity_rec p;
+
+		snprintf(path, sizeof(path), "%s/%s", r->ns, pkg);
+		if (!api_entity_load(r, path, ENTITY_PACKAGE, &p))
+			return;
+		if (!package_readable(r->subject.namespace, &p)) {
+			entity_rec_clear(&p);
+			api_error_forbidden(r);
+			return;
+		}
+		if (p.binding) {
+			json_t *b = json_object_get(p.doc, "binding");
+			struct entity_rec target;
+
+			snprintf(path, sizeof(path), "%s/%s", json_obj_str(b, "namespace") ?: "",
+				 json_obj_str(b, "name") ?: "");
+			if (!api_entity_load(r, path, ENTITY_PACKAGE, &target)) {
+				entity_rec_clear(&p);
+				return;
+			}
+			entity_rec_clear(&target);
+		}
+		entity_rec_clear(&p);
+		q.path = path;
+	} else {
+		if (!api_own_namespace(r)) {
+			api_error_forbidden(r);
+			return;
+		}
+		q.root = r->ns; /* the namespace root lists packaged actions too */
+	}
+	if (count) {
+		int64_t n = 0;
+
+		err = r->st->ops->entity_count(r->st, &q, &n);
+		if (!err)
+			out = json_pack("{s:I}", "actions", (json_int_t)n);
+	} else {
+		err = r->st->ops->entity_list(r->st, &q, &out);
+	}
+	if (err)
+		api_error_store(r, err);
+	else
+		api_reply(r, 200, out);
+}
+
+void api_actions(struct api_req *r)
+{
+	enum http_method m = r->http->method;
+	struct action_loc loc = { 0 };
+
+	if (r->nseg == 3 || (r->nseg == 4 && r->trailing_slash)) {
+		if (m != HTTP_GET && m != HTTP_HEAD) {
+			api_error_method(r, "GET");
+			return;
+		}
+		action_list(r, r->nseg == 4 ? r->seg[3] : NULL);
+		return;
+	}
+	if (r->nseg > 5 || (r->nseg == 5 && r->trailing_slash)) {
+		api_error(r, 404, "The requested resource could not be found.");
+		return;
+	}
+	loc.pkg = r->nseg == 5 ? r->seg[3] : NULL;
+	loc.name = r->seg[r->nseg - 1];
+	if (loc.pkg && !api_check_name(r, loc.pkg))
+		return;
+	switch (m) {
+	case HTTP_GET:
+	case HTTP_HEAD:
+		action_get(r, &loc);
+		break;
+	case HTTP_PUT:
+		action_put(r, &loc);
+		break;
+	case HTTP_DELETE:
+		action_delete(r, &loc);
+		break;
+	case HTTP_POST:
+		api_error(r, 503, "Invocations are served by xwhisk-node on the node ingress.");
+		break;
+	default:
+		api_error_method(r, "GET, PUT, DELETE, POST");
+	}
+}

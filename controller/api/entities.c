@@ -1,0 +1,285 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "entities.h"
+#include "entity.h"
+#include "json.h"
+#include "entity_limits.h"
+#include "loop.h"
+
+int entity_fetch(struct store *st, const char *docid, enum entity_type type,
+		 struct entity_rec *out)
+{
+	int err = st->ops->entity_get(st, docid, out);
+
+	if (err)
+		return err;
+	if (out->type != type) {
+		entity_rec_clear(out);
+		return -EMEDIUMTYPE;
+	}
+	return 0;
+}
+
+void api_error_wrong_collection(struct api_req *r)
+{
+	api_error(r, 409, "Resource by this name exists but is not in this collection.");
+}
+
+bool api_entity_load(struct api_req *r, const char *docid, enum entity_type type,
+		     struct entity_rec *out)
+{
+	int err = entity_fetch(r->st, docid, type, out);
+
+	if (err == -EMEDIUMTYPE)
+		api_error_wrong_collection(r);
+	else if (err)
+		api_error_store(r, err);
+	return err == 0;
+}
+
+bool api_check_name(struct api_req *r, const char *name)
+{
+	const char *msg = name_check(name);
+
+	if (msg)
+		api_error(r, 400, "%s", msg);
+	return !msg;
+}
+
+int entity_rec_init(struct entity_rec *rec, enum entity_type type, const char *path,
+		    const char *name)
+{
+	const char *slash = strchr(path, '/');
+
+	memset(rec, 0, sizeof(*rec));
+	rec->type = type;
+	rec->path = strdup(path);
+	rec->root = slash ? strndup(path, (size_t)(slash - path)) : strdup(path);
+	rec->name = strdup(name);
+	if (asprintf(&rec->docid, "%s/%s", path, name) < 0)
+		rec->docid = NULL;
+	if (!rec->path || !rec->root || !rec->name || !rec->docid) {
+		entity_rec_clear(rec);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+json_t *entity_summary(enum entity_type type, const json_t *doc)
+{
+	static const char *const common[] = { "namespace", "name", "version", "publish",
+					      "annotations" };
+	json_t *sum = json_object(), *v;
+
+	for (size_t i = 0; i < sizeof(common) / sizeof(common[0]); i++)
+		if ((v = json_object_get(doc, common[i])))
+			json_object_set(sum, common[i], v);
+	switch (type) {
+	case ENTITY_ACTION:
+		json_object_set(sum, "limits", json_object_get(doc, "limits"));
+		json_object_set_new(sum, "exec",
+				    json_pack("{s:b}", "binary",
+					      json_is_true(json_object_get(
+						      json_object_get(doc, "exec"), "binary"))));
+		break;
+	case ENTITY_PACKAGE:
+		v = json_object_get(doc, "binding");
+		json_object_set_new(sum, "binding",
+				    json_object_size(v) ? json_incref(v) : json_false());
+		break;
+	case ENTITY_RULE:
+		/* Rules list as the full document without status. */
+		json_decref(sum);
+		sum = json_deep_copy(doc);
+		json_object_del(sum, "status");
+		return sum;
+	default:
+		break;
+	}
+	json_object_set(sum, "updated", json_object_get(doc, "updated"));
+	return sum;
+}
+
+bool api_entity_write(struct api_req *r, struct entity_rec *rec, int64_t expect_rev)
+{
+	int err;
+
+	rec->updated = (int64_t)clock_real_ms();
+	json_object_set_new(rec->doc, "updated", json_integer(rec->updated));
+	rec->publish = json_is_true(json_object_get(rec->doc, "publish"));
+	rec->binding = rec->type == ENTITY_PACKAGE &&
+		       json_object_size(json_object_get(rec->doc, "binding")) > 0;
+	json_decref(rec->summary);
+	rec->summary = entity_summary(rec->type, rec->doc);
+	err = r->st->ops->entity_put(r->st, rec, expect_rev);
+	if (err == -EEXIST && !expect_rev) {
+		struct entity_rec other;
+
+		/* Lost a race with a create of the same name, or another collection owns it. */
+		if (!r->st->ops->entity_get(r->st, rec->docid, &other)) {
+			bool same = other.type == rec->type;
+
+			entity_rec_clear(&other);
+			if (!same) {
+				api_error_wrong_collection(r);
+				return false;
+			}
+		}
+	}
+	if (err) {
+		api_error_store(r, err);
+		return false;
+	}
+	return true;
+}
+
+bool api_common_fields(struct api_req *r, const json_t *body, const json_t *old, json_t *doc,
+		       bool merge_annotations)
+{
+	json_t *version = json_object_get(body, "version"), *publish = json_object_get(body, "publish");
+	json_t *ann = json_object_get(body, "annotations"), *del = json_object_get(body, "delAnnotations");
+	json_t *anns, *v;
+	char err[512];
+	size_t i;
+
+	if (version && !json_is_null(version)) {
+		if (!json_is_string(version) || !version_valid(json_string_value(version))) {
+			api_error(r, 400, "The request content was malformed:\nversion must be a "
+					  "semantic version x.y.z");
+			return false;
+		}
+		json_object_set(doc, "version", version);
+	} else if (old) {
+		char *next = version_bump(json_obj_str(old, "version") ?: VERSION_DEFAULT);
+
+		json_object_set_new(doc, "version", json_string(next));
+		free(next);
+	} else {
+		json_object_set_new(doc, "version", json_string(VERSION_DEFAULT));
+	}
+
+	if (publish && !json_is_null(publish)) {
+		if (!json_is_boolean(publish)) {
+			api_error(r, 400, "The request content was malformed:\npublish must be a "
+					  "boolean");
+			return false;
+		}
+		json_object_set(doc, "publish", publish);
+	} else {
+		json_object_set_new(doc, "publish",
+				    json_boolean(json_is_true(json_object_get(old, "publish"))));
+	}
+
+	if (del && !json_is_null(del) && !json_is_array(del)) {
+		api_error(r, 400, "The request content was malformed:\ndelAnnotations must be an "
+				  "array of strings");
+		return false;
+	}
+	anns = kv_array_normalize(ann, false, "annotations", err, sizeof(err));
+	if (!anns) {
+		api_error(r, 400, "%s", err);
+		return false;
+	}
+	if (json_size(anns) > PARAMETERS_SIZE_MAX) {
+		api_error(r, 413, "annotations larger than allowed: %zu > %llu bytes.",
+			  json_size(anns), (unsigned long long)PARAMETERS_SIZE_MAX);
+		json_decref(anns);
+		return false;
+	}
+	if (old && (merge_annotations || !ann || json_is_null(ann))) {
+		json_t *base = json_deep_copy(json_object_get(old, "annotations"));
+
+		if (!json_is_array(base)) {
+			json_decref(base);
+			base = json_array();
+		}
+		json_array_foreach(del, i, v)
+			if (json_is_string(v))
+				json_kv_del(base, json_string_value(v));
+		json_t *merged = kv_array_merge(base, anns);
+
+		json_decref(base);
+		json_decref(anns);
+		anns = merged;
+	}
+	json_object_set_new(doc, "annotations", anns);
+	return true;
+}
+
+bool package_readable(const char *subject_ns, const struct entity_rec *pkg)
+{
+	if (!strcmp(pkg->root, subject_ns))
+		return true;
+	return pkg->publish && !pkg->binding;
+}
+
+void resolved_action_clear(struct resolved_action *ra)
+{
+	entity_rec_clear(&ra->rec);
+	json_decref(ra->params);
+	ra->params = NULL;
+}
+
+int action_resolve(struct store *st, const char *subject_ns, const struct fqn *f,
+		   struct resolved_action *out)
+{
+	struct entity_rec pkg = { 0 }, target = { 0 };
+	json_t *pkg_params = NULL, *params;
+	char docid[4 * NAME_MAX_LEN];
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	if (!f->pkg[0]) {
+		if (strcmp(f->ns, subject_ns))
+			return -EACCES;
+		snprintf(docid, sizeof(docid), "%s/%s", f->ns, f->name);
+		snprintf(out->path, sizeof(out->path), "%s", f->ns);
+	} else {
+		snprintf(docid, sizeof(docid), "%s/%s", f->ns, f->pkg);
+		err = entity_fetch(st, docid, ENTITY_PACKAGE, &pkg);
+		if (err)
+			return err == -EMEDIUMTYPE ? -ENOENT : err;
+		if (!package_readable(subject_ns, &pkg)) {
+			err = -EACCES;
+			goto out;
+		}
+		pkg_params = json_incref(json_object_get(pkg.doc, "parameters"));
+		if (pkg.binding) {
+			json_t *b = json_object_get(pkg.doc, "binding");
+			const char *bns = json_obj_str(b, "namespace"), *bname = json_obj_str(b, "name");
+
+			snprintf(docid, sizeof(docid), "%s/%s", bns ? bns : "", bname ? bname : "");
+			err = entity_fetch(st, docid, ENTITY_PACKAGE, &target);
+			if (err) {
+				err = err == -EMEDIUMTYPE ? -ENOENT : err;
+				goto out;
+			}
+			if (!package_readable(subject_ns, &target)) {
+				err = -EACCES;
+				goto out;
+			}
+			json_decref(pkg_params);
+			pkg_params = kv_array_merge(json_object_get(target.doc, "parameters"),
+						    json_object_get(pkg.doc, "parameters"));
+			snprintf(out->binding, sizeof(out->binding), "%s/%s", f->ns, f->pkg);
+			snprintf(out->path, sizeof(out->path), "%s", docid);
+		} else {
+			snprintf(out->path, sizeof(out->path), "%s/%s", f->ns, f->pkg);
+		}
+		snprintf(docid, sizeof(docid), "%s/%s", out->path, f->name);
+	}
+	err = entity_fetch(st, docid, ENTITY_ACTION, &out->rec);
+	if (err)
+		goto out;
+	params = kv_array_merge(pkg_params, json_object_get(out->rec.doc, "parameters"));
+	out->params = params;
+out:
+	json_decref(pkg_params);
+	entity_rec_clear(&pkg);
+	entity_rec_clear(&target);
+	return err;
+}

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Helpers shared by the entity collections: loading with collection checks, writing with
+ * revision checks, entitlement, and resolving actions through packages and bindings. */
+#ifndef XWHISK_API_ENTITIES_H
+#define XWHISK_API_ENTITIES_H
+
+#include <stdbool.h>
+
+#include "api.h"
+#include "names.h"
+#include "store.h"
+
+/* -EMEDIUMTYPE: the name belongs to another collection. */
+int entity_fetch(struct store *st, const char *docid, enum entity_type type,
+		 struct entity_rec *out);
+/* Loads or replies (404, 409 for the wrong collection, 5xx); true when loaded. */
+bool api_entity_load(struct api_req *r, const char *docid, enum entity_type type,
+		     struct entity_rec *out);
+/* Fills docid/path/root/name/type/updated of rec for an entity in path named name. */
+int entity_rec_init(struct entity_rec *rec, enum entity_type type, const char *path,
+		    const char *name);
+/* Stamps updated, builds the summary with summarize and writes; replies on failure. */
+bool api_entity_write(struct api_req *r, struct entity_rec *rec, int64_t expect_rev);
+/* The list summary of a document for its type. */
+json_t *entity_summary(enum entity_type type, const json_t *doc);
+/* Common PUT fields: version (bumped on update), publish, annotations (merged on update).
+ * Sets them in doc; replies 400 and returns false on bad input. */
+bool api_common_fields(struct api_req *r, const json_t *body, const json_t *old, json_t *doc,
+		       bool merge_annotations);
+/* The name segment check with OpenWhisk's message; replies 400. */
+bool api_check_name(struct api_req *r, const char *name);
+/* The 409 of a name used by another collection. */
+void api_error_wrong_collection(struct api_req *r);
+
+/* An action reached through its package or a binding, with parameters merged
+ * package < binding < action. */
+struct resolved_action {
+	struct entity_rec rec;
+	json_t *params;
+	char path[2 * NAME_MAX_LEN + 2];    /* real "ns[/pkg]" */
+	char binding[2 * NAME_MAX_LEN + 2]; /* "ns/binding" when reached through one, else "" */
+};
+
+/* 0, -ENOENT, -EACCES (not entitled) or -EMEDIUMTYPE. subject_ns is the caller's. */
+int action_resolve(struct store *st, const char *subject_ns, const struct fqn *f,
+		   struct resolved_action *out);
+void resolved_action_clear(struct resolved_action *ra);
+/* May subject_ns read this package (owner, or published and not a binding)? */
+bool package_readable(const char *subject_ns, const struct entity_rec *pkg);
+
+#endif

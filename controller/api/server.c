@@ -1,0 +1,386 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api.h"
+#include "auth.h"
+#include "controller.h"
+#include "json.h"
+#include "log.h"
+#include "names.h"
+#include "util.h"
+
+#define CORS_HEADERS "Authorization, Origin, X-Requested-With, Content-Type, Accept, User-Agent"
+#define CORS_METHODS "GET, DELETE, POST, PUT, HEAD"
+
+static void api_headers(struct api_req *r)
+{
+	http_resp_header(r->http, "X-Request-ID", "%s", r->tid);
+	http_resp_header(r->http, "Access-Control-Allow-Origin", "*");
+	http_resp_header(r->http, "Access-Control-Allow-Headers", CORS_HEADERS);
+	http_resp_header(r->http, "Access-Control-Allow-Methods", CORS_METHODS);
+}
+
+void api_reply_raw(struct api_req *r, int status, const char *content_type, const char *body,
+		   size_t len)
+{
+	api_headers(r);
+	http_resp_send(r->http, status, content_type, body, len);
+	r->http = NULL;
+}
+
+void api_reply(struct api_req *r, int status, json_t *body)
+{
+	char *text = body ? json_dump(body) : NULL;
+
+	if (body && !text) {
+		json_decref(body);
+		api_error(r, 500, "Internal Server Error");
+		return;
+	}
+	api_reply_raw(r, status, "application/json", text ? text : "", text ? strlen(text) : 0);
+	free(text);
+	json_decref(body);
+}
+
+void api_error(struct api_req *r, int status, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (status == 401)
+		http_resp_header(r->http, "WWW-Authenticate", "Basic realm=\"OpenWhisk secure realm\"");
+	api_reply(r, status, json_pack("{s:s,s:s}", "error", msg, "code", r->tid));
+}
+
+void api_error_not_found(struct api_req *r)
+{
+	api_error(r, 404, "The requested resource does not exist.");
+}
+
+void api_error_forbidden(struct api_req *r)
+{
+	api_error(r, 403, "The supplied authentication is not authorized to access '%s'.",
+		  r->ns ? r->ns : "");
+}
+
+void api_error_method(struct api_req *r, const char *allowed)
+{
+	http_resp_header(r->http, "Allow", "%s", allowed);
+	api_error(r, 405, "HTTP method not allowed, supported methods: %s", allowed);
+}
+
+void api_error_store(struct api_req *r, int err)
+{
+	switch (err) {
+	case -ENOENT:
+		api_error_not_found(r);
+		break;
+	case -EEXIST:
+		api_error(r, 409, "resource already exists");
+		break;
+	case -ESTALE:
+		api_error(r, 409, "Concurrent modification to resource detected.");
+		break;
+	case -EBUSY:
+		api_error(r, 503, "The store is busy; try again.");
+		break;
+	default:
+		pr_err("api: store error %s (%s %s, tid %s)", strerror(-err),
+		       http_method_str(r->http->method), r->http->path, r->tid);
+		api_error(r, 500, "Internal Server Error");
+	}
+}
+
+static bool content_type_is_json(const char *ct)
+{
+	char base[128];
+	size_t n = strcspn(ct, ";");
+
+	if (n >= sizeof(base))
+		return false;
+	memcpy(base, ct, n);
+	while (n && isspace((unsigned char)base[n - 1]))
+		n--;
+	base[n] = '\0';
+	return !strcasecmp(base, "application/json") ||
+	       (n > 5 && !strcasecmp(base + n - 5, "+json"));
+}
+
+json_t *api_body_object(struct api_req *r)
+{
+	const char *ct = http_req_header(r->http, "Content-Type");
+	struct buf *b = &r->http->body;
+	char err[256];
+	json_t *j;
+	size_t i = 0;
+
+	while (i < b->len && isspace((unsigned char)b->data[i]))
+		i++;
+	if (i == b->len)
+		return json_object();
+	if (ct && !content_type_is_json(ct)) {
+		api_error(r, 415, "The request's Content-Type is not supported. Expected:\n"
+				  "application/json");
+		return NULL;
+	}
+	j = json_parse(b->data, b->len, err, sizeof(err));
+	if (!j) {
+		api_error(r, 400, "The request content was malformed:\n%s", err);
+		return NULL;
+	}
+	if (!json_is_object(j)) {
+		json_decref(j);
+		api_error(r, 400, "The request content was malformed:\nObject expected");
+		return NULL;
+	}
+	return j;
+}
+
+bool api_query_bool(struct api_req *r, const char *key, bool def)
+{
+	char *v = query_get(r->http->query, key);
+	bool out = def;
+
+	if (v)
+		out = str_is_true(v);
+	free(v);
+	return out;
+}
+
+static bool list_number(struct api_req *r, const char *key, const char *collection,
+			int64_t def, int64_t max, int64_t *out)
+{
+	char *v = query_get(r->http->query, key);
+	int64_t n;
+
+	*out = def;
+	if (!v)
+		return true;
+	if (parse_i64(v, &n)) {
+		api_error(r, 400, "The value '%s' is not an integer for %s.", v, collection);
+		free(v);
+		return false;
+	}
+	if (n < 0 || (max && n > max)) {
+		if (max)
+			api_error(r, 400, "The value '%s' is not in the range of 0 to %lld for %s.", v,
+				  (long long)max, collection);
+		else
+			api_error(r, 400, "The value '%s' is not greater than or equal to 0 for %s.",
+				  v, collection);
+		free(v);
+		return false;
+	}
+	free(v);
+	*out = n;
+	return true;
+}
+
+bool api_list_params(struct api_req *r, const char *collection, unsigned *skip, unsigned *limit,
+		     bool *count)
+{
+	int64_t l, s;
+
+	if (!list_number(r, "limit", collection, LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, &l) ||
+	    !list_number(r, "skip", collection, 0, 0, &s))
+		return false;
+	*limit = l == 0 ? LIST_LIMIT_MAX : (unsigned)l;
+	*skip = s > 1000000000 ? 1000000000u : (unsigned)s;
+	if (count)
+		*count = api_query_bool(r, "count", false);
+	return true;
+}
+
+bool api_own_namespace(struct api_req *r)
+{
+	return r->authed && !strcmp(r->ns, r->subject.namespace);
+}
+
+/* Splits the path after the prefix into decoded segments; false on bad escapes. */
+static bool split_path(struct api_req *r, const char *p)
+{
+	while (*p == '/')
+		p++;
+	while (*p) {
+		const char *slash = strchr(p, '/');
+		size_t len = slash ? (size_t)(slash - p) : strlen(p);
+
+		if (r->nseg == API_MAX_SEGS)
+			return false;
+		r->seg[r->nseg] = url_decode(p, len, false);
+		if (!r->seg[r->nseg])
+			return false;
+		r->nseg++;
+		if (!slash)
+			break;
+		p = slash + 1;
+		if (!*p)
+			r->trailing_slash = true;
+	}
+	return true;
+}
+
+static void take_request_id(struct api_req *r)
+{
+	const char *given = http_req_header(r->http, "X-Request-ID");
+	size_t n = given ? strlen(given) : 0;
+	bool ok = n > 0 && n < sizeof(r->tid) && strncmp(given, "sid_", 4);
+
+	for (size_t i = 0; ok && i < n; i++)
+		ok = isgraph((unsigned char)given[i]);
+	if (ok)
+		memcpy(r->tid, given, n + 1);
+	else
+		random_alnum(r->tid, 32);
+}
+
+static bool authenticate(struct api_req *r)
+{
+	const char *hdr = http_req_header(r->http, "Authorization");
+	char uuid[AUTH_UUID_LEN + 1], key[AUTH_KEY_LEN + 1];
+	int err;
+
+	if (!hdr) {
+		api_error(r, 401, "The resource requires authentication, which was not supplied "
+				  "with the request");
+		return false;
+	}
+	if (auth_parse_basic(hdr, uuid, key)) {
+		api_error(r, 401, "The supplied authentication is invalid");
+		return false;
+	}
+	err = auth_check(r->st, uuid, key, &r->subject);
+	if (err == -ENOENT || err == -EACCES) {
+		api_error(r, 401, "The supplied authentication is invalid");
+		return false;
+	}
+	if (err) {
+		api_error_store(r, err);
+		return false;
+	}
+	r->authed = true;
+	limits_effective(r->subject.limits, &r->limits);
+	return true;
+}
+
+static void route_namespaces(struct api_req *r)
+{
+	const char *coll;
+
+	if (!authenticate(r))
+		return;
+	if (r->nseg == 1) {
+		api_namespaces(r);
+		return;
+	}
+	if (!strcmp(r->seg[1], "_")) {
+		r->ns = r->subject.namespace;
+	} else {
+		if (!namespace_valid(r->seg[1])) {
+			api_error(r, 400, "The namespace contains illegal characters.");
+			return;
+		}
+		r->ns = r->seg[1];
+	}
+	if (r->nseg == 2) {
+		api_error(r, 404, "The requested resource could not be found.");
+		return;
+	}
+	coll = r->seg[2];
+	if (!strcmp(coll, "actions"))
+		api_actions(r);
+	else if (!strcmp(coll, "packages"))
+		api_packages(r);
+	else if (!strcmp(coll, "triggers"))
+		api_triggers(r);
+	else if (!strcmp(coll, "rules"))
+		api_rules(r);
+	else if (!strcmp(coll, "activations"))
+		api_activations(r);
+	else if (!strcmp(coll, "limits"))
+		api_limits(r);
+	else
+		api_error(r, 404, "The requested resource could not be found.");
+}
+
+static void route(struct api_req *r)
+{
+	const char *path = r->http->path;
+
+	if (r->http->error_status) {
+		if (r->http->error_status == 413)
+			api_error(r, 413, "Request larger than allowed: %llu > %llu bytes.",
+				  (unsigned long long)r->http->content_length,
+				  (unsigned long long)(EXEC_SIZE_MAX + 4 * PARAMETERS_SIZE_MAX));
+		else
+			api_error(r, r->http->error_status, "%s", r->http->error_msg);
+		return;
+	}
+	if (!strcmp(path, "/")) {
+		api_info_root(r);
+		return;
+	}
+	if (!strcmp(path, "/ping")) {
+		api_reply_raw(r, 200, "text/plain; charset=UTF-8", "pong", 4);
+		return;
+	}
+	if (!strncmp(path, "/internal/v1/", 13)) {
+		if (!split_path(r, path + 13)) {
+			api_error(r, 400, "The request path is malformed.");
+			return;
+		}
+		api_internal(r);
+		return;
+	}
+	if (strncmp(path, "/api/v1", 7) || (path[7] && path[7] != '/')) {
+		api_error(r, 404, "The requested resource could not be found.");
+		return;
+	}
+	if (r->http->method == HTTP_OPTIONS) {
+		api_reply_raw(r, 200, NULL, "", 0);
+		return;
+	}
+	if (!split_path(r, path + 7)) {
+		api_error(r, 400, "The request path is malformed.");
+		return;
+	}
+	if (r->nseg == 0) {
+		api_info_v1(r);
+		return;
+	}
+	if (!strcmp(r->seg[0], "api-docs") && r->nseg == 1) {
+		api_info_docs(r);
+		return;
+	}
+	if (!strcmp(r->seg[0], "namespaces")) {
+		route_namespaces(r);
+		return;
+	}
+	api_error(r, 404, "The requested resource could not be found.");
+}
+
+void api_handle(struct http_request *req, void *data)
+{
+	struct controller *ctl = data;
+	struct api_req r = { .ctl = ctl, .st = ctl->store, .http = req };
+
+	take_request_id(&r);
+	route(&r);
+	if (r.http) {
+		pr_err("api: no reply to %s %s (tid %s)", http_method_str(req->method), req->path,
+		       r.tid);
+		api_error(&r, 500, "Internal Server Error");
+	}
+	for (int i = 0; i < r.nseg; i++)
+		free(r.seg[i]);
+	subject_clear(&r.subject);
+}

@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: Apache-2.0
+/* /namespaces/{ns}/triggers: create/update, get, list, delete. Firing is the node's. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "controller.h"
+#include "entities.h"
+#include "entity.h"
+#include "json.h"
+#include "entity_limits.h"
+
+static void trigger_put(struct api_req *r, const char *name)
+{
+	bool overwrite = api_query_bool(r, "overwrite", false);
+	struct entity_rec rec = { 0 }, old = { 0 };
+	json_t *body = NULL, *doc = NULL, *params = NULL, *old_doc = NULL, *feed;
+	char err[512];
+	bool exists;
+	int rc;
+
+	if (!api_own_namespace(r)) {
+		api_error_forbidden(r);
+		return;
+	}
+	if (!api_check_name(r, name))
+		return;
+	body = api_body_object(r);
+	if (!body)
+		return;
+	if (entity_rec_init(&rec, ENTITY_TRIGGER, r->ns, name)) {
+		api_error(r, 500, "Internal Server Error");
+		goto out;
+	}
+	rc = r->st->ops->entity_get(r->st, rec.docid, &old);
+	exists = rc == 0;
+	if (rc && rc != -ENOENT) {
+		api_error_store(r, rc);
+		goto out;
+	}
+	if (exists && old.type != ENTITY_TRIGGER) {
+		api_error_wrong_collection(r);
+		goto out;
+	}
+	if (exists && !overwrite) {
+		api_error(r, 409, "resource already exists");
+		goto out;
+	}
+	old_doc = exists ? old.doc : NULL;
+	if (json_object_get(body, "parameters") && !json_is_null(json_object_get(body, "parameters"))) {
+		params = kv_array_normalize(json_object_get(body, "parameters"), false, "parameters",
+					    err, sizeof(err));
+		if (!params) {
+			api_error(r, 400, "%s", err);
+			goto out;
+		}
+		if (json_size(params) > PARAMETERS_SIZE_MAX) {
+			api_error(r, 413, "parameters larger than allowed: %zu > %llu bytes.",
+				  json_size(params), (unsigned long long)PARAMETERS_SIZE_MAX);
+			goto out;
+		}
+	} else {
+		params = json_deep_copy(json_object_get(old_doc, "parameters") ?: json_array());
+	}
+	doc = json_pack("{s:s,s:s}", "namespace", r->ns, "name", name);
+	if (!api_common_fields(r, body, old_doc, doc, false))
+		goto out;
+	feed = json_kv_get(json_object_get(doc, "annotations"), "feed");
+	if (feed) {
+		struct fqn f;
+
+		if (!json_is_string(feed) || fqn_parse(json_string_value(feed), r->ns, true, &f)) {
+			api_error(r, 400, "Feed name is not valid");
+			goto out;
+		}
+	}
+	json_object_set(doc, "parameters", params);
+	json_object_set_new(doc, "limits", json_object());
+	if (json_object_get(old_doc, "rules"))
+		json_object_set(doc, "rules", json_object_get(old_doc, "rules"));
+	rec.doc = json_incref(doc);
+	if (!api_entity_write(r, &rec, exists ? old.rev : 0))
+		goto out;
+	api_reply(r, 200, json_incref(doc));
+out:
+	json_decref(body);
+	json_decref(doc);
+	json_decref(params);
+	entity_rec_clear(&rec);
+	entity_rec_clear(&old);
+}
+
+static void trigger_get(struct api_req *r, const char *name)
+{
+	struct entity_rec rec;
+	char docid[2 * NAME_MAX_LEN + 2];
+
+	if (!api_own_namespace(r)) {
+		api_error_forbidden(r);
+		return;
+	}
+	snprintf(docid, sizeof(docid), "%s/%s", r->ns, name);
+	if (!api_entity_load(r, docid, ENTITY_TRIGGER, &rec))
+		return;
+	api_reply(r, 200, json_incref(rec.doc));
+	entity_rec_clear(&rec);
+}
+
+static void trigger_delete(struct api_req *r, const char *name)
+{
+	struct entity_rec rec;
+	char docid[2 * NAME_MAX_LEN + 2];
+	int err;
+
+	if (!api_own_namespace(r)) {
+		api_error_forbidden(r);
+		return;
+	}
+	snprintf(docid, sizeof(docid), "%s/%s", r->ns, name);
+	if (!api_entity_load(r, docid, ENTITY_TRIGGER, &rec))
+		return;
+	err = r->st->ops->entity_delete(r->st, docid, rec.rev);
+	if (err)
+		api_error_store(r, err);
+	else
+		api_reply(r, 200, json_incref(rec.doc));
+	entity_rec_clear(&rec);
+}
+
+static void trigger_list(struct api_req *r)
+{
+	struct entity_query q = { .type = ENTITY_TRIGGER, .path = r->ns };
+	json_t *out = NULL;
+	bool count;
+	int err;
+
+	if (!api_own_namespace(r)) {
+		api_error_forbidden(r);
+		return;
+	}
+	if (!api_list_params(r, "triggers", &q.skip, &q.limit, &count))
+		return;
+	if (count) {
+		int64_t n = 0;
+
+		err = r->st->ops->entity_count(r->st, &q, &n);
+		if (!err)
+			out = json_pack("{s:I}", "triggers", (json_int_t)n);
+	} else {
+		err = r->st->ops->entity_list(r->st, &q, &out);
+	}
+	if (err)
+		api_error_store(r, err);
+	else
+		api_reply(r, 200, out);
+}
+
+void api_triggers(struct api_req *r)
+{
+	enum http_method m = r->http->method;
+
+	if (r->nseg == 3) {
+		if (m != HTTP_GET && m != HTTP_HEAD)
+			api_error_method(r, "GET");
+		else
+			trigger_list(r);
+		return;
+	}
+	if (r->nseg != 4) {
+		api_error(r, 404, "The requested resource could not be found.");
+		return;
+	}
+	if (!api_check_name(r, r->seg[3]))
+		return;
+	switch (m) {
+	case HTTP_GET:
+	case HTTP_HEAD:
+		trigger_get(r, r->seg[3]);
+		break;
+	case HTTP_PUT:
+		trigger_put(r, r->seg[3]);
+		break;
+	case HTTP_DELETE:
+		trigger_delete(r, r->seg[3]);
+		break;
+	case HTTP_POST:
+		api_error(r, 503, "Trigger fires are served by xwhisk-node on the node ingress.");
+		break;
+	default:
+		api_error_method(r, "GET, PUT, DELETE, POST");
+	}
+}

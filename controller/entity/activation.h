@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Activation records: the stored form (as nodes send it) and the API's extended form. */
+#ifndef XWHISK_ACTIVATION_H
+#define XWHISK_ACTIVATION_H
+
+#include <jansson.h>
+
+enum activation_status {
+	ACTIVATION_SUCCESS = 0,
+	ACTIVATION_APPLICATION_ERROR = 1,
+	ACTIVATION_DEVELOPER_ERROR = 2,
+	ACTIVATION_WHISK_ERROR = 3,
+};
+
+const char *activation_status_text(int code);
+/* The extended JSON (response.status/success instead of statusCode; duration; no end=0). */
+json_t *activation_extended(const json_t *stored);
+/* NULL when a record from a node is acceptable, otherwise what is wrong with it. */
+const char *activation_check(const json_t *stored);
+
+#endif

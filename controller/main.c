@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: Apache-2.0
+/* xwhisk-controller: the management API, the store and (later) the control plane. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "api.h"
+#include "auth.h"
+#include "controller.h"
+#include "entity_limits.h"
+#include "log.h"
+#include "util.h"
+
+#define DEFAULT_LISTEN "127.0.0.1:3234"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: xwhisk-controller [options]\n"
+		"\n"
+		"The xwhisk controller: the OpenWhisk management API (/api/v1), the store and the\n"
+		"control plane. Nodes (xwhisk-node) serve users on :3233 and call it.\n"
+		"\n"
+		"Options (each also read from the environment variable shown):\n"
+		"  -l, --listen ADDR      host:port to serve on (XWHISK_CONTROLLER_LISTEN, default %s)\n"
+		"  -d, --data-dir DIR     state directory (XWHISK_DATA_DIR, default ./.xwhisk)\n"
+		"  -s, --store URI        sqlite:<path> (XWHISK_STORE, default sqlite:DIR/controller/xwhisk.db)\n"
+		"  -r, --runtimes FILE    runtimes manifest (XWHISK_RUNTIMES, default <bindir>/runtimes/runtimes.json)\n"
+		"  -v, --log-level LEVEL  error, warn, info or debug (XWHISK_LOG_LEVEL, default info)\n"
+		"  -h, --help             this text\n",
+		DEFAULT_LISTEN);
+}
+
+static void on_signal(struct loop *loop, int signo, void *data)
+{
+	pr_info("signal %d: stopping", signo);
+	loop_stop(loop);
+}
+
+/* The node token: XWHISK_NODE_TOKEN, or a random one kept in the data directory. */
+static int load_node_token(struct controller *ctl, const char *dir)
+{
+	const char *env = getenv("XWHISK_NODE_TOKEN");
+	char path[PATH_MAX], *text;
+	int err;
+
+	if (env && *env) {
+		snprintf(ctl->node_token, sizeof(ctl->node_token), "%s", env);
+		return 0;
+	}
+	snprintf(path, sizeof(path), "%s/node.token", dir);
+	text = file_read_all(path, NULL);
+	if (text && strlen(text) >= 32) {
+		snprintf(ctl->node_token, sizeof(ctl->node_token), "%.64s", text);
+		ctl->node_token[strcspn(ctl->node_token, "\r\n")] = '\0';
+		free(text);
+		return 0;
+	}
+	free(text);
+	random_alnum(ctl->node_token, 64);
+	err = file_write_atomic(path, ctl->node_token, strlen(ctl->node_token), 0600);
+	if (err)
+		pr_err("cannot write %s: %s", path, strerror(-err));
+	return err;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "data-dir", required_argument, NULL, 'd' },
+		{ "store", required_argument, NULL, 's' },
+		{ "runtimes", required_argument, NULL, 'r' },
+		{ "log-level", required_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const int signals[] = { SIGINT, SIGTERM };
+	struct http_server_opts hopts = {
+		/* exec (48 MB) plus parameters and annotations (1 MB each) plus JSON overhead */
+		.max_body = EXEC_SIZE_MAX + 4 * PARAMETERS_SIZE_MAX,
+	};
+	struct controller ctl = { .build = __DATE__ };
+	const char *listen = env_or("XWHISK_CONTROLLER_LISTEN", DEFAULT_LISTEN);
+	const char *data_dir = env_or("XWHISK_DATA_DIR", ".xwhisk");
+	const char *store_uri = getenv("XWHISK_STORE");
+	const char *runtimes = getenv("XWHISK_RUNTIMES");
+	char dir[PATH_MAX], default_store[PATH_MAX + 16], default_runtimes[PATH_MAX];
+	int opt, err, level;
+
+	log_init("xwhisk-controller");
+	while ((opt = getopt_long(argc, argv, "l:d:s:r:v:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'l':
+			listen = optarg;
+			break;
+		case 'd':
+			data_dir = optarg;
+			break;
+		case 's':
+			store_uri = optarg;
+			break;
+		case 'r':
+			runtimes = optarg;
+			break;
+		case 'v':
+			level = log_parse_level(optarg);
+			if (level < 0) {
+				fprintf(stderr, "unknown log level '%s'\n", optarg);
+				return 2;
+			}
+			log_set_level((enum log_level)level);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		usage(stderr);
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+
+	snprintf(dir, sizeof(dir), "%s/controller", data_dir);
+	err = mkdir_p(dir, 0700);
+	if (err) {
+		pr_err("cannot create %s: %s", dir, strerror(-err));
+		return 1;
+	}
+	if (!store_uri) {
+		snprintf(default_store, sizeof(default_store), "sqlite:%s/xwhisk.db", dir);
+		store_uri = default_store;
+	}
+	if (!runtimes) {
+		snprintf(default_runtimes, sizeof(default_runtimes), "%s/runtimes/runtimes.json",
+			 exe_dir());
+		runtimes = default_runtimes;
+	}
+
+	err = -ENOMEM;
+	ctl.loop = loop_new();
+	if (!ctl.loop)
+		goto out;
+	err = runtimes_load(runtimes, &ctl.runtimes);
+	if (err)
+		goto out;
+	err = store_open(store_uri, &ctl.store);
+	if (err) {
+		pr_err("cannot open the store %s: %s", store_uri, strerror(-err));
+		goto out;
+	}
+	err = auth_seed(ctl.store);
+	if (err) {
+		pr_err("cannot seed namespaces: %s", strerror(-err));
+		goto out;
+	}
+	err = load_node_token(&ctl, dir);
+	if (err)
+		goto out;
+	err = -ENOMEM;
+	ctl.http = http_server_new(ctl.loop, &hopts, api_handle, &ctl);
+	if (!ctl.http)
+		goto out;
+	err = http_server_listen(ctl.http, listen, false);
+	if (err) {
+		pr_err("cannot listen on %s: %s", listen, strerror(-err));
+		goto out;
+	}
+	err = loop_add_signals(ctl.loop, signals, 2, on_signal, NULL);
+	if (err)
+		goto out;
+	pr_info("serving the API on http://%s (store %s)", listen, store_uri);
+	err = loop_run(ctl.loop);
+out:
+	http_server_free(ctl.http);
+	store_close(ctl.store);
+	runtimes_free(ctl.runtimes);
+	loop_free(ctl.loop);
+	return err ? 1 : 0;
+}

@@ -1,0 +1,794 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The embedded store: SQLite in WAL mode with synchronous=FULL, so a record is on disk
+ * before the API acknowledges it. The schema is versioned with PRAGMA user_version and
+ * migrated forward one step at a time.
+ */
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "log.h"
+#include "store.h"
+
+struct sqlite_store {
+	struct store base;
+	sqlite3 *db;
+	int txn_depth;
+};
+
+static const char *const migrations[] = {
+	/* 1: entities, subjects, activations */
+	"CREATE TABLE entities ("
+	"  docid TEXT PRIMARY KEY,"
+	"  root TEXT NOT NULL,"
+	"  path TEXT NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  type INTEGER NOT NULL,"
+	"  rev INTEGER NOT NULL,"
+	"  updated INTEGER NOT NULL,"
+	"  publish INTEGER NOT NULL DEFAULT 0,"
+	"  binding INTEGER NOT NULL DEFAULT 0,"
+	"  summary TEXT NOT NULL,"
+	"  doc TEXT NOT NULL);"
+	"CREATE INDEX entities_by_path ON entities(path, type, updated DESC);"
+	"CREATE INDEX entities_by_root ON entities(root, type, updated DESC);"
+	"CREATE TABLE subjects ("
+	"  namespace TEXT PRIMARY KEY,"
+	"  uuid TEXT NOT NULL UNIQUE,"
+	"  salt BLOB NOT NULL,"
+	"  key_hash BLOB NOT NULL,"
+	"  limits TEXT NOT NULL DEFAULT '{}',"
+	"  created INTEGER NOT NULL);"
+	"CREATE TABLE activations ("
+	"  activation_id TEXT PRIMARY KEY,"
+	"  namespace TEXT NOT NULL,"
+	"  filter_name TEXT NOT NULL,"
+	"  start INTEGER NOT NULL,"
+	"  summary TEXT NOT NULL,"
+	"  doc TEXT NOT NULL);"
+	"CREATE INDEX activations_by_ns ON activations(namespace, start DESC);"
+	"CREATE INDEX activations_by_name ON activations(namespace, filter_name, start DESC);",
+};
+
+#define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+static struct sqlite_store *to_sqlite(struct store *st)
+{
+	return (struct sqlite_store *)st;
+}
+
+static int sql_err(struct sqlite_store *s, int rc, const char *what)
+{
+	if (rc == SQLITE_CONSTRAINT)
+		return -EEXIST;
+	if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+		return -EBUSY;
+	if (rc == SQLITE_FULL)
+		return -ENOSPC;
+	pr_debug("store: %s: %s", what, sqlite3_errmsg(s->db));
+	return -EIO;
+}
+
+static int exec_sql(struct sqlite_store *s, const char *sql)
+{
+	char *msg = NULL;
+	int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
+
+	if (rc != SQLITE_OK) {
+		pr_err("store: %s: %s", sql, msg ? msg : sqlite3_errstr(rc));
+		sqlite3_free(msg);
+		return sql_err(s, rc, sql);
+	}
+	return 0;
+}
+
+/* Statements are compiled once and kept; sqlite3_prepare_v3 with PERSISTENT. */
+enum stmt_id {
+	ST_ENTITY_GET,
+	ST_ENTITY_INSERT,
+	ST_ENTITY_UPDATE,
+	ST_ENTITY_DELETE,
+	ST_ENTITY_DELETE_ANY,
+	ST_SUBJECT_GET,
+	ST_SUBJECT_BY_UUID,
+	ST_SUBJECT_INSERT,
+	ST_SUBJECT_UPDATE,
+	ST_SUBJECT_DELETE,
+	ST_SUBJECT_LIST,
+	ST_ACTIVATION_INSERT,
+	ST_ACTIVATION_GET,
+	_ST_MAX,
+};
+
+static const char *const stmt_sql[_ST_MAX] = {
+	[ST_ENTITY_GET] = "SELECT docid, root, path, name, type, rev, updated, publish, binding, "
+			  "summary, doc FROM entities WHERE docid = ?1",
+	[ST_ENTITY_INSERT] = "INSERT INTO entities (docid, root, path, name, type, rev, updated, "
+			     "publish, binding, summary, doc) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
+	[ST_ENTITY_UPDATE] = "UPDATE entities SET root=?2, path=?3, name=?4, type=?5, rev=?6, "
+			     "updated=?7, publish=?8, binding=?9, summary=?10, doc=?11 "
+			     "WHERE docid = ?1 AND rev = ?12",
+	[ST_ENTITY_DELETE] = "DELETE FROM entities WHERE docid = ?1 AND rev = ?2",
+	[ST_ENTITY_DELETE_ANY] = "DELETE FROM entities WHERE docid = ?1",
+	[ST_SUBJECT_GET] = "SELECT namespace, uuid, salt, key_hash, limits, created FROM subjects "
+			   "WHERE namespace = ?1",
+	[ST_SUBJECT_BY_UUID] = "SELECT namespace, uuid, salt, key_hash, limits, created FROM "
+			       "subjects WHERE uuid = ?1",
+	[ST_SUBJECT_INSERT] = "INSERT INTO subjects (namespace, uuid, salt, key_hash, limits, "
+			      "created) VALUES (?1,?2,?3,?4,?5,?6)",
+	[ST_SUBJECT_UPDATE] = "UPDATE subjects SET uuid=?2, salt=?3, key_hash=?4, limits=?5 "
+			      "WHERE namespace = ?1",
+	[ST_SUBJECT_DELETE] = "DELETE FROM subjects WHERE namespace = ?1",
+	[ST_SUBJECT_LIST] = "SELECT namespace, uuid, limits, created FROM subjects ORDER BY namespace",
+	[ST_ACTIVATION_INSERT] = "INSERT OR IGNORE INTO activations (activation_id, namespace, "
+				 "filter_name, start, summary, doc) VALUES (?1,?2,?3,?4,?5,?6)",
+	[ST_ACTIVATION_GET] = "SELECT doc FROM activations WHERE namespace = ?1 AND "
+			      "activation_id = ?2",
+};
+
+struct sqlite_store_stmts {
+	sqlite3_stmt *st[_ST_MAX];
+};
+
+/* One set of statements per store: kept beside it. */
+struct sqlite_store_full {
+	struct sqlite_store s;
+	struct sqlite_store_stmts stmts;
+};
+
+static sqlite3_stmt *stmt(struct sqlite_store *s, enum stmt_id id)
+{
+	struct sqlite_store_full *f = (struct sqlite_store_full *)s;
+	sqlite3_stmt *st = f->stmts.st[id];
+
+	if (!st && sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &st,
+				      NULL) != SQLITE_OK) {
+		pr_err("store: prepare %s: %s", stmt_sql[id], sqlite3_errmsg(s->db));
+		return NULL;
+	}
+	f->stmts.st[id] = st;
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return st;
+}
+
+static int bind_json(sqlite3_stmt *st, int idx, const json_t *j)
+{
+	char *text = json_dump(j);
+
+	if (!text)
+		return SQLITE_NOMEM;
+	return sqlite3_bind_text(st, idx, text, -1, free);
+}
+
+static json_t *column_json(sqlite3_stmt *st, int col)
+{
+	const char *text = (const char *)sqlite3_column_text(st, col);
+
+	return text ? json_loadb(text, (size_t)sqlite3_column_bytes(st, col), JSON_DECODE_ANY, NULL)
+		    : NULL;
+}
+
+static char *column_dup(sqlite3_stmt *st, int col)
+{
+	const char *text = (const char *)sqlite3_column_text(st, col);
+
+	return strdup(text ? text : "");
+}
+
+static void sqlite_close(struct store *st)
+{
+	struct sqlite_store_full *f = (struct sqlite_store_full *)st;
+
+	for (int i = 0; i < _ST_MAX; i++)
+		sqlite3_finalize(f->stmts.st[i]);
+	sqlite3_close(f->s.db);
+	free(f);
+}
+
+static int sqlite_begin(struct store *st)
+{
+	struct sqlite_store *s = to_sqlite(st);
+
+	if (s->txn_depth++)
+		return 0;
+	return exec_sql(s, "BEGIN IMMEDIATE");
+}
+
+static int sqlite_commit(struct store *st)
+{
+	struct sqlite_store *s = to_sqlite(st);
+	int err;
+
+	if (--s->txn_depth)
+		return 0;
+	err = exec_sql(s, "COMMIT");
+	if (err)
+		(void)exec_sql(s, "ROLLBACK");
+	return err;
+}
+
+static void sqlite_rollback(struct store *st)
+{
+	struct sqlite_store *s = to_sqlite(st);
+
+	if (s->txn_depth && !--s->txn_depth)
+		(void)exec_sql(s, "ROLLBACK");
+}
+
+static int read_entity(sqlite3_stmt *st, struct entity_rec *out)
+{
+	struct entity_rec rec = { 0 };
+
+	rec.docid = column_dup(st, 0);
+	rec.root = column_dup(st, 1);
+	rec.path = column_dup(st, 2);
+	rec.name = column_dup(st, 3);
+	rec.type = (enum entity_type)sqlite3_column_int(st, 4);
+	rec.rev = sqlite3_column_int64(st, 5);
+	rec.updated = sqlite3_column_int64(st, 6);
+	rec.publish = sqlite3_column_int(st, 7) != 0;
+	rec.binding = sqlite3_column_int(st, 8) != 0;
+	rec.summary = column_json(st, 9);
+	rec.doc = column_json(st, 10);
+	if (!rec.docid || !rec.root || !rec.path || !rec.name || !rec.summary || !rec.doc) {
+		entity_rec_clear(&rec);
+		return -EIO;
+	}
+	*out = rec;
+	return 0;
+}
+
+static int sqlite_entity_get(struct store *stp, const char *docid, struct entity_rec *out)
+{
+	struct sqlite_store *s = to_sqlite(stp);
+	sqlite3_stmt *st = stmt(s, ST_ENTITY_GET);
+	int rc, err;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_text(st, 1, docid, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		err = -ENOENT;
+	else if (rc == SQLITE_ROW)
+		err = read_entity(st, out);
+	else
+		err = sql_err(s, rc, "entity get");
+	sqlite3_reset(st);
+	return err;
+}
+
+static int sqlite_entity_put(struct store *stp, struct entity_rec *rec, int64_t expect_rev)
+{
+	struct sqlite_store *s = to_sqlite(stp);
+	sqlite3_stmt *st = stmt(s, expect_rev ? ST_ENTITY_UPDATE : ST_ENTITY_INSERT);
+	int64_t rev = expect_rev + 1;
+	int rc, err = 0;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_text(st, 1, rec->docid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, rec->root, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, rec->path, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, rec->name, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 5, (int)rec->type);
+	sqlite3_bind_int64(st, 6, rev);
+	sqlite3_bind_int64(st, 7, rec->updated);
+	sqlite3_bind_int(st, 8, rec->publish);
+	sqlite3_bind_int(st, 9, rec->binding);
+	if (bind_json(st, 10, rec->summary) != SQLITE_OK || bind_json(st, 11, rec->doc) != SQLITE_OK) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if (expect_rev)
+		sqlite3_bind_int64(st, 12, expect_rev);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE) {
+		err = sql_err(s, rc, "entity put");
+		goto out;
+	}
+	if (expect_rev && sqlite3_changes(s->db) == 0) {
+		err = -ESTALE;
+		goto out;
+	}
+	rec->rev = rev;
+out:
+	sqlite3_reset(st);
+	return err;
+}
+
+static int sqlite_entity_delete(struct store *stp, const char *docid, int64_t expect_rev)
+{
+	struct sqlite_store *s = to_sqlite(stp);
+	sqlite3_stmt *st = stmt(s, expect_rev ? ST_ENTITY_DELETE : ST_ENTITY_DELETE_ANY);
+	int rc, err = 0;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_text(st, 1, docid, -1, SQLITE_STATIC);
+	if (expect_rev)
+		sqlite3_bind_int64(st, 2, expect_rev);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE)
+		err = sql_err(s, rc, "entity delete");
+	else if (!sqlite3_changes(s->db))
+		err = expect_rev ? -ESTALE : -ENOENT;
+	sqlite3_reset(st);
+	return err;
+}
+
+/* Builds the WHERE clause of an entity query; the caller binds ?1 and ?2. */
+static const char *entity_where(const struct entity_query *q)
+{
+	if (q->root)
+		return q->public_only ? "root = ?1 AND type = ?2 AND publish = 1 AND binding = 0"
+				      : "root = ?1 AND type = ?2";
+	return q->public_only ? "path = ?1 AND type = ?2 AND publish = 1 AND binding = 0"
+			      : "path = ?1 AND type = ?2";
+}
+
+static int sqlite_entity_list(struct store *stp, const struct entity_query *q, json_t **out)
+{
+	struct sqlite_store *s = to_sqlite(stp);
+	sqlite3_stmt *st = NULL;
+	json_t *arr = json_array();
+	char sql[512];
+	int rc, err = 0;
+
+	snprintf(sql, sizeof(sql),
+		 "SELECT summary FROM entities WHERE %s ORDER BY updated DESC, docid LIMIT ?3 "
+		 "OFFSET ?4",
+		 entity_where(q));
+	if (!arr || sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		err = -EIO;
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, q->root ? q->root : q->path, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, (int)q->type);
+	sqlite3_bind_int64(st, 3, q->limit ? (int64_t)q->limit : -1);
+	sqlite3_bind_int64(st, 4, q->skip);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		json_t *j = column_json(st, 0);
+
+		if (!j || json_array_append_new(arr, j)) {
+			err = -EIO;
+			goto out;
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		err = sql_err(s, rc, "entity list");
+		goto out;
+	}
+	*out = arr;
+	arr = NULL;
+out:
+	sqlite3_finalize(st);
+	json_decref(arr);
+	return err;
+}
+
+static int sqlite_entity_count(struct store *stp, const struct entity_query *q, int64_t *out)
+{
+	struct sqlite_store *s = to_sqlite(stp);
+	sqlite3_stmt *st = NULL;
+	char sql[256];
+	int rc, err = 0;
+
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM entities WHERE %s", entity_where(q));
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_text(st, 1, q->root ? q->root : q->path, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, (int)q->type);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(st, 0);
+	else
+		err = sql_err(s, rc, "entity count");
+	sqlite3_finalize(st);
+	return err;
+}
+
+static int read_subject(sqlite3_stmt *st, struct subject *out)
+{
+	struct subject sub = { 0 };
+	const void *salt = sqlite3_column_blob(st, 2), *hash = sqlite3_column_blob(st, 3);
+
+	snprintf(sub.namespace, sizeof(sub.namespace), "%s", sqlite3_column_text(st, 0));
+	snprintf(sub.uuid, sizeof(sub.uuid), "%s", sqlite3_column_text(st, 1));
+	if (!salt || sqlite3_column_bytes(st, 2) != sizeof(sub.salt) || !hash ||
+	    sqlite3_column_bytes(st, 3) != sizeof(sub.key_hash))
+		return -EIO;
+	memcpy(sub.salt, salt, sizeof(sub.salt));
+	memcpy(sub.key_hash, hash, sizeof(sub.key_hash));
+	sub.limits = column_json(st, 4);
+	if (!json_is_object(sub.limits)) {
+		json_decref(sub.limits);
+		sub.limits = json_object();
+	}
+	sub.created = sqlite3_column_int64(st, 5);
+	*out = sub;
+	return 0;
+}
+
+static int subject_lookup(struct sqlite_store *s, enum stmt_id id, const char *key,
+			  struct subject *out)
+{
+	sqlite3_stmt *st = stmt(s, id);
+	int rc, err;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		err = -ENOENT;
+	else if (rc == SQLITE_ROW)
+		err = read_subject(st, out);
+	else
+		err = sql_err(s, rc, "subject get");
+	sqlite3_reset(st);
+	return err;
+}
+
+static int sqlite_subject_get(struct store *stp, const char *namespace, struct subject *out)
+{
+	return subject_lookup(to_sqlite(stp), ST_SUBJECT_GET, namespace, out);
+}
+
+static int sqlite_subject_by_uuid(struct store *stp, const char *uuid, struct subject *out)
+{
+	return subject_lookup(to_sqlite(stp), ST_SUBJECT_BY_UUID, uuid, out);
+}
+
+static int sqlite_subject_put(struct store *stp, const struct subject *sub, bool create)
+{
+	struct sqlite_store *s = to_sqlite(stp);
+	sqlite3_stmt *st = stmt(s, create ? ST_SUBJECT_INSERT : ST_SUBJECT_UPDATE);
+	int rc, err = 0;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_text(st, 1, sub->namespace, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, sub->uuid, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 3, sub->salt, sizeof(sub->salt), SQLITE_STATIC);
+	sqlite3_bind_blob(st, 4, sub->key_hash, sizeof(sub->key_hash), SQLITE_STATIC);
+	if (bind_json(st, 5, sub->limits ? sub->limits : json_object()) != SQLITE_OK) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if (create)
+		sqlite3_bind_int64(st, 6, sub->created);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE)
+		err = sql_err(s, rc, "subject put");
+	else if (!create && !sqlite3_changes(s->db))
+		err = -ENOENT;
+out:
+	sqlite3_reset(st);
+	return err;
+}
+
+static int sqlite_subject_delete(struct store *stp, const char *namespace)
+{
+	struct sqlite_store *s = to_sqlite(stp);
+	sqlite3_stmt *st = stmt(s, ST_SUBJECT_DELETE);
+	int rc, err = 0;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_text(st, 1, namespace, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE)
+		err = sql_err(s, rc, "subject delete");
+	else if (!sqlite3_changes(s->db))
+		err = -ENOENT;
+	sqlite3_reset(st);
+	return err;
+}
+
+static int sqlite_subject_list(struct store *stp, json_t **out)
+{
+	struct sqlite_store *s = to_sqlite(stp);
+	sqlite3_stmt *st = stmt(s, ST_SUBJECT_LIST);
+	json_t *arr = json_array();
+	int rc, err = 0;
+
+	if (!st || !arr) {
+		json_decref(arr);
+		return -EIO;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		json_t *limits = column_json(st, 2);
+
+		json_array_append_new(arr, json_pack("{s:s,s:s,s:o,s:I}", "namespace",
+						     sqlite3_column_text(st, 0), "uuid",
+						     sqlite3_column_text(st, 1), "limits",
+						     limits ? limits : json_object(), "created",
+						     (json_int_t)sqlite3_column_int64(st, 3)));
+	}
+	if (rc != SQLITE_DONE) {
+		err = sql_err(s, rc, "subject list");
+		json_decref(arr);
+	} else {
+		*out = arr;
+	}
+	sqlite3_reset(st);
+	return err;
+}
+
+/* The name an activation list filters on: "action" or "pkg/action", from the binding
+ * annotation when invoked through one, otherwise from the path annotation. */
+static char *activation_filter_name(json_t *doc)
+{
+	json_t *ann = json_object_get(doc, "annotations");
+	const char *name = json_obj_str(doc, "name");
+	json_t *binding = json_kv_get(ann, "binding");
+	const char *path = json_string_value(json_kv_get(ann, "path"));
+	const char *slash;
+	char *out = NULL;
+
+	if (!name)
+		name = "";
+	if (json_is_string(binding) && (slash = strchr(json_string_value(binding), '/'))) {
+		if (asprintf(&out, "%s/%s", slash + 1, name) < 0)
+			return NULL;
+		return out;
+	}
+	if (path && (slash = strchr(path, '/')) && strchr(slash + 1, '/'))
+		return strdup(slash + 1);
+	return strdup(name);
+}
+
+static json_t *activation_summary(json_t *doc)
+{
+	json_t *sum = json_object(), *resp = json_object_get(doc, "response"), *v;
+	static const char *const fields[] = { "namespace", "name",	 "version",
+					      "publish",   "annotations", "activationId",
+					      "start",	   "cause" };
+
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		if ((v = json_object_get(doc, fields[i])))
+			json_object_set(sum, fields[i], v);
+	if (json_integer_value(json_object_get(doc, "end")) > 0) {
+		json_object_set(sum, "end", json_object_get(doc, "end"));
+		if ((v = json_object_get(doc, "duration")))
+			json_object_set(sum, "duration", v);
+		if ((v = json_object_get(resp, "statusCode")))
+			json_object_set(sum, "statusCode", v);
+	}
+	return sum;
+}
+
+static int sqlite_activation_put(struct store *stp, json_t *const *docs, size_t n)
+{
+	struct sqlite_store *s = to_sqlite(stp);
+	int err = sqlite_begin(stp);
+
+	if (err)
+		return err;
+	for (size_t i = 0; i < n && !err; i++) {
+		sqlite3_stmt *st = stmt(s, ST_ACTIVATION_INSERT);
+		json_t *doc = docs[i], *sum;
+		char *filter;
+		int rc;
+
+		if (!st) {
+			err = -EIO;
+			break;
+		}
+		filter = activation_filter_name(doc);
+		sum = activation_summary(doc);
+		sqlite3_bind_text(st, 1, json_obj_str(doc, "activationId"), -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, json_obj_str(doc, "namespace"), -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, filter ? filter : "", -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 4, json_integer_value(json_object_get(doc, "start")));
+		if (bind_json(st, 5, sum) != SQLITE_OK || bind_json(st, 6, doc) != SQLITE_OK)
+			err = -ENOMEM;
+		else if ((rc = sqlite3_step(st)) != SQLITE_DONE)
+			err = sql_err(s, rc, "activation put");
+		sqlite3_reset(st);
+		free(filter);
+		json_decref(sum);
+	}
+	if (err) {
+		sqlite_rollback(stp);
+		return err;
+	}
+	return sqlite_commit(stp);
+}
+
+static int sqlite_activation_get(struct store *stp, const char *namespace, const char *id,
+				 json_t **out)
+{
+	struct sqlite_store *s = to_sqlite(stp);
+	sqlite3_stmt *st = stmt(s, ST_ACTIVATION_GET);
+	int rc, err = 0;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_text(st, 1, namespace, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		err = -ENOENT;
+	else if (rc != SQLITE_ROW)
+		err = sql_err(s, rc, "activation get");
+	else if (!(*out = column_json(st, 0)))
+		err = -EIO;
+	sqlite3_reset(st);
+	return err;
+}
+
+static int activation_query_prepare(struct sqlite_store *s, const struct activation_query *q,
+				    const char *select, sqlite3_stmt **out)
+{
+	char sql[512];
+	int n;
+
+	n = snprintf(sql, sizeof(sql), "SELECT %s FROM activations WHERE namespace = ?1%s%s%s",
+		     select, q->name ? " AND filter_name = ?2" : "",
+		     q->since ? " AND start >= ?3" : "", q->upto ? " AND start <= ?4" : "");
+	if (strncmp(select, "count", 5))
+		snprintf(sql + n, sizeof(sql) - (size_t)n,
+			 " ORDER BY start DESC, activation_id LIMIT ?5 OFFSET ?6");
+	if (sqlite3_prepare_v2(s->db, sql, -1, out, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_text(*out, 1, q->namespace, -1, SQLITE_STATIC);
+	if (q->name)
+		sqlite3_bind_text(*out, 2, q->name, -1, SQLITE_STATIC);
+	if (q->since)
+		sqlite3_bind_int64(*out, 3, q->since);
+	if (q->upto)
+		sqlite3_bind_int64(*out, 4, q->upto);
+	if (strncmp(select, "count", 5)) {
+		sqlite3_bind_int64(*out, 5, q->limit ? (int64_t)q->limit : -1);
+		sqlite3_bind_int64(*out, 6, q->skip);
+	}
+	return 0;
+}
+
+static int sqlite_activation_list(struct store *stp, const struct activation_query *q,
+				  json_t **out)
+{
+	struct sqlite_store *s = to_sqlite(stp);
+	sqlite3_stmt *st = NULL;
+	json_t *arr = json_array();
+	int rc, err;
+
+	err = activation_query_prepare(s, q, q->docs ? "doc" : "summary", &st);
+	if (err || !arr)
+		goto out;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		json_t *j = column_json(st, 0);
+
+		if (!j || json_array_append_new(arr, j)) {
+			err = -EIO;
+			goto out;
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		err = sql_err(s, rc, "activation list");
+		goto out;
+	}
+	*out = arr;
+	arr = NULL;
+out:
+	sqlite3_finalize(st);
+	json_decref(arr);
+	return err;
+}
+
+static int sqlite_activation_count(struct store *stp, const struct activation_query *q,
+				   int64_t *out)
+{
+	struct sqlite_store *s = to_sqlite(stp);
+	sqlite3_stmt *st = NULL;
+	int rc, err;
+
+	err = activation_query_prepare(s, q, "count(*)", &st);
+	if (err)
+		goto out;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(st, 0);
+	else
+		err = sql_err(s, rc, "activation count");
+out:
+	sqlite3_finalize(st);
+	return err;
+}
+
+static const struct store_ops sqlite_ops = {
+	.close = sqlite_close,
+	.begin = sqlite_begin,
+	.commit = sqlite_commit,
+	.rollback = sqlite_rollback,
+	.entity_get = sqlite_entity_get,
+	.entity_put = sqlite_entity_put,
+	.entity_delete = sqlite_entity_delete,
+	.entity_list = sqlite_entity_list,
+	.entity_count = sqlite_entity_count,
+	.subject_get = sqlite_subject_get,
+	.subject_by_uuid = sqlite_subject_by_uuid,
+	.subject_put = sqlite_subject_put,
+	.subject_delete = sqlite_subject_delete,
+	.subject_list = sqlite_subject_list,
+	.activation_put = sqlite_activation_put,
+	.activation_get = sqlite_activation_get,
+	.activation_list = sqlite_activation_list,
+	.activation_count = sqlite_activation_count,
+};
+
+static int migrate(struct sqlite_store *s)
+{
+	sqlite3_stmt *st = NULL;
+	int version = 0, err = 0;
+
+	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+		return -EIO;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (version > SCHEMA_VERSION) {
+		pr_err("store: schema version %d is newer than this program's %d", version,
+		       SCHEMA_VERSION);
+		return -EPROTO;
+	}
+	for (; version < SCHEMA_VERSION && !err; version++) {
+		char pragma[64];
+
+		err = sqlite_begin(&s->base);
+		if (err)
+			break;
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", version + 1);
+		err = exec_sql(s, migrations[version]);
+		if (!err)
+			err = exec_sql(s, pragma);
+		if (err) {
+			sqlite_rollback(&s->base);
+			break;
+		}
+		err = sqlite_commit(&s->base);
+		if (!err)
+			pr_info("store: schema migrated to version %d", version + 1);
+	}
+	return err;
+}
+
+int store_sqlite_open(const char *path, struct store **out)
+{
+	struct sqlite_store_full *f = calloc(1, sizeof(*f));
+	struct sqlite_store *s;
+	int err;
+
+	if (!f)
+		return -ENOMEM;
+	s = &f->s;
+	s->base.ops = &sqlite_ops;
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+			    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		pr_err("store: open %s: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		err = -EIO;
+		goto out;
+	}
+	sqlite3_busy_timeout(s->db, 5000);
+	err = exec_sql(s, "PRAGMA journal_mode = WAL");
+	if (!err)
+		err = exec_sql(s, "PRAGMA synchronous = FULL");
+	if (!err)
+		err = exec_sql(s, "PRAGMA foreign_keys = ON");
+	if (!err)
+		err = migrate(s);
+	if (err)
+		goto out;
+	*out = &s->base;
+	return 0;
+out:
+	sqlite_close(&s->base);
+	return err;
+}

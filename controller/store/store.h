@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The store: entities (actions, packages, triggers, rules) as JSON documents keyed by
+ * their fully qualified id, subjects (namespaces and their hashed keys) and activation
+ * records. API code talks to this interface only; backends implement struct store_ops.
+ */
+#ifndef XWHISK_STORE_H
+#define XWHISK_STORE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+enum entity_type {
+	ENTITY_ACTION,
+	ENTITY_PACKAGE,
+	ENTITY_TRIGGER,
+	ENTITY_RULE,
+	_ENTITY_TYPE_MAX,
+};
+
+const char *entity_type_collection(enum entity_type type); /* "actions", ... */
+
+struct entity_rec {
+	char *docid;     /* "ns/name" or "ns/pkg/name": unique across all types */
+	char *path;      /* the entity's namespace path: "ns" or "ns/pkg" */
+	char *root;      /* the owning namespace: "ns" */
+	char *name;
+	enum entity_type type;
+	int64_t rev;     /* bumped on every write; a write names the rev it read */
+	int64_t updated; /* epoch ms */
+	bool publish;
+	bool binding;
+	json_t *doc;     /* the full document */
+	json_t *summary; /* what a list shows */
+};
+
+void entity_rec_clear(struct entity_rec *rec);
+
+struct entity_query {
+	enum entity_type type;
+	const char *path;    /* exact namespace path, or */
+	const char *root;    /* every entity of the namespace, packaged ones included */
+	bool public_only;    /* published, non-binding (packages of other namespaces) */
+	unsigned skip, limit;
+};
+
+struct subject {
+	char namespace[257];
+	char uuid[64];
+	unsigned char salt[16];
+	unsigned char key_hash[32];
+	json_t *limits; /* overrides, {} when none */
+	int64_t created;
+};
+
+void subject_clear(struct subject *s);
+
+struct activation_query {
+	const char *namespace;
+	const char *name; /* "action" or "pkg/action", or NULL */
+	int64_t since, upto; /* inclusive bounds on start; 0 = none */
+	unsigned skip, limit;
+	bool docs;
+};
+
+struct store;
+
+struct store_ops {
+	void (*close)(struct store *st);
+	int (*begin)(struct store *st);
+	int (*commit)(struct store *st);
+	void (*rollback)(struct store *st);
+
+	int (*entity_get)(struct store *st, const char *docid, struct entity_rec *out);
+	/* expect_rev 0 = create (-EEXIST if present); otherwise -ESTALE on a changed rev. */
+	int (*entity_put)(struct store *st, struct entity_rec *rec, int64_t expect_rev);
+	int (*entity_delete)(struct store *st, const char *docid, int64_t expect_rev);
+	int (*entity_list)(struct store *st, const struct entity_query *q, json_t **out);
+	int (*entity_count)(struct store *st, const struct entity_query *q, int64_t *out);
+
+	int (*subject_get)(struct store *st, const char *namespace, struct subject *out);
+	int (*subject_by_uuid)(struct store *st, const char *uuid, struct subject *out);
+	int (*subject_put)(struct store *st, const struct subject *s, bool create);
+	int (*subject_delete)(struct store *st, const char *namespace);
+	int (*subject_list)(struct store *st, json_t **out);
+
+	/* Idempotent by activationId: a record already stored is left as it is. */
+	int (*activation_put)(struct store *st, json_t *const *docs, size_t n);
+	int (*activation_get)(struct store *st, const char *namespace, const char *id, json_t **out);
+	int (*activation_list)(struct store *st, const struct activation_query *q, json_t **out);
+	int (*activation_count)(struct store *st, const struct activation_query *q, int64_t *out);
+};
+
+struct store {
+	const struct store_ops *ops;
+};
+
+/* uri: "sqlite:<path>" or a plain path. */
+int store_open(const char *uri, struct store **out);
+int store_sqlite_open(const char *path, struct store **out);
+
+static inline void store_close(struct store *st)
+{
+	if (st)
+		st->ops->close(st);
+}
+
+#endif

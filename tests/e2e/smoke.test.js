@@ -1,0 +1,24 @@
+// SPDX-License-Identifier: Apache-2.0
+// The system starts as `make run` does and answers the basics.
+'use strict';
+const { System, test, run, assert } = require('./lib/harness');
+
+const sys = new System();
+test.before(() => sys.start());
+test.after(async () => {
+  await sys.stop();
+  sys.cleanup();
+});
+
+test('GET /ping answers pong', async () => {
+  const r = await sys.request('GET', '/ping', { auth: null });
+  assert.strictEqual(r.status, 200);
+  assert.strictEqual(r.text, 'pong');
+});
+
+test('the openwhisk client lists the guest namespace', async () => {
+  const ns = await sys.client().namespaces.list();
+  assert.deepStrictEqual(ns, ['guest']);
+});
+
+run();

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# Runs the test suites and ends with one line: "N passed, N failed".
+#   tests/run.sh [suite...]     suites: unit bpf netns e2e (default: all)
+# Every test program prints "ok - NAME" or "not ok - NAME: why" per case; a program
+# that exits non-zero without saying which case failed counts as one failure.
+set -uo pipefail
+
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$top"
+build=${BUILD:-build}
+suites=("$@")
+[ ${#suites[@]} -eq 0 ] && suites=(unit bpf netns e2e)
+
+passed=0
+failed=0
+failures=()
+
+# run_one LABEL TIMEOUT_S COMMAND...
+run_one() {
+	local label=$1 limit=$2 out status ok bad
+	shift 2
+	out=$(timeout --kill-after=10 "$limit" "$@" 2>&1)
+	status=$?
+	ok=$(grep -cE '^ok( |$)' <<<"$out")
+	bad=$(grep -cE '^not ok( |$)' <<<"$out")
+	grep -E '^(ok|not ok)( |$)' <<<"$out" | sed "s|^|[$label] |"
+	if [ "$bad" -gt 0 ]; then
+		mapfile -t lines < <(grep -E '^not ok' <<<"$out" | sed "s|^|[$label] |")
+		failures+=("${lines[@]}")
+	fi
+	if [ "$status" -ne 0 ] && [ "$bad" -eq 0 ]; then
+		bad=1
+		if [ "$status" -eq 124 ]; then
+			failures+=("[$label] timed out after ${limit}s")
+		else
+			failures+=("[$label] exited with status $status")
+		fi
+		echo "not ok - [$label] exited with status $status"
+	fi
+	if [ "$bad" -gt 0 ] || [ "${VERBOSE:-0}" = 1 ]; then
+		echo "---- output of $label ----"
+		tail -n 60 <<<"$out"
+		echo "----"
+	fi
+	passed=$((passed + ok))
+	failed=$((failed + bad))
+}
+
+for suite in "${suites[@]}"; do
+	echo "== $suite"
+	case "$suite" in
+	unit)
+		for t in "$build"/tests/test_*; do
+			[ -x "$t" ] || continue
+			case "$(basename "$t")" in test_bpf_*) continue ;; esac
+			run_one "$(basename "$t")" 300 "$t"
+		done
+		;;
+	bpf)
+		for t in "$build"/tests/test_bpf_*; do
+			[ -x "$t" ] || continue
+			run_one "$(basename "$t")" 300 "$t"
+		done
+		;;
+	netns)
+		for t in tests/netns/test_*.sh; do
+			[ -x "$t" ] || continue
+			run_one "$(basename "$t")" 600 "$t"
+		done
+		;;
+	e2e)
+		if [ ! -d tests/e2e/node_modules/openwhisk ]; then
+			(cd tests/e2e && npm ci --no-audit --no-fund >/dev/null 2>&1) ||
+				(cd tests/e2e && npm install --no-audit --no-fund >/dev/null 2>&1)
+		fi
+		for t in tests/e2e/*.test.js; do
+			[ -f "$t" ] || continue
+			run_one "$(basename "$t")" 900 node "$t"
+		done
+		;;
+	*)
+		echo "unknown suite '$suite'" >&2
+		failed=$((failed + 1))
+		;;
+	esac
+done
+
+if [ ${#failures[@]} -gt 0 ]; then
+	echo
+	echo "Failures:"
+	printf '  %s\n' "${failures[@]}"
+fi
+echo
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

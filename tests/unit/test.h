@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A minimal unit-test harness: each test is a function; CHECK records a failure and
+ * carries on, ASSERT records it and leaves the test. Prints "ok - name" or
+ * "not ok - name: file:line: expression" per test, as tests/run.sh expects.
+ */
+#ifndef XWHISK_TEST_H
+#define XWHISK_TEST_H
+
+#include <stdio.h>
+#include <string.h>
+
+static int test_failed_cases;
+static int test_cur_failed;
+static char test_cur_why[512];
+
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			if (!test_cur_failed)                                                      \
+				snprintf(test_cur_why, sizeof(test_cur_why), "%s:%d: %s",          \
+					 __FILE__, __LINE__, #cond);                               \
+			fprintf(stderr, "  check failed %s:%d: %s\n", __FILE__, __LINE__, #cond);  \
+			test_cur_failed = 1;                                                       \
+		}                                                                                  \
+	} while (0)
+
+#define ASSERT(cond)                                                                               \
+	do {                                                                                       \
+		CHECK(cond);                                                                       \
+		if (test_cur_failed)                                                               \
+			return;                                                                    \
+	} while (0)
+
+#define CHECK_STR(a, b) CHECK((a) && (b) && strcmp((a), (b)) == 0)
+
+#define RUN(fn)                                                                                    \
+	do {                                                                                       \
+		test_cur_failed = 0;                                                               \
+		test_cur_why[0] = '\0';                                                            \
+		fn();                                                                              \
+		if (test_cur_failed) {                                                             \
+			test_failed_cases++;                                                       \
+			printf("not ok - %s: %s\n", #fn, test_cur_why);                            \
+		} else {                                                                           \
+			printf("ok - %s\n", #fn);                                                  \
+		}                                                                                  \
+		fflush(stdout);                                                                    \
+	} while (0)
+
+#define TEST_EXIT() return test_failed_cases ? 1 : 0
+
+#endif

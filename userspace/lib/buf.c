@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+
+int buf_reserve(struct buf *b, size_t extra)
+{
+	size_t need, cap;
+	char *p;
+
+	if (b->off && b->off == b->len)
+		b->off = b->len = 0;
+	/* +1 keeps room for a terminating NUL. */
+	need = b->len + extra + 1;
+	if (need <= b->cap)
+		return 0;
+	if (b->off >= b->cap / 2) {
+		memmove(b->data, b->data + b->off, b->len - b->off);
+		b->len -= b->off;
+		b->off = 0;
+		need = b->len + extra + 1;
+		if (need <= b->cap)
+			return 0;
+	}
+	cap = b->cap ? b->cap : 256;
+	while (cap < need) {
+		if (cap > ((size_t)-1) / 2)
+			return -ENOMEM;
+		cap *= 2;
+	}
+	p = realloc(b->data, cap);
+	if (!p)
+		return -ENOMEM;
+	b->data = p;
+	b->cap = cap;
+	return 0;
+}
+
+int buf_append(struct buf *b, const void *data, size_t len)
+{
+	int err = buf_reserve(b, len);
+
+	if (err)
+		return err;
+	if (len)
+		memcpy(b->data + b->len, data, len);
+	b->len += len;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+int buf_puts(struct buf *b, const char *s)
+{
+	return buf_append(b, s, strlen(s));
+}
+
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
+{
+	va_list copy;
+	int n, err;
+
+	va_copy(copy, ap);
+	n = vsnprintf(NULL, 0, fmt, copy);
+	va_end(copy);
+	if (n < 0)
+		return -EINVAL;
+	err = buf_reserve(b, (size_t)n);
+	if (err)
+		return err;
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	b->len += (size_t)n;
+	return 0;
+}
+
+int buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int err;
+
+	va_start(ap, fmt);
+	err = buf_vprintf(b, fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+void buf_consume(struct buf *b, size_t n)
+{
+	b->off += n;
+	if (b->off >= b->len)
+		b->off = b->len = 0;
+}
+
+void buf_reset(struct buf *b)
+{
+	b->off = b->len = 0;
+	if (b->data)
+		b->data[0] = '\0';
+}
+
+void buf_free(struct buf *b)
+{
+	free(b->data);
+	*b = BUF_INIT;
+}
+
+char *buf_steal(struct buf *b)
+{
+	char *s;
+
+	if (buf_reserve(b, 0))
+		return NULL;
+	if (b->off)
+		memmove(b->data, b->data + b->off, b->len - b->off);
+	b->len -= b->off;
+	b->data[b->len] = '\0';
+	s = b->data;
+	*b = BUF_INIT;
+	return s;
+}

@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * HTTP/1.1 on the event loop, parsed by libhttp-parser: a server with keep-alive
+ * and pipelining (responses leave in request order even when handlers answer
+ * asynchronously) and a client with pooled keep-alive connections.
+ */
+#ifndef XWHISK_HTTP_H
+#define XWHISK_HTTP_H
+
+#include <http_parser.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "loop.h"
+
+struct http_header {
+	char *name;
+	char *value;
+};
+
+struct http_conn;
+struct http_server;
+
+struct http_request {
+	enum http_method method;
+	char *url;   /* request target as sent */
+	char *path;  /* target up to '?', still percent-encoded */
+	char *query; /* after '?', or NULL */
+	struct http_header *headers;
+	size_t nheaders, headers_cap;
+	struct buf body;
+	uint64_t content_length; /* as announced, 0 if none */
+	bool body_too_large;     /* body exceeded max_body and was not read */
+	int error_status;        /* set when the request could not be parsed: 400, 413, 431 */
+	const char *error_msg;
+	bool keep_alive;
+	uint64_t start_us;
+	char peer[64]; /* client address, "ip:port" */
+	int peer_fd;   /* the client socket (for handover to sockmap) */
+	void *user;    /* the handler's per-request state */
+
+	/* private */
+	struct http_conn *conn; /* NULL once the client went away */
+	struct http_request *next;
+	struct buf resp_headers;
+	struct buf resp;
+	bool responded;
+};
+
+typedef void (*http_handler)(struct http_request *req, void *data);
+
+struct http_server_opts {
+	size_t max_body;        /* beyond it the request arrives with body_too_large */
+	size_t max_header_size; /* beyond it: 431 and close */
+	unsigned idle_timeout_ms;
+	unsigned max_pipeline; /* outstanding requests per connection before reading pauses */
+};
+
+struct http_server *http_server_new(struct loop *loop, const struct http_server_opts *opts,
+				    http_handler handler, void *data);
+/* addr is "host:port"; reuseport lets several workers share the port. */
+int http_server_listen(struct http_server *srv, const char *addr, bool reuseport);
+int http_server_port(struct http_server *srv);
+void http_server_free(struct http_server *srv);
+size_t http_server_connections(struct http_server *srv);
+
+/* Case-insensitive header lookup. */
+const char *http_header_get(const struct http_header *h, size_t n, const char *name);
+static inline const char *http_req_header(const struct http_request *req, const char *name)
+{
+	return http_header_get(req->headers, req->nheaders, name);
+}
+
+/* Response: add headers, then send exactly once (from any later point on the loop). */
+int http_resp_header(struct http_request *req, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void http_resp_send(struct http_request *req, int status, const char *content_type,
+		    const void *body, size_t len);
+/* Marks the connection to close after this response. */
+void http_resp_close(struct http_request *req);
+const char *http_status_text(int status);
+/* True while the client that sent req is still connected. */
+bool http_req_alive(const struct http_request *req);
+
+/* Percent-decoding; returns a malloc'd string or NULL on bad escapes. plus_space for forms. */
+char *url_decode(const char *s, size_t len, bool plus_space);
+/* Finds key in a query string and returns its decoded value (malloc'd), NULL if absent. */
+char *query_get(const char *query, const char *key);
+
+/* ---- client ---- */
+
+struct http_response {
+	int status;
+	struct http_header *headers;
+	size_t nheaders, headers_cap;
+	struct buf body;
+};
+
+struct http_pool;
+struct http_call;
+
+/* err is 0 or a negative errno (-ETIMEDOUT, -ECONNREFUSED, -EPROTO...). resp is valid only
+ * during the callback. */
+typedef void (*http_call_cb)(struct http_response *resp, int err, void *data);
+
+/* A keep-alive pool of connections to one host:port. */
+struct http_pool *http_pool_new(struct loop *loop, const char *host, int port, unsigned max_idle);
+void http_pool_free(struct http_pool *pool);
+/* extra_headers is "Name: value\r\n..." or NULL. Returns a handle for cancel, NULL on error. */
+struct http_call *http_pool_call(struct http_pool *pool, const char *method, const char *target,
+				 const char *extra_headers, const void *body, size_t len,
+				 unsigned timeout_ms, http_call_cb cb, void *data);
+/* The callback will not run; the connection is dropped. */
+void http_call_cancel(struct http_call *call);
+
+#endif

@@ -1,0 +1,708 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "http.h"
+#include "log.h"
+
+#define READ_CHUNK 65536
+#define SWEEP_MS 1000
+
+struct http_conn {
+	struct http_server *srv;
+	int fd;
+	http_parser parser;
+	struct buf in, out;
+	struct http_request *cur;         /* being parsed */
+	struct http_request *head, *tail; /* waiting to be answered, in arrival order */
+	unsigned outstanding;
+	bool in_value;     /* last header callback was a value */
+	size_t header_bytes;
+	bool closing;      /* close once the queue is answered and flushed */
+	bool dead;         /* closed; freed when no longer busy */
+	bool want_out;
+	bool read_paused;
+	unsigned busy;
+	uint64_t last_active;
+	char peer[64];
+	struct http_conn *prev, *next;
+};
+
+struct http_server {
+	struct loop *loop;
+	struct http_server_opts opts;
+	http_handler handler;
+	void *data;
+	int fd;
+	int port;
+	struct http_conn *conns;
+	size_t nconns;
+	struct loop_timer *sweep;
+};
+
+static http_parser_settings parser_settings;
+
+static void conn_update_events(struct http_conn *c);
+static void conn_close(struct http_conn *c);
+static void conn_flush(struct http_conn *c);
+
+const char *http_status_text(int status)
+{
+	switch (status) {
+	case 100: return "Continue";
+	case 101: return "Switching Protocols";
+	case 200: return "OK";
+	case 201: return "Created";
+	case 202: return "Accepted";
+	case 204: return "No Content";
+	case 301: return "Moved Permanently";
+	case 302: return "Found";
+	case 304: return "Not Modified";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 406: return "Not Acceptable";
+	case 408: return "Request Timeout";
+	case 409: return "Conflict";
+	case 410: return "Gone";
+	case 411: return "Length Required";
+	case 413: return "Payload Too Large";
+	case 415: return "Unsupported Media Type";
+	case 422: return "Unprocessable Entity";
+	case 429: return "Too Many Requests";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	default: return status < 300 ? "OK" : status < 500 ? "Bad Request" : "Internal Server Error";
+	}
+}
+
+const char *http_header_get(const struct http_header *h, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcasecmp(h[i].name, name))
+			return h[i].value;
+	return NULL;
+}
+
+static int str_append(char **s, const char *p, size_t n)
+{
+	size_t old = *s ? strlen(*s) : 0;
+	char *ns = realloc(*s, old + n + 1);
+
+	if (!ns)
+		return -ENOMEM;
+	memcpy(ns + old, p, n);
+	ns[old + n] = '\0';
+	*s = ns;
+	return 0;
+}
+
+static void request_free(struct http_request *req)
+{
+	if (!req)
+		return;
+	for (size_t i = 0; i < req->nheaders; i++) {
+		free(req->headers[i].name);
+		free(req->headers[i].value);
+	}
+	free(req->headers);
+	free(req->url);
+	free(req->path);
+	free(req->query);
+	buf_free(&req->body);
+	buf_free(&req->resp_headers);
+	buf_free(&req->resp);
+	free(req);
+}
+
+bool http_req_alive(const struct http_request *req)
+{
+	return req->conn && !req->conn->dead;
+}
+
+int http_resp_header(struct http_request *req, const char *name, const char *fmt, ...)
+{
+	va_list ap;
+	int err;
+
+	err = buf_printf(&req->resp_headers, "%s: ", name);
+	if (err)
+		return err;
+	va_start(ap, fmt);
+	err = buf_vprintf(&req->resp_headers, fmt, ap);
+	va_end(ap);
+	if (err)
+		return err;
+	return buf_append(&req->resp_headers, "\r\n", 2);
+}
+
+void http_resp_close(struct http_request *req)
+{
+	req->keep_alive = false;
+}
+
+void http_resp_send(struct http_request *req, int status, const char *content_type,
+		    const void *body, size_t len)
+{
+	struct http_conn *c = req->conn;
+	bool no_body = status == 204 || status == 304 || (status >= 100 && status < 200);
+	int err = 0;
+
+	if (req->responded)
+		return;
+	req->responded = true;
+	if (!c || c->dead) {
+		/* The client is gone: nobody waits for this answer. */
+		if (!c)
+			request_free(req);
+		return;
+	}
+	if (!req->keep_alive)
+		c->closing = true;
+	err |= buf_printf(&req->resp, "HTTP/1.1 %d %s\r\n", status, http_status_text(status));
+	if (!no_body)
+		err |= buf_printf(&req->resp, "Content-Length: %zu\r\n", len);
+	if (content_type && !no_body)
+		err |= buf_printf(&req->resp, "Content-Type: %s\r\n", content_type);
+	if (c->closing)
+		err |= buf_puts(&req->resp, "Connection: close\r\n");
+	if (req->resp_headers.len)
+		err |= buf_append(&req->resp, req->resp_headers.data, req->resp_headers.len);
+	err |= buf_append(&req->resp, "\r\n", 2);
+	if (!no_body && req->method != HTTP_HEAD && len)
+		err |= buf_append(&req->resp, body, len);
+	if (err) {
+		pr_warn("http: out of memory building a response to %s, closing", c->peer);
+		c->closing = true;
+		buf_reset(&req->resp);
+	}
+	buf_free(&req->resp_headers);
+	conn_flush(c);
+}
+
+/* Moves answered requests from the head of the queue to the output, in order. */
+static void conn_flush(struct http_conn *c)
+{
+	while (c->head && c->head->responded) {
+		struct http_request *req = c->head;
+
+		c->head = req->next;
+		if (!c->head)
+			c->tail = NULL;
+		c->outstanding--;
+		if (buf_append(&c->out, buf_head(&req->resp), buf_pending(&req->resp)))
+			c->closing = true;
+		request_free(req);
+	}
+	c->busy++;
+	while (buf_pending(&c->out)) {
+		ssize_t n = write(c->fd, buf_head(&c->out), buf_pending(&c->out));
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN)
+				conn_close(c);
+			break;
+		}
+		buf_consume(&c->out, (size_t)n);
+	}
+	c->busy--;
+	if (c->dead) {
+		conn_close(c);
+		return;
+	}
+	if (!buf_pending(&c->out) && c->closing && !c->head) {
+		conn_close(c);
+		return;
+	}
+	conn_update_events(c);
+}
+
+static void conn_update_events(struct http_conn *c)
+{
+	uint32_t ev = 0;
+
+	if (c->dead)
+		return;
+	c->read_paused = c->closing || c->outstanding >= c->srv->opts.max_pipeline;
+	if (!c->read_paused)
+		ev |= EPOLLIN;
+	if (buf_pending(&c->out))
+		ev |= EPOLLOUT;
+	(void)loop_mod_fd(c->srv->loop, c->fd, ev);
+}
+
+static void conn_enqueue(struct http_conn *c, struct http_request *req)
+{
+	req->conn = c;
+	if (c->tail)
+		c->tail->next = req;
+	else
+		c->head = req;
+	c->tail = req;
+	c->outstanding++;
+}
+
+static void conn_dispatch(struct http_conn *c, struct http_request *req)
+{
+	conn_enqueue(c, req);
+	c->srv->handler(req, c->srv->data);
+}
+
+static void conn_reject(struct http_conn *c, int status, const char *msg)
+{
+	struct http_request *req = c->cur;
+
+	c->cur = NULL;
+	if (!req) {
+		req = calloc(1, sizeof(*req));
+		if (!req) {
+			conn_close(c);
+			return;
+		}
+		req->start_us = clock_mono_us();
+		snprintf(req->peer, sizeof(req->peer), "%s", c->peer);
+	}
+	if (!req->path && !(req->path = strdup("/"))) {
+		request_free(req);
+		conn_close(c);
+		return;
+	}
+	req->error_status = status;
+	req->error_msg = msg;
+	req->keep_alive = false;
+	c->closing = true;
+	conn_dispatch(c, req);
+}
+
+static int on_message_begin(http_parser *p)
+{
+	struct http_conn *c = p->data;
+
+	request_free(c->cur);
+	c->cur = calloc(1, sizeof(*c->cur));
+	if (!c->cur)
+		return -1;
+	c->cur->start_us = clock_mono_us();
+	c->cur->peer_fd = c->fd;
+	snprintf(c->cur->peer, sizeof(c->cur->peer), "%s", c->peer);
+	c->in_value = false;
+	c->header_bytes = 0;
+	return 0;
+}
+
+static int header_budget(struct http_conn *c, size_t n)
+{
+	c->header_bytes += n;
+	if (c->header_bytes > c->srv->opts.max_header_size) {
+		http_parser_pause(&c->parser, 1);
+		c->cur->error_status = 431;
+	}
+	return 0;
+}
+
+static int on_url(http_parser *p, const char *at, size_t len)
+{
+	struct http_conn *c = p->data;
+
+	if (str_append(&c->cur->url, at, len))
+		return -1;
+	return header_budget(c, len);
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t len)
+{
+	struct http_conn *c = p->data;
+	struct http_request *req = c->cur;
+
+	if (c->in_value || !req->nheaders) {
+		if (req->nheaders == req->headers_cap) {
+			size_t cap = req->headers_cap ? req->headers_cap * 2 : 16;
+			struct http_header *h = realloc(req->headers, cap * sizeof(*h));
+
+			if (!h)
+				return -1;
+			req->headers = h;
+			req->headers_cap = cap;
+		}
+		req->headers[req->nheaders++] = (struct http_header){ NULL, NULL };
+		c->in_value = false;
+	}
+	if (str_append(&req->headers[req->nheaders - 1].name, at, len))
+		return -1;
+	return header_budget(c, len);
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t len)
+{
+	struct http_conn *c = p->data;
+	struct http_header *h = &c->cur->headers[c->cur->nheaders - 1];
+
+	c->in_value = true;
+	if (str_append(&h->value, at, len))
+		return -1;
+	return header_budget(c, len);
+}
+
+static int on_headers_complete(http_parser *p)
+{
+	struct http_conn *c = p->data;
+	struct http_request *req = c->cur;
+	const char *q;
+
+	for (size_t i = 0; i < req->nheaders; i++)
+		if (!req->headers[i].value && !(req->headers[i].value = strdup("")))
+			return -1;
+	if (!req->url && !(req->url = strdup("/")))
+		return -1;
+	q = strchr(req->url, '?');
+	req->path = q ? strndup(req->url, (size_t)(q - req->url)) : strdup(req->url);
+	if (!req->path)
+		return -1;
+	if (q && !(req->query = strdup(q + 1)))
+		return -1;
+	req->method = (enum http_method)p->method;
+	req->keep_alive = http_should_keep_alive(p);
+	if (p->content_length != ULLONG_MAX)
+		req->content_length = p->content_length;
+	if (req->content_length > c->srv->opts.max_body) {
+		req->body_too_large = true;
+		http_parser_pause(p, 1);
+	}
+	return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t len)
+{
+	struct http_conn *c = p->data;
+	struct http_request *req = c->cur;
+
+	if (req->body.len + len > c->srv->opts.max_body) {
+		req->body_too_large = true;
+		http_parser_pause(p, 1);
+		return 0;
+	}
+	return buf_append(&req->body, at, len) ? -1 : 0;
+}
+
+static int on_message_complete(http_parser *p)
+{
+	struct http_conn *c = p->data;
+	struct http_request *req = c->cur;
+
+	c->cur = NULL;
+	conn_dispatch(c, req);
+	return 0;
+}
+
+static void conn_parse(struct http_conn *c)
+{
+	size_t n;
+
+	while (buf_pending(&c->in) && !c->dead && !c->closing) {
+		n = http_parser_execute(&c->parser, &parser_settings, buf_head(&c->in),
+					buf_pending(&c->in));
+		buf_consume(&c->in, n);
+		if (c->dead)
+			return;
+		if (HTTP_PARSER_ERRNO(&c->parser) == HPE_PAUSED) {
+			/* Paused for an oversized head or body: answer it and stop reading. */
+			if (c->cur && c->cur->body_too_large)
+				conn_reject(c, 413, "Request body too large");
+			else
+				conn_reject(c, 431, "Request header fields too large");
+			return;
+		}
+		if (HTTP_PARSER_ERRNO(&c->parser) != HPE_OK) {
+			conn_reject(c, 400, http_errno_description(HTTP_PARSER_ERRNO(&c->parser)));
+			return;
+		}
+		if (c->parser.upgrade) {
+			conn_reject(c, 400, "Protocol upgrade is not supported here");
+			return;
+		}
+		if (n == 0)
+			break;
+	}
+}
+
+static void conn_read(struct http_conn *c)
+{
+	for (int i = 0; i < 4 && !c->dead && !c->read_paused; i++) {
+		ssize_t n;
+
+		if (buf_reserve(&c->in, READ_CHUNK)) {
+			conn_close(c);
+			return;
+		}
+		n = read(c->fd, c->in.data + c->in.len, READ_CHUNK);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN)
+				conn_close(c);
+			return;
+		}
+		if (n == 0) {
+			/* Half-close: answer what was asked, then close. */
+			c->closing = true;
+			if (!c->head)
+				conn_close(c);
+			else
+				conn_update_events(c);
+			return;
+		}
+		c->in.len += (size_t)n;
+		c->last_active = loop_now_ms(c->srv->loop);
+		c->busy++;
+		conn_parse(c);
+		c->busy--;
+		if (c->dead) {
+			conn_close(c);
+			return;
+		}
+		conn_update_events(c);
+		if ((size_t)n < READ_CHUNK)
+			return;
+	}
+}
+
+static void conn_on_event(struct loop *loop, int fd, uint32_t events, void *data)
+{
+	struct http_conn *c = data;
+
+	(void)loop;
+	(void)fd;
+	if (events & (EPOLLERR | EPOLLHUP) && !(events & EPOLLIN)) {
+		conn_close(c);
+		return;
+	}
+	if (events & EPOLLOUT)
+		conn_flush(c);
+	if (!c->dead && (events & (EPOLLIN | EPOLLHUP)))
+		conn_read(c);
+}
+
+static void conn_close(struct http_conn *c)
+{
+	struct http_server *srv = c->srv;
+	struct http_request *req, *next;
+
+	if (!c->dead) {
+		c->dead = true;
+		loop_del_fd(srv->loop, c->fd);
+		close(c->fd);
+		c->fd = -1;
+	}
+	if (c->busy)
+		return;
+	for (req = c->head; req; req = next) {
+		next = req->next;
+		req->next = NULL;
+		if (req->responded)
+			request_free(req);
+		else
+			req->conn = NULL; /* the handler still owns it and frees it on send */
+	}
+	request_free(c->cur);
+	buf_free(&c->in);
+	buf_free(&c->out);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	srv->nconns--;
+	free(c);
+}
+
+static void server_on_accept(struct loop *loop, int fd, uint32_t events, void *data)
+{
+	struct http_server *srv = data;
+
+	(void)events;
+	for (;;) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		char host[INET6_ADDRSTRLEN] = "?", port[8] = "?";
+		struct http_conn *c;
+		int cfd, one = 1;
+
+		cfd = accept4(fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (cfd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno != EAGAIN)
+				pr_warn("http: accept: %s", strerror(errno));
+			return;
+		}
+		(void)setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		c = calloc(1, sizeof(*c));
+		if (!c) {
+			close(cfd);
+			continue;
+		}
+		c->srv = srv;
+		c->fd = cfd;
+		c->last_active = loop_now_ms(loop);
+		(void)getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), port, sizeof(port),
+				  NI_NUMERICHOST | NI_NUMERICSERV);
+		snprintf(c->peer, sizeof(c->peer), "%s:%s", host, port);
+		http_parser_init(&c->parser, HTTP_REQUEST);
+		c->parser.data = c;
+		if (loop_add_fd(loop, cfd, EPOLLIN, conn_on_event, c) < 0) {
+			close(cfd);
+			free(c);
+			continue;
+		}
+		c->next = srv->conns;
+		if (srv->conns)
+			srv->conns->prev = c;
+		srv->conns = c;
+		srv->nconns++;
+	}
+}
+
+static void server_sweep(struct loop *loop, void *data)
+{
+	struct http_server *srv = data;
+	uint64_t now = loop_now_ms(loop);
+	struct http_conn *c, *next;
+
+	srv->sweep = NULL;
+	for (c = srv->conns; c; c = next) {
+		next = c->next;
+		/* A connection waiting on its handler is not idle. */
+		if (!c->head && now - c->last_active > srv->opts.idle_timeout_ms)
+			conn_close(c);
+	}
+	srv->sweep = loop_timer_add(loop, SWEEP_MS, server_sweep, srv);
+}
+
+struct http_server *http_server_new(struct loop *loop, const struct http_server_opts *opts,
+				    http_handler handler, void *data)
+{
+	struct http_server *srv = calloc(1, sizeof(*srv));
+
+	if (!srv)
+		return NULL;
+	parser_settings = (http_parser_settings){
+		.on_message_begin = on_message_begin,
+		.on_url = on_url,
+		.on_header_field = on_header_field,
+		.on_header_value = on_header_value,
+		.on_headers_complete = on_headers_complete,
+		.on_body = on_body,
+		.on_message_complete = on_message_complete,
+	};
+	srv->loop = loop;
+	srv->opts = *opts;
+	if (!srv->opts.max_body)
+		srv->opts.max_body = 1 << 20;
+	if (!srv->opts.max_header_size)
+		srv->opts.max_header_size = 64 << 10;
+	if (!srv->opts.idle_timeout_ms)
+		srv->opts.idle_timeout_ms = 75000;
+	if (!srv->opts.max_pipeline)
+		srv->opts.max_pipeline = 64;
+	srv->handler = handler;
+	srv->data = data;
+	srv->fd = -1;
+	return srv;
+}
+
+int http_server_listen(struct http_server *srv, const char *addr, bool reuseport)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE };
+	struct addrinfo *res = NULL;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char host[256], *colon;
+	const char *port;
+	int fd = -1, one = 1, err;
+
+	snprintf(host, sizeof(host), "%s", addr);
+	colon = strrchr(host, ':');
+	if (!colon)
+		return -EINVAL;
+	*colon = '\0';
+	port = colon + 1;
+	err = getaddrinfo(*host ? host : NULL, port, &hints, &res);
+	if (err) {
+		err = -EINVAL;
+		goto out;
+	}
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		err = -errno;
+		goto out;
+	}
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) {
+		err = -errno;
+		goto out;
+	}
+	if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 4096) < 0) {
+		err = -errno;
+		goto out;
+	}
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+		srv->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+							   : ((struct sockaddr_in *)&ss)->sin_port);
+	err = loop_add_fd(srv->loop, fd, EPOLLIN, server_on_accept, srv);
+	if (err)
+		goto out;
+	srv->fd = fd;
+	fd = -1;
+	if (!srv->sweep)
+		srv->sweep = loop_timer_add(srv->loop, SWEEP_MS, server_sweep, srv);
+out:
+	if (fd >= 0)
+		close(fd);
+	if (res)
+		freeaddrinfo(res);
+	return err;
+}
+
+int http_server_port(struct http_server *srv)
+{
+	return srv->port;
+}
+
+size_t http_server_connections(struct http_server *srv)
+{
+	return srv->nconns;
+}
+
+void http_server_free(struct http_server *srv)
+{
+	if (!srv)
+		return;
+	while (srv->conns)
+		conn_close(srv->conns);
+	if (srv->fd >= 0) {
+		loop_del_fd(srv->loop, srv->fd);
+		close(srv->fd);
+	}
+	loop_timer_cancel(srv->loop, srv->sweep);
+	free(srv);
+}

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Thin helpers over jansson; key order is preserved as inserted. */
+#ifndef XWHISK_JSON_H
+#define XWHISK_JSON_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#define JSON_DUMP_FLAGS (JSON_COMPACT | JSON_ENCODE_ANY)
+
+/* Parses any JSON value (not only objects); on error fills err with jansson's text. */
+json_t *json_parse(const char *s, size_t len, char *err, size_t errlen);
+char *json_dump(const json_t *j);
+const char *json_obj_str(const json_t *obj, const char *key);
+bool json_obj_bool(const json_t *obj, const char *key, bool def);
+/* Finds {"key": k, "value": v} in an OpenWhisk key/value array; NULL if absent. */
+json_t *json_kv_get(const json_t *arr, const char *key);
+/* Sets or replaces key in a key/value array (steals value). */
+int json_kv_set(json_t *arr, const char *key, json_t *value);
+void json_kv_del(json_t *arr, const char *key);
+/* True when the value is neither false, null, 0, nor "" (JavaScript truthiness). */
+bool json_truthy(const json_t *v);
+
+#endif

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Small helpers with no better home: randomness, base64, time formatting, strings. */
+#ifndef XWHISK_UTIL_H
+#define XWHISK_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+int random_bytes(void *out, size_t n);
+/* n random lowercase hex digits and a NUL (out holds n + 1). */
+void random_hex(char *out, size_t n);
+/* n random [A-Za-z0-9] characters and a NUL. */
+void random_alnum(char *out, size_t n);
+
+/* Standard base64 with padding; returns a malloc'd string. */
+char *base64_encode(const void *data, size_t len);
+/* Returns malloc'd bytes (NUL-terminated for convenience) and sets *out_len; NULL if invalid. */
+void *base64_decode(const char *s, size_t len, size_t *out_len);
+/* OpenWhisk's test for "binary" code: non-empty, length % 4 == 0, strict base64 alphabet. */
+bool base64_looks_binary(const char *s, size_t len);
+
+/* "2024-01-01T00:00:00.123456789Z" from nanoseconds since the epoch (out >= 32 bytes). */
+void format_rfc3339_nano(char *out, size_t size, uint64_t ns);
+uint64_t clock_real_ns(void);
+
+int parse_u64(const char *s, uint64_t *out);
+int parse_i64(const char *s, int64_t *out);
+bool str_is_true(const char *s);
+char *str_trim_dup(const char *s);
+/* Reads a whole file; returns malloc'd NUL-terminated contents. */
+char *file_read_all(const char *path, size_t *len);
+/* Writes atomically (temp file + fsync + rename). */
+int file_write_atomic(const char *path, const void *data, size_t len, unsigned mode);
+int mkdir_p(const char *path, unsigned mode);
+/* The directory holding the running executable (static buffer). */
+const char *exe_dir(void);
+/* getenv() with a default. */
+const char *env_or(const char *name, const char *def);
+
+#endif

@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "buf.h"
+#include "forward.h"
+#include "log.h"
+
+/* The controller's own request timeout is 65 s (OpenWhisk's); wait a little longer. */
+#define FORWARD_TIMEOUT_MS 70000
+
+struct forwarder {
+	struct loop *loop;
+	struct http_pool *pool;
+};
+
+struct forward_call {
+	struct http_request *req;
+	char tid[72];
+};
+
+static const char *const hop_headers[] = {
+	"connection", "keep-alive", "transfer-encoding", "content-length", "host",
+	"proxy-connection", "upgrade", "te", "trailer", "x-request-id",
+};
+
+static bool is_hop(const char *name)
+{
+	for (size_t i = 0; i < sizeof(hop_headers) / sizeof(hop_headers[0]); i++)
+		if (!strcasecmp(name, hop_headers[i]))
+			return true;
+	return false;
+}
+
+int url_host_port(const char *url, char *host, size_t hostlen, int *port)
+{
+	const char *p = url, *colon, *end;
+	size_t n;
+
+	if (!strncmp(p, "http://", 7))
+		p += 7;
+	end = p + strcspn(p, "/");
+	colon = memchr(p, ':', (size_t)(end - p));
+	n = (size_t)((colon ? colon : end) - p);
+	if (!n || n >= hostlen)
+		return -EINVAL;
+	memcpy(host, p, n);
+	host[n] = '\0';
+	*port = colon ? atoi(colon + 1) : 80;
+	return *port > 0 && *port < 65536 ? 0 : -EINVAL;
+}
+
+struct forwarder *forwarder_new(struct loop *loop, const char *url)
+{
+	struct forwarder *fw = calloc(1, sizeof(*fw));
+	char host[256];
+	int port;
+
+	if (!fw)
+		return NULL;
+	if (url_host_port(url, host, sizeof(host), &port)) {
+		free(fw);
+		return NULL;
+	}
+	fw->loop = loop;
+	fw->pool = http_pool_new(loop, host, port, 64);
+	if (!fw->pool) {
+		free(fw);
+		return NULL;
+	}
+	return fw;
+}
+
+void forwarder_free(struct forwarder *fw)
+{
+	if (!fw)
+		return;
+	http_pool_free(fw->pool);
+	free(fw);
+}
+
+static void reply_error(struct http_request *req, const char *tid, int status, const char *msg)
+{
+	char body[512];
+	int n = snprintf(body, sizeof(body), "{\"error\":\"%s\",\"code\":\"%s\"}", msg, tid);
+
+	http_resp_header(req, "X-Request-ID", "%s", tid);
+	http_resp_send(req, status, "application/json", body, (size_t)n);
+}
+
+static void on_response(struct http_response *resp, int err, void *data)
+{
+	struct forward_call *fc = data;
+	struct http_request *req = fc->req;
+	const char *ctype = NULL;
+
+	if (err) {
+		pr_warn("forward: %s %s (tid %s): %s", http_method_str(req->method), req->url,
+			fc->tid, strerror(-err));
+		reply_error(req, fc->tid, err == -ETIMEDOUT ? 503 : 502,
+			    err == -ETIMEDOUT ? "The controller did not answer in time."
+					      : "The controller is not reachable.");
+		free(fc);
+		return;
+	}
+	for (size_t i = 0; i < resp->nheaders; i++) {
+		const struct http_header *h = &resp->headers[i];
+
+		if (!strcasecmp(h->name, "content-type"))
+			ctype = h->value;
+		else if (!is_hop(h->name))
+			http_resp_header(req, h->name, "%s", h->value);
+	}
+	http_resp_header(req, "X-Request-ID", "%s", fc->tid);
+	http_resp_send(req, resp->status, ctype, resp->body.data, resp->body.len);
+	free(fc);
+}
+
+void forwarder_pass(struct forwarder *fw, struct http_request *req, const char *tid)
+{
+	struct forward_call *fc = calloc(1, sizeof(*fc));
+	struct buf hdrs = BUF_INIT;
+	int err = 0;
+
+	if (!fc) {
+		reply_error(req, tid, 503, "The node is out of memory.");
+		return;
+	}
+	fc->req = req;
+	snprintf(fc->tid, sizeof(fc->tid), "%s", tid);
+	for (size_t i = 0; i < req->nheaders; i++)
+		if (!is_hop(req->headers[i].name))
+			err |= buf_printf(&hdrs, "%s: %s\r\n", req->headers[i].name,
+					  req->headers[i].value);
+	err |= buf_printf(&hdrs, "X-Request-ID: %s\r\nX-Forwarded-For: %.*s\r\n", tid,
+			  (int)strcspn(req->peer, ":"), req->peer);
+	if (err || !http_pool_call(fw->pool, http_method_str(req->method), req->url, hdrs.data,
+				   req->body.data, req->body.len, FORWARD_TIMEOUT_MS, on_response,
+				   fc)) {
+		reply_error(req, tid, 502, "The controller is not reachable.");
+		free(fc);
+	}
+	buf_free(&hdrs);
+}

@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Forwards a client request to the controller unchanged and relays the answer. */
+#ifndef XWHISK_FORWARD_H
+#define XWHISK_FORWARD_H
+
+#include "http.h"
+
+struct forwarder;
+
+/* url: "http://host:port" of the controller. */
+struct forwarder *forwarder_new(struct loop *loop, const char *url);
+void forwarder_free(struct forwarder *fw);
+/* tid is the request's transaction id (sent as X-Request-ID). */
+void forwarder_pass(struct forwarder *fw, struct http_request *req, const char *tid);
+
+/* Splits "http://host:port" into host and port. */
+int url_host_port(const char *url, char *host, size_t hostlen, int *port);
+
+#endif
