@@ -32,7 +32,12 @@ static char test_cur_why[512];
 			return;                                                                    \
 	} while (0)
 
-#define CHECK_STR(a, b) CHECK((a) && (b) && strcmp((a), (b)) == 0)
+static inline int test_streq(const char *a, const char *b)
+{
+	return a && b && strcmp(a, b) == 0;
+}
+
+#define CHECK_STR(a, b) CHECK(test_streq((a), (b)))
 
 #define RUN(fn)                                                                                    \
 	do {                                                                                       \

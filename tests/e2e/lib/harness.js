@@ -54,6 +54,7 @@ class System {
       XWHISK_BIN: BUILD,
       ...this.env,
     };
+    this.log = ''; // a restart must not mistake the last run's banner for its own
     this.proc = spawn(path.join(TOP, 'scripts', 'xwhisk-run'), [], {
       env,
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The HTTP server and client against each other on one event loop. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "http.h"
+#include "loop.h"
+#include "test.h"
+
+struct fixture {
+	struct loop *loop;
+	struct http_server *srv;
+	struct http_pool *pool;
+	int port;
+	struct http_request *held[8]; /* requests answered later, out of order */
+	int nheld;
+	int done;
+	int status[8];
+	char bodies[8][256];
+};
+
+static void handler(struct http_request *req, void *data)
+{
+	struct fixture *f = data;
+	char body[256];
+	int n;
+
+	if (req->error_status) {
+		n = snprintf(body, sizeof(body), "error %d", req->error_status);
+		http_resp_send(req, req->error_status, "text/plain", body, (size_t)n);
+		return;
+	}
+	if (!strcmp(req->path, "/hold")) {
+		f->held[f->nheld++] = req;
+		return;
+	}
+	n = snprintf(body, sizeof(body), "%s %s q=%s len=%zu", http_method_str(req->method),
+		     req->path, req->query ? req->query : "-", req->body.len);
+	http_resp_header(req, "X-Test", "yes");
+	http_resp_send(req, 200, "text/plain", body, (size_t)n);
+}
+
+static int fixture_init(struct fixture *f)
+{
+	struct http_server_opts o = { .max_body = 1024 };
+
+	memset(f, 0, sizeof(*f));
+	f->loop = loop_new();
+	f->srv = http_server_new(f->loop, &o, handler, f);
+	if (!f->loop || !f->srv || http_server_listen(f->srv, "127.0.0.1:0", false))
+		return -1;
+	f->port = http_server_port(f->srv);
+	f->pool = http_pool_new(f->loop, "127.0.0.1", f->port, 4);
+	return f->pool ? 0 : -1;
+}
+
+static void fixture_fini(struct fixture *f)
+{
+	http_pool_free(f->pool);
+	http_server_free(f->srv);
+	loop_free(f->loop);
+}
+
+static void stop_loop(struct loop *loop, void *data)
+{
+	loop_stop(loop);
+}
+
+/* Runs the loop until cond or ms pass. */
+#define RUN_UNTIL(f, cond, ms)                                                                     \
+	do {                                                                                       \
+		uint64_t deadline_ = clock_mono_ms() + (ms);                                       \
+		while (!(cond) && clock_mono_ms() < deadline_) {                                   \
+			struct loop_timer *t_ = loop_timer_add((f)->loop, 5, stop_loop, NULL);     \
+			loop_run((f)->loop);                                                       \
+			(void)t_;                                                                  \
+		}                                                                                  \
+	} while (0)
+
+struct call_ctx {
+	struct fixture *f;
+	int idx;
+};
+
+static void on_resp(struct http_response *resp, int err, void *data)
+{
+	struct call_ctx *c = data;
+
+	c->f->status[c->idx] = err ? err : resp->status;
+	if (!err)
+		snprintf(c->f->bodies[c->idx], sizeof(c->f->bodies[0]), "%.*s", (int)resp->body.len,
+			 resp->body.data ? resp->body.data : "");
+	c->f->done++;
+}
+
+static void test_roundtrip_keepalive(void)
+{
+	struct fixture f;
+	struct call_ctx c[3] = { { &f, 0 }, { &f, 1 }, { &f, 2 } };
+
+	ASSERT(fixture_init(&f) == 0);
+	ASSERT(http_pool_call(f.pool, "GET", "/a?x=1", NULL, NULL, 0, 2000, on_resp, &c[0]));
+	RUN_UNTIL(&f, f.done == 1, 2000);
+	CHECK(f.status[0] == 200);
+	CHECK_STR(f.bodies[0], "GET /a q=x=1 len=0");
+	/* The second call reuses the pooled connection. */
+	ASSERT(http_pool_call(f.pool, "POST", "/b", "Content-Type: text/plain\r\n", "hello", 5,
+			      2000, on_resp, &c[1]));
+	RUN_UNTIL(&f, f.done == 2, 2000);
+	CHECK(f.status[1] == 200);
+	CHECK_STR(f.bodies[1], "POST /b q=- len=5");
+	CHECK(http_server_connections(f.srv) == 1);
+	fixture_fini(&f);
+}
+
+static void test_body_too_large(void)
+{
+	struct fixture f;
+	struct call_ctx c = { &f, 0 };
+	char big[4096];
+
+	memset(big, 'x', sizeof(big));
+	ASSERT(fixture_init(&f) == 0);
+	ASSERT(http_pool_call(f.pool, "POST", "/big", NULL, big, sizeof(big), 2000, on_resp, &c));
+	RUN_UNTIL(&f, f.done == 1, 2000);
+	CHECK(f.status[0] == 413);
+	fixture_fini(&f);
+}
+
+static void test_client_timeout(void)
+{
+	struct fixture f;
+	struct call_ctx c = { &f, 0 };
+
+	ASSERT(fixture_init(&f) == 0);
+	ASSERT(http_pool_call(f.pool, "GET", "/hold", NULL, NULL, 0, 50, on_resp, &c));
+	RUN_UNTIL(&f, f.done == 1, 2000);
+	CHECK(f.status[0] == -ETIMEDOUT);
+	/* The server still holds the orphaned request; answering it must be harmless. */
+	RUN_UNTIL(&f, http_server_connections(f.srv) == 0, 500);
+	for (int i = 0; i < f.nheld; i++)
+		http_resp_send(f.held[i], 200, NULL, "late", 4);
+	fixture_fini(&f);
+}
+
+static int raw_connect(int port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return -1;
+	return fd;
+}
+
+/* Reads whatever the server has sent by now. */
+static size_t raw_read(struct fixture *f, int fd, char *out, size_t size, const char *until)
+{
+	size_t len = 0;
+	uint64_t deadline = clock_mono_ms() + 2000;
+
+	out[0] = '\0';
+	while (clock_mono_ms() < deadline && !strstr(out, until)) {
+		ssize_t n;
+
+		RUN_UNTIL(f, 0, 5);
+		n = recv(fd, out + len, size - len - 1, MSG_DONTWAIT);
+		if (n > 0) {
+			len += (size_t)n;
+			out[len] = '\0';
+		} else if (n == 0) {
+			break;
+		}
+	}
+	return len;
+}
+
+static void test_pipelining_in_order(void)
+{
+	static const char reqs[] = "GET /hold HTTP/1.1\r\nHost: x\r\n\r\n"
+				   "GET /second HTTP/1.1\r\nHost: x\r\n\r\n";
+	struct fixture f;
+	char out[4096];
+	char *first, *second;
+	int fd;
+
+	ASSERT(fixture_init(&f) == 0);
+	fd = raw_connect(f.port);
+	ASSERT(fd >= 0);
+	ASSERT(write(fd, reqs, sizeof(reqs) - 1) == (ssize_t)(sizeof(reqs) - 1));
+	RUN_UNTIL(&f, f.nheld == 1, 1000);
+	ASSERT(f.nheld == 1);
+	/* /second was answered already but must wait behind /hold. */
+	raw_read(&f, fd, out, sizeof(out), "never");
+	CHECK(strstr(out, "/second") == NULL);
+	http_resp_send(f.held[0], 200, "text/plain", "held-answer", 11);
+	raw_read(&f, fd, out, sizeof(out), "/second");
+	first = strstr(out, "held-answer");
+	second = strstr(out, "GET /second");
+	CHECK(first && second && first < second);
+	close(fd);
+	fixture_fini(&f);
+}
+
+static void test_malformed_and_chunked(void)
+{
+	static const char bad[] = "GARBAGE\r\n\r\n";
+	static const char chunked[] = "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+				      "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
+	struct fixture f;
+	char out[4096];
+	int fd;
+
+	ASSERT(fixture_init(&f) == 0);
+	fd = raw_connect(f.port);
+	ASSERT(fd >= 0);
+	ASSERT(write(fd, bad, sizeof(bad) - 1) > 0);
+	raw_read(&f, fd, out, sizeof(out), "error 400");
+	CHECK(strstr(out, "HTTP/1.1 400") != NULL);
+	CHECK(strstr(out, "Connection: close") != NULL);
+	close(fd);
+
+	fd = raw_connect(f.port);
+	ASSERT(fd >= 0);
+	ASSERT(write(fd, chunked, sizeof(chunked) - 1) > 0);
+	raw_read(&f, fd, out, sizeof(out), "len=5");
+	CHECK(strstr(out, "POST /c q=- len=5") != NULL);
+	close(fd);
+	fixture_fini(&f);
+}
+
+static void test_refused(void)
+{
+	struct fixture f;
+	struct call_ctx c = { &f, 0 };
+	struct http_pool *dead;
+
+	ASSERT(fixture_init(&f) == 0);
+	dead = http_pool_new(f.loop, "127.0.0.1", 1, 1);
+	ASSERT(dead);
+	if (http_pool_call(dead, "GET", "/", NULL, NULL, 0, 1000, on_resp, &c)) {
+		RUN_UNTIL(&f, f.done == 1, 2000);
+		CHECK(f.status[0] == -ECONNREFUSED);
+	}
+	http_pool_free(dead);
+	fixture_fini(&f);
+}
+
+int main(void)
+{
+	RUN(test_roundtrip_keepalive);
+	RUN(test_body_too_large);
+	RUN(test_client_timeout);
+	RUN(test_pipelining_in_order);
+	RUN(test_malformed_and_chunked);
+	RUN(test_refused);
+	TEST_EXIT();
+}

@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Buffers, URL decoding, base64, ids, time formatting and the loop's timers. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "http.h"
+#include "loop.h"
+#include "util.h"
+#include "test.h"
+
+static void test_buf(void)
+{
+	struct buf b = BUF_INIT;
+	char *s;
+
+	CHECK(buf_printf(&b, "%s-%d", "a", 1) == 0);
+	for (int i = 0; i < 1000; i++)
+		CHECK(buf_puts(&b, "x") == 0);
+	CHECK(b.len == 1003);
+	buf_consume(&b, 3);
+	CHECK(buf_pending(&b) == 1000 && buf_head(&b)[0] == 'x');
+	s = buf_steal(&b);
+	CHECK(s && strlen(s) == 1000);
+	CHECK(b.data == NULL && b.len == 0);
+	free(s);
+}
+
+static void test_url(void)
+{
+	char *v;
+
+	v = url_decode("a%20b+c", 7, true);
+	CHECK_STR(v, "a b c");
+	free(v);
+	v = url_decode("a%2", 3, false);
+	CHECK(v == NULL);
+	v = url_decode("%zz", 3, false);
+	CHECK(v == NULL);
+	v = query_get("blocking=true&result=false&name=x%2Fy", "name");
+	CHECK_STR(v, "x/y");
+	free(v);
+	v = query_get("blocking&x=1", "blocking");
+	CHECK_STR(v, "");
+	free(v);
+	CHECK(query_get("xblocking=1", "blocking") == NULL);
+	CHECK(query_get(NULL, "a") == NULL);
+}
+
+static void test_base64(void)
+{
+	const char *in = "hello, world!";
+	size_t len;
+	char *enc = base64_encode(in, strlen(in));
+	char *dec = base64_decode(enc, strlen(enc), &len);
+
+	CHECK_STR(enc, "aGVsbG8sIHdvcmxkIQ==");
+	CHECK(dec && len == strlen(in) && !memcmp(dec, in, len));
+	free(enc);
+	free(dec);
+	CHECK(base64_decode("@@@@", 4, &len) == NULL);
+	CHECK(base64_decode("YQ==YQ==", 8, &len) == NULL);
+	CHECK(base64_looks_binary("UEsDBA==", 8));
+	CHECK(!base64_looks_binary("function main(){}", 17));
+	CHECK(!base64_looks_binary("abc", 3));
+	CHECK(!base64_looks_binary("", 0));
+}
+
+static void test_ids_and_time(void)
+{
+	char hex[33], alnum[33], stamp[40];
+
+	random_hex(hex, 32);
+	random_alnum(alnum, 32);
+	CHECK(strlen(hex) == 32 && strspn(hex, "0123456789abcdef") == 32);
+	CHECK(strlen(alnum) == 32);
+	format_rfc3339_nano(stamp, sizeof(stamp), 1704067200123456789ull);
+	CHECK_STR(stamp, "2024-01-01T00:00:00.123456789Z");
+}
+
+static int order[4], norder;
+
+static void timer_cb(struct loop *loop, void *data)
+{
+	order[norder++] = (int)(long)data;
+	if (norder == 3)
+		loop_stop(loop);
+}
+
+static void test_timers(void)
+{
+	struct loop *loop = loop_new();
+	struct loop_timer *cancelled;
+
+	ASSERT(loop);
+	norder = 0;
+	loop_timer_add(loop, 30, timer_cb, (void *)3);
+	loop_timer_add(loop, 10, timer_cb, (void *)1);
+	cancelled = loop_timer_add(loop, 15, timer_cb, (void *)99);
+	loop_timer_add(loop, 20, timer_cb, (void *)2);
+	loop_timer_cancel(loop, cancelled);
+	loop_run(loop);
+	CHECK(norder == 3 && order[0] == 1 && order[1] == 2 && order[2] == 3);
+	loop_free(loop);
+}
+
+int main(void)
+{
+	RUN(test_buf);
+	RUN(test_url);
+	RUN(test_base64);
+	RUN(test_ids_and_time);
+	RUN(test_timers);
+	TEST_EXIT();
+}
