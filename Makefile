@@ -101,7 +101,7 @@ $(BUILD)/bpf/%.o: $(BUILD)/bpf/%.bpf.o
 
 $(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.o
 	$(call msg,GEN-SKEL,$@)
-	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@
+	$(Q)$(BPFTOOL) gen skeleton $< name xwhisk_$(subst -,_,$*) > $@
 
 # Userspace that includes a skeleton waits for it.
 $(call objs,$(BPFLOAD_SRCS) $(wildcard tests/bpf/*.c)): $(BPF_SKELS)

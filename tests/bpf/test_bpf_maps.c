@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The pinned maps: creation, memory mapping, re-adoption across a "restart", BTF names in
+ * bpftool's dump, and cleanup. Needs root and a kernel with BPF. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+
+#include "pinned_maps.h"
+#include "../unit/test.h"
+
+static char pin_dir[128];
+
+static char *run_cmd(const char *cmd)
+{
+	static char out[1 << 16];
+	FILE *p = popen(cmd, "r");
+	size_t n;
+
+	if (!p)
+		return NULL;
+	n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = '\0';
+	pclose(p);
+	return out;
+}
+
+static void test_create_and_map(void)
+{
+	struct xw_maps *m = NULL;
+	struct xw_slot got;
+	__u32 key = 7;
+
+	ASSERT(xw_maps_open(pin_dir, &m) == 0);
+	CHECK(!m->adopted);
+	/* A write through the mapping is what the kernel (and bpftool) see. */
+	m->slots[7].state = XW_SLOT_WARM;
+	m->slots[7].action_id = 0x1122334455667788ull;
+	m->slots[7].concurrency = 3;
+	__atomic_fetch_add(&m->slots[7].inflight, 2, __ATOMIC_ACQ_REL);
+	CHECK(bpf_map_lookup_elem(m->slots_fd, &key, &got) == 0);
+	CHECK(got.state == XW_SLOT_WARM && got.inflight == 2 && got.concurrency == 3);
+	m->namespaces[1].invocations_per_minute = 60;
+	{
+		__u64 id = 0x1122334455667788ull;
+		struct xw_action a = { .revision = 4, .ns_idx = 1, .concurrency = 3 };
+		struct xw_warm w = { .count = 1, .slot = { 7 } };
+
+		CHECK(bpf_map_update_elem(m->actions_fd, &id, &a, BPF_ANY) == 0);
+		CHECK(bpf_map_update_elem(m->warm_fd, &id, &w, BPF_ANY) == 0);
+	}
+	xw_maps_close(m);
+}
+
+static void test_readopt_keeps_state(void)
+{
+	struct xw_maps *m = NULL;
+	__u64 id = 0x1122334455667788ull;
+	struct xw_action a;
+
+	ASSERT(xw_maps_open(pin_dir, &m) == 0);
+	CHECK(m->adopted);
+	CHECK(m->slots[7].state == XW_SLOT_WARM && m->slots[7].inflight == 2);
+	CHECK(m->namespaces[1].invocations_per_minute == 60);
+	CHECK(bpf_map_lookup_elem(m->actions_fd, &id, &a) == 0 && a.revision == 4);
+	xw_maps_close(m);
+}
+
+static void test_bpftool_dump_has_names(void)
+{
+	char cmd[256];
+	const char *out;
+
+	snprintf(cmd, sizeof(cmd), "bpftool map dump pinned %s/slots 2>&1 | head -c 60000", pin_dir);
+	out = run_cmd(cmd);
+	ASSERT(out);
+	CHECK(strstr(out, "\"inflight\": 2") != NULL);
+	CHECK(strstr(out, "\"action_id\"") != NULL);
+	snprintf(cmd, sizeof(cmd), "bpftool map dump pinned %s/actions 2>&1", pin_dir);
+	out = run_cmd(cmd);
+	CHECK(out && strstr(out, "\"concurrency\": 3") != NULL);
+	snprintf(cmd, sizeof(cmd), "bpftool map dump pinned %s/namespaces 2>&1 | head -c 4000",
+		 pin_dir);
+	out = run_cmd(cmd);
+	CHECK(out && strstr(out, "\"invocations_per_minute\"") != NULL);
+}
+
+static void test_unpin(void)
+{
+	char path[200];
+
+	CHECK(xw_maps_unpin(pin_dir) == 0);
+	snprintf(path, sizeof(path), "%s/slots", pin_dir);
+	CHECK(access(path, F_OK) < 0 && errno == ENOENT);
+	CHECK(access(pin_dir, F_OK) < 0);
+}
+
+int main(void)
+{
+	if (geteuid() != 0) {
+		printf("not ok - the BPF tests need root\n");
+		return 1;
+	}
+	xw_bpf_setup_logging();
+	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/xwhisk-test-%d", getpid());
+	RUN(test_create_and_map);
+	RUN(test_readopt_keeps_state);
+	RUN(test_bpftool_dump_has_names);
+	RUN(test_unpin);
+	(void)xw_maps_unpin(pin_dir);
+	TEST_EXIT();
+}
