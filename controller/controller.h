@@ -13,6 +13,7 @@ struct controller {
 	struct store *store;
 	struct runtimes *runtimes;
 	struct http_server *http;
+	struct event_log *events;
 	char node_token[65]; /* shared secret of the /internal API */
 	const char *build;
 };

@@ -12,11 +12,15 @@
 #include "api.h"
 #include "auth.h"
 #include "controller.h"
+#include "events.h"
 #include "entity_limits.h"
 #include "log.h"
+#include "store_events.h"
 #include "util.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:3234"
+/* Events a node may fall behind by and still resume without a resync. */
+#define EVENT_LOG_CAPACITY 65536
 
 static void usage(FILE *f)
 {
@@ -158,6 +162,17 @@ int main(int argc, char **argv)
 		pr_err("cannot open the store %s: %s", store_uri, strerror(-err));
 		goto out;
 	}
+	err = -ENOMEM;
+	ctl.events = event_log_new(ctl.loop, EVENT_LOG_CAPACITY);
+	if (!ctl.events)
+		goto out;
+	{
+		struct store *observed = store_with_events(ctl.store, ctl.events);
+
+		if (!observed)
+			goto out;
+		ctl.store = observed;
+	}
 	err = auth_seed(ctl.store);
 	if (err) {
 		pr_err("cannot seed namespaces: %s", strerror(-err));
@@ -183,6 +198,7 @@ int main(int argc, char **argv)
 out:
 	http_server_free(ctl.http);
 	store_close(ctl.store);
+	event_log_free(ctl.events);
 	runtimes_free(ctl.runtimes);
 	loop_free(ctl.loop);
 	return err ? 1 : 0;

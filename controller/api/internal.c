@@ -4,6 +4,7 @@
  *   POST /internal/v1/activations  {"activations":[<stored record>, ...]}
  *     Stores a batch; idempotent by activationId, so a node may resend after a crash.
  *     Answers {"stored": n, "rejected": [{"index": i, "error": "..."}]}.
+ * The data-path calls (identity, resolve, events) are in internal_node.c.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 
 #include "activation.h"
 #include "api.h"
+#include "internal.h"
 #include "controller.h"
 #include "json.h"
 #include "log.h"
@@ -76,11 +78,33 @@ void api_internal(struct api_req *r)
 {
 	if (!node_authenticated(r))
 		return;
-	if (r->nseg == 1 && !strcmp(r->seg[0], "activations")) {
-		if (r->http->method != HTTP_POST)
+	enum http_method m = r->http->method;
+	const char *what = r->nseg ? r->seg[0] : "";
+
+	if (r->nseg == 1 && !strcmp(what, "activations")) {
+		if (m != HTTP_POST)
 			api_error_method(r, "POST");
 		else
 			store_activations(r);
+		return;
+	}
+	if (r->nseg == 1 && !strcmp(what, "identity")) {
+		if (m != HTTP_POST)
+			api_error_method(r, "POST");
+		else
+			internal_identity(r);
+		return;
+	}
+	if (r->nseg == 2 && !strcmp(what, "namespaces") && m == HTTP_GET) {
+		internal_namespace(r, r->seg[1]);
+		return;
+	}
+	if (r->nseg == 2 && !strcmp(what, "resolve") && m == HTTP_GET) {
+		internal_resolve(r, r->seg[1]);
+		return;
+	}
+	if (r->nseg == 1 && !strcmp(what, "events") && m == HTTP_GET) {
+		internal_events(r);
 		return;
 	}
 	api_error(r, 404, "The requested resource could not be found.");

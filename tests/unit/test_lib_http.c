@@ -35,6 +35,12 @@ static void handler(struct http_request *req, void *data)
 		http_resp_send(req, req->error_status, "text/plain", body, (size_t)n);
 		return;
 	}
+	if (!strcmp(req->path, "/stream")) {
+		http_resp_begin(req, 200, "application/x-ndjson");
+		http_resp_chunk(req, "one\n", 4);
+		f->held[f->nheld++] = req;
+		return;
+	}
 	if (!strcmp(req->path, "/hold")) {
 		f->held[f->nheld++] = req;
 		return;
@@ -235,6 +241,35 @@ static void test_malformed_and_chunked(void)
 	fixture_fini(&f);
 }
 
+static char streamed[256];
+
+static void on_stream_body(const char *data, size_t len, void *arg)
+{
+	strncat(streamed, data, len < sizeof(streamed) - strlen(streamed) - 1 ? len : 0);
+}
+
+static void test_streaming(void)
+{
+	struct fixture f;
+	struct call_ctx c = { &f, 0 };
+
+	ASSERT(fixture_init(&f) == 0);
+	streamed[0] = '\0';
+	ASSERT(http_pool_stream(f.pool, "GET", "/stream", NULL, NULL, 0, 2000, on_stream_body,
+				on_resp, &c));
+	RUN_UNTIL(&f, strstr(streamed, "one\n") != NULL, 1000);
+	CHECK(!strcmp(streamed, "one\n") && f.done == 0);
+	ASSERT(f.nheld == 1);
+	CHECK(http_req_alive(f.held[0]));
+	http_resp_chunk(f.held[0], "two\n", 4);
+	RUN_UNTIL(&f, strstr(streamed, "two\n") != NULL, 1000);
+	http_resp_end(f.held[0]);
+	RUN_UNTIL(&f, f.done == 1, 1000);
+	CHECK(f.status[0] == 200);
+	CHECK(!strcmp(streamed, "one\ntwo\n"));
+	fixture_fini(&f);
+}
+
 static void test_refused(void)
 {
 	struct fixture f;
@@ -259,6 +294,7 @@ int main(void)
 	RUN(test_client_timeout);
 	RUN(test_pipelining_in_order);
 	RUN(test_malformed_and_chunked);
+	RUN(test_streaming);
 	RUN(test_refused);
 	TEST_EXIT();
 }

@@ -47,6 +47,7 @@ struct http_request {
 	struct buf resp_headers;
 	struct buf resp;
 	bool responded;
+	bool streaming;
 };
 
 typedef void (*http_handler)(struct http_request *req, void *data);
@@ -78,6 +79,12 @@ int http_resp_header(struct http_request *req, const char *name, const char *fmt
 	__attribute__((format(printf, 3, 4)));
 void http_resp_send(struct http_request *req, int status, const char *content_type,
 		    const void *body, size_t len);
+/* A chunked response sent piece by piece: begin once, then chunks, then end (which
+ * frees the request). Chunks of a request not yet at the head of its connection's
+ * pipeline wait in order. http_req_alive() tells whether anyone still listens. */
+void http_resp_begin(struct http_request *req, int status, const char *content_type);
+int http_resp_chunk(struct http_request *req, const void *data, size_t len);
+void http_resp_end(struct http_request *req);
 /* Marks the connection to close after this response. */
 void http_resp_close(struct http_request *req);
 const char *http_status_text(int status);
@@ -104,6 +111,8 @@ struct http_call;
 /* err is 0 or a negative errno (-ETIMEDOUT, -ECONNREFUSED, -EPROTO...). resp is valid only
  * during the callback. */
 typedef void (*http_call_cb)(struct http_response *resp, int err, void *data);
+/* Receives the body as it arrives (then resp->body stays empty). */
+typedef void (*http_body_cb)(const char *data, size_t len, void *data_arg);
 
 /* A keep-alive pool of connections to one host:port. */
 struct http_pool *http_pool_new(struct loop *loop, const char *host, int port, unsigned max_idle);
@@ -112,6 +121,11 @@ void http_pool_free(struct http_pool *pool);
 struct http_call *http_pool_call(struct http_pool *pool, const char *method, const char *target,
 				 const char *extra_headers, const void *body, size_t len,
 				 unsigned timeout_ms, http_call_cb cb, void *data);
+/* Like http_pool_call, but the body is handed to on_body piece by piece: for streams. */
+struct http_call *http_pool_stream(struct http_pool *pool, const char *method, const char *target,
+				   const char *extra_headers, const void *body, size_t len,
+				   unsigned timeout_ms, http_body_cb on_body, http_call_cb cb,
+				   void *data);
 /* The callback will not run; the connection is dropped. */
 void http_call_cancel(struct http_call *call);
 

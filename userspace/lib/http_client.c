@@ -42,8 +42,11 @@ struct http_call {
 	struct loop_timer *timer;
 	struct http_response resp;
 	struct buf req; /* kept whole so a stale keep-alive connection can be retried once */
+	http_body_cb on_body;
 	bool head_method;
 	bool retried;
+	bool in_parse;  /* inside the parser's callbacks: a cancel must wait */
+	bool cancelled;
 };
 
 struct http_pool {
@@ -219,8 +222,14 @@ static int on_headers_complete(http_parser *p)
 static int on_body(http_parser *p, const char *at, size_t len)
 {
 	struct http_cconn *c = p->data;
+	struct http_call *call = c->call;
 
-	return buf_append(&c->call->resp.body, at, len) ? -1 : 0;
+	if (call->on_body) {
+		if (!call->cancelled)
+			call->on_body(at, len, call->data);
+		return 0;
+	}
+	return buf_append(&call->resp.body, at, len) ? -1 : 0;
 }
 
 static int on_message_complete(http_parser *p)
@@ -263,7 +272,16 @@ static void cconn_read(struct http_cconn *c)
 			return;
 		}
 		c->received += (size_t)n;
+		call->in_parse = true;
 		used = http_parser_execute(&c->parser, &client_settings, chunk, (size_t)n);
+		call->in_parse = false;
+		if (call->cancelled) {
+			/* Cancelled from its own body callback: finish it quietly now. */
+			c->call = NULL;
+			cconn_close(c);
+			call_free(call);
+			return;
+		}
 		if (c->done) {
 			if (used != (size_t)n)
 				c->keep_alive = false; /* bytes after the response: do not reuse */
@@ -405,11 +423,21 @@ struct http_call *http_pool_call(struct http_pool *pool, const char *method, con
 				 const char *extra_headers, const void *body, size_t len,
 				 unsigned timeout_ms, http_call_cb cb, void *data)
 {
+	return http_pool_stream(pool, method, target, extra_headers, body, len, timeout_ms, NULL,
+				cb, data);
+}
+
+struct http_call *http_pool_stream(struct http_pool *pool, const char *method, const char *target,
+				   const char *extra_headers, const void *body, size_t len,
+				   unsigned timeout_ms, http_body_cb on_body, http_call_cb cb,
+				   void *data)
+{
 	struct http_call *call = calloc(1, sizeof(*call));
 	int err = 0;
 
 	if (!call)
 		return NULL;
+	call->on_body = on_body;
 	call->pool = pool;
 	call->cb = cb;
 	call->data = data;
@@ -436,6 +464,10 @@ void http_call_cancel(struct http_call *call)
 {
 	if (!call)
 		return;
+	if (call->in_parse) {
+		call->cancelled = true;
+		return;
+	}
 	if (call->conn) {
 		call->conn->call = NULL;
 		cconn_close(call->conn);

@@ -197,18 +197,24 @@ void http_resp_send(struct http_request *req, int status, const char *content_ty
 	conn_flush(c);
 }
 
-/* Moves answered requests from the head of the queue to the output, in order. */
+/* Moves answers from the head of the queue to the output, in order; a streaming answer
+ * at the head passes what it has so far and holds the queue until it ends. */
 static void conn_flush(struct http_conn *c)
 {
-	while (c->head && c->head->responded) {
+	while (c->head) {
 		struct http_request *req = c->head;
 
+		if (buf_pending(&req->resp)) {
+			if (buf_append(&c->out, buf_head(&req->resp), buf_pending(&req->resp)))
+				c->closing = true;
+			buf_reset(&req->resp);
+		}
+		if (!req->responded)
+			break;
 		c->head = req->next;
 		if (!c->head)
 			c->tail = NULL;
 		c->outstanding--;
-		if (buf_append(&c->out, buf_head(&req->resp), buf_pending(&req->resp)))
-			c->closing = true;
 		request_free(req);
 	}
 	c->busy++;
@@ -234,6 +240,63 @@ static void conn_flush(struct http_conn *c)
 		return;
 	}
 	conn_update_events(c);
+}
+
+void http_resp_begin(struct http_request *req, int status, const char *content_type)
+{
+	struct http_conn *c = req->conn;
+	int err = 0;
+
+	req->streaming = true;
+	if (!c || c->dead)
+		return;
+	err |= buf_printf(&req->resp, "HTTP/1.1 %d %s\r\nTransfer-Encoding: chunked\r\n", status,
+			  http_status_text(status));
+	if (content_type)
+		err |= buf_printf(&req->resp, "Content-Type: %s\r\n", content_type);
+	if (req->resp_headers.len)
+		err |= buf_append(&req->resp, req->resp_headers.data, req->resp_headers.len);
+	err |= buf_append(&req->resp, "\r\n", 2);
+	buf_free(&req->resp_headers);
+	if (err)
+		c->closing = true;
+	conn_flush(c);
+}
+
+int http_resp_chunk(struct http_request *req, const void *data, size_t len)
+{
+	struct http_conn *c = req->conn;
+	int err = 0;
+
+	if (!c || c->dead)
+		return -EPIPE;
+	if (!len)
+		return 0;
+	err |= buf_printf(&req->resp, "%zx\r\n", len);
+	err |= buf_append(&req->resp, data, len);
+	err |= buf_append(&req->resp, "\r\n", 2);
+	if (err)
+		return -ENOMEM;
+	conn_flush(c);
+	return 0;
+}
+
+void http_resp_end(struct http_request *req)
+{
+	struct http_conn *c = req->conn;
+
+	if (req->responded)
+		return;
+	req->responded = true;
+	if (!c) {
+		request_free(req);
+		return;
+	}
+	if (c->dead)
+		return;
+	if (buf_append(&req->resp, "0\r\n\r\n", 5))
+		c->closing = true;
+	conn_flush(c);
 }
 
 static void conn_update_events(struct http_conn *c)

@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The node-facing internal API (/internal/v1), see internal.c and internal_node.c. */
+#ifndef XWHISK_INTERNAL_H
+#define XWHISK_INTERNAL_H
+
+#include "api.h"
+
+void internal_identity(struct api_req *r);
+void internal_namespace(struct api_req *r, const char *ns);
+void internal_resolve(struct api_req *r, const char *what);
+void internal_events(struct api_req *r);
+
+#endif

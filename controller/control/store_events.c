@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: Apache-2.0
+/* A store decorator that publishes an event for every entity write, whatever API path
+ * made it, so node caches never miss a change. */
+#include <stdlib.h>
+
+#include "events.h"
+#include "store_events.h"
+
+struct observed_store {
+	struct store base;
+	struct store *inner;
+	struct event_log *log;
+};
+
+#define INNER(st) (((struct observed_store *)(st))->inner)
+
+static void publish(struct store *st, const char *op, const char *docid, int type)
+{
+	struct observed_store *o = (struct observed_store *)st;
+
+	event_log_publish(o->log, "entity",
+			  json_pack("{s:s,s:s,s:s}", "op", op, "docid", docid, "collection",
+				    entity_type_collection((enum entity_type)type)));
+}
+
+static void obs_close(struct store *st)
+{
+	store_close(INNER(st));
+	free(st);
+}
+
+static int obs_begin(struct store *st)
+{
+	return INNER(st)->ops->begin(INNER(st));
+}
+
+static int obs_commit(struct store *st)
+{
+	return INNER(st)->ops->commit(INNER(st));
+}
+
+static void obs_rollback(struct store *st)
+{
+	INNER(st)->ops->rollback(INNER(st));
+}
+
+static int obs_entity_get(struct store *st, const char *docid, struct entity_rec *out)
+{
+	return INNER(st)->ops->entity_get(INNER(st), docid, out);
+}
+
+/* A rolled-back write still publishes: a spurious invalidation only costs a refetch. */
+static int obs_entity_put(struct store *st, struct entity_rec *rec, int64_t expect_rev)
+{
+	int err = INNER(st)->ops->entity_put(INNER(st), rec, expect_rev);
+
+	if (!err)
+		publish(st, "put", rec->docid, rec->type);
+	return err;
+}
+
+static int obs_entity_delete(struct store *st, const char *docid, int64_t expect_rev)
+{
+	int err = INNER(st)->ops->entity_delete(INNER(st), docid, expect_rev);
+
+	if (!err)
+		publish(st, "delete", docid, -1);
+	return err;
+}
+
+static int obs_entity_list(struct store *st, const struct entity_query *q, json_t **out)
+{
+	return INNER(st)->ops->entity_list(INNER(st), q, out);
+}
+
+static int obs_entity_count(struct store *st, const struct entity_query *q, int64_t *out)
+{
+	return INNER(st)->ops->entity_count(INNER(st), q, out);
+}
+
+static int obs_subject_get(struct store *st, const char *ns, struct subject *out)
+{
+	return INNER(st)->ops->subject_get(INNER(st), ns, out);
+}
+
+static int obs_subject_by_uuid(struct store *st, const char *uuid, struct subject *out)
+{
+	return INNER(st)->ops->subject_by_uuid(INNER(st), uuid, out);
+}
+
+static int obs_subject_put(struct store *st, const struct subject *s, bool create)
+{
+	int err = INNER(st)->ops->subject_put(INNER(st), s, create);
+
+	if (!err)
+		event_log_publish(((struct observed_store *)st)->log, "subject",
+				  json_pack("{s:s}", "namespace", s->namespace));
+	return err;
+}
+
+static int obs_subject_delete(struct store *st, const char *ns)
+{
+	int err = INNER(st)->ops->subject_delete(INNER(st), ns);
+
+	if (!err)
+		event_log_publish(((struct observed_store *)st)->log, "subject",
+				  json_pack("{s:s}", "namespace", ns));
+	return err;
+}
+
+static int obs_subject_list(struct store *st, json_t **out)
+{
+	return INNER(st)->ops->subject_list(INNER(st), out);
+}
+
+static int obs_activation_put(struct store *st, json_t *const *docs, size_t n)
+{
+	return INNER(st)->ops->activation_put(INNER(st), docs, n);
+}
+
+static int obs_activation_get(struct store *st, const char *ns, const char *id, json_t **out)
+{
+	return INNER(st)->ops->activation_get(INNER(st), ns, id, out);
+}
+
+static int obs_activation_list(struct store *st, const struct activation_query *q, json_t **out)
+{
+	return INNER(st)->ops->activation_list(INNER(st), q, out);
+}
+
+static int obs_activation_count(struct store *st, const struct activation_query *q,
+				int64_t *out)
+{
+	return INNER(st)->ops->activation_count(INNER(st), q, out);
+}
+
+static const struct store_ops observed_ops = {
+	.close = obs_close,
+	.begin = obs_begin,
+	.commit = obs_commit,
+	.rollback = obs_rollback,
+	.entity_get = obs_entity_get,
+	.entity_put = obs_entity_put,
+	.entity_delete = obs_entity_delete,
+	.entity_list = obs_entity_list,
+	.entity_count = obs_entity_count,
+	.subject_get = obs_subject_get,
+	.subject_by_uuid = obs_subject_by_uuid,
+	.subject_put = obs_subject_put,
+	.subject_delete = obs_subject_delete,
+	.subject_list = obs_subject_list,
+	.activation_put = obs_activation_put,
+	.activation_get = obs_activation_get,
+	.activation_list = obs_activation_list,
+	.activation_count = obs_activation_count,
+};
+
+struct store *store_with_events(struct store *inner, struct event_log *log)
+{
+	struct observed_store *o = calloc(1, sizeof(*o));
+
+	if (!o)
+		return NULL;
+	o->base.ops = &observed_ops;
+	o->inner = inner;
+	o->log = log;
+	return &o->base;
+}
