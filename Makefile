@@ -30,7 +30,6 @@ CFLAGS  += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation
 LDLIBS  := $(PKG_LIBS) -lhttp_parser -lelf -lz -lpthread
 
 .DELETE_ON_ERROR:
-.SECONDARY:
 .PHONY: all deps run test unit bench clean programs bpf runtimes
 
 PROGRAMS := xwhisk-controller xwhisk-admin xwhisk-node xwhisk-proxy
@@ -85,6 +84,9 @@ BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.o,$(BPF_SRCS))
 BPF_SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.skel.h,$(BPF_SRCS))
 bpf: $(BPF_OBJS) $(BPF_SKELS)
+# Keep clang's output beside the linked object (a plain .SECONDARY would also keep make from
+# rebuilding a missing object whose source is older than its archive).
+.SECONDARY: $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
 
 $(BUILD)/bpf/vmlinux.h:
 	$(call msg,GEN,$@)

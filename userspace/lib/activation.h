@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Activation records: the stored form (as nodes send it) and the API's extended form. */
+/* OpenWhisk activation records: the stored form (what nodes build and send) and the API's
+ * extended form. Shared by the controller and the node. */
 #ifndef XWHISK_ACTIVATION_H
 #define XWHISK_ACTIVATION_H
 
