@@ -33,6 +33,7 @@ static void seq_walk_components(struct seq_walk *w, const json_t *components, un
 		return;
 	}
 	json_array_foreach(components, i, c) {
+		char docid[4 * NAME_MAX_LEN];
 		struct resolved_action ra;
 		struct fqn f;
 		int err;
@@ -41,6 +42,13 @@ static void seq_walk_components(struct seq_walk *w, const json_t *components, un
 			return;
 		if (fqn_parse(json_string_value(c), w->r->subject.namespace, false, &f)) {
 			w->error = "Sequence component does not exist.";
+			return;
+		}
+		/* OpenWhisk refuses a self-reference before it looks the component up, so a
+		 * new sequence naming itself is a cycle, not a missing component. */
+		fqn_docid(&f, docid, sizeof(docid));
+		if (!strcmp(docid, w->self)) {
+			w->error = "Sequence may not refer to itself.";
 			return;
 		}
 		err = action_resolve(w->r->st, w->r->subject.namespace, &f, &ra);
@@ -137,7 +145,7 @@ static void action_put(struct api_req *r, struct action_loc *loc)
 		api_error_forbidden(r);
 		return;
 	}
-	if (!api_check_name(r, loc->name) || !locate_for_write(r, loc))
+	if (!locate_for_write(r, loc))
 		return;
 	body = api_body_object(r);
 	if (!body)
@@ -188,6 +196,10 @@ static void action_put(struct api_req *r, struct action_loc *loc)
 				  json_size(params), (unsigned long long)PARAMETERS_SIZE_MAX);
 			goto out;
 		}
+	} else if (!strcmp(json_obj_str(json_object_get(old_doc, "exec"), "kind") ?: "",
+			   "sequence")) {
+		/* As in OpenWhisk, a sequence's "_actions" does not leak into what it becomes. */
+		params = json_array();
 	} else {
 		params = json_deep_copy(json_object_get(old_doc, "parameters") ?: json_array());
 	}
@@ -304,20 +316,16 @@ static void action_list(struct api_req *r, const char *pkg)
 		struct entity_rec p;
 
 		snprintf(path, sizeof(path), "%s/%s", r->ns, pkg);
-		if (!api_entity_load(r, path, ENTITY_PACKAGE, &p))
+		if (!api_package_load(r, path, &p))
 			return;
-		if (!package_readable(r->subject.namespace, &p)) {
-			entity_rec_clear(&p);
-			api_error_forbidden(r);
-			return;
-		}
 		if (p.binding) {
 			json_t *b = json_object_get(p.doc, "binding");
 			struct entity_rec target;
 
 			snprintf(path, sizeof(path), "%s/%s", json_obj_str(b, "namespace") ?: "",
 				 json_obj_str(b, "name") ?: "");
-			if (!api_entity_load(r, path, ENTITY_PACKAGE, &target)) {
+			/* the bound package must be readable too: it may have been unpublished */
+			if (!api_package_load(r, path, &target)) {
 				entity_rec_clear(&p);
 				return;
 			}
@@ -366,7 +374,8 @@ void api_actions(struct api_req *r)
 	}
 	loc.pkg = r->nseg == 5 ? r->seg[3] : NULL;
 	loc.name = r->seg[r->nseg - 1];
-	if (loc.pkg && !api_check_name(r, loc.pkg))
+	/* Every method checks the names, as OpenWhisk's path matcher does. */
+	if ((loc.pkg && !api_check_name(r, loc.pkg)) || !api_check_name(r, loc.name))
 		return;
 	switch (m) {
 	case HTTP_GET:

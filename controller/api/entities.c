@@ -217,6 +217,37 @@ bool package_readable(const char *subject_ns, const struct entity_rec *pkg)
 	return pkg->publish && !pkg->binding;
 }
 
+int package_fetch_readable(struct store *st, const char *subject_ns, const char *docid,
+			   struct entity_rec *out)
+{
+	size_t n = strlen(subject_ns);
+	bool own = !strncmp(docid, subject_ns, n) && docid[n] == '/';
+	int err = entity_fetch(st, docid, ENTITY_PACKAGE, out);
+
+	/* Like OpenWhisk's entitlement check, which does not tell others what a namespace
+	 * holds: there, a missing package is only "not found" for its owner. */
+	if ((err == -ENOENT || err == -EMEDIUMTYPE) && !own)
+		return -EACCES;
+	if (!err && !package_readable(subject_ns, out)) {
+		entity_rec_clear(out);
+		return -EACCES;
+	}
+	return err;
+}
+
+bool api_package_load(struct api_req *r, const char *docid, struct entity_rec *out)
+{
+	int err = package_fetch_readable(r->st, r->subject.namespace, docid, out);
+
+	if (err == -EACCES)
+		api_error_forbidden(r);
+	else if (err == -EMEDIUMTYPE)
+		api_error_wrong_collection(r);
+	else if (err)
+		api_error_store(r, err);
+	return err == 0;
+}
+
 void resolved_action_clear(struct resolved_action *ra)
 {
 	entity_rec_clear(&ra->rec);
@@ -240,28 +271,18 @@ int action_resolve(struct store *st, const char *subject_ns, const struct fqn *f
 		snprintf(out->path, sizeof(out->path), "%s", f->ns);
 	} else {
 		snprintf(docid, sizeof(docid), "%s/%s", f->ns, f->pkg);
-		err = entity_fetch(st, docid, ENTITY_PACKAGE, &pkg);
+		err = package_fetch_readable(st, subject_ns, docid, &pkg);
 		if (err)
-			return err == -EMEDIUMTYPE ? -ENOENT : err;
-		if (!package_readable(subject_ns, &pkg)) {
-			err = -EACCES;
-			goto out;
-		}
+			return err;
 		pkg_params = json_incref(json_object_get(pkg.doc, "parameters"));
 		if (pkg.binding) {
 			json_t *b = json_object_get(pkg.doc, "binding");
 			const char *bns = json_obj_str(b, "namespace"), *bname = json_obj_str(b, "name");
 
 			snprintf(docid, sizeof(docid), "%s/%s", bns ? bns : "", bname ? bname : "");
-			err = entity_fetch(st, docid, ENTITY_PACKAGE, &target);
-			if (err) {
-				err = err == -EMEDIUMTYPE ? -ENOENT : err;
+			err = package_fetch_readable(st, subject_ns, docid, &target);
+			if (err)
 				goto out;
-			}
-			if (!package_readable(subject_ns, &target)) {
-				err = -EACCES;
-				goto out;
-			}
 			json_decref(pkg_params);
 			pkg_params = kv_array_merge(json_object_get(target.doc, "parameters"),
 						    json_object_get(pkg.doc, "parameters"));

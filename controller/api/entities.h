@@ -47,5 +47,11 @@ int action_resolve(struct store *st, const char *subject_ns, const struct fqn *f
 void resolved_action_clear(struct resolved_action *ra);
 /* May subject_ns read this package (owner, or published and not a binding)? */
 bool package_readable(const char *subject_ns, const struct entity_rec *pkg);
+/* Loads a package subject_ns wants to read: 0, -EACCES (not readable), -ENOENT or
+ * -EMEDIUMTYPE. Another namespace's missing package or other entity is -EACCES. */
+int package_fetch_readable(struct store *st, const char *subject_ns, const char *docid,
+			   struct entity_rec *out);
+/* The same, replying 403, 404, 409 or 5xx; true when loaded. */
+bool api_package_load(struct api_req *r, const char *docid, struct entity_rec *out);
 
 #endif

@@ -48,25 +48,16 @@ static void package_get(struct api_req *r, const char *name)
 	json_t *doc;
 
 	snprintf(docid, sizeof(docid), "%s/%s", r->ns, name);
-	if (!api_entity_load(r, docid, ENTITY_PACKAGE, &rec))
+	if (!api_package_load(r, docid, &rec))
 		return;
-	if (!package_readable(r->subject.namespace, &rec)) {
-		entity_rec_clear(&rec);
-		api_error_forbidden(r);
-		return;
-	}
 	doc = json_deep_copy(rec.doc);
 	if (rec.binding) {
 		json_t *b = json_object_get(rec.doc, "binding");
 
 		snprintf(docid, sizeof(docid), "%s/%s", json_obj_str(b, "namespace") ?: "",
 			 json_obj_str(b, "name") ?: "");
-		if (!api_entity_load(r, docid, ENTITY_PACKAGE, &target))
+		if (!api_package_load(r, docid, &target))
 			goto out;
-		if (!package_readable(r->subject.namespace, &target)) {
-			api_error_forbidden(r);
-			goto out;
-		}
 		json_object_set_new(doc, "parameters",
 				    kv_array_merge(json_object_get(target.doc, "parameters"),
 						   json_object_get(rec.doc, "parameters")));
@@ -104,28 +95,28 @@ static json_t *check_binding(struct api_req *r, const json_t *given, const char 
 		api_error(r, 422, "A package binding may not refer to itself.");
 		return NULL;
 	}
-	err = r->st->ops->entity_get(r->st, docid, &target);
+	/* READ on the referenced package comes first, so another namespace's missing
+	 * package, binding or other entity is 403, as in OpenWhisk. */
+	err = package_fetch_readable(r->st, r->subject.namespace, docid, &target);
+	if (err == -EACCES) {
+		api_error_forbidden(r);
+		return NULL;
+	}
 	if (err == -ENOENT) {
 		api_error(r, 400, "Binding references a package that does not exist.");
+		return NULL;
+	}
+	if (err == -EMEDIUMTYPE) {
+		api_error(r, 409, "Cannot bind to a resource that is not a package.");
 		return NULL;
 	}
 	if (err) {
 		api_error_store(r, err);
 		return NULL;
 	}
-	if (target.type != ENTITY_PACKAGE) {
-		entity_rec_clear(&target);
-		api_error(r, 409, "Cannot bind to a resource that is not a package.");
-		return NULL;
-	}
 	if (target.binding) {
 		entity_rec_clear(&target);
 		api_error(r, 400, "Cannot bind to another package binding.");
-		return NULL;
-	}
-	if (!package_readable(r->subject.namespace, &target)) {
-		entity_rec_clear(&target);
-		api_error_forbidden(r);
 		return NULL;
 	}
 	entity_rec_clear(&target);

@@ -234,9 +234,18 @@ static void take_request_id(struct api_req *r)
 	const char *given = http_req_header(r->http, "X-Request-ID");
 	size_t n = given ? strlen(given) : 0;
 	bool ok = n > 0 && n < sizeof(r->tid) && strncmp(given, "sid_", 4);
+	json_t *utf8;
 
+	/* The node passes on any id its client gave, spaces and UTF-8 included; refusing
+	 * those here would make the error "code" differ from the X-Request-ID header. The
+	 * id must still fit a JSON string and a header line. */
 	for (size_t i = 0; ok && i < n; i++)
-		ok = isgraph((unsigned char)given[i]);
+		ok = (unsigned char)given[i] >= 0x20 && given[i] != 0x7f;
+	if (ok) {
+		utf8 = json_stringn(given, n);
+		ok = utf8 != NULL;
+		json_decref(utf8);
+	}
 	if (ok)
 		memcpy(r->tid, given, n + 1);
 	else

@@ -213,18 +213,13 @@ json_t *exec_normalize(const struct runtimes *rt, const json_t *in, const char *
 		size_t len = json_string_length(code), b = 0;
 		bool binary;
 
-		/* OpenWhisk computes "binary"; trimming mirrors its check. */
+		/* OpenWhisk computes "binary" from string code and ignores the client's flag;
+		 * trimming mirrors its check. */
 		while (b < len && isspace((unsigned char)s[b]))
 			b++;
 		while (len > b && isspace((unsigned char)s[len - 1]))
 			len--;
 		binary = base64_looks_binary(s + b, len - b);
-		if (json_is_true(json_object_get(in, "binary")) && !binary) {
-			snprintf(err, errlen,
-				 "The exec is marked binary but its code is not valid base64.");
-			json_decref(out);
-			return NULL;
-		}
 		json_object_set(out, "code", code);
 		json_object_set_new(out, "binary", json_boolean(binary));
 	} else {
