@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* OpenWhisk names: entity names, namespace paths and fully qualified names. */
+/* OpenWhisk names: entity names, namespace paths and fully qualified names (shared by the
+ * controller, which validates entities, and the node, which validates invoke paths). */
 #ifndef XWHISK_NAMES_H
 #define XWHISK_NAMES_H
 
