@@ -8,14 +8,24 @@
 #include "runtimes.h"
 #include "store.h"
 
+struct controller_stats {
+	uint64_t requests[6];      /* by status class: 1xx..5xx, [0] unused */
+	uint64_t latency_hist[12]; /* le 0.5,1,2,5,10,25,50,100,250,500,1000,+Inf ms */
+	uint64_t latency_sum_us;
+	uint64_t activations_stored;
+	uint64_t activations_rejected;
+};
+
 struct controller {
 	struct loop *loop;
 	struct store *store;
 	struct runtimes *runtimes;
 	struct http_server *http;
 	struct event_log *events;
+	struct cluster *cluster;
 	char node_token[65]; /* shared secret of the /internal API */
 	const char *build;
+	struct controller_stats stats;
 };
 
 #endif

@@ -11,7 +11,9 @@
 
 #include "api.h"
 #include "auth.h"
+#include "cluster.h"
 #include "controller.h"
+#include "gc.h"
 #include "events.h"
 #include "entity_limits.h"
 #include "log.h"
@@ -40,6 +42,16 @@ static void usage(FILE *f)
 		DEFAULT_LISTEN);
 }
 
+static unsigned env_unsigned(const char *name, unsigned def)
+{
+	const char *v = getenv(name);
+	uint64_t n;
+
+	if (!v || parse_u64(v, &n) || n > UINT32_MAX)
+		return def;
+	return (unsigned)n;
+}
+
 static void on_signal(struct loop *loop, int signo, void *data)
 {
 	pr_info("signal %d: stopping", signo);
@@ -66,7 +78,7 @@ static int load_node_token(struct controller *ctl, const char *dir)
 		return 0;
 	}
 	free(text);
-	random_alnum(ctl->node_token, 64);
+	secret_alnum(ctl->node_token, 64);
 	err = file_write_atomic(path, ctl->node_token, strlen(ctl->node_token), 0600);
 	if (err)
 		pr_err("cannot write %s: %s", path, strerror(-err));
@@ -178,6 +190,26 @@ int main(int argc, char **argv)
 		pr_err("cannot seed namespaces: %s", strerror(-err));
 		goto out;
 	}
+	{
+		struct cluster_config ccfg = {
+			.keepalive_s = env_unsigned("XWHISK_KEEPALIVE_S", 600),
+			.grace_ms = env_unsigned("XWHISK_GC_GRACE_MS", 5000),
+			.node_lost_ms = env_unsigned("XWHISK_NODE_LOST_MS", 10000),
+			.start_timeout_ms = env_unsigned("XWHISK_START_TIMEOUT_MS", 120000),
+			.policy = gc_policy_by_name(getenv("XWHISK_GC_POLICY")),
+		};
+
+		if (!ccfg.policy) {
+			pr_err("unknown XWHISK_GC_POLICY '%s' (compact or lru)",
+			       getenv("XWHISK_GC_POLICY"));
+			err = -EINVAL;
+			goto out;
+		}
+		err = -ENOMEM;
+		ctl.cluster = cluster_new(ctl.loop, ctl.events, &ccfg);
+		if (!ctl.cluster)
+			goto out;
+	}
 	err = load_node_token(&ctl, dir);
 	if (err)
 		goto out;
@@ -198,6 +230,7 @@ int main(int argc, char **argv)
 out:
 	http_server_free(ctl.http);
 	store_close(ctl.store);
+	cluster_free(ctl.cluster);
 	event_log_free(ctl.events);
 	runtimes_free(ctl.runtimes);
 	loop_free(ctl.loop);

@@ -97,6 +97,13 @@ static int user_cmd(struct store *st, int argc, char **argv)
 		if (argc > 3 && !strcmp(argv[2], "--auth"))
 			given = argv[3];
 		err = auth_create_namespace(st, ns, given, pair);
+		if (err == -EEXIST && st->ops->subject_get(st, ns, &s) == -ENOENT) {
+			fprintf(stderr, "create: the uuid of '%s' is already another namespace's\n",
+				given);
+			return 1;
+		}
+		if (err == -EEXIST)
+			subject_clear(&s);
 		if (err)
 			return fail("create", ns, err);
 		puts(pair);

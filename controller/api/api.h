@@ -69,6 +69,9 @@ void api_info_docs(struct api_req *r);
 /* /internal/v1/...: node-to-controller calls, authenticated by the node token. */
 void api_internal(struct api_req *r);
 
+/* GET /metrics: Prometheus text. */
+void api_metrics(struct api_req *r);
+
 /* HTTP entry point of the controller. */
 void api_handle(struct http_request *req, void *data);
 

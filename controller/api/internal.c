@@ -67,6 +67,8 @@ static void store_activations(struct api_req *r)
 		api_error_store(r, err);
 		goto out;
 	}
+	r->ctl->stats.activations_stored += n;
+	r->ctl->stats.activations_rejected += json_array_size(rejected);
 	api_reply(r, 200, json_pack("{s:I,s:O}", "stored", (json_int_t)n, "rejected", rejected));
 out:
 	free(ok);
@@ -107,5 +109,7 @@ void api_internal(struct api_req *r)
 		internal_events(r);
 		return;
 	}
+	if (internal_cluster(r))
+		return;
 	api_error(r, 404, "The requested resource could not be found.");
 }

@@ -9,5 +9,7 @@ void internal_identity(struct api_req *r);
 void internal_namespace(struct api_req *r, const char *ns);
 void internal_resolve(struct api_req *r, const char *what);
 void internal_events(struct api_req *r);
+/* The control plane's routes; false when the path is none of them. */
+bool internal_cluster(struct api_req *r);
 
 #endif

@@ -26,9 +26,26 @@ static void api_headers(struct api_req *r)
 	http_resp_header(r->http, "Access-Control-Allow-Methods", CORS_METHODS);
 }
 
+static void count_request(struct api_req *r, int status)
+{
+	static const uint64_t bounds_us[] = { 500,    1000,   2000,   5000,   10000,
+					      25000,  50000,  100000, 250000, 500000,
+					      1000000 };
+	struct controller_stats *st = &r->ctl->stats;
+	uint64_t us = clock_mono_us() - r->http->start_us;
+	size_t i = 0;
+
+	st->requests[status / 100 < 6 ? status / 100 : 5]++;
+	while (i < sizeof(bounds_us) / sizeof(bounds_us[0]) && us > bounds_us[i])
+		i++;
+	st->latency_hist[i]++;
+	st->latency_sum_us += us;
+}
+
 void api_reply_raw(struct api_req *r, int status, const char *content_type, const char *body,
 		   size_t len)
 {
+	count_request(r, status);
 	api_headers(r);
 	http_resp_send(r->http, status, content_type, body, len);
 	r->http = NULL;
@@ -336,6 +353,10 @@ static void route(struct api_req *r)
 	}
 	if (!strcmp(path, "/")) {
 		api_info_root(r);
+		return;
+	}
+	if (!strcmp(path, "/metrics") && r->http->method == HTTP_GET) {
+		api_metrics(r);
 		return;
 	}
 	if (!strcmp(path, "/ping")) {

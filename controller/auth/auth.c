@@ -97,7 +97,7 @@ void auth_generate(char uuid[AUTH_UUID_LEN + 1], char key[AUTH_KEY_LEN + 1])
 	hex[16] = "89ab"[hex[16] % 4];
 	snprintf(uuid, AUTH_UUID_LEN + 1, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12,
 		 hex + 16, hex + 20);
-	random_alnum(key, AUTH_KEY_LEN);
+	secret_alnum(key, AUTH_KEY_LEN);
 }
 
 int auth_check(struct store *st, const char *uuid, const char *key, struct subject *out)

@@ -43,12 +43,14 @@ start_xwhisk() {
 	wait_port "$NODE_PORT"
 }
 
-# start_nginx UPSTREAM_PORT: a keep-alive proxy_pass in front of it; sets NGINX_PORT
+# start_nginx UPSTREAM_PORT [UPSTREAM_HOST]: a keep-alive proxy_pass in front of it; sets
+# NGINX_PORT. One worker per CPU, as nginx's "auto".
 start_nginx() {
+	local upstream_host=${2:-127.0.0.1}
 	NGINX_PORT=$(free_port)
 	mkdir -p "$bench_tmp/nginx"
 	cat >"$bench_tmp/nginx.conf" <<CONF
-worker_processes 1;
+worker_processes auto;
 pid $bench_tmp/nginx.pid;
 error_log $bench_tmp/nginx/error.log warn;
 events { worker_connections 4096; }
@@ -56,7 +58,7 @@ http {
 	access_log off;
 	client_body_temp_path $bench_tmp/nginx;
 	proxy_temp_path $bench_tmp/nginx;
-	upstream backend { server 127.0.0.1:$1; keepalive 64; }
+	upstream backend { server $upstream_host:$1; keepalive 64; }
 	server {
 		listen 127.0.0.1:$NGINX_PORT;
 		location / {
@@ -75,7 +77,7 @@ CONF
 # run_wrk NAME URL: prints "NAME <json>"
 run_wrk() {
 	local name=$1 url=$2 out
-	out=$(WRK_AUTH=$(printf '%s' "$GUEST_AUTH" | base64 -w0) wrk -t"$BENCH_THREADS" \
+	out=$(WRK_AUTH=$(printf '%s' "$GUEST_AUTH" | base64 -w0) ${WRK_PREFIX:-} wrk -t"$BENCH_THREADS" \
 		-c"$BENCH_CONNECTIONS" -d"$BENCH_DURATION" --latency -s "$top/scripts/bench/report.lua" \
 		"$url" | tail -n 1)
 	echo "$name $out"

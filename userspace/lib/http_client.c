@@ -56,7 +56,11 @@ struct http_pool {
 	char hostport[300];
 	unsigned max_idle, nidle;
 	struct http_cconn *idle;
+	unsigned active; /* calls not finished yet */
+	bool dying;      /* freed by its owner: goes when the last call ends */
 };
+
+static void pool_destroy(struct http_pool *pool);
 
 static http_parser_settings client_settings;
 static int call_start(struct http_call *call);
@@ -74,13 +78,18 @@ static void response_reset(struct http_response *r)
 
 static void call_free(struct http_call *call)
 {
+	struct http_pool *pool;
+
 	if (!call)
 		return;
+	pool = call->pool;
 	if (call->timer)
-		loop_timer_cancel(call->pool->loop, call->timer);
+		loop_timer_cancel(pool->loop, call->timer);
 	response_reset(&call->resp);
 	buf_free(&call->req);
 	free(call);
+	if (--pool->active == 0 && pool->dying)
+		pool_destroy(pool);
 }
 
 static void cconn_close(struct http_cconn *c)
@@ -117,7 +126,7 @@ static void call_finish(struct http_call *call, int err)
 	if (c) {
 		c->call = NULL;
 		call->conn = NULL;
-		if (!err && c->keep_alive && pool->nidle < pool->max_idle) {
+		if (!err && c->keep_alive && pool->nidle < pool->max_idle && !pool->dying) {
 			c->reused = true;
 			c->idle_since = loop_now_ms(pool->loop);
 			c->next = pool->idle;
@@ -439,6 +448,7 @@ struct http_call *http_pool_stream(struct http_pool *pool, const char *method, c
 		return NULL;
 	call->on_body = on_body;
 	call->pool = pool;
+	pool->active++;
 	call->cb = cb;
 	call->data = data;
 	call->head_method = !strcmp(method, "HEAD");
@@ -507,10 +517,8 @@ struct http_pool *http_pool_new(struct loop *loop, const char *host, int port, u
 	return pool;
 }
 
-void http_pool_free(struct http_pool *pool)
+static void pool_destroy(struct http_pool *pool)
 {
-	if (!pool)
-		return;
 	while (pool->idle) {
 		struct http_cconn *c = pool->idle;
 
@@ -518,4 +526,22 @@ void http_pool_free(struct http_pool *pool)
 		cconn_close(c);
 	}
 	free(pool);
+}
+
+void http_pool_free(struct http_pool *pool)
+{
+	if (!pool)
+		return;
+	/* Calls still running keep the pool until they end; their callbacks still run. */
+	pool->dying = true;
+	if (!pool->active)
+		pool_destroy(pool);
+	else
+		while (pool->idle) {
+			struct http_cconn *c = pool->idle;
+
+			pool->idle = c->next;
+			pool->nidle--;
+			cconn_close(c);
+		}
 }

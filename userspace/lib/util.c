@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "util.h"
 
 int random_bytes(void *out, size_t n)
@@ -32,25 +34,60 @@ int random_bytes(void *out, size_t n)
 	return 0;
 }
 
+/* xoshiro256** (Blackman and Vigna), seeded per thread from getrandom. */
+static __thread uint64_t prng[4];
+static __thread int prng_seeded;
+
+static uint64_t rotl(uint64_t x, int k)
+{
+	return (x << k) | (x >> (64 - k));
+}
+
+uint64_t random_u64(void)
+{
+	uint64_t r, t;
+
+	if (!prng_seeded) {
+		if (random_bytes(prng, sizeof(prng)) || !(prng[0] | prng[1] | prng[2] | prng[3]))
+			prng[0] = 0x9e3779b97f4a7c15ull ^ (uint64_t)(uintptr_t)&prng;
+		prng_seeded = 1;
+	}
+	r = rotl(prng[1] * 5, 7) * 9;
+	t = prng[1] << 17;
+	prng[2] ^= prng[0];
+	prng[3] ^= prng[1];
+	prng[1] ^= prng[2];
+	prng[0] ^= prng[3];
+	prng[2] ^= t;
+	prng[3] = rotl(prng[3], 45);
+	return r;
+}
+
 void random_hex(char *out, size_t n)
 {
 	static const char digits[] = "0123456789abcdef";
-	unsigned char raw[64];
+	uint64_t bits = 0;
 
-	while (n) {
-		size_t chunk = n > 2 * sizeof(raw) ? 2 * sizeof(raw) : n;
-
-		(void)random_bytes(raw, (chunk + 1) / 2);
-		for (size_t i = 0; i < chunk; i++)
-			*out++ = digits[(raw[i / 2] >> ((i & 1) * 4)) & 0xf];
-		n -= chunk;
+	for (size_t i = 0; i < n; i++) {
+		if (i % 16 == 0)
+			bits = random_u64();
+		out[i] = digits[bits & 0xf];
+		bits >>= 4;
 	}
-	*out = '\0';
+	out[n] = '\0';
 }
+
+static const char alnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
 void random_alnum(char *out, size_t n)
 {
-	static const char chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+	for (size_t i = 0; i < n; i++)
+		out[i] = alnum[random_u64() % 62];
+	out[n] = '\0';
+}
+
+void secret_alnum(char *out, size_t n)
+{
 	unsigned char raw[64];
 
 	while (n) {
@@ -61,7 +98,7 @@ void random_alnum(char *out, size_t n)
 		for (size_t i = 0; i < chunk; i++) {
 			while (raw[i] >= 248)
 				(void)random_bytes(&raw[i], 1);
-			*out++ = chars[raw[i] % 62];
+			*out++ = alnum[raw[i] % 62];
 		}
 		n -= chunk;
 	}
@@ -351,4 +388,40 @@ const char *env_or(const char *name, const char *def)
 	const char *v = getenv(name);
 
 	return v && *v ? v : def;
+}
+
+int basic_auth_decode(const char *header, char *out, size_t size)
+{
+	size_t len, n;
+	char *raw;
+
+	if (!header || strncasecmp(header, "Basic ", 6))
+		return -EINVAL;
+	header += 6;
+	while (*header == ' ')
+		header++;
+	len = strlen(header);
+	while (len && isspace((unsigned char)header[len - 1]))
+		len--;
+	if (!len || len > 4 * size / 3)
+		return -EINVAL;
+	raw = base64_decode(header, len, &n);
+	if (!raw)
+		return -EINVAL;
+	if (n >= size || strlen(raw) != n || !strchr(raw, ':')) {
+		free(raw);
+		return -EINVAL;
+	}
+	memcpy(out, raw, n + 1);
+	free(raw);
+	return 0;
+}
+
+int sha256_digest(const void *data, size_t len, unsigned char out[32])
+{
+	unsigned int n = 0;
+
+	if (!EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) || n != 32)
+		return -EIO;
+	return 0;
 }

@@ -9,7 +9,12 @@
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/* From the kernel's CSPRNG: for secrets (keys, tokens, salts). */
 int random_bytes(void *out, size_t n);
+void secret_alnum(char *out, size_t n);
+/* From a per-thread generator seeded by the kernel: for ids that must be unique, not
+ * secret (activation and transaction ids). No system call per id. */
+uint64_t random_u64(void);
 /* n random lowercase hex digits and a NUL (out holds n + 1). */
 void random_hex(char *out, size_t n);
 /* n random [A-Za-z0-9] characters and a NUL. */
@@ -37,6 +42,10 @@ int file_write_atomic(const char *path, const void *data, size_t len, unsigned m
 int mkdir_p(const char *path, unsigned mode);
 /* The directory holding the running executable (static buffer). */
 const char *exe_dir(void);
+/* Decodes "Basic base64(user:password)" into "user:password" (out holds 160 bytes). */
+int basic_auth_decode(const char *header, char *out, size_t size);
+/* SHA-256 of data (libcrypto). */
+int sha256_digest(const void *data, size_t len, unsigned char out[32]);
 /* getenv() with a default. */
 const char *env_or(const char *name, const char *def);
 

@@ -8,6 +8,7 @@
 #include "buf.h"
 #include "forward.h"
 #include "log.h"
+#include "reply.h"
 
 /* The controller's own request timeout is 65 s (OpenWhisk's); wait a little longer. */
 #define FORWARD_TIMEOUT_MS 70000
@@ -82,15 +83,6 @@ void forwarder_free(struct forwarder *fw)
 	free(fw);
 }
 
-static void reply_error(struct http_request *req, const char *tid, int status, const char *msg)
-{
-	char body[512];
-	int n = snprintf(body, sizeof(body), "{\"error\":\"%s\",\"code\":\"%s\"}", msg, tid);
-
-	http_resp_header(req, "X-Request-ID", "%s", tid);
-	http_resp_send(req, status, "application/json", body, (size_t)n);
-}
-
 static void on_response(struct http_response *resp, int err, void *data)
 {
 	struct forward_call *fc = data;
@@ -100,7 +92,7 @@ static void on_response(struct http_response *resp, int err, void *data)
 	if (err) {
 		pr_warn("forward: %s %s (tid %s): %s", http_method_str(req->method), req->url,
 			fc->tid, strerror(-err));
-		reply_error(req, fc->tid, err == -ETIMEDOUT ? 503 : 502,
+		reply_error(req, fc->tid, err == -ETIMEDOUT ? 503 : 502, "%s",
 			    err == -ETIMEDOUT ? "The controller did not answer in time."
 					      : "The controller is not reachable.");
 		free(fc);
@@ -126,7 +118,7 @@ void forwarder_pass(struct forwarder *fw, struct http_request *req, const char *
 	int err = 0;
 
 	if (!fc) {
-		reply_error(req, tid, 503, "The node is out of memory.");
+		reply_error(req, tid, 503, "%s", "The node is out of memory.");
 		return;
 	}
 	fc->req = req;
@@ -140,7 +132,7 @@ void forwarder_pass(struct forwarder *fw, struct http_request *req, const char *
 	if (err || !http_pool_call(fw->pool, http_method_str(req->method), req->url, hdrs.data,
 				   req->body.data, req->body.len, FORWARD_TIMEOUT_MS, on_response,
 				   fc)) {
-		reply_error(req, tid, 502, "The controller is not reachable.");
+		reply_error(req, tid, 502, "%s", "The controller is not reachable.");
 		free(fc);
 	}
 	buf_free(&hdrs);

@@ -36,9 +36,44 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 class System {
   constructor(opts = {}) {
     this.dataDir = opts.dataDir || fs.mkdtempSync(path.join(os.tmpdir(), 'xwhisk-e2e-'));
+    // Each system routes from its own pinned maps and its own sandbox network, so a
+    // leftover of another test never answers for this one.
+    const tag = require('crypto').randomBytes(3).toString('hex');
+    this.pinDir = `/sys/fs/bpf/xwhisk-e2e-${tag}`;
+    this.netEnv = {
+      XWHISK_PIN_DIR: this.pinDir,
+      XWHISK_SANDBOX_BRIDGE: `xwe${tag}`,
+      XWHISK_SANDBOX_SUBNET: `169.254.${64 + (parseInt(tag, 16) % 48) * 4}.0/22`,
+    };
     this.env = opts.env || {};
+    // split: start the controller and the node as two processes (as scripts/xwhisk-run
+    // does, but without it), so that the node alone can be killed and restarted.
+    this.split = !!opts.split;
+    // catalog: let scripts/xwhisk-run install the whisk.system catalog (scripts/catalog)
+    // and wait for it; off by default so whisk.system starts empty, as the API tests expect.
+    this.catalog = !!opts.catalog;
     this.proc = null;
+    this.procs = null;
     this.log = '';
+  }
+
+  baseEnv() {
+    return {
+      ...process.env,
+      XWHISK_DATA_DIR: this.dataDir,
+      XWHISK_NODE_LISTEN: `127.0.0.1:${this.nodePort}`,
+      XWHISK_CONTROLLER_LISTEN: `127.0.0.1:${this.controllerPort}`,
+      XWHISK_CONTROLLER: `http://127.0.0.1:${this.controllerPort}`,
+      XWHISK_BIN: BUILD,
+      XWHISK_CATALOG: this.catalog ? '1' : '0',
+      ...this.netEnv,
+      ...this.env,
+    };
+  }
+
+  appendLog(d) {
+    this.log += d.toString();
+    if (this.log.length > 1 << 20) this.log = this.log.slice(-(1 << 19));
   }
 
   async start() {
@@ -46,36 +81,132 @@ class System {
       this.nodePort = await freePort();
       this.controllerPort = await freePort();
     }
-    const env = {
-      ...process.env,
-      XWHISK_DATA_DIR: this.dataDir,
-      XWHISK_NODE_LISTEN: `127.0.0.1:${this.nodePort}`,
-      XWHISK_CONTROLLER_LISTEN: `127.0.0.1:${this.controllerPort}`,
-      XWHISK_BIN: BUILD,
-      ...this.env,
-    };
+    const env = this.baseEnv();
     this.log = ''; // a restart must not mistake the last run's banner for its own
+    if (this.split) return this.startSplit(env);
     this.proc = spawn(path.join(TOP, 'scripts', 'xwhisk-run'), [], {
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
-    const append = (d) => {
-      this.log += d.toString();
-      if (this.log.length > 1 << 20) this.log = this.log.slice(-(1 << 19));
-    };
-    this.proc.stdout.on('data', append);
-    this.proc.stderr.on('data', append);
+    this.proc.stdout.on('data', (d) => this.appendLog(d));
+    this.proc.stderr.on('data', (d) => this.appendLog(d));
     this.exited = new Promise((r) => this.proc.on('exit', (code, sig) => r({ code, sig })));
     for (let i = 0; i < 300; i++) {
-      if (this.log.includes('xwhisk is running')) return this;
+      if (this.log.includes('xwhisk is running')) {
+        if (this.catalog) await this.waitCatalog();
+        return this;
+      }
       if (this.proc.exitCode !== null) break;
       await sleep(50);
     }
     throw new Error(`xwhisk did not start:\n${this.log}`);
   }
 
+  // The catalog installer runs after the banner; it ends with one "xwhisk catalog:" line.
+  async waitCatalog(ms = 30000) {
+    for (let t = 0; t < ms; t += 50) {
+      const m = this.log.match(/xwhisk catalog: (.*)/);
+      if (m) {
+        if (!/installed/.test(m[1]) || /not installed/.test(m[1])) throw new Error(`catalog: ${m[1]}`);
+        return;
+      }
+      await sleep(50);
+    }
+    throw new Error(`the catalog was not installed:\n${this.log.slice(-2000)}`);
+  }
+
+  spawnPart(bin, env) {
+    const p = spawn(path.join(BUILD, bin), [], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    p.stdout.on('data', (d) => this.appendLog(d));
+    p.stderr.on('data', (d) => this.appendLog(d));
+    p.exited = new Promise((r) => p.on('exit', (code, sig) => r({ code, sig })));
+    return p;
+  }
+
+  async waitPort(port, p, what) {
+    for (let i = 0; i < 200; i++) {
+      if (p.exitCode !== null || p.signalCode !== null) break;
+      const ok = await new Promise((r) => {
+        const s = net.connect(port, '127.0.0.1');
+        s.on('connect', () => {
+          s.destroy();
+          r(true);
+        });
+        s.on('error', () => r(false));
+      });
+      if (ok) return;
+      await sleep(50);
+    }
+    throw new Error(`${what} did not start:\n${this.log.slice(-4000)}`);
+  }
+
+  // Split mode: the controller, then the node, each its own process group.
+  async startSplit(env) {
+    this.procs = {};
+    this.procs.controller = this.spawnPart('xwhisk-controller', env);
+    await this.waitPort(this.controllerPort, this.procs.controller, 'the controller');
+    await this.startNode(env);
+    return this;
+  }
+
+  async startNode(env = this.baseEnv()) {
+    this.procs.node = this.spawnPart('xwhisk-node', env);
+    await this.waitPort(this.nodePort, this.procs.node, 'the node');
+  }
+
+  get nodePid() {
+    return this.procs && this.procs.node ? this.procs.node.pid : null;
+  }
+
+  // Split mode: stops the node process alone (its sandboxes live on, as in an upgrade)
+  // and starts a new one on the same ports, data directory and maps.
+  async restartNode(signal = 'SIGTERM') {
+    if (!this.split) throw new Error('restartNode needs new System({ split: true })');
+    const node = this.procs.node;
+    try {
+      process.kill(node.pid, signal);
+    } catch (e) {
+      /* gone */
+    }
+    const timer = setTimeout(() => {
+      try {
+        process.kill(node.pid, 'SIGKILL');
+      } catch (e) {
+        /* gone */
+      }
+    }, 10000);
+    await node.exited;
+    clearTimeout(timer);
+    await this.startNode();
+    return this;
+  }
+
+  async stopSplit(signal) {
+    const parts = Object.values(this.procs || {});
+    for (const p of parts.reverse()) {
+      try {
+        process.kill(-p.pid, signal);
+      } catch (e) {
+        /* already gone */
+      }
+    }
+    const timer = setTimeout(() => {
+      for (const p of parts)
+        try {
+          process.kill(-p.pid, 'SIGKILL');
+        } catch (e) {
+          /* gone */
+        }
+    }, 10000);
+    const r = await Promise.all(parts.map((p) => p.exited));
+    clearTimeout(timer);
+    this.procs = null;
+    return r[r.length - 1];
+  }
+
   async stop(signal = 'SIGTERM') {
+    if (this.split) return this.procs ? this.stopSplit(signal) : undefined;
     if (!this.proc) return;
     try {
       process.kill(-this.proc.pid, signal);
@@ -100,7 +231,17 @@ class System {
     return this.start();
   }
 
+  // Removes the system's sandboxes and pinned maps (xwhisk-node --destroy), then its data.
   cleanup() {
+    try {
+      execFileSync(path.join(BUILD, 'xwhisk-node'), ['--destroy', '--data-dir', this.dataDir], {
+        env: { ...process.env, ...this.netEnv, ...this.env },
+        stdio: 'ignore',
+        timeout: 30000,
+      });
+    } catch (e) {
+      /* best effort: the directory goes anyway */
+    }
     fs.rmSync(this.dataDir, { recursive: true, force: true });
   }
 

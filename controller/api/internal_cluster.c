@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The node protocol of the control plane (/internal/v1, node token):
+ *   POST /nodes                      register {name, address, memory_mb, cpu_milli[, gpus,
+ *                                    subnet]} -> {index, version}
+ *   POST /nodes/{name}/heartbeat     {sandboxes: [{id, inflight, idle_ms}], stem_cells: {}}
+ *   POST /allocate                   {subject, docid, action_id, kind, revision, memory_mb,
+ *                                    concurrency[, cpu_milli, gpus], node} -> {sandbox}
+ *   GET  /sandboxes                  the whole pool (for a resync)
+ *   POST /sandboxes/{id}             the owner's report {node, state: warm|failed|removed,
+ *                                    addr, port}
+ *   POST /sandboxes/{id}/unmark      {node}: an activation arrived while it was draining
+ * Every change goes out on the event stream.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "allocator.h"
+#include "cluster.h"
+#include "controller.h"
+#include "internal.h"
+#include "json.h"
+#include "log.h"
+
+static struct cnode *caller_node(struct api_req *r, const json_t *body, const char *name)
+{
+	struct cnode *n = cluster_node_by_name(r->ctl->cluster, name ? name : json_obj_str(body, "node") ?: "");
+
+	if (!n)
+		api_error(r, 404, "Unknown node; register first.");
+	return n;
+}
+
+static void nodes_register(struct api_req *r)
+{
+	json_t *body = api_body_object(r);
+	const char *why = NULL;
+	struct cnode *n;
+
+	if (!body)
+		return;
+	n = cluster_register(r->ctl->cluster, body, &why);
+	if (!n) {
+		pr_warn("cluster: refused a registration from %s: %s", r->http->peer, why);
+		api_error(r, 400, "%s", why);
+	} else {
+		api_reply(r, 200, json_pack("{s:i,s:I}", "index", n->idx, "version",
+					    (json_int_t)event_log_version(r->ctl->events)));
+	}
+	json_decref(body);
+}
+
+static void nodes_heartbeat(struct api_req *r, const char *name)
+{
+	json_t *body = api_body_object(r);
+	const char *why = NULL;
+	struct cnode *n;
+
+	if (!body)
+		return;
+	n = caller_node(r, body, name);
+	if (n) {
+		if (cluster_heartbeat(r->ctl->cluster, n, body, &why)) {
+			pr_warn("cluster: bad heartbeat from %s: %s", n->name, why);
+			api_error(r, 400, "%s", why);
+		} else {
+			api_reply(r, 200, json_object());
+		}
+	}
+	json_decref(body);
+}
+
+static void allocate_sandbox(struct api_req *r)
+{
+	json_t *body = api_body_object(r);
+	struct alloc_request req;
+	struct gsandbox *s;
+	const char *why = NULL;
+	int err;
+
+	if (!body)
+		return;
+	if (alloc_request_parse(r->ctl->cluster, body, &req, &why)) {
+		api_error(r, 400, "%s", why);
+		goto out;
+	}
+	err = allocate(r->ctl->cluster, &req, &s);
+	if (err == -ENOSPC)
+		api_error(r, 503, "No node has room for the sandbox.");
+	else if (err)
+		api_error(r, 500, "Internal Server Error");
+	else
+		api_reply(r, 200, json_pack("{s:o}", "sandbox", cluster_sandbox_json(s)));
+out:
+	json_decref(body);
+}
+
+static void sandbox_report(struct api_req *r, const char *id, bool unmark)
+{
+	json_t *body = api_body_object(r);
+	struct gsandbox *s;
+	struct cnode *n;
+	const char *why = NULL;
+	int err;
+
+	if (!body)
+		return;
+	n = caller_node(r, body, NULL);
+	if (!n)
+		goto out;
+	s = cluster_sandbox(r->ctl->cluster, id);
+	if (!s) {
+		api_error(r, 404, "No such sandbox.");
+		goto out;
+	}
+	if (unmark) {
+		err = cluster_unmark(r->ctl->cluster, s);
+		if (err)
+			api_error(r, 409, "The sandbox is no longer draining.");
+		else
+			api_reply(r, 200, json_pack("{s:o}", "sandbox", cluster_sandbox_json(s)));
+		goto out;
+	}
+	err = cluster_sandbox_report(r->ctl->cluster, n, s, body, &why);
+	if (err) {
+		pr_warn("cluster: bad report from %s on %s: %s", n->name, id, why);
+		api_error(r, err == -EPERM ? 403 : 400, "%s", why);
+	} else {
+		api_reply(r, 200, json_object());
+	}
+out:
+	json_decref(body);
+}
+
+bool internal_cluster(struct api_req *r)
+{
+	enum http_method m = r->http->method;
+	const char *what = r->nseg ? r->seg[0] : "";
+
+	if (!strcmp(what, "nodes")) {
+		if (r->nseg == 1 && m == HTTP_POST)
+			nodes_register(r);
+		else if (r->nseg == 3 && !strcmp(r->seg[2], "heartbeat") && m == HTTP_POST)
+			nodes_heartbeat(r, r->seg[1]);
+		else
+			api_error(r, 404, "The requested resource could not be found.");
+		return true;
+	}
+	if (!strcmp(what, "allocate") && r->nseg == 1) {
+		if (m != HTTP_POST)
+			api_error_method(r, "POST");
+		else
+			allocate_sandbox(r);
+		return true;
+	}
+	if (!strcmp(what, "sandboxes")) {
+		if (r->nseg == 1 && m == HTTP_GET)
+			api_reply(r, 200, cluster_pool_json(r->ctl->cluster));
+		else if (r->nseg == 2 && m == HTTP_POST)
+			sandbox_report(r, r->seg[1], false);
+		else if (r->nseg == 3 && !strcmp(r->seg[2], "unmark") && m == HTTP_POST)
+			sandbox_report(r, r->seg[1], true);
+		else
+			api_error(r, 404, "The requested resource could not be found.");
+		return true;
+	}
+	return false;
+}

@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The control plane's state: the nodes of the cluster and the global pool of sandboxes.
+ *
+ * Nodes register with their capacity (memory, CPU, optional GPUs), heartbeat with what
+ * their sandboxes are doing, and are declared lost when they stop; a lost node's
+ * sandboxes are removed. Every sandbox of the cluster is in the pool with its node,
+ * action, revision, address, state (starting, warm, draining, removed), resources and
+ * last use. Every change is an event (events.h) that nodes apply to their BPF maps.
+ */
+#ifndef XWHISK_CLUSTER_H
+#define XWHISK_CLUSTER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "events.h"
+#include "loop.h"
+
+#define CLUSTER_MAX_NODES 1024
+#define SANDBOX_ID_CHARS 32
+
+struct cnode {
+	uint16_t idx;       /* 1...: what slots call the node; 0 is "this node" there */
+	char name[64];
+	char address[64];   /* its ingress, host:port */
+	char subnet[32];    /* its sandboxes' addresses, for routes between nodes */
+	uint32_t memory_mb, cpu_milli, gpus;           /* declared capacity */
+	uint32_t used_memory_mb, used_cpu_milli, used_gpus; /* allocated here */
+	uint64_t last_heard_ms;
+	bool lost;
+	json_t *stem_cells; /* {"kind": count} from its last heartbeat */
+};
+
+enum gsandbox_state { GS_STARTING, GS_WARM, GS_DRAINING, GS_REMOVED };
+
+struct gsandbox {
+	char id[SANDBOX_ID_CHARS + 1];
+	uint16_t node;
+	char action_id[17]; /* hex, as nodes compute it */
+	char subject[257];
+	char docid[800];
+	int64_t revision;
+	char kind[128];
+	uint32_t memory_mb, cpu_milli, gpus, concurrency;
+	char addr[48];
+	uint16_t port;
+	enum gsandbox_state state;
+	uint64_t created_ms, last_used_ms, marked_ms;
+	uint32_t inflight;  /* as its node last reported */
+	bool reported_idle_since_mark;
+	struct gsandbox *next;
+};
+
+struct gc_policy;
+
+struct cluster_config {
+	unsigned keepalive_s;   /* idle time before a sandbox is marked (XWHISK_KEEPALIVE_S) */
+	unsigned grace_ms;      /* between mark and sweep */
+	unsigned node_lost_ms;  /* silence before a node is lost */
+	unsigned start_timeout_ms; /* a sandbox starting longer than this is given up */
+	const struct gc_policy *policy;
+};
+
+struct cluster {
+	struct loop *loop;
+	struct event_log *events;
+	struct cluster_config cfg;
+	struct cnode *nodes[CLUSTER_MAX_NODES + 1]; /* by index */
+	struct gsandbox *sandboxes;
+	size_t nsandboxes;
+	struct loop_timer *tick;
+	uint64_t placements, placement_failures, marked, swept, lost_nodes;
+};
+
+struct cluster *cluster_new(struct loop *loop, struct event_log *events,
+			    const struct cluster_config *cfg);
+void cluster_free(struct cluster *c);
+
+/* Registers (or re-registers) a node from its JSON; returns it or NULL with a message. */
+struct cnode *cluster_register(struct cluster *c, const json_t *body, const char **why);
+struct cnode *cluster_node_by_name(struct cluster *c, const char *name);
+/* A heartbeat: per-sandbox in-flight and last use, stem cells. */
+int cluster_heartbeat(struct cluster *c, struct cnode *n, const json_t *body, const char **why);
+
+struct gsandbox *cluster_sandbox(struct cluster *c, const char *id);
+/* The owner reports a state: "warm" (with addr, port) or "failed"/"removed". */
+int cluster_sandbox_report(struct cluster *c, struct cnode *n, struct gsandbox *s,
+			   const json_t *body, const char **why);
+/* An activation arrived for a draining sandbox: back to warm if it still can. */
+int cluster_unmark(struct cluster *c, struct gsandbox *s);
+/* Removes a sandbox from the pool (and frees its node's resources) with an event. */
+void cluster_remove(struct cluster *c, struct gsandbox *s, const char *why);
+
+/* The pool as JSON (a resync). */
+json_t *cluster_pool_json(struct cluster *c);
+json_t *cluster_sandbox_json(const struct gsandbox *s);
+/* 1 - largest free block / total free memory over live nodes (0: perfectly compact). */
+double cluster_fragmentation(struct cluster *c);
+void cluster_free_memory(struct cluster *c, uint64_t *total_free, uint64_t *largest_free);
+
+#endif

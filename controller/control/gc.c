@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster.h"
+#include "gc.h"
+#include "log.h"
+
+#define MAX_VICTIMS 256
+
+static bool idle(const struct gsandbox *s)
+{
+	return s->state == GS_WARM && !s->inflight;
+}
+
+static uint32_t node_free_mb(const struct cnode *n)
+{
+	return n->memory_mb > n->used_memory_mb ? n->memory_mb - n->used_memory_mb : 0;
+}
+
+static uint32_t node_free_cpu(const struct cnode *n)
+{
+	return n->cpu_milli > n->used_cpu_milli ? n->cpu_milli - n->used_cpu_milli : 0;
+}
+
+/* Idle sandboxes of node n, least recently used first. */
+static size_t node_idle(struct cluster *c, uint16_t n, struct gsandbox **out, size_t max)
+{
+	size_t k = 0;
+
+	for (struct gsandbox *s = c->sandboxes; s && k < max; s = s->next)
+		if (s->node == n && idle(s))
+			out[k++] = s;
+	for (size_t i = 1; i < k; i++)
+		for (size_t j = i; j > 0 && out[j - 1]->last_used_ms > out[j]->last_used_ms; j--) {
+			struct gsandbox *t = out[j];
+
+			out[j] = out[j - 1];
+			out[j - 1] = t;
+		}
+	return k;
+}
+
+/* How many of node n's idle sandboxes (LRU order) must go for the request to fit;
+ * 0 when it fits already, (size_t)-1 when even all of them are not enough. */
+static size_t needed(struct cnode *node, struct gsandbox **idle_list, size_t k, uint32_t need_mb,
+		     uint32_t need_cpu)
+{
+	uint32_t mb = node_free_mb(node), cpu = node_free_cpu(node);
+	size_t i = 0;
+
+	while ((mb < need_mb || cpu < need_cpu) && i < k) {
+		mb += idle_list[i]->memory_mb;
+		cpu += idle_list[i]->cpu_milli;
+		i++;
+	}
+	return mb >= need_mb && cpu >= need_cpu ? i : (size_t)-1;
+}
+
+static size_t lru_victims(struct cluster *c, uint32_t need_mb, uint32_t need_cpu,
+			  uint16_t prefer_node, struct gsandbox **victims, size_t max,
+			  uint16_t *node)
+{
+	struct gsandbox *list[MAX_VICTIMS];
+	size_t best_n = (size_t)-1;
+	uint16_t best = 0;
+
+	for (unsigned i = 1; i <= CLUSTER_MAX_NODES; i++) {
+		struct cnode *n = c->nodes[i];
+		size_t k, m;
+
+		if (!n || n->lost)
+			continue;
+		k = node_idle(c, (uint16_t)i, list, MAX_VICTIMS);
+		m = needed(n, list, k, need_mb, need_cpu);
+		if (m == (size_t)-1 || m > max)
+			continue;
+		if (m < best_n || (m == best_n && i == prefer_node)) {
+			best_n = m;
+			best = (uint16_t)i;
+		}
+	}
+	if (!best)
+		return 0;
+	node_idle(c, best, list, MAX_VICTIMS);
+	memcpy(victims, list, best_n * sizeof(*victims));
+	*node = best;
+	return best_n;
+}
+
+/* Whole nodes first: among the nodes that can make room, take the one whose sandboxes
+ * are all idle (it empties, and the free space of the cluster stays in one piece), then
+ * the one left with the least used memory; the preferred node breaks ties. */
+static size_t compact_victims(struct cluster *c, uint32_t need_mb, uint32_t need_cpu,
+			      uint16_t prefer_node, struct gsandbox **victims, size_t max,
+			      uint16_t *node)
+{
+	struct gsandbox *list[MAX_VICTIMS];
+	uint64_t best_score = UINT64_MAX;
+	size_t best_n = 0;
+	uint16_t best = 0;
+
+	for (unsigned i = 1; i <= CLUSTER_MAX_NODES; i++) {
+		struct cnode *n = c->nodes[i];
+		uint32_t freed = 0, left;
+		size_t k, m;
+		uint64_t score;
+
+		if (!n || n->lost)
+			continue;
+		k = node_idle(c, (uint16_t)i, list, MAX_VICTIMS);
+		m = needed(n, list, k, need_mb, need_cpu);
+		if (m == (size_t)-1 || m > max)
+			continue;
+		for (size_t j = 0; j < m; j++)
+			freed += list[j]->memory_mb;
+		left = n->used_memory_mb > freed ? n->used_memory_mb - freed : 0;
+		/* Emptied nodes first, then less left behind, then fewer victims. */
+		score = ((uint64_t)left << 24) | ((uint64_t)m << 1) | (i != prefer_node);
+		if (score < best_score) {
+			best_score = score;
+			best = (uint16_t)i;
+			best_n = m;
+		}
+	}
+	if (!best)
+		return 0;
+	node_idle(c, best, list, MAX_VICTIMS);
+	memcpy(victims, list, best_n * sizeof(*victims));
+	*node = best;
+	return best_n;
+}
+
+const struct gc_policy gc_policy_compact = { "compact", compact_victims };
+const struct gc_policy gc_policy_lru = { "lru", lru_victims };
+
+const struct gc_policy *gc_policy_by_name(const char *name)
+{
+	if (!name || !strcmp(name, "compact"))
+		return &gc_policy_compact;
+	if (!strcmp(name, "lru"))
+		return &gc_policy_lru;
+	return NULL;
+}
+
+void gc_tick(struct cluster *c)
+{
+	uint64_t now = loop_now_ms(c->loop), keep = (uint64_t)c->cfg.keepalive_s * 1000;
+	struct gsandbox *s, *next;
+
+	for (s = c->sandboxes; s; s = next) {
+		next = s->next;
+		if (idle(s) && now - s->last_used_ms > keep) {
+			s->state = GS_DRAINING;
+			s->marked_ms = now;
+			s->reported_idle_since_mark = false;
+			c->marked++;
+			event_log_publish(c->events, "sandbox",
+					  json_pack("{s:s,s:o}", "op", "draining", "sandbox",
+						    cluster_sandbox_json(s)));
+		} else if (s->state == GS_DRAINING && now - s->marked_ms >= c->cfg.grace_ms &&
+			   (s->reported_idle_since_mark || now - s->marked_ms > 10 * c->cfg.grace_ms)) {
+			/* Its node saw it idle after the mark: nothing is routed to it any more. */
+			c->swept++;
+			cluster_remove(c, s, "idle");
+		}
+	}
+}

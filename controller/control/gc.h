@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Garbage collection of sandboxes, mark and sweep: a warm sandbox idle past keep-alive is
+ * marked draining (every node stops routing to it); an activation that still arrives
+ * makes its node ask to unmark it; after the grace period, once its node reports it idle,
+ * the sweep removes it. Under memory pressure a policy chooses victims among idle
+ * sandboxes; the policy is an interface so it can be swapped.
+ */
+#ifndef XWHISK_GC_H
+#define XWHISK_GC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct cluster;
+struct gsandbox;
+
+struct gc_policy {
+	const char *name;
+	/* Chooses idle sandboxes whose removal makes room for need_mb of memory and
+	 * need_cpu of CPU on one node (the preferred node when it can). Fills victims and
+	 * *node; returns how many, 0 when no choice frees enough. */
+	size_t (*victims)(struct cluster *c, uint32_t need_mb, uint32_t need_cpu,
+			  uint16_t prefer_node, struct gsandbox **victims, size_t max,
+			  uint16_t *node);
+};
+
+/* Frees whole nodes first, so that free space stays compact (the default). */
+extern const struct gc_policy gc_policy_compact;
+/* The least recently used idle sandboxes of the node that frees enough soonest. */
+extern const struct gc_policy gc_policy_lru;
+const struct gc_policy *gc_policy_by_name(const char *name);
+
+/* Marks idle sandboxes and sweeps marked ones whose grace period is over. */
+void gc_tick(struct cluster *c);
+
+#endif

@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Claiming warm sandboxes from the pinned maps: least loaded first, never beyond an
+ * action's concurrency even with threads racing, and never a draining sandbox. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pinned_maps.h"
+#include "slots.h"
+#include "../unit/test.h"
+
+static char pin_dir[128];
+static struct xw_maps *m;
+
+static void warm_slot(uint32_t slot, uint64_t action, uint32_t concurrency)
+{
+	memset(&m->slots[slot], 0, sizeof(m->slots[slot]));
+	m->slots[slot].action_id = action;
+	m->slots[slot].concurrency = concurrency;
+	m->slots[slot].generation = 1;
+	m->slots[slot].state = XW_SLOT_WARM;
+	(void)slot_warm_add(m, action, slot);
+}
+
+static void test_least_loaded(void)
+{
+	uint32_t slot, gen;
+
+	warm_slot(10, 0xa1, 2);
+	warm_slot(11, 0xa1, 2);
+	m->slots[10].inflight = 1;
+	CHECK(slot_claim(m, 0xa1, &slot, &gen) == 0 && slot == 11 && gen == 1);
+	CHECK(slot_claim(m, 0xa1, &slot, &gen) == 0); /* both at 1 now: either */
+	CHECK(slot_claim(m, 0xa1, &slot, &gen) == 0);
+	CHECK(slot_claim(m, 0xa1, &slot, &gen) == -EAGAIN);
+	CHECK(m->slots[10].inflight == 2 && m->slots[11].inflight == 2);
+	slot_release(m, 10, true);
+	CHECK(m->slots[10].inflight == 1 && m->slots[10].errors == 1);
+	CHECK(slot_claim(m, 0xa1, &slot, &gen) == 0 && slot == 10);
+	CHECK(slot_claim(m, 0xdead, &slot, &gen) == -EAGAIN);
+}
+
+static void test_draining_is_skipped(void)
+{
+	uint32_t slot, gen;
+
+	warm_slot(20, 0xb2, 1);
+	m->slots[20].state = XW_SLOT_DRAINING;
+	CHECK(slot_claim(m, 0xb2, &slot, &gen) == -EAGAIN);
+	CHECK(m->slots[20].inflight == 0);
+	CHECK(slot_warm_remove(m, 0xb2, 20) == 0);
+	m->slots[20].state = XW_SLOT_WARM;
+	CHECK(slot_claim(m, 0xb2, &slot, &gen) == -EAGAIN); /* no longer listed */
+}
+
+#define THREADS 4
+#define ROUNDS 20000
+
+static int over_limit;
+
+static void *hammer(void *arg)
+{
+	for (int i = 0; i < ROUNDS; i++) {
+		uint32_t slot, gen;
+
+		if (slot_claim(m, 0xc3, &slot, &gen))
+			continue;
+		if (__atomic_load_n(&m->slots[slot].inflight, __ATOMIC_SEQ_CST) > 3)
+			__atomic_fetch_add(&over_limit, 1, __ATOMIC_RELAXED);
+		slot_release(m, slot, false);
+	}
+	return NULL;
+}
+
+static void test_racing_claims_respect_concurrency(void)
+{
+	pthread_t t[THREADS];
+
+	warm_slot(30, 0xc3, 3);
+	warm_slot(31, 0xc3, 3);
+	for (int i = 0; i < THREADS; i++)
+		pthread_create(&t[i], NULL, hammer, NULL);
+	for (int i = 0; i < THREADS; i++)
+		pthread_join(t[i], NULL);
+	CHECK(over_limit == 0);
+	CHECK(m->slots[30].inflight == 0 && m->slots[31].inflight == 0);
+	CHECK(m->slots[30].invocations + m->slots[31].invocations > 0);
+}
+
+int main(void)
+{
+	if (geteuid() != 0) {
+		printf("not ok - the BPF tests need root\n");
+		return 1;
+	}
+	xw_bpf_setup_logging();
+	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/xwhisk-test-slots-%d", getpid());
+	if (xw_maps_open(pin_dir, &m)) {
+		printf("not ok - open maps\n");
+		return 1;
+	}
+	RUN(test_least_loaded);
+	RUN(test_draining_is_skipped);
+	RUN(test_racing_claims_respect_concurrency);
+	xw_maps_close(m);
+	(void)xw_maps_unpin(pin_dir);
+	TEST_EXIT();
+}

@@ -1,0 +1,260 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The control plane's decisions: registration, best-fit placement with locality and stem
+ * cells, mark and sweep, memory pressure under both GC policies, node loss, garbage. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "allocator.h"
+#include "cluster.h"
+#include "events.h"
+#include "gc.h"
+#include "json.h"
+#include "test.h"
+
+static struct loop *loop;
+static struct event_log *events;
+
+static void stop_loop(struct loop *l, void *data)
+{
+	loop_stop(l);
+}
+
+static struct cluster *new_cluster(const struct gc_policy *policy)
+{
+	struct cluster_config cfg = {
+		.keepalive_s = 600,
+		.grace_ms = 0,
+		.node_lost_ms = 10000,
+		.start_timeout_ms = 60000,
+		.policy = policy,
+	};
+
+	return cluster_new(loop, events, &cfg);
+}
+
+static struct cnode *add_node(struct cluster *c, const char *name, int memory_mb)
+{
+	json_t *b = json_pack("{s:s,s:s,s:i,s:i}", "name", name, "address", "10.0.0.1:3233",
+			      "memory_mb", memory_mb, "cpu_milli", 64000);
+	const char *why = NULL;
+	struct cnode *n = cluster_register(c, b, &why);
+
+	json_decref(b);
+	return n;
+}
+
+static struct gsandbox *place(struct cluster *c, const char *prefer, int memory_mb)
+{
+	json_t *b = json_pack("{s:s,s:s,s:s,s:s,s:i,s:i,s:s}", "subject", "guest", "docid",
+			      "guest/a", "action_id", "0123456789abcdef", "kind", "nodejs:20",
+			      "revision", 1, "memory_mb", memory_mb, "node", prefer ? prefer : "");
+	struct alloc_request req;
+	struct gsandbox *s = NULL;
+	const char *why;
+
+	if (!alloc_request_parse(c, b, &req, &why))
+		(void)allocate(c, &req, &s);
+	json_decref(b);
+	return s;
+}
+
+static void make_warm(struct cluster *c, struct gsandbox *s)
+{
+	json_t *b = json_pack("{s:s,s:s,s:i}", "state", "warm", "addr", "169.254.1.2", "port",
+			      8080);
+	const char *why;
+
+	CHECK(cluster_sandbox_report(c, c->nodes[s->node], s, b, &why) == 0);
+	json_decref(b);
+}
+
+static void test_register_refuses_garbage(void)
+{
+	struct cluster *c = new_cluster(NULL);
+	const char *why = NULL;
+	json_t *bad[] = {
+		json_pack("{s:s}", "name", "x"),
+		json_pack("{s:s,s:s,s:i,s:i}", "name", "x", "address", "a", "memory_mb", -1,
+			  "cpu_milli", 1000),
+		json_pack("{s:s,s:s,s:I,s:i}", "name", "x", "address", "a", "memory_mb",
+			  (json_int_t)1 << 40, "cpu_milli", 1000),
+		json_pack("{s:i,s:s,s:i,s:i}", "name", 5, "address", "a", "memory_mb", 10,
+			  "cpu_milli", 1000),
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CHECK(cluster_register(c, bad[i], &why) == NULL && why);
+		json_decref(bad[i]);
+	}
+	CHECK(add_node(c, "n1", 1024)->idx == 1);
+	/* A restart re-registers under the same index. */
+	CHECK(add_node(c, "n1", 2048)->idx == 1);
+	CHECK(c->nodes[1]->memory_mb == 2048);
+	cluster_free(c);
+}
+
+static void test_best_fit_locality_and_stem_cells(void)
+{
+	struct cluster *c = new_cluster(NULL);
+	struct gsandbox *s;
+
+	add_node(c, "big", 4096);
+	add_node(c, "small", 1024);
+	add_node(c, "mid", 2048);
+	s = place(c, NULL, 512);
+	CHECK(s && s->node == 2); /* best fit: the smallest that fits */
+	s = place(c, "big", 512);
+	CHECK(s && s->node == 1); /* the asking node first */
+	c->nodes[3]->stem_cells = json_pack("{s:i}", "nodejs:20", 1);
+	s = place(c, NULL, 256);
+	CHECK(s && s->node == 3); /* a stem cell beats a tighter fit */
+	CHECK(c->nodes[2]->used_memory_mb == 512 && c->nodes[1]->used_memory_mb == 512);
+	CHECK(place(c, NULL, 8192) == NULL);
+	CHECK(c->placement_failures == 1);
+	cluster_free(c);
+}
+
+static void test_mark_unmark_sweep(void)
+{
+	struct cluster *c = new_cluster(NULL);
+	struct gsandbox *s;
+	json_t *hb;
+	const char *why;
+
+	add_node(c, "n1", 1024);
+	s = place(c, "n1", 256);
+	ASSERT(s);
+	make_warm(c, s);
+	c->cfg.keepalive_s = 0;
+	s->last_used_ms = 0;
+	gc_tick(c);
+	CHECK(s->state == GS_DRAINING);
+	/* An activation came for it: back to warm. */
+	CHECK(cluster_unmark(c, s) == 0 && s->state == GS_WARM);
+	s->last_used_ms = 0;
+	gc_tick(c);
+	CHECK(s->state == GS_DRAINING);
+	gc_tick(c); /* not swept before its node reports it idle after the mark */
+	CHECK(c->nsandboxes == 1);
+	hb = json_pack("{s:[{s:s,s:i,s:i}]}", "sandboxes", "id", s->id, "inflight", 0, "idle_ms", 5);
+	CHECK(cluster_heartbeat(c, c->nodes[1], hb, &why) == 0);
+	json_decref(hb);
+	gc_tick(c);
+	CHECK(c->nsandboxes == 0 && c->nodes[1]->used_memory_mb == 0);
+	CHECK(c->marked == 2 && c->swept == 1);
+	cluster_free(c);
+}
+
+/* Three nodes of 1 GB: node 1 holds one idle 512 MB sandbox and nothing else; node 2
+ * holds two idle 256 MB ones and a busy one. A 900 MB request must empty a node. */
+static void fill_for_pressure(struct cluster *c)
+{
+	struct gsandbox *s;
+
+	add_node(c, "n1", 1024);
+	add_node(c, "n2", 1024);
+	s = place(c, "n1", 512);
+	make_warm(c, s);
+	s->last_used_ms = 100;
+	s = place(c, "n1", 512);
+	make_warm(c, s);
+	s->inflight = 1; /* busy: never a victim */
+	for (int i = 0; i < 3; i++) {
+		s = place(c, "n2", 256);
+		make_warm(c, s);
+		s->last_used_ms = 50 + (uint64_t)i;
+	}
+	place(c, "n2", 256)->inflight = 1;
+}
+
+static void test_pressure_compact_frees_whole_nodes(void)
+{
+	struct cluster *c = new_cluster(&gc_policy_compact);
+	struct gsandbox *s;
+
+	fill_for_pressure(c);
+	/* 768 MB: n2 can give it by dropping its three idle sandboxes but keeps a busy
+	 * one; n1 cannot (one of its two is busy). */
+	s = place(c, NULL, 768);
+	CHECK(s && s->node == 2);
+	CHECK(c->nodes[2]->used_memory_mb == 1024);
+	cluster_free(c);
+}
+
+static void test_pressure_lru(void)
+{
+	struct cluster *c = new_cluster(&gc_policy_lru);
+
+	fill_for_pressure(c);
+	CHECK(place(c, NULL, 768) != NULL);
+	CHECK(place(c, NULL, 2000) == NULL);
+	CHECK(gc_policy_by_name("lru") == &gc_policy_lru && gc_policy_by_name("nope") == NULL);
+	cluster_free(c);
+}
+
+static void test_reports_cannot_corrupt(void)
+{
+	struct cluster *c = new_cluster(NULL);
+	struct gsandbox *s;
+	const char *why;
+	json_t *b;
+
+	add_node(c, "n1", 1024);
+	add_node(c, "n2", 1024);
+	s = place(c, "n1", 256);
+	ASSERT(s);
+	b = json_pack("{s:s,s:s,s:i}", "state", "warm", "addr", "x", "port", 1);
+	CHECK(cluster_sandbox_report(c, c->nodes[2], s, b, &why) == -EPERM);
+	json_decref(b);
+	b = json_pack("{s:s}", "state", "warm");
+	CHECK(cluster_sandbox_report(c, c->nodes[1], s, b, &why) == -EINVAL);
+	json_decref(b);
+	b = json_pack("{s:s}", "state", "exploded");
+	CHECK(cluster_sandbox_report(c, c->nodes[1], s, b, &why) == -EINVAL);
+	json_decref(b);
+	b = json_pack("{s:[{s:s,s:i,s:i}]}", "sandboxes", "id", s->id, "inflight", -3, "idle_ms", 1);
+	CHECK(cluster_heartbeat(c, c->nodes[1], b, &why) == 0 && s->inflight == 0);
+	json_decref(b);
+	b = json_pack("{s:i}", "sandboxes", 7);
+	CHECK(cluster_heartbeat(c, c->nodes[1], b, &why) == -EINVAL);
+	json_decref(b);
+	CHECK(s->state == GS_STARTING && c->nsandboxes == 1);
+	cluster_free(c);
+}
+
+static void test_node_lost_and_fragmentation(void)
+{
+	struct cluster *c = new_cluster(NULL);
+	uint64_t total, largest;
+
+	add_node(c, "n1", 1000);
+	add_node(c, "n2", 1000);
+	place(c, "n1", 500);
+	cluster_free_memory(c, &total, &largest);
+	CHECK(total == 1500 && largest == 1000);
+	CHECK(cluster_fragmentation(c) > 0.33 && cluster_fragmentation(c) < 0.34);
+	c->nodes[1]->last_heard_ms = 0;
+	c->cfg.node_lost_ms = 0;
+	/* The tick declares n1 lost (n2 too: it never spoke since registering at time 0). */
+	loop_timer_add(loop, 600, stop_loop, NULL);
+	loop_run(loop);
+	CHECK(c->nodes[1]->lost && c->nsandboxes == 0 && c->lost_nodes >= 1);
+	cluster_free(c);
+}
+
+int main(void)
+{
+	loop = loop_new();
+	events = event_log_new(loop, 1024);
+	RUN(test_register_refuses_garbage);
+	RUN(test_best_fit_locality_and_stem_cells);
+	RUN(test_mark_unmark_sweep);
+	RUN(test_pressure_compact_frees_whole_nodes);
+	RUN(test_pressure_lru);
+	RUN(test_reports_cannot_corrupt);
+	RUN(test_node_lost_and_fragmentation);
+	event_log_free(events);
+	loop_free(loop);
+	TEST_EXIT();
+}

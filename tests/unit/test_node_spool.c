@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The spool: records appended, shipped in batches to a (fake) controller, retried after a
+ * failure, acknowledged offsets kept, and nothing shipped twice or lost across a restart. */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ctlclient.h"
+#include "json.h"
+#include "mailbox.h"
+#include "spool.h"
+#include "util.h"
+#include "test.h"
+
+static char dir[] = "/tmp/xwhisk-test-spool-XXXXXX";
+static struct loop *loop;
+static struct http_server *fake;
+static json_t *received; /* activation ids, in arrival order */
+static int refuse_next;   /* answer 503 to this many batches */
+
+static void fake_controller(struct http_request *req, void *data)
+{
+	json_t *body = json_loadb(req->body.data, req->body.len, 0, NULL), *a;
+	size_t i;
+
+	if (refuse_next > 0) {
+		refuse_next--;
+		http_resp_send(req, 503, "application/json", "{}", 2);
+		json_decref(body);
+		return;
+	}
+	json_array_foreach(json_object_get(body, "activations"), i, a)
+		json_array_append(received, json_object_get(a, "activationId"));
+	json_decref(body);
+	http_resp_send(req, 200, "application/json", "{\"stored\":1,\"rejected\":[]}", 26);
+}
+
+static void stop(struct loop *l, void *data)
+{
+	loop_stop(l);
+}
+
+static void run_until(size_t n, unsigned ms)
+{
+	uint64_t end = clock_mono_ms() + ms;
+
+	while (json_array_size(received) < n && clock_mono_ms() < end) {
+		loop_timer_add(loop, 10, stop, NULL);
+		loop_run(loop);
+	}
+}
+
+static void append(struct spool_writer *w, const char *id)
+{
+	json_t *rec = json_pack("{s:s,s:s}", "activationId", id, "namespace", "guest");
+
+	CHECK(spool_append(w, rec) == 0);
+	json_decref(rec);
+}
+
+static int count_files(void)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	while (d && (de = readdir(d)))
+		n += strstr(de->d_name, ".ndjson") && !strstr(de->d_name, ".acked");
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static void test_ship_retry_and_restart(void)
+{
+	struct http_server_opts o = { .max_body = 1 << 20 };
+	struct spool_writer *w = NULL;
+	struct mailbox *mb;
+	struct ctlclient *cc;
+	struct shipper *s;
+
+	loop = loop_new();
+	mb = mailbox_new(loop);
+	fake = http_server_new(loop, &o, fake_controller, NULL);
+	ASSERT(loop && mb && fake && http_server_listen(fake, "127.0.0.1:0", false) == 0);
+	cc = ctlclient_new(loop, "127.0.0.1", http_server_port(fake), "token");
+	received = json_array();
+
+	ASSERT(spool_writer_open(dir, 0, &w) == 0);
+	append(w, "a1");
+	append(w, "a2");
+	append(w, "a3");
+	refuse_next = 1;
+	s = shipper_new(loop, mb, dir, cc);
+	shipper_nudge(s);
+	run_until(3, 5000);
+	CHECK(json_array_size(received) == 3);
+	/* The shipper counts when it reads the answer, a little after the server counted. */
+	for (int i = 0; i < 100 && shipper_shipped(s) < 3; i++)
+		run_until(4, 10);
+	CHECK(shipper_shipped(s) == 3);
+
+	/* A restart: a new writer file, a new shipper; the first file is done and goes. */
+	shipper_free(s);
+	spool_writer_close(w);
+	ASSERT(spool_writer_open(dir, 0, &w) == 0);
+	append(w, "b1");
+	append(w, "b2");
+	s = shipper_new(loop, mb, dir, cc);
+	run_until(5, 5000);
+	CHECK(json_array_size(received) == 5);
+	CHECK(!strcmp(json_string_value(json_array_get(received, 3)), "b1"));
+	run_until(6, 300); /* nothing more arrives */
+	CHECK(json_array_size(received) == 5);
+	CHECK(count_files() == 1);
+
+	shipper_free(s);
+	spool_writer_close(w);
+	ctlclient_free(cc);
+	http_server_free(fake);
+	mailbox_free(mb);
+	loop_free(loop);
+	json_decref(received);
+}
+
+int main(void)
+{
+	char cmd[128];
+
+	if (!mkdtemp(dir)) {
+		printf("not ok - mkdtemp\n");
+		return 1;
+	}
+	RUN(test_ship_retry_and_restart);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	(void)!system(cmd);
+	TEST_EXIT();
+}

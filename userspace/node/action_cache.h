@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Resolved actions, as the controller resolves them for a subject (through packages and
+ * bindings, with parameters merged), cached per (subject, name) and dropped when the event
+ * stream names any document they were built from. Entries are reference counted: an
+ * activation keeps its entry alive even after the cache dropped it. Thread-safe.
+ *
+ * Each entry has an action id, the first 8 bytes of SHA-256("subject|docid@revision"):
+ * sandboxes are per invoking namespace (as OpenWhisk's containers are) and per revision,
+ * so an updated action gets fresh sandboxes and the old ones age out.
+ */
+#ifndef XWHISK_ACTION_CACHE_H
+#define XWHISK_ACTION_CACHE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "pinned_maps.h"
+
+struct action_entry {
+	int refs;
+	bool dropped;
+	char *key;        /* "subject\nname" */
+	char *subject;
+	uint64_t id;
+	json_t *doc;      /* the controller's resolved document (read-only) */
+	const char *docid, *path, *name, *version, *kind, *binding, *owner;
+	char fqn[600];    /* "/path/name": what /run's action_name says */
+	uint32_t timeout_ms, memory_mb, logs_mb, concurrency;
+	int64_t revision;
+	enum xw_kind xkind;
+	bool provide_api_key;
+	bool web_export, raw_http, web_custom_options, final_params;
+	json_t *require_whisk_auth; /* the annotation's value, or NULL */
+	json_t *run_params;         /* parameters without init ones: the /run value base */
+	json_t *init_env;           /* init parameters as strings */
+	json_t *components;         /* for sequences */
+};
+
+struct action_cache;
+
+struct action_cache *action_cache_new(struct xw_maps *maps);
+void action_cache_free(struct action_cache *c);
+/* A new reference to the cached entry, or NULL. */
+struct action_entry *action_cache_get(struct action_cache *c, const char *subject,
+				      const char *name);
+/* Builds an entry from the controller's answer and caches it; returns a new reference.
+ * subject_idx is the subject's index in the namespaces map. */
+struct action_entry *action_cache_put(struct action_cache *c, const char *subject,
+				      uint32_t subject_idx, const char *name, json_t *resolved);
+/* Drops every entry built from docid (NULL: all of them). */
+void action_cache_invalidate(struct action_cache *c, const char *docid);
+void action_entry_ref(struct action_entry *e);
+void action_entry_unref(struct action_entry *e);
+size_t action_cache_size(struct action_cache *c);
+
+#endif

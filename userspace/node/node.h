@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * xwhisk-node's shared state. The main thread runs the manager loop (sandboxes, the
+ * controller's event stream, shipping activation records); worker threads each run a
+ * router loop on the ingress port (SO_REUSEPORT). Workers share routing state through the
+ * pinned BPF maps (atomics on memory-mapped slots and namespaces) and the action cache.
+ */
+#ifndef XWHISK_NODE_H
+#define XWHISK_NODE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "http.h"
+#include "loop.h"
+#include "mailbox.h"
+#include "pinned_maps.h"
+
+#define NODE_MAX_WORKERS 16
+/* exec (48 MB) plus parameters and annotations (1 MB each) plus JSON overhead: the
+ * management calls the node passes on carry whole actions. */
+#define NODE_MAX_BODY ((48u << 20) + (4u << 20))
+
+struct node_config {
+	const char *listen;
+	const char *controller_url;
+	const char *data_dir;
+	const char *pin_dir;
+	const char *runtimes;
+	const char *proxy_bin;
+	const char *api_host;  /* __OW_API_HOST inside sandboxes */
+	const char *bridge;    /* the sandboxes' bridge (NULL: the backend's default) */
+	const char *subnet;    /* their addresses (NULL: the backend's default) */
+	const char *name;      /* this node in the cluster */
+	const char *advertise; /* its ingress as others reach it */
+	unsigned gpus;
+	unsigned workers;
+	unsigned keepalive_s;   /* an idle sandbox is removed after this */
+	unsigned memory_mb;     /* what this node's sandboxes may use in all */
+	unsigned queue_max;     /* waiting activations per action and worker */
+	unsigned auth_ttl_s;    /* how long an authenticated credential is trusted */
+	char node_token[65];
+	char controller_host[256];
+	int controller_port;
+};
+
+struct action_cache;
+struct ns_table;
+struct pool;
+struct shipper;
+struct event_watch;
+struct worker;
+struct metrics;
+
+struct node {
+	struct node_config cfg;
+	struct loop *loop; /* the manager's */
+	struct mailbox *mailbox;
+	struct xw_maps *maps;
+	struct ns_table *ns;
+	struct action_cache *actions;
+	struct pool *pool;
+	struct shipper *shipper;
+	struct event_watch *watch;
+	struct metrics *metrics;
+	struct worker *workers[NODE_MAX_WORKERS];
+	unsigned nworkers;
+	uint64_t started_ms;
+};
+
+/* Runs fn(arg) on the manager thread. */
+int node_post(struct node *node, mailbox_fn fn, void *arg);
+
+#endif

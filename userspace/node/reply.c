@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "reply.h"
+#include "util.h"
+
+void reply_headers(struct http_request *req, const char *tid)
+{
+	http_resp_header(req, "X-Request-ID", "%s", tid);
+	http_resp_header(req, "Access-Control-Allow-Origin", "*");
+	http_resp_header(req, "Access-Control-Allow-Headers",
+			 "Authorization, Origin, X-Requested-With, Content-Type, Accept, User-Agent");
+	http_resp_header(req, "Access-Control-Allow-Methods", "GET, DELETE, POST, PUT, HEAD");
+}
+
+void reply_json(struct http_request *req, const char *tid, int status, json_t *body)
+{
+	char *text = body ? json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+
+	reply_headers(req, tid);
+	http_resp_send(req, status, "application/json", text ? text : "", text ? strlen(text) : 0);
+	free(text);
+	json_decref(body);
+}
+
+void reply_error(struct http_request *req, const char *tid, int status, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (status == 401)
+		http_resp_header(req, "WWW-Authenticate", "Basic realm=\"OpenWhisk secure realm\"");
+	reply_json(req, tid, status, json_pack("{s:s,s:s}", "error", msg, "code", tid));
+}
+
+void reply_throttled(struct http_request *req, const char *tid, const char *message,
+		     unsigned retry_after_s)
+{
+	http_resp_header(req, "Retry-After", "%u", retry_after_s ? retry_after_s : 1);
+	reply_error(req, tid, 429, "%s", message);
+}
+
+void request_tid(const struct http_request *req, char *out, size_t size)
+{
+	const char *given = http_req_header(req, "X-Request-ID");
+	size_t n = given ? strlen(given) : 0;
+	bool ok = n > 0 && n < size && strncmp(given, "sid_", 4);
+
+	json_t *utf8;
+
+	/* As the controller takes them: printable (spaces too) and valid UTF-8, so that the
+	 * error body's "code" always equals the X-Request-ID header. */
+	for (size_t i = 0; ok && i < n; i++)
+		ok = (unsigned char)given[i] >= 0x20 && given[i] != 0x7f;
+	if (ok) {
+		utf8 = json_stringn(given, n);
+		ok = utf8 != NULL;
+		json_decref(utf8);
+	}
+	if (ok)
+		memcpy(out, given, n + 1);
+	else
+		random_alnum(out, size > 33 ? 32 : size - 1);
+}

@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Answers the node makes itself, with OpenWhisk's headers and error body. */
+#ifndef XWHISK_REPLY_H
+#define XWHISK_REPLY_H
+
+#include <jansson.h>
+
+#include "http.h"
+
+/* X-Request-ID and the CORS headers of /api/v1. */
+void reply_headers(struct http_request *req, const char *tid);
+/* Steals body. */
+void reply_json(struct http_request *req, const char *tid, int status, json_t *body);
+void reply_error(struct http_request *req, const char *tid, int status, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* The 429 of a throttle, with Retry-After. */
+void reply_throttled(struct http_request *req, const char *tid, const char *message,
+		     unsigned retry_after_s);
+/* A transaction id: the client's X-Request-ID when usable, else 32 random characters. */
+void request_tid(const struct http_request *req, char *out, size_t size);
+
+#endif

@@ -1,0 +1,406 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "json.h"
+#include "log.h"
+#include "mailbox.h"
+#include "spool.h"
+#include "util.h"
+
+#define BATCH_RECORDS 500
+#define BATCH_BYTES (2u << 20)
+#define RETRY_MS 1000
+#define SCAN_MS 1000
+
+struct spool_writer {
+	char dir[PATH_MAX];
+	unsigned worker;
+	unsigned seq;
+	int fd;
+	uint64_t size;
+};
+
+static int next_seq(const char *dir, unsigned worker)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int max = 0;
+
+	if (!d)
+		return 1;
+	while ((de = readdir(d))) {
+		unsigned w, seq;
+
+		if (sscanf(de->d_name, "w%u-%u.ndjson", &w, &seq) == 2 && w == worker &&
+		    (int)seq > max)
+			max = (int)seq;
+	}
+	closedir(d);
+	return max + 1;
+}
+
+static int writer_open_file(struct spool_writer *w)
+{
+	char path[PATH_MAX + 64];
+
+	snprintf(path, sizeof(path), "%s/w%u-%u.ndjson", w->dir, w->worker, w->seq);
+	w->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (w->fd < 0)
+		return -errno;
+	w->size = 0;
+	return 0;
+}
+
+int spool_writer_open(const char *dir, unsigned worker, struct spool_writer **out)
+{
+	struct spool_writer *w = calloc(1, sizeof(*w));
+	int err;
+
+	if (!w)
+		return -ENOMEM;
+	snprintf(w->dir, sizeof(w->dir), "%s", dir);
+	w->worker = worker;
+	err = mkdir_p(dir, 0700);
+	if (err)
+		goto fail;
+	/* A fresh file per start: the previous run's files are closed for good. */
+	w->seq = (unsigned)next_seq(dir, worker);
+	err = writer_open_file(w);
+	if (err)
+		goto fail;
+	*out = w;
+	return 0;
+fail:
+	pr_err("spool: cannot open a spool file in %s: %s", dir, strerror(-err));
+	free(w);
+	return err;
+}
+
+void spool_writer_close(struct spool_writer *w)
+{
+	if (!w)
+		return;
+	if (w->fd >= 0)
+		close(w->fd);
+	free(w);
+}
+
+static int write_all(int fd, const char *p, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int spool_append(struct spool_writer *w, const json_t *record)
+{
+	char *text = json_dumps(record, JSON_COMPACT);
+	size_t len;
+	int err;
+
+	if (!text)
+		return -ENOMEM;
+	len = strlen(text);
+	text[len] = '\n'; /* replaces the NUL: the record and its newline in one write */
+	err = write_all(w->fd, text, len + 1);
+	free(text);
+	if (err)
+		return err;
+	w->size += len + 1;
+	if (w->size >= SPOOL_ROTATE_BYTES) {
+		close(w->fd);
+		w->seq++;
+		err = writer_open_file(w);
+		if (err)
+			pr_err("spool: cannot rotate: %s", strerror(-err));
+	}
+	return err;
+}
+
+/* ---- shipper ---- */
+
+struct shipper {
+	struct loop *loop;
+	struct mailbox *mailbox;
+	struct ctlclient *cc;
+	char dir[PATH_MAX];
+	struct loop_timer *timer;
+	bool in_flight;
+	int nudged;
+	uint64_t shipped;
+	uint64_t backlog;
+	/* the batch in flight */
+	char file[PATH_MAX + 64];
+	uint64_t batch_end;
+	unsigned batch_records;
+};
+
+static void ship_next(struct shipper *s);
+
+static void ship_timer(struct loop *loop, void *data)
+{
+	ship_next(data);
+}
+
+static uint64_t read_acked(const char *file)
+{
+	char path[PATH_MAX + 80], *text;
+	uint64_t v = 0;
+
+	snprintf(path, sizeof(path), "%s.acked", file);
+	text = file_read_all(path, NULL);
+	if (text)
+		(void)parse_u64(strtok(text, "\n") ?: "0", &v);
+	free(text);
+	return v;
+}
+
+static int write_acked(const char *file, uint64_t off)
+{
+	char path[PATH_MAX + 80], text[32];
+
+	snprintf(path, sizeof(path), "%s.acked", file);
+	snprintf(text, sizeof(text), "%llu\n", (unsigned long long)off);
+	return file_write_atomic(path, text, strlen(text), 0600);
+}
+
+static void remove_file(const char *file)
+{
+	char path[PATH_MAX + 80];
+
+	snprintf(path, sizeof(path), "%s.acked", file);
+	(void)unlink(file);
+	(void)unlink(path);
+}
+
+struct spool_file {
+	unsigned worker, seq;
+	char name[64];
+};
+
+/* The spool files in (worker, seq) order. */
+static int list_files(const char *dir, struct spool_file **out, size_t *n)
+{
+	DIR *d = opendir(dir);
+	struct spool_file *files = NULL;
+	size_t cnt = 0, cap = 0;
+	struct dirent *de;
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		struct spool_file f;
+		char rest[16];
+
+		if (sscanf(de->d_name, "w%u-%u.ndjso%1s", &f.worker, &f.seq, rest) != 3 ||
+		    strcmp(de->d_name + strlen(de->d_name) - 7, ".ndjson"))
+			continue;
+		snprintf(f.name, sizeof(f.name), "%s", de->d_name);
+		if (cnt == cap) {
+			struct spool_file *nf = realloc(files, (cap ? cap * 2 : 16) * sizeof(*nf));
+
+			if (!nf)
+				break;
+			files = nf;
+			cap = cap ? cap * 2 : 16;
+		}
+		files[cnt++] = f;
+	}
+	closedir(d);
+	for (size_t i = 1; i < cnt; i++)
+		for (size_t j = i; j > 0 && (files[j - 1].worker > files[j].worker ||
+					     (files[j - 1].worker == files[j].worker &&
+					      files[j - 1].seq > files[j].seq));
+		     j--) {
+			struct spool_file t = files[j];
+
+			files[j] = files[j - 1];
+			files[j - 1] = t;
+		}
+	*out = files;
+	*n = cnt;
+	return 0;
+}
+
+static void on_acked(int status, json_t *body, void *data)
+{
+	struct shipper *s = data;
+
+	s->in_flight = false;
+	if (status == 200) {
+		json_t *rejected = json_object_get(body, "rejected");
+
+		if (json_array_size(rejected))
+			pr_warn("spool: the controller rejected %zu records of %s",
+				json_array_size(rejected), s->file);
+	} else if (status == 400) {
+		/* Never retry what the controller calls malformed: it would block the spool. */
+		pr_err("spool: the controller refused a batch of %s as malformed; skipping it",
+		       s->file);
+	} else {
+		pr_warn("spool: shipping %s failed (%d); retrying", s->file, status);
+		s->timer = loop_timer_add(s->loop, RETRY_MS, ship_timer, s);
+		return;
+	}
+	if (write_acked(s->file, s->batch_end))
+		pr_err("spool: cannot record progress for %s", s->file);
+	if (status == 200)
+		s->shipped += s->batch_records;
+	ship_next(s);
+}
+
+/* Reads complete lines of file from off into body; returns the new offset (off if none). */
+static uint64_t read_batch(const char *file, uint64_t off, struct buf *body, unsigned *records,
+			   uint64_t *size)
+{
+	int fd = open(file, O_RDONLY | O_CLOEXEC);
+	char *chunk = NULL;
+	struct stat st;
+	ssize_t n;
+	uint64_t end = off;
+
+	*records = 0;
+	if (fd < 0)
+		return off;
+	if (fstat(fd, &st) == 0)
+		*size = (uint64_t)st.st_size;
+	chunk = malloc(BATCH_BYTES);
+	if (!chunk)
+		goto out;
+	n = pread(fd, chunk, BATCH_BYTES, (off_t)off);
+	if (n <= 0)
+		goto out;
+	for (char *p = chunk, *nl; p < chunk + n && (nl = memchr(p, '\n', (size_t)(chunk + n - p)));
+	     p = nl + 1) {
+		if (nl > p) {
+			buf_puts(body, *records ? "," : "");
+			buf_append(body, p, (size_t)(nl - p));
+			(*records)++;
+		}
+		end = off + (uint64_t)(nl + 1 - chunk);
+		if (*records >= BATCH_RECORDS)
+			break;
+	}
+out:
+	free(chunk);
+	close(fd);
+	return end;
+}
+
+static void ship_next(struct shipper *s)
+{
+	struct spool_file *files = NULL;
+	size_t n = 0;
+	uint64_t backlog = 0;
+
+	s->timer = NULL;
+	if (s->in_flight)
+		return;
+	__atomic_store_n(&s->nudged, 0, __ATOMIC_RELAXED);
+	if (list_files(s->dir, &files, &n))
+		goto rearm;
+	for (size_t i = 0; i < n; i++) {
+		bool closed = i + 1 < n && files[i + 1].worker == files[i].worker;
+		char path[PATH_MAX + 64];
+		struct buf body = BUF_INIT;
+		uint64_t acked, end, size = 0;
+		unsigned records;
+
+		snprintf(path, sizeof(path), "%s/%s", s->dir, files[i].name);
+		acked = read_acked(path);
+		buf_puts(&body, "{\"activations\":[");
+		end = read_batch(path, acked, &body, &records, &size);
+		backlog += size > acked ? size - acked : 0;
+		if (end == acked) {
+			buf_free(&body);
+			/* Fully acknowledged and never written again (a torn last line of a
+			 * crashed run has no newline and is never shipped). */
+			if (closed)
+				remove_file(path);
+			continue;
+		}
+		buf_puts(&body, "]}");
+		snprintf(s->file, sizeof(s->file), "%s", path);
+		s->batch_end = end;
+		s->batch_records = records;
+		s->in_flight = !ctlclient_post_text(s->cc, "/internal/v1/activations", body.data,
+						    body.len, on_acked, s);
+		buf_free(&body);
+		if (s->in_flight)
+			break;
+	}
+	s->backlog = backlog;
+rearm:
+	free(files);
+	if (!s->in_flight)
+		s->timer = loop_timer_add(s->loop, SCAN_MS, ship_timer, s);
+}
+
+static void on_nudge(void *arg)
+{
+	struct shipper *s = arg;
+
+	if (s->in_flight)
+		return;
+	loop_timer_cancel(s->loop, s->timer);
+	s->timer = NULL;
+	ship_next(s);
+}
+
+struct shipper *shipper_new(struct loop *loop, struct mailbox *mb, const char *dir,
+			    struct ctlclient *cc)
+{
+	struct shipper *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->loop = loop;
+	s->cc = cc;
+	snprintf(s->dir, sizeof(s->dir), "%s", dir);
+	s->mailbox = mb;
+	s->timer = loop_timer_add(loop, 0, ship_timer, s);
+	return s;
+}
+
+void shipper_free(struct shipper *s)
+{
+	if (!s)
+		return;
+	loop_timer_cancel(s->loop, s->timer);
+	free(s);
+}
+
+void shipper_nudge(struct shipper *s)
+{
+	/* One nudge in flight is enough: it ships everything there is. */
+	if (__atomic_exchange_n(&s->nudged, 1, __ATOMIC_ACQ_REL) == 0)
+		(void)mailbox_post(s->mailbox, on_nudge, s);
+}
+
+uint64_t shipper_shipped(struct shipper *s)
+{
+	return s->shipped;
+}
+
+uint64_t shipper_backlog(struct shipper *s)
+{
+	return s->backlog;
+}

@@ -1,0 +1,218 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The Python language loop of xwhisk-proxy (protocol: userspace/proxy/mode_loop.c).
+
+It starts with the sandbox, before the action is known: /init only loads the code.
+Semantics follow apache/openwhisk-runtime-python: the action is __main__.py (the
+source, or the file of that name in a zip, with an optional virtualenv/), main is
+looked up in it, an exception becomes {"error": str(e)} (an application error) with
+its traceback in the logs, and a result that is neither a dict nor a list gets 502
+"The action did not return a dictionary or array.". One activation at a time.
+
+With --zygote it is a fork-server instead (userspace/sandbox/zygote.h): it imports
+everything once, then forks a ready loop into each new sandbox it is handed.
+"""
+import importlib.util
+import json
+import os
+import sys
+import traceback
+
+RESULT_FD = 3
+
+
+def dump(obj):
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+class Loop:
+    def __init__(self, out):
+        self.out = out
+        self.main = None
+
+    def answer(self, msg):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self.out.write(dump(msg) + b"\n")
+        self.out.flush()
+
+    def init(self, msg):
+        for key, value in (msg.get("env") or {}).items():
+            os.environ[key] = value
+        folder = msg["dir"]
+        entry = os.path.join(folder, "__main__.py")
+        try:
+            if not msg.get("binary"):
+                with open(entry, "w", encoding="utf-8") as f:
+                    f.write(msg["code"])
+            elif not os.path.exists(entry) and os.path.exists(os.path.join(folder, "exec")):
+                os.rename(os.path.join(folder, "exec"), entry)
+            if not os.path.exists(entry):
+                raise ImportError("Zip file does not include __main__.py")
+            activate = os.path.join(folder, "virtualenv", "bin", "activate_this.py")
+            if os.path.exists(activate):
+                with open(activate) as f:
+                    exec(compile(f.read(), activate, "exec"), {"__file__": activate})
+            sys.path.insert(0, folder)
+            os.chdir(folder)
+            spec = importlib.util.spec_from_file_location("main__", entry)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules["main__"] = module
+            spec.loader.exec_module(module)
+            main = getattr(module, msg.get("main") or "main", None)
+            if not callable(main):
+                raise AttributeError("Action entrypoint '%s' is not a function." % msg.get("main"))
+            self.main = main
+            self.answer({"ok": True})
+        except Exception as ex:
+            traceback.print_exc(file=sys.stderr)
+            reason = traceback.format_exception_only(type(ex), ex)[-1].strip()
+            self.answer({"error": "Initialization has failed due to: " + reason})
+
+    def run(self, rid, msg):
+        for key, value in msg.items():
+            if key != "value" and isinstance(value, str):
+                os.environ["__OW_" + key.upper()] = value
+        try:
+            result = self.main(msg.get("value", {}))
+        except Exception as ex:
+            traceback.print_exc(file=sys.stderr)
+            result = {"error": str(ex)}
+        if not isinstance(result, (dict, list)):
+            self.answer({"id": rid, "status": 502,
+                         "body": {"error": "The action did not return a dictionary or array."}})
+            return
+        try:
+            dump(result)
+        except Exception as ex:
+            self.answer({"id": rid, "status": 502,
+                         "body": {"error": "An error has occurred: %s" % ex}})
+            return
+        self.answer({"id": rid, "status": 200, "body": result})
+
+    def serve(self):
+        # One write per line: timestamps stay true and stdout interleaves with stderr.
+        sys.stdout.reconfigure(line_buffering=True)
+        self.answer({"ok": True, "concurrent": False, "pid": os.getpid()})
+        stdin = sys.stdin.buffer
+        while True:
+            line = stdin.readline()
+            if not line:
+                return
+            msg = json.loads(line)
+            if "init" in msg:
+                self.init(msg["init"])
+            elif "run" in msg:
+                self.run(msg.get("id"), msg["run"])
+
+
+def serve():
+    Loop(os.fdopen(RESULT_FD, "wb", buffering=0)).serve()
+
+
+# ---- the zygote ----
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+PR_CAPBSET_DROP = 24
+PR_SET_NO_NEW_PRIVS = 38
+
+
+def zygote_child(libc, req, fds, cap_last):
+    """In the new sandbox's PID namespace: finish entering it, drop everything, serve."""
+    import ctypes
+    import signal
+
+    setns, prctl = libc.setns, libc.prctl
+    pidfd, loop_in, loop_out, out, err = fds
+    try:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        for path in req["cgroups"]:
+            with open(path, "w") as f:
+                f.write("0")
+        if setns(pidfd, CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS):
+            raise OSError(ctypes.get_errno(), "setns")
+        os.chdir("/")
+        os.dup2(loop_in, 0)
+        os.dup2(out, 1)
+        os.dup2(err, 2)
+        os.dup2(loop_out, RESULT_FD)
+        os.closerange(RESULT_FD + 1, 1 << 20)
+        for cap in range(cap_last + 1):
+            prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
+        os.setgroups([])
+        os.setresgid(req["gid"], req["gid"], req["gid"])
+        os.setresuid(req["uid"], req["uid"], req["uid"])
+        if prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0):
+            raise OSError(ctypes.get_errno(), "no_new_privs")
+        os.umask(0o022)
+        os.environ.clear()
+        os.environ.update(req["env"])
+        serve()
+    except BaseException as ex:  # noqa: B902 - nothing may escape a forked child
+        # Before the dup2s this is the node's stderr: one line, no traceback.
+        sys.stderr.write("xwhisk zygote: cannot start a loop in the sandbox: %r\n" % ex)
+        os._exit(1)
+    os._exit(0)
+
+
+def zygote():
+    import ctypes
+    import gc
+    import signal
+    import socket
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    # Looked up once here rather than in every child.
+    libc.setns, libc.prctl  # noqa: B018
+    with open("/proc/sys/kernel/cap_last_cap") as f:
+        cap_last = int(f.read())
+    own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+    ctl = socket.socket(fileno=3)
+
+    def reap(signum, frame):
+        # A loop's zombie would keep its sandbox's init from ever being reaped.
+        try:
+            while os.waitpid(-1, os.WNOHANG)[0] > 0:
+                pass
+        except ChildProcessError:
+            pass
+
+    signal.signal(signal.SIGCHLD, reap)
+    # What exists now is shared with every loop: keep the collector from touching (and
+    # so copying) it in each of them.
+    gc.collect()
+    gc.freeze()
+    ctl.send(b'{"ready":true}')
+    while True:
+        msg, fds, _, _ = socket.recv_fds(ctl, 1 << 16, 8)
+        if not msg:
+            os._exit(0)
+        try:
+            req = json.loads(msg)
+            if len(fds) != 5:
+                raise ValueError("expected 5 fds, got %d" % len(fds))
+            if libc.setns(fds[0], CLONE_NEWPID):
+                raise OSError(ctypes.get_errno(), "setns pid")
+            try:
+                pid = os.fork()
+                if pid == 0:
+                    zygote_child(libc, req, fds, cap_last)
+            finally:
+                if libc.setns(own_pidns, CLONE_NEWPID):
+                    os._exit(1)  # forking into the wrong namespace from now on
+            ctl.send(dump({"ok": True, "pid": pid}))
+        except Exception as ex:
+            ctl.send(dump({"error": str(ex)}))
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+
+if __name__ == "__main__":
+    if "--zygote" in sys.argv[1:]:
+        zygote()
+    else:
+        serve()

@@ -1,0 +1,460 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "rtnl.h"
+#include "launch.h"
+
+/*
+ * The sandbox root is assembled over /tmp in the child's private mount namespace: /tmp
+ * exists everywhere and is not part of the view (the sandbox gets its own), so binding
+ * host directories under it can never bind the assembly point into itself.
+ */
+#define ROOT "/tmp"
+
+/* Top-level host entries the sandbox never sees: it gets its own or none. */
+static const char *const rootfs_skip[] = { "proc", "sys", "dev", "tmp", "run", "action",
+					   "boot", "lost+found" };
+
+static const char *const step_names[] = {
+	[STEP_SIGNALS] = "signals",
+	[STEP_CGROUP] = "cgroup",
+	[STEP_NET_SYSCTL] = "net-sysctl",
+	[STEP_NET_VETH] = "veth",
+	[STEP_NET_ADDR] = "address",
+	[STEP_MOUNT_PRIVATE] = "mount-private",
+	[STEP_MOUNT_ROOT] = "mount-root",
+	[STEP_MOUNT_BIND] = "mount-bind",
+	[STEP_MOUNT_READONLY] = "mount-readonly",
+	[STEP_MOUNT_PROC] = "mount-proc",
+	[STEP_MOUNT_DEV] = "mount-dev",
+	[STEP_MOUNT_TMP] = "mount-tmp",
+	[STEP_MOUNT_ACTION] = "mount-action",
+	[STEP_PIVOT] = "pivot-root",
+	[STEP_HOSTNAME] = "hostname",
+	[STEP_FDS] = "fds",
+	[STEP_PRIVS] = "privileges",
+	[STEP_EXEC] = "exec",
+};
+
+const char *spawn_step_name(int step)
+{
+	if (step <= 0 || step >= (int)(sizeof(step_names) / sizeof(step_names[0])))
+		return "unknown";
+	return step_names[step];
+}
+
+int rootfs_scan(struct rootfs *rf, const char *const *hide)
+{
+	DIR *d = opendir("/");
+	struct dirent *de;
+	size_t cap = 0;
+	int err = 0;
+
+	memset(rf, 0, sizeof(*rf));
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		struct rootfs_entry *e;
+		bool skip = de->d_name[0] == '.';
+		ssize_t n = 0;
+
+		for (size_t i = 0; i < sizeof(rootfs_skip) / sizeof(rootfs_skip[0]); i++)
+			skip |= !strcmp(de->d_name, rootfs_skip[i]);
+		if (skip || (de->d_type != DT_DIR && de->d_type != DT_LNK))
+			continue;
+		if (rf->n == cap) {
+			struct rootfs_entry *ne;
+
+			cap = cap ? cap * 2 : 32;
+			ne = realloc(rf->entries, cap * sizeof(*ne));
+			if (!ne) {
+				err = -ENOMEM;
+				break;
+			}
+			rf->entries = ne;
+		}
+		e = &rf->entries[rf->n];
+		memset(e, 0, sizeof(*e));
+		snprintf(e->name, sizeof(e->name), "%s", de->d_name);
+		if (de->d_type == DT_LNK) {
+			char path[PATH_MAX];
+
+			snprintf(path, sizeof(path), "/%s", de->d_name);
+			n = readlink(path, e->link, sizeof(e->link) - 1);
+			if (n <= 0)
+				continue;
+			e->link[n] = '\0';
+		}
+		rf->n++;
+	}
+	closedir(d);
+	for (; !err && hide && hide[rf->nhide]; rf->nhide++)
+		;
+	if (!err && rf->nhide) {
+		rf->hide = calloc(rf->nhide, sizeof(*rf->hide));
+		for (size_t i = 0; rf->hide && i < rf->nhide; i++)
+			if (!(rf->hide[i] = strdup(hide[i])))
+				err = -ENOMEM;
+		if (!rf->hide)
+			err = -ENOMEM;
+	}
+	if (err)
+		rootfs_free(rf);
+	return err;
+}
+
+void rootfs_free(struct rootfs *rf)
+{
+	if (!rf)
+		return;
+	for (size_t i = 0; rf->hide && i < rf->nhide; i++)
+		free(rf->hide[i]);
+	free(rf->hide);
+	free(rf->entries);
+	memset(rf, 0, sizeof(*rf));
+}
+
+/* ---- the child: syscalls and stack buffers only ---- */
+
+struct pathbuf {
+	char s[PATH_MAX];
+};
+
+static const char *cat(struct pathbuf *b, const char *a, const char *c)
+{
+	size_t la = strlen(a), lc = strlen(c);
+
+	if (la + lc + 1 > sizeof(b->s))
+		lc = sizeof(b->s) - la - 1;
+	memcpy(b->s, a, la);
+	memcpy(b->s + la, c, lc);
+	b->s[la + lc] = '\0';
+	return b->s;
+}
+
+static size_t utoa(char *out, unsigned long v)
+{
+	char tmp[24];
+	size_t n = 0, i = 0;
+
+	do
+		tmp[n++] = (char)('0' + v % 10);
+	while ((v /= 10));
+	while (n)
+		out[i++] = tmp[--n];
+	return i;
+}
+
+static void report(int fd, const char *msg, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, msg, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		msg += n;
+		len -= (size_t)n;
+	}
+}
+
+static __attribute__((noreturn)) void child_fail(int fd, int step, int err)
+{
+	char msg[48];
+	size_t n = 0;
+
+	msg[n++] = 'E';
+	n += utoa(msg + n, (unsigned long)step);
+	msg[n++] = ':';
+	n += utoa(msg + n, (unsigned long)(err < 0 ? -err : err));
+	msg[n++] = '\n';
+	report(fd, msg, n);
+	_exit(127);
+}
+
+static int write_str(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, s, strlen(s));
+	close(fd);
+	return n < 0 ? -errno : 0;
+}
+
+static void child_signals(void)
+{
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	sigset_t none;
+
+	/* The parent may block signals for its signalfd and ignore SIGPIPE; exec keeps both. */
+	for (int s = 1; s < NSIG; s++)
+		(void)sigaction(s, &dfl, NULL);
+	sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+static int child_network(const struct spawn_plan *p)
+{
+	struct rtnl host = { .fd = p->host_nl_fd, .seq = 1 }, local = { .fd = -1 };
+	int nsfd, err, eth;
+
+	/*
+	 * IPv4 only: eth0, created next, inherits "default" and gets no link-local address,
+	 * duplicate detection or router solicitations. ("all" would also reconfigure lo,
+	 * at a cost that shows in the refill rate.)
+	 */
+	(void)write_str("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
+	nsfd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (nsfd < 0)
+		return STEP_NET_VETH;
+	err = rtnl_veth_create(&host, p->veth_host, p->bridge_ifindex, "eth0", nsfd);
+	close(nsfd);
+	if (err) {
+		errno = -err;
+		return STEP_NET_VETH;
+	}
+	eth = rtnl_link_index(&host, p->veth_host);
+	if (eth > 0)
+		(void)rtnl_bridge_port_isolate(&host, eth);
+	err = rtnl_open(&local);
+	if (!err)
+		err = rtnl_link_up(&local, 1); /* lo is ifindex 1 in every namespace */
+	if (!err) {
+		eth = rtnl_link_index(&local, "eth0");
+		err = eth < 0 ? eth : rtnl_addr_add(&local, eth, p->ip, p->prefix);
+	}
+	if (!err)
+		err = rtnl_link_up(&local, eth);
+	if (!err)
+		err = rtnl_route_default(&local, eth, p->gw);
+	rtnl_close(&local);
+	if (err) {
+		errno = -err;
+		return STEP_NET_ADDR;
+	}
+	return 0;
+}
+
+static int mount_dev(void)
+{
+	static const struct {
+		const char *name;
+		unsigned major, minor;
+	} nodes[] = {
+		{ "/null", 1, 3 }, { "/zero", 1, 5 }, { "/full", 1, 7 },
+		{ "/random", 1, 8 }, { "/urandom", 1, 9 }, { "/tty", 5, 0 },
+	};
+	static const char *const links[][2] = {
+		{ "/proc/self/fd", "/fd" },	   { "/proc/self/fd/0", "/stdin" },
+		{ "/proc/self/fd/1", "/stdout" }, { "/proc/self/fd/2", "/stderr" },
+	};
+	struct pathbuf b;
+	const char *dev = ROOT "/dev";
+
+	if (mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k"))
+		return -1;
+	for (size_t i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++)
+		if (mknod(cat(&b, dev, nodes[i].name), S_IFCHR | 0666,
+			  makedev(nodes[i].major, nodes[i].minor)))
+			return -1;
+	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++)
+		if (symlink(links[i][0], cat(&b, dev, links[i][1])))
+			return -1;
+	if (mkdir(cat(&b, dev, "/shm"), 01777) ||
+	    mount("shm", b.s, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=64m"))
+		return -1;
+	return mount(NULL, dev, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC,
+		     NULL);
+}
+
+static int child_mounts(const struct spawn_plan *p)
+{
+	static const char *const mountpoints[] = { "/proc", "/dev", "/sys", "/tmp", "/run",
+						   "/action" };
+	struct mount_attr ro = {
+		.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+	};
+	const struct rootfs *rf = p->rootfs;
+	struct pathbuf b, src;
+	char opts[64];
+	int action_fd;
+	size_t n;
+
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+		return STEP_MOUNT_PRIVATE;
+	/*
+	 * Opened here, in our copy of the mounts (a bind source must belong to the
+	 * namespace), and before /tmp is covered: the directory may live there.
+	 */
+	action_fd = open(p->action_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (action_fd < 0)
+		return STEP_MOUNT_ACTION;
+	if (mount("xwhisk", ROOT, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k"))
+		return STEP_MOUNT_ROOT;
+	for (size_t i = 0; i < rf->n; i++) {
+		const struct rootfs_entry *e = &rf->entries[i];
+
+		cat(&b, ROOT "/", e->name);
+		if (e->link[0]) {
+			if (symlink(e->link, b.s))
+				return STEP_MOUNT_BIND;
+			continue;
+		}
+		if (mkdir(b.s, 0755) ||
+		    mount(cat(&src, "/", e->name), b.s, NULL, MS_BIND | MS_REC, NULL))
+			return STEP_MOUNT_BIND;
+	}
+	for (size_t i = 0; i < sizeof(mountpoints) / sizeof(mountpoints[0]); i++)
+		if (mkdir(cat(&b, ROOT, mountpoints[i]), 0755))
+			return STEP_MOUNT_ROOT;
+	if (mount_setattr(AT_FDCWD, ROOT, AT_RECURSIVE, &ro, sizeof(ro)))
+		return STEP_MOUNT_READONLY;
+	for (size_t i = 0; i < rf->nhide; i++)
+		if (mount("hidden", cat(&b, ROOT, rf->hide[i]), "tmpfs",
+			  MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0755") &&
+		    errno != ENOENT && errno != ENOTDIR)
+			return STEP_MOUNT_READONLY;
+	if (mount("proc", ROOT "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL))
+		return STEP_MOUNT_PROC;
+	/* A fresh sysfs shows the sandbox's own network devices, not the host's. */
+	if (mount("sysfs", ROOT "/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  NULL))
+		return STEP_MOUNT_PROC;
+	if (mount_dev())
+		return STEP_MOUNT_DEV;
+	memcpy(opts, "mode=1777,size=", 15);
+	n = 15 + utoa(opts + 15, p->tmp_mb ? p->tmp_mb : 64);
+	memcpy(opts + n, "m", 2);
+	if (mount("tmpfs", ROOT "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, opts))
+		return STEP_MOUNT_TMP;
+	memcpy(src.s, "/proc/self/fd/", 14);
+	src.s[14 + utoa(src.s + 14, (unsigned long)action_fd)] = '\0';
+	if (mount(src.s, ROOT "/action", NULL, MS_BIND, NULL) ||
+	    mount(NULL, ROOT "/action", NULL, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV, NULL))
+		return STEP_MOUNT_ACTION;
+	if (chdir(ROOT) || syscall(SYS_pivot_root, ".", ".") || umount2(".", MNT_DETACH) ||
+	    chdir("/"))
+		return STEP_PIVOT;
+	return 0;
+}
+
+/* Moves each source fd to its target number; everything else closes at exec. */
+static int child_fds(const struct spawn_plan *p, int *status_fd)
+{
+	int src[7], n = 0, devnull;
+	int target[7];
+
+	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (devnull < 0)
+		return -1;
+	src[n] = devnull, target[n++] = 0;
+	src[n] = p->out_fd, target[n++] = 1;
+	src[n] = p->err_fd, target[n++] = 2;
+	if (p->notify)
+		src[n] = p->status_fd, target[n++] = SPAWN_READY_FD;
+	if (p->loop_in_fd >= 0) {
+		src[n] = p->loop_in_fd, target[n++] = SPAWN_LOOP_IN_FD;
+		src[n] = p->loop_out_fd, target[n++] = SPAWN_LOOP_OUT_FD;
+	}
+	if (p->oom_fd >= 0)
+		src[n] = p->oom_fd, target[n++] = SPAWN_OOM_FD;
+	/* First out of the way (a source may sit on another's target), then into place. */
+	for (int i = 0; i < n; i++) {
+		src[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 100);
+		if (src[i] < 0)
+			return -1;
+	}
+	*status_fd = fcntl(p->status_fd, F_DUPFD_CLOEXEC, 100);
+	if (*status_fd < 0)
+		return -1;
+	for (int i = 0; i < n; i++)
+		if (dup2(src[i], target[i]) < 0)
+			return -1;
+	return close_range(SPAWN_OOM_FD + 1, ~0u, CLOSE_RANGE_CLOEXEC);
+}
+
+static int child_privileges(const struct spawn_plan *p)
+{
+	/* The bounding set first: dropping it needs CAP_SETPCAP, which setuid takes away. */
+	for (int cap = 0; cap <= p->cap_last; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) && errno != EINVAL)
+			return -1;
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) && errno != EINVAL)
+		return -1;
+	/* Raw syscalls: glibc's wrappers would try to signal the parent's other threads. */
+	if (syscall(SYS_setgroups, 0, NULL) || syscall(SYS_setresgid, p->gid, p->gid, p->gid) ||
+	    syscall(SYS_setresuid, p->uid, p->uid, p->uid))
+		return -1;
+	/* A non-zero uid with no file capabilities left: every capability set is now empty. */
+	return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+}
+
+static __attribute__((noreturn)) void child_main(const struct spawn_plan *p)
+{
+	int sfd = p->status_fd, step;
+
+	umask(0);
+	child_signals();
+	if (p->cgroup_version == 1)
+		for (int i = 0; i < p->njoin; i++)
+			if (write(p->join_fds[i], "0", 1) != 1)
+				child_fail(sfd, STEP_CGROUP, errno);
+	step = child_network(p);
+	if (step)
+		child_fail(sfd, step, errno);
+	step = child_mounts(p);
+	if (step)
+		child_fail(sfd, step, errno);
+	if (sethostname(p->hostname, strlen(p->hostname)))
+		child_fail(sfd, STEP_HOSTNAME, errno);
+	if (child_fds(p, &sfd))
+		child_fail(sfd, STEP_FDS, errno);
+	if (child_privileges(p))
+		child_fail(sfd, STEP_PRIVS, errno);
+	umask(022);
+	report(sfd, "S", 1);
+	execve(p->argv[0], p->argv, p->envp);
+	child_fail(sfd, STEP_EXEC, errno);
+}
+
+int spawn_sandbox(const struct spawn_plan *plan, pid_t *ret_pid, int *ret_pidfd)
+{
+	struct clone_args args = {
+		.flags = CLONE_PIDFD | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWIPC |
+			 CLONE_NEWUTS,
+		.exit_signal = SIGCHLD,
+	};
+	int pidfd = -1;
+	long pid;
+
+	args.pidfd = (uint64_t)(uintptr_t)&pidfd;
+	if (plan->cgroup_version == 2 && plan->njoin) {
+		args.flags |= CLONE_INTO_CGROUP;
+		args.cgroup = (uint64_t)plan->join_fds[0];
+	}
+	pid = syscall(SYS_clone3, &args, sizeof(args));
+	if (pid < 0)
+		return -errno;
+	if (pid == 0)
+		child_main(plan);
+	*ret_pid = (pid_t)pid;
+	*ret_pidfd = pidfd;
+	return 0;
+}

@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Starting a sandbox's init: clone3() into new PID, network, mount, IPC and UTS
+ * namespaces, then, in the child and before exec:
+ *   join the cgroup; create the veth pair (host end on the bridge, "eth0" inside) and
+ *   give eth0 its address and default route; build the root: a read-only view of the
+ *   host's top-level directories on a small tmpfs, a fresh /proc and /sys, a minimal
+ *   /dev, a private /tmp and the action's directory at /action; pivot into it; set the
+ *   hostname; drop every capability (bounding set included), switch to the sandbox
+ *   user, set no_new_privs; exec the kind's command.
+ *
+ * The child reports on status_fd: "S" when the setup is done, "E<step>:<errno>\n" when
+ * a step failed. Readiness after that is the command's business (XWHISK_READY_FD) or
+ * the manager's (a TCP probe). The child only makes syscalls: a multi-threaded parent
+ * may have left allocator locks held at clone time.
+ */
+#ifndef XWHISK_SANDBOX_LAUNCH_H
+#define XWHISK_SANDBOX_LAUNCH_H
+
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "cgroup.h"
+
+/* File descriptors the sandbox command finds (besides 0, 1 and 2). */
+#define SPAWN_READY_FD 3   /* the status pipe, for commands that report readiness */
+#define SPAWN_LOOP_IN_FD 4 /* a zygote-made language loop: its stdin */
+#define SPAWN_LOOP_OUT_FD 5 /* ... and its results */
+#define SPAWN_OOM_FD 6     /* the memory cgroup's OOM counter file */
+
+/* The host's top-level directories and symlinks, scanned once. */
+struct rootfs_entry {
+	char name[NAME_MAX + 1];
+	char link[PATH_MAX]; /* symlink target, "" for a directory */
+};
+
+struct rootfs {
+	struct rootfs_entry *entries;
+	size_t n;
+	char **hide; /* host directories masked by an empty read-only tmpfs */
+	size_t nhide;
+};
+
+int rootfs_scan(struct rootfs *rf, const char *const *hide);
+void rootfs_free(struct rootfs *rf);
+
+enum spawn_step {
+	STEP_SIGNALS = 1,
+	STEP_CGROUP,
+	STEP_NET_SYSCTL,
+	STEP_NET_VETH,
+	STEP_NET_ADDR,
+	STEP_MOUNT_PRIVATE,
+	STEP_MOUNT_ROOT,
+	STEP_MOUNT_BIND,
+	STEP_MOUNT_READONLY,
+	STEP_MOUNT_PROC,
+	STEP_MOUNT_DEV,
+	STEP_MOUNT_TMP,
+	STEP_MOUNT_ACTION,
+	STEP_PIVOT,
+	STEP_HOSTNAME,
+	STEP_FDS,
+	STEP_PRIVS,
+	STEP_EXEC,
+};
+
+const char *spawn_step_name(int step);
+
+struct spawn_plan {
+	const struct rootfs *rootfs;
+	const char *action_dir; /* the host directory mounted at /action */
+	unsigned tmp_mb;   /* size of /tmp */
+	const char *hostname;
+	/* network */
+	int host_nl_fd;    /* rtnetlink socket in the host network namespace */
+	const char *veth_host;
+	int bridge_ifindex;
+	in_addr_t ip, gw;  /* network order */
+	int prefix;
+	/* cgroup */
+	int cgroup_version;
+	int join_fds[CG_NCTRL]; /* v1: cgroup.procs files; v2: join_fds[0] is the directory */
+	int njoin;
+	/* the command's file descriptors */
+	int out_fd, err_fd; /* log pipes, opened read-write so writers never see EPIPE */
+	int status_fd;
+	bool notify;        /* status_fd stays open in the command as SPAWN_READY_FD */
+	int loop_in_fd, loop_out_fd; /* or -1 */
+	int oom_fd;         /* or -1 */
+	uid_t uid;
+	gid_t gid;
+	int cap_last;
+	char *const *argv;
+	char *const *envp;
+};
+
+/* Returns 0 and the child's pid and pidfd (close-on-exec), or a negative errno. */
+int spawn_sandbox(const struct spawn_plan *plan, pid_t *ret_pid, int *ret_pidfd);
+
+#endif
