@@ -41,7 +41,7 @@ curl -sf -u "$key" -X POST -H 'Content-Type: application/json' -d '{}' \
 read -r sb_ip sb_port < <(bpftool -j map dump pinned "$XWHISK_PIN_DIR/slots" | python3 -c '
 import json, socket, struct, sys
 for e in json.load(sys.stdin):
-    v = e["value"]
+    v = e.get("formatted", e)["value"]
     if v["state"] == 2:
         print(socket.inet_ntoa(struct.pack("<I", v["addr"])), v["port"]); break')
 [ -n "${sb_ip:-}" ] || { echo "invoke.sh: no warm sandbox found" >&2; exit 1; }

@@ -13,6 +13,8 @@
 #include "test.h"
 #include "sandbox_harness.h"
 
+#define NOT_DICT_OR_ARRAY "The action did not return a dictionary or array."
+
 extern char **environ;
 
 struct px {
@@ -126,7 +128,8 @@ static int run_value(const char *value_json, char **body)
 
 	snprintf(req, sizeof(req),
 		 "{\"value\":%s,\"namespace\":\"guest\",\"action_name\":\"/guest/t\","
-		 "\"action_version\":\"0.0.1\",\"activation_id\":\"0123456789abcdef0123456789abcdef\","
+		 "\"action_version\":\"0.0.1\","
+		 "\"activation_id\":\"0123456789abcdef0123456789abcdef\","
 		 "\"transaction_id\":\"tid\",\"deadline\":\"1700000000000\"}",
 		 value_json);
 	return px_post("/run", req, body);
@@ -221,8 +224,8 @@ static char *example_zip(const char *rel, bool zip_it)
 		close(fd);
 		za = zip_open(zpath, ZIP_TRUNCATE, &zerr);
 		if (za) {
-			zip_int64_t idx = zip_file_add(za, "exec", zip_source_buffer(za, data, len, 0),
-						       0);
+			zip_source_t *src = zip_source_buffer(za, data, len, 0);
+			zip_int64_t idx = zip_file_add(za, "exec", src, 0);
 
 			zip_file_set_external_attributes(za, (zip_uint64_t)idx, 0, ZIP_OPSYS_UNIX,
 							 (zip_uint32_t)(0100755u << 16));
@@ -270,8 +273,8 @@ static long run_concurrently(int n, const char *value, int *st)
 		 value);
 	for (int i = 0; i < n && i < 8; i++) {
 		runs[i].pool = http_pool_new(H.loop, "127.0.0.1", X.port, 0);
-		http_pool_call(runs[i].pool, "POST", "/run", NULL, req, strlen(req), 15000, h_http_cb,
-			       &runs[i].r);
+		http_pool_call(runs[i].pool, "POST", "/run", NULL, req, strlen(req), 15000,
+			       h_http_cb, &runs[i].r);
 	}
 	(void)h_run_until(all_async_done, runs, 20000);
 	for (int i = 0; i < n && i < 8; i++) {
@@ -386,7 +389,8 @@ static void test_node_exception_stops(void)
 	char *b = NULL, e[256];
 
 	start_node();
-	CHECK(init_code("function main(a) { throw new Error('boom'); }", false, NULL, 0, &b) == 200);
+	CHECK(init_code("function main(a) { throw new Error('boom'); }", false, NULL, 0, &b) ==
+	      200);
 	free(b);
 	CHECK(run_value("{}", &b) == 502);
 	CHECK(!strcmp(error_of(b, e, sizeof(e)), "An error has occurred: Error: boom"));
@@ -433,7 +437,8 @@ static void test_node_init_failure(void)
 
 	start_node();
 	CHECK(init_code("function main( {", false, NULL, 0, &b) == 502);
-	CHECK(!strncmp(error_of(b, e, sizeof(e)), "Initialization has failed due to: SyntaxError", 45));
+	CHECK(!strncmp(error_of(b, e, sizeof(e)), "Initialization has failed due to: SyntaxError",
+		       45));
 	free(b);
 	/* A failed init ends its logs like an activation. */
 	CHECK(sentinels(X.out) == 1 && sentinels(X.err) == 1);
@@ -567,7 +572,7 @@ static void test_python_errors_and_results(void)
 	free(b);
 	CHECK(px_lines(X.err, "ValueError: bad value", false) == 1);
 	CHECK(run_value("{\"s\":1}", &b) == 502);
-	CHECK(!strcmp(error_of(b, e, sizeof(e)), "The action did not return a dictionary or array."));
+	CHECK(!strcmp(error_of(b, e, sizeof(e)), NOT_DICT_OR_ARRAY));
 	free(b);
 	CHECK(run_value("{\"l\":1}", &b) == 200);
 	CHECK(body_is(b, "[1,2]"));
@@ -681,7 +686,7 @@ static void test_native_errors(void)
 			&b) == 200);
 	free(b);
 	CHECK(run_value("{}", &b) == 502);
-	CHECK(!strcmp(error_of(b, e, sizeof(e)), "The action did not return a dictionary or array."));
+	CHECK(!strcmp(error_of(b, e, sizeof(e)), NOT_DICT_OR_ARRAY));
 	free(b);
 	CHECK(run_value("{}", &b) == 400);
 	CHECK(!strcmp(error_of(b, e, sizeof(e)), "command exited"));
@@ -760,7 +765,7 @@ static void test_blackbox_results(void)
 	CHECK(px_lines(X.out, "first", false) == 1);
 	CHECK(px_lines(X.err, "stdin {\"k\":1}", false) == 1);
 	CHECK(run_value("{\"bad\":1}", &b) == 502);
-	CHECK(!strcmp(error_of(b, e, sizeof(e)), "The action did not return a dictionary or array."));
+	CHECK(!strcmp(error_of(b, e, sizeof(e)), NOT_DICT_OR_ARRAY));
 	free(b);
 	CHECK(px_lines(X.out, "not json", false) == 1); /* the unusable line is logged */
 	CHECK(run_value("{\"none\":1}", &b) == 200);

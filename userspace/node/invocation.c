@@ -284,6 +284,15 @@ static void on_run_answer(struct http_response *resp, int err, void *data)
 		invocation_finish(inv);
 }
 
+static void on_unreachable(struct loop *loop, void *data)
+{
+	struct invocation *inv = data;
+
+	inv->wait_timer = NULL;
+	invocation_fail(inv, ACTIVATION_DEVELOPER_ERROR,
+			"The action did not produce a valid response and exited unexpectedly.");
+}
+
 static void invocation_run(struct invocation *inv)
 {
 	struct http_pool *pool = worker_sandbox_pool(inv->w, inv->slot);
@@ -302,8 +311,8 @@ static void invocation_run(struct invocation *inv)
 		slot_release(inv->w->node->maps, inv->slot, true);
 		pool_broken(inv->w->node, inv->slot, inv->slot_generation, "unreachable");
 		inv->end_ms = clock_real_ms();
-		invocation_fail(inv, ACTIVATION_DEVELOPER_ERROR,
-				"The action did not produce a valid response and exited unexpectedly.");
+		/* Never end before invocation_start returns: its caller still holds inv. */
+		inv->wait_timer = loop_timer_add(inv->w->loop, 0, on_unreachable, inv);
 	}
 }
 

@@ -15,6 +15,7 @@
 #include "metrics.h"
 #include "reply.h"
 #include "resolve.h"
+#include "record.h"
 #include "sequence.h"
 #include "throttle.h"
 #include "util.h"
@@ -36,6 +37,7 @@ struct invoke_req {
 	struct loop_timer *timer;
 	struct invocation *inv; /* a primitive's, while it runs */
 	struct sequence_run *seq;
+	struct action_entry *seq_action; /* the sequence's, while it runs */
 	char activation_id[33];
 };
 
@@ -43,6 +45,7 @@ static void ir_free(struct invoke_req *ir)
 {
 	if (ir->timer)
 		loop_timer_cancel(ir->w->loop, ir->timer);
+	action_entry_unref(ir->seq_action);
 	json_decref(ir->body);
 	free(ir);
 }
@@ -80,6 +83,15 @@ bool merge_parameters(const json_t *base, const json_t *request, bool final_para
 	return true;
 }
 
+/* What the record says if the node stops before the activation ends. */
+static json_t *ir_fallback(struct invoke_req *ir)
+{
+	const struct action_entry *a = ir->inv ? ir->inv->action : ir->seq_action;
+
+	return record_interrupted(a, &ir->who, ir->activation_id, clock_real_ms(),
+				  ir->seq ? "sequence" : NULL);
+}
+
 /* The activation finished: answer if the client still waits. */
 static void ir_finished(struct invoke_req *ir, const json_t *record)
 {
@@ -104,6 +116,7 @@ static void on_wait_over(struct loop *loop, void *data)
 	struct invoke_req *ir = data;
 
 	ir->timer = NULL;
+	worker_accept(ir->w, ir->activation_id, ir_fallback(ir));
 	http_resp_header(ir->req, "x-openwhisk-activation-id", "%s", ir->activation_id);
 	reply_json(ir->req, ir->tid, 202, json_pack("{s:s}", "activationId", ir->activation_id));
 	if (ir->inv) {
@@ -142,7 +155,7 @@ static void on_action(int status, struct action_entry *a, const char *message, v
 	if (a->xkind == XW_KIND_SEQUENCE) {
 		ir->seq = sequence_start(w, a, &ir->who, params, ir->tid, NULL, ir->throttle_held,
 					 ir->blocking ? on_sequence_done : NULL, ir);
-		action_entry_unref(a);
+		ir->seq_action = a; /* our reference, for the fallback record */
 		if (!ir->seq) {
 			ir_fail(ir, 500, "The sequence could not be started.");
 			return;
@@ -161,6 +174,9 @@ static void on_action(int status, struct action_entry *a, const char *message, v
 	snprintf(ir->activation_id, sizeof(ir->activation_id), "%s", ir->inv->activation_id);
 	ir->inv->done = ir->blocking ? on_primitive_done : NULL;
 	ir->inv->done_data = ir->blocking ? ir : NULL;
+	/* The marker goes first: a record written by a very quick activation then settles it. */
+	if (!ir->blocking)
+		worker_accept(w, ir->activation_id, ir_fallback(ir));
 	if (invocation_start(ir->inv, ir->throttle_held)) {
 		/* Its queue is full: nothing ran, nothing is recorded. */
 		ir->inv->throttled = false;
@@ -178,6 +194,8 @@ static void on_action(int status, struct action_entry *a, const char *message, v
 	ir->throttle_held = false;
 started:
 	if (!ir->blocking) {
+		if (ir->seq)
+			worker_accept(w, ir->activation_id, ir_fallback(ir));
 		http_resp_header(ir->req, "x-openwhisk-activation-id", "%s", ir->activation_id);
 		reply_json(ir->req, ir->tid, 202,
 			   json_pack("{s:s}", "activationId", ir->activation_id));

@@ -21,6 +21,8 @@
 #include "node.h"
 #include "ns_table.h"
 #include "pool.h"
+#include "rtnl.h"
+#include "sandbox.h"
 #include "spool.h"
 #include "util.h"
 #include "worker.h"
@@ -116,6 +118,20 @@ static void on_signal(struct loop *loop, int signo, void *data)
 {
 	pr_info("signal %d: stopping", signo);
 	loop_stop(loop);
+}
+
+/* Uninstall: the sandboxes' bridge goes with them. */
+static void remove_bridge(const char *name)
+{
+	struct rtnl nl;
+	int err;
+
+	if (rtnl_open(&nl))
+		return;
+	err = rtnl_link_del(&nl, name);
+	if (err && err != -ENODEV)
+		pr_warn("cannot remove the bridge %s: %s", name, strerror(-err));
+	rtnl_close(&nl);
 }
 
 /* The previous process's activations died with it: nothing of it is in flight. */
@@ -272,6 +288,7 @@ int main(int argc, char **argv)
 			pr_warn("some sandboxes were still being cleaned up");
 		pool_free(node.pool);
 		node.pool = NULL;
+		remove_bridge(cfg->bridge ? cfg->bridge : SANDBOX_DEFAULT_BRIDGE);
 		xw_maps_close(node.maps);
 		node.maps = NULL;
 		err = xw_maps_unpin(cfg->pin_dir);
@@ -285,6 +302,9 @@ int main(int argc, char **argv)
 	err = agent_start(&node, cc, &agent);
 	if (err)
 		goto out;
+	/* Before any worker writes: what the previous run left half done gets its record. */
+	snprintf(path, sizeof(path), "%s/node/spool", cfg->data_dir);
+	(void)spool_recover(path, NODE_MAX_WORKERS);
 	for (unsigned i = 0; i < cfg->workers; i++) {
 		err = worker_start(&node, i, &node.workers[i]);
 		if (err)

@@ -364,6 +364,17 @@ void ps_set_draining(struct psandbox *ps)
 	(void)slot_warm_remove(ps->p->node->maps, ps->action_id, ps->slot);
 }
 
+bool ps_set_warm(struct psandbox *ps)
+{
+	if (ps->state != PS_DRAINING)
+		return false;
+	ps->state = PS_WARM;
+	__atomic_store_n(&ps->p->node->maps->slots[ps->slot].last_used_ns, clock_mono_us() * 1000,
+			 __ATOMIC_RELAXED);
+	slot_publish(ps->p, ps, XW_SLOT_WARM);
+	return slot_warm_add(ps->p->node->maps, ps->action_id, ps->slot) == 0;
+}
+
 struct psandbox *pool_own_by_gid(struct pool *p, const char *gid)
 {
 	for (uint32_t i = 0; i < XW_MAX_SLOTS; i++)

@@ -414,8 +414,14 @@ static void apply_sandbox_event(struct pool *p, const json_t *ev)
 		if (mine && !own)
 			pool_start_allocated(p, sb);
 	} else if (!strcmp(op, "warm")) {
-		if (mine)
-			return; /* our own report coming back: published already */
+		if (mine) {
+			/* Our own report coming back is published already; an unmark of one of
+			 * ours being drained puts it back in service. */
+			if (own && own->state == PS_DRAINING && ps_set_warm(own))
+				pool_tell_workers(p, action_id, 0, NULL, NULL, 0);
+			demand_started(p, action_id, true);
+			return;
+		}
 		remote_warm(p, sb, action_id, gid);
 		pool_tell_workers(p, action_id, 0, NULL, NULL, 0);
 		demand_started(p, action_id, true);

@@ -99,6 +99,8 @@ int pool_start_own(struct pool *p, struct action_entry *a, const char *gid,
 		   const struct demand *d);
 void ps_destroy(struct psandbox *ps);
 void ps_set_draining(struct psandbox *ps);
+/* Back in service after an unmark; false when it could not be listed again. */
+bool ps_set_warm(struct psandbox *ps);
 struct psandbox *pool_own_by_gid(struct pool *p, const char *gid);
 void pool_tell_workers(struct pool *p, uint64_t action_id, int status, const char *message,
 		       json_t *error, uint64_t init_ms);

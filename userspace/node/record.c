@@ -10,6 +10,23 @@ json_t *record_error(const char *message)
 	return json_pack("{s:s}", "error", message);
 }
 
+json_t *record_interrupted(const struct action_entry *a, const struct identity *who,
+			   const char *activation_id, uint64_t start_ms, const char *kind)
+{
+	json_t *anns = record_base_annotations(a);
+
+	if (kind)
+		json_kv_set(anns, "kind", json_string(kind));
+	return json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:{s:i,s:o},s:[],s:o,s:s,s:b}",
+			 "namespace", who->ns, "name", a->name, "subject", who->ns, "activationId",
+			 activation_id, "start", (json_int_t)start_ms, "end", (json_int_t)start_ms,
+			 "duration", (json_int_t)0, "response", "statusCode", ACTIVATION_WHISK_ERROR,
+			 "result",
+			 record_error("The activation was interrupted: its node stopped before it "
+				      "ended."),
+			 "logs", "annotations", anns, "version", a->version, "publish", false);
+}
+
 json_t *record_base_annotations(const struct action_entry *a)
 {
 	json_t *anns = json_array(), *limits = json_object_get(a->doc, "limits");

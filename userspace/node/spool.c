@@ -110,6 +110,17 @@ static int write_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
+#define MARKER_PREFIX "{\"accepted\":"
+
+int spool_accept(struct spool_writer *w, const char *activation_id, const json_t *fallback)
+{
+	json_t *marker = json_pack("{s:s,s:O}", "accepted", activation_id, "fallback", fallback);
+	int err = marker ? spool_append(w, marker) : -ENOMEM;
+
+	json_decref(marker);
+	return err;
+}
+
 int spool_append(struct spool_writer *w, const json_t *record)
 {
 	char *text = json_dumps(record, JSON_COMPACT);
@@ -290,7 +301,8 @@ static uint64_t read_batch(const char *file, uint64_t off, struct buf *body, uns
 		goto out;
 	for (char *p = chunk, *nl; p < chunk + n && (nl = memchr(p, '\n', (size_t)(chunk + n - p)));
 	     p = nl + 1) {
-		if (nl > p) {
+		/* Acceptance markers are for recovery, not for the controller. */
+		if (nl > p && strncmp(p, MARKER_PREFIX, strlen(MARKER_PREFIX))) {
 			buf_puts(body, *records ? "," : "");
 			buf_append(body, p, (size_t)(nl - p));
 			(*records)++;
@@ -329,6 +341,11 @@ static void ship_next(struct shipper *s)
 		buf_puts(&body, "{\"activations\":[");
 		end = read_batch(path, acked, &body, &records, &size);
 		backlog += size > acked ? size - acked : 0;
+		if (end > acked && !records) {
+			/* Only markers: nothing to send, just move on. */
+			(void)write_acked(path, end);
+			acked = end;
+		}
 		if (end == acked) {
 			buf_free(&body);
 			/* Fully acknowledged and never written again (a torn last line of a
@@ -403,4 +420,104 @@ uint64_t shipper_shipped(struct shipper *s)
 uint64_t shipper_backlog(struct shipper *s)
 {
 	return s->backlog;
+}
+
+/* ---- recovery ---- */
+
+struct pending {
+	char id[33];
+	json_t *fallback;
+	struct pending *next;
+};
+
+#define PENDING_BUCKETS 4096
+
+static uint32_t id_hash(const char *id)
+{
+	uint32_t h = 2166136261u;
+
+	while (*id)
+		h = (h ^ (unsigned char)*id++) * 16777619u;
+	return h % PENDING_BUCKETS;
+}
+
+/* Reads one spool file: markers become pending, records settle them. */
+static void recover_file(const char *path, struct pending **table)
+{
+	FILE *f = fopen(path, "r");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	if (!f)
+		return;
+	while ((n = getline(&line, &cap, f)) > 0) {
+		json_t *j;
+		const char *id;
+
+		if (line[n - 1] != '\n')
+			break; /* a torn last line: never acknowledged to anyone */
+		j = json_loadb(line, (size_t)n, 0, NULL);
+		id = json_obj_str(j, "accepted");
+		if (id && strlen(id) == 32) {
+			struct pending *p = calloc(1, sizeof(*p));
+
+			if (p) {
+				memcpy(p->id, id, 33);
+				p->fallback = json_incref(json_object_get(j, "fallback"));
+				p->next = table[id_hash(id)];
+				table[id_hash(id)] = p;
+			}
+		} else if ((id = json_obj_str(j, "activationId"))) {
+			for (struct pending *p = table[id_hash(id)]; p; p = p->next)
+				if (!strcmp(p->id, id)) {
+					json_decref(p->fallback);
+					p->fallback = NULL; /* settled */
+				}
+		}
+		json_decref(j);
+	}
+	free(line);
+	fclose(f);
+}
+
+int spool_recover(const char *dir, unsigned recovery_writer)
+{
+	struct pending **table = calloc(PENDING_BUCKETS, sizeof(*table));
+	struct spool_file *files = NULL;
+	struct spool_writer *w = NULL;
+	size_t n = 0;
+	int recovered = 0, err = 0;
+
+	if (!table)
+		return -ENOMEM;
+	if (list_files(dir, &files, &n) == 0) {
+		for (size_t i = 0; i < n; i++) {
+			char path[PATH_MAX + 64];
+
+			snprintf(path, sizeof(path), "%s/%s", dir, files[i].name);
+			recover_file(path, table);
+		}
+	}
+	for (size_t b = 0; b < PENDING_BUCKETS; b++) {
+		for (struct pending *p = table[b], *next; p; p = next) {
+			next = p->next;
+			if (p->fallback) {
+				if (!w && (err = spool_writer_open(dir, recovery_writer, &w)))
+					break;
+				if (!spool_append(w, p->fallback))
+					recovered++;
+			}
+			json_decref(p->fallback);
+			free(p);
+		}
+	}
+	spool_writer_close(w);
+	free(files);
+	free(table);
+	if (recovered)
+		pr_warn("spool: %d activations were cut off by the last stop; recorded as "
+			"interrupted",
+			recovered);
+	return err;
 }

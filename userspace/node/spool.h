@@ -28,6 +28,12 @@ int spool_writer_open(const char *dir, unsigned worker, struct spool_writer **ou
 void spool_writer_close(struct spool_writer *w);
 /* Appends one record (a line); 0 once the bytes are in the file. */
 int spool_append(struct spool_writer *w, const json_t *record);
+/* Before an early answer (a 202 with only the activation id): a marker with the record to
+ * keep if the node stops before the activation ends. The shipper skips markers. */
+int spool_accept(struct spool_writer *w, const char *activation_id, const json_t *fallback);
+/* At start, before any writer opens: every marker the previous run left without its
+ * record gets its fallback record, written to a file of recovery_writer. */
+int spool_recover(const char *dir, unsigned recovery_writer);
 
 /* Ships from dir on loop (the manager's); nudges arrive through mb. */
 struct shipper *shipper_new(struct loop *loop, struct mailbox *mb, const char *dir,

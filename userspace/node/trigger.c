@@ -53,15 +53,19 @@ static void fire_free(struct fire *f)
 	free(f);
 }
 
+static json_t *trigger_record(struct fire *f)
+{
+	return json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:{s:i,s:O},s:O,s:[],s:s,s:b}", "namespace",
+			 f->who.ns, "name", f->name, "subject", f->who.ns, "activationId", f->id,
+			 "start", (json_int_t)f->start_ms, "end", (json_int_t)0, "response",
+			 "statusCode", 0, "result", f->payload, "logs", f->logs, "annotations",
+			 "version", json_obj_str(f->trigger, "version") ?: "0.0.1", "publish", false);
+}
+
 /* All rules are dispatched: the trigger's record goes to the spool. */
 static void fire_record(struct fire *f)
 {
-	json_t *rec = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:{s:i,s:O},s:O,s:[],s:s,s:b}",
-				"namespace", f->who.ns, "name", f->name, "subject", f->who.ns,
-				"activationId", f->id, "start", (json_int_t)f->start_ms, "end",
-				(json_int_t)0, "response", "statusCode", 0, "result", f->payload,
-				"logs", f->logs, "annotations", "version",
-				json_obj_str(f->trigger, "version") ?: "0.0.1", "publish", false);
+	json_t *rec = trigger_record(f);
 
 	worker_spool(f->w, rec);
 	json_decref(rec);
@@ -199,6 +203,7 @@ static void on_trigger(int status, json_t *body, void *data)
 	random_hex(f->id, 32);
 	f->start_ms = clock_real_ms();
 	f->logs = json_array();
+	worker_accept(f->w, f->id, trigger_record(f));
 	http_resp_header(f->req, "x-openwhisk-activation-id", "%s", f->id);
 	reply_json(f->req, f->tid, 202, json_pack("{s:s}", "activationId", f->id));
 	f->req = NULL;

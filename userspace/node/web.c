@@ -13,6 +13,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "reply.h"
+#include "record.h"
 #include "resolve.h"
 #include "sequence.h"
 #include "throttle.h"
@@ -299,6 +300,9 @@ static void on_web_wait_over(struct loop *loop, void *data)
 	struct web_req *wr = data;
 
 	wr->timer = NULL;
+	worker_accept(wr->w, wr->activation_id,
+		      record_interrupted(wr->a, &wr->owner, wr->activation_id, clock_real_ms(),
+					 wr->seq ? "sequence" : NULL));
 	if (wr->inv) {
 		wr->inv->done = NULL;
 		wr->inv->done_data = NULL;

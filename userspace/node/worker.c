@@ -96,6 +96,16 @@ void worker_stop(struct worker *w)
 	worker_free(w);
 }
 
+void worker_accept(struct worker *w, const char *activation_id, json_t *fallback)
+{
+	int err = fallback ? spool_accept(w->spool, activation_id, fallback) : -ENOMEM;
+
+	if (err)
+		pr_err("worker %u: activation %s accepted without a spool marker: %s", w->id,
+		       activation_id, strerror(-err));
+	json_decref(fallback);
+}
+
 void worker_spool(struct worker *w, const json_t *record)
 {
 	int err = record ? spool_append(w->spool, record) : -ENOMEM;

@@ -45,6 +45,8 @@ struct worker {
 int worker_start(struct node *node, unsigned id, struct worker **out);
 void worker_stop(struct worker *w);
 
+/* Before answering 202 early: the record to keep if the node stops first. Stolen. */
+void worker_accept(struct worker *w, const char *activation_id, json_t *fallback);
 /* Appends a finished activation's record to the spool and nudges the shipper. */
 void worker_spool(struct worker *w, const json_t *record);
 /* The connections to the sandbox in slot, opened for its current generation. */

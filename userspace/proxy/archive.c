@@ -127,7 +127,8 @@ static int extract_one(zip_t *za, zip_uint64_t i, const char *path, unsigned mod
 		(void)unlink(path);
 		return symlink(buf, path) ? -errno : 0;
 	}
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, (mode & 0777) ? mode & 0777 : 0644);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+		  (mode & 0777) ? mode & 0777 : 0644);
 	if (fd < 0) {
 		ret = -errno;
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));

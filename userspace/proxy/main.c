@@ -20,7 +20,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: xwhisk-proxy --kind KIND [options] [-- LOOP COMMAND...]\n"
 		"\n"
-		"Serves POST /init and POST /run (the OpenWhisk runtime protocol) inside a sandbox.\n"
+		"Serves POST /init and POST /run (the OpenWhisk runtime protocol) inside a\n"
+		"sandbox.\n"
 		"  KIND blackbox  the dockerskeleton contract: each /run starts the executable\n"
 		"  KIND native    the ActionLoop protocol: one executable serves every /run\n"
 		"  other kinds    a language loop, the command after \"--\", started now\n"

@@ -290,7 +290,7 @@ out:
 		free(r);
 	}
 	if (err)
-		proxy_run_error(run, 502, "The action failed to locate a binary. See logs for details.");
+		proxy_run_error(run, 502, MSG_NO_BINARY);
 }
 
 const struct proxy_ops proxy_blackbox_ops = {
@@ -299,5 +299,5 @@ const struct proxy_ops proxy_blackbox_ops = {
 	.init = bb_init,
 	.run = bb_run,
 	.not_initialized_status = 502,
-	.not_initialized_error = "The action failed to locate a binary. See logs for details.",
+	.not_initialized_error = MSG_NO_BINARY,
 };

@@ -81,12 +81,12 @@ static void on_line(struct lineproc *lp, char *line, size_t len)
 		struct proxy_run *run = take_run(lm, (uint64_t)json_integer_value(id));
 		json_t *status = json_object_get(msg, "status");
 		char *body = json_dump(json_object_get(msg, "body"));
+		int code = json_is_integer(status) ? (int)json_integer_value(status) : 200;
 
 		if (json_is_true(json_object_get(msg, "stop")))
 			proxy_stop(p, STOPPED_MSG);
 		if (run && body)
-			proxy_run_done(run, json_is_integer(status) ?
-					   (int)json_integer_value(status) : 200, body, strlen(body));
+			proxy_run_done(run, code, body, strlen(body));
 		else if (run)
 			proxy_run_error(run, 502, MSG_NOT_DICT);
 		free(body);

@@ -81,8 +81,9 @@ static void on_gone(struct lineproc *lp)
 
 	nm->spawned = false;
 	if (nm->init_req) {
-		init_answer(nm, false, nm->wait_ack ? "Command exited abruptly during initialization." :
-						      "command exited");
+		init_answer(nm, false,
+			    nm->wait_ack ? "Command exited abruptly during initialization." :
+					   "command exited");
 		return;
 	}
 	/* As the Go proxy: the executor is dropped and later runs find no action. */

@@ -37,6 +37,8 @@
 #define MSG_OOM "The action exhausted its memory and was aborted."
 #define MSG_DIED_INIT "The action did not initialize and exited unexpectedly."
 #define MSG_DIED_RUN "The action did not produce a valid response and exited unexpectedly."
+#define MSG_NO_BINARY "The action failed to locate a binary. See logs for details."
+#define MSG_BAD_ARGS "The action did not receive a dictionary or array as an argument."
 
 struct proxy;
 struct proxy_run;

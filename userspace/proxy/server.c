@@ -344,7 +344,8 @@ static void handle_run(struct proxy *p, struct http_request *req)
 		if (p->state == PROXY_STOPPED && p->stop_reason)
 			send_error(req, 403, p->stop_reason);
 		else
-			send_error(req, p->ops->not_initialized_status, p->ops->not_initialized_error);
+			send_error(req, p->ops->not_initialized_status,
+				   p->ops->not_initialized_error);
 		return;
 	}
 	body = json_parse(req->body.data ? req->body.data : "", req->body.len, errbuf,
@@ -359,7 +360,7 @@ static void handle_run(struct proxy *p, struct http_request *req)
 		json_object_set_new(body, "value", json_object());
 	} else if (!json_is_object(value) && !json_is_array(value)) {
 		json_decref(body);
-		send_error(req, 400, "The action did not receive a dictionary or array as an argument.");
+		send_error(req, 400, MSG_BAD_ARGS);
 		return;
 	}
 	if (p->inflight >= p->concurrency) {
@@ -397,7 +398,8 @@ static void on_request(struct http_request *req, void *data)
 	struct proxy *p = data;
 
 	if (req->error_status) {
-		send_error(req, req->error_status, req->error_msg ? req->error_msg : "Bad request.");
+		send_error(req, req->error_status,
+			   req->error_msg ? req->error_msg : "Bad request.");
 		return;
 	}
 	if (req->body_too_large) {

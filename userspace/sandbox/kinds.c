@@ -77,7 +77,9 @@ static char **argv_from(const json_t *arr, const char *proxy, const char *runtim
 	if (!argv)
 		return NULL;
 	json_array_foreach(arr, i, v) {
-		if (!json_is_string(v) || !(argv[i] = expand(json_string_value(v), proxy, runtimes))) {
+		if (json_is_string(v))
+			argv[i] = expand(json_string_value(v), proxy, runtimes);
+		if (!argv[i]) {
 			strv_free(argv);
 			return NULL;
 		}

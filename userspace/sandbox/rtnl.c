@@ -5,6 +5,7 @@
 #include <linux/if_link.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <arpa/inet.h>
 #include <linux/veth.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -245,15 +246,26 @@ int rtnl_route_default(struct rtnl *nl, int ifindex, in_addr_t gw)
 
 int rtnl_bridge_ensure(struct rtnl *nl, const char *name, in_addr_t gw, int prefix)
 {
+	/*
+	 * A fixed address: otherwise a bridge takes the lowest address of its ports and
+	 * changes it as sandboxes come and go, and every sandbox's ARP entry for the
+	 * gateway goes stale (traffic to the node stalls until it is relearnt).
+	 */
+	unsigned char mac[6] = { 0x02, 0x78, 0x77 }; /* locally administered, "xw" */
+	uint32_t h = ntohl(gw);
 	struct nlreq r;
 	struct ifinfomsg *ifi;
 	struct nlattr *info;
 	int err, ifindex;
 
+	mac[3] = (unsigned char)(h >> 16);
+	mac[4] = (unsigned char)(h >> 8);
+	mac[5] = (unsigned char)h;
 	req_init(&r, RTM_NEWLINK, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL);
 	ifi = req_put(&r, sizeof(*ifi));
 	ifi->ifi_family = AF_UNSPEC;
 	err = nla_put_str(&r, IFLA_IFNAME, name);
+	err |= nla_put(&r, IFLA_ADDRESS, mac, sizeof(mac));
 	info = nla_nest_start(&r, IFLA_LINKINFO);
 	if (err || !info || nla_put_str(&r, IFLA_INFO_KIND, "bridge"))
 		return -EMSGSIZE;

@@ -46,6 +46,7 @@
 #define PROBE_MAX_MS 50
 #define CLEANUP_RETRY_MS 10
 #define CLEANUP_MAX_TRIES 300
+#define FAILURES_BEFORE_ERRORS 3
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 30000
 
@@ -359,9 +360,10 @@ static void sb_fail(struct sandbox *sb, int err)
 
 	if (sb->phase != SB_STARTING)
 		return;
-	if (sb->child_step)
+	if (sb->child_step) {
 		pr_warn("sandbox %s (%s): setup failed at %s: %s", sb->st.id, kp->rt->kind,
 			spawn_step_name(sb->child_step), strerror(sb->child_errno));
+	}
 	else
 		pr_warn("sandbox %s (%s): did not start: %s", sb->st.id, kp->rt->kind,
 			strerror(-err));
@@ -371,10 +373,16 @@ static void sb_fail(struct sandbox *sb, int err)
 	delay = BACKOFF_MIN_MS << (kp->failures < 9 ? kp->failures : 9);
 	kp->backoff_until = clock_mono_ms() + (delay > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : delay);
 	kp->failures++;
-	/* Somebody waiting for this kind hears about it rather than waiting forever. */
-	req = request_dequeue(kp, NULL);
-	if (req)
-		request_complete(req, NULL, err);
+	/*
+	 * A one-off failure (a transient kernel error) costs the waiting request nothing:
+	 * another start is made for it. Only a kind that keeps failing fails its requests
+	 * rather than keep them waiting forever.
+	 */
+	if (kp->failures >= FAILURES_BEFORE_ERRORS) {
+		req = request_dequeue(kp, NULL);
+		if (req)
+			request_complete(req, NULL, err);
+	}
 	sb_kill(sb);
 	schedule(m);
 }
@@ -919,7 +927,8 @@ static int sb_start(struct kind_pool *kp)
 		err = watch_logs(sb, out_rd, err_rd);
 	out_rd = err_rd = -1;
 	if (!err) {
-		sb->start_timer = loop_timer_add(m->loop, m->start_timeout_ms, on_start_timeout, sb);
+		sb->start_timer = loop_timer_add(m->loop, m->start_timeout_ms, on_start_timeout,
+						 sb);
 		if (!sb->start_timer)
 			err = -ENOMEM;
 	}
@@ -1075,7 +1084,8 @@ static int adopt_live(struct sandbox_manager *m, const char *dir, struct sandbox
 		sb->owned = true;
 		sb->unclaimed = true;
 	}
-	pr_info("sandbox %s (%s, %s): re-adopted", st->id, st->kind, st->pooled ? "pooled" : "owned");
+	pr_info("sandbox %s (%s, %s): re-adopted", st->id, st->kind,
+		st->pooled ? "pooled" : "owned");
 	return 0;
 }
 
@@ -1196,7 +1206,8 @@ static int pools_init(struct sandbox_manager *m)
 		/* The zygote runs as the host sees it, with the sandbox's PATH. */
 		{
 			/* Symbols bound once in the zygote, not lazily in every loop. */
-			char *zenv[] = { "PATH=" SANDBOX_PATH, "LANG=C.UTF-8", "LD_BIND_NOW=1", NULL };
+			char *zenv[] = { "PATH=" SANDBOX_PATH, "LANG=C.UTF-8", "LD_BIND_NOW=1",
+					 NULL };
 
 			kp->zygote = zygote_new(m->loop, rt->zygote, zenv);
 		}

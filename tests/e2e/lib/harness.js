@@ -32,6 +32,32 @@ function freePort() {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// A 169.254.X.0/24 (X in 64..255, above the node's default 169.254.32.0/19) that no
+// interface of this machine has an address in, so a system's sandbox bridge never shares
+// a subnet (and so a route) with another system's, running or left behind. Starts at a
+// random X; null when none is free or `ip` is missing.
+function freeSubnet(seed) {
+  let text;
+  try {
+    text = execFileSync('ip', ['-4', '-o', 'addr'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  } catch (e) {
+    return null;
+  }
+  const toInt = (a) => a.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+  const used = [];
+  for (const m of text.matchAll(/inet (\d+\.\d+\.\d+\.\d+)\/(\d+)/g)) {
+    const size = 2 ** (32 - Number(m[2]));
+    const lo = Math.floor(toInt(m[1]) / size) * size;
+    used.push([lo, lo + size - 1]);
+  }
+  for (let i = 0; i < 192; i++) {
+    const x = 64 + ((seed + i) % 192);
+    const lo = toInt(`169.254.${x}.0`);
+    if (!used.some(([a, b]) => a <= lo + 255 && lo <= b)) return `169.254.${x}.0/24`;
+  }
+  return null;
+}
+
 // One xwhisk system (controller + node) started through scripts/xwhisk-run.
 class System {
   constructor(opts = {}) {
@@ -43,7 +69,7 @@ class System {
     this.netEnv = {
       XWHISK_PIN_DIR: this.pinDir,
       XWHISK_SANDBOX_BRIDGE: `xwe${tag}`,
-      XWHISK_SANDBOX_SUBNET: `169.254.${64 + (parseInt(tag, 16) % 48) * 4}.0/22`,
+      XWHISK_SANDBOX_SUBNET: freeSubnet(parseInt(tag, 16)) || `169.254.${64 + (parseInt(tag, 16) % 48) * 4}.0/22`,
     };
     this.env = opts.env || {};
     // split: start the controller and the node as two processes (as scripts/xwhisk-run
@@ -242,6 +268,12 @@ class System {
     } catch (e) {
       /* best effort: the directory goes anyway */
     }
+    // The sandbox bridge (and its subnet's route) if the node left it behind.
+    try {
+      execFileSync('ip', ['link', 'del', this.netEnv.XWHISK_SANDBOX_BRIDGE], { stdio: 'ignore' });
+    } catch (e) {
+      /* already gone */
+    }
     fs.rmSync(this.dataDir, { recursive: true, force: true });
   }
 
@@ -316,6 +348,7 @@ function fmtErr(e) {
   return msg.replace(/\s+/g, ' ').slice(0, 400);
 }
 
+// run.failed: the cases that failed so far (teardown hooks may print more when > 0).
 async function run() {
   let failed = 0;
   try {
@@ -331,6 +364,7 @@ async function run() {
         console.log(`ok - ${c.name}`);
       } catch (e) {
         failed++;
+        run.failed = failed;
         console.log(`not ok - ${c.name}: ${fmtErr(e)}`);
       }
     }
