@@ -52,6 +52,11 @@ static unsigned env_unsigned(const char *name, unsigned def)
 	return (unsigned)n;
 }
 
+static void flush_events(struct loop *loop, void *data)
+{
+	event_log_flush(data);
+}
+
 static void on_signal(struct loop *loop, int signo, void *data)
 {
 	pr_info("signal %d: stopping", signo);
@@ -222,6 +227,8 @@ int main(int argc, char **argv)
 		pr_err("cannot listen on %s: %s", listen, strerror(-err));
 		goto out;
 	}
+	/* Events published while handling a batch of requests go out in one write each. */
+	loop_set_before_sleep(ctl.loop, flush_events, ctl.events);
 	err = loop_add_signals(ctl.loop, signals, 2, on_signal, NULL);
 	if (err)
 		goto out;

@@ -11,9 +11,6 @@
 #include "log.h"
 #include "util.h"
 
-/* CPU a sandbox gets when the request does not say: a share, as OpenWhisk's invokers
- * derive it from memory (256 MB ~ a quarter of a core). */
-#define DEFAULT_CPU_MILLI_PER_MB 1
 
 static bool copy_str(const json_t *v, char *out, size_t size)
 {
@@ -52,8 +49,9 @@ int alloc_request_parse(struct cluster *c, const json_t *body, struct alloc_requ
 	}
 	req->revision = json_integer_value(json_object_get(body, "revision"));
 	req->memory_mb = (uint32_t)json_integer_value(mem);
-	req->cpu_milli = cpu ? (uint32_t)json_integer_value(cpu)
-			     : req->memory_mb * DEFAULT_CPU_MILLI_PER_MB;
+	/* OpenWhisk places by memory; CPU is a share the sandbox gets, not a reservation.
+	 * Only a request that names CPU (or GPUs) reserves it. */
+	req->cpu_milli = cpu ? (uint32_t)json_integer_value(cpu) : 0;
 	req->gpus = gpus ? (uint32_t)json_integer_value(gpus) : 0;
 	req->concurrency = conc ? (uint32_t)json_integer_value(conc) : 1;
 	if (node) {

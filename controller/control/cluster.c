@@ -131,7 +131,7 @@ static void adopt_listed(struct cluster *c, struct cnode *n, const json_t *list)
 		s->node = n->idx;
 		s->revision = json_integer_value(json_object_get(e, "revision"));
 		s->memory_mb = (uint32_t)json_integer_value(mem);
-		s->cpu_milli = s->memory_mb;
+		s->cpu_milli = 0;
 		s->concurrency = (uint32_t)json_integer_value(conc);
 		s->port = (uint16_t)json_integer_value(port);
 		s->state = strcmp(json_obj_str(e, "state") ?: "", "draining") ? GS_WARM : GS_DRAINING;

@@ -14,6 +14,7 @@
 
 struct watcher {
 	struct http_request *req;
+	struct buf pending; /* events for it, written once per loop iteration */
 	struct watcher *next;
 };
 
@@ -26,6 +27,7 @@ struct event_log {
 	struct watcher *watchers;
 	size_t nwatchers;
 	struct loop_timer *heartbeat;
+	bool dirty;
 };
 
 static char *ring_get(struct event_log *log, uint64_t version)
@@ -33,10 +35,26 @@ static char *ring_get(struct event_log *log, uint64_t version)
 	return log->lines[version % log->capacity];
 }
 
+/* Queued for the next flush: a burst of events costs each watcher one write. */
 static void send_line(struct event_log *log, struct watcher *w, const char *line)
 {
-	if (http_resp_chunk(w->req, line, strlen(line)))
-		pr_debug("events: a watcher went away");
+	if (buf_puts(&w->pending, line))
+		pr_warn("events: out of memory queueing an event; the watcher will resync");
+	log->dirty = true;
+}
+
+void event_log_flush(struct event_log *log)
+{
+	if (!log->dirty)
+		return;
+	log->dirty = false;
+	for (struct watcher *w = log->watchers; w; w = w->next) {
+		if (!buf_pending(&w->pending))
+			continue;
+		if (http_resp_chunk(w->req, buf_head(&w->pending), buf_pending(&w->pending)))
+			pr_debug("events: a watcher went away");
+		buf_reset(&w->pending);
+	}
 }
 
 /* Drops watchers whose client is gone, ending their requests. */
@@ -53,6 +71,7 @@ static void reap_watchers(struct event_log *log)
 		}
 		*pp = w->next;
 		http_resp_end(w->req);
+		buf_free(&w->pending);
 		free(w);
 		log->nwatchers--;
 	}
@@ -69,6 +88,7 @@ static void on_heartbeat(struct loop *loop, void *data)
 	reap_watchers(log);
 	for (struct watcher *w = log->watchers; w; w = w->next)
 		send_line(log, w, line);
+	event_log_flush(log);
 	log->heartbeat = loop_timer_add(loop, HEARTBEAT_MS, on_heartbeat, log);
 }
 
@@ -99,6 +119,7 @@ void event_log_free(struct event_log *log)
 
 		log->watchers = w->next;
 		http_resp_end(w->req);
+		buf_free(&w->pending);
 		free(w);
 	}
 	for (size_t i = 0; i < log->capacity; i++)
@@ -126,7 +147,9 @@ size_t event_log_watchers(struct event_log *log)
 
 uint64_t event_log_publish(struct event_log *log, const char *type, json_t *fields)
 {
-	json_t *ev = json_pack("{s:I,s:s}", "version", (json_int_t)(log->version + 1), "type", type);
+	/* ts_us: when it was published, so a node can tell how long it took to reach it. */
+	json_t *ev = json_pack("{s:I,s:s,s:I}", "version", (json_int_t)(log->version + 1), "type",
+			       type, "ts_us", (json_int_t)clock_real_us());
 	char *text, *line = NULL;
 	size_t slot;
 
@@ -175,4 +198,5 @@ void event_log_watch(struct event_log *log, struct http_request *req, const char
 	w->next = log->watchers;
 	log->watchers = w;
 	log->nwatchers++;
+	event_log_flush(log);
 }

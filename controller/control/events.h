@@ -28,5 +28,8 @@ uint64_t event_log_publish(struct event_log *log, const char *type, json_t *fiel
 void event_log_watch(struct event_log *log, struct http_request *req, const char *epoch,
 		     uint64_t since);
 size_t event_log_watchers(struct event_log *log);
+/* Writes what was published since the last flush: the controller calls it before its
+ * loop sleeps, so each watcher gets one write per burst of events. */
+void event_log_flush(struct event_log *log);
 
 #endif

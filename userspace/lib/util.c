@@ -215,6 +215,11 @@ uint64_t clock_real_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+uint64_t clock_real_us(void)
+{
+	return clock_real_ns() / 1000;
+}
+
 void format_rfc3339_nano(char *out, size_t size, uint64_t ns)
 {
 	time_t secs = (time_t)(ns / 1000000000ull);

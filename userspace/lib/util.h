@@ -30,6 +30,7 @@ bool base64_looks_binary(const char *s, size_t len);
 /* "2024-01-01T00:00:00.123456789Z" from nanoseconds since the epoch (out >= 32 bytes). */
 void format_rfc3339_nano(char *out, size_t size, uint64_t ns);
 uint64_t clock_real_ns(void);
+uint64_t clock_real_us(void);
 
 int parse_u64(const char *s, uint64_t *out);
 int parse_i64(const char *s, int64_t *out);

@@ -179,6 +179,11 @@ static struct action_entry *entry_build(const char *subject, const char *name, j
 	return e;
 }
 
+struct action_entry *action_entry_new(const char *subject, const char *name, json_t *resolved)
+{
+	return entry_build(subject, name, resolved);
+}
+
 struct action_entry *action_cache_get(struct action_cache *c, const char *subject,
 				      const char *name)
 {

@@ -49,6 +49,8 @@ struct action_entry *action_cache_get(struct action_cache *c, const char *subjec
  * subject_idx is the subject's index in the namespaces map. */
 struct action_entry *action_cache_put(struct action_cache *c, const char *subject,
 				      uint32_t subject_idx, const char *name, json_t *resolved);
+/* An entry that is not cached (a reference for the caller). */
+struct action_entry *action_entry_new(const char *subject, const char *name, json_t *resolved);
 /* Drops every entry built from docid (NULL: all of them). */
 void action_cache_invalidate(struct action_cache *c, const char *docid);
 void action_entry_ref(struct action_entry *e);

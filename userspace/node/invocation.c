@@ -236,15 +236,18 @@ static void on_run_answer(struct http_response *resp, int err, void *data)
 
 	inv->call = NULL;
 	inv->end_ms = clock_real_ms();
-	if (!err && resp->status == 429 && inv->busy_retries < BUSY_RETRIES) {
-		/* The sandbox's own concurrency guard: someone else filled it. */
+	if (!err && resp->status == 429) {
+		/* The sandbox's own concurrency guard: another node (or a run of a previous
+		 * node process) filled it. Not the action's fault: another sandbox, or the
+		 * cold path once this one was tried a few times. */
 		slot_release(node->maps, inv->slot, false);
 		inv->has_slot = false;
-		inv->busy_retries++;
-		if (try_claim(inv))
+		inv->start_ms = inv->end_ms = 0;
+		if (++inv->busy_retries <= BUSY_RETRIES && try_claim(inv))
 			invocation_run(inv);
 		else if (invocation_wait(inv))
-			invocation_fail(inv, ACTIVATION_WHISK_ERROR, "Too many requests for the action.");
+			invocation_fail(inv, ACTIVATION_WHISK_ERROR,
+					"Too many requests are waiting for the action.");
 		return;
 	}
 	if (err == -ETIMEDOUT) {

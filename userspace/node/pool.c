@@ -495,7 +495,9 @@ static json_t *init_body(struct psandbox *ps)
 	if (json_object_get(exec, "code"))
 		json_object_set(value, "code", json_object_get(exec, "code"));
 	json_object_set_new(value, "env", env);
-	return json_pack("{s:o}", "value", value);
+	/* An xwhisk extension the reference runtimes ignore: xwhisk-proxy takes this many
+	 * activations at once and answers 429 beyond. */
+	return json_pack("{s:o,s:i}", "value", value, "concurrency", a->concurrency);
 }
 
 static void on_ready(struct sandbox *sb, int err, void *data)
@@ -712,6 +714,13 @@ static void pool_tick(struct loop *loop, void *data)
 	struct pool *p = data;
 
 	p->gc = NULL;
+	for (uint32_t i = 0; i < XW_MAX_SLOTS; i++) {
+		struct psandbox *ps = p->by_slot[i];
+
+		if (ps && ps->remove_when_idle &&
+		    !__atomic_load_n(&p->node->maps->slots[i].inflight, __ATOMIC_SEQ_CST))
+			ps_destroy(ps);
+	}
 	/* Demands waiting for room (or for the controller) try again. */
 	for (struct demand *d = p->demands, *next; d; d = next) {
 		next = d->next;
@@ -896,7 +905,7 @@ int pool_new(struct node *node, struct ctlclient *cc, struct pool **out)
 	struct sandbox_callbacks cb = { .exited = on_exited, .log = on_log };
 	struct sandbox_config cfg = { 0 };
 	struct pool *p = calloc(1, sizeof(*p));
-	char state_dir[600];
+	char state_dir[600], cgroup_parent[64];
 
 	if (!p)
 		return -ENOMEM;
@@ -910,6 +919,11 @@ int pool_new(struct node *node, struct ctlclient *cc, struct pool **out)
 	cfg.api_host = node->cfg.api_host;
 	cfg.bridge = node->cfg.bridge;
 	cfg.subnet = node->cfg.subnet;
+	/* One cgroup tree per sandbox manager, as one bridge: several nodes on one machine
+	 * must not take each other's sandboxes for orphans. */
+	snprintf(cgroup_parent, sizeof(cgroup_parent), "xwhisk-%s",
+		 node->cfg.bridge ? node->cfg.bridge : SANDBOX_DEFAULT_BRIDGE);
+	cfg.cgroup_parent = cgroup_parent;
 	p->sm = sandbox_manager_new(node->loop, &cfg, &cb, p);
 	if (!p->sm) {
 		int err = -errno;

@@ -444,10 +444,16 @@ static void apply_sandbox_event(struct pool *p, const json_t *ev)
 			demand_started(p, action_id, false);
 		}
 	} else if (!strcmp(op, "remove")) {
-		if (own)
+		/* Never under a running activation: a busy one drains and goes when idle. */
+		if (own && __atomic_load_n(&p->node->maps->slots[own->slot].inflight,
+					   __ATOMIC_SEQ_CST)) {
+			ps_set_draining(own);
+			own->remove_when_idle = true;
+		} else if (own) {
 			ps_destroy(own);
-		else if (r)
+		} else if (r) {
 			remote_drop(p, r);
+		}
 	}
 }
 
@@ -465,8 +471,9 @@ static void on_placed_action(int status, json_t *body, void *data)
 	struct pool *p = pl->p;
 	struct action_entry *a = NULL;
 
+	/* Only to start the sandbox: the cache and the maps keep what the workers put there. */
 	if (status == 200)
-		a = action_cache_put(p->node->actions, pl->subject, 0, pl->name, body);
+		a = action_entry_new(pl->subject, pl->name, body);
 	/* The action changed since the allocation: that sandbox is of no use any more. */
 	if (!a || a->id != pl->action_id) {
 		pool_report(p, pl->gid, "failed", NULL, 0, "the action changed", NULL);

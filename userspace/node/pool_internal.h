@@ -45,6 +45,7 @@ struct psandbox {
 	char kind[128];
 	uint32_t concurrency;
 	enum ps_state state;
+	bool remove_when_idle; /* the controller removed it while activations ran in it */
 	uint64_t started_ms, drain_started_ms;
 	unsigned memory_mb;
 	struct http_call *init_call;
