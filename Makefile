@@ -124,6 +124,11 @@ $(BUILD)/tests/test_bpf_%: $(BUILD)/obj/tests/bpf/test_bpf_%.o $(TEST_LIBS)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+# Benchmark tools (scripts/bench/*.c), built on demand by the bench scripts.
+$(BUILD)/bench/%: $(BUILD)/obj/scripts/bench/%.o $(TEST_LIBS)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
 test-build: all $(UNIT_BINS) $(BPFT_BINS)
 .PHONY: test-build
 

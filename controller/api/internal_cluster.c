@@ -60,11 +60,14 @@ static void nodes_heartbeat(struct api_req *r, const char *name)
 		return;
 	n = caller_node(r, body, name);
 	if (n) {
-		if (cluster_heartbeat(r->ctl->cluster, n, body, &why)) {
+		json_t *unknown = json_array();
+
+		if (cluster_heartbeat(r->ctl->cluster, n, body, unknown, &why)) {
 			pr_warn("cluster: bad heartbeat from %s: %s", n->name, why);
 			api_error(r, 400, "%s", why);
+			json_decref(unknown);
 		} else {
-			api_reply(r, 200, json_object());
+			api_reply(r, 200, json_pack("{s:o}", "unknown", unknown));
 		}
 	}
 	json_decref(body);

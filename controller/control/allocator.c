@@ -136,9 +136,7 @@ int allocate(struct cluster *c, const struct alloc_request *req, struct gsandbox
 	n->used_memory_mb += s->memory_mb;
 	n->used_cpu_milli += s->cpu_milli;
 	n->used_gpus += s->gpus;
-	s->next = c->sandboxes;
-	c->sandboxes = s;
-	c->nsandboxes++;
+	cluster_add(c, s);
 	c->placements++;
 	event_log_publish(c->events, "sandbox",
 			  json_pack("{s:s,s:o}", "op", "allocate", "sandbox",

@@ -46,15 +46,44 @@ static void node_release(struct cluster *c, struct gsandbox *s)
 	n->used_gpus -= s->gpus < n->used_gpus ? s->gpus : n->used_gpus;
 }
 
+static uint32_t id_bucket(const char *id)
+{
+	uint32_t h = 2166136261u;
+
+	while (*id)
+		h = (h ^ (unsigned char)*id++) * 16777619u;
+	return h % CLUSTER_ID_BUCKETS;
+}
+
+void cluster_add(struct cluster *c, struct gsandbox *s)
+{
+	uint32_t b = id_bucket(s->id);
+
+	s->prev = NULL;
+	s->next = c->sandboxes;
+	if (c->sandboxes)
+		c->sandboxes->prev = s;
+	c->sandboxes = s;
+	s->hnext = c->by_id[b];
+	c->by_id[b] = s;
+	c->nsandboxes++;
+}
+
 void cluster_remove(struct cluster *c, struct gsandbox *s, const char *why)
 {
 	struct gsandbox **pp;
 
-	for (pp = &c->sandboxes; *pp && *pp != s; pp = &(*pp)->next)
+	for (pp = &c->by_id[id_bucket(s->id)]; *pp && *pp != s; pp = &(*pp)->hnext)
 		;
 	if (!*pp)
 		return;
-	*pp = s->next;
+	*pp = s->hnext;
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		c->sandboxes = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
 	c->nsandboxes--;
 	node_release(c, s);
 	s->state = GS_REMOVED;
@@ -65,7 +94,7 @@ void cluster_remove(struct cluster *c, struct gsandbox *s, const char *why)
 
 struct gsandbox *cluster_sandbox(struct cluster *c, const char *id)
 {
-	for (struct gsandbox *s = c->sandboxes; s; s = s->next)
+	for (struct gsandbox *s = c->by_id[id_bucket(id)]; s; s = s->hnext)
 		if (!strcmp(s->id, id))
 			return s;
 	return NULL;
@@ -138,9 +167,7 @@ static void adopt_listed(struct cluster *c, struct cnode *n, const json_t *list)
 		s->created_ms = s->last_used_ms = s->marked_ms = loop_now_ms(c->loop);
 		n->used_memory_mb += s->memory_mb;
 		n->used_cpu_milli += s->cpu_milli;
-		s->next = c->sandboxes;
-		c->sandboxes = s;
-		c->nsandboxes++;
+		cluster_add(c, s);
 		publish_sandbox(c, s, s->state == GS_WARM ? "warm" : "draining");
 	}
 }
@@ -201,7 +228,8 @@ struct cnode *cluster_register(struct cluster *c, const json_t *body, const char
 	return n;
 }
 
-int cluster_heartbeat(struct cluster *c, struct cnode *n, const json_t *body, const char **why)
+int cluster_heartbeat(struct cluster *c, struct cnode *n, const json_t *body, json_t *unknown,
+		      const char **why)
 {
 	json_t *list = json_object_get(body, "sandboxes"), *e, *stem = json_object_get(body, "stem_cells");
 	uint64_t now = loop_now_ms(c->loop);
@@ -222,6 +250,9 @@ int cluster_heartbeat(struct cluster *c, struct cnode *n, const json_t *body, co
 		struct gsandbox *s = cluster_sandbox(c, json_obj_str(e, "id") ?: "");
 		json_t *inflight = json_object_get(e, "inflight"), *idle = json_object_get(e, "idle_ms");
 
+		if (!s && unknown && json_obj_str(e, "id") &&
+		    json_string_length(json_object_get(e, "id")) <= SANDBOX_ID_CHARS)
+			json_array_append(unknown, json_object_get(e, "id"));
 		/* Only its own sandboxes, and only sane numbers: a confused node corrupts nothing. */
 		if (!s || s->node != n->idx || !in_range(inflight, 1 << 20) ||
 		    !in_range(idle, 1ll << 40))

@@ -50,8 +50,11 @@ struct gsandbox {
 	uint64_t created_ms, last_used_ms, marked_ms;
 	uint32_t inflight;  /* as its node last reported */
 	bool reported_idle_since_mark;
-	struct gsandbox *next;
+	struct gsandbox *next, *prev;
+	struct gsandbox *hnext; /* in the id index */
 };
+
+#define CLUSTER_ID_BUCKETS 16384
 
 struct gc_policy;
 
@@ -69,6 +72,7 @@ struct cluster {
 	struct cluster_config cfg;
 	struct cnode *nodes[CLUSTER_MAX_NODES + 1]; /* by index */
 	struct gsandbox *sandboxes;
+	struct gsandbox *by_id[CLUSTER_ID_BUCKETS];
 	size_t nsandboxes;
 	struct loop_timer *tick;
 	uint64_t placements, placement_failures, marked, swept, lost_nodes;
@@ -81,8 +85,10 @@ void cluster_free(struct cluster *c);
 /* Registers (or re-registers) a node from its JSON; returns it or NULL with a message. */
 struct cnode *cluster_register(struct cluster *c, const json_t *body, const char **why);
 struct cnode *cluster_node_by_name(struct cluster *c, const char *name);
-/* A heartbeat: per-sandbox in-flight and last use, stem cells. */
-int cluster_heartbeat(struct cluster *c, struct cnode *n, const json_t *body, const char **why);
+/* A heartbeat: per-sandbox in-flight and last use, stem cells. Ids the pool does not
+ * hold go into unknown (when not NULL): the node removes those. */
+int cluster_heartbeat(struct cluster *c, struct cnode *n, const json_t *body, json_t *unknown,
+		      const char **why);
 
 struct gsandbox *cluster_sandbox(struct cluster *c, const char *id);
 /* The owner reports a state: "warm" (with addr, port) or "failed"/"removed". */
@@ -90,6 +96,8 @@ int cluster_sandbox_report(struct cluster *c, struct cnode *n, struct gsandbox *
 			   const json_t *body, const char **why);
 /* An activation arrived for a draining sandbox: back to warm if it still can. */
 int cluster_unmark(struct cluster *c, struct gsandbox *s);
+/* Adds a new sandbox to the pool (list and index). */
+void cluster_add(struct cluster *c, struct gsandbox *s);
 /* Removes a sandbox from the pool (and frees its node's resources) with an event. */
 void cluster_remove(struct cluster *c, struct gsandbox *s, const char *why);
 

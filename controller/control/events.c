@@ -14,7 +14,6 @@
 
 struct watcher {
 	struct http_request *req;
-	struct buf pending; /* events for it, written once per loop iteration */
 	struct watcher *next;
 };
 
@@ -27,7 +26,9 @@ struct event_log {
 	struct watcher *watchers;
 	size_t nwatchers;
 	struct loop_timer *heartbeat;
-	bool dirty;
+	/* Events since the last flush: every watcher is in step, so they all get these same
+	 * bytes, in one write each per loop iteration. */
+	struct buf unflushed;
 };
 
 static char *ring_get(struct event_log *log, uint64_t version)
@@ -35,26 +36,19 @@ static char *ring_get(struct event_log *log, uint64_t version)
 	return log->lines[version % log->capacity];
 }
 
-/* Queued for the next flush: a burst of events costs each watcher one write. */
-static void send_line(struct event_log *log, struct watcher *w, const char *line)
+static void send_now(struct watcher *w, const char *data, size_t len)
 {
-	if (buf_puts(&w->pending, line))
-		pr_warn("events: out of memory queueing an event; the watcher will resync");
-	log->dirty = true;
+	if (http_resp_chunk(w->req, data, len))
+		pr_debug("events: a watcher went away");
 }
 
 void event_log_flush(struct event_log *log)
 {
-	if (!log->dirty)
+	if (!buf_pending(&log->unflushed))
 		return;
-	log->dirty = false;
-	for (struct watcher *w = log->watchers; w; w = w->next) {
-		if (!buf_pending(&w->pending))
-			continue;
-		if (http_resp_chunk(w->req, buf_head(&w->pending), buf_pending(&w->pending)))
-			pr_debug("events: a watcher went away");
-		buf_reset(&w->pending);
-	}
+	for (struct watcher *w = log->watchers; w; w = w->next)
+		send_now(w, buf_head(&log->unflushed), buf_pending(&log->unflushed));
+	buf_reset(&log->unflushed);
 }
 
 /* Drops watchers whose client is gone, ending their requests. */
@@ -71,7 +65,6 @@ static void reap_watchers(struct event_log *log)
 		}
 		*pp = w->next;
 		http_resp_end(w->req);
-		buf_free(&w->pending);
 		free(w);
 		log->nwatchers--;
 	}
@@ -86,8 +79,7 @@ static void on_heartbeat(struct loop *loop, void *data)
 	snprintf(line, sizeof(line), "{\"type\":\"heartbeat\",\"version\":%llu}\n",
 		 (unsigned long long)log->version);
 	reap_watchers(log);
-	for (struct watcher *w = log->watchers; w; w = w->next)
-		send_line(log, w, line);
+	(void)buf_puts(&log->unflushed, line);
 	event_log_flush(log);
 	log->heartbeat = loop_timer_add(loop, HEARTBEAT_MS, on_heartbeat, log);
 }
@@ -119,9 +111,9 @@ void event_log_free(struct event_log *log)
 
 		log->watchers = w->next;
 		http_resp_end(w->req);
-		buf_free(&w->pending);
 		free(w);
 	}
+	buf_free(&log->unflushed);
 	for (size_t i = 0; i < log->capacity; i++)
 		free(log->lines[i]);
 	free(log->lines);
@@ -168,9 +160,8 @@ uint64_t event_log_publish(struct event_log *log, const char *type, json_t *fiel
 	slot = log->version % log->capacity;
 	free(log->lines[slot]);
 	log->lines[slot] = line;
-	reap_watchers(log);
-	for (struct watcher *w = log->watchers; w; w = w->next)
-		send_line(log, w, line);
+	if (log->watchers && buf_puts(&log->unflushed, line))
+		pr_warn("events: out of memory queueing an event");
 	return log->version;
 }
 
@@ -188,15 +179,23 @@ void event_log_watch(struct event_log *log, struct http_request *req, const char
 		return;
 	}
 	w->req = req;
+	/* The others first: the newcomer's replay below includes what they have not had. */
+	reap_watchers(log);
+	event_log_flush(log);
 	http_resp_begin(req, 200, "application/x-ndjson");
 	snprintf(line, sizeof(line), "{\"type\":\"%s\",\"epoch\":\"%s\",\"version\":%llu}\n",
 		 resume ? "hello" : "resync", log->epoch, (unsigned long long)log->version);
-	send_line(log, w, line);
-	if (resume)
-		for (uint64_t v = since + 1; v <= log->version; v++)
-			send_line(log, w, ring_get(log, v));
+	{
+		struct buf replay = BUF_INIT;
+
+		buf_puts(&replay, line);
+		if (resume)
+			for (uint64_t v = since + 1; v <= log->version; v++)
+				buf_puts(&replay, ring_get(log, v));
+		send_now(w, replay.data, replay.len);
+		buf_free(&replay);
+	}
 	w->next = log->watchers;
 	log->watchers = w;
 	log->nwatchers++;
-	event_log_flush(log);
 }

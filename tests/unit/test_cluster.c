@@ -138,7 +138,7 @@ static void test_mark_unmark_sweep(void)
 	gc_tick(c); /* not swept before its node reports it idle after the mark */
 	CHECK(c->nsandboxes == 1);
 	hb = json_pack("{s:[{s:s,s:i,s:i}]}", "sandboxes", "id", s->id, "inflight", 0, "idle_ms", 5);
-	CHECK(cluster_heartbeat(c, c->nodes[1], hb, &why) == 0);
+	CHECK(cluster_heartbeat(c, c->nodes[1], hb, NULL, &why) == 0);
 	json_decref(hb);
 	gc_tick(c);
 	CHECK(c->nsandboxes == 0 && c->nodes[1]->used_memory_mb == 0);
@@ -214,10 +214,21 @@ static void test_reports_cannot_corrupt(void)
 	CHECK(cluster_sandbox_report(c, c->nodes[1], s, b, &why) == -EINVAL);
 	json_decref(b);
 	b = json_pack("{s:[{s:s,s:i,s:i}]}", "sandboxes", "id", s->id, "inflight", -3, "idle_ms", 1);
-	CHECK(cluster_heartbeat(c, c->nodes[1], b, &why) == 0 && s->inflight == 0);
+	CHECK(cluster_heartbeat(c, c->nodes[1], b, NULL, &why) == 0 && s->inflight == 0);
+	json_decref(b);
+	/* Ids it does not hold are answered back, so the node drops what the pool lost. */
+	b = json_pack("{s:[{s:s,s:i,s:i}]}", "sandboxes", "id", "ffffffffffffffffffffffffffffffff",
+		      "inflight", 0, "idle_ms", 1);
+	{
+		json_t *unknown = json_array();
+
+		CHECK(cluster_heartbeat(c, c->nodes[1], b, unknown, &why) == 0);
+		CHECK(json_array_size(unknown) == 1);
+		json_decref(unknown);
+	}
 	json_decref(b);
 	b = json_pack("{s:i}", "sandboxes", 7);
-	CHECK(cluster_heartbeat(c, c->nodes[1], b, &why) == -EINVAL);
+	CHECK(cluster_heartbeat(c, c->nodes[1], b, NULL, &why) == -EINVAL);
 	json_decref(b);
 	CHECK(s->state == GS_STARTING && c->nsandboxes == 1);
 	cluster_free(c);

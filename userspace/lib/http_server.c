@@ -525,9 +525,10 @@ static void conn_read(struct http_conn *c)
 			return;
 		}
 		if (n == 0) {
-			/* Half-close: answer what was asked, then close. */
+			/* Half-close: answer what was asked, then close. A stream never ends on
+			 * its own, so under one the peer's EOF means nobody listens. */
 			c->closing = true;
-			if (!c->head)
+			if (!c->head || c->head->streaming)
 				conn_close(c);
 			else
 				conn_update_events(c);

@@ -80,6 +80,8 @@ static void on_heartbeat(int status, json_t *body, void *data)
 	}
 	if (status != 200)
 		pr_debug("agent: heartbeat failed (%d)", status);
+	else if (json_array_size(json_object_get(body, "unknown")))
+		pool_forget(a->node, json_object_get(body, "unknown"));
 	schedule(a, HEARTBEAT_MS);
 }
 

@@ -276,21 +276,37 @@ static void slot_reset(struct pool *p, uint32_t slot)
 
 /* ---- reports to the controller ---- */
 
+struct report {
+	struct pool *p;
+	char gid[GID_LEN + 1];
+	bool warm;
+};
+
 static void on_reported(int status, json_t *body, void *data)
 {
+	struct report *r = data;
+	struct psandbox *ps;
+
 	if (status != 200)
 		pr_debug("pool: the controller did not take a report (%d)", status);
+	else if (r->warm && (ps = pool_own_by_gid(r->p, r->gid)))
+		ps->confirmed = true;
+	free(r);
 }
 
 void pool_report(struct pool *p, const char *gid, const char *state, const char *addr, int port,
 		 const char *message, json_t *error)
 {
 	char target[96];
+	struct report *r;
 	json_t *body;
 
 	/* Before registration there is nobody to tell: registering lists what lives. */
-	if (!p->index || !p->cc)
+	if (!p->index || !p->cc || !(r = calloc(1, sizeof(*r))))
 		return;
+	r->p = p;
+	snprintf(r->gid, sizeof(r->gid), "%s", gid);
+	r->warm = !strcmp(state, "warm");
 	body = json_pack("{s:s,s:s}", "node", p->name, "state", state);
 	if (addr) {
 		json_object_set_new(body, "addr", json_string(addr));
@@ -301,8 +317,10 @@ void pool_report(struct pool *p, const char *gid, const char *state, const char 
 	if (error)
 		json_object_set(body, "error", error);
 	snprintf(target, sizeof(target), "/internal/v1/sandboxes/%s", gid);
-	if (ctlclient_call(p->cc, "POST", target, body, 0, on_reported, NULL))
+	if (ctlclient_call(p->cc, "POST", target, body, 0, on_reported, r)) {
 		pr_debug("pool: cannot report %s on %s", state, gid);
+		free(r);
+	}
 	json_decref(body);
 }
 
@@ -849,6 +867,7 @@ static void on_adopted(struct sandbox *sb, void *data)
 	ps->concurrency = s->concurrency;
 	ps->memory_mb = sandbox_memory_mb(sb);
 	ps->state = PS_WARM;
+	ps->confirmed = true; /* registration lists it: the controller learns it again */
 	sandbox_set_data(sb, ps);
 	p->by_slot[slot] = ps;
 	p->used_mb += ps->memory_mb;

@@ -39,6 +39,8 @@ json_t *pool_own_sandboxes(struct node *node);
 json_t *pool_heartbeat(struct node *node);
 json_t *pool_subnet(struct node *node);
 void pool_set_node_index(struct node *node, uint16_t index, const char *name);
+/* The heartbeat's answer: own sandboxes the controller does not know. */
+void pool_forget(struct node *node, const json_t *unknown);
 
 /* The sandbox in slot (of generation) failed an activation (timeout, crash): remove it. */
 void pool_broken(struct node *node, uint32_t slot, uint32_t generation, const char *why);

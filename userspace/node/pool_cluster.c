@@ -351,7 +351,8 @@ void pool_remote_clear(struct pool *p)
 }
 
 /* Another node's sandbox became usable: a slot this node's routers can claim. */
-static void remote_warm(struct pool *p, const json_t *sb, uint64_t action_id, const char *gid)
+static void remote_warm(struct pool *p, const json_t *sb, uint64_t action_id, const char *gid,
+			uint64_t version)
 {
 	struct rsandbox *r = remote_find(p, gid);
 	const char *addr = json_obj_str(sb, "addr");
@@ -382,6 +383,8 @@ static void remote_warm(struct pool *p, const json_t *sb, uint64_t action_id, co
 		(void)__atomic_add_fetch(&s->generation, 1, __ATOMIC_SEQ_CST);
 	}
 	s = &p->node->maps->slots[r->slot];
+	if (version > r->version)
+		r->version = version;
 	r->node = (uint16_t)json_integer_value(json_object_get(sb, "node"));
 	s->action_id = action_id;
 	s->addr = a.s_addr;
@@ -407,7 +410,9 @@ static void apply_sandbox_event(struct pool *p, const json_t *ev)
 	if (!op || !gid || strlen(gid) != GID_LEN || !hex)
 		return;
 	action_id = strtoull(hex, NULL, 16);
-	own = mine ? pool_own_by_gid(p, gid) : NULL;
+	/* Ours by id, whatever the index says: before registering (again) it is 0. */
+	own = pool_own_by_gid(p, gid);
+	mine = mine || own;
 	r = mine ? NULL : remote_find(p, gid);
 	if (!strcmp(op, "allocate")) {
 		/* Placed here for another node's request: resolve the action, then start it. */
@@ -422,7 +427,8 @@ static void apply_sandbox_event(struct pool *p, const json_t *ev)
 			demand_started(p, action_id, true);
 			return;
 		}
-		remote_warm(p, sb, action_id, gid);
+		remote_warm(p, sb, action_id, gid,
+			    (uint64_t)json_integer_value(json_object_get(ev, "version")));
 		pool_tell_workers(p, action_id, 0, NULL, NULL, 0);
 		demand_started(p, action_id, true);
 	} else if (!strcmp(op, "draining")) {
@@ -506,25 +512,25 @@ void pool_start_allocated(struct pool *p, const json_t *sb)
 	}
 }
 
+/* A resync: other nodes' sandboxes become exactly the snapshot's warm ones, except
+ * that what an event newer than the snapshot said stays. This node's own sandboxes are
+ * not judged here: the heartbeat's answer names those the controller does not know. */
 static void on_pool_snapshot(int status, json_t *body, void *data)
 {
 	struct pool *p = data;
-	json_t *list = json_object_get(body, "sandboxes"), *sb, *nodes = json_object_get(body, "nodes");
-	bool known = false;
+	json_t *list = json_object_get(body, "sandboxes"), *sb;
+	uint64_t version = (uint64_t)json_integer_value(json_object_get(body, "version"));
 	size_t i;
 
 	if (status != 200 || !json_is_array(list)) {
 		pr_warn("pool: cannot read the cluster's pool for a resync (%d)", status);
 		return;
 	}
-	json_array_foreach(nodes, i, sb)
-		known |= json_integer_value(json_object_get(sb, "index")) == p->index;
-	/* Other nodes' sandboxes: exactly the warm ones of the snapshot. */
 	for (size_t b = 0; b < REMOTE_BUCKETS; b++) {
 		struct rsandbox *r = p->remote[b], *next;
 
 		for (; r; r = next) {
-			bool keep = false;
+			bool keep = r->version > version;
 
 			next = r->next;
 			json_array_foreach(list, i, sb)
@@ -537,26 +543,30 @@ static void on_pool_snapshot(int status, json_t *body, void *data)
 	json_array_foreach(list, i, sb) {
 		const char *gid = json_obj_str(sb, "id");
 
-		if (gid && strlen(gid) == GID_LEN &&
+		if (gid && strlen(gid) == GID_LEN && !pool_own_by_gid(p, gid) &&
 		    json_integer_value(json_object_get(sb, "node")) != p->index &&
 		    !strcmp(json_obj_str(sb, "state") ?: "", "warm"))
 			remote_warm(p, sb, strtoull(json_obj_str(sb, "action_id") ?: "0", NULL, 16),
-				    gid);
+				    gid, version);
 	}
-	/* Own sandboxes the controller dropped while we were not listening go too; when it
-	 * does not know this node at all (it restarted), registering again tells it. */
-	if (!known)
-		return;
-	for (uint32_t s = 0; s < XW_MAX_SLOTS; s++) {
-		struct psandbox *ps = p->by_slot[s];
-		bool listed = false;
+}
 
-		if (!ps || ps->state == PS_STARTING || ps->state == PS_INITING)
-			continue;
-		json_array_foreach(list, i, sb)
-			listed |= !strcmp(json_obj_str(sb, "id") ?: "", ps->gid);
-		if (!listed)
+/* The controller answered a heartbeat with sandboxes of ours it does not know (removed
+ * while this node was not listening): those it had confirmed go. */
+void pool_forget(struct node *node, const json_t *unknown)
+{
+	struct pool *p = node->pool;
+	size_t i;
+	json_t *id;
+
+	json_array_foreach(unknown, i, id) {
+		struct psandbox *ps = pool_own_by_gid(p, json_string_value(id) ?: "");
+
+		if (ps && ps->confirmed) {
+			pr_info("pool: the controller no longer knows sandbox %s; removing it",
+				ps->gid);
 			ps_destroy(ps);
+		}
 	}
 }
 

@@ -46,6 +46,7 @@ struct psandbox {
 	uint32_t concurrency;
 	enum ps_state state;
 	bool remove_when_idle; /* the controller removed it while activations ran in it */
+	bool confirmed;        /* the controller acknowledged it warm (or it was adopted) */
 	uint64_t started_ms, drain_started_ms;
 	unsigned memory_mb;
 	struct http_call *init_call;
@@ -61,6 +62,7 @@ struct psandbox {
 /* A sandbox of another node that this node's routers may use. */
 struct rsandbox {
 	char gid[GID_LEN + 1];
+	uint64_t version; /* of the event that last set it: a staler snapshot leaves it */
 	uint32_t slot;
 	uint64_t action_id;
 	uint16_t node;

@@ -221,15 +221,10 @@ static int child_network(const struct spawn_plan *p)
 	 * at a cost that shows in the refill rate.)
 	 */
 	(void)write_str("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
-	/*
-	 * A gratuitous ARP when eth0 comes up: addresses are reused, and the node's stale
-	 * neighbour entry for a previous holder would otherwise stall traffic for seconds.
-	 */
-	(void)write_str("/proc/sys/net/ipv4/conf/default/arp_notify", "1");
 	nsfd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (nsfd < 0)
 		return STEP_NET_VETH;
-	err = rtnl_veth_create(&host, p->veth_host, p->bridge_ifindex, "eth0", nsfd);
+	err = rtnl_veth_create(&host, p->veth_host, p->bridge_ifindex, "eth0", p->mac, nsfd);
 	close(nsfd);
 	if (err) {
 		errno = -err;
@@ -392,6 +387,15 @@ static int child_fds(const struct spawn_plan *p, int *status_fd)
 	for (int i = 0; i < n; i++)
 		if (dup2(src[i], target[i]) < 0)
 			return -1;
+	/* A slot with nothing to hold must not pass on whatever the parent had there. */
+	for (int fd = SPAWN_READY_FD; fd <= SPAWN_OOM_FD; fd++) {
+		bool used = false;
+
+		for (int i = 0; i < n; i++)
+			used |= target[i] == fd;
+		if (!used)
+			(void)close(fd);
+	}
 	return close_range(SPAWN_OOM_FD + 1, ~0u, CLOSE_RANGE_CLOEXEC);
 }
 

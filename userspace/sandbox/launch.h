@@ -80,6 +80,7 @@ struct spawn_plan {
 	int bridge_ifindex;
 	in_addr_t ip, gw;  /* network order */
 	int prefix;
+	unsigned char mac[6]; /* eth0's, see sandbox_mac() */
 	/* cgroup */
 	int cgroup_version;
 	int join_fds[CG_NCTRL]; /* v1: cgroup.procs files; v2: join_fds[0] is the directory */

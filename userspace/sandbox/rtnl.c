@@ -251,16 +251,13 @@ int rtnl_bridge_ensure(struct rtnl *nl, const char *name, in_addr_t gw, int pref
 	 * changes it as sandboxes come and go, and every sandbox's ARP entry for the
 	 * gateway goes stale (traffic to the node stalls until it is relearnt).
 	 */
-	unsigned char mac[6] = { 0x02, 0x78, 0x77 }; /* locally administered, "xw" */
-	uint32_t h = ntohl(gw);
+	unsigned char mac[6] = { 0x02, 0x77 }; /* locally administered; sandboxes have 02:78 */
 	struct nlreq r;
 	struct ifinfomsg *ifi;
 	struct nlattr *info;
 	int err, ifindex;
 
-	mac[3] = (unsigned char)(h >> 16);
-	mac[4] = (unsigned char)(h >> 8);
-	mac[5] = (unsigned char)h;
+	memcpy(mac + 2, &gw, 4);
 	req_init(&r, RTM_NEWLINK, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL);
 	ifi = req_put(&r, sizeof(*ifi));
 	ifi->ifi_family = AF_UNSPEC;
@@ -284,7 +281,7 @@ int rtnl_bridge_ensure(struct rtnl *nl, const char *name, in_addr_t gw, int pref
 }
 
 int rtnl_veth_create(struct rtnl *nl, const char *host_name, int master, const char *peer_name,
-		     int peer_netns_fd)
+		     const unsigned char peer_mac[6], int peer_netns_fd)
 {
 	struct nlreq r;
 	struct ifinfomsg *ifi, *peer;
@@ -313,6 +310,7 @@ int rtnl_veth_create(struct rtnl *nl, const char *host_name, int master, const c
 	peer = req_put(&r, sizeof(*peer));
 	peer->ifi_family = AF_UNSPEC;
 	err |= nla_put_str(&r, IFLA_IFNAME, peer_name);
+	err |= nla_put(&r, IFLA_ADDRESS, peer_mac, 6);
 	err |= nla_put_u32(&r, IFLA_NET_NS_FD, (uint32_t)peer_netns_fd);
 	if (err)
 		return -EMSGSIZE;

@@ -26,11 +26,11 @@ void rtnl_close(struct rtnl *nl);
 /* Creates the bridge if missing, gives it gw/prefix, brings it up; returns its ifindex. */
 int rtnl_bridge_ensure(struct rtnl *nl, const char *name, in_addr_t gw, int prefix);
 /*
- * Creates host_name (up, enslaved to master) and its peer peer_name (down) inside the
- * network namespace peer_netns_fd refers to.
+ * Creates host_name (up, enslaved to master) and its peer peer_name (down, with address
+ * peer_mac) inside the network namespace peer_netns_fd refers to.
  */
 int rtnl_veth_create(struct rtnl *nl, const char *host_name, int master, const char *peer_name,
-		     int peer_netns_fd);
+		     const unsigned char peer_mac[6], int peer_netns_fd);
 /* Keeps a bridge port from talking to other isolated ports (sandbox to sandbox). */
 int rtnl_bridge_port_isolate(struct rtnl *nl, int ifindex);
 int rtnl_link_up(struct rtnl *nl, int ifindex);

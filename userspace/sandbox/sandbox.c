@@ -341,13 +341,20 @@ static void sb_ready(struct sandbox *sb)
 	m->nstarting--;
 	kp->failures = 0;
 	m->stats.started++;
+	/*
+	 * Recorded only now (assign() records it too): a restarted node must not hand out
+	 * a sandbox that was still starting. One found without a record is killed and
+	 * cleaned up by its id.
+	 */
 	req = request_dequeue(kp, NULL);
-	if (req)
+	if (req) {
 		assign(sb, req);
-	else if (m->draining)
+	} else if (m->draining) {
 		sb_kill(sb);
-	else
+	} else {
+		save_state(sb);
 		pool_push(sb);
+	}
 	schedule(m);
 }
 
@@ -360,10 +367,9 @@ static void sb_fail(struct sandbox *sb, int err)
 
 	if (sb->phase != SB_STARTING)
 		return;
-	if (sb->child_step) {
+	if (sb->child_step)
 		pr_warn("sandbox %s (%s): setup failed at %s: %s", sb->st.id, kp->rt->kind,
 			spawn_step_name(sb->child_step), strerror(sb->child_errno));
-	}
 	else
 		pr_warn("sandbox %s (%s): did not start: %s", sb->st.id, kp->rt->kind,
 			strerror(-err));
@@ -889,6 +895,14 @@ static int sb_start(struct kind_pool *kp)
 	plan.ip = sb->ip;
 	plan.gw = ipam_gateway(&m->ipam);
 	plan.prefix = m->ipam.prefix;
+	/*
+	 * The address a function of the IP: addresses are reused, and the node's neighbour
+	 * entry for one may outlive its previous holder. With a random MAC that entry would
+	 * point to a dead sandbox and stall traffic to the new one for seconds.
+	 */
+	plan.mac[0] = 0x02;
+	plan.mac[1] = 0x78;
+	memcpy(plan.mac + 2, &sb->ip, 4);
 	plan.cgroup_version = m->cgtree.version;
 	memcpy(plan.join_fds, join, sizeof(join));
 	plan.njoin = njoin;
@@ -910,7 +924,6 @@ static int sb_start(struct kind_pool *kp)
 	sb->st.pid = sb->pid;
 	sb->st.start_time = proc_start_time(sb->pid);
 	sb->st.created_ms = clock_real_ms();
-	save_state(sb);
 	if (sb->use_zygote) {
 		/* The loop's ends and the log writers go to the zygote once setup is done. */
 		sb->zfds[1] = lin[0], lin[0] = -1;

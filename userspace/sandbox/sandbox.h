@@ -20,6 +20,14 @@
  * XWHISK_PREWARM says ("nodejs:20=2,python:3=2"), and refilled in the background; a
  * kind with a zygote in the manifest gets its language loop forked from it.
  *
+ * Talking to a sandbox: POST /init and /run on sandbox_ip():SANDBOX_PORT, exactly as to
+ * an OpenWhisk runtime container. xwhisk-proxy also reads an optional top-level
+ * "concurrency": N in the /init body (the action's limits.concurrency; the reference
+ * runtimes ignore it): it then accepts N /run at once and answers 429 with
+ * Retry-After beyond. Without it, one at a time. Its answers and error texts are
+ * OpenWhisk's (openwhisk-api.md §6); an action that outgrew its memory gets
+ * 502 {"error":"The action exhausted its memory and was aborted."}.
+ *
  * Logs: a sandbox's stdout and stderr are two pipes read here and cut into lines,
  * each delivered to the log callback with the wall-clock time it was read. The
  * runtime ends each activation (and a failed /init) with the line
@@ -31,12 +39,14 @@
  * The sandbox's end of each pipe is opened read-write, so a sandbox whose node is
  * gone never gets EPIPE: its output waits in the pipe (256 KB) for the next node.
  *
- * Restarts: the manager keeps <state_dir>/<id>/state.json per sandbox (id, kind,
+ * Restarts: the manager keeps <state_dir>/<id>/state.json per ready sandbox (id, kind,
  * memory, pid and its start time, address, veth, cgroup, label). Sandboxes do not
  * depend on the node process: nothing kills them when it dies. sandbox_manager_new()
  * reads the state back: live sandboxes are re-attached (pidfd reopened, output pipes
- * reopened through /proc/<pid>/fd), stem cells return to the pool, dead ones are
- * cleaned up; sandbox_manager_adopted() then hands the owner its sandboxes again.
+ * reopened through /proc/<pid>/fd), stem cells return to the pool, dead ones and ones
+ * caught starting are cleaned up; sandbox_manager_adopted() then hands the owner its
+ * sandboxes again. The state directory is hidden from sandboxes; hide the node's
+ * other data (the controller's database, say) with sandbox_config.hide.
  *
  * One manager owns a state directory, a bridge and a subnet: two managers must not
  * share them.
