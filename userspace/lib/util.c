@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <pthread.h>
 
 #include "util.h"
 
@@ -43,11 +44,26 @@ static uint64_t rotl(uint64_t x, int k)
 	return (x << k) | (x >> (64 - k));
 }
 
+static void prng_forget(void);
+
+static void register_fork_handler(void)
+{
+	(void)pthread_atfork(NULL, NULL, prng_forget);
+}
+
+/* A forked child must not repeat its parent's sequence. */
+static void prng_forget(void)
+{
+	prng_seeded = 0;
+}
+
 uint64_t random_u64(void)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	uint64_t r, t;
 
 	if (!prng_seeded) {
+		(void)pthread_once(&once, register_fork_handler);
 		if (random_bytes(prng, sizeof(prng)) || !(prng[0] | prng[1] | prng[2] | prng[3]))
 			prng[0] = 0x9e3779b97f4a7c15ull ^ (uint64_t)(uintptr_t)&prng;
 		prng_seeded = 1;

@@ -61,7 +61,9 @@ static void usage(FILE *f)
 		"  XWHISK_SANDBOX_SUBNET, XWHISK_SANDBOX_BRIDGE   the sandboxes' network\n"
 		"  XWHISK_NODE_NAME        this node's name in the cluster (default: the hostname)\n"
 		"  XWHISK_NODE_ADDRESS     its ingress as others reach it (default: --listen)\n"
-		"  XWHISK_NODE_GPUS        GPUs it offers (default 0)\n",
+		"  XWHISK_NODE_GPUS        GPUs it offers (default 0)\n"
+		"  XWHISK_CGROUP_PARENT    the sandboxes' cgroup parent; absolute (/xwhisk) under a\n"
+		"                          supervisor that kills the node's cgroup (pods, systemd)\n",
 		DEFAULT_LISTEN, DEFAULT_CONTROLLER, NODE_MAX_WORKERS, XW_PIN_DIR);
 }
 
@@ -182,6 +184,7 @@ int main(int argc, char **argv)
 	hostname[sizeof(hostname) - 1] = '\0';
 	cfg->name = env_or("XWHISK_NODE_NAME", hostname);
 	cfg->gpus = env_unsigned("XWHISK_NODE_GPUS", 0);
+	cfg->cgroup_parent = getenv("XWHISK_CGROUP_PARENT");
 	cfg->bridge = getenv("XWHISK_SANDBOX_BRIDGE");
 	while ((opt = getopt_long(argc, argv, "l:c:d:w:p:v:h", opts, NULL)) != -1) {
 		switch (opt) {
@@ -254,6 +257,8 @@ int main(int argc, char **argv)
 		pr_err("cannot create %s: %s", path, strerror(-err));
 		return 1;
 	}
+	if (!realpath(cfg->data_dir, cfg->data_dir_abs))
+		snprintf(cfg->data_dir_abs, sizeof(cfg->data_dir_abs), "%s", cfg->data_dir);
 	if (reset_maps)
 		(void)xw_maps_unpin(cfg->pin_dir);
 	err = xw_maps_open(cfg->pin_dir, &node.maps);

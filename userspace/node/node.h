@@ -33,6 +33,8 @@ struct node_config {
 	const char *bridge;    /* the sandboxes' bridge (NULL: the backend's default) */
 	const char *subnet;    /* their addresses (NULL: the backend's default) */
 	const char *name;      /* this node in the cluster */
+	const char *cgroup_parent;
+	char data_dir_abs[4096];
 	const char *advertise; /* its ingress as others reach it */
 	unsigned gpus;
 	unsigned workers;

@@ -925,6 +925,7 @@ int pool_new(struct node *node, struct ctlclient *cc, struct pool **out)
 	struct sandbox_config cfg = { 0 };
 	struct pool *p = calloc(1, sizeof(*p));
 	char state_dir[600], cgroup_parent[64];
+	const char *hide[2] = { NULL, NULL };
 
 	if (!p)
 		return -ENOMEM;
@@ -939,10 +940,15 @@ int pool_new(struct node *node, struct ctlclient *cc, struct pool **out)
 	cfg.bridge = node->cfg.bridge;
 	cfg.subnet = node->cfg.subnet;
 	/* One cgroup tree per sandbox manager, as one bridge: several nodes on one machine
-	 * must not take each other's sandboxes for orphans. */
+	 * must not take each other's sandboxes for orphans. Under a supervisor that kills
+	 * the node's cgroup on restart (a pod, a systemd unit), an absolute parent
+	 * (XWHISK_CGROUP_PARENT=/xwhisk) keeps sandboxes out of it. */
 	snprintf(cgroup_parent, sizeof(cgroup_parent), "xwhisk-%s",
 		 node->cfg.bridge ? node->cfg.bridge : SANDBOX_DEFAULT_BRIDGE);
-	cfg.cgroup_parent = cgroup_parent;
+	cfg.cgroup_parent = node->cfg.cgroup_parent ? node->cfg.cgroup_parent : cgroup_parent;
+	/* Sandboxes see the host read-only, but not this node's (or the controller's) state. */
+	hide[0] = node->cfg.data_dir_abs;
+	cfg.hide = hide;
 	p->sm = sandbox_manager_new(node->loop, &cfg, &cb, p);
 	if (!p->sm) {
 		int err = -errno;

@@ -143,6 +143,9 @@ int main(int argc, char **argv)
 	}
 	err = loop_run(p.loop);
 out:
+	if (p.ops->stop)
+		p.ops->stop(&p);
+	strv_free(p.child_env);
 	http_server_free(p.http);
 	loop_free(p.loop);
 	free(p.action_dir);

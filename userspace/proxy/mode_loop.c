@@ -237,9 +237,21 @@ static void lm_run(struct proxy *p, struct proxy_run *run)
 	lm->runs = run;
 }
 
+static void lm_stop(struct proxy *p)
+{
+	struct loop_mode *lm = p->mode;
+
+	if (!lm)
+		return;
+	lineproc_close(&lm->lp);
+	free(lm);
+	p->mode = NULL;
+}
+
 const struct proxy_ops proxy_loop_ops = {
 	.name = "loop",
 	.start = lm_start,
+	.stop = lm_stop,
 	.init = lm_init,
 	.run = lm_run,
 	.not_initialized_status = 403,

@@ -193,9 +193,24 @@ static void native_run(struct proxy *p, struct proxy_run *run)
 	nm->current = run;
 }
 
+static void native_stop(struct proxy *p)
+{
+	struct native_mode *nm = p->mode;
+
+	if (!nm)
+		return;
+	if (nm->start_timer)
+		loop_timer_cancel(p->loop, nm->start_timer);
+	lineproc_kill(&nm->lp);
+	lineproc_close(&nm->lp);
+	free(nm);
+	p->mode = NULL;
+}
+
 const struct proxy_ops proxy_native_ops = {
 	.name = "native",
 	.start = native_start,
+	.stop = native_stop,
 	.init = native_init,
 	.run = native_run,
 	.not_initialized_status = 500,

@@ -59,6 +59,8 @@ struct proxy_ops {
 	void (*init)(struct proxy *p, struct http_request *req, const struct init_args *a);
 	/* Answers with proxy_run_done(). */
 	void (*run)(struct proxy *p, struct proxy_run *run);
+	/* Frees the mode's state at exit (optional). */
+	void (*stop)(struct proxy *p);
 	/* /run before a successful /init, and after the action stopped. */
 	int not_initialized_status;
 	const char *not_initialized_error;

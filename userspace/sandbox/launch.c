@@ -284,6 +284,35 @@ static int mount_dev(void)
 		     NULL);
 }
 
+/* Binds dir (open as fd) read-only at its own path in the new root, when it sits under a
+ * directory the root replaces; elsewhere the read-only view of the host shows it already. */
+static int bind_platform_dir(const char *dir, int fd)
+{
+	struct pathbuf b, src;
+	size_t len;
+
+	if (strncmp(dir, "/tmp/", 5) && strncmp(dir, "/run/", 5))
+		return 0;
+	cat(&b, ROOT, dir);
+	len = strlen(b.s);
+	/* mkdir -p, one component at a time, without the allocator. */
+	for (size_t i = strlen(ROOT) + 1; i <= len; i++) {
+		if (b.s[i] != '/' && b.s[i] != '\0')
+			continue;
+		b.s[i] = '\0';
+		if (mkdir(b.s, 0755) && errno != EEXIST)
+			return -1;
+		if (i < len)
+			b.s[i] = '/';
+	}
+	memcpy(src.s, "/proc/self/fd/", 14);
+	src.s[14 + utoa(src.s + 14, (unsigned long)fd)] = '\0';
+	if (mount(src.s, b.s, NULL, MS_BIND | MS_REC, NULL) ||
+	    mount(NULL, b.s, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL))
+		return -1;
+	return 0;
+}
+
 static int child_mounts(const struct spawn_plan *p)
 {
 	static const char *const mountpoints[] = { "/proc", "/dev", "/sys", "/tmp", "/run",
@@ -294,11 +323,18 @@ static int child_mounts(const struct spawn_plan *p)
 	const struct rootfs *rf = p->rootfs;
 	struct pathbuf b, src;
 	char opts[64];
-	int action_fd;
-	size_t n;
+	int action_fd, platform_fds[SPAWN_MAX_BINDS];
+	size_t n, nplatform = 0;
 
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
 		return STEP_MOUNT_PRIVATE;
+	for (; p->platform_dirs && p->platform_dirs[nplatform] && nplatform < SPAWN_MAX_BINDS;
+	     nplatform++) {
+		platform_fds[nplatform] =
+			open(p->platform_dirs[nplatform], O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (platform_fds[nplatform] < 0)
+			return STEP_MOUNT_BIND;
+	}
 	/*
 	 * Opened here, in our copy of the mounts (a bind source must belong to the
 	 * namespace), and before /tmp is covered: the directory may live there.
@@ -344,6 +380,9 @@ static int child_mounts(const struct spawn_plan *p)
 	memcpy(opts + n, "m", 2);
 	if (mount("tmpfs", ROOT "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, opts))
 		return STEP_MOUNT_TMP;
+	for (size_t i = 0; i < nplatform; i++)
+		if (bind_platform_dir(p->platform_dirs[i], platform_fds[i]))
+			return STEP_MOUNT_BIND;
 	memcpy(src.s, "/proc/self/fd/", 14);
 	src.s[14 + utoa(src.s + 14, (unsigned long)action_fd)] = '\0';
 	if (mount(src.s, ROOT "/action", NULL, MS_BIND, NULL) ||
@@ -421,6 +460,10 @@ static __attribute__((noreturn)) void child_main(const struct spawn_plan *p)
 
 	umask(0);
 	child_signals();
+	/* A session of its own: a signal to the node's process group (Ctrl-C in a terminal,
+	 * a supervisor's kill of the group) does not reach the sandboxes it must leave
+	 * running for the next node to adopt. */
+	(void)setsid();
 	if (p->cgroup_version == 1)
 		for (int i = 0; i < p->njoin; i++)
 			if (write(p->join_fds[i], "0", 1) != 1)

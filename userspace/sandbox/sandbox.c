@@ -37,7 +37,7 @@
 #define P_PIDFD 3 /* glibc 2.36 lacks it; linux/wait.h clashes with sys/wait.h */
 #endif
 
-#define DEFAULT_MAX_STARTING 4
+#define DEFAULT_MAX_STARTING 8
 #define DEFAULT_START_TIMEOUT_MS 30000
 #define DEFAULT_PIDS_MAX 1024
 #define NOBODY 65534
@@ -118,6 +118,7 @@ struct sandbox_manager {
 	struct sandbox_callbacks cb;
 	void *cb_data;
 	char *state_dir;
+	char *platform_dirs[3]; /* the proxy's directory, the runtimes', NULL */
 	char *api_host;
 	uid_t uid;
 	gid_t gid;
@@ -133,6 +134,7 @@ struct sandbox_manager {
 	bool draining;
 	unsigned nstarting;
 	struct sandbox *all;
+	struct sandbox_request *due; /* completed, callback not run yet */
 	struct loop_timer *schedule_timer;
 	struct sandbox_stats stats;
 };
@@ -229,12 +231,24 @@ static void save_state(struct sandbox *sb)
 
 /* ---- requests ---- */
 
+static void due_remove(struct sandbox_request *req)
+{
+	for (struct sandbox_request **p = &req->m->due; *p; p = &(*p)->next) {
+		if (*p == req) {
+			*p = req->next;
+			req->next = NULL;
+			return;
+		}
+	}
+}
+
 static void on_request_due(struct loop *loop, void *data)
 {
 	struct sandbox_request *req = data;
 
 	(void)loop;
 	req->timer = NULL;
+	due_remove(req);
 	if (req->sb)
 		req->sb->handing = NULL;
 	req->cb(req->sb, req->sb ? 0 : req->err, req->data);
@@ -254,7 +268,10 @@ static void request_complete(struct sandbox_request *req, struct sandbox *sb, in
 			sb->handing = NULL;
 		req->cb(sb, sb ? 0 : err, req->data);
 		free(req);
+		return;
 	}
+	req->next = req->m->due;
+	req->m->due = req;
 }
 
 static void request_enqueue(struct sandbox_request *req)
@@ -602,6 +619,7 @@ static void requeue_handing(struct sandbox *sb)
 		return;
 	sb->handing = NULL;
 	cancel_timer(sb->m, &req->timer);
+	due_remove(req);
 	req->sb = NULL;
 	if (sb->m->draining) {
 		request_complete(req, NULL, -ECANCELED);
@@ -784,6 +802,26 @@ static void free_env(char **env)
 	free(env);
 }
 
+/*
+ * Straight from the kernel's generator, not a per-process PRNG: a forked copy of the
+ * node would otherwise name its sandboxes as the node names its next ones.
+ */
+static void new_id(char out[SANDBOX_ID_LEN + 1])
+{
+	static const char digits[] = "0123456789abcdef";
+	unsigned char raw[SANDBOX_ID_LEN / 2];
+
+	if (random_bytes(raw, sizeof(raw))) {
+		random_hex(out, SANDBOX_ID_LEN); /* mkdir() still refuses a live id */
+		return;
+	}
+	for (size_t i = 0; i < sizeof(raw); i++) {
+		out[2 * i] = digits[raw[i] >> 4];
+		out[2 * i + 1] = digits[raw[i] & 0xf];
+	}
+	out[SANDBOX_ID_LEN] = '\0';
+}
+
 /* A pipe whose write end is a read-write open of it: its holder never gets EPIPE. */
 static int log_pipe(int *rd, int *wr)
 {
@@ -825,7 +863,7 @@ static int sb_start(struct kind_pool *kp)
 	kp->nstarting++;
 	m->nstarting++;
 	for (int tries = 0;; tries++) {
-		random_hex(sb->st.id, SANDBOX_ID_LEN);
+		new_id(sb->st.id);
 		snprintf(sb->dir, sizeof(sb->dir), "%s/%s", m->state_dir, sb->st.id);
 		if (!mkdir(sb->dir, 0700))
 			break;
@@ -887,6 +925,7 @@ static int sb_start(struct kind_pool *kp)
 		goto out;
 	}
 	plan.action_dir = action;
+	plan.platform_dirs = (const char *const *)m->platform_dirs;
 	plan.tmp_mb = sb->st.memory_mb;
 	plan.hostname = "sandbox";
 	plan.host_nl_fd = hostnl.fd;
@@ -1280,6 +1319,12 @@ struct sandbox_manager *sandbox_manager_new(struct loop *loop, const struct sand
 		pr_err("sandbox: cannot create %s: %s", m->state_dir, strerror(-err));
 		goto out;
 	}
+	m->platform_dirs[0] = dir_of(cfg->proxy);
+	m->platform_dirs[1] = strdup(runtimes_dir);
+	if (!m->platform_dirs[0] || !m->platform_dirs[1]) {
+		err = -ENOMEM;
+		goto out;
+	}
 	err = manifest_load(&m->manifest, cfg->runtimes, cfg->proxy, runtimes_dir);
 	if (err) {
 		pr_err("sandbox: cannot load the runtimes manifest %s: %s", cfg->runtimes,
@@ -1342,6 +1387,13 @@ void sandbox_manager_free(struct sandbox_manager *m)
 	if (!m)
 		return;
 	cancel_timer(m, &m->schedule_timer);
+	while (m->due) {
+		struct sandbox_request *req = m->due;
+
+		m->due = req->next;
+		cancel_timer(m, &req->timer);
+		free(req);
+	}
 	while (m->all) {
 		struct sandbox *sb = m->all;
 
@@ -1378,6 +1430,8 @@ void sandbox_manager_free(struct sandbox_manager *m)
 	ipam_free(&m->ipam);
 	rtnl_close(&m->nl);
 	free(m->state_dir);
+	free(m->platform_dirs[0]);
+	free(m->platform_dirs[1]);
 	free(m->api_host);
 	free(m);
 }
@@ -1483,8 +1537,10 @@ void sandbox_acquire_cancel(struct sandbox_request *req)
 		return;
 	if (req->queued)
 		(void)request_dequeue(req->kp, req);
-	if (req->timer)
+	if (req->timer) {
 		cancel_timer(req->m, &req->timer);
+		due_remove(req);
+	}
 	if (req->sb) {
 		req->sb->handing = NULL;
 		unassign(req->sb);

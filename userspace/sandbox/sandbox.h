@@ -105,7 +105,7 @@ struct sandbox_config {
 	const char *api_host;      /* __OW_API_HOST in every sandbox, if set */
 	const char *const *hide;   /* more host directories to hide (NULL-terminated) */
 	unsigned uid, gid;         /* the sandbox user; 0 means 65534 (never root) */
-	unsigned max_starting;     /* sandboxes started at once (default 4) */
+	unsigned max_starting;     /* sandboxes started at once (default 8) */
 	unsigned start_timeout_ms; /* a start that takes longer fails (default 30000) */
 	unsigned pids_max;         /* processes per sandbox (default 1024) */
 };

@@ -144,6 +144,8 @@ def zygote_child(libc, req, fds):
     setns, prctl = libc.setns, libc.prctl
     pidfd, loop_in, loop_out, out, err = fds
     try:
+        # Out of the node's process group: a kill of that group must not reach sandboxes.
+        os.setsid()
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         for path in req["cgroups"]:
             with open(path, "w") as f:

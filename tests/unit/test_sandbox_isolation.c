@@ -1,0 +1,259 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * What an action can and cannot do from inside its sandbox: see processes, keep
+ * privileges, write files, reach the host's loopback services or other sandboxes,
+ * outgrow its memory limit, outlive its caller's timeout.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "test.h"
+#include "sandbox_harness.h"
+
+/* Runs a Python action once in a fresh sandbox; returns the result as JSON (caller frees). */
+static json_t *python_once(const char *code, unsigned memory_mb, int *status,
+			   struct sandbox **keep)
+{
+	char *req = h_init_body(code, false, NULL, 0), *b = NULL, e[128];
+	struct sandbox *sb;
+	json_t *res = NULL;
+	int err;
+
+	*status = -1;
+	sb = h_acquire("python:3", memory_mb, &err);
+	if (!sb) {
+		free(req);
+		return NULL;
+	}
+	if (h_sb_post(sb, "/init", req, &b) == 200) {
+		free(b);
+		*status = h_sb_post(sb, "/run", "{\"value\":{}}", &b);
+		res = json_parse(b ? b : "", b ? strlen(b) : 0, e, sizeof(e));
+	}
+	free(b);
+	free(req);
+	if (keep)
+		*keep = sb;
+	else
+		sandbox_destroy(sb);
+	return res;
+}
+
+static void test_process_view_and_privileges(void)
+{
+	static const char *const ns[] = { "pid", "net", "mnt", "ipc", "uts" };
+	int st;
+	json_t *r = python_once("import os, socket\n"
+				"def status(k):\n"
+				"    for l in open('/proc/self/status'):\n"
+				"        if l.startswith(k + ':'):\n"
+				"            return l.split()[1]\n"
+				"def main(a):\n"
+				"    pids = [int(p) for p in os.listdir('/proc') if p.isdigit()]\n"
+				"    return {'pids': sorted(pids), 'uid': os.getuid(),\n"
+				"        'host': socket.gethostname(), 'eff': status('CapEff'),\n"
+				"        'bnd': status('CapBnd'), 'nnp': status('NoNewPrivs'),\n"
+				"        'init': open('/proc/1/cmdline').read().split(chr(0))[0],\n"
+				"        'ns': [os.readlink('/proc/self/ns/' + n)\n"
+				"               for n in ('pid', 'net', 'mnt', 'ipc', 'uts')]}\n",
+				128, &st, NULL);
+
+	ASSERT(r && st == 200);
+	/* Only the sandbox's own processes: its init (the proxy) and the loop. */
+	CHECK(json_array_size(json_object_get(r, "pids")) <= 3);
+	CHECK(json_integer_value(json_array_get(json_object_get(r, "pids"), 0)) == 1);
+	CHECK(strstr(json_obj_str(r, "init") ?: "", "xwhisk-proxy") != NULL);
+	CHECK(json_integer_value(json_object_get(r, "uid")) == 65534);
+	CHECK(!strcmp(json_obj_str(r, "host") ?: "", "sandbox"));
+	CHECK(!strcmp(json_obj_str(r, "eff") ?: "", "0000000000000000"));
+	CHECK(!strcmp(json_obj_str(r, "bnd") ?: "", "0000000000000000"));
+	CHECK(!strcmp(json_obj_str(r, "nnp") ?: "", "1"));
+	/* A namespace of its own of every kind. */
+	for (int i = 0; i < 5; i++) {
+		char path[64], ours[64] = "";
+		const char *theirs = json_string_value(json_array_get(json_object_get(r, "ns"), i));
+
+		snprintf(path, sizeof(path), "/proc/self/ns/%s", ns[i]);
+		CHECK(readlink(path, ours, sizeof(ours) - 1) > 0);
+		CHECK(theirs && strncmp(theirs, ns[i], 3) == 0 && strcmp(theirs, ours) != 0);
+	}
+	json_decref(r);
+}
+
+static void test_file_system_view(void)
+{
+	char code[2048];
+	json_t *r;
+	int st;
+
+	snprintf(code, sizeof(code),
+		 "import os\n"
+		 "def tryw(p):\n"
+		 "    try:\n"
+		 "        open(p, 'w').write('x')\n"
+		 "        return 'ok'\n"
+		 "    except OSError as e:\n"
+		 "        return e.strerror\n"
+		 "def main(a):\n"
+		 "    return {'usr': tryw('/usr/xwhisk-probe'), 'etc': tryw('/etc/xwhisk-probe'),\n"
+		 "            'root': tryw('/xwhisk-probe'), 'tmp': tryw('/tmp/probe'),\n"
+		 "            'action': tryw('/action/probe'),\n"
+		 "            'state': os.path.exists('%s') and os.listdir('%s'),\n"
+		 "            'dev': sorted(os.listdir('/dev')),\n"
+		 "            'os': os.path.exists('/etc/os-release'),\n"
+		 "            'ifaces': sorted(os.listdir('/sys/class/net'))}\n",
+		 H.state_dir, H.state_dir);
+	r = python_once(code, 128, &st, NULL);
+	ASSERT(r && st == 200);
+	CHECK(strcmp(json_obj_str(r, "usr") ?: "ok", "ok") != 0);
+	CHECK(strcmp(json_obj_str(r, "etc") ?: "ok", "ok") != 0);
+	CHECK(strcmp(json_obj_str(r, "root") ?: "ok", "ok") != 0);
+	CHECK(!strcmp(json_obj_str(r, "tmp") ?: "", "ok"));
+	CHECK(!strcmp(json_obj_str(r, "action") ?: "", "ok"));
+	CHECK(json_is_false(json_object_get(r, "state")) ||
+	      json_array_size(json_object_get(r, "state")) == 0);
+	CHECK(json_is_true(json_object_get(r, "os"))); /* the host's files, read-only */
+	CHECK(json_array_size(json_object_get(r, "dev")) <= 12);
+	CHECK(json_array_size(json_object_get(r, "ifaces")) == 2); /* eth0 and lo */
+	json_decref(r);
+	CHECK(access("/usr/xwhisk-probe", F_OK) != 0);
+}
+
+static int listen_on(const char *ip, int *port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	inet_pton(AF_INET, ip, &sa.sin_addr);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 16) ||
+	    getsockname(fd, (struct sockaddr *)&sa, &len)) {
+		close(fd);
+		return -1;
+	}
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
+static void test_network_reach(void)
+{
+	struct sandbox *other;
+	char code[2048], gw[32];
+	unsigned a, b, c;
+	int fd, port, st, err;
+	json_t *r;
+
+	/* A host service on loopback only, like the node's and controller's ports. */
+	fd = listen_on("127.0.0.1", &port);
+	ASSERT(fd >= 0);
+	other = h_acquire("native", 128, &err);
+	ASSERT(other);
+	sscanf(H.subnet, "%u.%u.%u", &a, &b, &c);
+	snprintf(gw, sizeof(gw), "%u.%u.%u.1", a, b, c);
+	snprintf(code, sizeof(code),
+		 "import socket\n"
+		 "def reach(host, port):\n"
+		 "    s = socket.socket()\n"
+		 "    s.settimeout(0.5)\n"
+		 "    try:\n"
+		 "        s.connect((host, port))\n"
+		 "        return 'connected'\n"
+		 "    except OSError as e:\n"
+		 "        return type(e).__name__\n"
+		 "    finally:\n"
+		 "        s.close()\n"
+		 "def main(a):\n"
+		 "    return {'lo': reach('127.0.0.1', %d), 'gw': reach('%s', %d),\n"
+		 "            'peer': reach('%s', 8080)}\n",
+		 port, gw, port, sandbox_ip(other));
+	r = python_once(code, 128, &st, NULL);
+	ASSERT(r && st == 200);
+	CHECK(strcmp(json_obj_str(r, "lo") ?: "connected", "connected") != 0);
+	CHECK(strcmp(json_obj_str(r, "gw") ?: "connected", "connected") != 0);
+	/* Bridge ports are isolated: sandboxes do not reach each other. */
+	CHECK(strcmp(json_obj_str(r, "peer") ?: "connected", "connected") != 0);
+	json_decref(r);
+	close(fd);
+	sandbox_destroy(other);
+}
+
+static bool saw_death(void *arg)
+{
+	return H.deaths > *(int *)arg;
+}
+
+static void test_memory_limit_oom(void)
+{
+	struct sandbox *sb = NULL;
+	int st, deaths = H.deaths;
+	json_t *r = python_once("def main(a):\n"
+				"    hog = []\n"
+				"    while True:\n"
+				"        hog.append(bytearray(16 << 20))\n",
+				128, &st, &sb);
+
+	ASSERT(sb);
+	CHECK(st == 502);
+	CHECK(!strcmp(json_obj_str(r, "error") ?: "",
+		      "The action exhausted its memory and was aborted."));
+	json_decref(r);
+	/* The proxy ends the sandbox; its owner hears why. */
+	CHECK(h_run_until(saw_death, &deaths, 5000));
+	CHECK(H.dead == sb && H.dead_reason == SANDBOX_OOM);
+}
+
+static bool sandboxes_settled(void *arg)
+{
+	struct sandbox_stats st;
+
+	(void)arg;
+	sandbox_manager_stats(H.m, &st);
+	return !st.dying && !st.live;
+}
+
+static void test_timeout_then_destroy(void)
+{
+	char *req = h_init_body("function main() { while (true) {} }", false, NULL, 0), *b = NULL;
+	struct sandbox *sb;
+	uint64_t t0;
+	pid_t pid;
+	int err;
+
+	sb = h_acquire("nodejs:20", 128, &err);
+	ASSERT(sb);
+	pid = sandbox_pid(sb);
+	CHECK(h_sb_post(sb, "/init", req, &b) == 200);
+	free(b);
+	free(req);
+	/* The caller gives up at its timeout... */
+	t0 = clock_mono_ms();
+	CHECK(h_post(sandbox_ip(sb), sandbox_port(sb), "/run", "{\"value\":{}}", 300, &b) ==
+	      -ETIMEDOUT);
+	free(b);
+	CHECK(clock_mono_ms() - t0 < 1500);
+	/* ...and destroys the sandbox, busy loop and all, at once. */
+	t0 = clock_mono_ms();
+	sandbox_destroy(sb);
+	CHECK(h_run_until(sandboxes_settled, NULL, 3000));
+	CHECK(clock_mono_ms() - t0 < 1000);
+	CHECK(kill(pid, 0) != 0 && errno == ESRCH);
+}
+
+int main(void)
+{
+	int err = h_setup("python:3=1,nodejs:20=1,native=1,blackbox=0");
+
+	if (err) {
+		printf("not ok - setup: %s\n", strerror(-err));
+		return 1;
+	}
+	RUN(test_process_view_and_privileges);
+	RUN(test_file_system_view);
+	RUN(test_network_reach);
+	RUN(test_memory_limit_oom);
+	RUN(test_timeout_then_destroy);
+	h_teardown();
+	TEST_EXIT();
+}

@@ -1,0 +1,380 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Every kind in a real sandbox, through the manager: stem cells and cold starts,
+ * source and zip code, logs with sentinels through the log callback, __OW_* and init
+ * parameters, the memory limit asked for, concurrency > 1.
+ */
+#include <zip.h>
+
+#include "test.h"
+#include "sandbox_harness.h"
+
+static const char *RUN_BODY = "{\"value\":{\"name\":\"sb\",\"x\":1},\"namespace\":\"guest\","
+			      "\"action_name\":\"/guest/a\",\"activation_id\":\"feedfacefeedface\","
+			      "\"transaction_id\":\"t\",\"deadline\":\"1700000000000\"}";
+
+static bool result_is(const char *body, const char *expected)
+{
+	char e[128];
+	json_t *a = json_parse(body ? body : "", body ? strlen(body) : 0, e, sizeof(e));
+	json_t *b = json_loads(expected, 0, NULL);
+	bool eq = a && b && json_equal(a, b);
+
+	if (!eq)
+		fprintf(stderr, "  got %s, expected %s\n", body ? body : "(null)", expected);
+	json_decref(a);
+	json_decref(b);
+	return eq;
+}
+
+/* Both streams ended the activation, as a node collecting logs waits for. */
+static bool sentinels_in(struct sandbox *sb, int n)
+{
+	return h_logs_count(sb, SANDBOX_STDOUT, NULL) >= n &&
+	       h_logs_count(sb, SANDBOX_STDERR, NULL) >= n;
+}
+
+struct sentinel_wait {
+	struct sandbox *sb;
+	int n;
+};
+
+static bool sentinels_done(void *arg)
+{
+	struct sentinel_wait *w = arg;
+
+	return sentinels_in(w->sb, w->n);
+}
+
+static bool wait_sentinels(struct sandbox *sb, int n)
+{
+	struct sentinel_wait w = { sb, n };
+
+	return h_run_until(sentinels_done, &w, 5000);
+}
+
+static int init_sb(struct sandbox *sb, const char *code, bool binary, const char *env, int conc)
+{
+	char *req = h_init_body(code, binary, env, conc), *b = NULL;
+	int st = h_sb_post(sb, "/init", req, &b);
+
+	if (st != 200)
+		fprintf(stderr, "  init: %d %s\n", st, b ? b : "");
+	free(b);
+	free(req);
+	return st;
+}
+
+static long memory_limit_mb(pid_t pid)
+{
+	char path[512], *cg = NULL, *data, *line, *save = NULL;
+	long mb = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	data = file_read_all(path, NULL);
+	for (line = data ? strtok_r(data, "\n", &save) : NULL; line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (strstr(line, ":memory:"))
+			cg = strstr(line, ":memory:") + 8;
+		else if (!strncmp(line, "0::", 3) && !cg)
+			cg = line + 3;
+	}
+	if (cg) {
+		char *v;
+
+		snprintf(path, sizeof(path), "/sys/fs/cgroup/memory%s/memory.limit_in_bytes", cg);
+		v = file_read_all(path, NULL);
+		if (!v) {
+			snprintf(path, sizeof(path), "/sys/fs/cgroup%s/memory.max", cg);
+			v = file_read_all(path, NULL);
+		}
+		if (v)
+			mb = atoll(v) >> 20;
+		free(v);
+	}
+	free(data);
+	return mb;
+}
+
+static char *zip_b64(const char *const *files)
+{
+	char path[] = "/tmp/xwhisk-sbzip-XXXXXX", *data, *b64;
+	int fd = mkstemp(path), err;
+	zip_t *za;
+	size_t len;
+
+	close(fd);
+	za = zip_open(path, ZIP_TRUNCATE, &err);
+	for (int i = 0; za && files[i]; i += 2)
+		zip_file_add(za, files[i],
+			     zip_source_buffer(za, files[i + 1], strlen(files[i + 1]), 0), 0);
+	if (!za || zip_close(za))
+		return NULL;
+	data = file_read_all(path, &len);
+	unlink(path);
+	b64 = data ? base64_encode(data, len) : NULL;
+	free(data);
+	return b64;
+}
+
+static void test_nodejs_stem_cell(void)
+{
+	struct sandbox_stats before, after;
+	struct sandbox *sb;
+	char *b = NULL;
+	int err;
+
+	sandbox_manager_stats(H.m, &before);
+	sb = h_acquire("nodejs:20", 192, &err);
+	ASSERT(sb && !err);
+	sandbox_manager_stats(H.m, &after);
+	CHECK(after.pool_hits == before.pool_hits + 1);
+	CHECK(memory_limit_mb(sandbox_pid(sb)) == 192);
+	CHECK(sandbox_memory_mb(sb) == 192);
+	CHECK(init_sb(sb, "function main(a) { console.log('hello', a.name);"
+			  " console.error('warn', process.env.__OW_ACTIVATION_ID);"
+			  " return {api: process.env.__OW_API_HOST, p: process.env.P, dl: typeof"
+			  " process.env.__OW_DEADLINE}; }",
+		      false, "{\"P\":\"param\"}", 0) == 200);
+	CHECK(h_sb_post(sb, "/run", RUN_BODY, &b) == 200);
+	CHECK(result_is(b, "{\"api\":\"http://169.254.32.1:3233\",\"p\":\"param\","
+			   "\"dl\":\"string\"}"));
+	free(b);
+	CHECK(wait_sentinels(sb, 1));
+	CHECK(h_logs_count(sb, SANDBOX_STDOUT, "hello sb") == 1);
+	CHECK(h_logs_count(sb, SANDBOX_STDERR, "warn feedfacefeedface") == 1);
+	sandbox_destroy(sb);
+	h_logs_reset();
+}
+
+static void test_nodejs_zip_concurrency(void)
+{
+	const char *files[] = { "package.json", "{\"main\":\"main.js\"}", "main.js",
+				"exports.main = a => new Promise(r => setTimeout(() => "
+				"r({n: a.name}), 400));",
+				NULL };
+	char *z = zip_b64(files), *b[3] = { NULL };
+	struct sandbox *sb;
+	uint64_t t0;
+	int err, st[3];
+
+	sb = h_acquire("nodejs:20", 256, &err);
+	ASSERT(sb && z);
+	CHECK(init_sb(sb, z, true, NULL, 3) == 200);
+	free(z);
+	/* Three runs at once on one sandbox (concurrency 3) overlap. */
+	{
+		struct http_pool *pool[3];
+		struct h_resp r[3] = { 0 };
+		bool all = false;
+
+		t0 = clock_mono_ms();
+		for (int i = 0; i < 3; i++) {
+			pool[i] = http_pool_new(H.loop, sandbox_ip(sb), sandbox_port(sb), 0);
+			http_pool_call(pool[i], "POST", "/run", NULL, RUN_BODY, strlen(RUN_BODY),
+				       5000, h_http_cb, &r[i]);
+		}
+		while (!all) {
+			all = r[0].done && r[1].done && r[2].done;
+			if (!all)
+				h_sleep_ms(5);
+			if (clock_mono_ms() - t0 > 6000)
+				break;
+		}
+		for (int i = 0; i < 3; i++) {
+			st[i] = r[i].status;
+			b[i] = r[i].body;
+			http_pool_free(pool[i]);
+		}
+	}
+	CHECK(clock_mono_ms() - t0 < 1000); /* one after the other would take 1.2 s */
+	for (int i = 0; i < 3; i++) {
+		CHECK(st[i] == 200 && result_is(b[i], "{\"n\":\"sb\"}"));
+		free(b[i]);
+	}
+	CHECK(wait_sentinels(sb, 3));
+	sandbox_destroy(sb);
+	h_logs_reset();
+}
+
+static void test_python_zygote_source_and_zip(void)
+{
+	const char *files[] = { "__main__.py", "import util\ndef main(a):\n"
+					       "    return {'v': util.VALUE, 'name': a['name']}\n",
+				"util.py", "VALUE = 42\n", NULL };
+	char *z = zip_b64(files), *b = NULL;
+	struct sandbox *sb;
+	int err;
+
+	sb = h_acquire("python:3", 256, &err);
+	ASSERT(sb && z);
+	CHECK(init_sb(sb, "import os\ndef main(a):\n    print('py', a['name'])\n"
+			  "    e = os.environ\n"
+			  "    return {'id': e['__OW_ACTIVATION_ID'], 'k': e['K']}\n",
+		      false, "{\"K\":\"init\"}", 0) == 200);
+	CHECK(h_sb_post(sb, "/run", RUN_BODY, &b) == 200);
+	CHECK(result_is(b, "{\"id\":\"feedfacefeedface\",\"k\":\"init\"}"));
+	free(b);
+	CHECK(wait_sentinels(sb, 1) && h_logs_count(sb, SANDBOX_STDOUT, "py sb") == 1);
+	sandbox_destroy(sb);
+	sb = h_acquire("python:3", 256, &err);
+	ASSERT(sb);
+	CHECK(init_sb(sb, z, true, NULL, 0) == 200);
+	CHECK(h_sb_post(sb, "/run", RUN_BODY, &b) == 200);
+	CHECK(result_is(b, "{\"v\":42,\"name\":\"sb\"}"));
+	free(b);
+	sandbox_destroy(sb);
+	free(z);
+	h_logs_reset();
+}
+
+static void test_native_cold_start(void)
+{
+	char *code = file_read_all(h_build_path("runtimes/examples/native/hello.sh"), NULL);
+	char *b = NULL;
+	struct sandbox_stats before, after;
+	struct sandbox *sb;
+	int err;
+
+	sandbox_manager_stats(H.m, &before);
+	sb = h_acquire("native", 128, &err); /* no stem cells for it: a cold start */
+	ASSERT(sb && !err && code);
+	sandbox_manager_stats(H.m, &after);
+	CHECK(after.pool_misses == before.pool_misses + 1);
+	CHECK(init_sb(sb, code, false, NULL, 0) == 200);
+	for (int i = 0; i < 3; i++) {
+		CHECK(h_sb_post(sb, "/run", RUN_BODY, &b) == 200);
+		CHECK(result_is(b, "{\"greeting\":\"Hello, sb\"}"));
+		free(b);
+	}
+	CHECK(wait_sentinels(sb, 3));
+	CHECK(h_logs_count(sb, SANDBOX_STDOUT, "activation feedfacefeedface") == 3);
+	sandbox_destroy(sb);
+	free(code);
+	h_logs_reset();
+}
+
+static void test_blackbox_skeleton(void)
+{
+	char *code = file_read_all(h_build_path("runtimes/examples/blackbox/hello.sh"), NULL);
+	char *b = NULL;
+	struct sandbox *sb;
+	int err;
+
+	sb = h_acquire("openwhisk/dockerskeleton", 128, &err); /* the image names the kind */
+	ASSERT(sb && !err && code);
+	CHECK(!strcmp(sandbox_kind(sb), "blackbox"));
+	CHECK(init_sb(sb, code, false, NULL, 0) == 200);
+	CHECK(h_sb_post(sb, "/run", RUN_BODY, &b) == 200);
+	CHECK(result_is(b, "{\"greeting\":\"Hello, sb\"}"));
+	free(b);
+	CHECK(wait_sentinels(sb, 1));
+	CHECK(h_logs_count(sb, SANDBOX_STDOUT, "activation feedfacefeedface, arguments") == 1);
+	sandbox_destroy(sb);
+	free(code);
+	h_logs_reset();
+}
+
+/*
+ * An operator's own implementation of a kind: any server speaking /init and /run on
+ * port 8080 (here a few lines of Node.js, no xwhisk-proxy), found ready by a TCP probe.
+ */
+static const char FOREIGN_SERVER[] =
+	"const http = require('http'); let fn;"
+	"http.createServer((req, res) => { let body = '';"
+	"  req.on('data', d => body += d); req.on('end', () => {"
+	"    const msg = JSON.parse(body || '{}'); let out = {ok: true};"
+	"    if (req.url === '/init') fn = eval(msg.value.code);"
+	"    else { out = fn(msg.value); console.log('foreign says hi');"
+	"      console.log('XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX');"
+	"      console.error('XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX'); }"
+	"    res.writeHead(200, {'Content-Type': 'application/json'});"
+	"    res.end(JSON.stringify(out)); }); }).listen(8080);";
+
+static void test_foreign_runtime(void)
+{
+	char manifest[PATH_MAX], state[PATH_MAX], bridge[16], subnet[32], cmd[64];
+	char *server, *text, *b = NULL;
+	struct sandbox_manager *saved = H.m;
+	struct sandbox_config cfg = { 0 };
+	struct sandbox *sb;
+	int id = (int)getpid(), err;
+
+	server = h_json_str(FOREIGN_SERVER);
+	snprintf(manifest, sizeof(manifest), "%s-foreign.json", H.state_dir);
+	if (asprintf(&text, "{\"runtimes\":{\"foreign\":[{\"kind\":\"foreign:1\",\"sandbox\":"
+			    "{\"command\":[\"node\",\"-e\",%s],\"memory\":128}}]}}",
+		     server) < 0)
+		text = NULL;
+	ASSERT(text && !file_write_atomic(manifest, text, strlen(text), 0644));
+	free(text);
+	free(server);
+	/* Its own bridge and subnet: one manager per bridge. */
+	snprintf(bridge, sizeof(bridge), "xwf%d", id);
+	snprintf(subnet, sizeof(subnet), "169.254.%d.%d/29", 128 + id % 32, 8 * (id % 31));
+	snprintf(state, sizeof(state), "%s-foreign", H.state_dir);
+	cfg.state_dir = state;
+	cfg.runtimes = manifest;
+	cfg.proxy = h_build_path("xwhisk-proxy");
+	cfg.bridge = bridge;
+	cfg.subnet = subnet;
+	cfg.cgroup_parent = H.cgroup_parent;
+	H.m = sandbox_manager_new(H.loop, &cfg, &h_callbacks, NULL);
+	ASSERT(H.m);
+	sb = h_acquire("foreign:1", 128, &err);
+	CHECK(sb && !err);
+	if (sb) {
+		CHECK(init_sb(sb, "(a) => ({foreign: a.name})", false, NULL, 0) == 200);
+		CHECK(h_sb_post(sb, "/run", RUN_BODY, &b) == 200);
+		CHECK(result_is(b, "{\"foreign\":\"sb\"}"));
+		free(b);
+		CHECK(wait_sentinels(sb, 1));
+		CHECK(h_logs_count(sb, SANDBOX_STDOUT, "foreign says hi") == 1);
+	}
+	sandbox_manager_destroy_all(H.m);
+	(void)h_run_until(h_all_gone, NULL, 10000);
+	sandbox_manager_free(H.m);
+	H.m = saved;
+	snprintf(cmd, sizeof(cmd), "ip link del %s 2>/dev/null", bridge);
+	(void)!system(cmd);
+	unlink(manifest);
+	rmdir(state);
+	h_logs_reset();
+}
+
+static void test_unknown_kind(void)
+{
+	errno = 0;
+	CHECK(!sandbox_acquire(H.m, "cobol:85", 128, h_acq_cb, NULL) && errno == ENOENT);
+	CHECK(sandbox_manager_has_kind(H.m, "python:3"));
+	CHECK(!sandbox_manager_has_kind(H.m, "cobol:85"));
+}
+
+static bool pool_full(void *arg)
+{
+	struct sandbox_stats st;
+
+	(void)arg;
+	sandbox_manager_stats(H.m, &st);
+	return st.pooled >= 3 && !st.starting;
+}
+
+int main(void)
+{
+	int err = h_setup("nodejs:20=1,python:3=1,native=0,blackbox=1");
+
+	if (err) {
+		printf("not ok - setup: %s\n", strerror(-err));
+		return 1;
+	}
+	(void)h_run_until(pool_full, NULL, 20000);
+	RUN(test_nodejs_stem_cell);
+	RUN(test_nodejs_zip_concurrency);
+	RUN(test_python_zygote_source_and_zip);
+	RUN(test_native_cold_start);
+	RUN(test_blackbox_skeleton);
+	RUN(test_foreign_runtime);
+	RUN(test_unknown_kind);
+	h_teardown();
+	TEST_EXIT();
+}
