@@ -49,10 +49,49 @@ start_nginx "$sb_port" "$sb_ip"
 
 run_body='{"value":{},"namespace":"bench","action_name":"/bench/noop","action_version":"0.0.1","activation_id":"00000000000000000000000000000000","transaction_id":"bench","deadline":"99999999999999"}'
 GUEST_AUTH=$key
+# The records of a round are shipped to the controller afterwards; the next round starts
+# when that is done, so that it does not measure the previous one's bookkeeping.
+wait_records_shipped() {
+	local i
+	for i in $(seq 1 600); do
+		curl -sf "http://127.0.0.1:$NODE_PORT/metrics" | grep -q '^xwhisk_spool_backlog_bytes 0$' &&
+			return 0
+		sleep 0.1
+	done
+	echo "invoke.sh: records still unshipped after 60 s" >&2
+}
+# CPU time (utime + stime, in clock ticks) the given processes have used so far.
+cpu_ticks() {
+	local total=0 pid t
+	for pid in "$@"; do
+		t=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null) || continue
+		total=$((total + t))
+	done
+	echo "$total"
+}
+
+# measure NAME URL BODY PIDS...: the wrk figures plus the CPU the PIDS spent per request.
+measure() {
+	local name=$1 url=$2 body=$3 before after line
+	shift 3
+	before=$(cpu_ticks "$@")
+	line=$(WRK_METHOD=POST WRK_BODY=$body run_wrk "$name" "$url")
+	after=$(cpu_ticks "$@")
+	python3 - "$line" "$before" "$after" "$(getconf CLK_TCK)" <<'PY'
+import json, sys
+name, rest = sys.argv[1].split(' ', 1)
+r = json.loads(rest)
+ticks = int(sys.argv[3]) - int(sys.argv[2])
+r['cpu_us_per_req'] = round(ticks * 1e6 / int(sys.argv[4]) / max(r['requests'], 1), 1)
+print(name, json.dumps(r))
+PY
+}
+
 bench_round() {
-	WRK_METHOD=POST WRK_BODY=$run_body run_wrk direct "http://$sb_ip:$sb_port/run"
-	WRK_METHOD=POST WRK_BODY=$run_body run_wrk nginx "http://127.0.0.1:$NGINX_PORT/run"
-	WRK_METHOD=POST WRK_BODY='{}' run_wrk xwhisk "$api/actions/noop?blocking=true&result=true"
+	measure direct "http://$sb_ip:$sb_port/run" "$run_body" $sb_pids
+	measure nginx "http://127.0.0.1:$NGINX_PORT/run" "$run_body" $nginx_pids
+	measure xwhisk "$api/actions/noop?blocking=true&result=true" '{}' $node_pid
+	wait_records_shipped
 }
 
 report() {
@@ -64,8 +103,23 @@ d, n, x = r['direct'], r['nginx'], r['xwhisk']
 print(f"[{label}] throughput xwhisk/nginx {x['rps']/n['rps']:.2f}x, xwhisk/direct {x['rps']/d['rps']:.2f}x; "
       f"added over direct: xwhisk p50 {x['p50_us']-d['p50_us']} us p99 {x['p99_us']-d['p99_us']} us, "
       f"nginx p50 {n['p50_us']-d['p50_us']} us p99 {n['p99_us']-d['p99_us']} us; "
+      f"CPU per request: sandbox {d['cpu_us_per_req']} us, nginx {n['cpu_us_per_req']} us, "
+      f"xwhisk-node {x['cpu_us_per_req']} us; "
       f"errors direct {d['errors']} nginx {n['errors']} xwhisk {x['errors']}")
 PY
+}
+
+node_pid=$(pgrep -f "^$bin/xwhisk-node" | head -n 1)
+controller_pid=$(pgrep -f "^$bin/xwhisk-controller" | head -n 1)
+nginx_pids=$(pgrep -f 'nginx: worker' | tr '\n' ' ')
+sb_cgroups=$(find /sys/fs/cgroup -path "*xwhisk-$XWHISK_SANDBOX_BRIDGE*" -name cgroup.procs 2>/dev/null)
+# (cgroup v1 lists a process once per hierarchy)
+sb_pids=$(cat $sb_cgroups 2>/dev/null | sort -un | tr '\n' ' ')
+
+pin() { # pin CPU PIDS...
+	local cpu=$1 pid
+	shift
+	for pid in "$@"; do taskset -a -p -c "$cpu" "$pid" >/dev/null 2>&1 || true; done
 }
 
 echo "-- unpinned, $BENCH_CONNECTIONS connections"
@@ -73,14 +127,16 @@ unpinned=$(bench_round)
 echo "$unpinned"
 report unpinned "$unpinned"
 
-echo "-- pinned to CPU 0, 1 connection"
-for pid in $(pgrep -f "xwhisk-(node|controller|proxy)|nginx: (master|worker)" || true) \
-	$(pgrep -f "$bench_tmp" || true); do
-	taskset -a -p -c 0 "$pid" >/dev/null 2>&1 || true
-done
-for pid in $(cat /sys/fs/cgroup/*/xwhisk*/*/cgroup.procs /sys/fs/cgroup/unified/xwhisk*/*/cgroup.procs 2>/dev/null || true); do
-	taskset -a -p -c 0 "$pid" >/dev/null 2>&1 || true
-done
+echo "-- everything pinned to CPU 0 (wrk, node, controller, nginx, sandbox), 1 connection"
+pin 0 $node_pid $controller_pid $(pgrep -f 'nginx: (master|worker)') $sb_pids
 pinned=$(BENCH_CONNECTIONS=1 BENCH_THREADS=1 WRK_PREFIX="taskset -c 0" bench_round)
 echo "$pinned"
 report pinned "$pinned"
+
+# The controller is not on the invocation path (it takes the records, in batches,
+# afterwards) and in a cluster runs elsewhere: the same, with it on the other CPU.
+echo "-- pinned to CPU 0 except the controller (CPU 1), 1 connection"
+pin 1 $controller_pid
+apart=$(BENCH_CONNECTIONS=1 BENCH_THREADS=1 WRK_PREFIX="taskset -c 0" bench_round)
+echo "$apart"
+report controller-apart "$apart"

@@ -55,6 +55,25 @@ static void test_draining_is_skipped(void)
 	CHECK(slot_claim(m, 0xb2, &slot, &gen) == -EAGAIN); /* no longer listed */
 }
 
+/* A sandbox that failed its activation is out of routing before its slot is released,
+ * and only while the slot still holds that sandbox (found by dp_invoke's developer-error
+ * case: the next request went to the dying sandbox). */
+static void test_retired_is_skipped(void)
+{
+	uint32_t slot, gen;
+
+	warm_slot(25, 0xb3, 2);
+	CHECK(slot_claim(m, 0xb3, &slot, &gen) == 0 && slot == 25);
+	slot_retire(m, slot, gen);
+	slot_release(m, slot, true);
+	CHECK(m->slots[25].state == XW_SLOT_DRAINING);
+	CHECK(slot_claim(m, 0xb3, &slot, &gen) == -EAGAIN);
+	warm_slot(26, 0xb4, 1);
+	m->slots[26].generation = 2; /* given to another sandbox meanwhile */
+	slot_retire(m, 26, 1);
+	CHECK(m->slots[26].state == XW_SLOT_WARM);
+}
+
 #define THREADS 4
 #define ROUNDS 20000
 
@@ -103,6 +122,7 @@ int main(void)
 	}
 	RUN(test_least_loaded);
 	RUN(test_draining_is_skipped);
+	RUN(test_retired_is_skipped);
 	RUN(test_racing_claims_respect_concurrency);
 	xw_maps_close(m);
 	(void)xw_maps_unpin(pin_dir);

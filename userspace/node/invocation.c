@@ -274,6 +274,8 @@ static void on_run_answer(struct http_response *resp, int err, void *data)
 		 * a bad answer) is not trusted with another activation. */
 		broken = inv->status == ACTIVATION_DEVELOPER_ERROR;
 	}
+	if (broken)
+		slot_retire(node->maps, inv->slot, inv->slot_generation);
 	slot_release(node->maps, inv->slot, inv->status >= ACTIVATION_DEVELOPER_ERROR);
 	/* Logs are asked for before the sandbox goes: the manager hands over what it has
 	 * (a failed runtime may never write its sentinels) before it removes the sandbox. */

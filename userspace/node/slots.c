@@ -72,6 +72,16 @@ void slot_release(struct xw_maps *m, uint32_t slot, bool failed)
 		__atomic_fetch_add(&s->errors, 1, __ATOMIC_RELAXED);
 }
 
+void slot_retire(struct xw_maps *m, uint32_t slot, uint32_t generation)
+{
+	struct xw_slot *s = &m->slots[slot];
+	uint32_t warm = XW_SLOT_WARM;
+
+	if (__atomic_load_n(&s->generation, __ATOMIC_ACQUIRE) == generation)
+		(void)__atomic_compare_exchange_n(&s->state, &warm, XW_SLOT_DRAINING, false,
+						  __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+}
+
 int slot_warm_add(struct xw_maps *m, uint64_t action_id, uint32_t slot)
 {
 	struct xw_warm warm = { 0 };

@@ -19,6 +19,9 @@
 /* 0 with the slot and its generation, or -EAGAIN when no warm sandbox has room. */
 int slot_claim(struct xw_maps *m, uint64_t action_id, uint32_t *slot, uint32_t *generation);
 void slot_release(struct xw_maps *m, uint32_t slot, bool failed);
+/* Takes a sandbox out of routing at once, before the manager removes it: no other
+ * worker claims it in between. Only while the slot still holds that generation. */
+void slot_retire(struct xw_maps *m, uint32_t slot, uint32_t generation);
 /* For the manager: publish, list and unlist warm sandboxes of an action. */
 int slot_warm_add(struct xw_maps *m, uint64_t action_id, uint32_t slot);
 int slot_warm_remove(struct xw_maps *m, uint64_t action_id, uint32_t slot);

@@ -20,6 +20,9 @@
 #define BATCH_BYTES (2u << 20)
 #define RETRY_MS 1000
 #define SCAN_MS 1000
+/* A nudge ships after this long, so that a steady stream of answers becomes batches of
+ * records rather than one controller request (and one SQLite commit) per activation. */
+#define COALESCE_MS 20
 
 struct spool_writer {
 	char dir[PATH_MAX];
@@ -154,10 +157,17 @@ struct shipper {
 	struct ctlclient *cc;
 	char dir[PATH_MAX];
 	struct loop_timer *timer;
+	bool timer_keep; /* the pending timer coalesces or backs off: nudges leave it */
 	bool in_flight;
 	int nudged;
 	uint64_t shipped;
 	uint64_t backlog;
+	/* Each file's shipped offset, as on disk: read once, not on every batch. */
+	struct acked_offset {
+		char path[PATH_MAX + 64];
+		uint64_t off;
+	} *acked;
+	size_t n_acked;
 	/* the batch in flight */
 	char file[PATH_MAX + 64];
 	uint64_t batch_end;
@@ -168,7 +178,11 @@ static void ship_next(struct shipper *s);
 
 static void ship_timer(struct loop *loop, void *data)
 {
-	ship_next(data);
+	struct shipper *s = data;
+
+	s->timer = NULL;
+	s->timer_keep = false;
+	ship_next(s);
 }
 
 static uint64_t read_acked(const char *file)
@@ -184,13 +198,26 @@ static uint64_t read_acked(const char *file)
 	return v;
 }
 
+/*
+ * Progress is overwritten in place, fixed width, without fsync: it survives a crash of
+ * the process (the page cache keeps it), and if a power cut loses or tears it the
+ * batches after the last durable value are shipped again, which the controller takes
+ * idempotently by activation id.
+ */
 static int write_acked(const char *file, uint64_t off)
 {
 	char path[PATH_MAX + 80], text[32];
+	int fd, len, err = 0;
 
 	snprintf(path, sizeof(path), "%s.acked", file);
-	snprintf(text, sizeof(text), "%llu\n", (unsigned long long)off);
-	return file_write_atomic(path, text, strlen(text), 0600);
+	len = snprintf(text, sizeof(text), "%020llu\n", (unsigned long long)off);
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (pwrite(fd, text, (size_t)len, 0) != len)
+		err = errno ? -errno : -EIO;
+	close(fd);
+	return err;
 }
 
 static void remove_file(const char *file)
@@ -200,6 +227,47 @@ static void remove_file(const char *file)
 	snprintf(path, sizeof(path), "%s.acked", file);
 	(void)unlink(file);
 	(void)unlink(path);
+}
+
+static struct acked_offset *acked_find(struct shipper *s, const char *file)
+{
+	for (size_t i = 0; i < s->n_acked; i++)
+		if (!strcmp(s->acked[i].path, file))
+			return &s->acked[i];
+	return NULL;
+}
+
+static uint64_t acked_get(struct shipper *s, const char *file)
+{
+	struct acked_offset *a = acked_find(s, file), *grown;
+
+	if (a)
+		return a->off;
+	grown = realloc(s->acked, (s->n_acked + 1) * sizeof(*grown));
+	if (!grown)
+		return read_acked(file);
+	s->acked = grown;
+	a = &s->acked[s->n_acked++];
+	snprintf(a->path, sizeof(a->path), "%s", file);
+	a->off = read_acked(file);
+	return a->off;
+}
+
+static int acked_set(struct shipper *s, const char *file, uint64_t off)
+{
+	struct acked_offset *a = acked_find(s, file);
+
+	if (a)
+		a->off = off;
+	return write_acked(file, off);
+}
+
+static void acked_forget(struct shipper *s, const char *file)
+{
+	struct acked_offset *a = acked_find(s, file);
+
+	if (a)
+		*a = s->acked[--s->n_acked];
 }
 
 struct spool_file {
@@ -269,13 +337,22 @@ static void on_acked(int status, json_t *body, void *data)
 	} else {
 		pr_warn("spool: shipping %s failed (%d); retrying", s->file, status);
 		s->timer = loop_timer_add(s->loop, RETRY_MS, ship_timer, s);
+		s->timer_keep = true;
 		return;
 	}
-	if (write_acked(s->file, s->batch_end))
+	if (acked_set(s, s->file, s->batch_end))
 		pr_err("spool: cannot record progress for %s", s->file);
 	if (status == 200)
 		s->shipped += s->batch_records;
-	ship_next(s);
+	if (s->batch_records >= BATCH_RECORDS) {
+		ship_next(s); /* a backlog: no waiting */
+		return;
+	}
+	/* What came in meanwhile goes with what comes in the next moment. */
+	s->timer = loop_timer_add(s->loop, COALESCE_MS, ship_timer, s);
+	s->timer_keep = s->timer != NULL;
+	if (!s->timer)
+		ship_next(s);
 }
 
 /* Reads complete lines of file from off into body; returns the new offset (off if none). */
@@ -323,9 +400,11 @@ static void ship_next(struct shipper *s)
 	size_t n = 0;
 	uint64_t backlog = 0;
 
-	s->timer = NULL;
 	if (s->in_flight)
 		return;
+	loop_timer_cancel(s->loop, s->timer);
+	s->timer = NULL;
+	s->timer_keep = false;
 	__atomic_store_n(&s->nudged, 0, __ATOMIC_RELAXED);
 	if (list_files(s->dir, &files, &n))
 		goto rearm;
@@ -337,21 +416,23 @@ static void ship_next(struct shipper *s)
 		unsigned records;
 
 		snprintf(path, sizeof(path), "%s/%s", s->dir, files[i].name);
-		acked = read_acked(path);
+		acked = acked_get(s, path);
 		buf_puts(&body, "{\"activations\":[");
 		end = read_batch(path, acked, &body, &records, &size);
 		backlog += size > acked ? size - acked : 0;
 		if (end > acked && !records) {
 			/* Only markers: nothing to send, just move on. */
-			(void)write_acked(path, end);
+			(void)acked_set(s, path, end);
 			acked = end;
 		}
 		if (end == acked) {
 			buf_free(&body);
 			/* Fully acknowledged and never written again (a torn last line of a
 			 * crashed run has no newline and is never shipped). */
-			if (closed)
+			if (closed) {
 				remove_file(path);
+				acked_forget(s, path);
+			}
 			continue;
 		}
 		buf_puts(&body, "]}");
@@ -375,11 +456,14 @@ static void on_nudge(void *arg)
 {
 	struct shipper *s = arg;
 
-	if (s->in_flight)
+	/* In flight: the answer ships what came meanwhile. Soon: already coming. */
+	if (s->in_flight || s->timer_keep)
 		return;
 	loop_timer_cancel(s->loop, s->timer);
-	s->timer = NULL;
-	ship_next(s);
+	s->timer = loop_timer_add(s->loop, COALESCE_MS, ship_timer, s);
+	s->timer_keep = s->timer != NULL;
+	if (!s->timer)
+		ship_next(s);
 }
 
 struct shipper *shipper_new(struct loop *loop, struct mailbox *mb, const char *dir,
@@ -402,6 +486,7 @@ void shipper_free(struct shipper *s)
 	if (!s)
 		return;
 	loop_timer_cancel(s->loop, s->timer);
+	free(s->acked);
 	free(s);
 }
 

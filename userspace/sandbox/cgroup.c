@@ -379,6 +379,19 @@ int cgroup_destroy(const struct cgroup *cg)
 	return err;
 }
 
+int cgroup_tree_remove(const struct cgroup_tree *tree)
+{
+	int err = 0;
+
+	for (int c = 0; c < CG_NCTRL; c++) {
+		if (!tree->parent[c][0])
+			continue;
+		if (rmdir(tree->parent[c]) < 0 && errno != ENOENT && !err)
+			err = -errno;
+	}
+	return err;
+}
+
 void cgroup_tree_list(const struct cgroup_tree *tree, void (*cb)(const char *name, void *data),
 		      void *data)
 {

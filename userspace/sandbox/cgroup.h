@@ -48,6 +48,8 @@ bool cgroup_empty(const struct cgroup *cg);
 void cgroup_kill_all(const struct cgroup *cg);
 /* Removes the directories; -EBUSY while processes remain. */
 int cgroup_destroy(const struct cgroup *cg);
+/* Removes the parent directories; -EBUSY while sandboxes' cgroups remain under them. */
+int cgroup_tree_remove(const struct cgroup_tree *tree);
 /* Calls cb with the name of every child directory of the tree's parents (orphan sweep). */
 void cgroup_tree_list(const struct cgroup_tree *tree, void (*cb)(const char *name, void *data),
 		      void *data);

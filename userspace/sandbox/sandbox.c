@@ -1424,6 +1424,9 @@ void sandbox_manager_free(struct sandbox_manager *m)
 		zygote_free(kp->zygote);
 		free(kp->zygote_env);
 	}
+	/* Goes only when empty (after sandbox_manager_destroy_all); otherwise the cgroups of
+	 * the sandboxes left for the next manager keep it (EBUSY). */
+	(void)cgroup_tree_remove(&m->cgtree);
 	free(m->pools);
 	manifest_free(&m->manifest);
 	rootfs_free(&m->rootfs);
