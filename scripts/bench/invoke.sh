@@ -13,14 +13,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 [ "$(id -u)" -eq 0 ] || { echo "invoke.sh: needs root" >&2; exit 1; }
-export XWHISK_PIN_DIR=/sys/fs/bpf/xwhisk-bench-$$
-export XWHISK_SANDBOX_BRIDGE=xwbench$$
-export XWHISK_SANDBOX_SUBNET=169.254.248.0/22
 export XWHISK_PREWARM=
-cleanup_node() {
-	XWHISK_DATA_DIR=$bench_tmp/data "$bin/xwhisk-node" --destroy >/dev/null 2>&1 || true
-}
-trap 'bench_cleanup; cleanup_node' EXIT
 
 start_xwhisk
 key=$("$bin/xwhisk-admin" --data-dir "$bench_tmp/data" user create bench)

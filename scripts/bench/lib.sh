@@ -13,6 +13,9 @@ bench_tmp=$(mktemp -d /tmp/xwhisk-bench-XXXXXX)
 bench_cleanup() {
 	for p in "${bench_pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
 	for p in "${bench_pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	# The node leaves its sandboxes running for the next start to adopt: remove them.
+	[ -n "${xwhisk_started:-}" ] &&
+		XWHISK_DATA_DIR=$bench_tmp/data "$bin/xwhisk-node" --destroy >/dev/null 2>&1
 	[ -f "$bench_tmp/nginx.pid" ] && kill "$(cat "$bench_tmp/nginx.pid")" 2>/dev/null
 	rm -rf "$bench_tmp"
 }
@@ -34,6 +37,11 @@ wait_port() {
 
 # start_xwhisk: sets NODE_PORT and CONTROLLER_PORT
 start_xwhisk() {
+	# Its own maps, bridge and addresses: nothing shared with a system already running.
+	export XWHISK_PIN_DIR=${XWHISK_PIN_DIR:-/sys/fs/bpf/xwhisk-bench-$$}
+	export XWHISK_SANDBOX_BRIDGE=${XWHISK_SANDBOX_BRIDGE:-xwbench$$}
+	export XWHISK_SANDBOX_SUBNET=${XWHISK_SANDBOX_SUBNET:-169.254.248.0/22}
+	xwhisk_started=1
 	NODE_PORT=$(free_port)
 	CONTROLLER_PORT=$(free_port)
 	XWHISK_DATA_DIR=$bench_tmp/data XWHISK_NODE_LISTEN=127.0.0.1:$NODE_PORT \
