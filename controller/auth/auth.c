@@ -47,26 +47,11 @@ int auth_split(const char *pair, char uuid[AUTH_UUID_LEN + 1], char key[AUTH_KEY
 int auth_parse_basic(const char *header, char uuid[AUTH_UUID_LEN + 1],
 		     char key[AUTH_KEY_LEN + 1])
 {
-	size_t len;
-	char *raw;
-	int err;
+	char cred[AUTH_UUID_LEN + AUTH_KEY_LEN + 64];
 
-	if (!header || strncasecmp(header, "Basic ", 6))
+	if (basic_auth_decode(header, cred, sizeof(cred)))
 		return -EINVAL;
-	header += 6;
-	while (*header == ' ')
-		header++;
-	len = strlen(header);
-	while (len && isspace((unsigned char)header[len - 1]))
-		len--;
-	if (len > 512)
-		return -EINVAL;
-	raw = base64_decode(header, len, &len);
-	if (!raw)
-		return -EINVAL;
-	err = strlen(raw) == len ? auth_split(raw, uuid, key) : -EINVAL;
-	free(raw);
-	return err;
+	return auth_split(cred, uuid, key);
 }
 
 int auth_set_key(struct subject *s, const char *key)

@@ -12,7 +12,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
 #include <pthread.h>
 
 #include "util.h"
@@ -435,14 +434,5 @@ int basic_auth_decode(const char *header, char *out, size_t size)
 	}
 	memcpy(out, raw, n + 1);
 	free(raw);
-	return 0;
-}
-
-int sha256_digest(const void *data, size_t len, unsigned char out[32])
-{
-	unsigned int n = 0;
-
-	if (!EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) || n != 32)
-		return -EIO;
 	return 0;
 }

@@ -45,8 +45,6 @@ int mkdir_p(const char *path, unsigned mode);
 const char *exe_dir(void);
 /* Decodes "Basic base64(user:password)" into "user:password" (out holds 160 bytes). */
 int basic_auth_decode(const char *header, char *out, size_t size);
-/* SHA-256 of data (libcrypto). */
-int sha256_digest(const void *data, size_t len, unsigned char out[32]);
 /* getenv() with a default. */
 const char *env_or(const char *name, const char *def);
 

@@ -7,6 +7,7 @@
 
 #include <bpf/bpf.h>
 
+#include "digest.h"
 #include "action_cache.h"
 #include "json.h"
 #include "log.h"

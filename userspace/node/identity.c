@@ -6,6 +6,7 @@
 
 #include <bpf/bpf.h>
 
+#include "digest.h"
 #include "identity.h"
 #include "json.h"
 #include "log.h"

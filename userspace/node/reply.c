@@ -70,3 +70,19 @@ void request_tid(const struct http_request *req, char *out, size_t size)
 	else
 		random_alnum(out, size > 33 ? 32 : size - 1);
 }
+
+json_t *request_headers_json(const struct http_request *req)
+{
+	json_t *h = json_object();
+
+	for (size_t i = 0; i < req->nheaders; i++) {
+		char name[128];
+		size_t n = 0;
+
+		for (const char *p = req->headers[i].name; *p && n < sizeof(name) - 1; p++)
+			name[n++] = (char)tolower((unsigned char)*p);
+		name[n] = '\0';
+		json_object_set_new(h, name, json_string(req->headers[i].value));
+	}
+	return h;
+}

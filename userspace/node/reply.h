@@ -16,6 +16,8 @@ void reply_error(struct http_request *req, const char *tid, int status, const ch
 /* The 429 of a throttle, with Retry-After. */
 void reply_throttled(struct http_request *req, const char *tid, const char *message,
 		     unsigned retry_after_s);
+/* The request's headers as an object, names lowercased (OpenWhisk's __ow_headers). */
+json_t *request_headers_json(const struct http_request *req);
 /* A transaction id: the client's X-Request-ID when usable, else 32 random characters. */
 void request_tid(const struct http_request *req, char *out, size_t size);
 

@@ -260,23 +260,6 @@ static void on_auth_failed(void *data)
 	fire_free(data);
 }
 
-/* The fire request's headers, names lowercased (OpenWhisk's __ow_headers). */
-static json_t *lowercase_headers(const struct http_request *req)
-{
-	json_t *h = json_object();
-
-	for (size_t i = 0; i < req->nheaders; i++) {
-		char name[128];
-		size_t n = 0;
-
-		for (const char *p = req->headers[i].name; *p && n < sizeof(name) - 1; p++)
-			name[n++] = (char)tolower((unsigned char)*p);
-		name[n] = '\0';
-		json_object_set_new(h, name, json_string(req->headers[i].value));
-	}
-	return h;
-}
-
 void trigger_fire_http(struct worker *w, struct http_request *req, const char *tid,
 		       const char *ns, const char *name)
 {
@@ -311,6 +294,6 @@ void trigger_fire_http(struct worker *w, struct http_request *req, const char *t
 	} else {
 		f->payload = json_object();
 	}
-	f->headers = lowercase_headers(req);
+	f->headers = request_headers_json(req);
 	authn_request(w, req, f->tid, on_authenticated, on_auth_failed, f);
 }

@@ -347,22 +347,6 @@ static bool add_pairs(struct web_req *wr, json_t *params, const char *s, size_t 
 	return true;
 }
 
-static json_t *lower_headers(const struct http_request *req)
-{
-	json_t *h = json_object();
-
-	for (size_t i = 0; i < req->nheaders; i++) {
-		char name[128];
-		size_t n = 0;
-
-		for (const char *p = req->headers[i].name; *p && n < sizeof(name) - 1; p++)
-			name[n++] = (char)tolower((unsigned char)*p);
-		name[n] = '\0';
-		json_object_set_new(h, name, json_string(req->headers[i].value));
-	}
-	return h;
-}
-
 static json_t *web_params(struct web_req *wr)
 {
 	struct http_request *req = wr->req;
@@ -420,7 +404,7 @@ static json_t *web_params(struct web_req *wr)
 		}
 	}
 	json_object_set_new(params, "__ow_method", json_string(method));
-	json_object_set_new(params, "__ow_headers", lower_headers(req));
+	json_object_set_new(params, "__ow_headers", request_headers_json(req));
 	json_object_set_new(params, "__ow_path", json_string(wr->extra_path ? wr->extra_path : ""));
 	if (wr->authed)
 		json_object_set_new(params, "__ow_user", json_string(wr->caller.ns));

@@ -10,7 +10,7 @@
 #include <zip.h>
 
 #include "archive.h"
-#include "pxutil.h"
+#include "util.h"
 
 /*
  * libzip (and the libcrypto it pulls in) is loaded on the first zip, not at start-up:
@@ -103,7 +103,7 @@ static int make_parent(const char *path)
 	if (!slash)
 		return 0;
 	*slash = '\0';
-	return px_mkdir_p(dir, 0755);
+	return mkdir_p(dir, 0755);
 }
 
 static int extract_one(zip_t *za, zip_uint64_t i, const char *path, unsigned mode, char *err,
@@ -191,7 +191,7 @@ int archive_unzip(const void *data, size_t len, const char *dir, char *err, size
 		}
 		nlen = strlen(path);
 		if (path[nlen - 1] == '/' || S_ISDIR(mode)) {
-			ret = px_mkdir_p(path, 0755);
+			ret = mkdir_p(path, 0755);
 			continue;
 		}
 		ret = make_parent(path);

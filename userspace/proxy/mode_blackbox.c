@@ -24,7 +24,7 @@
 #include "children.h"
 #include "json.h"
 #include "proxy.h"
-#include "pxutil.h"
+#include "util.h"
 
 #define MAX_ARG_STRLEN 131071
 #define READ_CHUNK 65536
@@ -72,7 +72,7 @@ static void bb_finish(struct bb_run *r)
 {
 	struct proxy_run *run = r->run;
 	struct proxy *p = run->p;
-	char errbuf[160], *last = r->held ? px_trim_dup(r->held) : NULL;
+	char errbuf[160], *last = r->held ? str_trim_dup(r->held) : NULL;
 	json_t *v = last && *last ? json_parse(last, strlen(last), errbuf, sizeof(errbuf)) : NULL;
 
 	bb_unwatch(r, &r->in_fd);

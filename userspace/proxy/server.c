@@ -12,7 +12,7 @@
 #include "json.h"
 #include "log.h"
 #include "proxy.h"
-#include "pxutil.h"
+#include "util.h"
 
 /* The nodejs runtime's body limit; exec code alone may reach 48 MB. */
 #define MAX_BODY (48u << 20)
@@ -34,7 +34,7 @@ int write_file(const char *path, const void *data, size_t len, unsigned mode)
 	slash = strrchr(dir, '/');
 	if (slash && slash != dir) {
 		*slash = '\0';
-		err = px_mkdir_p(dir, 0755);
+		err = mkdir_p(dir, 0755);
 		if (err)
 			return err;
 	}
@@ -314,7 +314,7 @@ static void handle_init(struct proxy *p, struct http_request *req)
 	args.binary = json_is_true(json_object_get(value, "binary"));
 	args.env = env;
 	if (args.binary) {
-		decoded = px_base64_decode(code, strlen(code), &dlen);
+		decoded = base64_decode(code, strlen(code), &dlen);
 		if (!decoded) {
 			p->state = PROXY_INITIALIZING;
 			proxy_init_error(p, req, 502, "The action code is not valid base64.");

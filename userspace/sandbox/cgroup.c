@@ -366,30 +366,28 @@ void cgroup_kill_all(const struct cgroup *cg)
 			for_each_proc(cg->dir[c], kill_one, NULL);
 }
 
-int cgroup_destroy(const struct cgroup *cg)
+/* rmdir of each non-empty path; the first error, gone ones not counted. */
+static int remove_dirs(const char (*dirs)[PATH_MAX])
 {
 	int err = 0;
 
 	for (int c = 0; c < CG_NCTRL; c++) {
-		if (!cg->dir[c][0])
+		if (!dirs[c][0])
 			continue;
-		if (rmdir(cg->dir[c]) < 0 && errno != ENOENT && !err)
+		if (rmdir(dirs[c]) < 0 && errno != ENOENT && !err)
 			err = -errno;
 	}
 	return err;
 }
 
+int cgroup_destroy(const struct cgroup *cg)
+{
+	return remove_dirs(cg->dir);
+}
+
 int cgroup_tree_remove(const struct cgroup_tree *tree)
 {
-	int err = 0;
-
-	for (int c = 0; c < CG_NCTRL; c++) {
-		if (!tree->parent[c][0])
-			continue;
-		if (rmdir(tree->parent[c]) < 0 && errno != ENOENT && !err)
-			err = -errno;
-	}
-	return err;
+	return remove_dirs(tree->parent);
 }
 
 void cgroup_tree_list(const struct cgroup_tree *tree, void (*cb)(const char *name, void *data),
