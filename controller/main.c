@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* xwhisk-controller: the management API, the store and (later) the control plane. */
+/* xwhisk-controller: the management API, the store, the control plane and the nodes' API. */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>

@@ -182,8 +182,9 @@ static int limits_cmd(struct store *st, int argc, char **argv)
 			uint64_t v;
 			bool known = false;
 
+			/* The nodes keep limits in 32 bits. */
 			if (strncmp(key, "--", 2) || i + 1 >= argc || parse_u64(argv[i + 1], &v) ||
-			    v > (1ull << 40)) {
+			    v > UINT32_MAX) {
 				fprintf(stderr, "expected --KEY NUMBER pairs, got '%s'\n", key);
 				err = -EINVAL;
 				break;

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/crypto.h>
+
 #include "activation.h"
 #include "api.h"
 #include "internal.h"
@@ -26,7 +28,7 @@ static bool node_authenticated(struct api_req *r)
 	size_t n = strlen(r->ctl->node_token);
 
 	if (!hdr || strncasecmp(hdr, "Bearer ", 7) || strlen(hdr + 7) != n ||
-	    memcmp(hdr + 7, r->ctl->node_token, n)) {
+	    CRYPTO_memcmp(hdr + 7, r->ctl->node_token, n)) {
 		api_error(r, 401, "The supplied authentication is invalid");
 		return false;
 	}

@@ -339,12 +339,13 @@ json_t *cluster_pool_json(struct cluster *c)
 		if (!n)
 			continue;
 		json_array_append_new(
-			nodes, json_pack("{s:i,s:s,s:s,s:s,s:i,s:i,s:i,s:i,s:i,s:b}", "index", n->idx,
-					 "name", n->name, "address", n->address, "subnet",
+			nodes, json_pack("{s:i,s:s,s:s,s:s,s:i,s:i,s:i,s:i,s:i,s:b,s:o}", "index",
+					 n->idx, "name", n->name, "address", n->address, "subnet",
 					 n->subnet, "memory_mb", n->memory_mb, "cpu_milli",
 					 n->cpu_milli, "gpus", n->gpus, "used_memory_mb",
 					 n->used_memory_mb, "used_cpu_milli", n->used_cpu_milli,
-					 "lost", n->lost));
+					 "lost", n->lost, "stem_cells",
+					 n->stem_cells ? json_incref(n->stem_cells) : json_object()));
 	}
 	for (struct gsandbox *s = c->sandboxes; s; s = s->next)
 		json_array_append_new(sandboxes, cluster_sandbox_json(s));

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The controller's event log: every change nodes must hear about (entity writes, later
- * sandbox allocations and state changes) gets a monotonically increasing version. Nodes
+ * The controller's event log: every change nodes must hear about (entity writes, sandbox
+ * allocations and state changes, nodes joining and lost) gets a monotonically increasing version. Nodes
  * hold a streaming watch (NDJSON over chunked HTTP); after a broken stream they resume from
  * their last version, or are told to resync when the log has moved past it or the
  * controller restarted (a new epoch).

@@ -18,9 +18,13 @@ static void publish(struct store *st, const char *op, const char *docid, int typ
 {
 	struct observed_store *o = (struct observed_store *)st;
 
-	event_log_publish(o->log, "entity",
-			  json_pack("{s:s,s:s,s:s}", "op", op, "docid", docid, "collection",
-				    entity_type_collection((enum entity_type)type)));
+	json_t *ev = json_pack("{s:s,s:s}", "op", op, "docid", docid);
+
+	/* A delete knows only the document id. */
+	if (ev && type >= 0)
+		json_object_set_new(ev, "collection",
+				    json_string(entity_type_collection((enum entity_type)type)));
+	event_log_publish(o->log, "entity", ev);
 }
 
 static void obs_close(struct store *st)

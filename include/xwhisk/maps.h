@@ -29,7 +29,7 @@
 #define XW_AUTH_ENTRIES 16384
 #define XW_GUARD_ENTRIES 65536
 
-/* actions: action id (the first 8 bytes of SHA-256 of "ns[/pkg]/name") -> metadata. */
+/* actions: action id (the first 8 bytes of SHA-256 of "subject|docid@revision") -> metadata. */
 struct xw_action {
 	__u64 revision;    /* the entity's revision: a router holding an older one refetches */
 	__u32 ns_idx;      /* the owning namespace's index in "namespaces" */

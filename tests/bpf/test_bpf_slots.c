@@ -55,6 +55,20 @@ static void test_draining_is_skipped(void)
 	CHECK(slot_claim(m, 0xb2, &slot, &gen) == -EAGAIN); /* no longer listed */
 }
 
+/* This node's own sandbox before another node's, even when the other is less loaded. */
+static void test_own_first(void)
+{
+	uint32_t slot, gen;
+
+	warm_slot(40, 0xd4, 4);
+	warm_slot(41, 0xd4, 4);
+	m->slots[40].node = 2;
+	m->slots[41].inflight = 2;
+	CHECK(slot_claim(m, 0xd4, &slot, &gen) == 0 && slot == 41);
+	m->slots[41].inflight = 4; /* full: the remote one then */
+	CHECK(slot_claim(m, 0xd4, &slot, &gen) == 0 && slot == 40);
+}
+
 /* A sandbox that failed its activation is out of routing before its slot is released,
  * and only while the slot still holds that sandbox (found by dp_invoke's developer-error
  * case: the next request went to the dying sandbox). */
@@ -123,6 +137,7 @@ int main(void)
 	RUN(test_least_loaded);
 	RUN(test_draining_is_skipped);
 	RUN(test_retired_is_skipped);
+	RUN(test_own_first);
 	RUN(test_racing_claims_respect_concurrency);
 	xw_maps_close(m);
 	(void)xw_maps_unpin(pin_dir);

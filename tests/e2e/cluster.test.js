@@ -77,6 +77,10 @@ test.before(async () => {
     });
     assert.strictEqual(r.status, 200, r.text);
   }
+  const r = http('PUT', `${node(1)}/api/v1/namespaces/_/actions/tagged`, {
+    body: { exec: { kind: 'nodejs:20', code: 'function main(p) { console.log("tag=" + p.tag); return {} }' } },
+  });
+  assert.strictEqual(r.status, 200, r.text);
 });
 test.after(() => {
   if (!process.env.XWHISK_KEEP_CLUSTER) cluster('down', NAME);
@@ -93,6 +97,24 @@ test('a cold start goes to the node that asked; the other nodes use that sandbox
     assert.strictEqual(initTime(rec), undefined, `n${i} reused n1's warm sandbox`);
   }
   assert.strictEqual(sandboxesOf('guest/shared').length, 1);
+});
+
+// The owner collects a sandbox's logs; another node's activation there leaves a segment
+// nobody claims, which must not become the owner's next activation's logs.
+test('logs stay with their activation when other nodes use the sandbox', async () => {
+  const tags = (rec) => rec.logs.filter((l) => l.includes('tag=')).map((l) => l.split('tag=')[1]);
+  assert.deepStrictEqual(tags(invoke(1, 'tagged', { tag: 'a' })), ['a']);
+  invoke(2, 'tagged', { tag: 'b' });
+  invoke(3, 'tagged', { tag: 'c' });
+  assert.deepStrictEqual(tags(invoke(1, 'tagged', { tag: 'd' })), ['d']);
+  assert.strictEqual(sandboxesOf('guest/tagged').length, 1);
+});
+
+// The allocator prefers a node with a stem cell of the kind: it has to hear of them.
+test('nodes report their stem cells to the controller', async () => {
+  // (the manifest's default stem cells; blackbox requests name the image)
+  await until('every node reporting its stem cells',
+    () => pool().nodes.every((n) => n.stem_cells.native >= 1 && n.stem_cells['openwhisk/dockerskeleton'] >= 1));
 });
 
 test('another action asked for by node 2 is placed on node 2', async () => {

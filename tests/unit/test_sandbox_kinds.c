@@ -348,6 +348,10 @@ static void test_unknown_kind(void)
 	CHECK(!sandbox_acquire(H.m, "cobol:85", 128, h_acq_cb, NULL) && errno == ENOENT);
 	CHECK(sandbox_manager_has_kind(H.m, "python:3"));
 	CHECK(!sandbox_manager_has_kind(H.m, "cobol:85"));
+	/* wsk --docker openwhisk/dockerskeleton:nightly names a tag */
+	CHECK(sandbox_manager_has_kind(H.m, "openwhisk/dockerskeleton:nightly"));
+	CHECK(sandbox_manager_has_kind(H.m, "openwhisk/dockerskeleton"));
+	CHECK(!sandbox_manager_has_kind(H.m, "openwhisk/dockerskeletons"));
 }
 
 static bool pool_full(void *arg)

@@ -280,7 +280,7 @@ static void on_run_answer(struct http_response *resp, int err, void *data)
 	/* Logs are asked for before the sandbox goes: the manager hands over what it has
 	 * (a failed runtime may never write its sentinels) before it removes the sandbox. */
 	if (inv->action->logs_mb)
-		pool_logs(node, w, inv->slot, inv->slot_generation,
+		pool_logs(node, w, inv->slot, inv->slot_generation, inv->run_sent_ns,
 			  (uint64_t)inv->action->logs_mb << 20, on_logs, inv);
 	if (broken)
 		pool_broken(node, inv->slot, inv->slot_generation,
@@ -307,6 +307,7 @@ static void invocation_run(struct invocation *inv)
 	json_decref(body);
 	if (!inv->start_ms)
 		inv->start_ms = clock_real_ms();
+	inv->run_sent_ns = clock_real_ns();
 	if (pool && text)
 		inv->call = http_pool_call(pool, "POST", "/run", "Content-Type: application/json\r\n",
 					   text, strlen(text), inv->action->timeout_ms,

@@ -52,7 +52,6 @@ static void usage(FILE *f)
 		"More settings, from the environment only:\n"
 		"  XWHISK_NODE_TOKEN       the controller's node token (default: read from\n"
 		"                          DIR/controller/node.token, as in the embedded system)\n"
-		"  XWHISK_KEEPALIVE_S      idle seconds before a sandbox is removed (default 600)\n"
 		"  XWHISK_NODE_MEMORY_MB   memory for sandboxes on this node (default 8192)\n"
 		"  XWHISK_QUEUE_MAX        activations waiting per action and worker (default 256)\n"
 		"  XWHISK_AUTH_TTL_S       seconds a checked credential is trusted (default 60)\n"
@@ -174,7 +173,6 @@ int main(int argc, char **argv)
 	cfg->data_dir = env_or("XWHISK_DATA_DIR", ".xwhisk");
 	cfg->pin_dir = env_or("XWHISK_PIN_DIR", XW_PIN_DIR);
 	cfg->workers = env_unsigned("XWHISK_WORKERS", cpus > 0 ? (unsigned)cpus : 1);
-	cfg->keepalive_s = env_unsigned("XWHISK_KEEPALIVE_S", 600);
 	cfg->memory_mb = env_unsigned("XWHISK_NODE_MEMORY_MB", 8192);
 	cfg->queue_max = env_unsigned("XWHISK_QUEUE_MAX", 256);
 	cfg->auth_ttl_s = env_unsigned("XWHISK_AUTH_TTL_S", 60);

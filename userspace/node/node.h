@@ -38,7 +38,6 @@ struct node_config {
 	const char *advertise; /* its ingress as others reach it */
 	unsigned gpus;
 	unsigned workers;
-	unsigned keepalive_s;   /* an idle sandbox is removed after this */
 	unsigned memory_mb;     /* what this node's sandboxes may use in all */
 	unsigned queue_max;     /* waiting activations per action and worker */
 	unsigned auth_ttl_s;    /* how long an authenticated credential is trusted */

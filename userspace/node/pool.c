@@ -38,6 +38,7 @@ struct logs_msg {
 	struct worker *w;
 	uint32_t slot, generation;
 	uint64_t limit;
+	uint64_t since_ns;
 	pool_logs_cb cb;
 	void *data;
 };
@@ -97,7 +98,26 @@ static void deliver_logs(struct worker *w, pool_logs_cb cb, void *data, json_t *
 
 /* ---- logs ---- */
 
-static void log_segment_done(struct psandbox *ps)
+/*
+ * Segments nobody asks for: activations that other nodes ran in this sandbox, and ours
+ * with logs switched off. They are dropped when a request shows they are older than its
+ * /run, and at most this many wait.
+ */
+#define MAX_SEGMENTS 16
+
+static void segment_drop_first(struct psandbox *ps)
+{
+	struct log_segment *seg = ps->segments;
+
+	ps->segments = seg->next;
+	if (!ps->segments)
+		ps->segments_tail = NULL;
+	ps->nsegments--;
+	json_decref(seg->lines);
+	free(seg);
+}
+
+static void log_segment_done(struct psandbox *ps, uint64_t done_ns)
 {
 	json_t *lines = ps->lines ? ps->lines : json_array();
 
@@ -120,6 +140,10 @@ static void log_segment_done(struct psandbox *ps)
 			return;
 		}
 		seg->lines = lines;
+		seg->done_ns = done_ns;
+		if (ps->nsegments >= MAX_SEGMENTS)
+			segment_drop_first(ps);
+		ps->nsegments++;
 		if (ps->segments_tail)
 			ps->segments_tail->next = seg;
 		else
@@ -139,7 +163,7 @@ static void on_log(struct sandbox *sb, enum sandbox_stream stream, const char *l
 		return;
 	if (sentinel) {
 		if (++ps->sentinels >= 2)
-			log_segment_done(ps);
+			log_segment_done(ps, ts_ns);
 		return;
 	}
 	if (!ps->lines)
@@ -180,6 +204,10 @@ static void handle_logs(void *arg)
 	struct pool *p = m->node->pool;
 	struct psandbox *ps = p->by_slot[m->slot];
 
+	/* Ended before this activation's /run was sent: someone else's. */
+	while (ps && ps->generation == m->generation && ps->segments &&
+	       ps->segments->done_ns < m->since_ns)
+		segment_drop_first(ps);
 	if (!ps || ps->generation != m->generation) {
 		deliver_logs(m->w, m->cb, m->data, NULL, m->limit);
 	} else if (ps->segments) {
@@ -188,6 +216,7 @@ static void handle_logs(void *arg)
 		ps->segments = seg->next;
 		if (!ps->segments)
 			ps->segments_tail = NULL;
+		ps->nsegments--;
 		deliver_logs(m->w, m->cb, m->data, seg->lines, m->limit);
 		free(seg);
 	} else {
@@ -212,12 +241,12 @@ out:
 }
 
 void pool_logs(struct node *node, struct worker *w, uint32_t slot, uint32_t generation,
-	       uint64_t limit_bytes, pool_logs_cb cb, void *data)
+	       uint64_t since_ns, uint64_t limit_bytes, pool_logs_cb cb, void *data)
 {
 	struct logs_msg *m = calloc(1, sizeof(*m));
 
 	if (!m || (m->node = node, m->w = w, m->slot = slot, m->generation = generation,
-		   m->limit = limit_bytes, m->cb = cb, m->data = data,
+		   m->since_ns = since_ns, m->limit = limit_bytes, m->cb = cb, m->data = data,
 		   node_post(node, handle_logs, m))) {
 		free(m);
 		cb(NULL, data);
@@ -331,13 +360,8 @@ static void ps_free(struct psandbox *ps)
 	struct pool *p = ps->p;
 
 	flush_log_waiters(ps);
-	while (ps->segments) {
-		struct log_segment *seg = ps->segments;
-
-		ps->segments = seg->next;
-		json_decref(seg->lines);
-		free(seg);
-	}
+	while (ps->segments)
+		segment_drop_first(ps);
 	json_decref(ps->lines);
 	if (p->by_slot[ps->slot] == ps)
 		p->by_slot[ps->slot] = NULL;
@@ -791,11 +815,23 @@ json_t *pool_own_sandboxes(struct node *node)
 	return list;
 }
 
+static void add_stem_cells(const char *kind, const char *image, unsigned ready, void *data)
+{
+	json_t *counts = data;
+
+	if (!ready)
+		return;
+	json_object_set_new(counts, kind, json_integer(ready));
+	/* Blackbox requests name their image. */
+	if (image)
+		json_object_set_new(counts, image, json_integer(ready));
+}
+
 json_t *pool_heartbeat(struct node *node)
 {
 	struct pool *p = node->pool;
 	uint64_t now_ns = clock_mono_us() * 1000;
-	json_t *list = json_array();
+	json_t *list = json_array(), *stem = json_object();
 
 	for (uint32_t i = 0; p && i < XW_MAX_SLOTS; i++) {
 		struct psandbox *ps = p->by_slot[i];
@@ -809,7 +845,9 @@ json_t *pool_heartbeat(struct node *node)
 					__atomic_load_n(&s->inflight, __ATOMIC_RELAXED), "idle_ms",
 					(json_int_t)(now_ns > last ? (now_ns - last) / 1000000 : 0)));
 	}
-	return json_pack("{s:o}", "sandboxes", list);
+	if (p && p->sm)
+		sandbox_manager_stem_cells(p->sm, add_stem_cells, stem);
+	return json_pack("{s:o,s:o}", "sandboxes", list, "stem_cells", stem);
 }
 
 json_t *pool_subnet(struct node *node)

@@ -46,10 +46,11 @@ void pool_forget(struct node *node, const json_t *unknown);
 void pool_broken(struct node *node, uint32_t slot, uint32_t generation, const char *why);
 
 /* The logs of the activation that just ended in slot: cb runs on w's loop with an array of
- * OpenWhisk log lines (a new reference), or NULL when none were collected. */
+ * OpenWhisk log lines (a new reference), or NULL when none were collected. Segments that
+ * ended before since_ns (wall clock, when its /run was sent) are skipped as not its own. */
 typedef void (*pool_logs_cb)(json_t *logs, void *data);
 void pool_logs(struct node *node, struct worker *w, uint32_t slot, uint32_t generation,
-	       uint64_t limit_bytes, pool_logs_cb cb, void *data);
+	       uint64_t since_ns, uint64_t limit_bytes, pool_logs_cb cb, void *data);
 /* Why the sandbox in slot died, when it did ("oom", "exit", ...), else NULL. */
 const char *pool_death_reason(struct node *node, uint32_t slot, uint32_t generation);
 

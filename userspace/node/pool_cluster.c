@@ -459,6 +459,11 @@ static void apply_sandbox_event(struct pool *p, const json_t *ev)
 			ps_destroy(own);
 		} else if (r) {
 			remote_drop(p, r);
+		} else if (demand_find(p, action_id)) {
+			/* Gone before it was ever warm (its node lost, its start timed out):
+			 * what waits here for it asks again. */
+			demand_started(p, action_id, false);
+			pool_tell_workers(p, action_id, 0, NULL, NULL, 0);
 		}
 	}
 }

@@ -19,6 +19,7 @@ enum ps_state { PS_STARTING, PS_INITING, PS_WARM, PS_DRAINING };
 
 struct log_segment {
 	json_t *lines;
+	uint64_t done_ns; /* wall clock when its second sentinel was read */
 	struct log_segment *next;
 };
 
@@ -54,6 +55,7 @@ struct psandbox {
 	json_t *lines;
 	int sentinels;
 	struct log_segment *segments, *segments_tail;
+	unsigned nsegments;
 	struct log_waiter *waiters;
 	/* who asked for it: /init's environment */
 	char activation_id[33], tid[72], api_key[160];

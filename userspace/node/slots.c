@@ -21,11 +21,13 @@ int slot_claim(struct xw_maps *m, uint64_t action_id, uint32_t *slot, uint32_t *
 	for (int attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
 		struct xw_slot *best = NULL;
 		uint32_t best_load = UINT32_MAX, best_idx = 0;
+		uint64_t best_rank = UINT64_MAX;
 
 		for (uint32_t i = 0; i < warm.count; i++) {
 			uint32_t idx = warm.slot[i];
 			struct xw_slot *s;
 			uint32_t load;
+			uint64_t rank;
 
 			if (idx >= XW_MAX_SLOTS)
 				continue;
@@ -34,10 +36,13 @@ int slot_claim(struct xw_maps *m, uint64_t action_id, uint32_t *slot, uint32_t *
 			    s->action_id != action_id)
 				continue;
 			load = __atomic_load_n(&s->inflight, __ATOMIC_RELAXED);
-			if (load < s->concurrency && load < best_load) {
+			/* This node's own sandboxes first (no extra hop), then the least loaded. */
+			rank = (uint64_t)(s->node != 0) << 32 | load;
+			if (load < s->concurrency && rank < best_rank) {
 				best = s;
 				best_load = load;
 				best_idx = idx;
+				best_rank = rank;
 			}
 		}
 		if (!best)

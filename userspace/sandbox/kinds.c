@@ -211,11 +211,19 @@ void manifest_free(struct manifest *m)
 	memset(m, 0, sizeof(*m));
 }
 
+/* "prefix/name", with or without a ":tag" (wsk --docker names one, "nightly" or other). */
+static bool image_matches(const char *image, const char *name)
+{
+	size_t len = strlen(image);
+
+	return !strncmp(image, name, len) && (!name[len] || name[len] == ':');
+}
+
 struct runtime_kind *manifest_find(const struct manifest *m, const char *kind)
 {
 	for (size_t i = 0; i < m->nkinds; i++)
 		if (!strcmp(m->kinds[i].kind, kind) ||
-		    (m->kinds[i].image && !strcmp(m->kinds[i].image, kind)))
+		    (m->kinds[i].image && image_matches(m->kinds[i].image, kind)))
 			return &m->kinds[i];
 	return NULL;
 }

@@ -1476,6 +1476,15 @@ void sandbox_manager_adopted(struct sandbox_manager *m, void (*cb)(struct sandbo
 	}
 }
 
+void sandbox_manager_stem_cells(const struct sandbox_manager *m,
+				void (*cb)(const char *kind, const char *image, unsigned ready,
+					   void *data),
+				void *data)
+{
+	for (size_t i = 0; m->pools && i < m->manifest.nkinds; i++)
+		cb(m->pools[i].rt->kind, m->pools[i].rt->image, m->pools[i].nidle, data);
+}
+
 bool sandbox_manager_has_kind(const struct sandbox_manager *m, const char *kind)
 {
 	return manifest_find(&m->manifest, kind) != NULL;

@@ -134,6 +134,11 @@ struct sandbox_stats {
 	uint64_t started, failed, pool_hits, pool_misses;
 };
 void sandbox_manager_stats(const struct sandbox_manager *m, struct sandbox_stats *st);
+/* cb per kind with its ready stem cells (image: a blackbox kind's image, else NULL). */
+void sandbox_manager_stem_cells(const struct sandbox_manager *m,
+				void (*cb)(const char *kind, const char *image, unsigned ready,
+					   void *data),
+				void *data);
 
 /*
  * Asks for a ready sandbox of kind ("nodejs:20", "python:3", "native", "blackbox" or a
