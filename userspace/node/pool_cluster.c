@@ -351,6 +351,30 @@ void pool_remote_clear(struct pool *p)
 }
 
 /* Another node's sandbox became usable: a slot this node's routers can claim. */
+/*
+ * True when addr lies in this node's own sandbox subnet: another node's sandbox there
+ * cannot be reached from here (the bridge would take the packets). Nodes that share a
+ * subnet (a DaemonSet with one setting for all) then each serve from their own.
+ */
+static bool unreachable_here(struct pool *p, struct in_addr addr)
+{
+	const char *cidr = p->node->cfg.subnet ? p->node->cfg.subnet : SANDBOX_DEFAULT_SUBNET;
+	const char *slash = strchr(cidr, '/');
+	char net[32];
+	struct in_addr n;
+	uint32_t mask;
+	int prefix;
+
+	if (!slash || (size_t)(slash - cidr) >= sizeof(net))
+		return false;
+	snprintf(net, sizeof(net), "%.*s", (int)(slash - cidr), cidr);
+	prefix = atoi(slash + 1);
+	if (prefix <= 0 || prefix > 32 || inet_pton(AF_INET, net, &n) != 1)
+		return false;
+	mask = prefix == 32 ? 0xffffffffu : ~(0xffffffffu >> prefix);
+	return (ntohl(addr.s_addr) & mask) == (ntohl(n.s_addr) & mask);
+}
+
 static void remote_warm(struct pool *p, const json_t *sb, uint64_t action_id, const char *gid,
 			uint64_t version)
 {
@@ -364,6 +388,15 @@ static void remote_warm(struct pool *p, const json_t *sb, uint64_t action_id, co
 
 	if (!addr || inet_pton(AF_INET, addr, &a) != 1 || port <= 0 || port > 65535 || conc <= 0)
 		return;
+	if (!r && unreachable_here(p, a)) {
+		if (!p->warned_shared_subnet)
+			pr_warn("pool: sandbox %s of node %" PRId64 " is at %s, inside this node's "
+				"own sandbox subnet: not routed to (give each node its own "
+				"XWHISK_SANDBOX_SUBNET to share sandboxes across nodes)",
+				gid, (int64_t)json_integer_value(json_object_get(sb, "node")), addr);
+		p->warned_shared_subnet = true;
+		return;
+	}
 	if (!r) {
 		if (pool_slot_alloc(p, &slot)) {
 			pr_warn("pool: no slot left for sandbox %s of another node", gid);

@@ -92,6 +92,7 @@ struct pool {
 	uint32_t death_gen[XW_MAX_SLOTS];
 	struct rsandbox *remote[REMOTE_BUCKETS];
 	size_t nremote;
+	bool warned_shared_subnet;
 	struct demand *demands;
 	unsigned used_mb;
 	struct loop_timer *gc;
