@@ -87,7 +87,7 @@ static int user_cmd(struct store *st, int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (!namespace_valid(ns) || strchr(ns, '/')) {
+	if (!namespace_valid(ns)) {
 		fprintf(stderr, "invalid namespace name '%s'\n", ns);
 		return 2;
 	}

@@ -201,7 +201,8 @@ static void action_put(struct api_req *r, struct action_loc *loc)
 		/* As in OpenWhisk, a sequence's "_actions" does not leak into what it becomes. */
 		params = json_array();
 	} else {
-		params = json_deep_copy(json_object_get(old_doc, "parameters") ?: json_array());
+		params = json_object_get(old_doc, "parameters");
+		params = params ? json_deep_copy(params) : json_array();
 	}
 
 	limits = action_limits_merge(json_object_get(body, "limits"),
@@ -259,14 +260,6 @@ static void action_get(struct api_req *r, struct action_loc *loc)
 	snprintf(f.pkg, sizeof(f.pkg), "%s", loc->pkg ? loc->pkg : "");
 	snprintf(f.name, sizeof(f.name), "%s", loc->name);
 	err = action_resolve(r->st, r->subject.namespace, &f, &ra);
-	if (err == -EACCES) {
-		api_error_forbidden(r);
-		return;
-	}
-	if (err == -EMEDIUMTYPE) {
-		api_error_wrong_collection(r);
-		return;
-	}
 	if (err) {
 		api_error_store(r, err);
 		return;

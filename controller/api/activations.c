@@ -130,7 +130,7 @@ static void activation_get(struct api_req *r, const char *id, const char *part)
 	} else {
 		json_t *logs = json_object_get(ext, "logs");
 
-		api_reply(r, 200, json_pack("{s:O}", "logs", logs ? logs : json_array()));
+		api_reply(r, 200, json_pack("{s:o}", "logs", json_ref_or_array(logs)));
 		json_decref(ext);
 	}
 }

@@ -42,7 +42,11 @@ void api_error(struct api_req *r, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void api_error_not_found(struct api_req *r);
 void api_error_forbidden(struct api_req *r);
+/* The 409 of a name used by another collection. */
+void api_error_wrong_collection(struct api_req *r);
 void api_error_method(struct api_req *r, const char *allowed);
+/* A store or entity-layer error (-ENOENT, -EEXIST, -ESTALE, -EBUSY, -EACCES,
+ * -EMEDIUMTYPE, else 500) as OpenWhisk answers it. */
 void api_error_store(struct api_req *r, int err);
 
 /* The request body as a JSON object ({} when empty); replies 400/415 and returns NULL. */

@@ -24,19 +24,12 @@ int entity_fetch(struct store *st, const char *docid, enum entity_type type,
 	return 0;
 }
 
-void api_error_wrong_collection(struct api_req *r)
-{
-	api_error(r, 409, "Resource by this name exists but is not in this collection.");
-}
-
 bool api_entity_load(struct api_req *r, const char *docid, enum entity_type type,
 		     struct entity_rec *out)
 {
 	int err = entity_fetch(r->st, docid, type, out);
 
-	if (err == -EMEDIUMTYPE)
-		api_error_wrong_collection(r);
-	else if (err)
+	if (err)
 		api_error_store(r, err);
 	return err == 0;
 }
@@ -239,11 +232,7 @@ bool api_package_load(struct api_req *r, const char *docid, struct entity_rec *o
 {
 	int err = package_fetch_readable(r->st, r->subject.namespace, docid, out);
 
-	if (err == -EACCES)
-		api_error_forbidden(r);
-	else if (err == -EMEDIUMTYPE)
-		api_error_wrong_collection(r);
-	else if (err)
+	if (err)
 		api_error_store(r, err);
 	return err == 0;
 }

@@ -29,8 +29,6 @@ bool api_common_fields(struct api_req *r, const json_t *body, const json_t *old,
 		       bool merge_annotations);
 /* The name segment check with OpenWhisk's message; replies 400. */
 bool api_check_name(struct api_req *r, const char *name);
-/* The 409 of a name used by another collection. */
-void api_error_wrong_collection(struct api_req *r);
 
 /* An action reached through its package or a binding, with parameters merged
  * package < binding < action. */

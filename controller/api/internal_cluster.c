@@ -10,6 +10,7 @@
  *   POST /sandboxes/{id}             the owner's report {node, state: warm|failed|removed,
  *                                    addr, port}
  *   POST /sandboxes/{id}/unmark      {node}: an activation arrived while it was draining
+ *   POST /sandboxes/{id}/broken      {node}: an activation failed in it (any node may say)
  * Every change goes out on the event stream.
  */
 #include <errno.h>
@@ -98,7 +99,9 @@ out:
 	json_decref(body);
 }
 
-static void sandbox_report(struct api_req *r, const char *id, bool unmark)
+enum report_kind { REPORT_STATE, REPORT_UNMARK, REPORT_BROKEN };
+
+static void sandbox_report(struct api_req *r, const char *id, enum report_kind kind)
 {
 	json_t *body = api_body_object(r);
 	struct gsandbox *s;
@@ -116,7 +119,16 @@ static void sandbox_report(struct api_req *r, const char *id, bool unmark)
 		api_error(r, 404, "No such sandbox.");
 		goto out;
 	}
-	if (unmark) {
+	if (kind == REPORT_BROKEN) {
+		/* Sandboxes are the cluster's: any node that saw one fail says so, and its
+		 * owner removes it (when idle) on the "remove" event, as OpenWhisk's invoker
+		 * destroys a container that failed. */
+		pr_info("cluster: %s reports sandbox %s of node %u failed", n->name, id, s->node);
+		cluster_remove(r->ctl->cluster, s, "failed on a node");
+		api_reply(r, 200, json_object());
+		goto out;
+	}
+	if (kind == REPORT_UNMARK) {
 		err = cluster_unmark(r->ctl->cluster, s);
 		if (err)
 			api_error(r, 409, "The sandbox is no longer draining.");
@@ -160,9 +172,11 @@ bool internal_cluster(struct api_req *r)
 		if (r->nseg == 1 && m == HTTP_GET)
 			api_reply(r, 200, cluster_pool_json(r->ctl->cluster));
 		else if (r->nseg == 2 && m == HTTP_POST)
-			sandbox_report(r, r->seg[1], false);
+			sandbox_report(r, r->seg[1], REPORT_STATE);
 		else if (r->nseg == 3 && !strcmp(r->seg[2], "unmark") && m == HTTP_POST)
-			sandbox_report(r, r->seg[1], true);
+			sandbox_report(r, r->seg[1], REPORT_UNMARK);
+		else if (r->nseg == 3 && !strcmp(r->seg[2], "broken") && m == HTTP_POST)
+			sandbox_report(r, r->seg[1], REPORT_BROKEN);
 		else
 			api_error(r, 404, "The requested resource could not be found.");
 		return true;

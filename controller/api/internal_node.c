@@ -104,14 +104,8 @@ static void resolve_action(struct api_req *r)
 		return;
 	err = action_resolve(r->st, subject, &f, &ra);
 	if (err) {
-		if (err == -EACCES)
-			api_error(r, 403, "The supplied authentication is not authorized to access "
-					  "'%s'.",
-				  f.ns);
-		else if (err == -EMEDIUMTYPE)
-			api_error_wrong_collection(r);
-		else
-			api_error_store(r, err);
+		r->ns = f.ns; /* the 403 names the action's namespace */
+		api_error_store(r, err);
 		free(subject);
 		return;
 	}

@@ -174,7 +174,8 @@ static void package_put(struct api_req *r, const char *name)
 			goto out;
 		}
 	} else {
-		binding = json_deep_copy(json_object_get(old_doc, "binding") ?: json_object());
+		binding = json_object_get(old_doc, "binding");
+		binding = binding ? json_deep_copy(binding) : json_object();
 	}
 	if (json_object_get(body, "parameters") && !json_is_null(json_object_get(body, "parameters"))) {
 		params = kv_array_normalize(json_object_get(body, "parameters"), false, "parameters",
@@ -189,7 +190,8 @@ static void package_put(struct api_req *r, const char *name)
 			goto out;
 		}
 	} else {
-		params = json_deep_copy(json_object_get(old_doc, "parameters") ?: json_array());
+		params = json_object_get(old_doc, "parameters");
+		params = params ? json_deep_copy(params) : json_array();
 	}
 	doc = json_pack("{s:s,s:s,s:O}", "namespace", r->ns, "name", name, "binding", binding);
 	if (!api_common_fields(r, body, old_doc, doc, false))

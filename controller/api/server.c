@@ -89,6 +89,11 @@ void api_error_forbidden(struct api_req *r)
 		  r->ns ? r->ns : "");
 }
 
+void api_error_wrong_collection(struct api_req *r)
+{
+	api_error(r, 409, "Resource by this name exists but is not in this collection.");
+}
+
 void api_error_method(struct api_req *r, const char *allowed)
 {
 	http_resp_header(r->http, "Allow", "%s", allowed);
@@ -109,6 +114,14 @@ void api_error_store(struct api_req *r, int err)
 		break;
 	case -EBUSY:
 		api_error(r, 503, "The store is busy; try again.");
+		break;
+	/* The entity layer's answers: another namespace's private entity, a name taken by
+	 * another collection. */
+	case -EACCES:
+		api_error_forbidden(r);
+		break;
+	case -EMEDIUMTYPE:
+		api_error_wrong_collection(r);
 		break;
 	default:
 		pr_err("api: store error %s (%s %s, tid %s)", strerror(-err),
@@ -222,51 +235,14 @@ bool api_own_namespace(struct api_req *r)
 	return r->authed && !strcmp(r->ns, r->subject.namespace);
 }
 
-/* Splits the path after the prefix into decoded segments; false on bad escapes. */
+/* The path after the prefix in decoded segments; false when malformed or too deep. */
 static bool split_path(struct api_req *r, const char *p)
 {
-	while (*p == '/')
-		p++;
-	while (*p) {
-		const char *slash = strchr(p, '/');
-		size_t len = slash ? (size_t)(slash - p) : strlen(p);
-
-		if (r->nseg == API_MAX_SEGS)
-			return false;
-		r->seg[r->nseg] = url_decode(p, len, false);
-		if (!r->seg[r->nseg])
-			return false;
-		r->nseg++;
-		if (!slash)
-			break;
-		p = slash + 1;
-		if (!*p)
-			r->trailing_slash = true;
-	}
-	return true;
-}
-
-static void take_request_id(struct api_req *r)
-{
-	const char *given = http_req_header(r->http, "X-Request-ID");
-	size_t n = given ? strlen(given) : 0;
-	bool ok = n > 0 && n < sizeof(r->tid) && strncmp(given, "sid_", 4);
-	json_t *utf8;
-
-	/* The node passes on any id its client gave, spaces and UTF-8 included; refusing
-	 * those here would make the error "code" differ from the X-Request-ID header. The
-	 * id must still fit a JSON string and a header line. */
-	for (size_t i = 0; ok && i < n; i++)
-		ok = (unsigned char)given[i] >= 0x20 && given[i] != 0x7f;
-	if (ok) {
-		utf8 = json_stringn(given, n);
-		ok = utf8 != NULL;
-		json_decref(utf8);
-	}
-	if (ok)
-		memcpy(r->tid, given, n + 1);
-	else
-		random_alnum(r->tid, 32);
+	r->nseg = url_path_split(p, r->seg, API_MAX_SEGS, &r->trailing_slash);
+	if (r->nseg >= 0)
+		return true;
+	r->nseg = 0;
+	return false;
 }
 
 static bool authenticate(struct api_req *r)
@@ -403,7 +379,7 @@ void api_handle(struct http_request *req, void *data)
 	struct controller *ctl = data;
 	struct api_req r = { .ctl = ctl, .st = ctl->store, .http = req };
 
-	take_request_id(&r);
+	http_request_id(req, r.tid, sizeof(r.tid));
 	route(&r);
 	if (r.http) {
 		pr_err("api: no reply to %s %s (tid %s)", http_method_str(req->method), req->path,

@@ -61,7 +61,8 @@ static void trigger_put(struct api_req *r, const char *name)
 			goto out;
 		}
 	} else {
-		params = json_deep_copy(json_object_get(old_doc, "parameters") ?: json_array());
+		params = json_object_get(old_doc, "parameters");
+		params = params ? json_deep_copy(params) : json_array();
 	}
 	doc = json_pack("{s:s,s:s}", "namespace", r->ns, "name", name);
 	if (!api_common_fields(r, body, old_doc, doc, false))

@@ -2,7 +2,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,21 +11,8 @@
 #include <jansson.h>
 
 #include "auth.h"
+#include "digest.h"
 #include "util.h"
-
-static int sha256(const void *a, size_t alen, const void *b, size_t blen, unsigned char out[32])
-{
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	unsigned int n = 0;
-	int ok;
-
-	if (!ctx)
-		return -ENOMEM;
-	ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) && EVP_DigestUpdate(ctx, a, alen) &&
-	     EVP_DigestUpdate(ctx, b, blen) && EVP_DigestFinal_ex(ctx, out, &n);
-	EVP_MD_CTX_free(ctx);
-	return ok && n == 32 ? 0 : -EIO;
-}
 
 int auth_split(const char *pair, char uuid[AUTH_UUID_LEN + 1], char key[AUTH_KEY_LEN + 1])
 {
@@ -60,14 +46,14 @@ int auth_set_key(struct subject *s, const char *key)
 
 	if (err)
 		return err;
-	return sha256(s->salt, sizeof(s->salt), key, strlen(key), s->key_hash);
+	return sha256_digest2(s->salt, sizeof(s->salt), key, strlen(key), s->key_hash);
 }
 
 bool auth_key_matches(const struct subject *s, const char *key)
 {
 	unsigned char hash[32];
 
-	if (sha256(s->salt, sizeof(s->salt), key, strlen(key), hash))
+	if (sha256_digest2(s->salt, sizeof(s->salt), key, strlen(key), hash))
 		return false;
 	return CRYPTO_memcmp(hash, s->key_hash, sizeof(hash)) == 0;
 }
@@ -98,12 +84,6 @@ int auth_check(struct store *st, const char *uuid, const char *key, struct subje
 	}
 	*out = s;
 	return 0;
-}
-
-void auth_digest(const char *uuid, const char *key, unsigned char out[32])
-{
-	if (sha256(uuid, strlen(uuid), key, strlen(key), out))
-		memset(out, 0, 32);
 }
 
 int auth_create_namespace(struct store *st, const char *namespace, const char *pair,

@@ -32,8 +32,6 @@ bool auth_key_matches(const struct subject *s, const char *key);
 void auth_generate(char uuid[AUTH_UUID_LEN + 1], char key[AUTH_KEY_LEN + 1]);
 /* Looks up and checks a credential pair: 0, -ENOENT or -EACCES. */
 int auth_check(struct store *st, const char *uuid, const char *key, struct subject *out);
-/* A stable digest of a credential pair (for caches keyed by credential). */
-void auth_digest(const char *uuid, const char *key, unsigned char out[32]);
 
 /* Creates a namespace with the given "uuid:key" (or fresh ones when NULL).
  * Writes the generated pair into out_pair (at least 102 bytes) when not NULL. */

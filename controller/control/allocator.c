@@ -84,7 +84,7 @@ static struct cnode *choose(struct cluster *c, const struct alloc_request *req)
 		struct cnode *n = c->nodes[i];
 		uint64_t left, score;
 
-		if (!n || !fits(n, req))
+		if (!n || !fits(n, req) || !cluster_node_reaches(c, req->prefer_node, (uint16_t)i))
 			continue;
 		left = n->memory_mb - n->used_memory_mb - req->memory_mb;
 		score = ((uint64_t)(i != req->prefer_node) << 62) |

@@ -100,6 +100,13 @@ struct gsandbox *cluster_sandbox(struct cluster *c, const char *id)
 	return NULL;
 }
 
+bool cluster_node_reaches(const struct cluster *c, uint16_t from, uint16_t to)
+{
+	const struct cnode *a = from ? c->nodes[from] : NULL, *b = c->nodes[to];
+
+	return !a || !b || from == to || !cidr_overlap(a->subnet, b->subnet);
+}
+
 struct cnode *cluster_node_by_name(struct cluster *c, const char *name)
 {
 	for (unsigned i = 1; i <= CLUSTER_MAX_NODES; i++)

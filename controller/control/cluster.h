@@ -85,6 +85,9 @@ void cluster_free(struct cluster *c);
 /* Registers (or re-registers) a node from its JSON; returns it or NULL with a message. */
 struct cnode *cluster_register(struct cluster *c, const json_t *body, const char **why);
 struct cnode *cluster_node_by_name(struct cluster *c, const char *name);
+/* Node from can route to node to's sandboxes: the same node, or sandbox subnets that do
+ * not overlap (an overlapping one is its own bridge's). from 0 (no requester): true. */
+bool cluster_node_reaches(const struct cluster *c, uint16_t from, uint16_t to);
 /* A heartbeat: per-sandbox in-flight and last use, stem cells. Ids the pool does not
  * hold go into unknown (when not NULL): the node removes those. */
 int cluster_heartbeat(struct cluster *c, struct cnode *n, const json_t *body, json_t *unknown,

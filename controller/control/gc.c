@@ -57,43 +57,14 @@ static size_t needed(struct cnode *node, struct gsandbox **idle_list, size_t k, 
 	return mb >= need_mb && cpu >= need_cpu ? i : (size_t)-1;
 }
 
-static size_t lru_victims(struct cluster *c, uint32_t need_mb, uint32_t need_cpu,
-			  uint16_t prefer_node, struct gsandbox **victims, size_t max,
-			  uint16_t *node)
-{
-	struct gsandbox *list[MAX_VICTIMS];
-	size_t best_n = (size_t)-1;
-	uint16_t best = 0;
+/* A policy's preference among the nodes that can make room by removing the first m of
+ * their idle sandboxes (LRU order): lowest first. */
+typedef uint64_t (*victim_score)(const struct cnode *n, struct gsandbox *const *idle_list,
+				 size_t m, bool preferred);
 
-	for (unsigned i = 1; i <= CLUSTER_MAX_NODES; i++) {
-		struct cnode *n = c->nodes[i];
-		size_t k, m;
-
-		if (!n || n->lost)
-			continue;
-		k = node_idle(c, (uint16_t)i, list, MAX_VICTIMS);
-		m = needed(n, list, k, need_mb, need_cpu);
-		if (m == (size_t)-1 || m > max)
-			continue;
-		if (m < best_n || (m == best_n && i == prefer_node)) {
-			best_n = m;
-			best = (uint16_t)i;
-		}
-	}
-	if (!best)
-		return 0;
-	node_idle(c, best, list, MAX_VICTIMS);
-	memcpy(victims, list, best_n * sizeof(*victims));
-	*node = best;
-	return best_n;
-}
-
-/* Whole nodes first: among the nodes that can make room, take the one whose sandboxes
- * are all idle (it empties, and the free space of the cluster stays in one piece), then
- * the one left with the least used memory; the preferred node breaks ties. */
-static size_t compact_victims(struct cluster *c, uint32_t need_mb, uint32_t need_cpu,
-			      uint16_t prefer_node, struct gsandbox **victims, size_t max,
-			      uint16_t *node)
+static size_t pick_victims(struct cluster *c, uint32_t need_mb, uint32_t need_cpu,
+			   uint16_t prefer_node, struct gsandbox **victims, size_t max,
+			   uint16_t *node, victim_score score_of)
 {
 	struct gsandbox *list[MAX_VICTIMS];
 	uint64_t best_score = UINT64_MAX;
@@ -102,21 +73,17 @@ static size_t compact_victims(struct cluster *c, uint32_t need_mb, uint32_t need
 
 	for (unsigned i = 1; i <= CLUSTER_MAX_NODES; i++) {
 		struct cnode *n = c->nodes[i];
-		uint32_t freed = 0, left;
 		size_t k, m;
 		uint64_t score;
 
-		if (!n || n->lost)
+		/* Room on a node the requester cannot reach helps nobody. */
+		if (!n || n->lost || !cluster_node_reaches(c, prefer_node, (uint16_t)i))
 			continue;
 		k = node_idle(c, (uint16_t)i, list, MAX_VICTIMS);
 		m = needed(n, list, k, need_mb, need_cpu);
 		if (m == (size_t)-1 || m > max)
 			continue;
-		for (size_t j = 0; j < m; j++)
-			freed += list[j]->memory_mb;
-		left = n->used_memory_mb > freed ? n->used_memory_mb - freed : 0;
-		/* Emptied nodes first, then less left behind, then fewer victims. */
-		score = ((uint64_t)left << 24) | ((uint64_t)m << 1) | (i != prefer_node);
+		score = score_of(n, list, m, i == prefer_node);
 		if (score < best_score) {
 			best_score = score;
 			best = (uint16_t)i;
@@ -129,6 +96,42 @@ static size_t compact_victims(struct cluster *c, uint32_t need_mb, uint32_t need
 	memcpy(victims, list, best_n * sizeof(*victims));
 	*node = best;
 	return best_n;
+}
+
+/* Fewest victims; the preferred node breaks ties. */
+static uint64_t lru_score(const struct cnode *n, struct gsandbox *const *idle_list, size_t m,
+			  bool preferred)
+{
+	return ((uint64_t)m << 1) | !preferred;
+}
+
+/* Whole nodes first: the node whose sandboxes are all idle empties, and the free space of
+ * the cluster stays in one piece; then the one left with the least used memory, then
+ * fewer victims; the preferred node breaks ties. */
+static uint64_t compact_score(const struct cnode *n, struct gsandbox *const *idle_list,
+			      size_t m, bool preferred)
+{
+	uint32_t freed = 0, left;
+
+	for (size_t j = 0; j < m; j++)
+		freed += idle_list[j]->memory_mb;
+	left = n->used_memory_mb > freed ? n->used_memory_mb - freed : 0;
+	return ((uint64_t)left << 24) | ((uint64_t)m << 1) | !preferred;
+}
+
+static size_t lru_victims(struct cluster *c, uint32_t need_mb, uint32_t need_cpu,
+			  uint16_t prefer_node, struct gsandbox **victims, size_t max,
+			  uint16_t *node)
+{
+	return pick_victims(c, need_mb, need_cpu, prefer_node, victims, max, node, lru_score);
+}
+
+static size_t compact_victims(struct cluster *c, uint32_t need_mb, uint32_t need_cpu,
+			      uint16_t prefer_node, struct gsandbox **victims, size_t max,
+			      uint16_t *node)
+{
+	return pick_victims(c, need_mb, need_cpu, prefer_node, victims, max, node,
+			    compact_score);
 }
 
 const struct gc_policy gc_policy_compact = { "compact", compact_victims };

@@ -55,7 +55,7 @@ fail:
 
 json_t *kv_array_merge(const json_t *a, const json_t *b)
 {
-	json_t *out = json_deep_copy(json_is_array(a) ? a : json_array()), *kv;
+	json_t *out = json_is_array(a) ? json_deep_copy(a) : json_array(), *kv;
 	size_t i;
 
 	if (!out)

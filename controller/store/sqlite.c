@@ -193,10 +193,15 @@ static void sqlite_close(struct store *st)
 static int sqlite_begin(struct store *st)
 {
 	struct sqlite_store *s = to_sqlite(st);
+	int err;
 
 	if (s->txn_depth++)
 		return 0;
-	return exec_sql(s, "BEGIN IMMEDIATE");
+	err = exec_sql(s, "BEGIN IMMEDIATE");
+	/* Not begun (another writer kept the lock past the busy timeout): nothing to end. */
+	if (err)
+		s->txn_depth = 0;
+	return err;
 }
 
 static int sqlite_commit(struct store *st)
@@ -449,6 +454,7 @@ static int sqlite_subject_put(struct store *stp, const struct subject *sub, bool
 {
 	struct sqlite_store *s = to_sqlite(stp);
 	sqlite3_stmt *st = stmt(s, create ? ST_SUBJECT_INSERT : ST_SUBJECT_UPDATE);
+	json_t *limits;
 	int rc, err = 0;
 
 	if (!st)
@@ -457,7 +463,10 @@ static int sqlite_subject_put(struct store *stp, const struct subject *sub, bool
 	sqlite3_bind_text(st, 2, sub->uuid, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 3, sub->salt, sizeof(sub->salt), SQLITE_STATIC);
 	sqlite3_bind_blob(st, 4, sub->key_hash, sizeof(sub->key_hash), SQLITE_STATIC);
-	if (bind_json(st, 5, sub->limits ? sub->limits : json_object()) != SQLITE_OK) {
+	limits = json_ref_or_object(sub->limits);
+	rc = bind_json(st, 5, limits);
+	json_decref(limits);
+	if (rc != SQLITE_OK) {
 		err = -ENOMEM;
 		goto out;
 	}

@@ -75,6 +75,16 @@ test('a 257-character name is 400 "Name segement longer than allowed: 257 > 256.
 test('a bad namespace is 400 "The namespace contains illegal characters."', async () => {
   expectError(await sys.request('GET', `${NS}/bad$ns/actions`), 400, 'The namespace contains illegal characters.');
   expectError(await sys.request('PUT', `${NS}/-x/triggers/t`, { body: {} }), 400, 'The namespace contains illegal characters.');
+  // an escaped slash is still not one namespace
+  expectError(await sys.request('GET', `${NS}/guest%2Fx/actions`), 400, 'The namespace contains illegal characters.');
+  await stillServing(sys);
+});
+
+test('a path segment with an escaped NUL is 400, not a shorter name', async () => {
+  expectError(await sys.request('PUT', `${NS}/_/actions/foo%00bar`, { body: { exec: { kind: 'nodejs:20', code: 'x' } } }),
+    400, 'The request path is malformed.');
+  expectError(await sys.request('POST', `${NS}/_/actions/foo%00bar`, { body: {} }), 400, 'The request path is malformed.');
+  expectError(await sys.request('GET', `${NS}/_/actions/foo`), 404);
   await stillServing(sys);
 });
 

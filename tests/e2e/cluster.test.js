@@ -77,10 +77,13 @@ test.before(async () => {
     });
     assert.strictEqual(r.status, 200, r.text);
   }
-  const r = http('PUT', `${node(1)}/api/v1/namespaces/_/actions/tagged`, {
-    body: { exec: { kind: 'nodejs:20', code: 'function main(p) { console.log("tag=" + p.tag); return {} }' } },
-  });
-  assert.strictEqual(r.status, 200, r.text);
+  for (const [a, code] of [
+    ['tagged', 'function main(p) { console.log("tag=" + p.tag); return {} }'],
+    ['thrower', 'function main(p) { if (p.fail) throw new Error("on purpose"); return { ok: true } }'],
+  ]) {
+    const r = http('PUT', `${node(1)}/api/v1/namespaces/_/actions/${a}`, { body: { exec: { kind: 'nodejs:20', code } } });
+    assert.strictEqual(r.status, 200, r.text);
+  }
 });
 test.after(() => {
   if (!process.env.XWHISK_KEEP_CLUSTER) cluster('down', NAME);
@@ -110,7 +113,28 @@ test('logs stay with their activation when other nodes use the sandbox', async (
   assert.strictEqual(sandboxesOf('guest/tagged').length, 1);
 });
 
+// A developer error retires the sandbox where it ran; a node that used another node's
+// sandbox stops routing there and gets a sandbox of its own at once (it used to wait for
+// an unmark that never came, for minutes).
+test('a developer error in another node\'s sandbox: the next activation there is served at once', async () => {
+  invoke(1, 'thrower');
+  const failed = http('POST', `${node(2)}/api/v1/namespaces/_/actions/thrower?blocking=true`, { body: { fail: true } });
+  assert.strictEqual(failed.status, 502, failed.text);
+  assert.strictEqual(failed.json.response.status, 'action developer error');
+  const t0 = Date.now();
+  assert.deepStrictEqual(invoke(2, 'thrower').response.result, { ok: true });
+  assert.ok(Date.now() - t0 < 20000, `served in ${Date.now() - t0} ms`);
+  assert.deepStrictEqual(invoke(1, 'thrower').response.result, { ok: true });
+});
+
 // The allocator prefers a node with a stem cell of the kind: it has to hear of them.
+test('nodes register their own sandbox subnets', async () => {
+  for (const n of pool().nodes) {
+    const i = Number(n.name.slice(1));
+    assert.strictEqual(n.subnet, `169.254.${64 + 4 * i}.0/22`, JSON.stringify(n));
+  }
+});
+
 test('nodes report their stem cells to the controller', async () => {
   // (the manifest's default stem cells; blackbox requests name the image)
   await until('every node reporting its stem cells',

@@ -33,6 +33,7 @@ function main(p) {
     case 'throw': throw new Error('thrown on purpose');
     case 'scalar': return 42;
     case 'array': return [1, 2, 3];
+    case 'big': return { big: 'x'.repeat(p.n) };
   }
   return { params: p, calls };
 }`;
@@ -303,6 +304,19 @@ test('a body over 1 MB is 413 "Request larger than allowed"', async () => {
   const ok = JSON.stringify({ big: 'x'.repeat(900000) });
   const r2 = await invoke(sys, 'multi', undefined, opts({ raw: ok, headers: { 'Content-Type': 'application/json' } }));
   assert.strictEqual(r2.status, 200, r2.text.slice(0, 300));
+});
+
+test('a result over 1 MB is cut: an application error naming both lengths; size is the full length', async () => {
+  const full = 1100000 + '{"big":""}'.length;
+  const r = await invoke(sys, 'multi', { mode: 'big', n: 1100000 }, opts());
+  assert.strictEqual(r.status, 502, r.text.slice(0, 300));
+  const msg = r.json.response.result.error;
+  const head = `The action produced a response that exceeded the allowed length: ${full} > 1048576 bytes. The truncated response was: {"big":"xxx`;
+  assert.ok(msg.startsWith(head), msg.slice(0, 200));
+  assert.strictEqual(msg.length, head.length - '{"big":"xxx'.length + 1048576);
+  assert.strictEqual(r.json.response.status, 'application error');
+  assert.strictEqual(r.json.response.size, full);
+  await invokeOk(sys, 'multi', {}, opts());
 });
 
 test('a missing action is 404; a non-object body is 400', async () => {

@@ -71,7 +71,22 @@ test('records of errors: status and statusCode in summaries (0, 1, 2)', async ()
     assert.strictEqual(byId[id].duration, byId[id].end - byId[id].start);
   }
   const result = await sys.request('GET', `${NS}/_/activations/${seen.app}/result`, opts());
-  assert.deepStrictEqual(result.json, { result: { error: 'app' }, size: result.json.size, status: 'application error', success: false });
+  // size: the length of what /run answered, {"error":"app"}
+  assert.deepStrictEqual(result.json, { result: { error: 'app' }, size: 15, status: 'application error', success: false });
+});
+
+test('logs past limits.logs are cut, with OpenWhisk\'s message last', async () => {
+  const code = 'function main(p) { const l = "y".repeat(1000); for (let i = 0; i < p.n; i++) console.log(l); return {} }';
+  await putAction(sys, 'chatty', { exec: { kind: 'nodejs:20', code }, limits: { logs: 1 } }, opts());
+  const rec = await invokeOk(sys, 'chatty', { n: 3000 }, opts());
+  assert.strictEqual(rec.logs[rec.logs.length - 1],
+    'Logs were truncated because the total bytes size exceeds the limit of 1048576 bytes.');
+  const kept = rec.logs.slice(0, -1);
+  assert.ok(kept.length > 900 && kept.length < 1048, `${kept.length} lines kept`);
+  assert.ok(kept.every((l) => l.endsWith('stdout: ' + 'y'.repeat(1000))));
+  // the next activation's logs are its own again
+  const next = await invokeOk(sys, 'chatty', { n: 2 }, opts());
+  assert.strictEqual(next.logs.length, 2);
 });
 
 test('limits.logs 0: no logs are kept', async () => {

@@ -193,6 +193,69 @@ static void test_pressure_lru(void)
 	cluster_free(c);
 }
 
+static struct cnode *add_node_subnet(struct cluster *c, const char *name, int memory_mb,
+				     const char *subnet)
+{
+	json_t *b = json_pack("{s:s,s:s,s:i,s:i,s:s}", "name", name, "address", "10.0.0.1:3233",
+			      "memory_mb", memory_mb, "cpu_milli", 64000, "subnet", subnet);
+	const char *why = NULL;
+	struct cnode *n = cluster_register(c, b, &why);
+
+	json_decref(b);
+	return n;
+}
+
+/* A node cannot route into another node's sandboxes in its own subnet: the allocator does
+ * not place there for it, nor frees room there for it. */
+static void test_unreachable_nodes_are_not_used(void)
+{
+	struct cluster *c = new_cluster(NULL);
+	struct gsandbox *s;
+
+	add_node_subnet(c, "n1", 512, "169.254.32.0/19");
+	add_node_subnet(c, "n2", 4096, "169.254.32.0/19");  /* the same: unreachable */
+	add_node_subnet(c, "n3", 1024, "169.254.72.0/22");  /* its own: reachable */
+	CHECK(cluster_node_reaches(c, 1, 1) && !cluster_node_reaches(c, 1, 2) &&
+	      cluster_node_reaches(c, 1, 3) && cluster_node_reaches(c, 0, 2));
+	ASSERT((s = place(c, "n1", 512)) && s->node == 1);
+	make_warm(c, s);
+	/* n1 full: n3 (reachable), never n2 though it has the most room */
+	ASSERT((s = place(c, "n1", 512)) && s->node == 3);
+	make_warm(c, s);
+	ASSERT((s = place(c, "n1", 512)) && s->node == 3);
+	make_warm(c, s);
+	/* all reachable room used: idle sandboxes on n1 or n3 make room, not n2's space */
+	ASSERT((s = place(c, "n1", 512)) && s->node != 2);
+	/* a request from n2 may use n2 */
+	ASSERT((s = place(c, "n2", 512)) && s->node == 2);
+	cluster_free(c);
+}
+
+/* Where the policies part: each node can make room with one victim; compact takes the
+ * node that then empties (n2), lru the first that frees enough soonest (n1). */
+static uint16_t victim_node(const struct gc_policy *policy)
+{
+	struct cluster *c = new_cluster(policy);
+	struct gsandbox *s;
+	uint16_t node;
+
+	add_node(c, "n1", 1024);
+	add_node(c, "n2", 1024);
+	make_warm(c, place(c, "n1", 512));
+	make_warm(c, place(c, "n1", 512));
+	make_warm(c, place(c, "n2", 1024));
+	s = place(c, NULL, 512);
+	node = s ? s->node : 0;
+	cluster_free(c);
+	return node;
+}
+
+static void test_policies_differ(void)
+{
+	CHECK(victim_node(&gc_policy_compact) == 2);
+	CHECK(victim_node(&gc_policy_lru) == 1);
+}
+
 static void test_reports_cannot_corrupt(void)
 {
 	struct cluster *c = new_cluster(NULL);
@@ -263,7 +326,9 @@ int main(void)
 	RUN(test_mark_unmark_sweep);
 	RUN(test_pressure_compact_frees_whole_nodes);
 	RUN(test_pressure_lru);
+	RUN(test_policies_differ);
 	RUN(test_reports_cannot_corrupt);
+	RUN(test_unreachable_nodes_are_not_used);
 	RUN(test_node_lost_and_fragmentation);
 	event_log_free(events);
 	loop_free(loop);

@@ -33,6 +33,7 @@ static void test_names(void)
 	CHECK(namespace_valid("guest"));
 	CHECK(namespace_valid("whisk.system"));
 	CHECK(!namespace_valid("guest/"));
+	CHECK(!namespace_valid("guest/x"));
 	CHECK(!namespace_valid(""));
 }
 

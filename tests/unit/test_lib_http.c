@@ -270,6 +270,26 @@ static void test_streaming(void)
 	fixture_fini(&f);
 }
 
+/* Path segments for both routers: decoded, bounded, and nothing left over on failure. */
+static void test_path_split(void)
+{
+	char *s[4];
+	bool trailing;
+	int n;
+
+	n = url_path_split("/guest/actions/a%20b/", s, 4, &trailing);
+	CHECK(n == 3 && trailing && !strcmp(s[0], "guest") && !strcmp(s[2], "a b"));
+	while (n > 0)
+		free(s[--n]);
+	CHECK(url_path_split("a/b/c/d/e", s, 4, &trailing) == -1); /* too deep */
+	CHECK(url_path_split("a/b%zz", s, 4, &trailing) == -1);   /* bad escape */
+	CHECK(url_path_split("a/foo%00bar", s, 4, &trailing) == -1); /* a NUL would cut "foo" */
+	CHECK(url_path_split("guest%2Fx/actions", s, 4, &trailing) == 2 && !strcmp(s[0], "guest/x"));
+	free(s[0]);
+	free(s[1]);
+	CHECK(url_path_split("", s, 4, &trailing) == 0 && !trailing);
+}
+
 static void test_refused(void)
 {
 	struct fixture f;
@@ -296,5 +316,6 @@ int main(void)
 	RUN(test_malformed_and_chunked);
 	RUN(test_streaming);
 	RUN(test_refused);
+	RUN(test_path_split);
 	TEST_EXIT();
 }

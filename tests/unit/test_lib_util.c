@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "digest.h"
 #include "http.h"
 #include "loop.h"
 #include "util.h"
@@ -87,6 +88,20 @@ static void timer_cb(struct loop *loop, void *data)
 		loop_stop(loop);
 }
 
+/* FIPS 180-2's "abc" vector, whole and in two parts. */
+static void test_sha256(void)
+{
+	static const unsigned char abc[32] = {
+		0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea, 0x41, 0x41, 0x40, 0xde, 0x5d, 0xae, 0x22, 0x23,
+		0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17, 0x7a, 0x9c, 0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00, 0x15, 0xad,
+	};
+	unsigned char out[32];
+
+	CHECK(sha256_digest("abc", 3, out) == 0 && !memcmp(out, abc, 32));
+	memset(out, 0, sizeof(out));
+	CHECK(sha256_digest2("a", 1, "bc", 2, out) == 0 && !memcmp(out, abc, 32));
+}
+
 static void test_timers(void)
 {
 	struct loop *loop = loop_new();
@@ -111,5 +126,6 @@ int main(void)
 	RUN(test_base64);
 	RUN(test_ids_and_time);
 	RUN(test_timers);
+	RUN(test_sha256);
 	TEST_EXIT();
 }

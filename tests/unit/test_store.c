@@ -187,6 +187,27 @@ static void test_reopen(void)
 	store_close(st);
 }
 
+/* A begin that loses the write lock to another connection leaves no transaction behind:
+ * the next begin really opens one, and its rollback undoes what it wrote. */
+static void test_begin_under_contention(void)
+{
+	struct store *holder = open_store(), *st = open_store();
+	struct entity_rec rec, got;
+
+	ASSERT(holder && st);
+	ASSERT(holder->ops->begin(holder) == 0);
+	CHECK(st->ops->begin(st) < 0); /* after the busy timeout */
+	CHECK(holder->ops->commit(holder) == 0);
+	CHECK(st->ops->begin(st) == 0);
+	make_rec(&rec, ENTITY_ACTION, "ns5", "undone", 1);
+	CHECK(st->ops->entity_put(st, &rec, 0) == 0);
+	st->ops->rollback(st);
+	CHECK(st->ops->entity_get(st, "ns5/undone", &got) == -ENOENT);
+	entity_rec_clear(&rec);
+	store_close(st);
+	store_close(holder);
+}
+
 int main(void)
 {
 	char cmd[128];
@@ -200,6 +221,7 @@ int main(void)
 	RUN(test_subjects);
 	RUN(test_activations);
 	RUN(test_reopen);
+	RUN(test_begin_under_contention);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dbpath);
 	(void)!system(cmd);
 	TEST_EXIT();

@@ -29,7 +29,7 @@ json_t *activation_extended(const json_t *stored)
 	resp = json_object_get(out, "response");
 	code = json_integer_value(json_object_get(resp, "statusCode"));
 	ext = json_object();
-	json_object_set(ext, "result", json_object_get(resp, "result") ?: json_object());
+	json_object_set_new(ext, "result", json_ref_or_object(json_object_get(resp, "result")));
 	if (json_object_get(resp, "size"))
 		json_object_set(ext, "size", json_object_get(resp, "size"));
 	json_object_set_new(ext, "status", json_string(activation_status_text((int)code)));

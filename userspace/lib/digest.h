@@ -10,5 +10,8 @@
 
 /* SHA-256 of data (libcrypto). */
 int sha256_digest(const void *data, size_t len, unsigned char out[32]);
+/* SHA-256 of a followed by b. */
+int sha256_digest2(const void *a, size_t alen, const void *b, size_t blen,
+		   unsigned char out[32]);
 
 #endif

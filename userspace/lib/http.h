@@ -93,6 +93,19 @@ bool http_req_alive(const struct http_request *req);
 
 /* Percent-decoding; returns a malloc'd string or NULL on bad escapes. plus_space for forms. */
 char *url_decode(const char *s, size_t len, bool plus_space);
+/*
+ * The percent-decoded '/'-separated segments of path (leading slashes skipped), at most
+ * max, each malloc'd. Returns their number, or -1 (nothing left allocated) on a bad
+ * escape, a segment that decodes to a NUL, or more than max segments.
+ */
+int url_path_split(const char *path, char **segs, int max, bool *trailing_slash);
+/*
+ * The request's X-Request-ID when usable as a transaction id (printable, valid UTF-8,
+ * shorter than size, not OpenWhisk's "sid_" system ids), else size-1 (at most 32)
+ * random characters: node and controller take ids the same way, so that an error
+ * body's "code" always equals the X-Request-ID header.
+ */
+void http_request_id(const struct http_request *req, char *out, size_t size);
 /* Finds key in a query string and returns its decoded value (malloc'd), NULL if absent. */
 char *query_get(const char *query, const char *key);
 
@@ -103,6 +116,7 @@ struct http_response {
 	struct http_header *headers;
 	size_t nheaders, headers_cap;
 	struct buf body;
+	size_t body_total; /* bytes the server sent: more than body.len past a body limit */
 };
 
 struct http_pool;
@@ -114,6 +128,9 @@ typedef void (*http_call_cb)(struct http_response *resp, int err, void *data);
 /* Receives the body as it arrives (then resp->body stays empty). */
 typedef void (*http_body_cb)(const char *data, size_t len, void *data_arg);
 
+/* Keeps at most max bytes of the call's response body; the rest is read and counted
+ * (resp->body_total), not stored. */
+void http_call_limit_body(struct http_call *call, size_t max);
 /* A keep-alive pool of connections to one host:port. */
 struct http_pool *http_pool_new(struct loop *loop, const char *host, int port, unsigned max_idle);
 void http_pool_free(struct http_pool *pool);

@@ -43,6 +43,7 @@ struct http_call {
 	struct http_response resp;
 	struct buf req; /* kept whole so a stale keep-alive connection can be retried once */
 	http_body_cb on_body;
+	size_t max_body; /* 0: no limit */
 	bool head_method;
 	bool retried;
 	bool in_parse;  /* inside the parser's callbacks: a cancel must wait */
@@ -62,7 +63,6 @@ struct http_pool {
 
 static void pool_destroy(struct http_pool *pool);
 
-static http_parser_settings client_settings;
 static int call_start(struct http_call *call);
 
 static void response_reset(struct http_response *r)
@@ -233,12 +233,21 @@ static int on_body(http_parser *p, const char *at, size_t len)
 	struct http_cconn *c = p->data;
 	struct http_call *call = c->call;
 
+	call->resp.body_total += len;
 	if (call->on_body) {
 		if (!call->cancelled)
 			call->on_body(at, len, call->data);
 		return 0;
 	}
-	return buf_append(&call->resp.body, at, len) ? -1 : 0;
+	if (call->max_body && call->resp.body.len + len > call->max_body)
+		len = call->max_body > call->resp.body.len ? call->max_body - call->resp.body.len : 0;
+	return len && buf_append(&call->resp.body, at, len) ? -1 : 0;
+}
+
+void http_call_limit_body(struct http_call *call, size_t max)
+{
+	if (call)
+		call->max_body = max;
 }
 
 static int on_message_complete(http_parser *p)
@@ -250,6 +259,15 @@ static int on_message_complete(http_parser *p)
 	http_parser_pause(p, 1);
 	return 0;
 }
+
+/* Constant: worker threads make pools while others parse. */
+static const http_parser_settings client_settings = {
+	.on_header_field = on_header_field,
+	.on_header_value = on_header_value,
+	.on_headers_complete = on_headers_complete,
+	.on_body = on_body,
+	.on_message_complete = on_message_complete,
+};
 
 static void cconn_read(struct http_cconn *c)
 {
@@ -500,13 +518,6 @@ struct http_pool *http_pool_new(struct loop *loop, const char *host, int port, u
 		freeaddrinfo(res);
 		return NULL;
 	}
-	client_settings = (http_parser_settings){
-		.on_header_field = on_header_field,
-		.on_header_value = on_header_value,
-		.on_headers_complete = on_headers_complete,
-		.on_body = on_body,
-		.on_message_complete = on_message_complete,
-	};
 	pool->loop = loop;
 	memcpy(&pool->addr, res->ai_addr, res->ai_addrlen);
 	pool->addrlen = res->ai_addrlen;

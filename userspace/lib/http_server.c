@@ -13,7 +13,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "http.h"
+#include "util.h"
 #include "log.h"
 
 #define READ_CHUNK 65536
@@ -51,7 +54,6 @@ struct http_server {
 	struct loop_timer *sweep;
 };
 
-static http_parser_settings parser_settings;
 
 static void conn_update_events(struct http_conn *c);
 static void conn_close(struct http_conn *c);
@@ -476,6 +478,17 @@ static int on_message_complete(http_parser *p)
 	return 0;
 }
 
+/* Constant: servers are made on several threads while others parse. */
+static const http_parser_settings parser_settings = {
+	.on_message_begin = on_message_begin,
+	.on_url = on_url,
+	.on_header_field = on_header_field,
+	.on_header_value = on_header_value,
+	.on_headers_complete = on_headers_complete,
+	.on_body = on_body,
+	.on_message_complete = on_message_complete,
+};
+
 static void conn_parse(struct http_conn *c)
 {
 	size_t n;
@@ -669,15 +682,6 @@ struct http_server *http_server_new(struct loop *loop, const struct http_server_
 
 	if (!srv)
 		return NULL;
-	parser_settings = (http_parser_settings){
-		.on_message_begin = on_message_begin,
-		.on_url = on_url,
-		.on_header_field = on_header_field,
-		.on_header_value = on_header_value,
-		.on_headers_complete = on_headers_complete,
-		.on_body = on_body,
-		.on_message_complete = on_message_complete,
-	};
 	srv->loop = loop;
 	srv->opts = *opts;
 	if (!srv->opts.max_body)
@@ -769,4 +773,25 @@ void http_server_free(struct http_server *srv)
 	}
 	loop_timer_cancel(srv->loop, srv->sweep);
 	free(srv);
+}
+
+void http_request_id(const struct http_request *req, char *out, size_t size)
+{
+	const char *given = http_req_header(req, "X-Request-ID");
+	size_t n = given ? strlen(given) : 0;
+	bool ok = n > 0 && n < size && strncmp(given, "sid_", 4);
+	json_t *utf8;
+
+	/* Printable (spaces too) and valid UTF-8: it goes into a JSON string and a header. */
+	for (size_t i = 0; ok && i < n; i++)
+		ok = (unsigned char)given[i] >= 0x20 && given[i] != 0x7f;
+	if (ok) {
+		utf8 = json_stringn(given, n);
+		ok = utf8 != NULL;
+		json_decref(utf8);
+	}
+	if (ok)
+		memcpy(out, given, n + 1);
+	else
+		random_alnum(out, size > 33 ? 32 : size - 1);
 }

@@ -81,3 +81,13 @@ bool json_truthy(const json_t *v)
 		return json_string_length(v) != 0;
 	return true;
 }
+
+json_t *json_ref_or_object(json_t *j)
+{
+	return j ? json_incref(j) : json_object();
+}
+
+json_t *json_ref_or_array(json_t *j)
+{
+	return j ? json_incref(j) : json_array();
+}

@@ -18,6 +18,10 @@ json_t *json_kv_get(const json_t *arr, const char *key);
 /* Sets or replaces key in a key/value array (steals value). */
 int json_kv_set(json_t *arr, const char *key, json_t *value);
 void json_kv_del(json_t *arr, const char *key);
+/* A new reference to j, or a new empty object/array when j is NULL: for "o" in json_pack
+ * and for stealing setters, where "j ? j : json_object()" with "O" would leak the default. */
+json_t *json_ref_or_object(json_t *j);
+json_t *json_ref_or_array(json_t *j);
 /* True when the value is neither false, null, 0, nor "" (JavaScript truthiness). */
 bool json_truthy(const json_t *v);
 

@@ -45,24 +45,7 @@ bool name_valid(const char *name)
 
 bool namespace_valid(const char *ns)
 {
-	char seg[NAME_MAX_LEN + 2];
-	const char *p = ns;
-
-	if (!*ns)
-		return false;
-	while (p) {
-		const char *slash = strchr(p, '/');
-		size_t len = slash ? (size_t)(slash - p) : strlen(p);
-
-		if (len > NAME_MAX_LEN)
-			return false;
-		memcpy(seg, p, len);
-		seg[len] = '\0';
-		if (!name_valid(seg))
-			return false;
-		p = slash ? slash + 1 : NULL;
-	}
-	return true;
+	return name_valid(ns);
 }
 
 static int copy_seg(char *dst, const char *src, size_t len)

@@ -11,7 +11,7 @@
 /* NULL when valid, otherwise OpenWhisk's message for the problem. */
 const char *name_check(const char *name);
 bool name_valid(const char *name);
-/* A '/'-separated namespace path whose segments are valid names. */
+/* A namespace: one name segment (every caller means one; "guest/x" is not one). */
 bool namespace_valid(const char *ns);
 
 /* "/ns/name", "/ns/pkg/name", "ns/name"; "_" is replaced by default_ns. */

@@ -15,7 +15,8 @@ static int hexval(char c)
 	return -1;
 }
 
-char *url_decode(const char *s, size_t len, bool plus_space)
+/* As url_decode; *out_len is the decoded length (a %00 makes it differ from strlen). */
+static char *decode(const char *s, size_t len, bool plus_space, size_t *out_len)
 {
 	char *out = malloc(len + 1), *o = out;
 
@@ -44,7 +45,50 @@ char *url_decode(const char *s, size_t len, bool plus_space)
 		}
 	}
 	*o = '\0';
+	*out_len = (size_t)(o - out);
 	return out;
+}
+
+char *url_decode(const char *s, size_t len, bool plus_space)
+{
+	size_t n;
+
+	return decode(s, len, plus_space, &n);
+}
+
+int url_path_split(const char *path, char **segs, int max, bool *trailing_slash)
+{
+	const char *p = path;
+	int n = 0;
+
+	*trailing_slash = false;
+	while (*p == '/')
+		p++;
+	while (*p) {
+		const char *slash = strchr(p, '/');
+		size_t len = slash ? (size_t)(slash - p) : strlen(p), dlen;
+
+		if (n == max)
+			goto bad;
+		segs[n] = decode(p, len, false, &dlen);
+		if (!segs[n])
+			goto bad;
+		if (strlen(segs[n]) != dlen) {
+			free(segs[n]);
+			goto bad;
+		}
+		n++;
+		if (!slash)
+			break;
+		p = slash + 1;
+		if (!*p)
+			*trailing_slash = true;
+	}
+	return n;
+bad:
+	while (n)
+		free(segs[--n]);
+	return -1;
 }
 
 char *query_get(const char *query, const char *key)

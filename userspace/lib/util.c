@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
 #include <pthread.h>
 
 #include "util.h"
@@ -435,4 +436,46 @@ int basic_auth_decode(const char *header, char *out, size_t size)
 	memcpy(out, raw, n + 1);
 	free(raw);
 	return 0;
+}
+
+static uint32_t prefix_mask(int prefix)
+{
+	return prefix ? ~(uint32_t)0 << (32 - prefix) : 0;
+}
+
+int cidr_parse(const char *cidr, uint32_t *network, int *prefix)
+{
+	const char *slash = strchr(cidr, '/');
+	char addr[INET_ADDRSTRLEN];
+	struct in_addr in;
+	char *end;
+	long n;
+
+	if (!slash || (size_t)(slash - cidr) >= sizeof(addr))
+		return -EINVAL;
+	memcpy(addr, cidr, (size_t)(slash - cidr));
+	addr[slash - cidr] = '\0';
+	errno = 0;
+	n = strtol(slash + 1, &end, 10);
+	if (errno || end == slash + 1 || *end || n < 0 || n > 32 ||
+	    inet_pton(AF_INET, addr, &in) != 1)
+		return -EINVAL;
+	*prefix = (int)n;
+	*network = ntohl(in.s_addr) & prefix_mask((int)n);
+	return 0;
+}
+
+bool cidr_contains(uint32_t network, int prefix, uint32_t addr)
+{
+	return (addr & prefix_mask(prefix)) == network;
+}
+
+bool cidr_overlap(const char *a, const char *b)
+{
+	uint32_t na, nb;
+	int pa, pb;
+
+	if (cidr_parse(a, &na, &pa) || cidr_parse(b, &nb, &pb))
+		return false;
+	return cidr_contains(na, pa, nb) || cidr_contains(nb, pb, na);
 }

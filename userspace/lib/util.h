@@ -45,6 +45,13 @@ int mkdir_p(const char *path, unsigned mode);
 const char *exe_dir(void);
 /* Decodes "Basic base64(user:password)" into "user:password" (out holds 160 bytes). */
 int basic_auth_decode(const char *header, char *out, size_t size);
+/* "a.b.c.d/n": the network (host byte order, host bits cleared) and prefix; -EINVAL when
+ * malformed. */
+int cidr_parse(const char *cidr, uint32_t *network, int *prefix);
+/* addr (host byte order) lies in network/prefix. */
+bool cidr_contains(uint32_t network, int prefix, uint32_t addr);
+/* Two subnets share addresses; false when either does not parse. */
+bool cidr_overlap(const char *a, const char *b);
 /* getenv() with a default. */
 const char *env_or(const char *name, const char *def);
 

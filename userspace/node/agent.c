@@ -127,13 +127,3 @@ void agent_free(struct agent *a)
 	loop_timer_cancel(a->node->loop, a->timer);
 	free(a);
 }
-
-uint16_t agent_index(const struct agent *a)
-{
-	return a->index;
-}
-
-const char *agent_name(const struct agent *a)
-{
-	return a->name;
-}

@@ -17,8 +17,5 @@ struct agent;
 
 int agent_start(struct node *node, struct ctlclient *cc, struct agent **out);
 void agent_free(struct agent *a);
-/* The index the controller gave this node (0 until registered). */
-uint16_t agent_index(const struct agent *a);
-const char *agent_name(const struct agent *a);
 
 #endif

@@ -151,8 +151,3 @@ void event_watch_free(struct event_watch *ew)
 	buf_free(&ew->line);
 	free(ew);
 }
-
-uint64_t event_watch_version(const struct event_watch *ew)
-{
-	return ew->version;
-}

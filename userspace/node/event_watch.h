@@ -21,6 +21,5 @@ typedef void (*event_cb)(const json_t *event, void *data);
 struct event_watch *event_watch_new(struct loop *loop, struct ctlclient *cc, event_cb cb,
 				    void *data);
 void event_watch_free(struct event_watch *ew);
-uint64_t event_watch_version(const struct event_watch *ew);
 
 #endif

@@ -180,11 +180,12 @@ static json_t *run_body(struct invocation *inv)
 /* OpenWhisk's reading of a /run answer (ContainerProxy, ActivationResult). */
 static void take_answer(struct invocation *inv, int status, const char *body, size_t len)
 {
-	json_t *j = len ? json_loadb(body, len, JSON_DECODE_ANY, NULL) : NULL;
+	json_t *j;
 	char msg[512];
 
 	json_decref(inv->result);
 	inv->result = NULL;
+	inv->result_size = len;
 	if (len > RESULT_MAX) {
 		struct buf b = BUF_INIT;
 
@@ -196,9 +197,10 @@ static void take_answer(struct invocation *inv, int status, const char *body, si
 		inv->status = ACTIVATION_APPLICATION_ERROR;
 		inv->result = record_error(b.data ? b.data : "");
 		buf_free(&b);
-		json_decref(j);
 		return;
 	}
+	/* Parsed only when it will be kept: an oversized answer is cut, not parsed. */
+	j = len ? json_loadb(body, len, JSON_DECODE_ANY, NULL) : NULL;
 	if (status == 200 && (json_is_object(j) || json_is_array(j))) {
 		inv->status = json_is_object(j) && json_object_get(j, "error") ? ACTIVATION_APPLICATION_ERROR
 										 : ACTIVATION_SUCCESS;
@@ -269,7 +271,8 @@ static void on_run_answer(struct http_response *resp, int err, void *data)
 				: "The action did not produce a valid response and exited unexpectedly.");
 		broken = true;
 	} else {
-		take_answer(inv, resp->status, resp->body.data, resp->body.len);
+		/* body_total: past the limit only RESULT_MAX + 1 bytes were kept */
+		take_answer(inv, resp->status, resp->body.data, resp->body_total);
 		/* As OpenWhisk's invoker does: a runtime that failed this way (an exception,
 		 * a bad answer) is not trusted with another activation. */
 		broken = inv->status == ACTIVATION_DEVELOPER_ERROR;
@@ -312,6 +315,8 @@ static void invocation_run(struct invocation *inv)
 		inv->call = http_pool_call(pool, "POST", "/run", "Content-Type: application/json\r\n",
 					   text, strlen(text), inv->action->timeout_ms,
 					   on_run_answer, inv);
+	/* A result past the limit is cut anyway: not kept whole in memory meanwhile. */
+	http_call_limit_body(inv->call, RESULT_MAX + 1);
 	free(text);
 	if (!inv->call) {
 		slot_release(inv->w->node->maps, inv->slot, true);

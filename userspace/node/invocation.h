@@ -32,6 +32,7 @@ struct invocation {
 	bool sequence_component;
 	uint64_t received_ms;  /* wall clock when the request arrived */
 	uint64_t start_ms, end_ms;
+	size_t result_size;    /* bytes /run answered (the record's response.size), 0: none */
 	uint64_t run_sent_ns;  /* wall clock when /run left: older log segments are not ours */
 	uint64_t init_ms;      /* /init's duration when this activation waited for a cold start */
 	bool cold;

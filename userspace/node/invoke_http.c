@@ -61,7 +61,7 @@ void reply_activation(struct http_request *req, const char *tid, const json_t *r
 			 json_string_value(json_object_get(record, "activationId")));
 	/* The result alone needs no extended copy of the record: the common, fast case. */
 	if (json_is_array(result) || result_only)
-		reply_json(req, tid, status, json_incref(result ? result : json_object()));
+		reply_json(req, tid, status, json_ref_or_object(result));
 	else
 		reply_json(req, tid, status, activation_extended(record));
 }
@@ -69,7 +69,7 @@ void reply_activation(struct http_request *req, const char *tid, const json_t *r
 bool merge_parameters(const json_t *base, const json_t *request, bool final_params,
 		      json_t **out)
 {
-	json_t *merged = json_deep_copy(base ? base : json_object()), *v;
+	json_t *merged = base ? json_copy((json_t *)base) : json_object(), *v;
 	const char *key;
 
 	json_object_foreach((json_t *)request, key, v) {

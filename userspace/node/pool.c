@@ -122,6 +122,7 @@ static void log_segment_done(struct psandbox *ps, uint64_t done_ns)
 	json_t *lines = ps->lines ? ps->lines : json_array();
 
 	ps->lines = NULL;
+	ps->lines_bytes = 0;
 	ps->sentinels = 0;
 	if (ps->waiters) {
 		struct log_waiter *lw = ps->waiters;
@@ -158,6 +159,7 @@ static void on_log(struct sandbox *sb, enum sandbox_stream stream, const char *l
 	struct psandbox *ps = sandbox_data(sb);
 	char stamp[40];
 	struct buf b = BUF_INIT;
+	size_t limit;
 
 	if (!ps)
 		return;
@@ -166,6 +168,12 @@ static void on_log(struct sandbox *sb, enum sandbox_stream stream, const char *l
 			log_segment_done(ps, ts_ns);
 		return;
 	}
+	/* Kept up to the first line past the action's limit, counted as delivery counts
+	 * (which cuts there and says so); nothing when its logs are off. Adopted sandboxes
+	 * keep 10 MB. */
+	limit = ps->action ? (size_t)ps->action->logs_mb << 20 : 10u << 20;
+	if (!limit || ps->lines_bytes > limit)
+		return;
 	if (!ps->lines)
 		ps->lines = json_array();
 	/* OpenWhisk's "%-30s %s: %s" of the Docker timestamp, the stream and the line. */
@@ -173,6 +181,7 @@ static void on_log(struct sandbox *sb, enum sandbox_stream stream, const char *l
 	buf_printf(&b, "%-30s %s: %.*s", stamp, stream == SANDBOX_STDERR ? "stderr" : "stdout",
 		   (int)len, line);
 	json_array_append_new(ps->lines, json_stringn(b.data ? b.data : "", b.len));
+	ps->lines_bytes += b.len;
 	buf_free(&b);
 }
 
@@ -191,6 +200,7 @@ static void on_log_wait_over(struct loop *loop, void *data)
 	/* No sentinels in time: what there is, and a word that something may be missing. */
 	lines = ps->lines ? ps->lines : json_array();
 	ps->lines = NULL;
+	ps->lines_bytes = 0;
 	ps->sentinels = 0;
 	json_array_append_new(lines, json_string("There was an issue while collecting your logs. "
 						 "Data might be missing."));
@@ -262,6 +272,7 @@ static void flush_log_waiters(struct psandbox *ps)
 
 		ps->waiters = lw->next;
 		ps->lines = NULL;
+		ps->lines_bytes = 0;
 		json_array_append_new(lines,
 				      json_string("The action did not initialize or run as expected. "
 						  "Log data might be missing."));
@@ -401,7 +412,6 @@ void ps_set_draining(struct psandbox *ps)
 	if (ps->state != PS_WARM)
 		return;
 	ps->state = PS_DRAINING;
-	ps->drain_started_ms = loop_now_ms(ps->p->node->loop);
 	slot_publish(ps->p, ps, XW_SLOT_DRAINING);
 	(void)slot_warm_remove(ps->p->node->maps, ps->action_id, ps->slot);
 }
@@ -693,6 +703,8 @@ static void handle_broken(void *arg)
 			ps->action ? ps->action->fqn : ps->key, m->slot, m->why);
 		pool_report(p, ps->gid, "removed", NULL, 0, NULL, NULL);
 		ps_destroy(ps);
+	} else if (!ps) {
+		pool_remote_broken(p, m->slot, m->generation);
 	}
 	free(m);
 }
@@ -850,9 +862,9 @@ json_t *pool_heartbeat(struct node *node)
 	return json_pack("{s:o,s:o}", "sandboxes", list, "stem_cells", stem);
 }
 
-json_t *pool_subnet(struct node *node)
+const char *pool_subnet(const struct node *node)
 {
-	return json_string(node->cfg.subnet ? node->cfg.subnet : SANDBOX_DEFAULT_SUBNET);
+	return node->cfg.subnet ? node->cfg.subnet : SANDBOX_DEFAULT_SUBNET;
 }
 
 void pool_set_node_index(struct node *node, uint16_t index, const char *name)

@@ -37,7 +37,7 @@ void pool_event(struct node *node, const json_t *event);
 /* Manager thread: for the agent's registration and heartbeats. */
 json_t *pool_own_sandboxes(struct node *node);
 json_t *pool_heartbeat(struct node *node);
-json_t *pool_subnet(struct node *node);
+const char *pool_subnet(const struct node *node);
 void pool_set_node_index(struct node *node, uint16_t index, const char *name);
 /* The heartbeat's answer: own sandboxes the controller does not know. */
 void pool_forget(struct node *node, const json_t *unknown);

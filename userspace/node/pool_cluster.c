@@ -179,10 +179,8 @@ static const char *draining_of(struct pool *p, uint64_t action_id)
 			continue;
 		if (p->by_slot[i])
 			return p->by_slot[i]->gid;
-		for (size_t b = 0; b < REMOTE_BUCKETS; b++)
-			for (struct rsandbox *r = p->remote[b]; r; r = r->next)
-				if (r->slot == i)
-					return r->gid;
+		if (p->remote_by_slot[i])
+			return p->remote_by_slot[i]->gid;
 	}
 	return NULL;
 }
@@ -333,14 +331,40 @@ static void remote_drop(struct pool *p, struct rsandbox *r)
 
 	(void)slot_warm_remove(p->node->maps, r->action_id, r->slot);
 	__atomic_store_n(&s->state, XW_SLOT_REMOVED, __ATOMIC_SEQ_CST);
+	p->remote_by_slot[r->slot] = NULL;
 	for (struct rsandbox **pp = &p->remote[gid_hash(r->gid)]; *pp; pp = &(*pp)->next) {
 		if (*pp == r) {
 			*pp = r->next;
 			break;
 		}
 	}
-	p->nremote--;
 	free(r);
+}
+
+static void on_broken_reported(int status, json_t *body, void *data)
+{
+	if (status != 200 && status != 404)
+		pr_warn("pool: the controller did not take a failed sandbox (%d)", status);
+}
+
+void pool_remote_broken(struct pool *p, uint32_t slot, uint32_t generation)
+{
+	struct rsandbox *r = slot < XW_MAX_SLOTS ? p->remote_by_slot[slot] : NULL;
+
+	char target[96];
+	json_t *body;
+
+	if (!r || __atomic_load_n(&p->node->maps->slots[slot].generation, __ATOMIC_ACQUIRE) !=
+			  generation)
+		return;
+	/* The controller has its owner remove it and every node stop routing to it; this
+	 * node stops at once, and its next cold start asks for another. */
+	pr_info("pool: sandbox %s of node %u failed here: reporting it", r->gid, r->node);
+	snprintf(target, sizeof(target), "/internal/v1/sandboxes/%s/broken", r->gid);
+	body = json_pack("{s:s}", "node", p->name);
+	(void)ctlclient_call(p->cc, "POST", target, body, 0, on_broken_reported, NULL);
+	json_decref(body);
+	remote_drop(p, r);
 }
 
 void pool_remote_clear(struct pool *p)
@@ -354,28 +378,21 @@ void pool_remote_clear(struct pool *p)
 /*
  * True when addr lies in this node's own sandbox subnet: another node's sandbox there
  * cannot be reached from here (the bridge would take the packets). Nodes that share a
- * subnet (a DaemonSet with one setting for all) then each serve from their own.
+ * subnet (a DaemonSet with one setting for all) each serve from their own; the
+ * allocator does not place one's sandboxes on the other for the same reason.
  */
 static bool unreachable_here(struct pool *p, struct in_addr addr)
 {
-	const char *cidr = p->node->cfg.subnet ? p->node->cfg.subnet : SANDBOX_DEFAULT_SUBNET;
-	const char *slash = strchr(cidr, '/');
-	char net[32];
-	struct in_addr n;
-	uint32_t mask;
+	uint32_t net;
 	int prefix;
 
-	if (!slash || (size_t)(slash - cidr) >= sizeof(net))
-		return false;
-	snprintf(net, sizeof(net), "%.*s", (int)(slash - cidr), cidr);
-	prefix = atoi(slash + 1);
-	if (prefix <= 0 || prefix > 32 || inet_pton(AF_INET, net, &n) != 1)
-		return false;
-	mask = prefix == 32 ? 0xffffffffu : ~(0xffffffffu >> prefix);
-	return (ntohl(addr.s_addr) & mask) == (ntohl(n.s_addr) & mask);
+	return !cidr_parse(pool_subnet(p->node), &net, &prefix) &&
+	       cidr_contains(net, prefix, ntohl(addr.s_addr));
 }
 
-static void remote_warm(struct pool *p, const json_t *sb, uint64_t action_id, const char *gid,
+/* Routes to another node's warm sandbox from here; false when it cannot (bad fields,
+ * unreachable, no slot left). */
+static bool remote_warm(struct pool *p, const json_t *sb, uint64_t action_id, const char *gid,
 			uint64_t version)
 {
 	struct rsandbox *r = remote_find(p, gid);
@@ -387,7 +404,7 @@ static void remote_warm(struct pool *p, const json_t *sb, uint64_t action_id, co
 	uint32_t slot;
 
 	if (!addr || inet_pton(AF_INET, addr, &a) != 1 || port <= 0 || port > 65535 || conc <= 0)
-		return;
+		return false;
 	if (!r && unreachable_here(p, a)) {
 		if (!p->warned_shared_subnet)
 			pr_warn("pool: sandbox %s of node %" PRId64 " is at %s, inside this node's "
@@ -395,22 +412,22 @@ static void remote_warm(struct pool *p, const json_t *sb, uint64_t action_id, co
 				"XWHISK_SANDBOX_SUBNET to share sandboxes across nodes)",
 				gid, (int64_t)json_integer_value(json_object_get(sb, "node")), addr);
 		p->warned_shared_subnet = true;
-		return;
+		return false;
 	}
 	if (!r) {
 		if (pool_slot_alloc(p, &slot)) {
 			pr_warn("pool: no slot left for sandbox %s of another node", gid);
-			return;
+			return false;
 		}
 		r = calloc(1, sizeof(*r));
 		if (!r)
-			return;
+			return false;
 		snprintf(r->gid, sizeof(r->gid), "%s", gid);
 		r->slot = slot;
 		r->action_id = action_id;
 		r->next = p->remote[gid_hash(gid)];
 		p->remote[gid_hash(gid)] = r;
-		p->nremote++;
+		p->remote_by_slot[slot] = r;
 		s = &p->node->maps->slots[slot];
 		memset(s, 0, offsetof(struct xw_slot, generation));
 		(void)__atomic_add_fetch(&s->generation, 1, __ATOMIC_SEQ_CST);
@@ -427,6 +444,7 @@ static void remote_warm(struct pool *p, const json_t *sb, uint64_t action_id, co
 	s->last_used_ns = clock_mono_us() * 1000;
 	__atomic_store_n(&s->state, XW_SLOT_WARM, __ATOMIC_SEQ_CST);
 	(void)slot_warm_add(p->node->maps, action_id, r->slot);
+	return true;
 }
 
 static void apply_sandbox_event(struct pool *p, const json_t *ev)
@@ -460,10 +478,13 @@ static void apply_sandbox_event(struct pool *p, const json_t *ev)
 			demand_started(p, action_id, true);
 			return;
 		}
-		remote_warm(p, sb, action_id, gid,
-			    (uint64_t)json_integer_value(json_object_get(ev, "version")));
-		pool_tell_workers(p, action_id, 0, NULL, NULL, 0);
-		demand_started(p, action_id, true);
+		/* Another node's sandbox for another node's request, which this node cannot
+		 * use, answers none of its demand. */
+		if (remote_warm(p, sb, action_id, gid,
+				(uint64_t)json_integer_value(json_object_get(ev, "version")))) {
+			pool_tell_workers(p, action_id, 0, NULL, NULL, 0);
+			demand_started(p, action_id, true);
+		}
 	} else if (!strcmp(op, "draining")) {
 		if (own)
 			ps_set_draining(own);

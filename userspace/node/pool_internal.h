@@ -48,11 +48,12 @@ struct psandbox {
 	enum ps_state state;
 	bool remove_when_idle; /* the controller removed it while activations ran in it */
 	bool confirmed;        /* the controller acknowledged it warm (or it was adopted) */
-	uint64_t started_ms, drain_started_ms;
+	uint64_t started_ms;
 	unsigned memory_mb;
 	struct http_call *init_call;
 	/* the activation being logged now */
 	json_t *lines;
+	size_t lines_bytes; /* of lines: past the action's log limit the rest is dropped */
 	int sentinels;
 	struct log_segment *segments, *segments_tail;
 	unsigned nsegments;
@@ -91,7 +92,7 @@ struct pool {
 	char death[XW_MAX_SLOTS][8]; /* why the sandbox of a slot died (read by workers) */
 	uint32_t death_gen[XW_MAX_SLOTS];
 	struct rsandbox *remote[REMOTE_BUCKETS];
-	size_t nremote;
+	struct rsandbox *remote_by_slot[XW_MAX_SLOTS];
 	bool warned_shared_subnet;
 	struct demand *demands;
 	unsigned used_mb;
@@ -121,6 +122,9 @@ void demand_started(struct pool *p, uint64_t action_id, bool warm);
 void demand_serve(struct pool *p, struct demand *d);
 void demand_drop(struct pool *p, struct demand *d);
 void pool_remote_clear(struct pool *p);
+/* Another node's sandbox in slot (of generation) failed an activation here: this node
+ * stops routing to it. */
+void pool_remote_broken(struct pool *p, uint32_t slot, uint32_t generation);
 void pool_start_allocated(struct pool *p, const json_t *sb);
 
 #endif

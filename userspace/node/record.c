@@ -34,8 +34,8 @@ json_t *record_base_annotations(const struct action_entry *a)
 	json_array_append_new(anns, json_pack("{s:s,s:s%}", "key", "path", "value", a->fqn + 1,
 					      strlen(a->fqn + 1)));
 	json_array_append_new(anns, json_pack("{s:s,s:s}", "key", "kind", "value", a->kind));
-	json_array_append_new(anns, json_pack("{s:s,s:O}", "key", "limits", "value",
-					      limits ? limits : json_object()));
+	json_array_append_new(anns, json_pack("{s:s,s:o}", "key", "limits", "value",
+					      json_ref_or_object(limits)));
 	if (a->binding)
 		json_array_append_new(anns, json_pack("{s:s,s:s}", "key", "binding", "value",
 						      a->binding));
@@ -51,7 +51,6 @@ json_t *record_of_invocation(const struct invocation *inv)
 	uint64_t start = run_start - (inv->cold && inv->init_ms <= run_start ? inv->init_ms : 0);
 	uint64_t wait = start > inv->received_ms ? start - inv->received_ms : 0;
 	json_t *anns = record_base_annotations(a), *resp, *rec;
-	char *text = inv->result ? json_dumps(inv->result, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
 
 	json_array_append_new(anns, json_pack("{s:s,s:b}", "key", "timeout", "value",
 					      inv->timed_out));
@@ -64,17 +63,17 @@ json_t *record_of_invocation(const struct invocation *inv)
 	if (inv->sequence_component)
 		json_array_append_new(anns, json_pack("{s:s,s:s}", "key", "causedBy", "value",
 						      "sequence"));
-	resp = json_pack("{s:i,s:O}", "statusCode", inv->status, "result",
-			 inv->result ? inv->result : json_object());
-	if (text)
-		json_object_set_new(resp, "size", json_integer((json_int_t)strlen(text)));
-	free(text);
-	rec = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:o,s:O,s:o,s:s,s:b}", "namespace",
+	resp = json_pack("{s:i,s:o}", "statusCode", inv->status, "result",
+			 json_ref_or_object(inv->result));
+	/* As OpenWhisk: the length of what /run answered; none when nothing did. */
+	if (inv->result_size)
+		json_object_set_new(resp, "size", json_integer((json_int_t)inv->result_size));
+	rec = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:o,s:o,s:o,s:s,s:b}", "namespace",
 			inv->who.ns, "name", a->name, "subject", inv->who.ns, "activationId",
 			inv->activation_id, "start", (json_int_t)start, "end", (json_int_t)end,
 			"duration", (json_int_t)(end - start), "response", resp, "logs",
-			inv->logs ? inv->logs : json_array(), "annotations", anns, "version",
-			a->version, "publish", false);
+			json_ref_or_array(inv->logs), "annotations", anns, "version", a->version,
+			"publish", false);
 	if (inv->cause[0])
 		json_object_set_new(rec, "cause", json_string(inv->cause));
 	return rec;

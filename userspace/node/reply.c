@@ -48,29 +48,6 @@ void reply_throttled(struct http_request *req, const char *tid, const char *mess
 	reply_error(req, tid, 429, "%s", message);
 }
 
-void request_tid(const struct http_request *req, char *out, size_t size)
-{
-	const char *given = http_req_header(req, "X-Request-ID");
-	size_t n = given ? strlen(given) : 0;
-	bool ok = n > 0 && n < size && strncmp(given, "sid_", 4);
-
-	json_t *utf8;
-
-	/* As the controller takes them: printable (spaces too) and valid UTF-8, so that the
-	 * error body's "code" always equals the X-Request-ID header. */
-	for (size_t i = 0; ok && i < n; i++)
-		ok = (unsigned char)given[i] >= 0x20 && given[i] != 0x7f;
-	if (ok) {
-		utf8 = json_stringn(given, n);
-		ok = utf8 != NULL;
-		json_decref(utf8);
-	}
-	if (ok)
-		memcpy(out, given, n + 1);
-	else
-		random_alnum(out, size > 33 ? 32 : size - 1);
-}
-
 json_t *request_headers_json(const struct http_request *req)
 {
 	json_t *h = json_object();

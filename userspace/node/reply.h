@@ -18,7 +18,5 @@ void reply_throttled(struct http_request *req, const char *tid, const char *mess
 		     unsigned retry_after_s);
 /* The request's headers as an object, names lowercased (OpenWhisk's __ow_headers). */
 json_t *request_headers_json(const struct http_request *req);
-/* A transaction id: the client's X-Request-ID when usable, else 32 random characters. */
-void request_tid(const struct http_request *req, char *out, size_t size);
 
 #endif

@@ -36,29 +36,15 @@ static void segs_free(struct segs *p)
 		free(p->s[i]);
 }
 
-/* Decoded segments of path after prefix; false when malformed or too deep. */
+/* Decoded segments of path after prefix; false (nothing allocated) when malformed or too
+ * deep. */
 static bool split(const char *path, struct segs *out)
 {
-	const char *p = path;
-
-	memset(out, 0, sizeof(*out));
-	while (*p) {
-		const char *slash = strchr(p, '/');
-		size_t len = slash ? (size_t)(slash - p) : strlen(p);
-
-		if (out->n == MAX_SEGS)
-			return false;
-		out->s[out->n] = url_decode(p, len, false);
-		if (!out->s[out->n])
-			return false;
-		out->n++;
-		if (!slash)
-			break;
-		p = slash + 1;
-		if (!*p)
-			out->trailing_slash = true;
-	}
-	return true;
+	out->n = url_path_split(path, out->s, MAX_SEGS, &out->trailing_slash);
+	if (out->n >= 0)
+		return true;
+	out->n = 0;
+	return false;
 }
 
 /* A name or namespace segment OpenWhisk would refuse: answered with its 400. */
@@ -109,7 +95,7 @@ void router_handle(struct http_request *req, void *data)
 	const char *path = req->path;
 	char tid[72];
 
-	request_tid(req, tid, sizeof(tid));
+	http_request_id(req, tid, sizeof(tid));
 	if (req->error_status) {
 		if (req->error_status == 413)
 			reply_error(req, tid, 413, "Request larger than allowed: %llu > %u bytes.",

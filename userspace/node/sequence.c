@@ -79,8 +79,8 @@ static json_t *sequence_record(struct sequence_run *run, uint64_t end)
 		json_array_append_new(anns, json_pack("{s:s,s:o}", "key", "limits", "value",
 						      limits));
 	}
-	resp = json_pack("{s:i,s:O}", "statusCode", run->status, "result",
-			 run->result ? run->result : json_object());
+	resp = json_pack("{s:i,s:o}", "statusCode", run->status, "result",
+			 json_ref_or_object(run->result));
 	rec = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:o,s:O,s:o,s:s,s:b}", "namespace",
 			run->who.ns, "name", a->name, "subject", run->who.ns, "activationId", run->id,
 			"start", (json_int_t)run->start_ms, "end", (json_int_t)end, "duration",
@@ -123,7 +123,7 @@ static void component_ended(struct sequence_run *run, const json_t *record)
 	run->duration += (uint64_t)json_integer_value(json_object_get(record, "duration"));
 	run->status = (int)json_integer_value(json_object_get(resp, "statusCode"));
 	json_decref(run->result);
-	run->result = json_incref(result ? result : json_object());
+	run->result = json_ref_or_object(result);
 	if (json_is_object(result) && json_object_get(result, "error")) {
 		sequence_finish(run);
 		return;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* The protocol part every mode shares: routes, checks, status codes, sentinels. */
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -59,13 +60,34 @@ int write_file(const char *path, const void *data, size_t len, unsigned mode)
 	return err;
 }
 
+/* All of it, even on a descriptor a child made non-blocking (Node.js does that to the
+ * stdout it shares with us): a lost or torn sentinel would shift every later
+ * activation's logs. */
+static void write_fully(int fd, const char *p, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n > 0) {
+			p += n;
+			len -= (size_t)n;
+		} else if (n < 0 && errno == EAGAIN) {
+			struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+
+			(void)poll(&pfd, 1, 1000);
+		} else if (!(n < 0 && errno == EINTR)) {
+			return;
+		}
+	}
+}
+
 void proxy_write_sentinels(void)
 {
 	static const char line[] = SENTINEL "\n";
 
 	/* Straight to the fds: nothing of ours is buffered in stdio. */
-	(void)!write(STDOUT_FILENO, line, sizeof(line) - 1);
-	(void)!write(STDERR_FILENO, line, sizeof(line) - 1);
+	write_fully(STDOUT_FILENO, line, sizeof(line) - 1);
+	write_fully(STDERR_FILENO, line, sizeof(line) - 1);
 }
 
 long proxy_oom_count(int fd)

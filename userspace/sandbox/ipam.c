@@ -6,27 +6,18 @@
 #include <string.h>
 
 #include "ipam.h"
+#include "util.h"
 
 int ipam_init(struct ipam *ip, const char *cidr)
 {
-	char addr[32];
-	struct in_addr in;
-	const char *slash = strchr(cidr, '/');
-	char *end;
-	long prefix;
+	int prefix;
 
 	memset(ip, 0, sizeof(*ip));
-	if (!slash || (size_t)(slash - cidr) >= sizeof(addr))
-		return -EINVAL;
-	memcpy(addr, cidr, (size_t)(slash - cidr));
-	addr[slash - cidr] = '\0';
-	prefix = strtol(slash + 1, &end, 10);
 	/* /8 at most: the bitmap stays under 2 MB. /29 at least: two sandboxes. */
-	if (*end || prefix < 8 || prefix > 29 || inet_pton(AF_INET, addr, &in) != 1)
+	if (cidr_parse(cidr, &ip->network, &prefix) || prefix < 8 || prefix > 29)
 		return -EINVAL;
-	ip->prefix = (int)prefix;
+	ip->prefix = prefix;
 	ip->size = 1u << (32 - prefix);
-	ip->network = ntohl(in.s_addr) & ~(ip->size - 1);
 	ip->bitmap = calloc(ip->size / 8, 1);
 	if (!ip->bitmap)
 		return -ENOMEM;
@@ -57,6 +48,8 @@ in_addr_t ipam_alloc(struct ipam *ip)
 	/* Offsets 0 (network), 1 (gateway) and size-1 (broadcast) are never handed out. */
 	uint32_t usable = ip->size - 3;
 
+	if (ip->used >= usable)
+		return 0; /* full: no scan of the whole range */
 	for (uint32_t i = 0; i < usable; i++) {
 		uint32_t off = ip->cursor;
 

@@ -92,6 +92,11 @@ function init(msg) {
     }
 }
 
+/*
+ * The answer goes once what the action logged is out: Node.js writes to a full pipe
+ * later, and the proxy's end-of-activation sentinels, written when the answer comes,
+ * would otherwise overtake those lines (and they would land in the next activation).
+ */
 function reply(id, status, body, stop) {
     let line;
     try {
@@ -99,7 +104,14 @@ function reply(id, status, body, stop) {
     } catch (e) {
         line = JSON.stringify({ id, status: 502, body: { error: `An error has occurred: ${e}` } });
     }
-    fs.writeSync(RESULT_FD, line + '\n');
+    let pending = 2;
+    const flushed = () => {
+        if (--pending === 0) {
+            fs.writeSync(RESULT_FD, line + '\n');
+        }
+    };
+    process.stdout.write('', flushed);
+    process.stderr.write('', flushed);
 }
 
 function run(id, msg) {
