@@ -42,16 +42,6 @@ static void usage(FILE *f)
 		DEFAULT_LISTEN);
 }
 
-static unsigned env_unsigned(const char *name, unsigned def)
-{
-	const char *v = getenv(name);
-	uint64_t n;
-
-	if (!v || parse_u64(v, &n) || n > UINT32_MAX)
-		return def;
-	return (unsigned)n;
-}
-
 static void flush_events(struct loop *loop, void *data)
 {
 	event_log_flush(data);

@@ -97,13 +97,19 @@ static int user_cmd(struct store *st, int argc, char **argv)
 		if (argc > 3 && !strcmp(argv[2], "--auth"))
 			given = argv[3];
 		err = auth_create_namespace(st, ns, given, pair);
-		if (err == -EEXIST && st->ops->subject_get(st, ns, &s) == -ENOENT) {
-			fprintf(stderr, "create: the uuid of '%s' is already another namespace's\n",
-				given);
-			return 1;
+		if (err == -EEXIST) {
+			/* Either the namespace exists, or the given uuid is another's. */
+			int got = st->ops->subject_get(st, ns, &s);
+
+			if (!got)
+				subject_clear(&s);
+			if (got == -ENOENT && given) {
+				fprintf(stderr,
+					"create: the uuid of '%s' is already another namespace's\n",
+					given);
+				return 1;
+			}
 		}
-		if (err == -EEXIST)
-			subject_clear(&s);
 		if (err)
 			return fail("create", ns, err);
 		puts(pair);
@@ -180,7 +186,6 @@ static int limits_cmd(struct store *st, int argc, char **argv)
 		for (int i = 2; i < argc; i += 2) {
 			const char *key = argv[i];
 			uint64_t v;
-			bool known = false;
 
 			/* The nodes keep limits in 32 bits. */
 			if (strncmp(key, "--", 2) || i + 1 >= argc || parse_u64(argv[i + 1], &v) ||
@@ -190,9 +195,7 @@ static int limits_cmd(struct store *st, int argc, char **argv)
 				break;
 			}
 			key += 2;
-			for (const char *const *k = limits_override_keys; *k; k++)
-				known |= !strcmp(*k, key);
-			if (!known) {
+			if (!limits_key_known(key)) {
 				fprintf(stderr, "unknown limit '%s'\n", key);
 				err = -EINVAL;
 				break;

@@ -136,9 +136,9 @@ static void action_put(struct api_req *r, struct action_loc *loc)
 	bool overwrite = api_query_bool(r, "overwrite", false);
 	struct entity_rec rec = { 0 }, old = { 0 };
 	json_t *body = NULL, *doc = NULL, *exec = NULL, *params = NULL, *limits = NULL;
-	json_t *old_doc = NULL;
+	json_t *old_doc = NULL, *old_params;
 	char err[1024];
-	int status, rc;
+	int status;
 	bool exists;
 
 	if (!api_own_namespace(r)) {
@@ -150,24 +150,8 @@ static void action_put(struct api_req *r, struct action_loc *loc)
 	body = api_body_object(r);
 	if (!body)
 		return;
-	if (entity_rec_init(&rec, ENTITY_ACTION, loc->path, loc->name)) {
-		api_error(r, 500, "Internal Server Error");
+	if (!api_put_load(r, ENTITY_ACTION, loc->path, loc->name, overwrite, &rec, &old, &exists))
 		goto out;
-	}
-	rc = r->st->ops->entity_get(r->st, rec.docid, &old);
-	exists = rc == 0;
-	if (rc && rc != -ENOENT) {
-		api_error_store(r, rc);
-		goto out;
-	}
-	if (exists && old.type != ENTITY_ACTION) {
-		api_error_wrong_collection(r);
-		goto out;
-	}
-	if (exists && !overwrite) {
-		api_error(r, 409, "resource already exists");
-		goto out;
-	}
 	old_doc = exists ? old.doc : NULL;
 
 	if (json_object_get(body, "exec") && !json_is_null(json_object_get(body, "exec"))) {
@@ -184,26 +168,13 @@ static void action_put(struct api_req *r, struct action_loc *loc)
 		goto out;
 	}
 
-	if (json_object_get(body, "parameters") && !json_is_null(json_object_get(body, "parameters"))) {
-		params = kv_array_normalize(json_object_get(body, "parameters"), true, "parameters",
-					    err, sizeof(err));
-		if (!params) {
-			api_error(r, 400, "%s", err);
-			goto out;
-		}
-		if (json_size(params) > PARAMETERS_SIZE_MAX) {
-			api_error(r, 413, "parameters larger than allowed: %zu > %llu bytes.",
-				  json_size(params), (unsigned long long)PARAMETERS_SIZE_MAX);
-			goto out;
-		}
-	} else if (!strcmp(json_obj_str(json_object_get(old_doc, "exec"), "kind") ?: "",
-			   "sequence")) {
-		/* As in OpenWhisk, a sequence's "_actions" does not leak into what it becomes. */
-		params = json_array();
-	} else {
-		params = json_object_get(old_doc, "parameters");
-		params = params ? json_deep_copy(params) : json_array();
-	}
+	/* As in OpenWhisk, a sequence's "_actions" does not leak into what it becomes. */
+	old_params = old_doc;
+	if (!strcmp(json_obj_str(json_object_get(old_doc, "exec"), "kind") ?: "", "sequence"))
+		old_params = NULL;
+	params = api_put_parameters(r, body, old_params, true);
+	if (!params)
+		goto out;
 
 	limits = action_limits_merge(json_object_get(body, "limits"),
 				     json_object_get(old_doc, "limits"), &r->limits, err,

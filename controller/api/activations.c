@@ -91,17 +91,11 @@ static bool check_id(struct api_req *r, const char *id)
 {
 	size_t len = strlen(id);
 
-	if (len != 32) {
+	if (len != 32)
 		api_error(r, 400, "Activation id length is %zu but must be 32.", len);
-		return false;
-	}
-	for (size_t i = 0; i < len; i++) {
-		if (!isxdigit((unsigned char)id[i]) || isupper((unsigned char)id[i])) {
-			api_error(r, 400, "The activation id is not valid.");
-			return false;
-		}
-	}
-	return true;
+	else if (!activation_id_valid(id))
+		api_error(r, 400, "The activation id is not valid.");
+	return len == 32 && activation_id_valid(id);
 }
 
 static void activation_get(struct api_req *r, const char *id, const char *part)

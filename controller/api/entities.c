@@ -34,6 +34,54 @@ bool api_entity_load(struct api_req *r, const char *docid, enum entity_type type
 	return err == 0;
 }
 
+bool api_put_load(struct api_req *r, enum entity_type type, const char *path, const char *name,
+		  bool overwrite, struct entity_rec *rec, struct entity_rec *old, bool *exists)
+{
+	int rc;
+
+	if (entity_rec_init(rec, type, path, name)) {
+		api_error(r, 500, "Internal Server Error");
+		return false;
+	}
+	rc = r->st->ops->entity_get(r->st, rec->docid, old);
+	*exists = rc == 0;
+	if (rc && rc != -ENOENT)
+		api_error_store(r, rc);
+	else if (*exists && old->type != type)
+		api_error_wrong_collection(r);
+	else if (*exists && !overwrite)
+		api_error(r, 409, "resource already exists");
+	else
+		return true;
+	return false;
+}
+
+json_t *api_put_parameters(struct api_req *r, const json_t *body, const json_t *old_doc,
+			   bool allow_init)
+{
+	json_t *given = json_object_get(body, "parameters"), *params;
+	char err[512];
+	size_t size;
+
+	if (!given || json_is_null(given)) {
+		params = json_object_get(old_doc, "parameters");
+		return params ? json_deep_copy(params) : json_array();
+	}
+	params = kv_array_normalize(given, allow_init, "parameters", err, sizeof(err));
+	if (!params) {
+		api_error(r, 400, "%s", err);
+		return NULL;
+	}
+	size = json_size(params);
+	if (size > PARAMETERS_SIZE_MAX) {
+		api_error(r, 413, "parameters larger than allowed: %zu > %llu bytes.", size,
+			  (unsigned long long)PARAMETERS_SIZE_MAX);
+		json_decref(params);
+		return NULL;
+	}
+	return params;
+}
+
 bool api_check_name(struct api_req *r, const char *name)
 {
 	const char *msg = name_check(name);

@@ -27,6 +27,19 @@ json_t *entity_summary(enum entity_type type, const json_t *doc);
  * Sets them in doc; replies 400 and returns false on bad input. */
 bool api_common_fields(struct api_req *r, const json_t *body, const json_t *old, json_t *doc,
 		       bool merge_annotations);
+/*
+ * The start of every PUT of a type at path/name: rec set up for that document, and when
+ * one is there *old holds it and *exists is true. False, after replying, on a store
+ * error, a name taken by another collection, or an existing one without overwrite.
+ */
+bool api_put_load(struct api_req *r, enum entity_type type, const char *path, const char *name,
+		  bool overwrite, struct entity_rec *rec, struct entity_rec *old, bool *exists);
+/*
+ * A PUT's "parameters": the body's, normalized (init parameters allowed for actions) and
+ * within PARAMETERS_SIZE_MAX, else a copy of old_doc's. NULL after replying.
+ */
+json_t *api_put_parameters(struct api_req *r, const json_t *body, const json_t *old_doc,
+			   bool allow_init);
 /* The name segment check with OpenWhisk's message; replies 400. */
 bool api_check_name(struct api_req *r, const char *name);
 

@@ -128,16 +128,12 @@ static void package_put(struct api_req *r, const char *name)
 	bool overwrite = api_query_bool(r, "overwrite", false);
 	struct entity_rec rec = { 0 }, old = { 0 };
 	json_t *body = NULL, *doc = NULL, *binding = NULL, *params = NULL, *old_doc = NULL;
-	char err[512];
 	bool exists;
-	int rc;
 
 	if (!api_own_namespace(r)) {
 		api_error_forbidden(r);
 		return;
 	}
-	if (!api_check_name(r, name))
-		return;
 	if (!strcmp(name, "default")) {
 		api_error(r, 400, "Package name 'default' is reserved.");
 		return;
@@ -145,24 +141,8 @@ static void package_put(struct api_req *r, const char *name)
 	body = api_body_object(r);
 	if (!body)
 		return;
-	if (entity_rec_init(&rec, ENTITY_PACKAGE, r->ns, name)) {
-		api_error(r, 500, "Internal Server Error");
+	if (!api_put_load(r, ENTITY_PACKAGE, r->ns, name, overwrite, &rec, &old, &exists))
 		goto out;
-	}
-	rc = r->st->ops->entity_get(r->st, rec.docid, &old);
-	exists = rc == 0;
-	if (rc && rc != -ENOENT) {
-		api_error_store(r, rc);
-		goto out;
-	}
-	if (exists && old.type != ENTITY_PACKAGE) {
-		api_error_wrong_collection(r);
-		goto out;
-	}
-	if (exists && !overwrite) {
-		api_error(r, 409, "resource already exists");
-		goto out;
-	}
 	old_doc = exists ? old.doc : NULL;
 	if (json_object_get(body, "binding")) {
 		binding = check_binding(r, json_object_get(body, "binding"), rec.docid);
@@ -177,22 +157,9 @@ static void package_put(struct api_req *r, const char *name)
 		binding = json_object_get(old_doc, "binding");
 		binding = binding ? json_deep_copy(binding) : json_object();
 	}
-	if (json_object_get(body, "parameters") && !json_is_null(json_object_get(body, "parameters"))) {
-		params = kv_array_normalize(json_object_get(body, "parameters"), false, "parameters",
-					    err, sizeof(err));
-		if (!params) {
-			api_error(r, 400, "%s", err);
-			goto out;
-		}
-		if (json_size(params) > PARAMETERS_SIZE_MAX) {
-			api_error(r, 413, "parameters larger than allowed: %zu > %llu bytes.",
-				  json_size(params), (unsigned long long)PARAMETERS_SIZE_MAX);
-			goto out;
-		}
-	} else {
-		params = json_object_get(old_doc, "parameters");
-		params = params ? json_deep_copy(params) : json_array();
-	}
+	params = api_put_parameters(r, body, old_doc, false);
+	if (!params)
+		goto out;
 	doc = json_pack("{s:s,s:s,s:O}", "namespace", r->ns, "name", name, "binding", binding);
 	if (!api_common_fields(r, body, old_doc, doc, false))
 		goto out;

@@ -67,7 +67,7 @@ static const char *rule_status(struct api_req *r, const json_t *rule_doc, const 
 	return status;
 }
 
-/* Sets (entry != NULL) or removes the rule's entry in a trigger's map; stamps the trigger. */
+/* Sets (entry != NULL) or removes the rule's entry in a trigger's map. */
 static int trigger_set_rule(struct api_req *r, const char *trigger_docid, const char *key,
 			    json_t *entry)
 {
@@ -88,7 +88,7 @@ static int trigger_set_rule(struct api_req *r, const char *trigger_docid, const 
 		json_object_set_new(rules, key, entry);
 	else
 		json_object_del(rules, key);
-	trig.updated = (int64_t)json_integer_value(json_object_get(trig.doc, "updated"));
+	trig.summary = entity_summary(ENTITY_TRIGGER, trig.doc);
 	err = r->st->ops->entity_put(r->st, &trig, trig.rev);
 	entity_rec_clear(&trig);
 	return err;
@@ -112,29 +112,11 @@ static void rule_put(struct api_req *r, const char *name)
 		api_error_forbidden(r);
 		return;
 	}
-	if (!api_check_name(r, name))
-		return;
 	body = api_body_object(r);
 	if (!body)
 		return;
-	if (entity_rec_init(&rec, ENTITY_RULE, r->ns, name)) {
-		api_error(r, 500, "Internal Server Error");
+	if (!api_put_load(r, ENTITY_RULE, r->ns, name, overwrite, &rec, &old, &exists))
 		goto out;
-	}
-	rc = r->st->ops->entity_get(r->st, rec.docid, &old);
-	exists = rc == 0;
-	if (rc && rc != -ENOENT) {
-		api_error_store(r, rc);
-		goto out;
-	}
-	if (exists && old.type != ENTITY_RULE) {
-		api_error_wrong_collection(r);
-		goto out;
-	}
-	if (exists && !overwrite) {
-		api_error(r, 409, "resource already exists");
-		goto out;
-	}
 	old_doc = exists ? old.doc : NULL;
 	tv = json_object_get(body, "trigger");
 	av = json_object_get(body, "action");

@@ -11,15 +11,6 @@
 #include "log.h"
 #include "util.h"
 
-
-static bool copy_str(const json_t *v, char *out, size_t size)
-{
-	if (!json_is_string(v) || !json_string_length(v) || json_string_length(v) >= size)
-		return false;
-	memcpy(out, json_string_value(v), json_string_length(v) + 1);
-	return true;
-}
-
 int alloc_request_parse(struct cluster *c, const json_t *body, struct alloc_request *req,
 			const char **why)
 {
@@ -28,10 +19,10 @@ int alloc_request_parse(struct cluster *c, const json_t *body, struct alloc_requ
 	const char *node = json_obj_str(body, "node");
 
 	memset(req, 0, sizeof(*req));
-	if (!copy_str(json_object_get(body, "subject"), req->subject, sizeof(req->subject)) ||
-	    !copy_str(json_object_get(body, "docid"), req->docid, sizeof(req->docid)) ||
-	    !copy_str(json_object_get(body, "kind"), req->kind, sizeof(req->kind)) ||
-	    !copy_str(json_object_get(body, "action_id"), req->action_id, sizeof(req->action_id)) ||
+	if (!json_obj_copy_str(body, "subject", req->subject, sizeof(req->subject)) ||
+	    !json_obj_copy_str(body, "docid", req->docid, sizeof(req->docid)) ||
+	    !json_obj_copy_str(body, "kind", req->kind, sizeof(req->kind)) ||
+	    !json_obj_copy_str(body, "action_id", req->action_id, sizeof(req->action_id)) ||
 	    strspn(req->action_id, "0123456789abcdef") != strlen(req->action_id)) {
 		*why = "subject, docid, kind and action_id (hex) are required";
 		return -EINVAL;
@@ -138,9 +129,7 @@ int allocate(struct cluster *c, const struct alloc_request *req, struct gsandbox
 	n->used_gpus += s->gpus;
 	cluster_add(c, s);
 	c->placements++;
-	event_log_publish(c->events, "sandbox",
-			  json_pack("{s:s,s:o}", "op", "allocate", "sandbox",
-				    cluster_sandbox_json(s)));
+	publish_sandbox(c, s, "allocate");
 	*out = s;
 	return 0;
 }

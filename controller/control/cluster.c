@@ -29,7 +29,7 @@ json_t *cluster_sandbox_json(const struct gsandbox *s)
 			 (json_int_t)s->last_used_ms, "inflight", s->inflight);
 }
 
-static void publish_sandbox(struct cluster *c, struct gsandbox *s, const char *op)
+void publish_sandbox(struct cluster *c, struct gsandbox *s, const char *op)
 {
 	event_log_publish(c->events, "sandbox",
 			  json_pack("{s:s,s:o}", "op", op, "sandbox", cluster_sandbox_json(s)));
@@ -48,11 +48,7 @@ static void node_release(struct cluster *c, struct gsandbox *s)
 
 static uint32_t id_bucket(const char *id)
 {
-	uint32_t h = 2166136261u;
-
-	while (*id)
-		h = (h ^ (unsigned char)*id++) * 16777619u;
-	return h % CLUSTER_ID_BUCKETS;
+	return str_hash(id) % CLUSTER_ID_BUCKETS;
 }
 
 void cluster_add(struct cluster *c, struct gsandbox *s)
@@ -125,22 +121,34 @@ static bool in_range(const json_t *v, json_int_t max)
 	return json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) <= max;
 }
 
-static bool copy_field(const json_t *obj, const char *key, char *out, size_t size)
-{
-	json_t *v = json_object_get(obj, key);
-
-	if (!json_is_string(v) || !json_string_length(v) || json_string_length(v) >= size)
-		return false;
-	memcpy(out, json_string_value(v), json_string_length(v) + 1);
-	return true;
-}
-
-/* A (re)registering node lists the sandboxes it runs: a restarted controller learns them
- * again. Entries that do not parse, or that are another node's, are ignored. */
-static void adopt_listed(struct cluster *c, struct cnode *n, const json_t *list)
+static bool listed(const json_t *list, const char *id)
 {
 	size_t i;
 	json_t *e;
+
+	json_array_foreach(list, i, e)
+		if (!strcmp(json_obj_str(e, "id") ?: "", id))
+			return true;
+	return false;
+}
+
+/* A (re)registering node lists the sandboxes it runs: a restarted controller learns them
+ * again, and the ones it no longer runs (gone while it was away) leave the pool, or other
+ * nodes would keep routing to them. Entries that do not parse, or that are another
+ * node's, are ignored. */
+static void adopt_listed(struct cluster *c, struct cnode *n, const json_t *list)
+{
+	struct gsandbox *next;
+	size_t i;
+	json_t *e;
+
+	for (struct gsandbox *s = c->sandboxes; s; s = next) {
+		next = s->next;
+		/* (starting ones are on their way: their report settles them) */
+		if (s->node == n->idx && (s->state == GS_WARM || s->state == GS_DRAINING) &&
+		    !listed(list, s->id))
+			cluster_remove(c, s, "not listed by its node");
+	}
 
 	json_array_foreach(list, i, e) {
 		struct gsandbox *s = cluster_sandbox(c, json_obj_str(e, "id") ?: "");
@@ -155,12 +163,12 @@ static void adopt_listed(struct cluster *c, struct cnode *n, const json_t *list)
 		s = calloc(1, sizeof(*s));
 		if (!s)
 			return;
-		if (!copy_field(e, "id", s->id, sizeof(s->id)) || strlen(s->id) != SANDBOX_ID_CHARS ||
-		    !copy_field(e, "action_id", s->action_id, sizeof(s->action_id)) ||
-		    !copy_field(e, "subject", s->subject, sizeof(s->subject)) ||
-		    !copy_field(e, "docid", s->docid, sizeof(s->docid)) ||
-		    !copy_field(e, "kind", s->kind, sizeof(s->kind)) ||
-		    !copy_field(e, "addr", s->addr, sizeof(s->addr))) {
+		if (!json_obj_copy_str(e, "id", s->id, sizeof(s->id)) || strlen(s->id) != SANDBOX_ID_CHARS ||
+		    !json_obj_copy_str(e, "action_id", s->action_id, sizeof(s->action_id)) ||
+		    !json_obj_copy_str(e, "subject", s->subject, sizeof(s->subject)) ||
+		    !json_obj_copy_str(e, "docid", s->docid, sizeof(s->docid)) ||
+		    !json_obj_copy_str(e, "kind", s->kind, sizeof(s->kind)) ||
+		    !json_obj_copy_str(e, "addr", s->addr, sizeof(s->addr))) {
 			free(s);
 			continue;
 		}
@@ -316,6 +324,8 @@ int cluster_sandbox_report(struct cluster *c, struct cnode *n, struct gsandbox *
 				json_object_set_new(ev, "message", json_string(message));
 			if (json_is_object(error) && json_object_size(error) < 64)
 				json_object_set(ev, "error", error);
+			if (json_is_true(json_object_get(body, "whisk")))
+				json_object_set_new(ev, "whisk", json_true());
 			event_log_publish(c->events, "sandbox", ev);
 		}
 		cluster_remove(c, s, state);

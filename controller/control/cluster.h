@@ -84,6 +84,8 @@ void cluster_free(struct cluster *c);
 
 /* Registers (or re-registers) a node from its JSON; returns it or NULL with a message. */
 struct cnode *cluster_register(struct cluster *c, const json_t *body, const char **why);
+/* A "sandbox" event {op, sandbox} for every node. */
+void publish_sandbox(struct cluster *c, struct gsandbox *s, const char *op);
 struct cnode *cluster_node_by_name(struct cluster *c, const char *name);
 /* Node from can route to node to's sandboxes: the same node, or sandbox subnets that do
  * not overlap (an overlapping one is its own bridge's). from 0 (no requester): true. */

@@ -158,9 +158,7 @@ void gc_tick(struct cluster *c)
 			s->marked_ms = now;
 			s->reported_idle_since_mark = false;
 			c->marked++;
-			event_log_publish(c->events, "sandbox",
-					  json_pack("{s:s,s:o}", "op", "draining", "sandbox",
-						    cluster_sandbox_json(s)));
+			publish_sandbox(c, s, "draining");
 		} else if (s->state == GS_DRAINING && now - s->marked_ms >= c->cfg.grace_ms &&
 			   (s->reported_idle_since_mark || now - s->marked_ms > 10 * c->cfg.grace_ms)) {
 			/* Its node saw it idle after the mark: nothing is routed to it any more. */

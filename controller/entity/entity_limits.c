@@ -19,7 +19,6 @@ static const struct ns_limits system_defaults = {
 	.max_action_timeout = 300000,
 	.min_action_concurrency = 1,
 	.max_action_concurrency = 500,
-	.max_parameter_size = 1 << 20,
 };
 
 #define DEFAULT_TIMEOUT 60000
@@ -27,38 +26,38 @@ static const struct ns_limits system_defaults = {
 #define DEFAULT_LOGS 10
 #define DEFAULT_CONCURRENCY 1
 
-const char *const limits_override_keys[] = {
-	"invocationsPerMinute", "concurrentInvocations", "firesPerMinute",
-	"minActionMemory",	"maxActionMemory",	 "minActionLogs",
-	"maxActionLogs",	"minActionTimeout",	 "maxActionTimeout",
-	"minActionConcurrency", "maxActionConcurrency",	 NULL,
+/* The limits a namespace may override: their names (as xwhisk-admin and GET /limits
+ * spell them) and where they live. */
+static const struct {
+	const char *key;
+	size_t offset;
+} overridable[] = {
+	{ "invocationsPerMinute", offsetof(struct ns_limits, invocations_per_minute) },
+	{ "concurrentInvocations", offsetof(struct ns_limits, concurrent_invocations) },
+	{ "firesPerMinute", offsetof(struct ns_limits, fires_per_minute) },
+	{ "minActionMemory", offsetof(struct ns_limits, min_action_memory) },
+	{ "maxActionMemory", offsetof(struct ns_limits, max_action_memory) },
+	{ "minActionLogs", offsetof(struct ns_limits, min_action_logs) },
+	{ "maxActionLogs", offsetof(struct ns_limits, max_action_logs) },
+	{ "minActionTimeout", offsetof(struct ns_limits, min_action_timeout) },
+	{ "maxActionTimeout", offsetof(struct ns_limits, max_action_timeout) },
+	{ "minActionConcurrency", offsetof(struct ns_limits, min_action_concurrency) },
+	{ "maxActionConcurrency", offsetof(struct ns_limits, max_action_concurrency) },
 };
 
 static int64_t *limit_field(struct ns_limits *l, const char *key)
 {
-	if (!strcmp(key, "invocationsPerMinute"))
-		return &l->invocations_per_minute;
-	if (!strcmp(key, "concurrentInvocations"))
-		return &l->concurrent_invocations;
-	if (!strcmp(key, "firesPerMinute"))
-		return &l->fires_per_minute;
-	if (!strcmp(key, "minActionMemory"))
-		return &l->min_action_memory;
-	if (!strcmp(key, "maxActionMemory"))
-		return &l->max_action_memory;
-	if (!strcmp(key, "minActionLogs"))
-		return &l->min_action_logs;
-	if (!strcmp(key, "maxActionLogs"))
-		return &l->max_action_logs;
-	if (!strcmp(key, "minActionTimeout"))
-		return &l->min_action_timeout;
-	if (!strcmp(key, "maxActionTimeout"))
-		return &l->max_action_timeout;
-	if (!strcmp(key, "minActionConcurrency"))
-		return &l->min_action_concurrency;
-	if (!strcmp(key, "maxActionConcurrency"))
-		return &l->max_action_concurrency;
+	for (size_t i = 0; i < sizeof(overridable) / sizeof(overridable[0]); i++)
+		if (!strcmp(key, overridable[i].key))
+			return (int64_t *)((char *)l + overridable[i].offset);
 	return NULL;
+}
+
+bool limits_key_known(const char *key)
+{
+	struct ns_limits l;
+
+	return limit_field(&l, key) != NULL;
 }
 
 void limits_effective(const json_t *overrides, struct ns_limits *out)

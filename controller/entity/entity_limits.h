@@ -4,6 +4,7 @@
 #define XWHISK_ENTITY_LIMITS_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #define EXEC_SIZE_MAX (48ull << 20)
@@ -21,15 +22,14 @@ struct ns_limits {
 	int64_t min_action_logs, max_action_logs;             /* MB */
 	int64_t min_action_timeout, max_action_timeout;       /* ms */
 	int64_t min_action_concurrency, max_action_concurrency;
-	int64_t max_parameter_size;                           /* bytes */
 };
 
 /* System defaults overlaid with a namespace's overrides (clamped to system bounds). */
 void limits_effective(const json_t *overrides, struct ns_limits *out);
 /* The GET /limits document. */
 json_t *limits_to_json(const struct ns_limits *l);
-/* The keys xwhisk-admin may set; NULL-terminated. */
-extern const char *const limits_override_keys[];
+/* key is a limit a namespace may override (xwhisk-admin limits set --KEY). */
+bool limits_key_known(const char *key);
 /* The system-wide figures for GET / ("limits", in ms and bytes). */
 json_t *limits_system_info(void);
 

@@ -105,8 +105,9 @@ enum stmt_id {
 };
 
 static const char *const stmt_sql[_ST_MAX] = {
+	/* No summary: it is written with the document and read only by listings. */
 	[ST_ENTITY_GET] = "SELECT docid, root, path, name, type, rev, updated, publish, binding, "
-			  "summary, doc FROM entities WHERE docid = ?1",
+			  "doc FROM entities WHERE docid = ?1",
 	[ST_ENTITY_INSERT] = "INSERT INTO entities (docid, root, path, name, type, rev, updated, "
 			     "publish, binding, summary, doc) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
 	[ST_ENTITY_UPDATE] = "UPDATE entities SET root=?2, path=?3, name=?4, type=?5, rev=?6, "
@@ -238,9 +239,8 @@ static int read_entity(sqlite3_stmt *st, struct entity_rec *out)
 	rec.updated = sqlite3_column_int64(st, 6);
 	rec.publish = sqlite3_column_int(st, 7) != 0;
 	rec.binding = sqlite3_column_int(st, 8) != 0;
-	rec.summary = column_json(st, 9);
-	rec.doc = column_json(st, 10);
-	if (!rec.docid || !rec.root || !rec.path || !rec.name || !rec.summary || !rec.doc) {
+	rec.doc = column_json(st, 9);
+	if (!rec.docid || !rec.root || !rec.path || !rec.name || !rec.doc) {
 		entity_rec_clear(&rec);
 		return -EIO;
 	}

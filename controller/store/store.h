@@ -32,7 +32,7 @@ struct entity_rec {
 	bool publish;
 	bool binding;
 	json_t *doc;     /* the full document */
-	json_t *summary; /* what a list shows */
+	json_t *summary; /* what a list shows: set for a put, not filled by a get */
 };
 
 void entity_rec_clear(struct entity_rec *rec);

@@ -91,6 +91,11 @@ test('a malformed batch is 400 and the controller keeps serving', async () => {
   expectError(await postActivations(sys, null, { body: { activations: 'nope' } }), 400);
   expectError(await postActivations(sys, null, { body: {} }), 400);
   expectError(await postActivations(sys, null, { raw: '{"activations": [' }), 400, 'The request content was malformed');
+  // at most 1000 records a batch, none stored from a bigger one
+  const many = Array.from({ length: 1001 }, () => activationRecord({ name: 'toomany' }));
+  expectError(await postActivations(sys, many), 400, 'at most 1000 records');
+  const listed = expectStatus(await sys.request('GET', `${ACT}?name=toomany`), 200);
+  assert.deepStrictEqual(listed, []);
   await stillServing(sys);
 });
 

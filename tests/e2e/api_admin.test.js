@@ -106,6 +106,7 @@ test('limits set: overrides show in GET /limits of that namespace only', async (
   assert.strictEqual(JSON.parse(sys.admin('limits', 'get', 'alice')).invocationsPerMinute, 600);
   adminFails('limits', 'set', 'alice', '--noSuchLimit', '1');
   adminFails('limits', 'set', 'alice', '--invocationsPerMinute', 'many');
+  adminFails('limits', 'set', 'alice', '--invocationsPerMinute', '4294967296'); // nodes count in 32 bits
   adminFails('limits', 'set', 'nobody', '--invocationsPerMinute', '1');
 });
 

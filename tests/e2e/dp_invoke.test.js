@@ -304,6 +304,13 @@ test('a body over 1 MB is 413 "Request larger than allowed"', async () => {
   const ok = JSON.stringify({ big: 'x'.repeat(900000) });
   const r2 = await invoke(sys, 'multi', undefined, opts({ raw: ok, headers: { 'Content-Type': 'application/json' } }));
   assert.strictEqual(r2.status, 200, r2.text.slice(0, 300));
+  // the same limit on a trigger fire and a web action
+  const headers = { 'Content-Type': 'application/json' };
+  expectError(await sys.request('POST', `/api/v1/namespaces/_/triggers/any`, opts({ raw, headers })), 413,
+    `Request larger than allowed: ${raw.length} > 1048576 bytes.`);
+  const web = await sys.request('POST', `/api/v1/web/${NSN}/default/multi.json`, { raw, headers });
+  assert.strictEqual(web.status, 413, web.text.slice(0, 300));
+  assert.ok(web.text.includes(`Request larger than allowed: ${raw.length} > 1048576 bytes.`), web.text);
 });
 
 test('a result over 1 MB is cut: an application error naming both lengths; size is the full length', async () => {

@@ -256,6 +256,48 @@ static void test_policies_differ(void)
 	CHECK(victim_node(&gc_policy_lru) == 1);
 }
 
+static json_t *listed_sandbox(char c)
+{
+	char id[33];
+
+	memset(id, c, 32);
+	id[32] = '\0';
+	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:i,s:i}", "id", id, "action_id",
+			 "0123456789abcdef", "subject", "guest", "docid", "guest/a", "kind",
+			 "nodejs:20", "addr", "169.254.1.9", "memory_mb", 256, "port", 8080,
+			 "concurrency", 1);
+}
+
+static struct cnode *register_with(struct cluster *c, json_t *sandboxes)
+{
+	json_t *b = json_pack("{s:s,s:s,s:i,s:i,s:o}", "name", "n1", "address", "10.0.0.1:3233",
+			      "memory_mb", 4096, "cpu_milli", 64000, "sandboxes", sandboxes);
+	const char *why = NULL;
+	struct cnode *n = cluster_register(c, b, &why);
+
+	json_decref(b);
+	return n;
+}
+
+/* A node registering again lists what it runs: what it no longer runs leaves the pool. */
+static void test_reregistration_forgets_what_is_gone(void)
+{
+	struct cluster *c = new_cluster(NULL);
+	char a[33], b[33];
+
+	memset(a, 'a', 32);
+	a[32] = '\0';
+	memset(b, 'b', 32);
+	b[32] = '\0';
+	ASSERT(register_with(c, json_pack("[o,o]", listed_sandbox('a'), listed_sandbox('b'))));
+	CHECK(c->nsandboxes == 2 && cluster_sandbox(c, a) && cluster_sandbox(c, b));
+	CHECK(c->nodes[1]->used_memory_mb == 512);
+	ASSERT(register_with(c, json_pack("[o]", listed_sandbox('a'))));
+	CHECK(c->nsandboxes == 1 && cluster_sandbox(c, a) && !cluster_sandbox(c, b));
+	CHECK(c->nodes[1]->used_memory_mb == 256);
+	cluster_free(c);
+}
+
 static void test_reports_cannot_corrupt(void)
 {
 	struct cluster *c = new_cluster(NULL);
@@ -329,6 +371,7 @@ int main(void)
 	RUN(test_policies_differ);
 	RUN(test_reports_cannot_corrupt);
 	RUN(test_unreachable_nodes_are_not_used);
+	RUN(test_reregistration_forgets_what_is_gone);
 	RUN(test_node_lost_and_fragmentation);
 	event_log_free(events);
 	loop_free(loop);

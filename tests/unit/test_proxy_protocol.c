@@ -7,9 +7,12 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <zip.h>
 
+#include "archive.h"
+#include "proxy.h"
 #include "test.h"
 #include "sandbox_harness.h"
 
@@ -197,6 +200,70 @@ static char *zip_b64(const char *const *files)
 	return b64;
 }
 
+struct zip_entry {
+	const char *name, *content;
+	unsigned mode; /* S_IFREG|0644, S_IFLNK|0777 (content: the target)... */
+};
+
+/* The zip of entries (NULL-named last), raw. */
+static char *zip_raw(const struct zip_entry *entries, size_t *len)
+{
+	char path[] = "/tmp/xwhisk-pxzip-XXXXXX";
+	int fd = mkstemp(path), err;
+	zip_t *za;
+	char *data;
+
+	close(fd);
+	za = zip_open(path, ZIP_TRUNCATE, &err);
+	for (const struct zip_entry *e = entries; za && e->name; e++) {
+		zip_source_t *src = zip_source_buffer(za, e->content, strlen(e->content), 0);
+		zip_int64_t idx = zip_file_add(za, e->name, src, ZIP_FL_OVERWRITE | ZIP_FL_ENC_RAW);
+
+		zip_file_set_external_attributes(za, (zip_uint64_t)idx, 0, ZIP_OPSYS_UNIX,
+						 (zip_uint32_t)e->mode << 16);
+	}
+	if (!za || zip_close(za))
+		return NULL;
+	data = file_read_all(path, len);
+	unlink(path);
+	return data;
+}
+
+/* Entries that would land outside the directory are refused, and nothing lands there. */
+static void test_unzip_stays_inside(void)
+{
+	char top[] = "/tmp/xwhisk-pxunzip-XXXXXX", dir[PATH_MAX], outside[PATH_MAX], err[256];
+	char cmd[PATH_MAX + 16], file[PATH_MAX + 16];
+	const struct zip_entry dotdot[] = { { "a/../../x", "x", S_IFREG | 0644 }, { NULL } };
+	const struct zip_entry abs[] = { { "/tmp/x", "x", S_IFREG | 0644 }, { NULL } };
+	struct zip_entry through_link[] = { { "l", outside, S_IFLNK | 0777 },
+					    { "l/pwned", "x", S_IFREG | 0644 }, { NULL } };
+	const struct zip_entry fine[] = { { "d/e.txt", "e", S_IFREG | 0644 },
+					  { "link", "d/e.txt", S_IFLNK | 0777 }, { NULL } };
+	const struct zip_entry *bad[] = { dotdot, abs, through_link };
+	char *z;
+	size_t len;
+
+	ASSERT(mkdtemp(top));
+	snprintf(dir, sizeof(dir), "%s/action", top);
+	snprintf(outside, sizeof(outside), "%s/outside", top);
+	ASSERT(!mkdir(dir, 0755) && !mkdir(outside, 0755));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		z = zip_raw(bad[i], &len);
+		CHECK(z && archive_unzip(z, len, dir, err, sizeof(err)) < 0);
+		free(z);
+	}
+	snprintf(file, sizeof(file), "%s/pwned", outside);
+	CHECK(access(file, F_OK) < 0);
+	z = zip_raw(fine, &len);
+	CHECK(z && archive_unzip(z, len, dir, err, sizeof(err)) == 0);
+	free(z);
+	snprintf(file, sizeof(file), "%s/link", dir);
+	CHECK(access(file, R_OK) == 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", top);
+	(void)!system(cmd);
+}
+
 /* Compiles one of the C examples into a base64 zip holding it as exec. */
 static char *example_zip(const char *rel, bool zip_it)
 {
@@ -327,6 +394,42 @@ static void test_node_source_logs_sentinels(void)
 	CHECK(!strcmp(error_of(b, e, sizeof(e)), "Cannot initialize the action more than once."));
 	free(b);
 	CHECK(px_post("/nothing", "{}", &b) == 500);
+	free(b);
+	px_stop();
+}
+
+/* Bodies the protocol refuses, each with its status, and the proxy still serves. */
+static void test_bad_requests(void)
+{
+	char *b = NULL, *big, e[256];
+	size_t n = (48u << 20) + 16;
+
+	start_node();
+	ASSERT(X.port > 0);
+	CHECK(px_post("/init", "{\"value\":", &b) == 400);
+	free(b);
+	CHECK(init_code("function main(a) { return a; }", false, NULL, 0, &b) == 200);
+	free(b);
+	CHECK(px_post("/run", "not json", &b) == 400);
+	free(b);
+	CHECK(px_post("/run", "{\"value\":5}", &b) == 400);
+	CHECK(!strcmp(error_of(b, e, sizeof(e)), MSG_BAD_ARGS));
+	free(b);
+	big = malloc(n + 1);
+	ASSERT(big);
+	memset(big, ' ', n);
+	big[n] = '\0';
+	CHECK(px_post("/run", big, &b) == 413);
+	free(b);
+	free(big);
+	CHECK(run_value("{\"still\":1}", &b) == 200 && body_is(b, "{\"still\":1}"));
+	free(b);
+	px_stop();
+	/* a zip that is not base64: a failed init, reported as such */
+	start_node();
+	ASSERT(X.port > 0);
+	CHECK(init_code("!!! not base64 !!!", true, NULL, 0, &b) == 502);
+	CHECK(!strcmp(error_of(b, e, sizeof(e)), "The action code is not valid base64."));
 	free(b);
 	px_stop();
 }
@@ -787,8 +890,10 @@ int main(void)
 	log_init("test");
 	signal(SIGPIPE, SIG_IGN);
 	H.loop = loop_new();
+	RUN(test_unzip_stays_inside);
 	RUN(test_node_source_logs_sentinels);
 	RUN(test_node_missing_code);
+	RUN(test_bad_requests);
 	RUN(test_node_env_and_init_params);
 	RUN(test_node_promises);
 	RUN(test_node_exception_stops);

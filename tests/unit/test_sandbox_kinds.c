@@ -197,13 +197,20 @@ static void test_nodejs_zip_concurrency(void)
 	h_logs_reset();
 }
 
+/*
+ * Once its zygote is up, a kind's loops are forked from it: the loop's parent is then the
+ * zygote, outside the sandbox's PID namespace (getppid() is 0), not the proxy (1). The
+ * first stem cells may predate the zygote, so a few sandboxes are tried.
+ */
 static void test_python_zygote_source_and_zip(void)
 {
-	const char *files[] = { "__main__.py", "import util\ndef main(a):\n"
-					       "    return {'v': util.VALUE, 'name': a['name']}\n",
+	const char *files[] = { "__main__.py", "import os, util\ndef main(a):\n"
+					       "    return {'v': util.VALUE, 'name': a['name'], "
+					       "'ppid': os.getppid()}\n",
 				"util.py", "VALUE = 42\n", NULL };
 	char *z = zip_b64(files), *b = NULL;
 	struct sandbox *sb;
+	bool from_zygote = false;
 	int err;
 
 	sb = h_acquire("python:3", 256, &err);
@@ -217,11 +224,23 @@ static void test_python_zygote_source_and_zip(void)
 	free(b);
 	CHECK(wait_sentinels(sb, 1) && h_logs_count(sb, SANDBOX_STDOUT, "py sb") == 1);
 	sandbox_destroy(sb);
+	for (int i = 0; i < 5 && !from_zygote; i++) {
+		sb = h_acquire("python:3", 256, &err);
+		ASSERT(sb);
+		CHECK(init_sb(sb, "import os\ndef main(a):\n    return {'ppid': os.getppid()}\n",
+			      false, NULL, 0) == 200);
+		CHECK(h_sb_post(sb, "/run", RUN_BODY, &b) == 200);
+		from_zygote = result_is(b, "{\"ppid\":0}");
+		free(b);
+		sandbox_destroy(sb);
+	}
+	CHECK(from_zygote);
+	/* the zygote is up: this one comes from it too */
 	sb = h_acquire("python:3", 256, &err);
 	ASSERT(sb);
 	CHECK(init_sb(sb, z, true, NULL, 0) == 200);
 	CHECK(h_sb_post(sb, "/run", RUN_BODY, &b) == 200);
-	CHECK(result_is(b, "{\"v\":42,\"name\":\"sb\"}"));
+	CHECK(result_is(b, "{\"v\":42,\"name\":\"sb\",\"ppid\":0}"));
 	free(b);
 	sandbox_destroy(sb);
 	free(z);
@@ -291,36 +310,68 @@ static const char FOREIGN_SERVER[] =
 	"    res.writeHead(200, {'Content-Type': 'application/json'});"
 	"    res.end(JSON.stringify(out)); }); }).listen(8080);";
 
+/* A second manager with a runtimes manifest of its own (runtimes_json) in place of H.m,
+ * on its own bridge and subnet (one manager per bridge). */
+struct other_manager {
+	struct sandbox_manager *saved;
+	char manifest[PATH_MAX], state[PATH_MAX], bridge[16];
+};
+
+static bool other_manager_start(struct other_manager *o, const char *runtimes_json)
+{
+	struct sandbox_config cfg = { 0 };
+	char subnet[32];
+	int id = (int)getpid();
+
+	snprintf(o->manifest, sizeof(o->manifest), "%s-other.json", H.state_dir);
+	if (file_write_atomic(o->manifest, runtimes_json, strlen(runtimes_json), 0644))
+		return false;
+	snprintf(o->bridge, sizeof(o->bridge), "xwf%d", id);
+	snprintf(subnet, sizeof(subnet), "169.254.%d.%d/29", 128 + id % 32, 8 * (id % 31));
+	snprintf(o->state, sizeof(o->state), "%s-other", H.state_dir);
+	cfg.state_dir = o->state;
+	cfg.runtimes = o->manifest;
+	cfg.proxy = h_build_path("xwhisk-proxy");
+	cfg.bridge = o->bridge;
+	cfg.subnet = subnet;
+	cfg.cgroup_parent = H.cgroup_parent;
+	o->saved = H.m;
+	H.m = sandbox_manager_new(H.loop, &cfg, &h_callbacks, NULL);
+	if (!H.m)
+		H.m = o->saved;
+	return H.m != o->saved;
+}
+
+static void other_manager_stop(struct other_manager *o)
+{
+	char cmd[64];
+
+	sandbox_manager_destroy_all(H.m);
+	(void)h_run_until(h_all_gone, NULL, 10000);
+	sandbox_manager_free(H.m);
+	H.m = o->saved;
+	snprintf(cmd, sizeof(cmd), "ip link del %s 2>/dev/null", o->bridge);
+	(void)!system(cmd);
+	unlink(o->manifest);
+	rmdir(o->state);
+	h_logs_reset();
+}
+
 static void test_foreign_runtime(void)
 {
-	char manifest[PATH_MAX], state[PATH_MAX], bridge[16], subnet[32], cmd[64];
+	struct other_manager o;
 	char *server, *text, *b = NULL;
-	struct sandbox_manager *saved = H.m;
-	struct sandbox_config cfg = { 0 };
 	struct sandbox *sb;
-	int id = (int)getpid(), err;
+	int err;
 
 	server = h_json_str(FOREIGN_SERVER);
-	snprintf(manifest, sizeof(manifest), "%s-foreign.json", H.state_dir);
 	if (asprintf(&text, "{\"runtimes\":{\"foreign\":[{\"kind\":\"foreign:1\",\"sandbox\":"
 			    "{\"command\":[\"node\",\"-e\",%s],\"memory\":128}}]}}",
 		     server) < 0)
 		text = NULL;
-	ASSERT(text && !file_write_atomic(manifest, text, strlen(text), 0644));
-	free(text);
 	free(server);
-	/* Its own bridge and subnet: one manager per bridge. */
-	snprintf(bridge, sizeof(bridge), "xwf%d", id);
-	snprintf(subnet, sizeof(subnet), "169.254.%d.%d/29", 128 + id % 32, 8 * (id % 31));
-	snprintf(state, sizeof(state), "%s-foreign", H.state_dir);
-	cfg.state_dir = state;
-	cfg.runtimes = manifest;
-	cfg.proxy = h_build_path("xwhisk-proxy");
-	cfg.bridge = bridge;
-	cfg.subnet = subnet;
-	cfg.cgroup_parent = H.cgroup_parent;
-	H.m = sandbox_manager_new(H.loop, &cfg, &h_callbacks, NULL);
-	ASSERT(H.m);
+	ASSERT(text && other_manager_start(&o, text));
+	free(text);
 	sb = h_acquire("foreign:1", 128, &err);
 	CHECK(sb && !err);
 	if (sb) {
@@ -331,15 +382,46 @@ static void test_foreign_runtime(void)
 		CHECK(wait_sentinels(sb, 1));
 		CHECK(h_logs_count(sb, SANDBOX_STDOUT, "foreign says hi") == 1);
 	}
-	sandbox_manager_destroy_all(H.m);
-	(void)h_run_until(h_all_gone, NULL, 10000);
-	sandbox_manager_free(H.m);
-	H.m = saved;
-	snprintf(cmd, sizeof(cmd), "ip link del %s 2>/dev/null", bridge);
-	(void)!system(cmd);
-	unlink(manifest);
-	rmdir(state);
-	h_logs_reset();
+	other_manager_stop(&o);
+}
+
+static void acq_count_cb(struct sandbox *sb, int err, void *data)
+{
+	(*(int *)data)++;
+	if (sb)
+		sandbox_destroy(sb);
+}
+
+static bool all_answered(void *arg)
+{
+	return *(int *)arg == 4;
+}
+
+/*
+ * A kind whose sandboxes never start: its stem cell is retried when each back-off ends
+ * (not only at the next acquire), and once it is known to fail, all waiting requests
+ * fail together instead of costing one failed start each.
+ */
+static void test_failing_kind(void)
+{
+	struct other_manager o;
+	struct sandbox_stats st;
+	uint64_t failed;
+	int answered = 0;
+
+	ASSERT(other_manager_start(&o, "{\"runtimes\":{\"broken\":[{\"kind\":\"broken:1\","
+					"\"sandbox\":{\"command\":[\"/bin/false\"],"
+					"\"stemCells\":1,\"memory\":128}}]}}"));
+	h_sleep_ms(3000); /* no activity: only the back-off brings the retries */
+	sandbox_manager_stats(H.m, &st);
+	CHECK(st.failed >= 3);
+	failed = st.failed;
+	for (int i = 0; i < 4; i++)
+		CHECK(sandbox_acquire(H.m, "broken:1", 128, acq_count_cb, &answered));
+	CHECK(h_run_until(all_answered, &answered, 10000));
+	sandbox_manager_stats(H.m, &st);
+	CHECK(st.failed - failed <= 2);
+	other_manager_stop(&o);
 }
 
 static void test_unknown_kind(void)
@@ -378,6 +460,7 @@ int main(void)
 	RUN(test_native_cold_start);
 	RUN(test_blackbox_skeleton);
 	RUN(test_foreign_runtime);
+	RUN(test_failing_kind);
 	RUN(test_unknown_kind);
 	h_teardown();
 	TEST_EXIT();

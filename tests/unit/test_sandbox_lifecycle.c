@@ -142,28 +142,46 @@ static void must_not_run(struct sandbox *sb, int err, void *data)
 	never_called = false;
 }
 
+static void count_blackbox(const char *kind, const char *image, unsigned ready, void *data)
+{
+	if (!strcmp(kind, "blackbox"))
+		*(unsigned *)data = ready;
+}
+
+static bool blackbox_pooled(void *arg)
+{
+	unsigned ready = 0;
+
+	sandbox_manager_stem_cells(H.m, count_blackbox, &ready);
+	return ready == 1;
+}
+
 static void test_acquire_cancel(void)
 {
 	struct sandbox_request *req;
-	struct pool_want want = { 1 };
 	struct sandbox_stats st;
 
 	never_called = true;
-	/* A cold start cancelled on its way: its sandbox goes to the pool. */
+	/* A cold start cancelled on its way (started: the kind has no stem cells): its
+	 * sandbox goes to the pool. */
 	req = sandbox_acquire(H.m, "blackbox", 128, must_not_run, NULL);
 	ASSERT(req);
+	h_sleep_ms(5);
+	sandbox_manager_stats(H.m, &st);
+	CHECK(st.starting == 1);
 	sandbox_acquire_cancel(req);
-	CHECK(h_run_until(pool_at, &want, 10000));
+	CHECK(h_run_until(blackbox_pooled, NULL, 10000));
 	h_sleep_ms(20);
 	CHECK(never_called);
-	/* Cancelled after a stem cell was picked, before the callback: back to the pool. */
+	/* Cancelled after a stem cell was picked, before the callback: back to the pool,
+	 * not killed. */
 	req = sandbox_acquire(H.m, "native", 128, must_not_run, NULL);
 	ASSERT(req);
 	sandbox_acquire_cancel(req);
+	sandbox_manager_stats(H.m, &st);
+	CHECK(st.live == 0 && st.pooled == 3); /* two native stem cells and the blackbox */
 	h_sleep_ms(20);
 	CHECK(never_called);
-	sandbox_manager_stats(H.m, &st);
-	CHECK(st.live == 0);
 }
 
 static bool saw_death(void *arg)

@@ -21,7 +21,8 @@ const char *activation_status_text(int code)
 
 json_t *activation_extended(const json_t *stored)
 {
-	json_t *out = json_deep_copy(stored), *resp, *ext;
+	/* Only top-level members change: the rest (result, logs) is shared, not copied. */
+	json_t *out = json_copy((json_t *)stored), *resp, *ext;
 	json_int_t code, start, end;
 
 	if (!out)
@@ -46,7 +47,7 @@ json_t *activation_extended(const json_t *stored)
 	return out;
 }
 
-static bool valid_id(const char *id)
+bool activation_id_valid(const char *id)
 {
 	if (!id || strlen(id) != 32)
 		return false;
@@ -62,7 +63,7 @@ const char *activation_check(const json_t *stored)
 
 	if (!json_is_object(stored))
 		return "a record must be an object";
-	if (!valid_id(json_obj_str(stored, "activationId")))
+	if (!activation_id_valid(json_obj_str(stored, "activationId")))
 		return "activationId must be 32 lowercase hex digits";
 	if (!json_obj_str(stored, "namespace") || !json_obj_str(stored, "name"))
 		return "namespace and name are required";

@@ -5,6 +5,10 @@
 #define XWHISK_ACTIVATION_H
 
 #include <jansson.h>
+#include <stdbool.h>
+
+/* The runtime protocol's end-of-activation line, on both stdout and stderr. */
+#define ACTIVATION_SENTINEL "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX"
 
 enum activation_status {
 	ACTIVATION_SUCCESS = 0,
@@ -14,8 +18,11 @@ enum activation_status {
 };
 
 const char *activation_status_text(int code);
-/* The extended JSON (response.status/success instead of statusCode; duration; no end=0). */
+/* The extended JSON (response.status/success instead of statusCode; duration; no end=0).
+ * A shallow copy: it shares stored's nested values, which neither may then change. */
 json_t *activation_extended(const json_t *stored);
+/* 32 lowercase hexadecimal digits, as activation ids are. */
+bool activation_id_valid(const char *id);
 /* NULL when a record from a node is acceptable, otherwise what is wrong with it. */
 const char *activation_check(const json_t *stored);
 

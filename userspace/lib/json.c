@@ -91,3 +91,13 @@ json_t *json_ref_or_array(json_t *j)
 {
 	return j ? json_incref(j) : json_array();
 }
+
+bool json_obj_copy_str(const json_t *obj, const char *key, char *out, size_t size)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (!json_is_string(v) || !json_string_length(v) || json_string_length(v) >= size)
+		return false;
+	memcpy(out, json_string_value(v), json_string_length(v) + 1);
+	return true;
+}

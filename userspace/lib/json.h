@@ -13,6 +13,8 @@ json_t *json_parse(const char *s, size_t len, char *err, size_t errlen);
 char *json_dump(const json_t *j);
 const char *json_obj_str(const json_t *obj, const char *key);
 bool json_obj_bool(const json_t *obj, const char *key, bool def);
+/* Copies obj[key] into out when it is a non-empty string that fits (with its NUL). */
+bool json_obj_copy_str(const json_t *obj, const char *key, char *out, size_t size);
 /* Finds {"key": k, "value": v} in an OpenWhisk key/value array; NULL if absent. */
 json_t *json_kv_get(const json_t *arr, const char *key);
 /* Sets or replaces key in a key/value array (steals value). */

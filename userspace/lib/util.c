@@ -479,3 +479,45 @@ bool cidr_overlap(const char *a, const char *b)
 		return false;
 	return cidr_contains(na, pa, nb) || cidr_contains(nb, pb, na);
 }
+
+uint32_t str_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 16777619u;
+	return h;
+}
+
+unsigned env_unsigned(const char *name, unsigned def)
+{
+	const char *v = getenv(name);
+	uint64_t n;
+
+	if (!v || parse_u64(v, &n) || n > UINT32_MAX)
+		return def;
+	return (unsigned)n;
+}
+
+char **strv_dup(char *const *v)
+{
+	size_t n = 0;
+	char **c;
+
+	while (v && v[n])
+		n++;
+	c = calloc(n + 1, sizeof(*c));
+	for (size_t i = 0; c && i < n; i++)
+		if (!(c[i] = strdup(v[i]))) {
+			strv_free(c);
+			return NULL;
+		}
+	return c;
+}
+
+void strv_free(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}

@@ -52,6 +52,13 @@ int cidr_parse(const char *cidr, uint32_t *network, int *prefix);
 bool cidr_contains(uint32_t network, int prefix, uint32_t addr);
 /* Two subnets share addresses; false when either does not parse. */
 bool cidr_overlap(const char *a, const char *b);
+/* NULL-terminated string vectors (argv, envp): a deep copy (NULL on failure) and its free. */
+char **strv_dup(char *const *v);
+void strv_free(char **v);
+/* FNV-1a of a string: for the hash tables keyed by ids and names. */
+uint32_t str_hash(const char *s);
+/* getenv() as an unsigned 32-bit number; def when unset or not one. */
+unsigned env_unsigned(const char *name, unsigned def);
 /* getenv() with a default. */
 const char *env_or(const char *name, const char *def);
 

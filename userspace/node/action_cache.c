@@ -27,15 +27,6 @@ struct action_cache {
 	size_t size;
 };
 
-static uint32_t hash_str(const char *s)
-{
-	uint32_t h = 2166136261u;
-
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 16777619u;
-	return h;
-}
-
 struct action_cache *action_cache_new(struct xw_maps *maps)
 {
 	struct action_cache *c = calloc(1, sizeof(*c));
@@ -193,7 +184,7 @@ struct action_entry *action_cache_get(struct action_cache *c, const char *subjec
 
 	snprintf(key, sizeof(key), "%s\n%s", subject, name);
 	pthread_mutex_lock(&c->lock);
-	for (struct cached *k = c->buckets[hash_str(key) % BUCKETS]; k; k = k->next) {
+	for (struct cached *k = c->buckets[str_hash(key) % BUCKETS]; k; k = k->next) {
 		if (!strcmp(k->e->key, key)) {
 			found = k->e;
 			action_entry_ref(found);
@@ -236,7 +227,7 @@ struct action_entry *action_cache_put(struct action_cache *c, const char *subjec
 	publish_action(c, e, subject_idx);
 	action_entry_ref(e);
 	k->e = e;
-	b = hash_str(e->key) % BUCKETS;
+	b = str_hash(e->key) % BUCKETS;
 	pthread_mutex_lock(&c->lock);
 	/* Another worker may have cached the same name meanwhile: the newest wins. */
 	for (pp = &c->buckets[b]; *pp; pp = &(*pp)->next) {
@@ -244,7 +235,6 @@ struct action_entry *action_cache_put(struct action_cache *c, const char *subjec
 			struct cached *old = *pp;
 
 			*pp = old->next;
-			old->e->dropped = true;
 			action_entry_unref(old->e);
 			free(old);
 			c->size--;
@@ -283,7 +273,6 @@ void action_cache_invalidate(struct action_cache *c, const char *docid)
 				continue;
 			}
 			*pp = k->next;
-			k->e->dropped = true;
 			action_entry_unref(k->e);
 			free(k);
 			c->size--;

@@ -20,7 +20,6 @@
 
 struct action_entry {
 	int refs;
-	bool dropped;
 	char *key;        /* "subject\nname" */
 	char *subject;
 	uint64_t id;

@@ -54,32 +54,19 @@ int url_host_port(const char *url, char *host, size_t hostlen, int *port)
 	return *port > 0 && *port < 65536 ? 0 : -EINVAL;
 }
 
-struct forwarder *forwarder_new(struct loop *loop, const char *url)
+struct forwarder *forwarder_new(struct loop *loop, struct http_pool *pool)
 {
-	struct forwarder *fw = calloc(1, sizeof(*fw));
-	char host[256];
-	int port;
+	struct forwarder *fw = pool ? calloc(1, sizeof(*fw)) : NULL;
 
 	if (!fw)
 		return NULL;
-	if (url_host_port(url, host, sizeof(host), &port)) {
-		free(fw);
-		return NULL;
-	}
 	fw->loop = loop;
-	fw->pool = http_pool_new(loop, host, port, 64);
-	if (!fw->pool) {
-		free(fw);
-		return NULL;
-	}
+	fw->pool = pool;
 	return fw;
 }
 
 void forwarder_free(struct forwarder *fw)
 {
-	if (!fw)
-		return;
-	http_pool_free(fw->pool);
 	free(fw);
 }
 
@@ -127,8 +114,11 @@ void forwarder_pass(struct forwarder *fw, struct http_request *req, const char *
 		if (!is_hop(req->headers[i].name))
 			err |= buf_printf(&hdrs, "%s: %s\r\n", req->headers[i].name,
 					  req->headers[i].value);
+	/* peer is "address:port"; the address itself may hold colons (IPv6) */
 	err |= buf_printf(&hdrs, "X-Request-ID: %s\r\nX-Forwarded-For: %.*s\r\n", tid,
-			  (int)strcspn(req->peer, ":"), req->peer);
+			  (int)(strrchr(req->peer, ':') ? strrchr(req->peer, ':') - req->peer
+							: (ptrdiff_t)strlen(req->peer)),
+			  req->peer);
 	if (err || !http_pool_call(fw->pool, http_method_str(req->method), req->url, hdrs.data,
 				   req->body.data, req->body.len, FORWARD_TIMEOUT_MS, on_response,
 				   fc)) {

@@ -7,8 +7,8 @@
 
 struct forwarder;
 
-/* url: "http://host:port" of the controller. */
-struct forwarder *forwarder_new(struct loop *loop, const char *url);
+/* Over pool, the worker's connections to the controller (not owned). */
+struct forwarder *forwarder_new(struct loop *loop, struct http_pool *pool);
 void forwarder_free(struct forwarder *fw);
 /* tid is the request's transaction id (sent as X-Request-ID). */
 void forwarder_pass(struct forwarder *fw, struct http_request *req, const char *tid);

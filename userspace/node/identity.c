@@ -99,17 +99,26 @@ out:
 	free(f);
 }
 
+static struct fetch *fetch_new(struct node *node, identity_cb cb, void *data)
+{
+	struct fetch *f = calloc(1, sizeof(*f));
+
+	if (f) {
+		f->node = node;
+		f->cb = cb;
+		f->data = data;
+	}
+	return f;
+}
+
 int identity_fetch(struct node *node, struct ctlclient *cc, const char *authorization,
 		   identity_cb cb, void *data)
 {
-	struct fetch *f = calloc(1, sizeof(*f));
+	struct fetch *f = fetch_new(node, cb, data);
 	int err;
 
 	if (!f)
 		return -ENOMEM;
-	f->node = node;
-	f->cb = cb;
-	f->data = data;
 	if (basic_auth_decode(authorization, f->id.credential, sizeof(f->id.credential)) ||
 	    sha256_digest(f->id.credential, strlen(f->id.credential), f->digest)) {
 		free(f);
@@ -133,14 +142,11 @@ int identity_lookup_namespace(struct node *node, const char *ns, struct identity
 int identity_fetch_namespace(struct node *node, struct ctlclient *cc, const char *ns,
 			     identity_cb cb, void *data)
 {
-	struct fetch *f = calloc(1, sizeof(*f));
+	struct fetch *f = fetch_new(node, cb, data);
 	int err;
 
 	if (!f)
 		return -ENOMEM;
-	f->node = node;
-	f->cb = cb;
-	f->data = data;
 	f->by_namespace = true;
 	err = ctlclient_namespace(cc, ns, on_identity, f);
 	if (err)

@@ -92,21 +92,25 @@ static int invocation_wait(struct invocation *inv)
 
 static bool try_claim(struct invocation *inv)
 {
-	if (slot_claim(inv->w->node->maps, inv->action->id, &inv->slot, &inv->slot_generation))
-		return false;
-	inv->has_slot = true;
-	return true;
+	return !slot_claim(inv->w->node->maps, inv->action->id, &inv->slot,
+			   &inv->slot_generation);
 }
 
 int invocation_start(struct invocation *inv, bool owns_throttle)
 {
+	int err;
+
 	inv->throttled = owns_throttle;
 	STAT_INC(inv->w, invocations);
 	if (try_claim(inv)) {
 		invocation_run(inv);
 		return 0;
 	}
-	return invocation_wait(inv);
+	err = invocation_wait(inv);
+	/* Not started (its queue is full): the caller keeps the throttle it holds. */
+	if (err)
+		inv->throttled = false;
+	return err;
 }
 
 void invocation_fail(struct invocation *inv, int status, const char *message)
@@ -243,7 +247,6 @@ static void on_run_answer(struct http_response *resp, int err, void *data)
 		 * node process) filled it. Not the action's fault: another sandbox, or the
 		 * cold path once this one was tried a few times. */
 		slot_release(node->maps, inv->slot, false);
-		inv->has_slot = false;
 		inv->start_ms = inv->end_ms = 0;
 		if (++inv->busy_retries <= BUSY_RETRIES && try_claim(inv))
 			invocation_run(inv);

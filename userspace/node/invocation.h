@@ -47,7 +47,6 @@ struct invocation {
 
 	/* private */
 	uint32_t slot, slot_generation;
-	bool has_slot;
 	bool throttled;        /* owns a unit of the namespace's in-flight count */
 	unsigned busy_retries;
 	struct http_call *call;
@@ -59,8 +58,8 @@ struct invocation {
 struct invocation *invocation_new(struct worker *w, struct action_entry *action,
 				  const struct identity *who, json_t *params, const char *tid);
 /* Starts it. owns_throttle: the caller counted it in the namespace's in-flight units and
- * the invocation gives the unit back when it ends. */
-/* -ENOSPC: the action's queue is full (the caller answers 429 and frees inv). */
+ * the invocation gives the unit back when it ends. -ENOSPC: the action's queue is full;
+ * nothing started, the caller still holds its unit, answers 429 and frees inv. */
 int invocation_start(struct invocation *inv, bool owns_throttle);
 void invocation_free(struct invocation *inv);
 /* Finishes inv with a platform-made result (whisk errors, refused cold starts...). */

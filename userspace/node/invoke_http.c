@@ -21,7 +21,6 @@
 #include "util.h"
 #include "worker.h"
 
-#define PAYLOAD_MAX (1u << 20)
 #define BLOCKING_WAIT_MS 60000
 
 struct invoke_req {
@@ -179,7 +178,6 @@ static void on_action(int status, struct action_entry *a, const char *message, v
 		worker_accept(w, ir->activation_id, ir_fallback(ir));
 	if (invocation_start(ir->inv, ir->throttle_held)) {
 		/* Its queue is full: nothing ran, nothing is recorded. */
-		ir->inv->throttled = false;
 		invocation_free(ir->inv);
 		ir->inv = NULL;
 		STAT_INC(w, queue_full);
@@ -264,12 +262,8 @@ static bool parse_request(struct invoke_req *ir)
 		ir->wait_ms = (unsigned)t;
 		free(v);
 	}
-	if (req->body.len > PAYLOAD_MAX || req->content_length > PAYLOAD_MAX) {
-		reply_error(req, ir->tid, 413, "Request larger than allowed: %llu > %u bytes.",
-			    (unsigned long long)(req->body.len > req->content_length
-							 ? req->body.len
-							 : req->content_length),
-			    PAYLOAD_MAX);
+	if (request_oversize(req)) {
+		reply_error(req, ir->tid, 413, PAYLOAD_TOO_LARGE, request_oversize(req), PAYLOAD_MAX);
 		return false;
 	}
 	if (req->body.len && strspn(req->body.data, " \t\r\n") != req->body.len) {

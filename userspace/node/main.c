@@ -71,16 +71,6 @@ int node_post(struct node *node, mailbox_fn fn, void *arg)
 	return mailbox_post(node->mailbox, fn, arg);
 }
 
-static unsigned env_unsigned(const char *name, unsigned def)
-{
-	const char *v = getenv(name);
-	uint64_t n;
-
-	if (!v || parse_u64(v, &n) || n > UINT32_MAX)
-		return def;
-	return (unsigned)n;
-}
-
 static int load_token(struct node_config *cfg)
 {
 	const char *env = getenv("XWHISK_NODE_TOKEN");

@@ -10,7 +10,7 @@
 #include "xwhisk/maps.h"
 
 struct ns_table {
-	pthread_mutex_t lock;
+	pthread_mutex_t lock;           /* writers; names are published once and never freed */
 	char *names[XW_MAX_NAMESPACES]; /* index 0 stays unused: it means "none" */
 	uint64_t vouched_until[XW_MAX_NAMESPACES];
 	FILE *file;                     /* append-only log of "index name" lines */
@@ -81,10 +81,15 @@ int ns_table_index(struct ns_table *t, const char *name, uint32_t *out)
 		err = -ENOSPC;
 		goto out;
 	}
-	t->names[free_idx] = strdup(name);
-	if (!t->names[free_idx]) {
-		err = -ENOMEM;
-		goto out;
+	{
+		char *copy = strdup(name);
+
+		if (!copy) {
+			err = -ENOMEM;
+			goto out;
+		}
+		/* Readers look without the lock: the string is whole before it shows. */
+		__atomic_store_n(&t->names[free_idx], copy, __ATOMIC_RELEASE);
 	}
 	fprintf(t->file, "%u %s\n", free_idx, name);
 	fflush(t->file);
@@ -94,19 +99,18 @@ out:
 	return err;
 }
 
+/* On every authenticated request: no lock (an index's name never changes once set). */
 int ns_table_name(struct ns_table *t, uint32_t idx, char *out, size_t size)
 {
-	int err = -ENOENT;
+	const char *name;
 
 	if (idx == 0 || idx >= XW_MAX_NAMESPACES)
 		return -ENOENT;
-	pthread_mutex_lock(&t->lock);
-	if (t->names[idx]) {
-		snprintf(out, size, "%s", t->names[idx]);
-		err = 0;
-	}
-	pthread_mutex_unlock(&t->lock);
-	return err;
+	name = __atomic_load_n(&t->names[idx], __ATOMIC_ACQUIRE);
+	if (!name)
+		return -ENOENT;
+	snprintf(out, size, "%s", name);
+	return 0;
 }
 
 void ns_table_vouch(struct ns_table *t, uint32_t idx, uint64_t until_ms)

@@ -334,20 +334,36 @@ static void on_reported(int status, json_t *body, void *data)
 	free(r);
 }
 
-void pool_report(struct pool *p, const char *gid, const char *state, const char *addr, int port,
-		 const char *message, json_t *error)
+/* Sends body (taken) as the report on sandbox gid. */
+static void report_send(struct pool *p, const char *gid, json_t *body)
 {
+	const char *state = json_obj_str(body, "state");
 	char target[96];
 	struct report *r;
-	json_t *body;
 
 	/* Before registration there is nobody to tell: registering lists what lives. */
-	if (!p->index || !p->cc || !(r = calloc(1, sizeof(*r))))
+	if (!p->index || !p->cc || !(r = calloc(1, sizeof(*r)))) {
+		json_decref(body);
 		return;
+	}
 	r->p = p;
 	snprintf(r->gid, sizeof(r->gid), "%s", gid);
 	r->warm = !strcmp(state, "warm");
-	body = json_pack("{s:s,s:s}", "node", p->name, "state", state);
+	snprintf(target, sizeof(target), "/internal/v1/sandboxes/%s", gid);
+	if (ctlclient_call(p->cc, "POST", target, body, 0, on_reported, r)) {
+		pr_debug("pool: cannot report %s on %s", state, gid);
+		free(r);
+	}
+	json_decref(body);
+}
+
+void pool_report(struct pool *p, const char *gid, const char *state, const char *addr, int port,
+		 const char *message, json_t *error)
+{
+	json_t *body = json_pack("{s:s,s:s}", "node", p->name, "state", state);
+
+	if (!body)
+		return;
 	if (addr) {
 		json_object_set_new(body, "addr", json_string(addr));
 		json_object_set_new(body, "port", json_integer(port));
@@ -356,12 +372,18 @@ void pool_report(struct pool *p, const char *gid, const char *state, const char 
 		json_object_set_new(body, "message", json_string(message));
 	if (error)
 		json_object_set(body, "error", error);
-	snprintf(target, sizeof(target), "/internal/v1/sandboxes/%s", gid);
-	if (ctlclient_call(p->cc, "POST", target, body, 0, on_reported, r)) {
-		pr_debug("pool: cannot report %s on %s", state, gid);
-		free(r);
-	}
-	json_decref(body);
+	report_send(p, gid, body);
+}
+
+void pool_report_unprovisioned(struct pool *p, const char *gid, const char *why)
+{
+	/* "whisk": the platform's failure, not the action's; waiting nodes answer a whisk
+	 * error rather than a developer error. */
+	json_t *body = json_pack("{s:s,s:s,s:s,s:b}", "node", p->name, "state", "failed",
+				 "message", why, "whisk", true);
+
+	if (body)
+		report_send(p, gid, body);
 }
 
 /* ---- the life of a sandbox ---- */
@@ -565,7 +587,7 @@ static void on_ready(struct sandbox *sb, int err, void *data)
 	ps->req = NULL;
 	if (err || !sb) {
 		pr_warn("pool: no sandbox for %s: %s", ps->action->fqn, strerror(-err));
-		pool_report(p, ps->gid, "failed", NULL, 0, "no sandbox", NULL);
+		pool_report_unprovisioned(p, ps->gid, "no sandbox");
 		pool_tell_workers(p, ps->action_id, ACTIVATION_WHISK_ERROR,
 				  "Failed to provision a sandbox for the action.", NULL, 0);
 		demand_started(p, ps->action_id, false);

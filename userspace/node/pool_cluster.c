@@ -75,7 +75,7 @@ static void start_locally(struct pool *p, struct action_entry *a, const char *gi
 
 	if (!err)
 		return;
-	pool_report(p, gid, "failed", NULL, 0, "no room on the chosen node", NULL);
+	pool_report_unprovisioned(p, gid, "no room on the chosen node");
 	pool_tell_workers(p, a->id, ACTIVATION_WHISK_ERROR,
 			  err == -ENOSPC ? "No node has room for the action's sandbox."
 					 : "Failed to provision a sandbox for the action.",
@@ -310,11 +310,7 @@ void pool_need(struct node *node, struct action_entry *action, unsigned worker,
 
 static uint32_t gid_hash(const char *gid)
 {
-	uint32_t h = 2166136261u;
-
-	while (*gid)
-		h = (h ^ (unsigned char)*gid++) * 16777619u;
-	return h % REMOTE_BUCKETS;
+	return str_hash(gid) % REMOTE_BUCKETS;
 }
 
 static struct rsandbox *remote_find(struct pool *p, const char *gid)
@@ -494,11 +490,15 @@ static void apply_sandbox_event(struct pool *p, const json_t *ev)
 					 __ATOMIC_SEQ_CST);
 		}
 	} else if (!strcmp(op, "failed")) {
-		/* Its /init failed somewhere: activations waiting here fail the same way. */
+		/* Its /init failed somewhere (or the platform could not make it): activations
+		 * waiting here fail the same way. */
 		if (!own && demand_find(p, action_id)) {
 			json_t *error = json_object_get(ev, "error");
 
-			pool_tell_workers(p, action_id, ACTIVATION_DEVELOPER_ERROR,
+			pool_tell_workers(p, action_id,
+					  json_is_true(json_object_get(ev, "whisk"))
+						  ? ACTIVATION_WHISK_ERROR
+						  : ACTIVATION_DEVELOPER_ERROR,
 					  json_obj_str(ev, "message"), json_is_object(error) ? error : NULL,
 					  0);
 			demand_started(p, action_id, false);
@@ -541,9 +541,9 @@ static void on_placed_action(int status, json_t *body, void *data)
 		a = action_entry_new(pl->subject, pl->name, body);
 	/* The action changed since the allocation: that sandbox is of no use any more. */
 	if (!a || a->id != pl->action_id) {
-		pool_report(p, pl->gid, "failed", NULL, 0, "the action changed", NULL);
+		pool_report_unprovisioned(p, pl->gid, "the action changed");
 	} else if (!pool_own_by_gid(p, pl->gid) && pool_start_own(p, a, pl->gid, NULL)) {
-		pool_report(p, pl->gid, "failed", NULL, 0, "no room on the chosen node", NULL);
+		pool_report_unprovisioned(p, pl->gid, "no room on the chosen node");
 	}
 	action_entry_unref(a);
 	free(pl);
@@ -566,7 +566,7 @@ void pool_start_allocated(struct pool *p, const json_t *sb)
 	snprintf(pl->name, sizeof(pl->name), "/%s", docid);
 	pl->action_id = strtoull(json_obj_str(sb, "action_id") ?: "0", NULL, 16);
 	if (ctlclient_resolve(p->cc, "action", subject, pl->name, on_placed_action, pl)) {
-		pool_report(p, pl->gid, "failed", NULL, 0, "the action could not be resolved", NULL);
+		pool_report_unprovisioned(p, pl->gid, "the action could not be resolved");
 		free(pl);
 	}
 }

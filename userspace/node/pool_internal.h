@@ -112,6 +112,8 @@ struct psandbox *pool_own_by_gid(struct pool *p, const char *gid);
 void pool_tell_workers(struct pool *p, uint64_t action_id, int status, const char *message,
 		       json_t *error, uint64_t init_ms);
 /* Tells the controller what became of one of this node's sandboxes. */
+/* The platform could not provide sandbox gid (no room, the action changed...). */
+void pool_report_unprovisioned(struct pool *p, const char *gid, const char *why);
 void pool_report(struct pool *p, const char *gid, const char *state, const char *addr, int port,
 		 const char *message, json_t *error);
 bool pool_make_room(struct pool *p, unsigned memory_mb);

@@ -63,3 +63,11 @@ json_t *request_headers_json(const struct http_request *req)
 	}
 	return h;
 }
+
+unsigned long long request_oversize(const struct http_request *req)
+{
+	unsigned long long n = req->body.len > req->content_length ? req->body.len
+								   : req->content_length;
+
+	return n > PAYLOAD_MAX ? n : 0;
+}

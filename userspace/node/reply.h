@@ -7,6 +7,12 @@
 
 #include "http.h"
 
+/* The largest body an invoke, a fire or a web action takes (OpenWhisk's 1 MB). */
+#define PAYLOAD_MAX (1u << 20)
+#define PAYLOAD_TOO_LARGE "Request larger than allowed: %llu > %u bytes."
+/* The size of req's body (read or announced) when past PAYLOAD_MAX, else 0. */
+unsigned long long request_oversize(const struct http_request *req);
+
 /* X-Request-ID and the CORS headers of /api/v1. */
 void reply_headers(struct http_request *req, const char *tid);
 /* Steals body. */

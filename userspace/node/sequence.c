@@ -55,10 +55,9 @@ static void run_free(struct sequence_run *run)
 static json_t *sequence_record(struct sequence_run *run, uint64_t end)
 {
 	const struct action_entry *a = run->action;
-	json_t *anns = record_base_annotations(a), *resp, *rec, *limits;
-
 	/* The kind and limits of a sequence's record are its own, not its first component's. */
-	json_array_clear(anns);
+	json_t *anns = json_array(), *resp, *rec, *limits;
+
 	json_array_append_new(anns, json_pack("{s:s,s:s%}", "key", "path", "value", a->fqn + 1,
 					      strlen(a->fqn + 1)));
 	json_array_append_new(anns, json_pack("{s:s,s:s}", "key", "kind", "value", "sequence"));
@@ -246,9 +245,12 @@ struct sequence_run *sequence_start(struct worker *w, struct action_entry *seque
 	run->atomic = &run->atomic_storage;
 	run->done = done;
 	run->done_data = data;
-	STAT_INC(w, invocations);
 	/* The first step may finish the run at once; the caller still needs the id. */
-	loop_timer_add(w->loop, 0, sequence_first_step, run);
+	if (!loop_timer_add(w->loop, 0, sequence_first_step, run)) {
+		run_free(run); /* not started: the caller keeps its throttle unit, as above */
+		return NULL;
+	}
+	STAT_INC(w, invocations);
 	return run;
 }
 

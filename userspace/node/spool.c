@@ -519,11 +519,7 @@ struct pending {
 
 static uint32_t id_hash(const char *id)
 {
-	uint32_t h = 2166136261u;
-
-	while (*id)
-		h = (h ^ (unsigned char)*id++) * 16777619u;
-	return h % PENDING_BUCKETS;
+	return str_hash(id) % PENDING_BUCKETS;
 }
 
 /* Reads one spool file: markers become pending, records settle them. */

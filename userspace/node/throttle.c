@@ -25,21 +25,32 @@ static uint32_t seconds_to_next_minute(uint64_t now_ms)
 	return (uint32_t)((60000 - now_ms % 60000 + 999) / 1000);
 }
 
-struct throttle_result throttle_invoke(struct xw_namespace *ns, uint64_t now_ms)
+/* One more in the calendar minute's window; THROTTLE_RATE past per_minute. */
+static struct throttle_result rate_check(struct xw_namespace *ns, __u64 *window,
+					 uint32_t per_minute, uint64_t now_ms)
 {
 	struct throttle_result r = { THROTTLE_OK, 0, 0, 0 };
-	uint32_t minute = (uint32_t)(now_ms / 60000), inflight;
-	uint32_t per_minute = __atomic_load_n(&ns->invocations_per_minute, __ATOMIC_RELAXED);
-	uint32_t concurrent = __atomic_load_n(&ns->concurrent_invocations, __ATOMIC_RELAXED);
 
-	r.count = window_add(&ns->invocation_window, minute);
+	r.count = window_add(window, (uint32_t)(now_ms / 60000));
 	if (r.count > per_minute) {
 		r.verdict = THROTTLE_RATE;
 		r.allowed = per_minute;
 		r.retry_after_s = seconds_to_next_minute(now_ms);
 		__atomic_fetch_add(&ns->throttled, 1, __ATOMIC_RELAXED);
-		return r;
 	}
+	return r;
+}
+
+struct throttle_result throttle_invoke(struct xw_namespace *ns, uint64_t now_ms)
+{
+	uint32_t concurrent = __atomic_load_n(&ns->concurrent_invocations, __ATOMIC_RELAXED);
+	struct throttle_result r = rate_check(
+		ns, &ns->invocation_window,
+		__atomic_load_n(&ns->invocations_per_minute, __ATOMIC_RELAXED), now_ms);
+	uint32_t inflight;
+
+	if (r.verdict != THROTTLE_OK)
+		return r;
 	inflight = __atomic_load_n(&ns->inflight, __ATOMIC_RELAXED);
 	do {
 		if (inflight >= concurrent) {
@@ -67,17 +78,8 @@ void throttle_release(struct xw_namespace *ns)
 
 struct throttle_result throttle_fire(struct xw_namespace *ns, uint64_t now_ms)
 {
-	struct throttle_result r = { THROTTLE_OK, 0, 0, 0 };
-	uint32_t per_minute = __atomic_load_n(&ns->fires_per_minute, __ATOMIC_RELAXED);
-
-	r.count = window_add(&ns->fire_window, (uint32_t)(now_ms / 60000));
-	if (r.count > per_minute) {
-		r.verdict = THROTTLE_RATE;
-		r.allowed = per_minute;
-		r.retry_after_s = seconds_to_next_minute(now_ms);
-		__atomic_fetch_add(&ns->throttled, 1, __ATOMIC_RELAXED);
-	}
-	return r;
+	return rate_check(ns, &ns->fire_window,
+			  __atomic_load_n(&ns->fires_per_minute, __ATOMIC_RELAXED), now_ms);
 }
 
 void throttle_message(const struct throttle_result *r, char *out, size_t size)

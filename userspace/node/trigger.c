@@ -19,7 +19,6 @@
 #include "util.h"
 #include "worker.h"
 
-#define PAYLOAD_MAX (1u << 20)
 
 struct fire {
 	struct worker *w;
@@ -148,7 +147,6 @@ static void on_rule_action(int status, struct action_entry *a, const char *messa
 		}
 		snprintf(id, sizeof(id), "%s", inv->activation_id);
 		if (invocation_start(inv, true)) {
-			inv->throttled = false;
 			invocation_free(inv);
 			throttle_release(&w->node->maps->namespaces[f->who.ns_idx]);
 			rule_logged(rf, 1, NULL, "Too many requests are waiting for this action.");
@@ -275,11 +273,8 @@ void trigger_fire_http(struct worker *w, struct http_request *req, const char *t
 	snprintf(f->tid, sizeof(f->tid), "%s", tid);
 	snprintf(f->ns, sizeof(f->ns), "%s", ns);
 	snprintf(f->name, sizeof(f->name), "%s", name);
-	if (req->body.len > PAYLOAD_MAX || req->content_length > PAYLOAD_MAX) {
-		reply_error(req, tid, 413, "Request larger than allowed: %zu > %u bytes.",
-			    req->body.len > req->content_length ? req->body.len
-								: (size_t)req->content_length,
-			    PAYLOAD_MAX);
+	if (request_oversize(req)) {
+		reply_error(req, tid, 413, PAYLOAD_TOO_LARGE, request_oversize(req), PAYLOAD_MAX);
 		fire_free(f);
 		return;
 	}

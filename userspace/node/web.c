@@ -22,7 +22,6 @@
 #include "worker.h"
 
 #define WEB_WAIT_MS 60000
-#define PAYLOAD_MAX (1u << 20)
 
 enum web_ext { EXT_HTTP, EXT_JSON, EXT_HTML, EXT_SVG, EXT_TEXT };
 
@@ -351,7 +350,8 @@ static json_t *web_params(struct web_req *wr)
 {
 	struct http_request *req = wr->req;
 	const char *ct = http_req_header(req, "Content-Type");
-	json_t *params = json_deep_copy(wr->a->run_params);
+	/* Shallow: only top-level keys are set here; the action's values stay shared. */
+	json_t *params = json_copy(wr->a->run_params);
 	char method[16];
 	size_t i;
 
@@ -462,7 +462,6 @@ static void web_run(struct web_req *wr)
 		wr->inv->done = on_primitive_done;
 		wr->inv->done_data = wr;
 		if (invocation_start(wr->inv, true)) {
-			wr->inv->throttled = false;
 			invocation_free(wr->inv);
 			wr->inv = NULL;
 			wr->activation_id[0] = '\0';
@@ -641,11 +640,10 @@ void web_http(struct worker *w, struct http_request *req, const char *tid, const
 		wr_free(wr);
 		return;
 	}
-	if (req->body.len > PAYLOAD_MAX) {
+	if (request_oversize(req)) {
 		char msg[96];
 
-		snprintf(msg, sizeof(msg), "Request larger than allowed: %zu > %u bytes.",
-			 req->body.len, PAYLOAD_MAX);
+		snprintf(msg, sizeof(msg), PAYLOAD_TOO_LARGE, request_oversize(req), PAYLOAD_MAX);
 		web_error(wr, 413, msg);
 		wr_free(wr);
 		return;

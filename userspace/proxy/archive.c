@@ -68,11 +68,6 @@ bool archive_is_zip(const void *data, size_t len)
 	return len >= 4 && !memcmp(data, "PK\003\004", 4);
 }
 
-bool archive_is_gzip(const void *data, size_t len)
-{
-	return len >= 2 && !memcmp(data, "\037\213", 2);
-}
-
 static bool name_is_safe(const char *name)
 {
 	if (!*name || name[0] == '/')
@@ -80,6 +75,27 @@ static bool name_is_safe(const char *name)
 	for (const char *p = name; p; p = strchr(p, '/'), p = p ? p + 1 : NULL)
 		if (!strncmp(p, "..", 2) && (p[2] == '/' || p[2] == '\0'))
 			return false;
+	return true;
+}
+
+/*
+ * No directory on the way from dir to name is a symbolic link: an earlier entry "l" ->
+ * "/elsewhere" must not let "l/x" be written outside dir.
+ */
+static bool no_link_on_the_way(const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+	size_t base = (size_t)snprintf(path, sizeof(path), "%s/", dir);
+	struct stat st;
+
+	for (const char *slash = strchr(name, '/'); slash; slash = strchr(slash + 1, '/')) {
+		if (base + (size_t)(slash - name) >= sizeof(path))
+			return false;
+		memcpy(path + base, name, (size_t)(slash - name));
+		path[base + (size_t)(slash - name)] = '\0';
+		if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
+			return false;
+	}
 	return true;
 }
 
@@ -127,7 +143,8 @@ static int extract_one(zip_t *za, zip_uint64_t i, const char *path, unsigned mod
 		(void)unlink(path);
 		return symlink(buf, path) ? -errno : 0;
 	}
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	/* Never through a link an earlier entry made. */
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
 		  (mode & 0777) ? mode & 0777 : 0644);
 	if (fd < 0) {
 		ret = -errno;
@@ -179,7 +196,7 @@ int archive_unzip(const void *data, size_t len, const char *dir, char *err, size
 		char path[PATH_MAX];
 		size_t nlen;
 
-		if (!name || !name_is_safe(name)) {
+		if (!name || !name_is_safe(name) || !no_link_on_the_way(dir, name)) {
 			snprintf(err, errlen, "unsafe entry name '%s'", name ? name : "");
 			ret = -EINVAL;
 			break;

@@ -7,10 +7,10 @@
 #include <stddef.h>
 
 bool archive_is_zip(const void *data, size_t len);
-bool archive_is_gzip(const void *data, size_t len);
 /*
  * Unpacks into dir, keeping Unix permission bits and symbolic links. Entries with an
- * absolute path or a ".." component are refused. On failure err holds a reason.
+ * absolute path or a ".." component, or that would be written through a symbolic link,
+ * are refused. On failure err holds a reason.
  */
 int archive_unzip(const void *data, size_t len, const char *dir, char *err, size_t errlen);
 

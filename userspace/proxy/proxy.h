@@ -24,10 +24,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "activation.h" /* ACTIVATION_SENTINEL */
 #include "http.h"
 #include "loop.h"
+#include "util.h" /* strv_free() for the environments below */
 
-#define SENTINEL "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX"
 
 /* Texts the platform and the reference runtimes use (openwhisk-api.md §3.5, §6). */
 #define MSG_REINIT "Cannot initialize the action more than once."
@@ -121,7 +122,6 @@ long proxy_oom_count(int fd);
 bool proxy_oom_happened(struct proxy *p);
 /* A NULL-terminated environment: child_env plus extra "K=V" strings. */
 char **proxy_env_with(struct proxy *p, char *const *extra);
-void strv_free(char **v);
 /* Writes data to path with mode (creating directories). */
 int write_file(const char *path, const void *data, size_t len, unsigned mode);
 

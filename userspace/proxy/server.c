@@ -19,13 +19,6 @@
 #define MAX_BODY (48u << 20)
 #define MAX_CONCURRENCY 1000
 
-void strv_free(char **v)
-{
-	for (size_t i = 0; v && v[i]; i++)
-		free(v[i]);
-	free(v);
-}
-
 int write_file(const char *path, const void *data, size_t len, unsigned mode)
 {
 	char dir[PATH_MAX], *slash;
@@ -83,7 +76,7 @@ static void write_fully(int fd, const char *p, size_t len)
 
 void proxy_write_sentinels(void)
 {
-	static const char line[] = SENTINEL "\n";
+	static const char line[] = ACTIVATION_SENTINEL "\n";
 
 	/* Straight to the fds: nothing of ours is buffered in stdio. */
 	write_fully(STDOUT_FILENO, line, sizeof(line) - 1);
@@ -370,6 +363,14 @@ static void handle_run(struct proxy *p, struct http_request *req)
 				   p->ops->not_initialized_error);
 		return;
 	}
+	/* Refused before the body is parsed: the router retries elsewhere at once. */
+	if (p->inflight >= p->concurrency) {
+		snprintf(msg, sizeof(msg),
+			 "Too many concurrent requests in flight (count: %u, allowed: %u).",
+			 p->inflight, p->concurrency);
+		send_error(req, 429, msg);
+		return;
+	}
 	body = json_parse(req->body.data ? req->body.data : "", req->body.len, errbuf,
 			  sizeof(errbuf));
 	if (!json_is_object(body)) {
@@ -383,14 +384,6 @@ static void handle_run(struct proxy *p, struct http_request *req)
 	} else if (!json_is_object(value) && !json_is_array(value)) {
 		json_decref(body);
 		send_error(req, 400, MSG_BAD_ARGS);
-		return;
-	}
-	if (p->inflight >= p->concurrency) {
-		json_decref(body);
-		snprintf(msg, sizeof(msg),
-			 "Too many concurrent requests in flight (count: %u, allowed: %u).",
-			 p->inflight, p->concurrency);
-		send_error(req, 429, msg);
 		return;
 	}
 	run = calloc(1, sizeof(*run));
@@ -422,10 +415,6 @@ static void on_request(struct http_request *req, void *data)
 	if (req->error_status) {
 		send_error(req, req->error_status,
 			   req->error_msg ? req->error_msg : "Bad request.");
-		return;
-	}
-	if (req->body_too_large) {
-		send_error(req, 413, "Request entity too large.");
 		return;
 	}
 	if (req->method == HTTP_POST && !strcmp(req->path, "/init"))

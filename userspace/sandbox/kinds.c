@@ -10,15 +10,6 @@
 #include "kinds.h"
 #include "util.h"
 
-static void strv_free(char **v)
-{
-	if (!v)
-		return;
-	for (char **p = v; *p; p++)
-		free(*p);
-	free(v);
-}
-
 /* Replaces ${XWHISK_PROXY} and ${XWHISK_RUNTIMES}; other text is copied as is. */
 static char *expand(const char *s, const char *proxy, const char *runtimes)
 {

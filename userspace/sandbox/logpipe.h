@@ -12,11 +12,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "activation.h" /* ACTIVATION_SENTINEL */
 #include "buf.h"
 #include "loop.h"
 
 #define LOGPIPE_MAX_LINE 16384
-#define ACTIVATION_SENTINEL "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX"
 
 typedef void (*logpipe_cb)(void *owner, int stream, const char *line, size_t len, uint64_t ts_ns,
 			   bool sentinel);

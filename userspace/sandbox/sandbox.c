@@ -136,6 +136,7 @@ struct sandbox_manager {
 	struct sandbox *all;
 	struct sandbox_request *due; /* completed, callback not run yet */
 	struct loop_timer *schedule_timer;
+	struct loop_timer *backoff_timer; /* a schedule when the earliest back-off ends */
 	struct sandbox_stats stats;
 };
 
@@ -375,12 +376,34 @@ static void sb_ready(struct sandbox *sb)
 	schedule(m);
 }
 
+/*
+ * A start of kind failed, before or after the clone: the kind backs off (its stem cells
+ * wait; schedule_now() comes back when the back-off ends). A one-off failure (a
+ * transient kernel error) costs the waiting requests nothing: another start is made for
+ * them. A kind that keeps failing fails all its waiting requests rather than keep them
+ * waiting, or make one more failing start for each.
+ */
+static void start_failed(struct kind_pool *kp, int err)
+{
+	struct sandbox_manager *m = kp->m;
+	struct sandbox_request *req;
+	unsigned delay;
+
+	kp->nstarting--;
+	m->nstarting--;
+	m->stats.failed++;
+	delay = BACKOFF_MIN_MS << (kp->failures < 9 ? kp->failures : 9);
+	kp->backoff_until = clock_mono_ms() + (delay > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : delay);
+	kp->failures++;
+	if (kp->failures >= FAILURES_BEFORE_ERRORS)
+		while ((req = request_dequeue(kp, NULL)))
+			request_complete(req, NULL, err);
+	schedule(m);
+}
+
 static void sb_fail(struct sandbox *sb, int err)
 {
 	struct kind_pool *kp = sb->kp;
-	struct sandbox_manager *m = sb->m;
-	struct sandbox_request *req;
-	unsigned delay;
 
 	if (sb->phase != SB_STARTING)
 		return;
@@ -390,24 +413,8 @@ static void sb_fail(struct sandbox *sb, int err)
 	else
 		pr_warn("sandbox %s (%s): did not start: %s", sb->st.id, kp->rt->kind,
 			strerror(-err));
-	kp->nstarting--;
-	m->nstarting--;
-	m->stats.failed++;
-	delay = BACKOFF_MIN_MS << (kp->failures < 9 ? kp->failures : 9);
-	kp->backoff_until = clock_mono_ms() + (delay > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : delay);
-	kp->failures++;
-	/*
-	 * A one-off failure (a transient kernel error) costs the waiting request nothing:
-	 * another start is made for it. Only a kind that keeps failing fails its requests
-	 * rather than keep them waiting forever.
-	 */
-	if (kp->failures >= FAILURES_BEFORE_ERRORS) {
-		req = request_dequeue(kp, NULL);
-		if (req)
-			request_complete(req, NULL, err);
-	}
+	start_failed(kp, err);
 	sb_kill(sb);
-	schedule(m);
 }
 
 static void on_start_timeout(struct loop *loop, void *data)
@@ -749,8 +756,10 @@ static void sb_cleanup(struct sandbox *sb)
 	}
 	if (err)
 		pr_warn("sandbox %s: cannot remove its cgroup: %s", sb->st.id, strerror(-err));
-	if (sb->ip)
+	if (sb->ip) {
 		ipam_release(&m->ipam, sb->ip);
+		schedule(m); /* an address for a start that had none */
+	}
 	err = remove_tree(sb->dir);
 	if (err)
 		pr_warn("sandbox %s: cannot remove %s: %s", sb->st.id, sb->dir, strerror(-err));
@@ -793,13 +802,6 @@ static char **build_env(struct sandbox_manager *m, struct kind_pool *kp, bool lo
 		}
 	}
 	return env;
-}
-
-static void free_env(char **env)
-{
-	for (size_t i = 0; env && env[i]; i++)
-		free(env[i]);
-	free(env);
 }
 
 /*
@@ -998,18 +1000,14 @@ out:
 		close_fd(&lout[i]);
 	}
 	rtnl_close(&hostnl);
-	free_env(env);
+	strv_free(env);
 	if (err) {
-		kp->nstarting--;
-		m->nstarting--;
-		m->stats.failed++;
 		pr_warn("sandbox (%s): cannot start one: %s", kp->rt->kind, strerror(-err));
 		if (sb->pidfd >= 0) {
 			sb->phase = SB_STARTING;
-			kp->nstarting++;
-			m->nstarting++;
 			sb_fail(sb, err);
 		} else {
+			start_failed(kp, err);
 			sb->phase = SB_DYING;
 			sb_cleanup(sb);
 		}
@@ -1028,9 +1026,29 @@ static bool kind_wants_more(struct kind_pool *kp, bool for_requests, uint64_t no
 	return kp->nidle + kp->nstarting < want;
 }
 
+static void schedule_now(struct sandbox_manager *m);
+
+static void on_schedule(struct loop *loop, void *data)
+{
+	struct sandbox_manager *m = data;
+
+	(void)loop;
+	m->schedule_timer = NULL;
+	schedule_now(m);
+}
+
+static void on_backoff_over(struct loop *loop, void *data)
+{
+	struct sandbox_manager *m = data;
+
+	(void)loop;
+	m->backoff_timer = NULL;
+	schedule_now(m);
+}
+
 static void schedule_now(struct sandbox_manager *m)
 {
-	uint64_t now = clock_mono_ms();
+	uint64_t now = clock_mono_ms(), wake = 0;
 
 	if (m->draining)
 		return;
@@ -1044,15 +1062,17 @@ static void schedule_now(struct sandbox_manager *m)
 					break;
 		}
 	}
-}
+	/* Stem cells held back by a back-off are made when it ends, not at the next
+	 * unrelated event. */
+	for (size_t i = 0; i < m->manifest.nkinds; i++) {
+		struct kind_pool *kp = &m->pools[i];
 
-static void on_schedule(struct loop *loop, void *data)
-{
-	struct sandbox_manager *m = data;
-
-	(void)loop;
-	m->schedule_timer = NULL;
-	schedule_now(m);
+		if (kp->backoff_until > now && kind_wants_more(kp, false, kp->backoff_until) &&
+		    (!wake || kp->backoff_until < wake))
+			wake = kp->backoff_until;
+	}
+	if (wake && !m->backoff_timer)
+		m->backoff_timer = loop_timer_add(m->loop, wake - now, on_backoff_over, m);
 }
 
 /* Deferred to the loop: starting sandboxes inside a callback chain invites re-entry. */
@@ -1387,6 +1407,7 @@ void sandbox_manager_free(struct sandbox_manager *m)
 	if (!m)
 		return;
 	cancel_timer(m, &m->schedule_timer);
+	cancel_timer(m, &m->backoff_timer);
 	while (m->due) {
 		struct sandbox_request *req = m->due;
 
@@ -1445,6 +1466,7 @@ void sandbox_manager_destroy_all(struct sandbox_manager *m)
 
 	m->draining = true;
 	cancel_timer(m, &m->schedule_timer);
+	cancel_timer(m, &m->backoff_timer);
 	for (size_t i = 0; i < m->manifest.nkinds; i++) {
 		struct kind_pool *kp = &m->pools[i];
 		struct sandbox_request *r;

@@ -12,6 +12,7 @@
 
 #include "json.h"
 #include "log.h"
+#include "util.h"
 #include "zygote.h"
 
 #define RESTART_MIN_MS 100
@@ -36,31 +37,6 @@ struct zygote {
 
 static int zygote_start(struct zygote *z);
 static void zygote_lost(struct zygote *z);
-
-static char **strv_dup(char *const *v)
-{
-	size_t n = 0;
-	char **c;
-
-	while (v && v[n])
-		n++;
-	c = calloc(n + 1, sizeof(*c));
-	for (size_t i = 0; c && i < n; i++)
-		if (!(c[i] = strdup(v[i]))) {
-			while (i)
-				free(c[--i]);
-			free(c);
-			return NULL;
-		}
-	return c;
-}
-
-static void strv_free(char **v)
-{
-	for (size_t i = 0; v && v[i]; i++)
-		free(v[i]);
-	free(v);
-}
 
 static void fail_pending(struct zygote *z, int err)
 {

@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: Apache-2.0
+// What the node itself refuses on an invoke or a fire (not forwarded to the controller):
+// missing, malformed and unknown credentials, bodies that are not JSON, illegal names,
+// a full queue; each with OpenWhisk's status and body, the request id echoed as "code".
+'use strict';
+const { System, test, run, assert, expectError } = require('./lib/harness');
+const dp = require('./lib/dp');
+const { putAction } = dp;
+
+// One worker and a queue of one activation per action: a third one waiting is refused.
+const sys = new System({ env: { XWHISK_PREWARM: '', XWHISK_WORKERS: '1', XWHISK_QUEUE_MAX: '1' } });
+const NSN = 'dperr';
+let KEY;
+const opts = (o = {}) => ({ auth: KEY, ...o });
+const A = '/api/v1/namespaces/_/actions';
+
+test.before(async () => {
+  await sys.start();
+  KEY = dp.createNamespace(sys, NSN, dp.HIGH_LIMITS);
+  await putAction(sys, 'echo', { exec: { kind: 'nodejs:20', code: 'function main(p) { return p }' } }, opts());
+});
+test.after(() => dp.teardown(sys));
+
+const withId = (o) => ({ ...o, headers: { ...(o.headers || {}), 'X-Request-ID': 'my-request-1' } });
+function expectEcho(r, status, text) {
+  expectError(r, status, text);
+  assert.strictEqual(r.headers['x-request-id'], 'my-request-1');
+  assert.strictEqual(r.json.code, 'my-request-1');
+}
+
+test('credentials: none, malformed, unknown are 401, echoing the request id', async () => {
+  expectEcho(await sys.request('POST', `${A}/echo`, withId({ auth: null, body: {} })), 401,
+    'The resource requires authentication, which was not supplied with the request');
+  expectEcho(await sys.request('POST', `${A}/echo`, withId({ auth: null, body: {}, headers: { Authorization: 'Basic !!!' } })),
+    401, 'The supplied authentication is invalid');
+  const unknown = '11111111-2222-4333-8444-555555555555:' + 'k'.repeat(64);
+  expectEcho(await sys.request('POST', `${A}/echo`, withId({ auth: unknown, body: {} })), 401,
+    'The supplied authentication is invalid');
+  expectEcho(await sys.request('POST', '/api/v1/namespaces/_/triggers/t', withId({ auth: unknown, body: {} })), 401,
+    'The supplied authentication is invalid');
+});
+
+test('a body that is not JSON is 415; an illegal name is 400', async () => {
+  const r = await sys.request('POST', `${A}/echo`, withId(opts({ raw: 'a=1', headers: { 'Content-Type': 'text/plain' } })));
+  assert.strictEqual(r.status, 415, r.text);
+  assert.strictEqual(r.json.code, 'my-request-1');
+  expectEcho(await sys.request('POST', `${A}/bad$name`, withId(opts({ body: {} }))), 400,
+    'The name of the entity contains illegal characters.');
+  expectEcho(await sys.request('POST', '/api/v1/namespaces/bad$ns/actions/echo', withId(opts({ body: {} }))), 400,
+    'The namespace contains illegal characters.');
+});
+
+test('a full queue is 429 with Retry-After; the queued ones still run', async () => {
+  // /init takes a second: while it runs, one activation waits and the next is refused
+  const code = 'const t0 = Date.now(); while (Date.now() - t0 < 1500); function main(p) { return p }';
+  await putAction(sys, 'slowinit', { exec: { kind: 'nodejs:20', code } }, opts());
+  const path = `${A}/slowinit?blocking=true&result=true`;
+  const first = sys.request('POST', path, opts({ body: { n: 1 } }));
+  await new Promise((r) => setTimeout(r, 200));
+  const refused = await sys.request('POST', path, opts({ body: { n: 2 } }));
+  expectError(refused, 429, 'Too many requests are waiting for this action; try again later.');
+  assert.strictEqual(refused.headers['retry-after'], '1');
+  const done = await first;
+  assert.strictEqual(done.status, 200, done.text);
+  assert.deepStrictEqual(done.json, { n: 1 });
+});
+
+run();
