@@ -3,15 +3,10 @@
 // get, delete, list; every exec kind; sequences; parameters, annotations and limits; and
 // the checks of the npm client's own integration tests (actions.test.js, section 7).
 'use strict';
-const { System, test, run, assert, expectError } = require('./lib/harness');
+const { systemPerFile, test, run, assert, expectError } = require('./lib/harness');
 const { NS, expectStatus, expectClientError, stillServing, kv } = require('./lib/api');
 
-const sys = new System();
-test.before(() => sys.start());
-test.after(async () => {
-  await sys.stop();
-  sys.cleanup();
-});
+const sys = systemPerFile();
 
 const A = `${NS}/_/actions`;
 const JS = 'function main(p) { return { greeting: "hello " + (p.name || "world") } }';

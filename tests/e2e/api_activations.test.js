@@ -3,15 +3,10 @@
 // through /api/v1 (openwhisk-api.md 1.9, 3.4, 3.5) with plain HTTP and the npm client
 // (the client's activations.test.js, section 7).
 'use strict';
-const { System, test, run, assert, expectError, SYSTEM_AUTH } = require('./lib/harness');
+const { systemPerFile, test, run, assert, expectError, SYSTEM_AUTH } = require('./lib/harness');
 const { NS, expectStatus, expectClientError, stillServing, postActivations, activationRecord, newId } = require('./lib/api');
 
-const sys = new System();
-test.before(() => sys.start());
-test.after(async () => {
-  await sys.stop();
-  sys.cleanup();
-});
+const sys = systemPerFile();
 
 const ACT = `${NS}/_/activations`;
 const T0 = Date.now() - 3600 * 1000;

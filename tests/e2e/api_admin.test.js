@@ -4,15 +4,10 @@
 'use strict';
 const { spawnSync } = require('child_process');
 const path = require('path');
-const { System, test, run, assert, expectError, GUEST_AUTH, SYSTEM_AUTH, BUILD } = require('./lib/harness');
+const { systemPerFile, test, run, assert, expectError, GUEST_AUTH, SYSTEM_AUTH, BUILD } = require('./lib/harness');
 const { NS, expectStatus, stillServing } = require('./lib/api');
 
-const sys = new System();
-test.before(() => sys.start());
-test.after(async () => {
-  await sys.stop();
-  sys.cleanup();
-});
+const sys = systemPerFile();
 
 const KEY = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}:[A-Za-z0-9]{64}$/;
 const exec = { kind: 'nodejs:20', code: 'function main(p) { return p }' };

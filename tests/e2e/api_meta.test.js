@@ -2,15 +2,10 @@
 // The management API's unauthenticated descriptions, its global behaviour (CORS,
 // X-Request-ID, error codes), namespaces and limits (openwhisk-api.md 1.1, 1.3, 1.4).
 'use strict';
-const { System, test, run, assert, expectError, SYSTEM_AUTH } = require('./lib/harness');
+const { systemPerFile, test, run, assert, expectError, SYSTEM_AUTH } = require('./lib/harness');
 const { NS, expectStatus, stillServing } = require('./lib/api');
 
-const sys = new System();
-test.before(() => sys.start());
-test.after(async () => {
-  await sys.stop();
-  sys.cleanup();
-});
+const sys = systemPerFile();
 
 const TID = /^[A-Za-z0-9]{32}$/;
 const CORS = {

@@ -2,15 +2,10 @@
 // Entities, rule states, activations, users and limits survive a restart of the system
 // (controller and node) on the same data directory.
 'use strict';
-const { System, test, run, assert, expectError, SYSTEM_AUTH } = require('./lib/harness');
+const { systemPerFile, test, run, assert, expectError, SYSTEM_AUTH } = require('./lib/harness');
 const { NS, expectStatus, postActivations, activationRecord, nodeToken } = require('./lib/api');
 
-const sys = new System();
-test.before(() => sys.start());
-test.after(async () => {
-  await sys.stop();
-  sys.cleanup();
-});
+const sys = systemPerFile();
 
 const exec = { kind: 'nodejs:20', code: 'function main(p) { return p }' };
 const paths = {

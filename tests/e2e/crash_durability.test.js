@@ -1,14 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // What the API acknowledged survives a kill -9 of every process mid-stream.
 'use strict';
-const { System, test, run, assert } = require('./lib/harness');
+const { systemPerFile, test, run, assert } = require('./lib/harness');
 
-const sys = new System();
-test.before(() => sys.start());
-test.after(async () => {
-  await sys.stop();
-  sys.cleanup();
-});
+const sys = systemPerFile();
 
 test('acknowledged writes survive SIGKILL of controller and node', async () => {
   const acked = [];

@@ -1,14 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // The system starts as `make run` does and answers the basics.
 'use strict';
-const { System, test, run, assert } = require('./lib/harness');
+const { systemPerFile, test, run, assert } = require('./lib/harness');
 
-const sys = new System();
-test.before(() => sys.start());
-test.after(async () => {
-  await sys.stop();
-  sys.cleanup();
-});
+const sys = systemPerFile();
 
 test('GET /ping answers pong', async () => {
   const r = await sys.request('GET', '/ping', { auth: null });

@@ -165,6 +165,20 @@ H_FUNC bool h_run_until(bool (*done)(void *arg), void *arg, unsigned timeout_ms)
 	return !w.timed_out && done(arg);
 }
 
+H_FUNC void h_stop_loop(struct loop *loop, void *data)
+{
+	(void)data;
+	loop_stop(loop);
+}
+
+/* One turn of the loop: every timer already due runs (they all run in the same turn),
+ * nothing that waits on a child does unless it is already there. */
+H_FUNC void h_run_due_timers(void)
+{
+	(void)loop_timer_add(H.loop, 0, h_stop_loop, NULL);
+	loop_run(H.loop);
+}
+
 H_FUNC bool h_flag_set(void *arg)
 {
 	return *(volatile bool *)arg;
@@ -257,6 +271,21 @@ H_FUNC int h_post(const char *ip, int port, const char *path, const char *json, 
 H_FUNC int h_sb_post(struct sandbox *sb, const char *path, const char *json, char **body)
 {
 	return h_post(sandbox_ip(sb), sandbox_port(sb), path, json, 20000, body);
+}
+
+/* body parses to the same JSON as expected (says what it got when not). */
+H_FUNC bool h_json_is(const char *body, const char *expected)
+{
+	char e[128];
+	json_t *a = json_parse(body ? body : "", body ? strlen(body) : 0, e, sizeof(e));
+	json_t *b = json_parse(expected, strlen(expected), e, sizeof(e));
+	bool eq = a && b && json_equal(a, b);
+
+	if (!eq)
+		fprintf(stderr, "  got %s, expected %s\n", body ? body : "(null)", expected);
+	json_decref(a);
+	json_decref(b);
+	return eq;
 }
 
 /* A JSON string holding text (for /init code). */

@@ -147,20 +147,6 @@ static int init_code(const char *code, bool binary, const char *env, int concurr
 	return st;
 }
 
-static bool body_is(const char *body, const char *expected)
-{
-	char e1[256], e2[256];
-	json_t *a = json_parse(body ? body : "", body ? strlen(body) : 0, e1, sizeof(e1));
-	json_t *b = json_parse(expected, strlen(expected), e2, sizeof(e2));
-	bool eq = a && b && json_equal(a, b);
-
-	if (!eq)
-		fprintf(stderr, "  body %s, expected %s\n", body ? body : "(null)", expected);
-	json_decref(a);
-	json_decref(b);
-	return eq;
-}
-
 static const char *error_of(const char *body, char *out, size_t len)
 {
 	char e[128];
@@ -385,7 +371,7 @@ static void test_node_source_logs_sentinels(void)
 			false, NULL, 0, &b) == 200);
 	free(b);
 	CHECK(run_value("{\"x\":41}", &b) == 200);
-	CHECK(body_is(b, "{\"y\":42}"));
+	CHECK(h_json_is(b, "{\"y\":42}"));
 	free(b);
 	CHECK(px_lines(X.out, "out 41", false) == 1);
 	CHECK(px_lines(X.err, "err 41", false) == 1);
@@ -422,7 +408,7 @@ static void test_bad_requests(void)
 	CHECK(px_post("/run", big, &b) == 413);
 	free(b);
 	free(big);
-	CHECK(run_value("{\"still\":1}", &b) == 200 && body_is(b, "{\"still\":1}"));
+	CHECK(run_value("{\"still\":1}", &b) == 200 && h_json_is(b, "{\"still\":1}"));
 	free(b);
 	px_stop();
 	/* a zip that is not base64: a failed init, reported as such */
@@ -456,7 +442,7 @@ static void test_node_env_and_init_params(void)
 			false, "{\"A\":\"x\",\"B\":{\"k\":1},\"C\":null}", 0, &b) == 200);
 	free(b);
 	CHECK(run_value("{}", &b) == 200);
-	CHECK(body_is(b, "{\"a\":\"x\",\"b\":\"{\\\"k\\\":1}\",\"c\":\"\","
+	CHECK(h_json_is(b, "{\"a\":\"x\",\"b\":\"{\\\"k\\\":1}\",\"c\":\"\","
 			 "\"id\":\"0123456789abcdef0123456789abcdef\",\"ns\":\"guest\","
 			 "\"dl\":\"1700000000000\",\"name\":\"/guest/t\"}"));
 	free(b);
@@ -475,7 +461,7 @@ static void test_node_promises(void)
 			false, NULL, 0, &b) == 200);
 	free(b);
 	CHECK(run_value("{}", &b) == 200);
-	CHECK(body_is(b, "{\"done\":true}"));
+	CHECK(h_json_is(b, "{\"done\":true}"));
 	free(b);
 	/* A rejected promise is an application error: 200 with "error". */
 	CHECK(run_value("{\"reject\":true}", &b) == 200);
@@ -518,10 +504,10 @@ static void test_node_results(void)
 	CHECK(!strcmp(error_of(b, e, sizeof(e)), "The action did not return a dictionary."));
 	free(b);
 	CHECK(run_value("{\"arr\":1}", &b) == 200);
-	CHECK(body_is(b, "[1,2]"));
+	CHECK(h_json_is(b, "[1,2]"));
 	free(b);
 	CHECK(run_value("{\"none\":1}", &b) == 200);
-	CHECK(body_is(b, "{}"));
+	CHECK(h_json_is(b, "{}"));
 	free(b);
 	/* exports.main works as in the reference runtime; array arguments pass through. */
 	px_stop();
@@ -529,7 +515,7 @@ static void test_node_results(void)
 	CHECK(init_code("exports.main = a => ({len: a.length});", false, NULL, 0, &b) == 200);
 	free(b);
 	CHECK(run_value("[1,2,3]", &b) == 200);
-	CHECK(body_is(b, "{\"len\":3}"));
+	CHECK(h_json_is(b, "{\"len\":3}"));
 	free(b);
 	px_stop();
 }
@@ -572,7 +558,7 @@ static void test_node_zip(void)
 	free(b);
 	free(z);
 	CHECK(run_value("{\"x\":7}", &b) == 200);
-	CHECK(body_is(b, "{\"from\":\"package.json\",\"x\":7}"));
+	CHECK(h_json_is(b, "{\"from\":\"package.json\",\"x\":7}"));
 	free(b);
 	px_stop();
 	start_node();
@@ -581,7 +567,7 @@ static void test_node_zip(void)
 	free(b);
 	free(z);
 	CHECK(run_value("{}", &b) == 200);
-	CHECK(body_is(b, "{\"from\":\"index.js\"}"));
+	CHECK(h_json_is(b, "{\"from\":\"index.js\"}"));
 	free(b);
 	px_stop();
 	start_node();
@@ -646,7 +632,7 @@ static void test_python_source_env_logs(void)
 			false, "{\"P\":\"v\",\"Q\":[1]}", 0, &b) == 200);
 	free(b);
 	CHECK(run_value("{\"x\":1}", &b) == 200);
-	CHECK(body_is(b, "{\"y\":2,\"p\":\"v\",\"q\":\"[1]\","
+	CHECK(h_json_is(b, "{\"y\":2,\"p\":\"v\",\"q\":\"[1]\","
 			 "\"id\":\"0123456789abcdef0123456789abcdef\",\"dl\":\"1700000000000\"}"));
 	free(b);
 	CHECK(px_lines(X.out, "out 1", false) == 1 && px_lines(X.err, "err 1", false) == 1);
@@ -671,14 +657,14 @@ static void test_python_errors_and_results(void)
 	free(b);
 	/* As the Python runtime: an exception is an application error, traceback logged. */
 	CHECK(run_value("{\"boom\":1}", &b) == 200);
-	CHECK(body_is(b, "{\"error\":\"bad value\"}"));
+	CHECK(h_json_is(b, "{\"error\":\"bad value\"}"));
 	free(b);
 	CHECK(px_lines(X.err, "ValueError: bad value", false) == 1);
 	CHECK(run_value("{\"s\":1}", &b) == 502);
 	CHECK(!strcmp(error_of(b, e, sizeof(e)), NOT_DICT_OR_ARRAY));
 	free(b);
 	CHECK(run_value("{\"l\":1}", &b) == 200);
-	CHECK(body_is(b, "[1,2]"));
+	CHECK(h_json_is(b, "[1,2]"));
 	free(b);
 	CHECK(sentinels(X.out) == 3 && sentinels(X.err) == 3);
 	px_stop();
@@ -706,7 +692,7 @@ static void test_python_zip(void)
 	free(b);
 	free(z);
 	CHECK(run_value("{\"n\":\"zip\"}", &b) == 200);
-	CHECK(body_is(b, "{\"msg\":\"hi zip\"}"));
+	CHECK(h_json_is(b, "{\"msg\":\"hi zip\"}"));
 	free(b);
 	px_stop();
 	start_python();
@@ -750,7 +736,7 @@ static void test_native_shell_example(void)
 	free(code);
 	for (int i = 0; i < 3; i++) {
 		CHECK(run_value("{\"name\":\"loop\"}", &b) == 200);
-		CHECK(body_is(b, "{\"greeting\":\"Hello, loop\"}"));
+		CHECK(h_json_is(b, "{\"greeting\":\"Hello, loop\"}"));
 		free(b);
 	}
 	CHECK(px_lines(X.out, "activation 0123456789abcdef0123456789abcdef", false) == 3);
@@ -771,7 +757,7 @@ static void test_native_c_example(void)
 		CHECK(init_code(i ? zip : elf, true, NULL, 0, &b) == 200);
 		free(b);
 		CHECK(run_value("{\"name\":\"C\"}", &b) == 200);
-		CHECK(body_is(b, "{\"greeting\":\"Hello, C\"}"));
+		CHECK(h_json_is(b, "{\"greeting\":\"Hello, C\"}"));
 		free(b);
 		CHECK(px_lines(X.out, "activation 0123456789abcdef0123456789abcdef", false) == 1);
 		px_stop();
@@ -820,7 +806,7 @@ static void test_blackbox_shell_example(void)
 	free(b);
 	free(code);
 	CHECK(run_value("{\"name\":\"box\"}", &b) == 200);
-	CHECK(body_is(b, "{\"greeting\":\"Hello, box\"}"));
+	CHECK(h_json_is(b, "{\"greeting\":\"Hello, box\"}"));
 	free(b);
 	/* argv[1] carried the arguments as one JSON string; __OW_* came as variables. */
 	CHECK(px_lines(X.out, "activation 0123456789abcdef0123456789abcdef, arguments "
@@ -838,7 +824,7 @@ static void test_blackbox_c_zip(void)
 	CHECK(init_code(zip, true, NULL, 0, &b) == 200);
 	free(b);
 	CHECK(run_value("{\"name\":\"zip\"}", &b) == 200);
-	CHECK(body_is(b, "{\"greeting\":\"Hello, zip\"}"));
+	CHECK(h_json_is(b, "{\"greeting\":\"Hello, zip\"}"));
 	free(b);
 	px_stop();
 	free(zip);
@@ -863,7 +849,7 @@ static void test_blackbox_results(void)
 			false, NULL, 2, &b) == 200);
 	free(b);
 	CHECK(run_value("{\"k\":1}", &b) == 200);
-	CHECK(body_is(b, "[\"a\"]"));
+	CHECK(h_json_is(b, "[\"a\"]"));
 	free(b);
 	CHECK(px_lines(X.out, "first", false) == 1);
 	CHECK(px_lines(X.err, "stdin {\"k\":1}", false) == 1);
@@ -872,7 +858,7 @@ static void test_blackbox_results(void)
 	free(b);
 	CHECK(px_lines(X.out, "not json", false) == 1); /* the unusable line is logged */
 	CHECK(run_value("{\"none\":1}", &b) == 200);
-	CHECK(body_is(b, "{}"));
+	CHECK(h_json_is(b, "{}"));
 	free(b);
 	ms = run_concurrently(2, "{\"slow\":1}", st);
 	CHECK(count_status(st, 2, 200) == 2 && ms < 900); /* side by side, not 1 s */

@@ -13,20 +13,6 @@ static const char *RUN_BODY = "{\"value\":{\"name\":\"sb\",\"x\":1},\"namespace\
 			      "\"action_name\":\"/guest/a\",\"activation_id\":\"feedfacefeedface\","
 			      "\"transaction_id\":\"t\",\"deadline\":\"1700000000000\"}";
 
-static bool result_is(const char *body, const char *expected)
-{
-	char e[128];
-	json_t *a = json_parse(body ? body : "", body ? strlen(body) : 0, e, sizeof(e));
-	json_t *b = json_loads(expected, 0, NULL);
-	bool eq = a && b && json_equal(a, b);
-
-	if (!eq)
-		fprintf(stderr, "  got %s, expected %s\n", body ? body : "(null)", expected);
-	json_decref(a);
-	json_decref(b);
-	return eq;
-}
-
 /* Both streams ended the activation, as a node collecting logs waits for. */
 static bool sentinels_in(struct sandbox *sb, int n)
 {
@@ -137,7 +123,7 @@ static void test_nodejs_stem_cell(void)
 			  " process.env.__OW_DEADLINE}; }",
 		      false, "{\"P\":\"param\"}", 0) == 200);
 	CHECK(h_sb_post(sb, "/run", RUN_BODY, &b) == 200);
-	CHECK(result_is(b, "{\"api\":\"http://169.254.32.1:3233\",\"p\":\"param\","
+	CHECK(h_json_is(b, "{\"api\":\"http://169.254.32.1:3233\",\"p\":\"param\","
 			   "\"dl\":\"string\"}"));
 	free(b);
 	CHECK(wait_sentinels(sb, 1));
@@ -189,7 +175,7 @@ static void test_nodejs_zip_concurrency(void)
 	}
 	CHECK(clock_mono_ms() - t0 < 1000); /* one after the other would take 1.2 s */
 	for (int i = 0; i < 3; i++) {
-		CHECK(st[i] == 200 && result_is(b[i], "{\"n\":\"sb\"}"));
+		CHECK(st[i] == 200 && h_json_is(b[i], "{\"n\":\"sb\"}"));
 		free(b[i]);
 	}
 	CHECK(wait_sentinels(sb, 3));
@@ -220,7 +206,7 @@ static void test_python_zygote_source_and_zip(void)
 			  "    return {'id': e['__OW_ACTIVATION_ID'], 'k': e['K']}\n",
 		      false, "{\"K\":\"init\"}", 0) == 200);
 	CHECK(h_sb_post(sb, "/run", RUN_BODY, &b) == 200);
-	CHECK(result_is(b, "{\"id\":\"feedfacefeedface\",\"k\":\"init\"}"));
+	CHECK(h_json_is(b, "{\"id\":\"feedfacefeedface\",\"k\":\"init\"}"));
 	free(b);
 	CHECK(wait_sentinels(sb, 1) && h_logs_count(sb, SANDBOX_STDOUT, "py sb") == 1);
 	sandbox_destroy(sb);
@@ -230,7 +216,7 @@ static void test_python_zygote_source_and_zip(void)
 		CHECK(init_sb(sb, "import os\ndef main(a):\n    return {'ppid': os.getppid()}\n",
 			      false, NULL, 0) == 200);
 		CHECK(h_sb_post(sb, "/run", RUN_BODY, &b) == 200);
-		from_zygote = result_is(b, "{\"ppid\":0}");
+		from_zygote = h_json_is(b, "{\"ppid\":0}");
 		free(b);
 		sandbox_destroy(sb);
 	}
@@ -240,7 +226,7 @@ static void test_python_zygote_source_and_zip(void)
 	ASSERT(sb);
 	CHECK(init_sb(sb, z, true, NULL, 0) == 200);
 	CHECK(h_sb_post(sb, "/run", RUN_BODY, &b) == 200);
-	CHECK(result_is(b, "{\"v\":42,\"name\":\"sb\",\"ppid\":0}"));
+	CHECK(h_json_is(b, "{\"v\":42,\"name\":\"sb\",\"ppid\":0}"));
 	free(b);
 	sandbox_destroy(sb);
 	free(z);
@@ -263,7 +249,7 @@ static void test_native_cold_start(void)
 	CHECK(init_sb(sb, code, false, NULL, 0) == 200);
 	for (int i = 0; i < 3; i++) {
 		CHECK(h_sb_post(sb, "/run", RUN_BODY, &b) == 200);
-		CHECK(result_is(b, "{\"greeting\":\"Hello, sb\"}"));
+		CHECK(h_json_is(b, "{\"greeting\":\"Hello, sb\"}"));
 		free(b);
 	}
 	CHECK(wait_sentinels(sb, 3));
@@ -285,7 +271,7 @@ static void test_blackbox_skeleton(void)
 	CHECK(!strcmp(sandbox_kind(sb), "blackbox"));
 	CHECK(init_sb(sb, code, false, NULL, 0) == 200);
 	CHECK(h_sb_post(sb, "/run", RUN_BODY, &b) == 200);
-	CHECK(result_is(b, "{\"greeting\":\"Hello, sb\"}"));
+	CHECK(h_json_is(b, "{\"greeting\":\"Hello, sb\"}"));
 	free(b);
 	CHECK(wait_sentinels(sb, 1));
 	CHECK(h_logs_count(sb, SANDBOX_STDOUT, "activation feedfacefeedface, arguments") == 1);
@@ -377,7 +363,7 @@ static void test_foreign_runtime(void)
 	if (sb) {
 		CHECK(init_sb(sb, "(a) => ({foreign: a.name})", false, NULL, 0) == 200);
 		CHECK(h_sb_post(sb, "/run", RUN_BODY, &b) == 200);
-		CHECK(result_is(b, "{\"foreign\":\"sb\"}"));
+		CHECK(h_json_is(b, "{\"foreign\":\"sb\"}"));
 		free(b);
 		CHECK(wait_sentinels(sb, 1));
 		CHECK(h_logs_count(sb, SANDBOX_STDOUT, "foreign says hi") == 1);

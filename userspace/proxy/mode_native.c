@@ -24,7 +24,6 @@
 struct native_mode {
 	struct proxy *p;
 	struct lineproc lp;
-	bool spawned;
 	bool wait_ack;
 	struct http_request *init_req;
 	struct loop_timer *start_timer;
@@ -79,7 +78,6 @@ static void on_gone(struct lineproc *lp)
 	struct native_mode *nm = lp->data;
 	struct proxy_run *run = nm->current;
 
-	nm->spawned = false;
 	if (nm->init_req) {
 		init_answer(nm, false,
 			    nm->wait_ack ? "Command exited abruptly during initialization." :
@@ -174,7 +172,6 @@ static void native_init(struct proxy *p, struct http_request *req, const struct 
 		init_answer(nm, false, "command exited");
 		return;
 	}
-	nm->spawned = true;
 	if (!nm->wait_ack)
 		nm->start_timer = loop_timer_add(p->loop, START_CHECK_MS, on_start_check, nm);
 }

@@ -335,26 +335,10 @@ static void for_each_proc(const char *dir, void (*fn)(pid_t pid, void *data), vo
 	fclose(f);
 }
 
-static void count_one(pid_t pid, void *data)
-{
-	(void)pid;
-	(*(int *)data)++;
-}
-
 static void kill_one(pid_t pid, void *data)
 {
 	(void)data;
 	(void)kill(pid, SIGKILL);
-}
-
-bool cgroup_empty(const struct cgroup *cg)
-{
-	int n = 0;
-
-	for (int c = 0; c < CG_NCTRL; c++)
-		if (cg->dir[c][0])
-			for_each_proc(cg->dir[c], count_one, &n);
-	return n == 0;
 }
 
 void cgroup_kill_all(const struct cgroup *cg)

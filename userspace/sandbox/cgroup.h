@@ -42,8 +42,6 @@ int cgroup_open_join(const struct cgroup *cg, int fds[CG_NCTRL]);
 int cgroup_open_oom(const struct cgroup *cg);
 /* Reads the oom_kill counter from a file opened by cgroup_open_oom(). */
 long cgroup_oom_kills(int fd);
-/* True when no process is left in the cgroup. */
-bool cgroup_empty(const struct cgroup *cg);
 /* Kills every process left in the cgroup (v2 cgroup.kill; v1 one by one). */
 void cgroup_kill_all(const struct cgroup *cg);
 /* Removes the directories; -EBUSY while processes remain. */

@@ -186,7 +186,7 @@ int rtnl_link_index(struct rtnl *nl, const char *name)
 	return rtnl_talk(nl, &r, 1);
 }
 
-static int link_set_up(struct rtnl *nl, int ifindex)
+int rtnl_link_up(struct rtnl *nl, int ifindex)
 {
 	struct nlreq r;
 	struct ifinfomsg *ifi;
@@ -198,11 +198,6 @@ static int link_set_up(struct rtnl *nl, int ifindex)
 	ifi->ifi_flags = IFF_UP;
 	ifi->ifi_change = IFF_UP;
 	return rtnl_talk(nl, &r, 0);
-}
-
-int rtnl_link_up(struct rtnl *nl, int ifindex)
-{
-	return link_set_up(nl, ifindex);
 }
 
 int rtnl_addr_add(struct rtnl *nl, int ifindex, in_addr_t addr, int prefix)
@@ -276,7 +271,7 @@ int rtnl_bridge_ensure(struct rtnl *nl, const char *name, in_addr_t gw, int pref
 	err = rtnl_addr_add(nl, ifindex, gw, prefix);
 	if (err)
 		return err;
-	err = link_set_up(nl, ifindex);
+	err = rtnl_link_up(nl, ifindex);
 	return err ? err : ifindex;
 }
 
@@ -349,52 +344,4 @@ int rtnl_link_del(struct rtnl *nl, const char *name)
 	if (nla_put_str(&r, IFLA_IFNAME, name))
 		return -EMSGSIZE;
 	return rtnl_talk(nl, &r, 0);
-}
-
-int rtnl_link_list(struct rtnl *nl, const char *prefix, void (*cb)(const char *name, void *data),
-		   void *data)
-{
-	char buf[NLRECV_BUF] __attribute__((aligned(NLMSG_ALIGNTO)));
-	size_t plen = strlen(prefix);
-	struct nlreq r;
-	struct ifinfomsg *ifi;
-	int err;
-
-	req_init(&r, RTM_GETLINK, NLM_F_DUMP);
-	ifi = req_put(&r, sizeof(*ifi));
-	ifi->ifi_family = AF_UNSPEC;
-	err = rtnl_send(nl, &r);
-	if (err)
-		return err;
-	for (;;) {
-		ssize_t n = recv(nl->fd, buf, sizeof(buf), 0);
-		struct nlmsghdr *h;
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
-			struct rtattr *a;
-			int alen;
-
-			if (h->nlmsg_seq != nl->seq)
-				continue;
-			if (h->nlmsg_type == NLMSG_DONE)
-				return 0;
-			if (h->nlmsg_type == NLMSG_ERROR)
-				return ((struct nlmsgerr *)NLMSG_DATA(h))->error;
-			if (h->nlmsg_type != RTM_NEWLINK)
-				continue;
-			ifi = NLMSG_DATA(h);
-			alen = (int)IFLA_PAYLOAD(h);
-			for (a = IFLA_RTA(ifi); RTA_OK(a, alen); a = RTA_NEXT(a, alen)) {
-				const char *name = RTA_DATA(a);
-
-				if (a->rta_type == IFLA_IFNAME && !strncmp(name, prefix, plen))
-					cb(name, data);
-			}
-		}
-	}
 }

@@ -40,8 +40,5 @@ int rtnl_link_index(struct rtnl *nl, const char *name);
 int rtnl_link_del(struct rtnl *nl, const char *name);
 int rtnl_addr_add(struct rtnl *nl, int ifindex, in_addr_t addr, int prefix);
 int rtnl_route_default(struct rtnl *nl, int ifindex, in_addr_t gw);
-/* Calls cb for every link whose name starts with prefix (not for the child: it dumps). */
-int rtnl_link_list(struct rtnl *nl, const char *prefix, void (*cb)(const char *name, void *data),
-		   void *data);
 
 #endif

@@ -380,6 +380,18 @@ async function run() {
   process.exit(failed ? 1 : 0);
 }
 
+// The usual test file's system: started before its first test, stopped and removed
+// after its last.
+function systemPerFile(options) {
+  const sys = new System(options);
+  test.before(() => sys.start());
+  test.after(async () => {
+    await sys.stop();
+    sys.cleanup();
+  });
+  return sys;
+}
+
 // Assertions with messages that say what was seen.
 const assert = require('assert');
 function expectError(res, status, messagePart) {
@@ -392,6 +404,7 @@ function expectError(res, status, messagePart) {
 
 module.exports = {
   System,
+  systemPerFile,
   test,
   run,
   assert,
