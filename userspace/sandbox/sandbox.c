@@ -1023,6 +1023,9 @@ static bool kind_wants_more(struct kind_pool *kp, bool for_requests, uint64_t no
 
 	if (!for_requests && now < kp->backoff_until)
 		return false;
+	/* A kind known to fail gets one trial start at a time, however many wait on it. */
+	if (kp->failures >= FAILURES_BEFORE_ERRORS && kp->nstarting)
+		return false;
 	return kp->nidle + kp->nstarting < want;
 }
 
