@@ -237,7 +237,9 @@ static void on_run_answer(struct http_response *resp, int err, void *data)
 	struct invocation *inv = data;
 	struct worker *w = inv->w;
 	struct node *node = w->node;
+	const char *broken_why;
 	bool broken = false;
+	uint32_t slot, generation;
 	char msg[256];
 
 	inv->call = NULL;
@@ -280,19 +282,22 @@ static void on_run_answer(struct http_response *resp, int err, void *data)
 		 * a bad answer) is not trusted with another activation. */
 		broken = inv->status == ACTIVATION_DEVELOPER_ERROR;
 	}
+	slot = inv->slot;
+	generation = inv->slot_generation;
+	broken_why = inv->timed_out ? "timeout" : err ? "no answer" : "developer error";
 	if (broken)
-		slot_retire(node->maps, inv->slot, inv->slot_generation);
-	slot_release(node->maps, inv->slot, inv->status >= ACTIVATION_DEVELOPER_ERROR);
+		slot_retire(node->maps, slot, generation);
+	slot_release(node->maps, slot, inv->status >= ACTIVATION_DEVELOPER_ERROR);
 	/* Logs are asked for before the sandbox goes: the manager hands over what it has
-	 * (a failed runtime may never write its sentinels) before it removes the sandbox. */
+	 * (a failed runtime may never write its sentinels) before it removes the sandbox.
+	 * inv may be finished (freed) when pool_logs returns. */
 	if (inv->action->logs_mb)
-		pool_logs(node, w, inv->slot, inv->slot_generation, inv->run_sent_ns,
+		pool_logs(node, w, slot, generation, inv->run_sent_ns,
 			  (uint64_t)inv->action->logs_mb << 20, on_logs, inv);
-	if (broken)
-		pool_broken(node, inv->slot, inv->slot_generation,
-			    inv->timed_out ? "timeout" : err ? "no answer" : "developer error");
-	if (!inv->action->logs_mb)
+	else
 		invocation_finish(inv);
+	if (broken)
+		pool_broken(node, slot, generation, broken_why);
 }
 
 static void on_unreachable(struct loop *loop, void *data)

@@ -57,36 +57,41 @@ static void deliver_logs_on_worker(void *arg)
 	free(r);
 }
 
+/* Cuts lines to the action's limit, and says so, as OpenWhisk does. */
+static void cut_logs(json_t *lines, uint64_t limit)
+{
+	uint64_t total = 0;
+	size_t i;
+	json_t *l;
+
+	json_array_foreach(lines, i, l) {
+		total += json_string_length(l);
+		if (limit && total > limit) {
+			char msg[160];
+
+			while (json_array_size(lines) > i)
+				json_array_remove(lines, i);
+			snprintf(msg, sizeof(msg),
+				 "Logs were truncated because the total bytes size exceeds the "
+				 "limit of %llu bytes.",
+				 (unsigned long long)limit);
+			json_array_append_new(lines, json_string(msg));
+			break;
+		}
+	}
+}
+
 /* Hands lines (stolen) to a waiting worker, cut to its limit. */
 static void deliver_logs(struct worker *w, pool_logs_cb cb, void *data, json_t *lines,
 			 uint64_t limit)
 {
 	struct logs_reply *r = calloc(1, sizeof(*r));
-	uint64_t total = 0;
-	size_t i;
-	json_t *l;
 
 	if (!r) {
 		json_decref(lines);
 		return;
 	}
-	if (lines) {
-		json_array_foreach(lines, i, l) {
-			total += json_string_length(l);
-			if (limit && total > limit) {
-				char msg[160];
-
-				while (json_array_size(lines) > i)
-					json_array_remove(lines, i);
-				snprintf(msg, sizeof(msg),
-					 "Logs were truncated because the total bytes size exceeds "
-					 "the limit of %llu bytes.",
-					 (unsigned long long)limit);
-				json_array_append_new(lines, json_string(msg));
-				break;
-			}
-		}
-	}
+	cut_logs(lines, limit);
 	r->cb = cb;
 	r->data = data;
 	r->logs = lines;
@@ -105,16 +110,76 @@ static void deliver_logs(struct worker *w, pool_logs_cb cb, void *data, json_t *
  */
 #define MAX_SEGMENTS 16
 
-static void segment_drop_first(struct psandbox *ps)
+/* The first segment of sl, taken out (sl locked). */
+static struct log_segment *segment_pop(struct slot_logs *sl)
 {
-	struct log_segment *seg = ps->segments;
+	struct log_segment *seg = sl->segments;
 
-	ps->segments = seg->next;
-	if (!ps->segments)
-		ps->segments_tail = NULL;
-	ps->nsegments--;
+	sl->segments = seg->next;
+	if (!sl->segments)
+		sl->tail = NULL;
+	sl->n--;
+	return seg;
+}
+
+static void segment_free(struct log_segment *seg)
+{
 	json_decref(seg->lines);
 	free(seg);
+}
+
+/* sl locked */
+static void segments_clear(struct slot_logs *sl)
+{
+	while (sl->segments)
+		segment_free(segment_pop(sl));
+}
+
+static void segment_append(struct psandbox *ps, struct log_segment *seg)
+{
+	struct slot_logs *sl = &ps->p->logs[ps->slot];
+
+	pthread_mutex_lock(&sl->lock);
+	if (sl->generation != ps->generation) {
+		segments_clear(sl);
+		sl->generation = ps->generation;
+	}
+	if (sl->n >= MAX_SEGMENTS)
+		segment_free(segment_pop(sl));
+	sl->n++;
+	if (sl->tail)
+		sl->tail->next = seg;
+	else
+		sl->segments = seg;
+	sl->tail = seg;
+	pthread_mutex_unlock(&sl->lock);
+}
+
+/*
+ * The lines of the first segment of slot's sandbox (of generation) that ended after
+ * since_ns, taken; NULL when there is none yet. Older ones ended before the activation's
+ * /run was sent: someone else's, dropped. Any thread.
+ */
+static json_t *segment_take(struct pool *p, uint32_t slot, uint32_t generation,
+			    uint64_t since_ns)
+{
+	struct slot_logs *sl = &p->logs[slot];
+	struct log_segment *seg = NULL;
+	json_t *lines = NULL;
+
+	pthread_mutex_lock(&sl->lock);
+	if (sl->generation == generation) {
+		while (sl->segments && sl->segments->done_ns < since_ns)
+			segment_free(segment_pop(sl));
+		if (sl->segments)
+			seg = segment_pop(sl);
+	}
+	pthread_mutex_unlock(&sl->lock);
+	if (seg) {
+		lines = seg->lines;
+		free(seg);
+	}
+	return lines;
 }
 
 static void log_segment_done(struct psandbox *ps, uint64_t done_ns)
@@ -142,14 +207,7 @@ static void log_segment_done(struct psandbox *ps, uint64_t done_ns)
 		}
 		seg->lines = lines;
 		seg->done_ns = done_ns;
-		if (ps->nsegments >= MAX_SEGMENTS)
-			segment_drop_first(ps);
-		ps->nsegments++;
-		if (ps->segments_tail)
-			ps->segments_tail->next = seg;
-		else
-			ps->segments = seg;
-		ps->segments_tail = seg;
+		segment_append(ps, seg);
 	}
 }
 
@@ -213,22 +271,12 @@ static void handle_logs(void *arg)
 	struct logs_msg *m = arg;
 	struct pool *p = m->node->pool;
 	struct psandbox *ps = p->by_slot[m->slot];
+	json_t *lines;
 
-	/* Ended before this activation's /run was sent: someone else's. */
-	while (ps && ps->generation == m->generation && ps->segments &&
-	       ps->segments->done_ns < m->since_ns)
-		segment_drop_first(ps);
 	if (!ps || ps->generation != m->generation) {
 		deliver_logs(m->w, m->cb, m->data, NULL, m->limit);
-	} else if (ps->segments) {
-		struct log_segment *seg = ps->segments;
-
-		ps->segments = seg->next;
-		if (!ps->segments)
-			ps->segments_tail = NULL;
-		ps->nsegments--;
-		deliver_logs(m->w, m->cb, m->data, seg->lines, m->limit);
-		free(seg);
+	} else if ((lines = segment_take(p, m->slot, m->generation, m->since_ns))) {
+		deliver_logs(m->w, m->cb, m->data, lines, m->limit);
 	} else {
 		struct log_waiter *lw = calloc(1, sizeof(*lw)), **pp;
 
@@ -253,8 +301,15 @@ out:
 void pool_logs(struct node *node, struct worker *w, uint32_t slot, uint32_t generation,
 	       uint64_t since_ns, uint64_t limit_bytes, pool_logs_cb cb, void *data)
 {
-	struct logs_msg *m = calloc(1, sizeof(*m));
+	json_t *lines = segment_take(node->pool, slot, generation, since_ns);
+	struct logs_msg *m;
 
+	if (lines) {
+		cut_logs(lines, limit_bytes);
+		cb(lines, data);
+		return;
+	}
+	m = calloc(1, sizeof(*m));
 	if (!m || (m->node = node, m->w = w, m->slot = slot, m->generation = generation,
 		   m->since_ns = since_ns, m->limit = limit_bytes, m->cb = cb, m->data = data,
 		   node_post(node, handle_logs, m))) {
@@ -391,10 +446,13 @@ void pool_report_unprovisioned(struct pool *p, const char *gid, const char *why)
 static void ps_free(struct psandbox *ps)
 {
 	struct pool *p = ps->p;
+	struct slot_logs *sl = &p->logs[ps->slot];
 
 	flush_log_waiters(ps);
-	while (ps->segments)
-		segment_drop_first(ps);
+	pthread_mutex_lock(&sl->lock);
+	if (sl->generation == ps->generation)
+		segments_clear(sl);
+	pthread_mutex_unlock(&sl->lock);
 	json_decref(ps->lines);
 	if (p->by_slot[ps->slot] == ps)
 		p->by_slot[ps->slot] = NULL;
@@ -1003,6 +1061,8 @@ int pool_new(struct node *node, struct ctlclient *cc, struct pool **out)
 		return -ENOMEM;
 	p->node = node;
 	p->cc = cc;
+	for (uint32_t i = 0; i < XW_MAX_SLOTS; i++)
+		pthread_mutex_init(&p->logs[i].lock, NULL);
 	node->pool = p;
 	snprintf(state_dir, sizeof(state_dir), "%s/node/sandboxes", node->cfg.data_dir);
 	cfg.state_dir = state_dir;
@@ -1056,6 +1116,8 @@ void pool_free(struct pool *p)
 			ps_free(ps);
 		}
 		http_pool_free(p->init_pools[i]);
+		segments_clear(&p->logs[i]);
+		pthread_mutex_destroy(&p->logs[i].lock);
 	}
 	pool_remote_clear(p);
 	while (p->demands)

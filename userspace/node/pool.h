@@ -47,7 +47,9 @@ void pool_broken(struct node *node, uint32_t slot, uint32_t generation, const ch
 
 /* The logs of the activation that just ended in slot: cb runs on w's loop with an array of
  * OpenWhisk log lines (a new reference), or NULL when none were collected. Segments that
- * ended before since_ns (wall clock, when its /run was sent) are skipped as not its own. */
+ * ended before since_ns (wall clock, when its /run was sent) are skipped as not its own.
+ * When they are already read (the usual case: a runtime writes its sentinels before it
+ * answers /run), cb runs before pool_logs returns. */
 typedef void (*pool_logs_cb)(json_t *logs, void *data);
 void pool_logs(struct node *node, struct worker *w, uint32_t slot, uint32_t generation,
 	       uint64_t since_ns, uint64_t limit_bytes, pool_logs_cb cb, void *data);

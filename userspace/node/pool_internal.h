@@ -3,10 +3,12 @@
  * The pool's insides, shared by pool.c (this node's own sandboxes: start, /init, logs,
  * removal, adoption after a restart) and pool_cluster.c (what the cluster decides:
  * allocations through the controller, other nodes' sandboxes from the event stream).
- * Everything here runs on the manager thread.
+ * Everything here runs on the manager thread, except slot_logs (see there).
  */
 #ifndef XWHISK_POOL_INTERNAL_H
 #define XWHISK_POOL_INTERNAL_H
+
+#include <pthread.h>
 
 #include "ctlclient.h"
 #include "pool.h"
@@ -21,6 +23,18 @@ struct log_segment {
 	json_t *lines;
 	uint64_t done_ns; /* wall clock when its second sentinel was read */
 	struct log_segment *next;
+};
+
+/*
+ * The finished log segments of the sandbox in one slot, oldest first. The manager thread
+ * appends them; a worker whose activation ended takes its own under the lock, without a
+ * round trip through the manager thread (two thread wake-ups per activation).
+ */
+struct slot_logs {
+	pthread_mutex_t lock;
+	uint32_t generation; /* of the sandbox they came from */
+	struct log_segment *segments, *tail;
+	unsigned n;
 };
 
 struct log_waiter {
@@ -55,8 +69,6 @@ struct psandbox {
 	json_t *lines;
 	size_t lines_bytes; /* of lines: past the action's log limit the rest is dropped */
 	int sentinels;
-	struct log_segment *segments, *segments_tail;
-	unsigned nsegments;
 	struct log_waiter *waiters;
 	/* who asked for it: /init's environment */
 	char activation_id[33], tid[72], api_key[160];
@@ -98,6 +110,7 @@ struct pool {
 	unsigned used_mb;
 	struct loop_timer *gc;
 	struct http_pool *init_pools[XW_MAX_SLOTS];
+	struct slot_logs logs[XW_MAX_SLOTS];
 };
 
 /* pool.c */
