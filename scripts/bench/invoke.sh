@@ -8,6 +8,8 @@
 #   xwhisk   POST /api/v1/namespaces/_/actions/noop?blocking=true&result=true on the node
 # Twice: unpinned (wrk with BENCH_CONNECTIONS connections: throughput), and with every
 # process pinned to CPU 0 and one connection (latency xwhisk adds over direct).
+# Each round runs the three targets BENCH_REPEAT times (default 3), interleaved, and
+# reports medians: one run on this VM moves by 15-40% from the next.
 # Needs root (the node loads BPF maps and makes sandboxes).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -81,19 +83,29 @@ PY
 }
 
 bench_round() {
-	measure direct "http://$sb_ip:$sb_port/run" "$run_body" $sb_pids
-	measure nginx "http://127.0.0.1:$NGINX_PORT/run" "$run_body" $nginx_pids
-	measure xwhisk "$api/actions/noop?blocking=true&result=true" '{}' $node_pid
-	wait_records_shipped
+	local i
+	for i in $(seq 1 "${BENCH_REPEAT:-3}"); do
+		measure direct "http://$sb_ip:$sb_port/run" "$run_body" $sb_pids
+		measure nginx "http://127.0.0.1:$NGINX_PORT/run" "$run_body" $nginx_pids
+		measure xwhisk "$api/actions/noop?blocking=true&result=true" '{}' $node_pid
+		wait_records_shipped
+	done
 }
 
 report() {
 	python3 - "$1" "$2" <<'PY'
-import json, sys
+import json, statistics, sys
 label = sys.argv[1]
-r = {l.split(' ', 1)[0]: json.loads(l.split(' ', 1)[1]) for l in sys.argv[2].splitlines()}
+runs = {}
+for l in sys.argv[2].splitlines():
+    name, rest = l.split(' ', 1)
+    runs.setdefault(name, []).append(json.loads(rest))
+# the median of each figure over the repeats, and the spread of xwhisk's throughput
+r = {name: {k: statistics.median(x[k] for x in rs) for k in rs[0]} for name, rs in runs.items()}
 d, n, x = r['direct'], r['nginx'], r['xwhisk']
-print(f"[{label}] throughput xwhisk/nginx {x['rps']/n['rps']:.2f}x, xwhisk/direct {x['rps']/d['rps']:.2f}x; "
+ratios = [a['rps'] / b['rps'] for a, b in zip(runs['xwhisk'], runs['nginx'])]
+print(f"[{label}] {len(runs['xwhisk'])} runs, medians; xwhisk/nginx per run "
+      f"{min(ratios):.2f}-{max(ratios):.2f}x; throughput xwhisk/nginx {x['rps']/n['rps']:.2f}x, xwhisk/direct {x['rps']/d['rps']:.2f}x; "
       f"added over direct: xwhisk p50 {x['p50_us']-d['p50_us']} us p99 {x['p99_us']-d['p99_us']} us, "
       f"nginx p50 {n['p50_us']-d['p50_us']} us p99 {n['p99_us']-d['p99_us']} us; "
       f"CPU per request: sandbox {d['cpu_us_per_req']} us, nginx {n['cpu_us_per_req']} us, "

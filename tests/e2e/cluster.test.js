@@ -13,8 +13,10 @@ const ENV = {
   ...process.env,
   XWHISK_BIN: BUILD,
   XWHISK_KEEPALIVE_S: '4',
-  XWHISK_GC_GRACE_MS: '1500',
-  XWHISK_NODE_LOST_MS: '3000',
+  // Long enough that a loaded machine neither sweeps a sandbox between the test seeing it
+  // draining and its unmark, nor takes a node's late heartbeat (every 2 s) for its loss.
+  XWHISK_GC_GRACE_MS: '5000',
+  XWHISK_NODE_LOST_MS: '8000',
   XWHISK_PREWARM: '',
   XWHISK_LOG_LEVEL: 'info',
 };
@@ -170,7 +172,7 @@ test('a lost node: its sandboxes leave the pool and the other nodes stop routing
   invoke(2, 'lost'); // placed on n2
   assert.strictEqual(initTime(invoke(3, 'lost')), undefined, "n3 reuses n2's sandbox");
   cluster('kill', NAME, 'n2');
-  await until('n2 lost', () => pool().nodes.find((n) => n.name === 'n2').lost, 15000);
+  await until('n2 lost', () => pool().nodes.find((n) => n.name === 'n2').lost, 30000);
   assert.strictEqual(sandboxesOf('guest/lost').length, 0);
   // n3 serves it again with a new sandbox, not the dead node's.
   const rec = invoke(3, 'lost', { n: 3 });

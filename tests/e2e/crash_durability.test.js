@@ -22,7 +22,11 @@ test('acknowledged writes survive SIGKILL of controller and node', async () => {
       }
     }
   })();
-  await new Promise((r) => setTimeout(r, 400));
+  // Killed mid-stream, once a few writes were acknowledged (a slow disk's first fsyncs
+  // must not leave nothing to check).
+  for (const t0 = Date.now(); acked.length < 3 && Date.now() - t0 < 10000;) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
   await sys.stop('SIGKILL');
   stop = true;
   await writer;

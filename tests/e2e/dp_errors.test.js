@@ -51,12 +51,13 @@ test('a body that is not JSON is 415; an illegal name is 400', async () => {
 });
 
 test('a full queue is 429 with Retry-After; the queued ones still run', async () => {
-  // /init takes a second: while it runs, one activation waits and the next is refused
-  const code = 'const t0 = Date.now(); while (Date.now() - t0 < 1500); function main(p) { return p }';
+  // /init takes seconds: while it runs, one activation waits and the next is refused
+  const code = 'const t0 = Date.now(); while (Date.now() - t0 < 4000); function main(p) { return p }';
   await putAction(sys, 'slowinit', { exec: { kind: 'nodejs:20', code } }, opts());
   const path = `${A}/slowinit?blocking=true&result=true`;
   const first = sys.request('POST', path, opts({ body: { n: 1 } }));
-  await new Promise((r) => setTimeout(r, 200));
+  await dp.eventually(async () => (await dp.metrics(sys.nodePort)).values.get('xwhisk_queue_depth') === 1,
+    { timeoutMs: 3000, everyMs: 50, what: 'the first activation waiting' });
   const refused = await sys.request('POST', path, opts({ body: { n: 2 } }));
   expectError(refused, 429, 'Too many requests are waiting for this action; try again later.');
   assert.strictEqual(refused.headers['retry-after'], '1');

@@ -77,20 +77,28 @@ test('another node starting on this machine leaves this node\'s sandboxes alone'
 });
 
 // Invokes "work" every `everyMs` for `ms`, calling `disrupt` at `at` ms; returns the
-// activation ids the API answered (200/202/502), with the status.
-async function loadWith({ ms, everyMs, at, disrupt }) {
+// activation ids the API answered (200/202/502), with the status. The load goes on for ms,
+// and then until minAfter requests sent after the disruption ended were answered (a slow
+// restart must not leave too few to judge by), at most capMs.
+async function loadWith({ ms, everyMs, at, disrupt, minAfter = 0, capMs = 20000 }) {
   const answered = [];
   const pending = [];
   const t0 = Date.now();
   let disrupted = null;
-  for (let i = 0; Date.now() - t0 < ms; i++) {
-    if (!disrupted && Date.now() - t0 >= at) disrupted = disrupt();
+  let over = false;
+  let answeredAfter = 0;
+  for (let i = 0; Date.now() - t0 < ms || (answeredAfter < minAfter && Date.now() - t0 < capMs); i++) {
+    if (!disrupted && Date.now() - t0 >= at) disrupted = disrupt().then(() => { over = true; });
     const blocking = i % 4 === 3;
+    const sentAfter = over;
     pending.push(
       invoke(sys, 'work', { i, ms: 400 }, opts({ blocking })).then(
         (r) => {
           const id = r.headers['x-openwhisk-activation-id'] || (r.json && r.json.activationId);
-          if ([200, 202, 502].includes(r.status) && id) answered.push({ id, status: r.status, i, blocking });
+          if ([200, 202, 502].includes(r.status) && id) {
+            answered.push({ id, status: r.status, i, blocking });
+            if (sentAfter) answeredAfter++;
+          }
         },
         () => {}, // cut off by the kill: never answered
       ),
@@ -119,7 +127,9 @@ async function missingRecords(answered, timeoutMs) {
 
 test('no record is lost when the node is killed -9 under load', async () => {
   await invokeOk(sys, 'work', {}, opts());
-  const answered = await loadWith({ ms: 1600, everyMs: 70, at: 800, disrupt: () => sys.restartNode('SIGKILL') });
+  const answered = await loadWith({
+    ms: 1600, everyMs: 70, at: 800, minAfter: 3, disrupt: () => sys.restartNode('SIGKILL'),
+  });
   assert.ok(answered.length >= 10, `enough answered: ${answered.length}`);
   const missing = await missingRecords(answered, 25000);
   assert.deepStrictEqual(
@@ -143,6 +153,7 @@ test('no record is lost when every process is killed -9 under load', async () =>
     ms: 1400,
     everyMs: 70,
     at: 700,
+    minAfter: 3,
     disrupt: async () => {
       await sys.stop('SIGKILL');
       await sys.start();

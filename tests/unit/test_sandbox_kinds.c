@@ -137,7 +137,7 @@ static void test_nodejs_zip_concurrency(void)
 {
 	const char *files[] = { "package.json", "{\"main\":\"main.js\"}", "main.js",
 				"exports.main = a => new Promise(r => setTimeout(() => "
-				"r({n: a.name}), 400));",
+				"r({n: a.name}), 2000));",
 				NULL };
 	char *z = zip_b64(files), *b[3] = { NULL };
 	struct sandbox *sb;
@@ -173,7 +173,7 @@ static void test_nodejs_zip_concurrency(void)
 			http_pool_free(pool[i]);
 		}
 	}
-	CHECK(clock_mono_ms() - t0 < 1000); /* one after the other would take 1.2 s */
+	CHECK(clock_mono_ms() - t0 < 3500); /* one after the other would take 6 s */
 	for (int i = 0; i < 3; i++) {
 		CHECK(st[i] == 200 && h_json_is(b[i], "{\"n\":\"sb\"}"));
 		free(b[i]);
@@ -378,6 +378,14 @@ static void acq_count_cb(struct sandbox *sb, int err, void *data)
 		sandbox_destroy(sb);
 }
 
+static bool failed_three_times(void *arg)
+{
+	struct sandbox_stats st;
+
+	sandbox_manager_stats(H.m, &st);
+	return st.failed >= 3;
+}
+
 static bool all_answered(void *arg)
 {
 	return *(int *)arg == 4;
@@ -398,9 +406,9 @@ static void test_failing_kind(void)
 	ASSERT(other_manager_start(&o, "{\"runtimes\":{\"broken\":[{\"kind\":\"broken:1\","
 					"\"sandbox\":{\"command\":[\"/bin/false\"],"
 					"\"stemCells\":1,\"memory\":128}}]}}"));
-	h_sleep_ms(3000); /* no activity: only the back-off brings the retries */
+	/* no activity: only the back-off brings the retries */
+	CHECK(h_run_until(failed_three_times, NULL, 10000));
 	sandbox_manager_stats(H.m, &st);
-	CHECK(st.failed >= 3);
 	failed = st.failed;
 	for (int i = 0; i < 4; i++)
 		CHECK(sandbox_acquire(H.m, "broken:1", 128, acq_count_cb, &answered));

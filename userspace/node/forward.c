@@ -7,6 +7,7 @@
 
 #include "buf.h"
 #include "forward.h"
+#include "json.h"
 #include "log.h"
 #include "reply.h"
 
@@ -16,9 +17,11 @@
 struct forwarder {
 	struct loop *loop;
 	struct http_pool *pool;
+	struct action_cache *actions;
 };
 
 struct forward_call {
+	struct forwarder *fw;
 	struct http_request *req;
 	char tid[72];
 };
@@ -54,7 +57,8 @@ int url_host_port(const char *url, char *host, size_t hostlen, int *port)
 	return *port > 0 && *port < 65536 ? 0 : -EINVAL;
 }
 
-struct forwarder *forwarder_new(struct loop *loop, struct http_pool *pool)
+struct forwarder *forwarder_new(struct loop *loop, struct http_pool *pool,
+				struct action_cache *actions)
 {
 	struct forwarder *fw = pool ? calloc(1, sizeof(*fw)) : NULL;
 
@@ -62,7 +66,34 @@ struct forwarder *forwarder_new(struct loop *loop, struct http_pool *pool)
 		return NULL;
 	fw->loop = loop;
 	fw->pool = pool;
+	fw->actions = actions;
 	return fw;
+}
+
+/*
+ * After a successful PUT or DELETE of an action or a package: the entity's document id
+ * is "namespace/name" of the answer (which has the namespace resolved, "_" included).
+ * The controller's event would drop it too, but only after the answer has left.
+ */
+static void drop_cached(struct forwarder *fw, const struct http_request *req,
+			const struct http_response *resp)
+{
+	const char *path = req->url, *ns, *name;
+	size_t pathlen = strcspn(path, "?");
+	char docid[600];
+	json_t *body;
+
+	if (!fw->actions || resp->status < 200 || resp->status > 299 ||
+	    (req->method != HTTP_PUT && req->method != HTTP_DELETE) ||
+	    strncmp(path, "/api/v1/namespaces/", 19) ||
+	    (!memmem(path, pathlen, "/actions/", 9) && !memmem(path, pathlen, "/packages/", 10)))
+		return;
+	body = json_loadb(resp->body.data ? resp->body.data : "", resp->body.len, 0, NULL);
+	ns = json_obj_str(body, "namespace");
+	name = json_obj_str(body, "name");
+	if (ns && name && (size_t)snprintf(docid, sizeof(docid), "%s/%s", ns, name) < sizeof(docid))
+		action_cache_invalidate(fw->actions, docid);
+	json_decref(body);
 }
 
 void forwarder_free(struct forwarder *fw)
@@ -94,6 +125,7 @@ static void on_response(struct http_response *resp, int err, void *data)
 			http_resp_header(req, h->name, "%s", h->value);
 	}
 	http_resp_header(req, "X-Request-ID", "%s", fc->tid);
+	drop_cached(fc->fw, req, resp);
 	http_resp_send(req, resp->status, ctype, resp->body.data, resp->body.len);
 	free(fc);
 }
@@ -108,6 +140,7 @@ void forwarder_pass(struct forwarder *fw, struct http_request *req, const char *
 		reply_error(req, tid, 503, "%s", "The node is out of memory.");
 		return;
 	}
+	fc->fw = fw;
 	fc->req = req;
 	snprintf(fc->tid, sizeof(fc->tid), "%s", tid);
 	for (size_t i = 0; i < req->nheaders; i++)

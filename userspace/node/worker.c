@@ -56,7 +56,7 @@ int worker_start(struct node *node, unsigned id, struct worker **out)
 	w->mailbox = mailbox_new(w->loop);
 	w->ctl = ctlclient_new(w->loop, node->cfg.controller_host, node->cfg.controller_port,
 			       node->cfg.node_token);
-	w->fw = w->ctl ? forwarder_new(w->loop, ctlclient_pool(w->ctl)) : NULL;
+	w->fw = w->ctl ? forwarder_new(w->loop, ctlclient_pool(w->ctl), w->node->actions) : NULL;
 	w->waiting = overflow_new(node->cfg.queue_max);
 	w->http = http_server_new(w->loop, &hopts, router_handle, w);
 	if (!w->mailbox || !w->ctl || !w->fw || !w->waiting || !w->http)
