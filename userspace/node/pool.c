@@ -1120,6 +1120,7 @@ void pool_free(struct pool *p)
 		pthread_mutex_destroy(&p->logs[i].lock);
 	}
 	pool_remote_clear(p);
+	resync_window_free(&p->resync);
 	while (p->demands)
 		demand_drop(p, p->demands);
 	sandbox_manager_free(p->sm);

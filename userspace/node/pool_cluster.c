@@ -456,6 +456,8 @@ static void apply_sandbox_event(struct pool *p, const json_t *ev)
 
 	if (!op || !gid || strlen(gid) != GID_LEN || !hex)
 		return;
+	resync_window_note(&p->resync, gid,
+			   (uint64_t)json_integer_value(json_object_get(ev, "version")));
 	action_id = strtoull(hex, NULL, 16);
 	/* Ours by id, whatever the index says: before registering (again) it is 0. */
 	own = pool_own_by_gid(p, gid);
@@ -571,6 +573,19 @@ void pool_start_allocated(struct pool *p, const json_t *sb)
 	}
 }
 
+/* Whether an event that came while the snapshot was on its way is newer than it about
+ * this sandbox or its node (removed, drained, lost). */
+static bool superseded(struct pool *p, const char *gid, const json_t *sb, uint64_t version)
+{
+	char key[32];
+
+	return resync_window_newer(&p->resync, gid, version) ||
+	       resync_window_newer(&p->resync,
+				   resync_node_key(key, sizeof(key),
+						   json_integer_value(json_object_get(sb, "node"))),
+				   version);
+}
+
 /* A resync: other nodes' sandboxes become exactly the snapshot's warm ones, except
  * that what an event newer than the snapshot said stays. This node's own sandboxes are
  * not judged here: the heartbeat's answer names those the controller does not know. */
@@ -583,6 +598,7 @@ static void on_pool_snapshot(int status, json_t *body, void *data)
 
 	if (status != 200 || !json_is_array(list)) {
 		pr_warn("pool: cannot read the cluster's pool for a resync (%d)", status);
+		resync_window_close(&p->resync);
 		return;
 	}
 	for (size_t b = 0; b < REMOTE_BUCKETS; b++) {
@@ -604,10 +620,12 @@ static void on_pool_snapshot(int status, json_t *body, void *data)
 
 		if (gid && strlen(gid) == GID_LEN && !pool_own_by_gid(p, gid) &&
 		    json_integer_value(json_object_get(sb, "node")) != p->index &&
-		    !strcmp(json_obj_str(sb, "state") ?: "", "warm"))
+		    !strcmp(json_obj_str(sb, "state") ?: "", "warm") &&
+		    !superseded(p, gid, sb, version))
 			remote_warm(p, sb, strtoull(json_obj_str(sb, "action_id") ?: "0", NULL, 16),
 				    gid, version);
 	}
+	resync_window_close(&p->resync);
 }
 
 /* The controller answered a heartbeat with sandboxes of ours it does not know (removed
@@ -632,9 +650,12 @@ void pool_forget(struct node *node, const json_t *unknown)
 static void apply_node_event(struct pool *p, const json_t *ev)
 {
 	json_int_t idx = json_integer_value(json_object_get(ev, "index"));
+	char key[32];
 
 	if (strcmp(json_obj_str(ev, "op") ?: "", "lost"))
 		return;
+	resync_window_note(&p->resync, resync_node_key(key, sizeof(key), idx),
+			   (uint64_t)json_integer_value(json_object_get(ev, "version")));
 	for (size_t b = 0; b < REMOTE_BUCKETS; b++) {
 		struct rsandbox *r = p->remote[b], *next;
 
@@ -657,7 +678,13 @@ void pool_event(struct node *node, const json_t *ev)
 		apply_sandbox_event(p, ev);
 	else if (!strcmp(type, "node"))
 		apply_node_event(p, ev);
-	else if (!strcmp(type, "resync") &&
-		 ctlclient_call(p->cc, "GET", "/internal/v1/sandboxes", NULL, 0, on_pool_snapshot, p))
-		pr_warn("pool: cannot ask for the cluster's pool");
+	else if (!strcmp(type, "resync")) {
+		if (resync_window_open(&p->resync))
+			pr_warn("pool: cannot note events during a resync");
+		if (ctlclient_call(p->cc, "GET", "/internal/v1/sandboxes", NULL, 0, on_pool_snapshot,
+				   p)) {
+			pr_warn("pool: cannot ask for the cluster's pool");
+			resync_window_close(&p->resync);
+		}
+	}
 }

@@ -12,6 +12,7 @@
 
 #include "ctlclient.h"
 #include "pool.h"
+#include "resync_window.h"
 #include "sandbox.h"
 
 #define REMOTE_BUCKETS 4096
@@ -111,6 +112,7 @@ struct pool {
 	struct loop_timer *gc;
 	struct http_pool *init_pools[XW_MAX_SLOTS];
 	struct slot_logs logs[XW_MAX_SLOTS];
+	struct resync_window resync;
 };
 
 /* pool.c */
