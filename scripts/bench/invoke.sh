@@ -65,19 +65,35 @@ cpu_ticks() {
 	echo "$total"
 }
 
-# measure NAME URL BODY PIDS...: the wrk figures plus the CPU the PIDS spent per request.
+# Context switches (voluntary and not) of every thread of the given processes so far:
+# each is a thread going to sleep or being put aside, the price of a wake-up.
+ctx_switches() {
+	local total=0 pid n
+	for pid in "$@"; do
+		n=$(cat /proc/"$pid"/task/*/status 2>/dev/null |
+			awk '/^(non)?voluntary_ctxt_switches/ {s += $2} END {print s + 0}')
+		total=$((total + n))
+	done
+	echo "$total"
+}
+
+# measure NAME URL BODY PIDS...: the wrk figures plus the CPU the PIDS spent, and the
+# context switches their threads made, per request.
 measure() {
-	local name=$1 url=$2 body=$3 before after line
+	local name=$1 url=$2 body=$3 before after line sw_before sw_after
 	shift 3
 	before=$(cpu_ticks "$@")
+	sw_before=$(ctx_switches "$@")
 	line=$(WRK_METHOD=POST WRK_BODY=$body run_wrk "$name" "$url")
 	after=$(cpu_ticks "$@")
-	python3 - "$line" "$before" "$after" "$(getconf CLK_TCK)" <<'PY'
+	sw_after=$(ctx_switches "$@")
+	python3 - "$line" "$before" "$after" "$(getconf CLK_TCK)" "$sw_before" "$sw_after" <<'PY'
 import json, sys
 name, rest = sys.argv[1].split(' ', 1)
 r = json.loads(rest)
 ticks = int(sys.argv[3]) - int(sys.argv[2])
 r['cpu_us_per_req'] = round(ticks * 1e6 / int(sys.argv[4]) / max(r['requests'], 1), 1)
+r['switches_per_req'] = round((int(sys.argv[6]) - int(sys.argv[5])) / max(r['requests'], 1), 2)
 print(name, json.dumps(r))
 PY
 }
@@ -110,6 +126,8 @@ print(f"[{label}] {len(runs['xwhisk'])} runs, medians; xwhisk/nginx per run "
       f"nginx p50 {n['p50_us']-d['p50_us']} us p99 {n['p99_us']-d['p99_us']} us; "
       f"CPU per request: sandbox {d['cpu_us_per_req']} us, nginx {n['cpu_us_per_req']} us, "
       f"xwhisk-node {x['cpu_us_per_req']} us; "
+      f"context switches per request: sandbox {d['switches_per_req']}, nginx {n['switches_per_req']}, "
+      f"xwhisk-node {x['switches_per_req']}; "
       f"errors direct {d['errors']} nginx {n['errors']} xwhisk {x['errors']}")
 PY
 }
