@@ -185,6 +185,7 @@ bool api_common_fields(struct api_req *r, const json_t *body, const json_t *old,
 	json_t *ann = json_object_get(body, "annotations"), *del = json_object_get(body, "delAnnotations");
 	json_t *anns, *v;
 	char err[512];
+	size_t size;
 	size_t i;
 
 	if (version && !json_is_null(version)) {
@@ -225,9 +226,10 @@ bool api_common_fields(struct api_req *r, const json_t *body, const json_t *old,
 		api_error(r, 400, "%s", err);
 		return false;
 	}
-	if (json_size(anns) > PARAMETERS_SIZE_MAX) {
-		api_error(r, 413, "annotations larger than allowed: %zu > %llu bytes.",
-			  json_size(anns), (unsigned long long)PARAMETERS_SIZE_MAX);
+	size = json_size(anns);
+	if (size > PARAMETERS_SIZE_MAX) {
+		api_error(r, 413, "annotations larger than allowed: %zu > %llu bytes.", size,
+			  (unsigned long long)PARAMETERS_SIZE_MAX);
 		json_decref(anns);
 		return false;
 	}

@@ -109,15 +109,8 @@ char *version_bump(const char *s)
 
 size_t json_size(const json_t *j)
 {
-	char *s;
-	size_t n;
-
-	if (!j)
-		return 0;
-	s = json_dump(j);
-	n = s ? strlen(s) : 0;
-	free(s);
-	return n;
+	/* jansson measures without writing when given no buffer */
+	return j ? json_dumpb(j, NULL, 0, JSON_DUMP_FLAGS) : 0;
 }
 
 static json_t *sequence_normalize(const json_t *in, const char *ns, char *err, size_t errlen)

@@ -3,23 +3,19 @@
 // missing, malformed and unknown credentials, bodies that are not JSON, illegal names,
 // a full queue; each with OpenWhisk's status and body, the request id echoed as "code".
 'use strict';
-const { System, test, run, assert, expectError } = require('./lib/harness');
+const { test, run, assert, expectError } = require('./lib/harness');
 const dp = require('./lib/dp');
 const { putAction } = dp;
 
 // One worker and a queue of one activation per action: a third one waiting is refused.
-const sys = new System({ env: { XWHISK_PREWARM: '', XWHISK_WORKERS: '1', XWHISK_QUEUE_MAX: '1' } });
 const NSN = 'dperr';
-let KEY;
-const opts = (o = {}) => ({ auth: KEY, ...o });
+const ns = dp.namespacedSystem(NSN, { env: { XWHISK_PREWARM: '', XWHISK_WORKERS: '1', XWHISK_QUEUE_MAX: '1' } });
+const { sys, opts } = ns;
 const A = '/api/v1/namespaces/_/actions';
 
 test.before(async () => {
-  await sys.start();
-  KEY = dp.createNamespace(sys, NSN, dp.HIGH_LIMITS);
   await putAction(sys, 'echo', { exec: { kind: 'nodejs:20', code: 'function main(p) { return p }' } }, opts());
 });
-test.after(() => dp.teardown(sys));
 
 const withId = (o) => ({ ...o, headers: { ...(o.headers || {}), 'X-Request-ID': 'my-request-1' } });
 function expectEcho(r, status, text) {
@@ -50,7 +46,7 @@ test('a body that is not JSON is 415; an illegal name is 400', async () => {
     'The namespace contains illegal characters.');
 });
 
-test('a full queue is 429 with Retry-After; the queued ones still run', async () => {
+test('a full queue is 429 with Retry-After; the queued ones still run; a refused one leaves no record', async () => {
   // /init takes seconds: while it runs, one activation waits and the next is refused
   const code = 'const t0 = Date.now(); while (Date.now() - t0 < 4000); function main(p) { return p }';
   await putAction(sys, 'slowinit', { exec: { kind: 'nodejs:20', code } }, opts());
@@ -61,9 +57,19 @@ test('a full queue is 429 with Retry-After; the queued ones still run', async ()
   const refused = await sys.request('POST', path, opts({ body: { n: 2 } }));
   expectError(refused, 429, 'Too many requests are waiting for this action; try again later.');
   assert.strictEqual(refused.headers['retry-after'], '1');
+  const async = await sys.request('POST', `${A}/slowinit`, opts({ body: { n: 3 } }));
+  expectError(async, 429, 'Too many requests are waiting for this action; try again later.');
   const done = await first;
   assert.strictEqual(done.status, 200, done.text);
   assert.deepStrictEqual(done.json, { n: 1 });
+  // Nothing may stand for the refused ones, not even after a restart (when activations
+  // accepted but never recorded get an "interrupted" record).
+  await sys.restart();
+  await dp.eventually(async () => (await dp.metrics(sys.nodePort)).values.get('xwhisk_spool_backlog_bytes') === 0,
+    { timeoutMs: 15000, what: 'the spool shipped' });
+  const list = await sys.request('GET', '/api/v1/namespaces/_/activations?name=slowinit', opts());
+  assert.strictEqual(list.status, 200, list.text);
+  assert.strictEqual(list.json.length, 1, JSON.stringify(list.json));
 });
 
 run();

@@ -5,20 +5,13 @@
 // errors; parameters, final, init parameters, __OW_* variables and the api key; the
 // ?timeout query, oversized bodies, action time limits; x-openwhisk-activation-id.
 'use strict';
-const { System, test, run, assert, expectError, sleep } = require('./lib/harness');
+const { test, run, assert, expectError, sleep } = require('./lib/harness');
 const dp = require('./lib/dp');
 const { ann, hasAnn, checkRecord, checkLogs, expectHeaderId, invoke, invokeOk, waitRecord, putAction, putEntity } = dp;
 
-const sys = new System({ env: { XWHISK_PREWARM: 'nodejs:20=2,python:3=1' } });
 const NSN = 'dpinv';
-let KEY;
-const opts = (o = {}) => ({ auth: KEY, ...o });
-
-test.before(async () => {
-  await sys.start();
-  KEY = dp.createNamespace(sys, NSN, dp.HIGH_LIMITS);
-});
-test.after(() => dp.teardown(sys));
+const ns = dp.namespacedSystem(NSN, { env: { XWHISK_PREWARM: 'nodejs:20=2,python:3=1' } });
+const { sys, opts } = ns;
 
 const MULTI = `
 let calls = 0;
@@ -182,7 +175,7 @@ test('nodejs: a rejected promise is an application error', async () => {
 });
 
 test('npm client: invoke blocking, result, non-blocking; activations get/logs/result', async () => {
-  const ow = sys.client(KEY);
+  const ow = sys.client(ns.key);
   const rec = await ow.actions.invoke({ name: 'multi', params: { c: 1 }, blocking: true });
   assert.strictEqual(rec.response.success, true);
   assert.deepStrictEqual(rec.response.result.params, { c: 1 });
@@ -232,7 +225,7 @@ test('nodejs: returning a non-object is a developer error (502)', async () => {
 });
 
 test('nodejs: a zip action (npm client, Buffer) returns its input', async () => {
-  const ow = sys.client(KEY);
+  const ow = sys.client(ns.key);
   const archive = dp.zip({
     'package.json': JSON.stringify({ name: 'zipped', main: 'index.js' }),
     'index.js': 'exports.main = (p) => ({ zipped: true, input: p });\n',
@@ -277,7 +270,7 @@ test('an update or a delete made through the node is seen by the very next invok
 
 test('api key: provide-api-key true gives __OW_API_KEY (the caller\'s key)', async () => {
   const rec = await invokeOk(sys, 'withkey', {}, opts());
-  assert.strictEqual(rec.response.result.env.__OW_API_KEY, KEY);
+  assert.strictEqual(rec.response.result.env.__OW_API_KEY, ns.key);
 });
 
 test('final: a body key overriding a defined parameter is 400; init params are env vars only', async () => {

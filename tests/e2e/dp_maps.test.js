@@ -7,14 +7,13 @@
 // xwhisk_warm_sandboxes agrees with the slots map; a sandbox killed mid-activation ends it
 // at once as a developer error.
 'use strict';
-const { System, test, run, assert, sleep } = require('./lib/harness');
+const { test, run, assert, sleep } = require('./lib/harness');
 const dp = require('./lib/dp');
 const { putAction, invoke, invokeOk, SLOT_STATE } = dp;
 
-const sys = new System({ env: { XWHISK_PREWARM: 'nodejs:20=1,python:3=0' } });
 const NSN = 'dpmaps';
-let KEY;
-const opts = (o = {}) => ({ auth: KEY, ...o });
+const ns = dp.namespacedSystem(NSN, { env: { XWHISK_PREWARM: 'nodejs:20=1,python:3=0' }, limits: { ...dp.HIGH_LIMITS, maxActionConcurrency: 10 } });
+const { sys, opts } = ns;
 
 // A random tag per sandbox process: equal tags = the same sandbox.
 const PAR = `
@@ -26,12 +25,6 @@ function main(p) {
 }`;
 
 let parId; // the action id of "par" in the maps (a decimal string)
-
-test.before(async () => {
-  await sys.start();
-  KEY = dp.createNamespace(sys, NSN, { ...dp.HIGH_LIMITS, maxActionConcurrency: 10 });
-});
-test.after(() => dp.teardown(sys));
 
 // Samples the slots of an action while fn runs.
 async function sampling(actionId, fn) {
@@ -162,11 +155,14 @@ test('a sandbox that dies mid-activation: developer error at once, not after the
 });
 
 test('an update of the action routes to a new action id (stale sandboxes are not used)', async () => {
+  const warmIds = () => new Set(dp.slotsInUse(sys).filter((s) => s.state === SLOT_STATE.WARM).map((s) => s.action_id));
+  const before = warmIds();
+  assert.ok(before.has(parId), 'the old revision is warm before the update');
   await putAction(sys, 'par', { exec: { kind: 'nodejs:20', code: PAR.replace('let running', 'let  running') }, limits: { concurrency: 3 } }, opts());
   const rec = await invokeOk(sys, 'par', {}, opts());
   assert.strictEqual(typeof dp.ann(rec, 'initTime'), 'number', 'the new revision starts cold');
-  const ids = new Set(dp.slotsInUse(sys).filter((s) => s.state === SLOT_STATE.WARM).map((s) => s.action_id));
-  assert.ok([...ids].some((id) => id !== parId), 'a slot for the new revision');
+  const fresh = [...warmIds()].filter((id) => !before.has(id));
+  assert.strictEqual(fresh.length, 1, `one warm slot of a new action id (the new revision): ${fresh}`);
 });
 
 run();

@@ -4,21 +4,14 @@
 // records belong to the invoking namespace even for another namespace's published action;
 // logs limit 0 keeps no logs; and the node's and the controller's GET /metrics.
 'use strict';
-const { System, test, run, assert, SYSTEM_AUTH } = require('./lib/harness');
+const { test, run, assert, SYSTEM_AUTH } = require('./lib/harness');
 const { NS } = require('./lib/api');
 const dp = require('./lib/dp');
 const { ann, hasAnn, checkRecord, checkLogs, invoke, invokeOk, waitRecord, putAction, putEntity } = dp;
 
-const sys = new System({ env: { XWHISK_PREWARM: 'nodejs:20=1,python:3=0' } });
 const NSN = 'dprec';
-let KEY;
-const opts = (o = {}) => ({ auth: KEY, ...o });
-
-test.before(async () => {
-  await sys.start();
-  KEY = dp.createNamespace(sys, NSN, dp.HIGH_LIMITS);
-});
-test.after(() => dp.teardown(sys));
+const ns = dp.namespacedSystem(NSN, { env: { XWHISK_PREWARM: 'nodejs:20=1,python:3=0' } });
+const { sys, opts } = ns;
 
 const CODE = `
 function main(p) {
@@ -99,7 +92,7 @@ test('limits.logs 0: no logs are kept', async () => {
 test("another namespace's published action: the record is the caller's, path shows the owner", async () => {
   await putEntity(sys, 'packages', 'shared', { publish: true }, { auth: SYSTEM_AUTH });
   await putAction(sys, 'shared/hello', { exec: { kind: 'nodejs:20', code: CODE } }, { auth: SYSTEM_AUTH });
-  const r = await sys.request('POST', `${NS}/whisk.system/actions/shared/hello?blocking=true`, { auth: KEY, body: { who: 'me' } });
+  const r = await sys.request('POST', `${NS}/whisk.system/actions/shared/hello?blocking=true`, { auth: ns.key, body: { who: 'me' } });
   assert.strictEqual(r.status, 200, r.text);
   const rec = checkRecord(r.json, { name: 'hello', namespace: NSN, path: 'whisk.system/shared/hello' });
   await waitRecord(sys, rec.activationId, opts());

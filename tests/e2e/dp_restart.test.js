@@ -10,10 +10,9 @@ const dp = require('./lib/dp');
 const { ann, hasAnn, putAction, invoke, invokeOk, SLOT_STATE } = dp;
 
 // split: the controller and the node as separate processes, so the node alone can go.
-const sys = new System({ split: true, env: { XWHISK_PREWARM: 'nodejs:20=1,python:3=0' } });
 const NSN = 'dprst';
-let KEY;
-const opts = (o = {}) => ({ auth: KEY, ...o });
+const ns = dp.namespacedSystem(NSN, { split: true, env: { XWHISK_PREWARM: 'nodejs:20=1,python:3=0' } });
+const { sys, opts } = ns;
 
 const COUNTER = `
 const tag = Math.random().toString(36).slice(2);
@@ -24,14 +23,11 @@ function main(p) {
 }`;
 
 test.before(async () => {
-  await sys.start();
-  KEY = dp.createNamespace(sys, NSN, { ...dp.HIGH_LIMITS, });
   await putAction(sys, 'counter', { exec: { kind: 'nodejs:20', code: COUNTER } }, opts());
   // concurrency 1 on purpose: several sandboxes and a queue, independent of intra-sandbox
   // concurrency (dp_maps tests that)
   await putAction(sys, 'work', { exec: { kind: 'nodejs:20', code: COUNTER } }, opts());
 });
-test.after(() => dp.teardown(sys));
 
 let last; // the last counter result
 async function expectWarmAfterRestart(signal) {
@@ -107,6 +103,7 @@ async function loadWith({ ms, everyMs, at, disrupt, minAfter = 0, capMs = 20000 
   }
   await disrupted;
   await Promise.all(pending);
+  assert.ok(answeredAfter >= minAfter, `answered after the restart: ${answeredAfter} (wanted ${minAfter})`);
   return answered;
 }
 

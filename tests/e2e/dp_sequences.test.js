@@ -5,15 +5,14 @@
 // causedBy); nested sequences; components reached through a binding of a published
 // whisk.system package; blocking with result, non-blocking, and the npm client.
 'use strict';
-const { System, test, run, assert, SYSTEM_AUTH } = require('./lib/harness');
+const { test, run, assert, SYSTEM_AUTH } = require('./lib/harness');
 const { NS } = require('./lib/api');
 const dp = require('./lib/dp');
 const { ann, hasAnn, checkRecord, invoke, invokeOk, waitRecord, putAction, putEntity } = dp;
 
-const sys = new System({ env: { XWHISK_PREWARM: 'nodejs:20=2,python:3=0' } });
 const NSN = 'dpseq';
-let KEY;
-const opts = (o = {}) => ({ auth: KEY, ...o });
+const ns = dp.namespacedSystem(NSN, { env: { XWHISK_PREWARM: 'nodejs:20=2,python:3=0' } });
+const { sys, opts } = ns;
 
 const step = (name, expr) => `
 function main(p) {
@@ -23,8 +22,6 @@ function main(p) {
 }`;
 
 test.before(async () => {
-  await sys.start();
-  KEY = dp.createNamespace(sys, NSN, dp.HIGH_LIMITS);
   const kind = 'nodejs:20';
   await putAction(sys, 'inc', { exec: { kind, code: step('inc', 'n + 1') } }, opts());
   await putAction(sys, 'dbl', { exec: { kind, code: step('dbl', 'n * 2') } }, opts());
@@ -40,7 +37,6 @@ test.before(async () => {
   await putEntity(sys, 'packages', 'mybind', { binding: { namespace: 'whisk.system', name: 'mathlib' }, parameters: [{ key: 'n', value: 5 }] }, opts());
   await putAction(sys, 'viabind', seq([`/${NSN}/mybind/addten`, `/${NSN}/dbl`]), opts());
 });
-test.after(() => dp.teardown(sys));
 
 // The sequence's record and each component's, checked against section 5.
 async function checkSequence(rec, { name, components, topmost = true, cause }) {
@@ -134,7 +130,7 @@ test('blocking with result=true, and non-blocking: 202 and the record later', as
 });
 
 test('npm client: a sequence invoked blocking', async () => {
-  const ow = sys.client(KEY);
+  const ow = sys.client(ns.key);
   const rec = await ow.actions.invoke({ name: 'seq', params: { n: 10 }, blocking: true });
   assert.strictEqual(rec.response.success, true);
   assert.strictEqual(rec.response.result.n, 23);

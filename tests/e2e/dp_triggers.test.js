@@ -5,31 +5,27 @@
 // logs = one JSON string per rule); disabled rules are skipped; firesPerMinute, and rule
 // invokes counted against invocationsPerMinute.
 'use strict';
-const { System, test, run, assert, expectError, sleep } = require('./lib/harness');
+const { test, run, assert, expectError, sleep } = require('./lib/harness');
 const { NS } = require('./lib/api');
 const dp = require('./lib/dp');
 const { waitRecord, putAction, putEntity } = dp;
 
-const sys = new System({ env: { XWHISK_PREWARM: 'nodejs:20=2,python:3=0' } });
 const NSN = 'dptrig';
-let KEY;
-const opts = (o = {}) => ({ auth: KEY, ...o });
-const fire = (name, body, o = {}) => sys.request('POST', `${NS}/_/triggers/${name}`, { auth: KEY, body, ...o });
-const setRule = (name, status, auth = KEY) => sys.request('POST', `${NS}/_/rules/${name}`, { auth, body: { status } });
+const ns = dp.namespacedSystem(NSN, { env: { XWHISK_PREWARM: 'nodejs:20=2,python:3=0' } });
+const { sys, opts } = ns;
+const fire = (name, body, o = {}) => sys.request('POST', `${NS}/_/triggers/${name}`, { auth: ns.key, body, ...o });
+const setRule = (name, status, auth = ns.key) => sys.request('POST', `${NS}/_/rules/${name}`, { auth, body: { status } });
 
 const ECHO = (tag) => `function main(p) { return { tag: '${tag}', args: p }; }`;
 
 test.before(async () => {
-  await sys.start();
-  KEY = dp.createNamespace(sys, NSN, dp.HIGH_LIMITS);
   await putAction(sys, 'first', { exec: { kind: 'nodejs:20', code: ECHO('first') }, parameters: [{ key: 'ap', value: 'action' }] }, opts());
   await putAction(sys, 'second', { exec: { kind: 'nodejs:20', code: ECHO('second') } }, opts());
   await putEntity(sys, 'triggers', 'tr', { parameters: [{ key: 'tp', value: 'trigger' }, { key: 'over', value: 'trigger' }] }, opts());
 });
-test.after(() => dp.teardown(sys));
 
 // Trigger activations, newest first.
-async function triggerActivations(name, auth = KEY) {
+async function triggerActivations(name, auth = ns.key) {
   const r = await sys.request('GET', `${NS}/_/activations?name=${name}&docs=true`, { auth });
   assert.strictEqual(r.status, 200, r.text);
   return r.json;
@@ -118,7 +114,7 @@ test('a disabled rule is not fired; all disabled is 204 again', async () => {
 });
 
 test('npm client: rules.create, triggers.invoke gives an activationId, rules.disable', async () => {
-  const ow = sys.client(KEY);
+  const ow = sys.client(ns.key);
   await ow.triggers.create({ name: 'cltr' });
   await ow.rules.create({ name: 'clrule', trigger: 'cltr', action: 'second' });
   const res = await ow.triggers.invoke({ name: 'cltr', params: { via: 'client' } });

@@ -7,14 +7,13 @@
 // X-Require-Whisk-Auth); OPTIONS and CORS; x-openwhisk-activation-id; the default package
 // and a named one; errors mapped to 400.
 'use strict';
-const { System, test, run, assert, request } = require('./lib/harness');
+const { test, run, assert, request } = require('./lib/harness');
 const dp = require('./lib/dp');
 const { putAction, putEntity, waitRecord } = dp;
 
-const sys = new System({ env: { XWHISK_PREWARM: 'nodejs:20=2,python:3=0' } });
 const NSN = 'dpweb';
-let KEY;
-const opts = (o = {}) => ({ auth: KEY, ...o });
+const ns = dp.namespacedSystem(NSN, { env: { XWHISK_PREWARM: 'nodejs:20=2,python:3=0' } });
+const { sys, opts } = ns;
 const WEB = `/api/v1/web/${NSN}`;
 // Web requests carry no credentials unless asked.
 const web = (method, p, o = {}) => request(sys.nodePort, method, `${WEB}/${p}`, { auth: null, ...o });
@@ -42,8 +41,6 @@ function main(p) {
 }`;
 
 test.before(async () => {
-  await sys.start();
-  KEY = dp.createNamespace(sys, NSN, dp.HIGH_LIMITS);
   const exec = { kind: 'nodejs:20', code: CODE };
   const webExport = { key: 'web-export', value: true };
   await putAction(sys, 'w', { exec, annotations: [webExport], parameters: [{ key: 'def', value: 'ault' }] }, opts());
@@ -58,7 +55,6 @@ test.before(async () => {
   await putEntity(sys, 'packages', 'site', {}, opts());
   await putAction(sys, 'site/page', { exec, annotations: [webExport] }, opts());
 });
-test.after(() => dp.teardown(sys));
 
 function expectActivationHeader(r) {
   const id = r.headers['x-openwhisk-activation-id'];
@@ -233,9 +229,9 @@ test('a named package: /web/ns/pkg/action', async () => {
 test('require-whisk-auth true: 401 without credentials, 200 with (and __ow_user)', async () => {
   const no = await web('GET', 'default/authd.json');
   assert.strictEqual(no.status, 401, no.text);
-  const bad = await web('GET', 'default/authd.json', { auth: `${KEY.split(':')[0]}:${'x'.repeat(64)}` });
+  const bad = await web('GET', 'default/authd.json', { auth: `${ns.key.split(':')[0]}:${'x'.repeat(64)}` });
   assert.strictEqual(bad.status, 401, bad.text);
-  const yes = await web('GET', 'default/authd.json', { auth: KEY });
+  const yes = await web('GET', 'default/authd.json', { auth: ns.key });
   assert.strictEqual(yes.status, 200, yes.text);
   assert.strictEqual(yes.json.__ow_user, NSN);
 });

@@ -20,6 +20,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <zip.h>
+
 #include "buf.h"
 #include "http.h"
 #include "json.h"
@@ -271,6 +273,35 @@ H_FUNC int h_post(const char *ip, int port, const char *path, const char *json, 
 H_FUNC int h_sb_post(struct sandbox *sb, const char *path, const char *json, char **body)
 {
 	return h_post(sandbox_ip(sb), sandbox_port(sb), path, json, 20000, body);
+}
+
+/* A zip from name/content pairs (NULL-terminated), base64-encoded; every entry
+ * executable (an ActionLoop archive's "exec" must be). */
+H_FUNC char *h_zip_b64(const char *const *files)
+{
+	char path[] = "/tmp/xwhisk-pxzip-XXXXXX";
+	int fd = mkstemp(path), err;
+	zip_t *za;
+	char *data, *b64;
+	size_t len;
+
+	close(fd);
+	za = zip_open(path, ZIP_TRUNCATE, &err);
+	for (int i = 0; za && files[i]; i += 2) {
+		const char *content = files[i + 1];
+		zip_source_t *src = zip_source_buffer(za, content, strlen(content), 0);
+		zip_int64_t idx = zip_file_add(za, files[i], src, ZIP_FL_OVERWRITE);
+
+		zip_file_set_external_attributes(za, (zip_uint64_t)idx, 0, ZIP_OPSYS_UNIX,
+						 (zip_uint32_t)(0100755u << 16));
+	}
+	if (!za || zip_close(za))
+		return NULL;
+	data = file_read_all(path, &len);
+	unlink(path);
+	b64 = data ? base64_encode(data, len) : NULL;
+	free(data);
+	return b64;
 }
 
 /* body parses to the same JSON as expected (says what it got when not). */

@@ -7,6 +7,7 @@
 #include "digest.h"
 #include "http.h"
 #include "loop.h"
+#include "prom.h"
 #include "util.h"
 #include "test.h"
 
@@ -119,6 +120,22 @@ static void test_timers(void)
 	loop_free(loop);
 }
 
+static void test_prom(void)
+{
+	static const char *const bounds[] = { "0.1", "1", "+Inf" };
+	const uint64_t counts[] = { 2, 0, 3 };
+	struct buf b = BUF_INIT;
+
+	prom_value(&b, "x_total", "counter", "Things.", 7);
+	prom_histogram(&b, "x_seconds", "Time.", bounds, counts, 3, 1.5);
+	CHECK_STR(b.data, "# HELP x_total Things.\n# TYPE x_total counter\nx_total 7\n"
+			  "# HELP x_seconds Time.\n# TYPE x_seconds histogram\n"
+			  "x_seconds_bucket{le=\"0.1\"} 2\nx_seconds_bucket{le=\"1\"} 2\n"
+			  "x_seconds_bucket{le=\"+Inf\"} 5\nx_seconds_sum 1.500000\n"
+			  "x_seconds_count 5\n");
+	buf_free(&b);
+}
+
 int main(void)
 {
 	RUN(test_buf);
@@ -127,5 +144,6 @@ int main(void)
 	RUN(test_ids_and_time);
 	RUN(test_timers);
 	RUN(test_sha256);
+	RUN(test_prom);
 	TEST_EXIT();
 }

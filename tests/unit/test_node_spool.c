@@ -75,7 +75,7 @@ static int count_files(void)
 
 static void test_ship_retry_and_restart(void)
 {
-	struct http_server_opts o = { .max_body = 1 << 20 };
+	struct http_server_opts o = { .max_body = 16 << 20 };
 	struct spool_writer *w = NULL;
 	struct mailbox *mb;
 	struct ctlclient *cc;
@@ -115,6 +115,27 @@ static void test_ship_retry_and_restart(void)
 	run_until(6, 300); /* nothing more arrives */
 	CHECK(json_array_size(received) == 5);
 	CHECK(count_files() == 1);
+
+	/* A record longer than a batch's read (10 MB of logs are allowed): shipped whole,
+	 * and what follows it too. */
+	{
+		char *logs = malloc(3 << 20);
+		json_t *rec;
+
+		ASSERT(logs);
+		memset(logs, 'x', (3 << 20) - 1);
+		logs[(3 << 20) - 1] = '\0';
+		rec = json_pack("{s:s,s:s,s:[s]}", "activationId", "big", "namespace", "guest",
+				"logs", logs);
+		free(logs);
+		CHECK(rec && spool_append(w, rec) == 0);
+		json_decref(rec);
+	}
+	append(w, "c1");
+	shipper_nudge(s);
+	run_until(7, 5000);
+	CHECK(json_array_size(received) == 7);
+	CHECK(!strcmp(json_string_value(json_array_get(received, 5)) ?: "", "big"));
 
 	shipper_free(s);
 	spool_writer_close(w);

@@ -158,34 +158,6 @@ static const char *error_of(const char *body, char *out, size_t len)
 	return out;
 }
 
-/* A zip in memory from name/content pairs (NULL-terminated), base64-encoded. */
-static char *zip_b64(const char *const *files)
-{
-	char path[] = "/tmp/xwhisk-pxzip-XXXXXX";
-	int fd = mkstemp(path), err;
-	zip_t *za;
-	char *data, *b64;
-	size_t len;
-
-	close(fd);
-	za = zip_open(path, ZIP_TRUNCATE, &err);
-	for (int i = 0; za && files[i]; i += 2) {
-		const char *content = files[i + 1];
-		zip_source_t *src = zip_source_buffer(za, content, strlen(content), 0);
-		zip_int64_t idx = zip_file_add(za, files[i], src, ZIP_FL_OVERWRITE);
-
-		zip_file_set_external_attributes(za, (zip_uint64_t)idx, 0, ZIP_OPSYS_UNIX,
-						 (zip_uint32_t)(0100755u << 16));
-	}
-	if (!za || zip_close(za))
-		return NULL;
-	data = file_read_all(path, &len);
-	unlink(path);
-	b64 = data ? base64_encode(data, len) : NULL;
-	free(data);
-	return b64;
-}
-
 struct zip_entry {
 	const char *name, *content;
 	unsigned mode; /* S_IFREG|0644, S_IFLNK|0777 (content: the target)... */
@@ -553,7 +525,7 @@ static void test_node_zip(void)
 	char *z, *b = NULL, e[256];
 
 	start_node();
-	z = zip_b64(pkg);
+	z = h_zip_b64(pkg);
 	CHECK(z && init_code(z, true, NULL, 0, &b) == 200);
 	free(b);
 	free(z);
@@ -562,7 +534,7 @@ static void test_node_zip(void)
 	free(b);
 	px_stop();
 	start_node();
-	z = zip_b64(idx);
+	z = h_zip_b64(idx);
 	CHECK(z && init_code(z, true, NULL, 0, &b) == 200);
 	free(b);
 	free(z);
@@ -571,7 +543,7 @@ static void test_node_zip(void)
 	free(b);
 	px_stop();
 	start_node();
-	z = zip_b64(bad);
+	z = h_zip_b64(bad);
 	CHECK(z && init_code(z, true, NULL, 0, &b) == 502);
 	CHECK(strstr(error_of(b, e, sizeof(e)), "package.json or index.js"));
 	free(b);
@@ -685,7 +657,7 @@ static void test_python_zip(void)
 					       "def main(a):\n    return {'msg': greet(a['n'])}\n",
 				"helper.py", "def greet(n):\n    return 'hi ' + n\n", NULL };
 	const char *bad[] = { "main.py", "def main(a):\n    return {}\n", NULL };
-	char *z = zip_b64(files), *b = NULL;
+	char *z = h_zip_b64(files), *b = NULL;
 
 	start_python();
 	CHECK(z && init_code(z, true, NULL, 0, &b) == 200);
@@ -696,7 +668,7 @@ static void test_python_zip(void)
 	free(b);
 	px_stop();
 	start_python();
-	z = zip_b64(bad);
+	z = h_zip_b64(bad);
 	CHECK(z && init_code(z, true, NULL, 0, &b) == 502);
 	free(b);
 	free(z);

@@ -85,8 +85,6 @@ void http_resp_send(struct http_request *req, int status, const char *content_ty
 void http_resp_begin(struct http_request *req, int status, const char *content_type);
 int http_resp_chunk(struct http_request *req, const void *data, size_t len);
 void http_resp_end(struct http_request *req);
-/* Marks the connection to close after this response. */
-void http_resp_close(struct http_request *req);
 const char *http_status_text(int status);
 /* True while the client that sent req is still connected. */
 bool http_req_alive(const struct http_request *req);

@@ -155,11 +155,6 @@ int http_resp_header(struct http_request *req, const char *name, const char *fmt
 	return buf_append(&req->resp_headers, "\r\n", 2);
 }
 
-void http_resp_close(struct http_request *req)
-{
-	req->keep_alive = false;
-}
-
 void http_resp_send(struct http_request *req, int status, const char *content_type,
 		    const void *body, size_t len)
 {

@@ -24,7 +24,7 @@ struct action_cache {
 	pthread_mutex_t lock;
 	struct xw_maps *maps;
 	struct cached *buckets[BUCKETS];
-	size_t size;
+	uint64_t epoch; /* invalidations so far */
 };
 
 struct action_cache *action_cache_new(struct xw_maps *maps)
@@ -128,7 +128,6 @@ static struct action_entry *entry_build(const char *subject, const char *name, j
 	e->path = json_obj_str(doc, "path");
 	e->name = json_obj_str(doc, "name");
 	e->version = json_obj_str(doc, "version");
-	e->owner = json_obj_str(doc, "owner");
 	e->binding = json_obj_str(doc, "binding");
 	e->kind = json_obj_str(exec, "kind");
 	if (!e->key || !e->subject || !e->docid || !e->path || !e->name || !e->kind) {
@@ -212,7 +211,12 @@ static void publish_action(struct action_cache *c, struct action_entry *e, uint3
 		pr_debug("action_cache: actions map update: %s", strerror(errno));
 }
 
-struct action_entry *action_cache_put(struct action_cache *c, const char *subject,
+uint64_t action_cache_epoch(struct action_cache *c)
+{
+	return __atomic_load_n(&c->epoch, __ATOMIC_ACQUIRE);
+}
+
+struct action_entry *action_cache_put(struct action_cache *c, uint64_t epoch, const char *subject,
 				      uint32_t subject_idx, const char *name, json_t *resolved)
 {
 	struct action_entry *e = entry_build(subject, name, resolved);
@@ -229,6 +233,13 @@ struct action_entry *action_cache_put(struct action_cache *c, const char *subjec
 	k->e = e;
 	b = str_hash(e->key) % BUCKETS;
 	pthread_mutex_lock(&c->lock);
+	/* Resolved before an invalidation that may have been about it: not kept. */
+	if (c->epoch != epoch) {
+		pthread_mutex_unlock(&c->lock);
+		action_entry_unref(e);
+		free(k);
+		return e;
+	}
 	/* Another worker may have cached the same name meanwhile: the newest wins. */
 	for (pp = &c->buckets[b]; *pp; pp = &(*pp)->next) {
 		if (!strcmp((*pp)->e->key, e->key)) {
@@ -237,13 +248,11 @@ struct action_entry *action_cache_put(struct action_cache *c, const char *subjec
 			*pp = old->next;
 			action_entry_unref(old->e);
 			free(old);
-			c->size--;
 			break;
 		}
 	}
 	k->next = c->buckets[b];
 	c->buckets[b] = k;
-	c->size++;
 	pthread_mutex_unlock(&c->lock);
 	return e;
 }
@@ -262,6 +271,7 @@ static bool depends_on(struct action_entry *e, const char *docid)
 void action_cache_invalidate(struct action_cache *c, const char *docid)
 {
 	pthread_mutex_lock(&c->lock);
+	__atomic_add_fetch(&c->epoch, 1, __ATOMIC_RELEASE);
 	for (size_t b = 0; b < BUCKETS; b++) {
 		struct cached **pp = &c->buckets[b];
 
@@ -275,18 +285,7 @@ void action_cache_invalidate(struct action_cache *c, const char *docid)
 			*pp = k->next;
 			action_entry_unref(k->e);
 			free(k);
-			c->size--;
 		}
 	}
 	pthread_mutex_unlock(&c->lock);
-}
-
-size_t action_cache_size(struct action_cache *c)
-{
-	size_t n;
-
-	pthread_mutex_lock(&c->lock);
-	n = c->size;
-	pthread_mutex_unlock(&c->lock);
-	return n;
 }

@@ -24,7 +24,7 @@ struct action_entry {
 	char *subject;
 	uint64_t id;
 	json_t *doc;      /* the controller's resolved document (read-only) */
-	const char *docid, *path, *name, *version, *kind, *binding, *owner;
+	const char *docid, *path, *name, *version, *kind, *binding;
 	char fqn[600];    /* "/path/name": what /run's action_name says */
 	uint32_t timeout_ms, memory_mb, logs_mb, concurrency;
 	int64_t revision;
@@ -44,9 +44,12 @@ void action_cache_free(struct action_cache *c);
 /* A new reference to the cached entry, or NULL. */
 struct action_entry *action_cache_get(struct action_cache *c, const char *subject,
 				      const char *name);
-/* Builds an entry from the controller's answer and caches it; returns a new reference.
+/* Counts invalidations: read before asking the controller, given to action_cache_put. */
+uint64_t action_cache_epoch(struct action_cache *c);
+/* Builds an entry from the controller's answer and caches it unless an invalidation came
+ * after epoch (the answer may predate the change); returns a new reference either way.
  * subject_idx is the subject's index in the namespaces map. */
-struct action_entry *action_cache_put(struct action_cache *c, const char *subject,
+struct action_entry *action_cache_put(struct action_cache *c, uint64_t epoch, const char *subject,
 				      uint32_t subject_idx, const char *name, json_t *resolved);
 /* An entry that is not cached (a reference for the caller). */
 struct action_entry *action_entry_new(const char *subject, const char *name, json_t *resolved);
@@ -54,6 +57,5 @@ struct action_entry *action_entry_new(const char *subject, const char *name, jso
 void action_cache_invalidate(struct action_cache *c, const char *docid);
 void action_entry_ref(struct action_entry *e);
 void action_entry_unref(struct action_entry *e);
-size_t action_cache_size(struct action_cache *c);
 
 #endif

@@ -67,7 +67,6 @@ static void on_wait_expired(struct loop *loop, void *data)
 
 	inv->wait_timer = NULL;
 	if (overflow_remove(inv->w->waiting, inv->action->id, inv)) {
-		STAT_ADD(inv->w, queued, -1);
 		invocation_fail(inv, ACTIVATION_WHISK_ERROR,
 				"No sandbox became available for the action in time.");
 	}
@@ -83,7 +82,6 @@ static int invocation_wait(struct invocation *inv)
 		return err;
 	inv->cold = true;
 	STAT_INC(w, cold_starts);
-	STAT_INC(w, queued);
 	inv->wait_timer = loop_timer_add(w->loop, WAIT_LIMIT_MS, on_wait_expired, inv);
 	pool_need(w->node, inv->action, w->id, overflow_waiting(w->waiting, inv->action->id),
 		  inv->activation_id, inv->tid, inv->who.credential);
@@ -130,7 +128,6 @@ void worker_on_warm_news(void *arg)
 
 	if (news->status) {
 		while ((inv = overflow_pop(w->waiting, news->action_id))) {
-			STAT_ADD(w, queued, -1);
 			inv->init_ms = news->init_ms;
 			inv->status = news->status;
 			json_decref(inv->result);
@@ -141,11 +138,9 @@ void worker_on_warm_news(void *arg)
 		goto out;
 	}
 	while ((inv = overflow_pop(w->waiting, news->action_id))) {
-		STAT_ADD(w, queued, -1);
 		if (!try_claim(inv)) {
 			/* Still no room: back in front of the queue, and ask for more. */
 			(void)overflow_push_front(w->waiting, news->action_id, inv);
-			STAT_INC(w, queued);
 			pool_need(w->node, inv->action, w->id,
 				  overflow_waiting(w->waiting, news->action_id), inv->activation_id,
 				  inv->tid, inv->who.credential);
@@ -238,7 +233,7 @@ static void on_run_answer(struct http_response *resp, int err, void *data)
 	struct worker *w = inv->w;
 	struct node *node = w->node;
 	const char *broken_why;
-	bool broken = false;
+	bool broken = false, remote;
 	uint32_t slot, generation;
 	char msg[256];
 
@@ -284,6 +279,8 @@ static void on_run_answer(struct http_response *resp, int err, void *data)
 	}
 	slot = inv->slot;
 	generation = inv->slot_generation;
+	/* Another node's sandbox: its logs are that node's to read, none come here. */
+	remote = __atomic_load_n(&node->maps->slots[slot].node, __ATOMIC_RELAXED) != 0;
 	broken_why = inv->timed_out ? "timeout" : err ? "no answer" : "developer error";
 	if (broken)
 		slot_retire(node->maps, slot, generation);
@@ -291,7 +288,7 @@ static void on_run_answer(struct http_response *resp, int err, void *data)
 	/* Logs are asked for before the sandbox goes: the manager hands over what it has
 	 * (a failed runtime may never write its sentinels) before it removes the sandbox.
 	 * inv may be finished (freed) when pool_logs returns. */
-	if (inv->action->logs_mb)
+	if (inv->action->logs_mb && !remote)
 		pool_logs(node, w, slot, generation, inv->run_sent_ns,
 			  (uint64_t)inv->action->logs_mb << 20, on_logs, inv);
 	else
@@ -327,6 +324,8 @@ static void invocation_run(struct invocation *inv)
 	http_call_limit_body(inv->call, RESULT_MAX + 1);
 	free(text);
 	if (!inv->call) {
+		/* Out of use at once, as on_run_answer does with a broken sandbox. */
+		slot_retire(inv->w->node->maps, inv->slot, inv->slot_generation);
 		slot_release(inv->w->node->maps, inv->slot, true);
 		pool_broken(inv->w->node, inv->slot, inv->slot_generation, "unreachable");
 		inv->end_ms = clock_real_ms();

@@ -173,9 +173,6 @@ static void on_action(int status, struct action_entry *a, const char *message, v
 	snprintf(ir->activation_id, sizeof(ir->activation_id), "%s", ir->inv->activation_id);
 	ir->inv->done = ir->blocking ? on_primitive_done : NULL;
 	ir->inv->done_data = ir->blocking ? ir : NULL;
-	/* The marker goes first: a record written by a very quick activation then settles it. */
-	if (!ir->blocking)
-		worker_accept(w, ir->activation_id, ir_fallback(ir));
 	if (invocation_start(ir->inv, ir->throttle_held)) {
 		/* Its queue is full: nothing ran, nothing is recorded. */
 		invocation_free(ir->inv);
@@ -192,8 +189,9 @@ static void on_action(int status, struct action_entry *a, const char *message, v
 	ir->throttle_held = false;
 started:
 	if (!ir->blocking) {
-		if (ir->seq)
-			worker_accept(w, ir->activation_id, ir_fallback(ir));
+		/* Only for an activation that started (a refused one has nothing to settle);
+		 * before its record can be: no activation ends inside invocation_start(). */
+		worker_accept(w, ir->activation_id, ir_fallback(ir));
 		http_resp_header(ir->req, "x-openwhisk-activation-id", "%s", ir->activation_id);
 		reply_json(ir->req, ir->tid, 202,
 			   json_pack("{s:s}", "activationId", ir->activation_id));
@@ -269,7 +267,7 @@ static bool parse_request(struct invoke_req *ir)
 	if (req->body.len && strspn(req->body.data, " \t\r\n") != req->body.len) {
 		char err[256];
 
-		if (ct && strncasecmp(ct, "application/json", 16) && !strstr(ct, "+json")) {
+		if (ct && !media_is_json(ct)) {
 			reply_error(req, ir->tid, 415,
 				    "The request's Content-Type is not supported. Expected:\n"
 				    "application/json");

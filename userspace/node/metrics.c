@@ -6,7 +6,9 @@
 #include "buf.h"
 #include "metrics.h"
 #include "node.h"
+#include "overflow.h"
 #include "pool.h"
+#include "prom.h"
 #include "spool.h"
 #include "worker.h"
 
@@ -30,8 +32,8 @@ void metrics_http(struct node *node, struct http_request *req)
 {
 	static const char *const statuses[] = { "success", "application_error", "developer_error",
 						"whisk_error" };
+	uint64_t warm = 0, starting = 0, queued = 0, buckets[14];
 	struct buf b = BUF_INIT;
-	uint64_t cumulative = 0, warm = 0, starting = 0;
 
 	for (uint32_t i = 0; i < XW_MAX_SLOTS; i++) {
 		uint32_t st = __atomic_load_n(&node->maps->slots[i].state, __ATOMIC_RELAXED);
@@ -39,54 +41,34 @@ void metrics_http(struct node *node, struct http_request *req)
 		warm += st == XW_SLOT_WARM;
 		starting += st == XW_SLOT_STARTING;
 	}
-	buf_puts(&b, "# HELP xwhisk_invocations_total Activations started on this node.\n"
-		     "# TYPE xwhisk_invocations_total counter\n");
-	buf_printf(&b, "xwhisk_invocations_total %llu\n",
-		   (unsigned long long)SUM(node, invocations));
-	buf_puts(&b, "# HELP xwhisk_activations_total Finished activations by status.\n"
-		     "# TYPE xwhisk_activations_total counter\n");
+	for (unsigned i = 0; i < node->nworkers; i++)
+		queued += overflow_total(node->workers[i]->waiting);
+	prom_value(&b, "xwhisk_invocations_total", "counter", "Activations started on this node.",
+		   SUM(node, invocations));
+	prom_family(&b, "xwhisk_activations_total", "counter", "Finished activations by status.");
 	for (int s = 0; s < 4; s++)
 		buf_printf(&b, "xwhisk_activations_total{status=\"%s\"} %llu\n", statuses[s],
 			   (unsigned long long)sum_stat(node, offsetof(struct worker_stats, errors) +
 								      (size_t)s * sizeof(uint64_t)));
-	buf_puts(&b, "# HELP xwhisk_activation_duration_seconds From request to result.\n"
-		     "# TYPE xwhisk_activation_duration_seconds histogram\n");
-	for (int i = 0; i < 14; i++) {
-		cumulative += sum_stat(node, offsetof(struct worker_stats, latency_hist) +
-						     (size_t)i * sizeof(uint64_t));
-		buf_printf(&b, "xwhisk_activation_duration_seconds_bucket{le=\"%s\"} %llu\n",
-			   latency_bounds[i], (unsigned long long)cumulative);
-	}
-	buf_printf(&b, "xwhisk_activation_duration_seconds_sum %.6f\n",
-		   (double)SUM(node, latency_sum_us) / 1e6);
-	buf_printf(&b, "xwhisk_activation_duration_seconds_count %llu\n",
-		   (unsigned long long)cumulative);
-	buf_puts(&b, "# HELP xwhisk_cold_starts_total Activations that waited for a new sandbox.\n"
-		     "# TYPE xwhisk_cold_starts_total counter\n");
-	buf_printf(&b, "xwhisk_cold_starts_total %llu\n", (unsigned long long)SUM(node, cold_starts));
-	buf_puts(&b, "# HELP xwhisk_throttled_total Requests refused by a namespace throttle.\n"
-		     "# TYPE xwhisk_throttled_total counter\n");
-	buf_printf(&b, "xwhisk_throttled_total %llu\n", (unsigned long long)SUM(node, throttled));
-	buf_puts(&b, "# HELP xwhisk_queue_full_total Requests refused because an action's queue "
-		     "was full.\n# TYPE xwhisk_queue_full_total counter\n");
-	buf_printf(&b, "xwhisk_queue_full_total %llu\n", (unsigned long long)SUM(node, queue_full));
-	buf_puts(&b, "# HELP xwhisk_queue_depth Activations waiting for a sandbox.\n"
-		     "# TYPE xwhisk_queue_depth gauge\n");
-	buf_printf(&b, "xwhisk_queue_depth %llu\n", (unsigned long long)SUM(node, queued));
-	buf_puts(&b, "# HELP xwhisk_warm_sandboxes Sandboxes ready to serve.\n"
-		     "# TYPE xwhisk_warm_sandboxes gauge\n");
-	buf_printf(&b, "xwhisk_warm_sandboxes %llu\n", (unsigned long long)warm);
-	buf_puts(&b, "# HELP xwhisk_starting_sandboxes Sandboxes being started.\n"
-		     "# TYPE xwhisk_starting_sandboxes gauge\n");
-	buf_printf(&b, "xwhisk_starting_sandboxes %llu\n", (unsigned long long)starting);
-	buf_puts(&b, "# HELP xwhisk_records_shipped_total Activation records the controller "
-		     "acknowledged.\n# TYPE xwhisk_records_shipped_total counter\n");
-	buf_printf(&b, "xwhisk_records_shipped_total %llu\n",
-		   (unsigned long long)shipper_shipped(node->shipper));
-	buf_puts(&b, "# HELP xwhisk_spool_backlog_bytes Spooled record bytes not yet "
-		     "acknowledged.\n# TYPE xwhisk_spool_backlog_bytes gauge\n");
-	buf_printf(&b, "xwhisk_spool_backlog_bytes %llu\n",
-		   (unsigned long long)shipper_backlog(node->shipper));
-	http_resp_send(req, 200, "text/plain; version=0.0.4", b.data, b.len);
+	for (size_t i = 0; i < 14; i++)
+		buckets[i] = sum_stat(node, offsetof(struct worker_stats, latency_hist) +
+						    i * sizeof(uint64_t));
+	prom_histogram(&b, "xwhisk_activation_duration_seconds", "From request to result.",
+		       latency_bounds, buckets, 14, (double)SUM(node, latency_sum_us) / 1e6);
+	prom_value(&b, "xwhisk_cold_starts_total", "counter",
+		   "Activations that waited for a new sandbox.", SUM(node, cold_starts));
+	prom_value(&b, "xwhisk_throttled_total", "counter",
+		   "Requests refused by a namespace throttle.", SUM(node, throttled));
+	prom_value(&b, "xwhisk_queue_full_total", "counter",
+		   "Requests refused because an action's queue was full.", SUM(node, queue_full));
+	prom_value(&b, "xwhisk_queue_depth", "gauge", "Activations waiting for a sandbox.", queued);
+	prom_value(&b, "xwhisk_warm_sandboxes", "gauge", "Sandboxes ready to serve.", warm);
+	prom_value(&b, "xwhisk_starting_sandboxes", "gauge", "Sandboxes being started.", starting);
+	prom_value(&b, "xwhisk_records_shipped_total", "counter",
+		   "Activation records the controller acknowledged.",
+		   shipper_shipped(node->shipper));
+	prom_value(&b, "xwhisk_spool_backlog_bytes", "gauge",
+		   "Spooled record bytes not yet acknowledged.", shipper_backlog(node->shipper));
+	http_resp_send(req, 200, PROM_CONTENT_TYPE, b.data, b.len);
 	buf_free(&b);
 }

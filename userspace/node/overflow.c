@@ -92,7 +92,7 @@ int overflow_push(struct overflow *o, uint64_t action_id, struct invocation *inv
 		q->head = inv;
 	q->tail = inv;
 	q->count++;
-	o->total++;
+	__atomic_add_fetch(&o->total, 1, __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -107,7 +107,7 @@ int overflow_push_front(struct overflow *o, uint64_t action_id, struct invocatio
 	if (!q->tail)
 		q->tail = inv;
 	q->count++;
-	o->total++;
+	__atomic_add_fetch(&o->total, 1, __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -124,7 +124,7 @@ struct invocation *overflow_pop(struct overflow *o, uint64_t action_id)
 		q->tail = NULL;
 	inv->next = NULL;
 	q->count--;
-	o->total--;
+	__atomic_sub_fetch(&o->total, 1, __ATOMIC_RELAXED);
 	drop_if_empty(o, q);
 	return inv;
 }
@@ -144,7 +144,7 @@ bool overflow_remove(struct overflow *o, uint64_t action_id, struct invocation *
 			q->tail = prev;
 		inv->next = NULL;
 		q->count--;
-		o->total--;
+		__atomic_sub_fetch(&o->total, 1, __ATOMIC_RELAXED);
 		drop_if_empty(o, q);
 		return true;
 	}
@@ -160,5 +160,5 @@ unsigned overflow_waiting(struct overflow *o, uint64_t action_id)
 
 unsigned overflow_total(struct overflow *o)
 {
-	return o->total;
+	return __atomic_load_n(&o->total, __ATOMIC_RELAXED);
 }

@@ -19,6 +19,7 @@ struct invocation *overflow_pop(struct overflow *o, uint64_t action_id);
 /* Takes inv out wherever it waits; false if it was not queued. */
 bool overflow_remove(struct overflow *o, uint64_t action_id, struct invocation *inv);
 unsigned overflow_waiting(struct overflow *o, uint64_t action_id);
+/* Activations waiting, all actions together; any thread may read it. */
 unsigned overflow_total(struct overflow *o);
 
 #endif

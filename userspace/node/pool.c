@@ -711,7 +711,7 @@ bool pool_make_room(struct pool *p, unsigned memory_mb)
 	return true;
 }
 
-static const char *sandbox_kind_of(const struct action_entry *a)
+const char *pool_sandbox_kind(const struct action_entry *a)
 {
 	json_t *exec = json_object_get(a->doc, "exec");
 
@@ -741,7 +741,7 @@ int pool_start_own(struct pool *p, struct action_entry *a, const char *gid,
 	snprintf(ps->gid, sizeof(ps->gid), "%s", gid);
 	snprintf(ps->key, sizeof(ps->key), "%s|%s@%lld", a->subject, a->docid,
 		 (long long)a->revision);
-	snprintf(ps->kind, sizeof(ps->kind), "%s", sandbox_kind_of(a));
+	snprintf(ps->kind, sizeof(ps->kind), "%s", pool_sandbox_kind(a));
 	ps->concurrency = a->concurrency;
 	ps->memory_mb = a->memory_mb;
 	ps->state = PS_STARTING;

@@ -132,11 +132,7 @@ static int request_allocation(struct pool *p, struct demand *d)
 	ac->action_id = a->id;
 	snprintf(action_id, sizeof(action_id), "%016" PRIx64, a->id);
 	body = json_pack("{s:s,s:s,s:s,s:s,s:I,s:i,s:i,s:s}", "subject", a->subject, "docid",
-			 a->docid, "action_id", action_id, "kind",
-			 a->xkind == XW_KIND_BLACKBOX
-				 ? json_obj_str(json_object_get(a->doc, "exec"), "image") ?: a->kind
-				 : a->kind,
-			 "revision", (json_int_t)a->revision, "memory_mb", a->memory_mb,
+			 a->docid, "action_id", action_id, "kind", pool_sandbox_kind(a), "revision", (json_int_t)a->revision, "memory_mb", a->memory_mb,
 			 "concurrency", a->concurrency, "node", p->name);
 	err = ctlclient_call(p->cc, "POST", "/internal/v1/allocate", body, 0, on_allocated, ac);
 	json_decref(body);

@@ -120,6 +120,8 @@ int pool_slot_alloc(struct pool *p, uint32_t *out);
 int pool_start_own(struct pool *p, struct action_entry *a, const char *gid,
 		   const struct demand *d);
 void ps_destroy(struct psandbox *ps);
+/* The runtime kind that serves a (for a blackbox, its image). */
+const char *pool_sandbox_kind(const struct action_entry *a);
 void ps_set_draining(struct psandbox *ps);
 /* Back in service after an unmark; false when it could not be listed again. */
 bool ps_set_warm(struct psandbox *ps);

@@ -45,8 +45,8 @@ json_t *record_base_annotations(const struct action_entry *a)
 json_t *record_of_invocation(const struct invocation *inv)
 {
 	const struct action_entry *a = inv->action;
-	uint64_t run_start = inv->start_ms ? inv->start_ms : inv->received_ms;
-	uint64_t end = inv->end_ms ? inv->end_ms : run_start;
+	/* invocation_finish() has set both */
+	uint64_t run_start = inv->start_ms, end = inv->end_ms;
 	/* On a cold start the activation starts with /init, as OpenWhisk counts it. */
 	uint64_t start = run_start - (inv->cold && inv->init_ms <= run_start ? inv->init_ms : 0);
 	uint64_t wait = start > inv->received_ms ? start - inv->received_ms : 0;

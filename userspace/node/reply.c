@@ -64,6 +64,11 @@ json_t *request_headers_json(const struct http_request *req)
 	return h;
 }
 
+bool media_is_json(const char *ct)
+{
+	return ct && (!strncasecmp(ct, "application/json", 16) || strstr(ct, "+json"));
+}
+
 unsigned long long request_oversize(const struct http_request *req)
 {
 	unsigned long long n = req->body.len > req->content_length ? req->body.len

@@ -12,6 +12,8 @@
 #define PAYLOAD_TOO_LARGE "Request larger than allowed: %llu > %u bytes."
 /* The size of req's body (read or announced) when past PAYLOAD_MAX, else 0. */
 unsigned long long request_oversize(const struct http_request *req);
+/* application/json or a +json type. */
+bool media_is_json(const char *content_type);
 
 /* X-Request-ID and the CORS headers of /api/v1. */
 void reply_headers(struct http_request *req, const char *tid);

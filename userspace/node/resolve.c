@@ -12,6 +12,7 @@ struct lookup {
 	struct worker *w;
 	struct identity who;
 	char name[600];
+	uint64_t epoch;
 	resolve_cb cb;
 	void *data;
 };
@@ -34,7 +35,7 @@ static void on_resolved(int status, json_t *body, void *data)
 	const char *msg = json_obj_str(body, "error");
 
 	if (status == 200) {
-		a = action_cache_put(l->w->node->actions, l->who.ns, l->who.ns_idx, l->name, body);
+		a = action_cache_put(l->w->node->actions, l->epoch, l->who.ns, l->who.ns_idx, l->name, body);
 		if (!a) {
 			l->cb(503, NULL, "The action's definition could not be read.", l->data);
 			goto out;
@@ -76,6 +77,7 @@ void resolve_action(struct worker *w, const struct identity *who, const char *na
 	}
 	l->w = w;
 	l->who = *who;
+	l->epoch = action_cache_epoch(w->node->actions);
 	snprintf(l->name, sizeof(l->name), "%s", name);
 	l->cb = cb;
 	l->data = data;

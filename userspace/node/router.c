@@ -98,8 +98,12 @@ void router_handle(struct http_request *req, void *data)
 	http_request_id(req, tid, sizeof(tid));
 	if (req->error_status) {
 		if (req->error_status == 413)
-			reply_error(req, tid, 413, "Request larger than allowed: %llu > %u bytes.",
-				    (unsigned long long)req->content_length, NODE_MAX_BODY);
+			reply_error(req, tid, 413, PAYLOAD_TOO_LARGE,
+				    /* a chunked body announces no length: what was read */
+				    (unsigned long long)(req->body.len > req->content_length
+								 ? req->body.len
+								 : req->content_length),
+				    NODE_MAX_BODY);
 		else
 			reply_error(req, tid, req->error_status, "%s", req->error_msg);
 		return;

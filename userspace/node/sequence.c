@@ -31,7 +31,7 @@ struct sequence_run {
 	size_t next;         /* index of the next component */
 	json_t *logs;        /* component activation ids */
 	uint64_t duration;   /* the sum of the components' */
-	uint64_t received_ms, start_ms;
+	uint64_t start_ms; /* as it was received: a sequence waits for nothing */
 	uint32_t max_memory;
 	int status;
 	json_t *result;
@@ -67,7 +67,7 @@ static json_t *sequence_record(struct sequence_run *run, uint64_t end)
 		json_array_append_new(anns, json_pack("{s:s,s:s}", "key", "causedBy", "value",
 						      "sequence"));
 	json_array_append_new(anns, json_pack("{s:s,s:I}", "key", "waitTime", "value",
-					      (json_int_t)(run->start_ms - run->received_ms)));
+					      (json_int_t)0));
 	if (a->binding)
 		json_array_append_new(anns, json_pack("{s:s,s:s}", "key", "binding", "value",
 						      a->binding));
@@ -241,7 +241,7 @@ struct sequence_run *sequence_start(struct worker *w, struct action_entry *seque
 		json_object_del(params, "_actions");
 	run->payload = params ? params : json_object();
 	run->logs = json_array();
-	run->received_ms = run->start_ms = clock_real_ms();
+	run->start_ms = clock_real_ms();
 	run->atomic = &run->atomic_storage;
 	run->done = done;
 	run->done_data = data;

@@ -18,6 +18,9 @@
 
 #define BATCH_RECORDS 500
 #define BATCH_BYTES (2u << 20)
+/* One record is at most a 1 MB result and 10 MB of logs, with their JSON escapes: a batch
+ * read that holds no whole line is made this long at the most. */
+#define RECORD_MAX (64u << 20)
 #define RETRY_MS 1000
 #define SCAN_MS 1000
 /* A nudge ships after this long, so that a steady stream of answers becomes batches of
@@ -370,12 +373,19 @@ static uint64_t read_batch(const char *file, uint64_t off, struct buf *body, uns
 		return off;
 	if (fstat(fd, &st) == 0)
 		*size = (uint64_t)st.st_size;
-	chunk = malloc(BATCH_BYTES);
-	if (!chunk)
-		goto out;
-	n = pread(fd, chunk, BATCH_BYTES, (off_t)off);
-	if (n <= 0)
-		goto out;
+	for (size_t want = BATCH_BYTES;; want = want * 4 < RECORD_MAX ? want * 4 : RECORD_MAX) {
+		free(chunk);
+		chunk = malloc(want);
+		if (!chunk)
+			goto out;
+		n = pread(fd, chunk, want, (off_t)off);
+		if (n <= 0)
+			goto out;
+		/* A first record longer than the read: read again, longer (else it would
+		 * look like a torn last line, never shipped, and its file deleted). */
+		if ((size_t)n < want || memchr(chunk, '\n', (size_t)n) || want >= RECORD_MAX)
+			break;
+	}
 	for (char *p = chunk, *nl; p < chunk + n && (nl = memchr(p, '\n', (size_t)(chunk + n - p)));
 	     p = nl + 1) {
 		/* Acceptance markers are for recovery, not for the controller. */

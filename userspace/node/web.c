@@ -111,11 +111,6 @@ static bool media_is_binary(const char *ct)
 	return true;
 }
 
-static bool media_is_json(const char *ct)
-{
-	return ct && (!strncasecmp(ct, "application/json", 16) || strstr(ct, "+json"));
-}
-
 /* ---- the response ---- */
 
 static json_t *web_value(struct web_req *wr, const json_t *record, int *code)

@@ -20,7 +20,6 @@ struct worker_stats {
 	uint64_t cold_starts;
 	uint64_t throttled;
 	uint64_t queue_full;
-	uint64_t queued;          /* waiting now (a gauge) */
 	uint64_t errors[4];       /* by activation status */
 	uint64_t latency_hist[16]; /* le 1,2,5,10,25,50,100,250,500,1000,2500,5000,10000,+Inf ms */
 	uint64_t latency_sum_us;

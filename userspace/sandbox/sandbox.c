@@ -62,6 +62,7 @@ struct kind_pool {
 	struct zygote *zygote;
 	char *zygote_env; /* the "env" member of zygote requests, as JSON */
 	unsigned failures;
+	int last_err;          /* of the last failed start */
 	uint64_t backoff_until;
 };
 
@@ -205,7 +206,9 @@ static void pool_remove(struct sandbox *sb)
 {
 	struct kind_pool *kp = sb->kp;
 
-	for (struct sandbox **p = &kp->idle; kp && *p; p = &(*p)->pool_next) {
+	if (!kp) /* found dead at adoption: never pooled */
+		return;
+	for (struct sandbox **p = &kp->idle; *p; p = &(*p)->pool_next) {
 		if (*p == sb) {
 			*p = sb->pool_next;
 			sb->pool_next = NULL;
@@ -376,17 +379,30 @@ static void sb_ready(struct sandbox *sb)
 	schedule(m);
 }
 
+/* A kind that failed this often in a row is failing: see start_failed(). */
+static bool kind_failing(const struct kind_pool *kp)
+{
+	return kp->failures >= FAILURES_BEFORE_ERRORS;
+}
+
+static void fail_waiting(struct kind_pool *kp, int err)
+{
+	struct sandbox_request *req;
+
+	while ((req = request_dequeue(kp, NULL)))
+		request_complete(req, NULL, err);
+}
+
 /*
- * A start of kind failed, before or after the clone: the kind backs off (its stem cells
- * wait; schedule_now() comes back when the back-off ends). A one-off failure (a
- * transient kernel error) costs the waiting requests nothing: another start is made for
- * them. A kind that keeps failing fails all its waiting requests rather than keep them
- * waiting, or make one more failing start for each.
+ * A start of kind failed, before or after the clone: the kind backs off (schedule_now()
+ * comes back when the back-off ends). A one-off failure (a transient kernel error) costs
+ * the waiting requests nothing: another start is made for them. A failing kind fails its
+ * waiting requests, and those that come during its back-off, at once; afterwards one
+ * trial start at a time is made, however many wait.
  */
 static void start_failed(struct kind_pool *kp, int err)
 {
 	struct sandbox_manager *m = kp->m;
-	struct sandbox_request *req;
 	unsigned delay;
 
 	kp->nstarting--;
@@ -395,9 +411,9 @@ static void start_failed(struct kind_pool *kp, int err)
 	delay = BACKOFF_MIN_MS << (kp->failures < 9 ? kp->failures : 9);
 	kp->backoff_until = clock_mono_ms() + (delay > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : delay);
 	kp->failures++;
-	if (kp->failures >= FAILURES_BEFORE_ERRORS)
-		while ((req = request_dequeue(kp, NULL)))
-			request_complete(req, NULL, err);
+	kp->last_err = err;
+	if (kind_failing(kp))
+		fail_waiting(kp, err);
 	schedule(m);
 }
 
@@ -804,26 +820,6 @@ static char **build_env(struct sandbox_manager *m, struct kind_pool *kp, bool lo
 	return env;
 }
 
-/*
- * Straight from the kernel's generator, not a per-process PRNG: a forked copy of the
- * node would otherwise name its sandboxes as the node names its next ones.
- */
-static void new_id(char out[SANDBOX_ID_LEN + 1])
-{
-	static const char digits[] = "0123456789abcdef";
-	unsigned char raw[SANDBOX_ID_LEN / 2];
-
-	if (random_bytes(raw, sizeof(raw))) {
-		random_hex(out, SANDBOX_ID_LEN); /* mkdir() still refuses a live id */
-		return;
-	}
-	for (size_t i = 0; i < sizeof(raw); i++) {
-		out[2 * i] = digits[raw[i] >> 4];
-		out[2 * i + 1] = digits[raw[i] & 0xf];
-	}
-	out[SANDBOX_ID_LEN] = '\0';
-}
-
 /* A pipe whose write end is a read-write open of it: its holder never gets EPIPE. */
 static int log_pipe(int *rd, int *wr)
 {
@@ -865,7 +861,8 @@ static int sb_start(struct kind_pool *kp)
 	kp->nstarting++;
 	m->nstarting++;
 	for (int tries = 0;; tries++) {
-		new_id(sb->st.id);
+		/* random_hex reseeds after a fork; mkdir() below refuses a live id anyway */
+		random_hex(sb->st.id, SANDBOX_ID_LEN);
 		snprintf(sb->dir, sizeof(sb->dir), "%s/%s", m->state_dir, sb->st.id);
 		if (!mkdir(sb->dir, 0700))
 			break;
@@ -1021,10 +1018,10 @@ static bool kind_wants_more(struct kind_pool *kp, bool for_requests, uint64_t no
 {
 	unsigned want = kp->nwaiting + (for_requests ? 0 : kp->rt->stem_cells);
 
-	if (!for_requests && now < kp->backoff_until)
+	/* Requests do not wait out the back-off of a one-off failure; a failing kind's do. */
+	if ((!for_requests || kind_failing(kp)) && now < kp->backoff_until)
 		return false;
-	/* A kind known to fail gets one trial start at a time, however many wait on it. */
-	if (kp->failures >= FAILURES_BEFORE_ERRORS && kp->nstarting)
+	if (kind_failing(kp) && kp->nstarting)
 		return false;
 	return kp->nidle + kp->nstarting < want;
 }
@@ -1060,6 +1057,8 @@ static void schedule_now(struct sandbox_manager *m)
 		for (size_t i = 0; i < m->manifest.nkinds; i++) {
 			struct kind_pool *kp = &m->pools[i];
 
+			if (!pass && kind_failing(kp) && now < kp->backoff_until)
+				fail_waiting(kp, kp->last_err);
 			while (m->nstarting < m->max_starting && kind_wants_more(kp, !pass, now))
 				if (sb_start(kp))
 					break;
@@ -1074,7 +1073,9 @@ static void schedule_now(struct sandbox_manager *m)
 		    (!wake || kp->backoff_until < wake))
 			wake = kp->backoff_until;
 	}
-	if (wake && !m->backoff_timer)
+	/* Re-armed each time: a kind's new, shorter back-off must not wait for another's. */
+	cancel_timer(m, &m->backoff_timer);
+	if (wake)
 		m->backoff_timer = loop_timer_add(m->loop, wake - now, on_backoff_over, m);
 }
 

@@ -149,6 +149,21 @@ function createNamespace(sys, ns, limits = {}) {
 
 const HIGH_LIMITS = { invocationsPerMinute: 100000, concurrentInvocations: 1000, firesPerMinute: 10000 };
 
+// The usual data-plane test file's system: started before its first test, with a
+// namespace of its own (limits: HIGH_LIMITS unless told), torn down after its last.
+// key is the namespace's credential once started; opts(o) authenticates as it.
+function namespacedSystem(ns, { limits = HIGH_LIMITS, ...systemOptions } = {}) {
+  const { System, test } = require('./harness');
+  const ctx = { sys: new System(systemOptions), key: null };
+  ctx.opts = (o = {}) => ({ auth: ctx.key, ...o });
+  test.before(async () => {
+    await ctx.sys.start();
+    ctx.key = createNamespace(ctx.sys, ns, limits);
+  });
+  test.after(() => teardown(ctx.sys));
+  return ctx;
+}
+
 // ---- zip archives (stored, no compression), enough for action code ----
 const CRC_TABLE = (() => {
   const t = new Uint32Array(256);
@@ -333,6 +348,7 @@ async function teardown(sys) {
 
 module.exports = {
   teardown,
+  namespacedSystem,
   HEX32,
   LOG_LINE,
   SENTINEL,
