@@ -26,6 +26,14 @@ static void consume(struct logpipe *lp, const char *data, size_t n, uint64_t ts)
 		size_t room = LOGPIPE_MAX_LINE - lp->partial.len;
 		bool complete = nl && len <= room;
 
+		/* The newline of a line already delivered at the cap ends it: not a line. */
+		if (lp->cut && nl == data) {
+			lp->cut = false;
+			data++;
+			n--;
+			continue;
+		}
+		lp->cut = false;
 		if (len > room)
 			len = room;
 		if (!lp->partial.len && complete) {
@@ -35,6 +43,7 @@ static void consume(struct logpipe *lp, const char *data, size_t n, uint64_t ts)
 			if (complete || lp->partial.len >= LOGPIPE_MAX_LINE) {
 				deliver(lp, lp->partial.data, lp->partial.len, ts);
 				buf_reset(&lp->partial);
+				lp->cut = !complete;
 			}
 		}
 		data += len;

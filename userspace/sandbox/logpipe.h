@@ -26,6 +26,7 @@ struct logpipe {
 	int fd;
 	int stream;
 	struct buf partial;
+	bool cut; /* the last line was delivered at the cap, before its newline was read */
 	logpipe_cb cb;
 	void *owner;
 };
