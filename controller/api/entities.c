@@ -56,30 +56,39 @@ bool api_put_load(struct api_req *r, enum entity_type type, const char *path, co
 	return false;
 }
 
+/* A parameters or annotations array as stored, or NULL when the answer (400 or 413) is
+ * sent. */
+static json_t *kv_array_checked(struct api_req *r, const json_t *given, bool allow_init,
+				const char *what)
+{
+	char err[512];
+	json_t *kv = kv_array_normalize(given, allow_init, what, err, sizeof(err));
+	size_t size;
+
+	if (!kv) {
+		api_error(r, 400, "%s", err);
+		return NULL;
+	}
+	size = json_size(kv);
+	if (size > PARAMETERS_SIZE_MAX) {
+		api_error(r, 413, "%s larger than allowed: %zu > %llu bytes.", what, size,
+			  (unsigned long long)PARAMETERS_SIZE_MAX);
+		json_decref(kv);
+		return NULL;
+	}
+	return kv;
+}
+
 json_t *api_put_parameters(struct api_req *r, const json_t *body, const json_t *old_doc,
 			   bool allow_init)
 {
 	json_t *given = json_object_get(body, "parameters"), *params;
-	char err[512];
-	size_t size;
 
 	if (!given || json_is_null(given)) {
 		params = json_object_get(old_doc, "parameters");
 		return params ? json_deep_copy(params) : json_array();
 	}
-	params = kv_array_normalize(given, allow_init, "parameters", err, sizeof(err));
-	if (!params) {
-		api_error(r, 400, "%s", err);
-		return NULL;
-	}
-	size = json_size(params);
-	if (size > PARAMETERS_SIZE_MAX) {
-		api_error(r, 413, "parameters larger than allowed: %zu > %llu bytes.", size,
-			  (unsigned long long)PARAMETERS_SIZE_MAX);
-		json_decref(params);
-		return NULL;
-	}
-	return params;
+	return kv_array_checked(r, given, allow_init, "parameters");
 }
 
 bool api_check_name(struct api_req *r, const char *name)
@@ -184,8 +193,6 @@ bool api_common_fields(struct api_req *r, const json_t *body, const json_t *old,
 	json_t *version = json_object_get(body, "version"), *publish = json_object_get(body, "publish");
 	json_t *ann = json_object_get(body, "annotations"), *del = json_object_get(body, "delAnnotations");
 	json_t *anns, *v;
-	char err[512];
-	size_t size;
 	size_t i;
 
 	if (version && !json_is_null(version)) {
@@ -221,18 +228,9 @@ bool api_common_fields(struct api_req *r, const json_t *body, const json_t *old,
 				  "array of strings");
 		return false;
 	}
-	anns = kv_array_normalize(ann, false, "annotations", err, sizeof(err));
-	if (!anns) {
-		api_error(r, 400, "%s", err);
+	anns = kv_array_checked(r, ann, false, "annotations");
+	if (!anns)
 		return false;
-	}
-	size = json_size(anns);
-	if (size > PARAMETERS_SIZE_MAX) {
-		api_error(r, 413, "annotations larger than allowed: %zu > %llu bytes.", size,
-			  (unsigned long long)PARAMETERS_SIZE_MAX);
-		json_decref(anns);
-		return false;
-	}
 	if (old && (merge_annotations || !ann || json_is_null(ann))) {
 		json_t *base = json_deep_copy(json_object_get(old, "annotations"));
 
