@@ -22,8 +22,8 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 # Each architectural part's headers sit beside its code.
-INC_DIRS := include userspace/lib controller $(wildcard controller/*/) \
-	    $(filter-out userspace/lib/,$(wildcard userspace/*/))
+INC_DIRS := include userspace userspace/lib controller $(wildcard controller/*/) \
+	    $(filter-out userspace/lib/ userspace/node/,$(wildcard userspace/*/))
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation -Werror -D_GNU_SOURCE \
 	   -fno-strict-aliasing -MMD -MP $(addprefix -I,$(INC_DIRS)) -I$(BUILD)/bpf $(PKG_CFLAGS)
@@ -50,7 +50,8 @@ CONTROL_SRCS := $(wildcard controller/api/*.c controller/store/*.c controller/au
 		 controller/entity/*.c controller/control/*.c)
 SANDBOX_SRCS := $(wildcard userspace/sandbox/*.c)
 BPFLOAD_SRCS := $(wildcard userspace/bpfload/*.c)
-NODE_SRCS    := $(filter-out userspace/node/main.c,$(wildcard userspace/node/*.c))
+NODE_SRCS    := $(wildcard userspace/node/*.c userspace/node/*/*.c)
+NODE_SRCS    := $(filter-out userspace/node/main.c,$(NODE_SRCS))
 PROXY_SRCS   := $(filter-out userspace/proxy/main.c,$(wildcard userspace/proxy/*.c))
 
 $(BUILD)/libxwhisk.a:  $(call objs,$(LIB_SRCS))

@@ -21,7 +21,7 @@
 #include <bpf/bpf.h>
 
 #include "buf.h"
-#include "ctlclient.h"
+#include "node/ctlclient.h"
 #include "http.h"
 #include "json.h"
 #include "log.h"

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "pinned_maps.h"
-#include "slots.h"
+#include "node/activation/slots.h"
 #include "../unit/test.h"
 
 static char pin_dir[128];

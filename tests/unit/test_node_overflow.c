@@ -2,8 +2,8 @@
 /* Per-action overflow queues: order, bounds, removal. */
 #include <errno.h>
 
-#include "invocation.h"
-#include "overflow.h"
+#include "node/activation/invocation.h"
+#include "node/activation/overflow.h"
 #include "test.h"
 
 static void test_order_and_bound(void)

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /* The resync window: events that arrive while a snapshot is fetched win over it. */
-#include "resync_window.h"
+#include "node/manager/resync_window.h"
 #include "test.h"
 
 static void test_only_newer_events_win(void)

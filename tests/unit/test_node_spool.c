@@ -7,10 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ctlclient.h"
+#include "node/ctlclient.h"
 #include "json.h"
 #include "mailbox.h"
-#include "spool.h"
+#include "node/activation/spool.h"
 #include "util.h"
 #include "test.h"
 

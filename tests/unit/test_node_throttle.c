@@ -2,7 +2,7 @@
 /* Namespace throttles: calendar-minute windows, concurrency, OpenWhisk's texts. */
 #include <string.h>
 
-#include "throttle.h"
+#include "node/activation/throttle.h"
 #include "test.h"
 
 static void test_rate_window(void)

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "buf.h"
-#include "ctlclient.h"
+#include "node/ctlclient.h"
 #include "json.h"
 #include "log.h"
 

@@ -1,0 +1,368 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "json.h"
+#include "log.h"
+#include "node/ingress/metrics.h"
+#include "node/manager/pool.h"
+#include "node/activation/record.h"
+#include "node/activation/slots.h"
+#include "node/activation/throttle.h"
+#include "util.h"
+#include "node/ingress/worker.h"
+
+/* A sandbox answering 429 is full (another node claimed it): try elsewhere this often. */
+#define BUSY_RETRIES 3
+/* An activation that never got a sandbox gives up after this. */
+#define WAIT_LIMIT_MS (5 * 60 * 1000)
+/* Results larger than this are truncated (OpenWhisk's whisk.activation.truncation). */
+#define RESULT_MAX (1u << 20)
+
+static void invocation_run(struct invocation *inv);
+static void invocation_finish(struct invocation *inv);
+
+struct invocation *invocation_new(struct worker *w, struct action_entry *action,
+				  const struct identity *who, json_t *params, const char *tid)
+{
+	struct invocation *inv = calloc(1, sizeof(*inv));
+
+	if (!inv) {
+		json_decref(params);
+		return NULL;
+	}
+	inv->w = w;
+	action_entry_ref(action);
+	inv->action = action;
+	inv->who = *who;
+	inv->params = params ? params : json_object();
+	snprintf(inv->tid, sizeof(inv->tid), "%s", tid);
+	random_hex(inv->activation_id, 32);
+	inv->received_ms = clock_real_ms();
+	return inv;
+}
+
+void invocation_free(struct invocation *inv)
+{
+	if (!inv)
+		return;
+	if (inv->wait_timer)
+		loop_timer_cancel(inv->w->loop, inv->wait_timer);
+	if (inv->call)
+		http_call_cancel(inv->call);
+	action_entry_unref(inv->action);
+	json_decref(inv->params);
+	json_decref(inv->result);
+	json_decref(inv->logs);
+	json_decref(inv->record);
+	free(inv);
+}
+
+static void on_wait_expired(struct loop *loop, void *data)
+{
+	struct invocation *inv = data;
+
+	inv->wait_timer = NULL;
+	if (overflow_remove(inv->w->waiting, inv->action->id, inv)) {
+		invocation_fail(inv, ACTIVATION_WHISK_ERROR,
+				"No sandbox became available for the action in time.");
+	}
+}
+
+/* Queues inv for a cold start and tells the manager. */
+static int invocation_wait(struct invocation *inv)
+{
+	struct worker *w = inv->w;
+	int err = overflow_push(w->waiting, inv->action->id, inv);
+
+	if (err)
+		return err;
+	inv->cold = true;
+	STAT_INC(w, cold_starts);
+	inv->wait_timer = loop_timer_add(w->loop, WAIT_LIMIT_MS, on_wait_expired, inv);
+	pool_need(w->node, inv->action, w->id, overflow_waiting(w->waiting, inv->action->id),
+		  inv->activation_id, inv->tid, inv->who.credential);
+	return 0;
+}
+
+static bool try_claim(struct invocation *inv)
+{
+	return !slot_claim(inv->w->node->maps, inv->action->id, &inv->slot,
+			   &inv->slot_generation);
+}
+
+int invocation_start(struct invocation *inv, bool owns_throttle)
+{
+	int err;
+
+	inv->throttled = owns_throttle;
+	STAT_INC(inv->w, invocations);
+	if (try_claim(inv)) {
+		invocation_run(inv);
+		return 0;
+	}
+	err = invocation_wait(inv);
+	/* Not started (its queue is full): the caller keeps the throttle it holds. */
+	if (err)
+		inv->throttled = false;
+	return err;
+}
+
+void invocation_fail(struct invocation *inv, int status, const char *message)
+{
+	inv->status = status;
+	json_decref(inv->result);
+	inv->result = record_error(message);
+	invocation_finish(inv);
+}
+
+/* Drains the action's queue after the manager made a sandbox warm (or failed to). */
+void worker_on_warm_news(void *arg)
+{
+	struct warm_news *news = arg;
+	struct worker *w = news->w;
+	struct invocation *inv;
+
+	if (news->status) {
+		while ((inv = overflow_pop(w->waiting, news->action_id))) {
+			inv->init_ms = news->init_ms;
+			inv->status = news->status;
+			json_decref(inv->result);
+			inv->result = news->error ? json_incref(news->error)
+						  : record_error(news->message ?: "");
+			invocation_finish(inv);
+		}
+		goto out;
+	}
+	while ((inv = overflow_pop(w->waiting, news->action_id))) {
+		if (!try_claim(inv)) {
+			/* Still no room: back in front of the queue, and ask for more. */
+			(void)overflow_push_front(w->waiting, news->action_id, inv);
+			pool_need(w->node, inv->action, w->id,
+				  overflow_waiting(w->waiting, news->action_id), inv->activation_id,
+				  inv->tid, inv->who.credential);
+			break;
+		}
+		if (inv->wait_timer) {
+			loop_timer_cancel(w->loop, inv->wait_timer);
+			inv->wait_timer = NULL;
+		}
+		inv->init_ms = news->init_ms;
+		invocation_run(inv);
+	}
+out:
+	json_decref(news->error);
+	free(news->message);
+	free(news);
+}
+
+static json_t *run_body(struct invocation *inv)
+{
+	const struct action_entry *a = inv->action;
+	char deadline[24];
+	json_t *body;
+
+	snprintf(deadline, sizeof(deadline), "%llu",
+		 (unsigned long long)(clock_real_ms() + a->timeout_ms));
+	body = json_pack("{s:O,s:s,s:s,s:s,s:s,s:s,s:s}", "value", inv->params, "namespace",
+			 inv->who.ns, "action_name", a->fqn, "action_version", a->version,
+			 "activation_id", inv->activation_id, "transaction_id", inv->tid, "deadline",
+			 deadline);
+	if (a->provide_api_key && inv->who.credential[0])
+		json_object_set_new(body, "api_key", json_string(inv->who.credential));
+	return body;
+}
+
+/* OpenWhisk's reading of a /run answer (ContainerProxy, ActivationResult). */
+static void take_answer(struct invocation *inv, int status, const char *body, size_t len)
+{
+	json_t *j;
+	char msg[512];
+
+	json_decref(inv->result);
+	inv->result = NULL;
+	inv->result_size = len;
+	if (len > RESULT_MAX) {
+		struct buf b = BUF_INIT;
+
+		buf_printf(&b,
+			   "The action produced a response that exceeded the allowed length: %zu > "
+			   "%u bytes. The truncated response was: ",
+			   len, RESULT_MAX);
+		buf_append(&b, body, RESULT_MAX);
+		inv->status = ACTIVATION_APPLICATION_ERROR;
+		inv->result = record_error(b.data ? b.data : "");
+		buf_free(&b);
+		return;
+	}
+	/* Parsed only when it will be kept: an oversized answer is cut, not parsed. */
+	j = len ? json_loadb(body, len, JSON_DECODE_ANY, NULL) : NULL;
+	if (status == 200 && (json_is_object(j) || json_is_array(j))) {
+		inv->status = json_is_object(j) && json_object_get(j, "error") ? ACTIVATION_APPLICATION_ERROR
+										 : ACTIVATION_SUCCESS;
+		inv->result = j;
+		return;
+	}
+	inv->status = ACTIVATION_DEVELOPER_ERROR;
+	if (status != 200 && json_is_object(j) && json_object_get(j, "error")) {
+		inv->result = json_pack("{s:O}", "error", json_object_get(j, "error"));
+	} else {
+		snprintf(msg, sizeof(msg),
+			 "The action did not produce a valid JSON or JSON Array response: %.*s",
+			 (int)(len > 400 ? 400 : len), body ? body : "");
+		inv->result = record_error(msg);
+	}
+	json_decref(j);
+}
+
+static void on_logs(json_t *logs, void *data)
+{
+	struct invocation *inv = data;
+
+	json_decref(inv->logs);
+	inv->logs = logs;
+	invocation_finish(inv);
+}
+
+static void on_run_answer(struct http_response *resp, int err, void *data)
+{
+	struct invocation *inv = data;
+	struct worker *w = inv->w;
+	struct node *node = w->node;
+	const char *broken_why;
+	bool broken = false, remote;
+	uint32_t slot, generation;
+	char msg[256];
+
+	inv->call = NULL;
+	inv->end_ms = clock_real_ms();
+	if (!err && resp->status == 429) {
+		/* The sandbox's own concurrency guard: another node (or a run of a previous
+		 * node process) filled it. Not the action's fault: another sandbox, or the
+		 * cold path once this one was tried a few times. */
+		slot_release(node->maps, inv->slot, false);
+		inv->start_ms = inv->end_ms = 0;
+		if (++inv->busy_retries <= BUSY_RETRIES && try_claim(inv))
+			invocation_run(inv);
+		else if (invocation_wait(inv))
+			invocation_fail(inv, ACTIVATION_WHISK_ERROR,
+					"Too many requests are waiting for the action.");
+		return;
+	}
+	if (err == -ETIMEDOUT) {
+		inv->timed_out = true;
+		inv->status = ACTIVATION_DEVELOPER_ERROR;
+		snprintf(msg, sizeof(msg), "The action exceeded its time limits of %u milliseconds.",
+			 inv->action->timeout_ms);
+		json_decref(inv->result);
+		inv->result = record_error(msg);
+		broken = true;
+	} else if (err) {
+		const char *why = pool_death_reason(node, inv->slot, inv->slot_generation);
+
+		inv->status = ACTIVATION_DEVELOPER_ERROR;
+		json_decref(inv->result);
+		inv->result = record_error(
+			why && !strcmp(why, "oom")
+				? "The action exhausted its memory and was aborted."
+				: "The action did not produce a valid response and exited unexpectedly.");
+		broken = true;
+	} else {
+		/* body_total: past the limit only RESULT_MAX + 1 bytes were kept */
+		take_answer(inv, resp->status, resp->body.data, resp->body_total);
+		/* As OpenWhisk's invoker does: a runtime that failed this way (an exception,
+		 * a bad answer) is not trusted with another activation. */
+		broken = inv->status == ACTIVATION_DEVELOPER_ERROR;
+	}
+	slot = inv->slot;
+	generation = inv->slot_generation;
+	/* Another node's sandbox: its logs are that node's to read, none come here. */
+	remote = __atomic_load_n(&node->maps->slots[slot].node, __ATOMIC_RELAXED) != 0;
+	broken_why = inv->timed_out ? "timeout" : err ? "no answer" : "developer error";
+	if (broken)
+		slot_retire(node->maps, slot, generation);
+	slot_release(node->maps, slot, inv->status >= ACTIVATION_DEVELOPER_ERROR);
+	/* Logs are asked for before the sandbox goes: the manager hands over what it has
+	 * (a failed runtime may never write its sentinels) before it removes the sandbox.
+	 * inv may be finished (freed) when pool_logs returns. */
+	if (inv->action->logs_mb && !remote)
+		pool_logs(node, w, slot, generation, inv->run_sent_ns,
+			  (uint64_t)inv->action->logs_mb << 20, on_logs, inv);
+	else
+		invocation_finish(inv);
+	if (broken)
+		pool_broken(node, slot, generation, broken_why);
+}
+
+static void on_unreachable(struct loop *loop, void *data)
+{
+	struct invocation *inv = data;
+
+	inv->wait_timer = NULL;
+	invocation_fail(inv, ACTIVATION_DEVELOPER_ERROR,
+			"The action did not produce a valid response and exited unexpectedly.");
+}
+
+static void invocation_run(struct invocation *inv)
+{
+	struct http_pool *pool = worker_sandbox_pool(inv->w, inv->slot);
+	json_t *body = run_body(inv);
+	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+
+	json_decref(body);
+	if (!inv->start_ms)
+		inv->start_ms = clock_real_ms();
+	inv->run_sent_ns = clock_real_ns();
+	if (pool && text)
+		inv->call = http_pool_call(pool, "POST", "/run", "Content-Type: application/json\r\n",
+					   text, strlen(text), inv->action->timeout_ms,
+					   on_run_answer, inv);
+	/* A result past the limit is cut anyway: not kept whole in memory meanwhile. */
+	http_call_limit_body(inv->call, RESULT_MAX + 1);
+	free(text);
+	if (!inv->call) {
+		/* Out of use at once, as on_run_answer does with a broken sandbox. */
+		slot_retire(inv->w->node->maps, inv->slot, inv->slot_generation);
+		slot_release(inv->w->node->maps, inv->slot, true);
+		pool_broken(inv->w->node, inv->slot, inv->slot_generation, "unreachable");
+		inv->end_ms = clock_real_ms();
+		/* Never end before invocation_start returns: its caller still holds inv. */
+		inv->wait_timer = loop_timer_add(inv->w->loop, 0, on_unreachable, inv);
+	}
+}
+
+static void count_latency(struct worker_stats *st, uint64_t ms)
+{
+	static const uint64_t bounds[] = { 1,	2,    5,    10,	  25,	50,   100,
+					   250, 500,  1000, 2500, 5000, 10000 };
+	size_t i = 0;
+
+	while (i < sizeof(bounds) / sizeof(bounds[0]) && ms > bounds[i])
+		i++;
+	__atomic_fetch_add(&st->latency_hist[i], 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&st->latency_sum_us, ms * 1000, __ATOMIC_RELAXED);
+}
+
+static void invocation_finish(struct invocation *inv)
+{
+	struct worker *w = inv->w;
+
+	if (!inv->end_ms)
+		inv->end_ms = clock_real_ms();
+	if (!inv->start_ms)
+		inv->start_ms = inv->end_ms;
+	inv->record = record_of_invocation(inv);
+	/* The record is in the spool before anyone hears of the result. */
+	worker_spool(w, inv->record);
+	if (inv->throttled)
+		throttle_release(&w->node->maps->namespaces[inv->who.ns_idx]);
+	inv->throttled = false;
+	STAT_INC(w, errors[inv->status & 3]);
+	count_latency(&w->stats, inv->end_ms - inv->received_ms);
+	if (inv->done)
+		inv->done(inv, inv->done_data);
+	invocation_free(inv);
+}

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * One activation of a primitive action on this node: claim a warm sandbox (or wait in the
+ * action's overflow queue for a cold start), POST /run, turn the answer into an OpenWhisk
+ * activation record, spool the record, then tell whoever waits (an HTTP request, a
+ * sequence, a trigger) through the done callback.
+ */
+#ifndef XWHISK_INVOCATION_H
+#define XWHISK_INVOCATION_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "node/activation/action_cache.h"
+#include "activation.h"
+#include "node/ingress/identity.h"
+
+struct worker;
+struct invocation;
+
+typedef void (*invocation_done)(struct invocation *inv, void *data);
+
+struct invocation {
+	struct worker *w;
+	struct action_entry *action;
+	struct identity who;
+	char activation_id[33];
+	char tid[72];
+	char cause[33];        /* the enclosing sequence's activation, or "" */
+	json_t *params;        /* the /run value (action parameters merged with the request's) */
+	bool sequence_component;
+	uint64_t received_ms;  /* wall clock when the request arrived */
+	uint64_t start_ms, end_ms;
+	size_t result_size;    /* bytes /run answered (the record's response.size), 0: none */
+	uint64_t run_sent_ns;  /* wall clock when /run left: older log segments are not ours */
+	uint64_t init_ms;      /* /init's duration when this activation waited for a cold start */
+	bool cold;
+	bool timed_out;
+	int status;            /* enum activation_status */
+	json_t *result;
+	json_t *logs;
+	json_t *record;        /* the stored form, once finished */
+
+	invocation_done done;
+	void *done_data;
+
+	/* private */
+	uint32_t slot, slot_generation;
+	bool throttled;        /* owns a unit of the namespace's in-flight count */
+	unsigned busy_retries;
+	struct http_call *call;
+	struct loop_timer *wait_timer;
+	struct invocation *next; /* in an overflow queue */
+};
+
+/* A new invocation holding a reference to action; params is stolen. */
+struct invocation *invocation_new(struct worker *w, struct action_entry *action,
+				  const struct identity *who, json_t *params, const char *tid);
+/* Starts it. owns_throttle: the caller counted it in the namespace's in-flight units and
+ * the invocation gives the unit back when it ends. -ENOSPC: the action's queue is full;
+ * nothing started, the caller still holds its unit, answers 429 and frees inv. */
+int invocation_start(struct invocation *inv, bool owns_throttle);
+void invocation_free(struct invocation *inv);
+/* Finishes inv with a platform-made result (whisk errors, refused cold starts...). */
+void invocation_fail(struct invocation *inv, int status, const char *message);
+
+#endif

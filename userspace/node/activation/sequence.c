@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "node/activation/invocation.h"
+#include "node/ingress/invoke.h"
+#include "json.h"
+#include "log.h"
+#include "node/ingress/metrics.h"
+#include "node/activation/record.h"
+#include "node/activation/resolve.h"
+#include "node/activation/sequence.h"
+#include "node/activation/throttle.h"
+#include "util.h"
+#include "node/ingress/worker.h"
+
+/* OpenWhisk's limits.sequenceMaxLength, counted over nested sequences at run time. */
+#define SEQUENCE_LENGTH_MAX 50
+
+struct sequence_run {
+	struct worker *w;
+	struct action_entry *action;
+	struct identity who;
+	char id[33];
+	char tid[72];
+	char cause[33];
+	bool throttled;
+	json_t *payload;     /* the next component's input */
+	size_t next;         /* index of the next component */
+	json_t *logs;        /* component activation ids */
+	uint64_t duration;   /* the sum of the components' */
+	uint64_t start_ms; /* as it was received: a sequence waits for nothing */
+	uint32_t max_memory;
+	int status;
+	json_t *result;
+	unsigned *atomic;    /* atomic actions run so far, shared by nested sequences */
+	unsigned atomic_storage;
+	sequence_done done;
+	void *done_data;
+};
+
+static void sequence_step(struct sequence_run *run);
+
+static void run_free(struct sequence_run *run)
+{
+	action_entry_unref(run->action);
+	json_decref(run->payload);
+	json_decref(run->logs);
+	json_decref(run->result);
+	free(run);
+}
+
+static json_t *sequence_record(struct sequence_run *run, uint64_t end)
+{
+	const struct action_entry *a = run->action;
+	/* The kind and limits of a sequence's record are its own, not its first component's. */
+	json_t *anns = json_array(), *resp, *rec, *limits;
+
+	json_array_append_new(anns, json_pack("{s:s,s:s%}", "key", "path", "value", a->fqn + 1,
+					      strlen(a->fqn + 1)));
+	json_array_append_new(anns, json_pack("{s:s,s:s}", "key", "kind", "value", "sequence"));
+	json_array_append_new(anns, json_pack("{s:s,s:b}", "key", "topmost", "value",
+					      !run->cause[0]));
+	if (run->cause[0])
+		json_array_append_new(anns, json_pack("{s:s,s:s}", "key", "causedBy", "value",
+						      "sequence"));
+	json_array_append_new(anns, json_pack("{s:s,s:I}", "key", "waitTime", "value",
+					      (json_int_t)0));
+	if (a->binding)
+		json_array_append_new(anns, json_pack("{s:s,s:s}", "key", "binding", "value",
+						      a->binding));
+	if (json_array_size(run->logs)) {
+		limits = json_pack("{s:I,s:I,s:I,s:i}", "timeout", (json_int_t)a->timeout_ms,
+				   "memory", (json_int_t)run->max_memory, "logs",
+				   (json_int_t)a->logs_mb, "concurrency", 1);
+		json_array_append_new(anns, json_pack("{s:s,s:o}", "key", "limits", "value",
+						      limits));
+	}
+	resp = json_pack("{s:i,s:o}", "statusCode", run->status, "result",
+			 json_ref_or_object(run->result));
+	rec = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:o,s:O,s:o,s:s,s:b}", "namespace",
+			run->who.ns, "name", a->name, "subject", run->who.ns, "activationId", run->id,
+			"start", (json_int_t)run->start_ms, "end", (json_int_t)end, "duration",
+			(json_int_t)run->duration, "response", resp, "logs", run->logs,
+			"annotations", anns, "version", a->version, "publish", false);
+	if (run->cause[0])
+		json_object_set_new(rec, "cause", json_string(run->cause));
+	return rec;
+}
+
+static void sequence_finish(struct sequence_run *run)
+{
+	struct worker *w = run->w;
+	json_t *rec = sequence_record(run, clock_real_ms());
+
+	worker_spool(w, rec);
+	if (run->throttled)
+		throttle_release(&w->node->maps->namespaces[run->who.ns_idx]);
+	if (run->done)
+		run->done(rec, run->done_data);
+	json_decref(rec);
+	run_free(run);
+}
+
+static void sequence_fail(struct sequence_run *run, int status, const char *message)
+{
+	run->status = status;
+	json_decref(run->result);
+	run->result = record_error(message);
+	sequence_finish(run);
+}
+
+/* A component ended with this record: take its result and go on (or stop). */
+static void component_ended(struct sequence_run *run, const json_t *record)
+{
+	json_t *resp = json_object_get(record, "response"), *result = json_object_get(resp, "result");
+	const char *id = json_string_value(json_object_get(record, "activationId"));
+
+	json_array_append_new(run->logs, json_string(id ? id : ""));
+	run->duration += (uint64_t)json_integer_value(json_object_get(record, "duration"));
+	run->status = (int)json_integer_value(json_object_get(resp, "statusCode"));
+	json_decref(run->result);
+	run->result = json_ref_or_object(result);
+	if (json_is_object(result) && json_object_get(result, "error")) {
+		sequence_finish(run);
+		return;
+	}
+	json_decref(run->payload);
+	run->payload = json_is_object(result) || json_is_array(result) ? json_incref(result)
+									: json_object();
+	run->next++;
+	sequence_step(run);
+}
+
+static void on_component_done(struct invocation *inv, void *data)
+{
+	component_ended(data, inv->record);
+}
+
+static void on_nested_done(const json_t *record, void *data)
+{
+	component_ended(data, record);
+}
+
+static void on_component(int status, struct action_entry *a, const char *message, void *data)
+{
+	struct sequence_run *run = data;
+	struct invocation *inv;
+	json_t *params = NULL;
+
+	if (status == 403 || status == 404 || status == 409) {
+		sequence_fail(run, ACTIVATION_APPLICATION_ERROR, "Sequence component does not exist.");
+		return;
+	}
+	if (status) {
+		sequence_fail(run, ACTIVATION_WHISK_ERROR, "Sequence failed.");
+		return;
+	}
+	if (a->memory_mb > run->max_memory)
+		run->max_memory = a->memory_mb;
+	if (a->xkind == XW_KIND_SEQUENCE) {
+		struct sequence_run *child;
+
+		/* An array result goes on as the value itself. */
+		child = sequence_start(run->w, a, &run->who, json_incref(run->payload), run->tid,
+				       run->id, false, on_nested_done, run);
+		action_entry_unref(a);
+		if (!child) {
+			sequence_fail(run, ACTIVATION_WHISK_ERROR, "Sequence failed.");
+			return;
+		}
+		child->atomic = run->atomic;
+		return;
+	}
+	if (++*run->atomic > SEQUENCE_LENGTH_MAX) {
+		action_entry_unref(a);
+		sequence_fail(run, ACTIVATION_APPLICATION_ERROR, "Too many actions in the sequence.");
+		return;
+	}
+	if (json_is_array(run->payload))
+		params = json_incref(run->payload);
+	else
+		(void)merge_parameters(a->run_params, run->payload, false, &params);
+	inv = invocation_new(run->w, a, &run->who, params, run->tid);
+	action_entry_unref(a);
+	if (!inv) {
+		sequence_fail(run, ACTIVATION_WHISK_ERROR, "Sequence failed.");
+		return;
+	}
+	inv->sequence_component = true;
+	snprintf(inv->cause, sizeof(inv->cause), "%s", run->id);
+	inv->done = on_component_done;
+	inv->done_data = run;
+	if (invocation_start(inv, false)) {
+		invocation_free(inv);
+		sequence_fail(run, ACTIVATION_WHISK_ERROR, "Sequence failed.");
+	}
+}
+
+static void sequence_step(struct sequence_run *run)
+{
+	json_t *c = json_array_get(run->action->components, run->next);
+	char name[800];
+
+	if (!c) {
+		sequence_finish(run);
+		return;
+	}
+	snprintf(name, sizeof(name), "%s", json_string_value(c) ?: "");
+	resolve_action(run->w, &run->who, name, on_component, run);
+}
+
+static void sequence_first_step(struct loop *loop, void *data)
+{
+	sequence_step(data);
+}
+
+struct sequence_run *sequence_start(struct worker *w, struct action_entry *sequence,
+				    const struct identity *who, json_t *params, const char *tid,
+				    const char *cause, bool owns_throttle, sequence_done done,
+				    void *data)
+{
+	struct sequence_run *run = calloc(1, sizeof(*run));
+
+	if (!run) {
+		json_decref(params);
+		return NULL;
+	}
+	run->w = w;
+	action_entry_ref(sequence);
+	run->action = sequence;
+	run->who = *who;
+	random_hex(run->id, 32);
+	snprintf(run->tid, sizeof(run->tid), "%s", tid);
+	snprintf(run->cause, sizeof(run->cause), "%s", cause ? cause : "");
+	run->throttled = owns_throttle;
+	/* The legacy "_actions" parameter names the components; it is not an input. */
+	if (json_is_object(params))
+		json_object_del(params, "_actions");
+	run->payload = params ? params : json_object();
+	run->logs = json_array();
+	run->start_ms = clock_real_ms();
+	run->atomic = &run->atomic_storage;
+	run->done = done;
+	run->done_data = data;
+	/* The first step may finish the run at once; the caller still needs the id. */
+	if (!loop_timer_add(w->loop, 0, sequence_first_step, run)) {
+		run_free(run); /* not started: the caller keeps its throttle unit, as above */
+		return NULL;
+	}
+	STAT_INC(w, invocations);
+	return run;
+}
+
+const char *sequence_activation_id(const struct sequence_run *run)
+{
+	return run->id;
+}
+
+void sequence_detach(struct sequence_run *run)
+{
+	run->done = NULL;
+	run->done_data = NULL;
+}

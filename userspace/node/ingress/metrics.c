@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "buf.h"
+#include "node/ingress/metrics.h"
+#include "node/node.h"
+#include "node/activation/overflow.h"
+#include "node/manager/pool.h"
+#include "prom.h"
+#include "node/activation/spool.h"
+#include "node/ingress/worker.h"
+
+static const char *const latency_bounds[] = { "0.001", "0.002", "0.005", "0.01", "0.025",
+					       "0.05",	"0.1",	 "0.25",  "0.5",  "1",
+					       "2.5",	"5",	 "10",	  "+Inf" };
+
+static uint64_t sum_stat(struct node *node, size_t offset)
+{
+	uint64_t total = 0;
+
+	for (unsigned i = 0; i < node->nworkers; i++)
+		total += __atomic_load_n(
+			(uint64_t *)((char *)&node->workers[i]->stats + offset), __ATOMIC_RELAXED);
+	return total;
+}
+
+#define SUM(node, field) sum_stat(node, offsetof(struct worker_stats, field))
+
+void metrics_http(struct node *node, struct http_request *req)
+{
+	static const char *const statuses[] = { "success", "application_error", "developer_error",
+						"whisk_error" };
+	uint64_t warm = 0, starting = 0, queued = 0, buckets[14];
+	struct buf b = BUF_INIT;
+
+	for (uint32_t i = 0; i < XW_MAX_SLOTS; i++) {
+		uint32_t st = __atomic_load_n(&node->maps->slots[i].state, __ATOMIC_RELAXED);
+
+		warm += st == XW_SLOT_WARM;
+		starting += st == XW_SLOT_STARTING;
+	}
+	for (unsigned i = 0; i < node->nworkers; i++)
+		queued += overflow_total(node->workers[i]->waiting);
+	prom_value(&b, "xwhisk_invocations_total", "counter", "Activations started on this node.",
+		   SUM(node, invocations));
+	prom_family(&b, "xwhisk_activations_total", "counter", "Finished activations by status.");
+	for (int s = 0; s < 4; s++)
+		buf_printf(&b, "xwhisk_activations_total{status=\"%s\"} %llu\n", statuses[s],
+			   (unsigned long long)sum_stat(node, offsetof(struct worker_stats, errors) +
+								      (size_t)s * sizeof(uint64_t)));
+	for (size_t i = 0; i < 14; i++)
+		buckets[i] = sum_stat(node, offsetof(struct worker_stats, latency_hist) +
+						    i * sizeof(uint64_t));
+	prom_histogram(&b, "xwhisk_activation_duration_seconds", "From request to result.",
+		       latency_bounds, buckets, 14, (double)SUM(node, latency_sum_us) / 1e6);
+	prom_value(&b, "xwhisk_cold_starts_total", "counter",
+		   "Activations that waited for a new sandbox.", SUM(node, cold_starts));
+	prom_value(&b, "xwhisk_throttled_total", "counter",
+		   "Requests refused by a namespace throttle.", SUM(node, throttled));
+	prom_value(&b, "xwhisk_queue_full_total", "counter",
+		   "Requests refused because an action's queue was full.", SUM(node, queue_full));
+	prom_value(&b, "xwhisk_queue_depth", "gauge", "Activations waiting for a sandbox.", queued);
+	prom_value(&b, "xwhisk_warm_sandboxes", "gauge", "Sandboxes ready to serve.", warm);
+	prom_value(&b, "xwhisk_starting_sandboxes", "gauge", "Sandboxes being started.", starting);
+	prom_value(&b, "xwhisk_records_shipped_total", "counter",
+		   "Activation records the controller acknowledged.",
+		   shipper_shipped(node->shipper));
+	prom_value(&b, "xwhisk_spool_backlog_bytes", "gauge",
+		   "Spooled record bytes not yet acknowledged.", shipper_backlog(node->shipper));
+	http_resp_send(req, 200, PROM_CONTENT_TYPE, b.data, b.len);
+	buf_free(&b);
+}

@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <arpa/inet.h>
+
+#include "log.h"
+#include "node/ingress/router.h"
+#include "node/ingress/worker.h"
+
+/* Keep-alive connections kept per sandbox and worker. */
+#define SANDBOX_IDLE_CONNS 64
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	int err = loop_run(w->loop);
+
+	if (err)
+		pr_err("worker %u: event loop: %s", w->id, strerror(-err));
+	return NULL;
+}
+
+static void worker_free(struct worker *w)
+{
+	if (!w)
+		return;
+	for (uint32_t i = 0; i < XW_MAX_SLOTS; i++)
+		http_pool_free(w->sandbox[i]);
+	http_server_free(w->http);
+	forwarder_free(w->fw);
+	ctlclient_free(w->ctl);
+	overflow_free(w->waiting);
+	spool_writer_close(w->spool);
+	mailbox_free(w->mailbox);
+	loop_free(w->loop);
+	free(w);
+}
+
+int worker_start(struct node *node, unsigned id, struct worker **out)
+{
+	struct http_server_opts hopts = { .max_body = NODE_MAX_BODY };
+	struct worker *w = calloc(1, sizeof(*w));
+	char spool_dir[600];
+	int err = -ENOMEM;
+
+	if (!w)
+		return -ENOMEM;
+	w->node = node;
+	w->id = id;
+	w->loop = loop_new();
+	if (!w->loop)
+		goto fail;
+	w->mailbox = mailbox_new(w->loop);
+	w->ctl = ctlclient_new(w->loop, node->cfg.controller_host, node->cfg.controller_port,
+			       node->cfg.node_token);
+	w->fw = w->ctl ? forwarder_new(w->loop, ctlclient_pool(w->ctl), w->node->actions) : NULL;
+	w->waiting = overflow_new(node->cfg.queue_max);
+	w->http = http_server_new(w->loop, &hopts, router_handle, w);
+	if (!w->mailbox || !w->ctl || !w->fw || !w->waiting || !w->http)
+		goto fail;
+	snprintf(spool_dir, sizeof(spool_dir), "%s/node/spool", node->cfg.data_dir);
+	err = spool_writer_open(spool_dir, id, &w->spool);
+	if (err)
+		goto fail;
+	err = http_server_listen(w->http, node->cfg.listen, true);
+	if (err) {
+		pr_err("worker %u: cannot listen on %s: %s", id, node->cfg.listen, strerror(-err));
+		goto fail;
+	}
+	err = -pthread_create(&w->thread, NULL, worker_main, w);
+	if (err)
+		goto fail;
+	*out = w;
+	return 0;
+fail:
+	worker_free(w);
+	return err;
+}
+
+static void worker_quit(void *arg)
+{
+	struct worker *w = arg;
+
+	loop_stop(w->loop);
+}
+
+void worker_stop(struct worker *w)
+{
+	if (!w)
+		return;
+	if (!mailbox_post(w->mailbox, worker_quit, w))
+		pthread_join(w->thread, NULL);
+	worker_free(w);
+}
+
+void worker_accept(struct worker *w, const char *activation_id, json_t *fallback)
+{
+	int err = fallback ? spool_accept(w->spool, activation_id, fallback) : -ENOMEM;
+
+	if (err)
+		pr_err("worker %u: activation %s accepted without a spool marker: %s", w->id,
+		       activation_id, strerror(-err));
+	json_decref(fallback);
+}
+
+void worker_spool(struct worker *w, const json_t *record)
+{
+	int err = record ? spool_append(w->spool, record) : -ENOMEM;
+
+	if (err)
+		pr_err("worker %u: an activation record could not be spooled: %s", w->id,
+		       strerror(-err));
+	shipper_nudge(w->node->shipper);
+}
+
+struct http_pool *worker_sandbox_pool(struct worker *w, uint32_t slot)
+{
+	struct xw_slot *s = &w->node->maps->slots[slot];
+	uint32_t gen = __atomic_load_n(&s->generation, __ATOMIC_ACQUIRE);
+	char host[INET_ADDRSTRLEN];
+	struct in_addr a = { .s_addr = s->addr };
+
+	if (w->sandbox[slot] && w->sandbox_gen[slot] == gen)
+		return w->sandbox[slot];
+	/* Another sandbox took the slot: its predecessor's connections are useless. */
+	http_pool_free(w->sandbox[slot]);
+	inet_ntop(AF_INET, &a, host, sizeof(host));
+	w->sandbox[slot] = http_pool_new(w->loop, host, s->port, SANDBOX_IDLE_CONNS);
+	w->sandbox_gen[slot] = gen;
+	return w->sandbox[slot];
+}

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* A router thread: its own event loop, its own listener on the ingress port
+ * (SO_REUSEPORT), its own connections to sandboxes and to the controller. */
+#ifndef XWHISK_WORKER_H
+#define XWHISK_WORKER_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "node/ctlclient.h"
+#include "node/ingress/forward.h"
+#include "http.h"
+#include "mailbox.h"
+#include "node/node.h"
+#include "node/activation/overflow.h"
+#include "node/activation/spool.h"
+
+struct worker_stats {
+	uint64_t invocations;
+	uint64_t cold_starts;
+	uint64_t throttled;
+	uint64_t queue_full;
+	uint64_t errors[4];       /* by activation status */
+	uint64_t latency_hist[16]; /* le 1,2,5,10,25,50,100,250,500,1000,2500,5000,10000,+Inf ms */
+	uint64_t latency_sum_us;
+};
+
+struct worker {
+	struct node *node;
+	unsigned id;
+	pthread_t thread;
+	struct loop *loop;
+	struct mailbox *mailbox;
+	struct http_server *http;
+	struct ctlclient *ctl;
+	struct forwarder *fw;
+	struct overflow *waiting;
+	struct spool_writer *spool;
+	struct http_pool *sandbox[XW_MAX_SLOTS]; /* keep-alive connections per sandbox */
+	uint32_t sandbox_gen[XW_MAX_SLOTS];
+	struct worker_stats stats;
+};
+
+int worker_start(struct node *node, unsigned id, struct worker **out);
+void worker_stop(struct worker *w);
+
+/* Before answering 202 early: the record to keep if the node stops first. Stolen. */
+void worker_accept(struct worker *w, const char *activation_id, json_t *fallback);
+/* Appends a finished activation's record to the spool and nudges the shipper. */
+void worker_spool(struct worker *w, const json_t *record);
+/* The connections to the sandbox in slot, opened for its current generation. */
+struct http_pool *worker_sandbox_pool(struct worker *w, uint32_t slot);
+
+/* From the manager (run on the worker's loop through its mailbox). */
+struct warm_news {
+	struct worker *w;
+	uint64_t action_id;
+	int status;      /* 0: a sandbox is warm; else the activation status of the failure */
+	char *message;   /* the failure's result text (or a JSON value) */
+	json_t *error;   /* the failure's result, when the runtime gave one */
+	uint64_t init_ms;
+};
+void worker_on_warm_news(void *arg);
+
+#endif

@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The pool's insides, shared by pool.c (this node's own sandboxes: start, /init, logs,
+ * removal, adoption after a restart) and pool_cluster.c (what the cluster decides:
+ * allocations through the controller, other nodes' sandboxes from the event stream).
+ * Everything here runs on the manager thread, except slot_logs (see there).
+ */
+#ifndef XWHISK_POOL_INTERNAL_H
+#define XWHISK_POOL_INTERNAL_H
+
+#include <pthread.h>
+
+#include "node/ctlclient.h"
+#include "node/manager/pool.h"
+#include "node/manager/resync_window.h"
+#include "sandbox.h"
+
+#define REMOTE_BUCKETS 4096
+#define GID_LEN 32
+
+enum ps_state { PS_STARTING, PS_INITING, PS_WARM, PS_DRAINING };
+
+struct log_segment {
+	json_t *lines;
+	uint64_t done_ns; /* wall clock when its second sentinel was read */
+	struct log_segment *next;
+};
+
+/*
+ * The finished log segments of the sandbox in one slot, oldest first. The manager thread
+ * appends them; a worker whose activation ended takes its own under the lock, without a
+ * round trip through the manager thread (two thread wake-ups per activation).
+ */
+struct slot_logs {
+	pthread_mutex_t lock;
+	uint32_t generation; /* of the sandbox they came from */
+	struct log_segment *segments, *tail;
+	unsigned n;
+};
+
+struct log_waiter {
+	struct worker *w;
+	pool_logs_cb cb;
+	void *data;
+	uint64_t limit;
+	struct loop_timer *timer;
+	struct psandbox *ps;
+	struct log_waiter *next;
+};
+
+/* A sandbox of this node. */
+struct psandbox {
+	struct pool *p;
+	struct sandbox *sb;
+	struct sandbox_request *req;
+	char gid[GID_LEN + 1];      /* its id in the cluster's pool */
+	uint32_t slot, generation;
+	uint64_t action_id;
+	struct action_entry *action; /* NULL for one adopted after a restart */
+	char key[900];               /* "subject|docid@revision", kept across restarts */
+	char kind[128];
+	uint32_t concurrency;
+	enum ps_state state;
+	bool remove_when_idle; /* the controller removed it while activations ran in it */
+	bool confirmed;        /* the controller acknowledged it warm (or it was adopted) */
+	uint64_t started_ms;
+	unsigned memory_mb;
+	struct http_call *init_call;
+	/* the activation being logged now */
+	json_t *lines;
+	size_t lines_bytes; /* of lines: past the action's log limit the rest is dropped */
+	int sentinels;
+	struct log_waiter *waiters;
+	/* who asked for it: /init's environment */
+	char activation_id[33], tid[72], api_key[160];
+};
+
+/* A sandbox of another node that this node's routers may use. */
+struct rsandbox {
+	char gid[GID_LEN + 1];
+	uint64_t version; /* of the event that last set it: a staler snapshot leaves it */
+	uint32_t slot;
+	uint64_t action_id;
+	uint16_t node;
+	struct rsandbox *next;
+};
+
+/* Activations of an action waiting on this node, and the cold starts under way for them. */
+struct demand {
+	uint64_t action_id;
+	struct action_entry *action;
+	unsigned waiting[NODE_MAX_WORKERS];
+	unsigned starting;
+	char activation_id[33], tid[72], api_key[160];
+	struct demand *next;
+};
+
+struct pool {
+	struct node *node;
+	struct sandbox_manager *sm;
+	struct ctlclient *cc;
+	uint16_t index;     /* this node's index in the cluster (0 until registered) */
+	char name[64];
+	struct psandbox *by_slot[XW_MAX_SLOTS];
+	char death[XW_MAX_SLOTS][8]; /* why the sandbox of a slot died (read by workers) */
+	uint32_t death_gen[XW_MAX_SLOTS];
+	struct rsandbox *remote[REMOTE_BUCKETS];
+	struct rsandbox *remote_by_slot[XW_MAX_SLOTS];
+	bool warned_shared_subnet;
+	struct demand *demands;
+	unsigned used_mb;
+	struct loop_timer *gc;
+	struct http_pool *init_pools[XW_MAX_SLOTS];
+	struct slot_logs logs[XW_MAX_SLOTS];
+	struct resync_window resync;
+};
+
+/* pool.c */
+int pool_slot_alloc(struct pool *p, uint32_t *out);
+int pool_start_own(struct pool *p, struct action_entry *a, const char *gid,
+		   const struct demand *d);
+void ps_destroy(struct psandbox *ps);
+/* The runtime kind that serves a (for a blackbox, its image). */
+const char *pool_sandbox_kind(const struct action_entry *a);
+void ps_set_draining(struct psandbox *ps);
+/* Back in service after an unmark; false when it could not be listed again. */
+bool ps_set_warm(struct psandbox *ps);
+struct psandbox *pool_own_by_gid(struct pool *p, const char *gid);
+void pool_tell_workers(struct pool *p, uint64_t action_id, int status, const char *message,
+		       json_t *error, uint64_t init_ms);
+/* Tells the controller what became of one of this node's sandboxes. */
+/* The platform could not provide sandbox gid (no room, the action changed...). */
+void pool_report_unprovisioned(struct pool *p, const char *gid, const char *why);
+void pool_report(struct pool *p, const char *gid, const char *state, const char *addr, int port,
+		 const char *message, json_t *error);
+bool pool_make_room(struct pool *p, unsigned memory_mb);
+
+/* pool_cluster.c */
+struct demand *demand_find(struct pool *p, uint64_t action_id);
+void demand_started(struct pool *p, uint64_t action_id, bool warm);
+void demand_serve(struct pool *p, struct demand *d);
+void demand_drop(struct pool *p, struct demand *d);
+void pool_remote_clear(struct pool *p);
+/* Another node's sandbox in slot (of generation) failed an activation here: this node
+ * stops routing to it. */
+void pool_remote_broken(struct pool *p, uint32_t slot, uint32_t generation);
+void pool_start_allocated(struct pool *p, const json_t *sb);
+
+#endif
