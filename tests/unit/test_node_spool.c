@@ -11,6 +11,7 @@
 #include "json.h"
 #include "mailbox.h"
 #include "node/activation/spool.h"
+#include "node/manager/shipper.h"
 #include "util.h"
 #include "test.h"
 

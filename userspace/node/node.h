@@ -70,7 +70,5 @@ struct node {
 	uint64_t started_ms;
 };
 
-/* Runs fn(arg) on the manager thread. */
-int node_post(struct node *node, mailbox_fn fn, void *arg);
 
 #endif

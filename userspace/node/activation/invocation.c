@@ -11,7 +11,6 @@
 #include "node/manager/pool.h"
 #include "node/activation/record.h"
 #include "node/activation/slots.h"
-#include "node/activation/throttle.h"
 #include "util.h"
 #include "node/ingress/worker.h"
 
@@ -94,21 +93,14 @@ static bool try_claim(struct invocation *inv)
 			   &inv->slot_generation);
 }
 
-int invocation_start(struct invocation *inv, bool owns_throttle)
+int invocation_start(struct invocation *inv)
 {
-	int err;
-
-	inv->throttled = owns_throttle;
 	STAT_INC(inv->w, invocations);
 	if (try_claim(inv)) {
 		invocation_run(inv);
 		return 0;
 	}
-	err = invocation_wait(inv);
-	/* Not started (its queue is full): the caller keeps the throttle it holds. */
-	if (err)
-		inv->throttled = false;
-	return err;
+	return invocation_wait(inv);
 }
 
 void invocation_fail(struct invocation *inv, int status, const char *message)
@@ -357,9 +349,6 @@ static void invocation_finish(struct invocation *inv)
 	inv->record = record_of_invocation(inv);
 	/* The record is in the spool before anyone hears of the result. */
 	worker_spool(w, inv->record);
-	if (inv->throttled)
-		throttle_release(&w->node->maps->namespaces[inv->who.ns_idx]);
-	inv->throttled = false;
 	STAT_INC(w, errors[inv->status & 3]);
 	count_latency(&w->stats, inv->end_ms - inv->received_ms);
 	if (inv->done)

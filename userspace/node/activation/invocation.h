@@ -47,7 +47,6 @@ struct invocation {
 
 	/* private */
 	uint32_t slot, slot_generation;
-	bool throttled;        /* owns a unit of the namespace's in-flight count */
 	unsigned busy_retries;
 	struct http_call *call;
 	struct loop_timer *wait_timer;
@@ -57,10 +56,9 @@ struct invocation {
 /* A new invocation holding a reference to action; params is stolen. */
 struct invocation *invocation_new(struct worker *w, struct action_entry *action,
 				  const struct identity *who, json_t *params, const char *tid);
-/* Starts it. owns_throttle: the caller counted it in the namespace's in-flight units and
- * the invocation gives the unit back when it ends. -ENOSPC: the action's queue is full;
- * nothing started, the caller still holds its unit, answers 429 and frees inv. */
-int invocation_start(struct invocation *inv, bool owns_throttle);
+/* Starts it (the activation pipeline's job: see pipeline.h). -ENOSPC: the action's queue
+ * is full; nothing started, the caller frees inv. done never runs before this returns. */
+int invocation_start(struct invocation *inv);
 void invocation_free(struct invocation *inv);
 /* Finishes inv with a platform-made result (whisk errors, refused cold starts...). */
 void invocation_fail(struct invocation *inv, int status, const char *message);

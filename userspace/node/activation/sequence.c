@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "node/activation/invocation.h"
+#include "node/activation/pipeline.h"
 #include "node/ingress/invoke.h"
 #include "json.h"
 #include "log.h"
@@ -12,12 +13,8 @@
 #include "node/activation/record.h"
 #include "node/activation/resolve.h"
 #include "node/activation/sequence.h"
-#include "node/activation/throttle.h"
 #include "util.h"
 #include "node/ingress/worker.h"
-
-/* OpenWhisk's limits.sequenceMaxLength, counted over nested sequences at run time. */
-#define SEQUENCE_LENGTH_MAX 50
 
 struct sequence_run {
 	struct worker *w;
@@ -26,7 +23,6 @@ struct sequence_run {
 	char id[33];
 	char tid[72];
 	char cause[33];
-	bool throttled;
 	json_t *payload;     /* the next component's input */
 	size_t next;         /* index of the next component */
 	json_t *logs;        /* component activation ids */
@@ -96,8 +92,6 @@ static void sequence_finish(struct sequence_run *run)
 	json_t *rec = sequence_record(run, clock_real_ms());
 
 	worker_spool(w, rec);
-	if (run->throttled)
-		throttle_release(&w->node->maps->namespaces[run->who.ns_idx]);
 	if (run->done)
 		run->done(rec, run->done_data);
 	json_decref(rec);
@@ -134,12 +128,7 @@ static void component_ended(struct sequence_run *run, const json_t *record)
 	sequence_step(run);
 }
 
-static void on_component_done(struct invocation *inv, void *data)
-{
-	component_ended(data, inv->record);
-}
-
-static void on_nested_done(const json_t *record, void *data)
+static void on_step_done(const json_t *record, void *data)
 {
 	component_ended(data, record);
 }
@@ -147,8 +136,9 @@ static void on_nested_done(const json_t *record, void *data)
 static void on_component(int status, struct action_entry *a, const char *message, void *data)
 {
 	struct sequence_run *run = data;
-	struct invocation *inv;
-	json_t *params = NULL;
+	struct activation_refusal why;
+	struct activation *act;
+	char id[33];
 
 	if (status == 403 || status == 404 || status == 409) {
 		sequence_fail(run, ACTIVATION_APPLICATION_ERROR, "Sequence component does not exist.");
@@ -160,43 +150,28 @@ static void on_component(int status, struct action_entry *a, const char *message
 	}
 	if (a->memory_mb > run->max_memory)
 		run->max_memory = a->memory_mb;
-	if (a->xkind == XW_KIND_SEQUENCE) {
-		struct sequence_run *child;
-
-		/* An array result goes on as the value itself. */
-		child = sequence_start(run->w, a, &run->who, json_incref(run->payload), run->tid,
-				       run->id, false, on_nested_done, run);
+	/* A step runs on the sequence's throttle unit; an array result goes on as it is. */
+	act = activation_admit(run->w, &run->who, false, &why);
+	if (!act || activation_start(act,
+				     &(struct activation_spec){
+					     .action = a,
+					     .tid = run->tid,
+					     .params = json_incref(run->payload),
+					     .params_mode = PARAMS_MERGE,
+					     .cause = run->id,
+					     .atomic = run->atomic,
+					     .wait_ms = ACTIVATION_WAIT_END,
+					     .listener = on_step_done,
+					     .data = run,
+				     },
+				     id, &why)) {
 		action_entry_unref(a);
-		if (!child) {
-			sequence_fail(run, ACTIVATION_WHISK_ERROR, "Sequence failed.");
-			return;
-		}
-		child->atomic = run->atomic;
+		sequence_fail(run, why.status == 400 ? ACTIVATION_APPLICATION_ERROR
+						     : ACTIVATION_WHISK_ERROR,
+			      why.status == 400 ? why.message : "Sequence failed.");
 		return;
 	}
-	if (++*run->atomic > SEQUENCE_LENGTH_MAX) {
-		action_entry_unref(a);
-		sequence_fail(run, ACTIVATION_APPLICATION_ERROR, "Too many actions in the sequence.");
-		return;
-	}
-	if (json_is_array(run->payload))
-		params = json_incref(run->payload);
-	else
-		(void)merge_parameters(a->run_params, run->payload, false, &params);
-	inv = invocation_new(run->w, a, &run->who, params, run->tid);
 	action_entry_unref(a);
-	if (!inv) {
-		sequence_fail(run, ACTIVATION_WHISK_ERROR, "Sequence failed.");
-		return;
-	}
-	inv->sequence_component = true;
-	snprintf(inv->cause, sizeof(inv->cause), "%s", run->id);
-	inv->done = on_component_done;
-	inv->done_data = run;
-	if (invocation_start(inv, false)) {
-		invocation_free(inv);
-		sequence_fail(run, ACTIVATION_WHISK_ERROR, "Sequence failed.");
-	}
 }
 
 static void sequence_step(struct sequence_run *run)
@@ -219,7 +194,7 @@ static void sequence_first_step(struct loop *loop, void *data)
 
 struct sequence_run *sequence_start(struct worker *w, struct action_entry *sequence,
 				    const struct identity *who, json_t *params, const char *tid,
-				    const char *cause, bool owns_throttle, sequence_done done,
+				    const char *cause, unsigned *atomic, sequence_done done,
 				    void *data)
 {
 	struct sequence_run *run = calloc(1, sizeof(*run));
@@ -235,19 +210,18 @@ struct sequence_run *sequence_start(struct worker *w, struct action_entry *seque
 	random_hex(run->id, 32);
 	snprintf(run->tid, sizeof(run->tid), "%s", tid);
 	snprintf(run->cause, sizeof(run->cause), "%s", cause ? cause : "");
-	run->throttled = owns_throttle;
 	/* The legacy "_actions" parameter names the components; it is not an input. */
 	if (json_is_object(params))
 		json_object_del(params, "_actions");
 	run->payload = params ? params : json_object();
 	run->logs = json_array();
 	run->start_ms = clock_real_ms();
-	run->atomic = &run->atomic_storage;
+	run->atomic = atomic ? atomic : &run->atomic_storage;
 	run->done = done;
 	run->done_data = data;
 	/* The first step may finish the run at once; the caller still needs the id. */
 	if (!loop_timer_add(w->loop, 0, sequence_first_step, run)) {
-		run_free(run); /* not started: the caller keeps its throttle unit, as above */
+		run_free(run);
 		return NULL;
 	}
 	STAT_INC(w, invocations);
@@ -257,10 +231,4 @@ struct sequence_run *sequence_start(struct worker *w, struct action_entry *seque
 const char *sequence_activation_id(const struct sequence_run *run)
 {
 	return run->id;
-}
-
-void sequence_detach(struct sequence_run *run)
-{
-	run->done = NULL;
-	run->done_data = NULL;
 }

@@ -19,15 +19,14 @@ struct sequence_run;
 /* record: the sequence's stored record, borrowed for the call. */
 typedef void (*sequence_done)(const json_t *record, void *data);
 
-/* Starts sequence (a reference is taken) with params (stolen). cause: the enclosing
- * sequence's activation id for a nested one, else NULL. owns_throttle: as for
- * invocation_start. NULL when it could not start. */
+/* Starts sequence (a reference is taken) with params (stolen); the activation pipeline's
+ * job (pipeline.h). cause: the enclosing sequence's activation id for a nested one, else
+ * NULL; atomic: the enclosing run's count of started primitives, else NULL (a new count).
+ * NULL when it could not start. done never runs before this returns. */
 struct sequence_run *sequence_start(struct worker *w, struct action_entry *sequence,
 				    const struct identity *who, json_t *params, const char *tid,
-				    const char *cause, bool owns_throttle, sequence_done done,
+				    const char *cause, unsigned *atomic, sequence_done done,
 				    void *data);
 const char *sequence_activation_id(const struct sequence_run *run);
-/* Nobody waits any more; the sequence runs to its end and is recorded. */
-void sequence_detach(struct sequence_run *run);
 
 #endif

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Activation records never lost: a worker appends each record to its spool file before
- * the response leaves; the shipper (manager thread) sends them to the controller in
+ * the response leaves; the shipper (manager thread, shipper.h) sends them to the controller in
  * batches and remembers, per file, how far the controller has acknowledged. A killed node
  * resumes from there on restart; the controller ignores records it already has.
  *
@@ -15,14 +15,23 @@
 
 #include <jansson.h>
 
-#include "node/ctlclient.h"
-#include "loop.h"
-#include "mailbox.h"
+#include <stddef.h>
 
 #define SPOOL_ROTATE_BYTES (16u << 20)
 
 struct spool_writer;
-struct shipper;
+
+/* A marker line starts so; the shipper skips markers. */
+#define MARKER_PREFIX "{\"accepted\":"
+
+/* A spool file as listed, oldest first. */
+struct spool_file {
+	unsigned worker, seq;
+	char name[64];
+};
+
+/* The spool files in dir, sorted (an array the caller frees). */
+int spool_list_files(const char *dir, struct spool_file **out, size_t *n);
 
 int spool_writer_open(const char *dir, unsigned worker, struct spool_writer **out);
 void spool_writer_close(struct spool_writer *w);
@@ -34,15 +43,5 @@ int spool_accept(struct spool_writer *w, const char *activation_id, const json_t
 /* At start, before any writer opens: every marker the previous run left without its
  * record gets its fallback record, written to a file of recovery_writer. */
 int spool_recover(const char *dir, unsigned recovery_writer);
-
-/* Ships from dir on loop (the manager's); nudges arrive through mb. */
-struct shipper *shipper_new(struct loop *loop, struct mailbox *mb, const char *dir,
-			    struct ctlclient *cc);
-void shipper_free(struct shipper *s);
-/* Thread-safe: there is something new to ship. */
-void shipper_nudge(struct shipper *s);
-/* Records shipped and acknowledged since start, and bytes still waiting. */
-uint64_t shipper_shipped(struct shipper *s);
-uint64_t shipper_backlog(struct shipper *s);
 
 #endif

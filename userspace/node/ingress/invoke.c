@@ -8,16 +8,13 @@
 #include "activation.h"
 #include "node/ingress/authn.h"
 #include "node/ingress/identity.h"
-#include "node/activation/invocation.h"
 #include "node/ingress/invoke.h"
+#include "node/activation/pipeline.h"
 #include "json.h"
 #include "log.h"
 #include "node/ingress/metrics.h"
 #include "node/ingress/reply.h"
 #include "node/activation/resolve.h"
-#include "node/activation/record.h"
-#include "node/activation/sequence.h"
-#include "node/activation/throttle.h"
 #include "util.h"
 #include "node/ingress/worker.h"
 
@@ -32,19 +29,13 @@ struct invoke_req {
 	unsigned wait_ms;
 	json_t *body;
 	struct identity who;
-	bool throttle_held;
-	struct loop_timer *timer;
-	struct invocation *inv; /* a primitive's, while it runs */
-	struct sequence_run *seq;
-	struct action_entry *seq_action; /* the sequence's, while it runs */
-	char activation_id[33];
+	struct activation *act; /* admitted, until it starts */
+	char id[33];            /* once started */
 };
 
 static void ir_free(struct invoke_req *ir)
 {
-	if (ir->timer)
-		loop_timer_cancel(ir->w->loop, ir->timer);
-	action_entry_unref(ir->seq_action);
+	activation_abandon(ir->act);
 	json_decref(ir->body);
 	free(ir);
 }
@@ -65,167 +56,88 @@ void reply_activation(struct http_request *req, const char *tid, const json_t *r
 		reply_json(req, tid, status, activation_extended(record));
 }
 
-bool merge_parameters(const json_t *base, const json_t *request, bool final_params,
-		      json_t **out)
+static void reply_accepted(struct invoke_req *ir, const char *id)
 {
-	json_t *merged = base ? json_copy((json_t *)base) : json_object(), *v;
-	const char *key;
-
-	json_object_foreach((json_t *)request, key, v) {
-		if (final_params && json_object_get(base, key)) {
-			json_decref(merged);
-			return false;
-		}
-		json_object_set(merged, key, v);
-	}
-	*out = merged;
-	return true;
+	http_resp_header(ir->req, "x-openwhisk-activation-id", "%s", id);
+	reply_json(ir->req, ir->tid, 202, json_pack("{s:s}", "activationId", id));
 }
 
-/* What the record says if the node stops before the activation ends. */
-static json_t *ir_fallback(struct invoke_req *ir)
+static void reply_refusal(struct invoke_req *ir, const struct activation_refusal *why)
 {
-	const struct action_entry *a = ir->inv ? ir->inv->action : ir->seq_action;
-
-	return record_interrupted(a, &ir->who, ir->activation_id, clock_real_ms(),
-				  ir->seq ? "sequence" : NULL);
+	if (why->status == 429)
+		reply_throttled(ir->req, ir->tid, why->message, why->retry_after_s);
+	else
+		reply_error(ir->req, ir->tid, why->status, "%s", why->message);
 }
 
-/* The activation finished: answer if the client still waits. */
-static void ir_finished(struct invoke_req *ir, const json_t *record)
-{
-	if (ir->blocking)
-		reply_activation(ir->req, ir->tid, record, ir->result_only);
-	ir_free(ir);
-}
-
-static void on_primitive_done(struct invocation *inv, void *data)
-{
-	ir_finished(data, inv->record);
-}
-
-static void on_sequence_done(const json_t *record, void *data)
-{
-	ir_finished(data, record);
-}
-
-/* The blocking wait ran out: 202 now, the activation goes on without a listener. */
-static void on_wait_over(struct loop *loop, void *data)
+/* The activation ended (record), or the blocking wait ran out first (NULL: 202). */
+static void on_activation_end(const json_t *record, void *data)
 {
 	struct invoke_req *ir = data;
 
-	ir->timer = NULL;
-	worker_accept(ir->w, ir->activation_id, ir_fallback(ir));
-	http_resp_header(ir->req, "x-openwhisk-activation-id", "%s", ir->activation_id);
-	reply_json(ir->req, ir->tid, 202, json_pack("{s:s}", "activationId", ir->activation_id));
-	if (ir->inv) {
-		ir->inv->done = NULL;
-		ir->inv->done_data = NULL;
-	}
-	if (ir->seq)
-		sequence_detach(ir->seq);
-	ir_free(ir);
-}
-
-static void ir_fail(struct invoke_req *ir, int status, const char *msg)
-{
-	if (ir->throttle_held)
-		throttle_release(&ir->w->node->maps->namespaces[ir->who.ns_idx]);
-	reply_error(ir->req, ir->tid, status, "%s", msg);
+	if (record)
+		reply_activation(ir->req, ir->tid, record, ir->result_only);
+	else
+		reply_accepted(ir, ir->id);
 	ir_free(ir);
 }
 
 static void on_action(int status, struct action_entry *a, const char *message, void *data)
 {
 	struct invoke_req *ir = data;
-	struct worker *w = ir->w;
-	json_t *params = NULL;
+	struct activation_refusal why;
+	struct activation *act = ir->act;
+	char id[33];
+	int err;
 
 	if (status) {
-		ir_fail(ir, status, message);
+		reply_error(ir->req, ir->tid, status, "%s", message);
+		ir_free(ir);
 		return;
 	}
-	if (!merge_parameters(a->run_params, ir->body, a->final_params, &params)) {
-		action_entry_unref(a);
-		ir_fail(ir, 400, "Request defines parameters that are not allowed (e.g., reserved "
-				 "properties).");
-		return;
-	}
-	if (a->xkind == XW_KIND_SEQUENCE) {
-		ir->seq = sequence_start(w, a, &ir->who, params, ir->tid, NULL, ir->throttle_held,
-					 ir->blocking ? on_sequence_done : NULL, ir);
-		ir->seq_action = a; /* our reference, for the fallback record */
-		if (!ir->seq) {
-			ir_fail(ir, 500, "The sequence could not be started.");
-			return;
-		}
-		ir->throttle_held = false;
-		snprintf(ir->activation_id, sizeof(ir->activation_id), "%s",
-			 sequence_activation_id(ir->seq));
-		goto started;
-	}
-	ir->inv = invocation_new(w, a, &ir->who, params, ir->tid);
+	ir->act = NULL;
+	err = activation_start(act,
+			       &(struct activation_spec){
+				       .action = a,
+				       .tid = ir->tid,
+				       .params = ir->body,
+				       .params_mode = PARAMS_MERGE_STRICT,
+				       .wait_ms = ir->blocking ? ir->wait_ms : ACTIVATION_NO_WAIT,
+				       .listener = on_activation_end,
+				       .data = ir,
+			       },
+			       id, &why);
+	ir->body = NULL;
 	action_entry_unref(a);
-	if (!ir->inv) {
-		ir_fail(ir, 500, "Internal Server Error");
-		return;
-	}
-	snprintf(ir->activation_id, sizeof(ir->activation_id), "%s", ir->inv->activation_id);
-	ir->inv->done = ir->blocking ? on_primitive_done : NULL;
-	ir->inv->done_data = ir->blocking ? ir : NULL;
-	if (invocation_start(ir->inv, ir->throttle_held)) {
-		/* Its queue is full: nothing ran, nothing is recorded. */
-		invocation_free(ir->inv);
-		ir->inv = NULL;
-		STAT_INC(w, queue_full);
-		if (ir->throttle_held)
-			throttle_release(&w->node->maps->namespaces[ir->who.ns_idx]);
-		http_resp_header(ir->req, "Retry-After", "1");
-		reply_error(ir->req, ir->tid, 429,
-			    "Too many requests are waiting for this action; try again later.");
+	if (err) {
+		reply_refusal(ir, &why);
 		ir_free(ir);
 		return;
 	}
-	ir->throttle_held = false;
-started:
 	if (!ir->blocking) {
-		/* Only for an activation that started (a refused one has nothing to settle);
-		 * before its record can be: no activation ends inside invocation_start(). */
-		worker_accept(w, ir->activation_id, ir_fallback(ir));
-		http_resp_header(ir->req, "x-openwhisk-activation-id", "%s", ir->activation_id);
-		reply_json(ir->req, ir->tid, 202,
-			   json_pack("{s:s}", "activationId", ir->activation_id));
+		reply_accepted(ir, id);
 		ir_free(ir);
 		return;
 	}
-	/* ir lives until the activation ends or the wait runs out, whichever comes first. */
-	ir->timer = loop_timer_add(w->loop, ir->wait_ms, on_wait_over, ir);
-}
-
-static void with_identity(struct invoke_req *ir)
-{
-	struct throttle_result t;
-	char name[800], msg[160];
-
-	t = throttle_invoke(&ir->w->node->maps->namespaces[ir->who.ns_idx], clock_real_ms());
-	if (t.verdict != THROTTLE_OK) {
-		STAT_INC(ir->w, throttled);
-		throttle_message(&t, msg, sizeof(msg));
-		reply_throttled(ir->req, ir->tid, msg, t.retry_after_s);
-		ir_free(ir);
-		return;
-	}
-	ir->throttle_held = true;
-	resolve_name(&ir->who, ir->ns, ir->pkg, ir->name, name, sizeof(name));
-	resolve_action(ir->w, &ir->who, name, on_action, ir);
+	/* ir lives until the listener hears the end or the end of the wait. */
+	snprintf(ir->id, sizeof(ir->id), "%s", id);
 }
 
 static void on_authenticated(const struct identity *who, void *data)
 {
 	struct invoke_req *ir = data;
+	struct activation_refusal why;
+	char name[800];
 
 	ir->who = *who;
-	with_identity(ir);
+	ir->act = activation_admit(ir->w, &ir->who, true, &why);
+	if (!ir->act) {
+		reply_refusal(ir, &why);
+		ir_free(ir);
+		return;
+	}
+	resolve_name(&ir->who, ir->ns, ir->pkg, ir->name, name, sizeof(name));
+	resolve_action(ir->w, &ir->who, name, on_action, ir);
 }
 
 static void on_auth_failed(void *data)

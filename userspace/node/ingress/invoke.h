@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * POST /api/v1/namespaces/{ns}/actions/[{pkg}/]{name}: OpenWhisk's invoke. Authenticates,
- * throttles (before entitlement, as OpenWhisk does), resolves, then runs a primitive action
- * or a sequence. Blocking invokes wait up to 60 s (or ?timeout) and then answer 202 while
- * the activation goes on; non-blocking ones answer 202 at once.
+ * POST /api/v1/namespaces/{ns}/actions/[{pkg}/]{name}: OpenWhisk's invoke. Parses,
+ * authenticates, is admitted by the activation pipeline (the throttles, before entitlement
+ * as OpenWhisk checks them), resolves, and hands the activation to the pipeline. Blocking
+ * invokes wait up to 60 s (or ?timeout) and then answer 202 while the activation goes on;
+ * non-blocking ones answer 202 at once.
  */
-#ifndef XWHISK_INVOKE_HTTP_H
-#define XWHISK_INVOKE_HTTP_H
+#ifndef XWHISK_INVOKE_H
+#define XWHISK_INVOKE_H
 
 #include <jansson.h>
 
@@ -21,10 +22,5 @@ void invoke_http(struct worker *w, struct http_request *req, const char *tid, co
  * extended form or only its result, x-openwhisk-activation-id. */
 void reply_activation(struct http_request *req, const char *tid, const json_t *record,
 		      bool result_only);
-
-/* Merges the request's parameters over the action's; false (with OpenWhisk's 400
- * message in msg) when the action is final and the request redefines one. */
-bool merge_parameters(const json_t *base, const json_t *request, bool final_params,
-		      json_t **out);
 
 #endif

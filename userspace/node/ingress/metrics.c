@@ -10,6 +10,7 @@
 #include "node/manager/pool.h"
 #include "prom.h"
 #include "node/activation/spool.h"
+#include "node/manager/shipper.h"
 #include "node/ingress/worker.h"
 
 static const char *const latency_bounds[] = { "0.001", "0.002", "0.005", "0.01", "0.025",

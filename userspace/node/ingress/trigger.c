@@ -6,14 +6,12 @@
 #include <strings.h>
 
 #include "node/ingress/authn.h"
-#include "node/activation/invocation.h"
-#include "node/ingress/invoke.h"
+#include "node/activation/pipeline.h"
 #include "json.h"
 #include "log.h"
 #include "node/ingress/metrics.h"
 #include "node/ingress/reply.h"
 #include "node/activation/resolve.h"
-#include "node/activation/sequence.h"
 #include "node/activation/throttle.h"
 #include "node/ingress/trigger.h"
 #include "util.h"
@@ -104,56 +102,31 @@ static void on_rule_action(int status, struct action_entry *a, const char *messa
 {
 	struct rule_fire *rf = data;
 	struct fire *f = rf->f;
-	struct worker *w = f->w;
-	struct throttle_result t;
-	json_t *params = NULL;
-	char msg[200];
+	struct activation_refusal why;
+	struct activation *act;
+	char id[33];
 
 	if (status) {
 		rule_logged(rf, status >= 500 ? 3 : 1, NULL, message);
 		return;
 	}
 	/* Rule-fired invokes count against the caller's throttles, as OpenWhisk's do. */
-	t = throttle_invoke(&w->node->maps->namespaces[f->who.ns_idx], clock_real_ms());
-	if (t.verdict != THROTTLE_OK) {
+	act = activation_admit(f->w, &f->who, true, &why);
+	if (!act || activation_start(act,
+				     &(struct activation_spec){
+					     .action = a,
+					     .tid = f->tid,
+					     .params = json_incref(f->args),
+					     .params_mode = PARAMS_MERGE,
+					     .wait_ms = ACTIVATION_NO_WAIT,
+				     },
+				     id, &why)) {
 		action_entry_unref(a);
-		throttle_message(&t, msg, sizeof(msg));
-		rule_logged(rf, 1, NULL, msg);
+		rule_logged(rf, why.status >= 500 ? 3 : 1, NULL, why.message);
 		return;
 	}
-	(void)merge_parameters(a->run_params, f->args, false, &params);
-	if (a->xkind == XW_KIND_SEQUENCE) {
-		struct sequence_run *run = sequence_start(w, a, &f->who, params, f->tid, NULL, true,
-							  NULL, NULL);
-
-		action_entry_unref(a);
-		if (!run) {
-			throttle_release(&w->node->maps->namespaces[f->who.ns_idx]);
-			rule_logged(rf, 3, NULL, "The sequence could not be started.");
-			return;
-		}
-		rule_logged(rf, 0, sequence_activation_id(run), NULL);
-		return;
-	}
-	{
-		struct invocation *inv = invocation_new(w, a, &f->who, params, f->tid);
-		char id[33];
-
-		action_entry_unref(a);
-		if (!inv) {
-			throttle_release(&w->node->maps->namespaces[f->who.ns_idx]);
-			rule_logged(rf, 3, NULL, "Internal Server Error");
-			return;
-		}
-		snprintf(id, sizeof(id), "%s", inv->activation_id);
-		if (invocation_start(inv, true)) {
-			invocation_free(inv);
-			throttle_release(&w->node->maps->namespaces[f->who.ns_idx]);
-			rule_logged(rf, 1, NULL, "Too many requests are waiting for this action.");
-			return;
-		}
-		rule_logged(rf, 0, id, NULL);
-	}
+	action_entry_unref(a);
+	rule_logged(rf, 0, id, NULL);
 }
 
 static void on_trigger(int status, json_t *body, void *data)

@@ -7,23 +7,19 @@
 #include <strings.h>
 
 #include "node/ingress/identity.h"
-#include "node/activation/invocation.h"
-#include "node/ingress/invoke.h"
+#include "node/activation/pipeline.h"
 #include "json.h"
 #include "log.h"
 #include "node/ingress/metrics.h"
 #include "node/ingress/reply.h"
 #include "node/activation/record.h"
 #include "node/activation/resolve.h"
-#include "node/activation/sequence.h"
-#include "node/activation/throttle.h"
 #include "util.h"
 #include "node/ingress/web.h"
+#include "node/ingress/web_response.h"
 #include "node/ingress/worker.h"
 
 #define WEB_WAIT_MS 60000
-
-enum web_ext { EXT_HTTP, EXT_JSON, EXT_HTML, EXT_SVG, EXT_TEXT };
 
 struct web_req {
 	struct worker *w;
@@ -37,16 +33,10 @@ struct web_req {
 	bool authed;
 	struct action_entry *a;
 	char activation_id[33];
-	struct loop_timer *timer;
-	struct invocation *inv;
-	struct sequence_run *seq;
-	bool throttle_held;
 };
 
 static void wr_free(struct web_req *wr)
 {
-	if (wr->timer)
-		loop_timer_cancel(wr->w->loop, wr->timer);
 	action_entry_unref(wr->a);
 	free(wr->extra_path);
 	free(wr);
@@ -82,227 +72,41 @@ static void web_error(struct web_req *wr, int status, const char *message)
 	json_t *b = json_pack("{s:s,s:s}", "error", message, "code", wr->tid);
 	char *text = json_dumps(b, JSON_COMPACT);
 
-	if (wr->throttle_held) {
-		throttle_release(&wr->w->node->maps->namespaces[wr->owner.ns_idx]);
-		wr->throttle_held = false;
-	}
 	web_send(wr, status, "application/json", text, text ? strlen(text) : 0);
 	free(text);
 	json_decref(b);
 }
 
-static bool media_is_binary(const char *ct)
-{
-	char base[128];
-	size_t n;
-
-	if (!ct)
-		return false;
-	n = strcspn(ct, ";");
-	if (n >= sizeof(base))
-		n = sizeof(base) - 1;
-	memcpy(base, ct, n);
-	base[n] = '\0';
-	for (char *p = base; *p; p++)
-		*p = (char)tolower((unsigned char)*p);
-	if (!strncmp(base, "text/", 5) || strstr(base, "json") || strstr(base, "xml") ||
-	    strstr(base, "javascript") || !strcmp(base, "application/x-www-form-urlencoded"))
-		return false;
-	return true;
-}
-
 /* ---- the response ---- */
-
-static json_t *web_value(struct web_req *wr, const json_t *record, int *code)
-{
-	json_t *resp = json_object_get(record, "response"), *result = json_object_get(resp, "result");
-
-	*code = (int)json_integer_value(json_object_get(resp, "statusCode"));
-	if (*code == ACTIVATION_APPLICATION_ERROR && json_object_get(result, "error"))
-		return json_object_get(result, "error");
-	return result;
-}
-
-static void send_http_result(struct web_req *wr, const json_t *v)
-{
-	json_t *status = json_object_get(v, "statusCode"), *headers = json_object_get(v, "headers");
-	json_t *body = json_object_get(v, "body"), *hv;
-	const char *ctype = NULL, *key;
-	long code = 200;
-
-	if (status) {
-		if (json_is_integer(status))
-			code = (long)json_integer_value(status);
-		else if (json_is_string(status) && *json_string_value(status))
-			code = strtol(json_string_value(status), NULL, 10);
-		else
-			code = 0;
-		if (code < 100 || code > 599)
-			goto bad;
-	}
-	if (headers && !json_is_object(headers))
-		goto bad;
-	json_object_foreach(headers, key, hv) {
-		char val[2048];
-		json_t *item;
-		size_t i;
-
-		if (json_is_array(hv)) {
-			json_array_foreach(hv, i, item)
-				if (!json_is_string(item) && !json_is_number(item) &&
-				    !json_is_boolean(item))
-					goto bad;
-		} else if (!json_is_string(hv) && !json_is_number(hv) && !json_is_boolean(hv)) {
-			goto bad;
-		}
-		if (!strcasecmp(key, "content-type") && json_is_string(hv)) {
-			ctype = json_string_value(hv);
-			continue;
-		}
-		if (!strcasecmp(key, "content-length") || !strcasecmp(key, "transfer-encoding") ||
-		    !strcasecmp(key, "connection"))
-			continue;
-		json_array_foreach(json_is_array(hv) ? hv : NULL, i, item) {
-			char *t = json_is_string(item) ? strdup(json_string_value(item))
-						       : json_dumps(item, JSON_ENCODE_ANY);
-
-			http_resp_header(wr->req, key, "%s", t ? t : "");
-			free(t);
-		}
-		if (!json_is_array(hv)) {
-			char *t = json_is_string(hv) ? strdup(json_string_value(hv))
-						     : json_dumps(hv, JSON_ENCODE_ANY);
-
-			snprintf(val, sizeof(val), "%s", t ? t : "");
-			free(t);
-			http_resp_header(wr->req, key, "%s", val);
-		}
-	}
-	if (!body || json_is_null(body) || (json_is_string(body) && !json_string_length(body))) {
-		web_send(wr, status ? (int)code : 204, NULL, NULL, 0);
-		return;
-	}
-	if (json_is_string(body)) {
-		const char *s = json_string_value(body);
-		size_t len = json_string_length(body), dlen;
-		char *decoded = NULL;
-
-		if (!ctype)
-			ctype = "text/html";
-		if (media_is_binary(ctype) || (media_is_json(ctype) && base64_looks_binary(s, len))) {
-			decoded = base64_decode(s, len, &dlen);
-			if (!decoded) {
-				if (media_is_binary(ctype))
-					goto bad;
-			} else {
-				web_send(wr, (int)code, ctype, decoded, dlen);
-				free(decoded);
-				return;
-			}
-		}
-		web_send(wr, (int)code, ctype, s, len);
-		return;
-	}
-	{
-		char *text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
-
-		if (!ctype || !media_is_json(ctype))
-			ctype = "application/json";
-		web_send(wr, (int)code, ctype, text, text ? strlen(text) : 0);
-		free(text);
-	}
-	return;
-bad:
-	web_error(wr, 400, "Response is not valid 'message/http'.");
-}
-
-static void send_field(struct web_req *wr, const json_t *v, const char *field, const char *ctype,
-		       const char *what, bool pretty_objects)
-{
-	json_t *body = json_object_get(v, "body");
-
-	if (!body)
-		body = json_object_get(v, field);
-	if (json_is_string(body)) {
-		web_send(wr, 200, ctype, json_string_value(body), json_string_length(body));
-		return;
-	}
-	if (pretty_objects && body) {
-		char *text = json_dumps(body, JSON_INDENT(2) | JSON_ENCODE_ANY);
-
-		web_send(wr, 200, ctype, text, text ? strlen(text) : 0);
-		free(text);
-		return;
-	}
-	{
-		char msg[80];
-
-		snprintf(msg, sizeof(msg), "Response is not valid '%s'.", what);
-		web_error(wr, 400, msg);
-	}
-}
 
 static void web_finished(struct web_req *wr, const json_t *record)
 {
-	int code;
-	const json_t *v = web_value(wr, record, &code);
+	struct web_response r;
+	json_t *h;
+	size_t i;
 
-	if (code >= ACTIVATION_DEVELOPER_ERROR) {
-		web_error(wr, 400, "There was an error processing your request.");
-		goto out;
+	web_response_build(record, wr->ext, &r);
+	if (r.error) {
+		web_error(wr, 400, r.error);
+	} else {
+		json_array_foreach(r.headers, i, h)
+			http_resp_header(wr->req, json_string_value(json_array_get(h, 0)), "%s",
+					 json_string_value(json_array_get(h, 1)));
+		web_send(wr, r.status, r.ctype, r.body, r.len);
 	}
-	switch (wr->ext) {
-	case EXT_JSON:
-		if (!json_is_object(v) && !json_is_array(v)) {
-			web_error(wr, 400, "Response is not valid 'application/json'.");
-		} else {
-			char *text = json_dumps(v, JSON_COMPACT);
-
-			web_send(wr, 200, "application/json", text, text ? strlen(text) : 0);
-			free(text);
-		}
-		break;
-	case EXT_HTML:
-		send_field(wr, v, "html", "text/html; charset=UTF-8", "text/html", false);
-		break;
-	case EXT_SVG:
-		send_field(wr, v, "svg", "image/svg+xml", "image/svg+xml", false);
-		break;
-	case EXT_TEXT:
-		send_field(wr, v, "text", "text/plain; charset=UTF-8", "text/plain", true);
-		break;
-	case EXT_HTTP:
-		send_http_result(wr, v);
-		break;
-	}
-out:
+	web_response_clear(&r);
 	wr_free(wr);
 }
 
-static void on_primitive_done(struct invocation *inv, void *data)
-{
-	web_finished(data, inv->record);
-}
-
-static void on_sequence_done(const json_t *record, void *data)
-{
-	web_finished(data, record);
-}
-
-static void on_web_wait_over(struct loop *loop, void *data)
+/* The activation ended (record), or the wait ran out first (NULL). */
+static void on_web_end(const json_t *record, void *data)
 {
 	struct web_req *wr = data;
 
-	wr->timer = NULL;
-	worker_accept(wr->w, wr->activation_id,
-		      record_interrupted(wr->a, &wr->owner, wr->activation_id, clock_real_ms(),
-					 wr->seq ? "sequence" : NULL));
-	if (wr->inv) {
-		wr->inv->done = NULL;
-		wr->inv->done_data = NULL;
+	if (record) {
+		web_finished(wr, record);
+		return;
 	}
-	if (wr->seq)
-		sequence_detach(wr->seq);
 	web_error(wr, 202, "Response not yet ready.");
 	wr_free(wr);
 }
@@ -411,64 +215,35 @@ reserved:
 
 static void web_run(struct web_req *wr)
 {
-	struct worker *w = wr->w;
-	struct throttle_result t;
-	json_t *params;
-	char msg[160];
+	struct activation_refusal why;
+	struct activation *act;
+	json_t *params = web_params(wr);
 
-	params = web_params(wr);
 	if (!params) {
 		web_error(wr, 400, "Request defines parameters that are not allowed (e.g., reserved "
 				   "properties).");
 		wr_free(wr);
 		return;
 	}
-	t = throttle_invoke(&w->node->maps->namespaces[wr->owner.ns_idx], clock_real_ms());
-	if (t.verdict != THROTTLE_OK) {
+	act = activation_admit(wr->w, &wr->owner, true, &why);
+	if (!act)
 		json_decref(params);
-		STAT_INC(w, throttled);
-		throttle_message(&t, msg, sizeof(msg));
-		http_resp_header(wr->req, "Retry-After", "%u", t.retry_after_s);
-		web_error(wr, 429, msg);
+	if (!act || activation_start(act,
+				     &(struct activation_spec){
+					     .action = wr->a,
+					     .tid = wr->tid,
+					     .params = params,
+					     .params_mode = PARAMS_AS_IS,
+					     .wait_ms = WEB_WAIT_MS,
+					     .listener = on_web_end,
+					     .data = wr,
+				     },
+				     wr->activation_id, &why)) {
+		if (why.status == 429)
+			http_resp_header(wr->req, "Retry-After", "%u", why.retry_after_s ?: 1);
+		web_error(wr, why.status, why.message);
 		wr_free(wr);
-		return;
 	}
-	wr->throttle_held = true;
-	if (wr->a->xkind == XW_KIND_SEQUENCE) {
-		wr->seq = sequence_start(w, wr->a, &wr->owner, params, wr->tid, NULL, true,
-					 on_sequence_done, wr);
-		if (!wr->seq) {
-			web_error(wr, 500, "Internal Server Error");
-			wr_free(wr);
-			return;
-		}
-		wr->throttle_held = false;
-		snprintf(wr->activation_id, sizeof(wr->activation_id), "%s",
-			 sequence_activation_id(wr->seq));
-	} else {
-		wr->inv = invocation_new(w, wr->a, &wr->owner, params, wr->tid);
-		if (!wr->inv) {
-			web_error(wr, 500, "Internal Server Error");
-			wr_free(wr);
-			return;
-		}
-		snprintf(wr->activation_id, sizeof(wr->activation_id), "%s",
-			 wr->inv->activation_id);
-		wr->inv->done = on_primitive_done;
-		wr->inv->done_data = wr;
-		if (invocation_start(wr->inv, true)) {
-			invocation_free(wr->inv);
-			wr->inv = NULL;
-			wr->activation_id[0] = '\0';
-			http_resp_header(wr->req, "Retry-After", "1");
-			web_error(wr, 429, "Too many requests are waiting for this action; try again "
-					   "later.");
-			wr_free(wr);
-			return;
-		}
-		wr->throttle_held = false;
-	}
-	wr->timer = loop_timer_add(w->loop, WEB_WAIT_MS, on_web_wait_over, wr);
 }
 
 static void check_auth_then_run(struct web_req *wr);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "node/ctlclient.h"
+#include "node/crossing.h"
 #include "node/ingress/forward.h"
 #include "http.h"
 #include "mailbox.h"
@@ -51,15 +52,5 @@ void worker_spool(struct worker *w, const json_t *record);
 /* The connections to the sandbox in slot, opened for its current generation. */
 struct http_pool *worker_sandbox_pool(struct worker *w, uint32_t slot);
 
-/* From the manager (run on the worker's loop through its mailbox). */
-struct warm_news {
-	struct worker *w;
-	uint64_t action_id;
-	int status;      /* 0: a sandbox is warm; else the activation status of the failure */
-	char *message;   /* the failure's result text (or a JSON value) */
-	json_t *error;   /* the failure's result, when the runtime gave one */
-	uint64_t init_ms;
-};
-void worker_on_warm_news(void *arg);
 
 #endif

@@ -11,6 +11,7 @@
 #include <pthread.h>
 
 #include "node/ctlclient.h"
+#include "node/crossing.h"
 #include "node/manager/pool.h"
 #include "node/manager/resync_window.h"
 #include "sandbox.h"
@@ -115,8 +116,30 @@ struct pool {
 	struct resync_window resync;
 };
 
+/* The manager's housekeeping tick (idle reports, log waits). */
+#define TICK_MS 1000
+
 /* pool.c */
 int pool_slot_alloc(struct pool *p, uint32_t *out);
+void pool_slot_publish(struct pool *p, struct psandbox *ps, enum xw_slot_state state);
+void pool_slot_reset(struct pool *p, uint32_t slot);
+
+/* pool_logs.c */
+void pool_on_log(struct sandbox *sb, enum sandbox_stream stream, const char *line, size_t len,
+		 uint64_t ts_ns, bool sentinel, void *data);
+void pool_logs_clear(struct slot_logs *sl);
+/* Answers the workers still waiting for ps's logs with what there is. */
+void pool_logs_flush(struct psandbox *ps);
+
+/* pool_adopt.c */
+void pool_on_adopted(struct sandbox *sb, void *data);
+void pool_reconcile_maps(struct pool *p);
+
+/* pool_own.c */
+void ps_free(struct psandbox *ps);
+void pool_on_exited(struct sandbox *sb, enum sandbox_exit_reason reason, int status,
+		    void *data);
+void pool_tick(struct loop *loop, void *data);
 int pool_start_own(struct pool *p, struct action_entry *a, const char *gid,
 		   const struct demand *d);
 void ps_destroy(struct psandbox *ps);

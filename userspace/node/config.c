@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: Apache-2.0
+/* xwhisk-node's settings: defaults, the environment, then the command line. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "node/config.h"
+#include "node/ingress/forward.h"
+#include "util.h"
+
+#define DEFAULT_LISTEN "127.0.0.1:3233"
+#define DEFAULT_CONTROLLER "http://127.0.0.1:3234"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: xwhisk-node [options]\n"
+		"\n"
+		"The xwhisk node agent: the OpenWhisk API ingress of this node (HTTP on :3233),\n"
+		"routing invocations to warm sandboxes from pinned BPF maps.\n"
+		"\n"
+		"Options (each also read from the environment variable shown):\n"
+		"  -l, --listen ADDR       ingress host:port (XWHISK_NODE_LISTEN, default %s)\n"
+		"  -c, --controller URL    the controller (XWHISK_CONTROLLER, default %s)\n"
+		"  -d, --data-dir DIR      state directory (XWHISK_DATA_DIR, default ./.xwhisk)\n"
+		"  -w, --workers N         router threads (XWHISK_WORKERS, default: CPUs, at most %d)\n"
+		"  -p, --pin-dir DIR       where the BPF maps are pinned (XWHISK_PIN_DIR, default %s)\n"
+		"      --reset-maps        remove pinned maps first (all routing state is lost)\n"
+		"      --destroy           remove this node's sandboxes and pinned maps, then exit\n"
+		"  -v, --log-level LEVEL   error, warn, info or debug (XWHISK_LOG_LEVEL)\n"
+		"  -h, --help              this text\n"
+		"\n"
+		"More settings, from the environment only:\n"
+		"  XWHISK_NODE_TOKEN       the controller's node token (default: read from\n"
+		"                          DIR/controller/node.token, as in the embedded system)\n"
+		"  XWHISK_NODE_MEMORY_MB   memory for sandboxes on this node (default 8192)\n"
+		"  XWHISK_QUEUE_MAX        activations waiting per action and worker (default 256)\n"
+		"  XWHISK_AUTH_TTL_S       seconds a checked credential is trusted (default 60)\n"
+		"  XWHISK_PREWARM          stem cells per kind, e.g. nodejs:20=2,python:3=2\n"
+		"  XWHISK_RUNTIMES         the runtimes manifest (default <bindir>/runtimes/runtimes.json)\n"
+		"  XWHISK_SANDBOX_SUBNET, XWHISK_SANDBOX_BRIDGE   the sandboxes' network\n"
+		"  XWHISK_NODE_NAME        this node's name in the cluster (default: the hostname)\n"
+		"  XWHISK_NODE_ADDRESS     its ingress as others reach it (default: --listen)\n"
+		"  XWHISK_NODE_GPUS        GPUs it offers (default 0)\n"
+		"  XWHISK_CGROUP_PARENT    the sandboxes' cgroup parent; absolute (/xwhisk) under a\n"
+		"                          supervisor that kills the node's cgroup (pods, systemd)\n",
+		DEFAULT_LISTEN, DEFAULT_CONTROLLER, NODE_MAX_WORKERS, XW_PIN_DIR);
+}
+
+/* The controller's node token: the environment, else the embedded system's file. */
+static int load_token(struct node_config *cfg)
+{
+	const char *env = getenv("XWHISK_NODE_TOKEN");
+	char path[PATH_MAX], *text;
+
+	if (env && *env) {
+		snprintf(cfg->node_token, sizeof(cfg->node_token), "%s", env);
+		return 0;
+	}
+	snprintf(path, sizeof(path), "%s/controller/node.token", cfg->data_dir);
+	text = file_read_all(path, NULL);
+	if (!text) {
+		pr_err("no node token: set XWHISK_NODE_TOKEN or start the controller with the same "
+		       "data directory");
+		return -ENOENT;
+	}
+	snprintf(cfg->node_token, sizeof(cfg->node_token), "%.64s", text);
+	cfg->node_token[strcspn(cfg->node_token, "\r\n")] = '\0';
+	free(text);
+	return 0;
+}
+
+/* The environment's settings (and the defaults) into cfg. */
+static void config_from_env(struct node_config *cfg)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	static char hostname[64];
+
+	cfg->listen = env_or("XWHISK_NODE_LISTEN", DEFAULT_LISTEN);
+	cfg->controller_url = env_or("XWHISK_CONTROLLER", DEFAULT_CONTROLLER);
+	cfg->data_dir = env_or("XWHISK_DATA_DIR", ".xwhisk");
+	cfg->pin_dir = env_or("XWHISK_PIN_DIR", XW_PIN_DIR);
+	cfg->workers = env_unsigned("XWHISK_WORKERS", cpus > 0 ? (unsigned)cpus : 1);
+	cfg->memory_mb = env_unsigned("XWHISK_NODE_MEMORY_MB", 8192);
+	cfg->queue_max = env_unsigned("XWHISK_QUEUE_MAX", 256);
+	cfg->auth_ttl_s = env_unsigned("XWHISK_AUTH_TTL_S", 60);
+	cfg->subnet = getenv("XWHISK_SANDBOX_SUBNET");
+	if (gethostname(hostname, sizeof(hostname)))
+		snprintf(hostname, sizeof(hostname), "node");
+	hostname[sizeof(hostname) - 1] = '\0';
+	cfg->name = env_or("XWHISK_NODE_NAME", hostname);
+	cfg->gpus = env_unsigned("XWHISK_NODE_GPUS", 0);
+	cfg->cgroup_parent = getenv("XWHISK_CGROUP_PARENT");
+	cfg->bridge = getenv("XWHISK_SANDBOX_BRIDGE");
+	cfg->api_host = getenv("XWHISK_API_HOST");
+}
+
+/* What follows from the settings once all are read. */
+static void config_derive(struct node_config *cfg)
+{
+	static char runtimes[PATH_MAX], proxy[PATH_MAX];
+
+	/* What other nodes and the controller call this node's ingress. */
+	cfg->advertise = env_or("XWHISK_NODE_ADDRESS", cfg->listen);
+	if (cfg->workers < 1)
+		cfg->workers = 1;
+	if (cfg->workers > NODE_MAX_WORKERS)
+		cfg->workers = NODE_MAX_WORKERS;
+	snprintf(runtimes, sizeof(runtimes), "%s/runtimes/runtimes.json", exe_dir());
+	snprintf(proxy, sizeof(proxy), "%s/xwhisk-proxy", exe_dir());
+	cfg->runtimes = env_or("XWHISK_RUNTIMES", runtimes);
+	cfg->proxy_bin = env_or("XWHISK_PROXY", proxy);
+}
+
+int node_config_load(struct node_config *cfg, int argc, char **argv, struct node_flags *flags)
+{
+	static const struct option opts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "controller", required_argument, NULL, 'c' },
+		{ "data-dir", required_argument, NULL, 'd' },
+		{ "workers", required_argument, NULL, 'w' },
+		{ "pin-dir", required_argument, NULL, 'p' },
+		{ "reset-maps", no_argument, NULL, 'R' },
+		{ "destroy", no_argument, NULL, 'D' },
+		{ "log-level", required_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int opt, level;
+
+	config_from_env(cfg);
+	while ((opt = getopt_long(argc, argv, "l:c:d:w:p:v:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'l':
+			cfg->listen = optarg;
+			break;
+		case 'c':
+			cfg->controller_url = optarg;
+			break;
+		case 'd':
+			cfg->data_dir = optarg;
+			break;
+		case 'w':
+			cfg->workers = (unsigned)atoi(optarg);
+			break;
+		case 'p':
+			cfg->pin_dir = optarg;
+			break;
+		case 'R':
+			flags->reset_maps = true;
+			break;
+		case 'D':
+			flags->destroy = true;
+			break;
+		case 'v':
+			level = log_parse_level(optarg);
+			if (level < 0) {
+				fprintf(stderr, "unknown log level '%s'\n", optarg);
+				return 2;
+			}
+			log_set_level((enum log_level)level);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		usage(stderr);
+		return 2;
+	}
+	config_derive(cfg);
+	if (url_host_port(cfg->controller_url, cfg->controller_host, sizeof(cfg->controller_host),
+			  &cfg->controller_port)) {
+		pr_err("bad controller address '%s'", cfg->controller_url);
+		return 2;
+	}
+	if (load_token(cfg) && !flags->destroy)
+		return 1;
+	return -1;
+}

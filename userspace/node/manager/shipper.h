@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The shipper, on the manager thread: sends the workers' spooled activation records to the
+ * controller in batches and remembers, per file, how far the controller has acknowledged
+ * (<file>.acked); fully acknowledged closed files are deleted. See spool.h for the files.
+ */
+#ifndef XWHISK_SHIPPER_H
+#define XWHISK_SHIPPER_H
+
+#include <stdint.h>
+
+#include "loop.h"
+#include "mailbox.h"
+#include "node/ctlclient.h"
+#include "node/crossing.h"
+
+struct shipper;
+
+/* Ships from dir on loop (the manager's); nudges arrive through mb. */
+struct shipper *shipper_new(struct loop *loop, struct mailbox *mb, const char *dir,
+			    struct ctlclient *cc);
+void shipper_free(struct shipper *s);
+/* Records shipped and acknowledged since start, and bytes still waiting. */
+uint64_t shipper_shipped(struct shipper *s);
+uint64_t shipper_backlog(struct shipper *s);
+
+#endif
