@@ -1,14 +1,28 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 #
-# The invocation hot path: a blocking invoke of a no-op native action, three targets on
-# the same warm sandbox in one run:
+# The invocation hot path, in two sets of rounds (BENCH_ROUNDS, default "native nodejs").
+#
+# native: a blocking invoke of a no-op native action, three targets on the same warm
+# sandbox in one run:
 #   direct   POST /run on the sandbox itself (the baseline)
 #   nginx    nginx proxy_pass (keep-alive upstream) to the sandbox
 #   xwhisk   POST /api/v1/namespaces/_/actions/noop?blocking=true&result=true on the node
-# Twice: unpinned (wrk with BENCH_CONNECTIONS connections: throughput), and with every
-# process pinned to CPU 0 and one connection (latency xwhisk adds over direct).
-# Each round runs the three targets BENCH_REPEAT times (default 3), interleaved, and
+# Three times: unpinned (wrk with BENCH_CONNECTIONS connections: throughput), with every
+# process pinned to CPU 0 and one connection (latency xwhisk adds over direct), and the
+# same with the controller on CPU 1.
+#
+# nodejs: a blocking invoke of a Node.js no-op action (function main() { return {} }),
+# against what a user would otherwise deploy:
+#   direct   POST /run on the warm Node.js sandbox (no node in between)
+#   nginx    nginx proxy_pass (keep-alive upstream) to a bare Node.js http server doing the
+#            same work (parse the JSON body, call the same main, answer its result),
+#            started with the node binary the sandboxes run
+#   xwhisk   POST /api/v1/namespaces/_/actions/noopjs?blocking=true&result=true
+# Unpinned at 1 and at 16 connections (BENCH_NODEJS_CONNECTIONS), then one connection
+# pinned to CPU 0 with the controller on CPU 1.
+#
+# Each round runs its three targets BENCH_REPEAT times (default 3), interleaved, and
 # reports medians: one run on this VM moves by 15-40% from the next.
 # Needs root (the node loads BPF maps and makes sandboxes).
 set -euo pipefail
@@ -16,94 +30,147 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 [ "$(id -u)" -eq 0 ] || { echo "invoke.sh: needs root" >&2; exit 1; }
 export XWHISK_PREWARM=
+BENCH_ROUNDS=${BENCH_ROUNDS:-native nodejs}
+BENCH_NODEJS_CONNECTIONS=${BENCH_NODEJS_CONNECTIONS:-1 16}
+rounds_has() { case " $BENCH_ROUNDS " in *" $1 "*) return 0 ;; esac; return 1; }
 
 start_xwhisk
 key=$("$bin/xwhisk-admin" --data-dir "$bench_tmp/data" user create bench)
 "$bin/xwhisk-admin" --data-dir "$bench_tmp/data" limits set bench --invocationsPerMinute 100000000 \
 	--concurrentInvocations 100000 >/dev/null
 api=http://127.0.0.1:$NODE_PORT/api/v1/namespaces/_
-
-# A no-op action-loop executable: one JSON line in, {} out on fd 3.
-code=$(printf '#!/bin/sh\nwhile read -r line; do echo "{}" >&3; done\n' | python3 -c \
-	'import json,sys; print(json.dumps(sys.stdin.read()))')
-curl -sf -u "$key" -X PUT -H 'Content-Type: application/json' \
-	-d "{\"exec\":{\"kind\":\"native\",\"code\":$code},\"limits\":{\"concurrency\":${BENCH_ACTION_CONCURRENCY:-64}}}" \
-	"$api/actions/noop?overwrite=true" >/dev/null
-curl -sf -u "$key" -X POST -H 'Content-Type: application/json' -d '{}' \
-	"$api/actions/noop?blocking=true&result=true" >/dev/null
-
-# The warm sandbox's address, from the slots map.
-read -r sb_ip sb_port < <(bpftool -j map dump pinned "$XWHISK_PIN_DIR/slots" | python3 -c '
-import json, socket, struct, sys
-for e in json.load(sys.stdin):
-    v = e.get("formatted", e)["value"]
-    if v["state"] == 2:
-        print(socket.inet_ntoa(struct.pack("<I", v["addr"])), v["port"]); break')
-[ -n "${sb_ip:-}" ] || { echo "invoke.sh: no warm sandbox found" >&2; exit 1; }
-start_nginx "$sb_port" "$sb_ip"
-
-run_body='{"value":{},"namespace":"bench","action_name":"/bench/noop","action_version":"0.0.1","activation_id":"00000000000000000000000000000000","transaction_id":"bench","deadline":"99999999999999"}'
 GUEST_AUTH=$key
-# The records of a round are shipped to the controller afterwards; the next round starts
-# when that is done, so that it does not measure the previous one's bookkeeping.
-wait_records_shipped() {
-	local i
-	for i in $(seq 1 600); do
-		curl -sf "http://127.0.0.1:$NODE_PORT/metrics" | grep -q '^xwhisk_spool_backlog_bytes 0$' &&
-			return 0
-		sleep 0.1
-	done
-	echo "invoke.sh: records still unshipped after 60 s" >&2
-}
-# CPU time (utime + stime, in clock ticks) the given processes have used so far.
-cpu_ticks() {
-	local total=0 pid t
-	for pid in "$@"; do
-		t=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null) || continue
-		total=$((total + t))
-	done
-	echo "$total"
+
+# put_action NAME KIND CODE: creates it with limits.concurrency BENCH_ACTION_CONCURRENCY
+# (64) and invokes it once, so that its sandbox is warm.
+put_action() {
+	local code
+	code=$(printf '%s' "$3" | python3 -c 'import json,sys; print(json.dumps(sys.stdin.read()))')
+	curl -sf -u "$key" -X PUT -H 'Content-Type: application/json' \
+		-d "{\"exec\":{\"kind\":\"$2\",\"code\":$code},\"limits\":{\"concurrency\":${BENCH_ACTION_CONCURRENCY:-64}}}" \
+		"$api/actions/$1?overwrite=true" >/dev/null
+	curl -sf -u "$key" -X POST -H 'Content-Type: application/json' -d '{}' \
+		"$api/actions/$1?blocking=true&result=true" >/dev/null
 }
 
-# Context switches (voluntary and not) of every thread of the given processes so far:
-# each is a thread going to sleep or being put aside, the price of a wake-up.
-ctx_switches() {
-	local total=0 pid n
-	for pid in "$@"; do
-		n=$(cat /proc/"$pid"/task/*/status 2>/dev/null |
-			awk '/^(non)?voluntary_ctxt_switches/ {s += $2} END {print s + 0}')
-		total=$((total + n))
-	done
-	echo "$total"
+# warm_sandbox [ACTION_ID_TO_SKIP]: "ACTION_ID IP PORT PID" of a warm sandbox in the slots
+# map (of another action than the one given).
+warm_sandbox() {
+	slots_dump | awk -v skip="${1:-}" '$2 == 2 && $3 != skip { print $3, $5, $6, $7; exit }'
 }
 
-# measure NAME URL BODY PIDS...: the wrk figures plus the CPU the PIDS spent, and the
-# context switches their threads made, per request.
-measure() {
-	local name=$1 url=$2 body=$3 before after line sw_before sw_after
-	shift 3
-	before=$(cpu_ticks "$@")
-	sw_before=$(ctx_switches "$@")
-	line=$(WRK_METHOD=POST WRK_BODY=$body run_wrk "$name" "$url")
-	after=$(cpu_ticks "$@")
-	sw_after=$(ctx_switches "$@")
-	python3 - "$line" "$before" "$after" "$(getconf CLK_TCK)" "$sw_before" "$sw_after" <<'PY'
+# sandbox_pids PID: the processes of the sandbox whose init is PID; without one, those of
+# every sandbox of this run (from their cgroups; v1 lists a process once per hierarchy).
+sandbox_pids() {
+	if [ "${1:-0}" != 0 ] && [ -d "/proc/$1" ]; then
+		proc_tree "$1"
+	else
+		cat $(find /sys/fs/cgroup -path "*xwhisk-$XWHISK_SANDBOX_BRIDGE*" -name cgroup.procs \
+			2>/dev/null) 2>/dev/null | sort -un | tr '\n' ' '
+	fi
+}
+
+run_body() { # run_body ACTION: what the node sends to /run
+	printf '{"value":{},"namespace":"bench","action_name":"/bench/%s","action_version":"0.0.1","activation_id":"00000000000000000000000000000000","transaction_id":"bench","deadline":"99999999999999"}' "$1"
+}
+
+if rounds_has native; then
+	# A no-op action-loop executable: one JSON line in, {} out on fd 3.
+	put_action noop native "$(printf '#!/bin/sh\nwhile read -r line; do echo "{}" >&3; done\n')"
+	read -r native_id sb_ip sb_port sb_init < <(warm_sandbox) || true
+	[ -n "${sb_ip:-}" ] || { echo "invoke.sh: no warm native sandbox found" >&2; exit 1; }
+	start_nginx "$sb_port" "$sb_ip" native
+	native_nginx_port=$NGINX_PORT
+	native_nginx_pids=$(nginx_pids native)
+	sb_pids=$(sandbox_pids "$sb_init")
+fi
+
+if rounds_has nodejs; then
+	# The Node.js kind of the runtimes manifest (the family's default), and the node binary
+	# its sandboxes run: "node" looked up in the sandbox's PATH (userspace/sandbox/kinds.h).
+	js_kind=${BENCH_NODEJS_KIND:-$(python3 -c '
 import json, sys
-name, rest = sys.argv[1].split(' ', 1)
-r = json.loads(rest)
-ticks = int(sys.argv[3]) - int(sys.argv[2])
-r['cpu_us_per_req'] = round(ticks * 1e6 / int(sys.argv[4]) / max(r['requests'], 1), 1)
-r['switches_per_req'] = round((int(sys.argv[6]) - int(sys.argv[5])) / max(r['requests'], 1), 2)
-print(name, json.dumps(r))
-PY
+r = json.load(open(sys.argv[1]))["runtimes"]["nodejs"]
+print(next((k for k in r if k.get("default")), r[0])["kind"])' "$bin/runtimes/runtimes.json")}
+	node_bin=${BENCH_NODE_BIN:-$(PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin command -v node)}
+	js_main='function main(params) { return {} }'
+	put_action noopjs "$js_kind" "$js_main"
+	read -r js_id js_ip js_port js_init < <(warm_sandbox "${native_id:-}") || true
+	[ -n "${js_ip:-}" ] || { echo "invoke.sh: no warm $js_kind sandbox found" >&2; exit 1; }
+	js_pids=$(sandbox_pids "$js_init")
+
+	# The bare server: the same parse, the same main, the same serialisation of its result.
+	cat >"$bench_tmp/server.js" <<JS
+const http = require('http');
+$js_main
+const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+        let out;
+        try {
+            out = JSON.stringify(main(JSON.parse(Buffer.concat(chunks).toString() || '{}')));
+        } catch (e) {
+            res.writeHead(400);
+            return res.end();
+        }
+        res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(out) });
+        res.end(out);
+    });
+});
+// nginx keeps its upstream connections for 60 s: do not close them under it.
+server.keepAliveTimeout = 600000;
+server.headersTimeout = 0;
+server.requestTimeout = 0;
+server.listen(+process.argv[2], '127.0.0.1');
+JS
+	server_port=$(free_port)
+	"$node_bin" "$bench_tmp/server.js" "$server_port" >"$bench_tmp/server.log" 2>&1 &
+	server_pid=$!
+	bench_pids+=("$server_pid")
+	wait_port "$server_port"
+	start_nginx "$server_port" 127.0.0.1 nodejs
+	js_nginx_port=$NGINX_PORT
+	js_nginx_pids=$(nginx_pids nodejs)
+	echo "nodejs: kind $js_kind, $node_bin $("$node_bin" --version), sandbox $js_ip:$js_port" \
+		"(pids $js_pids), bare server pid $server_pid"
+fi
+
+node_pid=$(pgrep -f "^$bin/xwhisk-node" | head -n 1)
+controller_pid=$(pgrep -f "^$bin/xwhisk-controller" | head -n 1)
+
+pin() { # pin CPUS PIDS...
+	local cpu=$1 pid
+	shift
+	for pid in "$@"; do taskset -a -p -c "$cpu" "$pid" >/dev/null 2>&1 || true; done
+}
+# place free|cpu0|apart: every process of the benchmark (none but ours) on both CPUs, all
+# on CPU 0, or all on CPU 0 but the controller (on CPU 1).
+place() {
+	local all="$node_pid $controller_pid ${native_nginx_pids:-} ${sb_pids:-} ${js_nginx_pids:-} ${js_pids:-} ${server_pid:-}"
+	case $1 in
+	free) pin "0-$(($(nproc) - 1))" $all ;;
+	cpu0) pin 0 $all ;;
+	apart) pin 0 $all && pin 1 $controller_pid ;;
+	esac
 }
 
-bench_round() {
+native_round() {
 	local i
 	for i in $(seq 1 "${BENCH_REPEAT:-3}"); do
-		measure direct "http://$sb_ip:$sb_port/run" "$run_body" $sb_pids
-		measure nginx "http://127.0.0.1:$NGINX_PORT/run" "$run_body" $nginx_pids
-		measure xwhisk "$api/actions/noop?blocking=true&result=true" '{}' $node_pid
+		measure direct "http://$sb_ip:$sb_port/run" "$(run_body noop)" $sb_pids
+		measure nginx "http://127.0.0.1:$native_nginx_port/run" "$(run_body noop)" $native_nginx_pids
+		measure xwhisk "$api/actions/noop?blocking=true&result=true" '{}' $node_pid -- $sb_pids
+		wait_records_shipped
+	done
+}
+
+nodejs_round() {
+	local i
+	for i in $(seq 1 "${BENCH_REPEAT:-3}"); do
+		measure direct "http://$js_ip:$js_port/run" "$(run_body noopjs)" $js_pids
+		measure nginx "http://127.0.0.1:$js_nginx_port/" '{}' $js_nginx_pids -- $server_pid
+		measure xwhisk "$api/actions/noopjs?blocking=true&result=true" '{}' $node_pid -- $js_pids
 		wait_records_shipped
 	done
 }
@@ -132,34 +199,77 @@ print(f"[{label}] {len(runs['xwhisk'])} runs, medians; xwhisk/nginx per run "
 PY
 }
 
-node_pid=$(pgrep -f "^$bin/xwhisk-node" | head -n 1)
-controller_pid=$(pgrep -f "^$bin/xwhisk-controller" | head -n 1)
-nginx_pids=$(pgrep -f 'nginx: worker' | tr '\n' ' ')
-sb_cgroups=$(find /sys/fs/cgroup -path "*xwhisk-$XWHISK_SANDBOX_BRIDGE*" -name cgroup.procs 2>/dev/null)
-# (cgroup v1 lists a process once per hierarchy)
-sb_pids=$(cat $sb_cgroups 2>/dev/null | sort -un | tr '\n' ' ')
-
-pin() { # pin CPU PIDS...
-	local cpu=$1 pid
-	shift
-	for pid in "$@"; do taskset -a -p -c "$cpu" "$pid" >/dev/null 2>&1 || true; done
+# The Node.js rounds: a table of medians, then the ratios the goals are stated in.
+report_nodejs() {
+	python3 - "$1" "$2" <<'PY'
+import json, statistics, sys
+label = sys.argv[1]
+runs = {}
+for l in sys.argv[2].splitlines():
+    name, rest = l.split(' ', 1)
+    runs.setdefault(name, []).append(json.loads(rest))
+med = lambda rs, k: statistics.median(x[k] for x in rs)
+r = {name: {k: med(rs, k) for k in rs[0]} for name, rs in runs.items()}
+d, n, x = r['direct'], r['nginx'], r['xwhisk']
+# "front": the process on the request's way (the sandbox itself for direct); "behind": what
+# serves the request behind it
+what = {'direct': ('POST /run to the sandbox', 'sandbox', ''),
+        'nginx': ('nginx -> bare Node.js server', 'nginx', 'server'),
+        'xwhisk': ('xwhisk blocking invoke', 'xwhisk-node', 'sandbox')}
+print(f"[{label}] {len(runs['xwhisk'])} runs, medians")
+print(f"  {'target':<29} {'req/s':>7} {'p50':>9} {'p99':>9}  {'front':<11} {'CPU/req':>10} {'sw/req':>6}"
+      f"  {'behind':<7} {'CPU/req':>10} {'sw/req':>6}  errors")
+for t in ('direct', 'nginx', 'xwhisk'):
+    v, (desc, front, back) = r[t], what[t]
+    b = (f"{v['backend_cpu_us_per_req']:>7.1f} us {v['backend_switches_per_req']:>6.2f}"
+         if back and 'backend_cpu_us_per_req' in v else f"{'':>10} {'':>6}")
+    print(f"  {desc:<29} {v['rps']:>7.0f} {v['p50_us']:>6.0f} us {v['p99_us']:>6.0f} us  {front:<11} "
+          f"{v['cpu_us_per_req']:>7.1f} us {v['switches_per_req']:>6.2f}  {back:<7} {b}  {v['errors']:.0f}")
+ratios = [a['rps'] / b['rps'] for a, b in zip(runs['xwhisk'], runs['nginx'])]
+print(f"  throughput xwhisk/nginx {x['rps']/n['rps']:.2f}x (per run {min(ratios):.2f}-{max(ratios):.2f}x), "
+      f"xwhisk/direct {x['rps']/d['rps']:.2f}x, nginx/direct {n['rps']/d['rps']:.2f}x")
+print(f"  CPU per request xwhisk-node/nginx {x['cpu_us_per_req']/max(n['cpu_us_per_req'], 0.1):.2f}x; "
+      f"added over direct: xwhisk p50 {x['p50_us']-d['p50_us']:.0f} us p99 {x['p99_us']-d['p99_us']:.0f} us, "
+      f"nginx+server p50 {n['p50_us']-d['p50_us']:.0f} us p99 {n['p99_us']-d['p99_us']:.0f} us")
+PY
 }
 
-echo "-- unpinned, $BENCH_CONNECTIONS connections"
-unpinned=$(bench_round)
-echo "$unpinned"
-report unpinned "$unpinned"
+if rounds_has native; then
+	place free
+	echo "-- native: unpinned, $BENCH_CONNECTIONS connections"
+	unpinned=$(native_round)
+	echo "$unpinned"
+	report unpinned "$unpinned"
 
-echo "-- everything pinned to CPU 0 (wrk, node, controller, nginx, sandbox), 1 connection"
-pin 0 $node_pid $controller_pid $(pgrep -f 'nginx: (master|worker)') $sb_pids
-pinned=$(BENCH_CONNECTIONS=1 BENCH_THREADS=1 WRK_PREFIX="taskset -c 0" bench_round)
-echo "$pinned"
-report pinned "$pinned"
+	echo "-- native: everything pinned to CPU 0 (wrk, node, controller, nginx, sandbox), 1 connection"
+	place cpu0
+	pinned=$(BENCH_CONNECTIONS=1 BENCH_THREADS=1 WRK_PREFIX="taskset -c 0" native_round)
+	echo "$pinned"
+	report pinned "$pinned"
 
-# The controller is not on the invocation path (it takes the records, in batches,
-# afterwards) and in a cluster runs elsewhere: the same, with it on the other CPU.
-echo "-- pinned to CPU 0 except the controller (CPU 1), 1 connection"
-pin 1 $controller_pid
-apart=$(BENCH_CONNECTIONS=1 BENCH_THREADS=1 WRK_PREFIX="taskset -c 0" bench_round)
-echo "$apart"
-report controller-apart "$apart"
+	# The controller is not on the invocation path (it takes the records, in batches,
+	# afterwards) and in a cluster runs elsewhere: the same, with it on the other CPU.
+	echo "-- native: pinned to CPU 0 except the controller (CPU 1), 1 connection"
+	place apart
+	apart=$(BENCH_CONNECTIONS=1 BENCH_THREADS=1 WRK_PREFIX="taskset -c 0" native_round)
+	echo "$apart"
+	report controller-apart "$apart"
+fi
+
+if rounds_has nodejs; then
+	place free
+	for c in $BENCH_NODEJS_CONNECTIONS; do
+		echo "-- nodejs: unpinned, $c connection(s)"
+		t=$BENCH_THREADS
+		[ "$c" -lt "$t" ] && t=$c
+		out=$(BENCH_CONNECTIONS=$c BENCH_THREADS=$t nodejs_round)
+		echo "$out"
+		report_nodejs "nodejs $c conn" "$out"
+	done
+
+	echo "-- nodejs: pinned to CPU 0 except the controller (CPU 1), 1 connection"
+	place apart
+	out=$(BENCH_CONNECTIONS=1 BENCH_THREADS=1 WRK_PREFIX="taskset -c 0" nodejs_round)
+	echo "$out"
+	report_nodejs "nodejs pinned, controller apart" "$out"
+fi

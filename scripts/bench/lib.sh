@@ -16,7 +16,17 @@ bench_cleanup() {
 	# The node leaves its sandboxes running for the next start to adopt: remove them.
 	[ -n "${xwhisk_started:-}" ] &&
 		XWHISK_DATA_DIR=$bench_tmp/data "$bin/xwhisk-node" --destroy >/dev/null 2>&1
-	[ -f "$bench_tmp/nginx.pid" ] && kill "$(cat "$bench_tmp/nginx.pid")" 2>/dev/null
+	local f pid i
+	for f in "$bench_tmp"/nginx*.pid; do
+		[ -f "$f" ] || continue
+		pid=$(cat "$f")
+		kill "$pid" 2>/dev/null || continue
+		# not our child (it daemonised): wait until it is gone (or a zombie for init to reap)
+		for i in $(seq 1 50); do
+			[ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null || echo Z)" = Z ] && break
+			sleep 0.1
+		done
+	done
 	rm -rf "$bench_tmp"
 }
 trap bench_cleanup EXIT
@@ -51,21 +61,22 @@ start_xwhisk() {
 	wait_port "$NODE_PORT"
 }
 
-# start_nginx UPSTREAM_PORT [UPSTREAM_HOST]: a keep-alive proxy_pass in front of it; sets
-# NGINX_PORT. One worker per CPU, as nginx's "auto".
+# start_nginx UPSTREAM_PORT [UPSTREAM_HOST] [NAME]: a keep-alive proxy_pass in front of it;
+# sets NGINX_PORT. One worker per CPU, as nginx's "auto". NAME tells instances apart when a
+# benchmark runs several (nginx_pids NAME lists one's processes).
 start_nginx() {
-	local upstream_host=${2:-127.0.0.1}
+	local upstream_host=${2:-127.0.0.1} d=$bench_tmp/nginx${3:+-$3}
 	NGINX_PORT=$(free_port)
-	mkdir -p "$bench_tmp/nginx"
-	cat >"$bench_tmp/nginx.conf" <<CONF
+	mkdir -p "$d"
+	cat >"$d.conf" <<CONF
 worker_processes auto;
-pid $bench_tmp/nginx.pid;
-error_log $bench_tmp/nginx/error.log warn;
+pid $d.pid;
+error_log $d/error.log warn;
 events { worker_connections 4096; }
 http {
 	access_log off;
-	client_body_temp_path $bench_tmp/nginx;
-	proxy_temp_path $bench_tmp/nginx;
+	client_body_temp_path $d;
+	proxy_temp_path $d;
 	upstream backend { server $upstream_host:$1; keepalive 64; }
 	server {
 		listen 127.0.0.1:$NGINX_PORT;
@@ -78,15 +89,158 @@ http {
 	}
 }
 CONF
-	nginx -c "$bench_tmp/nginx.conf" -p "$bench_tmp/nginx"
+	nginx -c "$d.conf" -p "$d"
 	wait_port "$NGINX_PORT"
 }
 
-# run_wrk NAME URL: prints "NAME <json>"
+# nginx_pids [NAME]: the master and workers of the nginx start_nginx started (not any other
+# nginx on the machine).
+nginx_pids() {
+	local master
+	master=$(cat "$bench_tmp/nginx${1:+-$1}.pid" 2>/dev/null) || return 0
+	echo "$master" $(pgrep -P "$master")
+}
+
+# proc_tree PID: PID and all its descendants (a sandbox's init, its proxy, the language
+# process and whatever that started).
+proc_tree() {
+	ps -e -o pid=,ppid= | awk -v root="$1" '
+		{ parent[$1 + 0] = $2 + 0 }
+		END { for (p in parent) { q = p + 0
+			while (q > 1 && q != root + 0) q = parent[q]
+			if (q == root + 0) print p } }' | sort -n | tr '\n' ' '
+}
+
+# slots_dump: one line per slot in use in the node's pinned "slots" map:
+#   INDEX STATE ACTION_ID GENERATION IP PORT PID
+# STATE as enum xw_slot_state (1 starting, 2 warm, 3 draining), PID the sandbox's init on
+# this host. The address is read whether bpftool shows it as an integer (a __u32 in
+# network byte order) or as a 4-byte array, and from the raw bytes when the map has no BTF.
+slots_dump() {
+	bpftool -j map dump pinned "$XWHISK_PIN_DIR/slots" | python3 -c '
+import json, socket, struct, sys
+
+def num(x):
+    return int(x, 0) if isinstance(x, str) else int(x)
+
+def addr_bytes(a):
+    if isinstance(a, dict):                    # a struct around it (in_addr and the like)
+        return addr_bytes(next(iter(a.values())))
+    if isinstance(a, (list, tuple)):           # __u8 addr[4]: already in network order
+        return bytes(num(b) & 0xff for b in a)
+    if isinstance(a, str) and a.count(".") == 3:
+        return socket.inet_aton(a)
+    return num(a).to_bytes(4, sys.byteorder)   # a __u32 holding network order
+
+for e in json.load(sys.stdin):
+    f = e.get("formatted") or (e if isinstance(e.get("value"), dict) else None)
+    if f is not None:
+        v = f["value"]
+        idx, state, aid, gen = num(f["key"]), num(v["state"]), num(v["action_id"]), num(v["generation"])
+        addr, port, pid = addr_bytes(v["addr"]), num(v["port"]), num(v.get("pid", 0))
+    else:                                      # no BTF: struct xw_slot from its bytes
+        raw = bytes(int(b, 16) for b in e["value"])
+        idx = int.from_bytes(bytes(int(b, 16) for b in e["key"])[:4], sys.byteorder)
+        bo = "<" if sys.byteorder == "little" else ">"
+        state, _, _, gen, aid = struct.unpack_from(bo + "IIIIQ", raw)
+        addr = raw[24:28]
+        port = struct.unpack_from(bo + "H", raw, 28)[0]
+        pid = struct.unpack_from(bo + "I", raw, 56)[0]
+    if state:
+        print(idx, state, aid, gen, socket.inet_ntoa(addr), port, pid)
+'
+}
+
+# metric NAME: the value of one unlabelled metric on the node's /metrics.
+metric() {
+	curl -sf "http://127.0.0.1:$NODE_PORT/metrics" | awk -v m="$1" '$1 == m { print $2; f = 1 } END { if (!f) print 0 }'
+}
+
+# run_wrk NAME URL: prints "NAME <json>". BENCH_WRK_TIMEOUT sets wrk's --timeout (2s): a
+# request slower than that counts as an error and is left out of the percentiles.
 run_wrk() {
 	local name=$1 url=$2 out
 	out=$(WRK_AUTH=$(printf '%s' "$GUEST_AUTH" | base64 -w0) ${WRK_PREFIX:-} wrk -t"$BENCH_THREADS" \
-		-c"$BENCH_CONNECTIONS" -d"$BENCH_DURATION" --latency -s "$top/scripts/bench/report.lua" \
+		-c"$BENCH_CONNECTIONS" -d"$BENCH_DURATION" ${BENCH_WRK_TIMEOUT:+--timeout "$BENCH_WRK_TIMEOUT"} \
+		--latency -s "$top/scripts/bench/report.lua" \
 		"$url" | tail -n 1)
 	echo "$name $out"
+}
+
+# The records of a round are shipped to the controller afterwards; the next round starts
+# when that is done, so that it does not measure the previous one's bookkeeping.
+wait_records_shipped() {
+	local i
+	for i in $(seq 1 600); do
+		curl -sf "http://127.0.0.1:$NODE_PORT/metrics" | grep -q '^xwhisk_spool_backlog_bytes 0$' &&
+			return 0
+		sleep 0.1
+	done
+	echo "$(basename "$0"): records still unshipped after 60 s" >&2
+}
+
+# CPU time (utime + stime, in clock ticks) the given processes have used so far.
+cpu_ticks() {
+	local total=0 pid t
+	for pid in "$@"; do
+		t=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null) || continue
+		total=$((total + t))
+	done
+	echo "$total"
+}
+
+# Context switches (voluntary and not) of every thread of the given processes so far:
+# each is a thread going to sleep or being put aside, the price of a wake-up.
+ctx_switches() {
+	local total=0 pid n
+	for pid in "$@"; do
+		n=$(cat /proc/"$pid"/task/*/status 2>/dev/null |
+			awk '/^(non)?voluntary_ctxt_switches/ {s += $2} END {print s + 0}')
+		total=$((total + n))
+	done
+	echo "$total"
+}
+
+# measure NAME URL BODY PIDS... [-- BACKEND_PIDS...]: the wrk figures (POST BODY) plus the
+# CPU the PIDS spent and the context switches their threads made, per request
+# (cpu_us_per_req, switches_per_req); the same for BACKEND_PIDS, when given, as
+# backend_cpu_us_per_req and backend_switches_per_req (what serves behind the proxy).
+measure() {
+	local name=$1 url=$2 body=$3 line a
+	local -a front=() back=()
+	shift 3
+	for a in "$@"; do
+		if [ "$a" = -- ]; then
+			back=(--)
+		elif [ ${#back[@]} -gt 0 ]; then
+			back+=("$a")
+		else
+			front+=("$a")
+		fi
+	done
+	back=("${back[@]:1}")
+	local before sw_before bbefore bsw_before after sw_after bafter bsw_after
+	before=$(cpu_ticks "${front[@]}")
+	sw_before=$(ctx_switches "${front[@]}")
+	bbefore=$(cpu_ticks "${back[@]}")
+	bsw_before=$(ctx_switches "${back[@]}")
+	line=$(WRK_METHOD=POST WRK_BODY=$body run_wrk "$name" "$url")
+	after=$(cpu_ticks "${front[@]}")
+	sw_after=$(ctx_switches "${front[@]}")
+	bafter=$(cpu_ticks "${back[@]}")
+	bsw_after=$(ctx_switches "${back[@]}")
+	python3 - "$line" "$(getconf CLK_TCK)" "$before" "$after" "$sw_before" "$sw_after" \
+		"${#back[@]}" "$bbefore" "$bafter" "$bsw_before" "$bsw_after" <<'PY'
+import json, sys
+a = sys.argv
+name, rest = a[1].split(' ', 1)
+r = json.loads(rest)
+n, tck = max(r['requests'], 1), int(a[2])
+r['cpu_us_per_req'] = round((int(a[4]) - int(a[3])) * 1e6 / tck / n, 1)
+r['switches_per_req'] = round((int(a[6]) - int(a[5])) / n, 2)
+if int(a[7]):
+    r['backend_cpu_us_per_req'] = round((int(a[9]) - int(a[8])) * 1e6 / tck / n, 1)
+    r['backend_switches_per_req'] = round((int(a[11]) - int(a[10])) / n, 2)
+print(name, json.dumps(r))
+PY
 }
