@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <bpf/bpf.h>
+
 #include "pinned_maps.h"
 #include "node/activation/slots.h"
 #include "../unit/test.h"
@@ -31,15 +33,15 @@ static void test_least_loaded(void)
 	warm_slot(10, 0xa1, 2);
 	warm_slot(11, 0xa1, 2);
 	m->slots[10].inflight = 1;
-	CHECK(slot_claim(m, 0xa1, &slot, &gen) == 0 && slot == 11 && gen == 1);
-	CHECK(slot_claim(m, 0xa1, &slot, &gen) == 0); /* both at 1 now: either */
-	CHECK(slot_claim(m, 0xa1, &slot, &gen) == 0);
-	CHECK(slot_claim(m, 0xa1, &slot, &gen) == -EAGAIN);
+	CHECK(slot_claim(m, NULL, 0xa1, &slot, &gen) == 0 && slot == 11 && gen == 1);
+	CHECK(slot_claim(m, NULL, 0xa1, &slot, &gen) == 0); /* both at 1 now: either */
+	CHECK(slot_claim(m, NULL, 0xa1, &slot, &gen) == 0);
+	CHECK(slot_claim(m, NULL, 0xa1, &slot, &gen) == -EAGAIN);
 	CHECK(m->slots[10].inflight == 2 && m->slots[11].inflight == 2);
 	slot_release(m, 10, true);
 	CHECK(m->slots[10].inflight == 1 && m->slots[10].errors == 1);
-	CHECK(slot_claim(m, 0xa1, &slot, &gen) == 0 && slot == 10);
-	CHECK(slot_claim(m, 0xdead, &slot, &gen) == -EAGAIN);
+	CHECK(slot_claim(m, NULL, 0xa1, &slot, &gen) == 0 && slot == 10);
+	CHECK(slot_claim(m, NULL, 0xdead, &slot, &gen) == -EAGAIN);
 }
 
 static void test_draining_is_skipped(void)
@@ -48,11 +50,32 @@ static void test_draining_is_skipped(void)
 
 	warm_slot(20, 0xb2, 1);
 	m->slots[20].state = XW_SLOT_DRAINING;
-	CHECK(slot_claim(m, 0xb2, &slot, &gen) == -EAGAIN);
+	CHECK(slot_claim(m, NULL, 0xb2, &slot, &gen) == -EAGAIN);
 	CHECK(m->slots[20].inflight == 0);
 	CHECK(slot_warm_remove(m, 0xb2, 20) == 0);
 	m->slots[20].state = XW_SLOT_WARM;
-	CHECK(slot_claim(m, 0xb2, &slot, &gen) == -EAGAIN); /* no longer listed */
+	CHECK(slot_claim(m, NULL, 0xb2, &slot, &gen) == -EAGAIN); /* no longer listed */
+}
+
+/* A worker's copy of "warm": used while this process has not written the map since. */
+static void test_warm_cache(void)
+{
+	struct warm_cache *c = warm_cache_new();
+	uint64_t action = 0xe5;
+	uint32_t slot, gen;
+
+	ASSERT(c);
+	CHECK(slot_claim(m, c, action, &slot, &gen) == -EAGAIN); /* a miss, cached */
+	warm_slot(50, action, 4);                                 /* bumps the epoch */
+	CHECK(slot_claim(m, c, action, &slot, &gen) == 0 && slot == 50);
+	/* Written behind the cache's back: the copy still answers ... */
+	CHECK(bpf_map_delete_elem(m->warm_fd, &action) == 0);
+	CHECK(slot_claim(m, c, action, &slot, &gen) == 0 && slot == 50);
+	CHECK(slot_claim(m, NULL, action, &slot, &gen) == -EAGAIN);
+	/* ... until the writer says it changed the map. */
+	slot_warm_changed();
+	CHECK(slot_claim(m, c, action, &slot, &gen) == -EAGAIN);
+	warm_cache_free(c);
 }
 
 /* This node's own sandbox before another node's, even when the other is less loaded. */
@@ -64,9 +87,9 @@ static void test_own_first(void)
 	warm_slot(41, 0xd4, 4);
 	m->slots[40].node = 2;
 	m->slots[41].inflight = 2;
-	CHECK(slot_claim(m, 0xd4, &slot, &gen) == 0 && slot == 41);
+	CHECK(slot_claim(m, NULL, 0xd4, &slot, &gen) == 0 && slot == 41);
 	m->slots[41].inflight = 4; /* full: the remote one then */
-	CHECK(slot_claim(m, 0xd4, &slot, &gen) == 0 && slot == 40);
+	CHECK(slot_claim(m, NULL, 0xd4, &slot, &gen) == 0 && slot == 40);
 }
 
 /* A sandbox that failed its activation is out of routing before its slot is released,
@@ -77,11 +100,11 @@ static void test_retired_is_skipped(void)
 	uint32_t slot, gen;
 
 	warm_slot(25, 0xb3, 2);
-	CHECK(slot_claim(m, 0xb3, &slot, &gen) == 0 && slot == 25);
+	CHECK(slot_claim(m, NULL, 0xb3, &slot, &gen) == 0 && slot == 25);
 	slot_retire(m, slot, gen);
 	slot_release(m, slot, true);
 	CHECK(m->slots[25].state == XW_SLOT_DRAINING);
-	CHECK(slot_claim(m, 0xb3, &slot, &gen) == -EAGAIN);
+	CHECK(slot_claim(m, NULL, 0xb3, &slot, &gen) == -EAGAIN);
 	warm_slot(26, 0xb4, 1);
 	m->slots[26].generation = 2; /* given to another sandbox meanwhile */
 	slot_retire(m, 26, 1);
@@ -100,7 +123,7 @@ static void *hammer(void *arg)
 		uint32_t slot, gen;
 		int now;
 
-		if (slot_claim(m, 0xc3, &slot, &gen)) {
+		if (slot_claim(m, NULL, 0xc3, &slot, &gen)) {
 			__atomic_fetch_add(&refused, 1, __ATOMIC_RELAXED);
 			continue;
 		}
@@ -144,6 +167,7 @@ int main(void)
 		return 1;
 	}
 	RUN(test_least_loaded);
+	RUN(test_warm_cache);
 	RUN(test_draining_is_skipped);
 	RUN(test_retired_is_skipped);
 	RUN(test_own_first);

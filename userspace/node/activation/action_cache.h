@@ -35,6 +35,10 @@ struct action_entry {
 	json_t *run_params;         /* parameters without init ones: the /run value base */
 	json_t *init_env;           /* init parameters as strings */
 	json_t *components;         /* for sequences */
+	/* Learnt while it runs (any worker, relaxed atomics): whether a waiting activation
+	 * is served sooner by a busy sandbox freeing up or by a new one. */
+	uint32_t run_us;            /* a /run's duration, moving average (0: not known yet) */
+	uint32_t cold_us;           /* from asking for a sandbox to its warm news, moving average */
 };
 
 struct action_cache;

@@ -18,11 +18,14 @@
 #define BUSY_RETRIES 3
 /* An activation that never got a sandbox gives up after this. */
 #define WAIT_LIMIT_MS (5 * 60 * 1000)
+/* A cold start's duration before one was seen (a stem cell and /init take a few ms). */
+#define COLD_GUESS_US 50000
 /* Results larger than this are truncated (OpenWhisk's whisk.activation.truncation). */
 #define RESULT_MAX (1u << 20)
 
 static void invocation_run(struct invocation *inv);
 static void invocation_finish(struct invocation *inv);
+static void leave_queue(struct invocation *inv);
 
 struct invocation *invocation_new(struct worker *w, struct action_entry *action,
 				  const struct identity *who, json_t *params, const char *tid)
@@ -50,6 +53,8 @@ void invocation_free(struct invocation *inv)
 		return;
 	if (inv->wait_timer)
 		loop_timer_cancel(inv->w->loop, inv->wait_timer);
+	if (inv->need_timer)
+		loop_timer_cancel(inv->w->loop, inv->need_timer);
 	if (inv->call)
 		http_call_cancel(inv->call);
 	action_entry_unref(inv->action);
@@ -66,30 +71,100 @@ static void on_wait_expired(struct loop *loop, void *data)
 
 	inv->wait_timer = NULL;
 	if (overflow_remove(inv->w->waiting, inv->action->id, inv)) {
+		leave_queue(inv);
 		invocation_fail(inv, ACTIVATION_WHISK_ERROR,
 				"No sandbox became available for the action in time.");
 	}
 }
 
-/* Queues inv for a cold start and tells the manager. */
+static void average_into(uint32_t *avg, uint64_t sample)
+{
+	uint32_t old = __atomic_load_n(avg, __ATOMIC_RELAXED);
+	uint64_t v = old ? (old * 7ull + sample) / 8 : sample;
+
+	__atomic_store_n(avg, v > UINT32_MAX ? UINT32_MAX : (uint32_t)v, __ATOMIC_RELAXED);
+}
+
+/*
+ * How many of this worker's waiting activations of a need a new sandbox: those that the
+ * warm ones, freeing up every run_us, would not serve within the time a cold start takes.
+ * Queueing behind a busy sandbox beats a cold start when runs are short; starting in
+ * parallel pays when they are long or the queue is deep. Neither OpenWhisk nor Knative
+ * weighs the two.
+ */
+static unsigned cold_starts_needed(struct worker *w, struct action_entry *a, unsigned waiting)
+{
+	uint64_t run_us = __atomic_load_n(&a->run_us, __ATOMIC_RELAXED);
+	uint64_t cold_us = __atomic_load_n(&a->cold_us, __ATOMIC_RELAXED) ?: COLD_GUESS_US;
+	uint64_t room, served;
+
+	if (!run_us)
+		return waiting;
+	room = slot_warm_capacity(w->node->maps, a->id);
+	/* The warm sandboxes serve every worker's queue: this worker's share. */
+	served = room * cold_us / run_us / (w->node->nworkers ?: 1);
+	return waiting > served ? waiting - (unsigned)served : 0;
+}
+
+/* Asks the manager for the sandboxes the action's queue on this worker needs; overdue:
+ * an activation waited longer than the estimate said, one more than it says. */
+static void ask_for_sandboxes(struct invocation *inv, bool overdue)
+{
+	struct worker *w = inv->w;
+	unsigned waiting = overflow_waiting(w->waiting, inv->action->id);
+	unsigned needed = cold_starts_needed(w, inv->action, waiting);
+
+	if (overdue && needed < waiting)
+		needed++;
+	/* None: the busy sandboxes will do, and the manager thread need not wake up. */
+	if (needed)
+		pool_need(w->node, inv->action, w->id, needed, inv->activation_id, inv->tid,
+			  inv->who.credential);
+}
+
+/* It is still waiting although busy sandboxes should have served it by now: the estimate
+ * was wrong (runs got slower), a cold start more. */
+static void on_need_due(struct loop *loop, void *data)
+{
+	struct invocation *inv = data;
+
+	inv->need_timer = NULL;
+	ask_for_sandboxes(inv, true);
+}
+
+/* Queues inv until a sandbox has room: a busy one freeing up, or a new one. */
 static int invocation_wait(struct invocation *inv)
 {
 	struct worker *w = inv->w;
+	uint64_t cold_us = __atomic_load_n(&inv->action->cold_us, __ATOMIC_RELAXED);
 	int err = overflow_push(w->waiting, inv->action->id, inv);
 
 	if (err)
 		return err;
-	inv->cold = true;
-	STAT_INC(w, cold_starts);
+	inv->queued_us = clock_mono_us();
 	inv->wait_timer = loop_timer_add(w->loop, WAIT_LIMIT_MS, on_wait_expired, inv);
-	pool_need(w->node, inv->action, w->id, overflow_waiting(w->waiting, inv->action->id),
-		  inv->activation_id, inv->tid, inv->who.credential);
+	ask_for_sandboxes(inv, false);
+	inv->need_timer = loop_timer_add(w->loop, 2 * (cold_us ?: COLD_GUESS_US) / 1000 + 1,
+					 on_need_due, inv);
 	return 0;
+}
+
+/* Out of the queue and into a sandbox: no timer of the wait is due any more. */
+static void leave_queue(struct invocation *inv)
+{
+	if (inv->wait_timer) {
+		loop_timer_cancel(inv->w->loop, inv->wait_timer);
+		inv->wait_timer = NULL;
+	}
+	if (inv->need_timer) {
+		loop_timer_cancel(inv->w->loop, inv->need_timer);
+		inv->need_timer = NULL;
+	}
 }
 
 static bool try_claim(struct invocation *inv)
 {
-	return !slot_claim(inv->w->node->maps, inv->action->id, &inv->slot,
+	return !slot_claim(inv->w->node->maps, inv->w->warm, inv->action->id, &inv->slot,
 			   &inv->slot_generation);
 }
 
@@ -117,9 +192,12 @@ void worker_on_warm_news(void *arg)
 	struct warm_news *news = arg;
 	struct worker *w = news->w;
 	struct invocation *inv;
+	unsigned first_served = 0;
 
 	if (news->status) {
 		while ((inv = overflow_pop(w->waiting, news->action_id))) {
+			leave_queue(inv);
+			inv->cold = true;
 			inv->init_ms = news->init_ms;
 			inv->status = news->status;
 			json_decref(inv->result);
@@ -133,16 +211,15 @@ void worker_on_warm_news(void *arg)
 		if (!try_claim(inv)) {
 			/* Still no room: back in front of the queue, and ask for more. */
 			(void)overflow_push_front(w->waiting, news->action_id, inv);
-			pool_need(w->node, inv->action, w->id,
-				  overflow_waiting(w->waiting, news->action_id), inv->activation_id,
-				  inv->tid, inv->who.credential);
+			ask_for_sandboxes(inv, false);
 			break;
 		}
-		if (inv->wait_timer) {
-			loop_timer_cancel(w->loop, inv->wait_timer);
-			inv->wait_timer = NULL;
-		}
+		if (!first_served++)
+			average_into(&inv->action->cold_us, clock_mono_us() - inv->queued_us);
+		leave_queue(inv);
+		inv->cold = true;
 		inv->init_ms = news->init_ms;
+		STAT_INC(w, cold_starts);
 		invocation_run(inv);
 	}
 out:
@@ -210,6 +287,23 @@ static void take_answer(struct invocation *inv, int status, const char *body, si
 	json_decref(j);
 }
 
+/* A sandbox of the action has room again: the activations queued here take it, before a
+ * cold start would (they need not wait for one). */
+static void serve_waiting(struct worker *w, uint64_t action_id)
+{
+	struct invocation *inv;
+
+	while ((inv = overflow_pop(w->waiting, action_id))) {
+		if (!try_claim(inv)) {
+			(void)overflow_push_front(w->waiting, action_id, inv);
+			return;
+		}
+		leave_queue(inv);
+		inv->cold = false;
+		invocation_run(inv);
+	}
+}
+
 static void on_logs(json_t *logs, void *data)
 {
 	struct invocation *inv = data;
@@ -224,6 +318,7 @@ static void on_run_answer(struct http_response *resp, int err, void *data)
 	struct invocation *inv = data;
 	struct worker *w = inv->w;
 	struct node *node = w->node;
+	uint64_t action_id = inv->action->id;
 	const char *broken_why;
 	bool broken = false, remote;
 	uint32_t slot, generation;
@@ -231,6 +326,8 @@ static void on_run_answer(struct http_response *resp, int err, void *data)
 
 	inv->call = NULL;
 	inv->end_ms = clock_real_ms();
+	if (!err && resp->status != 429)
+		average_into(&inv->action->run_us, (clock_real_ns() - inv->run_sent_ns) / 1000);
 	if (!err && resp->status == 429) {
 		/* The sandbox's own concurrency guard: another node (or a run of a previous
 		 * node process) filled it. Not the action's fault: another sandbox, or the
@@ -287,6 +384,8 @@ static void on_run_answer(struct http_response *resp, int err, void *data)
 		invocation_finish(inv);
 	if (broken)
 		pool_broken(node, slot, generation, broken_why);
+	else
+		serve_waiting(w, action_id);
 }
 
 static void on_unreachable(struct loop *loop, void *data)

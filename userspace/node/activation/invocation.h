@@ -50,6 +50,8 @@ struct invocation {
 	unsigned busy_retries;
 	struct http_call *call;
 	struct loop_timer *wait_timer;
+	struct loop_timer *need_timer; /* queued without a cold start: when to ask anyway */
+	uint64_t queued_us;            /* monotonic, when it was queued */
 	struct invocation *next; /* in an overflow queue */
 };
 

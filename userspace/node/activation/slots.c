@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -9,12 +11,63 @@
 #include "node/activation/slots.h"
 
 #define CLAIM_ATTEMPTS 4
+#define WARM_CACHE_ENTRIES 512
 
-int slot_claim(struct xw_maps *m, uint64_t action_id, uint32_t *slot, uint32_t *generation)
+/* Bumped after every write of "warm" by this process (the only writer of its maps). */
+static uint32_t warm_epoch = 1;
+
+struct warm_cache {
+	struct {
+		uint64_t action_id;
+		uint32_t epoch; /* 0: empty */
+		bool listed;
+		struct xw_warm warm;
+	} e[WARM_CACHE_ENTRIES];
+};
+
+struct warm_cache *warm_cache_new(void)
+{
+	return calloc(1, sizeof(struct warm_cache));
+}
+
+void warm_cache_free(struct warm_cache *c)
+{
+	free(c);
+}
+
+void slot_warm_changed(void)
+{
+	__atomic_add_fetch(&warm_epoch, 1, __ATOMIC_RELEASE);
+}
+
+/* The action's warm entry, from the cache while this process has not changed the map. */
+static bool warm_lookup(struct xw_maps *m, struct warm_cache *c, uint64_t action_id,
+			struct xw_warm *out)
+{
+	uint32_t epoch = __atomic_load_n(&warm_epoch, __ATOMIC_ACQUIRE);
+	unsigned i = (unsigned)(action_id ^ (action_id >> 32)) % WARM_CACHE_ENTRIES;
+
+	if (c && c->e[i].epoch == epoch && c->e[i].action_id == action_id) {
+		*out = c->e[i].warm;
+		return c->e[i].listed;
+	}
+	if (bpf_map_lookup_elem(m->warm_fd, &action_id, out))
+		out->count = 0;
+	if (c) {
+		c->e[i].action_id = action_id;
+		c->e[i].epoch = epoch;
+		c->e[i].listed = out->count > 0;
+		c->e[i].warm = *out;
+	}
+	return out->count > 0;
+}
+
+int slot_claim(struct xw_maps *m, struct warm_cache *cache, uint64_t action_id, uint32_t *slot,
+	       uint32_t *generation)
 {
 	struct xw_warm warm;
 
-	if (bpf_map_lookup_elem(m->warm_fd, &action_id, &warm))
+	if (!warm_lookup(m, cache, action_id, &warm))
 		return -EAGAIN;
 	if (warm.count > XW_WARM_MAX)
 		warm.count = XW_WARM_MAX;
@@ -77,6 +130,23 @@ void slot_release(struct xw_maps *m, uint32_t slot, bool failed)
 		__atomic_fetch_add(&s->errors, 1, __ATOMIC_RELAXED);
 }
 
+unsigned slot_warm_capacity(struct xw_maps *m, uint64_t action_id)
+{
+	struct xw_warm warm;
+	unsigned room = 0;
+
+	if (bpf_map_lookup_elem(m->warm_fd, &action_id, &warm))
+		return 0;
+	for (uint32_t i = 0; i < warm.count && i < XW_WARM_MAX; i++) {
+		const struct xw_slot *s = &m->slots[warm.slot[i] % XW_MAX_SLOTS];
+
+		if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) == XW_SLOT_WARM &&
+		    s->action_id == action_id)
+			room += s->concurrency;
+	}
+	return room;
+}
+
 void slot_retire(struct xw_maps *m, uint32_t slot, uint32_t generation)
 {
 	struct xw_slot *s = &m->slots[slot];
@@ -98,7 +168,10 @@ int slot_warm_add(struct xw_maps *m, uint64_t action_id, uint32_t slot)
 	if (warm.count >= XW_WARM_MAX)
 		return -ENOSPC;
 	warm.slot[warm.count++] = slot;
-	return bpf_map_update_elem(m->warm_fd, &action_id, &warm, BPF_ANY) ? -errno : 0;
+	if (bpf_map_update_elem(m->warm_fd, &action_id, &warm, BPF_ANY))
+		return -errno;
+	slot_warm_changed();
+	return 0;
 }
 
 int slot_warm_remove(struct xw_maps *m, uint64_t action_id, uint32_t slot)
@@ -111,9 +184,11 @@ int slot_warm_remove(struct xw_maps *m, uint64_t action_id, uint32_t slot)
 		if (warm.slot[i] != slot)
 			continue;
 		warm.slot[i] = warm.slot[--warm.count];
-		if (!warm.count)
-			return bpf_map_delete_elem(m->warm_fd, &action_id) ? -errno : 0;
-		return bpf_map_update_elem(m->warm_fd, &action_id, &warm, BPF_ANY) ? -errno : 0;
+		if (warm.count ? bpf_map_update_elem(m->warm_fd, &action_id, &warm, BPF_ANY)
+			       : bpf_map_delete_elem(m->warm_fd, &action_id))
+			return -errno;
+		slot_warm_changed();
+		return 0;
 	}
 	return 0;
 }

@@ -45,7 +45,7 @@ void authn_request(struct worker *w, struct http_request *req, const char *tid, 
 		failed(data);
 		return;
 	}
-	err = identity_lookup(w->node, authz, &who);
+	err = identity_lookup(w->node, w->ids, authz, &who);
 	if (!err) {
 		ok(&who, data);
 		return;

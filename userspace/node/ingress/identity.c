@@ -27,21 +27,84 @@ static uint64_t mono_ns(void)
 	return clock_mono_us() * 1000;
 }
 
-int identity_lookup(struct node *node, const char *authorization, struct identity *out)
+#define IDENTITY_CACHE_ENTRIES 256
+#define AUTHORIZATION_CACHED_MAX 200 /* longer headers are not kept */
+
+struct identity_cache {
+	struct {
+		char authorization[AUTHORIZATION_CACHED_MAX + 1];
+		struct identity id;
+		uint64_t expires_ns; /* the "auth" entry's */
+		uint32_t ns_generation;
+	} e[IDENTITY_CACHE_ENTRIES];
+};
+
+struct identity_cache *identity_cache_new(void)
 {
+	return calloc(1, sizeof(struct identity_cache));
+}
+
+void identity_cache_free(struct identity_cache *c)
+{
+	free(c);
+}
+
+static unsigned cache_index(const char *authorization)
+{
+	return str_hash(authorization) % IDENTITY_CACHE_ENTRIES;
+}
+
+static bool cache_hit(struct node *node, struct identity_cache *c, const char *authorization,
+		      uint64_t now_ns, struct identity *out)
+{
+	unsigned i;
+
+	if (!c || strlen(authorization) > AUTHORIZATION_CACHED_MAX)
+		return false;
+	i = cache_index(authorization);
+	if (c->e[i].expires_ns < now_ns || strcmp(c->e[i].authorization, authorization) ||
+	    __atomic_load_n(&node->maps->namespaces[c->e[i].id.ns_idx].generation,
+			    __ATOMIC_RELAXED) != c->e[i].ns_generation)
+		return false;
+	*out = c->e[i].id;
+	return true;
+}
+
+static void cache_put(struct node *node, struct identity_cache *c, const char *authorization,
+		      const struct identity *id, uint64_t expires_ns)
+{
+	unsigned i;
+
+	if (!c || strlen(authorization) > AUTHORIZATION_CACHED_MAX)
+		return;
+	i = cache_index(authorization);
+	snprintf(c->e[i].authorization, sizeof(c->e[i].authorization), "%s", authorization);
+	c->e[i].id = *id;
+	c->e[i].expires_ns = expires_ns;
+	c->e[i].ns_generation =
+		__atomic_load_n(&node->maps->namespaces[id->ns_idx].generation, __ATOMIC_RELAXED);
+}
+
+int identity_lookup(struct node *node, struct identity_cache *cache, const char *authorization,
+		    struct identity *out)
+{
+	uint64_t now_ns = mono_ns();
 	struct xw_auth_key key;
 	struct xw_auth val;
 	char cred[160];
 
+	if (cache_hit(node, cache, authorization, now_ns, out))
+		return 0;
 	if (basic_auth_decode(authorization, cred, sizeof(cred)))
 		return -EINVAL;
 	if (sha256_digest(cred, strlen(cred), key.digest))
 		return -EIO;
-	if (bpf_map_lookup_elem(node->maps->auth_fd, &key, &val) || val.expires_ns < mono_ns() ||
+	if (bpf_map_lookup_elem(node->maps->auth_fd, &key, &val) || val.expires_ns < now_ns ||
 	    ns_table_name(node->ns, val.ns_idx, out->ns, sizeof(out->ns)))
 		return -EAGAIN;
 	out->ns_idx = val.ns_idx;
 	snprintf(out->credential, sizeof(out->credential), "%s", cred);
+	cache_put(node, cache, authorization, out, val.expires_ns);
 	return 0;
 }
 

@@ -22,9 +22,17 @@ struct identity {
 /* status: 0, 401 (bad credentials), 404 (no such namespace) or 503 (no controller). */
 typedef void (*identity_cb)(int status, const struct identity *id, void *data);
 
+/* A worker's copy of the credentials it has seen in "auth", until they expire there: a
+ * warm request needs neither a digest nor a system call to know who calls. */
+struct identity_cache;
+struct identity_cache *identity_cache_new(void);
+void identity_cache_free(struct identity_cache *c);
+
 /* 0 and *out filled when the credential is cached and fresh; -EAGAIN when the controller
- * must be asked (identity_fetch); -EINVAL when the header is malformed. */
-int identity_lookup(struct node *node, const char *authorization, struct identity *out);
+ * must be asked (identity_fetch); -EINVAL when the header is malformed. cache: the
+ * worker's, or NULL. */
+int identity_lookup(struct node *node, struct identity_cache *cache, const char *authorization,
+		    struct identity *out);
 int identity_fetch(struct node *node, struct ctlclient *cc, const char *authorization,
 		   identity_cb cb, void *data);
 /* A namespace's own identity (web actions run as the owner); cached like credentials. */

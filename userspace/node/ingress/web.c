@@ -307,7 +307,7 @@ static void on_web_action(int status, struct action_entry *a, const char *messag
 	}
 	/* Credentials are optional: valid ones tell the action who calls (__ow_user). */
 	if (authz) {
-		int err = identity_lookup(wr->w->node, authz, &wr->caller);
+		int err = identity_lookup(wr->w->node, wr->w->ids, authz, &wr->caller);
 
 		if (!err) {
 			wr->authed = true;

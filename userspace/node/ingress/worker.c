@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 
 #include "log.h"
+#include "node/activation/slots.h"
 #include "node/ingress/router.h"
 #include "node/ingress/worker.h"
 
@@ -33,6 +34,8 @@ static void worker_free(struct worker *w)
 	forwarder_free(w->fw);
 	ctlclient_free(w->ctl);
 	overflow_free(w->waiting);
+	warm_cache_free(w->warm);
+	identity_cache_free(w->ids);
 	spool_writer_close(w->spool);
 	mailbox_free(w->mailbox);
 	loop_free(w->loop);
@@ -58,8 +61,10 @@ int worker_start(struct node *node, unsigned id, struct worker **out)
 			       node->cfg.node_token);
 	w->fw = w->ctl ? forwarder_new(w->loop, ctlclient_pool(w->ctl), w->node->actions) : NULL;
 	w->waiting = overflow_new(node->cfg.queue_max);
+	w->warm = warm_cache_new();
+	w->ids = identity_cache_new();
 	w->http = http_server_new(w->loop, &hopts, router_handle, w);
-	if (!w->mailbox || !w->ctl || !w->fw || !w->waiting || !w->http)
+	if (!w->mailbox || !w->ctl || !w->fw || !w->waiting || !w->warm || !w->ids || !w->http)
 		goto fail;
 	snprintf(spool_dir, sizeof(spool_dir), "%s/node/spool", node->cfg.data_dir);
 	err = spool_writer_open(spool_dir, id, &w->spool);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "node/ctlclient.h"
+#include "node/ingress/identity.h"
 #include "node/crossing.h"
 #include "node/ingress/forward.h"
 #include "http.h"
@@ -36,6 +37,8 @@ struct worker {
 	struct ctlclient *ctl;
 	struct forwarder *fw;
 	struct overflow *waiting;
+	struct warm_cache *warm;  /* its copy of the "warm" map */
+	struct identity_cache *ids; /* its copy of the "auth" map */
 	struct spool_writer *spool;
 	struct http_pool *sandbox[XW_MAX_SLOTS]; /* keep-alive connections per sandbox */
 	uint32_t sandbox_gen[XW_MAX_SLOTS];

@@ -110,6 +110,7 @@ void pool_reconcile_maps(struct pool *p)
 			break;
 		key = next;
 	}
+	slot_warm_changed();
 out:
 	if (kept)
 		pr_info("pool: %d warm sandboxes re-adopted", kept);
