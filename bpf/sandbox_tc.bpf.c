@@ -48,23 +48,38 @@ static __always_inline __u32 prefix_mask(__u8 prefix)
 	return bpf_htonl(~((1u << (32 - prefix)) - 1));
 }
 
+/* ARP from its own address, asking for (or answering) the gateway, or announcing itself:
+ * a sandbox resolves nothing else, its other destinations are beyond the gateway. */
 static __always_inline int check_arp(void *data, void *end, const struct xw_sandbox_iface *sbi)
 {
 	struct arphdr *arp = data + ETH_HLEN;
-	__u8 *spa;
+	struct xw_sandbox_policy *pol;
+	__u32 key = 0, own, target, mask;
+	__u8 *spa, *tpa;
 
 	if ((void *)(arp + 1) > end)
 		return -XW_DROP_MALFORMED;
 	if (arp->ar_hrd != bpf_htons(ARPHRD_ETHER) || arp->ar_pro != bpf_htons(ETH_P_IP) ||
 	    arp->ar_hln != 6 || arp->ar_pln != 4)
 		return -XW_DROP_MALFORMED;
-	/* sender hardware address (6), then sender protocol address (4) */
+	/* sender hardware (6) and protocol (4) addresses, target hardware (6) and protocol (4) */
 	spa = (__u8 *)(arp + 1) + 6;
-	if ((void *)(spa + 4) > end)
+	tpa = spa + 4 + 6;
+	if ((void *)(tpa + 4) > end)
 		return -XW_DROP_MALFORMED;
-	if (addr_of(spa) != addr_of(sbi->addr))
+	own = addr_of(sbi->addr);
+	if (addr_of(spa) != own)
 		return -XW_DROP_SANDBOX_SPOOF;
-	return XW_OK;
+	pol = bpf_map_lookup_elem(&sandbox_policy, &key);
+	if (!pol)
+		return -XW_DROP_SANDBOX_HOST;
+	target = addr_of(tpa);
+	if (target == own || target == addr_of(pol->gateway))
+		return XW_OK;
+	mask = prefix_mask(pol->prefix);
+	if (mask && (target & mask) == addr_of(pol->subnet))
+		return -XW_DROP_SANDBOX_PEER;
+	return -XW_DROP_SANDBOX_HOST;
 }
 
 static __always_inline int parse_ipv4(void *data, void *end, const struct xw_sandbox_iface *sbi,

@@ -405,6 +405,39 @@ int sandbox_net_detach(struct sandbox_net *net, int ifindex, const char *veth, c
 	return err;
 }
 
+void sandbox_net_prune(struct sandbox_net *net,
+		       bool (*keep)(const char *id, const char *veth, void *data), void *data)
+{
+	struct xw_sandbox_iface v;
+	__u32 cur, next;
+	void *prev = NULL;
+	struct dirent *de;
+	DIR *d;
+
+	while (!bpf_map_get_next_key(net->ifaces_fd, prev, &next)) {
+		char id[sizeof(v.sandbox) + 1];
+
+		cur = next;
+		prev = &cur;
+		if (bpf_map_lookup_elem(net->ifaces_fd, &cur, &v))
+			continue;
+		snprintf(id, sizeof(id), "%.*s", (int)sizeof(v.sandbox), v.sandbox);
+		if (!keep(id, NULL, data) && !bpf_map_delete_elem(net->ifaces_fd, &cur))
+			prev = NULL; /* the walk starts over without it */
+	}
+	d = opendir(net->link_dir);
+	while (d && (de = readdir(d))) {
+		char path[PATH_MAX + NAME_MAX + 2];
+
+		if (de->d_name[0] == '.' || keep(NULL, de->d_name, data))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", net->link_dir, de->d_name);
+		(void)unlink(path);
+	}
+	if (d)
+		closedir(d);
+}
+
 /* ---- counters ---- */
 
 int sandbox_net_drops(const char *pin_dir, uint64_t out[XW_DROP__MAX])

@@ -68,6 +68,14 @@ int sandbox_net_attach(struct sandbox_net *net, int ifindex, const char *veth, c
 /* Removes the program and the sandbox's entry; a veth already gone is no error. */
 int sandbox_net_detach(struct sandbox_net *net, int ifindex, const char *veth, const char *id);
 
+/*
+ * Removes the entries and pinned links of sandboxes that are gone (a node that died while
+ * starting one leaves them): keep(id, NULL, data) for each entry, keep(NULL, veth, data)
+ * for each pinned link; false removes it.
+ */
+void sandbox_net_prune(struct sandbox_net *net,
+		       bool (*keep)(const char *id, const char *veth, void *data), void *data);
+
 /* Re-reads the node's own addresses (sandboxes may not reach them); rate limited to one
  * read a second unless force. */
 int sandbox_net_refresh_hosts(struct sandbox_net *net, bool force);

@@ -85,6 +85,7 @@ static int adopt_live(struct sandbox_manager *m, const char *dir, struct sandbox
 		sb_kill(sb);
 		return 0;
 	}
+	sb_net_adopt(sb);
 	if (st->pooled) {
 		kind_pool_push(sb);
 	} else {

@@ -79,6 +79,7 @@ void sb_kill(struct sandbox *sb)
 	cancel_timer(m, &sb->probe_timer);
 	unwatch_fd(m, &sb->probe_fd);
 	unwatch_fd(m, &sb->status_fd);
+	close_fd(&sb->net_gate_fd);
 	if (sb->kp)
 		zygote_forget(sb->kp->zygote, sb);
 	if (sb->pidfd < 0) {
@@ -118,6 +119,7 @@ void sb_cleanup(struct sandbox *sb)
 	 * period per sandbox. Only one whose namespace may outlive us (found at adoption)
 	 * is deleted by name.
 	 */
+	sb_net_detach(sb);
 	if (sb->st.veth[0] && sb->delete_veth) {
 		err = rtnl_link_del(&m->nl, sb->st.veth);
 		if (err && err != -ENODEV)

@@ -155,12 +155,15 @@ struct sandbox_manager *sandbox_manager_new(struct loop *loop, const struct sand
 	if (!err)
 		err = manager_host_setup(m, cfg);
 	if (!err)
+		err = manager_net_open(m, cfg);
+	if (!err)
 		err = manager_rootfs(m, cfg);
 	if (!err)
 		err = kind_pools_init(m);
 	if (err)
 		goto out;
 	adopt_all(m);
+	manager_net_prune(m);
 	manager_schedule(m);
 out:
 	free(runtimes_dir);
@@ -196,6 +199,7 @@ void sandbox_manager_free(struct sandbox_manager *m)
 	rootfs_free(&m->rootfs);
 	ipam_free(&m->ipam);
 	rtnl_close(&m->nl);
+	manager_net_close(m);
 	free(m->state_dir);
 	free(m->platform_dirs[0]);
 	free(m->platform_dirs[1]);

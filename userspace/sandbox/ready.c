@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * How a starting sandbox says it is ready. Its status pipe carries "S" (set up), or
+ * How a starting sandbox says it is ready. Its status pipe carries "V<ifindex>" (its veth
+ * exists: the network policy is attached, net.c), "S" (set up), or
  * "E<step>:<errno>" (a setup step failed), then the command's "READY=1" for kinds that
  * report readiness; a kind with a zygote gets its language loop forked once set up; a
  * command that does not report readiness is ready when port 8080 accepts.
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -135,6 +137,8 @@ static void status_parse(struct sandbox *sb)
 			*nl = '\0';
 			if (s[0] == 'E')
 				sscanf(s + 1, "%d:%d", &sb->child_step, &sb->child_errno);
+			else if (s[0] == 'V')
+				sb_net_attach(sb, atoi(s + 1));
 			else if (!strncmp(s, "READY=1", 7))
 				sb->ready_seen = true;
 			used = (size_t)(nl - s) + 1;

@@ -19,7 +19,7 @@ struct sandbox *sb_alloc(struct sandbox_manager *m, struct kind_pool *kp)
 		return NULL;
 	sb->m = m;
 	sb->kp = kp;
-	sb->pidfd = sb->status_fd = sb->probe_fd = sb->oom_fd = -1;
+	sb->pidfd = sb->status_fd = sb->probe_fd = sb->oom_fd = sb->net_gate_fd = -1;
 	sb->out.fd = sb->err.fd = -1;
 	for (int i = 0; i < ZYGOTE_NFDS; i++)
 		sb->zfds[i] = -1;
@@ -55,6 +55,7 @@ void sb_forget(struct sandbox *sb)
 	logpipe_close(&sb->out);
 	logpipe_close(&sb->err);
 	close_fd(&sb->oom_fd);
+	close_fd(&sb->net_gate_fd); /* a start waiting at it fails: the next manager cleans up */
 	for (int i = 0; i < ZYGOTE_NFDS; i++)
 		close_fd(&sb->zfds[i]);
 	sb_unlink(sb);

@@ -12,6 +12,7 @@
  *   ready.c     how a starting sandbox says it is ready: status pipe, TCP probe, zygote
  *   death.c     a sandbox's end: kill, the pidfd's report, cleanup
  *   adopt.c     re-adoption of the sandboxes a previous manager left running
+ *   net.c       the network policy: sandbox_tc attached to each veth, detached with it
  */
 #ifndef XWHISK_SANDBOX_INTERNAL_H
 #define XWHISK_SANDBOX_INTERNAL_H
@@ -94,6 +95,9 @@ struct sandbox {
 	unsigned cleanup_tries;
 	void *data;
 	struct sandbox_request *handing; /* assigned, its request's callback not run yet */
+	int net_gate_fd;  /* starting: the child waits for a byte here (net.c) */
+	int ifindex;      /* its host-side veth's, once known */
+	bool net_filtered; /* sandbox_tc is attached to its veth */
 	struct sandbox *prev, *next; /* every sandbox of the manager */
 	struct sandbox *pool_next;
 };
@@ -136,6 +140,8 @@ struct sandbox_manager {
 	struct loop_timer *schedule_timer;
 	struct loop_timer *backoff_timer; /* a schedule when the earliest back-off ends */
 	struct sandbox_stats stats;
+	struct sandbox_net *net;  /* NULL: sandboxes start without a network policy */
+	char *bpf_pin_dir;
 };
 
 /* ---- small helpers ---- */
@@ -213,5 +219,19 @@ void sb_cleanup(struct sandbox *sb);
 
 /* ---- adopt.c ---- */
 void adopt_all(struct sandbox_manager *m);
+
+/* ---- net.c ---- */
+/* Loads sandbox_tc with the policy of cfg; 0 also when it degrades, -EINVAL for a bad policy. */
+int manager_net_open(struct sandbox_manager *m, const struct sandbox_config *cfg);
+void manager_net_close(struct sandbox_manager *m);
+/* After adoption: entries and links of sandboxes that are gone. */
+void manager_net_prune(struct sandbox_manager *m);
+/* The gate of a start (launch.h): *child_fd and *peer_fd for the plan, or -1 and -1. */
+int sb_net_gate_open(struct sandbox *sb, int *child_fd, int *peer_fd);
+/* The child's "V<ifindex>": attaches the policy, then opens the gate. */
+void sb_net_attach(struct sandbox *sb, int ifindex);
+/* A re-adopted sandbox: its pinned link gets this manager's program. */
+void sb_net_adopt(struct sandbox *sb);
+void sb_net_detach(struct sandbox *sb);
 
 #endif

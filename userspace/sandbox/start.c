@@ -23,6 +23,7 @@ struct start_fds {
 	struct rtnl hostnl;
 	char **env;
 	char action[PATH_MAX];
+	int gate; /* the child's end of the network policy's gate */
 };
 
 void sb_ready(struct sandbox *sb)
@@ -41,6 +42,8 @@ void sb_ready(struct sandbox *sb)
 	m->nstarting--;
 	kp->failures = 0;
 	m->stats.started++;
+	if (!sb->net_filtered)
+		m->stats.net_unfiltered++;
 	/*
 	 * Recorded only now (request_assign() records it too): a restarted node must not hand
 	 * out a sandbox that was still starting. One found without a record is killed and
@@ -193,7 +196,7 @@ static int start_resources(struct sandbox *sb, struct start_fds *f)
 static int start_pipes(struct sandbox *sb, struct start_fds *f)
 {
 	struct kind_pool *kp = sb->kp;
-	int err;
+	int err, gate_peer;
 
 	if (pipe2(f->status, O_CLOEXEC) < 0)
 		return -errno;
@@ -207,6 +210,8 @@ static int start_pipes(struct sandbox *sb, struct start_fds *f)
 	if (sb->use_zygote && (pipe2(f->lin, O_CLOEXEC) < 0 || pipe2(f->lout, O_CLOEXEC) < 0))
 		return -errno;
 	err = rtnl_open(&f->hostnl);
+	if (!err)
+		err = sb_net_gate_open(sb, &f->gate, &gate_peer);
 	if (err)
 		return err;
 	f->env = build_env(sb->m, kp, sb->use_zygote);
@@ -233,6 +238,8 @@ static void start_plan(struct sandbox *sb, const struct start_fds *f, struct spa
 	 * entry for one may outlive its previous holder. With a random MAC that entry would
 	 * point to a dead sandbox and stall traffic to the new one for seconds.
 	 */
+	plan->net_gate_fd = f->gate;
+	plan->net_gate_peer_fd = sb->net_gate_fd;
 	plan->mac[0] = 0x02;
 	plan->mac[1] = 0x78;
 	memcpy(plan->mac + 2, &sb->ip, 4);
@@ -299,6 +306,7 @@ static void start_fds_close(struct start_fds *f)
 	}
 	rtnl_close(&f->hostnl);
 	strv_free(f->env);
+	close_fd(&f->gate);
 }
 
 int sb_start(struct kind_pool *kp)
@@ -307,7 +315,7 @@ int sb_start(struct kind_pool *kp)
 	struct start_fds f = {
 		.status = { -1, -1 }, .lin = { -1, -1 }, .lout = { -1, -1 },
 		.out_rd = -1, .out_wr = -1, .err_rd = -1, .err_wr = -1,
-		.hostnl = { .fd = -1 },
+		.hostnl = { .fd = -1 }, .gate = -1,
 	};
 	struct spawn_plan plan = { 0 };
 	struct sandbox *sb;
