@@ -430,8 +430,58 @@ static void test_unpin(void)
 	CHECK(access(path, F_OK) < 0);
 }
 
-int main(void)
+/*
+ * The helper tests/netns/sandbox_net.sh drives, in the caller's network namespace:
+ *   attach PIN_DIR VETH ADDR GATEWAY SUBNET/PREFIX INGRESS_PORT
+ *   detach PIN_DIR VETH
+ *   drops PIN_DIR          (prints "reason count" per verdict)
+ */
+static int helper(int argc, char **argv)
 {
+	struct sandbox_net_policy pol = { .server_port = 8080 };
+	uint64_t out[XW_DROP__MAX] = { 0 };
+	char subnet[32], *slash;
+	int ifindex, err;
+
+	xw_bpf_setup_logging();
+	if (!strcmp(argv[1], "drops") && argc == 3) {
+		err = sandbox_net_drops(argv[2], out);
+		for (int r = 0; !err && r < XW_DROP__MAX; r++)
+			printf("%s %llu\n", xw_drop_reason_name((unsigned)r), (unsigned long long)out[r]);
+		return err ? 1 : 0;
+	}
+	if (!strcmp(argv[1], "detach") && argc == 4) {
+		err = sandbox_net_open(argv[2], &pol, &net, NULL);
+		if (!err)
+			err = sandbox_net_detach(net, (int)if_nametoindex(argv[3]), argv[3], argv[3]);
+		sandbox_net_close(net);
+		return err ? 1 : 0;
+	}
+	if (strcmp(argv[1], "attach") || argc != 8)
+		return 2;
+	snprintf(subnet, sizeof(subnet), "%s", argv[6]);
+	slash = strchr(subnet, '/');
+	if (!slash)
+		return 2;
+	*slash = '\0';
+	pol.gateway = ip4(argv[5]);
+	pol.subnet = ip4(subnet);
+	pol.prefix = atoi(slash + 1);
+	pol.ingress_port = (uint16_t)atoi(argv[7]);
+	ifindex = (int)if_nametoindex(argv[3]);
+	err = sandbox_net_open(argv[2], &pol, &net, NULL);
+	if (!err)
+		err = sandbox_net_attach(net, ifindex, argv[3], argv[3], ip4(argv[4]));
+	if (err)
+		fprintf(stderr, "attach %s: %s\n", argv[3], strerror(-err));
+	sandbox_net_close(net);
+	return err ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1)
+		return helper(argc, argv);
 	if (geteuid() != 0) {
 		printf("not ok - the BPF tests need root\n");
 		return 1;
