@@ -395,6 +395,31 @@ static void test_attach_readopt_detach(void)
 	sandbox_net_close(again);
 }
 
+/* The fallback for kernels without tcx: a clsact filter, replaced rather than doubled. */
+static void test_clsact_fallback(void)
+{
+	struct sandbox_net_policy pol = { .gateway = ip4(GW), .subnet = ip4("169.254.32.0"),
+					  .prefix = 19, .ingress_port = INGRESS,
+					  .server_port = 8080 };
+	struct sandbox_net *c = NULL;
+	int ifindex, err;
+
+	setenv("XWHISK_SANDBOX_TC_CLSACT", "1", 1);
+	err = sandbox_net_open(pin_dir, &pol, &c, NULL);
+	unsetenv("XWHISK_SANDBOX_TC_CLSACT");
+	ASSERT(err == 0);
+	CHECK(sandbox_net_mode(c) == SANDBOX_NET_CLSACT);
+	ASSERT(system("ip link add xwt2 type veth peer name xwt3") == 0);
+	ifindex = (int)if_nametoindex("xwt2");
+	CHECK(sandbox_net_attach(c, ifindex, "xwt2", "sbtest000003", ip4("169.254.32.10")) == 0);
+	CHECK(sandbox_net_attach(c, ifindex, "xwt2", "sbtest000003", ip4("169.254.32.10")) == 0);
+	CHECK(system("tc filter show dev xwt2 ingress | grep -c sandbox_tc | grep -qx 1") == 0);
+	CHECK(sandbox_net_detach(c, ifindex, "xwt2", "sbtest000003") == 0);
+	CHECK(system("tc filter show dev xwt2 ingress | grep -q sandbox_tc") != 0);
+	CHECK(system("ip link del xwt2") == 0);
+	sandbox_net_close(c);
+}
+
 /* bpftool prints the sandbox's id and address readably. */
 static void test_bpftool_dump(void)
 {
@@ -499,6 +524,7 @@ int main(int argc, char **argv)
 	RUN(test_egress_on);
 	RUN(test_unknown_veth);
 	RUN(test_attach_readopt_detach);
+	RUN(test_clsact_fallback);
 	RUN(test_bpftool_dump);
 	RUN(test_unpin);
 	sandbox_net_close(net);

@@ -9,7 +9,8 @@
  * <pin_dir>/sandbox_links/<veth>, so it outlives the node process: an adopted sandbox keeps
  * its program across a restart, and attaching it again swaps the link's program for the
  * newly loaded one instead of adding a second. Without tcx, a clsact filter (which lives on
- * the device) is attached or replaced.
+ * the device) is attached or replaced; XWHISK_SANDBOX_TC_CLSACT (set to anything) forces
+ * that fallback.
  *
  * Degrading: sandbox_net_open() fails (negative errno) on a kernel without BPF, bpffs or the
  * map types; an attach can fail too. The caller then runs the sandbox without the policy:
