@@ -14,7 +14,6 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
-#include "log.h"
 #include "loop.h"
 #include "sandbox_net.h"
 #include "sandbox_tc.skel.h"

@@ -48,8 +48,13 @@
  * sandboxes again. The state directory is hidden from sandboxes; hide the node's
  * other data (the controller's database, say) with sandbox_config.hide.
  *
- * One manager owns a state directory, a bridge and a subnet: two managers must not
- * share them.
+ * Network policy: with sandbox_config.bpf_pin_dir, sandbox_tc is attached to each
+ * sandbox's veth before the sandbox runs anything and filters what it sends (the node's
+ * ingress port, its server's replies, DNS and allowed networks; egress off by default).
+ * See docs/SANDBOXES.md, "Network policy".
+ *
+ * One manager owns a state directory, a bridge, a subnet and a BPF pin directory: two
+ * managers must not share them.
  */
 #ifndef XWHISK_SANDBOX_H
 #define XWHISK_SANDBOX_H
