@@ -8,6 +8,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "xwhisk/maps.h"
+#include "xwhisk/sandbox_net.h"
 
 /* Action metadata the router routes by. */
 struct {
@@ -64,5 +65,51 @@ struct {
 	__type(value, struct xw_guard);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } guard SEC(".maps");
+
+/* sandbox_tc: each sandbox's host-side veth (ifindex) -> its address and counters. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XW_SANDBOX_IFACES_MAX);
+	__type(key, __u32);
+	__type(value, struct xw_sandbox_iface);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sandbox_ifaces SEC(".maps");
+
+/* sandbox_tc: the node's policy for its sandboxes (one entry). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xw_sandbox_policy);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sandbox_policy SEC(".maps");
+
+/* sandbox_tc: destinations the operator allows (port, then CIDR). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, XW_SANDBOX_ALLOW_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xw_sandbox_allow_key);
+	__type(value, struct xw_sandbox_allow);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sandbox_allow SEC(".maps");
+
+/* sandbox_tc: the node's own addresses, which no sandbox may reach but on the ingress. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XW_SANDBOX_HOSTS_MAX);
+	__type(key, struct xw_sandbox_host_key);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sandbox_hosts SEC(".maps");
+
+/* sandbox_tc: packets per verdict (enum xw_drop_reason; 0 = passed), per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XW_SANDBOX_VERDICTS);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sandbox_verdict SEC(".maps");
 
 #endif

@@ -27,7 +27,9 @@
 #include "json.h"
 #include "log.h"
 #include "loop.h"
+#include "pinned_maps.h"
 #include "sandbox.h"
+#include "sandbox_net.h"
 #include "util.h"
 
 #define H_MAX_LOGS 4096
@@ -51,6 +53,8 @@ struct harness {
 	char bridge[16];
 	char subnet[32];
 	char cgroup_parent[64];
+	char pin_dir[64];     /* sandbox_tc's maps and links, private to the test */
+	unsigned ingress_port; /* what sandboxes may reach on the bridge address */
 	struct h_log logs[H_MAX_LOGS];
 	int nlogs;
 	/* the last death seen by the exited callback */
@@ -369,6 +373,8 @@ H_FUNC struct sandbox_manager *h_manager_new(const char *prewarm)
 		.cgroup_parent = H.cgroup_parent,
 		.api_host = "http://169.254.32.1:3233",
 		.max_starting = H_MAX_STARTING,
+		.bpf_pin_dir = H.pin_dir,
+		.ingress_port = H.ingress_port,
 	};
 
 	return sandbox_manager_new(H.loop, &cfg, &h_callbacks, NULL);
@@ -395,8 +401,8 @@ H_FUNC void h_start_janitor(void)
 		 "  [ -d \"$d\" ] && find \"$d\" -depth -type d -exec rmdir {} + 2>/dev/null; "
 		 "done; "
 		 /* The bridges of tests that start a second manager end like ours. */
-		 "for b in %s xwf%d xwu%d; do ip link del $b 2>/dev/null; done; rm -rf %s*",
-		 H.cgroup_parent, H.bridge, (int)getpid(), (int)getpid(), H.state_dir);
+		 "for b in %s xwf%d xwu%d; do ip link del $b 2>/dev/null; done; rm -rf %s* %s",
+		 H.cgroup_parent, H.bridge, (int)getpid(), (int)getpid(), H.state_dir, H.pin_dir);
 	if (pipe(fds))
 		return;
 	pid = fork();
@@ -428,6 +434,8 @@ H_FUNC int h_setup(const char *prewarm)
 	/* Link-local like the default, below 169.254.169.254 and apart per process. */
 	snprintf(H.subnet, sizeof(H.subnet), "169.254.%d.0/24", 64 + id % 64);
 	snprintf(H.cgroup_parent, sizeof(H.cgroup_parent), "xwhisk-test-%d", id);
+	snprintf(H.pin_dir, sizeof(H.pin_dir), "/sys/fs/bpf/xwhisk-test-sb-%d", id);
+	H.ingress_port = 20000 + (unsigned)id % 20000;
 	h_start_janitor();
 	H.loop = loop_new();
 	if (!H.loop)
@@ -480,6 +488,7 @@ H_FUNC void h_teardown(void)
 		H.m = NULL;
 	}
 	h_logs_reset();
+	(void)xw_maps_unpin(H.pin_dir);
 	snprintf(cmd, sizeof(cmd), "ip link del %s 2>/dev/null; rm -rf %s", H.bridge, H.state_dir);
 	(void)!system(cmd);
 	h_rmdir_cgroup_parents();

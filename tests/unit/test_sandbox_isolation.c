@@ -120,9 +120,10 @@ static void test_file_system_view(void)
 	CHECK(access("/usr/xwhisk-probe", F_OK) != 0);
 }
 
+/* A listener on ip:*port (0: any free port, returned in *port). */
 static int listen_on(const char *ip, int *port)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET };
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)*port) };
 	socklen_t len = sizeof(sa);
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
 
@@ -139,19 +140,26 @@ static int listen_on(const char *ip, int *port)
 
 static void test_network_reach(void)
 {
+	uint64_t before[XW_DROP__MAX] = { 0 }, after[XW_DROP__MAX] = { 0 };
 	struct sandbox *other;
 	char code[2048], gw[32];
 	unsigned a, b, c;
-	int fd, port, st, err;
+	int fd, any_fd, in_fd, port = 0, any_port = 0, in_port = (int)H.ingress_port, st, err;
 	json_t *r;
 
 	/* A host service on loopback only, like the node's and controller's ports. */
 	fd = listen_on("127.0.0.1", &port);
 	ASSERT(fd >= 0);
-	other = h_acquire("native", 128, &err);
-	ASSERT(other);
 	sscanf(H.subnet, "%u.%u.%u", &a, &b, &c);
 	snprintf(gw, sizeof(gw), "%u.%u.%u.1", a, b, c);
+	/* One on every address, the bridge's included: sandbox_tc is what keeps it out. */
+	any_fd = listen_on("0.0.0.0", &any_port);
+	/* The node's API ingress on the bridge address: the positive control. */
+	in_fd = listen_on(gw, &in_port);
+	ASSERT(any_fd >= 0 && in_fd >= 0);
+	other = h_acquire("native", 128, &err);
+	ASSERT(other);
+	CHECK(sandbox_manager_net_drops(H.m, before) == 0);
 	snprintf(code, sizeof(code),
 		 "import socket\n"
 		 "def reach(host, port):\n"
@@ -166,16 +174,33 @@ static void test_network_reach(void)
 		 "        s.close()\n"
 		 "def main(a):\n"
 		 "    return {'lo': reach('127.0.0.1', %d), 'gw': reach('%s', %d),\n"
+		 "            'any': reach('%s', %d), 'ingress': reach('%s', %d),\n"
 		 "            'peer': reach('%s', 8080)}\n",
-		 port, gw, port, sandbox_ip(other));
+		 port, gw, port, gw, any_port, gw, in_port, sandbox_ip(other));
 	r = python_once(code, 128, &st, NULL);
 	ASSERT(r && st == 200);
 	CHECK(strcmp(json_obj_str(r, "lo") ?: "connected", "connected") != 0);
 	CHECK(strcmp(json_obj_str(r, "gw") ?: "connected", "connected") != 0);
-	/* Bridge ports are isolated: sandboxes do not reach each other. */
+	/* A listener on 0.0.0.0 is not reachable through the bridge address... */
+	CHECK(strcmp(json_obj_str(r, "any") ?: "connected", "connected") != 0);
+	/* ...the ingress is. */
+	CHECK_STR(json_obj_str(r, "ingress"), "connected");
+	/* Bridge ports are isolated and sandbox_tc drops it: sandboxes do not reach each other. */
 	CHECK(strcmp(json_obj_str(r, "peer") ?: "connected", "connected") != 0);
+	CHECK(sandbox_manager_net_drops(H.m, after) == 0);
+	CHECK(after[XW_DROP_SANDBOX_HOST] > before[XW_DROP_SANDBOX_HOST]);
+	CHECK(after[XW_DROP_SANDBOX_PEER] > before[XW_DROP_SANDBOX_PEER]);
+	CHECK(after[XW_REASON_PASS] > before[XW_REASON_PASS]);
+	{
+		struct sandbox_stats s;
+
+		sandbox_manager_stats(H.m, &s);
+		CHECK(s.net_unfiltered == 0);
+	}
 	json_decref(r);
 	close(fd);
+	close(any_fd);
+	close(in_fd);
 	sandbox_destroy(other);
 }
 

@@ -8,6 +8,9 @@
 #include <dirent.h>
 #include <sys/wait.h>
 
+#include <bpf/bpf.h>
+#include <net/if.h>
+
 #include "test.h"
 #include "sandbox_harness.h"
 
@@ -330,6 +333,19 @@ static void test_adoption_after_kill9(void)
 	CHECK(h_sb_post(sb, "/run", "{\"value\":{\"n\":7}}", &b) == 200);
 	CHECK(b && strstr(b, "\"n\":7"));
 	free(b);
+	{
+		/* It kept sandbox_tc across the restart (a pinned link), and only one. */
+		char veth[32], link[128];
+		__u32 ids[4], cnt = 4, flags = 0;
+		int ifindex;
+
+		snprintf(veth, sizeof(veth), "xw%s", id);
+		snprintf(link, sizeof(link), "%s/%s/%s", H.pin_dir, XW_SANDBOX_LINK_DIR, veth);
+		ifindex = (int)if_nametoindex(veth);
+		CHECK(ifindex > 0 && access(link, F_OK) == 0);
+		CHECK(bpf_prog_query(ifindex, (enum bpf_attach_type)46, 0, &flags, ids, &cnt) == 0);
+		CHECK(cnt == 1);
+	}
 	{
 		struct sentinel_wait w = { sb };
 

@@ -16,6 +16,7 @@
 
 #include "log.h"
 #include "pinned_maps.h"
+#include "sandbox_net.h"
 #include "maps.skel.h"
 #include "util.h"
 
@@ -163,6 +164,9 @@ int xw_maps_unpin(const char *pin_dir)
 		if (unlink(path) < 0 && errno != ENOENT)
 			err = -errno;
 	}
+	/* sandbox_tc's maps (declared with the others) and its pinned links */
+	if (sandbox_net_unpin(pin_dir) && !err)
+		err = -EIO;
 	if (rmdir(pin_dir) < 0 && errno != ENOENT && errno != ENOTEMPTY)
 		err = -errno;
 	return err;

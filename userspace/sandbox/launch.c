@@ -47,6 +47,7 @@ static const char *const step_names[] = {
 	[STEP_FDS] = "fds",
 	[STEP_PRIVS] = "privileges",
 	[STEP_EXEC] = "exec",
+	[STEP_NET_POLICY] = "network policy",
 };
 
 const char *spawn_step_name(int step)
@@ -233,6 +234,19 @@ static int child_network(const struct spawn_plan *p)
 	eth = rtnl_link_index(&host, p->veth_host);
 	if (eth > 0)
 		(void)rtnl_bridge_port_isolate(&host, eth);
+	if (p->net_gate_fd >= 0) {
+		char msg[24];
+		size_t n = 0;
+
+		if (eth <= 0) {
+			errno = eth < 0 ? -eth : ENODEV;
+			return STEP_NET_POLICY;
+		}
+		msg[n++] = 'V';
+		n += utoa(msg + n, (unsigned long)eth);
+		msg[n++] = '\n';
+		report(p->status_fd, msg, n);
+	}
 	err = rtnl_open(&local);
 	if (!err)
 		err = rtnl_link_up(&local, 1); /* lo is ifindex 1 in every namespace */
@@ -454,6 +468,24 @@ static int child_privileges(const struct spawn_plan *p)
 	return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 }
 
+/* Nothing the sandbox runs may send before the parent attached the network policy. */
+static int child_wait_gate(const struct spawn_plan *p)
+{
+	char c;
+	ssize_t n;
+
+	/* Ours closed, the parent's end is the only writer left: its death is an EOF. */
+	(void)close(p->net_gate_peer_fd);
+	do
+		n = read(p->net_gate_fd, &c, 1);
+	while (n < 0 && errno == EINTR);
+	if (n == 1)
+		return 0;
+	if (!n)
+		errno = EPIPE;
+	return -1;
+}
+
 static __attribute__((noreturn)) void child_main(const struct spawn_plan *p)
 {
 	int sfd = p->status_fd, step;
@@ -476,6 +508,8 @@ static __attribute__((noreturn)) void child_main(const struct spawn_plan *p)
 		child_fail(sfd, step, errno);
 	if (sethostname(p->hostname, strlen(p->hostname)))
 		child_fail(sfd, STEP_HOSTNAME, errno);
+	if (p->net_gate_fd >= 0 && child_wait_gate(p))
+		child_fail(sfd, STEP_NET_POLICY, errno);
 	if (child_fds(p, &sfd))
 		child_fail(sfd, STEP_FDS, errno);
 	if (child_privileges(p))

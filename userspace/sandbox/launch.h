@@ -9,8 +9,8 @@
  *   hostname; drop every capability (bounding set included), switch to the sandbox
  *   user, set no_new_privs; exec the kind's command.
  *
- * The child reports on status_fd: "S" when the setup is done, "E<step>:<errno>\n" when
- * a step failed. Readiness after that is the command's business (XWHISK_READY_FD) or
+ * The child reports on status_fd: "V<ifindex>\n" when the veth exists (if the plan has a
+ * network policy gate), "S" when the setup is done, "E<step>:<errno>\n" when a step failed. Readiness after that is the command's business (XWHISK_READY_FD) or
  * the manager's (a TCP probe). The child only makes syscalls: a multi-threaded parent
  * may have left allocator locks held at clone time.
  */
@@ -65,6 +65,7 @@ enum spawn_step {
 	STEP_FDS,
 	STEP_PRIVS,
 	STEP_EXEC,
+	STEP_NET_POLICY,
 };
 
 const char *spawn_step_name(int step);
@@ -87,6 +88,13 @@ struct spawn_plan {
 	in_addr_t ip, gw;  /* network order */
 	int prefix;
 	unsigned char mac[6]; /* eth0's, see sandbox_mac() */
+	/*
+	 * The network policy's gate, or -1 and -1: once the veth exists the child reports
+	 * "V<host ifindex>\n" on status_fd and, before it execs, waits for a byte on
+	 * net_gate_fd (the parent attaches sandbox_tc meanwhile); end of file fails the start.
+	 * net_gate_peer_fd is the gate's write end, which the child closes.
+	 */
+	int net_gate_fd, net_gate_peer_fd;
 	/* cgroup */
 	int cgroup_version;
 	int join_fds[CG_NCTRL]; /* v1: cgroup.procs files; v2: join_fds[0] is the directory */

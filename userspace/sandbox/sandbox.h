@@ -48,8 +48,13 @@
  * sandboxes again. The state directory is hidden from sandboxes; hide the node's
  * other data (the controller's database, say) with sandbox_config.hide.
  *
- * One manager owns a state directory, a bridge and a subnet: two managers must not
- * share them.
+ * Network policy: with sandbox_config.bpf_pin_dir, sandbox_tc is attached to each
+ * sandbox's veth before the sandbox runs anything and filters what it sends (the node's
+ * ingress port, its server's replies, DNS and allowed networks; egress off by default).
+ * See docs/SANDBOXES.md, "Network policy".
+ *
+ * One manager owns a state directory, a bridge, a subnet and a BPF pin directory: two
+ * managers must not share them.
  */
 #ifndef XWHISK_SANDBOX_H
 #define XWHISK_SANDBOX_H
@@ -60,6 +65,7 @@
 #include <sys/types.h>
 
 #include "loop.h"
+#include "xwhisk/verdict.h"
 
 #define SANDBOX_PORT 8080
 #define SANDBOX_DEFAULT_BRIDGE "xwbr0"
@@ -108,6 +114,17 @@ struct sandbox_config {
 	unsigned max_starting;     /* sandboxes started at once (default 8) */
 	unsigned start_timeout_ms; /* a start that takes longer fails (default 30000) */
 	unsigned pids_max;         /* processes per sandbox (default 1024) */
+	/*
+	 * The network policy sandbox_tc enforces on each sandbox's veth (docs/SANDBOXES.md,
+	 * "Network policy"). Without bpf_pin_dir, or where the program cannot be loaded or
+	 * attached (an old kernel), sandboxes start unfiltered: one log line, and
+	 * sandbox_stats.net_unfiltered counts them.
+	 */
+	const char *bpf_pin_dir;   /* where sandbox_tc's maps and links are pinned; NULL: none */
+	unsigned ingress_port;     /* the node's API port sandboxes may reach on the bridge */
+	const char *net_allow;     /* "CIDR[:port],..."; NULL: $XWHISK_SANDBOX_ALLOW */
+	const char *net_dns;       /* DNS servers "addr,..."; NULL: $XWHISK_SANDBOX_DNS */
+	const char *net_egress;    /* "on" or "off"; NULL: $XWHISK_SANDBOX_EGRESS, else off */
 };
 
 /*
@@ -132,6 +149,7 @@ struct sandbox_stats {
 	unsigned starting;
 	unsigned dying;    /* destroyed, cleanup not finished */
 	uint64_t started, failed, pool_hits, pool_misses;
+	uint64_t net_unfiltered; /* sandboxes started without sandbox_tc on their veth */
 };
 void sandbox_manager_stats(const struct sandbox_manager *m, struct sandbox_stats *st);
 /* cb per kind with its ready stem cells (image: a blackbox kind's image, else NULL). */
@@ -152,6 +170,13 @@ struct sandbox_request *sandbox_acquire(struct sandbox_manager *m, const char *k
 					unsigned memory_mb, sandbox_ready_cb cb, void *data);
 /* cb will not run; a sandbox started for the request goes to the pool. */
 void sandbox_acquire_cancel(struct sandbox_request *req);
+
+/*
+ * sandbox_tc's packets per verdict over every sandbox of this manager, present and past
+ * (out[0] passed, out[reason] dropped; enum xw_drop_reason), for /metrics'
+ * xwhisk_sandbox_net_drops_total{reason}. -ENOENT when no policy is loaded.
+ */
+int sandbox_manager_net_drops(const struct sandbox_manager *m, uint64_t out[XW_DROP__MAX]);
 
 /* Kills the sandbox's processes and removes its cgroup, veth and directories. */
 void sandbox_destroy(struct sandbox *sb);

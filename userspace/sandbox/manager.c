@@ -1,0 +1,276 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The sandbox manager's life: set up from its configuration (manifest, cgroup tree,
+ * subnet, bridge, the host's root), re-adopting what a previous manager left, freed
+ * (sandboxes stay up) or drained (every sandbox destroyed); and what it reports.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "sandbox_internal.h"
+#include "util.h"
+
+static int read_cap_last(void)
+{
+	char buf[16] = "";
+	int fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		(void)!read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+	}
+	return buf[0] ? atoi(buf) : 63;
+}
+
+static char *dir_of(const char *path)
+{
+	char *d = strdup(path), *slash;
+
+	if (d && (slash = strrchr(d, '/')))
+		*slash = slash == d ? '/' : '\0';
+	return d;
+}
+
+/* The plain settings, with their defaults. */
+static void manager_settings(struct sandbox_manager *m, const struct sandbox_config *cfg)
+{
+	m->uid = cfg->uid ? cfg->uid : NOBODY;
+	m->gid = cfg->gid ? cfg->gid : NOBODY;
+	m->max_starting = cfg->max_starting ? cfg->max_starting : DEFAULT_MAX_STARTING;
+	m->start_timeout_ms = cfg->start_timeout_ms ? cfg->start_timeout_ms :
+						     DEFAULT_START_TIMEOUT_MS;
+	m->pids_max = cfg->pids_max ? cfg->pids_max : DEFAULT_PIDS_MAX;
+	m->cap_last = read_cap_last();
+}
+
+/* The state directory, the platform directories and the runtimes manifest. */
+static int manager_load(struct sandbox_manager *m, const struct sandbox_config *cfg,
+			const char *runtimes_dir)
+{
+	const char *prewarm, *bad = NULL;
+	int err;
+
+	err = mkdir_p(m->state_dir, 0700);
+	if (err) {
+		pr_err("sandbox: cannot create %s: %s", m->state_dir, strerror(-err));
+		return err;
+	}
+	m->platform_dirs[0] = dir_of(cfg->proxy);
+	m->platform_dirs[1] = strdup(runtimes_dir);
+	if (!m->platform_dirs[0] || !m->platform_dirs[1])
+		return -ENOMEM;
+	err = manifest_load(&m->manifest, cfg->runtimes, cfg->proxy, runtimes_dir);
+	if (err) {
+		pr_err("sandbox: cannot load the runtimes manifest %s: %s", cfg->runtimes,
+		       strerror(-err));
+		return err;
+	}
+	prewarm = cfg->prewarm ? cfg->prewarm : getenv("XWHISK_PREWARM");
+	if (prewarm) {
+		err = manifest_prewarm(&m->manifest, prewarm, &bad);
+		if (err) {
+			pr_err("sandbox: bad prewarm setting '%s'%s%s", prewarm,
+			       bad ? ": unknown kind " : "", bad ? bad : "");
+			return err;
+		}
+	}
+	return 0;
+}
+
+/* The cgroup tree, the subnet and the bridge. */
+static int manager_host_setup(struct sandbox_manager *m, const struct sandbox_config *cfg)
+{
+	int err;
+
+	err = cgroup_tree_init(&m->cgtree, cfg->cgroup_parent);
+	if (err) {
+		pr_err("sandbox: no usable memory cgroup: %s", strerror(-err));
+		return err;
+	}
+	err = ipam_init(&m->ipam, cfg->subnet ? cfg->subnet : SANDBOX_DEFAULT_SUBNET);
+	if (err) {
+		pr_err("sandbox: bad subnet '%s'", cfg->subnet);
+		return err;
+	}
+	err = rtnl_open(&m->nl);
+	if (err)
+		return err;
+	m->bridge_ifindex = rtnl_bridge_ensure(&m->nl, cfg->bridge ? cfg->bridge :
+								  SANDBOX_DEFAULT_BRIDGE,
+					       ipam_gateway(&m->ipam), m->ipam.prefix);
+	if (m->bridge_ifindex < 0) {
+		err = m->bridge_ifindex;
+		pr_err("sandbox: cannot set up the bridge: %s", strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+/* The host's root as sandboxes see it, without the state directory and cfg->hide. */
+static int manager_rootfs(struct sandbox_manager *m, const struct sandbox_config *cfg)
+{
+	const char *hide[64] = { NULL };
+	size_t nhide = 0;
+
+	hide[nhide++] = m->state_dir;
+	for (size_t i = 0; cfg->hide && cfg->hide[i] && nhide < ARRAY_SIZE(hide) - 1; i++)
+		hide[nhide++] = cfg->hide[i];
+	return rootfs_scan(&m->rootfs, hide);
+}
+
+struct sandbox_manager *sandbox_manager_new(struct loop *loop, const struct sandbox_config *cfg,
+					    const struct sandbox_callbacks *cb, void *data)
+{
+	char *runtimes_dir = NULL;
+	struct sandbox_manager *m;
+	int err = -EINVAL;
+
+	if (!cfg->state_dir || !cfg->runtimes || !cfg->proxy) {
+		errno = EINVAL;
+		return NULL;
+	}
+	m = calloc(1, sizeof(*m));
+	if (!m) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	m->loop = loop;
+	m->nl.fd = -1;
+	if (cb)
+		m->cb = *cb;
+	m->cb_data = data;
+	manager_settings(m, cfg);
+	m->state_dir = strdup(cfg->state_dir);
+	m->api_host = cfg->api_host ? strdup(cfg->api_host) : NULL;
+	runtimes_dir = cfg->runtimes_dir ? strdup(cfg->runtimes_dir) : dir_of(cfg->runtimes);
+	if (!m->state_dir || !runtimes_dir || (cfg->api_host && !m->api_host)) {
+		err = -ENOMEM;
+		goto out;
+	}
+	err = manager_load(m, cfg, runtimes_dir);
+	if (!err)
+		err = manager_host_setup(m, cfg);
+	if (!err)
+		err = manager_net_open(m, cfg);
+	if (!err)
+		err = manager_rootfs(m, cfg);
+	if (!err)
+		err = kind_pools_init(m);
+	if (err)
+		goto out;
+	adopt_all(m);
+	manager_net_prune(m);
+	manager_schedule(m);
+out:
+	free(runtimes_dir);
+	if (err) {
+		sandbox_manager_free(m);
+		errno = -err;
+		return NULL;
+	}
+	return m;
+}
+
+void sandbox_manager_free(struct sandbox_manager *m)
+{
+	if (!m)
+		return;
+	cancel_timer(m, &m->schedule_timer);
+	cancel_timer(m, &m->backoff_timer);
+	while (m->due) {
+		struct sandbox_request *req = m->due;
+
+		m->due = req->next;
+		cancel_timer(m, &req->timer);
+		free(req);
+	}
+	/* Detach only: the processes live on for the next manager to adopt. */
+	while (m->all)
+		sb_forget(m->all);
+	kind_pools_free(m);
+	/* Goes only when empty (after sandbox_manager_destroy_all); otherwise the cgroups of
+	 * the sandboxes left for the next manager keep it (EBUSY). */
+	(void)cgroup_tree_remove(&m->cgtree);
+	manifest_free(&m->manifest);
+	rootfs_free(&m->rootfs);
+	ipam_free(&m->ipam);
+	rtnl_close(&m->nl);
+	manager_net_close(m);
+	free(m->state_dir);
+	free(m->platform_dirs[0]);
+	free(m->platform_dirs[1]);
+	free(m->api_host);
+	free(m);
+}
+
+void sandbox_manager_destroy_all(struct sandbox_manager *m)
+{
+	struct sandbox *sb, *next;
+
+	m->draining = true;
+	cancel_timer(m, &m->schedule_timer);
+	cancel_timer(m, &m->backoff_timer);
+	for (size_t i = 0; i < m->manifest.nkinds; i++) {
+		struct kind_pool *kp = &m->pools[i];
+		struct sandbox_request *r;
+
+		while ((r = request_dequeue(kp, NULL)))
+			request_complete(r, NULL, -ECANCELED);
+		kp->idle = NULL;
+		kp->nidle = 0;
+	}
+	for (sb = m->all; sb; sb = next) {
+		next = sb->next;
+		if (sb->phase == SB_STARTING) {
+			sb->kp->nstarting--;
+			m->nstarting--;
+		}
+		if (sb->phase != SB_DYING)
+			sb_kill(sb);
+	}
+}
+
+void sandbox_manager_adopted(struct sandbox_manager *m, void (*cb)(struct sandbox *sb, void *data),
+			     void *data)
+{
+	for (struct sandbox *sb = m->all; sb; sb = sb->next) {
+		if (!sb->unclaimed)
+			continue;
+		sb->unclaimed = false;
+		cb(sb, data);
+	}
+}
+
+void sandbox_manager_stem_cells(const struct sandbox_manager *m,
+				void (*cb)(const char *kind, const char *image, unsigned ready,
+					   void *data),
+				void *data)
+{
+	for (size_t i = 0; m->pools && i < m->manifest.nkinds; i++)
+		cb(m->pools[i].rt->kind, m->pools[i].rt->image, m->pools[i].nidle, data);
+}
+
+bool sandbox_manager_has_kind(const struct sandbox_manager *m, const char *kind)
+{
+	return manifest_find(&m->manifest, kind) != NULL;
+}
+
+void sandbox_manager_stats(const struct sandbox_manager *m, struct sandbox_stats *st)
+{
+	*st = m->stats;
+	st->live = st->pooled = st->starting = st->dying = 0;
+	for (const struct sandbox *sb = m->all; sb; sb = sb->next) {
+		if (sb->phase == SB_STARTING)
+			st->starting++;
+		else if (sb->phase == SB_DYING)
+			st->dying++;
+		else if (sb->owned)
+			st->live++;
+		else
+			st->pooled++;
+	}
+}
