@@ -8,9 +8,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+
+#include "ipam.h"
 #include "log.h"
 #include "node/config.h"
 #include "node/ingress/forward.h"
+#include "sandbox.h"
 #include "util.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:3233"
@@ -117,6 +121,45 @@ static void config_derive(struct node_config *cfg)
 	cfg->proxy_bin = env_or("XWHISK_PROXY", proxy);
 }
 
+static bool host_is_loopback(const char *host)
+{
+	return !strncmp(host, "127.", 4) || !strcmp(host, "localhost") || !strcmp(host, "[::1]") ||
+	       !strcmp(host, "::1");
+}
+
+/* How actions reach this node's API (__OW_API_HOST): on the sandboxes' bridge, where the
+ * node also listens when its ingress is on loopback. */
+static void config_sandbox_ingress(struct node_config *cfg)
+{
+	char host[256], gw[INET_ADDRSTRLEN];
+	const char *colon = strrchr(cfg->listen, ':');
+	struct ipam ip;
+	struct in_addr a;
+	uint64_t port;
+
+	if (!colon || parse_u64(colon + 1, &port) || port > 65535)
+		return;
+	cfg->ingress_port = (unsigned)port;
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - cfg->listen), cfg->listen);
+	if (ipam_init(&ip, cfg->subnet ? cfg->subnet : SANDBOX_DEFAULT_SUBNET))
+		return;
+	a.s_addr = ipam_gateway(&ip);
+	ipam_free(&ip);
+	inet_ntop(AF_INET, &a, gw, sizeof(gw));
+	if (host_is_loopback(host))
+		snprintf(cfg->sandbox_listen, sizeof(cfg->sandbox_listen), "%s:%u", gw,
+			 cfg->ingress_port);
+	if (cfg->api_host)
+		return;
+	if (cfg->sandbox_listen[0] || !*host || !strcmp(host, "0.0.0.0"))
+		snprintf(cfg->api_host_default, sizeof(cfg->api_host_default), "http://%s:%u", gw,
+			 cfg->ingress_port);
+	else
+		snprintf(cfg->api_host_default, sizeof(cfg->api_host_default), "http://%s",
+			 cfg->listen);
+	cfg->api_host = cfg->api_host_default;
+}
+
 int node_config_load(struct node_config *cfg, int argc, char **argv, struct node_flags *flags)
 {
 	static const struct option opts[] = {
@@ -178,6 +221,7 @@ int node_config_load(struct node_config *cfg, int argc, char **argv, struct node
 		return 2;
 	}
 	config_derive(cfg);
+	config_sandbox_ingress(cfg);
 	if (url_host_port(cfg->controller_url, cfg->controller_host, sizeof(cfg->controller_host),
 			  &cfg->controller_port)) {
 		pr_err("bad controller address '%s'", cfg->controller_url);

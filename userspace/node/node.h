@@ -30,6 +30,10 @@ struct node_config {
 	const char *runtimes;
 	const char *proxy_bin;
 	const char *api_host;  /* __OW_API_HOST inside sandboxes */
+	char api_host_default[96];
+	char sandbox_listen[80]; /* the ingress on the sandboxes' bridge, when the main one is
+				  * on loopback where they cannot reach it ("": none) */
+	unsigned ingress_port;
 	const char *bridge;    /* the sandboxes' bridge (NULL: the backend's default) */
 	const char *subnet;    /* their addresses (NULL: the backend's default) */
 	const char *name;      /* this node in the cluster */

@@ -9,6 +9,8 @@
 #include "node/activation/overflow.h"
 #include "node/manager/pool.h"
 #include "prom.h"
+#include "sandbox_net.h"
+#include "xwhisk/verdict.h"
 #include "node/activation/spool.h"
 #include "node/manager/shipper.h"
 #include "node/ingress/worker.h"
@@ -28,6 +30,21 @@ static uint64_t sum_stat(struct node *node, size_t offset)
 }
 
 #define SUM(node, field) sum_stat(node, offsetof(struct worker_stats, field))
+
+/* What sandbox_tc dropped on the sandboxes' veths, by reason (its own reasons only). */
+static void sandbox_net_metrics(struct node *node, struct buf *b)
+{
+	uint64_t drops[XW_DROP__MAX] = { 0 };
+
+	if (sandbox_net_drops(node->cfg.pin_dir, drops))
+		return;
+	prom_family(b, "xwhisk_sandbox_net_drops_total", "counter",
+		    "Packets from sandboxes that sandbox_tc dropped, by reason.");
+	for (unsigned r = XW_DROP_MALFORMED; r < XW_DROP__MAX; r++)
+		if (r == XW_DROP_MALFORMED || r >= XW_DROP_SANDBOX_HOST)
+			buf_printf(b, "xwhisk_sandbox_net_drops_total{reason=\"%s\"} %llu\n",
+				   xw_drop_reason_name(r), (unsigned long long)drops[r]);
+}
 
 void metrics_http(struct node *node, struct http_request *req)
 {
@@ -70,6 +87,7 @@ void metrics_http(struct node *node, struct http_request *req)
 		   shipper_shipped(node->shipper));
 	prom_value(&b, "xwhisk_spool_backlog_bytes", "gauge",
 		   "Spooled record bytes not yet acknowledged.", shipper_backlog(node->shipper));
+	sandbox_net_metrics(node, &b);
 	http_resp_send(req, 200, PROM_CONTENT_TYPE, b.data, b.len);
 	buf_free(&b);
 }

@@ -31,6 +31,7 @@ static void worker_free(struct worker *w)
 	for (uint32_t i = 0; i < XW_MAX_SLOTS; i++)
 		http_pool_free(w->sandbox[i]);
 	http_server_free(w->http);
+	http_server_free(w->http_sandboxes);
 	forwarder_free(w->fw);
 	ctlclient_free(w->ctl);
 	overflow_free(w->waiting);
@@ -40,6 +41,24 @@ static void worker_free(struct worker *w)
 	mailbox_free(w->mailbox);
 	loop_free(w->loop);
 	free(w);
+}
+
+/* Actions call the API (__OW_API_HOST) from their sandboxes, which cannot reach loopback:
+ * the same router on the bridge's address. Not fatal: the ingress itself works. */
+static void listen_for_sandboxes(struct worker *w)
+{
+	struct http_server_opts hopts = { .max_body = NODE_MAX_BODY };
+	const char *addr = w->node->cfg.sandbox_listen;
+	int err;
+
+	w->http_sandboxes = http_server_new(w->loop, &hopts, router_handle, w);
+	err = w->http_sandboxes ? http_server_listen(w->http_sandboxes, addr, true) : -ENOMEM;
+	if (!err)
+		return;
+	if (w->id == 0)
+		pr_warn("actions cannot call the API: no listener on %s: %s", addr, strerror(-err));
+	http_server_free(w->http_sandboxes);
+	w->http_sandboxes = NULL;
 }
 
 int worker_start(struct node *node, unsigned id, struct worker **out)
@@ -75,6 +94,8 @@ int worker_start(struct node *node, unsigned id, struct worker **out)
 		pr_err("worker %u: cannot listen on %s: %s", id, node->cfg.listen, strerror(-err));
 		goto fail;
 	}
+	if (node->cfg.sandbox_listen[0])
+		listen_for_sandboxes(w);
 	err = -pthread_create(&w->thread, NULL, worker_main, w);
 	if (err)
 		goto fail;

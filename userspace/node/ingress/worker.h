@@ -34,6 +34,7 @@ struct worker {
 	struct loop *loop;
 	struct mailbox *mailbox;
 	struct http_server *http;
+	struct http_server *http_sandboxes; /* on the bridge, when the ingress is on loopback */
 	struct ctlclient *ctl;
 	struct forwarder *fw;
 	struct overflow *waiting;

@@ -76,6 +76,9 @@ int pool_new(struct node *node, struct ctlclient *cc, struct pool **out)
 	cfg.runtimes = node->cfg.runtimes;
 	cfg.proxy = node->cfg.proxy_bin;
 	cfg.api_host = node->cfg.api_host;
+	/* sandbox_tc on every veth: the node's API is all a sandbox reaches of this host. */
+	cfg.bpf_pin_dir = node->cfg.pin_dir;
+	cfg.ingress_port = node->cfg.ingress_port;
 	cfg.bridge = node->cfg.bridge;
 	cfg.subnet = node->cfg.subnet;
 	/* One cgroup tree per sandbox manager, as one bridge: several nodes on one machine
@@ -124,6 +127,7 @@ void pool_free(struct pool *p)
 		}
 		http_pool_free(p->init_pools[i]);
 		pool_logs_clear(&p->logs[i]);
+		pool_logs_forget_waiters(&p->logs[i]);
 		pthread_mutex_destroy(&p->logs[i].lock);
 	}
 	pool_remote_clear(p);

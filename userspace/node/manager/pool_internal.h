@@ -27,9 +27,22 @@ struct log_segment {
 	struct log_segment *next;
 };
 
+/* A worker waiting for the logs of its activation (they come after /run answered). */
+struct slot_waiter {
+	struct node *node;
+	struct worker *w;
+	uint32_t slot, generation;
+	uint64_t since_ns, limit;
+	pool_logs_cb cb;
+	void *data;
+	struct loop_timer *timer; /* the worker's: touched on the worker's thread only */
+	struct slot_waiter *next;
+};
+
 /*
- * The finished log segments of the sandbox in one slot, oldest first. The manager thread
- * appends them; a worker whose activation ended takes its own under the lock, without a
+ * The finished log segments of the sandbox in one slot, oldest first, and the workers
+ * waiting for theirs. The manager thread appends a segment, or hands it to the first
+ * waiter; a worker whose activation ended takes its own, or waits, under the lock: no
  * round trip through the manager thread (two thread wake-ups per activation).
  */
 struct slot_logs {
@@ -37,16 +50,7 @@ struct slot_logs {
 	uint32_t generation; /* of the sandbox they came from */
 	struct log_segment *segments, *tail;
 	unsigned n;
-};
-
-struct log_waiter {
-	struct worker *w;
-	pool_logs_cb cb;
-	void *data;
-	uint64_t limit;
-	struct loop_timer *timer;
-	struct psandbox *ps;
-	struct log_waiter *next;
+	struct slot_waiter *waiters;
 };
 
 /* A sandbox of this node. */
@@ -71,7 +75,6 @@ struct psandbox {
 	json_t *lines;
 	size_t lines_bytes; /* of lines: past the action's log limit the rest is dropped */
 	int sentinels;
-	struct log_waiter *waiters;
 	/* who asked for it: /init's environment */
 	char activation_id[33], tid[72], api_key[160];
 };
@@ -130,6 +133,8 @@ void pool_on_log(struct sandbox *sb, enum sandbox_stream stream, const char *lin
 void pool_logs_clear(struct slot_logs *sl);
 /* Answers the workers still waiting for ps's logs with what there is. */
 void pool_logs_flush(struct psandbox *ps);
+/* At the pool's end (the workers are stopped): waiters nobody will answer. */
+void pool_logs_forget_waiters(struct slot_logs *sl);
 
 /* pool_adopt.c */
 void pool_on_adopted(struct sandbox *sb, void *data);

@@ -26,12 +26,12 @@
 
 /* ---- cross-thread messages and logs ---- */
 
-struct logs_msg {
+/* A waiter whose logs did not come in time asks the manager for what there is. */
+struct late_msg {
 	struct node *node;
 	struct worker *w;
 	uint32_t slot, generation;
 	uint64_t limit;
-	uint64_t since_ns;
 	pool_logs_cb cb;
 	void *data;
 };
@@ -94,6 +94,39 @@ static void deliver_logs(struct worker *w, pool_logs_cb cb, void *data, json_t *
 	}
 }
 
+/* On the worker: its logs came; the wait is over. */
+static void waiter_answered(void *arg)
+{
+	struct logs_reply *r = arg;
+	struct slot_waiter *sw = r->data;
+
+	if (sw->timer)
+		loop_timer_cancel(sw->w->loop, sw->timer);
+	sw->cb(r->logs, sw->data);
+	free(sw);
+	free(r);
+}
+
+/* Hands lines (stolen, or NULL) to a waiter taken out of its slot's list. */
+static void waiter_answer(struct slot_waiter *sw, json_t *lines)
+{
+	struct logs_reply *r = calloc(1, sizeof(*r));
+
+	if (lines)
+		cut_logs(lines, sw->limit);
+	if (!r) {
+		json_decref(lines);
+		return;
+	}
+	r->data = sw;
+	r->logs = lines;
+	if (mailbox_post(sw->w->mailbox, waiter_answered, r)) {
+		/* Its worker is gone (the node stops): nobody waits any more. */
+		json_decref(lines);
+		free(r);
+	}
+}
+
 /* ---- logs ---- */
 
 /*
@@ -128,51 +161,69 @@ void pool_logs_clear(struct slot_logs *sl)
 		segment_free(segment_pop(sl));
 }
 
+/* The first waiter the segment is for (sl locked): one whose /run went before it ended. */
+static struct slot_waiter *waiter_for(struct slot_logs *sl, uint64_t done_ns)
+{
+	struct slot_waiter *sw = sl->waiters;
+
+	if (!sw || sw->since_ns > done_ns)
+		return NULL;
+	sl->waiters = sw->next;
+	return sw;
+}
+
+/* Waiters of another sandbox than generation's (sl locked), taken out: theirs is gone. */
+static struct slot_waiter *waiters_of_others(struct slot_logs *sl, uint32_t generation)
+{
+	struct slot_waiter *gone = NULL, **pp = &sl->waiters;
+
+	while (*pp) {
+		struct slot_waiter *sw = *pp;
+
+		if (sw->generation == generation) {
+			pp = &sw->next;
+			continue;
+		}
+		*pp = sw->next;
+		sw->next = gone;
+		gone = sw;
+	}
+	return gone;
+}
+
+/* A finished segment: to the worker waiting for it, else into the slot's list. */
 static void segment_append(struct psandbox *ps, struct log_segment *seg)
 {
 	struct slot_logs *sl = &ps->p->logs[ps->slot];
+	struct slot_waiter *sw, *gone = NULL, *next;
 
 	pthread_mutex_lock(&sl->lock);
 	if (sl->generation != ps->generation) {
 		pool_logs_clear(sl);
 		sl->generation = ps->generation;
+		gone = waiters_of_others(sl, ps->generation);
 	}
-	if (sl->n >= MAX_SEGMENTS)
-		segment_free(segment_pop(sl));
-	sl->n++;
-	if (sl->tail)
-		sl->tail->next = seg;
-	else
-		sl->segments = seg;
-	sl->tail = seg;
-	pthread_mutex_unlock(&sl->lock);
-}
-
-/*
- * The lines of the first segment of slot's sandbox (of generation) that ended after
- * since_ns, taken; NULL when there is none yet. Older ones ended before the activation's
- * /run was sent: someone else's, dropped. Any thread.
- */
-static json_t *segment_take(struct pool *p, uint32_t slot, uint32_t generation,
-			    uint64_t since_ns)
-{
-	struct slot_logs *sl = &p->logs[slot];
-	struct log_segment *seg = NULL;
-	json_t *lines = NULL;
-
-	pthread_mutex_lock(&sl->lock);
-	if (sl->generation == generation) {
-		while (sl->segments && sl->segments->done_ns < since_ns)
+	/* Checked and appended under one lock: a worker that found nothing is listed. */
+	sw = waiter_for(sl, seg->done_ns);
+	if (!sw) {
+		if (sl->n >= MAX_SEGMENTS)
 			segment_free(segment_pop(sl));
-		if (sl->segments)
-			seg = segment_pop(sl);
+		sl->n++;
+		if (sl->tail)
+			sl->tail->next = seg;
+		else
+			sl->segments = seg;
+		sl->tail = seg;
 	}
 	pthread_mutex_unlock(&sl->lock);
-	if (seg) {
-		lines = seg->lines;
+	for (; gone; gone = next) {
+		next = gone->next;
+		waiter_answer(gone, NULL);
+	}
+	if (sw) {
+		waiter_answer(sw, seg->lines);
 		free(seg);
 	}
-	return lines;
 }
 
 static void log_segment_done(struct psandbox *ps, uint64_t done_ns)
@@ -182,15 +233,6 @@ static void log_segment_done(struct psandbox *ps, uint64_t done_ns)
 	ps->lines = NULL;
 	ps->lines_bytes = 0;
 	ps->sentinels = 0;
-	if (ps->waiters) {
-		struct log_waiter *lw = ps->waiters;
-
-		ps->waiters = lw->next;
-		loop_timer_cancel(ps->p->node->loop, lw->timer);
-		deliver_logs(lw->w, lw->cb, lw->data, lines, lw->limit);
-		free(lw);
-		return;
-	}
 	{
 		struct log_segment *seg = calloc(1, sizeof(*seg));
 
@@ -236,97 +278,128 @@ void pool_on_log(struct sandbox *sb, enum sandbox_stream stream, const char *lin
 	buf_free(&b);
 }
 
-static void on_log_wait_over(struct loop *loop, void *data)
+/* Manager: a waiter's logs did not come in time; it gets what there is, and a word that
+ * something may be missing. */
+static void handle_late(void *arg)
 {
-	struct log_waiter *lw = data;
-	struct psandbox *ps = lw->ps;
-	json_t *lines;
+	struct late_msg *m = arg;
+	struct psandbox *ps = m->node->pool->by_slot[m->slot];
+	json_t *lines = NULL;
 
-	for (struct log_waiter **pp = &ps->waiters; *pp; pp = &(*pp)->next) {
-		if (*pp == lw) {
-			*pp = lw->next;
+	if (ps && ps->generation == m->generation) {
+		lines = ps->lines ? ps->lines : json_array();
+		ps->lines = NULL;
+		ps->lines_bytes = 0;
+		ps->sentinels = 0;
+		json_array_append_new(lines,
+				      json_string("There was an issue while collecting your logs. "
+						  "Data might be missing."));
+	}
+	deliver_logs(m->w, m->cb, m->data, lines, m->limit);
+	free(m);
+}
+
+/* Worker: no segment came within LOG_WAIT_MS. */
+static void on_waiter_late(struct loop *loop, void *data)
+{
+	struct slot_waiter *sw = data, **pp;
+	struct slot_logs *sl = &sw->node->pool->logs[sw->slot];
+	struct late_msg *m;
+	bool mine = false;
+
+	sw->timer = NULL;
+	pthread_mutex_lock(&sl->lock);
+	for (pp = &sl->waiters; *pp; pp = &(*pp)->next) {
+		if (*pp == sw) {
+			*pp = sw->next;
+			mine = true;
 			break;
 		}
 	}
-	/* No sentinels in time: what there is, and a word that something may be missing. */
-	lines = ps->lines ? ps->lines : json_array();
-	ps->lines = NULL;
-	ps->lines_bytes = 0;
-	ps->sentinels = 0;
-	json_array_append_new(lines, json_string("There was an issue while collecting your logs. "
-						 "Data might be missing."));
-	deliver_logs(lw->w, lw->cb, lw->data, lines, lw->limit);
-	free(lw);
-}
-
-static void handle_logs(void *arg)
-{
-	struct logs_msg *m = arg;
-	struct pool *p = m->node->pool;
-	struct psandbox *ps = p->by_slot[m->slot];
-	json_t *lines;
-
-	if (!ps || ps->generation != m->generation) {
-		deliver_logs(m->w, m->cb, m->data, NULL, m->limit);
-	} else if ((lines = segment_take(p, m->slot, m->generation, m->since_ns))) {
-		deliver_logs(m->w, m->cb, m->data, lines, m->limit);
-	} else {
-		struct log_waiter *lw = calloc(1, sizeof(*lw)), **pp;
-
-		if (!lw) {
-			deliver_logs(m->w, m->cb, m->data, NULL, m->limit);
-			goto out;
-		}
-		lw->w = m->w;
-		lw->cb = m->cb;
-		lw->data = m->data;
-		lw->limit = m->limit;
-		lw->ps = ps;
-		lw->timer = loop_timer_add(p->node->loop, LOG_WAIT_MS, on_log_wait_over, lw);
-		for (pp = &ps->waiters; *pp; pp = &(*pp)->next)
-			;
-		*pp = lw;
+	pthread_mutex_unlock(&sl->lock);
+	/* Not in the list: its answer is already on the way (waiter_answered frees it). */
+	if (!mine)
+		return;
+	m = calloc(1, sizeof(*m));
+	if (!m || (m->node = sw->node, m->w = sw->w, m->slot = sw->slot,
+		   m->generation = sw->generation, m->limit = sw->limit, m->cb = sw->cb,
+		   m->data = sw->data, node_post(sw->node, handle_late, m))) {
+		free(m);
+		sw->cb(NULL, sw->data);
 	}
-out:
-	free(m);
+	free(sw);
 }
 
 void pool_logs(struct node *node, struct worker *w, uint32_t slot, uint32_t generation,
 	       uint64_t since_ns, uint64_t limit_bytes, pool_logs_cb cb, void *data)
 {
-	json_t *lines = segment_take(node->pool, slot, generation, since_ns);
-	struct logs_msg *m;
+	struct slot_logs *sl = &node->pool->logs[slot];
+	struct slot_waiter *sw = calloc(1, sizeof(*sw)), **pp;
+	struct log_segment *seg = NULL;
+	json_t *lines;
+	bool waiting = false;
 
-	if (lines) {
-		cut_logs(lines, limit_bytes);
-		cb(lines, data);
+	pthread_mutex_lock(&sl->lock);
+	if (sl->generation == generation || !sl->segments) {
+		sl->generation = generation;
+		while (sl->segments && sl->segments->done_ns < since_ns)
+			segment_free(segment_pop(sl));
+		if (sl->segments)
+			seg = segment_pop(sl);
+		else if (sw) {
+			*sw = (struct slot_waiter){ .node = node, .w = w, .slot = slot,
+						    .generation = generation, .since_ns = since_ns,
+						    .limit = limit_bytes, .cb = cb, .data = data };
+			for (pp = &sl->waiters; *pp; pp = &(*pp)->next)
+				;
+			*pp = sw;
+			waiting = true;
+		}
+	}
+	pthread_mutex_unlock(&sl->lock);
+	if (waiting) {
+		/* Answered through the worker's mailbox: never before this returns. */
+		sw->timer = loop_timer_add(w->loop, LOG_WAIT_MS, on_waiter_late, sw);
 		return;
 	}
-	m = calloc(1, sizeof(*m));
-	if (!m || (m->node = node, m->w = w, m->slot = slot, m->generation = generation,
-		   m->since_ns = since_ns, m->limit = limit_bytes, m->cb = cb, m->data = data,
-		   node_post(node, handle_logs, m))) {
-		free(m);
-		cb(NULL, data);
-	}
+	free(sw);
+	lines = seg ? seg->lines : NULL;
+	free(seg);
+	if (lines)
+		cut_logs(lines, limit_bytes);
+	cb(lines, data);
 }
 
 /* The sandbox is gone: whoever waits for its logs gets what there is. */
 void pool_logs_flush(struct psandbox *ps)
 {
-	while (ps->waiters) {
-		struct log_waiter *lw = ps->waiters;
+	struct slot_logs *sl = &ps->p->logs[ps->slot];
+	struct slot_waiter *sw, *next;
+
+	pthread_mutex_lock(&sl->lock);
+	sw = sl->generation == ps->generation ? sl->waiters : NULL;
+	if (sw)
+		sl->waiters = NULL;
+	pthread_mutex_unlock(&sl->lock);
+	for (; sw; sw = next) {
 		json_t *lines = ps->lines ? ps->lines : json_array();
 
-		ps->waiters = lw->next;
+		next = sw->next;
 		ps->lines = NULL;
 		ps->lines_bytes = 0;
 		json_array_append_new(lines,
 				      json_string("The action did not initialize or run as expected. "
 						  "Log data might be missing."));
-		loop_timer_cancel(ps->p->node->loop, lw->timer);
-		deliver_logs(lw->w, lw->cb, lw->data, lines, lw->limit);
-		free(lw);
+		waiter_answer(sw, lines);
 	}
 }
 
+void pool_logs_forget_waiters(struct slot_logs *sl)
+{
+	while (sl->waiters) {
+		struct slot_waiter *sw = sl->waiters;
+
+		sl->waiters = sw->next;
+		free(sw);
+	}
+}
