@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The ingress guard: xdp_guard on the ingress interface (through libxdp, so other XDP
+ * programs keep running beside it) and sockops_conns on a cgroup v2 (exact count of each
+ * client's open connections). Both stay attached when the process exits or restarts: the
+ * next xw_guard_attach() re-adopts them (same code, same pinned maps) or replaces them in
+ * place (an upgrade), never attaches a second copy. Maps are pinned under the pin dir
+ * beside the node's other maps; see docs/EBPF.md.
+ *
+ * What the node does (the functions are safe to call from any thread once attached):
+ *   start:    xw_guard_attach(&cfg, &g); on error log nothing more (one line was logged),
+ *             keep serving without the guard and export xwhisk_guard_attached 0.
+ *   router:   xw_guard_block(g, addr, until) for a client that keeps sending after 429s
+ *             or failed authentication (xw_guard_addr_from_peer() reads http_request.peer).
+ *   /metrics: xw_guard_counters(g, c); c[r] for r in 0..XW_DROP__MAX-1 as
+ *             xwhisk_guard_drops_total{reason="<xw_drop_reason_name(r)>"} (r = 0 is
+ *             "pass": export it as xwhisk_guard_passed_total).
+ *   stop:     xw_guard_close(g) (the programs stay attached for the next start);
+ *             xw_guard_detach() only to remove the guard for good.
+ * Every function returns 0 or a negative errno; libraries log at debug level except
+ * xw_guard_attach(), which logs one info line on success (or one line on failure).
+ */
+#ifndef XWHISK_BPFLOAD_GUARD_H
+#define XWHISK_BPFLOAD_GUARD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "xwhisk/guard.h"
+#include "xwhisk/verdict.h"
+
+enum xw_guard_mode {
+	XW_GUARD_MODE_AUTO = 0, /* native, else generic (with one log line saying so) */
+	XW_GUARD_MODE_NATIVE,   /* driver XDP: a NIC that supports it (a DaemonSet's node) */
+	XW_GUARD_MODE_GENERIC,  /* skb XDP: any device, lo included (make run) */
+};
+
+struct xw_guard_config {
+	const char *ifname;     /* required: the ingress interface (XWHISK_XDP_IFACE) */
+	uint16_t port;          /* required: the ingress TCP port, host byte order */
+	enum xw_guard_mode mode;
+	uint32_t syn_rate;      /* new connections per second per source; 0: unlimited */
+	uint32_t syn_burst;     /* bucket depth; 0: syn_rate */
+	uint32_t max_conns;     /* open connections per source; 0: no cap */
+	uint32_t flags;         /* XW_GUARD_F_* of include/xwhisk/guard.h */
+	const char *pin_dir;    /* NULL: XW_PIN_DIR */
+	/* The cgroup v2 whose sockets sockops_conns counts (a directory under the cgroup2
+	 * mount). NULL: this process's own cgroup. "": no sockops, so no connection cap. */
+	const char *cgroup;
+};
+
+struct xw_guard;
+
+/*
+ * Attaches (or re-adopts) xdp_guard on cfg->ifname and sockops_conns on the cgroup, fills
+ * the limits and exempts loopback and every address this host has. Returns -ENODEV for an
+ * unknown interface, -EPERM/-EOPNOTSUPP/... when XDP cannot be attached (the caller keeps
+ * serving), -EINVAL for a bad config.
+ */
+int xw_guard_attach(const struct xw_guard_config *cfg, struct xw_guard **out);
+/* A handle on the pinned maps alone (no attach): for another process (a CLI, a test). */
+int xw_guard_open(const char *pin_dir, struct xw_guard **out);
+/* Frees the handle; the programs and pins stay. Accepts NULL. */
+void xw_guard_close(struct xw_guard *g);
+/* Detaches xdp_guard from ifname and sockops_conns, and removes the guard's pins. */
+int xw_guard_detach(const char *ifname, const char *pin_dir);
+
+/* The mode xdp_guard runs in ("native", "generic"), or "none" for an xw_guard_open handle. */
+const char *xw_guard_mode_name(const struct xw_guard *g);
+
+/* Changes the limits without reloading (the program reads them on every packet). */
+int xw_guard_set_limits(struct xw_guard *g, uint32_t syn_rate, uint32_t syn_burst,
+			uint32_t max_conns);
+
+/* Drops every packet of addr to the ingress port until until_ns (CLOCK_MONOTONIC). A
+ * loopback or exempt address is never blocked: -EPERM. */
+int xw_guard_block(struct xw_guard *g, const uint8_t addr[16], uint64_t until_ns);
+/* xw_guard_block() until now + ms. */
+int xw_guard_block_for(struct xw_guard *g, const uint8_t addr[16], uint32_t ms);
+int xw_guard_unblock(struct xw_guard *g, const uint8_t addr[16]);
+/* Never limited nor blocked: addr/prefix_len (IPv4: v4-mapped, so a /24 is 96 + 24). */
+int xw_guard_exempt(struct xw_guard *g, const uint8_t addr[16], unsigned prefix_len);
+
+/* Packets per verdict since the maps were made, summed over CPUs: out[XW_REASON_PASS] passed,
+ * out[reason] dropped for that enum xw_drop_reason. */
+int xw_guard_counters(struct xw_guard *g, uint64_t out[XW_DROP__MAX]);
+/* The connections sockops_conns counts open for addr now. */
+int xw_guard_open_conns(struct xw_guard *g, const uint8_t addr[16], int32_t *open);
+
+/* An address ("10.0.0.1", "fd00::1", "[fd00::1]") into a guard address (IPv4 v4-mapped). */
+int xw_guard_addr_parse(const char *text, uint8_t addr[16]);
+/* http_request.peer ("10.0.0.1:5000", "fd00::1:5000", "[fd00::1]:5000"): the text before
+ * the last ':' is the address. */
+int xw_guard_addr_from_peer(const char *peer, uint8_t addr[16]);
+struct sockaddr;
+int xw_guard_addr_from_sockaddr(const struct sockaddr *sa, uint8_t addr[16]);
+
+#endif
