@@ -9,15 +9,23 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
+#include <xdp/libxdp.h>
 
 #include "guard.h"
 #include "pinned_maps.h"
@@ -519,6 +527,159 @@ static void test_incompatible_pin_replaced(void)
 	(void)xw_maps_unpin(dir);
 }
 
+/* ---- the loader on a real interface: lo of a private network namespace ---- */
+
+static char cg_dir[256], cg_home[512];
+
+static int write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), n;
+
+	if (fd < 0)
+		return -errno;
+	n = (int)write(fd, text, strlen(text));
+	close(fd);
+	return n < 0 ? -errno : 0;
+}
+
+static int join_cgroup(const char *dir)
+{
+	char path[600], pid[32];
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	return write_file(path, pid);
+}
+
+/* The cgroup2 mount and this process's place in it. */
+static int find_cgroup(void)
+{
+	char *out = run_cmd("findmnt -n -t cgroup2 -o TARGET | head -1; "
+			    "sed -n 's/^0:://p' /proc/self/cgroup");
+	char mnt[256], rel[256];
+
+	if (!out || sscanf(out, "%255s %255s", mnt, rel) != 2)
+		return -ENOENT;
+	snprintf(cg_home, sizeof(cg_home), "%s%s", mnt, strcmp(rel, "/") ? rel : "");
+	snprintf(cg_dir, sizeof(cg_dir), "%s/xwhisk-test-guard-%d", mnt, getpid());
+	return mkdir(cg_dir, 0755) < 0 && errno != EEXIST ? -errno : 0;
+}
+
+static int lo_up(void)
+{
+	struct ifreq ifr = { 0 };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), err = 0;
+
+	if (fd < 0)
+		return -errno;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+		err = -errno;
+	ifr.ifr_flags |= IFF_UP;
+	if (!err && ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+static int count_guards(const char *ifname)
+{
+	struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex((int)if_nametoindex(ifname));
+	struct xdp_program *p;
+	int n = 0;
+
+	if (libxdp_get_error(mp))
+		return 0;
+	if (xdp_multiprog__is_legacy(mp)) {
+		p = xdp_multiprog__main_prog(mp);
+		n = p && !strcmp(xdp_program__name(p), "xdp_guard");
+	} else {
+		for (p = xdp_multiprog__next_prog(NULL, mp); p; p = xdp_multiprog__next_prog(p, mp))
+			n += !strcmp(xdp_program__name(p), "xdp_guard");
+	}
+	xdp_multiprog__close(mp);
+	return n;
+}
+
+static int wait_conns(struct xw_guard *h, const uint8_t a[16], int32_t want)
+{
+	int32_t open = -1;
+
+	for (int i = 0; i < 200; i++) {
+		if (xw_guard_open_conns(h, a, &open) == 0 && open == want)
+			return 0;
+		usleep(10000);
+	}
+	fprintf(stderr, "  open connections %d, want %d\n", open, want);
+	return -ETIMEDOUT;
+}
+
+#define LPORT 3234
+
+/* attach, re-adopt (one guard, not two), count connections exactly, detach. */
+static void test_attach_lifecycle(void)
+{
+	char dir[160], path[300];
+	struct xw_guard_config cfg = {
+		.ifname = "lo", .port = LPORT, .mode = XW_GUARD_MODE_GENERIC, .syn_rate = 100,
+		.syn_burst = 100, .max_conns = 2, .pin_dir = dir, .cgroup = cg_dir,
+	};
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(LPORT) };
+	struct xw_guard *h = NULL, *h2 = NULL;
+	uint64_t c[XW_DROP__MAX];
+	int lfd = -1, cli[2] = { -1, -1 }, srv[2] = { -1, -1 }, one = 1;
+	uint8_t lo4[16];
+
+	snprintf(dir, sizeof(dir), "%s-attach", pin_dir);
+	addr_of("127.0.0.1", lo4);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ASSERT(unshare(CLONE_NEWNET) == 0);
+	ASSERT(lo_up() == 0);
+	ASSERT(find_cgroup() == 0);
+
+	ASSERT(xw_guard_attach(&cfg, &h) == 0);
+	CHECK(test_streq(xw_guard_mode_name(h), "generic"));
+	CHECK(count_guards("lo") == 1);
+	snprintf(path, sizeof(path), "%s/sockops_conns_link", dir);
+	CHECK(access(path, F_OK) == 0);
+	/* A restart: the same guard is re-adopted, not attached twice. */
+	CHECK(xw_guard_attach(&cfg, &h2) == 0);
+	CHECK(count_guards("lo") == 1);
+	xw_guard_close(h2);
+
+	/* The listener is made inside the counted cgroup; connections to it are counted. */
+	ASSERT(join_cgroup(cg_dir) == 0);
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	(void)join_cgroup(cg_home);
+	ASSERT(lfd >= 0);
+	(void)setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	ASSERT(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(lfd, 16) == 0);
+	for (int i = 0; i < 2; i++) {
+		cli[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		CHECK(connect(cli[i], (struct sockaddr *)&sa, sizeof(sa)) == 0);
+		srv[i] = accept(lfd, NULL, NULL);
+		CHECK(srv[i] >= 0);
+	}
+	CHECK(wait_conns(h, lo4, 2) == 0);
+	close(srv[0]);
+	close(cli[0]);
+	CHECK(wait_conns(h, lo4, 1) == 0);
+	close(cli[1]);
+	close(srv[1]);
+	CHECK(wait_conns(h, lo4, 0) == 0);
+	close(lfd);
+
+	/* Loopback traffic went through xdp_guard (and passed: loopback is exempt). */
+	CHECK(xw_guard_counters(h, c) == 0 && c[XW_REASON_PASS] > 0);
+	CHECK(c[XW_DROP_CONN_LIMIT] == 0 && c[XW_DROP_SYN_RATE] == 0);
+
+	CHECK(xw_guard_detach("lo", dir) == 0);
+	CHECK(count_guards("lo") == 0);
+	CHECK(access(path, F_OK) < 0);
+	xw_guard_close(h);
+	(void)xw_maps_unpin(dir);
+}
+
 static void cleanup(void)
 {
 	xw_guard_close(g);
@@ -527,6 +688,8 @@ static void cleanup(void)
 	skel = NULL;
 	(void)xw_guard_detach(NULL, pin_dir);
 	(void)xw_maps_unpin(pin_dir);
+	if (cg_dir[0])
+		(void)rmdir(cg_dir);
 }
 
 static int setup(void)
@@ -574,6 +737,7 @@ int main(void)
 	RUN(test_addr_parse);
 	RUN(test_bpftool_dump);
 	RUN(test_incompatible_pin_replaced);
+	RUN(test_attach_lifecycle); /* last: it moves the process into its own netns */
 	cleanup();
 	TEST_EXIT();
 }
