@@ -440,6 +440,41 @@ static void test_addr_parse(void)
 	CHECK(xw_guard_addr_from_peer("10.1.2.3", a) == -EINVAL);
 }
 
+static void test_prefix_and_env(void)
+{
+	struct xw_guard_config cfg;
+	unsigned plen;
+	uint8_t a[16];
+
+	CHECK(xw_guard_prefix_parse("10.1.0.0/16", a, &plen) == 0 && plen == 112 && a[12] == 10);
+	CHECK(xw_guard_prefix_parse("fd00::/8", a, &plen) == 0 && plen == 8 && a[0] == 0xfd);
+	CHECK(xw_guard_prefix_parse("192.0.2.7", a, &plen) == 0 && plen == 128);
+	CHECK(xw_guard_prefix_parse("10.0.0.0/33", a, &plen) == -EINVAL);
+	CHECK(xw_guard_prefix_parse("10.0.0.0/", a, &plen) == -EINVAL);
+
+	unsetenv("XWHISK_XDP_IFACE");
+	CHECK(xw_guard_config_from_env(&cfg, 3233, NULL) == -ENOENT);
+	setenv("XWHISK_XDP_IFACE", "eth9", 1);
+	setenv("XWHISK_XDP_MODE", "generic", 1);
+	setenv("XWHISK_GUARD_MAX_CONNS", "7", 1);
+	setenv("XWHISK_GUARD_EXEMPT", "10.0.0.0/8", 1);
+	CHECK(xw_guard_config_from_env(&cfg, 3233, "/x") == 0);
+	CHECK(test_streq(cfg.ifname, "eth9") && cfg.port == 3233 && test_streq(cfg.pin_dir, "/x"));
+	CHECK(cfg.mode == XW_GUARD_MODE_GENERIC && cfg.max_conns == 7 && cfg.syn_rate == 200 &&
+	      cfg.syn_burst == 400 && cfg.block_ms == 10000 && !cfg.cgroup && !cfg.flags);
+	CHECK(test_streq(cfg.exempt, "10.0.0.0/8"));
+	setenv("XWHISK_GUARD_SYN_RATE", "lots", 1);
+	CHECK(xw_guard_config_from_env(&cfg, 3233, NULL) == -EINVAL);
+	setenv("XWHISK_GUARD_SYN_RATE", "5", 1);
+	setenv("XWHISK_XDP_MODE", "turbo", 1);
+	CHECK(xw_guard_config_from_env(&cfg, 3233, NULL) == -EINVAL);
+	unsetenv("XWHISK_XDP_IFACE");
+	unsetenv("XWHISK_XDP_MODE");
+	unsetenv("XWHISK_GUARD_MAX_CONNS");
+	unsetenv("XWHISK_GUARD_EXEMPT");
+	unsetenv("XWHISK_GUARD_SYN_RATE");
+}
+
 /* Fragments pass when the node says so; port 0 turns the guard off. */
 static void test_config_knobs(void)
 {
@@ -623,12 +658,13 @@ static void test_attach_lifecycle(void)
 	struct xw_guard_config cfg = {
 		.ifname = "lo", .port = LPORT, .mode = XW_GUARD_MODE_GENERIC, .syn_rate = 100,
 		.syn_burst = 100, .max_conns = 2, .pin_dir = dir, .cgroup = cg_dir,
+		.exempt = "198.18.0.0/15, fd00:18::/32",
 	};
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(LPORT) };
 	struct xw_guard *h = NULL, *h2 = NULL;
 	uint64_t c[XW_DROP__MAX];
 	int lfd = -1, cli[2] = { -1, -1 }, srv[2] = { -1, -1 }, one = 1;
-	uint8_t lo4[16];
+	uint8_t lo4[16], a[16];
 
 	snprintf(dir, sizeof(dir), "%s-attach", pin_dir);
 	addr_of("127.0.0.1", lo4);
@@ -639,6 +675,12 @@ static void test_attach_lifecycle(void)
 
 	ASSERT(xw_guard_attach(&cfg, &h) == 0);
 	CHECK(test_streq(xw_guard_mode_name(h), "generic"));
+	addr_of("198.19.1.1", a);
+	CHECK(xw_guard_block_for(h, a, 1000) == -EPERM); /* exempt by cfg.exempt */
+	addr_of("fd00:18::9", a);
+	CHECK(xw_guard_block_for(h, a, 1000) == -EPERM);
+	addr_of("198.20.0.1", a);
+	CHECK(xw_guard_block_for(h, a, 1000) == 0);
 	CHECK(count_guards("lo") == 1);
 	snprintf(path, sizeof(path), "%s/sockops_conns_link", dir);
 	CHECK(access(path, F_OK) == 0);
@@ -735,6 +777,7 @@ int main(void)
 	RUN(test_block_api);
 	RUN(test_config_knobs);
 	RUN(test_addr_parse);
+	RUN(test_prefix_and_env);
 	RUN(test_bpftool_dump);
 	RUN(test_incompatible_pin_replaced);
 	RUN(test_attach_lifecycle); /* last: it moves the process into its own netns */

@@ -5,6 +5,7 @@
  * remounts /sys and hides the bpffs where the pins live.
  *   guardctl attach IFNAME PORT [--rate N] [--burst N] [--max-conns N]
  *                   [--mode auto|native|generic] [--pin-dir DIR] [--cgroup DIR]
+ *                   [--exempt PREFIX,...]
  *   guardctl status IFNAME PIN_DIR          mode and how many xdp_guard run on IFNAME
  *   guardctl block PIN_DIR ADDR MS          block ADDR for MS milliseconds
  *   guardctl counters PIN_DIR               "<reason> <packets>" per line
@@ -26,7 +27,7 @@
 static int usage(void)
 {
 	fprintf(stderr, "usage: guardctl attach IFNAME PORT [--rate N] [--burst N] [--max-conns N] "
-			"[--mode auto|native|generic] [--pin-dir DIR] [--cgroup DIR]\n"
+			"[--mode auto|native|generic] [--pin-dir DIR] [--cgroup DIR] [--exempt LIST]\n"
 			"       guardctl status IFNAME PIN_DIR | block PIN_DIR ADDR MS | "
 			"counters PIN_DIR | conns PIN_DIR ADDR | detach IFNAME PIN_DIR\n");
 	return 2;
@@ -51,6 +52,8 @@ static int cmd_attach(int argc, char **argv)
 			cfg.pin_dir = v;
 		else if (!strcmp(k, "--cgroup"))
 			cfg.cgroup = v;
+		else if (!strcmp(k, "--exempt"))
+			cfg.exempt = v;
 		else if (!strcmp(k, "--mode"))
 			cfg.mode = !strcmp(v, "native")	   ? XW_GUARD_MODE_NATIVE
 				   : !strcmp(v, "generic") ? XW_GUARD_MODE_GENERIC

@@ -500,6 +500,112 @@ int xw_guard_exempt(struct xw_guard *g, const uint8_t addr[16], unsigned prefix_
 	return bpf_map_update_elem(g->exempt_fd, &k, &one, BPF_ANY) < 0 ? -errno : 0;
 }
 
+int xw_guard_prefix_parse(const char *text, uint8_t addr[16], unsigned *prefix_len)
+{
+	char buf[INET6_ADDRSTRLEN + 8], *slash, *end;
+	unsigned long bits;
+	bool v4;
+	int err;
+
+	snprintf(buf, sizeof(buf), "%s", text);
+	slash = strchr(buf, '/');
+	if (slash)
+		*slash = '\0';
+	err = xw_guard_addr_parse(buf, addr);
+	if (err)
+		return err;
+	v4 = strchr(buf, ':') == NULL;
+	if (!slash) {
+		*prefix_len = 128;
+		return 0;
+	}
+	errno = 0;
+	bits = strtoul(slash + 1, &end, 10);
+	if (errno || end == slash + 1 || *end || bits > (v4 ? 32 : 128))
+		return -EINVAL;
+	*prefix_len = (unsigned)bits + (v4 ? 96 : 0);
+	return 0;
+}
+
+static int exempt_list(struct xw_guard *g, const char *list)
+{
+	char *copy, *tok, *save = NULL;
+	unsigned plen;
+	uint8_t a[16];
+	int err = 0;
+
+	if (!list || !*list)
+		return 0;
+	copy = strdup(list);
+	if (!copy)
+		return -ENOMEM;
+	for (tok = strtok_r(copy, ", ", &save); tok && !err; tok = strtok_r(NULL, ", ", &save)) {
+		err = xw_guard_prefix_parse(tok, a, &plen);
+		if (err)
+			pr_err("guard: exempt prefix '%s' does not parse", tok);
+		else
+			err = xw_guard_exempt(g, a, plen);
+	}
+	free(copy);
+	return err;
+}
+
+static int env_u32(const char *name, uint32_t def, uint32_t *out)
+{
+	const char *v = getenv(name);
+	unsigned long n;
+	char *end;
+
+	if (!v || !*v) {
+		*out = def;
+		return 0;
+	}
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (errno || *end || n > UINT32_MAX) {
+		pr_err("guard: %s=%s is not a number", name, v);
+		return -EINVAL;
+	}
+	*out = (uint32_t)n;
+	return 0;
+}
+
+int xw_guard_config_from_env(struct xw_guard_config *cfg, uint16_t port, const char *pin_dir)
+{
+	const char *iface = getenv("XWHISK_XDP_IFACE"), *mode = getenv("XWHISK_XDP_MODE");
+	uint32_t frags;
+	int err = 0;
+
+	if (!iface || !*iface)
+		return -ENOENT;
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->ifname = iface;
+	cfg->port = port;
+	cfg->pin_dir = pin_dir;
+	if (!mode || !*mode || !strcmp(mode, "auto")) {
+		cfg->mode = XW_GUARD_MODE_AUTO;
+	} else if (!strcmp(mode, "native")) {
+		cfg->mode = XW_GUARD_MODE_NATIVE;
+	} else if (!strcmp(mode, "generic") || !strcmp(mode, "skb")) {
+		cfg->mode = XW_GUARD_MODE_GENERIC;
+	} else {
+		pr_err("guard: XWHISK_XDP_MODE=%s: auto, native or generic", mode);
+		return -EINVAL;
+	}
+	err = err ?: env_u32("XWHISK_GUARD_SYN_RATE", 200, &cfg->syn_rate);
+	err = err ?: env_u32("XWHISK_GUARD_SYN_BURST", 400, &cfg->syn_burst);
+	err = err ?: env_u32("XWHISK_GUARD_MAX_CONNS", 1024, &cfg->max_conns);
+	err = err ?: env_u32("XWHISK_GUARD_BLOCK_MS", 10000, &cfg->block_ms);
+	err = err ?: env_u32("XWHISK_GUARD_PASS_FRAGMENTS", 0, &frags);
+	if (err)
+		return err;
+	if (frags)
+		cfg->flags |= XW_GUARD_F_PASS_FRAGMENTS;
+	cfg->cgroup = getenv("XWHISK_GUARD_CGROUP"); /* unset: own cgroup; empty: none */
+	cfg->exempt = getenv("XWHISK_GUARD_EXEMPT");
+	return 0;
+}
+
 /* Every address of this host (in this network namespace) is exempt. */
 static int exempt_own_addresses(struct xw_guard *g)
 {
@@ -590,6 +696,9 @@ int xw_guard_attach(const struct xw_guard_config *cfg, struct xw_guard **out)
 		goto out;
 	}
 	(void)exempt_own_addresses(g);
+	err = exempt_list(g, cfg->exempt);
+	if (err)
+		goto out;
 	err = xdp_attach(cfg, ifindex, pin_dir, &want, &mode, &xdp_adopted);
 	if (err) {
 		pr_err("guard: cannot attach xdp_guard to %s (%s mode): %s; serving without it",

@@ -8,10 +8,13 @@
  * beside the node's other maps; see docs/EBPF.md.
  *
  * What the node does (the functions are safe to call from any thread once attached):
- *   start:    xw_guard_attach(&cfg, &g); on error log nothing more (one line was logged),
+ *   start:    xw_guard_config_from_env(&cfg, port, pin_dir): -ENOENT, no guard; else
+ *             xw_guard_attach(&cfg, &g); on error log nothing more (one line was logged),
  *             keep serving without the guard and export xwhisk_guard_attached 0.
- *   router:   xw_guard_block(g, addr, until) for a client that keeps sending after 429s
- *             or failed authentication (xw_guard_addr_from_peer() reads http_request.peer).
+ *   router:   xw_guard_block_for(g, addr, cfg.block_ms) for a client that keeps sending
+ *             after 429s or failed authentication, e.g. its 50th such answer within a second
+ *             (the counting is the router's; xw_guard_addr_from_peer() reads
+ *             http_request.peer). -EPERM means the address is exempt: nothing to do.
  *   /metrics: xw_guard_counters(g, c); c[r] for r in 0..XW_DROP__MAX-1 as
  *             xwhisk_guard_drops_total{reason="<xw_drop_reason_name(r)>"} (r = 0 is
  *             "pass": export it as xwhisk_guard_passed_total).
@@ -47,7 +50,21 @@ struct xw_guard_config {
 	/* The cgroup v2 whose sockets sockops_conns counts (a directory under the cgroup2
 	 * mount). NULL: this process's own cgroup. "": no sockops, so no connection cap. */
 	const char *cgroup;
+	/* Prefixes never limited, comma-separated ("10.1.0.0/16,fd00::/8"); NULL: none. */
+	const char *exempt;
+	/* Not used by the attach: how long the router blocks a source (xw_guard_block_for). */
+	uint32_t block_ms;
 };
+
+/*
+ * The configuration from the environment (docs/EBPF.md): XWHISK_XDP_IFACE, XWHISK_XDP_MODE,
+ * XWHISK_GUARD_SYN_RATE, _SYN_BURST, _MAX_CONNS, _CGROUP, _EXEMPT, _BLOCK_MS,
+ * _PASS_FRAGMENTS, with the defaults documented there. port and pin_dir are the caller's
+ * (the port of XWHISK_NODE_LISTEN, XWHISK_PIN_DIR). Returns -ENOENT when XWHISK_XDP_IFACE
+ * is unset (no guard wanted), -EINVAL (after one log line) for a value that does not parse.
+ * The strings point into the environment.
+ */
+int xw_guard_config_from_env(struct xw_guard_config *cfg, uint16_t port, const char *pin_dir);
 
 struct xw_guard;
 
@@ -80,6 +97,8 @@ int xw_guard_block_for(struct xw_guard *g, const uint8_t addr[16], uint32_t ms);
 int xw_guard_unblock(struct xw_guard *g, const uint8_t addr[16]);
 /* Never limited nor blocked: addr/prefix_len (IPv4: v4-mapped, so a /24 is 96 + 24). */
 int xw_guard_exempt(struct xw_guard *g, const uint8_t addr[16], unsigned prefix_len);
+/* "10.1.0.0/16", "fd00::/8" or a plain address (a /32 or /128) into addr and prefix_len. */
+int xw_guard_prefix_parse(const char *text, uint8_t addr[16], unsigned *prefix_len);
 
 /* Packets per verdict since the maps were made, summed over CPUs: out[XW_REASON_PASS] passed,
  * out[reason] dropped for that enum xw_drop_reason. */
