@@ -654,7 +654,7 @@ static int wait_conns(struct xw_guard *h, const uint8_t a[16], int32_t want)
 /* attach, re-adopt (one guard, not two), count connections exactly, detach. */
 static void test_attach_lifecycle(void)
 {
-	char dir[160], path[300];
+	char dir[160], dir2[170], path[300];
 	struct xw_guard_config cfg = {
 		.ifname = "lo", .port = LPORT, .mode = XW_GUARD_MODE_GENERIC, .syn_rate = 100,
 		.syn_burst = 100, .max_conns = 2, .pin_dir = dir, .cgroup = cg_dir,
@@ -714,6 +714,15 @@ static void test_attach_lifecycle(void)
 	/* Loopback traffic went through xdp_guard (and passed: loopback is exempt). */
 	CHECK(xw_guard_counters(h, c) == 0 && c[XW_REASON_PASS] > 0);
 	CHECK(c[XW_DROP_CONN_LIMIT] == 0 && c[XW_DROP_SYN_RATE] == 0);
+
+	/* Another build or other maps (here: another pin dir): replaced, still one guard. */
+	snprintf(dir2, sizeof(dir2), "%s-attach2", pin_dir);
+	cfg.pin_dir = dir2;
+	CHECK(xw_guard_attach(&cfg, &h2) == 0);
+	CHECK(count_guards("lo") == 1);
+	xw_guard_close(h2);
+	CHECK(xw_guard_detach("lo", dir2) == 0);
+	(void)xw_maps_unpin(dir2);
 
 	CHECK(xw_guard_detach("lo", dir) == 0);
 	CHECK(count_guards("lo") == 0);

@@ -287,9 +287,11 @@ static int xdp_attach(const struct xw_guard_config *cfg, int ifindex, const char
 		err = 0;
 		goto out;
 	}
-	/* A device runs native or generic XDP, not both: a guard in the other mode goes first. */
+	/* A device runs native or generic XDP, not both: a guard in the other mode goes first.
+	 * So does one attached without libxdp's dispatcher ("legacy": nothing can be added
+	 * beside it), which leaves the interface unguarded for the few ms of the swap. */
 	first = cfg->mode == XW_GUARD_MODE_GENERIC ? XDP_MODE_SKB : XDP_MODE_NATIVE;
-	if (old && old_mode != first) {
+	if (old && (old_mode != first || xdp_multiprog__is_legacy(mp))) {
 		err = xdp_program__detach(old, ifindex, old_mode, 0);
 		if (err)
 			pr_debug("guard: detaching the old xdp_guard: %s", strerror(-err));
