@@ -728,6 +728,18 @@ static void test_attach_lifecycle(void)
 	CHECK(count_guards("lo") == 0);
 	CHECK(access(path, F_OK) < 0);
 	xw_guard_close(h);
+	h = NULL;
+
+	/* auto on lo (no native XDP): native is refused, generic follows. */
+	cfg.pin_dir = dir;
+	cfg.mode = XW_GUARD_MODE_AUTO;
+	cfg.cgroup = "";
+	CHECK(xw_guard_attach(&cfg, &h) == 0);
+	CHECK(test_streq(xw_guard_mode_name(h), "generic"));
+	CHECK(count_guards("lo") == 1);
+	CHECK(xw_guard_detach("lo", dir) == 0);
+	CHECK(count_guards("lo") == 0);
+	xw_guard_close(h);
 	(void)xw_maps_unpin(dir);
 }
 

@@ -228,6 +228,20 @@ else
 	not_ok "connection count after close" "counted $open, connect $again"
 fi
 
+# ---- without the capabilities: one clear line, a failure the caller can serve through ----
+if command -v setpriv >/dev/null; then
+	out=$(nsenter --net="/run/netns/$ns_node" setpriv --inh-caps=-all \
+		--bounding-set=-bpf,-net_admin,-sys_admin,-perfmon \
+		"$bin/guardctl" attach lo "$port" --pin-dir "$pin/nocap" --cgroup "" 2>&1)
+	status=$?
+	lines=$(grep -c 'guard:' <<<"$out")
+	if [ "$status" -ne 0 ] && [ "$lines" = 1 ] && grep -q 'CAP_BPF' <<<"$out"; then
+		ok "without CAP_BPF/CAP_NET_ADMIN the attach fails with one line: ${out#*guard: }"
+	else
+		not_ok "no capabilities" "status $status, output: $out"
+	fi
+fi
+
 pass1=$(counter pass)
 if [ "$pass1" -gt "$pass0" ]; then
 	ok "counters: pass $pass1, syn_rate $(counter syn_rate), blocked $(counter blocked), conn_limit $(counter conn_limit)"

@@ -266,8 +266,9 @@ static bool mode_wanted(enum xw_guard_mode want, enum xdp_attach_mode have)
 	return have == XDP_MODE_NATIVE || have == XDP_MODE_SKB;
 }
 
+/* *fell_back: why native mode failed when auto fell back to generic (0 otherwise). */
 static int xdp_attach(const struct xw_guard_config *cfg, int ifindex, const char *pin_dir,
-		      const struct prog_id *want, const char **mode, bool *adopted)
+		      const struct prog_id *want, const char **mode, bool *adopted, int *fell_back)
 {
 	struct xdp_multiprog *mp;
 	struct xdp_program *old = NULL;
@@ -311,9 +312,7 @@ static int xdp_attach(const struct xw_guard_config *cfg, int ifindex, const char
 	if (err)
 		goto out;
 	*mode = "generic";
-	if (native_err)
-		pr_warn("guard: %s has no native XDP (%s): xdp_guard runs in generic mode",
-			cfg->ifname, strerror(-native_err));
+	*fell_back = native_err;
 replaced:
 	if (old) {
 		err = xdp_program__detach(old, ifindex, old_mode, 0);
@@ -662,6 +661,8 @@ int xw_guard_attach(const struct xw_guard_config *cfg, struct xw_guard **out)
 	struct xw_guard *g = NULL;
 	bool xdp_adopted = false;
 	const char *mode = "none";
+	char why[96] = "";
+	int fell_back = 0;
 	char cap[64];
 	struct prog_id want;
 	int ifindex, err;
@@ -687,7 +688,8 @@ int xw_guard_attach(const struct xw_guard_config *cfg, struct xw_guard **out)
 	if (!err)
 		err = prog_identify(bpf_program__fd(ref->progs.xdp_guard), &want);
 	if (err) {
-		pr_err("guard: cannot load xdp_guard: %s", strerror(-err));
+		pr_err("guard: cannot load xdp_guard: %s%s; serving without it", strerror(-err),
+		       err == -EPERM ? " (needs CAP_BPF and CAP_NET_ADMIN)" : "");
 		goto out;
 	}
 	err = xw_guard_open(pin_dir, &g);
@@ -701,22 +703,27 @@ int xw_guard_attach(const struct xw_guard_config *cfg, struct xw_guard **out)
 	err = exempt_list(g, cfg->exempt);
 	if (err)
 		goto out;
-	err = xdp_attach(cfg, ifindex, pin_dir, &want, &mode, &xdp_adopted);
+	err = xdp_attach(cfg, ifindex, pin_dir, &want, &mode, &xdp_adopted, &fell_back);
 	if (err) {
-		pr_err("guard: cannot attach xdp_guard to %s (%s mode): %s; serving without it",
+		pr_err("guard: cannot attach xdp_guard to %s (%s mode): %s%s; serving without it",
 		       cfg->ifname,
 		       cfg->mode == XW_GUARD_MODE_NATIVE    ? "native"
 		       : cfg->mode == XW_GUARD_MODE_GENERIC ? "generic"
 							    : "native or generic",
-		       strerror(-err));
+		       strerror(-err), err == -EPERM ? " (needs CAP_BPF and CAP_NET_ADMIN)" : "");
 		goto out;
 	}
 	g->mode = mode;
 	sockops_setup(cfg, pin_dir, cap, sizeof(cap));
-	pr_info("guard: xdp_guard %s on %s (%s), port %u: %u new connections/s (burst %u), %s "
-		"per source",
-		xdp_adopted ? "re-adopted" : "attached", cfg->ifname, mode, cfg->port,
-		cfg->syn_rate, cfg->syn_burst ? cfg->syn_burst : cfg->syn_rate, cap);
+	/* One line; a warning when auto had to fall back to generic mode, saying why. */
+	if (fell_back)
+		snprintf(why, sizeof(why), ": %s has no native XDP (%s), generic is slower",
+			 cfg->ifname, strerror(-fell_back));
+	log_print(fell_back ? LOG_LEVEL_WARN : LOG_LEVEL_INFO,
+		  "guard: xdp_guard %s on %s (%s mode%s), port %u: %u new connections/s (burst %u), "
+		  "%s per source",
+		  xdp_adopted ? "re-adopted" : "attached", cfg->ifname, mode, why, cfg->port,
+		  cfg->syn_rate, cfg->syn_burst ? cfg->syn_burst : cfg->syn_rate, cap);
 	*out = g;
 	g = NULL;
 out:
