@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The ingress guard: xdp_guard on the ingress interface (through libxdp, so other XDP
- * programs keep running beside it) and sockops_conns on a cgroup v2 (exact count of each
- * client's open connections). Both stay attached when the process exits or restarts: the
+ * The ingress guard: xdp_guard on the ingress interface (through libxdp, which keeps other
+ * XDP programs running beside it when its dispatcher works on the kernel; see docs/EBPF.md)
+ * and sockops_conns on a cgroup v2 (exact count of each client's open connections). Both stay attached when the process exits or restarts: the
  * next xw_guard_attach() re-adopts them (same code, same pinned maps) or replaces them in
  * place (an upgrade), never attaches a second copy. Maps are pinned under the pin dir
  * beside the node's other maps; see docs/EBPF.md.
@@ -10,7 +10,8 @@
  * What the node does (the functions are safe to call from any thread once attached):
  *   start:    xw_guard_config_from_env(&cfg, port, pin_dir): -ENOENT, no guard; else
  *             xw_guard_attach(&cfg, &g); on error log nothing more (one line was logged),
- *             keep serving without the guard and export xwhisk_guard_attached 0.
+ *             keep serving without the guard and export xwhisk_guard_attached 0 (else 1,
+ *             with xw_guard_mode_name(g) as a label).
  *   router:   xw_guard_block_for(g, addr, cfg.block_ms) for a client that keeps sending
  *             after 429s or failed authentication, e.g. its 50th such answer within a second
  *             (the counting is the router's; xw_guard_addr_from_peer() reads
@@ -20,8 +21,9 @@
  *             "pass": export it as xwhisk_guard_passed_total).
  *   stop:     xw_guard_close(g) (the programs stay attached for the next start);
  *             xw_guard_detach() only to remove the guard for good.
- * Every function returns 0 or a negative errno; libraries log at debug level except
- * xw_guard_attach(), which logs one info line on success (or one line on failure).
+ * Every function returns 0 or a negative errno; they log at debug level except
+ * xw_guard_attach() (one line: info, a warning when auto fell back to generic, an error on
+ * failure) and xw_guard_config_from_env() (one error line for a bad value).
  */
 #ifndef XWHISK_BPFLOAD_GUARD_H
 #define XWHISK_BPFLOAD_GUARD_H
