@@ -3,7 +3,7 @@
 # xwhisk: one non-recursive Makefile. Everything builds into build/.
 #   make            build all programs and BPF objects
 #   make run        install missing packages, build, start controller + node on :3233
-#   make test       install missing packages, build, run every test
+#   make test       install missing packages, build, run every test (unit bpf netns e2e)
 #   make bench      run the benchmarks in scripts/bench/
 #   make V=1        show the commands
 
@@ -125,12 +125,20 @@ $(BUILD)/tests/test_bpf_%: $(BUILD)/obj/tests/bpf/test_bpf_%.o $(TEST_LIBS)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+# Helpers of the network-namespace tests (tests/netns/*.c -> build/tests/netns/*).
+NETNS_SRCS := $(wildcard tests/netns/*.c)
+NETNS_BINS := $(patsubst tests/netns/%.c,$(BUILD)/tests/netns/%,$(NETNS_SRCS))
+
+$(BUILD)/tests/netns/%: $(BUILD)/obj/tests/netns/%.o $(TEST_LIBS)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
 # Benchmark tools (scripts/bench/*.c), built on demand by the bench scripts.
 $(BUILD)/bench/%: $(BUILD)/obj/scripts/bench/%.o $(TEST_LIBS)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-test-build: all $(UNIT_BINS) $(BPFT_BINS)
+test-build: all $(UNIT_BINS) $(BPFT_BINS) $(NETNS_BINS)
 .PHONY: test-build
 
 deps:

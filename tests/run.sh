@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # Runs the test suites and ends with one line: "N passed, N failed".
-#   tests/run.sh [suite...]     suites: unit bpf e2e (default: all)
+#   tests/run.sh [suite...]     suites: unit bpf netns e2e (default: all)
 # Every test program prints "ok - NAME" or "not ok - NAME: why" per case; a program
 # that exits non-zero without saying which case failed counts as one failure.
 set -uo pipefail
@@ -11,7 +11,7 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$top"
 build=${BUILD:-build}
 suites=("$@")
-[ ${#suites[@]} -eq 0 ] && suites=(unit bpf e2e)
+[ ${#suites[@]} -eq 0 ] && suites=(unit bpf netns e2e)
 
 passed=0
 failed=0
@@ -63,6 +63,14 @@ for suite in "${suites[@]}"; do
 		for t in "$build"/tests/test_bpf_*; do
 			[ -x "$t" ] || continue
 			run_one "$(basename "$t")" 300 "$t"
+		done
+		;;
+	netns)
+		# Every executable tests/netns/*.sh: network namespaces and veth pairs, root only;
+		# each script cleans up after itself.
+		for t in tests/netns/*.sh; do
+			[ -x "$t" ] || continue
+			BUILD="$build" run_one "$(basename "$t")" 120 "$t"
 		done
 		;;
 	e2e)

@@ -9,6 +9,7 @@
 
 #include "xwhisk/maps.h"
 #include "xwhisk/sandbox_net.h"
+#include "xwhisk/verdict.h"
 
 /* Action metadata the router routes by. */
 struct {
@@ -57,14 +58,64 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } auth SEC(".maps");
 
-/* Per-client token buckets and blocks for xdp_guard. */
+/* ---- xdp_guard and sockops_conns (include/xwhisk/guard.h) ---- */
+
+/* Per-client token buckets for new connections and the block list the router fills. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, XW_GUARD_ENTRIES);
-	__type(key, __u32);
-	__type(value, struct xw_guard);
+	__type(key, struct xw_guard_key);
+	__type(value, struct xw_guard_entry);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } guard SEC(".maps");
+
+/* The guard's limits (one entry), filled by the node. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xw_guard_cfg);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} guard_cfg SEC(".maps");
+
+/* Prefixes never blocked nor limited: the node's own addresses. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, XW_GUARD_EXEMPT_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xw_guard_prefix);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} guard_exempt SEC(".maps");
+
+/* Open connections to the ingress port per client, counted exactly by sockops_conns. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XW_GUARD_CONN_ENTRIES);
+	__type(key, struct xw_guard_key);
+	__type(value, struct xw_guard_conns);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} guard_conns SEC(".maps");
+
+/* Which sockets sockops_conns counted, and for whom. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct xw_guard_sock);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} guard_socks SEC(".maps");
+
+/* xdp_guard's verdicts per CPU, indexed by enum xw_drop_reason. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XW_DROP__MAX);
+	__type(key, __u32);
+	__type(value, struct xw_guard_stat);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} guard_stats SEC(".maps");
+
+/* ---- sandbox_tc (include/xwhisk/sandbox_net.h) ---- */
 
 /* sandbox_tc: each sandbox's host-side veth (ifindex) -> its address and counters. */
 struct {

@@ -12,6 +12,8 @@
 #include <linux/types.h>
 #endif
 
+#include "xwhisk/guard.h" /* guard and the other xdp_guard maps */
+
 #define XW_PIN_DIR "/sys/fs/bpf/xwhisk"
 
 /* Map names (at most 15 characters: the kernel's object name limit). */
@@ -27,7 +29,6 @@
 #define XW_WARM_MAX 30         /* warm sandboxes listed per action */
 #define XW_MAX_NAMESPACES 4096 /* index 0 is never used: it means "none" */
 #define XW_AUTH_ENTRIES 16384
-#define XW_GUARD_ENTRIES 65536
 
 /* actions: action id (the first 8 bytes of SHA-256 of "subject|docid@revision") -> metadata. */
 struct xw_action {
@@ -113,14 +114,6 @@ struct xw_auth {
 	__u64 expires_ns; /* CLOCK_MONOTONIC */
 };
 
-/* guard: client IPv4 address (network byte order) -> token bucket and block (LRU). */
-struct xw_guard {
-	__u64 tokens_milli; /* tokens x 1000 */
-	__u64 last_ns;
-	__u64 blocked_until_ns;
-	__u64 dropped;
-};
-
 #ifdef __cplusplus
 #define XW_STATIC_ASSERT static_assert
 #else
@@ -131,6 +124,5 @@ XW_STATIC_ASSERT(sizeof(struct xw_warm) == 128, "xw_warm layout");
 XW_STATIC_ASSERT(sizeof(struct xw_slot) == 64, "xw_slot layout");
 XW_STATIC_ASSERT(sizeof(struct xw_namespace) == 64, "xw_namespace layout");
 XW_STATIC_ASSERT(sizeof(struct xw_auth) == 16, "xw_auth layout");
-XW_STATIC_ASSERT(sizeof(struct xw_guard) == 32, "xw_guard layout");
 
 #endif

@@ -3,8 +3,10 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -307,6 +309,187 @@ static void test_refused(void)
 	fixture_fini(&f);
 }
 
+static int connect_raw(int port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* 1: the server closed it, 0: still open, -1: error. */
+static int peer_closed(int fd)
+{
+	char b[256];
+	ssize_t n = recv(fd, b, sizeof(b), MSG_DONTWAIT);
+
+	if (n == 0 || (n < 0 && errno == ECONNRESET))
+		return 1;
+	return n < 0 && errno == EAGAIN ? 0 : n > 0 ? 0 : -1;
+}
+
+static int fixture_init_opts(struct fixture *f, const struct http_server_opts *o)
+{
+	memset(f, 0, sizeof(*f));
+	f->loop = loop_new();
+	f->srv = f->loop ? http_server_new(f->loop, o, handler, f) : NULL;
+	if (!f->srv || http_server_listen(f->srv, "127.0.0.1:0", false))
+		return -1;
+	f->port = http_server_port(f->srv);
+	f->pool = http_pool_new(f->loop, "127.0.0.1", f->port, 4);
+	return f->pool ? 0 : -1;
+}
+
+/* A client that sends half a head, or nothing, is closed at the header deadline; one that
+ * sent a whole request keeps its keep-alive connection past it. */
+static void test_header_deadline(void)
+{
+	struct http_server_opts o = { .max_body = 1024, .header_timeout_ms = 300 };
+	const char *half = "GET /slow HTTP/1.1\r\nHost: x\r\nX-A: ";
+	const char *whole = "GET /fast HTTP/1.1\r\nHost: x\r\n\r\n";
+	struct fixture f;
+	int slow = -1, silent = -1, fast = -1;
+	uint64_t t0;
+
+	ASSERT(fixture_init_opts(&f, &o) == 0);
+	slow = connect_raw(f.port);
+	silent = connect_raw(f.port);
+	fast = connect_raw(f.port);
+	ASSERT(slow >= 0 && silent >= 0 && fast >= 0);
+	CHECK(write(slow, half, strlen(half)) == (ssize_t)strlen(half));
+	CHECK(write(fast, whole, strlen(whole)) == (ssize_t)strlen(whole));
+	t0 = clock_mono_ms();
+	RUN_UNTIL(&f, peer_closed(slow) == 1 && peer_closed(silent) == 1, 3000);
+	CHECK(peer_closed(slow) == 1);
+	CHECK(peer_closed(silent) == 1);
+	CHECK(clock_mono_ms() - t0 < 1500);
+	/* The keep-alive connection got its answer and is still open. */
+	RUN_UNTIL(&f, 0, 200);
+	CHECK(peer_closed(fast) == 0);
+	CHECK(http_server_connections(f.srv) == 1);
+	close(slow);
+	close(silent);
+	close(fast);
+	fixture_fini(&f);
+}
+
+static unsigned long loop_iterations;
+
+static void count_iteration(struct loop *loop, void *data)
+{
+	loop_iterations++;
+}
+
+static uint64_t cpu_ms(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
+	       (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
+}
+
+/* Sends stderr (where the log goes) to a file; returns the saved stderr. */
+static int stderr_to_file(char *path, size_t size)
+{
+	int fd, saved;
+
+	snprintf(path, size, "/tmp/xwhisk-test-http-%d.log", getpid());
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	fflush(stderr);
+	saved = dup(2);
+	dup2(fd, 2);
+	close(fd);
+	return saved;
+}
+
+static int count_lines(const char *path, const char *needle)
+{
+	char line[512];
+	FILE *fp = fopen(path, "r");
+	int n = 0;
+
+	if (!fp)
+		return -1;
+	while (fgets(line, sizeof(line), fp))
+		n += strstr(line, needle) != NULL;
+	fclose(fp);
+	return n;
+}
+
+/* Out of descriptors, the listener pauses instead of spinning, logs once, and serves the
+ * waiting clients once descriptors are back. */
+static void test_emfile_pauses(void)
+{
+	const char *req = "GET /x HTTP/1.1\r\nHost: x\r\n\r\n";
+	struct fixture f;
+	struct rlimit old, low;
+	int clients[3], fill[64], nfill = 0, saved_err, lines;
+	char log_path[128];
+	uint64_t cpu0, cpu;
+
+	ASSERT(fixture_init(&f) == 0);
+	for (int i = 0; i < 3; i++) {
+		clients[i] = connect_raw(f.port);
+		ASSERT(clients[i] >= 0);
+		CHECK(write(clients[i], req, strlen(req)) == (ssize_t)strlen(req));
+	}
+	saved_err = stderr_to_file(log_path, sizeof(log_path));
+	ASSERT(saved_err >= 0);
+	/* Use up every descriptor the (lowered) limit leaves. */
+	ASSERT(getrlimit(RLIMIT_NOFILE, &old) == 0);
+	low = old;
+	low.rlim_cur = (rlim_t)dup(0) + 8;
+	close((int)low.rlim_cur - 8);
+	ASSERT(setrlimit(RLIMIT_NOFILE, &low) == 0);
+	while (nfill < 64 && (fill[nfill] = dup(0)) >= 0)
+		nfill++;
+
+	loop_iterations = 0;
+	loop_set_before_sleep(f.loop, count_iteration, NULL);
+	cpu0 = cpu_ms();
+	loop_timer_add(f.loop, 500, stop_loop, NULL);
+	loop_run(f.loop);
+	cpu = cpu_ms() - cpu0;
+	loop_set_before_sleep(f.loop, NULL, NULL);
+
+	while (nfill > 0)
+		close(fill[--nfill]);
+	(void)setrlimit(RLIMIT_NOFILE, &old);
+	fflush(stderr);
+	dup2(saved_err, 2);
+	close(saved_err);
+	lines = count_lines(log_path, "accept");
+	unlink(log_path);
+	fprintf(stderr, "  500 ms out of descriptors: %lu loop iterations, %llu ms CPU, %d log lines\n",
+		loop_iterations, (unsigned long long)cpu, lines);
+	CHECK(loop_iterations < 50);
+	CHECK(cpu < 150);
+	CHECK(lines == 1);
+
+	/* Descriptors are back: the three waiting clients are served. */
+	RUN_UNTIL(&f, http_server_connections(f.srv) == 3, 2000);
+	CHECK(http_server_connections(f.srv) == 3);
+	for (int i = 0; i < 3; i++) {
+		char buf[256] = "";
+		ssize_t n;
+
+		RUN_UNTIL(&f, recv(clients[i], buf, sizeof(buf) - 1, MSG_PEEK | MSG_DONTWAIT) > 0,
+			  2000);
+		n = recv(clients[i], buf, sizeof(buf) - 1, MSG_DONTWAIT);
+		CHECK(n > 0 && !strncmp(buf, "HTTP/1.1 200", 12));
+		close(clients[i]);
+	}
+	fixture_fini(&f);
+}
+
 int main(void)
 {
 	RUN(test_roundtrip_keepalive);
@@ -317,5 +500,7 @@ int main(void)
 	RUN(test_streaming);
 	RUN(test_refused);
 	RUN(test_path_split);
+	RUN(test_header_deadline);
+	RUN(test_emfile_pauses);
 	TEST_EXIT();
 }

@@ -79,6 +79,60 @@ static void map_munmap(void *p, size_t value_size, unsigned entries)
 		munmap(p, (len + (size_t)page - 1) / (size_t)page * (size_t)page);
 }
 
+int xw_pin_dir_prepare(const char *pin_dir)
+{
+	int err;
+
+	err = ensure_bpffs(pin_dir);
+	if (err)
+		return err;
+	err = mkdir_p(pin_dir, 0700);
+	if (err)
+		pr_err("bpf: cannot create %s: %s", pin_dir, strerror(-err));
+	return err;
+}
+
+int xw_pins_replace_incompatible(struct bpf_object *obj, const char *pin_dir,
+				 const char *replace_prefix)
+{
+	struct bpf_map *map;
+	int replaced = 0;
+
+	bpf_object__for_each_map(map, obj) {
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info);
+		const char *name = bpf_map__name(map);
+		char path[300];
+		bool same;
+		int fd;
+
+		if (!bpf_map__autocreate(map) ||
+		    strncmp(name, replace_prefix, strlen(replace_prefix)))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, name);
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue;
+		same = bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&
+		       info.type == bpf_map__type(map) && info.key_size == bpf_map__key_size(map) &&
+		       info.value_size == bpf_map__value_size(map) &&
+		       info.max_entries == bpf_map__max_entries(map) &&
+		       info.map_flags == bpf_map__map_flags(map);
+		close(fd);
+		if (same)
+			continue;
+		if (unlink(path) < 0) {
+			pr_warn("bpf: cannot remove the incompatible pinned map %s: %s", path,
+				strerror(errno));
+			continue;
+		}
+		pr_warn("bpf: the pinned map %s was made by an incompatible version; replaced "
+			"(it holds no state worth keeping)", path);
+		replaced++;
+	}
+	return replaced;
+}
+
 int xw_maps_open(const char *pin_dir, struct xw_maps **out)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_dir);
@@ -87,14 +141,9 @@ int xw_maps_open(const char *pin_dir, struct xw_maps **out)
 	char probe[300];
 	int err;
 
-	err = ensure_bpffs(pin_dir);
+	err = xw_pin_dir_prepare(pin_dir);
 	if (err)
 		return err;
-	err = mkdir_p(pin_dir, 0700);
-	if (err) {
-		pr_err("bpf: cannot create %s: %s", pin_dir, strerror(-err));
-		return err;
-	}
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
@@ -108,6 +157,9 @@ int xw_maps_open(const char *pin_dir, struct xw_maps **out)
 		pr_err("bpf: cannot open the maps object: %s", strerror(-err));
 		goto fail;
 	}
+	/* The guard's maps (xdp_guard's) changed their key to 16-byte addresses: an old pin
+	 * is replaced, while the routing maps are never silently dropped. */
+	(void)xw_pins_replace_incompatible(skel->obj, pin_dir, "guard");
 	err = xwhisk_maps__load(skel);
 	if (err) {
 		/* Pinned maps from an incompatible build are refused rather than replaced:
@@ -154,8 +206,11 @@ void xw_maps_close(struct xw_maps *m)
 
 int xw_maps_unpin(const char *pin_dir)
 {
-	static const char *const names[] = { XW_MAP_ACTIONS, XW_MAP_WARM, XW_MAP_SLOTS,
-					     XW_MAP_NAMESPACES, XW_MAP_AUTH, XW_MAP_GUARD };
+	static const char *const names[] = {
+		XW_MAP_ACTIONS,	    XW_MAP_WARM,	XW_MAP_SLOTS,	    XW_MAP_NAMESPACES,
+		XW_MAP_AUTH,	    XW_MAP_GUARD,	XW_MAP_GUARD_CFG,   XW_MAP_GUARD_EXEMPT,
+		XW_MAP_GUARD_CONNS, XW_MAP_GUARD_STATS, XW_MAP_GUARD_SOCKS,
+	};
 	char path[300];
 	int err = 0;
 

@@ -31,6 +31,18 @@ int xw_maps_open(const char *pin_dir, struct xw_maps **out);
 void xw_maps_close(struct xw_maps *m);
 /* Removes the pins and the directory: the state is gone once no one holds the maps. */
 int xw_maps_unpin(const char *pin_dir);
+/* Mounts bpffs if needed and creates pin_dir. */
+int xw_pin_dir_prepare(const char *pin_dir);
+struct bpf_object;
+/*
+ * Before loading obj: a map pinned in pin_dir under the name of one of obj's maps, but
+ * made by an incompatible build (type, key or value size, entries, flags differ), would
+ * make the load fail. Those whose name starts with replace_prefix hold no state worth
+ * keeping and are unpinned (with a warning) so the load makes them anew; the others are
+ * left for the load to refuse. Returns how many were replaced.
+ */
+int xw_pins_replace_incompatible(struct bpf_object *obj, const char *pin_dir,
+				 const char *replace_prefix);
 /* Routes libbpf's messages into our log (warnings demoted to debug). */
 void xw_bpf_setup_logging(void);
 

@@ -55,7 +55,10 @@ typedef void (*http_handler)(struct http_request *req, void *data);
 struct http_server_opts {
 	size_t max_body;        /* beyond it the request arrives with body_too_large */
 	size_t max_header_size; /* beyond it: 431 and close */
-	unsigned idle_timeout_ms;
+	unsigned idle_timeout_ms; /* keep-alive: a connection idle this long is closed (75 s) */
+	/* A connection that has not sent a complete request head this long after it was
+	 * accepted, or after the first byte of a later request, is closed (10 s). */
+	unsigned header_timeout_ms;
 	unsigned max_pipeline; /* outstanding requests per connection before reading pauses */
 };
 

@@ -21,6 +21,8 @@
 
 #define READ_CHUNK 65536
 #define SWEEP_MS 1000
+#define ACCEPT_PAUSE_MS 100   /* out of descriptors: the listener rests this long */
+#define ACCEPT_LOG_EVERY_MS 1000
 
 struct http_conn {
 	struct http_server *srv;
@@ -38,6 +40,7 @@ struct http_conn {
 	bool read_paused;
 	unsigned busy;
 	uint64_t last_active;
+	uint64_t head_deadline; /* loop ms by which the request head must be complete; 0: none */
 	char peer[64];
 	struct http_conn *prev, *next;
 };
@@ -52,6 +55,9 @@ struct http_server {
 	struct http_conn *conns;
 	size_t nconns;
 	struct loop_timer *sweep;
+	struct loop_timer *accept_resume; /* set while the listener is paused */
+	uint64_t accept_logged_ms;        /* the last accept error logged */
+	unsigned long accept_suppressed;  /* errors not logged since */
 };
 
 
@@ -357,6 +363,11 @@ static int on_message_begin(http_parser *p)
 {
 	struct http_conn *c = p->data;
 
+	/* The first byte of a head: it has header_timeout_ms to be complete (the first
+	 * request's deadline runs from the accept). */
+	if (!c->head_deadline)
+		c->head_deadline = loop_now_ms(c->srv->loop) + c->srv->opts.header_timeout_ms;
+
 	request_free(c->cur);
 	c->cur = calloc(1, sizeof(*c->cur));
 	if (!c->cur)
@@ -427,6 +438,8 @@ static int on_headers_complete(http_parser *p)
 	struct http_conn *c = p->data;
 	struct http_request *req = c->cur;
 	const char *q;
+
+	c->head_deadline = 0;
 
 	for (size_t i = 0; i < req->nheaders; i++)
 		if (!req->headers[i].value && !(req->headers[i].value = strdup("")))
@@ -607,6 +620,48 @@ static void conn_close(struct http_conn *c)
 	free(c);
 }
 
+/* At most one line a second, saying how many were not written. */
+static void server_log_accept_error(struct http_server *srv, int err, bool paused)
+{
+	uint64_t now = loop_now_ms(srv->loop);
+
+	if (srv->accept_logged_ms && now - srv->accept_logged_ms < ACCEPT_LOG_EVERY_MS) {
+		srv->accept_suppressed++;
+		return;
+	}
+	if (srv->accept_suppressed)
+		pr_warn("http: accept on :%d: %s%s (%lu more accept errors since the last line)",
+			srv->port, strerror(err), paused ? "; the listener pauses" : "",
+			srv->accept_suppressed);
+	else
+		pr_warn("http: accept on :%d: %s%s", srv->port, strerror(err),
+			paused ? "; the listener pauses" : "");
+	srv->accept_logged_ms = now;
+	srv->accept_suppressed = 0;
+}
+
+static void server_accept_resume(struct loop *loop, void *data)
+{
+	struct http_server *srv = data;
+
+	srv->accept_resume = NULL;
+	if (srv->fd >= 0)
+		(void)loop_mod_fd(loop, srv->fd, EPOLLIN);
+}
+
+/* Out of descriptors (or memory): the pending connection stays in the backlog and the
+ * listen socket stays readable, so polling it again at once would spin. Stop polling it
+ * for a while; connections closing in the meantime give descriptors back. */
+static void server_accept_pause(struct http_server *srv)
+{
+	if (srv->accept_resume)
+		return;
+	(void)loop_mod_fd(srv->loop, srv->fd, 0);
+	srv->accept_resume = loop_timer_add(srv->loop, ACCEPT_PAUSE_MS, server_accept_resume, srv);
+	if (!srv->accept_resume)
+		(void)loop_mod_fd(srv->loop, srv->fd, EPOLLIN);
+}
+
 static void server_on_accept(struct loop *loop, int fd, uint32_t events, void *data)
 {
 	struct http_server *srv = data;
@@ -621,10 +676,18 @@ static void server_on_accept(struct loop *loop, int fd, uint32_t events, void *d
 
 		cfd = accept4(fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (cfd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
+			int err = errno;
+
+			if (err == EINTR || err == ECONNABORTED)
 				continue;
-			if (errno != EAGAIN)
-				pr_warn("http: accept: %s", strerror(errno));
+			if (err == EAGAIN)
+				return;
+			if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+				server_accept_pause(srv);
+				server_log_accept_error(srv, err, true);
+			} else {
+				server_log_accept_error(srv, err, false);
+			}
 			return;
 		}
 		(void)setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -636,6 +699,7 @@ static void server_on_accept(struct loop *loop, int fd, uint32_t events, void *d
 		c->srv = srv;
 		c->fd = cfd;
 		c->last_active = loop_now_ms(loop);
+		c->head_deadline = c->last_active + srv->opts.header_timeout_ms;
 		(void)getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), port, sizeof(port),
 				  NI_NUMERICHOST | NI_NUMERICSERV);
 		snprintf(c->peer, sizeof(c->peer), "%s:%s", host, port);
@@ -654,6 +718,14 @@ static void server_on_accept(struct loop *loop, int fd, uint32_t events, void *d
 	}
 }
 
+/* Often enough that a short header deadline is kept to within a quarter of it. */
+static uint64_t server_sweep_ms(const struct http_server *srv)
+{
+	uint64_t ms = srv->opts.header_timeout_ms / 4;
+
+	return ms < 50 ? 50 : ms > SWEEP_MS ? SWEEP_MS : ms;
+}
+
 static void server_sweep(struct loop *loop, void *data)
 {
 	struct http_server *srv = data;
@@ -666,8 +738,12 @@ static void server_sweep(struct loop *loop, void *data)
 		/* A connection waiting on its handler is not idle. */
 		if (!c->head && now - c->last_active > srv->opts.idle_timeout_ms)
 			conn_close(c);
+		/* Slow or absent request heads (slowloris, idle connections held open to use up
+		 * the node's descriptors) are cut; not while we stopped reading ourselves. */
+		else if (c->head_deadline && now >= c->head_deadline && !c->read_paused)
+			conn_close(c);
 	}
-	srv->sweep = loop_timer_add(loop, SWEEP_MS, server_sweep, srv);
+	srv->sweep = loop_timer_add(loop, server_sweep_ms(srv), server_sweep, srv);
 }
 
 struct http_server *http_server_new(struct loop *loop, const struct http_server_opts *opts,
@@ -685,6 +761,8 @@ struct http_server *http_server_new(struct loop *loop, const struct http_server_
 		srv->opts.max_header_size = 64 << 10;
 	if (!srv->opts.idle_timeout_ms)
 		srv->opts.idle_timeout_ms = 75000;
+	if (!srv->opts.header_timeout_ms)
+		srv->opts.header_timeout_ms = 10000;
 	if (!srv->opts.max_pipeline)
 		srv->opts.max_pipeline = 64;
 	srv->handler = handler;
@@ -737,7 +815,7 @@ int http_server_listen(struct http_server *srv, const char *addr, bool reuseport
 	srv->fd = fd;
 	fd = -1;
 	if (!srv->sweep)
-		srv->sweep = loop_timer_add(srv->loop, SWEEP_MS, server_sweep, srv);
+		srv->sweep = loop_timer_add(srv->loop, server_sweep_ms(srv), server_sweep, srv);
 out:
 	if (fd >= 0)
 		close(fd);
@@ -767,6 +845,7 @@ void http_server_free(struct http_server *srv)
 		close(srv->fd);
 	}
 	loop_timer_cancel(srv->loop, srv->sweep);
+	loop_timer_cancel(srv->loop, srv->accept_resume);
 	free(srv);
 }
 
