@@ -50,6 +50,7 @@ start_xwhisk() {
 	# Its own maps, bridge and addresses: nothing shared with a system already running.
 	export XWHISK_PIN_DIR=${XWHISK_PIN_DIR:-/sys/fs/bpf/xwhisk-bench-$$}
 	export XWHISK_SANDBOX_BRIDGE=${XWHISK_SANDBOX_BRIDGE:-xwbench$$}
+	export XWHISK_XDP_IFACE=${XWHISK_XDP_IFACE-}
 	export XWHISK_SANDBOX_SUBNET=${XWHISK_SANDBOX_SUBNET:-169.254.248.0/22}
 	xwhisk_started=1
 	NODE_PORT=$(free_port)

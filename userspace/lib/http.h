@@ -60,6 +60,10 @@ struct http_server_opts {
 	 * accepted, or after the first byte of a later request, is closed (10 s). */
 	unsigned header_timeout_ms;
 	unsigned max_pipeline; /* outstanding requests per connection before reading pauses */
+	/* Called with each response's status as it starts to go out (the handler's data):
+	 * for the router to notice clients that keep being refused; it may still clear
+	 * req->keep_alive to close the connection after this answer. NULL: none. */
+	void (*answered)(struct http_request *req, int status, void *data);
 };
 
 struct http_server *http_server_new(struct loop *loop, const struct http_server_opts *opts,

@@ -177,6 +177,8 @@ void http_resp_send(struct http_request *req, int status, const char *content_ty
 			request_free(req);
 		return;
 	}
+	if (c->srv->opts.answered)
+		c->srv->opts.answered(req, status, c->srv->data);
 	if (!req->keep_alive)
 		c->closing = true;
 	err |= buf_printf(&req->resp, "HTTP/1.1 %d %s\r\n", status, http_status_text(status));
@@ -253,8 +255,15 @@ void http_resp_begin(struct http_request *req, int status, const char *content_t
 	req->streaming = true;
 	if (!c || c->dead)
 		return;
+	if (c->srv->opts.answered)
+		c->srv->opts.answered(req, status, c->srv->data);
+	/* As http_resp_send: the connection ends with this answer (after its last chunk). */
+	if (!req->keep_alive)
+		c->closing = true;
 	err |= buf_printf(&req->resp, "HTTP/1.1 %d %s\r\nTransfer-Encoding: chunked\r\n", status,
 			  http_status_text(status));
+	if (c->closing)
+		err |= buf_puts(&req->resp, "Connection: close\r\n");
 	if (content_type)
 		err |= buf_printf(&req->resp, "Content-Type: %s\r\n", content_type);
 	if (req->resp_headers.len)

@@ -52,7 +52,21 @@ static void usage(FILE *f)
 		"  XWHISK_NODE_ADDRESS     its ingress as others reach it (default: --listen)\n"
 		"  XWHISK_NODE_GPUS        GPUs it offers (default 0)\n"
 		"  XWHISK_CGROUP_PARENT    the sandboxes' cgroup parent; absolute (/xwhisk) under a\n"
-		"                          supervisor that kills the node's cgroup (pods, systemd)\n",
+		"                          supervisor that kills the node's cgroup (pods, systemd)\n"
+		"  XWHISK_API_HOST         __OW_API_HOST in sandboxes (default: this node's ingress\n"
+		"                          as sandboxes reach it; on loopback it also listens on the\n"
+		"                          bridge's gateway address)\n"
+		"  XWHISK_SANDBOX_ALLOW    networks sandboxes may reach, CIDR[:port],... (sandbox_tc)\n"
+		"  XWHISK_SANDBOX_DNS      DNS servers sandboxes may ask, addr,...\n"
+		"  XWHISK_SANDBOX_EGRESS   on: sandboxes may reach the outside world (default off)\n"
+		"  XWHISK_XDP_IFACE        xdp_guard on this interface (unset or empty: none)\n"
+		"  XWHISK_XDP_MODE         auto (native, else generic), native or generic\n"
+		"  XWHISK_GUARD_SYN_RATE, XWHISK_GUARD_SYN_BURST   new connections a second per source\n"
+		"                          (200, 400)\n"
+		"  XWHISK_GUARD_MAX_CONNS  open connections per source (1024)\n"
+		"  XWHISK_GUARD_STRIKES    401/429 answers a second that block a source (50; 0: never)\n"
+		"  XWHISK_GUARD_BLOCK_MS   how long (10000); XWHISK_GUARD_EXEMPT: CIDRs never limited\n"
+		"  (docs/EBPF.md and docs/SANDBOXES.md say more)\n",
 		DEFAULT_LISTEN, DEFAULT_CONTROLLER, NODE_MAX_WORKERS, XW_PIN_DIR);
 }
 

@@ -14,6 +14,7 @@
 #include "node/manager/agent.h"
 #include "node/ctlclient.h"
 #include "node/manager/event_watch.h"
+#include "guard.h"
 #include "json.h"
 #include "log.h"
 #include "loop.h"
@@ -71,16 +72,42 @@ static void reset_inflight(struct xw_maps *maps)
 		__atomic_store_n(&maps->namespaces[i].inflight, 0, __ATOMIC_SEQ_CST);
 }
 
+/* xdp_guard on the ingress interface (XWHISK_XDP_IFACE): where it cannot be attached
+ * (an old kernel, no capability), the node says so once and serves unguarded. */
+static void node_attach_guard(struct node *node)
+{
+	struct xw_guard_config gcfg;
+	int err = xw_guard_config_from_env(&gcfg, (uint16_t)node->cfg.ingress_port,
+					   node->cfg.pin_dir);
+
+	if (err == -ENOENT)
+		return;
+	if (err) {
+		pr_warn("guard: bad XWHISK_XDP_*/XWHISK_GUARD_* setting: %s; serving unguarded",
+			strerror(-err));
+		return;
+	}
+	node->guard_block_ms = gcfg.block_ms;
+	node->guard_strikes = env_unsigned("XWHISK_GUARD_STRIKES", 50);
+	if (xw_guard_attach(&gcfg, &node->guard))
+		node->guard = NULL; /* the loader said why */
+}
+
 /* Uninstall: the sandboxes, then the bridge and the maps that routed to them. */
 static int node_destroy(struct node *node)
 {
 	const struct node_config *cfg = &node->cfg;
+	const char *iface = getenv("XWHISK_XDP_IFACE");
 
 	if (pool_destroy_all(node->pool, 10000))
 		pr_warn("some sandboxes were still being cleaned up");
 	pool_free(node->pool);
 	node->pool = NULL;
 	remove_bridge(cfg->bridge ? cfg->bridge : SANDBOX_DEFAULT_BRIDGE);
+	xw_guard_close(node->guard);
+	node->guard = NULL;
+	if (iface && *iface)
+		(void)xw_guard_detach(iface, cfg->pin_dir);
 	xw_maps_close(node->maps);
 	node->maps = NULL;
 	return xw_maps_unpin(cfg->pin_dir);
@@ -107,6 +134,8 @@ static int node_open_state(struct node *node, struct node_flags *flags)
 	if (err)
 		return err;
 	reset_inflight(node->maps);
+	if (!flags->destroy)
+		node_attach_guard(node);
 	snprintf(path, sizeof(path), "%s/node/namespaces", cfg->data_dir);
 	err = ns_table_open(path, &node->ns);
 	if (err)
@@ -194,6 +223,7 @@ out:
 	mailbox_free(node.mailbox);
 	loop_free(node.loop);
 	ns_table_free(node.ns);
+	xw_guard_close(node.guard); /* its programs stay attached for the next start */
 	xw_maps_close(node.maps);
 	return err ? 1 : 0;
 }

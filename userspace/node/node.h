@@ -57,6 +57,7 @@ struct shipper;
 struct event_watch;
 struct worker;
 struct metrics;
+struct xw_guard;
 
 struct node {
 	struct node_config cfg;
@@ -69,6 +70,9 @@ struct node {
 	struct shipper *shipper;
 	struct event_watch *watch;
 	struct metrics *metrics;
+	struct xw_guard *guard;  /* xdp_guard on the ingress interface, or NULL */
+	unsigned guard_strikes;  /* refusals a second that put a source on its block list */
+	unsigned guard_block_ms;
 	struct worker *workers[NODE_MAX_WORKERS];
 	unsigned nworkers;
 	uint64_t started_ms;

@@ -69,6 +69,8 @@ class System {
     this.netEnv = {
       XWHISK_PIN_DIR: this.pinDir,
       XWHISK_SANDBOX_BRIDGE: `xwe${tag}`,
+      // Tests share the machine's loopback: none attaches xdp_guard to it (tests/netns does).
+      XWHISK_XDP_IFACE: '',
       XWHISK_SANDBOX_SUBNET: freeSubnet(parseInt(tag, 16)) || `169.254.${64 + (parseInt(tag, 16) % 48) * 4}.0/22`,
     };
     this.env = opts.env || {};

@@ -8,6 +8,7 @@
 #include "node/node.h"
 #include "node/activation/overflow.h"
 #include "node/manager/pool.h"
+#include "guard.h"
 #include "prom.h"
 #include "sandbox_net.h"
 #include "xwhisk/verdict.h"
@@ -44,6 +45,26 @@ static void sandbox_net_metrics(struct node *node, struct buf *b)
 		if (r == XW_DROP_MALFORMED || r >= XW_DROP_SANDBOX_HOST)
 			buf_printf(b, "xwhisk_sandbox_net_drops_total{reason=\"%s\"} %llu\n",
 				   xw_drop_reason_name(r), (unsigned long long)drops[r]);
+}
+
+/* xdp_guard's verdicts on the ingress interface, by reason (its own reasons only). */
+static void guard_metrics(struct node *node, struct buf *b)
+{
+	uint64_t c[XW_DROP__MAX] = { 0 };
+
+	prom_family(b, "xwhisk_guard_attached", "gauge",
+		    "1 when xdp_guard guards the ingress, by XDP mode.");
+	buf_printf(b, "xwhisk_guard_attached{mode=\"%s\"} %d\n",
+		   node->guard ? xw_guard_mode_name(node->guard) : "none", node->guard != NULL);
+	if (!node->guard || xw_guard_counters(node->guard, c))
+		return;
+	prom_value(b, "xwhisk_guard_passed_total", "counter",
+		   "Packets xdp_guard let through to the stack.", c[XW_REASON_PASS]);
+	prom_family(b, "xwhisk_guard_drops_total", "counter",
+		    "Packets xdp_guard dropped on the ingress interface, by reason.");
+	for (unsigned r = XW_DROP_MALFORMED; r <= XW_DROP_FRAGMENT; r++)
+		buf_printf(b, "xwhisk_guard_drops_total{reason=\"%s\"} %llu\n",
+			   xw_drop_reason_name(r), (unsigned long long)c[r]);
 }
 
 void metrics_http(struct node *node, struct http_request *req)
@@ -88,6 +109,7 @@ void metrics_http(struct node *node, struct http_request *req)
 	prom_value(&b, "xwhisk_spool_backlog_bytes", "gauge",
 		   "Spooled record bytes not yet acknowledged.", shipper_backlog(node->shipper));
 	sandbox_net_metrics(node, &b);
+	guard_metrics(node, &b);
 	http_resp_send(req, 200, PROM_CONTENT_TYPE, b.data, b.len);
 	buf_free(&b);
 }

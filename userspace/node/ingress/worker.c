@@ -6,7 +6,9 @@
 
 #include <arpa/inet.h>
 
+#include "guard.h"
 #include "log.h"
+#include "node/ingress/abuse.h"
 #include "node/activation/slots.h"
 #include "node/ingress/router.h"
 #include "node/ingress/worker.h"
@@ -37,10 +39,30 @@ static void worker_free(struct worker *w)
 	overflow_free(w->waiting);
 	warm_cache_free(w->warm);
 	identity_cache_free(w->ids);
+	abuse_free(w->abuse);
 	spool_writer_close(w->spool);
 	mailbox_free(w->mailbox);
 	loop_free(w->loop);
 	free(w);
+}
+
+/* A refusal that is one too many for its source: xdp_guard drops it for a while. */
+static void on_answered(struct http_request *req, int status, void *data)
+{
+	struct worker *w = data;
+	uint8_t addr[16];
+
+	if ((status != 401 && status != 429) || !w->abuse ||
+	    xw_guard_addr_from_peer(req->peer, addr) ||
+	    !abuse_strike(w->abuse, addr, loop_now_ms(w->loop)))
+		return;
+	/* -EPERM: exempt (loopback, the node's own addresses). */
+	if (xw_guard_block_for(w->node->guard, addr, w->node->guard_block_ms))
+		return;
+	pr_warn("guard: %s refused again and again: blocked for %u ms", req->peer,
+		w->node->guard_block_ms);
+	/* Its open connection goes too: the block list only sees new ones. */
+	req->keep_alive = false;
 }
 
 /* Actions call the API (__OW_API_HOST) from their sandboxes, which cannot reach loopback:
@@ -63,7 +85,7 @@ static void listen_for_sandboxes(struct worker *w)
 
 int worker_start(struct node *node, unsigned id, struct worker **out)
 {
-	struct http_server_opts hopts = { .max_body = NODE_MAX_BODY };
+	struct http_server_opts hopts = { .max_body = NODE_MAX_BODY, .answered = on_answered };
 	struct worker *w = calloc(1, sizeof(*w));
 	char spool_dir[600];
 	int err = -ENOMEM;
@@ -82,6 +104,7 @@ int worker_start(struct node *node, unsigned id, struct worker **out)
 	w->waiting = overflow_new(node->cfg.queue_max);
 	w->warm = warm_cache_new();
 	w->ids = identity_cache_new();
+	w->abuse = node->guard ? abuse_new(node->guard_strikes, node->guard_block_ms) : NULL;
 	w->http = http_server_new(w->loop, &hopts, router_handle, w);
 	if (!w->mailbox || !w->ctl || !w->fw || !w->waiting || !w->warm || !w->ids || !w->http)
 		goto fail;

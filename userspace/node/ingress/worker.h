@@ -40,6 +40,7 @@ struct worker {
 	struct overflow *waiting;
 	struct warm_cache *warm;  /* its copy of the "warm" map */
 	struct identity_cache *ids; /* its copy of the "auth" map */
+	struct abuse *abuse;        /* clients refused again and again */
 	struct spool_writer *spool;
 	struct http_pool *sandbox[XW_MAX_SLOTS]; /* keep-alive connections per sandbox */
 	uint32_t sandbox_gen[XW_MAX_SLOTS];
