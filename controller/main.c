@@ -35,7 +35,8 @@ static void usage(FILE *f)
 		"Options (each also read from the environment variable shown):\n"
 		"  -l, --listen ADDR      host:port to serve on (XWHISK_CONTROLLER_LISTEN, default %s)\n"
 		"  -d, --data-dir DIR     state directory (XWHISK_DATA_DIR, default ./.xwhisk)\n"
-		"  -s, --store URI        sqlite:<path> (XWHISK_STORE, default sqlite:DIR/controller/xwhisk.db)\n"
+		"  -s, --store URI        sqlite:<path>, postgresql://... or a libpq connection string\n"
+		"                         (XWHISK_STORE, default sqlite:DIR/controller/xwhisk.db)\n"
 		"  -r, --runtimes FILE    runtimes manifest (XWHISK_RUNTIMES, default <bindir>/runtimes/runtimes.json)\n"
 		"  -v, --log-level LEVEL  error, warn, info or debug (XWHISK_LOG_LEVEL, default info)\n"
 		"  -h, --help             this text\n",
@@ -102,6 +103,7 @@ int main(int argc, char **argv)
 	const char *store_uri = getenv("XWHISK_STORE");
 	const char *runtimes = getenv("XWHISK_RUNTIMES");
 	char dir[PATH_MAX], default_store[PATH_MAX + 16], default_runtimes[PATH_MAX];
+	char store_shown[PATH_MAX + 16];
 	int opt, err, level;
 
 	log_init("xwhisk-controller");
@@ -164,9 +166,10 @@ int main(int argc, char **argv)
 	err = runtimes_load(runtimes, &ctl.runtimes);
 	if (err)
 		goto out;
+	store_uri_redact(store_uri, store_shown, sizeof(store_shown));
 	err = store_open(store_uri, &ctl.store);
 	if (err) {
-		pr_err("cannot open the store %s: %s", store_uri, strerror(-err));
+		pr_err("cannot open the store %s: %s", store_shown, strerror(-err));
 		goto out;
 	}
 	err = -ENOMEM;
@@ -222,7 +225,7 @@ int main(int argc, char **argv)
 	err = loop_add_signals(ctl.loop, signals, 2, on_signal, NULL);
 	if (err)
 		goto out;
-	pr_info("serving the API on http://%s (store %s)", listen, store_uri);
+	pr_info("serving the API on http://%s (store %s)", listen, store_shown);
 	err = loop_run(ctl.loop);
 out:
 	http_server_free(ctl.http);

@@ -48,6 +48,21 @@ run_one() {
 	failed=$((failed + bad))
 }
 
+# The store's unit tests once more on PostgreSQL, on a server of their own
+# (tests/pg/pgtmp.sh). XWHISK_TEST_NO_PG=1 skips them where no server can run.
+unit_store_pg() {
+	local uri
+	[ -x "$build/tests/test_store" ] && [ "${XWHISK_TEST_NO_PG:-0}" != 1 ] || return 0
+	if ! uri=$(tests/pg/pgtmp.sh start); then
+		failures+=("[test_store/postgresql] cannot start a PostgreSQL server (tests/pg/pgtmp.sh)")
+		failed=$((failed + 1))
+		return
+	fi
+	run_one test_store/postgresql 300 env XWHISK_TEST_STORE="$uri" \
+		XWHISK_TEST_PGTMP="$top/tests/pg/pgtmp.sh" "$build/tests/test_store"
+	tests/pg/pgtmp.sh stop "$uri"
+}
+
 for suite in "${suites[@]}"; do
 	echo "== $suite"
 	ran_before=$((passed + failed))
@@ -58,6 +73,7 @@ for suite in "${suites[@]}"; do
 			case "$(basename "$t")" in test_bpf_*) continue ;; esac
 			run_one "$(basename "$t")" 300 "$t"
 		done
+		unit_store_pg
 		;;
 	bpf)
 		for t in "$build"/tests/test_bpf_*; do

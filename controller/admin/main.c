@@ -40,7 +40,8 @@ static void usage(FILE *f)
 		"\n"
 		"Options:\n"
 		"  -d, --data-dir DIR   state directory (XWHISK_DATA_DIR, default ./.xwhisk)\n"
-		"  -s, --store URI      store (XWHISK_STORE, default sqlite:DIR/controller/xwhisk.db)\n"
+		"  -s, --store URI      sqlite:<path>, postgresql://... or a libpq connection string\n"
+		"                       (XWHISK_STORE, default sqlite:DIR/controller/xwhisk.db)\n"
 		"  -h, --help           this text\n");
 }
 
@@ -263,7 +264,10 @@ int main(int argc, char **argv)
 	}
 	err = store_open(store_uri, &st);
 	if (err) {
-		fprintf(stderr, "cannot open the store %s: %s\n", store_uri, strerror(-err));
+		char shown[PATH_MAX + 16];
+
+		store_uri_redact(store_uri, shown, sizeof(shown));
+		fprintf(stderr, "cannot open the store %s: %s\n", shown, strerror(-err));
 		return 1;
 	}
 	err = auth_seed(st);

@@ -130,6 +130,12 @@ static int obs_activation_count(struct store *st, const struct activation_query 
 	return INNER(st)->ops->activation_count(INNER(st), q, out);
 }
 
+static int obs_activation_expire(struct store *st, const char *ns, int64_t before,
+				 const char *const *skip, size_t nskip, unsigned max, int64_t *deleted)
+{
+	return INNER(st)->ops->activation_expire(INNER(st), ns, before, skip, nskip, max, deleted);
+}
+
 static const struct store_ops observed_ops = {
 	.close = obs_close,
 	.begin = obs_begin,
@@ -149,6 +155,7 @@ static const struct store_ops observed_ops = {
 	.activation_get = obs_activation_get,
 	.activation_list = obs_activation_list,
 	.activation_count = obs_activation_count,
+	.activation_expire = obs_activation_expire,
 };
 
 struct store *store_with_events(struct store *inner, struct event_log *log)
