@@ -17,6 +17,7 @@
 #include "events.h"
 #include "entity_limits.h"
 #include "log.h"
+#include "retention.h"
 #include "store_events.h"
 #include "util.h"
 
@@ -39,8 +40,11 @@ static void usage(FILE *f)
 		"                         (XWHISK_STORE, default sqlite:DIR/controller/xwhisk.db)\n"
 		"  -r, --runtimes FILE    runtimes manifest (XWHISK_RUNTIMES, default <bindir>/runtimes/runtimes.json)\n"
 		"  -v, --log-level LEVEL  error, warn, info or debug (XWHISK_LOG_LEVEL, default info)\n"
+		"\n"
+		"XWHISK_ACTIVATION_RETENTION=AGE (7d, 12h, 30m, 90s; default off) deletes activation\n"
+		"records older than AGE; a namespace's limit %s overrides it.\n"
 		"  -h, --help             this text\n",
-		DEFAULT_LISTEN);
+		DEFAULT_LISTEN, RETENTION_LIMIT_KEY);
 }
 
 static void flush_events(struct loop *loop, void *data)
@@ -104,6 +108,8 @@ int main(int argc, char **argv)
 	const char *runtimes = getenv("XWHISK_RUNTIMES");
 	char dir[PATH_MAX], default_store[PATH_MAX + 16], default_runtimes[PATH_MAX];
 	char store_shown[PATH_MAX + 16];
+	struct retention *retention = NULL;
+	int64_t retention_ms = 0;
 	int opt, err, level;
 
 	log_init("xwhisk-controller");
@@ -208,6 +214,17 @@ int main(int argc, char **argv)
 		if (!ctl.cluster)
 			goto out;
 	}
+	if (retention_parse_age(env_or("XWHISK_ACTIVATION_RETENTION", "off"), &retention_ms)) {
+		pr_err("XWHISK_ACTIVATION_RETENTION '%s' is not an age like 7d, 12h, 30m or 90s",
+		       getenv("XWHISK_ACTIVATION_RETENTION"));
+		err = -EINVAL;
+		goto out;
+	}
+	err = -ENOMEM;
+	retention = retention_start(ctl.loop, ctl.store, retention_ms,
+				    env_unsigned("XWHISK_RETENTION_PERIOD_MS", 60000));
+	if (!retention)
+		goto out;
 	err = load_node_token(&ctl, dir);
 	if (err)
 		goto out;
@@ -229,6 +246,7 @@ int main(int argc, char **argv)
 	err = loop_run(ctl.loop);
 out:
 	http_server_free(ctl.http);
+	retention_free(retention);
 	store_close(ctl.store);
 	cluster_free(ctl.cluster);
 	event_log_free(ctl.events);

@@ -15,6 +15,7 @@
 #include "auth.h"
 #include "json.h"
 #include "loop.h"
+#include "retention.h"
 #include "store.h"
 #include "test.h"
 
@@ -365,6 +366,75 @@ static void test_retention(void)
 	store_close(st);
 }
 
+static void test_retention_age(void)
+{
+	int64_t ms = -1;
+
+	CHECK(retention_parse_age("7d", &ms) == 0 && ms == 7 * 86400000LL);
+	CHECK(retention_parse_age("12h", &ms) == 0 && ms == 12 * 3600000LL);
+	CHECK(retention_parse_age("30m", &ms) == 0 && ms == 30 * 60000LL);
+	CHECK(retention_parse_age("90s", &ms) == 0 && ms == 90000);
+	CHECK(retention_parse_age("90", &ms) == 0 && ms == 90000);
+	CHECK(retention_parse_age("off", &ms) == 0 && ms == 0);
+	CHECK(retention_parse_age("0", &ms) == 0 && ms == 0);
+	CHECK(retention_parse_age("7w", &ms) == -EINVAL);
+	CHECK(retention_parse_age("-1d", &ms) == -EINVAL);
+	CHECK(retention_parse_age("1dd", &ms) == -EINVAL);
+	CHECK(retention_parse_age("", &ms) == -EINVAL);
+}
+
+static int set_retention(struct store *st, const char *ns, int seconds)
+{
+	char pair[128];
+	struct subject s;
+	int err = auth_create_namespace(st, ns, NULL, pair);
+
+	if (!err)
+		err = st->ops->subject_get(st, ns, &s);
+	if (err)
+		return err;
+	json_object_set_new(s.limits, RETENTION_LIMIT_KEY, json_integer(seconds));
+	err = st->ops->subject_put(st, &s, false);
+	subject_clear(&s);
+	return err;
+}
+
+/* The policy: the default period, a namespace's shorter one, a namespace that keeps its
+ * records; passes of bounded batches until nothing is left to do. */
+static void test_retention_policy(void)
+{
+	struct store *st = open_store();
+	int64_t now = 10 * 86400000LL, deleted, total = 0;
+	json_t *recs[6];
+	bool more = true;
+
+	ASSERT(st);
+	ASSERT(set_retention(st, "rp2", 10) == 0);
+	ASSERT(set_retention(st, "rp3", 0) == 0);
+	recs[0] = record_in("rp1", 1, now - 100000);
+	recs[1] = record_in("rp1", 2, now - 1000);
+	recs[2] = record_in("rp2", 1, now - 30000);
+	recs[3] = record_in("rp2", 2, now - 1000);
+	recs[4] = record_in("rp3", 1, now - 100000);
+	recs[5] = record_in("rp3", 2, now - 1000);
+	CHECK(st->ops->activation_put(st, recs, 6) == 0);
+	for (int i = 0; i < 100 && more; i++) {
+		CHECK(retention_step(st, 60000, now, &deleted, &more) == 0);
+		total += deleted;
+	}
+	CHECK(!more && total >= 2);
+	CHECK(count_in(st, "rp1") == 1 && count_in(st, "rp2") == 1 && count_in(st, "rp3") == 2);
+	/* Without a default only the namespaces with a period of their own lose records. */
+	recs[0] = (json_decref(recs[0]), record_in("rp1", 3, now - 100000));
+	recs[2] = (json_decref(recs[2]), record_in("rp2", 3, now - 30000));
+	CHECK(st->ops->activation_put(st, recs, 3) == 0);
+	CHECK(retention_step(st, 0, now, &deleted, &more) == 0 && deleted == 1);
+	CHECK(count_in(st, "rp1") == 2 && count_in(st, "rp2") == 1);
+	for (int i = 0; i < 6; i++)
+		json_decref(recs[i]);
+	store_close(st);
+}
+
 /* PostgreSQL: controllers that start together migrate the schema once. */
 static void test_pg_concurrent_migrations(void)
 {
@@ -491,6 +561,8 @@ int main(void)
 	RUN(test_transactions);
 	RUN(test_two_writers);
 	RUN(test_retention);
+	RUN(test_retention_age);
+	RUN(test_retention_policy);
 	if (!pg_uri) {
 		/* SQLite's BEGIN IMMEDIATE takes the write lock; PostgreSQL's BEGIN takes none. */
 		RUN(test_begin_under_contention);
