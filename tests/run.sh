@@ -3,6 +3,7 @@
 #
 # Runs the test suites and ends with one line: "N passed, N failed".
 #   tests/run.sh [suite...]     suites: unit bpf e2e (default: all)
+#   XWHISK_TEST_STORE=postgresql tests/run.sh e2e    the e2e suite on PostgreSQL
 # Every test program prints "ok - NAME" or "not ok - NAME: why" per case; a program
 # that exits non-zero without saying which case failed counts as one failure.
 set -uo pipefail
@@ -86,10 +87,22 @@ for suite in "${suites[@]}"; do
 			(cd tests/e2e && npm ci --no-audit --no-fund >/dev/null 2>&1) ||
 				(cd tests/e2e && npm install --no-audit --no-fund >/dev/null 2>&1)
 		fi
+		# XWHISK_TEST_STORE=postgresql: every system of the run on a PostgreSQL server
+		# started for it (a postgresql://... URI: on that server).
+		e2e_pg=
+		if [ "${XWHISK_TEST_STORE:-}" = postgresql ]; then
+			if ! e2e_pg=$(tests/pg/pgtmp.sh start); then
+				failures+=("[e2e] cannot start a PostgreSQL server (tests/pg/pgtmp.sh)")
+				failed=$((failed + 1))
+				continue
+			fi
+			export XWHISK_TEST_STORE=$e2e_pg
+		fi
 		for t in tests/e2e/*.test.js; do
 			[ -f "$t" ] || continue
 			run_one "$(basename "$t")" 900 node "$t"
 		done
+		[ -z "$e2e_pg" ] || tests/pg/pgtmp.sh stop "$e2e_pg"
 		;;
 	*)
 		echo "unknown suite '$suite'" >&2

@@ -30,11 +30,16 @@
 #include "store.h"
 #include "store_backend.h"
 
-/* Reconnection: one at once, then after 100, 200 and 400 ms. */
+/* Reconnection: one at once, then after 100, 200 and 400 ms, while the round has taken
+ * less than its budget (the controller's loop waits meanwhile). */
 #define RECONNECT_TRIES 4
 #define RECONNECT_FIRST_PAUSE_MS 100
-/* After a failed round of reconnections, calls fail at once for this long. */
-#define DOWN_HOLD_MS 1000
+#define RECONNECT_BUDGET_MS 1500
+/* After a failed round, calls fail at once for a hold that doubles with every failed
+ * round, so a server that stays away (or a network that drops packets, where each attempt
+ * waits out connect_timeout) stalls the loop rarely. */
+#define DOWN_HOLD_MIN_MS 1000
+#define DOWN_HOLD_MAX_MS 8000
 /* Rows per INSERT of an activation batch (6 parameters each, libpq allows 65535). */
 #define INSERT_ROWS_MAX 500
 /* Key of the advisory lock that serialises schema migrations ("xwhisk" in ASCII). */
@@ -47,6 +52,7 @@ struct pg_store {
 	bool txn_lost;      /* the connection went away inside the open transaction */
 	bool down;          /* the last reconnection round failed (logged once) */
 	uint64_t down_until; /* monotonic ms: fail at once until then */
+	unsigned hold_ms;    /* the next hold after a failed round */
 };
 
 static const char *const migrations[] = {
@@ -136,11 +142,14 @@ static void notice_quiet(void *arg, const char *message)
 static int pg_reconnect(struct pg_store *s)
 {
 	unsigned pause = RECONNECT_FIRST_PAUSE_MS;
+	uint64_t t0 = clock_mono_ms();
 
-	if (s->down_until && clock_mono_ms() < s->down_until)
+	if (s->down_until && t0 < s->down_until)
 		return -ECONNREFUSED;
 	for (int i = 0; i < RECONNECT_TRIES; i++) {
 		if (i) {
+			if (clock_mono_ms() + pause - t0 > RECONNECT_BUDGET_MS)
+				break;
 			sleep_ms(pause);
 			pause *= 2;
 		}
@@ -150,13 +159,16 @@ static int pg_reconnect(struct pg_store *s)
 				pr_warn("store: reconnected to PostgreSQL");
 			s->down = false;
 			s->down_until = 0;
+			s->hold_ms = DOWN_HOLD_MIN_MS;
 			return 0;
 		}
 	}
 	if (!s->down)
 		pr_warn("store: PostgreSQL unreachable: %s", PQerrorMessage(s->conn));
 	s->down = true;
-	s->down_until = clock_mono_ms() + DOWN_HOLD_MS;
+	s->down_until = clock_mono_ms() + s->hold_ms;
+	if (s->hold_ms < DOWN_HOLD_MAX_MS)
+		s->hold_ms *= 2;
 	return -ECONNREFUSED;
 }
 
@@ -988,26 +1000,52 @@ static int migrate_locked(struct pg_store *s)
 /* Whoever holds the lock migrates; the others wait for it and then find nothing to do. */
 static int migrate(struct pg_store *s)
 {
-	int err = exec_script(s, "SELECT pg_advisory_lock(" MIGRATION_LOCK_KEY ")");
+	/* A step (an index on a big table) and the wait for another controller's steps may
+	 * take longer than a request's statement may. */
+	int err = exec_script(s, "SET lock_timeout = 0; SET statement_timeout = 0; "
+				 "SELECT pg_advisory_lock(" MIGRATION_LOCK_KEY ")");
 
 	if (err)
 		return err;
 	err = migrate_locked(s);
-	(void)exec_script(s, "SELECT pg_advisory_unlock(" MIGRATION_LOCK_KEY ")");
+	(void)exec_script(s, "SELECT pg_advisory_unlock(" MIGRATION_LOCK_KEY "); "
+			     "RESET lock_timeout; RESET statement_timeout");
 	return err;
 }
 
 int store_pg_open(const char *conninfo, struct store **out)
 {
-	/* Defaults first: the connection string's own settings override them. */
-	static const char *const keys[] = { "connect_timeout", "application_name", "dbname", NULL };
-	const char *vals[] = { "5", "xwhisk", conninfo, NULL };
+	/*
+	 * Defaults first: the connection string's own settings override them. A server that
+	 * vanishes without closing the connection is noticed within seconds (keepalives, TCP
+	 * user timeout) instead of TCP's minutes; a statement waits at most 5 s for a lock
+	 * (-EBUSY, a 503) and runs at most 30 s.
+	 */
+	static const char *const keys[] = { "connect_timeout",
+					    "application_name",
+					    "keepalives_idle",
+					    "keepalives_interval",
+					    "keepalives_count",
+					    "tcp_user_timeout",
+					    "options",
+					    "dbname",
+					    NULL };
+	const char *vals[] = { "2",
+			       "xwhisk",
+			       "10",
+			       "5",
+			       "3",
+			       "10000",
+			       "-c lock_timeout=5s -c statement_timeout=30s",
+			       conninfo,
+			       NULL };
 	struct pg_store *s = calloc(1, sizeof(*s));
 	int err;
 
 	if (!s)
 		return -ENOMEM;
 	s->base.ops = &pg_ops;
+	s->hold_ms = DOWN_HOLD_MIN_MS;
 	s->conn = PQconnectdbParams(keys, vals, 1);
 	if (!s->conn) {
 		err = -ENOMEM;
