@@ -189,6 +189,9 @@ int main(int argc, char **argv)
 			goto out;
 		ctl.store = observed;
 	}
+	err = store_events_follow(ctl.store, ctl.loop);
+	if (err)
+		goto out;
 	err = auth_seed(ctl.store);
 	if (err) {
 		pr_err("cannot seed namespaces: %s", strerror(-err));

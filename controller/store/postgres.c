@@ -15,6 +15,9 @@
  *   connection is gone and every call fails until the caller rolls back.
  * - Text columns that order or key rows use the "C" collation: the same order as SQLite's
  *   byte comparison, whatever the database's locale.
+ * - Every entity write sends a NOTIFY in its own statement (delivered at commit, never for
+ *   a rolled-back write); a second connection LISTENs, so a controller publishes to its
+ *   nodes the changes other controllers made (changes_read).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -29,6 +32,7 @@
 #include "loop.h"
 #include "store.h"
 #include "store_backend.h"
+#include "util.h"
 
 /* Reconnection: one at once, then after 100, 200 and 400 ms, while the round has taken
  * less than its budget (the controller's loop waits meanwhile). */
@@ -44,6 +48,11 @@
 #define INSERT_ROWS_MAX 500
 /* Key of the advisory lock that serialises schema migrations ("xwhisk" in ASCII). */
 #define MIGRATION_LOCK_KEY "132372276996203"
+/* The channel of entity changes; its payload {"op","docid","type","from"}. */
+#define CHANGES_CHANNEL "xwhisk_entities"
+/* After the listener was away, entities updated this long before it went are announced
+ * again (clocks of controllers differ a little). */
+#define CHANGES_SLACK_MS 5000
 
 struct pg_store {
 	struct store base;
@@ -53,6 +62,12 @@ struct pg_store {
 	bool down;          /* the last reconnection round failed (logged once) */
 	uint64_t down_until; /* monotonic ms: fail at once until then */
 	unsigned hold_ms;    /* the next hold after a failed round */
+	/* The change feed: a connection that only LISTENs, and who we are on it. */
+	PGconn *listen;
+	char instance[17];
+	int64_t listen_lost;   /* wall-clock ms the listener went away, 0 while it is up */
+	uint64_t listen_retry; /* monotonic ms: no reconnection attempt before */
+	unsigned listen_pause; /* the pause before the next attempt: 1 s doubling to 30 s */
 };
 
 static const char *const migrations[] = {
@@ -290,7 +305,19 @@ static void pg_close(struct store *st)
 	if (!s)
 		return;
 	PQfinish(s->conn);
+	PQfinish(s->listen);
 	free(s);
+}
+
+/* The NOTIFY payload of a write. */
+static char *change_payload(struct pg_store *s, const char *op, const char *docid, int type)
+{
+	json_t *j = json_pack("{s:s,s:s,s:i,s:s}", "op", op, "docid", docid, "type", type, "from",
+			      s->instance);
+	char *text = j ? json_dump(j) : NULL;
+
+	json_decref(j);
+	return text;
 }
 
 static int pg_begin(struct store *st)
@@ -384,13 +411,15 @@ static int pg_entity_get(struct store *st, const char *docid, struct entity_rec 
 
 static int pg_entity_put(struct store *st, struct entity_rec *rec, int64_t expect_rev)
 {
+	struct pg_store *s = to_pg(st);
 	struct params p = { 0 };
 	char *summary = json_dump(rec->summary), *doc = json_dump(rec->doc);
+	char *change = change_payload(s, "put", rec->docid, (int)rec->type);
 	int64_t rev = expect_rev + 1;
 	PGresult *res = NULL;
 	int err;
 
-	if (!summary || !doc) {
+	if (!summary || !doc || !change) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -405,19 +434,23 @@ static int pg_entity_put(struct store *st, struct entity_rec *rec, int64_t expec
 	p_bool(&p, rec->binding);
 	p_str(&p, summary);
 	p_str(&p, doc);
+	p_str(&p, change);
+	/* The row count of the SELECT is the row count of the write. */
 	if (expect_rev) {
 		p_int(&p, expect_rev);
-		err = pg_exec_p(to_pg(st),
-				"UPDATE entities SET root=$2, path=$3, name=$4, type=$5, rev=$6, "
-				"updated=$7, publish=$8, binding=$9, summary=$10, doc=$11 "
-				"WHERE docid = $1 AND rev = $12",
+		err = pg_exec_p(s,
+				"WITH w AS (UPDATE entities SET root=$2, path=$3, name=$4, type=$5, "
+				"rev=$6, updated=$7, publish=$8, binding=$9, summary=$10, doc=$11 "
+				"WHERE docid = $1 AND rev = $13 RETURNING docid) "
+				"SELECT pg_notify('" CHANGES_CHANNEL "', $12) FROM w",
 				&p, &res);
 	} else {
-		err = pg_exec_p(to_pg(st),
-				"INSERT INTO entities (docid, root, path, name, type, rev, updated, "
-				"publish, binding, summary, doc) "
+		err = pg_exec_p(s,
+				"WITH w AS (INSERT INTO entities (docid, root, path, name, type, rev, "
+				"updated, publish, binding, summary, doc) "
 				"VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) "
-				"ON CONFLICT (docid) DO NOTHING",
+				"ON CONFLICT (docid) DO NOTHING RETURNING docid) "
+				"SELECT pg_notify('" CHANGES_CHANNEL "', $12) FROM w",
 				&p, &res);
 	}
 	if (err)
@@ -431,26 +464,38 @@ out:
 	PQclear(res);
 	free(summary);
 	free(doc);
+	free(change);
 	return err;
 }
 
 static int pg_entity_delete(struct store *st, const char *docid, int64_t expect_rev)
 {
+	struct pg_store *s = to_pg(st);
+	char *change = change_payload(s, "delete", docid, -1);
 	struct params p = { 0 };
 	PGresult *res = NULL;
 	int err;
 
+	if (!change)
+		return -ENOMEM;
 	p_str(&p, docid);
+	p_str(&p, change);
 	if (expect_rev) {
 		p_int(&p, expect_rev);
-		err = pg_exec_p(to_pg(st), "DELETE FROM entities WHERE docid = $1 AND rev = $2", &p,
-				&res);
+		err = pg_exec_p(s,
+				"WITH w AS (DELETE FROM entities WHERE docid = $1 AND rev = $3 "
+				"RETURNING docid) SELECT pg_notify('" CHANGES_CHANNEL "', $2) FROM w",
+				&p, &res);
 	} else {
-		err = pg_exec_p(to_pg(st), "DELETE FROM entities WHERE docid = $1", &p, &res);
+		err = pg_exec_p(s,
+				"WITH w AS (DELETE FROM entities WHERE docid = $1 RETURNING docid) "
+				"SELECT pg_notify('" CHANGES_CHANNEL "', $2) FROM w",
+				&p, &res);
 	}
 	if (!err && !changed(res))
 		err = expect_rev ? -ESTALE : -ENOENT;
 	PQclear(res);
+	free(change);
 	return err;
 }
 
@@ -919,6 +964,104 @@ static int pg_activation_expire(struct store *st, const char *namespace, int64_t
 	return err;
 }
 
+static const char *const conn_keys[] = { "connect_timeout",
+					 "application_name",
+					 "keepalives_idle",
+					 "keepalives_interval",
+					 "keepalives_count",
+					 "tcp_user_timeout",
+					 "options",
+					 "dbname",
+					 NULL };
+
+static int pg_changes_fd(struct store *st)
+{
+	struct pg_store *s = to_pg(st);
+
+	return s->listen && PQstatus(s->listen) == CONNECTION_OK ? PQsocket(s->listen) : -1;
+}
+
+/* Back after an absence: LISTEN again, and announce what changed meanwhile as far as the
+ * table shows it (deletes made meanwhile leave no row: a node keeps such an entity cached
+ * until its next change or resync). */
+static int listen_again(struct pg_store *s, store_change_cb cb, void *data)
+{
+	PGresult *res = PQexec(s->listen, "LISTEN " CHANGES_CHANNEL);
+	char since[24];
+	const char *vals[1] = { since };
+
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		PQclear(res);
+		return -ECONNREFUSED;
+	}
+	PQclear(res);
+	if (!s->listen_lost)
+		return 0;
+	snprintf(since, sizeof(since), "%" PRId64, s->listen_lost - CHANGES_SLACK_MS);
+	res = PQexecParams(s->listen, "SELECT docid, type FROM entities WHERE updated >= $1", 1,
+			   NULL, vals, NULL, NULL, 0);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+		for (int i = 0; i < PQntuples(res); i++) {
+			struct store_change c = { .op = "put",
+						  .docid = PQgetvalue(res, i, 0),
+						  .type = (int)value_int(res, i, 1) };
+
+			cb(&c, data);
+		}
+	}
+	PQclear(res);
+	pr_warn("store: listening for other controllers' changes again");
+	s->listen_lost = 0;
+	return 0;
+}
+
+static int pg_changes_read(struct store *st, store_change_cb cb, void *data)
+{
+	struct pg_store *s = to_pg(st);
+	PGnotify *n;
+
+	if (!s->listen)
+		return -ENOMEM;
+	if (PQstatus(s->listen) != CONNECTION_OK) {
+		if (!s->listen_lost)
+			s->listen_lost = (int64_t)clock_real_ms();
+		/* An attempt blocks the loop up to connect_timeout: they grow apart. */
+		if (clock_mono_ms() < s->listen_retry)
+			return -ECONNREFUSED;
+		PQreset(s->listen);
+		if (PQstatus(s->listen) != CONNECTION_OK || listen_again(s, cb, data)) {
+			s->listen_retry = clock_mono_ms() + s->listen_pause;
+			if (s->listen_pause < 30000)
+				s->listen_pause *= 2;
+			return -ECONNREFUSED;
+		}
+		s->listen_pause = 1000;
+	}
+	/* A broken connection turns CONNECTION_BAD here (a server that ends the session
+	 * first sends why, and the read succeeds), so changes_fd says -1. */
+	if (!PQconsumeInput(s->listen) || PQstatus(s->listen) != CONNECTION_OK) {
+		pr_warn("store: lost the feed of other controllers' changes: %s",
+			PQerrorMessage(s->listen));
+		s->listen_lost = (int64_t)clock_real_ms();
+		s->listen_retry = 0; /* the server may well be there: try at the next call */
+		return -ECONNREFUSED;
+	}
+	while ((n = PQnotifies(s->listen))) {
+		json_t *j = json_loads(n->extra, 0, NULL);
+		struct store_change c = { .op = json_obj_str(j, "op"),
+					  .docid = json_obj_str(j, "docid"),
+					  .type = (int)json_integer_value(json_object_get(j, "type")) };
+		const char *from = json_obj_str(j, "from");
+
+		/* Our own writes were published when made. */
+		if (c.op && c.docid && (!from || strcmp(from, s->instance)))
+			cb(&c, data);
+		json_decref(j);
+		PQfreemem(n);
+	}
+	return 0;
+}
+
 static const struct store_ops pg_ops = {
 	.close = pg_close,
 	.begin = pg_begin,
@@ -939,6 +1082,8 @@ static const struct store_ops pg_ops = {
 	.activation_list = pg_activation_list,
 	.activation_count = pg_activation_count,
 	.activation_expire = pg_activation_expire,
+	.changes_fd = pg_changes_fd,
+	.changes_read = pg_changes_read,
 };
 
 /* A multi-statement script (the simple query protocol takes several at once). */
@@ -1016,20 +1161,11 @@ static int migrate(struct pg_store *s)
 int store_pg_open(const char *conninfo, struct store **out)
 {
 	/*
-	 * Defaults first: the connection string's own settings override them. A server that
-	 * vanishes without closing the connection is noticed within seconds (keepalives, TCP
-	 * user timeout) instead of TCP's minutes; a statement waits at most 5 s for a lock
-	 * (-EBUSY, a 503) and runs at most 30 s.
+	 * conn_keys' defaults first: the connection string's own settings override them. A
+	 * server that vanishes without closing the connection is noticed within seconds
+	 * (keepalives, TCP user timeout) instead of TCP's minutes; a statement waits at most
+	 * 5 s for a lock (-EBUSY, a 503) and runs at most 30 s.
 	 */
-	static const char *const keys[] = { "connect_timeout",
-					    "application_name",
-					    "keepalives_idle",
-					    "keepalives_interval",
-					    "keepalives_count",
-					    "tcp_user_timeout",
-					    "options",
-					    "dbname",
-					    NULL };
 	const char *vals[] = { "2",
 			       "xwhisk",
 			       "10",
@@ -1040,13 +1176,16 @@ int store_pg_open(const char *conninfo, struct store **out)
 			       conninfo,
 			       NULL };
 	struct pg_store *s = calloc(1, sizeof(*s));
+	PGresult *res;
 	int err;
 
 	if (!s)
 		return -ENOMEM;
 	s->base.ops = &pg_ops;
 	s->hold_ms = DOWN_HOLD_MIN_MS;
-	s->conn = PQconnectdbParams(keys, vals, 1);
+	s->listen_pause = 1000;
+	random_hex(s->instance, sizeof(s->instance) - 1);
+	s->conn = PQconnectdbParams(conn_keys, vals, 1);
 	if (!s->conn) {
 		err = -ENOMEM;
 		goto out;
@@ -1060,6 +1199,18 @@ int store_pg_open(const char *conninfo, struct store **out)
 	err = migrate(s);
 	if (err)
 		goto out;
+	/* Without the feed the store still works; changes_read keeps trying. */
+	err = -ENOMEM;
+	s->listen = PQconnectdbParams(conn_keys, vals, 1);
+	if (!s->listen)
+		goto out;
+	res = PQexec(s->listen, "LISTEN " CHANGES_CHANNEL);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		pr_warn("store: cannot listen for other controllers' changes: %s",
+			PQerrorMessage(s->listen));
+		s->listen_lost = (int64_t)clock_real_ms();
+	}
+	PQclear(res);
 	*out = &s->base;
 	return 0;
 out:

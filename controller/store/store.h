@@ -64,6 +64,15 @@ struct activation_query {
 	bool docs;
 };
 
+/* A change another controller made to a shared store (PostgreSQL). */
+struct store_change {
+	const char *op;    /* "put" or "delete" */
+	const char *docid;
+	int type;          /* enum entity_type; -1 for a delete */
+};
+
+typedef void (*store_change_cb)(const struct store_change *change, void *data);
+
 struct store;
 
 struct store_ops {
@@ -95,6 +104,15 @@ struct store_ops {
 	 * Each call is its own short transaction; *deleted says how many went. */
 	int (*activation_expire)(struct store *st, const char *namespace, int64_t before,
 				 const char *const *skip, size_t nskip, unsigned max, int64_t *deleted);
+
+	/*
+	 * Optional (NULL where one controller owns the store): the entity writes other
+	 * controllers make. changes_fd is the descriptor to watch, -1 while there is none
+	 * (the caller retries changes_read on a timer then, which reconnects); it may change
+	 * after a changes_read. changes_read calls cb for each change that arrived.
+	 */
+	int (*changes_fd)(struct store *st);
+	int (*changes_read)(struct store *st, store_change_cb cb, void *data);
 };
 
 struct store {

@@ -2,7 +2,8 @@
 // The PostgreSQL store end to end, on a server this file starts (tests/pg/pgtmp.sh):
 // entities and activations through the npm `openwhisk` client, conflicts, a restart,
 // an outage of the database (503 with Retry-After; a node's records wait in its spool),
-// retention, and two controllers on one database.
+// retention, and two controllers on one database (an update through one reaches the
+// other's nodes).
 // The whole API suite runs on PostgreSQL too: XWHISK_TEST_STORE=$(tests/pg/pgtmp.sh start).
 'use strict';
 const path = require('path');
@@ -191,6 +192,20 @@ test('two controllers on one database: writes through either are read through th
   const patch = (v) => Number(v.split('.')[2]);
   assert.strictEqual(patch(after.version), patch(before.version) + ok, `${ok} of 40 updates succeeded`);
   if (ok === 40) console.log('# note: no update lost a race this time (no 409)');
+});
+
+test('an update through one controller reaches the nodes of the other (their cached action is dropped)', async () => {
+  const code = (v) => ({ kind: 'nodejs:20', code: `function main() { return { v: ${v} } }` });
+  await putAction(a, 'crossed', { exec: code(1) });
+  assert.deepStrictEqual((await invokeOk(a, 'crossed', {})).response.result, { v: 1 }); // cached on A's node
+  await putAction(b, 'crossed', { exec: code(2) });
+  let got;
+  for (let i = 0; i < 50; i++) {
+    got = (await invokeOk(a, 'crossed', {})).response.result;
+    if (got.v === 2) break;
+    await sleep(100);
+  }
+  assert.deepStrictEqual(got, { v: 2 }, "A's node runs the new code");
 });
 
 test('retention: records older than XWHISK_ACTIVATION_RETENTION go, newer stay', async () => {

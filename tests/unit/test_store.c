@@ -435,6 +435,80 @@ static void test_retention_policy(void)
 	store_close(st);
 }
 
+struct seen {
+	int n;
+	char what[16][300];
+};
+
+static void on_change(const struct store_change *c, void *data)
+{
+	struct seen *s = data;
+
+	if (s->n < 16)
+		snprintf(s->what[s->n++], sizeof(s->what[0]), "%s %s %d", c->op, c->docid, c->type);
+}
+
+/* Waits up to 2 s for changes on st's feed; returns how many arrived. */
+static int read_changes(struct store *st, struct seen *s)
+{
+	memset(s, 0, sizeof(*s));
+	for (int i = 0; i < 40; i++) {
+		st->ops->changes_read(st, on_change, s);
+		if (s->n)
+			break;
+		usleep(50 * 1000);
+	}
+	usleep(100 * 1000); /* and whatever follows close behind */
+	st->ops->changes_read(st, on_change, s);
+	return s->n;
+}
+
+/* PostgreSQL: one controller hears the entity writes another made (committed ones only,
+ * not its own), and after its feed was cut, what was updated meanwhile. */
+static void test_pg_changes(void)
+{
+	struct store *a = open_store(), *b = open_store();
+	struct entity_rec rec;
+	struct seen seen;
+
+	ASSERT(a && b && b->ops->changes_fd && b->ops->changes_fd(b) >= 0);
+	make_rec(&rec, ENTITY_TRIGGER, "ns9", "t", 1);
+	CHECK(a->ops->entity_put(a, &rec, 0) == 0);
+	CHECK(read_changes(b, &seen) == 1);
+	CHECK_STR(seen.what[0], "put ns9/t 2");
+	CHECK(read_changes(a, &seen) == 0); /* its own write */
+	/* Rolled back: nobody hears of it. */
+	CHECK(a->ops->begin(a) == 0);
+	CHECK(a->ops->entity_put(a, &rec, 1) == 0);
+	a->ops->rollback(a);
+	CHECK(read_changes(b, &seen) == 0);
+	CHECK(a->ops->entity_delete(a, "ns9/t", 1) == 0);
+	CHECK(read_changes(b, &seen) == 1);
+	CHECK_STR(seen.what[0], "delete ns9/t -1");
+	/* The feed cut (every xwhisk connection ends; a's reconnect within the call). */
+	CHECK(pg_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+		     "WHERE application_name = 'xwhisk'") == 0);
+	usleep(100 * 1000);
+	rec.rev = 0;
+	rec.updated = clock_real_ms();
+	CHECK(a->ops->entity_put(a, &rec, 0) == 0);
+	/* b finds its feed cut (the server's goodbye and the end of the stream may take two
+	 * reads, as the loop would do on a readable descriptor). */
+	{
+		int cut = 0;
+
+		for (int i = 0; i < 5 && !cut; i++)
+			cut = b->ops->changes_read(b, on_change, &seen) < 0;
+		CHECK(cut && b->ops->changes_fd(b) < 0);
+	}
+	CHECK(read_changes(b, &seen) >= 1);
+	CHECK_STR(seen.what[0], "put ns9/t 2");
+	CHECK(b->ops->changes_fd(b) >= 0);
+	entity_rec_clear(&rec);
+	store_close(a);
+	store_close(b);
+}
+
 /* PostgreSQL: controllers that start together migrate the schema once. */
 static void test_pg_concurrent_migrations(void)
 {
@@ -569,6 +643,7 @@ int main(void)
 	} else {
 		RUN(test_pg_concurrent_migrations);
 		RUN(test_pg_reconnect);
+		RUN(test_pg_changes);
 		RUN(test_pg_server_down);
 	}
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dbpath);
