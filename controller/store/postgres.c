@@ -205,8 +205,10 @@ static int sql_error(struct pg_store *s, const PGresult *res, const char *what)
 	if (state) {
 		if (!strcmp(state, "23505")) /* unique_violation */
 			return -EEXIST;
-		/* serialization_failure, deadlock_detected, lock_not_available */
-		if (!strcmp(state, "40001") || !strcmp(state, "40P01") || !strcmp(state, "55P03"))
+		/* serialization_failure, deadlock_detected, lock_not_available, query_canceled
+		 * (statement_timeout): worth trying again */
+		if (!strcmp(state, "40001") || !strcmp(state, "40P01") || !strcmp(state, "55P03") ||
+		    !strcmp(state, "57014"))
 			return -EBUSY;
 		if (!strcmp(state, "53100")) /* disk_full */
 			return -ENOSPC;
@@ -349,12 +351,17 @@ static int pg_commit(struct store *st)
 		s->txn_lost = false;
 		return -ECONNREFUSED;
 	}
+	/* Still inside while COMMIT is on its way: a connection lost now must fail the call
+	 * (the outcome is unknown), not re-send COMMIT on a new connection, where it would
+	 * succeed with nothing to commit. */
+	s->txn_depth = 1;
 	err = pg_exec(s, "COMMIT", 0, NULL, &res);
+	s->txn_depth = 0;
+	s->txn_lost = false;
 	/* A transaction in which a statement failed ends in ROLLBACK, with no error. */
 	if (!err && strcmp(PQcmdStatus(res), "COMMIT"))
 		err = -EIO;
 	PQclear(res);
-	s->txn_lost = false;
 	return err;
 }
 

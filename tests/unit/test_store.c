@@ -555,6 +555,15 @@ static void test_pg_reconnect(void)
 	CHECK(st->ops->entity_put(st, &rec, 1) == -ECONNREFUSED);
 	st->ops->rollback(st);
 	CHECK(st->ops->entity_put(st, &rec, 1) == 0);
+	/* Lost before COMMIT: the commit fails (it is not re-sent on a new connection, where it
+	 * would "succeed"), and what the transaction wrote is not there. */
+	CHECK(st->ops->begin(st) == 0);
+	CHECK(st->ops->entity_put(st, &rec, 2) == 0);
+	CHECK(pg_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+		     "WHERE application_name = 'xwhisk'") == 0);
+	CHECK(st->ops->commit(st) == -ECONNREFUSED);
+	CHECK(st->ops->entity_get(st, "ns8/a", &got) == 0 && got.rev == 2);
+	entity_rec_clear(&got);
 	entity_rec_clear(&rec);
 	store_close(st);
 }
