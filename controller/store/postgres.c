@@ -44,8 +44,9 @@
  * waits out connect_timeout) stalls the loop rarely. */
 #define DOWN_HOLD_MIN_MS 1000
 #define DOWN_HOLD_MAX_MS 8000
-/* Rows per INSERT of an activation batch (6 parameters each, libpq allows 65535). */
-#define INSERT_ROWS_MAX 500
+/* Rows per INSERT of an activation batch (6 parameters each, libpq allows 65535): a
+ * node's batch (at most 1000) is one statement, one commit. */
+#define INSERT_ROWS_MAX 1000
 /* Key of the advisory lock that serialises schema migrations ("xwhisk" in ASCII). */
 #define MIGRATION_LOCK_KEY "132372276996203"
 /* The channel of entity changes; its payload {"op","docid","type","from"}. */

@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "loop.h"
 #include "retention.h"
 #include "store.h"
@@ -178,6 +179,7 @@ int main(int argc, char **argv)
 	bool more = true;
 	pid_t child;
 
+	log_init("store_bench");
 	if (argc < 3) {
 		fprintf(stderr, "usage: store_bench URI RECORDS [QUERIES]\n");
 		return 2;
