@@ -10,6 +10,7 @@
 /* Batches of a pass that has more to do follow each other this closely, so the loop
  * serves requests in between. */
 #define RETENTION_FIRST_MS 5000
+#define RETENTION_PERIOD_DEFAULT_MS 60000
 #define RETENTION_NEXT_BATCH_MS 20
 
 struct retention {
@@ -167,8 +168,9 @@ struct retention *retention_start(struct loop *loop, struct store *st, int64_t d
 	r->loop = loop;
 	r->st = st;
 	r->default_ms = default_ms;
-	r->period_ms = period_ms ? period_ms : 1;
-	r->timer = loop_timer_add(loop, period_ms < RETENTION_FIRST_MS ? period_ms : RETENTION_FIRST_MS,
+	/* 0 would spin the loop: the default instead. */
+	r->period_ms = period_ms ? period_ms : RETENTION_PERIOD_DEFAULT_MS;
+	r->timer = loop_timer_add(loop, r->period_ms < RETENTION_FIRST_MS ? r->period_ms : RETENTION_FIRST_MS,
 				  retention_tick, r);
 	if (!r->timer) {
 		free(r);
