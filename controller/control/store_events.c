@@ -141,7 +141,8 @@ static int obs_activation_count(struct store *st, const struct activation_query 
 }
 
 static int obs_activation_expire(struct store *st, const char *ns, int64_t before,
-				 const char *const *skip, size_t nskip, unsigned max, int64_t *deleted)
+				 const char *const *skip, size_t nskip, unsigned max,
+				 int64_t *deleted)
 {
 	return INNER(st)->ops->activation_expire(INNER(st), ns, before, skip, nskip, max, deleted);
 }

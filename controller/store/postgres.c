@@ -447,15 +447,16 @@ static int pg_entity_put(struct store *st, struct entity_rec *rec, int64_t expec
 	if (expect_rev) {
 		p_int(&p, expect_rev);
 		err = pg_exec_p(s,
-				"WITH w AS (UPDATE entities SET root=$2, path=$3, name=$4, type=$5, "
-				"rev=$6, updated=$7, publish=$8, binding=$9, summary=$10, doc=$11 "
+				"WITH w AS (UPDATE entities SET root=$2, path=$3, name=$4, "
+				"type=$5, rev=$6, updated=$7, publish=$8, binding=$9, "
+				"summary=$10, doc=$11 "
 				"WHERE docid = $1 AND rev = $13 RETURNING docid) "
 				"SELECT pg_notify('" CHANGES_CHANNEL "', $12) FROM w",
 				&p, &res);
 	} else {
 		err = pg_exec_p(s,
-				"WITH w AS (INSERT INTO entities (docid, root, path, name, type, rev, "
-				"updated, publish, binding, summary, doc) "
+				"WITH w AS (INSERT INTO entities (docid, root, path, name, "
+				"type, rev, updated, publish, binding, summary, doc) "
 				"VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) "
 				"ON CONFLICT (docid) DO NOTHING RETURNING docid) "
 				"SELECT pg_notify('" CHANGES_CHANNEL "', $12) FROM w",
@@ -491,8 +492,9 @@ static int pg_entity_delete(struct store *st, const char *docid, int64_t expect_
 	if (expect_rev) {
 		p_int(&p, expect_rev);
 		err = pg_exec_p(s,
-				"WITH w AS (DELETE FROM entities WHERE docid = $1 AND rev = $3 "
-				"RETURNING docid) SELECT pg_notify('" CHANGES_CHANNEL "', $2) FROM w",
+				"WITH w AS (DELETE FROM entities WHERE docid = $1 AND "
+				"rev = $3 RETURNING docid) "
+				"SELECT pg_notify('" CHANGES_CHANNEL "', $2) FROM w",
 				&p, &res);
 	} else {
 		err = pg_exec_p(s,
@@ -596,7 +598,8 @@ static void hex_encode(const unsigned char *in, size_t len, char *out)
 		sprintf(out + 2 * i, "%02x", in[i]);
 }
 
-#define SUBJECT_COLUMNS "namespace, uuid, encode(salt, 'hex'), encode(key_hash, 'hex'), limits, created"
+#define SUBJECT_COLUMNS                                                                            \
+	"namespace, uuid, encode(salt, 'hex'), encode(key_hash, 'hex'), limits, created"
 
 static int subject_lookup(struct pg_store *s, const char *sql, const char *key,
 			  struct subject *out)
@@ -635,7 +638,8 @@ out:
 
 static int pg_subject_get(struct store *st, const char *namespace, struct subject *out)
 {
-	return subject_lookup(to_pg(st), "SELECT " SUBJECT_COLUMNS " FROM subjects WHERE namespace = $1",
+	return subject_lookup(to_pg(st),
+			      "SELECT " SUBJECT_COLUMNS " FROM subjects WHERE namespace = $1",
 			      namespace, out);
 }
 
@@ -668,8 +672,8 @@ static int pg_subject_put(struct store *st, const struct subject *sub, bool crea
 		p_int(&p, sub->created);
 		err = pg_exec_p(to_pg(st),
 				"INSERT INTO subjects (namespace, uuid, salt, key_hash, limits, "
-				"created) VALUES ($1, $2, decode($3, 'hex'), decode($4, 'hex'), $5, "
-				"$6) ON CONFLICT DO NOTHING",
+				"created) VALUES ($1, $2, decode($3, 'hex'), "
+				"decode($4, 'hex'), $5, $6) ON CONFLICT DO NOTHING",
 				&p, &res);
 	} else {
 		err = pg_exec_p(to_pg(st),
@@ -797,8 +801,11 @@ static int pg_activation_put(struct store *st, json_t *const *docs, size_t n)
 	err = pg_begin(st);
 	if (err)
 		return err;
-	for (size_t i = 0; i < n && !err; i += INSERT_ROWS_MAX)
-		err = insert_activations(s, docs + i, n - i < INSERT_ROWS_MAX ? n - i : INSERT_ROWS_MAX);
+	for (size_t i = 0; i < n && !err; i += INSERT_ROWS_MAX) {
+		size_t rows = n - i < INSERT_ROWS_MAX ? n - i : INSERT_ROWS_MAX;
+
+		err = insert_activations(s, docs + i, rows);
+	}
 	if (err) {
 		pg_rollback(st);
 		return err;
@@ -951,8 +958,8 @@ static int pg_activation_expire(struct store *st, const char *namespace, int64_t
 		p_str(&p, namespace);
 		err = pg_exec_p(to_pg(st),
 				"DELETE FROM activations WHERE activation_id IN (SELECT "
-				"activation_id FROM activations WHERE namespace = $3 AND start < $1 "
-				"LIMIT $2)",
+				"activation_id FROM activations WHERE namespace = $3 AND "
+				"start < $1 LIMIT $2)",
 				&p, &res);
 	} else {
 		skip_arr = text_array(skip, nskip);
@@ -1056,9 +1063,10 @@ static int pg_changes_read(struct store *st, store_change_cb cb, void *data)
 	}
 	while ((n = PQnotifies(s->listen))) {
 		json_t *j = json_loads(n->extra, 0, NULL);
+		json_t *type = json_object_get(j, "type");
 		struct store_change c = { .op = json_obj_str(j, "op"),
 					  .docid = json_obj_str(j, "docid"),
-					  .type = (int)json_integer_value(json_object_get(j, "type")) };
+					  .type = (int)json_integer_value(type) };
 		const char *from = json_obj_str(j, "from");
 
 		/* Our own writes were published when made. */

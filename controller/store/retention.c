@@ -162,6 +162,7 @@ struct retention *retention_start(struct loop *loop, struct store *st, int64_t d
 				  unsigned period_ms)
 {
 	struct retention *r = calloc(1, sizeof(*r));
+	unsigned first;
 
 	if (!r)
 		return NULL;
@@ -170,8 +171,8 @@ struct retention *retention_start(struct loop *loop, struct store *st, int64_t d
 	r->default_ms = default_ms;
 	/* 0 would spin the loop: the default instead. */
 	r->period_ms = period_ms ? period_ms : RETENTION_PERIOD_DEFAULT_MS;
-	r->timer = loop_timer_add(loop, r->period_ms < RETENTION_FIRST_MS ? r->period_ms : RETENTION_FIRST_MS,
-				  retention_tick, r);
+	first = r->period_ms < RETENTION_FIRST_MS ? r->period_ms : RETENTION_FIRST_MS;
+	r->timer = loop_timer_add(loop, first, retention_tick, r);
 	if (!r->timer) {
 		free(r);
 		return NULL;

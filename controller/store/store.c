@@ -98,8 +98,9 @@ void store_uri_redact(const char *uri, char *buf, size_t len)
 
 	buf[0] = '\0';
 	/* scheme://user:SECRET@host... */
-	if (user && (at = strchr(user + 3, '@')) && (colon = memchr(user + 3, ':', at - user - 3)) &&
-	    !memchr(user + 3, '/', at - user - 3)) {
+	if (user && (at = strchr(user + 3, '@')) &&
+	    (colon = memchr(user + 3, ':', (size_t)(at - user - 3))) &&
+	    !memchr(user + 3, '/', (size_t)(at - user - 3))) {
 		n = (size_t)snprintf(buf, len, "%.*s***", (int)(colon + 1 - uri), uri);
 		uri = at;
 	}

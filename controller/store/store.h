@@ -103,7 +103,8 @@ struct store_ops {
 	 * one namespace, or of every namespace but those in skip[] when namespace is NULL.
 	 * Each call is its own short transaction; *deleted says how many went. */
 	int (*activation_expire)(struct store *st, const char *namespace, int64_t before,
-				 const char *const *skip, size_t nskip, unsigned max, int64_t *deleted);
+				 const char *const *skip, size_t nskip, unsigned max,
+				 int64_t *deleted);
 
 	/*
 	 * Optional (NULL where one controller owns the store): the entity writes other

@@ -46,8 +46,9 @@ static json_t *record(uint64_t i, uint64_t total)
 			 (json_int_t)12, "response", "statusCode", 0, "result", "greeting",
 			 "hello stranger", "n", (int)i, "logs",
 			 "2024-01-01T00:00:00.000000000Z stdout: hello",
-			 "2024-01-01T00:00:00.000100000Z stdout: done", "annotations", "key", "path",
-			 "value", path, "key", "kind", "value", "nodejs:20", "key", "limits", "value",
+			 "2024-01-01T00:00:00.000100000Z stdout: done", "annotations", "key",
+			 "path", "value", path, "key", "kind", "value", "nodejs:20", "key",
+			 "limits", "value",
 			 "timeout", 60000, "memory", 256, "logs", 10, "concurrency", 1, "version",
 			 "0.0.1", "publish", 0);
 }

@@ -42,8 +42,11 @@ static int pg_sql(const char *sql)
 	int err = -EIO;
 
 	if (PQstatus(c) == CONNECTION_OK) {
+		ExecStatusType rs;
+
 		res = PQexec(c, sql);
-		if (PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK)
+		rs = PQresultStatus(res);
+		if (rs == PGRES_COMMAND_OK || rs == PGRES_TUPLES_OK)
 			err = 0;
 		else
 			fprintf(stderr, "  %s: %s", sql, PQresultErrorMessage(res));
