@@ -943,6 +943,10 @@ static char *text_array(const char *const *items, size_t n)
 	return out;
 }
 
+/* Rows are chosen through the index on start and deleted by ctid (a TID scan: "IN
+ * (SELECT activation_id ...)" was planned as a scan of the whole table per batch).
+ * Controllers on one database run retention each: SKIP LOCKED makes their batches take
+ * disjoint rows instead of waiting for each other's. */
 static int pg_activation_expire(struct store *st, const char *namespace, int64_t before,
 				const char *const *skip, size_t nskip, unsigned max,
 				int64_t *deleted)
@@ -957,9 +961,9 @@ static int pg_activation_expire(struct store *st, const char *namespace, int64_t
 	if (namespace) {
 		p_str(&p, namespace);
 		err = pg_exec_p(to_pg(st),
-				"DELETE FROM activations WHERE activation_id IN (SELECT "
-				"activation_id FROM activations WHERE namespace = $3 AND "
-				"start < $1 LIMIT $2)",
+				"DELETE FROM activations WHERE ctid = ANY(ARRAY(SELECT ctid "
+				"FROM activations WHERE namespace = $3 AND start < $1 "
+				"LIMIT $2 FOR UPDATE SKIP LOCKED))",
 				&p, &res);
 	} else {
 		skip_arr = text_array(skip, nskip);
@@ -967,9 +971,9 @@ static int pg_activation_expire(struct store *st, const char *namespace, int64_t
 			return -ENOMEM;
 		p_str(&p, skip_arr);
 		err = pg_exec_p(to_pg(st),
-				"DELETE FROM activations WHERE activation_id IN (SELECT "
-				"activation_id FROM activations WHERE start < $1 AND "
-				"namespace <> ALL($3::text[]) LIMIT $2)",
+				"DELETE FROM activations WHERE ctid = ANY(ARRAY(SELECT ctid "
+				"FROM activations WHERE start < $1 AND "
+				"namespace <> ALL($3::text[]) LIMIT $2 FOR UPDATE SKIP LOCKED))",
 				&p, &res);
 	}
 	if (!err)
