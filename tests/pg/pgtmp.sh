@@ -13,8 +13,10 @@
 set -euo pipefail
 
 user=${PGTMP_USER:-xwhisk-test}
-root_dir=${PGTMP_ROOT:-/tmp}
+root_dir=$(realpath -m "${PGTMP_ROOT:-/tmp}")
 db=xwhisk
+# The server's user may not enter the caller's directory (a checkout under /root).
+cd /
 
 die() {
 	echo "pgtmp: $*" >&2
