@@ -15,6 +15,7 @@
 #include "json.h"
 #include "log.h"
 #include "names.h"
+#include "retention.h"
 #include "store.h"
 #include "util.h"
 
@@ -175,6 +176,10 @@ static int limits_cmd(struct store *st, int argc, char **argv)
 
 		limits_effective(s.limits, &eff);
 		j = limits_to_json(&eff);
+		/* Not an API limit (GET /limits does not show it): the controller's retention. */
+		if (json_object_get(s.limits, RETENTION_LIMIT_KEY))
+			json_object_set(j, RETENTION_LIMIT_KEY,
+					json_object_get(s.limits, RETENTION_LIMIT_KEY));
 		print_json(j);
 		json_decref(j);
 	} else if (!strcmp(cmd, "delete")) {
