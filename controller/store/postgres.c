@@ -985,6 +985,7 @@ static int pg_activation_expire(struct store *st, const char *namespace, int64_t
 
 static const char *const conn_keys[] = { "connect_timeout",
 					 "application_name",
+					 "client_encoding",
 					 "keepalives_idle",
 					 "keepalives_interval",
 					 "keepalives_count",
@@ -1188,6 +1189,7 @@ int store_pg_open(const char *conninfo, struct store **out)
 	 */
 	const char *vals[] = { "2",
 			       "xwhisk",
+			       "UTF8",
 			       "10",
 			       "5",
 			       "3",
@@ -1196,9 +1198,12 @@ int store_pg_open(const char *conninfo, struct store **out)
 			       conninfo,
 			       NULL };
 	struct pg_store *s = calloc(1, sizeof(*s));
+	const char *enc;
 	PGresult *res;
 	int err;
 
+	_Static_assert(sizeof(vals) / sizeof(vals[0]) == sizeof(conn_keys) / sizeof(conn_keys[0]),
+		       "a value for every connection key");
 	if (!s)
 		return -ENOMEM;
 	s->base.ops = &pg_ops;
@@ -1216,6 +1221,12 @@ int store_pg_open(const char *conninfo, struct store **out)
 		goto out;
 	}
 	PQsetNoticeProcessor(s->conn, notice_quiet, NULL);
+	/* Documents are UTF-8; a database in another encoding refuses what it cannot hold. */
+	enc = PQparameterStatus(s->conn, "server_encoding");
+	if (enc && strcmp(enc, "UTF8"))
+		pr_warn("store: the database's encoding is %s, not UTF8: records with characters "
+			"it lacks will be refused",
+			enc);
 	err = migrate(s);
 	if (err)
 		goto out;
