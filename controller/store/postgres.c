@@ -15,9 +15,11 @@
  *   connection is gone and every call fails until the caller rolls back.
  * - Text columns that order or key rows use the "C" collation: the same order as SQLite's
  *   byte comparison, whatever the database's locale.
- * - Every entity write sends a NOTIFY in its own statement (delivered at commit, never for
- *   a rolled-back write); a second connection LISTENs, so a controller publishes to its
- *   nodes the changes other controllers made (changes_read).
+ * - Every entity write records itself in entity_changes and sends a NOTIFY, in its own
+ *   statement (delivered at commit, never for a rolled-back write); a second connection
+ *   LISTENs, so a controller publishes to its nodes the changes other controllers made
+ *   (changes_read), and after that connection was lost it replays entity_changes from
+ *   shortly before the last change it heard of.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -49,11 +51,25 @@
 #define INSERT_ROWS_MAX 1000
 /* Key of the advisory lock that serialises schema migrations ("xwhisk" in ASCII). */
 #define MIGRATION_LOCK_KEY "132372276996203"
-/* The channel of entity changes; its payload {"op","docid","type","from"}. */
+/* The channel of entity changes; its payload {"op","docid","type","from","at"}. */
 #define CHANGES_CHANNEL "xwhisk_entities"
-/* After the listener was away, entities updated this long before it went are announced
- * again (clocks of controllers differ a little). */
-#define CHANGES_SLACK_MS 5000
+/* After the listener was away, the changes since this long before the last one it heard
+ * of are replayed: a write stamped earlier may commit later (its transaction, its lock
+ * wait). Replaying more only costs nodes a refetch. */
+#define CHANGES_REPLAY_MS 60000
+/* entity_changes keeps an hour; a controller cut off longer makes its nodes resync anyway
+ * (their event streams break too). Pruned every ten minutes. */
+#define CHANGES_KEEP_MS 3600000
+#define CHANGES_PRUNE_EVERY_MS 600000
+/* The database's clock in epoch ms: the one clock every controller's stamps share. */
+#define SQL_NOW_MS "(extract(epoch from clock_timestamp()) * 1000)::bigint"
+/* Records a write's rows (w: docid, type) and announces each at commit. */
+#define SQL_RECORD_CHANGE(op, origin)                                                              \
+	", c AS (INSERT INTO entity_changes (docid, op, type, origin, at) "                       \
+	"SELECT docid, '" op "', type, " origin ", " SQL_NOW_MS " FROM w "                       \
+	"RETURNING docid, op, type, origin, at) "                                                 \
+	"SELECT pg_notify('" CHANGES_CHANNEL "', json_build_object('op', op, 'docid', docid, "     \
+	"'type', type, 'from', origin, 'at', at)::text) FROM c"
 
 struct pg_store {
 	struct store base;
@@ -66,7 +82,9 @@ struct pg_store {
 	/* The change feed: a connection that only LISTENs, and who we are on it. */
 	PGconn *listen;
 	char instance[17];
-	int64_t listen_lost;   /* wall-clock ms the listener went away, 0 while it is up */
+	int64_t heard_at;      /* the database's stamp of the last change heard of */
+	bool listen_lost;      /* the listener went away: replay when it is back */
+	uint64_t next_prune;   /* monotonic ms */
 	uint64_t listen_retry; /* monotonic ms: no reconnection attempt before */
 	unsigned listen_pause; /* the pause before the next attempt: 1 s doubling to 30 s */
 };
@@ -106,6 +124,15 @@ static const char *const migrations[] = {
 	"  activation_id);"
 	/* Retention deletes the oldest records of every namespace at once. */
 	"CREATE INDEX activations_by_start ON activations(start);",
+	/* 2: every entity write, for controllers that missed its NOTIFY */
+	"CREATE TABLE entity_changes ("
+	"  seq BIGSERIAL PRIMARY KEY,"
+	"  docid TEXT COLLATE \"C\" NOT NULL,"
+	"  op TEXT NOT NULL,"
+	"  type INTEGER NOT NULL,"
+	"  origin TEXT NOT NULL,"
+	"  at BIGINT NOT NULL);"
+	"CREATE INDEX entity_changes_by_at ON entity_changes(at);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -312,17 +339,6 @@ static void pg_close(struct store *st)
 	free(s);
 }
 
-/* The NOTIFY payload of a write. */
-static char *change_payload(struct pg_store *s, const char *op, const char *docid, int type)
-{
-	json_t *j = json_pack("{s:s,s:s,s:i,s:s}", "op", op, "docid", docid, "type", type, "from",
-			      s->instance);
-	char *text = j ? json_dump(j) : NULL;
-
-	json_decref(j);
-	return text;
-}
-
 static int pg_begin(struct store *st)
 {
 	struct pg_store *s = to_pg(st);
@@ -422,12 +438,11 @@ static int pg_entity_put(struct store *st, struct entity_rec *rec, int64_t expec
 	struct pg_store *s = to_pg(st);
 	struct params p = { 0 };
 	char *summary = json_dump(rec->summary), *doc = json_dump(rec->doc);
-	char *change = change_payload(s, "put", rec->docid, (int)rec->type);
 	int64_t rev = expect_rev + 1;
 	PGresult *res = NULL;
 	int err;
 
-	if (!summary || !doc || !change) {
+	if (!summary || !doc) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -442,24 +457,23 @@ static int pg_entity_put(struct store *st, struct entity_rec *rec, int64_t expec
 	p_bool(&p, rec->binding);
 	p_str(&p, summary);
 	p_str(&p, doc);
-	p_str(&p, change);
+	p_str(&p, s->instance);
 	/* The row count of the SELECT is the row count of the write. */
 	if (expect_rev) {
 		p_int(&p, expect_rev);
 		err = pg_exec_p(s,
 				"WITH w AS (UPDATE entities SET root=$2, path=$3, name=$4, "
 				"type=$5, rev=$6, updated=$7, publish=$8, binding=$9, "
-				"summary=$10, doc=$11 "
-				"WHERE docid = $1 AND rev = $13 RETURNING docid) "
-				"SELECT pg_notify('" CHANGES_CHANNEL "', $12) FROM w",
+				"summary=$10, doc=$11 WHERE docid = $1 AND rev = $13 "
+				"RETURNING docid, type)" SQL_RECORD_CHANGE("put", "$12"),
 				&p, &res);
 	} else {
 		err = pg_exec_p(s,
 				"WITH w AS (INSERT INTO entities (docid, root, path, name, "
 				"type, rev, updated, publish, binding, summary, doc) "
 				"VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) "
-				"ON CONFLICT (docid) DO NOTHING RETURNING docid) "
-				"SELECT pg_notify('" CHANGES_CHANNEL "', $12) FROM w",
+				"ON CONFLICT (docid) DO NOTHING RETURNING docid, type)"
+				SQL_RECORD_CHANGE("put", "$12"),
 				&p, &res);
 	}
 	if (err)
@@ -473,42 +487,36 @@ out:
 	PQclear(res);
 	free(summary);
 	free(doc);
-	free(change);
 	return err;
 }
 
 static int pg_entity_delete(struct store *st, const char *docid, int64_t expect_rev)
 {
 	struct pg_store *s = to_pg(st);
-	char *change = change_payload(s, "delete", docid, -1);
 	struct params p = { 0 };
 	PGresult *res = NULL;
 	int err;
 
-	if (!change)
-		return -ENOMEM;
 	p_str(&p, docid);
-	p_str(&p, change);
+	p_str(&p, s->instance);
 	if (expect_rev) {
 		p_int(&p, expect_rev);
 		err = pg_exec_p(s,
 				"WITH w AS (DELETE FROM entities WHERE docid = $1 AND "
-				"rev = $3 RETURNING docid) "
-				"SELECT pg_notify('" CHANGES_CHANNEL "', $2) FROM w",
+				"rev = $3 RETURNING docid, -1 AS type)"
+				SQL_RECORD_CHANGE("delete", "$2"),
 				&p, &res);
 	} else {
 		err = pg_exec_p(s,
-				"WITH w AS (DELETE FROM entities WHERE docid = $1 RETURNING docid) "
-				"SELECT pg_notify('" CHANGES_CHANNEL "', $2) FROM w",
+				"WITH w AS (DELETE FROM entities WHERE docid = $1 "
+				"RETURNING docid, -1 AS type)" SQL_RECORD_CHANGE("delete", "$2"),
 				&p, &res);
 	}
 	if (!err && !changed(res))
 		err = expect_rev ? -ESTALE : -ENOENT;
 	PQclear(res);
-	free(change);
 	return err;
 }
-
 static const char *entity_where(const struct entity_query *q)
 {
 	if (q->root)
@@ -1001,38 +1009,68 @@ static int pg_changes_fd(struct store *st)
 	return s->listen && PQstatus(s->listen) == CONNECTION_OK ? PQsocket(s->listen) : -1;
 }
 
-/* Back after an absence: LISTEN again, and announce what changed meanwhile as far as the
- * table shows it (deletes made meanwhile leave no row: a node keeps such an entity cached
- * until its next change or resync). */
-static int listen_again(struct pg_store *s, store_change_cb cb, void *data)
+static void heard(struct pg_store *s, int64_t at)
 {
-	PGresult *res = PQexec(s->listen, "LISTEN " CHANGES_CHANNEL);
-	char since[24];
-	const char *vals[1] = { since };
+	if (at > s->heard_at)
+		s->heard_at = at;
+}
 
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+/* LISTENs (again); when the listener was away, replays what was written meanwhile. The
+ * first time, the database's clock says from when changes count. */
+static int listen_start(struct pg_store *s, store_change_cb cb, void *data)
+{
+	PGresult *res = PQexec(s->listen, "LISTEN " CHANGES_CHANNEL "; SELECT " SQL_NOW_MS);
+	char since[24];
+	const char *vals[2] = { since, s->instance };
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		PQclear(res);
 		return -ECONNREFUSED;
 	}
+	if (!s->heard_at)
+		heard(s, value_int(res, 0, 0));
 	PQclear(res);
 	if (!s->listen_lost)
 		return 0;
-	snprintf(since, sizeof(since), "%" PRId64, s->listen_lost - CHANGES_SLACK_MS);
-	res = PQexecParams(s->listen, "SELECT docid, type FROM entities WHERE updated >= $1", 1,
-			   NULL, vals, NULL, NULL, 0);
-	if (PQresultStatus(res) == PGRES_TUPLES_OK) {
-		for (int i = 0; i < PQntuples(res); i++) {
-			struct store_change c = { .op = "put",
-						  .docid = PQgetvalue(res, i, 0),
-						  .type = (int)value_int(res, i, 1) };
+	snprintf(since, sizeof(since), "%" PRId64, s->heard_at - CHANGES_REPLAY_MS);
+	res = PQexecParams(s->listen,
+			   "SELECT docid, op, type, at FROM entity_changes WHERE at >= $1 AND "
+			   "origin <> $2 ORDER BY seq",
+			   2, NULL, vals, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		PQclear(res);
+		return -ECONNREFUSED;
+	}
+	for (int i = 0; i < PQntuples(res); i++) {
+		struct store_change c = { .docid = PQgetvalue(res, i, 0),
+					  .op = PQgetvalue(res, i, 1),
+					  .type = (int)value_int(res, i, 2) };
 
-			cb(&c, data);
-		}
+		cb(&c, data);
+		heard(s, value_int(res, i, 3));
 	}
 	PQclear(res);
 	pr_warn("store: listening for other controllers' changes again");
-	s->listen_lost = 0;
+	s->listen_lost = false;
 	return 0;
+}
+
+/* Keeps entity_changes to its last hour, on the listener's otherwise idle connection. */
+static void prune_changes(struct pg_store *s)
+{
+	char before[24];
+	const char *vals[1] = { before };
+	PGresult *res;
+
+	if (clock_mono_ms() < s->next_prune)
+		return;
+	s->next_prune = clock_mono_ms() + CHANGES_PRUNE_EVERY_MS;
+	snprintf(before, sizeof(before), "%" PRId64, s->heard_at - CHANGES_KEEP_MS);
+	res = PQexecParams(s->listen, "DELETE FROM entity_changes WHERE at < $1", 1, NULL, vals,
+			   NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		pr_debug("store: pruning entity_changes: %s", PQresultErrorMessage(res));
+	PQclear(res);
 }
 
 static int pg_changes_read(struct store *st, store_change_cb cb, void *data)
@@ -1043,13 +1081,12 @@ static int pg_changes_read(struct store *st, store_change_cb cb, void *data)
 	if (!s->listen)
 		return -ENOMEM;
 	if (PQstatus(s->listen) != CONNECTION_OK) {
-		if (!s->listen_lost)
-			s->listen_lost = (int64_t)clock_real_ms();
+		s->listen_lost = true;
 		/* An attempt blocks the loop up to connect_timeout: they grow apart. */
 		if (clock_mono_ms() < s->listen_retry)
 			return -ECONNREFUSED;
 		PQreset(s->listen);
-		if (PQstatus(s->listen) != CONNECTION_OK || listen_again(s, cb, data)) {
+		if (PQstatus(s->listen) != CONNECTION_OK || listen_start(s, cb, data)) {
 			s->listen_retry = clock_mono_ms() + s->listen_pause;
 			if (s->listen_pause < 30000)
 				s->listen_pause *= 2;
@@ -1062,7 +1099,7 @@ static int pg_changes_read(struct store *st, store_change_cb cb, void *data)
 	if (!PQconsumeInput(s->listen) || PQstatus(s->listen) != CONNECTION_OK) {
 		pr_warn("store: lost the feed of other controllers' changes: %s",
 			PQerrorMessage(s->listen));
-		s->listen_lost = (int64_t)clock_real_ms();
+		s->listen_lost = true;
 		s->listen_retry = 0; /* the server may well be there: try at the next call */
 		return -ECONNREFUSED;
 	}
@@ -1074,12 +1111,14 @@ static int pg_changes_read(struct store *st, store_change_cb cb, void *data)
 					  .type = (int)json_integer_value(type) };
 		const char *from = json_obj_str(j, "from");
 
+		heard(s, json_integer_value(json_object_get(j, "at")));
 		/* Our own writes were published when made. */
 		if (c.op && c.docid && (!from || strcmp(from, s->instance)))
 			cb(&c, data);
 		json_decref(j);
 		PQfreemem(n);
 	}
+	prune_changes(s);
 	return 0;
 }
 
@@ -1199,7 +1238,6 @@ int store_pg_open(const char *conninfo, struct store **out)
 			       NULL };
 	struct pg_store *s = calloc(1, sizeof(*s));
 	const char *enc;
-	PGresult *res;
 	int err;
 
 	_Static_assert(sizeof(vals) / sizeof(vals[0]) == sizeof(conn_keys) / sizeof(conn_keys[0]),
@@ -1235,13 +1273,12 @@ int store_pg_open(const char *conninfo, struct store **out)
 	s->listen = PQconnectdbParams(conn_keys, vals, 1);
 	if (!s->listen)
 		goto out;
-	res = PQexec(s->listen, "LISTEN " CHANGES_CHANNEL);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+	if (PQstatus(s->listen) != CONNECTION_OK || listen_start(s, NULL, NULL)) {
 		pr_warn("store: cannot listen for other controllers' changes: %s",
 			PQerrorMessage(s->listen));
-		s->listen_lost = (int64_t)clock_real_ms();
+		s->listen_lost = true;
 	}
-	PQclear(res);
+	s->next_prune = clock_mono_ms() + CHANGES_PRUNE_EVERY_MS;
 	*out = &s->base;
 	return 0;
 out:

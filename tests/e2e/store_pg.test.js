@@ -10,7 +10,7 @@ const path = require('path');
 const { execFileSync } = require('child_process');
 const { System, test, run, assert, sleep, TOP } = require('./lib/harness');
 const { NS, expectStatus, expectClientError, postActivations, activationRecord } = require('./lib/api');
-const { invokeOk, putAction } = require('./lib/dp');
+const { invoke, invokeOk, putAction } = require('./lib/dp');
 
 const PGTMP = path.join(TOP, 'tests', 'pg', 'pgtmp.sh');
 const pgtmp = (...args) => execFileSync(PGTMP, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120000 }).trim();
@@ -194,7 +194,7 @@ test('two controllers on one database: writes through either are read through th
   if (ok === 40) console.log('# note: no update lost a race this time (no 409)');
 });
 
-test('an update through one controller reaches the nodes of the other (their cached action is dropped)', async () => {
+test('an update and a delete through one controller reach the nodes of the other (their cached action is dropped)', async () => {
   const code = (v) => ({ kind: 'nodejs:20', code: `function main() { return { v: ${v} } }` });
   await putAction(a, 'crossed', { exec: code(1) });
   assert.deepStrictEqual((await invokeOk(a, 'crossed', {})).response.result, { v: 1 }); // cached on A's node
@@ -206,6 +206,15 @@ test('an update through one controller reaches the nodes of the other (their cac
     await sleep(100);
   }
   assert.deepStrictEqual(got, { v: 2 }, "A's node runs the new code");
+  // A delete through B: A's node stops running the action.
+  expectStatus(await b.request('DELETE', `${NS}/_/actions/crossed`), 200);
+  let r;
+  for (let i = 0; i < 50; i++) {
+    r = await invoke(a, 'crossed', {});
+    if (r.status === 404) break;
+    await sleep(100);
+  }
+  assert.strictEqual(r.status, 404, `invoke after the delete through B: ${r.status} ${r.text.slice(0, 200)}`);
 });
 
 test('retention: records older than XWHISK_ACTIVATION_RETENTION go, newer stay', async () => {
