@@ -57,8 +57,8 @@
  * of are replayed: a write stamped earlier may commit later (its transaction, its lock
  * wait). Replaying more only costs nodes a refetch. */
 #define CHANGES_REPLAY_MS 60000
-/* entity_changes keeps an hour; a controller cut off longer makes its nodes resync anyway
- * (their event streams break too). Pruned every ten minutes. */
+/* entity_changes keeps an hour (before the last change heard of), pruned every ten
+ * minutes: a controller whose feed is cut for longer misses what went. */
 #define CHANGES_KEEP_MS 3600000
 #define CHANGES_PRUNE_EVERY_MS 600000
 /* The database's clock in epoch ms: the one clock every controller's stamps share. */
