@@ -40,10 +40,10 @@ static void usage(FILE *f)
 		"                         (XWHISK_STORE, default sqlite:DIR/controller/xwhisk.db)\n"
 		"  -r, --runtimes FILE    runtimes manifest (XWHISK_RUNTIMES, default <bindir>/runtimes/runtimes.json)\n"
 		"  -v, --log-level LEVEL  error, warn, info or debug (XWHISK_LOG_LEVEL, default info)\n"
+		"  -h, --help             this text\n"
 		"\n"
 		"XWHISK_ACTIVATION_RETENTION=AGE (7d, 12h, 30m, 90s; default off) deletes activation\n"
-		"records older than AGE; a namespace's limit %s overrides it.\n"
-		"  -h, --help             this text\n",
+		"records older than AGE; a namespace's limit %s overrides it.\n",
 		DEFAULT_LISTEN, RETENTION_LIMIT_KEY);
 }
 
