@@ -124,6 +124,8 @@ class System {
   // The store URI for this system, creating its own database on a PostgreSQL server.
   prepareStore() {
     if (this.storeUri || !this.store || this.env.XWHISK_STORE) return;
+    if (this.store === 'postgresql')
+      throw new Error('XWHISK_TEST_STORE=postgresql is for tests/run.sh (it starts a server); give a node test a URI: XWHISK_TEST_STORE=$(tests/pg/pgtmp.sh start)');
     if (!isPgUri(this.store) || this.sharedStore) {
       this.storeUri = this.store;
       return;
