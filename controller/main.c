@@ -17,6 +17,7 @@
 #include "events.h"
 #include "entity_limits.h"
 #include "log.h"
+#include "retention.h"
 #include "store_events.h"
 #include "util.h"
 
@@ -35,11 +36,15 @@ static void usage(FILE *f)
 		"Options (each also read from the environment variable shown):\n"
 		"  -l, --listen ADDR      host:port to serve on (XWHISK_CONTROLLER_LISTEN, default %s)\n"
 		"  -d, --data-dir DIR     state directory (XWHISK_DATA_DIR, default ./.xwhisk)\n"
-		"  -s, --store URI        sqlite:<path> (XWHISK_STORE, default sqlite:DIR/controller/xwhisk.db)\n"
+		"  -s, --store URI        sqlite:<path>, postgresql://... or a libpq connection string\n"
+		"                         (XWHISK_STORE, default sqlite:DIR/controller/xwhisk.db)\n"
 		"  -r, --runtimes FILE    runtimes manifest (XWHISK_RUNTIMES, default <bindir>/runtimes/runtimes.json)\n"
 		"  -v, --log-level LEVEL  error, warn, info or debug (XWHISK_LOG_LEVEL, default info)\n"
-		"  -h, --help             this text\n",
-		DEFAULT_LISTEN);
+		"  -h, --help             this text\n"
+		"\n"
+		"XWHISK_ACTIVATION_RETENTION=AGE (7d, 12h, 30m, 90s; default off) deletes activation\n"
+		"records older than AGE; a namespace's limit %s overrides it.\n",
+		DEFAULT_LISTEN, RETENTION_LIMIT_KEY);
 }
 
 static void flush_events(struct loop *loop, void *data)
@@ -102,6 +107,9 @@ int main(int argc, char **argv)
 	const char *store_uri = getenv("XWHISK_STORE");
 	const char *runtimes = getenv("XWHISK_RUNTIMES");
 	char dir[PATH_MAX], default_store[PATH_MAX + 16], default_runtimes[PATH_MAX];
+	char store_shown[PATH_MAX + 16];
+	struct retention *retention = NULL;
+	int64_t retention_ms = 0;
 	int opt, err, level;
 
 	log_init("xwhisk-controller");
@@ -164,9 +172,10 @@ int main(int argc, char **argv)
 	err = runtimes_load(runtimes, &ctl.runtimes);
 	if (err)
 		goto out;
+	store_uri_redact(store_uri, store_shown, sizeof(store_shown));
 	err = store_open(store_uri, &ctl.store);
 	if (err) {
-		pr_err("cannot open the store %s: %s", store_uri, strerror(-err));
+		pr_err("cannot open the store %s: %s", store_shown, strerror(-err));
 		goto out;
 	}
 	err = -ENOMEM;
@@ -180,6 +189,9 @@ int main(int argc, char **argv)
 			goto out;
 		ctl.store = observed;
 	}
+	err = store_events_follow(ctl.store, ctl.loop);
+	if (err)
+		goto out;
 	err = auth_seed(ctl.store);
 	if (err) {
 		pr_err("cannot seed namespaces: %s", strerror(-err));
@@ -205,6 +217,17 @@ int main(int argc, char **argv)
 		if (!ctl.cluster)
 			goto out;
 	}
+	if (retention_parse_age(env_or("XWHISK_ACTIVATION_RETENTION", "off"), &retention_ms)) {
+		pr_err("XWHISK_ACTIVATION_RETENTION '%s' is not an age like 7d, 12h, 30m or 90s",
+		       getenv("XWHISK_ACTIVATION_RETENTION"));
+		err = -EINVAL;
+		goto out;
+	}
+	err = -ENOMEM;
+	retention = retention_start(ctl.loop, ctl.store, retention_ms,
+				    env_unsigned("XWHISK_RETENTION_PERIOD_MS", 60000));
+	if (!retention)
+		goto out;
 	err = load_node_token(&ctl, dir);
 	if (err)
 		goto out;
@@ -222,10 +245,11 @@ int main(int argc, char **argv)
 	err = loop_add_signals(ctl.loop, signals, 2, on_signal, NULL);
 	if (err)
 		goto out;
-	pr_info("serving the API on http://%s (store %s)", listen, store_uri);
+	pr_info("serving the API on http://%s (store %s)", listen, store_shown);
 	err = loop_run(ctl.loop);
 out:
 	http_server_free(ctl.http);
+	retention_free(retention);
 	store_close(ctl.store);
 	cluster_free(ctl.cluster);
 	event_log_free(ctl.events);

@@ -3,6 +3,7 @@
 #
 # Runs the test suites and ends with one line: "N passed, N failed".
 #   tests/run.sh [suite...]     suites: unit bpf netns e2e (default: all)
+#   XWHISK_TEST_STORE=postgresql tests/run.sh e2e    the e2e suite on PostgreSQL
 # Every test program prints "ok - NAME" or "not ok - NAME: why" per case; a program
 # that exits non-zero without saying which case failed counts as one failure.
 set -uo pipefail
@@ -48,6 +49,21 @@ run_one() {
 	failed=$((failed + bad))
 }
 
+# The store's unit tests once more on PostgreSQL, on a server of their own
+# (tests/pg/pgtmp.sh). XWHISK_TEST_NO_PG=1 skips them where no server can run.
+unit_store_pg() {
+	local uri
+	[ -x "$build/tests/test_store" ] && [ "${XWHISK_TEST_NO_PG:-0}" != 1 ] || return 0
+	if ! uri=$(tests/pg/pgtmp.sh start); then
+		failures+=("[test_store/postgresql] cannot start a PostgreSQL server (tests/pg/pgtmp.sh)")
+		failed=$((failed + 1))
+		return
+	fi
+	run_one test_store/postgresql 300 env XWHISK_TEST_STORE="$uri" \
+		XWHISK_TEST_PGTMP="$top/tests/pg/pgtmp.sh" "$build/tests/test_store"
+	tests/pg/pgtmp.sh stop "$uri"
+}
+
 for suite in "${suites[@]}"; do
 	echo "== $suite"
 	ran_before=$((passed + failed))
@@ -56,8 +72,10 @@ for suite in "${suites[@]}"; do
 		for t in "$build"/tests/test_*; do
 			[ -x "$t" ] || continue
 			case "$(basename "$t")" in test_bpf_*) continue ;; esac
-			run_one "$(basename "$t")" 300 "$t"
+			# XWHISK_TEST_STORE is the e2e suite's; test_store's SQLite pass runs here
+			run_one "$(basename "$t")" 300 env -u XWHISK_TEST_STORE "$t"
 		done
+		unit_store_pg
 		;;
 	bpf)
 		for t in "$build"/tests/test_bpf_*; do
@@ -78,10 +96,22 @@ for suite in "${suites[@]}"; do
 			(cd tests/e2e && npm ci --no-audit --no-fund >/dev/null 2>&1) ||
 				(cd tests/e2e && npm install --no-audit --no-fund >/dev/null 2>&1)
 		fi
+		# XWHISK_TEST_STORE=postgresql: every system of the run on a PostgreSQL server
+		# started for it (a postgresql://... URI: on that server).
+		e2e_pg=
+		if [ "${XWHISK_TEST_STORE:-}" = postgresql ]; then
+			if ! e2e_pg=$(tests/pg/pgtmp.sh start); then
+				failures+=("[e2e] cannot start a PostgreSQL server (tests/pg/pgtmp.sh)")
+				failed=$((failed + 1))
+				continue
+			fi
+			export XWHISK_TEST_STORE=$e2e_pg
+		fi
 		for t in tests/e2e/*.test.js; do
 			[ -f "$t" ] || continue
 			run_one "$(basename "$t")" 900 node "$t"
 		done
+		[ -z "$e2e_pg" ] || tests/pg/pgtmp.sh stop "$e2e_pg"
 		;;
 	*)
 		echo "unknown suite '$suite'" >&2

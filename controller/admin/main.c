@@ -15,6 +15,7 @@
 #include "json.h"
 #include "log.h"
 #include "names.h"
+#include "retention.h"
 #include "store.h"
 #include "util.h"
 
@@ -40,7 +41,8 @@ static void usage(FILE *f)
 		"\n"
 		"Options:\n"
 		"  -d, --data-dir DIR   state directory (XWHISK_DATA_DIR, default ./.xwhisk)\n"
-		"  -s, --store URI      store (XWHISK_STORE, default sqlite:DIR/controller/xwhisk.db)\n"
+		"  -s, --store URI      sqlite:<path>, postgresql://... or a libpq connection string\n"
+		"                       (XWHISK_STORE, default sqlite:DIR/controller/xwhisk.db)\n"
 		"  -h, --help           this text\n");
 }
 
@@ -174,6 +176,10 @@ static int limits_cmd(struct store *st, int argc, char **argv)
 
 		limits_effective(s.limits, &eff);
 		j = limits_to_json(&eff);
+		/* Not an API limit (GET /limits does not show it): the controller's retention. */
+		if (json_object_get(s.limits, RETENTION_LIMIT_KEY))
+			json_object_set(j, RETENTION_LIMIT_KEY,
+					json_object_get(s.limits, RETENTION_LIMIT_KEY));
 		print_json(j);
 		json_decref(j);
 	} else if (!strcmp(cmd, "delete")) {
@@ -263,7 +269,10 @@ int main(int argc, char **argv)
 	}
 	err = store_open(store_uri, &st);
 	if (err) {
-		fprintf(stderr, "cannot open the store %s: %s\n", store_uri, strerror(-err));
+		char shown[PATH_MAX + 16];
+
+		store_uri_redact(store_uri, shown, sizeof(shown));
+		fprintf(stderr, "cannot open the store %s: %s\n", shown, strerror(-err));
 		return 1;
 	}
 	err = auth_seed(st);

@@ -100,6 +100,9 @@ void api_error_method(struct api_req *r, const char *allowed)
 	api_error(r, 405, "HTTP method not allowed, supported methods: %s", allowed);
 }
 
+/* Seconds a client is asked to wait after a 503 from the store. */
+#define STORE_RETRY_AFTER_S 2
+
 void api_error_store(struct api_req *r, int err)
 {
 	switch (err) {
@@ -112,8 +115,15 @@ void api_error_store(struct api_req *r, int err)
 	case -ESTALE:
 		api_error(r, 409, "Concurrent modification to resource detected.");
 		break;
+	/* Both pass: a lock held too long, a database server restarting. Clients (and a
+	 * node's record shipper) come back after Retry-After. */
 	case -EBUSY:
+		http_resp_header(r->http, "Retry-After", "%d", STORE_RETRY_AFTER_S);
 		api_error(r, 503, "The store is busy; try again.");
+		break;
+	case -ECONNREFUSED:
+		http_resp_header(r->http, "Retry-After", "%d", STORE_RETRY_AFTER_S);
+		api_error(r, 503, "The store is unavailable; try again.");
 		break;
 	/* The entity layer's answers: another namespace's private entity, a name taken by
 	 * another collection. */

@@ -10,6 +10,10 @@ struct observed_store {
 	struct store base;
 	struct store *inner;
 	struct event_log *log;
+	/* Following other controllers' writes: the descriptor watched, the retry timer. */
+	struct loop *loop;
+	int follow_fd;
+	struct loop_timer *follow_timer;
 };
 
 #define INNER(st) (((struct observed_store *)(st))->inner)
@@ -29,6 +33,12 @@ static void publish(struct store *st, const char *op, const char *docid, int typ
 
 static void obs_close(struct store *st)
 {
+	struct observed_store *o = (struct observed_store *)st;
+
+	if (o->follow_fd >= 0)
+		loop_del_fd(o->loop, o->follow_fd);
+	if (o->follow_timer)
+		loop_timer_cancel(o->loop, o->follow_timer);
 	store_close(INNER(st));
 	free(st);
 }
@@ -130,6 +140,13 @@ static int obs_activation_count(struct store *st, const struct activation_query 
 	return INNER(st)->ops->activation_count(INNER(st), q, out);
 }
 
+static int obs_activation_expire(struct store *st, const char *ns, int64_t before,
+				 const char *const *skip, size_t nskip, unsigned max,
+				 int64_t *deleted)
+{
+	return INNER(st)->ops->activation_expire(INNER(st), ns, before, skip, nskip, max, deleted);
+}
+
 static const struct store_ops observed_ops = {
 	.close = obs_close,
 	.begin = obs_begin,
@@ -149,6 +166,7 @@ static const struct store_ops observed_ops = {
 	.activation_get = obs_activation_get,
 	.activation_list = obs_activation_list,
 	.activation_count = obs_activation_count,
+	.activation_expire = obs_activation_expire,
 };
 
 struct store *store_with_events(struct store *inner, struct event_log *log)
@@ -160,5 +178,57 @@ struct store *store_with_events(struct store *inner, struct event_log *log)
 	o->base.ops = &observed_ops;
 	o->inner = inner;
 	o->log = log;
+	o->follow_fd = -1;
 	return &o->base;
+}
+
+static void on_change(const struct store_change *c, void *data)
+{
+	publish(data, c->op, c->docid, c->type);
+}
+
+static void follow_read(struct observed_store *o);
+
+static void on_follow_fd(struct loop *loop, int fd, uint32_t events, void *data)
+{
+	follow_read(data);
+}
+
+static void on_follow_timer(struct loop *loop, void *data)
+{
+	struct observed_store *o = data;
+
+	o->follow_timer = NULL;
+	follow_read(o);
+}
+
+/* Reads what arrived, then watches the feed's descriptor, which a reconnection changes;
+ * without one (the feed is down), tries again in a second. */
+static void follow_read(struct observed_store *o)
+{
+	struct store *in = o->inner;
+	int fd;
+
+	(void)in->ops->changes_read(in, on_change, o);
+	fd = in->ops->changes_fd(in);
+	if (fd != o->follow_fd) {
+		if (o->follow_fd >= 0)
+			loop_del_fd(o->loop, o->follow_fd);
+		o->follow_fd = -1;
+		if (fd >= 0 && !loop_add_fd(o->loop, fd, EPOLLIN, on_follow_fd, o))
+			o->follow_fd = fd;
+	}
+	if (o->follow_fd < 0 && !o->follow_timer)
+		o->follow_timer = loop_timer_add(o->loop, 1000, on_follow_timer, o);
+}
+
+int store_events_follow(struct store *observed, struct loop *loop)
+{
+	struct observed_store *o = (struct observed_store *)observed;
+
+	if (!o->inner->ops->changes_fd || !o->inner->ops->changes_read)
+		return 0;
+	o->loop = loop;
+	follow_read(o);
+	return 0;
 }

@@ -13,6 +13,7 @@
 #include "json.h"
 #include "log.h"
 #include "store.h"
+#include "store_backend.h"
 
 struct sqlite_store {
 	struct store base;
@@ -52,6 +53,8 @@ static const char *const migrations[] = {
 	"  doc TEXT NOT NULL);"
 	"CREATE INDEX activations_by_ns ON activations(namespace, start DESC);"
 	"CREATE INDEX activations_by_name ON activations(namespace, filter_name, start DESC);",
+	/* 2: retention deletes the oldest records of every namespace at once */
+	"CREATE INDEX activations_by_start ON activations(start);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -530,49 +533,6 @@ static int sqlite_subject_list(struct store *stp, json_t **out)
 	return err;
 }
 
-/* The name an activation list filters on: "action" or "pkg/action", from the binding
- * annotation when invoked through one, otherwise from the path annotation. */
-static char *activation_filter_name(json_t *doc)
-{
-	json_t *ann = json_object_get(doc, "annotations");
-	const char *name = json_obj_str(doc, "name");
-	json_t *binding = json_kv_get(ann, "binding");
-	const char *path = json_string_value(json_kv_get(ann, "path"));
-	const char *slash;
-	char *out = NULL;
-
-	if (!name)
-		name = "";
-	if (json_is_string(binding) && (slash = strchr(json_string_value(binding), '/'))) {
-		if (asprintf(&out, "%s/%s", slash + 1, name) < 0)
-			return NULL;
-		return out;
-	}
-	if (path && (slash = strchr(path, '/')) && strchr(slash + 1, '/'))
-		return strdup(slash + 1);
-	return strdup(name);
-}
-
-static json_t *activation_summary(json_t *doc)
-{
-	json_t *sum = json_object(), *resp = json_object_get(doc, "response"), *v;
-	static const char *const fields[] = { "namespace", "name",	 "version",
-					      "publish",   "annotations", "activationId",
-					      "start",	   "cause" };
-
-	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
-		if ((v = json_object_get(doc, fields[i])))
-			json_object_set(sum, fields[i], v);
-	if (json_integer_value(json_object_get(doc, "end")) > 0) {
-		json_object_set(sum, "end", json_object_get(doc, "end"));
-		if ((v = json_object_get(doc, "duration")))
-			json_object_set(sum, "duration", v);
-		if ((v = json_object_get(resp, "statusCode")))
-			json_object_set(sum, "statusCode", v);
-	}
-	return sum;
-}
-
 static int sqlite_activation_put(struct store *stp, json_t *const *docs, size_t n)
 {
 	struct sqlite_store *s = to_sqlite(stp);
@@ -590,8 +550,8 @@ static int sqlite_activation_put(struct store *stp, json_t *const *docs, size_t 
 			err = -EIO;
 			break;
 		}
-		filter = activation_filter_name(doc);
-		sum = activation_summary(doc);
+		filter = store_activation_filter_name(doc);
+		sum = store_activation_summary(doc);
 		sqlite3_bind_text(st, 1, json_obj_str(doc, "activationId"), -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, json_obj_str(doc, "namespace"), -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 3, filter ? filter : "", -1, SQLITE_TRANSIENT);
@@ -712,6 +672,60 @@ out:
 	return err;
 }
 
+static int sqlite_activation_expire(struct store *stp, const char *namespace, int64_t before,
+				    const char *const *skip, size_t nskip, unsigned max,
+				    int64_t *deleted)
+{
+	struct sqlite_store *s = to_sqlite(stp);
+	sqlite3_stmt *st = NULL;
+	char *sql = NULL;
+	size_t len;
+	FILE *f;
+	int rc, err = 0;
+
+	/* The statement depends on how many namespaces keep their own period. */
+	f = open_memstream(&sql, &len);
+	if (!f)
+		return -ENOMEM;
+	fputs("DELETE FROM activations WHERE activation_id IN (SELECT activation_id FROM "
+	      "activations WHERE start < ?1",
+	      f);
+	if (namespace) {
+		fputs(" AND namespace = ?3", f);
+	} else if (nskip) {
+		fputs(" AND namespace NOT IN (", f);
+		for (size_t i = 0; i < nskip; i++)
+			fprintf(f, "%s?%zu", i ? "," : "", i + 3);
+		fputs(")", f);
+	}
+	fputs(" LIMIT ?2)", f);
+	if (fclose(f) || !sql) {
+		free(sql);
+		return -ENOMEM;
+	}
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		err = sql_err(s, SQLITE_ERROR, "activation expire");
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, before);
+	sqlite3_bind_int64(st, 2, max);
+	if (namespace)
+		sqlite3_bind_text(st, 3, namespace, -1, SQLITE_STATIC);
+	else
+		for (size_t i = 0; i < nskip; i++)
+			sqlite3_bind_text(st, (int)i + 3, skip[i], -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE) {
+		err = sql_err(s, rc, "activation expire");
+		goto out;
+	}
+	*deleted = sqlite3_changes(s->db);
+out:
+	sqlite3_finalize(st);
+	free(sql);
+	return err;
+}
+
 static const struct store_ops sqlite_ops = {
 	.close = sqlite_close,
 	.begin = sqlite_begin,
@@ -731,6 +745,7 @@ static const struct store_ops sqlite_ops = {
 	.activation_get = sqlite_activation_get,
 	.activation_list = sqlite_activation_list,
 	.activation_count = sqlite_activation_count,
+	.activation_expire = sqlite_activation_expire,
 };
 
 static int migrate(struct sqlite_store *s)

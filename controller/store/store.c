@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
 #include "store.h"
+#include "store_backend.h"
 
 static const char *const collections[] = {
 	[ENTITY_ACTION] = "actions",
@@ -34,10 +37,88 @@ void subject_clear(struct subject *s)
 	memset(s, 0, sizeof(*s));
 }
 
+/* The name an activation list filters on: "action" or "pkg/action", from the binding
+ * annotation when invoked through one, otherwise from the path annotation. */
+char *store_activation_filter_name(json_t *doc)
+{
+	json_t *ann = json_object_get(doc, "annotations");
+	const char *name = json_obj_str(doc, "name");
+	json_t *binding = json_kv_get(ann, "binding");
+	const char *path = json_string_value(json_kv_get(ann, "path"));
+	const char *slash;
+	char *out = NULL;
+
+	if (!name)
+		name = "";
+	if (json_is_string(binding) && (slash = strchr(json_string_value(binding), '/'))) {
+		if (asprintf(&out, "%s/%s", slash + 1, name) < 0)
+			return NULL;
+		return out;
+	}
+	if (path && (slash = strchr(path, '/')) && strchr(slash + 1, '/'))
+		return strdup(slash + 1);
+	return strdup(name);
+}
+
+json_t *store_activation_summary(json_t *doc)
+{
+	json_t *sum = json_object(), *resp = json_object_get(doc, "response"), *v;
+	static const char *const fields[] = { "namespace", "name",	 "version",
+					      "publish",   "annotations", "activationId",
+					      "start",	   "cause" };
+
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		if ((v = json_object_get(doc, fields[i])))
+			json_object_set(sum, fields[i], v);
+	if (json_integer_value(json_object_get(doc, "end")) > 0) {
+		json_object_set(sum, "end", json_object_get(doc, "end"));
+		if ((v = json_object_get(doc, "duration")))
+			json_object_set(sum, "duration", v);
+		if ((v = json_object_get(resp, "statusCode")))
+			json_object_set(sum, "statusCode", v);
+	}
+	return sum;
+}
+
+bool store_uri_is_pg(const char *uri)
+{
+	size_t key = strspn(uri, "abcdefghijklmnopqrstuvwxyz_");
+
+	if (!strncmp(uri, "postgresql://", 13) || !strncmp(uri, "postgres://", 11))
+		return true;
+	/* libpq's key=value form ("host=/run/postgresql dbname=xwhisk"); a file name that
+	 * looks like that can still be given as sqlite:NAME. */
+	return key > 0 && uri[key + strspn(uri + key, " ")] == '=';
+}
+
+void store_uri_redact(const char *uri, char *buf, size_t len)
+{
+	const char *user = strstr(uri, "://"), *at, *colon, *pw;
+	size_t n = 0;
+
+	buf[0] = '\0';
+	/* scheme://user:SECRET@host... */
+	if (user && (at = strchr(user + 3, '@')) &&
+	    (colon = memchr(user + 3, ':', (size_t)(at - user - 3))) &&
+	    !memchr(user + 3, '/', (size_t)(at - user - 3))) {
+		n = (size_t)snprintf(buf, len, "%.*s***", (int)(colon + 1 - uri), uri);
+		uri = at;
+	}
+	/* password=SECRET in a key=value string or a URI's query */
+	if (n < len && (pw = strstr(uri, "password="))) {
+		n += (size_t)snprintf(buf + n, len - n, "%.*s***", (int)(pw + 9 - uri), uri);
+		uri = pw + 9 + strcspn(pw + 9, " &");
+	}
+	if (n < len)
+		snprintf(buf + n, len - n, "%s", uri);
+}
+
 int store_open(const char *uri, struct store **out)
 {
 	if (!strncmp(uri, "sqlite:", 7))
 		return store_sqlite_open(uri + 7, out);
+	if (store_uri_is_pg(uri))
+		return store_pg_open(uri, out);
 	if (strstr(uri, "://"))
 		return -EPROTONOSUPPORT;
 	return store_sqlite_open(uri, out);

@@ -64,6 +64,15 @@ struct activation_query {
 	bool docs;
 };
 
+/* A change another controller made to a shared store (PostgreSQL). */
+struct store_change {
+	const char *op;    /* "put" or "delete" */
+	const char *docid;
+	int type;          /* enum entity_type; -1 for a delete */
+};
+
+typedef void (*store_change_cb)(const struct store_change *change, void *data);
+
 struct store;
 
 struct store_ops {
@@ -90,15 +99,44 @@ struct store_ops {
 	int (*activation_get)(struct store *st, const char *namespace, const char *id, json_t **out);
 	int (*activation_list)(struct store *st, const struct activation_query *q, json_t **out);
 	int (*activation_count)(struct store *st, const struct activation_query *q, int64_t *out);
+	/* Retention: deletes at most max records that started before `before` (epoch ms), of
+	 * one namespace, or of every namespace but those in skip[] when namespace is NULL.
+	 * Each call is its own short transaction; *deleted says how many went. */
+	int (*activation_expire)(struct store *st, const char *namespace, int64_t before,
+				 const char *const *skip, size_t nskip, unsigned max,
+				 int64_t *deleted);
+
+	/*
+	 * Optional (NULL where one controller owns the store): the entity writes other
+	 * controllers make. changes_fd is the descriptor to watch, -1 while there is none
+	 * (the caller retries changes_read on a timer then, which reconnects); it may change
+	 * after a changes_read. changes_read calls cb for each change that arrived.
+	 */
+	int (*changes_fd)(struct store *st);
+	int (*changes_read)(struct store *st, store_change_cb cb, void *data);
 };
 
 struct store {
 	const struct store_ops *ops;
 };
 
-/* uri: "sqlite:<path>" or a plain path. */
+/*
+ * uri: "sqlite:<path>" or a plain path; "postgresql://..." / "postgres://..." or a libpq
+ * "key=value ..." connection string for PostgreSQL.
+ */
 int store_open(const char *uri, struct store **out);
 int store_sqlite_open(const char *path, struct store **out);
+int store_pg_open(const char *conninfo, struct store **out);
+/* The URI with its password, if any, replaced by "***": for logs. */
+void store_uri_redact(const char *uri, char *buf, size_t len);
+/* The URI names a PostgreSQL server rather than a SQLite file. */
+bool store_uri_is_pg(const char *uri);
+
+/*
+ * Errors beyond the usual -ENOENT, -EEXIST, -ESTALE: -EBUSY (a lock or a serialization
+ * conflict; try again) and -ECONNREFUSED (the store's server is unreachable, even after a
+ * bounded number of reconnection attempts; try again later). The API answers both with 503.
+ */
 
 static inline void store_close(struct store *st)
 {

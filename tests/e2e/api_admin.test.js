@@ -14,7 +14,8 @@ const exec = { kind: 'nodejs:20', code: 'function main(p) { return p }' };
 
 // Runs xwhisk-admin expecting failure; returns its stderr (kept off the test output).
 function adminFails(...args) {
-  const r = spawnSync(path.join(BUILD, 'xwhisk-admin'), ['--data-dir', sys.dataDir, ...args], { encoding: 'utf8' });
+  const store = sys.storeUri ? ['--store', sys.storeUri] : []; // the system's store (PostgreSQL: XWHISK_TEST_STORE)
+  const r = spawnSync(path.join(BUILD, 'xwhisk-admin'), ['--data-dir', sys.dataDir, ...store, ...args], { encoding: 'utf8' });
   assert.notStrictEqual(r.status, 0, `xwhisk-admin ${args.join(' ')} should have failed: ${r.stdout}`);
   assert.ok(r.stderr.length > 0, 'says why on stderr');
   return r.stderr;

@@ -1,25 +1,78 @@
 // SPDX-License-Identifier: Apache-2.0
-/* The SQLite store: entities with revisions, listing, subjects, activations. */
+/*
+ * The store: entities with revisions, listing, subjects, activations, retention. Runs on
+ * SQLite in a temporary directory, or on PostgreSQL when XWHISK_TEST_STORE names a server
+ * (tests/run.sh starts one with tests/pg/pgtmp.sh); its tables are dropped first.
+ */
 #include <errno.h>
+#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "auth.h"
 #include "json.h"
+#include "loop.h"
+#include "retention.h"
 #include "store.h"
 #include "test.h"
 
 static char dbpath[] = "/tmp/xwhisk-test-store-XXXXXX";
+static const char *pg_uri; /* NULL: SQLite */
 
 static struct store *open_store(void)
 {
 	struct store *st = NULL;
-	char uri[128];
+	char uri[512];
 
-	snprintf(uri, sizeof(uri), "sqlite:%s/db", dbpath);
+	if (pg_uri)
+		snprintf(uri, sizeof(uri), "%s", pg_uri);
+	else
+		snprintf(uri, sizeof(uri), "sqlite:%s/db", dbpath);
 	return store_open(uri, &st) ? NULL : st;
+}
+
+/* SQL on a connection of the test's own (PostgreSQL only); 0 on success. */
+static int pg_sql(const char *sql)
+{
+	PGconn *c = PQconnectdb(pg_uri);
+	PGresult *res;
+	int err = -EIO;
+
+	if (PQstatus(c) == CONNECTION_OK) {
+		ExecStatusType rs;
+
+		res = PQexec(c, sql);
+		rs = PQresultStatus(res);
+		if (rs == PGRES_COMMAND_OK || rs == PGRES_TUPLES_OK)
+			err = 0;
+		else
+			fprintf(stderr, "  %s: %s", sql, PQresultErrorMessage(res));
+		PQclear(res);
+	}
+	PQfinish(c);
+	return err;
+}
+
+static long pg_long(const char *sql)
+{
+	PGconn *c = PQconnectdb(pg_uri);
+	PGresult *res = PQexec(c, sql);
+	long v = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) ?
+			 strtol(PQgetvalue(res, 0, 0), NULL, 10) :
+			 -1;
+
+	PQclear(res);
+	PQfinish(c);
+	return v;
+}
+
+static int pg_reset(void)
+{
+	return pg_sql("DROP TABLE IF EXISTS entities, subjects, activations, entity_changes, "
+		      "xwhisk_schema");
 }
 
 static void make_rec(struct entity_rec *rec, enum entity_type type, const char *path,
@@ -208,20 +261,414 @@ static void test_begin_under_contention(void)
 	store_close(holder);
 }
 
+/* A rolled-back transaction leaves nothing behind; a committed one everything. */
+static void test_transactions(void)
+{
+	struct store *st = open_store();
+	struct entity_rec rec, got;
+
+	ASSERT(st);
+	ASSERT(st->ops->begin(st) == 0);
+	CHECK(st->ops->begin(st) == 0); /* nested: one transaction */
+	make_rec(&rec, ENTITY_ACTION, "ns6", "gone", 1);
+	CHECK(st->ops->entity_put(st, &rec, 0) == 0);
+	CHECK(st->ops->commit(st) == 0);
+	/* An expected conflict inside a transaction does not spoil it. */
+	CHECK(st->ops->entity_put(st, &rec, 0) == -EEXIST);
+	st->ops->rollback(st);
+	CHECK(st->ops->entity_get(st, "ns6/gone", &got) == -ENOENT);
+	entity_rec_clear(&rec);
+	ASSERT(st->ops->begin(st) == 0);
+	make_rec(&rec, ENTITY_ACTION, "ns6", "kept", 1);
+	CHECK(st->ops->entity_put(st, &rec, 0) == 0);
+	CHECK(st->ops->entity_put(st, &rec, 0) == -EEXIST);
+	CHECK(st->ops->entity_put(st, &rec, 1) == 0);
+	CHECK(st->ops->commit(st) == 0);
+	CHECK(st->ops->entity_get(st, "ns6/kept", &got) == 0 && got.rev == 2);
+	entity_rec_clear(&got);
+	entity_rec_clear(&rec);
+	store_close(st);
+}
+
+/* Two stores (two controllers) that read one revision: one update wins, the other is
+ * stale; one create wins, the other finds it. */
+static void test_two_writers(void)
+{
+	struct store *a = open_store(), *b = open_store();
+	struct entity_rec ra, rb, got;
+
+	ASSERT(a && b);
+	make_rec(&ra, ENTITY_ACTION, "ns7", "x", 1);
+	make_rec(&rb, ENTITY_ACTION, "ns7", "x", 2);
+	CHECK(a->ops->entity_put(a, &ra, 0) == 0);
+	CHECK(b->ops->entity_put(b, &rb, 0) == -EEXIST);
+	CHECK(a->ops->entity_put(a, &ra, 1) == 0);
+	CHECK(b->ops->entity_put(b, &rb, 1) == -ESTALE);
+	CHECK(b->ops->entity_get(b, "ns7/x", &got) == 0 && got.rev == 2 && got.updated == 1);
+	entity_rec_clear(&got);
+	CHECK(b->ops->entity_delete(b, "ns7/x", 1) == -ESTALE);
+	CHECK(b->ops->entity_delete(b, "ns7/x", 2) == 0);
+	CHECK(a->ops->entity_put(a, &ra, 2) == -ESTALE);
+	entity_rec_clear(&ra);
+	entity_rec_clear(&rb);
+	store_close(a);
+	store_close(b);
+}
+
+static json_t *record_in(const char *ns, int i, int64_t start)
+{
+	char id[33];
+
+	snprintf(id, sizeof(id), "%s%0*d", ns, (int)(32 - strlen(ns)), i);
+	return json_pack("{s:s,s:s,s:s,s:I,s:I,s:{s:i,s:{}},s:[],s:[]}", "namespace", ns, "name",
+			 "r", "activationId", id, "start", (json_int_t)start, "end",
+			 (json_int_t)(start + 1), "response", "statusCode", 0, "result",
+			 "annotations", "logs");
+}
+
+static int64_t count_in(struct store *st, const char *ns)
+{
+	struct activation_query q = { .namespace = ns };
+	int64_t n = -1;
+
+	return st->ops->activation_count(st, &q, &n) ? -1 : n;
+}
+
+/* Retention deletes in bounded batches, the oldest first, and spares namespaces that keep
+ * their own period; a big batch (more rows than one INSERT takes) is stored whole. */
+static void test_retention(void)
+{
+	struct store *st = open_store();
+	const char *keep[] = { "ret2", "ns3" }; /* ns3: test_activations' records */
+	json_t *recs[1200];
+	int64_t n = 0, total = 0;
+
+	ASSERT(st);
+	for (int i = 0; i < 1200; i++)
+		recs[i] = record_in(i % 2 ? "ret1" : "ret2", i, i < 1000 ? 1000 + i : 100000 + i);
+	CHECK(st->ops->activation_put(st, recs, 1200) == 0);
+	CHECK(count_in(st, "ret1") == 600 && count_in(st, "ret2") == 600);
+	/* Everything older than 50000 but ret2's, 100 at a time. */
+	for (int i = 0; i < 20; i++) {
+		CHECK(st->ops->activation_expire(st, NULL, 50000, keep, 2, 100, &n) == 0);
+		CHECK(n <= 100);
+		total += n;
+		if (n < 100)
+			break;
+	}
+	if (total != 500)
+		fprintf(stderr, "  retention deleted %lld\n", (long long)total);
+	CHECK(total == 500);
+	CHECK(count_in(st, "ret1") == 100 && count_in(st, "ret2") == 600);
+	/* ret2's own, shorter period. */
+	CHECK(st->ops->activation_expire(st, "ret2", 1500, NULL, 0, 1000, &n) == 0 && n == 250);
+	CHECK(count_in(st, "ret2") == 350);
+	CHECK(st->ops->activation_expire(st, NULL, 50000, keep + 1, 1, 1000, &n) == 0 && n == 250);
+	CHECK(count_in(st, "ret2") == 100);
+	for (int i = 0; i < 1200; i++)
+		json_decref(recs[i]);
+	store_close(st);
+}
+
+static void test_retention_age(void)
+{
+	int64_t ms = -1;
+
+	CHECK(retention_parse_age("7d", &ms) == 0 && ms == 7 * 86400000LL);
+	CHECK(retention_parse_age("12h", &ms) == 0 && ms == 12 * 3600000LL);
+	CHECK(retention_parse_age("30m", &ms) == 0 && ms == 30 * 60000LL);
+	CHECK(retention_parse_age("90s", &ms) == 0 && ms == 90000);
+	CHECK(retention_parse_age("90", &ms) == 0 && ms == 90000);
+	CHECK(retention_parse_age("off", &ms) == 0 && ms == 0);
+	CHECK(retention_parse_age("0", &ms) == 0 && ms == 0);
+	CHECK(retention_parse_age("7w", &ms) == -EINVAL);
+	CHECK(retention_parse_age("-1d", &ms) == -EINVAL);
+	CHECK(retention_parse_age("1dd", &ms) == -EINVAL);
+	CHECK(retention_parse_age("", &ms) == -EINVAL);
+}
+
+static int set_retention(struct store *st, const char *ns, int seconds)
+{
+	char pair[128];
+	struct subject s;
+	int err = auth_create_namespace(st, ns, NULL, pair);
+
+	if (!err)
+		err = st->ops->subject_get(st, ns, &s);
+	if (err)
+		return err;
+	json_object_set_new(s.limits, RETENTION_LIMIT_KEY, json_integer(seconds));
+	err = st->ops->subject_put(st, &s, false);
+	subject_clear(&s);
+	return err;
+}
+
+/* The policy: the default period, a namespace's shorter one, a namespace that keeps its
+ * records; passes of bounded batches until nothing is left to do. */
+static void test_retention_policy(void)
+{
+	struct store *st = open_store();
+	int64_t now = 10 * 86400000LL, deleted, total = 0;
+	json_t *recs[6];
+	bool more = true;
+
+	ASSERT(st);
+	ASSERT(set_retention(st, "rp2", 10) == 0);
+	ASSERT(set_retention(st, "rp3", 0) == 0);
+	recs[0] = record_in("rp1", 1, now - 100000);
+	recs[1] = record_in("rp1", 2, now - 1000);
+	recs[2] = record_in("rp2", 1, now - 30000);
+	recs[3] = record_in("rp2", 2, now - 1000);
+	recs[4] = record_in("rp3", 1, now - 100000);
+	recs[5] = record_in("rp3", 2, now - 1000);
+	CHECK(st->ops->activation_put(st, recs, 6) == 0);
+	for (int i = 0; i < 100 && more; i++) {
+		CHECK(retention_step(st, 60000, now, &deleted, &more) == 0);
+		total += deleted;
+	}
+	CHECK(!more && total >= 2);
+	CHECK(count_in(st, "rp1") == 1 && count_in(st, "rp2") == 1 && count_in(st, "rp3") == 2);
+	/* Without a default only the namespaces with a period of their own lose records. */
+	recs[0] = (json_decref(recs[0]), record_in("rp1", 3, now - 100000));
+	recs[2] = (json_decref(recs[2]), record_in("rp2", 3, now - 30000));
+	CHECK(st->ops->activation_put(st, recs, 3) == 0);
+	CHECK(retention_step(st, 0, now, &deleted, &more) == 0 && deleted == 1);
+	CHECK(count_in(st, "rp1") == 2 && count_in(st, "rp2") == 1);
+	for (int i = 0; i < 6; i++)
+		json_decref(recs[i]);
+	store_close(st);
+}
+
+struct seen {
+	int n;
+	char what[16][300];
+};
+
+static void on_change(const struct store_change *c, void *data)
+{
+	struct seen *s = data;
+
+	if (s->n < 16)
+		snprintf(s->what[s->n++], sizeof(s->what[0]), "%s %s %d", c->op, c->docid, c->type);
+}
+
+/* Waits up to 2 s for changes on st's feed; returns how many arrived. */
+static int read_changes(struct store *st, struct seen *s)
+{
+	memset(s, 0, sizeof(*s));
+	for (int i = 0; i < 40; i++) {
+		st->ops->changes_read(st, on_change, s);
+		if (s->n)
+			break;
+		usleep(50 * 1000);
+	}
+	usleep(100 * 1000); /* and whatever follows close behind */
+	st->ops->changes_read(st, on_change, s);
+	return s->n;
+}
+
+/* PostgreSQL: one controller hears the entity writes another made (committed ones only,
+ * not its own), and after its feed was cut, what was updated meanwhile. */
+static void test_pg_changes(void)
+{
+	struct store *a = open_store(), *b = open_store();
+	struct entity_rec rec;
+	struct seen seen;
+
+	ASSERT(a && b && b->ops->changes_fd && b->ops->changes_fd(b) >= 0);
+	make_rec(&rec, ENTITY_TRIGGER, "ns9", "t", 1);
+	CHECK(a->ops->entity_put(a, &rec, 0) == 0);
+	CHECK(read_changes(b, &seen) == 1);
+	CHECK_STR(seen.what[0], "put ns9/t 2");
+	CHECK(read_changes(a, &seen) == 0); /* its own write */
+	/* Rolled back: nobody hears of it. */
+	CHECK(a->ops->begin(a) == 0);
+	CHECK(a->ops->entity_put(a, &rec, 1) == 0);
+	a->ops->rollback(a);
+	CHECK(read_changes(b, &seen) == 0);
+	CHECK(a->ops->entity_delete(a, "ns9/t", 1) == 0);
+	CHECK(read_changes(b, &seen) == 1);
+	CHECK_STR(seen.what[0], "delete ns9/t -1");
+	/* The feed cut (every xwhisk connection ends; a's reconnect within the call). */
+	CHECK(pg_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+		     "WHERE application_name = 'xwhisk'") == 0);
+	usleep(100 * 1000);
+	rec.rev = 0;
+	CHECK(a->ops->entity_put(a, &rec, 0) == 0);
+	CHECK(a->ops->entity_put(a, &rec, 1) == 0);
+	CHECK(a->ops->entity_delete(a, "ns9/t", 2) == 0);
+	/* b finds its feed cut (the server's goodbye and the end of the stream may take two
+	 * reads, as the loop would do on a readable descriptor). */
+	{
+		int cut = 0;
+
+		for (int i = 0; i < 5 && !cut; i++)
+			cut = b->ops->changes_read(b, on_change, &seen) < 0;
+		CHECK(cut && b->ops->changes_fd(b) < 0);
+	}
+	/* What was written meanwhile is replayed in order, the delete included. */
+	CHECK(read_changes(b, &seen) >= 3);
+	CHECK_STR(seen.what[seen.n - 3], "put ns9/t 2");
+	CHECK_STR(seen.what[seen.n - 2], "put ns9/t 2");
+	CHECK_STR(seen.what[seen.n - 1], "delete ns9/t -1");
+	CHECK(b->ops->changes_fd(b) >= 0);
+	/* And live again. */
+	CHECK(a->ops->entity_put(a, &rec, 0) == 0);
+	CHECK(read_changes(b, &seen) == 1);
+	CHECK_STR(seen.what[0], "put ns9/t 2");
+	entity_rec_clear(&rec);
+	store_close(a);
+	store_close(b);
+}
+
+/* PostgreSQL: controllers that start together migrate the schema once. */
+static void test_pg_concurrent_migrations(void)
+{
+	pid_t pids[4];
+	int ok = 0;
+
+	ASSERT(pg_reset() == 0);
+	for (int i = 0; i < 4; i++) {
+		pids[i] = fork();
+		if (pids[i] == 0) {
+			struct store *st = open_store();
+
+			_exit(st ? 0 : 1);
+		}
+	}
+	for (int i = 0; i < 4; i++) {
+		int status;
+
+		if (pids[i] > 0 && waitpid(pids[i], &status, 0) == pids[i] && WIFEXITED(status) &&
+		    WEXITSTATUS(status) == 0)
+			ok++;
+	}
+	CHECK(ok == 4);
+	/* Each version recorded once: as many rows as the newest version. */
+	CHECK(pg_long("SELECT max(version) FROM xwhisk_schema") >= 2);
+	CHECK(pg_long("SELECT count(*) - max(version) FROM xwhisk_schema") == 0);
+}
+
+/* PostgreSQL: a connection the server dropped is re-established within the call. */
+static void test_pg_reconnect(void)
+{
+	struct store *st = open_store();
+	struct entity_rec rec, got;
+
+	ASSERT(st);
+	make_rec(&rec, ENTITY_ACTION, "ns8", "a", 1);
+	CHECK(st->ops->entity_put(st, &rec, 0) == 0);
+	CHECK(pg_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+		     "WHERE application_name = 'xwhisk'") == 0);
+	CHECK(st->ops->entity_get(st, "ns8/a", &got) == 0);
+	entity_rec_clear(&got);
+	/* Inside a transaction the loss is the caller's to see, and the next one works. */
+	CHECK(st->ops->begin(st) == 0);
+	CHECK(pg_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+		     "WHERE application_name = 'xwhisk'") == 0);
+	CHECK(st->ops->entity_put(st, &rec, 1) == -ECONNREFUSED);
+	st->ops->rollback(st);
+	CHECK(st->ops->entity_put(st, &rec, 1) == 0);
+	/* Lost before COMMIT: the commit fails (it is not re-sent on a new connection, where it
+	 * would "succeed"), and what the transaction wrote is not there. */
+	CHECK(st->ops->begin(st) == 0);
+	CHECK(st->ops->entity_put(st, &rec, 2) == 0);
+	CHECK(pg_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+		     "WHERE application_name = 'xwhisk'") == 0);
+	CHECK(st->ops->commit(st) == -ECONNREFUSED);
+	CHECK(st->ops->entity_get(st, "ns8/a", &got) == 0 && got.rev == 2);
+	entity_rec_clear(&got);
+	entity_rec_clear(&rec);
+	store_close(st);
+}
+
+/* PostgreSQL: a server that is down answers -ECONNREFUSED in bounded time, and is used
+ * again once it is back. Needs XWHISK_TEST_PGTMP (tests/pg/pgtmp.sh) to stop it. */
+static void test_pg_server_down(void)
+{
+	const char *pgtmp = getenv("XWHISK_TEST_PGTMP");
+	struct store *st = open_store();
+	struct entity_rec got;
+	char cmd[1024];
+	uint64_t t0, took;
+
+	ASSERT(st);
+	if (!pgtmp) {
+		fprintf(stderr, "  skipped: XWHISK_TEST_PGTMP is not set\n");
+		store_close(st);
+		return;
+	}
+	snprintf(cmd, sizeof(cmd), "%s down '%s'", pgtmp, pg_uri);
+	CHECK(system(cmd) == 0);
+	t0 = clock_mono_ms();
+	CHECK(st->ops->entity_get(st, "ns8/a", &got) == -ECONNREFUSED);
+	took = clock_mono_ms() - t0;
+	CHECK(took < 5000);
+	/* Recently found down: the next call does not wait again. */
+	t0 = clock_mono_ms();
+	CHECK(st->ops->entity_get(st, "ns8/a", &got) == -ECONNREFUSED);
+	CHECK(clock_mono_ms() - t0 < 100);
+	snprintf(cmd, sizeof(cmd), "%s up '%s'", pgtmp, pg_uri);
+	CHECK(system(cmd) == 0);
+	usleep(1100 * 1000);
+	CHECK(st->ops->entity_get(st, "ns8/a", &got) == 0);
+	entity_rec_clear(&got);
+	store_close(st);
+}
+
+/* Which URIs name PostgreSQL, and what a log shows of them. */
+static void test_uri(void)
+{
+	char buf[256];
+
+	CHECK(store_uri_is_pg("postgresql://u@h/db") && store_uri_is_pg("postgres://h/db"));
+	CHECK(store_uri_is_pg("host=/run/postgresql dbname=x") && store_uri_is_pg("dbname = x"));
+	CHECK(!store_uri_is_pg("sqlite:/tmp/a=b") && !store_uri_is_pg("/tmp/x.db"));
+	store_uri_redact("postgresql://u:secret@h:5432/db?sslmode=require", buf, sizeof(buf));
+	CHECK_STR(buf, "postgresql://u:***@h:5432/db?sslmode=require");
+	store_uri_redact("host=h password=secret dbname=x", buf, sizeof(buf));
+	CHECK_STR(buf, "host=h password=*** dbname=x");
+	store_uri_redact("postgresql://u@h/db?password=secret&x=1", buf, sizeof(buf));
+	CHECK_STR(buf, "postgresql://u@h/db?password=***&x=1");
+	store_uri_redact("sqlite:/tmp/x.db", buf, sizeof(buf));
+	CHECK_STR(buf, "sqlite:/tmp/x.db");
+}
+
 int main(void)
 {
 	char cmd[128];
 
+	pg_uri = getenv("XWHISK_TEST_STORE");
+	if (pg_uri && !*pg_uri)
+		pg_uri = NULL;
+	if (pg_uri && (!store_uri_is_pg(pg_uri) || pg_reset())) {
+		printf("not ok - XWHISK_TEST_STORE=%s is not a usable PostgreSQL server\n", pg_uri);
+		return 1;
+	}
 	if (!mkdtemp(dbpath)) {
 		printf("not ok - mkdtemp\n");
 		return 1;
 	}
+	RUN(test_uri);
 	RUN(test_entity_revisions);
 	RUN(test_entity_listing);
 	RUN(test_subjects);
 	RUN(test_activations);
 	RUN(test_reopen);
-	RUN(test_begin_under_contention);
+	RUN(test_transactions);
+	RUN(test_two_writers);
+	RUN(test_retention);
+	RUN(test_retention_age);
+	RUN(test_retention_policy);
+	if (!pg_uri) {
+		/* SQLite's BEGIN IMMEDIATE takes the write lock; PostgreSQL's BEGIN takes none. */
+		RUN(test_begin_under_contention);
+	} else {
+		RUN(test_pg_concurrent_migrations);
+		RUN(test_pg_reconnect);
+		RUN(test_pg_changes);
+		RUN(test_pg_server_down);
+	}
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dbpath);
 	(void)!system(cmd);
 	TEST_EXIT();

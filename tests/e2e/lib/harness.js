@@ -58,6 +58,20 @@ function freeSubnet(seed) {
   return null;
 }
 
+// The store a system uses: opts.store, else XWHISK_TEST_STORE (so every API test file can
+// run on PostgreSQL: XWHISK_TEST_STORE=postgresql://... node tests/e2e/api_actions.test.js),
+// else SQLite in the data directory. On a PostgreSQL server each system gets a database of
+// its own (created at the first start, dropped by cleanup), unless opts.sharedStore says to
+// use the URI as it is (two controllers on one database).
+const isPgUri = (u) => /^postgres(ql)?:\/\//.test(u || '');
+
+function psql(serverUri, sql) {
+  execFileSync('psql', [serverUri, '-qAtX', '-v', 'ON_ERROR_STOP=1', '-c', sql], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    timeout: 30000,
+  });
+}
+
 // One xwhisk system (controller + node) started through scripts/xwhisk-run.
 class System {
   constructor(opts = {}) {
@@ -74,6 +88,10 @@ class System {
       XWHISK_SANDBOX_SUBNET: freeSubnet(parseInt(tag, 16)) || `169.254.${64 + (parseInt(tag, 16) % 48) * 4}.0/22`,
     };
     this.env = opts.env || {};
+    this.store = opts.store !== undefined ? opts.store : process.env.XWHISK_TEST_STORE || null;
+    this.sharedStore = !!opts.sharedStore;
+    this.storeUri = null; // what XWHISK_STORE is set to (null: the default SQLite file)
+    this.pgDatabase = null; // the database this system created, dropped by cleanup()
     // split: start the controller and the node as two processes (as scripts/xwhisk-run
     // does, but without it), so that the node alone can be killed and restarted.
     this.split = !!opts.split;
@@ -94,6 +112,7 @@ class System {
       XWHISK_CONTROLLER: `http://127.0.0.1:${this.controllerPort}`,
       XWHISK_BIN: BUILD,
       XWHISK_CATALOG: this.catalog ? '1' : '0',
+      ...(this.storeUri ? { XWHISK_STORE: this.storeUri } : {}),
       ...this.netEnv,
       ...this.env,
     };
@@ -104,11 +123,29 @@ class System {
     if (this.log.length > 1 << 20) this.log = this.log.slice(-(1 << 19));
   }
 
+  // The store URI for this system, creating its own database on a PostgreSQL server.
+  prepareStore() {
+    if (this.storeUri || !this.store || this.env.XWHISK_STORE) return;
+    if (this.store === 'postgresql')
+      throw new Error('XWHISK_TEST_STORE=postgresql is for tests/run.sh (it starts a server); give a node test a URI: XWHISK_TEST_STORE=$(tests/pg/pgtmp.sh start)');
+    if (!isPgUri(this.store) || this.sharedStore) {
+      this.storeUri = this.store;
+      return;
+    }
+    const name = `xwhisk_e2e_${require('crypto').randomBytes(4).toString('hex')}`;
+    psql(this.store, `CREATE DATABASE ${name}`);
+    this.pgDatabase = name;
+    const u = new URL(this.store);
+    u.pathname = `/${name}`;
+    this.storeUri = u.toString();
+  }
+
   async start() {
     if (!this.nodePort) {
       this.nodePort = await freePort();
       this.controllerPort = await freePort();
     }
+    this.prepareStore();
     const env = this.baseEnv();
     this.log = ''; // a restart must not mistake the last run's banner for its own
     if (this.split) return this.startSplit(env);
@@ -277,6 +314,14 @@ class System {
       /* already gone */
     }
     fs.rmSync(this.dataDir, { recursive: true, force: true });
+    if (this.pgDatabase) {
+      try {
+        psql(this.store, `DROP DATABASE IF EXISTS ${this.pgDatabase} WITH (FORCE)`);
+      } catch (e) {
+        /* the server may be gone already */
+      }
+      this.pgDatabase = null;
+    }
   }
 
   get apihost() {
@@ -285,7 +330,9 @@ class System {
 
   // xwhisk-admin against this system's store; returns stdout.
   admin(...args) {
-    return execFileSync(path.join(BUILD, 'xwhisk-admin'), ['--data-dir', this.dataDir, ...args], {
+    const store = this.env.XWHISK_STORE || this.storeUri;
+    const opts = store ? ['--store', store] : [];
+    return execFileSync(path.join(BUILD, 'xwhisk-admin'), ['--data-dir', this.dataDir, ...opts, ...args], {
       encoding: 'utf8',
     }).trim();
   }
@@ -406,6 +453,7 @@ function expectError(res, status, messagePart) {
 
 module.exports = {
   System,
+  isPgUri,
   systemPerFile,
   test,
   run,
