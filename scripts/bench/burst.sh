@@ -38,7 +38,7 @@ key=$("$bin/xwhisk-admin" --data-dir "$bench_tmp/data" user create bench)
 	--concurrentInvocations 100000 >/dev/null
 api=http://127.0.0.1:$NODE_PORT/api/v1/namespaces/_
 GUEST_AUTH=$key
-node_pid=$(pgrep -f "^$bin/xwhisk-node" | head -n 1)
+node_pid=$NODE_PID
 
 js_kind=${BENCH_NODEJS_KIND:-$(python3 -c '
 import json, sys

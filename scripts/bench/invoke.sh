@@ -136,8 +136,8 @@ JS
 		"(pids $js_pids), bare server pid $server_pid"
 fi
 
-node_pid=$(pgrep -f "^$bin/xwhisk-node" | head -n 1)
-controller_pid=$(pgrep -f "^$bin/xwhisk-controller" | head -n 1)
+node_pid=$NODE_PID
+controller_pid=$CONTROLLER_PID
 
 pin() { # pin CPUS PIDS...
 	local cpu=$1 pid

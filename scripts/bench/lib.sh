@@ -59,7 +59,11 @@ start_xwhisk() {
 		XWHISK_CONTROLLER_LISTEN=127.0.0.1:$CONTROLLER_PORT XWHISK_BIN=$bin \
 		XWHISK_LOG_LEVEL=warn "$top/scripts/xwhisk-run" >"$bench_tmp/xwhisk.log" 2>&1 &
 	bench_pids+=($!)
+	xwhisk_run_pid=$!
 	wait_port "$NODE_PORT"
+	# Ours, not another system's on this machine (tests, other benchmarks).
+	NODE_PID=$(pgrep -P "$xwhisk_run_pid" -f "xwhisk-node" | head -n 1)
+	CONTROLLER_PID=$(pgrep -P "$xwhisk_run_pid" -f "xwhisk-controller" | head -n 1)
 }
 
 # start_nginx UPSTREAM_PORT [UPSTREAM_HOST] [NAME]: a keep-alive proxy_pass in front of it;

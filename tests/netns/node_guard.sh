@@ -88,7 +88,8 @@ setup() {
 		ip -n "xwn-$n-$id" link set eth0 up || return 1
 		i=$((i + 1))
 	done
-	in_ns "$ns_node" "$top/scripts/xwhisk-run" >"$tmp/run.log" 2>&1 &
+	# Not through in_ns (a function): $! must be xwhisk-run itself, for the trap's TERM.
+	nsenter --net="/run/netns/$ns_node" "$top/scripts/xwhisk-run" >"$tmp/run.log" 2>&1 &
 	run_pid=$!
 	for _ in $(seq 150); do
 		[ "$(status "$ns_good" "$guest" 1)" = 200 ] && return 0
