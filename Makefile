@@ -144,9 +144,11 @@ test-build: all $(UNIT_BINS) $(BPFT_BINS) $(NETNS_BINS)
 deps:
 	$(Q)scripts/deps.sh
 
+# make run leaves nothing behind when it stops (XWHISK_EPHEMERAL=0 keeps the sandboxes
+# for the next start to adopt, as a DaemonSet node does).
 run: deps
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)scripts/xwhisk-run
+	$(Q)XWHISK_EPHEMERAL=$${XWHISK_EPHEMERAL:-1} scripts/xwhisk-run
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory test-build

@@ -72,6 +72,8 @@ struct http_server *http_server_new(struct loop *loop, const struct http_server_
 int http_server_listen(struct http_server *srv, const char *addr, bool reuseport);
 int http_server_port(struct http_server *srv);
 void http_server_free(struct http_server *srv);
+/* Stops accepting connections (the port is free for a successor); open ones go on. */
+void http_server_close_listener(struct http_server *srv);
 size_t http_server_connections(struct http_server *srv);
 
 /* Case-insensitive header lookup. */

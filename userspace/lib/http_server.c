@@ -858,6 +858,17 @@ void http_server_free(struct http_server *srv)
 	free(srv);
 }
 
+void http_server_close_listener(struct http_server *srv)
+{
+	if (!srv || srv->fd < 0)
+		return;
+	loop_del_fd(srv->loop, srv->fd);
+	close(srv->fd);
+	srv->fd = -1;
+	loop_timer_cancel(srv->loop, srv->accept_resume);
+	srv->accept_resume = NULL;
+}
+
 void http_request_id(const struct http_request *req, char *out, size_t size)
 {
 	const char *given = http_req_header(req, "X-Request-ID");

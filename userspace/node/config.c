@@ -53,6 +53,11 @@ static void usage(FILE *f)
 		"  XWHISK_NODE_GPUS        GPUs it offers (default 0)\n"
 		"  XWHISK_CGROUP_PARENT    the sandboxes' cgroup parent; absolute (/xwhisk) under a\n"
 		"                          supervisor that kills the node's cgroup (pods, systemd)\n"
+		"  XWHISK_DRAIN_MS         on SIGTERM/SIGINT, how long activations in flight may\n"
+		"                          finish before the node exits (30000; a second signal: now)\n"
+		"  XWHISK_EPHEMERAL        1: on exit remove this node's sandboxes, bridge, programs\n"
+		"                          and maps (make run); 0: leave them to the next start to\n"
+		"                          adopt (a DaemonSet, an upgrade) (default 0)\n"
 		"  XWHISK_API_HOST         __OW_API_HOST in sandboxes (default: this node's ingress\n"
 		"                          as sandboxes reach it; on loopback it also listens on the\n"
 		"                          bridge's gateway address)\n"
@@ -116,6 +121,8 @@ static void config_from_env(struct node_config *cfg)
 	cfg->cgroup_parent = getenv("XWHISK_CGROUP_PARENT");
 	cfg->bridge = getenv("XWHISK_SANDBOX_BRIDGE");
 	cfg->api_host = getenv("XWHISK_API_HOST");
+	cfg->drain_ms = env_unsigned("XWHISK_DRAIN_MS", 30000);
+	cfg->ephemeral = env_unsigned("XWHISK_EPHEMERAL", 0) != 0;
 }
 
 /* What follows from the settings once all are read. */

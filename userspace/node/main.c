@@ -45,10 +45,66 @@ static void on_event(const json_t *ev, void *data)
 	pool_event(node, ev);
 }
 
+#define DRAIN_CHECK_MS 50
+/* A terminal's Ctrl-C reaches the node and scripts/xwhisk-run, which passes it on: a
+ * second signal this soon is the same request to stop, not an impatient user. */
+#define SIGNAL_ECHO_MS 1000
+
+struct drain {
+	struct node *node;
+	uint64_t deadline_ms;
+	uint64_t started_ms;
+	bool started;
+};
+
+static unsigned activations_in_flight(const struct node *node)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < node->nworkers; i++)
+		n += worker_activations(node->workers[i]);
+	return n;
+}
+
+static void drain_check(struct loop *loop, void *data)
+{
+	struct drain *d = data;
+	unsigned left = activations_in_flight(d->node);
+
+	if (!left) {
+		pr_info("drained: stopping");
+		loop_stop(loop);
+	} else if (clock_mono_ms() >= d->deadline_ms) {
+		pr_warn("%u activations still running after %u ms: stopping (their records say "
+			"interrupted)",
+			left, d->node->cfg.drain_ms);
+		loop_stop(loop);
+	} else if (!loop_timer_add(loop, DRAIN_CHECK_MS, drain_check, d)) {
+		loop_stop(loop);
+	}
+}
+
+/* The first signal drains (no new requests; what runs may finish within drain_ms), a
+ * second one stops at once. */
 static void on_signal(struct loop *loop, int signo, void *data)
 {
-	pr_info("signal %d: stopping", signo);
-	loop_stop(loop);
+	struct drain *d = data;
+
+	if (d->started) {
+		if (clock_mono_ms() - d->started_ms < SIGNAL_ECHO_MS)
+			return;
+		pr_info("signal %d again: stopping now", signo);
+		loop_stop(loop);
+		return;
+	}
+	d->started = true;
+	d->started_ms = clock_mono_ms();
+	d->deadline_ms = clock_mono_ms() + d->node->cfg.drain_ms;
+	pr_info("signal %d: draining (%u activations in flight, at most %u ms)", signo,
+		activations_in_flight(d->node), d->node->cfg.drain_ms);
+	for (unsigned i = 0; i < d->node->nworkers; i++)
+		worker_drain(d->node->workers[i]);
+	drain_check(loop, d);
 }
 
 /* Uninstall: the sandboxes' bridge goes with them. */
@@ -154,6 +210,7 @@ static int node_serve(struct node *node, struct ctlclient *cc, struct agent **ag
 {
 	const int signals[] = { SIGINT, SIGTERM };
 	const struct node_config *cfg = &node->cfg;
+	static struct drain drain;
 	char path[PATH_MAX];
 	int err;
 
@@ -161,6 +218,12 @@ static int node_serve(struct node *node, struct ctlclient *cc, struct agent **ag
 	if (!node->watch)
 		return -ENOMEM;
 	err = agent_start(node, cc, agent);
+	if (err)
+		return err;
+	/* Blocked before the workers exist, so that they inherit the mask: a SIGTERM taken
+	 * by a worker thread would end the process on the spot, without the drain. */
+	drain.node = node;
+	err = loop_add_signals(node->loop, signals, 2, on_signal, &drain);
 	if (err)
 		return err;
 	/* Before any worker writes: what the previous run left half done gets its record. */
@@ -172,9 +235,6 @@ static int node_serve(struct node *node, struct ctlclient *cc, struct agent **ag
 			return err;
 		node->nworkers++;
 	}
-	err = loop_add_signals(node->loop, signals, 2, on_signal, NULL);
-	if (err)
-		return err;
 	pr_info("serving on http://%s with %u workers, controller %s, maps in %s", cfg->listen,
 		node->nworkers, cfg->controller_url, cfg->pin_dir);
 	return loop_run(node->loop);
@@ -214,6 +274,14 @@ int main(int argc, char **argv)
 out:
 	for (unsigned i = 0; i < node.nworkers; i++)
 		worker_stop(node.workers[i]);
+	node.nworkers = 0;
+	/* make run's mode: nothing of this node outlives it. */
+	if (node.cfg.ephemeral && node.pool && !flags.destroy) {
+		pr_info("ephemeral: removing this node's sandboxes, bridge, programs and maps");
+		agent_free(agent);
+		agent = NULL;
+		(void)node_destroy(&node);
+	}
 	agent_free(agent);
 	event_watch_free(node.watch);
 	pool_free(node.pool);

@@ -34,6 +34,8 @@ struct node_config {
 	char sandbox_listen[80]; /* the ingress on the sandboxes' bridge, when the main one is
 				  * on loopback where they cannot reach it ("": none) */
 	unsigned ingress_port;
+	unsigned drain_ms;      /* how long SIGTERM waits for activations in flight */
+	bool ephemeral;         /* on exit, remove sandboxes, bridge, programs and maps */
 	const char *bridge;    /* the sandboxes' bridge (NULL: the backend's default) */
 	const char *subnet;    /* their addresses (NULL: the backend's default) */
 	const char *name;      /* this node in the cluster */

@@ -85,6 +85,8 @@ class System {
       XWHISK_SANDBOX_BRIDGE: `xwe${tag}`,
       // Tests share the machine's loopback: none attaches xdp_guard to it (tests/netns does).
       XWHISK_XDP_IFACE: '',
+      // A stop waits this long at most for activations in flight (the default is 30 s).
+      XWHISK_DRAIN_MS: '3000',
       XWHISK_SANDBOX_SUBNET: freeSubnet(parseInt(tag, 16)) || `169.254.${64 + (parseInt(tag, 16) % 48) * 4}.0/22`,
     };
     this.env = opts.env || {};

@@ -55,6 +55,7 @@ struct activation *activation_admit(struct worker *w, const struct identity *who
 	}
 	act->w = w;
 	act->who = *who;
+	__atomic_add_fetch(&w->activations, 1, __ATOMIC_RELEASE);
 	if (!counted)
 		return act;
 	t = throttle_invoke(ns_of(act), clock_real_ms());
@@ -63,6 +64,7 @@ struct activation *activation_admit(struct worker *w, const struct identity *who
 		throttle_message(&t, why->message, sizeof(why->message));
 		why->status = 429;
 		why->retry_after_s = t.retry_after_s;
+		__atomic_sub_fetch(&w->activations, 1, __ATOMIC_RELEASE);
 		free(act);
 		return NULL;
 	}
@@ -77,6 +79,7 @@ static void activation_free(struct activation *act)
 	if (act->wait)
 		loop_timer_cancel(act->w->loop, act->wait);
 	action_entry_unref(act->action);
+	__atomic_sub_fetch(&act->w->activations, 1, __ATOMIC_RELEASE);
 	free(act);
 }
 

@@ -108,6 +108,13 @@ void router_handle(struct http_request *req, void *data)
 			reply_error(req, tid, req->error_status, "%s", req->error_msg);
 		return;
 	}
+	if (w->draining) {
+		/* Stopping: another node (or this one's successor) takes it. */
+		req->keep_alive = false;
+		http_resp_header(req, "Retry-After", "1");
+		reply_error(req, tid, 503, "The node is shutting down; try again.");
+		return;
+	}
 	if (!strncmp(path, "/internal", 9)) {
 		reply_error(req, tid, 404, "The requested resource could not be found.");
 		return;

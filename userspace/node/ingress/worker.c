@@ -129,6 +129,26 @@ fail:
 	return err;
 }
 
+static void on_drain(void *arg)
+{
+	struct worker *w = arg;
+
+	w->draining = true;
+	http_server_close_listener(w->http);
+	http_server_close_listener(w->http_sandboxes);
+}
+
+void worker_drain(struct worker *w)
+{
+	if (w)
+		(void)mailbox_post(w->mailbox, on_drain, w);
+}
+
+unsigned worker_activations(const struct worker *w)
+{
+	return __atomic_load_n(&w->activations, __ATOMIC_ACQUIRE);
+}
+
 static void worker_quit(void *arg)
 {
 	struct worker *w = arg;

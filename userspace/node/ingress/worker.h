@@ -45,10 +45,16 @@ struct worker {
 	struct http_pool *sandbox[XW_MAX_SLOTS]; /* keep-alive connections per sandbox */
 	uint32_t sandbox_gen[XW_MAX_SLOTS];
 	struct worker_stats stats;
+	unsigned activations; /* admitted and not ended (atomic: the manager reads it) */
+	bool draining;        /* stopping: no new requests, the admitted ones finish */
 };
 
 int worker_start(struct node *node, unsigned id, struct worker **out);
 void worker_stop(struct worker *w);
+/* Stops taking requests (listeners closed, later requests 503); what runs, runs on. */
+void worker_drain(struct worker *w);
+/* Activations admitted on w and not ended; any thread. */
+unsigned worker_activations(const struct worker *w);
 
 /* Before answering 202 early: the record to keep if the node stops first. Stolen. */
 void worker_accept(struct worker *w, const char *activation_id, json_t *fallback);
