@@ -67,7 +67,7 @@ struct xw_slot {
 	__u32 concurrency; /* the action's limit, copied so routing reads one line */
 	__u32 generation;  /* bumped each time the slot is given to another sandbox */
 	__u64 action_id;
-	__u32 addr;        /* IPv4, network byte order */
+	__u8 addr[4];      /* IPv4, network byte order: bpftool prints the four bytes */
 	__u16 port;        /* host byte order */
 	__u16 node;        /* index of the node that runs it; 0 = this node */
 	__u64 last_used_ns; /* CLOCK_MONOTONIC of the last claim */

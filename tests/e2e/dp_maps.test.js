@@ -58,7 +58,11 @@ test('an invoked action has a WARM slot; its action_id is a key of "warm" and "a
   assert.ok(parId !== '0', JSON.stringify(s));
   assert.strictEqual(s.concurrency, 3, `the slot carries the action's concurrency: ${JSON.stringify(s)}`);
   assert.strictEqual(s.inflight, 0, JSON.stringify(s));
-  assert.ok(s.addr !== 0 && s.port !== 0, `address and port: ${JSON.stringify(s)}`);
+  // The address reads as an address in bpftool: four bytes, the sandbox subnet's.
+  assert.ok(Array.isArray(s.addr) && s.addr.length === 4, `addr as bytes: ${JSON.stringify(s)}`);
+  const subnet = sys.netEnv.XWHISK_SANDBOX_SUBNET.split('.').slice(0, 2).map(Number);
+  assert.deepStrictEqual(s.addr.slice(0, 2).map(Number), subnet, `addr in the sandbox subnet: ${JSON.stringify(s)}`);
+  assert.ok(s.port !== 0, `port: ${JSON.stringify(s)}`);
   assert.ok(s.pid > 0, `the sandbox pid: ${JSON.stringify(s)}`);
   assert.ok(Number(s.invocations) >= 1, `invocations counted: ${JSON.stringify(s)}`);
   const warmMap = dp.bpfDumpJson(sys, 'warm');

@@ -190,12 +190,13 @@ struct http_pool *worker_sandbox_pool(struct worker *w, uint32_t slot)
 	struct xw_slot *s = &w->node->maps->slots[slot];
 	uint32_t gen = __atomic_load_n(&s->generation, __ATOMIC_ACQUIRE);
 	char host[INET_ADDRSTRLEN];
-	struct in_addr a = { .s_addr = s->addr };
+	struct in_addr a;
 
 	if (w->sandbox[slot] && w->sandbox_gen[slot] == gen)
 		return w->sandbox[slot];
 	/* Another sandbox took the slot: its predecessor's connections are useless. */
 	http_pool_free(w->sandbox[slot]);
+	memcpy(&a.s_addr, s->addr, sizeof(s->addr));
 	inet_ntop(AF_INET, &a, host, sizeof(host));
 	w->sandbox[slot] = http_pool_new(w->loop, host, s->port, SANDBOX_IDLE_CONNS);
 	w->sandbox_gen[slot] = gen;

@@ -42,7 +42,7 @@ void pool_on_adopted(struct sandbox *sb, void *data)
 	}
 	s = &p->node->maps->slots[slot];
 	inet_pton(AF_INET, sandbox_ip(sb), &a);
-	if (s->action_id != action_id || s->addr != a.s_addr ||
+	if (s->action_id != action_id || memcmp(s->addr, &a.s_addr, sizeof(s->addr)) ||
 	    __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != XW_SLOT_WARM) {
 		sandbox_destroy(sb);
 		return;

@@ -147,7 +147,7 @@ static bool remote_warm(struct pool *p, const json_t *sb, uint64_t action_id, co
 		r->version = version;
 	r->node = (uint16_t)json_integer_value(json_object_get(sb, "node"));
 	s->action_id = action_id;
-	s->addr = a.s_addr;
+	memcpy(s->addr, &a.s_addr, sizeof(s->addr));
 	s->port = (uint16_t)port;
 	s->node = r->node;
 	s->concurrency = (uint32_t)conc;

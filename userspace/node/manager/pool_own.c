@@ -246,7 +246,7 @@ static void on_ready(struct sandbox *sb, int err, void *data)
 		 ps->key);
 	(void)sandbox_set_label(sb, label);
 	inet_pton(AF_INET, sandbox_ip(sb), &a);
-	s->addr = a.s_addr;
+	memcpy(s->addr, &a.s_addr, sizeof(s->addr));
 	s->port = (uint16_t)sandbox_port(sb);
 	s->pid = (uint32_t)sandbox_pid(sb);
 	ps->state = PS_INITING;

@@ -124,7 +124,7 @@ json_t *pool_own_sandboxes(struct node *node)
 		if (!ps || (ps->state != PS_WARM && ps->state != PS_DRAINING) ||
 		    !key_parts(ps->key, subject, sizeof(subject), docid, sizeof(docid), &rev))
 			continue;
-		a.s_addr = s->addr;
+		memcpy(&a.s_addr, s->addr, sizeof(s->addr));
 		inet_ntop(AF_INET, &a, addr, sizeof(addr));
 		snprintf(action_id, sizeof(action_id), "%016" PRIx64, ps->action_id);
 		json_array_append_new(
