@@ -526,11 +526,29 @@ static const char *entity_where(const struct entity_query *q)
 			      : "path = $1 AND type = $2";
 }
 
+/* The first column of every row, as a JSON array (the caller's). */
+static int rows_array(PGresult *res, json_t **out)
+{
+	json_t *arr = json_array();
+
+	if (!arr)
+		return -ENOMEM;
+	for (int i = 0; i < PQntuples(res); i++) {
+		json_t *j = value_json(res, i, 0);
+
+		if (!j || json_array_append_new(arr, j)) {
+			json_decref(arr);
+			return -EIO;
+		}
+	}
+	*out = arr;
+	return 0;
+}
+
 static int pg_entity_list(struct store *st, const struct entity_query *q, json_t **out)
 {
 	struct params p = { 0 };
 	PGresult *res = NULL;
-	json_t *arr = NULL;
 	char sql[512];
 	int err;
 
@@ -546,26 +564,9 @@ static int pg_entity_list(struct store *st, const struct entity_query *q, json_t
 		p_str(&p, NULL); /* LIMIT NULL: no limit */
 	p_int(&p, q->skip);
 	err = pg_exec_p(to_pg(st), sql, &p, &res);
-	if (err)
-		goto out;
-	arr = json_array();
-	if (!arr) {
-		err = -ENOMEM;
-		goto out;
-	}
-	for (int i = 0; i < PQntuples(res); i++) {
-		json_t *j = value_json(res, i, 0);
-
-		if (!j || json_array_append_new(arr, j)) {
-			err = -EIO;
-			goto out;
-		}
-	}
-	*out = arr;
-	arr = NULL;
-out:
+	if (!err)
+		err = rows_array(res, out);
 	PQclear(res);
-	json_decref(arr);
 	return err;
 }
 
@@ -878,32 +879,14 @@ static int pg_activation_list(struct store *st, const struct activation_query *q
 {
 	struct params p = { 0 };
 	PGresult *res = NULL;
-	json_t *arr = NULL;
 	char sql[512];
 	int err;
 
 	activation_query_sql(q, q->docs ? "doc" : "summary", true, sql, sizeof(sql), &p);
 	err = pg_exec_p(to_pg(st), sql, &p, &res);
-	if (err)
-		goto out;
-	arr = json_array();
-	if (!arr) {
-		err = -ENOMEM;
-		goto out;
-	}
-	for (int i = 0; i < PQntuples(res); i++) {
-		json_t *j = value_json(res, i, 0);
-
-		if (!j || json_array_append_new(arr, j)) {
-			err = -EIO;
-			goto out;
-		}
-	}
-	*out = arr;
-	arr = NULL;
-out:
+	if (!err)
+		err = rows_array(res, out);
 	PQclear(res);
-	json_decref(arr);
 	return err;
 }
 

@@ -162,6 +162,21 @@ static void test_final_parameter_refused(void)
 	action_entry_unref(e);
 }
 
+/* The manager's word that the cold start for e failed: its queued activations end. */
+static int fail_cold_start(const struct action_entry *e, int status, const char *message)
+{
+	struct warm_news *news = calloc(1, sizeof(*news));
+
+	if (!news)
+		return -ENOMEM;
+	news->w = &wk;
+	news->action_id = e->id;
+	news->status = status;
+	news->message = strdup(message);
+	worker_on_warm_news(news);
+	return 0;
+}
+
 static unsigned heard_records, heard_accepted;
 static char heard_status[8];
 
@@ -184,7 +199,6 @@ static void test_queue_wait_and_end(void)
 {
 	struct action_entry *e = action("cold", "nodejs:20", "");
 	struct activation_refusal why;
-	struct warm_news *news;
 	struct activation *act;
 	char id[33], id2[33] = "", *spool;
 	unsigned posted = needs_posted;
@@ -232,13 +246,7 @@ static void test_queue_wait_and_end(void)
 	CHECK(ns()->inflight == 1);
 
 	/* The manager says the cold start failed: the activation ends and is recorded. */
-	news = calloc(1, sizeof(*news));
-	ASSERT(news);
-	news->w = &wk;
-	news->action_id = e->id;
-	news->status = ACTIVATION_WHISK_ERROR;
-	news->message = strdup("no room");
-	worker_on_warm_news(news);
+	ASSERT(fail_cold_start(e, ACTIVATION_WHISK_ERROR, "no room") == 0);
 	CHECK(ns()->inflight == 0);
 	CHECK(heard_records == 0); /* the listener left when its wait ran out */
 	spool = spool_text();
@@ -252,7 +260,6 @@ static void test_listener_hears_record(void)
 {
 	struct action_entry *e = action("cold2", "python:3", "");
 	struct activation_refusal why;
-	struct warm_news *news;
 	struct activation *act;
 	char id[33];
 
@@ -269,13 +276,7 @@ static void test_listener_hears_record(void)
 					 .listener = listener,
 				 },
 				 id, &why));
-	news = calloc(1, sizeof(*news));
-	ASSERT(news);
-	news->w = &wk;
-	news->action_id = e->id;
-	news->status = ACTIVATION_DEVELOPER_ERROR;
-	news->message = strdup("init failed");
-	worker_on_warm_news(news);
+	ASSERT(fail_cold_start(e, ACTIVATION_DEVELOPER_ERROR, "init failed") == 0);
 	CHECK(heard_records == 1 && heard_accepted == 0);
 	CHECK_STR(heard_status, "2");
 	CHECK(ns()->inflight == 0);
@@ -287,7 +288,6 @@ static void test_no_wait_marks_acceptance(void)
 {
 	struct action_entry *e = action("async", "nodejs:20", "");
 	struct activation_refusal why;
-	struct warm_news *news;
 	struct activation *act;
 	char id[33], *spool;
 
@@ -305,13 +305,7 @@ static void test_no_wait_marks_acceptance(void)
 	spool = spool_text();
 	CHECK(strstr(spool, id) != NULL);
 	free(spool);
-	news = calloc(1, sizeof(*news));
-	ASSERT(news);
-	news->w = &wk;
-	news->action_id = e->id;
-	news->status = ACTIVATION_WHISK_ERROR;
-	news->message = strdup("gone");
-	worker_on_warm_news(news);
+	ASSERT(fail_cold_start(e, ACTIVATION_WHISK_ERROR, "gone") == 0);
 	CHECK(ns()->inflight == 0);
 	action_entry_unref(e);
 }
