@@ -22,6 +22,15 @@
 # Unpinned at 1 and at 16 connections (BENCH_NODEJS_CONNECTIONS), then one connection
 # pinned to CPU 0 with the controller on CPU 1.
 #
+# cache (opt-in: BENCH_ROUNDS="nodejs cache"; needs the nodejs round's bare server): the
+# node's response cache (issue 14) against what a user would otherwise deploy:
+#   nginx    nginx proxy_cache (POST cached by URI and body) in front of the bare Node.js
+#            server: every request after the first is served by nginx from its cache
+#   hit      POST .../actions/cachedjs?blocking=true&result=true, a no-op that answers
+#            __ow_cache: every invoke after the first is a hit (with its record)
+#   warm     the nodejs round's warm invoke of noopjs, for the ratio hit/warm
+# Goals: hits at least nginx's throughput, and at least 3x a warm invoke.
+#
 # Each round runs its three targets BENCH_REPEAT times (default 3), interleaved, and
 # reports medians: one run on this VM moves by 15-40% from the next.
 # Needs root (the node loads BPF maps and makes sandboxes).
@@ -136,6 +145,52 @@ JS
 		"(pids $js_pids), bare server pid $server_pid"
 fi
 
+# start_nginx_cached UPSTREAM_PORT NAME: start_nginx with proxy_cache, keeping every 200
+# answer to a POST for an hour, keyed by URI and body; sets NGINX_PORT.
+start_nginx_cached() {
+	local d=$bench_tmp/nginx-$2
+	NGINX_PORT=$(free_port)
+	mkdir -p "$d/cache"
+	cat >"$d.conf" <<CONF
+worker_processes auto;
+pid $d.pid;
+error_log $d/error.log warn;
+events { worker_connections 4096; }
+http {
+	access_log off;
+	client_body_temp_path $d;
+	proxy_temp_path $d;
+	client_body_buffer_size 64k;
+	proxy_cache_path $d/cache keys_zone=bench:10m max_size=64m;
+	upstream backend { server 127.0.0.1:$1; keepalive 64; }
+	server {
+		listen 127.0.0.1:$NGINX_PORT;
+		location / {
+			proxy_cache bench;
+			proxy_cache_methods POST;
+			proxy_cache_key "\$request_uri|\$request_body";
+			proxy_cache_valid 200 1h;
+			proxy_pass http://backend;
+			proxy_http_version 1.1;
+			proxy_set_header Connection "";
+			proxy_set_header Host \$host;
+		}
+	}
+}
+CONF
+	nginx -c "$d.conf" -p "$d"
+	wait_port "$NGINX_PORT"
+}
+
+if rounds_has cache; then
+	rounds_has nodejs || { echo "invoke.sh: the cache round needs the nodejs round" >&2; exit 1; }
+	# put_action's first invoke runs it and fills the cache: then every invoke is a hit.
+	put_action cachedjs "$js_kind" 'function main(params) { return { __ow_cache: { ttl: 86400 } } }'
+	start_nginx_cached "$server_port" cache
+	cache_nginx_port=$NGINX_PORT
+	cache_nginx_pids=$(nginx_pids cache)
+fi
+
 node_pid=$NODE_PID
 controller_pid=$CONTROLLER_PID
 
@@ -147,7 +202,7 @@ pin() { # pin CPUS PIDS...
 # place free|cpu0|apart: every process of the benchmark (none but ours) on both CPUs, all
 # on CPU 0, or all on CPU 0 but the controller (on CPU 1).
 place() {
-	local all="$node_pid $controller_pid ${native_nginx_pids:-} ${sb_pids:-} ${js_nginx_pids:-} ${js_pids:-} ${server_pid:-}"
+	local all="$node_pid $controller_pid ${native_nginx_pids:-} ${sb_pids:-} ${js_nginx_pids:-} ${js_pids:-} ${server_pid:-} ${cache_nginx_pids:-}"
 	case $1 in
 	free) pin "0-$(($(nproc) - 1))" $all ;;
 	cpu0) pin 0 $all ;;
@@ -171,6 +226,16 @@ nodejs_round() {
 		measure direct "http://$js_ip:$js_port/run" "$(run_body noopjs)" $js_pids
 		measure nginx "http://127.0.0.1:$js_nginx_port/" '{}' $js_nginx_pids -- $server_pid
 		measure xwhisk "$api/actions/noopjs?blocking=true&result=true" '{}' $node_pid -- $js_pids
+		wait_records_shipped
+	done
+}
+
+cache_round() {
+	local i
+	for i in $(seq 1 "${BENCH_REPEAT:-3}"); do
+		measure nginx "http://127.0.0.1:$cache_nginx_port/" '{}' $cache_nginx_pids
+		measure hit "$api/actions/cachedjs?blocking=true&result=true" '{}' $node_pid
+		measure warm "$api/actions/noopjs?blocking=true&result=true" '{}' $node_pid -- $js_pids
 		wait_records_shipped
 	done
 }
@@ -272,4 +337,31 @@ if rounds_has nodejs; then
 	out=$(BENCH_CONNECTIONS=1 BENCH_THREADS=1 WRK_PREFIX="taskset -c 0" nodejs_round)
 	echo "$out"
 	report_nodejs "nodejs pinned, controller apart" "$out"
+fi
+
+if rounds_has cache; then
+	place free
+	for c in $BENCH_NODEJS_CONNECTIONS; do
+		echo "-- cache: unpinned, $c connection(s)"
+		t=$BENCH_THREADS
+		[ "$c" -lt "$t" ] && t=$c
+		out=$(BENCH_CONNECTIONS=$c BENCH_THREADS=$t cache_round)
+		echo "$out"
+		python3 - "cache $c conn" "$out" <<'PY'
+import json, statistics, sys
+label = sys.argv[1]
+runs = {}
+for l in sys.argv[2].splitlines():
+    name, rest = l.split(' ', 1)
+    runs.setdefault(name, []).append(json.loads(rest))
+r = {name: {k: statistics.median(x[k] for x in rs) for k in rs[0]} for name, rs in runs.items()}
+n, h, w = r['nginx'], r['hit'], r['warm']
+print(f"[{label}] {len(runs['hit'])} runs, medians: hit {h['rps']:.0f} req/s p50 {h['p50_us']:.0f} us "
+      f"p99 {h['p99_us']:.0f} us; nginx proxy_cache {n['rps']:.0f} req/s p50 {n['p50_us']:.0f} us; "
+      f"warm invoke {w['rps']:.0f} req/s p50 {w['p50_us']:.0f} us; hit/nginx {h['rps']/n['rps']:.2f}x "
+      f"(goal >= 1), hit/warm {h['rps']/w['rps']:.2f}x (goal >= 3); added over nginx p50 "
+      f"{h['p50_us']-n['p50_us']:.0f} us; CPU per request xwhisk-node {h['cpu_us_per_req']} us, "
+      f"nginx {n['cpu_us_per_req']} us; errors hit {h['errors']} nginx {n['errors']} warm {w['errors']}")
+PY
+	done
 fi

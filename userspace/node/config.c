@@ -45,6 +45,7 @@ static void usage(FILE *f)
 		"  XWHISK_NODE_MEMORY_MB   memory for sandboxes on this node (default 8192)\n"
 		"  XWHISK_QUEUE_MAX        activations waiting per action and worker (default 256)\n"
 		"  XWHISK_AUTH_TTL_S       seconds a checked credential is trusted (default 60)\n"
+		"  XWHISK_CACHE_BYTES      the response cache's memory (default 16 MB; 0: off)\n"
 		"  XWHISK_PREWARM          stem cells per kind, e.g. nodejs:20=2,python:3=2\n"
 		"  XWHISK_RUNTIMES         the runtimes manifest (default <bindir>/runtimes/runtimes.json)\n"
 		"  XWHISK_SANDBOX_SUBNET, XWHISK_SANDBOX_BRIDGE   the sandboxes' network\n"
@@ -112,6 +113,7 @@ static void config_from_env(struct node_config *cfg)
 	cfg->memory_mb = env_unsigned("XWHISK_NODE_MEMORY_MB", 8192);
 	cfg->queue_max = env_unsigned("XWHISK_QUEUE_MAX", 256);
 	cfg->auth_ttl_s = env_unsigned("XWHISK_AUTH_TTL_S", 60);
+	cfg->cache_bytes = env_unsigned("XWHISK_CACHE_BYTES", 16u << 20);
 	cfg->subnet = getenv("XWHISK_SANDBOX_SUBNET");
 	if (gethostname(hostname, sizeof(hostname)))
 		snprintf(hostname, sizeof(hostname), "node");

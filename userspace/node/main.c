@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "node/activation/action_cache.h"
+#include "node/activation/result_cache.h"
 #include "node/config.h"
 #include "node/manager/agent.h"
 #include "node/ctlclient.h"
@@ -43,6 +44,12 @@ static void on_event(const json_t *ev, void *data)
 	else if (!strcmp(type, "resync"))
 		action_cache_invalidate(node->actions, NULL);
 	pool_event(node, ev);
+}
+
+/* An entity changed: the answers built from it go with the resolved actions. */
+static void drop_results(const char *docid, void *data)
+{
+	result_cache_invalidate(data, docid);
 }
 
 #define DRAIN_CHECK_MS 50
@@ -202,7 +209,16 @@ static int node_open_state(struct node *node, struct node_flags *flags)
 		return -ENOMEM;
 	node->mailbox = mailbox_new(node->loop);
 	node->actions = action_cache_new(node->maps);
-	return node->mailbox && node->actions ? 0 : -ENOMEM;
+	if (!node->mailbox || !node->actions)
+		return -ENOMEM;
+	/* XWHISK_CACHE_BYTES=0: no response cache at all, not one that never keeps. */
+	if (!cfg->cache_bytes)
+		return 0;
+	node->results = result_cache_new(cfg->cache_bytes, XW_MAX_NAMESPACES);
+	if (!node->results)
+		return -ENOMEM;
+	action_cache_on_invalidate(node->actions, drop_results, node->results);
+	return 0;
 }
 
 /* The manager's parts and the workers; then the manager loop runs until a signal. */
@@ -288,6 +304,7 @@ out:
 	shipper_free(node.shipper);
 	ctlclient_free(cc);
 	action_cache_free(node.actions);
+	result_cache_free(node.results);
 	mailbox_free(node.mailbox);
 	loop_free(node.loop);
 	ns_table_free(node.ns);

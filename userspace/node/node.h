@@ -47,12 +47,14 @@ struct node_config {
 	unsigned memory_mb;     /* what this node's sandboxes may use in all */
 	unsigned queue_max;     /* waiting activations per action and worker */
 	unsigned auth_ttl_s;    /* how long an authenticated credential is trusted */
+	unsigned cache_bytes;   /* the response cache's budget (0: none) */
 	char node_token[65];
 	char controller_host[256];
 	int controller_port;
 };
 
 struct action_cache;
+struct result_cache;
 struct ns_table;
 struct pool;
 struct shipper;
@@ -68,6 +70,7 @@ struct node {
 	struct xw_maps *maps;
 	struct ns_table *ns;
 	struct action_cache *actions;
+	struct result_cache *results; /* the response cache (issue 14) */
 	struct pool *pool;
 	struct shipper *shipper;
 	struct event_watch *watch;

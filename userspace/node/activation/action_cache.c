@@ -25,6 +25,8 @@ struct action_cache {
 	struct xw_maps *maps;
 	struct cached *buckets[BUCKETS];
 	uint64_t epoch; /* invalidations so far */
+	action_cache_dropped dropped;
+	void *dropped_data;
 };
 
 struct action_cache *action_cache_new(struct xw_maps *maps)
@@ -288,4 +290,12 @@ void action_cache_invalidate(struct action_cache *c, const char *docid)
 		}
 	}
 	pthread_mutex_unlock(&c->lock);
+	if (c->dropped)
+		c->dropped(docid, c->dropped_data);
+}
+
+void action_cache_on_invalidate(struct action_cache *c, action_cache_dropped fn, void *data)
+{
+	c->dropped = fn;
+	c->dropped_data = data;
 }

@@ -39,6 +39,9 @@ struct action_entry {
 	 * is served sooner by a busy sandbox freeing up or by a new one. */
 	uint32_t run_us;            /* a /run's duration, moving average (0: not known yet) */
 	uint32_t cold_us;           /* from asking for a sandbox to its warm news, moving average */
+	/* It asked for a result to be kept (__ow_cache): only then do its invokes pay for a
+	 * lookup in the response cache. */
+	uint32_t results_kept;
 };
 
 struct action_cache;
@@ -59,6 +62,10 @@ struct action_entry *action_cache_put(struct action_cache *c, uint64_t epoch, co
 struct action_entry *action_entry_new(const char *subject, const char *name, json_t *resolved);
 /* Drops every entry built from docid (NULL: all of them). */
 void action_cache_invalidate(struct action_cache *c, const char *docid);
+/* fn hears every invalidation after it happened, so what else was built from those
+ * documents goes at the same moment (the response cache). One listener. */
+typedef void (*action_cache_dropped)(const char *docid, void *data);
+void action_cache_on_invalidate(struct action_cache *c, action_cache_dropped fn, void *data);
 void action_entry_ref(struct action_entry *e);
 void action_entry_unref(struct action_entry *e);
 

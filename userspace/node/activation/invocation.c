@@ -7,6 +7,7 @@
 #include "buf.h"
 #include "json.h"
 #include "log.h"
+#include "node/activation/cached_result.h"
 #include "node/ingress/metrics.h"
 #include "node/manager/pool.h"
 #include "node/activation/record.h"
@@ -445,6 +446,10 @@ static void invocation_finish(struct invocation *inv)
 		inv->end_ms = clock_real_ms();
 	if (!inv->start_ms)
 		inv->start_ms = inv->end_ms;
+	/* __ow_cache is a wish to the platform, not part of the answer nor of the record. */
+	inv->cache_ttl_s = cached_result_take_ttl(inv->result);
+	if (inv->status != ACTIVATION_SUCCESS)
+		inv->cache_ttl_s = 0;
 	inv->record = record_of_invocation(inv);
 	/* The record is in the spool before anyone hears of the result. */
 	worker_spool(w, inv->record);

@@ -41,6 +41,7 @@ struct invocation {
 	json_t *result;
 	json_t *logs;
 	json_t *record;        /* the stored form, once finished */
+	unsigned cache_ttl_s;  /* a success's __ow_cache ttl (taken out of result), or 0 */
 
 	invocation_done done;
 	void *done_data;

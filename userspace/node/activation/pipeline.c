@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "node/activation/cached_result.h"
 #include "node/activation/invocation.h"
 #include "node/activation/pipeline.h"
 #include "node/activation/record.h"
@@ -28,6 +29,11 @@ struct activation {
 	struct loop_timer *wait;
 	activation_listener listener;
 	void *data;
+	/* The response cache: where a result the action asks to keep goes. */
+	bool cache_store;
+	uint64_t cache_epoch;
+	json_t *cached_record;       /* answered from the cache: told on the next loop turn */
+	struct loop_timer *answer;
 };
 
 static void refuse(struct activation_refusal *why, int status, unsigned retry_after_s,
@@ -78,6 +84,9 @@ static void activation_free(struct activation *act)
 		throttle_release(ns_of(act));
 	if (act->wait)
 		loop_timer_cancel(act->w->loop, act->wait);
+	if (act->answer)
+		loop_timer_cancel(act->w->loop, act->answer);
+	json_decref(act->cached_record);
 	action_entry_unref(act->action);
 	__atomic_sub_fetch(&act->w->activations, 1, __ATOMIC_RELEASE);
 	free(act);
@@ -100,9 +109,100 @@ static void activation_ended(struct activation *act, const json_t *record)
 	activation_free(act);
 }
 
+/* A successful result the action asked to keep (__ow_cache) goes into the cache. */
+static void keep_result(struct activation *act, const struct invocation *inv)
+{
+	struct result_cache *rc = act->w->node->results;
+	uint8_t key[RESULT_KEY_LEN];
+	char *text;
+
+	if (!act->cache_store || !inv->cache_ttl_s || inv->status != ACTIVATION_SUCCESS ||
+	    cached_result_key(act->action, inv->params, key))
+		return;
+	text = json_dumps(inv->result, JSON_COMPACT | JSON_ENCODE_ANY);
+	if (text && !result_cache_put(rc, key, act->who.ns_idx,
+				      json_object_get(act->action->doc, "deps"), text,
+				      strlen(text), clock_real_ms(),
+				      (uint64_t)inv->cache_ttl_s * 1000, act->cache_epoch))
+		__atomic_store_n(&act->action->results_kept, 1, __ATOMIC_RELAXED);
+	free(text);
+}
+
 static void on_primitive_done(struct invocation *inv, void *data)
 {
+	keep_result(data, inv);
 	activation_ended(data, inv->record);
+}
+
+static void on_cached_answer(struct loop *loop, void *data)
+{
+	struct activation *act = data;
+
+	act->answer = NULL;
+	activation_ended(act, act->cached_record);
+}
+
+/* Answered from the cache: no run. The record is spooled now, as every record is before
+ * its answer, and the listener hears it on the loop's next turn (never before
+ * activation_start returns). */
+static int start_cached(struct activation *act, const struct activation_spec *spec, int status,
+			const json_t *result, uint64_t began_ms, struct activation_refusal *why)
+{
+	random_hex(act->id, 32);
+	act->cached_record = cached_result_record(spec->action, &act->who, act->id, status,
+						  result, began_ms, clock_real_ms());
+	act->answer = act->cached_record ? loop_timer_add(act->w->loop, 0, on_cached_answer, act)
+					 : NULL;
+	if (!act->answer) {
+		refuse(why, 500, 0, "Internal Server Error");
+		return -ENOMEM;
+	}
+	worker_spool(act->w, act->cached_record);
+	STAT_INC(act->w, errors[status & 3]);
+	return 0;
+}
+
+/* The response cache for an invoke of a primitive: an answer when it holds one for these
+ * merged parameters (the adapter's, for a web action). 1: answered (params consumed);
+ * 0: run it; or a negative errno from start_cached. */
+static int answer_from_cache(struct activation *act, const struct activation_spec *spec,
+			     json_t *params, struct activation_refusal *why)
+{
+	struct result_cache *rc = act->w->node->results;
+	uint64_t began_ms = clock_real_ms();
+	uint8_t key[RESULT_KEY_LEN];
+	struct result_value *v = NULL;
+	json_t *result = NULL;
+	int err;
+
+	if (spec->cached) {
+		json_decref(params);
+		err = start_cached(act, spec,
+				   (int)json_integer_value(json_object_get(spec->cached, "statusCode")),
+				   json_object_get(spec->cached, "result") ?: json_null(), began_ms,
+				   why);
+		return err ?: 1;
+	}
+	if (!rc || spec->action->xkind == XW_KIND_SEQUENCE || json_is_array(params))
+		return 0;
+	/* Read before the run: a result computed across an invalidation is not kept. */
+	act->cache_epoch = result_cache_epoch(rc);
+	act->cache_store = spec->cache_store;
+	/* An action that never asked pays for no digest of its parameters. */
+	if (!spec->cache_read || !__atomic_load_n(&spec->action->results_kept, __ATOMIC_RELAXED) ||
+	    cached_result_key(spec->action, params, key))
+		return 0;
+	v = result_cache_get(rc, key, began_ms);
+	result_cache_count(rc, v != NULL);
+	if (v)
+		result = json_loadb(v->data, v->len, JSON_DECODE_ANY, NULL);
+	result_value_unref(v);
+	if (!result)
+		return 0;
+	json_decref(params);
+	err = start_cached(act, spec, ACTIVATION_SUCCESS, result, began_ms, why);
+	json_decref(result);
+	return err ?: 1;
 }
 
 static void on_sequence_done(const json_t *record, void *data)
@@ -225,6 +325,15 @@ int activation_start(struct activation *act, const struct activation_spec *spec,
 	act->action = spec->action;
 	act->listener = spec->wait_ms == ACTIVATION_NO_WAIT ? NULL : spec->listener;
 	act->data = spec->data;
+	err = answer_from_cache(act, spec, params, why);
+	if (err == 1) {
+		snprintf(id, 33, "%s", act->id);
+		return 0;
+	}
+	if (err) {
+		activation_free(act);
+		return err;
+	}
 	err = spec->action->xkind == XW_KIND_SEQUENCE ? start_sequence(act, spec, params, why)
 						      : start_primitive(act, spec, params, why);
 	if (err) {

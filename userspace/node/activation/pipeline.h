@@ -47,6 +47,11 @@ struct activation_spec {
 	const char *cause;            /* the enclosing sequence's activation id, or NULL */
 	unsigned *atomic;             /* a sequence's step: the primitives its run has started */
 	unsigned wait_ms;             /* ACTIVATION_NO_WAIT, a blocking wait, or _WAIT_END */
+	/* The response cache (result_cache.h), for a primitive action: */
+	bool cache_read;              /* answer from it when it holds these parameters' result */
+	bool cache_store;             /* keep the result when the action asks (__ow_cache) */
+	const json_t *cached;         /* an answer the adapter found in it, {"statusCode",
+				       * "result"}: the activation is answered with it, no run */
 	activation_listener listener; /* not called before activation_start returns */
 	void *data;
 };
@@ -63,10 +68,11 @@ struct activation_refusal {
  * filled when refused. */
 struct activation *activation_admit(struct worker *w, const struct identity *who, bool counted,
 				    struct activation_refusal *why);
-/* Starts act. 0 with the activation id in id; or a negative errno, why filled, nothing
- * started nor recorded, the listener never called (-EPERM: a final parameter overridden,
- * -ENOSPC: the action's queue is full, -E2BIG: too many actions in the sequence, -ENOMEM).
- * act is consumed either way. */
+/* Starts act, or answers it from the response cache (a record annotated cached, the
+ * listener told on the loop's next turn). 0 with the activation id in id; or a negative
+ * errno, why filled, nothing started nor recorded, the listener never called (-EPERM: a
+ * final parameter overridden, -ENOSPC: the action's queue is full, -E2BIG: too many
+ * actions in the sequence, -ENOMEM). act is consumed either way. */
 int activation_start(struct activation *act, const struct activation_spec *spec, char id[33],
 		     struct activation_refusal *why);
 /* An admitted activation that will not start gives its unit back. */

@@ -7,6 +7,7 @@
 
 #include "activation.h"
 #include "node/ingress/authn.h"
+#include "node/ingress/http_cache.h"
 #include "node/ingress/identity.h"
 #include "node/ingress/invoke.h"
 #include "node/activation/pipeline.h"
@@ -87,6 +88,7 @@ static void on_action(int status, struct action_entry *a, const char *message, v
 	struct invoke_req *ir = data;
 	struct activation_refusal why;
 	struct activation *act = ir->act;
+	unsigned asked = http_cache_request(ir->req);
 	char id[33];
 	int err;
 
@@ -105,6 +107,9 @@ static void on_action(int status, struct action_entry *a, const char *message, v
 				       .wait_ms = ir->blocking ? ir->wait_ms : ACTIVATION_NO_WAIT,
 				       .listener = on_activation_end,
 				       .data = ir,
+				       /* Only a client that waits is answered from the cache. */
+				       .cache_read = ir->blocking && !(asked & HTTP_CACHE_NO_CACHE),
+				       .cache_store = !(asked & HTTP_CACHE_NO_STORE),
 			       },
 			       id, &why);
 	ir->body = NULL;

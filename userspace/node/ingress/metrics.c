@@ -7,6 +7,7 @@
 #include "node/ingress/metrics.h"
 #include "node/node.h"
 #include "node/activation/overflow.h"
+#include "node/activation/result_cache.h"
 #include "node/manager/pool.h"
 #include "guard.h"
 #include "prom.h"
@@ -45,6 +46,25 @@ static void sandbox_net_metrics(struct node *node, struct buf *b)
 		if (r == XW_DROP_MALFORMED || r >= XW_DROP_SANDBOX_HOST)
 			buf_printf(b, "xwhisk_sandbox_net_drops_total{reason=\"%s\"} %llu\n",
 				   xw_drop_reason_name(r), (unsigned long long)drops[r]);
+}
+
+/* The response cache (issue 14): what it answered, missed, pushed out and holds. */
+static void cache_metrics(struct node *node, struct buf *b)
+{
+	struct result_cache_stats s;
+
+	if (!node->results)
+		return;
+	result_cache_stats(node->results, &s);
+	prom_value(b, "xwhisk_cache_hits_total", "counter",
+		   "Activations answered from the response cache.", s.hits);
+	prom_value(b, "xwhisk_cache_misses_total", "counter",
+		   "Cache lookups that found no fresh answer.", s.misses);
+	prom_value(b, "xwhisk_cache_evictions_total", "counter",
+		   "Cached answers pushed out to make room.", s.evictions);
+	prom_value(b, "xwhisk_cache_bytes", "gauge", "Memory the cached answers take.", s.bytes);
+	prom_value(b, "xwhisk_cache_entries", "gauge", "Answers in the response cache.",
+		   s.entries);
 }
 
 /* xdp_guard's verdicts on the ingress interface, by reason (its own reasons only). */
@@ -108,6 +128,7 @@ void metrics_http(struct node *node, struct http_request *req)
 		   shipper_shipped(node->shipper));
 	prom_value(&b, "xwhisk_spool_backlog_bytes", "gauge",
 		   "Spooled record bytes not yet acknowledged.", shipper_backlog(node->shipper));
+	cache_metrics(node, &b);
 	sandbox_net_metrics(node, &b);
 	guard_metrics(node, &b);
 	http_resp_send(req, 200, PROM_CONTENT_TYPE, b.data, b.len);

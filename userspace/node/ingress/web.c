@@ -16,6 +16,7 @@
 #include "node/activation/resolve.h"
 #include "util.h"
 #include "node/ingress/web.h"
+#include "node/ingress/web_cache.h"
 #include "node/ingress/web_response.h"
 #include "node/ingress/worker.h"
 
@@ -33,6 +34,7 @@ struct web_req {
 	bool authed;
 	struct action_entry *a;
 	char activation_id[33];
+	struct web_cache_use cache;
 };
 
 static void wr_free(struct web_req *wr)
@@ -89,10 +91,14 @@ static void web_finished(struct web_req *wr, const json_t *record)
 	if (r.error) {
 		web_error(wr, 400, r.error);
 	} else {
+		web_cache_store(wr->w->node->results, &wr->cache, wr->req, wr->a,
+				wr->owner.ns_idx, record, &r, clock_real_ms());
 		json_array_foreach(r.headers, i, h)
 			http_resp_header(wr->req, json_string_value(json_array_get(h, 0)), "%s",
 					 json_string_value(json_array_get(h, 1)));
-		web_send(wr, r.status, r.ctype, r.body, r.len);
+		if (wr->cache.hit)
+			http_resp_header(wr->req, "Age", "%llu", (unsigned long long)wr->cache.age_s);
+		web_send(wr, web_cache_status(wr->req, &r), r.ctype, r.body, r.len);
 	}
 	web_response_clear(&r);
 	wr_free(wr);
@@ -215,9 +221,10 @@ reserved:
 
 static void web_run(struct web_req *wr)
 {
+	struct result_cache *rc = wr->w->node->results;
 	struct activation_refusal why;
 	struct activation *act;
-	json_t *params = web_params(wr);
+	json_t *params = web_params(wr), *cached = NULL;
 
 	if (!params) {
 		web_error(wr, 400, "Request defines parameters that are not allowed (e.g., reserved "
@@ -228,6 +235,12 @@ static void web_run(struct web_req *wr)
 	act = activation_admit(wr->w, &wr->owner, true, &why);
 	if (!act)
 		json_decref(params);
+	/* Admitted first: a hit counts against the owner's throttles like a run. */
+	if (act) {
+		web_cache_prepare(rc, &wr->cache, wr->req, wr->a, wr->ext, wr->extra_path,
+				  wr->authed ? wr->caller.ns : NULL);
+		cached = web_cache_lookup(rc, &wr->cache, wr->req, clock_real_ms());
+	}
 	if (!act || activation_start(act,
 				     &(struct activation_spec){
 					     .action = wr->a,
@@ -237,6 +250,7 @@ static void web_run(struct web_req *wr)
 					     .wait_ms = WEB_WAIT_MS,
 					     .listener = on_web_end,
 					     .data = wr,
+					     .cached = cached,
 				     },
 				     wr->activation_id, &why)) {
 		if (why.status == 429)
@@ -244,6 +258,7 @@ static void web_run(struct web_req *wr)
 		web_error(wr, why.status, why.message);
 		wr_free(wr);
 	}
+	json_decref(cached);
 }
 
 static void check_auth_then_run(struct web_req *wr);

@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "digest.h"
+#include "json.h"
+#include "node/activation/cached_result.h"
+#include "node/activation/record.h"
+
+int cached_result_key(const struct action_entry *action, const json_t *params,
+		      uint8_t key[RESULT_KEY_LEN])
+{
+	char prefix[16] = "invoke:";
+	/* Sorted: {"a":1,"b":2} and {"b":2,"a":1} are the same request. */
+	char *text = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+	int err;
+
+	if (!text)
+		return -ENOMEM;
+	memcpy(prefix + 8, &action->id, sizeof(action->id));
+	err = sha256_digest2(prefix, sizeof(prefix), text, strlen(text), key);
+	free(text);
+	return err;
+}
+
+unsigned cached_result_take_ttl(json_t *result)
+{
+	json_t *asked = json_object_get(result, "__ow_cache");
+	json_t *ttl = json_object_get(asked, "ttl");
+	json_int_t s = json_is_integer(ttl) ? json_integer_value(ttl) : 0;
+
+	if (!asked)
+		return 0;
+	/* Stripped whatever it says: the key is the platform's, never part of an answer. */
+	json_object_del(result, "__ow_cache");
+	if (s <= 0)
+		return 0;
+	return s > CACHED_TTL_MAX_S ? CACHED_TTL_MAX_S : (unsigned)s;
+}
+
+json_t *cached_result_record(const struct action_entry *a, const struct identity *who,
+			     const char *activation_id, int status, const json_t *result,
+			     uint64_t start_ms, uint64_t end_ms)
+{
+	json_t *anns = record_base_annotations(a);
+
+	json_array_append_new(anns, json_pack("{s:s,s:b}", "key", "timeout", "value", 0));
+	json_array_append_new(anns, json_pack("{s:s,s:I}", "key", "waitTime", "value",
+					      (json_int_t)0));
+	json_array_append_new(anns, json_pack("{s:s,s:b}", "key", "cached", "value", 1));
+	return json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:{s:i,s:O},s:[],s:o,s:s,s:b}",
+			 "namespace", who->ns, "name", a->name, "subject", who->ns,
+			 "activationId", activation_id, "start", (json_int_t)start_ms, "end",
+			 (json_int_t)end_ms, "duration", (json_int_t)(end_ms - start_ms),
+			 "response", "statusCode", status, "result", result, "logs",
+			 "annotations", anns, "version", a->version, "publish", false);
+}
