@@ -229,6 +229,47 @@ static void test_memory_limit_oom(void)
 	CHECK(H.dead == sb && H.dead_reason == SANDBOX_OOM);
 }
 
+/* /action is memory the sandbox is charged for, bounded by its limit, not the host's disk
+ * (issue 11: a 128 MB action wrote 400 MB there). */
+static void test_action_dir_bounded(void)
+{
+	struct sandbox *sb = NULL;
+	const char *err;
+	json_t *r = NULL;
+	int st;
+
+	r = python_once("def main(a):\n"
+			"    fs = [l.split()[2] for l in open('/proc/mounts') if l.split()[1] == '/action']\n"
+			"    n = 0\n"
+			"    try:\n"
+			"        with open('/action/fill', 'wb') as f:\n"
+			"            while n < (400 << 20):\n"
+			"                f.write(b'x' * (8 << 20))\n"
+			"                f.flush()\n"
+			"                n += 8 << 20\n"
+			"        err = None\n"
+			"    except OSError as e:\n"
+			"        err = e.strerror\n"
+			"    return {'fs': fs, 'written_mb': n >> 20, 'error': err}\n",
+			128, &st, &sb);
+	ASSERT(sb);
+	/* Either the write fails (the file system is full) or the sandbox runs out of
+	 * memory: never 400 MB on the host. */
+	if (st == 200) {
+		err = json_obj_str(r, "error");
+		CHECK(!strcmp(json_string_value(json_array_get(json_object_get(r, "fs"), 0)) ?: "",
+			      "tmpfs"));
+		CHECK(err && strstr(err, "No space left"));
+		CHECK(json_integer_value(json_object_get(r, "written_mb")) <= 128);
+	} else {
+		CHECK(st == 502);
+		CHECK(!strcmp(json_obj_str(r, "error") ?: "",
+			      "The action exhausted its memory and was aborted."));
+	}
+	json_decref(r);
+	sandbox_destroy(sb);
+}
+
 static bool sandboxes_settled(void *arg)
 {
 	struct sandbox_stats st;
@@ -278,6 +319,7 @@ int main(void)
 	RUN(test_file_system_view);
 	RUN(test_network_reach);
 	RUN(test_memory_limit_oom);
+	RUN(test_action_dir_bounded);
 	RUN(test_timeout_then_destroy);
 	h_teardown();
 	TEST_EXIT();

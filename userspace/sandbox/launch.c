@@ -327,6 +327,21 @@ static int bind_platform_dir(const char *dir, int fd)
 	return 0;
 }
 
+/* "mode=0755,size=<memory>m,uid=<uid>,gid=<gid>" into out (64 bytes): async-signal-safe. */
+static const char *action_opts(const struct spawn_plan *p, char *out)
+{
+	size_t n = 0;
+
+	memcpy(out, "mode=0755,size=", 15);
+	n = 15 + utoa(out + 15, p->tmp_mb ? p->tmp_mb : 64);
+	memcpy(out + n, "m,uid=", 6);
+	n += 6 + utoa(out + n + 6, p->uid);
+	memcpy(out + n, ",gid=", 5);
+	n += 5 + utoa(out + n + 5, p->gid);
+	out[n] = '\0';
+	return out;
+}
+
 static int child_mounts(const struct spawn_plan *p)
 {
 	static const char *const mountpoints[] = { "/proc", "/dev", "/sys", "/tmp", "/run",
@@ -337,7 +352,7 @@ static int child_mounts(const struct spawn_plan *p)
 	const struct rootfs *rf = p->rootfs;
 	struct pathbuf b, src;
 	char opts[64];
-	int action_fd, platform_fds[SPAWN_MAX_BINDS];
+	int platform_fds[SPAWN_MAX_BINDS];
 	size_t n, nplatform = 0;
 
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
@@ -349,13 +364,6 @@ static int child_mounts(const struct spawn_plan *p)
 		if (platform_fds[nplatform] < 0)
 			return STEP_MOUNT_BIND;
 	}
-	/*
-	 * Opened here, in our copy of the mounts (a bind source must belong to the
-	 * namespace), and before /tmp is covered: the directory may live there.
-	 */
-	action_fd = open(p->action_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (action_fd < 0)
-		return STEP_MOUNT_ACTION;
 	if (mount("xwhisk", ROOT, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k"))
 		return STEP_MOUNT_ROOT;
 	for (size_t i = 0; i < rf->n; i++) {
@@ -397,10 +405,9 @@ static int child_mounts(const struct spawn_plan *p)
 	for (size_t i = 0; i < nplatform; i++)
 		if (bind_platform_dir(p->platform_dirs[i], platform_fds[i]))
 			return STEP_MOUNT_BIND;
-	memcpy(src.s, "/proc/self/fd/", 14);
-	src.s[14 + utoa(src.s + 14, (unsigned long)action_fd)] = '\0';
-	if (mount(src.s, ROOT "/action", NULL, MS_BIND, NULL) ||
-	    mount(NULL, ROOT "/action", NULL, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV, NULL))
+	/* The action's files live in memory the sandbox's cgroup is charged for, up to its
+	 * memory limit: an action cannot fill the host's disk through /action. */
+	if (mount("tmpfs", ROOT "/action", "tmpfs", MS_NOSUID | MS_NODEV, action_opts(p, opts)))
 		return STEP_MOUNT_ACTION;
 	if (chdir(ROOT) || syscall(SYS_pivot_root, ".", ".") || umount2(".", MNT_DETACH) ||
 	    chdir("/"))

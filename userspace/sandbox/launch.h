@@ -74,7 +74,6 @@ const char *spawn_step_name(int step);
 
 struct spawn_plan {
 	const struct rootfs *rootfs;
-	const char *action_dir; /* the host directory mounted at /action */
 	/* Host directories the command needs (the proxy's, the runtimes') that may live
 	 * under a directory sandboxes get privately (/tmp, /run): bound read-only at the
 	 * same path. At most SPAWN_MAX_BINDS, NULL-terminated. */

@@ -22,7 +22,6 @@ struct start_fds {
 	int join[CG_NCTRL], njoin;
 	struct rtnl hostnl;
 	char **env;
-	char action[PATH_MAX];
 	int gate; /* the child's end of the network policy's gate */
 };
 
@@ -168,9 +167,6 @@ static int start_resources(struct sandbox *sb, struct start_fds *f)
 	snprintf(sb->st.kind, sizeof(sb->st.kind), "%s", sb->kp->rt->kind);
 	sb->st.memory_mb = sb->kp->rt->memory_mb;
 	sb->st.pooled = true;
-	snprintf(f->action, sizeof(f->action), "%s/action", sb->dir);
-	if (mkdir(f->action, 0755) < 0 || chown(f->action, m->uid, m->gid) < 0)
-		return -errno;
 	sb->ip = ipam_alloc(&m->ipam);
 	if (!sb->ip)
 		return -ENOSPC;
@@ -223,7 +219,6 @@ static void start_plan(struct sandbox *sb, const struct start_fds *f, struct spa
 	struct sandbox_manager *m = sb->m;
 
 	plan->rootfs = &m->rootfs;
-	plan->action_dir = f->action;
 	plan->platform_dirs = (const char *const *)m->platform_dirs;
 	plan->tmp_mb = sb->st.memory_mb;
 	plan->hostname = "sandbox";
