@@ -50,6 +50,17 @@ static void deliver_logs_on_worker(void *arg)
 	free(r);
 }
 
+/* A line the platform adds to an activation's logs, formatted as every other line is
+ * ("<timestamp> stderr: <text>"), as OpenWhisk's log store adds its notes. */
+static json_t *log_note(const char *text)
+{
+	char stamp[40], line[320];
+
+	format_rfc3339_nano(stamp, sizeof(stamp), clock_real_ns());
+	snprintf(line, sizeof(line), "%-30s stderr: %s", stamp, text);
+	return json_string(line);
+}
+
 /* Cuts lines to the action's limit, and says so, as OpenWhisk does. */
 static void cut_logs(json_t *lines, uint64_t limit)
 {
@@ -68,7 +79,7 @@ static void cut_logs(json_t *lines, uint64_t limit)
 				 "Logs were truncated because the total bytes size exceeds the "
 				 "limit of %llu bytes.",
 				 (unsigned long long)limit);
-			json_array_append_new(lines, json_string(msg));
+			json_array_append_new(lines, log_note(msg));
 			break;
 		}
 	}
@@ -291,9 +302,8 @@ static void handle_late(void *arg)
 		ps->lines = NULL;
 		ps->lines_bytes = 0;
 		ps->sentinels = 0;
-		json_array_append_new(lines,
-				      json_string("There was an issue while collecting your logs. "
-						  "Data might be missing."));
+		json_array_append_new(lines, log_note("There was an issue while collecting your "
+						      "logs. Data might be missing."));
 	}
 	deliver_logs(m->w, m->cb, m->data, lines, m->limit);
 	free(m);
@@ -387,9 +397,8 @@ void pool_logs_flush(struct psandbox *ps)
 		next = sw->next;
 		ps->lines = NULL;
 		ps->lines_bytes = 0;
-		json_array_append_new(lines,
-				      json_string("The action did not initialize or run as expected. "
-						  "Log data might be missing."));
+		json_array_append_new(lines, log_note("The action did not initialize or run as "
+						      "expected. Log data might be missing."));
 		waiter_answer(sw, lines);
 	}
 }
