@@ -72,4 +72,12 @@ test('a full queue is 429 with Retry-After; the queued ones still run; a refused
   assert.strictEqual(list.json.length, 1, JSON.stringify(list.json));
 });
 
+test('a failed /init keeps what the runtime printed in the record\'s logs (a syntax error)', async () => {
+  await putAction(sys, 'broken', { exec: { kind: 'python:3', code: 'def main(args):\n    return {\n' } }, opts());
+  const r = await sys.request('POST', `${A}/broken?blocking=true`, opts({ body: {} }));
+  assert.strictEqual(r.status, 502, r.text);
+  assert.strictEqual(r.json.response.status, 'action developer error', r.text);
+  assert.ok(r.json.logs.some((l) => /stderr: .*SyntaxError/.test(l)), `logs: ${JSON.stringify(r.json.logs)} ${JSON.stringify(r.json.response)}`);
+});
+
 run();

@@ -56,6 +56,7 @@ struct warm_news {
 	int status;      /* 0: a sandbox is warm; else the activation status of the failure */
 	char *message;   /* the failure's result text (or a JSON value) */
 	json_t *error;   /* the failure's result, when the runtime gave one */
+	json_t *logs;    /* what a failed /init printed, for the first activation it fails */
 	uint64_t init_ms;
 };
 void worker_on_warm_news(void *arg);

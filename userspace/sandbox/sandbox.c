@@ -109,6 +109,12 @@ void sandbox_destroy(struct sandbox *sb)
 	sb_kill(sb);
 }
 
+void sandbox_read_logs(struct sandbox *sb)
+{
+	logpipe_drain(&sb->out);
+	logpipe_drain(&sb->err);
+}
+
 const char *sandbox_id(const struct sandbox *sb)
 {
 	return sb->st.id;

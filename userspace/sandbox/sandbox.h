@@ -182,6 +182,9 @@ int sandbox_manager_net_drops(const struct sandbox_manager *m, uint64_t out[XW_D
 void sandbox_destroy(struct sandbox *sb);
 
 const char *sandbox_id(const struct sandbox *sb);
+/* Hands what its stdout and stderr hold right now to the log callback (a failed /init's
+ * traceback may still sit in the pipe when its answer is read). */
+void sandbox_read_logs(struct sandbox *sb);
 const char *sandbox_kind(const struct sandbox *sb);
 unsigned sandbox_memory_mb(const struct sandbox *sb);
 /* Its IPv4 address, dotted; the server listens on SANDBOX_PORT there. */

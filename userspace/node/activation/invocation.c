@@ -204,6 +204,11 @@ void worker_on_warm_news(void *arg)
 			json_decref(inv->result);
 			inv->result = news->error ? json_incref(news->error)
 						  : record_error(news->message ?: "");
+			if (news->logs) {
+				json_decref(inv->logs);
+				inv->logs = news->logs;
+				news->logs = NULL;
+			}
 			invocation_finish(inv);
 		}
 		goto out;
@@ -225,6 +230,7 @@ void worker_on_warm_news(void *arg)
 	}
 out:
 	json_decref(news->error);
+	json_decref(news->logs);
 	free(news->message);
 	free(news);
 }

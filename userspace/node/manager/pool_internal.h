@@ -133,6 +133,9 @@ void pool_on_log(struct sandbox *sb, enum sandbox_stream stream, const char *lin
 void pool_logs_clear(struct slot_logs *sl);
 /* Answers the workers still waiting for ps's logs with what there is. */
 void pool_logs_flush(struct psandbox *ps);
+/* Every line ps's slot holds, finished segments and the one being read, taken out (a
+ * failed /init's output). A new reference, or NULL. */
+json_t *pool_logs_take_all(struct psandbox *ps);
 /* At the pool's end (the workers are stopped): waiters nobody will answer. */
 void pool_logs_forget_waiters(struct slot_logs *sl);
 
@@ -154,6 +157,9 @@ void ps_set_draining(struct psandbox *ps);
 /* Back in service after an unmark; false when it could not be listed again. */
 bool ps_set_warm(struct psandbox *ps);
 struct psandbox *pool_own_by_gid(struct pool *p, const char *gid);
+/* The same, with the log lines the first activation failed on each worker gets. */
+void pool_tell_workers_logs(struct pool *p, uint64_t action_id, int status, const char *message,
+			    json_t *error, uint64_t init_ms, json_t *logs);
 void pool_tell_workers(struct pool *p, uint64_t action_id, int status, const char *message,
 		       json_t *error, uint64_t init_ms);
 /* Tells the controller what became of one of this node's sandboxes. */

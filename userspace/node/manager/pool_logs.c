@@ -380,6 +380,29 @@ void pool_logs(struct node *node, struct worker *w, uint32_t slot, uint32_t gene
 	cb(lines, data);
 }
 
+json_t *pool_logs_take_all(struct psandbox *ps)
+{
+	struct slot_logs *sl = &ps->p->logs[ps->slot];
+	json_t *all = json_array();
+	struct log_segment *seg;
+
+	if (!all)
+		return NULL;
+	pthread_mutex_lock(&sl->lock);
+	while (sl->generation == ps->generation && sl->segments) {
+		seg = segment_pop(sl);
+		json_array_extend(all, seg->lines);
+		segment_free(seg);
+	}
+	pthread_mutex_unlock(&sl->lock);
+	if (ps->lines)
+		json_array_extend(all, ps->lines);
+	json_decref(ps->lines);
+	ps->lines = NULL;
+	ps->lines_bytes = 0;
+	return all;
+}
+
 /* The sandbox is gone: whoever waits for its logs gets what there is. */
 void pool_logs_flush(struct psandbox *ps)
 {

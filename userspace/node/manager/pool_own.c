@@ -105,6 +105,12 @@ struct psandbox *pool_own_by_gid(struct pool *p, const char *gid)
 void pool_tell_workers(struct pool *p, uint64_t action_id, int status, const char *message,
 		       json_t *error, uint64_t init_ms)
 {
+	pool_tell_workers_logs(p, action_id, status, message, error, init_ms, NULL);
+}
+
+void pool_tell_workers_logs(struct pool *p, uint64_t action_id, int status, const char *message,
+			    json_t *error, uint64_t init_ms, json_t *logs)
+{
 	struct node *node = p->node;
 
 	for (unsigned i = 0; i < node->nworkers; i++) {
@@ -117,10 +123,12 @@ void pool_tell_workers(struct pool *p, uint64_t action_id, int status, const cha
 		n->status = status;
 		n->message = message ? strdup(message) : NULL;
 		n->error = json_incref(error);
+		n->logs = json_incref(logs);
 		n->init_ms = init_ms;
 		if (mailbox_post(n->w->mailbox, worker_on_warm_news, n)) {
 			free(n->message);
 			json_decref(n->error);
+			json_decref(n->logs);
 			free(n);
 		}
 	}
@@ -130,11 +138,19 @@ static void init_failed(struct psandbox *ps, const char *message, json_t *error)
 {
 	struct pool *p = ps->p;
 	uint64_t init_ms = clock_real_ms() - ps->started_ms;
+	json_t *logs;
 
 	pr_info("pool: /init of %s failed: %s", ps->action ? ps->action->fqn : "?",
 		message ? message : "error");
 	pool_report(p, ps->gid, "failed", NULL, 0, message, error);
-	pool_tell_workers(p, ps->action_id, ACTIVATION_DEVELOPER_ERROR, message, error, init_ms);
+	if (ps->sb)
+		sandbox_read_logs(ps->sb);
+	/* What the runtime printed while it failed (a syntax error's traceback) goes into the
+	 * record, as OpenWhisk keeps the logs of a failed /init. */
+	logs = pool_logs_take_all(ps);
+	pool_tell_workers_logs(p, ps->action_id, ACTIVATION_DEVELOPER_ERROR, message, error,
+			       init_ms, json_array_size(logs) ? logs : NULL);
+	json_decref(logs);
 	demand_started(p, ps->action_id, false);
 	ps_destroy(ps);
 }
