@@ -80,4 +80,12 @@ test('a failed /init keeps what the runtime printed in the record\'s logs (a syn
   assert.ok(r.json.logs.some((l) => /stderr: .*SyntaxError/.test(l)), `logs: ${JSON.stringify(r.json.logs)} ${JSON.stringify(r.json.response)}`);
 });
 
+test('a blackbox image this platform cannot run: a developer error naming the image', async () => {
+  await putAction(sys, 'unknownimage', { exec: { kind: 'blackbox', image: 'example/not-a-runtime:1' } }, opts());
+  const r = await sys.request('POST', `${A}/unknownimage?blocking=true`, opts({ body: {} }));
+  assert.strictEqual(r.status, 502, r.text);
+  assert.strictEqual(r.json.response.status, 'action developer error', r.text);
+  assert.strictEqual(r.json.response.result.error, "Failed to pull container image 'example/not-a-runtime:1'.");
+});
+
 run();

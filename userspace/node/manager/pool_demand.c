@@ -71,8 +71,20 @@ static void start_locally(struct pool *p, struct action_entry *a, const char *gi
 	struct demand *d = demand_find(p, a->id);
 	int err = pool_start_own(p, a, gid, d);
 
+	char msg[400];
+
 	if (!err)
 		return;
+	if (err == -ENOENT && a->xkind == XW_KIND_BLACKBOX) {
+		/* An image this platform cannot run: the developer's error, as OpenWhisk says
+		 * when it cannot pull one. */
+		snprintf(msg, sizeof(msg), "Failed to pull container image '%s'.",
+			 pool_sandbox_kind(a));
+		pool_report_unprovisioned(p, gid, msg);
+		pool_tell_workers(p, a->id, ACTIVATION_DEVELOPER_ERROR, msg, NULL, 0);
+		demand_started(p, a->id, false);
+		return;
+	}
 	pool_report_unprovisioned(p, gid, "no room on the chosen node");
 	pool_tell_workers(p, a->id, ACTIVATION_WHISK_ERROR,
 			  err == -ENOSPC ? "No node has room for the action's sandbox."
