@@ -88,4 +88,11 @@ test('a blackbox image this platform cannot run: a developer error naming the im
   assert.strictEqual(r.json.response.result.error, "Failed to pull container image 'example/not-a-runtime:1'.");
 });
 
+test('the dockerskeleton without code answers its stub, as OpenWhisk\'s image does', async () => {
+  await putAction(sys, 'skeleton', { exec: { kind: 'blackbox', image: 'openwhisk/dockerskeleton' } }, opts());
+  const r = await sys.request('POST', `${A}/skeleton?blocking=true&result=true`, opts({ body: {} }));
+  assert.strictEqual(r.status, 502, r.text);
+  assert.deepStrictEqual(r.json, { error: 'This is a stub action. Replace it with custom logic.' });
+});
+
 run();

@@ -792,6 +792,22 @@ static void test_blackbox_shell_example(void)
 	px_stop();
 }
 
+/* Created without code (wsk action create x --docker openwhisk/dockerskeleton): the
+ * skeleton's own stub answers, as OpenWhisk's image does. */
+static void test_blackbox_stub(void)
+{
+	char *b = NULL, e[256];
+
+	CHECK(px_start("blackbox", NULL) == 0);
+	CHECK(init_code("", false, NULL, 0, &b) == 200);
+	free(b);
+	CHECK(run_value("{}", &b) == 200);
+	CHECK(!strcmp(error_of(b, e, sizeof(e)),
+		      "This is a stub action. Replace it with custom logic."));
+	free(b);
+	px_stop();
+}
+
 static void test_blackbox_c_zip(void)
 {
 	char *zip = example_zip("runtimes/examples/blackbox/hello.c", true), *b = NULL;
@@ -873,6 +889,7 @@ int main(void)
 	RUN(test_native_c_example);
 	RUN(test_native_errors);
 	RUN(test_blackbox_shell_example);
+	RUN(test_blackbox_stub);
 	RUN(test_blackbox_c_zip);
 	RUN(test_blackbox_results);
 	loop_free(H.loop);

@@ -175,6 +175,9 @@ static void bb_init(struct proxy *p, struct http_request *req, const struct init
 {
 	static const char failed[] =
 		"The action failed to generate or locate a binary. See logs for details.";
+	/* The dockerskeleton image's own /action/exec, for an action created without code. */
+	static const char stub[] = "#!/bin/sh\necho '{ \"error\": \"This is a stub action. "
+				   "Replace it with custom logic.\" }'\n";
 	char exec[PATH_MAX], err[256];
 	struct stat st;
 
@@ -187,7 +190,8 @@ static void bb_init(struct proxy *p, struct http_request *req, const struct init
 			proxy_init_error(p, req, 502, failed);
 			return;
 		}
-	} else if (write_file(exec, a->code, a->code_len, 0755)) {
+	} else if (!a->code_len ? write_file(exec, stub, sizeof(stub) - 1, 0755)
+				: write_file(exec, a->code, a->code_len, 0755)) {
 		proxy_init_error(p, req, 502, failed);
 		return;
 	}
@@ -296,6 +300,7 @@ out:
 const struct proxy_ops proxy_blackbox_ops = {
 	.name = "blackbox",
 	.start = bb_start,
+	.code_optional = true,
 	.init = bb_init,
 	.run = bb_run,
 	.not_initialized_status = 502,

@@ -55,6 +55,7 @@ struct init_args {
 
 struct proxy_ops {
 	const char *name;
+	bool code_optional; /* /init without code is fine (the dockerskeleton keeps its stub) */
 	int (*start)(struct proxy *p); /* calls proxy_ready() once it can serve */
 	/* Answers with proxy_init_done(). */
 	void (*init)(struct proxy *p, struct http_request *req, const struct init_args *a);

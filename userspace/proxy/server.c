@@ -309,10 +309,12 @@ static void handle_init(struct proxy *p, struct http_request *req)
 	value = json_object_get(body, "value");
 	code = json_obj_str(value, "code");
 	main_name = json_obj_str(value, "main");
-	if (!code || !*code) {
+	if ((!code || !*code) && !ops->code_optional) {
 		send_error(req, 403, MSG_NO_CODE);
 		goto out;
 	}
+	if (!code)
+		code = "";
 	/* An xwhisk extension, ignored by the reference runtimes: runs allowed at once. */
 	conc = json_object_get(body, "concurrency");
 	p->concurrency = 1;
