@@ -42,6 +42,10 @@ test.before(async () => {
       XWHISK_NODE_NAME: 'n1',
       XWHISK_PREWARM: '',
       XWHISK_LOG_LEVEL: 'info',
+      // the GC test: idle pods go after 5 s and a grace of 0.5 s (swept at 10 graces:
+      // nodes report idleness only of their own sandboxes)
+      XWHISK_KEEPALIVE_S: '5',
+      XWHISK_GC_GRACE_MS: '500',
     },
   });
   await sys.start();
@@ -93,6 +97,32 @@ test('a sequence runs through pods', async () => {
   assert.strictEqual(r.status, 200, r.text);
   assert.deepStrictEqual(r.json, { greeting: 'HELLO SEQ' });
   assert.strictEqual((await pods()).length, 2);
+});
+
+const docidOf = (p) => JSON.parse(p.metadata.annotations['xwhisk.dev/sandbox']).docid;
+
+test('a pod that dies is replaced by a new one on the next invocation', async () => {
+  const before = (await pods()).find((p) => docidOf(p) === 'guest/hello');
+  assert.ok(before, 'a pod of hello');
+  const k = await kube('POST', `/fake/kill-pod?namespace=xwhisk&name=${before.metadata.name}`);
+  assert.strictEqual(k.status, 200);
+  for (let i = 0; i < 100 && (await pods()).some((p) => p.metadata.name === before.metadata.name); i++) await sleep(100);
+  const r = await sys.request('POST', '/api/v1/namespaces/_/actions/hello?blocking=true&result=true', opts({ name: 'anew' }));
+  assert.strictEqual(r.status, 200, r.text);
+  assert.deepStrictEqual(r.json, { greeting: 'hello anew' });
+  const now = (await pods()).filter((p) => docidOf(p) === 'guest/hello' && p.status.phase === 'Running');
+  assert.strictEqual(now.length, 1);
+  assert.notStrictEqual(now[0].metadata.name, before.metadata.name);
+});
+
+test('the GC deletes idle pods (mark, grace, sweep)', async () => {
+  let left;
+  for (let i = 0; i < 300; i++) {
+    left = await pods();
+    if (!left.length) break;
+    await sleep(100);
+  }
+  assert.deepStrictEqual(left.map((p) => p.metadata.name), []);
 });
 
 run();
