@@ -101,6 +101,24 @@ test('a sequence runs through pods', async () => {
 
 const docidOf = (p) => JSON.parse(p.metadata.annotations['xwhisk.dev/sandbox']).docid;
 
+test('a restarted controller adopts the running pods: the next invocation is warm', async () => {
+  const before = (await pods()).map((p) => p.metadata.name).sort();
+  const ctl = sys.procs.controller;
+  process.kill(ctl.pid, 'SIGTERM');
+  await ctl.exited;
+  const logFrom = sys.log.length;
+  sys.procs.controller = sys.spawnPart('xwhisk-controller', sys.baseEnv());
+  await sys.waitPort(sys.controllerPort, sys.procs.controller, 'the controller');
+  // the node registers again (its heartbeat is answered 404), then its pods are adopted
+  for (let i = 0; i < 200 && !/adopted pod/.test(sys.log.slice(logFrom)); i++) await sleep(50);
+  assert.ok(/adopted pod/.test(sys.log.slice(logFrom)), 'the controller adopted the pods');
+  await sleep(500); // the node's resync after the new epoch
+  const r = await sys.request('POST', '/api/v1/namespaces/_/actions/both?blocking=true&result=true', opts({ name: 'back' }));
+  assert.strictEqual(r.status, 200, r.text);
+  assert.deepStrictEqual(r.json, { greeting: 'HELLO BACK' });
+  assert.deepStrictEqual((await pods()).map((p) => p.metadata.name).sort(), before);
+});
+
 test('a pod that dies is replaced by a new one on the next invocation', async () => {
   const before = (await pods()).find((p) => docidOf(p) === 'guest/hello');
   assert.ok(before, 'a pod of hello');
