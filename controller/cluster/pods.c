@@ -29,7 +29,7 @@
 #define ANNOTATION "xwhisk.dev/sandbox" /* the sandbox as JSON: what adoption needs */
 #define SELECTOR LABEL_MANAGED "%%3Dxwhisk" /* in a format string */
 
-enum job_kind { JOB_CREATE, JOB_DELETE };
+enum job_kind { JOB_CREATE, JOB_DELETE, JOB_EVENT };
 
 struct job {
 	enum job_kind kind;
@@ -251,6 +251,11 @@ static void run_job(struct pods *p, struct job *j)
 			pr_warn("pods: cannot create pod %s: %s (status %ld)", j->name, why, status);
 			post(p, MSG_CREATE_FAILED, "", j->id, json_string(why));
 		}
+	} else if (j->kind == JOB_EVENT) {
+		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events", p->cfg.kube.namespace);
+		err = kube_call(&p->cfg.kube, "POST", path, j->pod, NULL, &status, &answer);
+		if (err || status != 201)
+			pr_debug("pods: cannot record an event for %s (status %ld)", j->name, status);
 	} else {
 		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods/%s", p->cfg.kube.namespace,
 			 j->name);
@@ -435,6 +440,34 @@ static void delete_pod(struct pods *p, const char *name)
 	enqueue(p, j);
 }
 
+/* A Warning event on the pod: what `kubectl describe pod` shows of why it went. */
+static void pod_event(struct pods *p, const char *name, const char *reason, const char *message)
+{
+	struct job *j = calloc(1, sizeof(*j));
+	char now[32], prefix[80];
+	time_t t = time(NULL);
+	struct tm tm;
+
+	if (!j)
+		return;
+	gmtime_r(&t, &tm);
+	strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	snprintf(prefix, sizeof(prefix), "%s.", name);
+	j->kind = JOB_EVENT;
+	snprintf(j->name, sizeof(j->name), "%s", name);
+	j->pod = json_pack("{s:s,s:s,s:{s:s},s:{s:s,s:s,s:s,s:s},s:s,s:s,s:s,s:{s:s},s:s,s:s,s:i}",
+			   "apiVersion", "v1", "kind", "Event", "metadata", "generateName", prefix,
+			   "involvedObject", "apiVersion", "v1", "kind", "Pod", "namespace",
+			   p->cfg.kube.namespace, "name", name, "reason", reason, "message", message,
+			   "type", "Warning", "source", "component", "xwhisk-controller",
+			   "firstTimestamp", now, "lastTimestamp", now, "count", 1);
+	if (!j->pod) {
+		free(j);
+		return;
+	}
+	enqueue(p, j);
+}
+
 /* The sandbox leaves the pool because its pod is gone or going: no delete needed. */
 static void remove_gone(struct pods *p, struct gsandbox *s, const char *why)
 {
@@ -513,6 +546,12 @@ static void on_init_answer(struct http_response *resp, int err, void *data)
 			 err ? "The action did not initialize and exited unexpectedly." :
 			       "The action failed to initialize.");
 		pr_info("pods: /init of sandbox %s failed: %s", ic->id, message);
+		{
+			char name[64];
+
+			pod_name(name, sizeof(name), ic->id);
+			pod_event(p, name, "InitFailed", message);
+		}
 		sandbox_failed(p, s, message);
 		json_decref(answer);
 	}
@@ -633,6 +672,10 @@ static void on_pod(struct pods *p, const char *type, json_t *pod)
 	}
 	if (!strcmp(phase, "Failed") || !strcmp(phase, "Succeeded")) {
 		json_object_del(p->waiting, name);
+		if (s)
+			pod_event(p, name, "SandboxLost",
+				  json_obj_str(json_object_get(pod, "status"), "message") ?:
+				  "The pod ended: its sandbox is removed.");
 		if (s && s->state == GS_STARTING)
 			sandbox_failed(p, s, "The action's pod failed before it was ready.");
 		else if (s)

@@ -142,10 +142,16 @@ fi
 id=$(allocate)
 wait_for 10 is_warm "$id"
 curl -s -X POST "$FAKE_URL/fake/kill-pod?namespace=xwhisk&name=xw-$id" >/dev/null
-if wait_for 10 is_gone "$id" && wait_for 10 pod_gone "$id"; then
-	ok "a pod that dies leaves the pool and is deleted"
+event_for() {
+	curl -s "$FAKE_URL/api/v1/namespaces/xwhisk/events" | python3 -c "
+import json,sys
+sys.exit(0 if any(e['involvedObject']['name'] == 'xw-$1' and e['reason'] == 'SandboxLost' and e['type'] == 'Warning'
+                  for e in json.load(sys.stdin)['items']) else 1)"
+}
+if wait_for 10 is_gone "$id" && wait_for 10 pod_gone "$id" && wait_for 5 event_for "$id"; then
+	ok "a pod that dies leaves the pool, is deleted, and a Warning event says so"
 else
-	not_ok "a pod that dies leaves the pool and is deleted" "state $(sandbox_field "$id" state)"
+	not_ok "a pod that dies leaves the pool, is deleted, and a Warning event says so" "state $(sandbox_field "$id" state)"
 fi
 
 # Removing a sandbox (here: reported broken; the GC's sweep takes the same path) deletes its pod.
