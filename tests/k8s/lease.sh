@@ -17,7 +17,7 @@ trap cleanup EXIT
 TOKEN=k8s-lease-test-token-k8s-lease-test-token-k8s-lease-test-tok01
 curl -sf -X POST -H 'Content-Type: application/json' "$FAKE_URL/api/v1/namespaces" \
 	-d '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"xwhisk"}}' >/dev/null
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 declare -A port pid
 for who in a b; do
@@ -35,7 +35,7 @@ done
 
 holder() {
 	curl -s "$FAKE_URL/apis/coordination.k8s.io/v1/namespaces/xwhisk/leases/xwhisk-controller" |
-		python3 -c 'import json,sys; print(json.load(sys.stdin).get("spec",{}).get("holderIdentity",""))' 2>/dev/null
+		"$PY" -c 'import json,sys; print(json.load(sys.stdin).get("spec",{}).get("holderIdentity",""))' 2>/dev/null
 }
 allocate() { # WHO: the HTTP status and error of an allocation there
 	curl -s -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
@@ -64,7 +64,7 @@ sleep 0.5
 h=$(holder)
 out_b=$(allocate b)
 transitions=$(curl -s "$FAKE_URL/apis/coordination.k8s.io/v1/namespaces/xwhisk/leases/xwhisk-controller" |
-	python3 -c 'import json,sys; print(json.load(sys.stdin)["spec"].get("leaseTransitions"))')
+	"$PY" -c 'import json,sys; print(json.load(sys.stdin)["spec"].get("leaseTransitions"))')
 if [ "$h" = ctl-b ] && [[ "$out_b" == 200* ]] && [ "$transitions" = 1 ]; then
 	ok "when the leader dies, the other takes the Lease over (one transition) and allocates"
 else

@@ -8,6 +8,8 @@ TOP=$(cd "$K8S_TESTS/../.." && pwd)
 BUILD=${BUILD:-build}
 case "$BUILD" in /*) ;; *) BUILD="$TOP/$BUILD" ;; esac
 failures=0
+# the interpreter itself, not a version manager's shim: the tests call it often
+PY=$(python3 -c 'import sys; print(sys.executable)')
 
 ok() { echo "ok - $1"; }
 not_ok() {
@@ -22,7 +24,7 @@ check() {
 
 fake_start() {
 	FAKE_DIR=$(mktemp -d /tmp/xwhisk-k8s.XXXXXX)
-	python3 "$K8S_TESTS/fake_apiserver.py" --port-file "$FAKE_DIR/port" "$@" \
+	"$PY" "$K8S_TESTS/fake_apiserver.py" --port-file "$FAKE_DIR/port" "$@" \
 		>"$FAKE_DIR/apiserver.log" 2>&1 &
 	FAKE_PID=$!
 	for _ in $(seq 100); do

@@ -25,7 +25,7 @@ trap cleanup EXIT
 
 TOKEN=k8s-test-node-token-k8s-test-node-token-k8s-test-node-token-0123
 GUEST=23bc46b1-71f6-4ed5-8c54-816aa4f8c502:123zO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4VrNZ9lyGVCGuMDGIwP
-CTL_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+CTL_PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 CTL="http://127.0.0.1:$CTL_PORT"
 curl -sf -X POST -H 'Content-Type: application/json' "$FAKE_URL/api/v1/namespaces" \
 	-d '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"xwhisk"}}' >/dev/null
@@ -52,11 +52,11 @@ register() {
 }
 allocate() {
 	internal POST /allocate '{"subject":"guest","docid":"guest/hello","action_id":"00000000000000aa","kind":"nodejs:20","revision":1,"memory_mb":128,"concurrency":1,"node":"n1"}' |
-		python3 -c 'import json,sys; print(json.load(sys.stdin)["sandbox"]["id"])'
+		"$PY" -c 'import json,sys; print(json.load(sys.stdin)["sandbox"]["id"])'
 }
 # sandbox_field ID FIELD: from the pool, "" when it is not there
 sandbox_field() {
-	internal GET /sandboxes | python3 -c "
+	internal GET /sandboxes | "$PY" -c "
 import json,sys
 for s in json.load(sys.stdin)['sandboxes']:
     if s['id'] == '$1': print(s['$2'])"
@@ -95,7 +95,7 @@ else
 		"id '$id', state '$(sandbox_field "$id" state)': $(tail -n 5 "$FAKE_DIR/controller.log" | tr '\n' ' ')"
 fi
 
-out=$(pod_json "$id" | python3 -c '
+out=$(pod_json "$id" | "$PY" -c '
 import json,sys
 p = json.load(sys.stdin); c = p["spec"]["containers"][0]; l = p["metadata"]["labels"]
 print(p["spec"]["nodeName"], l["xwhisk.dev/action"], l["xwhisk.dev/revision"], l["xwhisk.dev/namespace"],
@@ -108,7 +108,7 @@ fi
 
 addr=$(sandbox_field "$id" addr)
 port=$(sandbox_field "$id" port)
-ip=$(pod_json "$id" | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"]["podIP"])')
+ip=$(pod_json "$id" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["status"]["podIP"])')
 out=$(curl -s -X POST -H 'Content-Type: application/json' "http://$addr:$port/run" -d '{"value":{"name":"k8s"}}')
 if [ "$addr" = "$ip" ] && [ "$port" = 8080 ] && grep -q '"greeting":"hello k8s"' <<<"$out"; then
 	ok "the warm sandbox is the pod's address and runs the action (/run)"
@@ -117,11 +117,11 @@ else
 fi
 
 # 410: the API forgets its history; the watch relists, and keeps following.
-lists_before=$(curl -s "$FAKE_URL/fake/requests" | python3 -c '
+lists_before=$(curl -s "$FAKE_URL/fake/requests" | "$PY" -c '
 import json,sys; print(sum(1 for r in json.load(sys.stdin) if r["method"]=="GET" and r["path"].endswith("/pods") and "watch" not in r["query"]))')
 curl -s -X POST "$FAKE_URL/fake/compact" >/dev/null
 relisted() {
-	[ "$(curl -s "$FAKE_URL/fake/requests" | python3 -c '
+	[ "$(curl -s "$FAKE_URL/fake/requests" | "$PY" -c '
 import json,sys; print(sum(1 for r in json.load(sys.stdin) if r["method"]=="GET" and r["path"].endswith("/pods") and "watch" not in r["query"]))')" -gt "$lists_before" ]
 }
 if wait_for 10 relisted && is_warm "$id"; then
@@ -130,12 +130,28 @@ else
 	not_ok "a 410 Gone on the watch makes the backend list again" "$(grep -i 'pods:' "$FAKE_DIR/controller.log" | tail -n 3 | tr '\n' ' ')"
 fi
 
-# A pod deleted behind our back (kubectl delete pod) leaves the pool.
+# A broken stream resumes from the last version seen (no new list); a pod deleted
+# behind our back (kubectl delete pod) then leaves the pool.
+lists() {
+	curl -s "$FAKE_URL/fake/requests" | "$PY" -c '
+import json,sys; print(sum(1 for r in json.load(sys.stdin) if r["method"]=="GET" and r["path"].endswith("/pods") and "watch" not in r["query"]))'
+}
+watches() {
+	curl -s "$FAKE_URL/fake/requests" | "$PY" -c '
+import json,sys; print(sum(1 for r in json.load(sys.stdin) if r["path"].endswith("/pods") and r["query"].get("watch")))'
+}
+sleep 0.5
+lists_before=$(lists)
+watches_before=$(watches)
+curl -s -X POST "$FAKE_URL/fake/drop-watches" >/dev/null
+resumed() { [ "$(watches)" -gt "$watches_before" ]; }
+wait_for 10 resumed
 curl -s -X DELETE "$FAKE_URL/api/v1/namespaces/xwhisk/pods/xw-$id" >/dev/null
-if wait_for 10 is_gone "$id"; then
-	ok "a pod deleted through the API leaves the pool (the watch after the relist)"
+if wait_for 10 is_gone "$id" && [ "$(lists)" = "$lists_before" ]; then
+	ok "a broken watch resumes without a list; a pod deleted through the API leaves the pool"
 else
-	not_ok "a pod deleted through the API leaves the pool" "state $(sandbox_field "$id" state)"
+	not_ok "a broken watch resumes without a list; a pod deleted through the API leaves the pool" \
+		"state $(sandbox_field "$id" state), lists $lists_before -> $(lists)"
 fi
 
 # A pod whose process dies: Failed, out of the pool, deleted.
@@ -143,7 +159,7 @@ id=$(allocate)
 wait_for 10 is_warm "$id"
 curl -s -X POST "$FAKE_URL/fake/kill-pod?namespace=xwhisk&name=xw-$id" >/dev/null
 event_for() {
-	curl -s "$FAKE_URL/api/v1/namespaces/xwhisk/events" | python3 -c "
+	curl -s "$FAKE_URL/api/v1/namespaces/xwhisk/events" | "$PY" -c "
 import json,sys
 sys.exit(0 if any(e['involvedObject']['name'] == 'xw-$1' and e['reason'] == 'SandboxLost' and e['type'] == 'Warning'
                   for e in json.load(sys.stdin)['items']) else 1)"
@@ -172,7 +188,7 @@ wait "$CTL_PID"
 start_controller || not_ok "the controller starts again" "$(tail -n 3 "$FAKE_DIR/controller.log")"
 sleep 0.5
 register >/dev/null
-if wait_for 10 is_warm "$id" && [ "$(sandbox_field "$id" addr)" = "$(pod_json "$id" | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"]["podIP"])')" ]; then
+if wait_for 10 is_warm "$id" && [ "$(sandbox_field "$id" addr)" = "$(pod_json "$id" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["status"]["podIP"])')" ]; then
 	ok "a restarted controller adopts its ready pods as warm sandboxes"
 else
 	not_ok "a restarted controller adopts its ready pods" "state $(sandbox_field "$id" state): $(tail -n 3 "$FAKE_DIR/controller.log" | tr '\n' ' ')"
