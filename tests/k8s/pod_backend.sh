@@ -180,6 +180,24 @@ else
 	not_ok "removing a sandbox deletes its pod" "$(pod_json "$id" | head -c 300)"
 fi
 
+# /init fails in the pod (a syntax error): the sandbox fails, the pod goes, an event says why.
+curl -s -o /dev/null -u "$GUEST" -X PUT -H 'Content-Type: application/json' \
+	"$CTL/api/v1/namespaces/_/actions/broken" -d '{"exec":{"kind":"nodejs:20","code":"function main( {"}}'
+id=$(internal POST /allocate '{"subject":"guest","docid":"guest/broken","action_id":"00000000000000cc","kind":"nodejs:20","revision":1,"memory_mb":128,"concurrency":1,"node":"n1"}' |
+	"$PY" -c 'import json,sys; print(json.load(sys.stdin)["sandbox"]["id"])')
+init_event() {
+	curl -s "$FAKE_URL/api/v1/namespaces/xwhisk/events" | "$PY" -c "
+import json,sys
+sys.exit(0 if any(e['involvedObject']['name'] == 'xw-$id' and e['reason'] == 'InitFailed'
+                  for e in json.load(sys.stdin)['items']) else 1)"
+}
+if wait_for 10 is_gone "$id" && wait_for 10 pod_gone "$id" && wait_for 5 init_event; then
+	ok "an /init that fails in the pod fails the sandbox, deletes the pod, records InitFailed"
+else
+	not_ok "an /init that fails in the pod fails the sandbox, deletes the pod, records InitFailed" \
+		"state $(sandbox_field "$id" state); $(grep -i 'pods:' "$FAKE_DIR/controller.log" | tail -n 2 | tr '\n' ' ')"
+fi
+
 # A restarted controller adopts the ready pods once the node registers again.
 id=$(allocate)
 wait_for 10 is_warm "$id"
