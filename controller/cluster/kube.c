@@ -157,11 +157,24 @@ static int curl_errno(CURLcode rc)
 	}
 }
 
-static void sleep_ms(unsigned ms)
+static bool aborted(const struct kube_config *kc)
 {
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+	return kc->abort && *kc->abort;
+}
 
-	nanosleep(&ts, NULL);
+static void sleep_ms(const struct kube_config *kc, unsigned ms)
+{
+	for (unsigned t = 0; t < ms && !aborted(kc); t += 50) {
+		struct timespec ts = { 0, 50 * 1000000L };
+
+		nanosleep(&ts, NULL);
+	}
+}
+
+static int on_call_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+			    curl_off_t ulnow)
+{
+	return aborted(arg);
 }
 
 int kube_call(const struct kube_config *kc, const char *method, const char *path,
@@ -191,6 +204,9 @@ int kube_call(const struct kube_config *kc, const char *method, const char *path
 			break;
 		}
 		curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)kc->timeout_ms);
+		curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+		curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_call_progress);
+		curl_easy_setopt(e, CURLOPT_XFERINFODATA, (void *)kc);
 		if (text)
 			curl_easy_setopt(e, CURLOPT_POSTFIELDS, text);
 		rc = curl_easy_perform(e);
@@ -206,10 +222,14 @@ int kube_call(const struct kube_config *kc, const char *method, const char *path
 		}
 		free(sink.data);
 		err = rc == CURLE_OK ? -EAGAIN : curl_errno(rc);
+		if (aborted(kc)) {
+			err = -ECANCELED;
+			break;
+		}
 		pr_debug("kube: %s %s: %s (try %d)", method, path,
 			 rc == CURLE_OK ? "busy or failing" : curl_easy_strerror(rc), attempt + 1);
 		if (attempt + 1 < TRIES)
-			sleep_ms(backoff);
+			sleep_ms(kc, backoff);
 		backoff *= 2;
 	}
 	free(text);

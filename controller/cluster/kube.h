@@ -23,6 +23,9 @@ struct kube_config {
 	char ca_file[PATH_MAX];
 	char namespace[64];
 	unsigned timeout_ms;    /* of one call */
+	/* when it becomes true, calls in flight end (-ECANCELED) and none is retried: a
+	 * controller stopping does not wait out an API server that does not answer */
+	const volatile bool *abort;
 };
 
 /* 0, or -ENOENT when neither XWHISK_KUBE_API nor an in-cluster service account is there. */

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,6 +185,7 @@ struct lease *lease_start(struct loop *loop, const struct lease_config *cfg,
 			  void (*on_elected)(void *data), void (*on_lost)(void *data), void *data)
 {
 	struct lease *l = calloc(1, sizeof(*l));
+	sigset_t all, old;
 
 	if (!l)
 		return NULL;
@@ -192,6 +194,7 @@ struct lease *lease_start(struct loop *loop, const struct lease_config *cfg,
 	snprintf(l->name, sizeof(l->name), "%s", cfg->name);
 	snprintf(l->identity, sizeof(l->identity), "%s", cfg->identity);
 	l->cfg.name = l->name;
+	l->cfg.kube.abort = &l->stop;
 	l->cfg.identity = l->identity;
 	if (!l->cfg.duration_s)
 		l->cfg.duration_s = 15;
@@ -200,11 +203,16 @@ struct lease *lease_start(struct loop *loop, const struct lease_config *cfg,
 	l->on_elected = on_elected;
 	l->on_lost = on_lost;
 	l->data = data;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) || pthread_create(&l->thread, NULL, lease_main, l)) {
+	/* (no signals on the thread: they are the loop's) */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	l->thread_up = !curl_global_init(CURL_GLOBAL_DEFAULT) &&
+		       !pthread_create(&l->thread, NULL, lease_main, l);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!l->thread_up) {
 		free(l);
 		return NULL;
 	}
-	l->thread_up = true;
 	l->poll = loop_timer_add(loop, POLL_MS, on_poll, l);
 	pr_info("lease: %s runs for the Lease %s/%s (%u s)", l->identity, l->cfg.kube.namespace,
 		l->name, l->cfg.duration_s);

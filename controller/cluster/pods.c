@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -905,6 +906,7 @@ struct pods *pods_start(struct loop *loop, struct cluster *c, struct store *stor
 			const struct runtimes *rt, const struct pods_config *cfg)
 {
 	struct pods *p = calloc(1, sizeof(*p));
+	sigset_t all, old;
 
 	if (!p)
 		return NULL;
@@ -915,6 +917,7 @@ struct pods *pods_start(struct loop *loop, struct cluster *c, struct store *stor
 	p->cfg = *cfg;
 	snprintf(p->image, sizeof(p->image), "%s", cfg->image ?: "ghcr.io/xwhisk/xwhisk:latest");
 	p->cfg.image = p->image;
+	p->cfg.kube.abort = &p->stop;
 	if (!p->cfg.adopt_wait_ms)
 		p->cfg.adopt_wait_ms = 30000;
 	p->jobs_tail = &p->jobs;
@@ -932,12 +935,15 @@ struct pods *pods_start(struct loop *loop, struct cluster *c, struct store *stor
 		.locality = hook_locality,
 		.data = p,
 	};
-	if (pthread_create(&p->writer, NULL, writer_main, p))
+	/* The threads take no signals: SIGTERM is the loop's (signalfd), and a thread that
+	 * got it with the default action would end the process without a clean stop. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	p->writer_up = !pthread_create(&p->writer, NULL, writer_main, p);
+	p->watcher_up = p->writer_up && !pthread_create(&p->watcher, NULL, watcher_main, p);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!p->watcher_up)
 		goto fail;
-	p->writer_up = true;
-	if (pthread_create(&p->watcher, NULL, watcher_main, p))
-		goto fail;
-	p->watcher_up = true;
 	p->tick = loop_timer_add(loop, TICK_MS, on_tick, p);
 	pr_info("pods: sandboxes are pods in namespace %s of %s (image %s)", p->cfg.kube.namespace,
 		p->cfg.kube.server, p->image);

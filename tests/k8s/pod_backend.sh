@@ -212,4 +212,33 @@ else
 	not_ok "a restarted controller adopts its ready pods" "state $(sandbox_field "$id" state): $(tail -n 3 "$FAKE_DIR/controller.log" | tr '\n' ' ')"
 fi
 
+# An API server that accepts and never answers: the controller starts (pods keep serving
+# without the API), and stops at once on SIGTERM rather than waiting out its calls.
+kill "$CTL_PID"
+wait "$CTL_PID"
+CTL_PID=
+"$PY" -c 'import socket,time,sys; s=socket.socket(); s.bind(("127.0.0.1",0)); s.listen(16)
+open(sys.argv[1],"w").write(str(s.getsockname()[1])); conns=[]
+while True: conns.append(s.accept())' "$FAKE_DIR/hole" &
+hole=$!
+wait_for 5 test -s "$FAKE_DIR/hole"
+FAKE_URL_SAVED=$FAKE_URL
+FAKE_URL="http://127.0.0.1:$(cat "$FAKE_DIR/hole")"
+start_controller
+FAKE_URL=$FAKE_URL_SAVED
+sleep 1
+t0=$SECONDS
+kill "$CTL_PID"
+wait "$CTL_PID"
+status=$?
+CTL_PID=
+kill "$hole"
+wait "$hole" 2>/dev/null
+if [ $((SECONDS - t0)) -le 3 ] && [ $status -eq 0 ]; then
+	ok "with an API server that never answers, the controller still stops at once"
+else
+	not_ok "with an API server that never answers, the controller still stops at once" \
+		"$((SECONDS - t0)) s, status $status"
+fi
+
 [ "$failures" -eq 0 ]
