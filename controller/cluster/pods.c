@@ -944,6 +944,10 @@ struct pods *pods_start(struct loop *loop, struct cluster *c, struct store *stor
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (!p->watcher_up)
 		goto fail;
+	/* Nodes that registered before (a replica elected late): their twins now. */
+	for (unsigned i = 1; i <= CLUSTER_MAX_NODES; i++)
+		if (c->nodes[i] && !is_twin(c->nodes[i]))
+			hook_registered(p, c->nodes[i]);
 	p->tick = loop_timer_add(loop, TICK_MS, on_tick, p);
 	pr_info("pods: sandboxes are pods in namespace %s of %s (image %s)", p->cfg.kube.namespace,
 		p->cfg.kube.server, p->image);

@@ -37,10 +37,12 @@ holder() {
 	curl -s "$FAKE_URL/apis/coordination.k8s.io/v1/namespaces/xwhisk/leases/xwhisk-controller" |
 		"$PY" -c 'import json,sys; print(json.load(sys.stdin).get("spec",{}).get("holderIdentity",""))' 2>/dev/null
 }
-allocate() { # WHO: the HTTP status and error of an allocation there
+register() { # WHO
 	curl -s -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
 		"http://127.0.0.1:${port[$1]}/internal/v1/nodes" \
 		-d '{"name":"n1","address":"127.0.0.1:1","memory_mb":2048,"cpu_milli":2000}' >/dev/null
+}
+allocate() { # WHO: the HTTP status and error of an allocation there
 	curl -s -o "$FAKE_DIR/alloc" -w '%{http_code}' -X POST -H "Authorization: Bearer $TOKEN" \
 		-H 'Content-Type: application/json' "http://127.0.0.1:${port[$1]}/internal/v1/allocate" \
 		-d '{"subject":"guest","docid":"guest/x","action_id":"00000000000000bb","kind":"nodejs:20","revision":1,"memory_mb":128,"concurrency":1,"node":"n1"}'
@@ -49,6 +51,9 @@ allocate() { # WHO: the HTTP status and error of an allocation there
 
 for _ in $(seq 50); do [ "$(holder)" = ctl-a ] && break; sleep 0.1; done
 sleep 1
+# the node registers with both (b while it is on standby: its twin comes at its election)
+register a
+register b
 h=$(holder)
 out_b=$(allocate b)
 out_a=$(allocate a)
