@@ -47,7 +47,7 @@ objs = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 LIB_SRCS     := $(wildcard userspace/lib/*.c)
 CONTROL_SRCS := $(wildcard controller/api/*.c controller/store/*.c controller/auth/*.c \
-		 controller/entity/*.c controller/control/*.c)
+		 controller/entity/*.c controller/control/*.c controller/cluster/*.c)
 SANDBOX_SRCS := $(wildcard userspace/sandbox/*.c)
 BPFLOAD_SRCS := $(wildcard userspace/bpfload/*.c)
 NODE_SRCS    := $(wildcard userspace/node/*.c userspace/node/*/*.c)

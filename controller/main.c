@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "api.h"
 #include "auth.h"
@@ -16,7 +17,9 @@
 #include "gc.h"
 #include "events.h"
 #include "entity_limits.h"
+#include "lease.h"
 #include "log.h"
+#include "pods.h"
 #include "retention.h"
 #include "store_events.h"
 #include "util.h"
@@ -43,7 +46,15 @@ static void usage(FILE *f)
 		"  -h, --help             this text\n"
 		"\n"
 		"XWHISK_ACTIVATION_RETENTION=AGE (7d, 12h, 30m, 90s; default off) deletes activation\n"
-		"records older than AGE; a namespace's limit %s overrides it.\n",
+		"records older than AGE; a namespace's limit %s overrides it.\n"
+		"\n"
+		"XWHISK_BACKEND=local (the default) or kubernetes: where sandboxes run. local: the\n"
+		"node agents start them as isolated processes. kubernetes: the controller creates a\n"
+		"pod per sandbox on the chosen node (nodeName set), in XWHISK_KUBE_NAMESPACE, from\n"
+		"XWHISK_POD_IMAGE; the API is the in-cluster service account's, or XWHISK_KUBE_API\n"
+		"(a URL, e.g. of kubectl proxy). XWHISK_LEASE=NAME: replicas elect the one that\n"
+		"runs the allocator, the GC and the backend with that coordination.k8s.io Lease.\n"
+		"See docs/KUBERNETES.md.\n",
 		DEFAULT_LISTEN, RETENTION_LIMIT_KEY);
 }
 
@@ -85,6 +96,83 @@ static int load_node_token(struct controller *ctl, const char *dir)
 	return err;
 }
 
+/* XWHISK_BACKEND: local (the node agents' sandboxes, nothing to start) or kubernetes. */
+static int start_backend(struct controller *ctl, struct pods **out)
+{
+	const char *backend = env_or("XWHISK_BACKEND", "local");
+	struct pods_config cfg = {
+		.image = getenv("XWHISK_POD_IMAGE"),
+		.openwhisk_images = !strcmp(env_or("XWHISK_POD_RUNTIME_IMAGES", "xwhisk"), "openwhisk"),
+		.adopt_wait_ms = env_unsigned("XWHISK_POD_ADOPT_WAIT_MS", 30000),
+	};
+
+	if (!strcmp(backend, "local"))
+		return 0;
+	if (strcmp(backend, "kubernetes")) {
+		pr_err("unknown XWHISK_BACKEND '%s' (local or kubernetes)", backend);
+		return -EINVAL;
+	}
+	if (kube_config_load(&cfg.kube)) {
+		pr_err("XWHISK_BACKEND=kubernetes: no API server (not in a pod with a service "
+		       "account, and XWHISK_KUBE_API is not set)");
+		return -ENOENT;
+	}
+	*out = pods_start(ctl->loop, ctl->cluster, ctl->store, ctl->runtimes, &cfg);
+	return *out ? 0 : -ENOMEM;
+}
+
+/* Several replicas (XWHISK_LEASE=<Lease name>): the one holding the Lease runs the
+ * allocator, the GC and the backend; the others serve the API on standby. */
+struct election {
+	struct controller *ctl;
+	struct pods **pods;
+	int err;
+};
+
+static void on_elected(void *data)
+{
+	struct election *e = data;
+
+	e->ctl->cluster->standby = false;
+	e->err = start_backend(e->ctl, e->pods);
+	if (e->err)
+		loop_stop(e->ctl->loop);
+}
+
+static void on_lost(void *data)
+{
+	struct election *e = data;
+
+	/* Another replica may hold it now: stop, and let the Deployment start us again. */
+	e->err = -ENOLCK;
+	loop_stop(e->ctl->loop);
+}
+
+static int start_election(struct election *e, struct lease **out)
+{
+	const char *name = getenv("XWHISK_LEASE");
+	char host[64] = "controller", identity[128];
+	struct lease_config cfg = {
+		.name = name,
+		.duration_s = env_unsigned("XWHISK_LEASE_DURATION_S", 15),
+		.renew_ms = env_unsigned("XWHISK_LEASE_RENEW_MS", 2000),
+	};
+
+	if (!name || !*name)
+		return start_backend(e->ctl, e->pods);
+	if (kube_config_load(&cfg.kube)) {
+		pr_err("XWHISK_LEASE: no API server (not in a pod with a service account, and "
+		       "XWHISK_KUBE_API is not set)");
+		return -ENOENT;
+	}
+	gethostname(host, sizeof(host) - 1);
+	snprintf(identity, sizeof(identity), "%s_%d", host, (int)getpid());
+	cfg.identity = env_or("XWHISK_LEASE_IDENTITY", identity);
+	e->ctl->cluster->standby = true;
+	*out = lease_start(e->ctl->loop, &cfg, on_elected, on_lost, e);
+	return *out ? 0 : -ENOMEM;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -109,6 +197,9 @@ int main(int argc, char **argv)
 	char dir[PATH_MAX], default_store[PATH_MAX + 16], default_runtimes[PATH_MAX];
 	char store_shown[PATH_MAX + 16];
 	struct retention *retention = NULL;
+	struct pods *pods = NULL;
+	struct lease *lease = NULL;
+	struct election election = { .ctl = &ctl, .pods = &pods };
 	int64_t retention_ms = 0;
 	int opt, err, level;
 
@@ -217,6 +308,9 @@ int main(int argc, char **argv)
 		if (!ctl.cluster)
 			goto out;
 	}
+	err = start_election(&election, &lease);
+	if (err)
+		goto out;
 	if (retention_parse_age(env_or("XWHISK_ACTIVATION_RETENTION", "off"), &retention_ms)) {
 		pr_err("XWHISK_ACTIVATION_RETENTION '%s' is not an age like 7d, 12h, 30m or 90s",
 		       getenv("XWHISK_ACTIVATION_RETENTION"));
@@ -247,8 +341,12 @@ int main(int argc, char **argv)
 		goto out;
 	pr_info("serving the API on http://%s (store %s)", listen, store_shown);
 	err = loop_run(ctl.loop);
+	if (!err)
+		err = election.err;
 out:
 	http_server_free(ctl.http);
+	lease_stop(lease);
+	pods_stop(pods);
 	retention_free(retention);
 	store_close(ctl.store);
 	cluster_free(ctl.cluster);

@@ -10,6 +10,8 @@ packages=(
 	iproute2 nodejs npm python3 wrk nginx-light
 	# the PostgreSQL store's tests start a server of their own
 	postgresql
+	# tests/k8s: the real kubectl applies k8s/ to a fake API server
+	kubernetes-client
 )
 
 missing=()
@@ -19,6 +21,7 @@ for p in "${packages[@]}"; do
 	nodejs) command -v node >/dev/null && continue ;;
 	npm) command -v npm >/dev/null && continue ;;
 	python3) command -v python3 >/dev/null && continue ;;
+	kubernetes-client) command -v kubectl >/dev/null && continue ;;
 	esac
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done

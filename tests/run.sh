@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # Runs the test suites and ends with one line: "N passed, N failed".
-#   tests/run.sh [suite...]     suites: unit bpf netns e2e (default: all)
+#   tests/run.sh [suite...]     suites: unit bpf netns e2e k8s (default: all)
 #   XWHISK_TEST_STORE=postgresql tests/run.sh e2e    the e2e suite on PostgreSQL
 # Every test program prints "ok - NAME" or "not ok - NAME: why" per case; a program
 # that exits non-zero without saying which case failed counts as one failure.
@@ -12,7 +12,7 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$top"
 build=${BUILD:-build}
 suites=("$@")
-[ ${#suites[@]} -eq 0 ] && suites=(unit bpf netns e2e)
+[ ${#suites[@]} -eq 0 ] && suites=(unit bpf netns e2e k8s)
 
 passed=0
 failed=0
@@ -112,6 +112,19 @@ for suite in "${suites[@]}"; do
 			run_one "$(basename "$t")" 900 node "$t"
 		done
 		[ -z "$e2e_pg" ] || tests/pg/pgtmp.sh stop "$e2e_pg"
+		;;
+	k8s)
+		# The Kubernetes backend against a fake API server (tests/k8s/fake_apiserver.py)
+		# and the real kubectl; no cluster needed.
+		for t in tests/k8s/test_*.py tests/k8s/*.sh; do
+			[ -x "$t" ] || continue
+			BUILD="$build" run_one "$(basename "$t")" 120 "$t"
+		done
+		# through a real node agent (as the e2e suite: root, BPF)
+		for t in tests/k8s/*.test.js; do
+			[ -f "$t" ] || continue
+			run_one "$(basename "$t")" 300 node "$t"
+		done
 		;;
 	*)
 		echo "unknown suite '$suite'" >&2

@@ -91,6 +91,8 @@ static void allocate_sandbox(struct api_req *r)
 	err = allocate(r->ctl->cluster, &req, &s);
 	if (err == -ENOSPC)
 		api_error(r, 503, "No node has room for the sandbox.");
+	else if (err == -EAGAIN)
+		api_error(r, 503, "This controller is on standby: another one holds the Lease.");
 	else if (err)
 		api_error(r, 500, "Internal Server Error");
 	else

@@ -50,6 +50,8 @@ int alloc_request_parse(struct cluster *c, const json_t *body, struct alloc_requ
 
 		req->prefer_node = n ? n->idx : 0;
 	}
+	if (c->hooks.locality)
+		req->prefer_node = c->hooks.locality(c->hooks.data, req->prefer_node);
 	return 0;
 }
 
@@ -75,7 +77,8 @@ static struct cnode *choose(struct cluster *c, const struct alloc_request *req)
 		struct cnode *n = c->nodes[i];
 		uint64_t left, score;
 
-		if (!n || !fits(n, req) || !cluster_node_reaches(c, req->prefer_node, (uint16_t)i))
+		if (!n || !fits(n, req) || !cluster_node_reaches(c, req->prefer_node, (uint16_t)i) ||
+		    (c->hooks.placeable && !c->hooks.placeable(c->hooks.data, n)))
 			continue;
 		left = n->memory_mb - n->used_memory_mb - req->memory_mb;
 		score = ((uint64_t)(i != req->prefer_node) << 62) |
@@ -90,9 +93,12 @@ static struct cnode *choose(struct cluster *c, const struct alloc_request *req)
 
 int allocate(struct cluster *c, const struct alloc_request *req, struct gsandbox **out)
 {
-	struct cnode *n = choose(c, req);
+	struct cnode *n;
 	struct gsandbox *s;
 
+	if (c->standby)
+		return -EAGAIN;
+	n = choose(c, req);
 	if (!n) {
 		/* Memory pressure: the GC policy picks idle sandboxes to make room. */
 		struct gsandbox *victims[256];
@@ -130,6 +136,8 @@ int allocate(struct cluster *c, const struct alloc_request *req, struct gsandbox
 	cluster_add(c, s);
 	c->placements++;
 	publish_sandbox(c, s, "allocate");
+	if (c->hooks.allocated)
+		c->hooks.allocated(c->hooks.data, s);
 	*out = s;
 	return 0;
 }

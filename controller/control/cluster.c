@@ -82,6 +82,8 @@ void cluster_remove(struct cluster *c, struct gsandbox *s, const char *why)
 		s->next->prev = s->prev;
 	c->nsandboxes--;
 	node_release(c, s);
+	if (c->hooks.removed)
+		c->hooks.removed(c->hooks.data, s);
 	s->state = GS_REMOVED;
 	pr_debug("cluster: sandbox %s on node %u removed (%s)", s->id, s->node, why);
 	publish_sandbox(c, s, "remove");
@@ -240,6 +242,8 @@ struct cnode *cluster_register(struct cluster *c, const json_t *body, const char
 				    n->name, "address", n->address, "subnet", n->subnet));
 	pr_info("cluster: node %s (%u) at %s: %u MB, %u mCPU, %u GPUs", n->name, n->idx, n->address,
 		n->memory_mb, n->cpu_milli, n->gpus);
+	if (c->hooks.registered)
+		c->hooks.registered(c->hooks.data, n);
 	return n;
 }
 
@@ -419,6 +423,8 @@ static void on_tick(struct loop *loop, void *data)
 	struct gsandbox *s, *next;
 
 	c->tick = NULL;
+	if (c->standby)
+		goto out;
 	for (unsigned i = 1; i <= CLUSTER_MAX_NODES; i++)
 		if (c->nodes[i] && !c->nodes[i]->lost &&
 		    now - c->nodes[i]->last_heard_ms > c->cfg.node_lost_ms)
@@ -430,6 +436,7 @@ static void on_tick(struct loop *loop, void *data)
 			cluster_remove(c, s, "start timed out");
 	}
 	gc_tick(c);
+out:
 	c->tick = loop_timer_add(loop, TICK_MS, on_tick, c);
 }
 

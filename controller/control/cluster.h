@@ -56,6 +56,19 @@ struct gsandbox {
 
 #define CLUSTER_ID_BUCKETS 16384
 
+/* Where sandboxes run when it is not on the node agents (the pod backend, pods.h): told
+ * of nodes, allocations and removals, and it says which nodes take sandboxes. Every
+ * member is optional. */
+struct cluster_hooks {
+	void (*registered)(void *data, struct cnode *n);
+	void (*allocated)(void *data, struct gsandbox *s);
+	void (*removed)(void *data, struct gsandbox *s);
+	bool (*placeable)(void *data, const struct cnode *n);
+	/* the node whose sandboxes count as local for a request from node idx */
+	uint16_t (*locality)(void *data, uint16_t idx);
+	void *data;
+};
+
 struct gc_policy;
 
 struct cluster_config {
@@ -75,6 +88,9 @@ struct cluster {
 	struct gsandbox *by_id[CLUSTER_ID_BUCKETS];
 	size_t nsandboxes;
 	struct loop_timer *tick;
+	struct cluster_hooks hooks;
+	/* another controller holds the Lease: no allocation, GC or node loss here */
+	bool standby;
 	uint64_t placements, placement_failures, marked, swept, lost_nodes;
 };
 

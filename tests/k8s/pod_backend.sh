@@ -1,0 +1,244 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# The pod backend (XWHISK_BACKEND=kubernetes) against the fake API server and its fake
+# kubelet (node n1): an allocation becomes a pod bound to n1; Ready + podIP become /init
+# and a warm sandbox at podIP:8080 that runs the action; a 410 on the watch makes it list
+# again; a pod deleted or dead leaves the pool; removing a sandbox deletes its pod; a
+# restarted controller adopts the ready pods once their node registers again.
+# The node agent is played by curl here (register, allocate): no BPF, no root needed.
+set -uo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+for p in xwhisk-controller xwhisk-proxy; do
+	if [ ! -x "$BUILD/$p" ]; then
+		echo "not ok - $BUILD/$p is built (make test-build)"
+		exit 1
+	fi
+done
+fake_start --node n1 --path-map "/opt/xwhisk=$BUILD"
+CTL_PID=
+cleanup() {
+	[ -n "$CTL_PID" ] && kill "$CTL_PID" 2>/dev/null && wait "$CTL_PID" 2>/dev/null
+	fake_stop
+}
+trap cleanup EXIT
+
+TOKEN=k8s-test-node-token-k8s-test-node-token-k8s-test-node-token-0123
+GUEST=23bc46b1-71f6-4ed5-8c54-816aa4f8c502:123zO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4VrNZ9lyGVCGuMDGIwP
+CTL_PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+CTL="http://127.0.0.1:$CTL_PORT"
+curl -sf -X POST -H 'Content-Type: application/json' "$FAKE_URL/api/v1/namespaces" \
+	-d '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"xwhisk"}}' >/dev/null
+
+start_controller() {
+	XWHISK_BACKEND=kubernetes XWHISK_KUBE_API="$FAKE_URL" XWHISK_KUBE_NAMESPACE=xwhisk \
+		XWHISK_NODE_TOKEN=$TOKEN XWHISK_NODE_LOST_MS=600000 XWHISK_POD_ADOPT_WAIT_MS=20000 \
+		XWHISK_LOG_LEVEL=${XWHISK_LOG_LEVEL:-info} \
+		"$BUILD/xwhisk-controller" -l "127.0.0.1:$CTL_PORT" -d "$FAKE_DIR/data" \
+		>>"$FAKE_DIR/controller.log" 2>&1 &
+	CTL_PID=$!
+	for _ in $(seq 100); do
+		curl -sf "$CTL/ping" >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	return 1
+}
+internal() { # METHOD PATH [BODY]
+	curl -s -X "$1" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+		"$CTL/internal/v1$2" ${3:+-d "$3"}
+}
+register() {
+	internal POST /nodes '{"name":"n1","address":"127.0.0.1:1","memory_mb":2048,"cpu_milli":2000}'
+}
+allocate() {
+	internal POST /allocate '{"subject":"guest","docid":"guest/hello","action_id":"00000000000000aa","kind":"nodejs:20","revision":1,"memory_mb":128,"concurrency":1,"node":"n1"}' |
+		"$PY" -c 'import json,sys; print(json.load(sys.stdin)["sandbox"]["id"])'
+}
+# sandbox_field ID FIELD: from the pool, "" when it is not there
+sandbox_field() {
+	internal GET /sandboxes | "$PY" -c "
+import json,sys
+for s in json.load(sys.stdin)['sandboxes']:
+    if s['id'] == '$1': print(s['$2'])"
+}
+wait_for() { # SECONDS COMMAND...: until the command succeeds
+	local until=$((SECONDS + $1))
+	shift
+	while [ $SECONDS -lt "$until" ]; do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+is_warm() { [ "$(sandbox_field "$1" state)" = warm ]; }
+is_gone() { [ -z "$(sandbox_field "$1" state)" ]; }
+pod_gone() { [ "$(curl -s -o /dev/null -w '%{http_code}' "$FAKE_URL/api/v1/namespaces/xwhisk/pods/xw-$1")" = 404 ]; }
+pod_json() { curl -s "$FAKE_URL/api/v1/namespaces/xwhisk/pods/xw-$1"; }
+
+if ! start_controller; then
+	echo "not ok - the controller starts with XWHISK_BACKEND=kubernetes: $(tail -n 5 "$FAKE_DIR/controller.log")"
+	exit 1
+fi
+ok "the controller starts with XWHISK_BACKEND=kubernetes"
+
+code=$(curl -s -o /dev/null -w '%{http_code}' -u "$GUEST" -X PUT -H 'Content-Type: application/json' \
+	"$CTL/api/v1/namespaces/_/actions/hello" \
+	-d '{"exec":{"kind":"nodejs:20","code":"function main(p) { return {greeting: \"hello \" + p.name, pod: process.env.POD_IP || \"\"}; }"}}')
+[ "$code" = 200 ] || not_ok "an action is created" "status $code"
+register >/dev/null
+
+id=$(allocate)
+if [ ${#id} -eq 32 ] && wait_for 10 is_warm "$id"; then
+	ok "an allocation becomes a pod, Ready becomes /init and a warm sandbox"
+else
+	not_ok "an allocation becomes a pod, Ready becomes /init and a warm sandbox" \
+		"id '$id', state '$(sandbox_field "$id" state)': $(tail -n 5 "$FAKE_DIR/controller.log" | tr '\n' ' ')"
+fi
+
+out=$(pod_json "$id" | "$PY" -c '
+import json,sys
+p = json.load(sys.stdin); c = p["spec"]["containers"][0]; l = p["metadata"]["labels"]
+print(p["spec"]["nodeName"], l["xwhisk.dev/action"], l["xwhisk.dev/revision"], l["xwhisk.dev/namespace"],
+      c["resources"]["limits"]["memory"], c["ports"][0]["containerPort"], c["command"][0], c["command"][2], p["spec"]["restartPolicy"])')
+if [ "$out" = "n1 00000000000000aa 1 guest 128Mi 8080 /opt/xwhisk/xwhisk-proxy \$(POD_IP):8080 Never" ]; then
+	ok "the pod: nodeName, labels, memory from the limits, the runtime's command on :8080"
+else
+	not_ok "the pod: nodeName, labels, memory from the limits, the runtime's command on :8080" "$out"
+fi
+
+addr=$(sandbox_field "$id" addr)
+port=$(sandbox_field "$id" port)
+ip=$(pod_json "$id" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["status"]["podIP"])')
+out=$(curl -s -X POST -H 'Content-Type: application/json' "http://$addr:$port/run" -d '{"value":{"name":"k8s"}}')
+if [ "$addr" = "$ip" ] && [ "$port" = 8080 ] && grep -q '"greeting":"hello k8s"' <<<"$out"; then
+	ok "the warm sandbox is the pod's address and runs the action (/run)"
+else
+	not_ok "the warm sandbox is the pod's address and runs the action (/run)" "$addr:$port (pod $ip): $out"
+fi
+
+# 410: the API forgets its history; the watch relists, and keeps following.
+lists_before=$(curl -s "$FAKE_URL/fake/requests" | "$PY" -c '
+import json,sys; print(sum(1 for r in json.load(sys.stdin) if r["method"]=="GET" and r["path"].endswith("/pods") and "watch" not in r["query"]))')
+curl -s -X POST "$FAKE_URL/fake/compact" >/dev/null
+relisted() {
+	[ "$(curl -s "$FAKE_URL/fake/requests" | "$PY" -c '
+import json,sys; print(sum(1 for r in json.load(sys.stdin) if r["method"]=="GET" and r["path"].endswith("/pods") and "watch" not in r["query"]))')" -gt "$lists_before" ]
+}
+if wait_for 10 relisted && is_warm "$id"; then
+	ok "a 410 Gone on the watch makes the backend list again; the sandbox stays warm"
+else
+	not_ok "a 410 Gone on the watch makes the backend list again" "$(grep -i 'pods:' "$FAKE_DIR/controller.log" | tail -n 3 | tr '\n' ' ')"
+fi
+
+# A broken stream resumes from the last version seen (no new list); a pod deleted
+# behind our back (kubectl delete pod) then leaves the pool.
+lists() {
+	curl -s "$FAKE_URL/fake/requests" | "$PY" -c '
+import json,sys; print(sum(1 for r in json.load(sys.stdin) if r["method"]=="GET" and r["path"].endswith("/pods") and "watch" not in r["query"]))'
+}
+watches() {
+	curl -s "$FAKE_URL/fake/requests" | "$PY" -c '
+import json,sys; print(sum(1 for r in json.load(sys.stdin) if r["path"].endswith("/pods") and r["query"].get("watch")))'
+}
+sleep 0.5
+lists_before=$(lists)
+watches_before=$(watches)
+curl -s -X POST "$FAKE_URL/fake/drop-watches" >/dev/null
+resumed() { [ "$(watches)" -gt "$watches_before" ]; }
+wait_for 10 resumed
+curl -s -X DELETE "$FAKE_URL/api/v1/namespaces/xwhisk/pods/xw-$id" >/dev/null
+if wait_for 10 is_gone "$id" && [ "$(lists)" = "$lists_before" ]; then
+	ok "a broken watch resumes without a list; a pod deleted through the API leaves the pool"
+else
+	not_ok "a broken watch resumes without a list; a pod deleted through the API leaves the pool" \
+		"state $(sandbox_field "$id" state), lists $lists_before -> $(lists)"
+fi
+
+# A pod whose process dies: Failed, out of the pool, deleted.
+id=$(allocate)
+wait_for 10 is_warm "$id"
+curl -s -X POST "$FAKE_URL/fake/kill-pod?namespace=xwhisk&name=xw-$id" >/dev/null
+event_for() {
+	curl -s "$FAKE_URL/api/v1/namespaces/xwhisk/events" | "$PY" -c "
+import json,sys
+sys.exit(0 if any(e['involvedObject']['name'] == 'xw-$1' and e['reason'] == 'SandboxLost' and e['type'] == 'Warning'
+                  for e in json.load(sys.stdin)['items']) else 1)"
+}
+if wait_for 10 is_gone "$id" && wait_for 10 pod_gone "$id" && wait_for 5 event_for "$id"; then
+	ok "a pod that dies leaves the pool, is deleted, and a Warning event says so"
+else
+	not_ok "a pod that dies leaves the pool, is deleted, and a Warning event says so" "state $(sandbox_field "$id" state)"
+fi
+
+# Removing a sandbox (here: reported broken; the GC's sweep takes the same path) deletes its pod.
+id=$(allocate)
+wait_for 10 is_warm "$id"
+internal POST "/sandboxes/$id/broken" '{"node":"n1"}' >/dev/null
+if wait_for 10 is_gone "$id" && wait_for 10 pod_gone "$id"; then
+	ok "removing a sandbox deletes its pod"
+else
+	not_ok "removing a sandbox deletes its pod" "$(pod_json "$id" | head -c 300)"
+fi
+
+# /init fails in the pod (a syntax error): the sandbox fails, the pod goes, an event says why.
+curl -s -o /dev/null -u "$GUEST" -X PUT -H 'Content-Type: application/json' \
+	"$CTL/api/v1/namespaces/_/actions/broken" -d '{"exec":{"kind":"nodejs:20","code":"function main( {"}}'
+id=$(internal POST /allocate '{"subject":"guest","docid":"guest/broken","action_id":"00000000000000cc","kind":"nodejs:20","revision":1,"memory_mb":128,"concurrency":1,"node":"n1"}' |
+	"$PY" -c 'import json,sys; print(json.load(sys.stdin)["sandbox"]["id"])')
+init_event() {
+	curl -s "$FAKE_URL/api/v1/namespaces/xwhisk/events" | "$PY" -c "
+import json,sys
+sys.exit(0 if any(e['involvedObject']['name'] == 'xw-$id' and e['reason'] == 'InitFailed'
+                  for e in json.load(sys.stdin)['items']) else 1)"
+}
+if wait_for 10 is_gone "$id" && wait_for 10 pod_gone "$id" && wait_for 5 init_event; then
+	ok "an /init that fails in the pod fails the sandbox, deletes the pod, records InitFailed"
+else
+	not_ok "an /init that fails in the pod fails the sandbox, deletes the pod, records InitFailed" \
+		"state $(sandbox_field "$id" state); $(grep -i 'pods:' "$FAKE_DIR/controller.log" | tail -n 2 | tr '\n' ' ')"
+fi
+
+# A restarted controller adopts the ready pods once the node registers again.
+id=$(allocate)
+wait_for 10 is_warm "$id"
+kill "$CTL_PID"
+wait "$CTL_PID"
+start_controller || not_ok "the controller starts again" "$(tail -n 3 "$FAKE_DIR/controller.log")"
+sleep 0.5
+register >/dev/null
+if wait_for 10 is_warm "$id" && [ "$(sandbox_field "$id" addr)" = "$(pod_json "$id" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["status"]["podIP"])')" ]; then
+	ok "a restarted controller adopts its ready pods as warm sandboxes"
+else
+	not_ok "a restarted controller adopts its ready pods" "state $(sandbox_field "$id" state): $(tail -n 3 "$FAKE_DIR/controller.log" | tr '\n' ' ')"
+fi
+
+# An API server that accepts and never answers: the controller starts (pods keep serving
+# without the API), and stops at once on SIGTERM rather than waiting out its calls.
+kill "$CTL_PID"
+wait "$CTL_PID"
+CTL_PID=
+"$PY" -c 'import socket,time,sys; s=socket.socket(); s.bind(("127.0.0.1",0)); s.listen(16)
+open(sys.argv[1],"w").write(str(s.getsockname()[1])); conns=[]
+while True: conns.append(s.accept())' "$FAKE_DIR/hole" &
+hole=$!
+wait_for 5 test -s "$FAKE_DIR/hole"
+FAKE_URL_SAVED=$FAKE_URL
+FAKE_URL="http://127.0.0.1:$(cat "$FAKE_DIR/hole")"
+start_controller
+FAKE_URL=$FAKE_URL_SAVED
+sleep 1
+t0=$SECONDS
+kill "$CTL_PID"
+wait "$CTL_PID"
+status=$?
+CTL_PID=
+kill "$hole"
+wait "$hole" 2>/dev/null
+if [ $((SECONDS - t0)) -le 3 ] && [ $status -eq 0 ]; then
+	ok "with an API server that never answers, the controller still stops at once"
+else
+	not_ok "with an API server that never answers, the controller still stops at once" \
+		"$((SECONDS - t0)) s, status $status"
+fi
+
+[ "$failures" -eq 0 ]
