@@ -125,8 +125,13 @@ test('an update of the action\'s package empties its entries at once', async () 
   assert.deepStrictEqual(await invokeOk(sys, 'pk/check', { token: 'a', ttl: 60 }, opts({ result: true })), a);
   // Same revision and parameters after the update: only the invalidation can drop a's entry.
   await putEntity(sys, 'packages', 'pk', { parameters: [{ key: 'fixed', value: 1 }], annotations: [{ key: 'touched', value: true }] }, opts());
-  const b = await invokeOk(sys, 'pk/check', { token: 'b', ttl: 60 }, opts({ result: true }));
-  assert.deepStrictEqual(await invokeOk(sys, 'pk/check', { token: 'b', ttl: 60 }, opts({ result: true })), b, 'cached again after the update');
+  // The controller's event for the update comes after the node's own drop and may empty
+  // an entry made in between once more: caching works again once it has passed.
+  await dp.eventually(async () => {
+    const b = await invokeOk(sys, 'pk/check', { token: 'b', ttl: 60 }, opts({ result: true }));
+    const again = await invokeOk(sys, 'pk/check', { token: 'b', ttl: 60 }, opts({ result: true }));
+    return JSON.stringify(again) === JSON.stringify(b);
+  }, { what: 'cached again after the update' });
   const a2 = await invokeOk(sys, 'pk/check', { token: 'a', ttl: 60 }, opts({ result: true }));
   assert.ok(a2.runs !== a.runs || a2.me !== a.me, `the entry made before the update is gone: ${JSON.stringify({ a, a2 })}`);
   // And an update of the action itself.
