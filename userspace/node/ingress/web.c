@@ -14,6 +14,7 @@
 #include "node/ingress/reply.h"
 #include "node/activation/record.h"
 #include "node/activation/resolve.h"
+#include "node/ingress/stream.h"
 #include "util.h"
 #include "node/ingress/web.h"
 #include "node/ingress/web_response.h"
@@ -217,8 +218,16 @@ static void web_run(struct web_req *wr)
 {
 	struct activation_refusal why;
 	struct activation *act;
-	json_t *params = web_params(wr);
+	json_t *params;
 
+	/* An xwhisk extension: a web-stream action gets the connection itself (stream.c). */
+	if (!stream_web(&(struct stream_call){ .w = wr->w, .req = wr->req, .tid = wr->tid,
+					       .a = wr->a, .owner = &wr->owner,
+					       .user = wr->authed ? wr->caller.ns : NULL })) {
+		wr_free(wr);
+		return;
+	}
+	params = web_params(wr);
 	if (!params) {
 		web_error(wr, 400, "Request defines parameters that are not allowed (e.g., reserved "
 				   "properties).");
@@ -410,7 +419,8 @@ void web_http(struct worker *w, struct http_request *req, const char *tid, const
 		wr_free(wr);
 		return;
 	}
-	if (request_oversize(req)) {
+	/* An early request's body is unread: stream.c sizes it up once the action is known. */
+	if (request_oversize(req) && !req->early) {
 		char msg[96];
 
 		snprintf(msg, sizeof(msg), PAYLOAD_TOO_LARGE, request_oversize(req), PAYLOAD_MAX);
