@@ -12,6 +12,8 @@ const crypto = require('crypto');
 const fs = require('fs');
 const http = require('http');
 const net = require('net');
+const path = require('path');
+const WebSocket = require('ws');
 const { test, run, assert, request } = require('./lib/harness');
 const dp = require('./lib/dp');
 const { putAction, waitRecord } = dp;
@@ -83,6 +85,27 @@ http.server.HTTPServer(('0.0.0.0', int(os.environ['PORT'])), H).serve_forever()
 
 const PLAIN_CODE = 'function main(p) { return { method: p.__ow_method, upgrade: p.__ow_headers.upgrade || null } }';
 
+// A zip action with the ws package, as a user would deploy it: main answers plain HTTP,
+// upgrade hands WebSockets to ws and echoes every message.
+const WS_INDEX = `
+const { WebSocketServer } = require('ws');
+const wss = new WebSocketServer({ noServer: true });
+exports.main = (req, res) => { res.end('plain'); };
+exports.upgrade = (req, socket, head) => {
+  wss.handleUpgrade(req, socket, head, (ws) => {
+    ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+  });
+};`;
+
+function wsZip() {
+  const dir = path.dirname(require.resolve('ws/package.json'));
+  const files = { 'package.json': JSON.stringify({ main: 'index.js' }), 'index.js': WS_INDEX };
+  for (const f of ['package.json', 'index.js', ...fs.readdirSync(path.join(dir, 'lib')).map((n) => `lib/${n}`)]) {
+    files[`node_modules/ws/${f}`] = fs.readFileSync(path.join(dir, f));
+  }
+  return dp.zip(files).toString('base64');
+}
+
 test.before(async () => {
   const webExport = { key: 'web-export', value: true };
   const stream = { key: 'web-stream', value: true };
@@ -91,6 +114,7 @@ test.before(async () => {
   await putAction(sys, 'holder', { exec, annotations: [webExport, stream], limits: { timeout: 60000 } }, opts());
   await putAction(sys, 'short', { exec, annotations: [webExport, stream], limits: { timeout: 2000 } }, opts());
   await putAction(sys, 'nat', { exec: { kind: 'native', code: NATIVE_CODE }, annotations: [webExport, stream], limits: { logs: 0 } }, opts());
+  await putAction(sys, 'wsecho', { exec: { kind: 'nodejs:20', code: wsZip(), binary: true }, annotations: [webExport, stream] }, opts());
   await putAction(sys, 'plain', { exec: { kind: 'nodejs:20', code: PLAIN_CODE }, annotations: [webExport] }, opts());
 });
 
@@ -228,6 +252,33 @@ test('an Upgrade reaches upgrade(req, socket, head): 1,000 messages echo both wa
   const rec = await waitRecord(sys, id, opts());
   assert.strictEqual(rec.response.result.statusCode, 101, JSON.stringify(rec.response.result));
   assert.strictEqual(rec.response.result.bytesIn, expected.length, JSON.stringify(rec.response.result));
+});
+
+test('a WebSocket through the node: ws in a zip action echoes 1,000 messages, text and binary, then a clean close', async () => {
+  const ws = new WebSocket(`ws://127.0.0.1:${sys.nodePort}${WEB}/wsecho`);
+  await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+  const got = [];
+  const done = new Promise((resolve, reject) => {
+    ws.on('message', (data, isBinary) => {
+      got.push({ data: Buffer.from(data), isBinary });
+      if (got.length === 1000) resolve();
+    });
+    ws.once('error', reject);
+    setTimeout(() => reject(new Error(`echo timed out after ${got.length} messages`)), 30000);
+  });
+  for (let i = 0; i < 1000; i++) {
+    if (i % 2) ws.send(Buffer.from([i & 255, (i >> 8) & 255, 7]), { binary: true });
+    else ws.send(`text ${i}`);
+  }
+  await done;
+  for (let i = 0; i < 1000; i++) {
+    assert.strictEqual(got[i].isBinary, i % 2 === 1, `message ${i}`);
+    if (i % 2) assert.deepStrictEqual([...got[i].data], [i & 255, (i >> 8) & 255, 7]);
+    else assert.strictEqual(got[i].data.toString(), `text ${i}`);
+  }
+  const closed = new Promise((resolve) => ws.once('close', (code) => resolve(code)));
+  ws.close(1000, 'bye');
+  assert.strictEqual(await closed, 1000);
 });
 
 // Opens a /hold stream; resolves the socket and the activation id once it started.
