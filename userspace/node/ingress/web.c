@@ -70,8 +70,19 @@ static void web_send(struct web_req *wr, int status, const char *ctype, const vo
 
 static void web_error(struct web_req *wr, int status, const char *message)
 {
-	json_t *b = json_pack("{s:s,s:s}", "error", message, "code", wr->tid);
-	char *text = json_dumps(b, JSON_COMPACT);
+	char big[96];
+	json_t *b;
+	char *text;
+
+	/* A body over 1 MB left unread in case the action streams (stream.c): unless it
+	 * does, the answer is the 413 it always was, before any other. */
+	if (wr->req->early && request_oversize(wr->req) && (!wr->a || !stream_action(wr->a))) {
+		snprintf(big, sizeof(big), PAYLOAD_TOO_LARGE, request_oversize(wr->req), PAYLOAD_MAX);
+		status = 413;
+		message = big;
+	}
+	b = json_pack("{s:s,s:s}", "error", message, "code", wr->tid);
+	text = json_dumps(b, JSON_COMPACT);
 
 	web_send(wr, status, "application/json", text, text ? strlen(text) : 0);
 	free(text);
