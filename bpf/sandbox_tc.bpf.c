@@ -124,15 +124,17 @@ static __always_inline int parse_ipv4(void *data, void *end, const struct xw_san
 	return XW_OK;
 }
 
-/* Its runtime server answering a connection: ACK or RST from server_port, never a SYN
- * alone (which would open a connection of its own from that port). */
+/* Its runtime server (or its streaming action's server, beside it) answering a
+ * connection: ACK or RST from that port, never a SYN alone (which would open a connection
+ * of its own from that port). */
 static __always_inline bool is_server_reply(const struct pkt *p,
 					    const struct xw_sandbox_policy *pol)
 {
 	__u8 f = p->tcp_flags;
 
 	if (p->proto != IPPROTO_TCP || !p->has_ports || !pol->server_port ||
-	    p->sport != pol->server_port)
+	    (p->sport != pol->server_port &&
+	     p->sport != pol->server_port + XW_SANDBOX_STREAM_PORT_OFFSET))
 		return false;
 	if ((f & TCP_FLAG_SYN) && !(f & TCP_FLAG_ACK))
 		return false;

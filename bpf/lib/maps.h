@@ -9,6 +9,7 @@
 
 #include "xwhisk/maps.h"
 #include "xwhisk/sandbox_net.h"
+#include "xwhisk/sock_accel.h"
 #include "xwhisk/verdict.h"
 
 /* Action metadata the router routes by. */
@@ -162,5 +163,35 @@ struct {
 	__type(value, __u64);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sandbox_verdict SEC(".maps");
+
+/* ---- sock_accel (include/xwhisk/sock_accel.h) ---- */
+
+/* Spliced sessions: the client's socket at 2k, the sandbox's at 2k+1. A u64 value, so a
+ * lookup (bpftool map dump) shows each live socket's cookie. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKMAP);
+	__uint(max_entries, 2 * XW_ACCEL_MAX_PAIRS);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u64));
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} accel_socks SEC(".maps");
+
+/* sock_accel: socket cookie -> its peer's index and the bytes it redirected. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2 * XW_ACCEL_MAX_PAIRS);
+	__type(key, __u64);
+	__type(value, struct xw_accel_peer);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} accel_peers SEC(".maps");
+
+/* sock_accel: skbs and bytes per verdict (enum xw_drop_reason; 0 = redirected), per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XW_DROP__MAX);
+	__type(key, __u32);
+	__type(value, struct xw_accel_stat);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} accel_stats SEC(".maps");
 
 #endif

@@ -6,8 +6,9 @@
  * [169,254,32,7] rather than one integer. Ports are in host order.
  *
  * A sandbox may send: ARP from its own address; replies of its runtime server (TCP from
- * server_port, ACK or RST set, not a bare SYN); TCP to gateway:ingress_port (the node's
- * API ingress, what __OW_API_HOST points at); what the allow trie lets through (DNS,
+ * server_port, ACK or RST set, not a bare SYN) and of a streaming web action's server (the
+ * same from server_port + XW_SANDBOX_STREAM_PORT_OFFSET, 8081); TCP to
+ * gateway:ingress_port (the node's API ingress, what __OW_API_HOST points at); what the allow trie lets through (DNS,
  * networks the operator allows); and, with egress on, anything to an address that is
  * neither the node's nor a sandbox's. Everything else is dropped with a reason from
  * enum xw_drop_reason (xwhisk/verdict.h), counted per CPU in sandbox_verdict and per
@@ -19,6 +20,9 @@
 #ifndef __VMLINUX_H__
 #include <linux/types.h>
 #endif
+
+/* A streaming web action's HTTP server listens on the runtime server's port + 1. */
+#define XW_SANDBOX_STREAM_PORT_OFFSET 1
 
 #include "xwhisk/verdict.h"
 

@@ -25,6 +25,10 @@ enum xw_drop_reason {
 	XW_DROP_SANDBOX_EGRESS = 8, /* a sandbox to the outside world, not allowed by policy */
 	XW_DROP_SANDBOX_SPOOF = 9,  /* a sandbox sending from an address that is not its own */
 	XW_DROP_SANDBOX_PROTO = 10, /* a protocol the policy does not carry (not IP, ARP) */
+	/* sock_accel */
+	XW_DROP_ACCEL_UNPAIRED = 11, /* a socket in accel_socks without an accel_peers entry */
+	XW_ACCEL_HELD = 12,          /* not a drop: the peer is not in the map yet, the bytes
+				      * stay on their socket for userspace to forward */
 	XW_DROP__MAX
 };
 
@@ -43,6 +47,8 @@ static inline const char *xw_drop_reason_name(unsigned reason)
 		[XW_DROP_SANDBOX_EGRESS] = "egress",
 		[XW_DROP_SANDBOX_SPOOF] = "spoof",
 		[XW_DROP_SANDBOX_PROTO] = "proto",
+		[XW_DROP_ACCEL_UNPAIRED] = "unpaired",
+		[XW_ACCEL_HELD] = "held",
 	};
 
 	return reason < XW_DROP__MAX && names[reason] ? names[reason] : "unknown";

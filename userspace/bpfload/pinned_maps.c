@@ -17,6 +17,7 @@
 #include "log.h"
 #include "pinned_maps.h"
 #include "sandbox_net.h"
+#include "xwhisk/sock_accel.h"
 #include "maps.skel.h"
 #include "util.h"
 
@@ -210,6 +211,7 @@ int xw_maps_unpin(const char *pin_dir)
 		XW_MAP_ACTIONS,	    XW_MAP_WARM,	XW_MAP_SLOTS,	    XW_MAP_NAMESPACES,
 		XW_MAP_AUTH,	    XW_MAP_GUARD,	XW_MAP_GUARD_CFG,   XW_MAP_GUARD_EXEMPT,
 		XW_MAP_GUARD_CONNS, XW_MAP_GUARD_STATS, XW_MAP_GUARD_SOCKS,
+		XW_MAP_ACCEL_SOCKS, XW_MAP_ACCEL_PEERS, XW_MAP_ACCEL_STATS,
 	};
 	char path[300];
 	int err = 0;

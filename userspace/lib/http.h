@@ -39,6 +39,9 @@ struct http_request {
 	uint64_t start_us;
 	char peer[64]; /* client address, "ip:port" */
 	int peer_fd;   /* the client socket (for handover to sockmap) */
+	/* Handed over at its head (http_server_opts.early): the body is still unread and the
+	 * connection ends with this request; http_req_take() may take the socket. */
+	bool early;
 	void *user;    /* the handler's per-request state */
 
 	/* private */
@@ -64,6 +67,10 @@ struct http_server_opts {
 	 * for the router to notice clients that keep being refused; it may still clear
 	 * req->keep_alive to close the connection after this answer. NULL: none. */
 	void (*answered)(struct http_request *req, int status, void *data);
+	/* Called when a request's head is complete and nothing before it on its connection
+	 * waits for an answer (the handler's data): true hands the request over at once,
+	 * early, before its body is read, whatever its size (streams, Upgrade). NULL: none. */
+	bool (*early)(const struct http_request *req, void *data);
 };
 
 struct http_server *http_server_new(struct loop *loop, const struct http_server_opts *opts,
@@ -97,6 +104,13 @@ void http_resp_end(struct http_request *req);
 const char *http_status_text(int status);
 /* True while the client that sent req is still connected. */
 bool http_req_alive(const struct http_request *req);
+/* Takes req's connection from the server: returns the client socket (the caller's to
+ * close) with the bytes already read past an early request's head appended to pending, or
+ * -EBUSY (an answer still leaving, another request behind it), -EPIPE (the client is
+ * gone), -ENOMEM. req stays valid until http_req_free(). */
+int http_req_take(struct http_request *req, struct buf *pending);
+/* Frees a request whose connection was taken. */
+void http_req_free(struct http_request *req);
 
 /* Percent-decoding; returns a malloc'd string or NULL on bad escapes. plus_space for forms. */
 char *url_decode(const char *s, size_t len, bool plus_space);

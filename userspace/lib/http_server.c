@@ -145,6 +145,52 @@ bool http_req_alive(const struct http_request *req)
 	return req->conn && !req->conn->dead;
 }
 
+int http_req_take(struct http_request *req, struct buf *pending)
+{
+	struct http_conn *c = req->conn;
+	const char *rest;
+	size_t n;
+	int fd;
+
+	if (req->responded)
+		return -EBUSY;
+	if (!c || c->dead)
+		return -EPIPE;
+	if (c->head != req || buf_pending(&c->out))
+		return -EBUSY;
+	/* A request read whole can be taken while nothing follows it on the connection. */
+	if (!req->early && (c->tail != req || c->cur || buf_pending(&c->in)))
+		return -EBUSY;
+	/* An early one: the parser paused on the head's final LF, which it has not consumed. */
+	rest = buf_head(&c->in);
+	n = buf_pending(&c->in);
+	if (n && *rest == '\n') {
+		rest++;
+		n--;
+	}
+	if (n && buf_append(pending, rest, n))
+		return -ENOMEM;
+	buf_consume(&c->in, buf_pending(&c->in));
+	fd = c->fd;
+	loop_del_fd(c->srv->loop, fd);
+	c->fd = -1;
+	c->dead = true;
+	c->head = c->tail = NULL;
+	c->outstanding = 0;
+	req->conn = NULL;
+	req->next = NULL;
+	/* Inside the handler's dispatch the reader frees the connection when it unwinds. */
+	if (!c->busy)
+		conn_close(c);
+	return fd;
+}
+
+void http_req_free(struct http_request *req)
+{
+	if (req && !req->conn)
+		request_free(req);
+}
+
 int http_resp_header(struct http_request *req, const char *name, const char *fmt, ...)
 {
 	va_list ap;
@@ -465,6 +511,13 @@ static int on_headers_complete(http_parser *p)
 	req->keep_alive = http_should_keep_alive(p);
 	if (p->content_length != ULLONG_MAX)
 		req->content_length = p->content_length;
+	if (c->srv->opts.early && !c->head && c->srv->opts.early(req, c->srv->data)) {
+		/* The body stays unread; conn_parse hands the request over. */
+		req->early = true;
+		req->keep_alive = false;
+		http_parser_pause(p, 1);
+		return 0;
+	}
 	if (req->content_length > c->srv->opts.max_body) {
 		req->body_too_large = true;
 		http_parser_pause(p, 1);
@@ -516,6 +569,15 @@ static void conn_parse(struct http_conn *c)
 		buf_consume(&c->in, n);
 		if (c->dead)
 			return;
+		if (HTTP_PARSER_ERRNO(&c->parser) == HPE_PAUSED && c->cur && c->cur->early) {
+			struct http_request *req = c->cur;
+
+			/* The connection ends with this request: nothing more is parsed. */
+			c->cur = NULL;
+			c->closing = true;
+			conn_dispatch(c, req);
+			return;
+		}
 		if (HTTP_PARSER_ERRNO(&c->parser) == HPE_PAUSED) {
 			/* Paused for an oversized head or body: answer it and stop reading. */
 			if (c->cur && c->cur->body_too_large)

@@ -6,13 +6,21 @@
  * and reads one line from its fd 3, so one long-lived process serves every activation.
  * With OW_WAIT_FOR_ACK set, the executable must first write {"ok":true} to fd 3;
  * without it, surviving 5 ms counts as started.
+ *
+ * A streaming web action (__OW_WEB_STREAM=true in /init's env, an xwhisk extension) is an
+ * HTTP server instead, as Knative and Cloud Run containers are: it gets PORT=8081 and
+ * /init succeeds once that port accepts a connection; the node connects to it directly.
  */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "archive.h"
 #include "json.h"
@@ -20,6 +28,9 @@
 #include "proxy.h"
 
 #define START_CHECK_MS 5
+#define STREAM_PORT "8081"         /* the proxy's port + 1 (XW_SANDBOX_STREAM_PORT_OFFSET) */
+#define STREAM_CHECK_MS 20         /* how often a streaming server's port is tried */
+#define STREAM_START_LIMIT 1500    /* tries: 30 s to listen */
 
 struct native_mode {
 	struct proxy *p;
@@ -28,6 +39,8 @@ struct native_mode {
 	struct http_request *init_req;
 	struct loop_timer *start_timer;
 	struct proxy_run *current;
+	bool stream;      /* a streaming web action: an HTTP server on STREAM_PORT */
+	unsigned tries;
 };
 
 static void init_answer(struct native_mode *nm, bool ok, const char *why)
@@ -110,6 +123,37 @@ static void on_start_check(struct loop *loop, void *data)
 		init_answer(nm, true, NULL);
 }
 
+/* Whether the streaming server accepts connections yet. */
+static bool stream_listening(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(atoi(STREAM_PORT)),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool ok = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+static void on_stream_check(struct loop *loop, void *data)
+{
+	struct native_mode *nm = data;
+
+	nm->start_timer = NULL;
+	if (!nm->init_req)
+		return;
+	if (stream_listening()) {
+		init_answer(nm, true, NULL);
+		return;
+	}
+	if (++nm->tries >= STREAM_START_LIMIT) {
+		init_answer(nm, false, "nothing listens on $PORT (" STREAM_PORT ")");
+		return;
+	}
+	nm->start_timer = loop_timer_add(loop, STREAM_CHECK_MS, on_stream_check, nm);
+}
+
 static int native_start(struct proxy *p)
 {
 	struct native_mode *nm = calloc(1, sizeof(*nm));
@@ -150,12 +194,18 @@ static void native_init(struct proxy *p, struct http_request *req, const struct 
 {
 	struct native_mode *nm = p->mode;
 	char exec[PATH_MAX], *argv[] = { exec, NULL };
-	char *extra[] = { nm->wait_ack ? "__OW_WAIT_FOR_ACK=1" : NULL, NULL };
+	char *extra[] = { nm->wait_ack ? "__OW_WAIT_FOR_ACK=1" : NULL, NULL, NULL };
 	const char *why;
 	char **env;
 	int err;
 
 	nm->init_req = req;
+	nm->stream = !strcmp(json_string_value(json_object_get(a->env, "__OW_WEB_STREAM")) ?: "",
+			     "true");
+	if (nm->stream) {
+		extra[0] = "PORT=" STREAM_PORT;
+		extra[1] = NULL;
+	}
 	why = store_exec(p, a, exec, sizeof(exec));
 	if (why) {
 		init_answer(nm, false, why);
@@ -172,7 +222,9 @@ static void native_init(struct proxy *p, struct http_request *req, const struct 
 		init_answer(nm, false, "command exited");
 		return;
 	}
-	if (!nm->wait_ack)
+	if (nm->stream)
+		nm->start_timer = loop_timer_add(p->loop, STREAM_CHECK_MS, on_stream_check, nm);
+	else if (!nm->wait_ack)
 		nm->start_timer = loop_timer_add(p->loop, START_CHECK_MS, on_start_check, nm);
 }
 

@@ -404,16 +404,63 @@ static void on_unreachable(struct loop *loop, void *data)
 			"The action did not produce a valid response and exited unexpectedly.");
 }
 
+/* The session's turn, off invocation_start's stack (it may end at once). */
+static void on_session_due(struct loop *loop, void *data)
+{
+	struct invocation *inv = data;
+
+	inv->wait_timer = NULL;
+	inv->session(inv, inv->session_data);
+}
+
+void invocation_session_end(struct invocation *inv, int status, json_t *result,
+			    const char *broken_why)
+{
+	struct worker *w = inv->w;
+	struct node *node = w->node;
+	uint64_t action_id = inv->action->id;
+	uint32_t slot = inv->slot, generation = inv->slot_generation;
+	bool remote = __atomic_load_n(&node->maps->slots[slot].node, __ATOMIC_RELAXED) != 0;
+
+	inv->end_ms = clock_real_ms();
+	inv->status = status;
+	json_decref(inv->result);
+	inv->result = result;
+	if (broken_why)
+		slot_retire(node->maps, slot, generation);
+	slot_release(node->maps, slot, status >= ACTIVATION_DEVELOPER_ERROR);
+	/* As on_run_answer: inv may be finished when pool_logs returns. */
+	if (inv->action->logs_mb && !remote)
+		pool_logs(node, w, slot, generation, inv->run_sent_ns,
+			  (uint64_t)inv->action->logs_mb << 20, on_logs, inv);
+	else
+		invocation_finish(inv);
+	if (broken_why)
+		pool_broken(node, slot, generation, broken_why);
+	else
+		serve_waiting(w, action_id);
+}
+
 static void invocation_run(struct invocation *inv)
 {
-	struct http_pool *pool = worker_sandbox_pool(inv->w, inv->slot);
-	json_t *body = run_body(inv);
-	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	struct http_pool *pool;
+	json_t *body;
+	char *text;
 
-	json_decref(body);
 	if (!inv->start_ms)
 		inv->start_ms = clock_real_ms();
 	inv->run_sent_ns = clock_real_ns();
+	if (inv->session) {
+		inv->wait_timer = loop_timer_add(inv->w->loop, 0, on_session_due, inv);
+		if (!inv->wait_timer)
+			invocation_session_end(inv, ACTIVATION_WHISK_ERROR,
+					       record_error("The node is out of memory."), NULL);
+		return;
+	}
+	pool = worker_sandbox_pool(inv->w, inv->slot);
+	body = run_body(inv);
+	text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
 	if (pool && text)
 		inv->call = http_pool_call(pool, "POST", "/run", "Content-Type: application/json\r\n",
 					   text, strlen(text), inv->action->timeout_ms,

@@ -20,6 +20,10 @@ struct worker;
 struct invocation;
 
 typedef void (*invocation_done)(struct invocation *inv, void *data);
+/* A session in place of POST /run (a streaming web action): called on the worker's loop
+ * once inv holds room in a sandbox (inv->slot), never before invocation_start returns;
+ * the session talks to the sandbox itself and ends with invocation_session_end(). */
+typedef void (*invocation_session)(struct invocation *inv, void *data);
 
 struct invocation {
 	struct worker *w;
@@ -45,6 +49,8 @@ struct invocation {
 
 	invocation_done done;
 	void *done_data;
+	invocation_session session; /* NULL: POST /run */
+	void *session_data;
 
 	/* private */
 	uint32_t slot, slot_generation;
@@ -65,5 +71,10 @@ int invocation_start(struct invocation *inv);
 void invocation_free(struct invocation *inv);
 /* Finishes inv with a platform-made result (whisk errors, refused cold starts...). */
 void invocation_fail(struct invocation *inv, int status, const char *message);
+/* Ends a session: status (enum activation_status) and result (stolen) go into the record;
+ * broken_why non-NULL retires the sandbox (a timeout, a sandbox that broke the stream).
+ * The slot is released, the logs collected, the record spooled and done told. */
+void invocation_session_end(struct invocation *inv, int status, json_t *result,
+			    const char *broken_why);
 
 #endif

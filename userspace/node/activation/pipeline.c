@@ -301,6 +301,8 @@ static int start_primitive(struct activation *act, const struct activation_spec 
 	}
 	inv->done = on_primitive_done;
 	inv->done_data = act;
+	inv->session = spec->session;
+	inv->session_data = spec->session_data;
 	if (invocation_start(inv)) {
 		invocation_free(inv);
 		STAT_INC(act->w, queue_full);

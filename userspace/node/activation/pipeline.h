@@ -19,6 +19,7 @@
 #include <stdbool.h>
 
 #include "node/activation/action_cache.h"
+#include "node/activation/invocation.h"
 #include "node/ingress/identity.h"
 
 struct worker;
@@ -54,6 +55,12 @@ struct activation_spec {
 				       * "result"}: the activation is answered with it, no run */
 	activation_listener listener; /* not called before activation_start returns */
 	void *data;
+	/* A session instead of POST /run (a streaming web action, a WebSocket): called once
+	 * the activation holds room in a sandbox; the session ends the activation with
+	 * invocation_session_end() and the listener hears the record as usual. The throttle
+	 * unit and the slot are held until then. NULL: an ordinary /run. Primitives only. */
+	invocation_session session;
+	void *session_data;
 };
 
 /* Why an activation was refused: an HTTP status and OpenWhisk's message. */

@@ -15,6 +15,7 @@
 #include "xwhisk/verdict.h"
 #include "node/activation/spool.h"
 #include "node/manager/shipper.h"
+#include "node/ingress/stream.h"
 #include "node/ingress/worker.h"
 
 static const char *const latency_bounds[] = { "0.001", "0.002", "0.005", "0.01", "0.025",
@@ -42,7 +43,7 @@ static void sandbox_net_metrics(struct node *node, struct buf *b)
 		return;
 	prom_family(b, "xwhisk_sandbox_net_drops_total", "counter",
 		    "Packets from sandboxes that sandbox_tc dropped, by reason.");
-	for (unsigned r = XW_DROP_MALFORMED; r < XW_DROP__MAX; r++)
+	for (unsigned r = XW_DROP_MALFORMED; r <= XW_DROP_SANDBOX_PROTO; r++)
 		if (r == XW_DROP_MALFORMED || r >= XW_DROP_SANDBOX_HOST)
 			buf_printf(b, "xwhisk_sandbox_net_drops_total{reason=\"%s\"} %llu\n",
 				   xw_drop_reason_name(r), (unsigned long long)drops[r]);
@@ -130,6 +131,7 @@ void metrics_http(struct node *node, struct http_request *req)
 		   "Spooled record bytes not yet acknowledged.", shipper_backlog(node->shipper));
 	cache_metrics(node, &b);
 	sandbox_net_metrics(node, &b);
+	stream_metrics(&b);
 	guard_metrics(node, &b);
 	http_resp_send(req, 200, PROM_CONTENT_TYPE, b.data, b.len);
 	buf_free(&b);

@@ -14,6 +14,7 @@
 #include "node/ingress/reply.h"
 #include "node/activation/record.h"
 #include "node/activation/resolve.h"
+#include "node/ingress/stream.h"
 #include "util.h"
 #include "node/ingress/web.h"
 #include "node/ingress/web_cache.h"
@@ -71,8 +72,19 @@ static void web_send(struct web_req *wr, int status, const char *ctype, const vo
 
 static void web_error(struct web_req *wr, int status, const char *message)
 {
-	json_t *b = json_pack("{s:s,s:s}", "error", message, "code", wr->tid);
-	char *text = json_dumps(b, JSON_COMPACT);
+	char big[96];
+	json_t *b;
+	char *text;
+
+	/* A body over 1 MB left unread in case the action streams (stream.c): unless it
+	 * does, the answer is the 413 it always was, before any other. */
+	if (wr->req->early && request_oversize(wr->req) && (!wr->a || !stream_action(wr->a))) {
+		snprintf(big, sizeof(big), PAYLOAD_TOO_LARGE, request_oversize(wr->req), PAYLOAD_MAX);
+		status = 413;
+		message = big;
+	}
+	b = json_pack("{s:s,s:s}", "error", message, "code", wr->tid);
+	text = json_dumps(b, JSON_COMPACT);
 
 	web_send(wr, status, "application/json", text, text ? strlen(text) : 0);
 	free(text);
@@ -224,8 +236,16 @@ static void web_run(struct web_req *wr)
 	struct result_cache *rc = wr->w->node->results;
 	struct activation_refusal why;
 	struct activation *act;
-	json_t *params = web_params(wr), *cached = NULL;
+	json_t *params, *cached = NULL;
 
+	/* An xwhisk extension: a web-stream action gets the connection itself (stream.c). */
+	if (!stream_web(&(struct stream_call){ .w = wr->w, .req = wr->req, .tid = wr->tid,
+					       .a = wr->a, .owner = &wr->owner,
+					       .user = wr->authed ? wr->caller.ns : NULL })) {
+		wr_free(wr);
+		return;
+	}
+	params = web_params(wr);
 	if (!params) {
 		web_error(wr, 400, "Request defines parameters that are not allowed (e.g., reserved "
 				   "properties).");
@@ -425,7 +445,8 @@ void web_http(struct worker *w, struct http_request *req, const char *tid, const
 		wr_free(wr);
 		return;
 	}
-	if (request_oversize(req)) {
+	/* An early request's body is unread: stream.c sizes it up once the action is known. */
+	if (request_oversize(req) && !req->early) {
 		char msg[96];
 
 		snprintf(msg, sizeof(msg), PAYLOAD_TOO_LARGE, request_oversize(req), PAYLOAD_MAX);

@@ -11,6 +11,7 @@
 #include "node/ingress/abuse.h"
 #include "node/activation/slots.h"
 #include "node/ingress/router.h"
+#include "node/ingress/stream.h"
 #include "node/ingress/worker.h"
 
 /* Keep-alive connections kept per sandbox and worker. */
@@ -85,7 +86,8 @@ static void listen_for_sandboxes(struct worker *w)
 
 int worker_start(struct node *node, unsigned id, struct worker **out)
 {
-	struct http_server_opts hopts = { .max_body = NODE_MAX_BODY, .answered = on_answered };
+	struct http_server_opts hopts = { .max_body = NODE_MAX_BODY, .answered = on_answered,
+					  .early = stream_early };
 	struct worker *w = calloc(1, sizeof(*w));
 	char spool_dir[600];
 	int err = -ENOMEM;

@@ -47,16 +47,23 @@ function splitMainHandler(main) {
  * exports and require (and the globals), not this loop's variables, so a main
  * exported under a name this file happens to use still resolves to the action's.
  */
-function evalSource(code, main) {
+function evalSource(code, main, withUpgrade) {
     const module = { exports: {} };
+    // A streaming action's upgrade() comes from the same evaluation as its main.
+    const result = withUpgrade
+        ? `[__xwhisk_main, (typeof upgrade === 'function' ? upgrade : undefined) ||
+            module.exports.upgrade || exports.upgrade]`
+        : '__xwhisk_main';
     const body = `${code}
+        let __xwhisk_main;
         try {
-            return ${main}
+            __xwhisk_main = ${main}
         } catch (e) {
             if (e.name === 'ReferenceError') {
-                return module.exports.${main} || exports.${main}
+                __xwhisk_main = module.exports.${main} || exports.${main}
             } else throw e
-        }`;
+        }
+        return ${result}`;
     const fn = new Function('module', 'exports', 'require', '__filename', '__dirname', body);
     return fn(module, module.exports, require, __filename, __dirname);
 }
@@ -75,16 +82,104 @@ function loadArchive(dir, mainName) {
     return main.split('.').reduce((o, k) => (o === undefined ? o : o[k]), mod);
 }
 
+/*
+ * A streaming web action (annotation web-stream, an xwhisk extension): main(req, res) is
+ * a Node.js HTTP handler and upgrade(req, socket, head) takes Upgrade requests (a
+ * WebSocket library's handleUpgrade), served on STREAM_PORT beside the proxy. The node
+ * splices each client's connection to it; one request or WebSocket is one activation,
+ * whose end the sentinels mark in the logs.
+ */
+const STREAM_PORT = 8081;
+
+/* A zip's upgrade(), exported beside its main. */
+function archiveUpgrade(dir, mainName) {
+    const parts = splitMainHandler(mainName) || [];
+    const mod = require(parts[0] !== undefined ? path.join(dir, parts[0]) : dir);
+    return mod && mod.upgrade;
+}
+
+function sentinels() {
+    process.stdout.write('XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX\n');
+    process.stderr.write('XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX\n');
+}
+
+function streamFailed(res, error) {
+    console.error(error);
+    if (!res.headersSent) {
+        res.writeHead(502, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify({ error: `An error has occurred: ${error}` }));
+    } else {
+        res.destroy();
+    }
+}
+
+function serveStream(main, upgrade, ready) {
+    const http = require('http');
+    const server = http.createServer((req, res) => {
+        process.env.__OW_ACTIVATION_ID = req.headers['x-ow-activation-id'] || '';
+        res.once('close', sentinels);
+        try {
+            const r = main(req, res);
+            if (r && typeof r.then === 'function') {
+                r.catch((e) => streamFailed(res, e));
+            }
+        } catch (e) {
+            streamFailed(res, e);
+        }
+    });
+    server.on('upgrade', (req, socket, head) => {
+        process.env.__OW_ACTIVATION_ID = req.headers['x-ow-activation-id'] || '';
+        socket.once('close', sentinels);
+        if (typeof upgrade !== 'function') {
+            socket.end('HTTP/1.1 501 Not Implemented\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+            return;
+        }
+        try {
+            upgrade(req, socket, head);
+        } catch (e) {
+            console.error(e);
+            socket.destroy();
+        }
+    });
+    // The node bounds a stream by the action's time limit; Node's own limits would cut
+    // long uploads first.
+    server.requestTimeout = 0;
+    server.headersTimeout = 60000;
+    server.keepAliveTimeout = 1000;
+    server.once('error', (e) => ready(e));
+    server.listen(STREAM_PORT, '0.0.0.0', () => ready());
+}
+
 function init(msg) {
     for (const [k, v] of Object.entries(msg.env || {})) {
         process.env[k] = v;
     }
     try {
-        const fn = msg.binary ? loadArchive(msg.dir, msg.main) : evalSource(msg.code, msg.main);
+        const stream = process.env.__OW_WEB_STREAM === 'true';
+        let fn, upgrade;
+        if (msg.binary) {
+            fn = loadArchive(msg.dir, msg.main);
+            upgrade = stream ? archiveUpgrade(msg.dir, msg.main) : undefined;
+        } else if (stream) {
+            [fn, upgrade] = evalSource(msg.code, msg.main, true);
+        } else {
+            fn = evalSource(msg.code, msg.main);
+        }
         if (typeof fn !== 'function') {
             throw `Action entrypoint '${msg.main}' is not a function.`;
         }
         handler = fn;
+        if (stream) {
+            serveStream(fn, upgrade, (error) => {
+                if (error) {
+                    console.error('Error during initialization:', error);
+                    answer({ error: `Initialization has failed due to: ${error}` });
+                } else {
+                    answer({ ok: true });
+                }
+            });
+            return;
+        }
         answer({ ok: true });
     } catch (error) {
         console.error('Error during initialization:', error);

@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: GPL-2.0 OR Apache-2.0
+/*
+ * sock_accel: splices a streaming web action's client socket and sandbox socket. Both sit
+ * in accel_socks (client at 2k, sandbox at 2k+1); this sk_skb stream verdict program runs
+ * on every skb either socket receives and redirects it to the egress of the other, so the
+ * kernel moves the bytes and the router only keeps the books (accel_peers counts them).
+ *
+ * A socket whose peer is not in the map yet (the node inserts the sandbox's socket first,
+ * writes the request head, then inserts the client's) keeps its bytes: they stay queued on
+ * it (SK_PASS) and the node forwards them itself. A socket in the map that has no
+ * accel_peers entry is a bookkeeping error: its bytes are dropped and counted.
+ */
+#include "lib/maps.h"
+
+static __always_inline bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* "HTTP/1.x NNN" at the start of the first skb: the response's status, once. An interim
+ * answer (100 Continue) is skipped: the final one starts a later skb. */
+static __always_inline void read_status(struct __sk_buff *skb, struct xw_accel_peer *p)
+{
+	char l[12];
+	__u16 st;
+
+	if (bpf_skb_load_bytes(skb, 0, l, sizeof(l)) || l[0] != 'H' || l[1] != 'T' ||
+	    l[2] != 'T' || l[3] != 'P' || l[4] != '/' || l[8] != ' ' || !is_digit(l[9]) ||
+	    !is_digit(l[10]) || !is_digit(l[11])) {
+		p->flags &= ~XW_ACCEL_F_STATUS;
+		return;
+	}
+	st = (__u16)((l[9] - '0') * 100 + (l[10] - '0') * 10 + (l[11] - '0'));
+	if (st >= 100 && st < 200 && st != 101)
+		return;
+	p->status = st;
+	p->flags &= ~XW_ACCEL_F_STATUS;
+}
+
+/* Where skb goes: XW_OK (redirected), XW_ACCEL_HELD (kept on its socket) or a drop. */
+static __always_inline int accel_verdict(struct __sk_buff *skb)
+{
+	__u64 cookie = bpf_get_socket_cookie(skb);
+	struct xw_accel_peer *p = bpf_map_lookup_elem(&accel_peers, &cookie);
+
+	if (!p)
+		return -XW_DROP_ACCEL_UNPAIRED;
+	if (p->flags & XW_ACCEL_F_STATUS)
+		read_status(skb, p);
+	__sync_fetch_and_add(&p->bytes, skb->len);
+	/* Returns SK_PASS with the redirect recorded in skb, or SK_DROP when the peer's
+	 * index holds no socket. */
+	if (bpf_sk_redirect_map(skb, &accel_socks, p->peer, 0) != SK_PASS)
+		return XW_ACCEL_HELD;
+	return XW_OK;
+}
+
+SEC("sk_skb/stream_verdict")
+int sock_accel(struct __sk_buff *skb)
+{
+	int ret = accel_verdict(skb);
+	__u32 reason = ret < 0 ? (__u32)-ret : (__u32)ret;
+	struct xw_accel_stat *st = bpf_map_lookup_elem(&accel_stats, &reason);
+
+	if (st) {
+		st->skbs++;
+		st->bytes += skb->len;
+	}
+	/* A held skb passes without a redirect: it is queued on its own socket. */
+	return ret < 0 ? SK_DROP : SK_PASS;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * sock_accel: the maps a streaming web action's splice shares with userspace (the node's
+ * loader in userspace/bpfload/sock_accel.c, used by userspace/node/ingress/stream.c).
+ *
+ * A session is a pair of TCP sockets in accel_socks: the client's at index 2k, the
+ * sandbox's at 2k+1, so a socket's peer is its index ^ 1. accel_peers, keyed by socket
+ * cookie, tells sock_accel where a socket's bytes go and counts them: the router reads the
+ * counts for the session's record and never sees the bytes.
+ */
+#ifndef XWHISK_SOCK_ACCEL_H
+#define XWHISK_SOCK_ACCEL_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+/* Map names (at most 15 characters). */
+#define XW_MAP_ACCEL_SOCKS "accel_socks"
+#define XW_MAP_ACCEL_PEERS "accel_peers"
+#define XW_MAP_ACCEL_STATS "accel_stats"
+
+#define XW_ACCEL_MAX_PAIRS 4096 /* spliced sessions at once on a node */
+
+/* accel_peers: socket cookie -> where its bytes go. */
+struct xw_accel_peer {
+	__u32 peer;   /* the other side's index in accel_socks */
+	__u16 flags;  /* XW_ACCEL_F_* */
+	__u16 status; /* the HTTP status of the response this socket received, 0: none */
+	__u64 bytes;  /* bytes received on this socket (redirected or held) */
+};
+
+/* Read the status code from the first bytes the socket receives ("HTTP/1.1 200 ..."):
+ * the sandbox's side, so the record has the status without the router reading a byte. */
+#define XW_ACCEL_F_STATUS 1
+
+/* accel_stats: per-CPU skbs by verdict, indexed by enum xw_drop_reason (0: redirected). */
+struct xw_accel_stat {
+	__u64 skbs;
+	__u64 bytes;
+};
+
+#ifdef __cplusplus
+#define XW_ACCEL_STATIC_ASSERT static_assert
+#else
+#define XW_ACCEL_STATIC_ASSERT _Static_assert
+#endif
+XW_ACCEL_STATIC_ASSERT(sizeof(struct xw_accel_peer) == 16, "xw_accel_peer layout");
+XW_ACCEL_STATIC_ASSERT(sizeof(struct xw_accel_stat) == 16, "xw_accel_stat layout");
+
+#endif

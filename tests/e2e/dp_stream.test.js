@@ -1,0 +1,340 @@
+// SPDX-License-Identifier: Apache-2.0
+// Streaming web actions (an xwhisk extension, docs/API.md): a Node.js action annotated
+// web-stream is main(req, res) / upgrade(req, socket, head); the node splices the client's
+// connection to it with sock_accel. A 200 MB upload answers its SHA-256 while the node's
+// RSS stays flat; a 200 MB download streams back; small and chunked bodies; an Upgrade
+// echoes raw bytes both ways; each request's record (status code, bytes, how it ended,
+// logs); a session past the action's timeout is closed; a client that leaves frees the
+// slot at once. Bad input: an Upgrade to an ordinary web action stays an ordinary call, and
+// a body over 1 MB to one gets the usual 413.
+'use strict';
+const crypto = require('crypto');
+const fs = require('fs');
+const http = require('http');
+const net = require('net');
+const path = require('path');
+const WebSocket = require('ws');
+const { test, run, assert, request } = require('./lib/harness');
+const dp = require('./lib/dp');
+const { putAction, waitRecord } = dp;
+
+const NSN = 'dpstream';
+const ns = dp.namespacedSystem(NSN, { split: true, env: { XWHISK_PREWARM: 'nodejs:20=2,python:3=0' } });
+const { sys, opts } = ns;
+const WEB = `/api/v1/web/${NSN}/default`;
+const MB = 1 << 20;
+
+const STREAM_CODE = `
+const crypto = require('crypto');
+function main(req, res) {
+  const id = req.headers['x-ow-activation-id'];
+  const url = new URL(req.url, 'http://sandbox');
+  if (url.pathname === '/download') {
+    const total = Number(url.searchParams.get('mb')) * 1048576;
+    const chunk = Buffer.alloc(65536, 7);
+    let sent = 0;
+    res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': total, 'X-Activation': id });
+    const pump = () => {
+      while (sent < total) {
+        sent += chunk.length;
+        if (!res.write(chunk)) return res.once('drain', pump);
+      }
+      res.end();
+    };
+    return pump();
+  }
+  if (url.pathname === '/hold') {
+    res.writeHead(200, { 'Content-Type': 'text/plain' });
+    res.write('started ' + id + '\\n');
+    return;
+  }
+  const h = crypto.createHash('sha256');
+  let n = 0;
+  req.on('data', (c) => { h.update(c); n += c.length; });
+  req.on('end', () => {
+    console.log('upload of', n, 'bytes');
+    res.writeHead(201, { 'Content-Type': 'application/json', 'X-Stream': 'yes' });
+    res.end(JSON.stringify({ sha256: h.digest('hex'), bytes: n, method: req.method, url: req.url,
+      id, user: req.headers['x-ow-user'] || null }));
+  });
+}
+function upgrade(req, socket, head) {
+  socket.write('HTTP/1.1 101 Switching Protocols\\r\\nConnection: Upgrade\\r\\nUpgrade: echo\\r\\n' +
+    'X-Activation: ' + req.headers['x-ow-activation-id'] + '\\r\\n\\r\\n');
+  if (head.length) socket.write(head);
+  socket.pipe(socket);
+}`;
+
+// native: the executable serves HTTP on $PORT.
+const NATIVE_CODE = `#!/usr/bin/env python3
+import os, http.server
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = 'HTTP/1.1'
+    def do_GET(self):
+        body = ('native ' + self.path).encode()
+        self.send_response(202)
+        self.send_header('Content-Length', str(len(body)))
+        self.send_header('Connection', 'close')
+        self.send_header('X-Activation', self.headers.get('X-OW-Activation-Id', ''))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer(('0.0.0.0', int(os.environ['PORT'])), H).serve_forever()
+`;
+
+const PLAIN_CODE = 'function main(p) { return { method: p.__ow_method, upgrade: p.__ow_headers.upgrade || null } }';
+
+// A zip action with the ws package, as a user would deploy it: main answers plain HTTP,
+// upgrade hands WebSockets to ws and echoes every message.
+const WS_INDEX = `
+const { WebSocketServer } = require('ws');
+const wss = new WebSocketServer({ noServer: true });
+exports.main = (req, res) => { res.end('plain'); };
+exports.upgrade = (req, socket, head) => {
+  wss.handleUpgrade(req, socket, head, (ws) => {
+    ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+  });
+};`;
+
+function wsZip() {
+  const dir = path.dirname(require.resolve('ws/package.json'));
+  const files = { 'package.json': JSON.stringify({ main: 'index.js' }), 'index.js': WS_INDEX };
+  for (const f of ['package.json', 'index.js', ...fs.readdirSync(path.join(dir, 'lib')).map((n) => `lib/${n}`)]) {
+    files[`node_modules/ws/${f}`] = fs.readFileSync(path.join(dir, f));
+  }
+  return dp.zip(files).toString('base64');
+}
+
+test.before(async () => {
+  const webExport = { key: 'web-export', value: true };
+  const stream = { key: 'web-stream', value: true };
+  const exec = { kind: 'nodejs:20', code: STREAM_CODE };
+  await putAction(sys, 'sha', { exec, annotations: [webExport, stream] }, opts());
+  await putAction(sys, 'holder', { exec, annotations: [webExport, stream], limits: { timeout: 60000 } }, opts());
+  await putAction(sys, 'short', { exec, annotations: [webExport, stream], limits: { timeout: 2000 } }, opts());
+  await putAction(sys, 'nat', { exec: { kind: 'native', code: NATIVE_CODE }, annotations: [webExport, stream], limits: { logs: 0 } }, opts());
+  await putAction(sys, 'wsecho', { exec: { kind: 'nodejs:20', code: wsZip(), binary: true }, annotations: [webExport, stream] }, opts());
+  await putAction(sys, 'plain', { exec: { kind: 'nodejs:20', code: PLAIN_CODE }, annotations: [webExport] }, opts());
+});
+
+function rssKb(pid) {
+  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : 0;
+}
+
+// A streamed upload of total bytes (a pattern), with its SHA-256; resolves the answer.
+function upload(path, total, { headers = {} } = {}) {
+  return new Promise((resolve, reject) => {
+    const hash = crypto.createHash('sha256');
+    const req = http.request({
+      host: '127.0.0.1', port: sys.nodePort, method: 'PUT', path,
+      headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': total, ...headers },
+    }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, text: Buffer.concat(chunks).toString(), sha256: hash.digest('hex') }));
+    });
+    req.on('error', reject);
+    req.setTimeout(120000, () => req.destroy(new Error('upload timed out')));
+    const chunk = Buffer.alloc(256 * 1024);
+    let sent = 0;
+    const pump = () => {
+      while (sent < total) {
+        const n = Math.min(chunk.length, total - sent);
+        for (let i = 0; i < n; i += 4096) chunk.writeUInt32LE((sent + i) >>> 0, i);
+        const piece = chunk.subarray(0, n);
+        hash.update(piece);
+        sent += n;
+        if (!req.write(Buffer.from(piece))) return req.once('drain', pump);
+      }
+      req.end();
+    };
+    pump();
+  });
+}
+
+test('a 200 MB upload streams to main(req, res) and answers its SHA-256; the node stays flat', async () => {
+  // Warm the action first, so the node's growth is the stream's alone.
+  const warm = await request(sys.nodePort, 'POST', `${WEB}/sha`, { raw: 'warm' });
+  assert.strictEqual(warm.status, 201, warm.text);
+  const before = rssKb(sys.nodePid);
+  let peak = before;
+  const probe = setInterval(() => { peak = Math.max(peak, rssKb(sys.nodePid)); }, 100);
+  const r = await upload(`${WEB}/sha/some/path?x=1`, 200 * MB);
+  clearInterval(probe);
+  assert.strictEqual(r.status, 201, r.text);
+  assert.strictEqual(r.headers['x-stream'], 'yes', 'headers are the action\'s own');
+  const body = JSON.parse(r.text);
+  assert.strictEqual(body.bytes, 200 * MB, r.text);
+  assert.strictEqual(body.sha256, r.sha256, `every byte arrived, in order: ${r.text}`);
+  assert.strictEqual(body.method, 'PUT', r.text);
+  assert.strictEqual(body.url, '/some/path?x=1', 'the action sees the path after its name');
+  assert.ok(peak - before < 20 * 1024, `node RSS grew by ${peak - before} kB`);
+  const rec = await waitRecord(sys, body.id, opts());
+  assert.strictEqual(rec.response.status, 'success', JSON.stringify(rec.response));
+  const why = JSON.stringify(rec.response);
+  const res = rec.response.result;
+  assert.strictEqual(res.statusCode, 201, why);
+  assert.strictEqual(res.bytesIn, 200 * MB, JSON.stringify(res));
+  assert.ok(res.bytesOut > 100, JSON.stringify(res));
+  assert.strictEqual(res.end, 'complete', why);
+  assert.strictEqual(res.splice, 'sock_accel', `spliced by the kernel, not relayed: ${why}`);
+  assert.ok(rec.end >= rec.start && rec.duration >= 0, 'start, end, duration');
+  assert.ok((rec.logs || []).some((l) => l.includes(`upload of ${200 * MB} bytes`)), JSON.stringify(rec.logs));
+  const m = (await dp.metrics(sys.nodePort)).values;
+  assert.strictEqual(m.get('xwhisk_stream_accel'), res.splice === 'sock_accel' ? 1 : 0, 'the splice mode is on /metrics');
+  assert.ok(m.get(`xwhisk_stream_sessions_total{mode="${res.splice === 'sock_accel' ? 'sock_accel' : 'relay'}"}`) >= 1);
+});
+
+test('a 200 MB download streams back', async () => {
+  const got = await new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port: sys.nodePort, path: `${WEB}/sha/download?mb=200` }, (res) => {
+      let n = 0;
+      res.on('data', (c) => { n += c.length; });
+      res.on('end', () => resolve({ status: res.statusCode, n, id: res.headers['x-activation'] }));
+    });
+    req.on('error', reject);
+  });
+  assert.strictEqual(got.status, 200);
+  assert.strictEqual(got.n, 200 * MB);
+  const rec = await waitRecord(sys, got.id, opts());
+  assert.strictEqual(rec.response.result.statusCode, 200);
+  assert.ok(rec.response.result.bytesOut > 200 * MB, JSON.stringify(rec.response.result));
+});
+
+test('small and chunked bodies are framed for the action; credentials tell who calls', async () => {
+  const r = await request(sys.nodePort, 'POST', `${WEB}/sha`, { raw: 'hello', auth: ns.key });
+  assert.strictEqual(r.status, 201, r.text);
+  assert.strictEqual(r.json.sha256, crypto.createHash('sha256').update('hello').digest('hex'));
+  assert.strictEqual(r.json.user, NSN);
+  const chunked = await new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: sys.nodePort, method: 'POST', path: `${WEB}/sha`,
+      headers: { 'Transfer-Encoding': 'chunked' } }, (res) => {
+      const c = [];
+      res.on('data', (d) => c.push(d));
+      res.on('end', () => resolve({ status: res.statusCode, json: JSON.parse(Buffer.concat(c).toString()) }));
+    });
+    req.on('error', reject);
+    req.write('abc');
+    req.write('def');
+    req.end();
+  });
+  assert.strictEqual(chunked.status, 201);
+  assert.strictEqual(chunked.json.bytes, 6);
+});
+
+test('an Upgrade reaches upgrade(req, socket, head): 1,000 messages echo both ways', async () => {
+  const sock = net.connect(sys.nodePort, '127.0.0.1');
+  await new Promise((r) => sock.once('connect', r));
+  sock.write(`GET ${WEB}/sha/echo HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n`);
+  let buf = Buffer.alloc(0);
+  const want = [];
+  for (let i = 0; i < 1000; i++) want.push(`message ${i};`);
+  const expected = want.join('');
+  const done = new Promise((resolve, reject) => {
+    sock.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      const text = buf.toString();
+      const end = text.indexOf('\r\n\r\n');
+      if (end >= 0 && text.length - end - 4 >= expected.length) resolve(text);
+    });
+    sock.on('error', reject);
+    setTimeout(() => reject(new Error(`echo timed out: ${buf.toString().slice(0, 300)}`)), 20000);
+  });
+  await new Promise((r) => setTimeout(r, 200));
+  for (const m of want) sock.write(m);
+  const text = await done;
+  assert.ok(text.startsWith('HTTP/1.1 101'), text.slice(0, 100));
+  assert.strictEqual(text.slice(text.indexOf('\r\n\r\n') + 4), expected);
+  const id = /X-Activation: ([0-9a-f]{32})/.exec(text)[1];
+  sock.end();
+  const rec = await waitRecord(sys, id, opts());
+  assert.strictEqual(rec.response.result.statusCode, 101, JSON.stringify(rec.response.result));
+  assert.strictEqual(rec.response.result.bytesIn, expected.length, JSON.stringify(rec.response.result));
+});
+
+test('a WebSocket through the node: ws in a zip action echoes 1,000 messages, text and binary, then a clean close', async () => {
+  const ws = new WebSocket(`ws://127.0.0.1:${sys.nodePort}${WEB}/wsecho`);
+  await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+  const got = [];
+  const done = new Promise((resolve, reject) => {
+    ws.on('message', (data, isBinary) => {
+      got.push({ data: Buffer.from(data), isBinary });
+      if (got.length === 1000) resolve();
+    });
+    ws.once('error', reject);
+    setTimeout(() => reject(new Error(`echo timed out after ${got.length} messages`)), 30000);
+  });
+  for (let i = 0; i < 1000; i++) {
+    if (i % 2) ws.send(Buffer.from([i & 255, (i >> 8) & 255, 7]), { binary: true });
+    else ws.send(`text ${i}`);
+  }
+  await done;
+  for (let i = 0; i < 1000; i++) {
+    assert.strictEqual(got[i].isBinary, i % 2 === 1, `message ${i}`);
+    if (i % 2) assert.deepStrictEqual([...got[i].data], [i & 255, (i >> 8) & 255, 7]);
+    else assert.strictEqual(got[i].data.toString(), `text ${i}`);
+  }
+  const closed = new Promise((resolve) => ws.once('close', (code) => resolve(code)));
+  ws.close(1000, 'bye');
+  assert.strictEqual(await closed, 1000);
+});
+
+// Opens a /hold stream; resolves the socket and the activation id once it started.
+function hold(action) {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(sys.nodePort, '127.0.0.1');
+    let text = '';
+    sock.on('connect', () => sock.write(`GET ${WEB}/${action}/hold HTTP/1.1\r\nHost: x\r\n\r\n`));
+    sock.on('data', (d) => {
+      text += d.toString();
+      const m = /started ([0-9a-f]{32})/.exec(text);
+      if (m) resolve({ sock, id: m[1] });
+    });
+    sock.on('error', reject);
+    setTimeout(() => reject(new Error(`no start: ${text}`)), 20000);
+  });
+}
+
+test('a session past the action\'s time limit is closed, and its record says so', async () => {
+  const t0 = Date.now();
+  const { sock, id } = await hold('short');
+  await new Promise((resolve) => sock.on('close', resolve));
+  const took = Date.now() - t0;
+  assert.ok(took >= 1500 && took < 10000, `closed after ${took} ms`);
+  const rec = await waitRecord(sys, id, opts());
+  assert.strictEqual(rec.response.status, 'action developer error');
+  assert.strictEqual(rec.response.result.end, 'timeout');
+});
+
+test('a client that leaves mid-stream frees its slot at once', async () => {
+  const { sock, id } = await hold('holder');
+  const left = Date.now();
+  sock.destroy();
+  const rec = await waitRecord(sys, id, opts());
+  assert.strictEqual(rec.response.result.end, 'client closed', JSON.stringify(rec.response));
+  assert.ok(rec.end - left < 5000, `ended ${rec.end - left} ms after the client left`);
+  // The slot is free again: the next stream of the action starts in its sandbox.
+  const again = await hold('holder');
+  again.sock.destroy();
+});
+
+test('native: the executable is an HTTP server on $PORT', async () => {
+  const r = await request(sys.nodePort, 'GET', `${WEB}/nat/x/y?z=1`, { auth: null });
+  assert.strictEqual(r.status, 202, r.text);
+  assert.strictEqual(r.text, 'native /x/y?z=1');
+  const rec = await waitRecord(sys, r.headers['x-activation'], opts());
+  assert.strictEqual(rec.response.result.statusCode, 202, JSON.stringify(rec.response.result));
+});
+
+test('bad input: an Upgrade to an ordinary web action is an ordinary call; over 1 MB is 413', async () => {
+  const r = await request(sys.nodePort, 'GET', `${WEB}/plain.json`, { headers: { Connection: 'Upgrade', Upgrade: 'websocket' } });
+  assert.strictEqual(r.status, 200, r.text);
+  assert.strictEqual(r.json.method, 'get');
+  const big = await request(sys.nodePort, 'POST', `${WEB}/plain.json`, { raw: Buffer.alloc(2 * MB, 1) }).catch((e) => ({ status: 'reset', text: String(e) }));
+  assert.ok(big.status === 413 || big.status === 'reset', `${big.status} ${big.text}`);
+  if (big.status === 413) assert.ok(/larger than allowed/.test(big.text), big.text);
+});
+
+run();

@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "bpfload/sock_accel.h"
+#include "log.h"
+#include "pinned_maps.h"
+#include "sock_accel.skel.h"
+
+struct xw_accel {
+	struct xwhisk_sock_accel *skel;
+	int socks_fd, peers_fd, stats_fd, prog_fd;
+	pthread_mutex_t lock; /* guards used and next */
+	uint32_t next;
+	uint8_t used[XW_ACCEL_MAX_PAIRS];
+};
+
+/* The object declares every xwhisk map (bpf/lib/maps.h); only the accel ones are its
+ * business, the others stay as the node made them. */
+static void only_accel_maps(struct bpf_object *obj)
+{
+	struct bpf_map *map;
+
+	bpf_object__for_each_map(map, obj) if (bpf_map__pin_path(map) &&
+					       strncmp(bpf_map__name(map), "accel", 5))
+	    bpf_map__set_autocreate(map, false);
+}
+
+int xw_accel_open(const char *pin_dir, struct xw_accel **out)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_dir ?: XW_PIN_DIR);
+	struct xw_accel *a = calloc(1, sizeof(*a));
+	int err;
+
+	if (!a)
+		return -ENOMEM;
+	pthread_mutex_init(&a->lock, NULL);
+	err = xw_pin_dir_prepare(pin_dir ?: XW_PIN_DIR);
+	if (err)
+		goto out;
+	a->skel = xwhisk_sock_accel__open_opts(&opts);
+	if (!a->skel) {
+		err = -errno;
+		goto out;
+	}
+	only_accel_maps(a->skel->obj);
+	/* accel maps hold only live sessions, none of which outlive the node process. */
+	(void)xw_pins_replace_incompatible(a->skel->obj, pin_dir ?: XW_PIN_DIR, "accel");
+	err = xwhisk_sock_accel__load(a->skel);
+	if (err)
+		goto out;
+	a->socks_fd = bpf_map__fd(a->skel->maps.accel_socks);
+	a->peers_fd = bpf_map__fd(a->skel->maps.accel_peers);
+	a->stats_fd = bpf_map__fd(a->skel->maps.accel_stats);
+	a->prog_fd = bpf_program__fd(a->skel->progs.sock_accel);
+	/* Replaces the program a previous node process attached: the map keeps it only for
+	 * sockets added from now on. */
+	if (bpf_prog_attach(a->prog_fd, a->socks_fd, BPF_SK_SKB_STREAM_VERDICT, 0) < 0) {
+		err = -errno;
+		goto out;
+	}
+	*out = a;
+	a = NULL;
+out:
+	if (a)
+		xw_accel_close(a);
+	return err;
+}
+
+void xw_accel_close(struct xw_accel *a)
+{
+	if (!a)
+		return;
+	xwhisk_sock_accel__destroy(a->skel);
+	pthread_mutex_destroy(&a->lock);
+	free(a);
+}
+
+int xw_accel_pair_get(struct xw_accel *a, uint32_t *k)
+{
+	int err = -ENOSPC;
+
+	pthread_mutex_lock(&a->lock);
+	for (uint32_t i = 0; i < XW_ACCEL_MAX_PAIRS; i++) {
+		uint32_t c = (a->next + i) % XW_ACCEL_MAX_PAIRS;
+
+		if (!a->used[c]) {
+			a->used[c] = 1;
+			a->next = c + 1;
+			*k = c;
+			err = 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&a->lock);
+	return err;
+}
+
+void xw_accel_pair_put(struct xw_accel *a, uint32_t k)
+{
+	if (k >= XW_ACCEL_MAX_PAIRS)
+		return;
+	pthread_mutex_lock(&a->lock);
+	a->used[k] = 0;
+	pthread_mutex_unlock(&a->lock);
+}
+
+int xw_accel_add(struct xw_accel *a, uint32_t idx, int fd, uint16_t flags, uint64_t *cookie)
+{
+	struct xw_accel_peer peer = {.peer = idx ^ 1, .flags = flags};
+	socklen_t len = sizeof(*cookie);
+	uint64_t c, sock = (uint64_t)fd;
+
+	if (idx >= 2 * XW_ACCEL_MAX_PAIRS)
+		return -EINVAL;
+	if (getsockopt(fd, SOL_SOCKET, SO_COOKIE, &c, &len) < 0)
+		return -errno;
+	/* The entry first: a socket in the map without one would have its bytes dropped. */
+	if (bpf_map_update_elem(a->peers_fd, &c, &peer, BPF_ANY) < 0)
+		return -errno;
+	if (bpf_map_update_elem(a->socks_fd, &idx, &sock, BPF_ANY) < 0) {
+		int err = -errno;
+
+		(void)bpf_map_delete_elem(a->peers_fd, &c);
+		return err;
+	}
+	*cookie = c;
+	return 0;
+}
+
+int xw_accel_peer_get(struct xw_accel *a, uint64_t cookie, struct xw_accel_peer *out)
+{
+	if (bpf_map_lookup_elem(a->peers_fd, &cookie, out) < 0)
+		return -errno;
+	return 0;
+}
+
+int xw_accel_remove(struct xw_accel *a, uint32_t idx, uint64_t cookie, struct xw_accel_peer *last)
+{
+	int err;
+
+	/* A closed socket left the map by itself: -ENOENT is no error here. */
+	if (bpf_map_delete_elem(a->socks_fd, &idx) < 0 && errno != ENOENT)
+		return -errno;
+	err = xw_accel_peer_get(a, cookie, last);
+	(void)bpf_map_delete_elem(a->peers_fd, &cookie);
+	return err;
+}
+
+int xw_accel_prog_fd(struct xw_accel *a)
+{
+	return a->prog_fd;
+}
+
+int xw_accel_counters(struct xw_accel *a, struct xw_accel_stat out[XW_DROP__MAX])
+{
+	int ncpus = libbpf_num_possible_cpus();
+	struct xw_accel_stat *vals;
+	int err = 0;
+
+	if (ncpus <= 0)
+		return ncpus < 0 ? ncpus : -EINVAL;
+	vals = calloc((size_t)ncpus, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	for (uint32_t r = 0; r < XW_DROP__MAX; r++) {
+		out[r] = (struct xw_accel_stat){0};
+		if (bpf_map_lookup_elem(a->stats_fd, &r, vals) < 0) {
+			err = -errno;
+			break;
+		}
+		for (int c = 0; c < ncpus; c++) {
+			out[r].skbs += vals[c].skbs;
+			out[r].bytes += vals[c].bytes;
+		}
+	}
+	free(vals);
+	return err;
+}

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * sock_accel from userspace: loads the sk_skb stream verdict program against the pinned
+ * accel maps (see xwhisk/sock_accel.h) and attaches it to accel_socks, then splices pairs
+ * of connected TCP sockets: what one receives the kernel sends out of the other.
+ *
+ * What the node does:
+ *   start:   xw_accel_open(pin_dir, &a); on error the caller relays in userspace instead
+ *            (and says so once).
+ *   session: xw_accel_pair_get(a, &k); xw_accel_add(a, 2k + 1, sandbox_fd, &cs) first,
+ *            write the request head to the sandbox, then xw_accel_add(a, 2k, client_fd,
+ *            &cc); bytes either socket received before its peer was in the map stay on it
+ *            (recv() them and forward them by hand; they are counted as received). At the end
+ * xw_accel_remove() each side (which gives its byte count) and xw_accel_pair_put(a, k). metrics:
+ * xw_accel_counters(). stop:    xw_accel_close(a): the program is detached when the last socket
+ * leaves. Thread-safe after open. Every function returns 0 or a negative errno and logs at debug
+ * level only.
+ */
+#ifndef XWHISK_BPFLOAD_SOCK_ACCEL_H
+#define XWHISK_BPFLOAD_SOCK_ACCEL_H
+
+#include <stdint.h>
+
+#include "xwhisk/sock_accel.h"
+#include "xwhisk/verdict.h"
+
+struct xw_accel;
+
+int xw_accel_open(const char *pin_dir, struct xw_accel **out);
+void xw_accel_close(struct xw_accel *a);
+/* A free pair number k (indexes 2k and 2k + 1); -ENOSPC when every pair is in use. */
+int xw_accel_pair_get(struct xw_accel *a, uint32_t *k);
+void xw_accel_pair_put(struct xw_accel *a, uint32_t k);
+/* Puts fd (a connected TCP socket) at idx, its bytes going to idx ^ 1, with XW_ACCEL_F_*
+ * flags; its cookie out. */
+int xw_accel_add(struct xw_accel *a, uint32_t idx, int fd, uint16_t flags, uint64_t *cookie);
+/* Takes the socket out (if it is still in) and its entry, which *last receives. */
+int xw_accel_remove(struct xw_accel *a, uint32_t idx, uint64_t cookie, struct xw_accel_peer *last);
+/* The entry of the socket with this cookie: its byte count and status so far. */
+int xw_accel_peer_get(struct xw_accel *a, uint64_t cookie, struct xw_accel_peer *out);
+/* The loaded program (for tests: bpf_prog_test_run_opts). */
+int xw_accel_prog_fd(struct xw_accel *a);
+/* skbs and bytes per verdict, summed over CPUs. */
+int xw_accel_counters(struct xw_accel *a, struct xw_accel_stat out[XW_DROP__MAX]);
+
+#endif

@@ -1,0 +1,831 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sockios.h>
+#include <netinet/in.h>
+#include <linux/tcp.h> /* tcp_info with tcpi_bytes_acked */
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "activation.h"
+#include "bpfload/sock_accel.h"
+#include "json.h"
+#include "log.h"
+#include "node/activation/invocation.h"
+#include "node/activation/pipeline.h"
+#include "node/activation/record.h"
+#include "node/ingress/reply.h"
+#include "node/ingress/stream.h"
+#include "node/ingress/worker.h"
+#include "prom.h"
+#include "util.h"
+#include "xwhisk/sandbox_net.h"
+
+#define DRAIN_POLL_MS 2
+#define PIPE_CHUNK (1 << 16)
+
+/* ---- sock_accel, loaded once for every worker ---- */
+
+static pthread_mutex_t accel_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool accel_tried;
+static struct xw_accel *accel;
+static uint64_t sessions_spliced, sessions_relayed;
+
+/* The first stream loads sock_accel; without it every stream is relayed (one log line). */
+static struct xw_accel *accel_get(struct worker *w)
+{
+	struct xw_accel *a;
+	int err;
+
+	pthread_mutex_lock(&accel_lock);
+	if (!accel_tried) {
+		accel_tried = true;
+		err = xw_accel_open(w->node->cfg.pin_dir, &accel);
+		if (err)
+			pr_warn("stream: sock_accel cannot be attached (%s): streaming web actions "
+				"are relayed in userspace with splice(2)",
+				strerror(-err));
+		else
+			pr_info("stream: sock_accel attached to %s/%s: streams are spliced by the "
+				"kernel",
+				w->node->cfg.pin_dir, XW_MAP_ACCEL_SOCKS);
+	}
+	a = accel;
+	pthread_mutex_unlock(&accel_lock);
+	return a;
+}
+
+void stream_metrics(struct buf *b)
+{
+	struct xw_accel_stat st[XW_DROP__MAX];
+	struct xw_accel *a;
+
+	pthread_mutex_lock(&accel_lock);
+	a = accel;
+	prom_value(b, "xwhisk_stream_accel", "gauge",
+		   "1 when sock_accel splices streaming web actions, 0 when they are relayed "
+		   "with splice(2) (or no stream ran yet).",
+		   a != NULL);
+	prom_family(b, "xwhisk_stream_sessions_total", "counter",
+		    "Streaming web action sessions, by how their bytes moved.");
+	buf_printf(b, "xwhisk_stream_sessions_total{mode=\"sock_accel\"} %llu\n",
+		   (unsigned long long)__atomic_load_n(&sessions_spliced, __ATOMIC_RELAXED));
+	buf_printf(b, "xwhisk_stream_sessions_total{mode=\"relay\"} %llu\n",
+		   (unsigned long long)__atomic_load_n(&sessions_relayed, __ATOMIC_RELAXED));
+	if (a && !xw_accel_counters(a, st)) {
+		prom_family(b, "xwhisk_sock_accel_bytes_total", "counter",
+			    "Bytes sock_accel saw, by verdict (pass: redirected to the peer).");
+		buf_printf(b, "xwhisk_sock_accel_bytes_total{verdict=\"pass\"} %llu\n",
+			   (unsigned long long)st[XW_REASON_PASS].bytes);
+		buf_printf(b, "xwhisk_sock_accel_bytes_total{verdict=\"held\"} %llu\n",
+			   (unsigned long long)st[XW_ACCEL_HELD].bytes);
+		buf_printf(b, "xwhisk_sock_accel_bytes_total{verdict=\"unpaired\"} %llu\n",
+			   (unsigned long long)st[XW_DROP_ACCEL_UNPAIRED].bytes);
+	}
+	pthread_mutex_unlock(&accel_lock);
+}
+
+/* ---- a session ---- */
+
+enum stream_state {
+	ST_WAITING,    /* admitted, waiting for room in a sandbox */
+	ST_CONNECTING, /* the client's socket taken, connecting to the action's server */
+	ST_HEAD,       /* writing the request head and the body read so far */
+	ST_FLOWING,    /* spliced (or relayed) both ways */
+	ST_DRAINING,   /* the action's server closed: the last bytes are on their way */
+};
+
+/* One direction of the userspace relay: src -> pipe -> dst. */
+struct relay_dir {
+	int pipe[2];
+	size_t in_pipe;
+	bool eof;
+	uint64_t bytes;
+};
+
+struct stream {
+	struct worker *w;
+	struct http_request *req;
+	bool taken;    /* req's connection is ours (cfd) */
+	bool answered; /* req was answered (or taken): the record tells no one */
+	char tid[72];
+	char activation_id[33];
+	char user[257];
+	char *target;
+	bool upgrade;
+	uint32_t timeout_ms;
+	struct invocation *inv;
+	enum stream_state state;
+	int cfd, sfd;
+	struct buf to_sandbox; /* the head, then the body the HTTP server had read */
+	size_t head_len;
+	uint64_t body_read; /* body bytes sent outside the splice (read by the server) */
+	/* sock_accel */
+	struct xw_accel *accel;
+	uint32_t pair;
+	bool has_pair, c_in, s_in;
+	uint64_t ccookie, scookie;
+	uint64_t c_queued0; /* bytes the client's socket had queued before the answer */
+	uint64_t by_hand;   /* sandbox bytes forwarded from here (held before the splice) */
+	/* relay */
+	struct relay_dir up, down;
+	bool relay;
+	int status;
+	struct loop_timer *deadline, *drain;
+};
+
+static void stream_free(struct stream *s)
+{
+	if (s->taken)
+		http_req_free(s->req);
+	buf_free(&s->to_sandbox);
+	free(s->target);
+	free(s);
+}
+
+bool stream_action(const struct action_entry *a)
+{
+	return a->xkind != XW_KIND_SEQUENCE &&
+	       json_truthy(json_kv_get(json_object_get(a->doc, "annotations"), "web-stream"));
+}
+
+/* What follows the action's name in the request's path, still percent-encoded. */
+static const char *raw_rest(const char *path)
+{
+	const char *p = path + 12; /* "/api/v1/web/" */
+
+	for (int i = 0; i < 2; i++) {
+		p = strchr(p, '/');
+		if (!p)
+			return "";
+		p++;
+	}
+	p = strchr(p, '/');
+	return p ? p : "";
+}
+
+bool stream_early(const struct http_request *req, void *data)
+{
+	return !strncmp(req->path, "/api/v1/web/", 12) &&
+	       (http_req_header(req, "Upgrade") || req->content_length > PAYLOAD_MAX);
+}
+
+/* The node's own answer on a connection that is already ours (nothing of the action's
+ * went out yet): best effort, the connection closes after it. */
+static void raw_error(int fd, const char *tid, int status, const char *message)
+{
+	json_t *b = json_pack("{s:s,s:s}", "error", message, "code", tid);
+	char *text = b ? json_dumps(b, JSON_COMPACT) : NULL;
+	char head[256];
+	int n;
+
+	json_decref(b);
+	if (!text)
+		return;
+	n = snprintf(head, sizeof(head),
+		     "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+		     "X-Request-ID: %s\r\nConnection: close\r\n\r\n",
+		     status, http_status_text(status), strlen(text), tid);
+	if (n > 0 && (size_t)n < sizeof(head) && write(fd, head, (size_t)n) == n)
+		(void)!write(fd, text, strlen(text));
+	free(text);
+}
+
+/* Bytes ever queued on a TCP socket: acknowledged plus still in its send queue. */
+static int tcp_queued(int fd, uint64_t *out)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+	int outq = 0;
+
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 || ioctl(fd, SIOCOUTQ, &outq) < 0)
+		return -errno;
+	*out = ti.tcpi_bytes_acked + (uint64_t)outq;
+	return 0;
+}
+
+static void relay_close(struct relay_dir *d)
+{
+	for (int i = 0; i < 2; i++)
+		if (d->pipe[i] > 0)
+			close(d->pipe[i]);
+	d->pipe[0] = d->pipe[1] = 0;
+}
+
+/*
+ * The end: the sockets leave the map and close, the record is written. astatus is the
+ * activation's status, why how the session ended (the record's "end"); broken_why retires
+ * the sandbox. s is freed by the listener, maybe later (logs).
+ */
+static void stream_end(struct stream *s, int astatus, const char *why, const char *error,
+		       const char *broken_why)
+{
+	struct xw_accel_peer pc = {0}, ps = {0};
+	uint64_t in, out;
+	json_t *result;
+
+	if (s->deadline)
+		loop_timer_cancel(s->w->loop, s->deadline);
+	if (s->drain)
+		loop_timer_cancel(s->w->loop, s->drain);
+	s->deadline = s->drain = NULL;
+	if (s->c_in)
+		(void)xw_accel_remove(s->accel, 2 * s->pair, s->ccookie, &pc);
+	if (s->s_in)
+		(void)xw_accel_remove(s->accel, 2 * s->pair + 1, s->scookie, &ps);
+	if (s->has_pair)
+		xw_accel_pair_put(s->accel, s->pair);
+	if (ps.status)
+		s->status = ps.status;
+	s->c_in = s->s_in = s->has_pair = false;
+	relay_close(&s->up);
+	relay_close(&s->down);
+	if (s->sfd >= 0) {
+		loop_del_fd(s->w->loop, s->sfd);
+		close(s->sfd);
+		s->sfd = -1;
+	}
+	if (s->cfd >= 0) {
+		loop_del_fd(s->w->loop, s->cfd);
+		close(s->cfd);
+		s->cfd = -1;
+	}
+	/* The body bytes the server read count as in; the request head does not. */
+	in = s->body_read + pc.bytes + s->up.bytes;
+	out = ps.bytes + s->down.bytes;
+	result = json_pack("{s:i,s:I,s:I,s:s,s:s}", "statusCode", s->status, "bytesIn",
+			   (json_int_t)in, "bytesOut", (json_int_t)out, "end", why, "splice",
+			   s->relay ? "relay" : "sock_accel");
+	if (error)
+		json_object_set_new(result, "error", json_string(error));
+	invocation_session_end(s->inv, astatus, result, broken_why);
+}
+
+static void end_client_gone(struct stream *s)
+{
+	stream_end(s, ACTIVATION_SUCCESS, "client closed", NULL, NULL);
+}
+
+static void end_sandbox_failed(struct stream *s, const char *why)
+{
+	stream_end(s, ACTIVATION_DEVELOPER_ERROR, why,
+		   "The action did not produce a valid response and exited unexpectedly.",
+		   "stream broken");
+}
+
+static void on_deadline(struct loop *loop, void *data)
+{
+	struct stream *s = data;
+	char msg[128];
+
+	s->deadline = NULL;
+	if (s->s_in) {
+		struct xw_accel_peer ps;
+
+		if (!xw_accel_peer_get(s->accel, s->scookie, &ps) && ps.status)
+			s->status = ps.status;
+	}
+	/* A WebSocket hears why (1001, going away), outside the splice. */
+	if (s->upgrade && s->status == 101 && s->cfd >= 0) {
+		static const unsigned char going_away[] = {0x88, 0x02, 0x03, 0xe9};
+
+		struct xw_accel_peer pc = {0};
+
+		if (s->c_in && !xw_accel_remove(s->accel, 2 * s->pair, s->ccookie, &pc))
+			s->body_read += pc.bytes; /* counted as in, as stream_end would */
+		s->c_in = false;
+		(void)!write(s->cfd, going_away, sizeof(going_away));
+	}
+	snprintf(msg, sizeof(msg), "The action exceeded its time limits of %u milliseconds.",
+		 s->timeout_ms);
+	stream_end(s, ACTIVATION_DEVELOPER_ERROR, "timeout", msg, "timeout");
+}
+
+/* ---- the userspace relay (no sock_accel) ---- */
+
+static void relay_events(struct stream *s)
+{
+	uint32_t ce = 0, se = 0;
+
+	if (!s->up.in_pipe && !s->up.eof)
+		ce |= EPOLLIN;
+	if (s->up.in_pipe)
+		se |= EPOLLOUT;
+	if (!s->down.in_pipe && !s->down.eof)
+		se |= EPOLLIN;
+	if (s->down.in_pipe)
+		ce |= EPOLLOUT;
+	(void)loop_mod_fd(s->w->loop, s->cfd, ce);
+	(void)loop_mod_fd(s->w->loop, s->sfd, se);
+}
+
+/* Moves what src has to dst through the direction's pipe: 0, 1 when src ended and
+ * everything reached dst, or a negative errno. */
+static int relay_pump(struct relay_dir *d, int src, int dst)
+{
+	for (;;) {
+		ssize_t n;
+
+		if (!d->in_pipe && !d->eof) {
+			n = splice(src, NULL, d->pipe[1], NULL, PIPE_CHUNK,
+				   SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+			if (n == 0)
+				d->eof = true;
+			else if (n < 0 && errno == EAGAIN)
+				return 0;
+			else if (n < 0)
+				return -errno;
+			else
+				d->in_pipe = (size_t)n;
+		}
+		if (!d->in_pipe)
+			return d->eof ? 1 : 0;
+		n = splice(d->pipe[0], NULL, dst, NULL, d->in_pipe,
+			   SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+		if (n < 0)
+			return errno == EAGAIN ? 0 : -errno;
+		d->in_pipe -= (size_t)n;
+		d->bytes += (uint64_t)n;
+	}
+}
+
+/* The first bytes of the answer say its status: peeked before they are relayed. */
+static void relay_peek_status(struct stream *s)
+{
+	char l[13] = {0};
+
+	if (s->status || recv(s->sfd, l, 12, MSG_PEEK | MSG_DONTWAIT) != 12)
+		return;
+	/* An interim 100 Continue is not the answer's status. */
+	if (!strncmp(l, "HTTP/1.", 7) && l[8] == ' ' && (l[9] != '1' || !strncmp(l + 9, "101", 3)))
+		s->status = atoi(l + 9);
+}
+
+static void relay_step(struct stream *s)
+{
+	int up, down;
+
+	relay_peek_status(s);
+	up = relay_pump(&s->up, s->cfd, s->sfd);
+	down = relay_pump(&s->down, s->sfd, s->cfd);
+	if (down == 1) {
+		stream_end(s, ACTIVATION_SUCCESS, "complete", NULL, NULL);
+		return;
+	}
+	/* The client ended (or broke) its side, or the answer cannot reach it. */
+	if (up || down == -EPIPE || down == -ECONNRESET) {
+		end_client_gone(s);
+		return;
+	}
+	if (down) {
+		end_sandbox_failed(s, "sandbox closed the connection");
+		return;
+	}
+	relay_events(s);
+}
+
+static void on_relay_event(struct loop *loop, int fd, uint32_t events, void *data)
+{
+	struct stream *s = data;
+
+	if (events & EPOLLERR) {
+		if (fd == s->cfd)
+			end_client_gone(s);
+		else
+			end_sandbox_failed(s, "sandbox reset the connection");
+		return;
+	}
+	relay_step(s);
+}
+
+/* fd's handler becomes cb (each phase has its own). */
+static int watch(struct stream *s, int fd, uint32_t events, loop_fd_cb cb)
+{
+	loop_del_fd(s->w->loop, fd);
+	return loop_add_fd(s->w->loop, fd, events, cb, s) < 0 ? -errno : 0;
+}
+
+static int relay_start(struct stream *s)
+{
+	if (pipe2(s->up.pipe, O_NONBLOCK | O_CLOEXEC) ||
+	    pipe2(s->down.pipe, O_NONBLOCK | O_CLOEXEC))
+		return -errno;
+	s->relay = true;
+	s->state = ST_FLOWING;
+	__atomic_fetch_add(&sessions_relayed, 1, __ATOMIC_RELAXED);
+	if (watch(s, s->cfd, 0, on_relay_event) || watch(s, s->sfd, 0, on_relay_event))
+		return -errno;
+	relay_step(s);
+	return 0;
+}
+
+/* ---- the splice (sock_accel) ---- */
+
+static void on_drain_poll(struct loop *loop, void *data)
+{
+	struct stream *s = data;
+	struct xw_accel_peer ps;
+	uint64_t queued;
+
+	s->drain = NULL;
+	/* Every byte the sandbox sent is in the client's socket: closing loses none. */
+	if (xw_accel_peer_get(s->accel, s->scookie, &ps) || tcp_queued(s->cfd, &queued) ||
+	    queued - s->c_queued0 >= ps.bytes) {
+		stream_end(s, ACTIVATION_SUCCESS, "complete", NULL, NULL);
+		return;
+	}
+	s->drain = loop_timer_add(s->w->loop, DRAIN_POLL_MS, on_drain_poll, s);
+}
+
+/* A few bytes, on a non-blocking socket: waits (a little) for room. */
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		struct pollfd pf = {.fd = fd, .events = POLLOUT};
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EAGAIN) {
+			if (poll(&pf, 1, 1000) <= 0)
+				return -ETIMEDOUT;
+			continue;
+		}
+		if (w < 0)
+			return -errno;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* The client's socket is only watched for its end (EPOLLRDHUP): its bytes are the
+ * verdict's alone, as reading its receive queue would race the verdict's read of it. */
+static void on_client_end(struct loop *loop, int fd, uint32_t events, void *data)
+{
+	struct stream *s = data;
+
+	struct pollfd pf = {.fd = s->sfd, .events = POLLRDHUP};
+
+	/* After the answer ended (maybe seen here first), the client leaving is the usual
+	 * end. */
+	if (s->state == ST_DRAINING ||
+	    (s->sfd >= 0 && poll(&pf, 1, 0) > 0 && (pf.revents & POLLRDHUP)))
+		stream_end(s, ACTIVATION_SUCCESS, "complete", NULL, NULL);
+	else
+		end_client_gone(s);
+}
+
+/* A client that left can make the sandbox's side fail too: not the action's fault. */
+static bool client_left(struct stream *s)
+{
+	struct pollfd pf = {.fd = s->cfd, .events = POLLRDHUP};
+
+	return poll(&pf, 1, 0) > 0 && (pf.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
+/* Nothing read the sandbox's socket before it joined the map (its queue holds whole skbs,
+ * which the verdict takes), so what reaches us here was held (it landed between the two
+ * insertions) and is forwarded by hand, or it is the end of the answer. */
+static void on_sandbox_event(struct loop *loop, int fd, uint32_t events, void *data)
+{
+	struct stream *s = data;
+	char buf[PIPE_CHUNK];
+	ssize_t n;
+
+	if (events & EPOLLERR) {
+		if (client_left(s))
+			end_client_gone(s);
+		else
+			end_sandbox_failed(s, "sandbox reset the connection");
+		return;
+	}
+	n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n > 0) {
+		s->by_hand += (uint64_t)n;
+		if (write_all(s->cfd, buf, (size_t)n))
+			end_client_gone(s);
+		return;
+	}
+	if (n < 0) {
+		if (client_left(s))
+			end_client_gone(s);
+		else
+			end_sandbox_failed(s, "sandbox reset the connection");
+		return;
+	}
+	/* The action's server ended the answer: let the last bytes reach the client. */
+	s->state = ST_DRAINING;
+	(void)loop_mod_fd(s->w->loop, s->sfd, 0);
+	on_drain_poll(loop, s);
+}
+
+/*
+ * What the client sent since the take-over, read up to a moment its receive queue is
+ * empty and forwarded by hand. The verdict reads whole skbs from the queue's head, and
+ * would send again the part of one already read (the HTTP server reads in 64 KB pieces);
+ * a short read ends on an skb's end.
+ */
+static int drain_client(struct stream *s)
+{
+	size_t cap = 256 << 10;
+	char *buf = malloc(cap);
+	int err = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		ssize_t n = recv(s->cfd, buf, cap, MSG_DONTWAIT);
+
+		if (n < 0) {
+			err = errno == EAGAIN ? 0 : -errno;
+			break;
+		}
+		if (n == 0)
+			break; /* its end is seen through EPOLLRDHUP */
+		s->body_read += (uint64_t)n;
+		err = write_all(s->sfd, buf, (size_t)n);
+		if (err || (size_t)n < cap)
+			break;
+	}
+	free(buf);
+	return err;
+}
+
+/* The head is out: the client's socket joins the splice. */
+static void splice_start(struct stream *s)
+{
+	int err;
+
+	if (drain_client(s)) {
+		end_sandbox_failed(s, "sandbox closed the connection");
+		return;
+	}
+	(void)tcp_queued(s->cfd, &s->c_queued0);
+	/* Both sockets join back to back, the sandbox's first: bytes either received
+	 * meanwhile wait, unread, in its receive queue (the sandbox's answer, the client's
+	 * upload). Only an answer landing between the two insertions is held and forwarded
+	 * by hand. */
+	err = xw_accel_add(s->accel, 2 * s->pair + 1, s->sfd, XW_ACCEL_F_STATUS, &s->scookie);
+	if (!err) {
+		s->s_in = true;
+		err = xw_accel_add(s->accel, 2 * s->pair, s->cfd, 0, &s->ccookie);
+	}
+	if (err) {
+		pr_debug("stream %s: sock_accel refused a socket (%s): relayed", s->activation_id,
+			 strerror(-err));
+		if (s->s_in)
+			(void)xw_accel_remove(s->accel, 2 * s->pair + 1, s->scookie,
+					      &(struct xw_accel_peer){0});
+		s->s_in = false;
+		xw_accel_pair_put(s->accel, s->pair);
+		s->has_pair = false;
+		if (relay_start(s))
+			end_sandbox_failed(s, "no relay");
+		return;
+	}
+	s->c_in = true;
+	/* The verdict reads a receive queue when more bytes arrive, and with a full window
+	 * none would: setting the low-water mark signals "data ready" now
+	 * (tcp_set_rcvlowat), so what waits goes through. */
+	if (setsockopt(s->sfd, SOL_SOCKET, SO_RCVLOWAT, &(int){1}, sizeof(int)) < 0 ||
+	    setsockopt(s->cfd, SOL_SOCKET, SO_RCVLOWAT, &(int){1}, sizeof(int)) < 0)
+		pr_debug("stream %s: cannot kick the sockets: %s", s->activation_id,
+			 strerror(errno));
+	__atomic_fetch_add(&sessions_spliced, 1, __ATOMIC_RELAXED);
+	s->state = ST_FLOWING;
+	if (watch(s, s->cfd, EPOLLRDHUP, on_client_end) ||
+	    watch(s, s->sfd, EPOLLIN, on_sandbox_event))
+		end_sandbox_failed(s, "no event for the connections");
+}
+
+static void flow_start(struct stream *s)
+{
+	if (s->has_pair)
+		splice_start(s);
+	else if (relay_start(s))
+		end_sandbox_failed(s, "no relay");
+}
+
+/* ---- connecting and the head ---- */
+
+static void on_sandbox_writable(struct loop *loop, int fd, uint32_t events, void *data)
+{
+	struct stream *s = data;
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (s->state == ST_CONNECTING) {
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+			err = errno;
+		if (err) {
+			raw_error(s->cfd, s->tid, 502,
+				  "The action's server did not accept the connection.");
+			stream_end(s, ACTIVATION_DEVELOPER_ERROR, "sandbox unreachable",
+				   "The action's server did not accept the connection.",
+				   "unreachable");
+			return;
+		}
+		s->state = ST_HEAD;
+		if (s->accel && !xw_accel_pair_get(s->accel, &s->pair))
+			s->has_pair = true;
+	}
+	while (buf_pending(&s->to_sandbox)) {
+		ssize_t n = write(fd, buf_head(&s->to_sandbox), buf_pending(&s->to_sandbox));
+
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n < 0) {
+			end_sandbox_failed(s, "sandbox closed the connection");
+			return;
+		}
+		buf_consume(&s->to_sandbox, (size_t)n);
+	}
+	flow_start(s);
+}
+
+static bool hop_by_hop(const char *name)
+{
+	static const char *const names[] = {
+	    "Connection",   "Keep-Alive",	 "Proxy-Connection",   "TE",
+	    "Trailer",	    "Transfer-Encoding", "Content-Length",     "Upgrade",
+	    "X-Request-ID", "X-OW-User",	 "X-OW-Activation-Id", "X-Forwarded-For"};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcasecmp(name, names[i]))
+			return true;
+	return false;
+}
+
+/* The request as the action's server sees it: its own path, the client's headers, the
+ * node's ids, and a body framing it can trust (the server may have de-chunked it). */
+static int build_head(struct stream *s)
+{
+	struct http_request *req = s->req;
+	struct buf *b = &s->to_sandbox;
+	const char *colon = strrchr(req->peer, ':');
+	int err = 0;
+
+	err |= buf_printf(b, "%s %s HTTP/1.1\r\n", http_method_str(req->method), s->target);
+	for (size_t i = 0; i < req->nheaders; i++)
+		if (!hop_by_hop(req->headers[i].name))
+			err |= buf_printf(b, "%s: %s\r\n", req->headers[i].name,
+					  req->headers[i].value);
+	if (s->upgrade)
+		err |= buf_printf(b, "Connection: Upgrade\r\nUpgrade: %s\r\n",
+				  http_req_header(req, "Upgrade"));
+	else
+		err |= buf_puts(b, "Connection: close\r\n");
+	if (req->early && req->content_length)
+		err |= buf_printf(b, "Content-Length: %llu\r\n",
+				  (unsigned long long)req->content_length);
+	else if (!req->early && (req->body.len || http_req_header(req, "Content-Length") ||
+				 http_req_header(req, "Transfer-Encoding")))
+		err |= buf_printf(b, "Content-Length: %zu\r\n", req->body.len);
+	err |=
+	    buf_printf(b, "X-Forwarded-For: %.*s\r\nX-Request-ID: %s\r\nX-OW-Activation-Id: %s\r\n",
+		       (int)(colon ? colon - req->peer : (long)strlen(req->peer)), req->peer,
+		       s->tid, s->activation_id);
+	if (s->user[0])
+		err |= buf_printf(b, "X-OW-User: %s\r\n", s->user);
+	err |= buf_puts(b, "\r\n");
+	s->head_len = b->len;
+	if (!req->early && req->body.len)
+		err |= buf_append(b, req->body.data, req->body.len);
+	return err ? -ENOMEM : 0;
+}
+
+/* The activation holds room in a sandbox: take the client's connection and connect. */
+static void on_sandbox_room(struct invocation *inv, void *data)
+{
+	struct stream *s = data;
+	const struct xw_slot *slot = &s->w->node->maps->slots[inv->slot];
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	int fd;
+
+	s->inv = inv;
+	s->answered = true;
+	if (build_head(s)) {
+		reply_error(s->req, s->tid, 503, "The node is out of memory.");
+		stream_end(s, ACTIVATION_WHISK_ERROR, "no memory", "The node is out of memory.",
+			   NULL);
+		return;
+	}
+	fd = http_req_take(s->req, &s->to_sandbox);
+	if (fd == -EPIPE) {
+		/* Gone while it waited: the request is answered to no one (and freed). */
+		http_resp_send(s->req, 499, NULL, NULL, 0);
+		end_client_gone(s);
+		return;
+	}
+	if (fd < 0) {
+		reply_error(s->req, s->tid, 503, "The connection cannot be streamed.");
+		stream_end(s, ACTIVATION_WHISK_ERROR, "not streamable",
+			   "The connection cannot be streamed.", NULL);
+		return;
+	}
+	s->taken = true;
+	s->cfd = fd;
+	s->accel = accel_get(s->w);
+	s->body_read = s->to_sandbox.len - s->head_len;
+	s->state = ST_CONNECTING;
+	s->deadline = loop_timer_add(s->w->loop, s->timeout_ms, on_deadline, s);
+	memcpy(&sa.sin_addr.s_addr, slot->addr, sizeof(slot->addr));
+	sa.sin_port = htons((uint16_t)(slot->port + XW_SANDBOX_STREAM_PORT_OFFSET));
+	s->sfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s->sfd < 0 ||
+	    (connect(s->sfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EINPROGRESS) ||
+	    loop_add_fd(s->w->loop, s->sfd, EPOLLOUT, on_sandbox_writable, s) < 0) {
+		raw_error(s->cfd, s->tid, 502,
+			  "The action's server did not accept the connection.");
+		stream_end(s, ACTIVATION_DEVELOPER_ERROR, "sandbox unreachable",
+			   "The action's server did not accept the connection.", "unreachable");
+		return;
+	}
+	/* Only its end matters until the splice: the body waits in the kernel. */
+	if (loop_add_fd(s->w->loop, s->cfd, EPOLLRDHUP, on_client_end, s) < 0) {
+		end_client_gone(s);
+		return;
+	}
+}
+
+/* The record is spooled: the activation is over. */
+static void on_stream_record(const json_t *record, void *data)
+{
+	struct stream *s = data;
+
+	if (!s->answered) {
+		/* It never got a sandbox (a failed cold start, a queue that timed out). */
+		const json_t *res = json_object_get(json_object_get(record, "response"), "result");
+		const char *msg = json_string_value(json_object_get(res, "error"));
+
+		reply_error(s->req, s->tid, 502, "%s",
+			    msg ? msg : "The action could not be started.");
+	}
+	stream_free(s);
+}
+
+int stream_web(const struct stream_call *call)
+{
+	struct http_request *req = call->req;
+	struct activation_refusal why;
+	struct activation *act;
+	struct stream *s;
+
+	if (!stream_action(call->a)) {
+		if (!req->early || req->content_length <= PAYLOAD_MAX)
+			return -ENOTSUP;
+		/* Not read because it might have been a stream: the 413 it always got. */
+		reply_error(req, call->tid, 413, PAYLOAD_TOO_LARGE,
+			    (unsigned long long)req->content_length, PAYLOAD_MAX);
+		return 0;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		reply_error(req, call->tid, 503, "The node is out of memory.");
+		return 0;
+	}
+	s->w = call->w;
+	s->req = req;
+	s->cfd = s->sfd = -1;
+	s->timeout_ms = call->a->timeout_ms;
+	s->upgrade = http_req_header(req, "Upgrade") != NULL;
+	snprintf(s->tid, sizeof(s->tid), "%s", call->tid);
+	snprintf(s->user, sizeof(s->user), "%s", call->user ? call->user : "");
+	if (asprintf(&s->target, "%s%s%s", *raw_rest(req->path) ? raw_rest(req->path) : "/",
+		     req->query ? "?" : "", req->query ? req->query : "") < 0) {
+		s->target = NULL;
+		reply_error(req, call->tid, 503, "The node is out of memory.");
+		stream_free(s);
+		return 0;
+	}
+	act = activation_admit(call->w, call->owner, true, &why);
+	if (act && !activation_start(act,
+				     &(struct activation_spec){
+					 .action = call->a,
+					 .tid = call->tid,
+					 .params = json_object(),
+					 .params_mode = PARAMS_AS_IS,
+					 .wait_ms = ACTIVATION_WAIT_END,
+					 .listener = on_stream_record,
+					 .data = s,
+					 .session = on_sandbox_room,
+					 .session_data = s,
+				     },
+				     s->activation_id, &why))
+		return 0;
+	if (why.status == 429)
+		reply_throttled(req, call->tid, why.message, why.retry_after_s);
+	else
+		reply_error(req, call->tid, why.status, "%s", why.message);
+	stream_free(s);
+	return 0;
+}
