@@ -71,6 +71,9 @@ struct http_server *http_server_new(struct loop *loop, const struct http_server_
 /* addr is "host:port"; reuseport lets several workers share the port. */
 int http_server_listen(struct http_server *srv, const char *addr, bool reuseport);
 int http_server_port(struct http_server *srv);
+/* Serves fd, an already connected non-blocking stream socket (a socketpair in the fuzz
+ * targets): the server owns it from here on. peer names the client in logs. */
+int http_server_adopt(struct http_server *srv, int fd, const char *peer);
 void http_server_free(struct http_server *srv);
 size_t http_server_connections(struct http_server *srv);
 

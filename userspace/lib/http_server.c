@@ -679,8 +679,7 @@ static void server_on_accept(struct loop *loop, int fd, uint32_t events, void *d
 	for (;;) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
-		char host[INET6_ADDRSTRLEN] = "?", port[8] = "?";
-		struct http_conn *c;
+		char host[INET6_ADDRSTRLEN] = "?", port[8] = "?", peer[64];
 		int cfd, one = 1;
 
 		cfd = accept4(fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -700,31 +699,39 @@ static void server_on_accept(struct loop *loop, int fd, uint32_t events, void *d
 			return;
 		}
 		(void)setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		c = calloc(1, sizeof(*c));
-		if (!c) {
-			close(cfd);
-			continue;
-		}
-		c->srv = srv;
-		c->fd = cfd;
-		c->last_active = loop_now_ms(loop);
-		c->head_deadline = c->last_active + srv->opts.header_timeout_ms;
 		(void)getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), port, sizeof(port),
 				  NI_NUMERICHOST | NI_NUMERICSERV);
-		snprintf(c->peer, sizeof(c->peer), "%s:%s", host, port);
-		http_parser_init(&c->parser, HTTP_REQUEST);
-		c->parser.data = c;
-		if (loop_add_fd(loop, cfd, EPOLLIN, conn_on_event, c) < 0) {
+		snprintf(peer, sizeof(peer), "%s:%s", host, port);
+		if (http_server_adopt(srv, cfd, peer) < 0)
 			close(cfd);
-			free(c);
-			continue;
-		}
-		c->next = srv->conns;
-		if (srv->conns)
-			srv->conns->prev = c;
-		srv->conns = c;
-		srv->nconns++;
 	}
+}
+
+int http_server_adopt(struct http_server *srv, int fd, const char *peer)
+{
+	struct http_conn *c = calloc(1, sizeof(*c));
+	int err;
+
+	if (!c)
+		return -ENOMEM;
+	c->srv = srv;
+	c->fd = fd;
+	c->last_active = loop_now_ms(srv->loop);
+	c->head_deadline = c->last_active + srv->opts.header_timeout_ms;
+	snprintf(c->peer, sizeof(c->peer), "%s", peer);
+	http_parser_init(&c->parser, HTTP_REQUEST);
+	c->parser.data = c;
+	err = loop_add_fd(srv->loop, fd, EPOLLIN, conn_on_event, c);
+	if (err < 0) {
+		free(c);
+		return err;
+	}
+	c->next = srv->conns;
+	if (srv->conns)
+		srv->conns->prev = c;
+	srv->conns = c;
+	srv->nconns++;
+	return 0;
 }
 
 /* Often enough that a short header deadline is kept to within a quarter of it. */
