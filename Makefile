@@ -170,7 +170,8 @@ fuzz-bins: $(FUZZ_BINS)
 
 fuzz: deps
 	$(Q)$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=$(CLANG) \
-		SAN_CFLAGS='-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -Wno-unknown-warning-option' fuzz-bins
+		SAN_CFLAGS='-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
+		-fno-omit-frame-pointer -Wno-unknown-warning-option' fuzz-bins
 	$(Q)FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ_TARGETS)
 .PHONY: fuzz fuzz-bins
 
