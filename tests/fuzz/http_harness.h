@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -187,8 +188,14 @@ HARNESS_FN void fetch_turn(struct loop *loop, void *data)
 	struct fetch_run *r = data;
 
 	if (r->cfd < 0) {
+		int one = 1;
+
 		r->cfd = accept4(r->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		r->feed.fd = r->cfd;
+		/* Pieces go out as written: Nagle against the client's delayed ACK would
+		 * stall each input for tens of milliseconds. */
+		if (r->cfd >= 0)
+			(void)setsockopt(r->cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		if (r->cfd >= 0 && loop_add_fd(loop, r->cfd, EPOLLIN, wake_only, NULL) < 0)
 			abort();
 	}
