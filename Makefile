@@ -3,10 +3,19 @@
 # xwhisk: one non-recursive Makefile. Everything builds into build/.
 #   make            build all programs and BPF objects
 #   make run        install missing packages, build, start controller + node on :3233
-#   make test       install missing packages, build, run every test (unit bpf netns e2e)
+#   make test       install missing packages, build, run every test (unit fuzz bpf netns e2e)
+#   make test SANITIZE=1   the same tree with ASan and UBSan in build-san/: unit bpf fuzz only
+#   make fuzz       libFuzzer targets (tests/fuzz/) in build-fuzz/, FUZZ_SECONDS each
 #   make bench      run the benchmarks in scripts/bench/
 #   make V=1        show the commands
 
+# SANITIZE=1: everything with AddressSanitizer and UndefinedBehaviorSanitizer, in a build
+# directory of its own so that build/ stays as it is.
+SANITIZE ?= 0
+ifeq ($(SANITIZE),1)
+BUILD      ?= build-san
+SAN_CFLAGS ?= -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+endif
 BUILD   ?= build
 V       ?= 0
 Q       := $(if $(filter 1,$(V)),,@)
@@ -26,7 +35,8 @@ INC_DIRS := include userspace userspace/lib controller $(wildcard controller/*/)
 	    $(filter-out userspace/lib/ userspace/node/,$(wildcard userspace/*/))
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation -Werror -D_GNU_SOURCE \
-	   -fno-strict-aliasing -MMD -MP $(addprefix -I,$(INC_DIRS)) -I$(BUILD)/bpf $(PKG_CFLAGS)
+	   -fno-strict-aliasing -MMD -MP $(addprefix -I,$(INC_DIRS)) -I$(BUILD)/bpf $(PKG_CFLAGS) \
+	   $(SAN_CFLAGS)
 LDLIBS  := $(PKG_LIBS) -lhttp_parser -lelf -lz -lpthread
 
 .DELETE_ON_ERROR:
@@ -138,7 +148,34 @@ $(BUILD)/bench/%: $(BUILD)/obj/scripts/bench/%.o $(TEST_LIBS)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-test-build: all $(UNIT_BINS) $(BPFT_BINS) $(NETNS_BINS)
+# Fuzz targets (tests/fuzz/fuzz_*.c). In every build each is also linked with replay.c, a
+# plain main() over its corpus: the fuzz suite of tests/run.sh. `make fuzz` builds them
+# with libFuzzer into FUZZ_BUILD and runs each for FUZZ_SECONDS (tests/fuzz/run.sh).
+FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz_*.c)
+REPLAY_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/tests/fuzz/%,$(FUZZ_SRCS))
+FUZZ_BINS   := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+FUZZ_BUILD  ?= build-fuzz
+FUZZ_SECONDS ?= 60
+
+$(BUILD)/tests/fuzz/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(BUILD)/obj/tests/fuzz/replay.o \
+			    $(TEST_LIBS)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/fuzz/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(TEST_LIBS)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+fuzz-bins: $(FUZZ_BINS)
+
+fuzz: deps
+	$(Q)$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=$(CLANG) \
+		SAN_CFLAGS='-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
+		-fno-omit-frame-pointer -Wno-unknown-warning-option' fuzz-bins
+	$(Q)FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ_TARGETS)
+.PHONY: fuzz fuzz-bins
+
+test-build: all $(UNIT_BINS) $(BPFT_BINS) $(NETNS_BINS) $(REPLAY_BINS)
 .PHONY: test-build
 
 deps:
@@ -150,12 +187,15 @@ run: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)XWHISK_EPHEMERAL=$${XWHISK_EPHEMERAL:-1} scripts/xwhisk-run
 
+# Under SANITIZE=1 only the suites that run our code in-process (LeakSanitizer off: the
+# programs do not free everything at exit, and a leak is not what this run looks for).
+TEST_SUITES := $(if $(filter 1,$(SANITIZE)),unit bpf fuzz,)
 test: deps
 	$(Q)$(MAKE) --no-print-directory test-build
-	$(Q)tests/run.sh
+	$(Q)BUILD=$(BUILD) ASAN_OPTIONS=$${ASAN_OPTIONS:-detect_leaks=0} tests/run.sh $(TEST_SUITES)
 
 unit: test-build
-	$(Q)tests/run.sh unit
+	$(Q)BUILD=$(BUILD) tests/run.sh unit
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all

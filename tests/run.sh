@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # Runs the test suites and ends with one line: "N passed, N failed".
-#   tests/run.sh [suite...]     suites: unit bpf netns e2e k8s (default: all)
+#   tests/run.sh [suite...]     suites: unit fuzz bpf netns e2e k8s (default: all)
+#   BUILD=build-san tests/run.sh unit bpf fuzz     what `make test SANITIZE=1` runs
 #   XWHISK_TEST_STORE=postgresql tests/run.sh e2e    the e2e suite on PostgreSQL
 # Every test program prints "ok - NAME" or "not ok - NAME: why" per case; a program
 # that exits non-zero without saying which case failed counts as one failure.
@@ -12,7 +13,7 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$top"
 build=${BUILD:-build}
 suites=("$@")
-[ ${#suites[@]} -eq 0 ] && suites=(unit bpf netns e2e k8s)
+[ ${#suites[@]} -eq 0 ] && suites=(unit fuzz bpf netns e2e k8s)
 
 passed=0
 failed=0
@@ -76,6 +77,15 @@ for suite in "${suites[@]}"; do
 			run_one "$(basename "$t")" 300 env -u XWHISK_TEST_STORE "$t"
 		done
 		unit_store_pg
+		;;
+	fuzz)
+		# Each fuzz target replays its corpus without libFuzzer (tests/fuzz/replay.c):
+		# the seeds and every input that once crashed it.
+		for t in "$build"/tests/fuzz/fuzz_*; do
+			[ -x "$t" ] || continue
+			name=$(basename "$t")
+			run_one "$name" 300 "$t" "tests/fuzz/corpus/${name#fuzz_}"
+		done
 		;;
 	bpf)
 		for t in "$build"/tests/test_bpf_*; do

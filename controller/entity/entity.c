@@ -11,6 +11,7 @@
 #include "util.h"
 
 #define MALFORMED "The request content was malformed:\n"
+#define VERSION_PART_MAX 1000000000L
 
 json_t *kv_array_normalize(const json_t *in, bool allow_init, const char *field, char *err,
 			   size_t errlen)
@@ -79,7 +80,7 @@ static int version_parts(const char *s, long v[3])
 		if (!isdigit((unsigned char)*s))
 			return -1;
 		v[i] = strtol(s, &end, 10);
-		if (v[i] < 0 || v[i] > 1000000000L)
+		if (v[i] < 0 || v[i] > VERSION_PART_MAX)
 			return -1;
 		s = end;
 		if (i < 2 && *s++ != '.')
@@ -102,7 +103,18 @@ char *version_bump(const char *s)
 
 	if (version_parts(s, v))
 		v[0] = v[1] = v[2] = 0;
-	if (asprintf(&out, "%ld.%ld.%ld", v[0], v[1], v[2] + 1) < 0)
+	/* At the largest part the next one up carries, so that what is stored stays a
+	 * valid version (fuzz corpus entity/version_edge); the very last one stays. */
+	if (v[2] < VERSION_PART_MAX) {
+		v[2]++;
+	} else if (v[1] < VERSION_PART_MAX) {
+		v[1]++;
+		v[2] = 0;
+	} else if (v[0] < VERSION_PART_MAX) {
+		v[0]++;
+		v[1] = v[2] = 0;
+	}
+	if (asprintf(&out, "%ld.%ld.%ld", v[0], v[1], v[2]) < 0)
 		return NULL;
 	return out;
 }

@@ -314,8 +314,8 @@ static json_t *value_json(const PGresult *res, int row, int col)
 {
 	if (PQgetisnull(res, row, col))
 		return NULL;
-	return json_loadb(PQgetvalue(res, row, col), (size_t)PQgetlength(res, row, col),
-			  JSON_DECODE_ANY, NULL);
+	/* As the API parsed it ("\u0000" allowed): what it accepted must read back. */
+	return json_parse(PQgetvalue(res, row, col), (size_t)PQgetlength(res, row, col), NULL, 0);
 }
 
 static int64_t value_int(const PGresult *res, int row, int col)
@@ -1087,7 +1087,7 @@ static int pg_changes_read(struct store *st, store_change_cb cb, void *data)
 		return -ECONNREFUSED;
 	}
 	while ((n = PQnotifies(s->listen))) {
-		json_t *j = json_loads(n->extra, 0, NULL);
+		json_t *j = json_parse(n->extra, strlen(n->extra), NULL, 0);
 		json_t *type = json_object_get(j, "type");
 		struct store_change c = { .op = json_obj_str(j, "op"),
 					  .docid = json_obj_str(j, "docid"),

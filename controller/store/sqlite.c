@@ -169,12 +169,13 @@ static int bind_json(sqlite3_stmt *st, int idx, const json_t *j)
 	return sqlite3_bind_text(st, idx, text, -1, free);
 }
 
+/* Read back as the API parsed it (json_parse: "\u0000" in strings allowed), so that
+ * nothing the API accepted is unreadable afterwards. */
 static json_t *column_json(sqlite3_stmt *st, int col)
 {
 	const char *text = (const char *)sqlite3_column_text(st, col);
 
-	return text ? json_loadb(text, (size_t)sqlite3_column_bytes(st, col), JSON_DECODE_ANY, NULL)
-		    : NULL;
+	return text ? json_parse(text, (size_t)sqlite3_column_bytes(st, col), NULL, 0) : NULL;
 }
 
 static char *column_dup(sqlite3_stmt *st, int col)

@@ -133,6 +133,17 @@ static size_t build_arp(const struct fixture *f, uint8_t *buf)
 	return sizeof(*eth) + sizeof(*arp) + 20;
 }
 
+/* A 256-byte packet buffer whose IP header (after the 14-byte Ethernet header) is 4-byte
+ * aligned, as the kernel lays packets out (NET_IP_ALIGN): build() writes the headers
+ * through struct pointers, which is undefined on a misaligned address (UBSan, make test
+ * SANITIZE=1). */
+#define PKT_BUF(name)                                                                          \
+	struct {                                                                               \
+		uint8_t pad[2];                                                                \
+		uint8_t data[256];                                                             \
+	} __attribute__((aligned(4))) name##_buf;                                              \
+	uint8_t *name = name##_buf.data
+
 /* A packet for f in buf (at least 256 bytes); returns its length. */
 static size_t build(const struct fixture *f, uint8_t *buf)
 {
@@ -243,7 +254,7 @@ static void test_fixtures(void)
 		uint64_t before[XW_DROP__MAX] = { 0 }, after[XW_DROP__MAX] = { 0 };
 		uint64_t sb_before[XW_DROP__MAX] = { 0 }, sb_after[XW_DROP__MAX] = { 0 };
 		unsigned idx = f->verdict < 0 ? (unsigned)-f->verdict : 0;
-		uint8_t pkt[256];
+		PKT_BUF(pkt);
 		uint32_t ret = 99;
 		size_t len = build(f, pkt);
 		bool ok;
@@ -299,7 +310,7 @@ static void test_egress_on(void)
 	ASSERT(net);
 	ASSERT(policy_set_egress(true) == 0);
 	for (size_t i = 0; i < ARRAY_SIZE(on); i++) {
-		uint8_t pkt[256];
+		PKT_BUF(pkt);
 		uint32_t ret = 99;
 
 		CHECK(run_prog(pkt, build(&on[i], pkt), &ret) == 0);
@@ -315,7 +326,7 @@ static void test_unknown_veth(void)
 {
 	const struct fixture *f = &table[0];
 	uint64_t before[XW_DROP__MAX] = { 0 }, after[XW_DROP__MAX] = { 0 };
-	uint8_t pkt[256];
+	PKT_BUF(pkt);
 	uint32_t ret = 99;
 	__u32 key = 1;
 	struct xw_sandbox_iface saved;

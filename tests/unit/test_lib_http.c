@@ -378,6 +378,51 @@ static void test_header_deadline(void)
 	fixture_fini(&f);
 }
 
+/* Issue 11, item 2: bodies being read share the server's max_body_memory. A client that
+ * announces a body and sends all but its last byte holds its share; another body that
+ * would go beyond the cap is 503 with Retry-After at once, unread, and its connection
+ * closed. Once the first body is whole the room comes back. */
+static void test_body_memory_cap(void)
+{
+	struct http_server_opts o = { .max_body = 1024, .max_body_memory = 1500 };
+	static const char head[] = "POST /pinned HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n";
+	struct fixture f;
+	char body[1000], out[4096];
+	int pin, late, again;
+
+	memset(body, 'x', sizeof(body));
+	ASSERT(fixture_init_opts(&f, &o) == 0);
+	pin = raw_connect(f.port);
+	late = raw_connect(f.port);
+	ASSERT(pin >= 0 && late >= 0);
+	ASSERT(write(pin, head, sizeof(head) - 1) > 0);
+	ASSERT(write(pin, body, sizeof(body) - 1) == (ssize_t)sizeof(body) - 1);
+	RUN_UNTIL(&f, 0, 50);
+
+	ASSERT(write(late, head, sizeof(head) - 1) > 0);
+	raw_read(&f, late, out, sizeof(out), "error 503");
+	CHECK(strstr(out, "HTTP/1.1 503") != NULL);
+	CHECK(strstr(out, "Retry-After: 1") != NULL);
+	CHECK(strstr(out, "Connection: close") != NULL);
+	RUN_UNTIL(&f, peer_closed(late) == 1, 1000);
+	CHECK(peer_closed(late) == 1);
+
+	/* The pinned body completes and is served; then there is room again. */
+	ASSERT(write(pin, body, 1) == 1);
+	raw_read(&f, pin, out, sizeof(out), "len=1000");
+	CHECK(strstr(out, "POST /pinned q=- len=1000") != NULL);
+	again = raw_connect(f.port);
+	ASSERT(again >= 0);
+	ASSERT(write(again, head, sizeof(head) - 1) > 0);
+	ASSERT(write(again, body, sizeof(body)) == (ssize_t)sizeof(body));
+	raw_read(&f, again, out, sizeof(out), "len=1000");
+	CHECK(strstr(out, "POST /pinned q=- len=1000") != NULL);
+	close(pin);
+	close(late);
+	close(again);
+	fixture_fini(&f);
+}
+
 static unsigned long loop_iterations;
 
 static void count_iteration(struct loop *loop, void *data)
@@ -501,6 +546,7 @@ int main(void)
 	RUN(test_refused);
 	RUN(test_path_split);
 	RUN(test_header_deadline);
+	RUN(test_body_memory_cap);
 	RUN(test_emfile_pauses);
 	TEST_EXIT();
 }

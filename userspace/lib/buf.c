@@ -17,7 +17,9 @@ int buf_reserve(struct buf *b, size_t extra)
 	need = b->len + extra + 1;
 	if (need <= b->cap)
 		return 0;
-	if (b->off >= b->cap / 2) {
+	/* Only when something was consumed: an empty buffer has no data to move, and
+	 * memmove(NULL, NULL, 0) is undefined (UBSan, every fuzz target). */
+	if (b->off && b->off >= b->cap / 2) {
 		memmove(b->data, b->data + b->off, b->len - b->off);
 		b->len -= b->off;
 		b->off = 0;

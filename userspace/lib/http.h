@@ -33,6 +33,7 @@ struct http_request {
 	struct buf body;
 	uint64_t content_length; /* as announced, 0 if none */
 	bool body_too_large;     /* body exceeded max_body and was not read */
+	bool body_no_room;       /* the server's max_body_memory was reached: 503 */
 	int error_status;        /* set when the request could not be parsed: 400, 413, 431 */
 	const char *error_msg;
 	bool keep_alive;
@@ -63,6 +64,11 @@ struct http_server_opts {
 	 * accepted, or after the first byte of a later request, is closed (10 s). */
 	unsigned header_timeout_ms;
 	unsigned max_pipeline; /* outstanding requests per connection before reading pauses */
+	/* The memory the bodies still being read may hold together on this server: a body
+	 * that would go beyond it (counted at its announced length, else as it arrives) is
+	 * answered 503 with Retry-After and its connection closed, so that clients that send
+	 * all but the last byte cannot pin the memory (0: twice max_body, at least 64 MB). */
+	size_t max_body_memory;
 	/* Called with each response's status as it starts to go out (the handler's data):
 	 * for the router to notice clients that keep being refused; it may still clear
 	 * req->keep_alive to close the connection after this answer. NULL: none. */
@@ -78,6 +84,9 @@ struct http_server *http_server_new(struct loop *loop, const struct http_server_
 /* addr is "host:port"; reuseport lets several workers share the port. */
 int http_server_listen(struct http_server *srv, const char *addr, bool reuseport);
 int http_server_port(struct http_server *srv);
+/* Serves fd, an already connected non-blocking stream socket (a socketpair in the fuzz
+ * targets): the server owns it from here on. peer names the client in logs. */
+int http_server_adopt(struct http_server *srv, int fd, const char *peer);
 void http_server_free(struct http_server *srv);
 /* Stops accepting connections (the port is free for a successor); open ones go on. */
 void http_server_close_listener(struct http_server *srv);

@@ -23,6 +23,8 @@
 #define SWEEP_MS 1000
 #define ACCEPT_PAUSE_MS 100   /* out of descriptors: the listener rests this long */
 #define ACCEPT_LOG_EVERY_MS 1000
+#define BODY_MEMORY_MIN (64u << 20)
+#define NO_ROOM_RETRY_S 1
 
 struct http_conn {
 	struct http_server *srv;
@@ -30,6 +32,7 @@ struct http_conn {
 	http_parser parser;
 	struct buf in, out;
 	struct http_request *cur;         /* being parsed */
+	size_t cur_body_held;             /* bytes of srv->body_memory held for cur's body */
 	struct http_request *head, *tail; /* waiting to be answered, in arrival order */
 	unsigned outstanding;
 	bool in_value;     /* last header callback was a value */
@@ -54,6 +57,7 @@ struct http_server {
 	int port;
 	struct http_conn *conns;
 	size_t nconns;
+	size_t body_memory; /* held by bodies being read (max_body_memory) */
 	struct loop_timer *sweep;
 	struct loop_timer *accept_resume; /* set while the listener is paused */
 	uint64_t accept_logged_ms;        /* the last accept error logged */
@@ -64,6 +68,28 @@ struct http_server {
 static void conn_update_events(struct http_conn *c);
 static void conn_close(struct http_conn *c);
 static void conn_flush(struct http_conn *c);
+
+/* cur's body is no longer being read (dispatched, refused or dropped): its share of the
+ * server's body memory goes back. */
+static void conn_release_body(struct http_conn *c)
+{
+	c->srv->body_memory -= c->cur_body_held;
+	c->cur_body_held = 0;
+}
+
+/* Holds room for cur's body to be want bytes long; false when the server has none. */
+static bool conn_hold_body(struct http_conn *c, uint64_t want)
+{
+	struct http_server *srv = c->srv;
+
+	if (want <= c->cur_body_held)
+		return true;
+	if (want - c->cur_body_held > srv->opts.max_body_memory - srv->body_memory)
+		return false;
+	srv->body_memory += want - c->cur_body_held;
+	c->cur_body_held = (size_t)want;
+	return true;
+}
 
 const char *http_status_text(int status)
 {
@@ -392,6 +418,7 @@ static void conn_reject(struct http_conn *c, int status, const char *msg)
 {
 	struct http_request *req = c->cur;
 
+	conn_release_body(c);
 	c->cur = NULL;
 	if (!req) {
 		req = calloc(1, sizeof(*req));
@@ -410,6 +437,8 @@ static void conn_reject(struct http_conn *c, int status, const char *msg)
 	req->error_status = status;
 	req->error_msg = msg;
 	req->keep_alive = false;
+	if (status == 503)
+		(void)http_resp_header(req, "Retry-After", "%d", NO_ROOM_RETRY_S);
 	c->closing = true;
 	conn_dispatch(c, req);
 }
@@ -423,6 +452,7 @@ static int on_message_begin(http_parser *p)
 	if (!c->head_deadline)
 		c->head_deadline = loop_now_ms(c->srv->loop) + c->srv->opts.header_timeout_ms;
 
+	conn_release_body(c);
 	request_free(c->cur);
 	c->cur = calloc(1, sizeof(*c->cur));
 	if (!c->cur)
@@ -521,6 +551,10 @@ static int on_headers_complete(http_parser *p)
 	if (req->content_length > c->srv->opts.max_body) {
 		req->body_too_large = true;
 		http_parser_pause(p, 1);
+	} else if (!conn_hold_body(c, req->content_length)) {
+		/* Refused before a byte of the body is read. */
+		req->body_no_room = true;
+		http_parser_pause(p, 1);
 	}
 	return 0;
 }
@@ -535,6 +569,12 @@ static int on_body(http_parser *p, const char *at, size_t len)
 		http_parser_pause(p, 1);
 		return 0;
 	}
+	/* A chunked body announces no length: it holds room as it grows. */
+	if (!conn_hold_body(c, req->body.len + len)) {
+		req->body_no_room = true;
+		http_parser_pause(p, 1);
+		return 0;
+	}
 	return buf_append(&req->body, at, len) ? -1 : 0;
 }
 
@@ -543,6 +583,8 @@ static int on_message_complete(http_parser *p)
 	struct http_conn *c = p->data;
 	struct http_request *req = c->cur;
 
+	/* Read whole: the handler has it now, and the pipeline limit bounds those. */
+	conn_release_body(c);
 	c->cur = NULL;
 	conn_dispatch(c, req);
 	return 0;
@@ -582,6 +624,8 @@ static void conn_parse(struct http_conn *c)
 			/* Paused for an oversized head or body: answer it and stop reading. */
 			if (c->cur && c->cur->body_too_large)
 				conn_reject(c, 413, "Request body too large");
+			else if (c->cur && c->cur->body_no_room)
+				conn_reject(c, 503, "The server is busy reading other requests: try again.");
 			else
 				conn_reject(c, 431, "Request header fields too large");
 			return;
@@ -678,6 +722,7 @@ static void conn_close(struct http_conn *c)
 		else
 			req->conn = NULL; /* the handler still owns it and frees it on send */
 	}
+	conn_release_body(c);
 	request_free(c->cur);
 	buf_free(&c->in);
 	buf_free(&c->out);
@@ -741,8 +786,7 @@ static void server_on_accept(struct loop *loop, int fd, uint32_t events, void *d
 	for (;;) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
-		char host[INET6_ADDRSTRLEN] = "?", port[8] = "?";
-		struct http_conn *c;
+		char host[INET6_ADDRSTRLEN] = "?", port[8] = "?", peer[64];
 		int cfd, one = 1;
 
 		cfd = accept4(fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -762,31 +806,39 @@ static void server_on_accept(struct loop *loop, int fd, uint32_t events, void *d
 			return;
 		}
 		(void)setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		c = calloc(1, sizeof(*c));
-		if (!c) {
-			close(cfd);
-			continue;
-		}
-		c->srv = srv;
-		c->fd = cfd;
-		c->last_active = loop_now_ms(loop);
-		c->head_deadline = c->last_active + srv->opts.header_timeout_ms;
 		(void)getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), port, sizeof(port),
 				  NI_NUMERICHOST | NI_NUMERICSERV);
-		snprintf(c->peer, sizeof(c->peer), "%s:%s", host, port);
-		http_parser_init(&c->parser, HTTP_REQUEST);
-		c->parser.data = c;
-		if (loop_add_fd(loop, cfd, EPOLLIN, conn_on_event, c) < 0) {
+		snprintf(peer, sizeof(peer), "%s:%s", host, port);
+		if (http_server_adopt(srv, cfd, peer) < 0)
 			close(cfd);
-			free(c);
-			continue;
-		}
-		c->next = srv->conns;
-		if (srv->conns)
-			srv->conns->prev = c;
-		srv->conns = c;
-		srv->nconns++;
 	}
+}
+
+int http_server_adopt(struct http_server *srv, int fd, const char *peer)
+{
+	struct http_conn *c = calloc(1, sizeof(*c));
+	int err;
+
+	if (!c)
+		return -ENOMEM;
+	c->srv = srv;
+	c->fd = fd;
+	c->last_active = loop_now_ms(srv->loop);
+	c->head_deadline = c->last_active + srv->opts.header_timeout_ms;
+	snprintf(c->peer, sizeof(c->peer), "%s", peer);
+	http_parser_init(&c->parser, HTTP_REQUEST);
+	c->parser.data = c;
+	err = loop_add_fd(srv->loop, fd, EPOLLIN, conn_on_event, c);
+	if (err < 0) {
+		free(c);
+		return err;
+	}
+	c->next = srv->conns;
+	if (srv->conns)
+		srv->conns->prev = c;
+	srv->conns = c;
+	srv->nconns++;
+	return 0;
 }
 
 /* Often enough that a short header deadline is kept to within a quarter of it. */
@@ -836,6 +888,10 @@ struct http_server *http_server_new(struct loop *loop, const struct http_server_
 		srv->opts.header_timeout_ms = 10000;
 	if (!srv->opts.max_pipeline)
 		srv->opts.max_pipeline = 64;
+	if (!srv->opts.max_body_memory)
+		srv->opts.max_body_memory = srv->opts.max_body > BODY_MEMORY_MIN / 2
+						    ? 2 * srv->opts.max_body
+						    : BODY_MEMORY_MIN;
 	srv->handler = handler;
 	srv->data = data;
 	srv->fd = -1;

@@ -293,7 +293,7 @@ static void handle_init(struct proxy *p, struct http_request *req)
 	json_t *body = NULL, *value, *conc, *env = NULL;
 	char errbuf[160], *decoded = NULL;
 	const char *code, *main_name;
-	size_t dlen = 0;
+	size_t dlen = 0, code_len;
 
 	if (p->state != PROXY_NEW) {
 		pr_warn("%s", MSG_REINIT);
@@ -308,6 +308,8 @@ static void handle_init(struct proxy *p, struct http_request *req)
 	}
 	value = json_object_get(body, "value");
 	code = json_obj_str(value, "code");
+	/* The code's own length: a "\u0000" in it (the API accepts one) must not cut it. */
+	code_len = json_string_length(json_object_get(value, "code"));
 	main_name = json_obj_str(value, "main");
 	if ((!code || !*code) && !ops->code_optional) {
 		send_error(req, 403, MSG_NO_CODE);
@@ -331,7 +333,7 @@ static void handle_init(struct proxy *p, struct http_request *req)
 	args.binary = json_is_true(json_object_get(value, "binary"));
 	args.env = env;
 	if (args.binary) {
-		decoded = base64_decode(code, strlen(code), &dlen);
+		decoded = base64_decode(code, code_len, &dlen);
 		if (!decoded) {
 			p->state = PROXY_INITIALIZING;
 			proxy_init_error(p, req, 502, "The action code is not valid base64.");
@@ -341,7 +343,7 @@ static void handle_init(struct proxy *p, struct http_request *req)
 		args.code_len = dlen;
 	} else {
 		args.code = code;
-		args.code_len = strlen(code);
+		args.code_len = code_len;
 	}
 	p->state = PROXY_INITIALIZING;
 	ops->init(p, req, &args);

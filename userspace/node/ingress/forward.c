@@ -88,7 +88,8 @@ static void drop_cached(struct forwarder *fw, const struct http_request *req,
 	    strncmp(path, "/api/v1/namespaces/", 19) ||
 	    (!memmem(path, pathlen, "/actions/", 9) && !memmem(path, pathlen, "/packages/", 10)))
 		return;
-	body = json_loadb(resp->body.data ? resp->body.data : "", resp->body.len, 0, NULL);
+	/* json_parse: an entity may hold "\u0000"; the cache must still be dropped. */
+	body = json_parse(resp->body.data ? resp->body.data : "", resp->body.len, NULL, 0);
 	ns = json_obj_str(body, "namespace");
 	name = json_obj_str(body, "name");
 	if (ns && name && (size_t)snprintf(docid, sizeof(docid), "%s/%s", ns, name) < sizeof(docid))

@@ -69,9 +69,8 @@ static void handle_line(struct event_watch *ew, const char *text, size_t len)
 	json_decref(ev);
 }
 
-static void on_body(const char *data, size_t len, void *arg)
+void event_watch_feed(struct event_watch *ew, const char *data, size_t len)
 {
-	struct event_watch *ew = arg;
 	char *nl;
 
 	buf_append(&ew->line, data, len);
@@ -81,6 +80,11 @@ static void on_body(const char *data, size_t len, void *arg)
 		handle_line(ew, buf_head(&ew->line), n);
 		buf_consume(&ew->line, n + 1);
 	}
+}
+
+static void on_body(const char *data, size_t len, void *arg)
+{
+	event_watch_feed(arg, data, len);
 }
 
 static void on_end(struct http_response *resp, int err, void *data)

@@ -21,5 +21,8 @@ typedef void (*event_cb)(const json_t *event, void *data);
 struct event_watch *event_watch_new(struct loop *loop, struct ctlclient *cc, event_cb cb,
 				    void *data);
 void event_watch_free(struct event_watch *ew);
+/* Takes the stream's bytes as they arrive: complete lines become events. Public for the
+ * fuzz target (tests/fuzz/fuzz_events.c), which has no controller to connect to. */
+void event_watch_feed(struct event_watch *ew, const char *data, size_t len);
 
 #endif
