@@ -102,7 +102,9 @@ for suite in "${suites[@]}"; do
 		done
 		;;
 	e2e)
-		if [ ! -d tests/e2e/node_modules/openwhisk ]; then
+		# Installed again whenever package-lock.json lists something newer than what is there.
+		if [ ! -f tests/e2e/node_modules/.package-lock.json ] ||
+			[ tests/e2e/package-lock.json -nt tests/e2e/node_modules/.package-lock.json ]; then
 			(cd tests/e2e && npm ci --no-audit --no-fund >/dev/null 2>&1) ||
 				(cd tests/e2e && npm install --no-audit --no-fund >/dev/null 2>&1)
 		fi

@@ -127,8 +127,9 @@ test('an update of the action\'s package empties its entries at once', async () 
   await putEntity(sys, 'packages', 'pk', { parameters: [{ key: 'fixed', value: 1 }], annotations: [{ key: 'touched', value: true }] }, opts());
   // The controller's event for the update comes after the node's own drop and may empty
   // an entry made in between once more: caching works again once it has passed.
+  let b;
   await dp.eventually(async () => {
-    const b = await invokeOk(sys, 'pk/check', { token: 'b', ttl: 60 }, opts({ result: true }));
+    b = await invokeOk(sys, 'pk/check', { token: 'b', ttl: 60 }, opts({ result: true }));
     const again = await invokeOk(sys, 'pk/check', { token: 'b', ttl: 60 }, opts({ result: true }));
     return JSON.stringify(again) === JSON.stringify(b);
   }, { what: 'cached again after the update' });
