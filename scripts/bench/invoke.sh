@@ -151,7 +151,9 @@ start_nginx_cached() {
 	local d=$bench_tmp/nginx-$2
 	NGINX_PORT=$(free_port)
 	mkdir -p "$d/cache"
+	# Its workers write the cache files into the benchmark's private directory.
 	cat >"$d.conf" <<CONF
+user root;
 worker_processes auto;
 pid $d.pid;
 error_log $d/error.log warn;
