@@ -423,6 +423,42 @@ static void test_body_memory_cap(void)
 	fixture_fini(&f);
 }
 
+/* An answer before the body (here the memory cap's 503) must reach a client that is still
+ * sending: the server reads and drops the rest instead of closing on unread bytes, which
+ * resets the connection under the client's feet. */
+static void test_lingering_close(void)
+{
+	struct http_server_opts o = { .max_body = 1 << 20, .max_body_memory = 1000 };
+	const size_t total = 512u << 10;
+	char head[128], chunk[16384], out[4096];
+	struct fixture f;
+	size_t sent = 0;
+	int fd;
+
+	memset(chunk, 'x', sizeof(chunk));
+	ASSERT(fixture_init_opts(&f, &o) == 0);
+	fd = raw_connect(f.port);
+	ASSERT(fd >= 0);
+	snprintf(head, sizeof(head), "POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n",
+		 total);
+	ASSERT(send(fd, head, strlen(head), MSG_NOSIGNAL) == (ssize_t)strlen(head));
+	for (uint64_t deadline = clock_mono_ms() + 3000; sent < total && clock_mono_ms() < deadline;) {
+		size_t n = total - sent < sizeof(chunk) ? total - sent : sizeof(chunk);
+		ssize_t w = send(fd, chunk, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (w > 0)
+			sent += (size_t)w;
+		else if (errno != EAGAIN)
+			break; /* reset */
+		RUN_UNTIL(&f, 0, 2);
+	}
+	CHECK(sent == total);
+	raw_read(&f, fd, out, sizeof(out), "\r\n\r\n");
+	CHECK(strstr(out, "HTTP/1.1 503") != NULL);
+	close(fd);
+	fixture_fini(&f);
+}
+
 static unsigned long loop_iterations;
 
 static void count_iteration(struct loop *loop, void *data)
@@ -547,6 +583,7 @@ int main(void)
 	RUN(test_path_split);
 	RUN(test_header_deadline);
 	RUN(test_body_memory_cap);
+	RUN(test_lingering_close);
 	RUN(test_emfile_pauses);
 	TEST_EXIT();
 }

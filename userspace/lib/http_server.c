@@ -38,6 +38,7 @@ struct http_conn {
 	bool in_value;     /* last header callback was a value */
 	size_t header_bytes;
 	bool closing;      /* close once the queue is answered and flushed */
+	bool linger;       /* at the close, read and drop what the client still sends */
 	bool dead;         /* closed; freed when no longer busy */
 	bool want_out;
 	bool read_paused;
@@ -313,6 +314,7 @@ static void conn_flush(struct http_conn *c)
 		return;
 	}
 	if (!buf_pending(&c->out) && c->closing && !c->head) {
+		c->linger = true; /* every answer is out: the client may still be sending */
 		conn_close(c);
 		return;
 	}
@@ -701,6 +703,81 @@ static void conn_on_event(struct loop *loop, int fd, uint32_t events, void *data
 		conn_read(c);
 }
 
+/*
+ * A lingering close (as nginx's): after the last answer of a connection we end, the client
+ * may still be sending a body we did not read (a 413 answered at the head). Closing with
+ * unread bytes makes the kernel send a reset, which can reach the client before it has
+ * read our answer. So the write side is shut and what still comes is read and dropped,
+ * until the client closes, LINGER_MS pass or LINGER_MAX bytes came.
+ */
+#define LINGER_MS 2000
+#define LINGER_MAX (4u << 20)
+
+struct lingering {
+	struct loop *loop;
+	int fd;
+	size_t drained;
+	struct loop_timer *timer;
+};
+
+static void linger_end(struct lingering *l)
+{
+	loop_del_fd(l->loop, l->fd);
+	close(l->fd);
+	if (l->timer)
+		loop_timer_cancel(l->loop, l->timer);
+	free(l);
+}
+
+static void on_linger_read(struct loop *loop, int fd, uint32_t events, void *data)
+{
+	struct lingering *l = data;
+	char sink[16384];
+
+	for (;;) {
+		ssize_t n = read(fd, sink, sizeof(sink));
+
+		if (n > 0 && (l->drained += (size_t)n) < LINGER_MAX)
+			continue;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		linger_end(l);
+		return;
+	}
+}
+
+static void on_linger_over(struct loop *loop, void *data)
+{
+	struct lingering *l = data;
+
+	l->timer = NULL;
+	linger_end(l);
+}
+
+/* Takes fd over; false (fd untouched) when it cannot linger. */
+static bool linger_start(struct loop *loop, int fd)
+{
+	struct lingering *l = calloc(1, sizeof(*l));
+
+	if (!l || shutdown(fd, SHUT_WR) < 0)
+		goto fail;
+	l->loop = loop;
+	l->fd = fd;
+	l->timer = loop_timer_add(loop, LINGER_MS, on_linger_over, l);
+	if (!l->timer)
+		goto fail;
+	if (loop_add_fd(loop, fd, EPOLLIN, on_linger_read, l)) {
+		loop_timer_cancel(loop, l->timer);
+		goto fail;
+	}
+	return true;
+fail:
+	free(l);
+	return false;
+}
+
 static void conn_close(struct http_conn *c)
 {
 	struct http_server *srv = c->srv;
@@ -709,7 +786,8 @@ static void conn_close(struct http_conn *c)
 	if (!c->dead) {
 		c->dead = true;
 		loop_del_fd(srv->loop, c->fd);
-		close(c->fd);
+		if (!c->linger || !linger_start(srv->loop, c->fd))
+			close(c->fd);
 		c->fd = -1;
 	}
 	if (c->busy)
