@@ -80,4 +80,13 @@ test('triggers and rules with NUL read back', async () => {
   expectStatus(await sys.request('DELETE', T, opts()), 200);
 });
 
+test('an action whose result holds a NUL: the answer and the stored record keep it', async () => {
+  await dp.putAction(sys, 'nulresult', { exec: { kind: 'nodejs:20', code: 'function main() { return { s: "a\\u0000b" } }' } }, opts());
+  const r = await dp.invoke(sys, 'nulresult', {}, opts());
+  assert.strictEqual(r.status, 200, r.text);
+  assert.deepStrictEqual(codes(r.json.response.result.s), codes(NUL));
+  const rec = await dp.waitRecord(sys, r.json.activationId, opts());
+  assert.deepStrictEqual(codes(rec.response.result.s), codes(NUL));
+});
+
 run();

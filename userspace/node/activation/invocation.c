@@ -275,7 +275,7 @@ static void take_answer(struct invocation *inv, int status, const char *body, si
 		return;
 	}
 	/* Parsed only when it will be kept: an oversized answer is cut, not parsed. */
-	j = len ? json_loadb(body, len, JSON_DECODE_ANY, NULL) : NULL;
+	j = len ? json_parse(body, len, NULL, 0) : NULL;
 	if (status == 200 && (json_is_object(j) || json_is_array(j))) {
 		inv->status = json_is_object(j) && json_object_get(j, "error") ? ACTIVATION_APPLICATION_ERROR
 										 : ACTIVATION_SUCCESS;

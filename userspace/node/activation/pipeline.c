@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "node/activation/cached_result.h"
+#include "json.h"
 #include "node/activation/invocation.h"
 #include "node/activation/pipeline.h"
 #include "node/activation/record.h"
@@ -195,7 +196,7 @@ static int answer_from_cache(struct activation *act, const struct activation_spe
 	v = result_cache_get(rc, key, began_ms);
 	result_cache_count(rc, v != NULL);
 	if (v)
-		result = json_loadb(v->data, v->len, JSON_DECODE_ANY, NULL);
+		result = json_parse(v->data, v->len, NULL, 0);
 	result_value_unref(v);
 	if (!result)
 		return 0;

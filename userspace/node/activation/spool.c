@@ -215,7 +215,7 @@ static void recover_file(const char *path, struct pending **table)
 
 		if (line[n - 1] != '\n')
 			break; /* a torn last line: never acknowledged to anyone */
-		j = json_loadb(line, (size_t)n, 0, NULL);
+		j = json_parse(line, (size_t)n, NULL, 0);
 		id = json_obj_str(j, "accepted");
 		if (id && strlen(id) == 32) {
 			struct pending *p = calloc(1, sizeof(*p));

@@ -165,7 +165,7 @@ static void on_init_answer(struct http_response *resp, int err, void *data)
 	ps->init_call = NULL;
 	if (err || resp->status != 200) {
 		json_t *j = !err && resp->body.len
-				    ? json_loadb(resp->body.data, resp->body.len, JSON_DECODE_ANY, NULL)
+				    ? json_parse(resp->body.data, resp->body.len, NULL, 0)
 				    : NULL;
 
 		if (err == -ETIMEDOUT) {
