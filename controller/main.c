@@ -201,7 +201,7 @@ int main(int argc, char **argv)
 	struct lease *lease = NULL;
 	struct election election = { .ctl = &ctl, .pods = &pods };
 	int64_t retention_ms = 0;
-	int opt, err, level;
+	int opt, err;
 
 	log_init("xwhisk-controller");
 	while ((opt = getopt_long(argc, argv, "l:d:s:r:v:h", opts, NULL)) != -1) {
@@ -219,12 +219,10 @@ int main(int argc, char **argv)
 			runtimes = optarg;
 			break;
 		case 'v':
-			level = log_parse_level(optarg);
-			if (level < 0) {
+			if (log_set_level_name(optarg)) {
 				fprintf(stderr, "unknown log level '%s'\n", optarg);
 				return 2;
 			}
-			log_set_level((enum log_level)level);
 			break;
 		case 'h':
 			usage(stdout);

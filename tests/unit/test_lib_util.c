@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Buffers, URL decoding, base64, ids, time formatting and the loop's timers. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
 #include "digest.h"
 #include "http.h"
+#include "log.h"
 #include "loop.h"
 #include "prom.h"
 #include "util.h"
@@ -136,6 +138,17 @@ static void test_prom(void)
 	buf_free(&b);
 }
 
+/* --log-level: names in any case; an unknown one is refused and changes nothing. */
+static void test_log_level_names(void)
+{
+	CHECK(log_set_level_name("DEBUG") == 0);
+	CHECK(log_set_level_name("warn") == 0);
+	CHECK(log_set_level_name("loud") == -EINVAL);
+	CHECK(log_set_level_name("") == -EINVAL);
+	CHECK(log_parse_level("error") >= 0);
+	CHECK(log_set_level_name("info") == 0);
+}
+
 int main(void)
 {
 	RUN(test_buf);
@@ -145,5 +158,6 @@ int main(void)
 	RUN(test_timers);
 	RUN(test_sha256);
 	RUN(test_prom);
+	RUN(test_log_level_names);
 	TEST_EXIT();
 }

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,16 @@ int log_parse_level(const char *s)
 		if (!strcasecmp(s, level_names[i]))
 			return (int)i;
 	return -1;
+}
+
+int log_set_level_name(const char *s)
+{
+	int level = log_parse_level(s);
+
+	if (level < 0)
+		return -EINVAL;
+	log_set_level((enum log_level)level);
+	return 0;
 }
 
 void log_init(const char *prog)

@@ -15,6 +15,8 @@ void log_init(const char *prog);
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
 int log_parse_level(const char *s);
+/* Sets the level by its name (--log-level); -EINVAL for a name it does not know. */
+int log_set_level_name(const char *s);
 
 void log_print(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

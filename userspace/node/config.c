@@ -197,7 +197,7 @@ int node_config_load(struct node_config *cfg, int argc, char **argv, struct node
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	int opt, level;
+	int opt;
 
 	config_from_env(cfg);
 	while ((opt = getopt_long(argc, argv, "l:c:d:w:p:v:h", opts, NULL)) != -1) {
@@ -224,12 +224,10 @@ int node_config_load(struct node_config *cfg, int argc, char **argv, struct node
 			flags->destroy = true;
 			break;
 		case 'v':
-			level = log_parse_level(optarg);
-			if (level < 0) {
+			if (log_set_level_name(optarg)) {
 				fprintf(stderr, "unknown log level '%s'\n", optarg);
 				return 2;
 			}
-			log_set_level((enum log_level)level);
 			break;
 		case 'h':
 			usage(stdout);
