@@ -145,50 +145,17 @@ JS
 		"(pids $js_pids), bare server pid $server_pid"
 fi
 
-# start_nginx_cached UPSTREAM_PORT NAME: start_nginx with proxy_cache, keeping every 200
-# answer to a POST for an hour, keyed by URI and body; sets NGINX_PORT.
-start_nginx_cached() {
-	local d=$bench_tmp/nginx-$2
-	NGINX_PORT=$(free_port)
-	mkdir -p "$d/cache"
-	# Its workers write the cache files into the benchmark's private directory.
-	cat >"$d.conf" <<CONF
-user root;
-worker_processes auto;
-pid $d.pid;
-error_log $d/error.log warn;
-events { worker_connections 4096; }
-http {
-	access_log off;
-	client_body_temp_path $d;
-	proxy_temp_path $d;
-	client_body_buffer_size 64k;
-	proxy_cache_path $d/cache keys_zone=bench:10m max_size=64m;
-	upstream backend { server 127.0.0.1:$1; keepalive 64; }
-	server {
-		listen 127.0.0.1:$NGINX_PORT;
-		location / {
-			proxy_cache bench;
-			proxy_cache_methods POST;
-			proxy_cache_key "\$request_uri|\$request_body";
-			proxy_cache_valid 200 1h;
-			proxy_pass http://backend;
-			proxy_http_version 1.1;
-			proxy_set_header Connection "";
-			proxy_set_header Host \$host;
-		}
-	}
-}
-CONF
-	nginx -c "$d.conf" -p "$d"
-	wait_port "$NGINX_PORT"
-}
-
 if rounds_has cache; then
 	rounds_has nodejs || { echo "invoke.sh: the cache round needs the nodejs round" >&2; exit 1; }
 	# put_action's first invoke runs it and fills the cache: then every invoke is a hit.
 	put_action cachedjs "$js_kind" 'function main(params) { return { __ow_cache: { ttl: 86400 } } }'
-	start_nginx_cached "$server_port" cache
+	# proxy_cache keeps every 200 answer to a POST for an hour, keyed by URI and body; its
+	# workers write the cache files into the benchmark's private directory, so as root.
+	mkdir -p "$bench_tmp/nginx-cache/cache"
+	NGINX_MAIN='user root;' \
+		NGINX_HTTP='client_body_buffer_size 64k; proxy_cache_path $NGINX_DIR/cache keys_zone=bench:10m max_size=64m;' \
+		NGINX_LOCATION='proxy_cache bench; proxy_cache_methods POST; proxy_cache_key "$request_uri|$request_body"; proxy_cache_valid 200 1h;' \
+		start_nginx "$server_port" 127.0.0.1 cache
 	cache_nginx_port=$NGINX_PORT
 	cache_nginx_pids=$(nginx_pids cache)
 fi

@@ -68,12 +68,16 @@ start_xwhisk() {
 
 # start_nginx UPSTREAM_PORT [UPSTREAM_HOST] [NAME]: a keep-alive proxy_pass in front of it;
 # sets NGINX_PORT. One worker per CPU, as nginx's "auto". NAME tells instances apart when a
-# benchmark runs several (nginx_pids NAME lists one's processes).
+# benchmark runs several (nginx_pids NAME lists one's processes). A round that needs more
+# sets NGINX_MAIN, NGINX_HTTP or NGINX_LOCATION (directives added at that level) for the
+# call; $NGINX_DIR in them is the instance's own directory.
 start_nginx() {
 	local upstream_host=${2:-127.0.0.1} d=$bench_tmp/nginx${3:+-$3}
+	local main=${NGINX_MAIN:-} http=${NGINX_HTTP:-} loc=${NGINX_LOCATION:-}
 	NGINX_PORT=$(free_port)
 	mkdir -p "$d"
 	cat >"$d.conf" <<CONF
+${main//\$NGINX_DIR/$d}
 worker_processes auto;
 pid $d.pid;
 error_log $d/error.log warn;
@@ -82,10 +86,12 @@ http {
 	access_log off;
 	client_body_temp_path $d;
 	proxy_temp_path $d;
+	${http//\$NGINX_DIR/$d}
 	upstream backend { server $upstream_host:$1; keepalive 64; }
 	server {
 		listen 127.0.0.1:$NGINX_PORT;
 		location / {
+			${loc//\$NGINX_DIR/$d}
 			proxy_pass http://backend;
 			proxy_http_version 1.1;
 			proxy_set_header Connection "";

@@ -49,41 +49,11 @@ node -e "$HANDLER; require('http').createServer(main).listen($DIRECT_PORT, '127.
 bench_pids+=($!)
 wait_port "$DIRECT_PORT"
 
-d=$bench_tmp/nginx-stream
-NGINX_PORT=$(free_port)
-mkdir -p "$d"
-cat >"$d.conf" <<CONF
-worker_processes auto;
-pid $d.pid;
-error_log $d/error.log warn;
-events { worker_connections 4096; }
-http {
-	access_log off;
-	client_max_body_size 0;
-	client_body_temp_path $d;
-	proxy_temp_path $d;
-	server {
-		listen 127.0.0.1:$NGINX_PORT;
-		location / {
-			proxy_pass http://127.0.0.1:$DIRECT_PORT;
-			proxy_http_version 1.1;
-			proxy_request_buffering off;
-			proxy_buffering off;
-		}
-	}
-}
-CONF
-nginx -c "$d.conf" -p "$d"
-wait_port "$NGINX_PORT"
+# Buffering off both ways, no body limit: the stream passes through as it comes.
+NGINX_HTTP='client_max_body_size 0;' NGINX_LOCATION='proxy_request_buffering off; proxy_buffering off;' \
+	start_nginx "$DIRECT_PORT" 127.0.0.1 stream
 
-node_pid=$(pgrep -n -f "$bin/xwhisk-node" || true)
-cpu_ticks() { # user+system clock ticks of the given pids
-	local t=0 p
-	for p in "$@"; do
-		[ -r "/proc/$p/stat" ] && t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat")))
-	done
-	echo "$t"
-}
+node_pid=$NODE_PID
 
 # run NAME URL PIDS...: one upload and one download; MB/s each, CPU ms per MB of PIDS.
 run() {
