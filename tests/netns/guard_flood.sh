@@ -12,13 +12,13 @@
 set -uo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+source "$top/tests/netns/lan.bash"
 build=${BUILD:-build}
 case "$build" in /*) ;; *) build=$top/$build ;; esac
 bin=$build/tests/netns
 py=$top/tests/netns/guard_client.py
 id=$$
 ns_node=xwg-node-$id
-ns_lan=xwg-lan-$id
 ns_flood=xwg-flood-$id
 ns_good=xwg-good-$id
 pin=/sys/fs/bpf/xwhisk-netns-guard-$id
@@ -45,9 +45,7 @@ cleanup() {
 	if [ -e "/run/netns/$ns_node" ]; then
 		nsenter --net="/run/netns/$ns_node" "$bin/guardctl" detach eth0 "$pin" >/dev/null 2>&1
 	fi
-	for ns in "$ns_node" "$ns_lan" "$ns_flood" "$ns_good"; do
-		ip netns del "$ns" 2>/dev/null
-	done
+	lan_down xwg "$id" node flood good
 	rm -rf "$pin" "$tmp"
 	[ -n "$cg" ] && rmdir "$cg" 2>/dev/null
 	return 0
@@ -56,11 +54,6 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM
 
 guardctl() { nsenter --net="/run/netns/$ns_node" "$bin/guardctl" "$@"; }
-in_ns() {
-	local ns=$1
-	shift
-	ip netns exec "$ns" "$@"
-}
 counter() { guardctl counters "$pin" | awk -v r="$1" '$1 == r { print $2 }'; }
 probe() { in_ns "$ns_good" timeout 30 python3 "$py" probe "$@"; }
 
@@ -77,22 +70,7 @@ done
 
 # ---- topology ----
 setup() {
-	local n i=1
-	for ns in "$ns_node" "$ns_lan" "$ns_flood" "$ns_good"; do
-		ip netns add "$ns" || return 1
-		ip -n "$ns" link set lo up || return 1
-	done
-	ip -n "$ns_lan" link add br0 type bridge || return 1
-	ip -n "$ns_lan" link set br0 up || return 1
-	for n in node flood good; do
-		local ns=xwg-$n-$id
-		ip link add eth0 netns "$ns" type veth peer name "p-$n" netns "$ns_lan" || return 1
-		ip -n "$ns_lan" link set "p-$n" master br0 up || return 1
-		ip -n "$ns" addr add "10.231.0.$i/24" dev eth0 || return 1
-		ip -n "$ns" addr add "fd00:231::$i/64" dev eth0 nodad || return 1
-		ip -n "$ns" link set eth0 up || return 1
-		i=$((i + 1))
-	done
+	lan_up xwg "$id" 10.231.0 fd00:231 node flood good || return 1
 	# The server runs in a cgroup of its own: sockops_conns counts its connections only.
 	cg=$(findmnt -n -t cgroup2 -o TARGET | head -1)/xwhisk-netns-guard-$id
 	mkdir "$cg" || return 1

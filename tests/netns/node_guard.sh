@@ -13,11 +13,11 @@
 set -uo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+source "$top/tests/netns/lan.bash"
 build=${BUILD:-build}
 case "$build" in /*) ;; *) build=$top/$build ;; esac
 id=$$
 ns_node=xwn-node-$id
-ns_lan=xwn-lan-$id
 ns_bad=xwn-bad-$id
 ns_good=xwn-good-$id
 node=10.232.0.1
@@ -40,13 +40,6 @@ not_ok() {
 	echo "not ok - node guard: $1: $2"
 	failed=1
 }
-# nsenter, not "ip netns exec": that one mounts another /sys, without the cgroup and bpf
-# file systems the node needs.
-in_ns() {
-	local ns=$1
-	shift
-	nsenter --net="/run/netns/$ns" "$@"
-}
 metric() { in_ns "$ns_node" curl -s --max-time 5 "$url/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
 # status CODE of one request from ns with credentials (000: no answer in time)
 status() { in_ns "$1" curl -s -o /dev/null -w '%{http_code}' --max-time "${3:-3}" -u "$2" "$url/api/v1/namespaces"; }
@@ -59,9 +52,7 @@ cleanup() {
 	if [ -e "/run/netns/$ns_node" ]; then
 		in_ns "$ns_node" "$build/xwhisk-node" --destroy >/dev/null 2>&1
 	fi
-	for ns in "$ns_node" "$ns_lan" "$ns_bad" "$ns_good"; do
-		ip netns del "$ns" 2>/dev/null
-	done
+	lan_down xwn "$id" node bad good
 	rm -rf "$tmp" "$XWHISK_PIN_DIR"
 	return 0
 }
@@ -74,20 +65,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 setup() {
-	local n i=1
-	for ns in "$ns_node" "$ns_lan" "$ns_bad" "$ns_good"; do
-		ip netns add "$ns" || return 1
-		ip -n "$ns" link set lo up || return 1
-	done
-	ip -n "$ns_lan" link add br0 type bridge || return 1
-	ip -n "$ns_lan" link set br0 up || return 1
-	for n in node bad good; do
-		ip link add eth0 netns "xwn-$n-$id" type veth peer name "p-$n" netns "$ns_lan" || return 1
-		ip -n "$ns_lan" link set "p-$n" master br0 up || return 1
-		ip -n "xwn-$n-$id" addr add "10.232.0.$i/24" dev eth0 || return 1
-		ip -n "xwn-$n-$id" link set eth0 up || return 1
-		i=$((i + 1))
-	done
+	lan_up xwn "$id" 10.232.0 "" node bad good || return 1
 	# Not through in_ns (a function): $! must be xwhisk-run itself, for the trap's TERM.
 	nsenter --net="/run/netns/$ns_node" "$top/scripts/xwhisk-run" >"$tmp/run.log" 2>&1 &
 	run_pid=$!

@@ -12,6 +12,7 @@
 set -u
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+source "$top/tests/netns/lan.bash"
 tool=$top/${BUILD:-build}/tests/test_bpf_sandbox_tc
 id=$$
 node=xwsn-n-$id
@@ -25,7 +26,6 @@ pids=()
 
 ok() { echo "ok - $1"; }
 notok() { echo "not ok - $1: $2"; failed=1; }
-in_ns() { local ns=$1; shift; nsenter --net="/run/netns/$ns" "$@"; }
 
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
