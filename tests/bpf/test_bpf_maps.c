@@ -14,20 +14,6 @@
 
 static char pin_dir[128];
 
-static char *run_cmd(const char *cmd)
-{
-	static char out[1 << 16];
-	FILE *p = popen(cmd, "r");
-	size_t n;
-
-	if (!p)
-		return NULL;
-	n = fread(out, 1, sizeof(out) - 1, p);
-	out[n] = '\0';
-	pclose(p);
-	return out;
-}
-
 static void test_create_and_map(void)
 {
 	struct xw_maps *m = NULL;
@@ -75,16 +61,16 @@ static void test_bpftool_dump_has_names(void)
 	const char *out;
 
 	snprintf(cmd, sizeof(cmd), "bpftool map dump pinned %s/slots 2>&1 | head -c 60000", pin_dir);
-	out = run_cmd(cmd);
+	out = test_run_cmd(cmd);
 	ASSERT(out);
 	CHECK(strstr(out, "\"inflight\": 2") != NULL);
 	CHECK(strstr(out, "\"action_id\"") != NULL);
 	snprintf(cmd, sizeof(cmd), "bpftool map dump pinned %s/actions 2>&1", pin_dir);
-	out = run_cmd(cmd);
+	out = test_run_cmd(cmd);
 	CHECK(out && strstr(out, "\"concurrency\": 3") != NULL);
 	snprintf(cmd, sizeof(cmd), "bpftool map dump pinned %s/namespaces 2>&1 | head -c 4000",
 		 pin_dir);
-	out = run_cmd(cmd);
+	out = test_run_cmd(cmd);
 	CHECK(out && strstr(out, "\"invocations_per_minute\"") != NULL);
 }
 

@@ -434,17 +434,13 @@ static void test_clsact_fallback(void)
 /* bpftool prints the sandbox's id and address readably. */
 static void test_bpftool_dump(void)
 {
-	char cmd[300], out[8192];
-	FILE *p;
-	size_t n;
+	const char *out;
+	char cmd[300];
 
 	snprintf(cmd, sizeof(cmd), "bpftool map dump pinned %s/%s 2>&1", pin_dir,
 		 XW_MAP_SANDBOX_IFACES);
-	p = popen(cmd, "r");
-	ASSERT(p);
-	n = fread(out, 1, sizeof(out) - 1, p);
-	out[n] = '\0';
-	pclose(p);
+	out = test_run_cmd(cmd);
+	ASSERT(out);
 	CHECK(strstr(out, "\"sandbox\": \"sbtest000001\"") != NULL);
 	CHECK(strstr(out, "169") != NULL && strstr(out, "254") != NULL);
 	if (getenv("SHOW_DUMP"))

@@ -492,20 +492,6 @@ static void test_config_knobs(void)
 	CHECK(run(&blocked, &action) == 0 && action == XDP_DROP);
 }
 
-static char *run_cmd(const char *cmd)
-{
-	static char out[1 << 16];
-	FILE *p = popen(cmd, "r");
-	size_t n;
-
-	if (!p)
-		return NULL;
-	n = fread(out, 1, sizeof(out) - 1, p);
-	out[n] = '\0';
-	pclose(p);
-	return out;
-}
-
 /* Keys read as addresses, values and verdicts by name. */
 static void test_bpftool_dump(void)
 {
@@ -514,7 +500,7 @@ static void test_bpftool_dump(void)
 
 	snprintf(cmd, sizeof(cmd), "bpftool map dump pinned %s/guard 2>&1 | head -c 60000",
 		 pin_dir);
-	out = run_cmd(cmd);
+	out = test_run_cmd(cmd);
 	ASSERT(out);
 	if (getenv("XW_TEST_SHOW"))
 		fputs(out, stderr);
@@ -525,10 +511,10 @@ static void test_bpftool_dump(void)
 	      strstr(out, "255,255,192,0,2,30") != NULL);
 	snprintf(cmd, sizeof(cmd), "bpftool map dump pinned %s/guard_stats 2>&1 | head -c 60000",
 		 pin_dir);
-	out = run_cmd(cmd);
+	out = test_run_cmd(cmd);
 	CHECK(out && strstr(out, "\"packets\"") != NULL);
 	snprintf(cmd, sizeof(cmd), "bpftool map dump pinned %s/guard_cfg 2>&1", pin_dir);
-	out = run_cmd(cmd);
+	out = test_run_cmd(cmd);
 	CHECK(out && strstr(out, "\"max_conns\": 4") != NULL);
 }
 
@@ -589,7 +575,7 @@ static int join_cgroup(const char *dir)
 /* The cgroup2 mount and this process's place in it. */
 static int find_cgroup(void)
 {
-	char *out = run_cmd("findmnt -n -t cgroup2 -o TARGET | head -1; "
+	const char *out = test_run_cmd("findmnt -n -t cgroup2 -o TARGET | head -1; "
 			    "sed -n 's/^0:://p' /proc/self/cgroup");
 	char mnt[256], rel[256];
 

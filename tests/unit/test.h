@@ -55,4 +55,19 @@ static inline int test_streq(const char *a, const char *b)
 
 #define TEST_EXIT() return test_failed_cases ? 1 : 0
 
+/* The output of a shell command (at most 64 KB, in a buffer the next call reuses), or NULL. */
+static inline const char *test_run_cmd(const char *cmd)
+{
+	static char out[1 << 16];
+	FILE *p = popen(cmd, "r");
+	size_t n;
+
+	if (!p)
+		return NULL;
+	n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = '\0';
+	pclose(p);
+	return out;
+}
+
 #endif
