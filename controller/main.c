@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "api.h"
 #include "auth.h"
 #include "cluster.h"
@@ -305,6 +307,11 @@ int main(int argc, char **argv)
 		ctl.cluster = cluster_new(ctl.loop, ctl.events, &ccfg);
 		if (!ctl.cluster)
 			goto out;
+	}
+	/* Once, before any thread of the Kubernetes backend exists (it is not thread-safe). */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
+		err = -ENOMEM;
+		goto out;
 	}
 	err = start_election(&election, &lease);
 	if (err)

@@ -70,6 +70,7 @@ for suite in "${suites[@]}"; do
 	ran_before=$((passed + failed))
 	case "$suite" in
 	unit)
+		run_one lint 60 tests/lint.sh
 		for t in "$build"/tests/test_*; do
 			[ -x "$t" ] || continue
 			case "$(basename "$t")" in test_bpf_*) continue ;; esac

@@ -215,7 +215,7 @@ int kube_call(const struct kube_config *kc, const char *method, const char *path
 		curl_slist_free_all(h);
 		if (rc == CURLE_OK && code != 429 && code < 500) {
 			*status = code;
-			*out = sink.len ? json_loadb(sink.data, sink.len, 0, NULL) : NULL;
+			*out = sink.len ? json_parse(sink.data, sink.len, NULL, 0) : NULL;
 			free(sink.data);
 			err = 0;
 			break;

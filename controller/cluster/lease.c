@@ -88,14 +88,6 @@ static bool write_ours(struct lease *l, json_t *current, bool take_over)
 	return !err && (status == 200 || status == 201);
 }
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* One round: true when this replica holds the Lease after it. */
 static bool round_once(struct lease *l)
 {
@@ -123,31 +115,38 @@ static bool round_once(struct lease *l)
 	snprintf(key, sizeof(key), "%s %s", holder, json_obj_str(spec, "renewTime") ?: "");
 	if (strcmp(key, l->observed)) {
 		snprintf(l->observed, sizeof(l->observed), "%s", key);
-		l->observed_ms = mono_ms();
+		l->observed_ms = clock_mono_ms();
 	}
 	if (!strcmp(holder, l->identity))
 		ok = write_ours(l, obj, false);
-	else if (!*holder || mono_ms() - l->observed_ms > (uint64_t)l->cfg.duration_s * 1000)
+	else if (!*holder || clock_mono_ms() - l->observed_ms > (uint64_t)l->cfg.duration_s * 1000)
 		ok = write_ours(l, obj, true);
 out:
 	json_decref(obj);
 	return ok;
 }
 
+/* Renewed recently enough that no other replica can have taken the Lease over. Read by
+ * the loop too: a round stuck on a silent API server must not keep a leader leading. */
+static bool renewed_lately(struct lease *l)
+{
+	return clock_mono_ms() - __atomic_load_n(&l->renewed_ms, __ATOMIC_ACQUIRE) <=
+	       (uint64_t)l->cfg.duration_s * 1000 * 2 / 3;
+}
+
 static void *lease_main(void *arg)
 {
 	struct lease *l = arg;
 
-	l->observed_ms = mono_ms();
+	l->observed_ms = clock_mono_ms();
 	while (!l->stop) {
 		bool leading = __atomic_load_n(&l->leading, __ATOMIC_ACQUIRE);
 
 		if (round_once(l)) {
-			l->renewed_ms = mono_ms();
+			__atomic_store_n(&l->renewed_ms, clock_mono_ms(), __ATOMIC_RELEASE);
 			if (!leading)
 				__atomic_store_n(&l->leading, true, __ATOMIC_RELEASE);
-		} else if (leading &&
-			   mono_ms() - l->renewed_ms > (uint64_t)l->cfg.duration_s * 1000 * 2 / 3) {
+		} else if (leading && !renewed_lately(l)) {
 			/* others may take it over soon: stop acting as the leader now */
 			__atomic_store_n(&l->leading, false, __ATOMIC_RELEASE);
 		}
@@ -163,7 +162,7 @@ static void *lease_main(void *arg)
 static void on_poll(struct loop *loop, void *data)
 {
 	struct lease *l = data;
-	bool leading = __atomic_load_n(&l->leading, __ATOMIC_ACQUIRE);
+	bool leading = __atomic_load_n(&l->leading, __ATOMIC_ACQUIRE) && renewed_lately(l);
 
 	l->poll = NULL;
 	if (leading && !l->told) {
@@ -200,14 +199,17 @@ struct lease *lease_start(struct loop *loop, const struct lease_config *cfg,
 		l->cfg.duration_s = 15;
 	if (!l->cfg.renew_ms)
 		l->cfg.renew_ms = 2000;
+	/* A round (a read and a write, each tried three times) stays well inside the
+	 * Lease's duration. */
+	if (!l->cfg.kube.timeout_ms || l->cfg.kube.timeout_ms > l->cfg.renew_ms)
+		l->cfg.kube.timeout_ms = l->cfg.renew_ms;
 	l->on_elected = on_elected;
 	l->on_lost = on_lost;
 	l->data = data;
 	/* (no signals on the thread: they are the loop's) */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
-	l->thread_up = !curl_global_init(CURL_GLOBAL_DEFAULT) &&
-		       !pthread_create(&l->thread, NULL, lease_main, l);
+	l->thread_up = !pthread_create(&l->thread, NULL, lease_main, l);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (!l->thread_up) {
 		free(l);

@@ -168,7 +168,7 @@ struct watch_state {
 static bool on_watch_line(const char *line, size_t len, void *arg)
 {
 	struct watch_state *w = arg;
-	json_t *ev = json_loadb(line, len, 0, NULL), *obj = json_object_get(ev, "object");
+	json_t *ev = json_parse(line, len, NULL, 0), *obj = json_object_get(ev, "object");
 	const char *type = json_obj_str(ev, "type") ?: "";
 	const char *rv = json_obj_str(json_object_get(obj, "metadata"), "resourceVersion");
 
@@ -399,8 +399,8 @@ static void on_init_answer(struct http_response *resp, int err, void *data)
 	}
 	{
 		json_t *answer = !err && resp->body.data ?
-					 json_loadb(resp->body.data + resp->body.off,
-						    resp->body.len - resp->body.off, 0, NULL) : NULL;
+					 json_parse(resp->body.data + resp->body.off,
+						    resp->body.len - resp->body.off, NULL, 0) : NULL;
 		const char *text = json_obj_str(answer, "error");
 		char message[512];
 
@@ -474,7 +474,7 @@ static bool adopt(struct pods *p, const json_t *pod, const char *ip)
 	const json_t *md = json_object_get(pod, "metadata");
 	const char *note = json_obj_str(json_object_get(md, "annotations"), ANNOTATION);
 	struct cnode *n = twin_of(p, json_obj_str(json_object_get(pod, "spec"), "nodeName") ?: "");
-	json_t *sb = note ? json_loads(note, 0, NULL) : NULL;
+	json_t *sb = note ? json_parse(note, strlen(note), NULL, 0) : NULL;
 	struct entity_rec rec = { 0 };
 	struct gsandbox *s = NULL;
 	bool ok = false;
@@ -786,7 +786,7 @@ struct pods *pods_start(struct loop *loop, struct cluster *c, struct store *stor
 	pthread_cond_init(&p->cond, NULL);
 	p->waiting = json_object();
 	p->mb = mailbox_new(loop);
-	if (!p->waiting || !p->mb || curl_global_init(CURL_GLOBAL_DEFAULT))
+	if (!p->waiting || !p->mb)
 		goto fail;
 	c->hooks = (struct cluster_hooks){
 		.registered = hook_registered,

@@ -1063,12 +1063,15 @@ static int pg_changes_read(struct store *st, store_change_cb cb, void *data)
 
 	if (!s->listen)
 		return -ENOMEM;
-	if (PQstatus(s->listen) != CONNECTION_OK) {
+	/* Lost: the connection, or only the LISTEN or its replay (a statement timeout on a
+	 * connection that stayed up). Either way the whole start is tried again. */
+	if (PQstatus(s->listen) != CONNECTION_OK || s->listen_lost) {
 		s->listen_lost = true;
 		/* An attempt blocks the loop up to connect_timeout: they grow apart. */
 		if (clock_mono_ms() < s->listen_retry)
 			return -ECONNREFUSED;
-		PQreset(s->listen);
+		if (PQstatus(s->listen) != CONNECTION_OK)
+			PQreset(s->listen);
 		if (PQstatus(s->listen) != CONNECTION_OK || listen_start(s, cb, data)) {
 			s->listen_retry = clock_mono_ms() + s->listen_pause;
 			if (s->listen_pause < 30000)

@@ -14,8 +14,7 @@ const { sys, opts } = ns;
 
 const NUL = 'a\u0000b';
 // A NUL inside the code too (in a comment and a string literal): it must reach the runtime.
-// The result names the characters it got (a result holding a NUL is another matter: the
-// node's reading of /run answers, userspace/node/activation/, is not part of this fix).
+// The result names the characters it got.
 const CODE = `// x\u0000y
 function main(p) { return { got: Array.from(p.p).map((c) => c.charCodeAt(0)), lit: "q\u0000r".length } }`;
 const codes = (s) => Array.from(s).map((c) => c.charCodeAt(0));
@@ -87,6 +86,18 @@ test('an action whose result holds a NUL: the answer and the stored record keep 
   assert.deepStrictEqual(codes(r.json.response.result.s), codes(NUL));
   const rec = await dp.waitRecord(sys, r.json.activationId, opts());
   assert.deepStrictEqual(codes(rec.response.result.s), codes(NUL));
+});
+
+test('a web answer holding a NUL is kept by the node\'s cache and served again from it', async () => {
+  const code = 'function main() { return { statusCode: 200, headers: { "Cache-Control": "max-age=60" }, body: { s: "a\\u0000b", r: Math.random() } } }';
+  await dp.putAction(sys, 'nulweb', { exec: { kind: 'nodejs:20', code }, annotations: [{ key: 'web-export', value: true }] }, opts());
+  const url = '/api/v1/web/nulns/default/nulweb.http';
+  const first = await sys.request('GET', url, { auth: null });
+  assert.strictEqual(first.status, 200, first.text);
+  assert.deepStrictEqual(codes(first.json.s), codes(NUL));
+  const again = await sys.request('GET', url, { auth: null });
+  assert.ok(again.headers.age !== undefined, `a hit carries Age: ${JSON.stringify(again.headers)}`);
+  assert.deepStrictEqual(again.json, first.json);
 });
 
 run();

@@ -190,7 +190,7 @@ static json_t *web_params(struct web_req *wr)
 		if (req->query && !add_pairs(wr, params, req->query, strlen(req->query)))
 			goto reserved;
 		if (req->body.len) {
-			json_t *j = media_is_json(ct) ? json_loadb(req->body.data, req->body.len, 0, NULL)
+			json_t *j = media_is_json(ct) ? json_parse(req->body.data, req->body.len, NULL, 0)
 						      : NULL;
 			const char *key;
 			json_t *v;

@@ -6,6 +6,7 @@
 #include "buf.h"
 #include "digest.h"
 #include "node/ingress/http_cache.h"
+#include "json.h"
 #include "node/ingress/web_cache.h"
 
 void web_cache_prepare(struct result_cache *rc, struct web_cache_use *use,
@@ -55,7 +56,7 @@ static int variant_key(const uint8_t primary[RESULT_KEY_LEN], const char *vary,
 
 static json_t *value_json(const struct result_value *v)
 {
-	return v ? json_loadb(v->data, v->len, 0, NULL) : NULL;
+	return v ? json_parse(v->data, v->len, NULL, 0) : NULL;
 }
 
 json_t *web_cache_lookup(struct result_cache *rc, struct web_cache_use *use,

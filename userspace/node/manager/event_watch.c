@@ -46,7 +46,7 @@ static void watch_broken(struct event_watch *ew, const char *why)
 
 static void handle_line(struct event_watch *ew, const char *text, size_t len)
 {
-	json_t *ev = json_loadb(text, len, 0, NULL);
+	json_t *ev = json_parse(text, len, NULL, 0);
 	const char *type = json_obj_str(ev, "type");
 	uint64_t v = (uint64_t)json_integer_value(json_object_get(ev, "version"));
 

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Rules the compiler cannot check, one "ok"/"not ok" line each (tests/run.sh unit runs it).
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
+failed=0
+
+# JSON text is read by json_parse (userspace/lib/json.c) alone: one rule for NUL in strings
+# everywhere (issue 11: documents written with \u0000 could not be read back).
+found=$(grep -rn --include=*.c -E '\bjson_load[bsf]\(' userspace controller |
+	grep -v -e '^userspace/lib/json\.c:' -e '^userspace/runtimes/examples/')
+if [ -z "$found" ]; then
+	echo "ok - lint: JSON is parsed by json_parse only"
+else
+	echo "not ok - lint: json_load* outside userspace/lib/json.c (use json_parse): $(echo "$found" | tr '\n' ' ')"
+	failed=1
+fi
+exit "$failed"
