@@ -91,6 +91,20 @@ bool store_uri_is_pg(const char *uri)
 	return key > 0 && uri[key + strspn(uri + key, " ")] == '=';
 }
 
+/* The length of a key=value string's value: to the space or '&', or a quoted one with its
+ * quotes (libpq: 'a b', with \' and \\ escaped inside). */
+static size_t secret_length(const char *v)
+{
+	size_t i = 1;
+
+	if (*v != '\'')
+		return strcspn(v, " &");
+	for (; v[i] && v[i] != '\''; i++)
+		if (v[i] == '\\' && v[i + 1])
+			i++;
+	return v[i] ? i + 1 : i;
+}
+
 void store_uri_redact(const char *uri, char *buf, size_t len)
 {
 	const char *user = strstr(uri, "://"), *at, *colon, *pw;
@@ -107,7 +121,7 @@ void store_uri_redact(const char *uri, char *buf, size_t len)
 	/* password=SECRET in a key=value string or a URI's query */
 	if (n < len && (pw = strstr(uri, "password="))) {
 		n += (size_t)snprintf(buf + n, len - n, "%.*s***", (int)(pw + 9 - uri), uri);
-		uri = pw + 9 + strcspn(pw + 9, " &");
+		uri = pw + 9 + secret_length(pw + 9);
 	}
 	if (n < len)
 		snprintf(buf + n, len - n, "%s", uri);

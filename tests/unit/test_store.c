@@ -630,6 +630,9 @@ static void test_uri(void)
 	CHECK_STR(buf, "host=h password=*** dbname=x");
 	store_uri_redact("postgresql://u@h/db?password=secret&x=1", buf, sizeof(buf));
 	CHECK_STR(buf, "postgresql://u@h/db?password=***&x=1");
+	/* A quoted password, with a space and an escaped quote: none of it is left. */
+	store_uri_redact("host=h password='a b\\'c' dbname=x", buf, sizeof(buf));
+	CHECK_STR(buf, "host=h password=*** dbname=x");
 	store_uri_redact("sqlite:/tmp/x.db", buf, sizeof(buf));
 	CHECK_STR(buf, "sqlite:/tmp/x.db");
 }
