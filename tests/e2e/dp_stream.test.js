@@ -332,8 +332,9 @@ test('bad input: an Upgrade to an ordinary web action is an ordinary call; over 
   const r = await request(sys.nodePort, 'GET', `${WEB}/plain.json`, { headers: { Connection: 'Upgrade', Upgrade: 'websocket' } });
   assert.strictEqual(r.status, 200, r.text);
   assert.strictEqual(r.json.method, 'get');
-  const big = await request(sys.nodePort, 'POST', `${WEB}/plain.json`, { raw: Buffer.alloc(2 * MB, 1) }).catch((e) => ({ status: 'reset', text: String(e) }));
-  assert.ok(big.status === 413 || big.status === 'reset', `${big.status} ${big.text}`);
+  // The answer comes before the body was read: the client still gets it (a lingering close).
+  const big = await request(sys.nodePort, 'POST', `${WEB}/plain.json`, { raw: Buffer.alloc(2 * MB, 1) });
+  assert.strictEqual(big.status, 413, big.text);
   if (big.status === 413) assert.ok(/larger than allowed/.test(big.text), big.text);
 });
 

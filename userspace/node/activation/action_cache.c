@@ -158,6 +158,9 @@ static struct action_entry *entry_build(const char *subject, const char *name, j
 	e->web_export = json_truthy(json_kv_get(anns, "web-export"));
 	e->raw_http = json_truthy(json_kv_get(anns, "raw-http"));
 	e->web_custom_options = json_truthy(json_kv_get(anns, "web-custom-options"));
+	/* An xwhisk extension: the web action gets the connection (ingress/stream.c). */
+	e->web_stream = e->xkind != XW_KIND_SEQUENCE &&
+			json_truthy(json_kv_get(anns, "web-stream"));
 	e->final_params = json_truthy(json_kv_get(anns, "final"));
 	e->require_whisk_auth = json_kv_get(anns, "require-whisk-auth");
 	split_parameters(e, json_object_get(doc, "parameters"));

@@ -30,7 +30,7 @@ struct action_entry {
 	int64_t revision;
 	enum xw_kind xkind;
 	bool provide_api_key;
-	bool web_export, raw_http, web_custom_options, final_params;
+	bool web_export, raw_http, web_custom_options, final_params, web_stream;
 	json_t *require_whisk_auth; /* the annotation's value, or NULL */
 	json_t *run_params;         /* parameters without init ones: the /run value base */
 	json_t *init_env;           /* init parameters as strings */

@@ -151,12 +151,6 @@ static void stream_free(struct stream *s)
 	free(s);
 }
 
-bool stream_action(const struct action_entry *a)
-{
-	return a->xkind != XW_KIND_SEQUENCE &&
-	       json_truthy(json_kv_get(json_object_get(a->doc, "annotations"), "web-stream"));
-}
-
 /* What follows the action's name in the request's path, still percent-encoded. */
 static const char *raw_rest(const char *path)
 {
@@ -780,7 +774,7 @@ int stream_web(const struct stream_call *call)
 	struct activation *act;
 	struct stream *s;
 
-	if (!stream_action(call->a)) {
+	if (!call->a->web_stream) {
 		if (!req->early || req->content_length <= PAYLOAD_MAX)
 			return -ENOTSUP;
 		/* Not read because it might have been a stream: the 413 it always got. */

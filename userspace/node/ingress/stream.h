@@ -37,8 +37,6 @@ struct stream_call {
 	const char *user;	      /* the caller's namespace when authenticated, or NULL */
 };
 
-/* The action is a streaming web action (annotation web-stream, a primitive). */
-bool stream_action(const struct action_entry *a);
 /* Takes call over: 0 when it answered or runs the stream (req is no longer the caller's);
  * -ENOTSUP when the action does not stream and the request is an ordinary web call. */
 int stream_web(const struct stream_call *call);

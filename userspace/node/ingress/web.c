@@ -78,7 +78,7 @@ static void web_error(struct web_req *wr, int status, const char *message)
 
 	/* A body over 1 MB left unread in case the action streams (stream.c): unless it
 	 * does, the answer is the 413 it always was, before any other. */
-	if (wr->req->early && request_oversize(wr->req) && (!wr->a || !stream_action(wr->a))) {
+	if (wr->req->early && request_oversize(wr->req) && (!wr->a || !wr->a->web_stream)) {
 		snprintf(big, sizeof(big), PAYLOAD_TOO_LARGE, request_oversize(wr->req), PAYLOAD_MAX);
 		status = 413;
 		message = big;

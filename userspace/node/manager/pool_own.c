@@ -226,7 +226,7 @@ static json_t *init_body(struct psandbox *ps)
 		json_object_set_new(env, "__OW_API_KEY", json_string(ps->api_key));
 	/* An xwhisk extension: a streaming web action's runtime serves HTTP itself, beside
 	 * the proxy (ingress/stream.c connects to it). */
-	if (json_truthy(json_kv_get(json_object_get(a->doc, "annotations"), "web-stream")))
+	if (a->web_stream)
 		json_object_set_new(env, "__OW_WEB_STREAM", json_string("true"));
 	value = json_pack("{s:s,s:s,s:b}", "name", a->name, "main",
 			  json_obj_str(exec, "main") ?: "main", "binary",
