@@ -455,7 +455,11 @@ static void test_lingering_close(void)
 	CHECK(sent == total);
 	raw_read(&f, fd, out, sizeof(out), "\r\n\r\n");
 	CHECK(strstr(out, "HTTP/1.1 503") != NULL);
+	CHECK(http_server_lingering(f.srv) == 1);
+	/* The client closes: the lingering socket goes at once, not after its 2 s. */
 	close(fd);
+	RUN_UNTIL(&f, http_server_lingering(f.srv) == 0, 1000);
+	CHECK(http_server_lingering(f.srv) == 0);
 	fixture_fini(&f);
 }
 

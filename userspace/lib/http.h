@@ -88,6 +88,9 @@ int http_server_port(struct http_server *srv);
  * targets): the server owns it from here on. peer names the client in logs. */
 int http_server_adopt(struct http_server *srv, int fd, const char *peer);
 void http_server_free(struct http_server *srv);
+/* Sockets of srv's closed connections still being read and dropped (a lingering close);
+ * at most 256 at once. */
+unsigned http_server_lingering(const struct http_server *srv);
 /* Stops accepting connections (the port is free for a successor); open ones go on. */
 void http_server_close_listener(struct http_server *srv);
 size_t http_server_connections(struct http_server *srv);

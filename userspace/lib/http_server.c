@@ -39,6 +39,7 @@ struct http_conn {
 	size_t header_bytes;
 	bool closing;      /* close once the queue is answered and flushed */
 	bool linger;       /* at the close, read and drop what the client still sends */
+	bool peer_done;    /* the client closed its side: nothing more comes */
 	bool dead;         /* closed; freed when no longer busy */
 	bool want_out;
 	bool read_paused;
@@ -62,6 +63,8 @@ struct http_server {
 	struct loop_timer *sweep;
 	struct loop_timer *accept_resume; /* set while the listener is paused */
 	uint64_t accept_logged_ms;        /* the last accept error logged */
+	struct lingering *lingers;        /* closed connections still read from */
+	unsigned nlinger;
 	unsigned long accept_suppressed;  /* errors not logged since */
 };
 
@@ -314,7 +317,9 @@ static void conn_flush(struct http_conn *c)
 		return;
 	}
 	if (!buf_pending(&c->out) && c->closing && !c->head) {
-		c->linger = true; /* every answer is out: the client may still be sending */
+		/* Every answer is out: a client that has not said it is done may still be
+		 * sending. */
+		c->linger = !c->peer_done;
 		conn_close(c);
 		return;
 	}
@@ -666,6 +671,7 @@ static void conn_read(struct http_conn *c)
 			/* Half-close: answer what was asked, then close. A stream never ends on
 			 * its own, so under one the peer's EOF means nobody listens. */
 			c->closing = true;
+			c->peer_done = true;
 			if (!c->head || c->head->streaming)
 				conn_close(c);
 			else
@@ -712,20 +718,31 @@ static void conn_on_event(struct loop *loop, int fd, uint32_t events, void *data
  */
 #define LINGER_MS 2000
 #define LINGER_MAX (4u << 20)
+/* Lingering sockets at once per server, beyond which a close is a plain one: a client
+ * that makes us linger must not pile up descriptors. */
+#define LINGER_CONNS_MAX 256
 
 struct lingering {
-	struct loop *loop;
+	struct http_server *srv;
 	int fd;
+	struct lingering *next;
 	size_t drained;
 	struct loop_timer *timer;
 };
 
 static void linger_end(struct lingering *l)
 {
-	loop_del_fd(l->loop, l->fd);
+	struct http_server *srv = l->srv;
+	struct lingering **pp = &srv->lingers;
+
+	while (*pp != l)
+		pp = &(*pp)->next;
+	*pp = l->next;
+	srv->nlinger--;
+	loop_del_fd(srv->loop, l->fd);
 	close(l->fd);
 	if (l->timer)
-		loop_timer_cancel(l->loop, l->timer);
+		loop_timer_cancel(srv->loop, l->timer);
 	free(l);
 }
 
@@ -757,25 +774,36 @@ static void on_linger_over(struct loop *loop, void *data)
 }
 
 /* Takes fd over; false (fd untouched) when it cannot linger. */
-static bool linger_start(struct loop *loop, int fd)
+static bool linger_start(struct http_server *srv, int fd)
 {
-	struct lingering *l = calloc(1, sizeof(*l));
+	struct lingering *l;
 
+	if (srv->nlinger >= LINGER_CONNS_MAX)
+		return false;
+	l = calloc(1, sizeof(*l));
 	if (!l || shutdown(fd, SHUT_WR) < 0)
 		goto fail;
-	l->loop = loop;
+	l->srv = srv;
 	l->fd = fd;
-	l->timer = loop_timer_add(loop, LINGER_MS, on_linger_over, l);
+	l->timer = loop_timer_add(srv->loop, LINGER_MS, on_linger_over, l);
 	if (!l->timer)
 		goto fail;
-	if (loop_add_fd(loop, fd, EPOLLIN, on_linger_read, l)) {
-		loop_timer_cancel(loop, l->timer);
+	if (loop_add_fd(srv->loop, fd, EPOLLIN, on_linger_read, l)) {
+		loop_timer_cancel(srv->loop, l->timer);
 		goto fail;
 	}
+	l->next = srv->lingers;
+	srv->lingers = l;
+	srv->nlinger++;
 	return true;
 fail:
 	free(l);
 	return false;
+}
+
+unsigned http_server_lingering(const struct http_server *srv)
+{
+	return srv->nlinger;
 }
 
 static void conn_close(struct http_conn *c)
@@ -786,7 +814,7 @@ static void conn_close(struct http_conn *c)
 	if (!c->dead) {
 		c->dead = true;
 		loop_del_fd(srv->loop, c->fd);
-		if (!c->linger || !linger_start(srv->loop, c->fd))
+		if (!c->linger || !linger_start(srv, c->fd))
 			close(c->fd);
 		c->fd = -1;
 	}
@@ -1045,6 +1073,8 @@ void http_server_free(struct http_server *srv)
 		return;
 	while (srv->conns)
 		conn_close(srv->conns);
+	while (srv->lingers)
+		linger_end(srv->lingers);
 	if (srv->fd >= 0) {
 		loop_del_fd(srv->loop, srv->fd);
 		close(srv->fd);
