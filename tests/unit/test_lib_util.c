@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "digest.h"
@@ -28,6 +29,34 @@ static void test_buf(void)
 	CHECK(s && strlen(s) == 1000);
 	CHECK(b.data == NULL && b.len == 0);
 	free(s);
+}
+
+/* buf_read: reads into the room there is, grows only when little is left (an empty
+ * buffer becomes 16 KB, not the 128 KB mmap that reserving 64 KB made), and says when it
+ * filled the room. */
+static void test_buf_read(void)
+{
+	static char big[40000];
+	struct buf b = BUF_INIT;
+	bool filled = true;
+	int p[2];
+
+	ASSERT(pipe(p) == 0);
+	memset(big, 'y', sizeof(big));
+	CHECK(write(p[1], "hello", 5) == 5);
+	CHECK(buf_read(&b, p[0], &filled) == 5);
+	CHECK(!filled && b.len == 5 && b.cap == BUF_READ_MIN + 1 && !strcmp(b.data, "hello"));
+	CHECK(write(p[1], big, sizeof(big)) == (ssize_t)sizeof(big));
+	/* Less than BUF_READ_MIN free: it doubles, and the read fills all the room. */
+	CHECK(buf_read(&b, p[0], &filled) == (ssize_t)(2 * (BUF_READ_MIN + 1) - 6));
+	CHECK(filled && b.len + 1 == b.cap && b.cap == 2 * (BUF_READ_MIN + 1));
+	while (buf_read(&b, p[0], &filled) > 0 && filled)
+		;
+	CHECK(b.len == sizeof(big) + 5 && b.data[b.len] == '\0');
+	close(p[1]);
+	CHECK(buf_read(&b, p[0], &filled) == 0 && !filled);
+	close(p[0]);
+	buf_free(&b);
 }
 
 static void test_url(void)
@@ -152,6 +181,7 @@ static void test_log_level_names(void)
 int main(void)
 {
 	RUN(test_buf);
+	RUN(test_buf_read);
 	RUN(test_url);
 	RUN(test_base64);
 	RUN(test_ids_and_time);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 
@@ -39,6 +40,26 @@ int buf_reserve(struct buf *b, size_t extra)
 	b->data = p;
 	b->cap = cap;
 	return 0;
+}
+
+ssize_t buf_read(struct buf *b, int fd, bool *filled)
+{
+	size_t room;
+	ssize_t n;
+
+	*filled = false;
+	if (buf_reserve(b, BUF_READ_MIN)) {
+		errno = ENOMEM;
+		return -1;
+	}
+	room = b->cap - b->len - 1;
+	n = read(fd, b->data + b->len, room);
+	if (n > 0) {
+		b->len += (size_t)n;
+		b->data[b->len] = '\0';
+		*filled = (size_t)n == room;
+	}
+	return n;
 }
 
 int buf_append(struct buf *b, const void *data, size_t len)

@@ -19,7 +19,6 @@
 #include "util.h"
 #include "log.h"
 
-#define READ_CHUNK 65536
 #define SWEEP_MS 1000
 #define ACCEPT_PAUSE_MS 100   /* out of descriptors: the listener rests this long */
 #define ACCEPT_LOG_EVERY_MS 1000
@@ -653,13 +652,9 @@ static void conn_parse(struct http_conn *c)
 static void conn_read(struct http_conn *c)
 {
 	for (int i = 0; i < 4 && !c->dead && !c->read_paused; i++) {
-		ssize_t n;
+		bool filled;
+		ssize_t n = buf_read(&c->in, c->fd, &filled);
 
-		if (buf_reserve(&c->in, READ_CHUNK)) {
-			conn_close(c);
-			return;
-		}
-		n = read(c->fd, c->in.data + c->in.len, READ_CHUNK);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -678,7 +673,6 @@ static void conn_read(struct http_conn *c)
 				conn_update_events(c);
 			return;
 		}
-		c->in.len += (size_t)n;
 		c->last_active = loop_now_ms(c->srv->loop);
 		c->busy++;
 		conn_parse(c);
@@ -688,7 +682,7 @@ static void conn_read(struct http_conn *c)
 			return;
 		}
 		conn_update_events(c);
-		if ((size_t)n < READ_CHUNK)
+		if (!filled)
 			return;
 	}
 }

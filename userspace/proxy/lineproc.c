@@ -8,7 +8,6 @@
 #include "children.h"
 #include "lineproc.h"
 
-#define READ_CHUNK 65536
 
 static void lp_unwatch(struct lineproc *lp, int *fd)
 {
@@ -23,19 +22,19 @@ static void lp_unwatch(struct lineproc *lp, int *fd)
 static bool lp_read(struct lineproc *lp)
 {
 	for (;;) {
+		bool filled;
 		char *nl;
 		ssize_t n;
 
-		if (lp->out_fd < 0 || buf_reserve(&lp->rbuf, READ_CHUNK))
+		if (lp->out_fd < 0)
 			return false;
-		n = read(lp->out_fd, lp->rbuf.data + lp->rbuf.len, READ_CHUNK);
+		n = buf_read(&lp->rbuf, lp->out_fd, &filled);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return errno == EAGAIN;
 		if (n == 0)
 			return false;
-		lp->rbuf.len += (size_t)n;
 		while ((nl = memchr(buf_head(&lp->rbuf), '\n', buf_pending(&lp->rbuf)))) {
 			char *line = (char *)buf_head(&lp->rbuf);
 			size_t len = (size_t)(nl - line);

@@ -253,7 +253,7 @@ static json_t *run_body(struct invocation *inv)
 }
 
 /* OpenWhisk's reading of a /run answer (ContainerProxy, ActivationResult). */
-static void take_answer(struct invocation *inv, int status, const char *body, size_t len)
+void invocation_take_answer(struct invocation *inv, int status, const char *body, size_t len)
 {
 	json_t *j;
 	char msg[512];
@@ -368,7 +368,7 @@ static void on_run_answer(struct http_response *resp, int err, void *data)
 		broken = true;
 	} else {
 		/* body_total: past the limit only RESULT_MAX + 1 bytes were kept */
-		take_answer(inv, resp->status, resp->body.data, resp->body_total);
+		invocation_take_answer(inv, resp->status, resp->body.data, resp->body_total);
 		/* As OpenWhisk's invoker does: a runtime that failed this way (an exception,
 		 * a bad answer) is not trusted with another activation. */
 		broken = inv->status == ACTIVATION_DEVELOPER_ERROR;

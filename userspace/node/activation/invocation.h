@@ -71,6 +71,10 @@ int invocation_start(struct invocation *inv);
 void invocation_free(struct invocation *inv);
 /* Finishes inv with a platform-made result (whisk errors, refused cold starts...). */
 void invocation_fail(struct invocation *inv, int status, const char *message);
+/* Sets inv's status, result and result_size from a sandbox's /run answer of len bytes
+ * (len may be more than body holds past RESULT_MAX: only that much is read). Needs no
+ * worker: the fuzz target run_answer feeds it. */
+void invocation_take_answer(struct invocation *inv, int status, const char *body, size_t len);
 /* Ends a session: status (enum activation_status) and result (stolen) go into the record;
  * broken_why non-NULL retires the sandbox (a timeout, a sandbox that broke the stream).
  * The slot is released, the logs collected, the record spooled and done told. */

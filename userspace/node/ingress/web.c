@@ -463,3 +463,17 @@ void web_http(struct worker *w, struct http_request *req, const char *tid, const
 		wr_free(wr);
 	}
 }
+
+json_t *web_request_params(struct http_request *req, const char *rest, struct action_entry *a,
+			   const char *user)
+{
+	struct web_req wr = { .req = req, .a = a, .authed = user != NULL };
+	json_t *params = NULL;
+
+	if (user)
+		snprintf(wr.caller.ns, sizeof(wr.caller.ns), "%s", user);
+	if (parse_path(&wr, rest))
+		params = web_params(&wr);
+	free(wr.extra_path);
+	return params;
+}

@@ -185,8 +185,21 @@ static void on_acked(int status, json_t *body, void *data)
 		ship_next(s);
 }
 
-/* Reads complete lines of file from off into body; returns the new offset (off if none). */
-static uint64_t read_batch(const char *file, uint64_t off, struct buf *body, unsigned *records,
+/* A line that is no JSON object (a record cut by a failed write, the next one appended
+ * to it) would make the controller refuse its whole batch as malformed, and the shipper
+ * skip all of it: such a line alone is left out. */
+static bool line_is_object(const char *p, size_t len)
+{
+	json_t *j = json_parse(p, len, NULL, 0);
+	bool ok = json_is_object(j);
+
+	json_decref(j);
+	if (!ok)
+		pr_err("spool: a line of %zu bytes is no record; skipping it", len);
+	return ok;
+}
+
+uint64_t shipper_read_batch(const char *file, uint64_t off, struct buf *body, unsigned *records,
 			   uint64_t *size)
 {
 	int fd = open(file, O_RDONLY | O_CLOEXEC);
@@ -216,7 +229,8 @@ static uint64_t read_batch(const char *file, uint64_t off, struct buf *body, uns
 	for (char *p = chunk, *nl; p < chunk + n && (nl = memchr(p, '\n', (size_t)(chunk + n - p)));
 	     p = nl + 1) {
 		/* Acceptance markers are for recovery, not for the controller. */
-		if (nl > p && strncmp(p, MARKER_PREFIX, strlen(MARKER_PREFIX))) {
+		if (nl > p && strncmp(p, MARKER_PREFIX, strlen(MARKER_PREFIX)) &&
+		    line_is_object(p, (size_t)(nl - p))) {
 			buf_puts(body, *records ? "," : "");
 			buf_append(body, p, (size_t)(nl - p));
 			(*records)++;
@@ -255,7 +269,7 @@ static void ship_next(struct shipper *s)
 		snprintf(path, sizeof(path), "%s/%s", s->dir, files[i].name);
 		acked = acked_get(s, path);
 		buf_puts(&body, "{\"activations\":[");
-		end = read_batch(path, acked, &body, &records, &size);
+		end = shipper_read_batch(path, acked, &body, &records, &size);
 		backlog += size > acked ? size - acked : 0;
 		if (end > acked && !records) {
 			/* Only markers: nothing to send, just move on. */

@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 
+#include "buf.h"
 #include "loop.h"
 #include "mailbox.h"
 #include "node/ctlclient.h"
@@ -23,5 +24,10 @@ void shipper_free(struct shipper *s);
 /* Records shipped and acknowledged since start, and bytes still waiting. */
 uint64_t shipper_shipped(struct shipper *s);
 uint64_t shipper_backlog(struct shipper *s);
+/* Appends the complete record lines of the spool file from offset off to body, joined by
+ * commas (acceptance markers left out); *records is how many, *size the file's size.
+ * Returns the offset after the last line read (off if none). */
+uint64_t shipper_read_batch(const char *file, uint64_t off, struct buf *body, unsigned *records,
+			    uint64_t *size);
 
 #endif

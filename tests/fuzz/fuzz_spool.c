@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The spool, read back (userspace/node/activation/spool.c, manager/shipper.c) and taken in
+ * by the controller (controller/api/internal.c): the input is a spool file as a killed
+ * node may leave it (records, acceptance markers, torn and bad lines). A restart's
+ * recovery (spool_recover) runs over it, then the shipper's batches are read from every
+ * spool file and checked record by record as the controller checks them.
+ *
+ * Besides not crashing, the promise that nothing accepted is lost: every line of the
+ * file that is a record the controller accepts must arrive in a batch the controller can
+ * read; a bad line may cost only itself, not the records around it.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "activation.h"
+#include "buf.h"
+#include "fuzz.h"
+#include "node_stub.h"
+#include "json.h"
+#include "log.h"
+#include "node/activation/spool.h"
+#include "node/manager/shipper.h"
+
+static char dir[64];
+
+static void clear_dir(void)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		char path[128];
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		(void)unlink(path);
+	}
+	closedir(d);
+}
+
+static void cleanup(void)
+{
+	clear_dir();
+	(void)rmdir(dir);
+}
+
+static void fail(const char *what, const char *detail)
+{
+	fprintf(stderr, "fuzz_spool: %s%s%.300s\n", what, detail ? ": " : "", detail ? detail : "");
+	abort();
+}
+
+/* The records of the input the controller would store: complete lines that are no
+ * markers and pass activation_check. */
+static size_t acceptable_records(const uint8_t *data, size_t size)
+{
+	const char *p = (const char *)data, *end = p + size, *nl;
+	size_t n = 0;
+
+	for (; p < end && (nl = memchr(p, '\n', (size_t)(end - p))); p = nl + 1) {
+		json_t *j;
+
+		if (nl == p || !strncmp(p, MARKER_PREFIX, strlen(MARKER_PREFIX)))
+			continue;
+		j = json_parse(p, (size_t)(nl - p), NULL, 0);
+		if (j && !activation_check(j))
+			n++;
+		json_decref(j);
+	}
+	return n;
+}
+
+/* What the controller does with one batch; returns the records it would store. */
+static size_t ingest(struct buf *body)
+{
+	json_t *j = json_parse(body->data, body->len, NULL, 0);
+	json_t *list = json_object_get(j, "activations"), *rec;
+	size_t i, stored = 0;
+
+	if (!json_is_array(list))
+		fail("the controller cannot read a batch", body->data);
+	json_array_foreach(list, i, rec)
+		if (!activation_check(rec))
+			stored++;
+	json_decref(j);
+	return stored;
+}
+
+/* Ships every spool file as the shipper does, batch after batch. */
+static size_t ship_all(size_t *recovered)
+{
+	struct spool_file *files = NULL;
+	size_t n = 0, stored = 0;
+
+	if (spool_list_files(dir, &files, &n))
+		abort();
+	for (size_t i = 0; i < n; i++) {
+		char path[128];
+		uint64_t off = 0, size = 0, end;
+		unsigned records;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i].name);
+		for (;; off = end) {
+			struct buf body = BUF_INIT;
+			size_t got;
+
+			buf_puts(&body, "{\"activations\":[");
+			end = shipper_read_batch(path, off, &body, &records, &size);
+			buf_puts(&body, "]}");
+			got = end > off && records ? ingest(&body) : 0;
+			if (files[i].worker == 1)
+				*recovered += got;
+			else
+				stored += got;
+			buf_free(&body);
+			if (end == off)
+				break;
+		}
+	}
+	free(files);
+	return stored;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	size_t want, stored, recovered = 0;
+	char path[128];
+	int fd;
+
+	if (!dir[0]) {
+		log_set_level(LOG_LEVEL_ERR);
+		snprintf(dir, sizeof(dir), "/tmp/xwhisk-fuzz-spool-XXXXXX");
+		if (!mkdtemp(dir))
+			abort();
+		atexit(cleanup);
+	}
+	clear_dir();
+	snprintf(path, sizeof(path), "%s/w0-1.ndjson", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, data, size) != (ssize_t)size)
+		abort();
+	close(fd);
+	/* A node's start: markers left without their record get their fallback, as a file
+	 * of worker 1. */
+	(void)spool_recover(dir, 1);
+	want = acceptable_records(data, size);
+	stored = ship_all(&recovered);
+	if (stored != want) {
+		char msg[96];
+
+		snprintf(msg, sizeof(msg), "%zu of %zu acceptable records would be stored", stored,
+			 want);
+		fail("records lost between the spool and the controller", msg);
+	}
+	return 0;
+}
