@@ -8,6 +8,7 @@
 #include "buf.h"
 #include "digest.h"
 #include "http.h"
+#include "json.h"
 #include "log.h"
 #include "loop.h"
 #include "prom.h"
@@ -57,6 +58,23 @@ static void test_buf_read(void)
 	CHECK(buf_read(&b, p[0], &filled) == 0 && !filled);
 	close(p[0]);
 	buf_free(&b);
+}
+
+/* Strings that need not be UTF-8 (what an action answered): invalid bytes become U+FFFD,
+ * valid text and NUL stay as they are. */
+static void test_json_string_lossy(void)
+{
+	json_t *j = json_string_lossy("a\0b\xc3\xa9", 5);
+
+	CHECK(j && json_string_length(j) == 5 && !memcmp(json_string_value(j), "a\0b\xc3\xa9", 5));
+	json_decref(j);
+	/* a lone continuation byte, an overlong '/', a surrogate, a cut sequence */
+	j = json_string_lossy("x\x80\xc0\xaf\xed\xa0\x80\xe2\x82", 10);
+	/* 1 + 2 + 3 + 2 replacements: a surrogate's bytes each start no valid sequence */
+	CHECK(j && !strcmp(json_string_value(j), "x\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+						 "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+						 "\xef\xbf\xbd\xef\xbf\xbd"));
+	json_decref(j);
 }
 
 static void test_url(void)
@@ -182,6 +200,7 @@ int main(void)
 {
 	RUN(test_buf);
 	RUN(test_buf_read);
+	RUN(test_json_string_lossy);
 	RUN(test_url);
 	RUN(test_base64);
 	RUN(test_ids_and_time);

@@ -11,6 +11,10 @@
 /* Parses any JSON value (not only objects); on error fills err with jansson's text. */
 json_t *json_parse(const char *s, size_t len, char *err, size_t errlen);
 char *json_dump(const json_t *j);
+/* A JSON string of len bytes that need not be UTF-8: each byte that starts no valid
+ * sequence becomes U+FFFD, as the JVM decodes (jansson refuses such strings, NULL). NUL
+ * bytes stay. NULL only when out of memory. */
+json_t *json_string_lossy(const char *s, size_t len);
 const char *json_obj_str(const json_t *obj, const char *key);
 bool json_obj_bool(const json_t *obj, const char *key, bool def);
 /* Copies obj[key] into out when it is a non-empty string that fits (with its NUL). */

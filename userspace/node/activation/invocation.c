@@ -270,7 +270,7 @@ void invocation_take_answer(struct invocation *inv, int status, const char *body
 			   len, RESULT_MAX);
 		buf_append(&b, body, RESULT_MAX);
 		inv->status = ACTIVATION_APPLICATION_ERROR;
-		inv->result = record_error(b.data ? b.data : "");
+		inv->result = record_error_n(b.data ? b.data : "", b.len);
 		buf_free(&b);
 		return;
 	}

@@ -7,7 +7,14 @@
 
 json_t *record_error(const char *message)
 {
-	return json_pack("{s:s}", "error", message);
+	return record_error_n(message, strlen(message));
+}
+
+json_t *record_error_n(const char *message, size_t len)
+{
+	/* Messages quote what an action answered, which need not be UTF-8: json_pack's "s"
+	 * would give NULL, and the record no message at all. */
+	return json_pack("{s:o}", "error", json_string_lossy(message, len));
 }
 
 json_t *record_interrupted(const struct action_entry *a, const struct identity *who,

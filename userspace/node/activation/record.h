@@ -14,7 +14,8 @@ json_t *record_base_annotations(const struct action_entry *action);
 /* The record an activation gets if its node stops before it ends (see spool_accept). */
 json_t *record_interrupted(const struct action_entry *action, const struct identity *who,
 			   const char *activation_id, uint64_t start_ms, const char *kind);
-/* {"error": message} */
+/* {"error": message}; message need not be UTF-8 (json_string_lossy). */
 json_t *record_error(const char *message);
+json_t *record_error_n(const char *message, size_t len);
 
 #endif

@@ -205,7 +205,7 @@ uint64_t shipper_read_batch(const char *file, uint64_t off, struct buf *body, un
 	int fd = open(file, O_RDONLY | O_CLOEXEC);
 	char *chunk = NULL;
 	struct stat st;
-	ssize_t n;
+	ssize_t n = 0;
 	uint64_t end = off;
 
 	*records = 0;
@@ -213,12 +213,18 @@ uint64_t shipper_read_batch(const char *file, uint64_t off, struct buf *body, un
 		return off;
 	if (fstat(fd, &st) == 0)
 		*size = (uint64_t)st.st_size;
+	if (*size <= off)
+		goto out; /* nothing new: the usual scan of an acknowledged file */
 	for (size_t want = BATCH_BYTES;; want = want * 4 < RECORD_MAX ? want * 4 : RECORD_MAX) {
+		/* No more than the file holds past off: most reads are a few records, and a
+		 * 2 MB buffer each time is an mmap, page faults and a munmap. */
+		size_t len = *size - off < want ? (size_t)(*size - off) : want;
+
 		free(chunk);
-		chunk = malloc(want);
+		chunk = malloc(len);
 		if (!chunk)
 			goto out;
-		n = pread(fd, chunk, want, (off_t)off);
+		n = pread(fd, chunk, len, (off_t)off);
 		if (n <= 0)
 			goto out;
 		/* A first record longer than the read: read again, longer (else it would
