@@ -2,6 +2,8 @@
 /* The spool: records appended, shipped in batches to a (fake) controller, retried after a
  * failure, acknowledged offsets kept, and nothing shipped twice or lost across a restart. */
 #include <dirent.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,6 +149,40 @@ static void test_ship_retry_and_restart(void)
 	json_decref(received);
 }
 
+/* A record cut short by a failed write (here the file size limit, as a full disk would)
+ * leaves nothing behind: the next record starts a line of its own, and the batch the
+ * shipper reads holds exactly the whole records. */
+static void test_cut_record_removed(void)
+{
+	struct rlimit lim, small;
+	struct spool_writer *w = NULL;
+	char sub[96], path[128];
+	struct buf body = BUF_INIT;
+	json_t *rec = json_pack("{s:s,s:s}", "activationId", "b", "namespace", "guest");
+	uint64_t size = 0;
+	unsigned records = 0;
+
+	snprintf(sub, sizeof(sub), "%s/cut", dir);
+	ASSERT(spool_writer_open(sub, 7, &w) == 0);
+	append(w, "a");
+	ASSERT(getrlimit(RLIMIT_FSIZE, &lim) == 0);
+	small = lim;
+	small.rlim_cur = 60; /* past the first record, inside the second */
+	signal(SIGXFSZ, SIG_IGN);
+	ASSERT(setrlimit(RLIMIT_FSIZE, &small) == 0);
+	CHECK(spool_append(w, rec) < 0);
+	CHECK(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+	append(w, "c");
+	snprintf(path, sizeof(path), "%s/w7-1.ndjson", sub);
+	(void)shipper_read_batch(path, 0, &body, &records, &size);
+	CHECK(records == 2);
+	CHECK(body.data && strstr(body.data, "\"a\"") && strstr(body.data, "\"c\"") &&
+	      !strstr(body.data, "\"b\""));
+	buf_free(&body);
+	json_decref(rec);
+	spool_writer_close(w);
+}
+
 int main(void)
 {
 	char cmd[128];
@@ -156,6 +192,7 @@ int main(void)
 		return 1;
 	}
 	RUN(test_ship_retry_and_restart);
+	RUN(test_cut_record_removed);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	(void)!system(cmd);
 	TEST_EXIT();

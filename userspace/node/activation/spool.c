@@ -127,8 +127,13 @@ int spool_append(struct spool_writer *w, const json_t *record)
 	text[len] = '\n'; /* replaces the NUL: the record and its newline in one write */
 	err = write_all(w->fd, text, len + 1);
 	free(text);
-	if (err)
+	if (err) {
+		/* A record cut short (a full disk) must not stay as the start of the next
+		 * line, which would then be no JSON: back to the last whole record. */
+		if (ftruncate(w->fd, (off_t)w->size))
+			pr_err("spool: a cut record stays in the spool: %s", strerror(errno));
 		return err;
+	}
 	w->size += len + 1;
 	if (w->size >= SPOOL_ROTATE_BYTES) {
 		close(w->fd);
