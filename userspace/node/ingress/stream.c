@@ -32,6 +32,7 @@
 #define DRAIN_POLL_MS 2
 #define PIPE_CHUNK (1 << 16)
 #define CATCH_UP_CHUNK (256 << 10) /* client bytes read by hand before the splice, at most */
+#define PROBE_DELAY_MS 20	   /* a dying process's listener closes after its connections */
 #define PROBE_MS 200		   /* how long the action's server has to accept a probe */
 
 /* ---- sock_accel, loaded once for every worker ---- */
@@ -134,7 +135,9 @@ struct stream {
 	bool caught_up;	    /* the client's queue was read to an skb's end: it may join */
 	bool client_eof;    /* the client ended its side after a whole request */
 	bool client_done;   /* the client left while the probe ran */
-	int probe_fd;	    /* is the action's server alive after it closed? */
+	bool probing;	    /* is the action's server alive after it closed? */
+	bool drained;	    /* every byte of the answer is in the client's socket */
+	int probe_fd;
 	bool sandbox_died;  /* no: its process ended mid-stream */
 	uint64_t body_read; /* body bytes sent outside the splice (read by the server) */
 	/* sock_accel */
@@ -385,11 +388,10 @@ static void on_drain_poll(struct loop *loop, void *data);
 static void probe_done(struct stream *s, bool died)
 {
 	probe_close(s);
+	s->probing = false;
 	s->sandbox_died = died;
-	if (s->relay || s->client_done)
+	if (s->drained || s->client_done)
 		stream_finish(s);
-	else
-		on_drain_poll(s->w->loop, s);
 }
 
 static void on_probe(struct loop *loop, int fd, uint32_t events, void *data)
@@ -411,16 +413,12 @@ static void on_probe_timeout(struct loop *loop, void *data)
 	probe_done(s, false); /* no answer is no proof of death */
 }
 
-/*
- * The action's server closed its side: the end of the answer, or its process died (an
- * exit ends its connections with a FIN too). A connection to its port, closed at once,
- * tells: refused, the server is gone, and the record says so.
- */
-static void sandbox_ended(struct stream *s)
+static void on_probe_due(struct loop *loop, void *data)
 {
+	struct stream *s = data;
 	struct sockaddr_in sa;
 
-	s->state = ST_DRAINING;
+	s->probe_timer = NULL;
 	sandbox_addr(s, &sa);
 	s->probe_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (s->probe_fd < 0) {
@@ -434,6 +432,23 @@ static void sandbox_ended(struct stream *s)
 	s->probe_timer = loop_timer_add(s->w->loop, PROBE_MS, on_probe_timeout, s);
 	if (loop_add_fd(s->w->loop, s->probe_fd, EPOLLOUT, on_probe, s) < 0)
 		probe_done(s, false);
+}
+
+/*
+ * The action's server closed its side: the end of the answer, or its process died (an
+ * exit ends its connections with a FIN too). A connection to its port a moment later,
+ * closed at once, tells: refused, the server is gone, and the record says so. The last
+ * bytes reach the client meanwhile; the session ends when both are done.
+ */
+static void sandbox_ended(struct stream *s)
+{
+	s->state = ST_DRAINING;
+	s->probing = true;
+	s->probe_timer = loop_timer_add(s->w->loop, PROBE_DELAY_MS, on_probe_due, s);
+	if (s->relay)
+		s->drained = true; /* the relay wrote all it read */
+	else
+		on_drain_poll(s->w->loop, s);
 }
 
 /* ---- the userspace relay (no sock_accel) ---- */
@@ -582,7 +597,9 @@ static void on_drain_poll(struct loop *loop, void *data)
 	/* Every byte the sandbox sent is in the client's socket: closing loses none. */
 	if (xw_accel_peer_get(s->accel, s->scookie, &ps) || tcp_queued(s->cfd, &queued) ||
 	    queued - s->c_queued0 >= ps.bytes) {
-		stream_finish(s);
+		s->drained = true;
+		if (!s->probing)
+			stream_finish(s);
 		return;
 	}
 	s->drain = loop_timer_add(s->w->loop, DRAIN_POLL_MS, on_drain_poll, s);
@@ -631,7 +648,7 @@ static void client_ended(struct stream *s, uint32_t events)
 	/* After the answer ended (maybe seen here first), the client leaving is the usual
 	 * end. */
 	if (s->state == ST_DRAINING) {
-		if (s->probe_fd < 0) {
+		if (!s->probing) {
 			stream_finish(s);
 			return;
 		}
