@@ -191,6 +191,7 @@ test.before(async () => {
   await putAction(sys, 'sha', { exec, annotations: [webExport, stream] }, opts());
   await putAction(sys, 'holder', { exec, annotations: [webExport, stream], limits: { timeout: 60000 } }, opts());
   await putAction(sys, 'sleepy', { exec: { kind: 'native', code: SLEEPY_CODE }, annotations: [webExport, stream], limits: { logs: 0 } }, opts());
+  await putAction(sys, 'bbnat', { exec: { kind: 'blackbox', image: 'openwhisk/dockerskeleton', code: NATIVE_CODE }, annotations: [webExport, stream], limits: { logs: 0 } }, opts());
   await putAction(sys, 'wsgi', { exec: { kind: 'python:3', code: WSGI_CODE }, annotations: [webExport, stream] }, opts());
   await putAction(sys, 'dier', { exec, annotations: [webExport, stream] }, opts());
   await putAction(sys, 'short', { exec, annotations: [webExport, stream], limits: { timeout: 2000 } }, opts());
@@ -401,12 +402,14 @@ test('a client that leaves mid-stream frees its slot at once', async () => {
   again.sock.destroy();
 });
 
-test('native: the executable is an HTTP server on $PORT', async () => {
-  const r = await request(sys.nodePort, 'GET', `${WEB}/nat/x/y?z=1`, { auth: null });
-  assert.strictEqual(r.status, 202, r.text);
-  assert.strictEqual(r.text, 'native /x/y?z=1');
-  const rec = await waitRecord(sys, r.headers['x-activation'], opts());
-  assert.strictEqual(rec.response.result.statusCode, 202, JSON.stringify(rec.response.result));
+test('native and blackbox: the executable is an HTTP server on $PORT', async () => {
+  for (const action of ['nat', 'bbnat']) {
+    const r = await request(sys.nodePort, 'GET', `${WEB}/${action}/x/y?z=1`, { auth: null });
+    assert.strictEqual(r.status, 202, `${action}: ${r.text}`);
+    assert.strictEqual(r.text, 'native /x/y?z=1');
+    const rec = await waitRecord(sys, r.headers['x-activation'], opts());
+    assert.strictEqual(rec.response.result.statusCode, 202, JSON.stringify(rec.response.result));
+  }
 });
 
 test('python: main(environ, start_response) is a WSGI app; 64 MB up and down, unbuffered', async () => {
