@@ -131,12 +131,12 @@ struct stream {
 	struct buf to_sandbox; /* the head, the body the HTTP server had read, what followed */
 	struct buf to_client;  /* held answer bytes forwarded by hand, waiting for room */
 	size_t head_len;
-	uint64_t body_len;  /* the request body's length (0: none) */
-	bool caught_up;	    /* the client's queue was read to an skb's end: it may join */
-	bool client_eof;    /* the client ended its side after a whole request */
-	bool client_done;   /* the client left while the probe ran */
-	bool probing;	    /* is the action's server alive after it closed? */
-	bool drained;	    /* every byte of the answer is in the client's socket */
+	uint64_t body_len; /* the request body's length (0: none) */
+	bool caught_up;	   /* the client's queue was read to an skb's end: it may join */
+	bool client_eof;   /* the client ended its side after a whole request */
+	bool client_done;  /* the client left while the probe ran */
+	bool probing;	   /* is the action's server alive after it closed? */
+	bool drained;	   /* every byte of the answer is in the client's socket */
 	int probe_fd;
 	bool sandbox_died;  /* no: its process ended mid-stream */
 	uint64_t body_read; /* body bytes sent outside the splice (read by the server) */
@@ -706,7 +706,8 @@ static bool client_left(struct stream *s)
 {
 	struct pollfd pf = {.fd = s->cfd, .events = POLLRDHUP};
 
-	return poll(&pf, 1, 0) > 0 && (pf.revents & (POLLHUP | POLLERR | (s->client_eof ? 0 : POLLRDHUP)));
+	return poll(&pf, 1, 0) > 0 &&
+	       (pf.revents & (POLLHUP | POLLERR | (s->client_eof ? 0 : POLLRDHUP)));
 }
 
 /*
