@@ -59,6 +59,7 @@ struct throttle_result throttle_invoke(struct xw_namespace *ns, uint64_t now_ms)
 			r.allowed = concurrent;
 			r.retry_after_s = 1;
 			__atomic_fetch_add(&ns->throttled, 1, __ATOMIC_RELAXED);
+			__atomic_fetch_add(&ns->concurrency_throttled, 1, __ATOMIC_RELAXED);
 			return r;
 		}
 	} while (!__atomic_compare_exchange_n(&ns->inflight, &inflight, inflight + 1, true,
