@@ -115,22 +115,6 @@ static struct seat *seat_get(struct nsb *ns, uint16_t node)
 	return s;
 }
 
-/* Three non-negative 32-bit integers, in enum budget_kind order. */
-static bool kinds_parse(const json_t *a, uint32_t out[BUDGET_KINDS])
-{
-	if (!json_is_array(a) || json_array_size(a) != BUDGET_KINDS)
-		return false;
-	for (size_t k = 0; k < BUDGET_KINDS; k++) {
-		const json_t *v = json_array_get(a, k);
-
-		if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-		    json_integer_value(v) > UINT32_MAX)
-			return false;
-		out[k] = (uint32_t)json_integer_value(v);
-	}
-	return true;
-}
-
 static int take_report(struct ns_budget *b, const struct cnode *n, const json_t *report,
 		       uint64_t now_ms, const char **why)
 {
@@ -148,9 +132,10 @@ static int take_report(struct ns_budget *b, const struct cnode *n, const json_t 
 		struct nsb *ns;
 		struct seat *s;
 
-		if (!namespace_valid(name) || !kinds_parse(json_object_get(v, "limits"), limit) ||
-		    !kinds_parse(json_object_get(v, "used"), used) ||
-		    !kinds_parse(json_object_get(v, "demand"), demand)) {
+		if (!namespace_valid(name) ||
+		    !budget_kinds_parse(json_object_get(v, "limits"), limit) ||
+		    !budget_kinds_parse(json_object_get(v, "used"), used) ||
+		    !budget_kinds_parse(json_object_get(v, "demand"), demand)) {
 			*why = "a namespace's report needs limits, used and demand: 3 counts each";
 			return -EINVAL;
 		}
@@ -235,8 +220,9 @@ static int grant(struct ns_budget *b, struct nsb *ns, uint16_t me, uint64_t now_
 		return -ENOMEM;
 	memcpy(s->granted, g, sizeof(g));
 	s->granted_ms = now_ms;
-	json_object_set_new(shares, ns->name, json_pack("[I,I,I]", (json_int_t)g[0],
-							(json_int_t)g[1], (json_int_t)g[2]));
+	json_object_set_new(shares, ns->name,
+			    json_pack("{s:o,s:o}", "share", budget_kinds_json(g), "limits",
+				      budget_kinds_json(ns->limit)));
 	return 0;
 }
 

@@ -30,7 +30,8 @@ void ns_budget_free(struct ns_budget *b);
 
 /* Node n's report (its heartbeat's "namespaces", or NULL: nothing to report, as on
  * registration) taken in; *answer set to its "budget": {"nodes", "lease_ms", "shares":
- * {"ns": [invocations, concurrent, fires]}}. -EINVAL and *why on a malformed report. */
+ * {"ns": {"share": [..], "limits": [..]}}}, arrays in enum budget_kind order. -EINVAL and
+ * *why on a malformed report. */
 int ns_budget_heartbeat(struct ns_budget *b, const struct cluster *c, const struct cnode *n,
 			const json_t *report, uint64_t now_ms, json_t **answer, const char **why);
 

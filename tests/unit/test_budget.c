@@ -153,7 +153,8 @@ static int64_t beat(struct ns_budget *b, unsigned i, json_t *rep, uint64_t now)
 	if (ns_budget_heartbeat(b, cluster, &nodes[i], rep, now, &answer, &why) == 0) {
 		s = json_object_get(json_object_get(answer, "shares"), "guest");
 		if (s)
-			share = json_integer_value(json_array_get(s, 0));
+			share = json_integer_value(json_array_get(json_object_get(s, "share"), 0));
+		CHECK(!s || json_integer_value(json_array_get(json_object_get(s, "limits"), 1)) == 6);
 		CHECK(json_integer_value(json_object_get(answer, "lease_ms")) == 1000);
 	}
 	if (share >= 0)
@@ -233,7 +234,7 @@ static void test_expired_leases_count_as_fallback(void)
 		CHECK(json_integer_value(json_object_get(answer, "nodes")) == 2);
 		/* n1 (silent, expired) holds 30 of the fallback */
 		shares = json_object_get(json_object_get(answer, "shares"), "guest");
-		CHECK(json_integer_value(json_array_get(shares, 0)) == 30);
+		CHECK(json_integer_value(json_array_get(json_object_get(shares, "share"), 0)) == 30);
 		json_decref(answer);
 	}
 	/* nobody reports for a lease: no shares, the leases run out everywhere */
@@ -285,8 +286,9 @@ static void test_node_lease_round_trip(void)
 	const uint32_t limits[BUDGET_KINDS] = { 60, 6, 30 };
 	struct xw_maps maps = { .namespaces = nss };
 	struct node node = { .maps = &maps };
+	uint64_t minute = clock_real_ms() / 60000;
 	json_t *answer, *rep, *g;
-	uint32_t idx;
+	uint32_t idx, other;
 
 	ASSERT(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/namespaces", dir);
@@ -303,25 +305,35 @@ static void test_node_lease_round_trip(void)
 	json_decref(answer);
 	CHECK(nss[idx].invocations_per_minute == 20 && nss[idx].concurrent_invocations == 2 &&
 	      nss[idx].fires_per_minute == 10);
-	/* a lease, also for a namespace this node has not seen yet */
-	answer = json_pack("{s:i,s:i,s:{s:[i,i,i],s:[i,i,i]}}", "nodes", 3, "lease_ms", 200,
-			   "shares", "guest", 41, 4, 1, "other", 5, 5, 5);
+	/* a lease, also for a namespace this node has not seen yet (it learns the limits) */
+	answer = json_pack("{s:i,s:i,s:{s:{s:[i,i,i],s:[i,i,i]},s:{s:[i,i,i],s:[i,i,i]}}}",
+			   "nodes", 3, "lease_ms", 200, "shares", "guest", "share", 41, 4, 1,
+			   "limits", 60, 6, 30, "other", "share", 5, 5, 5, "limits", 9, 9, 9);
 	budget_lease_apply(node.budget, answer);
 	json_decref(answer);
 	CHECK(nss[idx].invocations_per_minute == 41 && nss[idx].concurrent_invocations == 4 &&
 	      nss[idx].fires_per_minute == 1);
-	/* the report: this minute's count, in flight, and the 429s for concurrency */
-	nss[idx].invocation_window = (clock_real_ms() / 60000) << 32 | 50;
+	ASSERT(ns_table_index(node.ns, "other", &other) == 0);
+	CHECK(nss[other].invocations_per_minute == 5);
+	/* the report: admitted this minute (50 counted, 8 of them rejected), in flight */
+	nss[idx].invocation_window = minute << 32 | 50;
+	nss[idx].invocation_rejected = minute << 32 | 8;
 	nss[idx].inflight = 3;
-	nss[idx].concurrency_throttled = 2;
+	nss[idx].throttled = 2;
 	rep = budget_lease_report(node.budget);
 	g = json_object_get(rep, "guest");
-	CHECK(json_integer_value(json_array_get(json_object_get(g, "used"), 0)) == 41);
-	CHECK(json_integer_value(json_array_get(json_object_get(g, "demand"), 0)) == 50);
+	CHECK(json_integer_value(json_array_get(json_object_get(g, "used"), 0)) == 42);
+	CHECK(json_integer_value(json_array_get(json_object_get(g, "demand"), 0)) == 92);
 	CHECK(json_integer_value(json_array_get(json_object_get(g, "used"), 1)) == 3);
 	CHECK(json_integer_value(json_array_get(json_object_get(g, "demand"), 1)) == 5);
 	CHECK(json_integer_value(json_array_get(json_object_get(g, "limits"), 2)) == 30);
-	CHECK(json_object_get(rep, "other") == NULL); /* nothing known, nothing active */
+	CHECK(json_object_get(rep, "other") == NULL); /* no activity */
+	json_decref(rep);
+	/* nothing new since: demand is what it holds */
+	rep = budget_lease_report(node.budget);
+	g = json_object_get(rep, "guest");
+	CHECK(json_integer_value(json_array_get(json_object_get(g, "demand"), 0)) == 42);
+	CHECK(json_integer_value(json_array_get(json_object_get(g, "demand"), 1)) == 3);
 	json_decref(rep);
 	/* cut off: once the lease expires, limit / the 3 nodes it knew */
 	usleep(250 * 1000);

@@ -101,3 +101,23 @@ uint32_t budget_grant(uint32_t limit, uint32_t target, uint64_t others_held)
 		return 0;
 	return min_u32(target, limit - others_held);
 }
+
+json_t *budget_kinds_json(const uint32_t v[BUDGET_KINDS])
+{
+	return json_pack("[I,I,I]", (json_int_t)v[0], (json_int_t)v[1], (json_int_t)v[2]);
+}
+
+bool budget_kinds_parse(const json_t *a, uint32_t out[BUDGET_KINDS])
+{
+	if (!json_is_array(a) || json_array_size(a) != BUDGET_KINDS)
+		return false;
+	for (size_t k = 0; k < BUDGET_KINDS; k++) {
+		const json_t *v = json_array_get(a, k);
+
+		if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+		    json_integer_value(v) > UINT32_MAX)
+			return false;
+		out[k] = (uint32_t)json_integer_value(v);
+	}
+	return true;
+}

@@ -7,6 +7,8 @@
 #ifndef XWHISK_BUDGET_H
 #define XWHISK_BUDGET_H
 
+#include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,5 +42,10 @@ uint32_t budget_fallback(uint32_t limit, uint32_t nodes);
 /* What a node may be granted now: its target, but no more than the other nodes' shares
  * (which they hold until they hear of smaller ones) leave of limit. */
 uint32_t budget_grant(uint32_t limit, uint32_t target, uint64_t others_held);
+
+/* One count per kind as they travel: a JSON array of BUDGET_KINDS non-negative 32-bit
+ * integers. parse: false unless a is one. */
+json_t *budget_kinds_json(const uint32_t v[BUDGET_KINDS]);
+bool budget_kinds_parse(const json_t *a, uint32_t out[BUDGET_KINDS]);
 
 #endif

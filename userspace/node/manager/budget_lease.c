@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "node/manager/budget_lease.h"
 #include "log.h"
@@ -11,15 +12,17 @@
 
 #define EXPIRY_CHECK_MS 1000
 
-/* Per-minute kinds sampled for demand: the invocation and the fire windows. */
+/* The per-minute kinds, sampled for demand: the invocation and the fire windows. */
 enum { RATE_INVOCATIONS, RATE_FIRES, RATES };
 
 struct lease_entry {
+	uint32_t limit[BUDGET_KINDS]; /* the namespace's own, valid when known */
+	bool known;
 	uint32_t share[BUDGET_KINDS];
 	uint64_t expires_ms; /* monotonic; 0: no lease */
-	/* demand: the last sample of each window, and the minute before's last sample */
-	uint32_t sampled_minute[RATES], sampled_count[RATES], previous_count[RATES];
-	uint32_t concurrency_throttled_seen;
+	/* for demand: each window's count at the last report, and the 429s */
+	uint32_t sampled_minute[RATES], sampled_count[RATES];
+	uint64_t throttled_seen;
 };
 
 struct budget_lease {
@@ -31,19 +34,11 @@ struct budget_lease {
 	struct lease_entry e[XW_MAX_NAMESPACES];
 };
 
-static __u32 *enforced_field(struct xw_namespace *ns, enum budget_kind k)
+static __u32 *enforced_field(struct xw_namespace *ns, int k)
 {
 	if (k == BUDGET_INVOCATIONS)
 		return &ns->invocations_per_minute;
 	return k == BUDGET_CONCURRENT ? &ns->concurrent_invocations : &ns->fires_per_minute;
-}
-
-static __u32 *limit_field(struct xw_namespace *ns, enum budget_kind k)
-{
-	if (k == BUDGET_INVOCATIONS)
-		return &ns->limit_invocations_per_minute;
-	return k == BUDGET_CONCURRENT ? &ns->limit_concurrent_invocations
-				      : &ns->limit_fires_per_minute;
 }
 
 uint32_t budget_lease_enforced(uint32_t limit, uint32_t share, uint64_t expires_ms,
@@ -60,15 +55,13 @@ static void enforce(struct budget_lease *l, uint32_t idx, uint64_t now_ms)
 	struct xw_namespace *ns = &l->node->maps->namespaces[idx];
 	const struct lease_entry *e = &l->e[idx];
 
-	if (!(__atomic_load_n(&ns->flags, __ATOMIC_RELAXED) & XW_NS_LIMITS))
+	if (!e->known)
 		return;
 	for (int k = 0; k < BUDGET_KINDS; k++) {
-		uint32_t limit = __atomic_load_n(limit_field(ns, k), __ATOMIC_RELAXED);
+		uint32_t v = budget_lease_enforced(e->limit[k], e->share[k], e->expires_ms,
+						   l->nodes, now_ms);
 
-		__atomic_store_n(enforced_field(ns, k),
-				 budget_lease_enforced(limit, e->share[k], e->expires_ms, l->nodes,
-						       now_ms),
-				 __ATOMIC_RELAXED);
+		__atomic_store_n(enforced_field(ns, k), v, __ATOMIC_RELAXED);
 	}
 }
 
@@ -77,76 +70,75 @@ void budget_lease_set_limits(struct node *node, uint32_t idx, const uint32_t lim
 	struct xw_namespace *ns = &node->maps->namespaces[idx];
 	struct budget_lease *l = node->budget;
 
-	for (int k = 0; k < BUDGET_KINDS; k++) {
-		__atomic_store_n(limit_field(ns, k), limit[k], __ATOMIC_RELAXED);
-		if (!l)
+	if (!l) {
+		for (int k = 0; k < BUDGET_KINDS; k++)
 			__atomic_store_n(enforced_field(ns, k), limit[k], __ATOMIC_RELAXED);
-	}
-	__atomic_or_fetch(&ns->flags, XW_NS_LIMITS, __ATOMIC_RELAXED);
-	if (!l)
 		return;
+	}
 	pthread_mutex_lock(&l->lock);
+	memcpy(l->e[idx].limit, limit, sizeof(l->e[idx].limit));
+	l->e[idx].known = true;
 	enforce(l, idx, clock_mono_ms());
 	pthread_mutex_unlock(&l->lock);
 }
 
-/* A per-minute window's claim: admitted this minute (at most what is enforced) and the
- * larger of this minute's requests and the last minute's. */
-static struct budget_claim sample_rate(struct lease_entry *e, int r, const __u64 *window_p,
-				       uint32_t minute, const __u32 *enforced_p)
+static uint32_t window_count(const __u64 *window, uint32_t minute)
 {
-	__u64 window = __atomic_load_n(window_p, __ATOMIC_RELAXED);
-	uint32_t enforced = __atomic_load_n(enforced_p, __ATOMIC_RELAXED);
-	uint32_t count = (uint32_t)(window >> 32) == minute ? (uint32_t)window : 0;
+	__u64 v = __atomic_load_n(window, __ATOMIC_RELAXED);
+
+	return (uint32_t)(v >> 32) == minute ? (uint32_t)v : 0;
+}
+
+/* A per-minute window's claim: admitted this minute, plus the requests since the last
+ * report (all of this minute's when the minute changed). */
+static struct budget_claim sample_rate(struct lease_entry *e, int r, const __u64 *window,
+				       const __u64 *rejected, uint32_t minute)
+{
+	uint32_t count = window_count(window, minute);
+	uint32_t since = e->sampled_minute[r] == minute ? count - e->sampled_count[r] : count;
 	struct budget_claim c;
 
-	if (e->sampled_minute[r] != minute) {
-		e->previous_count[r] = e->sampled_minute[r] + 1 == minute ? e->sampled_count[r] : 0;
-		e->sampled_minute[r] = minute;
-	}
+	c.used = count - window_count(rejected, minute);
+	c.demand = c.used + since;
+	e->sampled_minute[r] = minute;
 	e->sampled_count[r] = count;
-	c.used = count < enforced ? count : enforced;
-	c.demand = count > e->previous_count[r] ? count : e->previous_count[r];
 	return c;
 }
 
-/* In-flight activations, plus the ones turned away for concurrency since the last report. */
+/* In flight, plus the 429s since the last report (of any kind: a hint, not a count). */
 static struct budget_claim sample_concurrency(struct lease_entry *e, struct xw_namespace *ns)
 {
-	uint32_t turned = __atomic_load_n(&ns->concurrency_throttled, __ATOMIC_RELAXED);
+	uint64_t throttled = __atomic_load_n(&ns->throttled, __ATOMIC_RELAXED);
 	struct budget_claim c;
 
 	c.used = __atomic_load_n(&ns->inflight, __ATOMIC_RELAXED);
-	c.demand = c.used + (turned - e->concurrency_throttled_seen);
-	e->concurrency_throttled_seen = turned;
+	c.demand = c.used + (uint32_t)(throttled - e->throttled_seen);
+	e->throttled_seen = throttled;
 	return c;
 }
 
+/* idx's claims, or NULL when it has no activity (lock held). */
 static json_t *claim_json(struct budget_lease *l, uint32_t idx, uint32_t minute)
 {
 	struct xw_namespace *ns = &l->node->maps->namespaces[idx];
 	struct lease_entry *e = &l->e[idx];
 	struct budget_claim c[BUDGET_KINDS];
-	json_t *limits = json_array(), *used = json_array(), *demand = json_array();
+	uint32_t used[BUDGET_KINDS], demand[BUDGET_KINDS];
 	bool active = false;
 
-	c[BUDGET_INVOCATIONS] = sample_rate(e, RATE_INVOCATIONS, &ns->invocation_window, minute,
-					    &ns->invocations_per_minute);
+	c[BUDGET_INVOCATIONS] = sample_rate(e, RATE_INVOCATIONS, &ns->invocation_window,
+					    &ns->invocation_rejected, minute);
 	c[BUDGET_CONCURRENT] = sample_concurrency(e, ns);
-	c[BUDGET_FIRES] = sample_rate(e, RATE_FIRES, &ns->fire_window, minute, &ns->fires_per_minute);
+	c[BUDGET_FIRES] = sample_rate(e, RATE_FIRES, &ns->fire_window, &ns->fire_rejected, minute);
 	for (int k = 0; k < BUDGET_KINDS; k++) {
-		json_array_append_new(limits, json_integer(__atomic_load_n(limit_field(ns, k),
-									   __ATOMIC_RELAXED)));
-		json_array_append_new(used, json_integer(c[k].used));
-		json_array_append_new(demand, json_integer(c[k].demand));
+		used[k] = c[k].used;
+		demand[k] = c[k].demand;
 		active |= c[k].demand > 0;
 	}
-	if (active)
-		return json_pack("{s:o,s:o,s:o}", "limits", limits, "used", used, "demand", demand);
-	json_decref(limits);
-	json_decref(used);
-	json_decref(demand);
-	return NULL;
+	if (!active)
+		return NULL;
+	return json_pack("{s:o,s:o,s:o}", "limits", budget_kinds_json(e->limit), "used",
+			 budget_kinds_json(used), "demand", budget_kinds_json(demand));
 }
 
 json_t *budget_lease_report(struct budget_lease *l)
@@ -161,9 +153,7 @@ json_t *budget_lease_report(struct budget_lease *l)
 	for (uint32_t idx = 1; idx < XW_MAX_NAMESPACES; idx++) {
 		json_t *claim;
 
-		if (!(__atomic_load_n(&l->node->maps->namespaces[idx].flags, __ATOMIC_RELAXED) &
-		      XW_NS_LIMITS) ||
-		    ns_table_name(l->node->ns, idx, name, sizeof(name)))
+		if (!l->e[idx].known || ns_table_name(l->node->ns, idx, name, sizeof(name)))
 			continue;
 		claim = claim_json(l, idx, minute);
 		if (claim)
@@ -173,22 +163,21 @@ json_t *budget_lease_report(struct budget_lease *l)
 	return out;
 }
 
-/* Takes one namespace's shares [invocations, concurrent, fires] (lock held). */
-static void take_shares(struct budget_lease *l, const char *name, const json_t *shares,
-			uint64_t expires_ms)
+/* Takes one namespace's lease {"share": [..], "limits": [..]} (lock held). */
+static void take_lease(struct budget_lease *l, const char *name, const json_t *lease,
+		       uint64_t expires_ms)
 {
+	uint32_t share[BUDGET_KINDS], limit[BUDGET_KINDS], idx;
 	struct lease_entry *e;
-	uint32_t idx;
 
-	if (!json_is_array(shares) || json_array_size(shares) != BUDGET_KINDS ||
+	if (!budget_kinds_parse(json_object_get(lease, "share"), share) ||
+	    !budget_kinds_parse(json_object_get(lease, "limits"), limit) ||
 	    ns_table_index(l->node->ns, name, &idx))
 		return;
 	e = &l->e[idx];
-	for (int k = 0; k < BUDGET_KINDS; k++) {
-		json_int_t v = json_integer_value(json_array_get(shares, (size_t)k));
-
-		e->share[k] = v < 0 ? 0 : v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
-	}
+	memcpy(e->share, share, sizeof(share));
+	memcpy(e->limit, limit, sizeof(limit));
+	e->known = true;
 	e->expires_ms = expires_ms;
 }
 
@@ -198,9 +187,9 @@ void budget_lease_apply(struct budget_lease *l, const json_t *budget)
 	json_int_t lease_ms = json_integer_value(json_object_get(budget, "lease_ms"));
 	uint64_t now = clock_mono_ms();
 	const char *name;
-	json_t *shares;
+	json_t *lease;
 
-	if (!l || !json_is_object(budget) || nodes < 1)
+	if (!l || !json_is_object(budget) || nodes < 1 || nodes > UINT32_MAX)
 		return;
 	pthread_mutex_lock(&l->lock);
 	if (l->nodes != (uint32_t)nodes)
@@ -208,8 +197,8 @@ void budget_lease_apply(struct budget_lease *l, const json_t *budget)
 	l->nodes = (uint32_t)nodes;
 	l->lease_ms = lease_ms > 0 ? (uint64_t)lease_ms : 0;
 	l->applied_ms = now;
-	json_object_foreach(json_object_get(budget, "shares"), name, shares)
-		take_shares(l, name, shares, now + l->lease_ms);
+	json_object_foreach(json_object_get(budget, "shares"), name, lease)
+		take_lease(l, name, lease, now + l->lease_ms);
 	for (uint32_t idx = 1; idx < XW_MAX_NAMESPACES; idx++)
 		enforce(l, idx, now);
 	pthread_mutex_unlock(&l->lock);
