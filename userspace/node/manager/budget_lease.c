@@ -193,7 +193,7 @@ void budget_lease_apply(struct budget_lease *l, const json_t *budget)
 		return;
 	pthread_mutex_lock(&l->lock);
 	if (l->nodes != (uint32_t)nodes)
-		pr_info("budget: %lld nodes share every namespace's limits", (long long)nodes);
+		pr_info("budget: %lld live node(s) share each namespace's limits", (long long)nodes);
 	l->nodes = (uint32_t)nodes;
 	l->lease_ms = lease_ms > 0 ? (uint64_t)lease_ms : 0;
 	l->applied_ms = now;
