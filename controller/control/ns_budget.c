@@ -86,7 +86,7 @@ static struct nsb *nsb_get(struct ns_budget *b, const char *name)
 	return ns;
 }
 
-static struct seat *seat_find(struct nsb *ns, uint16_t node)
+static struct seat *seat_find(const struct nsb *ns, uint16_t node)
 {
 	for (size_t i = 0; i < ns->nseats; i++)
 		if (ns->seats[i].node == node)
@@ -141,8 +141,10 @@ static int take_report(struct ns_budget *b, const struct cnode *n, const json_t 
 		}
 		ns = nsb_get(b, name);
 		s = ns ? seat_get(ns, n->idx) : NULL;
-		if (!s)
+		if (!s) {
+			*why = "out of memory";
 			return -ENOMEM;
+		}
 		memcpy(ns->limit, limit, sizeof(limit));
 		ns->reported_ms = now_ms;
 		for (int k = 0; k < BUDGET_KINDS; k++)
@@ -164,7 +166,7 @@ static void find_live(struct ns_budget *b, const struct cluster *c)
 static uint32_t held(const struct ns_budget *b, const struct nsb *ns, uint16_t node, int k,
 		     uint64_t now_ms)
 {
-	const struct seat *s = seat_find((struct nsb *)ns, node);
+	const struct seat *s = seat_find(ns, node);
 
 	if (s && s->granted_ms && now_ms - s->granted_ms < b->lease_ms)
 		return s->granted[k];
@@ -179,7 +181,7 @@ static uint32_t grant_kind(struct ns_budget *b, const struct nsb *ns, uint16_t m
 	uint32_t target = budget_fallback(ns->limit[k], (uint32_t)b->nlive);
 
 	for (size_t j = 0; j < b->nlive; j++) {
-		const struct seat *s = seat_find((struct nsb *)ns, b->live[j]);
+		const struct seat *s = seat_find(ns, b->live[j]);
 		bool fresh = s && s->reported_ms && now_ms - s->reported_ms < b->lease_ms;
 
 		b->claims[j] = fresh ? s->claim[k] : (struct budget_claim){ 0, 0 };

@@ -5,10 +5,12 @@
 // and 6 concurrent invocations mean 6 in the cluster, not 18. A node cut off from the
 // controller keeps its lease until it expires, then enforces limit / 3.
 //
-// Tolerance: the shares handed out never add up to more than the limit, so the only
-// slack is a request admitted by a node between its last report and the controller moving
-// part of its share elsewhere; with the bursts below it is at most 2 of 30 (asserted), and
-// the count must be at least the limit minus 2 (a node's unused minimum of 1).
+// Tolerance: the shares nodes hold never add up to more than the limit, so more can only be
+// admitted through a lease the controller already counts as expired (not here: the lease
+// time is 6 s, heartbeats every 2 s). Fewer are admitted while shares sit with a node
+// that no longer asks (it gives them up at its next heartbeat). Asserted: 30 a minute is
+// 30 ± 2, 6 concurrent
+// is 4 to 7. A run takes about a minute, up to 20 s of it waiting for room in the minute.
 'use strict';
 const { execFile, execFileSync } = require('child_process');
 const path = require('path');

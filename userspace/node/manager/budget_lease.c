@@ -99,7 +99,7 @@ static struct budget_claim sample_rate(struct lease_entry *e, int r, const __u64
 	struct budget_claim c;
 
 	c.used = count - window_count(rejected, minute);
-	c.demand = c.used + since;
+	c.demand = c.used + since < c.used ? UINT32_MAX : c.used + since;
 	e->sampled_minute[r] = minute;
 	e->sampled_count[r] = count;
 	return c;
@@ -110,9 +110,11 @@ static struct budget_claim sample_concurrency(struct lease_entry *e, struct xw_n
 {
 	uint64_t throttled = __atomic_load_n(&ns->throttled, __ATOMIC_RELAXED);
 	struct budget_claim c;
+	uint64_t demand;
 
 	c.used = __atomic_load_n(&ns->inflight, __ATOMIC_RELAXED);
-	c.demand = c.used + (uint32_t)(throttled - e->throttled_seen);
+	demand = c.used + (throttled - e->throttled_seen);
+	c.demand = demand > UINT32_MAX ? UINT32_MAX : (uint32_t)demand;
 	e->throttled_seen = throttled;
 	return c;
 }
