@@ -23,6 +23,9 @@ struct lease_entry {
 	/* for demand: each window's count at the last report, and the 429s */
 	uint32_t sampled_minute[RATES], sampled_count[RATES];
 	uint64_t throttled_seen;
+	/* requests (rates) or 429s (concurrency) lately: since the last report, or half the
+	 * previous value when more, so that a report between two bursts still shows them */
+	uint32_t recent[BUDGET_KINDS];
 };
 
 struct budget_lease {
@@ -89,34 +92,39 @@ static uint32_t window_count(const __u64 *window, uint32_t minute)
 	return (uint32_t)(v >> 32) == minute ? (uint32_t)v : 0;
 }
 
-/* A per-minute window's claim: admitted this minute, plus the requests since the last
- * report (all of this minute's when the minute changed). */
-static struct budget_claim sample_rate(struct lease_entry *e, int r, const __u64 *window,
+/* used plus the recent pressure of kind k, which since updates (saturating). */
+static struct budget_claim claim_of(struct lease_entry *e, int k, uint32_t used, uint64_t since)
+{
+	uint64_t recent = since > e->recent[k] / 2 ? since : e->recent[k] / 2;
+	struct budget_claim c = { .used = used };
+
+	e->recent[k] = recent > UINT32_MAX ? UINT32_MAX : (uint32_t)recent;
+	c.demand = used + (uint64_t)e->recent[k] > UINT32_MAX ? UINT32_MAX : used + e->recent[k];
+	return c;
+}
+
+/* A per-minute window's claim: admitted this minute, plus the requests lately (since the
+ * last report, all of this minute's when the minute changed). */
+static struct budget_claim sample_rate(struct lease_entry *e, int k, int r, const __u64 *window,
 				       const __u64 *rejected, uint32_t minute)
 {
 	uint32_t count = window_count(window, minute);
 	uint32_t since = e->sampled_minute[r] == minute ? count - e->sampled_count[r] : count;
-	struct budget_claim c;
 
-	c.used = count - window_count(rejected, minute);
-	c.demand = c.used + since < c.used ? UINT32_MAX : c.used + since;
 	e->sampled_minute[r] = minute;
 	e->sampled_count[r] = count;
-	return c;
+	return claim_of(e, k, count - window_count(rejected, minute), since);
 }
 
-/* In flight, plus the 429s since the last report (of any kind: a hint, not a count). */
+/* In flight, plus the 429s lately (of any kind: a hint, not a count). */
 static struct budget_claim sample_concurrency(struct lease_entry *e, struct xw_namespace *ns)
 {
 	uint64_t throttled = __atomic_load_n(&ns->throttled, __ATOMIC_RELAXED);
-	struct budget_claim c;
-	uint64_t demand;
+	uint64_t since = throttled - e->throttled_seen;
 
-	c.used = __atomic_load_n(&ns->inflight, __ATOMIC_RELAXED);
-	demand = c.used + (throttled - e->throttled_seen);
-	c.demand = demand > UINT32_MAX ? UINT32_MAX : (uint32_t)demand;
 	e->throttled_seen = throttled;
-	return c;
+	return claim_of(e, BUDGET_CONCURRENT, __atomic_load_n(&ns->inflight, __ATOMIC_RELAXED),
+			since);
 }
 
 /* idx's claims, or NULL when it has no activity (lock held). */
@@ -128,10 +136,11 @@ static json_t *claim_json(struct budget_lease *l, uint32_t idx, uint32_t minute)
 	uint32_t used[BUDGET_KINDS], demand[BUDGET_KINDS];
 	bool active = false;
 
-	c[BUDGET_INVOCATIONS] = sample_rate(e, RATE_INVOCATIONS, &ns->invocation_window,
-					    &ns->invocation_rejected, minute);
+	c[BUDGET_INVOCATIONS] = sample_rate(e, BUDGET_INVOCATIONS, RATE_INVOCATIONS,
+					    &ns->invocation_window, &ns->invocation_rejected, minute);
 	c[BUDGET_CONCURRENT] = sample_concurrency(e, ns);
-	c[BUDGET_FIRES] = sample_rate(e, RATE_FIRES, &ns->fire_window, &ns->fire_rejected, minute);
+	c[BUDGET_FIRES] = sample_rate(e, BUDGET_FIRES, RATE_FIRES, &ns->fire_window,
+				      &ns->fire_rejected, minute);
 	for (int k = 0; k < BUDGET_KINDS; k++) {
 		used[k] = c[k].used;
 		demand[k] = c[k].demand;

@@ -32,7 +32,7 @@ void budget_lease_set_limits(struct node *node, uint32_t idx, const uint32_t lim
 /* The heartbeat's "namespaces": {"ns": {"limits": [..], "used": [..], "demand": [..]}} for
  * every namespace with activity, arrays in enum budget_kind order. used: admitted this
  * minute (rates), in flight (concurrency); demand: used plus the requests (rates) or 429s
- * (concurrency) since the last report. */
+ * (concurrency) lately: since the last report, or half the previous figure when more. */
 json_t *budget_lease_report(struct budget_lease *l);
 
 /* The controller's "budget": {"nodes": N, "lease_ms": T, "shares": {"ns": {"share": [..],
