@@ -136,8 +136,9 @@ static json_t *claim_json(struct budget_lease *l, uint32_t idx, uint32_t minute)
 	uint32_t used[BUDGET_KINDS], demand[BUDGET_KINDS];
 	bool active = false;
 
-	c[BUDGET_INVOCATIONS] = sample_rate(e, BUDGET_INVOCATIONS, RATE_INVOCATIONS,
-					    &ns->invocation_window, &ns->invocation_rejected, minute);
+	c[BUDGET_INVOCATIONS] =
+		sample_rate(e, BUDGET_INVOCATIONS, RATE_INVOCATIONS, &ns->invocation_window,
+			    &ns->invocation_rejected, minute);
 	c[BUDGET_CONCURRENT] = sample_concurrency(e, ns);
 	c[BUDGET_FIRES] = sample_rate(e, BUDGET_FIRES, RATE_FIRES, &ns->fire_window,
 				      &ns->fire_rejected, minute);
@@ -204,7 +205,8 @@ void budget_lease_apply(struct budget_lease *l, const json_t *budget)
 		return;
 	pthread_mutex_lock(&l->lock);
 	if (l->nodes != (uint32_t)nodes)
-		pr_info("budget: %lld live node(s) share each namespace's limits", (long long)nodes);
+		pr_info("budget: %lld live node(s) share each namespace's limits",
+			(long long)nodes);
 	l->nodes = (uint32_t)nodes;
 	l->lease_ms = lease_ms > 0 ? (uint64_t)lease_ms : 0;
 	l->applied_ms = now;
