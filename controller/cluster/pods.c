@@ -586,32 +586,38 @@ static void on_pod(struct pods *p, const char *type, json_t *pod)
 	}
 }
 
-static bool listed_pod(const json_t *items, const char *id)
+/* The sandbox ids a list holds, as the keys of an object: one lookup per sandbox instead of
+ * a scan of the list. */
+static json_t *listed_ids(const json_t *items)
 {
+	json_t *ids = json_object(), *pod;
+	const char *id;
 	size_t i;
-	json_t *pod;
 
-	json_array_foreach(items, i, pod)
-		if (!strcmp(json_obj_str(json_object_get(json_object_get(pod, "metadata"), "labels"),
-					 LABEL_SANDBOX) ?: "", id))
-			return true;
-	return false;
+	json_array_foreach(items, i, pod) {
+		id = json_obj_str(json_object_get(json_object_get(pod, "metadata"), "labels"),
+				  LABEL_SANDBOX);
+		if (ids && id)
+			json_object_set_new(ids, id, json_true());
+	}
+	return ids;
 }
 
 /* A fresh list: what it lacks is gone (while the watch was away), the rest as events. */
 static void on_list(struct pods *p, json_t *items)
 {
+	json_t *ids = listed_ids(items), *pod;
 	struct gsandbox *s, *next;
 	size_t i;
-	json_t *pod;
 
-	for (s = p->c->sandboxes; s; s = next) {
+	for (s = p->c->sandboxes; ids && s; s = next) {
 		next = s->next;
 		/* starting ones may not be created yet: their start timeout settles them */
 		if (s->state != GS_STARTING && p->c->nodes[s->node] &&
-		    is_twin(p->c->nodes[s->node]) && !listed_pod(items, s->id))
+		    is_twin(p->c->nodes[s->node]) && !json_object_get(ids, s->id))
 			remove_gone(p, s, "its pod is gone");
 	}
+	json_decref(ids);
 	json_array_foreach(items, i, pod)
 		on_pod(p, "ADDED", pod);
 	p->listed = true;
