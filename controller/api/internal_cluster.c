@@ -87,7 +87,6 @@ static void nodes_heartbeat(struct api_req *r, const char *name)
 	n = caller_node(r, body, name);
 	if (n) {
 		json_t *unknown = json_array();
-
 		json_t *reply = json_pack("{s:o}", "unknown", unknown);
 
 		if (cluster_heartbeat(r->ctl->cluster, n, body, unknown, &why)) {
