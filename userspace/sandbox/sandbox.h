@@ -110,6 +110,10 @@ struct sandbox_config {
 	const char *cgroup_parent; /* "xwhisk" (under our own cgroup) or "/xwhisk" (root) */
 	const char *api_host;      /* __OW_API_HOST in every sandbox, if set */
 	const char *const *hide;   /* more host directories to hide (NULL-terminated) */
+	/* More host paths (absolute; files or directories) sandboxes see read-only, beside
+	 * the programs, libraries and runtimes (NULL-terminated); $XWHISK_SANDBOX_EXPOSE
+	 * adds a comma-separated list. */
+	const char *const *expose;
 	unsigned uid, gid;         /* the sandbox user; 0 means 65534 (never root) */
 	unsigned max_starting;     /* sandboxes started at once (default 8) */
 	unsigned start_timeout_ms; /* a start that takes longer fails (default 30000) */
