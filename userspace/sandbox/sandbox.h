@@ -5,8 +5,9 @@
  *
  * Each sandbox has new network, PID, mount, IPC and UTS namespaces, a cgroup (v1 or
  * v2) limiting memory, CPU weight and pids, no capabilities, no_new_privs, an
- * unprivileged uid, a read-only view of the host file system with a private /tmp and
- * its action's directory at /action, and a veth pair to a node bridge. It runs the
+ * unprivileged uid, a seccomp filter, a read-only view of what the runtimes need of the
+ * host file system (an allow-list) with a private /tmp and its action's directory at
+ * /action, and a veth pair to a node bridge. It runs the
  * command the runtimes manifest gives for its kind (xwhisk-proxy, or any server that
  * speaks /init and /run). See docs/SANDBOXES.md.
  *
