@@ -11,6 +11,11 @@
 
 #include "test.h"
 #include "sandbox_harness.h"
+#include "launch.h"
+
+/* A host directory the manager is told to expose (XWHISK_SANDBOX_EXPOSE), beside one it
+ * is not; both under /var/tmp, which sandboxes do not otherwise see. */
+static char exposed_dir[64], unexposed_dir[64];
 
 /* Runs an action once in a fresh sandbox; returns the result as JSON (caller frees). */
 static json_t *action_once(const char *kind, const char *code, unsigned memory_mb, int *status,
@@ -161,8 +166,10 @@ static void test_host_view_allow_list(void)
 		 "            'runtimes': readable('%s/runtimes/runtimes.json'),\n"
 		 "            'etc': sorted(os.listdir('/etc')),\n"
 		 "            'passwd': readable('/etc/passwd'),\n"
+		 "            'exposed': readable('%s/file'),\n"
+		 "            'unexposed': readable('%s/file'),\n"
 		 "            'bin': readable('/bin/sh') and readable('/usr/bin/python3')}\n",
-		 secret, top, top, build);
+		 secret, top, top, build, exposed_dir, unexposed_dir);
 	r = python_once(code, 128, &st, NULL);
 	unlink(secret);
 	ASSERT(r && st == 200);
@@ -172,13 +179,15 @@ static void test_host_view_allow_list(void)
 	CHECK(json_is_false(json_object_get(r, "src")));
 	CHECK(json_is_true(json_object_get(r, "runtimes")));
 	CHECK(json_is_true(json_object_get(r, "passwd")));
+	CHECK(json_is_true(json_object_get(r, "exposed")));
+	CHECK(json_is_false(json_object_get(r, "unexposed")));
 	CHECK(json_is_true(json_object_get(r, "bin")));
 	/* Nothing of the host's top level but the allow-list and the sandbox's own. */
 	root = json_object_get(r, "root");
 	for (size_t i = 0; i < json_array_size(root); i++) {
 		static const char *const allowed[] = { "action", "bin", "dev", "etc", "lib",
 						       "lib32", "lib64", "libx32", "proc", "run",
-						       "sbin", "sys", "tmp", "usr" };
+						       "sbin", "sys", "tmp", "usr", "var" };
 		const char *name = json_string_value(json_array_get(root, i));
 		bool ok = !strncmp(top, "/", 1) && name && !strncmp(top + 1, name, strlen(name)) &&
 			  top[1 + strlen(name)] == '/'; /* the path down to the runtimes */
@@ -198,6 +207,49 @@ static void test_host_view_allow_list(void)
 		      strcmp(name, "crontab"));
 	}
 	json_decref(r);
+}
+
+/* What rootfs_scan() makes of the paths it is asked to expose. */
+static void test_rootfs_expose_rules(void)
+{
+	const char *ok_paths[] = { "/usr/bin/env", exposed_dir, "/etc/passwd", NULL, NULL };
+	char sub[128];
+	struct rootfs rf;
+	const char *bad;
+	size_t nexposed = 0;
+
+	snprintf(sub, sizeof(sub), "%s/sub", exposed_dir);
+	ASSERT(mkdir(sub, 0755) == 0 || errno == EEXIST);
+	ok_paths[3] = sub;
+	ASSERT(rootfs_scan(&rf, ok_paths, NULL, NULL) == 0);
+	for (size_t i = 0; i < rf.n; i++) {
+		const char *p = rf.entries[i].path;
+
+		/* Under /usr or /etc/passwd already: not bound twice; sub is within exposed. */
+		CHECK(strcmp(p, "/usr/bin/env") && strcmp(p, sub));
+		nexposed += !strcmp(p, exposed_dir);
+		CHECK(strcmp(p, "/var") && strcmp(p, "/home") && strcmp(p, "/root") &&
+		      strncmp(p, "/etc/shadow", 11) && strcmp(p, "/etc"));
+	}
+	CHECK(nexposed == 1);
+	rootfs_free(&rf);
+	rmdir(sub);
+	/* Refused: relative, the root itself, what the sandbox gets its own of; missing. */
+	{
+		static const char *const refused[] = { "usr/lib", "/", "/proc/self", "/dev/null" };
+
+		for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+			const char *one[] = { refused[i], NULL };
+
+			bad = NULL;
+			CHECK(rootfs_scan(&rf, one, NULL, &bad) == -EINVAL && bad == refused[i]);
+		}
+	}
+	{
+		const char *one[] = { "/nonexistent-xwhisk-path", NULL };
+
+		CHECK(rootfs_scan(&rf, one, NULL, &bad) == -ENOENT);
+	}
 }
 
 /*
@@ -480,22 +532,56 @@ static void test_timeout_then_destroy(void)
 	CHECK(kill(pid, 0) != 0 && errno == ESRCH);
 }
 
+static void expose_dirs_make(void)
+{
+	char path[128];
+
+	snprintf(exposed_dir, sizeof(exposed_dir), "/var/tmp/xwhisk-exposed-%d", (int)getpid());
+	snprintf(unexposed_dir, sizeof(unexposed_dir), "/var/tmp/xwhisk-unexposed-%d",
+		 (int)getpid());
+	(void)mkdir(exposed_dir, 0755);
+	(void)mkdir(unexposed_dir, 0755);
+	snprintf(path, sizeof(path), "%s/file", exposed_dir);
+	(void)file_write_atomic(path, "shown\n", 6, 0644);
+	snprintf(path, sizeof(path), "%s/file", unexposed_dir);
+	(void)file_write_atomic(path, "hidden\n", 7, 0644);
+	setenv("XWHISK_SANDBOX_EXPOSE", exposed_dir, 1);
+}
+
+static void expose_dirs_remove(void)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/file", exposed_dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/file", unexposed_dir);
+	unlink(path);
+	rmdir(exposed_dir);
+	rmdir(unexposed_dir);
+}
+
 int main(void)
 {
-	int err = h_setup("python:3=1,nodejs:20=1,native=1,blackbox=0");
+	int err;
+
+	expose_dirs_make();
+	err = h_setup("python:3=1,nodejs:20=1,native=1,blackbox=0");
 
 	if (err) {
 		printf("not ok - setup: %s\n", strerror(-err));
+		expose_dirs_remove();
 		return 1;
 	}
 	RUN(test_process_view_and_privileges);
 	RUN(test_file_system_view);
 	RUN(test_host_view_allow_list);
+	RUN(test_rootfs_expose_rules);
 	RUN(test_seccomp_filter);
 	RUN(test_network_reach);
 	RUN(test_memory_limit_oom);
 	RUN(test_action_dir_bounded);
 	RUN(test_timeout_then_destroy);
 	h_teardown();
+	expose_dirs_remove();
 	TEST_EXIT();
 }
