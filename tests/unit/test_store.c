@@ -616,6 +616,48 @@ static void test_pg_server_down(void)
 	store_close(st);
 }
 
+/* PostgreSQL: a server that takes connections but does not answer them (its postmaster
+ * stopped: as behind a network that drops packets) holds a call only for the short wait
+ * of a reconnection, later calls not at all, and the reconnection completes once it
+ * answers again. Needs XWHISK_TEST_PGTMP. */
+static void test_pg_reconnect_silent(void)
+{
+	const char *pgtmp = getenv("XWHISK_TEST_PGTMP");
+	struct store *st = open_store();
+	struct entity_rec got;
+	char cmd[1024];
+	uint64_t t0;
+	int err = -1;
+
+	ASSERT(st);
+	if (!pgtmp) {
+		fprintf(stderr, "  skipped: XWHISK_TEST_PGTMP is not set\n");
+		store_close(st);
+		return;
+	}
+	CHECK(pg_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+		     "WHERE application_name = 'xwhisk'") == 0);
+	snprintf(cmd, sizeof(cmd), "%s freeze '%s'", pgtmp, pg_uri);
+	CHECK(system(cmd) == 0);
+	t0 = clock_mono_ms();
+	CHECK(st->ops->entity_get(st, "ns8/a", &got) == -ECONNREFUSED);
+	CHECK(clock_mono_ms() - t0 < 1000); /* was connect_timeout, 2 s, and more */
+	t0 = clock_mono_ms();
+	CHECK(st->ops->entity_get(st, "ns8/a", &got) == -ECONNREFUSED);
+	CHECK(clock_mono_ms() - t0 < 100);
+	snprintf(cmd, sizeof(cmd), "%s thaw '%s'", pgtmp, pg_uri);
+	CHECK(system(cmd) == 0);
+	for (int i = 0; i < 50 && err; i++) {
+		err = st->ops->entity_get(st, "ns8/a", &got);
+		if (err)
+			usleep(100 * 1000);
+	}
+	CHECK(err == 0);
+	if (!err)
+		entity_rec_clear(&got);
+	store_close(st);
+}
+
 /* Which URIs name PostgreSQL, and what a log shows of them. */
 static void test_uri(void)
 {
@@ -671,6 +713,7 @@ int main(void)
 		RUN(test_pg_reconnect);
 		RUN(test_pg_changes);
 		RUN(test_pg_server_down);
+		RUN(test_pg_reconnect_silent);
 	}
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dbpath);
 	(void)!system(cmd);
