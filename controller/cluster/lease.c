@@ -113,12 +113,13 @@ out:
 	return ok;
 }
 
-static bool lease_round(void *impl, const volatile bool *stop)
+/* A failed round proves nothing: the record may still be ours until the others' wait. */
+static int lease_round(void *impl, const volatile bool *stop)
 {
 	struct lease *l = impl;
 
 	l->cfg.kube.abort = stop;
-	return round_once(l);
+	return round_once(l) ? 1 : 0;
 }
 
 static void lease_free(void *impl)

@@ -37,10 +37,12 @@ static bool won_lately(struct leader *l)
 
 static void round_once(struct leader *l)
 {
-	if (l->ops->round(l->impl, &l->stop)) {
+	int won = l->ops->round(l->impl, &l->stop);
+
+	if (won > 0) {
 		__atomic_store_n(&l->won_ms, clock_mono_ms(), __ATOMIC_RELEASE);
 		__atomic_store_n(&l->leading, true, __ATOMIC_RELEASE);
-	} else if (!won_lately(l)) {
+	} else if (won < 0 || !won_lately(l)) {
 		/* others may take over soon: stop acting as the leader now */
 		__atomic_store_n(&l->leading, false, __ATOMIC_RELEASE);
 	}

@@ -19,8 +19,11 @@
 #include "loop.h"
 
 struct leader_ops {
-	/* One round; stop is set when the election ends (abort a long call). */
-	bool (*round)(void *impl, const volatile bool *stop);
+	/* One round; stop is set when the election ends (abort a long call). 1: this
+	 * controller leads; 0: it does not know or does not lead (a leader keeps leading
+	 * until hold_ms after its last won round); -1: it has certainly lost (its lock is
+	 * gone): it stops leading at once. */
+	int (*round)(void *impl, const volatile bool *stop);
 	/* Gives up the leadership (if held) and frees impl, after the thread ended. */
 	void (*free)(void *impl);
 };

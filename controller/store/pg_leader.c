@@ -43,10 +43,13 @@ static bool ask(struct pg_leader *p, const char *sql)
 }
 
 /* Candidates try the lock; the holder checks that its session (and so the lock) is there.
- * A session-level lock taken twice would need two unlocks: it is taken once. */
-static bool pg_round(void *impl, const volatile bool *stop)
+ * A session-level lock taken twice would need two unlocks: it is taken once. A holder
+ * whose session failed has dropped it, and the lock with it: it has lost for certain
+ * (another controller may take the lock at its next round). */
+static int pg_round(void *impl, const volatile bool *stop)
 {
 	struct pg_leader *p = impl;
+	bool held = p->held;
 
 	if (p->conn && PQstatus(p->conn) != CONNECTION_OK)
 		drop_session(p);
@@ -56,13 +59,15 @@ static bool pg_round(void *impl, const volatile bool *stop)
 			pr_debug("leader: cannot connect to PostgreSQL: %s",
 				 p->conn ? PQerrorMessage(p->conn) : "out of memory");
 			drop_session(p);
-			return false;
+			return held ? -1 : 0;
 		}
+		if (held)
+			return -1; /* a new session: the old one's lock went with it */
 	}
 	if (p->held)
-		return ask(p, "SELECT true");
+		return ask(p, "SELECT true") ? 1 : -1;
 	p->held = ask(p, "SELECT pg_try_advisory_lock(" LEADER_LOCK_KEY ")");
-	return p->held;
+	return p->held ? 1 : 0;
 }
 
 /* Ending the session releases the lock: another controller takes over at its next round. */

@@ -4,8 +4,9 @@
  * session advisory lock (pg_try_advisory_lock) on a connection of its own. The lock
  * lives as long as that session: a controller killed or cut off loses it with its
  * connection (at once when the kernel closes the socket, within about 10 s when the
- * server must notice a silence), and the leader stops leading as soon as it cannot reach
- * the server for 3 s (leader.h), before the server can hand the lock to another.
+ * server must notice a silence). The leader stops leading at once when its session
+ * fails (the session, and so the lock, is gone), and when it cannot reach the server for
+ * 3 s (leader.h), before the server can hand the lock to another.
  */
 #ifndef XWHISK_PG_LEADER_H
 #define XWHISK_PG_LEADER_H
