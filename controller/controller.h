@@ -16,6 +16,8 @@ struct controller_stats {
 	uint64_t activations_rejected;
 };
 
+struct ns_budget;
+
 struct controller {
 	struct loop *loop;
 	struct store *store;
@@ -23,6 +25,7 @@ struct controller {
 	struct http_server *http;
 	struct event_log *events;
 	struct cluster *cluster;
+	struct ns_budget *budget; /* namespace limits leased to nodes */
 	char node_token[65]; /* shared secret of the /internal API */
 	const char *build;
 	struct controller_stats stats;
