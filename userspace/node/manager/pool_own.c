@@ -134,7 +134,8 @@ void pool_tell_workers_logs(struct pool *p, uint64_t action_id, int status, cons
 	}
 }
 
-static void init_failed(struct psandbox *ps, const char *message, json_t *error)
+/* status: ACTIVATION_DEVELOPER_ERROR (the action's failure) or ACTIVATION_WHISK_ERROR. */
+static void init_failed_as(struct psandbox *ps, int status, const char *message, json_t *error)
 {
 	struct pool *p = ps->p;
 	uint64_t init_ms = clock_real_ms() - ps->started_ms;
@@ -148,11 +149,16 @@ static void init_failed(struct psandbox *ps, const char *message, json_t *error)
 	/* What the runtime printed while it failed (a syntax error's traceback) goes into the
 	 * record, as OpenWhisk keeps the logs of a failed /init. */
 	logs = pool_logs_take_all(ps);
-	pool_tell_workers_logs(p, ps->action_id, ACTIVATION_DEVELOPER_ERROR, message, error,
-			       init_ms, json_array_size(logs) ? logs : NULL);
+	pool_tell_workers_logs(p, ps->action_id, status, message, error, init_ms,
+			       json_array_size(logs) ? logs : NULL);
 	json_decref(logs);
 	demand_started(p, ps->action_id, false);
 	ps_destroy(ps);
+}
+
+static void init_failed(struct psandbox *ps, const char *message, json_t *error)
+{
+	init_failed_as(ps, ACTIVATION_DEVELOPER_ERROR, message, error);
 }
 
 static void on_init_answer(struct http_response *resp, int err, void *data)
@@ -453,10 +459,13 @@ void pool_on_exited(struct sandbox *sb, enum sandbox_exit_reason reason, int sta
 	if (ps->state == PS_INITING && ps->init_call) {
 		http_call_cancel(ps->init_call);
 		ps->init_call = NULL;
-		init_failed(ps, reason == SANDBOX_OOM
-					? "The action exhausted its memory and was aborted."
-					: "The action did not initialize and exited unexpectedly.",
-			    NULL);
+		if (reason == SANDBOX_KILLED)
+			init_failed_as(ps, ACTIVATION_WHISK_ERROR, SANDBOX_KILLED_MSG, NULL);
+		else
+			init_failed(ps, reason == SANDBOX_OOM
+						? "The action exhausted its memory and was aborted."
+						: "The action did not initialize and exited unexpectedly.",
+				    NULL);
 		return;
 	}
 	pool_report(p, ps->gid, "removed", NULL, 0, NULL, NULL);
