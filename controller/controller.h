@@ -23,6 +23,7 @@ struct controller {
 	struct http_server *http;
 	struct event_log *events;
 	struct cluster *cluster;
+	struct offload *offload; /* long work off the loop (api/offload.h) */
 	char node_token[65]; /* shared secret of the /internal API */
 	const char *build;
 	struct controller_stats stats;
