@@ -37,7 +37,7 @@ struct api_req {
 	bool body_parsed;
 	json_t *body_json;
 	char body_err[256];
-	/* The body of the reply is dumped off the loop too (a large document). */
+	/* a large body: its reply is dumped off the loop too (as any reply holding as much) */
 	bool large;
 	/* The handler goes on later (off the loop, then back): it calls api_end(). */
 	bool deferred;
