@@ -6,7 +6,6 @@
 // A platform failure is never the action's: no 502 "exited unexpectedly" for lack of room.
 'use strict';
 const { System, test, run, assert, sleep } = require('./lib/harness');
-const { NS } = require('./lib/api');
 const dp = require('./lib/dp');
 const { putAction, invoke } = dp;
 
@@ -18,7 +17,7 @@ const LIMITS = { invocationsPerMinute: 100000, concurrentInvocations: 1000, fire
 
 // A system whose node declares NODE_MB, with namespaces bob and alice.
 async function startSystem(env) {
-  const sys = new System({ env: { XWHISK_NODE_MEMORY_MB: String(NODE_MB), XWHISK_PREWARM: 'nodejs:20=0,python:3=0', ...(process.env.DEBUG ? { XWHISK_LOG_LEVEL: 'debug' } : {}), ...env } });
+  const sys = new System({ env: { XWHISK_NODE_MEMORY_MB: String(NODE_MB), XWHISK_PREWARM: 'nodejs:20=0,python:3=0', ...env } });
   await sys.start();
   const keys = { bob: dp.createNamespace(sys, 'bob', LIMITS), alice: dp.createNamespace(sys, 'alice', LIMITS) };
   return { sys, keys };
@@ -39,16 +38,9 @@ async function fillWithBob(sys, key) {
 async function aliceBurst(sys, key, n, ms) {
   await putAction(sys, 'a', action, { auth: key });
   const rs = await Promise.all(Array.from({ length: n }, () => invoke(sys, 'a', { ms }, { auth: key })));
-  if (process.env.DEBUG) console.log(rs.map((r) => `${r.status} ${r.text.slice(0, 300)}`).join("\n"));
   const bad = rs.filter((r) => r.status !== 200).map((r) => `${r.status} ${r.text.slice(0, 200)}`);
   assert.deepStrictEqual(bad, [], `${bad.length} of alice's ${n} concurrent cold invokes failed`);
   for (const r of rs) assert.strictEqual(r.json.response.result.ns, 'alice', JSON.stringify(r.json));
-}
-
-async function metric(sys, name) {
-  const r = await sys.request('GET', '/metrics', { auth: null });
-  const m = r.text.match(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+)`, 'm'));
-  return m ? Number(m[1]) : null;
 }
 
 test('bob\'s idle sandboxes fill the node; alice\'s concurrent cold invokes all succeed', async () => {
