@@ -16,6 +16,8 @@ struct controller_stats {
 	uint64_t activations_rejected;
 };
 
+struct ns_budget;
+
 struct controller {
 	struct loop *loop;
 	struct store *store;
@@ -24,6 +26,7 @@ struct controller {
 	struct event_log *events;
 	struct cluster *cluster;
 	struct offload *offload; /* long work off the loop (api/offload.h) */
+	struct ns_budget *budget; /* namespace limits leased to nodes */
 	char node_token[65]; /* shared secret of the /internal API */
 	const char *build;
 	struct controller_stats stats;

@@ -62,6 +62,7 @@ struct event_watch;
 struct worker;
 struct metrics;
 struct xw_guard;
+struct budget_lease;
 
 struct node {
 	struct node_config cfg;
@@ -75,6 +76,7 @@ struct node {
 	struct shipper *shipper;
 	struct event_watch *watch;
 	struct metrics *metrics;
+	struct budget_lease *budget; /* this node's shares of namespace limits, or NULL */
 	struct xw_guard *guard;  /* xdp_guard on the ingress interface, or NULL */
 	unsigned guard_strikes;  /* refusals a second that put a source on its block list */
 	unsigned guard_block_ms;
