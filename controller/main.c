@@ -23,6 +23,7 @@
 #include "pg_leader.h"
 #include "log.h"
 #include "ns_budget.h"
+#include "offload.h"
 #include "pods.h"
 #include "retention.h"
 #include "store_events.h"
@@ -363,8 +364,9 @@ int main(int argc, char **argv)
 	if (err)
 		goto out;
 	err = -ENOMEM;
+	ctl.offload = offload_new(ctl.loop);
 	ctl.http = http_server_new(ctl.loop, &hopts, api_handle, &ctl);
-	if (!ctl.http)
+	if (!ctl.offload || !ctl.http)
 		goto out;
 	err = http_server_listen(ctl.http, listen, false);
 	if (err) {
@@ -381,6 +383,7 @@ int main(int argc, char **argv)
 	if (!err)
 		err = election.err;
 out:
+	offload_free(ctl.offload); /* answers what it holds before the server goes */
 	http_server_free(ctl.http);
 	leader_stop(leader);
 	pods_stop(pods);

@@ -429,7 +429,8 @@ static int pg_entity_put(struct store *st, struct entity_rec *rec, int64_t expec
 {
 	struct pg_store *s = to_pg(st);
 	struct params p = { 0 };
-	char *summary = json_dump(rec->summary), *doc = json_dump(rec->doc);
+	char *summary = json_dump(rec->summary);
+	char *doc = rec->doc_text ? strdup(rec->doc_text) : json_dump(rec->doc);
 	int64_t rev = expect_rev + 1;
 	PGresult *res = NULL;
 	int err;
