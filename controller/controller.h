@@ -25,6 +25,7 @@ struct controller {
 	struct http_server *http;
 	struct event_log *events;
 	struct cluster *cluster;
+	struct offload *offload; /* long work off the loop (api/offload.h) */
 	struct ns_budget *budget; /* namespace limits leased to nodes */
 	char node_token[65]; /* shared secret of the /internal API */
 	const char *build;
