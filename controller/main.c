@@ -24,6 +24,7 @@
 #include "pods.h"
 #include "retention.h"
 #include "store_events.h"
+#include "subnets.h"
 #include "util.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:3234"
@@ -56,8 +57,32 @@ static void usage(FILE *f)
 		"XWHISK_POD_IMAGE; the API is the in-cluster service account's, or XWHISK_KUBE_API\n"
 		"(a URL, e.g. of kubectl proxy). XWHISK_LEASE=NAME: replicas elect the one that\n"
 		"runs the allocator, the GC and the backend with that coordination.k8s.io Lease.\n"
-		"See docs/KUBERNETES.md.\n",
+		"See docs/KUBERNETES.md.\n"
+		"\n"
+		"XWHISK_SANDBOX_CIDR=CIDR: a node that registers without XWHISK_SANDBOX_SUBNET gets a\n"
+		"block of it (XWHISK_SANDBOX_NODE_PREFIX, default 24), the same one every time, and\n"
+		"the nodes route to each other's blocks (docs/ARCHITECTURE.md).\n",
 		DEFAULT_LISTEN, RETENTION_LIMIT_KEY);
+}
+
+/* XWHISK_SANDBOX_CIDR: the nodes' sandbox blocks come from the controller. */
+static int load_subnet_plan(struct controller *ctl)
+{
+	static struct subnet_plan plan;
+	const char *cidr = getenv("XWHISK_SANDBOX_CIDR");
+	unsigned block = env_unsigned("XWHISK_SANDBOX_NODE_PREFIX", 24);
+
+	if (!cidr || !*cidr)
+		return 0;
+	if (subnet_plan_init(&plan, cidr, block)) {
+		pr_err("XWHISK_SANDBOX_CIDR '%s' with XWHISK_SANDBOX_NODE_PREFIX %u: not an IPv4 "
+		       "CIDR wider than the node blocks (at most 2^20 of them, each /30 or wider)",
+		       cidr, block);
+		return -EINVAL;
+	}
+	pr_info("nodes without a sandbox subnet get a /%u of %s", block, cidr);
+	ctl->subnets = &plan;
+	return 0;
 }
 
 static void flush_events(struct loop *loop, void *data)
@@ -288,6 +313,9 @@ int main(int argc, char **argv)
 		pr_err("cannot seed namespaces: %s", strerror(-err));
 		goto out;
 	}
+	err = load_subnet_plan(&ctl);
+	if (err)
+		goto out;
 	{
 		struct cluster_config ccfg = {
 			.keepalive_s = env_unsigned("XWHISK_KEEPALIVE_S", 600),
