@@ -26,7 +26,7 @@ CLANG   ?= clang
 BPFTOOL ?= bpftool
 ARCH    := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
-PKGS    := jansson libbpf libxdp libcurl sqlite3 libpq libzip libcrypto
+PKGS    := jansson libbpf libxdp libcurl sqlite3 libpq libzip libcrypto yaml-0.1
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
