@@ -54,8 +54,9 @@ static void usage(FILE *f)
 		"XWHISK_BACKEND=local (the default) or kubernetes: where sandboxes run. local: the\n"
 		"node agents start them as isolated processes. kubernetes: the controller creates a\n"
 		"pod per sandbox on the chosen node (nodeName set), in XWHISK_KUBE_NAMESPACE, from\n"
-		"XWHISK_POD_IMAGE; the API is the in-cluster service account's, or XWHISK_KUBE_API\n"
-		"(a URL, e.g. of kubectl proxy). XWHISK_LEASE=NAME: replicas elect the one that\n"
+		"XWHISK_POD_IMAGE; the API is XWHISK_KUBE_API (a URL, e.g. of kubectl proxy), else\n"
+		"a kubeconfig (XWHISK_KUBECONFIG or KUBECONFIG, XWHISK_KUBE_CONTEXT), else the\n"
+		"in-cluster service account's. XWHISK_LEASE=NAME: replicas elect the one that\n"
 		"runs the allocator, the GC and the backend with that coordination.k8s.io Lease.\n"
 		"See docs/KUBERNETES.md.\n"
 		"\n"
@@ -140,8 +141,8 @@ static int start_backend(struct controller *ctl, struct pods **out)
 		return -EINVAL;
 	}
 	if (kube_config_load(&cfg.kube)) {
-		pr_err("XWHISK_BACKEND=kubernetes: no API server (not in a pod with a service "
-		       "account, and XWHISK_KUBE_API is not set)");
+		pr_err("XWHISK_BACKEND=kubernetes: no API server (XWHISK_KUBE_API, a kubeconfig "
+		       "in XWHISK_KUBECONFIG or KUBECONFIG, or a pod's service account)");
 		return -ENOENT;
 	}
 	*out = pods_start(ctl->loop, ctl->cluster, ctl->store, ctl->runtimes, &cfg);
@@ -188,8 +189,8 @@ static int start_election(struct election *e, struct lease **out)
 	if (!name || !*name)
 		return start_backend(e->ctl, e->pods);
 	if (kube_config_load(&cfg.kube)) {
-		pr_err("XWHISK_LEASE: no API server (not in a pod with a service account, and "
-		       "XWHISK_KUBE_API is not set)");
+		pr_err("XWHISK_LEASE: no API server (XWHISK_KUBE_API, a kubeconfig in "
+		       "XWHISK_KUBECONFIG or KUBECONFIG, or a pod's service account)");
 		return -ENOENT;
 	}
 	gethostname(host, sizeof(host) - 1);
