@@ -132,6 +132,8 @@ static int start_backend(struct controller *ctl, struct pods **out)
 		.image = getenv("XWHISK_POD_IMAGE"),
 		.openwhisk_images = !strcmp(env_or("XWHISK_POD_RUNTIME_IMAGES", "xwhisk"), "openwhisk"),
 		.adopt_wait_ms = env_unsigned("XWHISK_POD_ADOPT_WAIT_MS", 30000),
+		.prewarm = getenv("XWHISK_POD_PREWARM"),
+		.stem_memory_mb = env_unsigned("XWHISK_POD_STEM_MEMORY_MB", 256),
 	};
 
 	if (!strcmp(backend, "local"))
