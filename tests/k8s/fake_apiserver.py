@@ -26,7 +26,8 @@ credential came ("auth": "token", "cert" or "none").
 
 Test hooks under /fake/: POST /fake/compact (forget the history: older watches get 410),
 POST /fake/drop-watches (break every open watch), GET /fake/requests (what was called:
-method, path, query, auth; POST /fake/clear-requests forgets them), POST /fake/kill-pod?namespace=&name= (the pod's process dies).
+method, path, query, auth, t (epoch seconds); POST /fake/clear-requests forgets them), GET
+/fake/ready-times (pod name -> when the kubelet wrote it Ready, epoch seconds), POST /fake/kill-pod?namespace=&name= (the pod's process dies).
 
 The fake kubelet (--node NAME, repeatable) runs every pod bound to NAME (spec.nodeName):
 the first container's command and args with $(VAR) expanded from its env (fieldRef
@@ -464,7 +465,10 @@ class Kubelet:
     def __init__(self, store, nodes, path_map):
         self.store, self.nodes, self.path_map = store, set(nodes), path_map
         self.procs = {}  # (ns, name) -> Popen
-        self.next_ip = 1
+        self.ready_at = {}  # pod name -> when it was written Ready (epoch seconds)
+        # another fake of a test running at the same time takes addresses too: start
+        # somewhere else, and skip what is taken
+        self.next_ip = int.from_bytes(os.urandom(2), "big") % 60000
         self.work = []
         self.cv = threading.Condition()
         pods = BY_PATH[("", "v1", "pods")]
@@ -518,11 +522,27 @@ class Kubelet:
                 return dst + s[len(src):]
         return s
 
+    def free_ip(self, port):
+        """The next loopback address 127.77.x.y whose port nobody holds."""
+        for _ in range(1000):
+            n = self.next_ip % 62500
+            self.next_ip += 1
+            ip = f"127.77.{n // 250}.{n % 250 + 2}"
+            probe = socket.socket()
+            try:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                probe.bind((ip, port))
+                return ip
+            except OSError:
+                continue
+            finally:
+                probe.close()
+        return ip
+
     def start(self, key, pod):
         spec = pod["spec"]
         c = spec["containers"][0]
-        ip = f"127.77.{self.next_ip // 250}.{self.next_ip % 250 + 2}"
-        self.next_ip += 1
+        ip = self.free_ip((c.get("ports") or [{"containerPort": 8080}])[0]["containerPort"])
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": "/tmp"}
         for e in c.get("env", []):
             if "value" in e:
@@ -590,6 +610,8 @@ class Kubelet:
 
         try:
             self.store.update(self.pods, key[0], key[1], fn, "status")
+            if ready:
+                self.ready_at[key[1]] = time.time()
         except ApiError:
             pass  # deleted meanwhile
 
@@ -732,7 +754,8 @@ class Handler(BaseHTTPRequestHandler):
         self.raw = self.rfile.read(n) if n else b""
         auth = self.credential()
         with srv.log_lock:
-            srv.requests.append({"method": method, "path": url.path, "query": q, "auth": auth})
+            srv.requests.append({"method": method, "path": url.path, "query": q, "auth": auth,
+                                 "t": time.time()})
         try:
             if srv.token and auth == "none" and not url.path.startswith("/fake/"):
                 raise ApiError(401, "Unauthorized", "Unauthorized")
@@ -984,6 +1007,8 @@ class Handler(BaseHTTPRequestHandler):
                 store.epoch += 1
                 store.lock.notify_all()
             return self.send_json(200, {})
+        if parts == ["ready-times"] and method == "GET":
+            return self.send_json(200, dict(srv.kubelet.ready_at) if srv.kubelet else {})
         if parts == ["clear-requests"] and method == "POST":
             with srv.log_lock:
                 srv.requests.clear()
