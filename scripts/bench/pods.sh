@@ -91,5 +91,8 @@ print(json.dumps(sim))
 PY
 }
 
-echo "local $(local_backend)"
-echo "pods $(pod_backend)"
+# (not in $(...): the processes they start must be in this shell's bench_pids)
+local_backend >"$bench_tmp/local.out"
+echo "local $(cat "$bench_tmp/local.out")"
+pod_backend >"$bench_tmp/pods.out"
+echo "pods $(cat "$bench_tmp/pods.out")"
