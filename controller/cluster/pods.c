@@ -495,8 +495,24 @@ static bool pod_ready(const json_t *pod, const char **ip)
 	return false;
 }
 
+/* The pod's annotation is only as trustworthy as whoever may write pods: a number in it
+ * outside [lo, hi] refuses the adoption (the pod is then deleted as unknown). */
+#define XW_POD_CONCURRENCY_MAX 500 /* the system's maxActionConcurrency */
+
+static bool annotation_uint(const json_t *sb, const char *key, json_int_t lo, json_int_t hi,
+			    uint32_t *out)
+{
+	const json_t *v = json_object_get(sb, key);
+
+	if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
+		return false;
+	*out = (uint32_t)json_integer_value(v);
+	return true;
+}
+
 /* A ready pod of an earlier run: back in the pool as warm, as a node's re-registration
- * brings its sandboxes back. False when it cannot be (yet). */
+ * brings its sandboxes back. False when it cannot be yet; true when decided (adopted, or
+ * for the caller to delete). */
 static bool adopt(struct pods *p, const json_t *pod, const char *ip)
 {
 	const json_t *md = json_object_get(pod, "metadata");
@@ -507,13 +523,13 @@ static bool adopt(struct pods *p, const json_t *pod, const char *ip)
 	struct gsandbox *s = NULL;
 	bool ok = false;
 
-	if (!n || !sb)
+	if (!n)
+		goto out; /* not yet: its node agent has not registered again */
+	/* From here on the answer is final: a pod not adopted is deleted by the caller (its
+	 * action deleted meanwhile, or an annotation that cannot be what we wrote). */
+	ok = true;
+	if (!sb || p->store->ops->entity_get(p->store, json_obj_str(sb, "docid") ?: "", &rec))
 		goto out;
-	/* an action deleted meanwhile has nothing to come back for */
-	if (p->store->ops->entity_get(p->store, json_obj_str(sb, "docid") ?: "", &rec)) {
-		ok = true; /* handled: the caller deletes the pod */
-		goto out;
-	}
 	s = calloc(1, sizeof(*s));
 	if (!s || !json_obj_copy_str(sb, "id", s->id, sizeof(s->id)) ||
 	    strlen(s->id) != SANDBOX_ID_CHARS ||
@@ -522,11 +538,14 @@ static bool adopt(struct pods *p, const json_t *pod, const char *ip)
 	    !json_obj_copy_str(sb, "docid", s->docid, sizeof(s->docid)) ||
 	    !json_obj_copy_str(sb, "kind", s->kind, sizeof(s->kind)))
 		goto out;
+	if (!annotation_uint(sb, "memory_mb", 1, n->memory_mb ?: UINT32_MAX, &s->memory_mb) ||
+	    !annotation_uint(sb, "cpu_milli", 0, n->cpu_milli ?: UINT32_MAX, &s->cpu_milli) ||
+	    !annotation_uint(sb, "concurrency", 1, XW_POD_CONCURRENCY_MAX, &s->concurrency))
+		goto out;
+	if (cluster_sandbox(p->c, s->id))
+		goto out; /* already in the pool (an adoption seen twice): nothing to add */
 	s->node = n->idx;
 	s->revision = json_integer_value(json_object_get(sb, "revision"));
-	s->memory_mb = (uint32_t)json_integer_value(json_object_get(sb, "memory_mb"));
-	s->cpu_milli = (uint32_t)json_integer_value(json_object_get(sb, "cpu_milli"));
-	s->concurrency = (uint32_t)json_integer_value(json_object_get(sb, "concurrency")) ?: 1;
 	snprintf(s->addr, sizeof(s->addr), "%s", ip);
 	s->port = POD_PORT;
 	s->state = GS_WARM;
@@ -540,7 +559,6 @@ static bool adopt(struct pods *p, const json_t *pod, const char *ip)
 		json_object_set_new(p->claims, json_obj_str(md, "name") ?: "", json_string(s->id));
 	pr_info("pods: adopted pod %s on %s at %s", json_obj_str(md, "name") ?: "", n->name, ip);
 	s = NULL;
-	ok = true;
 out:
 	entity_rec_clear(&rec);
 	json_decref(sb);
@@ -616,32 +634,38 @@ static void on_pod(struct pods *p, const char *type, json_t *pod)
 	}
 }
 
-static bool listed_pod(const json_t *items, const char *id)
+/* The sandbox ids a list holds, as the keys of an object: one lookup per sandbox instead of
+ * a scan of the list. */
+static json_t *listed_ids(const json_t *items)
 {
+	json_t *ids = json_object(), *pod;
+	const char *id;
 	size_t i;
-	json_t *pod;
 
-	json_array_foreach(items, i, pod)
-		if (!strcmp(json_obj_str(json_object_get(json_object_get(pod, "metadata"), "labels"),
-					 LABEL_SANDBOX) ?: "", id))
-			return true;
-	return false;
+	json_array_foreach(items, i, pod) {
+		id = json_obj_str(json_object_get(json_object_get(pod, "metadata"), "labels"),
+				  LABEL_SANDBOX);
+		if (ids && id)
+			json_object_set_new(ids, id, json_true());
+	}
+	return ids;
 }
 
 /* A fresh list: what it lacks is gone (while the watch was away), the rest as events. */
 static void on_list(struct pods *p, json_t *items)
 {
+	json_t *ids = listed_ids(items), *pod;
 	struct gsandbox *s, *next;
 	size_t i;
-	json_t *pod;
 
-	for (s = p->c->sandboxes; s; s = next) {
+	for (s = p->c->sandboxes; ids && s; s = next) {
 		next = s->next;
 		/* starting ones may not be created yet: their start timeout settles them */
 		if (s->state != GS_STARTING && p->c->nodes[s->node] &&
-		    is_twin(p->c->nodes[s->node]) && !listed_pod(items, s->id))
+		    is_twin(p->c->nodes[s->node]) && !json_object_get(ids, s->id))
 			remove_gone(p, s, "its pod is gone");
 	}
+	json_decref(ids);
 	if (p->stems)
 		stem_pods_keep_listed(p->stems, items);
 	json_array_foreach(items, i, pod)

@@ -134,6 +134,42 @@ int xw_pins_replace_incompatible(struct bpf_object *obj, const char *pin_dir,
 	return replaced;
 }
 
+void xw_pins_own_only(struct bpf_object *obj, const char *pin_dir, const char *prefix)
+{
+	struct bpf_map *map;
+
+	bpf_object__for_each_map(map, obj)
+		if (bpf_map__pin_path(map) && strncmp(bpf_map__name(map), prefix, strlen(prefix)))
+			bpf_map__set_autocreate(map, false);
+	(void)xw_pins_replace_incompatible(obj, pin_dir, prefix);
+}
+
+int xw_percpu_sum(int fd, uint32_t nkeys, size_t value_size, uint64_t *out)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	size_t counters = value_size / sizeof(uint64_t);
+	uint64_t *vals;
+	int err = 0;
+
+	if (ncpus <= 0)
+		return ncpus < 0 ? ncpus : -EINVAL;
+	vals = calloc((size_t)ncpus, value_size);
+	if (!vals)
+		return -ENOMEM;
+	memset(out, 0, nkeys * value_size);
+	for (uint32_t k = 0; k < nkeys; k++) {
+		if (bpf_map_lookup_elem(fd, &k, vals) < 0) {
+			err = -errno;
+			break;
+		}
+		for (int c = 0; c < ncpus; c++)
+			for (size_t i = 0; i < counters; i++)
+				out[k * counters + i] += vals[(size_t)c * counters + i];
+	}
+	free(vals);
+	return err;
+}
+
 int xw_maps_open(const char *pin_dir, struct xw_maps **out)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_dir);
