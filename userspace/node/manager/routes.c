@@ -16,11 +16,12 @@
 #include "sandbox.h"
 #include "util.h"
 
-/* Node indexes the controller hands out (CLUSTER_MAX_NODES there). */
+/* Nodes the controller takes (CLUSTER_MAX_NODES there). */
 #define ROUTES_MAX_NODES 1024
 
 struct route {
 	bool on;
+	char node[64];    /* by name: indexes change when the controller restarts */
 	uint32_t network; /* host order */
 	int prefix;
 	in_addr_t gw;     /* network order */
@@ -29,7 +30,7 @@ struct route {
 struct routes {
 	char own_name[64];
 	char own_subnet[32];
-	struct route by_node[ROUTES_MAX_NODES + 1];
+	struct route table[ROUTES_MAX_NODES];
 };
 
 /* Other nodes reach this node's sandboxes through it: the kernel must forward. */
@@ -90,9 +91,24 @@ static const char *route_text(const struct route *r, char *buf, size_t len)
 	return buf;
 }
 
-static void route_remove(struct routes *rt, unsigned idx)
+/* node's entry, else a free one (NULL when the table is full). */
+static struct route *route_of(struct routes *rt, const char *node)
 {
-	struct route *r = &rt->by_node[idx];
+	struct route *free_entry = NULL;
+
+	for (unsigned i = 0; i < ROUTES_MAX_NODES; i++) {
+		struct route *r = &rt->table[i];
+
+		if (r->on && !strcmp(r->node, node))
+			return r;
+		if (!r->on && !free_entry)
+			free_entry = r;
+	}
+	return free_entry;
+}
+
+static void route_remove(struct route *r)
+{
 	struct rtnl nl;
 	char text[64];
 	int err;
@@ -108,7 +124,7 @@ static void route_remove(struct routes *rt, unsigned idx)
 		pr_warn("routes: cannot remove %s: %s", route_text(r, text, sizeof(text)),
 			strerror(-err));
 	else
-		pr_info("routes: removed %s (node %u)", route_text(r, text, sizeof(text)), idx);
+		pr_info("routes: removed %s (node %s)", route_text(r, text, sizeof(text)), r->node);
 }
 
 /* Adds r; one of ours to the same place (an earlier run's, another gateway) gives way. */
@@ -146,21 +162,24 @@ static bool wanted_route(struct routes *rt, const char *name, const char *addres
 	return true;
 }
 
-static void node_joined(struct routes *rt, unsigned idx, const char *name, const char *address,
+static void node_joined(struct routes *rt, const char *name, const char *address,
 			const char *subnet)
 {
-	struct route want = { 0 }, *have = &rt->by_node[idx];
+	struct route want = { 0 }, *have = name ? route_of(rt, name) : NULL;
 	char text[64];
 	int err;
 
+	if (!have)
+		return;
 	if (!wanted_route(rt, name, address, subnet, &want)) {
-		route_remove(rt, idx);
+		route_remove(have);
 		return;
 	}
 	if (have->on && have->network == want.network && have->prefix == want.prefix &&
 	    have->gw == want.gw)
 		return;
-	route_remove(rt, idx);
+	route_remove(have);
+	snprintf(want.node, sizeof(want.node), "%s", name);
 	err = route_install(&want);
 	if (err) {
 		pr_warn("routes: cannot add %s for node %s: %s (is it on this node's network?)",
@@ -171,55 +190,51 @@ static void node_joined(struct routes *rt, unsigned idx, const char *name, const
 	pr_info("routes: %s (node %s)", route_text(&want, text, sizeof(text)), name);
 }
 
-static unsigned node_index(const json_t *v)
+static void node_gone(struct routes *rt, const char *name)
 {
-	json_int_t idx = json_integer_value(json_object_get(v, "index"));
+	struct route *r = name ? route_of(rt, name) : NULL;
 
-	return idx > 0 && idx <= ROUTES_MAX_NODES ? (unsigned)idx : 0;
+	if (r && r->on)
+		route_remove(r);
 }
 
 void routes_node_event(struct routes *rt, const json_t *ev)
 {
 	const char *op = json_obj_str(ev, "op");
-	unsigned idx = node_index(ev);
 
-	if (!rt || !op || !idx)
+	if (!rt || !op)
 		return;
 	if (!strcmp(op, "join"))
-		node_joined(rt, idx, json_obj_str(ev, "name"), json_obj_str(ev, "address"),
+		node_joined(rt, json_obj_str(ev, "name"), json_obj_str(ev, "address"),
 			    json_obj_str(ev, "subnet"));
 	else if (!strcmp(op, "lost"))
-		route_remove(rt, idx);
+		node_gone(rt, json_obj_str(ev, "name"));
 }
 
+/* Not "exactly the listed nodes": a restarted controller lists only the nodes that have
+ * registered again so far, and the data plane must not lose the others meanwhile. */
 void routes_sync(struct routes *rt, const json_t *nodes)
 {
-	bool listed[ROUTES_MAX_NODES + 1] = { false };
 	size_t i;
 	json_t *n;
 
 	if (!rt || !json_is_array(nodes))
 		return;
 	json_array_foreach(nodes, i, n) {
-		unsigned idx = node_index(n);
-
-		if (!idx || json_is_true(json_object_get(n, "lost")))
-			continue;
-		listed[idx] = true;
-		node_joined(rt, idx, json_obj_str(n, "name"), json_obj_str(n, "address"),
-			    json_obj_str(n, "subnet"));
+		if (json_is_true(json_object_get(n, "lost")))
+			node_gone(rt, json_obj_str(n, "name"));
+		else
+			node_joined(rt, json_obj_str(n, "name"), json_obj_str(n, "address"),
+				    json_obj_str(n, "subnet"));
 	}
-	for (unsigned idx = 1; idx <= ROUTES_MAX_NODES; idx++)
-		if (!listed[idx])
-			route_remove(rt, idx);
 }
 
 unsigned routes_count(const struct routes *rt)
 {
 	unsigned n = 0;
 
-	for (unsigned idx = 1; rt && idx <= ROUTES_MAX_NODES; idx++)
-		n += rt->by_node[idx].on;
+	for (unsigned i = 0; rt && i < ROUTES_MAX_NODES; i++)
+		n += rt->table[i].on;
 	return n;
 }
 
@@ -227,7 +242,8 @@ void routes_free(struct routes *rt, bool remove)
 {
 	if (!rt)
 		return;
-	for (unsigned idx = 1; remove && idx <= ROUTES_MAX_NODES; idx++)
-		route_remove(rt, idx);
+	for (unsigned i = 0; remove && i < ROUTES_MAX_NODES; i++)
+		if (rt->table[i].on)
+			route_remove(&rt->table[i]);
 	free(rt);
 }
