@@ -17,6 +17,7 @@ struct controller_stats {
 };
 
 struct subnet_plan;
+struct ns_budget;
 
 struct controller {
 	struct loop *loop;
@@ -26,6 +27,7 @@ struct controller {
 	struct event_log *events;
 	struct cluster *cluster;
 	const struct subnet_plan *subnets; /* nodes' sandbox blocks (NULL: nodes bring theirs) */
+	struct ns_budget *budget; /* namespace limits leased to nodes */
 	char node_token[65]; /* shared secret of the /internal API */
 	const char *build;
 	struct controller_stats stats;

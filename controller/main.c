@@ -21,6 +21,7 @@
 #include "entity_limits.h"
 #include "lease.h"
 #include "log.h"
+#include "ns_budget.h"
 #include "pods.h"
 #include "retention.h"
 #include "store_events.h"
@@ -337,7 +338,9 @@ int main(int argc, char **argv)
 		}
 		err = -ENOMEM;
 		ctl.cluster = cluster_new(ctl.loop, ctl.events, &ccfg);
-		if (!ctl.cluster)
+		ctl.budget = ns_budget_new(env_unsigned("XWHISK_BUDGET_LEASE_MS",
+							NS_BUDGET_LEASE_MS_DEFAULT));
+		if (!ctl.cluster || !ctl.budget)
 			goto out;
 	}
 	/* Once, before any thread of the Kubernetes backend exists (it is not thread-safe). */
@@ -387,6 +390,7 @@ out:
 	retention_free(retention);
 	store_close(ctl.store);
 	cluster_free(ctl.cluster);
+	ns_budget_free(ctl.budget);
 	event_log_free(ctl.events);
 	runtimes_free(ctl.runtimes);
 	loop_free(ctl.loop);

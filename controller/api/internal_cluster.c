@@ -2,9 +2,10 @@
 /*
  * The node protocol of the control plane (/internal/v1, node token):
  *   POST /nodes                      register {name, address, memory_mb, cpu_milli[, gpus,
- *                                    subnet]} -> {index, version[, subnet]}: subnet
- *                                    is the node's block of XWHISK_SANDBOX_CIDR
- *   POST /nodes/{name}/heartbeat     {sandboxes: [{id, inflight, idle_ms}], stem_cells: {}}
+ *                                    subnet]} -> {index, version, budget[, subnet]}:
+ *                                    subnet is the node's block of XWHISK_SANDBOX_CIDR
+ *   POST /nodes/{name}/heartbeat     {sandboxes: [{id, inflight, idle_ms}], stem_cells: {},
+ *                                    namespaces: {}} -> {unknown, budget} (ns_budget.h)
  *   POST /allocate                   {subject, docid, action_id, kind, revision, memory_mb,
  *                                    concurrency[, cpu_milli, gpus], node} -> {sandbox}
  *   GET  /sandboxes                  the whole pool (for a resync)
@@ -23,6 +24,7 @@
 #include "internal.h"
 #include "json.h"
 #include "log.h"
+#include "ns_budget.h"
 #include "subnets.h"
 
 static struct cnode *caller_node(struct api_req *r, const json_t *body, const char *name)
@@ -32,6 +34,26 @@ static struct cnode *caller_node(struct api_req *r, const json_t *body, const ch
 	if (!n)
 		api_error(r, 404, "Unknown node; register first.");
 	return n;
+}
+
+/* The node's shares of namespace limits, into reply; none from a standby controller (the
+ * node's leases run out and it falls back to an even share). */
+static int add_budget(struct api_req *r, struct cnode *n, const json_t *report, json_t *reply)
+{
+	json_t *budget = NULL;
+	const char *why = NULL;
+	int err;
+
+	if (r->ctl->cluster->standby)
+		return 0;
+	err = ns_budget_heartbeat(r->ctl->budget, r->ctl->cluster, n, report,
+				  loop_now_ms(r->ctl->loop), &budget, &why);
+	if (err) {
+		pr_warn("cluster: bad namespace report from %s: %s", n->name, why);
+		return err;
+	}
+	json_object_set_new(reply, "budget", budget);
+	return 0;
 }
 
 /* The node's block of the cluster's sandbox CIDR into block ("" when none), and into the
@@ -74,6 +96,7 @@ static void nodes_register(struct api_req *r)
 	} else {
 		answer = json_pack("{s:i,s:I}", "index", n->idx, "version",
 				   (json_int_t)event_log_version(r->ctl->events));
+		add_budget(r, n, NULL, answer);
 		if (block[0])
 			json_object_set_new(answer, "subnet", json_string(block));
 		api_reply(r, 200, answer);
@@ -92,13 +115,17 @@ static void nodes_heartbeat(struct api_req *r, const char *name)
 	n = caller_node(r, body, name);
 	if (n) {
 		json_t *unknown = json_array();
+		json_t *reply = json_pack("{s:o}", "unknown", unknown);
 
 		if (cluster_heartbeat(r->ctl->cluster, n, body, unknown, &why)) {
 			pr_warn("cluster: bad heartbeat from %s: %s", n->name, why);
 			api_error(r, 400, "%s", why);
-			json_decref(unknown);
+			json_decref(reply);
+		} else if (add_budget(r, n, json_object_get(body, "namespaces"), reply)) {
+			api_error(r, 400, "The heartbeat's namespaces are malformed.");
+			json_decref(reply);
 		} else {
-			api_reply(r, 200, json_pack("{s:o}", "unknown", unknown));
+			api_reply(r, 200, reply);
 		}
 	}
 	json_decref(body);

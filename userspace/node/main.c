@@ -13,6 +13,7 @@
 #include "node/activation/result_cache.h"
 #include "node/config.h"
 #include "node/manager/agent.h"
+#include "node/manager/budget_lease.h"
 #include "node/ctlclient.h"
 #include "node/manager/event_watch.h"
 #include "guard.h"
@@ -237,6 +238,9 @@ static int node_serve(struct node *node, struct ctlclient *cc, struct agent **ag
 	node->watch = event_watch_new(node->loop, cc, on_event, node);
 	if (!node->watch)
 		return -ENOMEM;
+	err = budget_lease_new(node, &node->budget);
+	if (err)
+		return err;
 	err = agent_start(node, cc, agent);
 	if (err)
 		return err;
@@ -311,6 +315,7 @@ out:
 		(void)node_destroy(&node);
 	}
 	agent_free(agent);
+	budget_lease_free(node.budget);
 	event_watch_free(node.watch);
 	routes_free(node.routes, node.cfg.ephemeral);
 	pool_free(node.pool);

@@ -64,6 +64,7 @@ struct worker;
 struct metrics;
 struct xw_guard;
 struct routes;
+struct budget_lease;
 
 struct node {
 	struct node_config cfg;
@@ -78,6 +79,7 @@ struct node {
 	struct event_watch *watch;
 	struct routes *routes;   /* to the other nodes' sandbox subnets */
 	struct metrics *metrics;
+	struct budget_lease *budget; /* this node's shares of namespace limits, or NULL */
 	struct xw_guard *guard;  /* xdp_guard on the ingress interface, or NULL */
 	unsigned guard_strikes;  /* refusals a second that put a source on its block list */
 	unsigned guard_block_ms;

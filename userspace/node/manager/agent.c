@@ -8,6 +8,7 @@
 #include "node/manager/agent.h"
 #include "json.h"
 #include "log.h"
+#include "node/manager/budget_lease.h"
 #include "node/manager/pool.h"
 #include "node/manager/subnet.h"
 #include "util.h"
@@ -50,6 +51,7 @@ static void on_registered(int status, json_t *body, void *data)
 	a->index = (uint16_t)json_integer_value(idx);
 	pool_set_node_index(a->node, a->index, a->name);
 	node_subnet_answer(a->node, body);
+	budget_lease_apply(a->node->budget, json_object_get(body, "budget"));
 	schedule(a, HEARTBEAT_MS);
 }
 
@@ -93,10 +95,13 @@ static void on_heartbeat(int status, json_t *body, void *data)
 		agent_register(a);
 		return;
 	}
-	if (status != 200)
+	if (status != 200) {
 		pr_debug("agent: heartbeat failed (%d)", status);
-	else if (json_array_size(json_object_get(body, "unknown")))
-		pool_forget(a->node, json_object_get(body, "unknown"));
+	} else {
+		budget_lease_apply(a->node->budget, json_object_get(body, "budget"));
+		if (json_array_size(json_object_get(body, "unknown")))
+			pool_forget(a->node, json_object_get(body, "unknown"));
+	}
 	schedule(a, HEARTBEAT_MS);
 }
 
@@ -115,6 +120,7 @@ static void agent_tick(struct loop *loop, void *data)
 	}
 	snprintf(target, sizeof(target), "/internal/v1/nodes/%s/heartbeat", a->name);
 	body = pool_heartbeat(a->node);
+	json_object_set_new(body, "namespaces", budget_lease_report(a->node->budget));
 	a->in_flight = !ctlclient_call(a->cc, "POST", target, body, 0, on_heartbeat, a);
 	json_decref(body);
 	if (!a->in_flight)

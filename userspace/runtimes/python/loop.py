@@ -8,6 +8,11 @@ looked up in it, an exception becomes {"error": str(e)} (an application error) w
 its traceback in the logs, and a result that is neither a dict nor a list gets 502
 "The action did not return a dictionary or array.". One activation at a time.
 
+A streaming web action (annotation web-stream, an xwhisk extension: __OW_WEB_STREAM is
+"true" at /init) has a WSGI callable main(environ, start_response), served on STREAM_PORT
+beside the proxy, one thread per connection; the node splices each client's connection to
+it (one request is one activation).
+
 With --zygote it is a fork-server instead (userspace/sandbox/zygote.h): it imports
 everything once, then forks a ready loop into each new sandbox it is handed.
 """
@@ -18,8 +23,42 @@ import sys
 import traceback
 
 RESULT_FD = 3
+STREAM_PORT = 8081
 # Each sandbox imports its action once: a bytecode cache would only cost writes.
 sys.dont_write_bytecode = True
+
+
+def serve_stream(app):
+    """Serves the WSGI callable app on STREAM_PORT from a thread of its own. wsgiref reads
+    the body from the socket as the app asks for it and writes each piece the app yields
+    as it comes: nothing is buffered whole. A request's end writes the sentinels that end
+    its activation's logs."""
+    import socketserver
+    import threading
+    from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
+
+    class Handler(WSGIRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def handle(self):
+            try:
+                super().handle()
+            finally:
+                # A connection that carried no request (a liveness probe) ends nothing.
+                if getattr(self, "raw_requestline", b""):
+                    sys.stdout.write("XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX\n")
+                    sys.stderr.write("XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX\n")
+                    sys.stdout.flush()
+                    sys.stderr.flush()
+
+    class Server(socketserver.ThreadingMixIn, WSGIServer):
+        daemon_threads = True
+        allow_reuse_address = True
+
+    server = Server(("0.0.0.0", STREAM_PORT), Handler)
+    server.set_app(app)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
 
 
 def dump(obj):
@@ -68,6 +107,8 @@ class Loop:
             if not callable(main):
                 raise AttributeError("Action entrypoint '%s' is not a function." % msg.get("main"))
             self.main = main
+            if os.environ.get("__OW_WEB_STREAM") == "true":
+                serve_stream(main)
             self.answer({"ok": True})
         except Exception as ex:
             traceback.print_exc(file=sys.stderr)
