@@ -10,8 +10,9 @@ packages=(
 	iproute2 nodejs npm python3 wrk nginx-light
 	# the PostgreSQL store's tests start a server of their own
 	postgresql
-	# tests/k8s: the real kubectl applies k8s/ to a fake API server
-	kubernetes-client
+	# tests/k8s: the real kubectl applies k8s/ to a fake API server; openssl makes the
+	# certificates of kubeconfig.sh
+	kubernetes-client openssl
 )
 
 missing=()
