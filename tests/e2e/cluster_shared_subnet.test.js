@@ -63,6 +63,7 @@ async function until(what, fn, ms = 20000) {
 }
 
 test.after(() => {
+  if (process.env.XWHISK_KEEP_CLUSTER) return;
   try {
     cluster(ENV, 'down', NAME);
   } catch (e) { /* already down */ }
