@@ -27,6 +27,7 @@ struct controller {
 	struct event_log *events;
 	struct cluster *cluster;
 	const struct subnet_plan *subnets; /* nodes' sandbox blocks (NULL: nodes bring theirs) */
+	struct offload *offload; /* long work off the loop (api/offload.h) */
 	struct ns_budget *budget; /* namespace limits leased to nodes */
 	char node_token[65]; /* shared secret of the /internal API */
 	const char *build;

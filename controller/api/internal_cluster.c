@@ -14,6 +14,10 @@
  *   POST /sandboxes/{id}/unmark      {node}: an activation arrived while it was draining
  *   POST /sandboxes/{id}/broken      {node}: an activation failed in it (any node may say)
  * Every change goes out on the event stream.
+ *
+ * A controller on standby (another one leads, leader.h) answers heartbeats and
+ * allocations 503 with "X-Xwhisk-Standby: 1": a node given several controllers moves on
+ * to the next one. Registration works on standby too (the node is known at the election).
  */
 #include <errno.h>
 #include <string.h>
@@ -34,6 +38,13 @@ static struct cnode *caller_node(struct api_req *r, const json_t *body, const ch
 	if (!n)
 		api_error(r, 404, "Unknown node; register first.");
 	return n;
+}
+
+/* The node should ask the controller that leads. */
+static void standby_error(struct api_req *r)
+{
+	http_resp_header(r->http, "X-Xwhisk-Standby", "1");
+	api_error(r, 503, "This controller is on standby: another one leads the cluster.");
 }
 
 /* The node's shares of namespace limits, into reply; none from a standby controller (the
@@ -106,28 +117,37 @@ static void nodes_register(struct api_req *r)
 
 static void nodes_heartbeat(struct api_req *r, const char *name)
 {
-	json_t *body = api_body_object(r);
+	json_t *body = api_body_object(r), *unknown, *reply;
 	const char *why = NULL;
 	struct cnode *n;
 
 	if (!body)
 		return;
-	n = caller_node(r, body, name);
-	if (n) {
-		json_t *unknown = json_array();
-		json_t *reply = json_pack("{s:o}", "unknown", unknown);
-
-		if (cluster_heartbeat(r->ctl->cluster, n, body, unknown, &why)) {
-			pr_warn("cluster: bad heartbeat from %s: %s", n->name, why);
-			api_error(r, 400, "%s", why);
-			json_decref(reply);
-		} else if (add_budget(r, n, json_object_get(body, "namespaces"), reply)) {
-			api_error(r, 400, "The heartbeat's namespaces are malformed.");
-			json_decref(reply);
-		} else {
-			api_reply(r, 200, reply);
-		}
+	if (r->ctl->cluster->standby) {
+		standby_error(r);
+		goto out;
 	}
+	n = caller_node(r, body, name);
+	if (!n)
+		goto out;
+	if (n->rejoin) {
+		/* elected since its last registration: its list of sandboxes is wanted */
+		api_error(r, 404, "Register again: this controller leads the cluster now.");
+		goto out;
+	}
+	unknown = json_array();
+	reply = json_pack("{s:o}", "unknown", unknown);
+	if (cluster_heartbeat(r->ctl->cluster, n, body, unknown, &why)) {
+		pr_warn("cluster: bad heartbeat from %s: %s", n->name, why);
+		api_error(r, 400, "%s", why);
+		json_decref(reply);
+	} else if (add_budget(r, n, json_object_get(body, "namespaces"), reply)) {
+		api_error(r, 400, "The heartbeat's namespaces are malformed.");
+		json_decref(reply);
+	} else {
+		api_reply(r, 200, reply);
+	}
+out:
 	json_decref(body);
 }
 
@@ -149,7 +169,7 @@ static void allocate_sandbox(struct api_req *r)
 	if (err == -ENOSPC)
 		api_error(r, 503, "No node has room for the sandbox.");
 	else if (err == -EAGAIN)
-		api_error(r, 503, "This controller is on standby: another one holds the Lease.");
+		standby_error(r);
 	else if (err)
 		api_error(r, 500, "Internal Server Error");
 	else

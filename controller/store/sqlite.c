@@ -296,7 +296,9 @@ static int sqlite_entity_put(struct store *stp, struct entity_rec *rec, int64_t 
 	sqlite3_bind_int64(st, 7, rec->updated);
 	sqlite3_bind_int(st, 8, rec->publish);
 	sqlite3_bind_int(st, 9, rec->binding);
-	if (bind_json(st, 10, rec->summary) != SQLITE_OK || bind_json(st, 11, rec->doc) != SQLITE_OK) {
+	if (bind_json(st, 10, rec->summary) != SQLITE_OK ||
+	    (rec->doc_text ? sqlite3_bind_text(st, 11, rec->doc_text, -1, SQLITE_TRANSIENT)
+			   : bind_json(st, 11, rec->doc)) != SQLITE_OK) {
 		err = -ENOMEM;
 		goto out;
 	}

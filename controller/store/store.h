@@ -33,6 +33,7 @@ struct entity_rec {
 	bool binding;
 	json_t *doc;     /* the full document */
 	json_t *summary; /* what a list shows: set for a put, not filled by a get */
+	char *doc_text;  /* a put: doc already dumped (json_dump), stored as is; or NULL */
 };
 
 void entity_rec_clear(struct entity_rec *rec);

@@ -295,6 +295,8 @@ static void wait_ready(struct loop *l, void *data)
 int main(int argc, char **argv)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, mopts, .map_flags = BPF_F_NO_PREALLOC);
+	static struct ctl_targets targets;
+	char url[300];
 	int port;
 
 	if (argc != 7 && argc != 8) {
@@ -323,7 +325,8 @@ int main(int argc, char **argv)
 		return 2;
 	lat_hist = calloc(LAT_BUCKETS, sizeof(*lat_hist));
 	loop = loop_new();
-	cc = ctlclient_new(loop, argv[1], port, token);
+	snprintf(url, sizeof(url), "%s:%d", argv[1], port);
+	cc = ctl_targets_parse(&targets, url) ? NULL : ctlclient_new(loop, &targets, token);
 	pool = http_pool_new(loop, argv[1], port, (unsigned)nnodes + 8);
 	if (!lat_hist || !loop || !cc || !pool)
 		return 1;

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <libpq-fe.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "auth.h"
 #include "json.h"
 #include "loop.h"
+#include "pg_leader.h"
 #include "retention.h"
 #include "store.h"
 #include "subnets.h"
@@ -672,6 +674,122 @@ static void test_pg_server_down(void)
 	store_close(st);
 }
 
+/* PostgreSQL: a server that takes connections but does not answer them (its postmaster
+ * stopped: as behind a network that drops packets) holds a call only for the short wait
+ * of a reconnection, later calls not at all, and the reconnection completes once it
+ * answers again. Needs XWHISK_TEST_PGTMP. */
+static void test_pg_reconnect_silent(void)
+{
+	const char *pgtmp = getenv("XWHISK_TEST_PGTMP");
+	struct store *st = open_store();
+	struct entity_rec got;
+	char cmd[1024];
+	uint64_t t0;
+	int err = -1;
+
+	ASSERT(st);
+	if (!pgtmp) {
+		fprintf(stderr, "  skipped: XWHISK_TEST_PGTMP is not set\n");
+		store_close(st);
+		return;
+	}
+	CHECK(pg_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+		     "WHERE application_name = 'xwhisk'") == 0);
+	snprintf(cmd, sizeof(cmd), "%s freeze '%s'", pgtmp, pg_uri);
+	CHECK(system(cmd) == 0);
+	t0 = clock_mono_ms();
+	CHECK(st->ops->entity_get(st, "ns8/a", &got) == -ECONNREFUSED);
+	CHECK(clock_mono_ms() - t0 < 1000); /* was connect_timeout, 2 s, and more */
+	t0 = clock_mono_ms();
+	CHECK(st->ops->entity_get(st, "ns8/a", &got) == -ECONNREFUSED);
+	CHECK(clock_mono_ms() - t0 < 100);
+	snprintf(cmd, sizeof(cmd), "%s thaw '%s'", pgtmp, pg_uri);
+	CHECK(system(cmd) == 0);
+	for (int i = 0; i < 50 && err; i++) {
+		err = st->ops->entity_get(st, "ns8/a", &got);
+		if (err)
+			usleep(100 * 1000);
+	}
+	CHECK(err == 0);
+	if (!err)
+		entity_rec_clear(&got);
+	store_close(st);
+}
+
+static int elected[2], lost[2];
+
+static void on_elected(void *data)
+{
+	elected[(intptr_t)data]++;
+}
+
+static void on_lost(void *data)
+{
+	lost[(intptr_t)data]++;
+}
+
+static void stop_loop(struct loop *loop, void *data)
+{
+	loop_stop(loop);
+}
+
+/* Runs the loop for ms, or until *until is true. */
+static void spin(struct loop *loop, unsigned ms, bool (*until)(void))
+{
+	uint64_t end = clock_mono_ms() + ms;
+
+	while (clock_mono_ms() < end && !(until && until())) {
+		loop_timer_add(loop, 20, stop_loop, NULL);
+		loop_run(loop);
+	}
+}
+
+static bool b_leads(void)
+{
+	return elected[1] > lost[1];
+}
+
+static bool a_lost(void)
+{
+	return lost[0] > 0;
+}
+
+/* PostgreSQL: the leader's advisory lock. A lone candidate leads from its start; a second
+ * one waits; the leader whose session the server ended stops leading at once (it no longer
+ * holds the lock); a leader that stops hands over at the other's next round. */
+static void test_pg_leader(void)
+{
+	struct loop *loop = loop_new();
+	struct leader *a, *b;
+	uint64_t t0;
+
+	ASSERT(loop);
+	a = pg_leader_start(loop, pg_uri, "a", 200, on_elected, on_lost, (void *)0);
+	CHECK(a && elected[0] == 1);
+	b = pg_leader_start(loop, pg_uri, "b", 200, on_elected, on_lost, (void *)1);
+	CHECK(b && elected[1] == 0);
+	spin(loop, 600, NULL);
+	CHECK(elected[1] == 0 && lost[0] == 0);
+	/* a's session ended by the server (b's too: whoever wins next, a stepped down) */
+	CHECK(pg_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+		     "WHERE application_name = 'xwhisk-leader'") == 0);
+	t0 = clock_mono_ms();
+	spin(loop, 3000, a_lost);
+	CHECK(lost[0] == 1 && clock_mono_ms() - t0 < 1500); /* the hold is 3 s */
+	spin(loop, 2000, NULL);
+	CHECK(elected[0] - lost[0] + elected[1] - lost[1] == 1); /* one of them leads again */
+	if (elected[0] > lost[0]) {
+		leader_stop(a);
+		a = NULL;
+		t0 = clock_mono_ms();
+		spin(loop, 3000, b_leads);
+		CHECK(b_leads() && clock_mono_ms() - t0 < 1500);
+	}
+	leader_stop(a);
+	leader_stop(b);
+	loop_free(loop);
+}
+
 /* Which URIs name PostgreSQL, and what a log shows of them. */
 static void test_uri(void)
 {
@@ -729,6 +847,8 @@ int main(void)
 		RUN(test_pg_reconnect);
 		RUN(test_pg_changes);
 		RUN(test_pg_server_down);
+		RUN(test_pg_reconnect_silent);
+		RUN(test_pg_leader);
 	}
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dbpath);
 	(void)!system(cmd);

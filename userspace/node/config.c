@@ -30,7 +30,9 @@ static void usage(FILE *f)
 		"\n"
 		"Options (each also read from the environment variable shown):\n"
 		"  -l, --listen ADDR       ingress host:port (XWHISK_NODE_LISTEN, default %s)\n"
-		"  -c, --controller URL    the controller (XWHISK_CONTROLLER, default %s)\n"
+		"  -c, --controller URL    the controller (XWHISK_CONTROLLER, default %s); several\n"
+		"                          controllers on one store: URL,URL,... (the node calls\n"
+		"                          the next one when one is unreachable or on standby)\n"
 		"  -d, --data-dir DIR      state directory (XWHISK_DATA_DIR, default ./.xwhisk)\n"
 		"  -w, --workers N         router threads (XWHISK_WORKERS, default: CPUs, at most %d)\n"
 		"  -p, --pin-dir DIR       where the BPF maps are pinned (XWHISK_PIN_DIR, default %s)\n"
@@ -257,8 +259,7 @@ int node_config_load(struct node_config *cfg, int argc, char **argv, struct node
 	}
 	config_derive(cfg);
 	config_sandbox_ingress(cfg);
-	if (url_host_port(cfg->controller_url, cfg->controller_host, sizeof(cfg->controller_host),
-			  &cfg->controller_port)) {
+	if (ctl_targets_parse(&cfg->controllers, cfg->controller_url)) {
 		pr_err("bad controller address '%s'", cfg->controller_url);
 		return 2;
 	}

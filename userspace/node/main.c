@@ -283,8 +283,7 @@ int main(int argc, char **argv)
 	if (err)
 		goto out;
 	err = -ENOMEM;
-	cc = ctlclient_new(node.loop, node.cfg.controller_host, node.cfg.controller_port,
-			   node.cfg.node_token);
+	cc = ctlclient_new(node.loop, &node.cfg.controllers, node.cfg.node_token);
 	if (!cc)
 		goto out;
 	snprintf(path, sizeof(path), "%s/node/spool", node.cfg.data_dir);

@@ -15,6 +15,7 @@
 #include "http.h"
 #include "loop.h"
 #include "mailbox.h"
+#include "node/ctlclient.h"
 #include "pinned_maps.h"
 
 #define NODE_MAX_WORKERS 16
@@ -50,8 +51,7 @@ struct node_config {
 	unsigned auth_ttl_s;    /* how long an authenticated credential is trusted */
 	unsigned cache_bytes;   /* the response cache's budget (0: none) */
 	char node_token[65];
-	char controller_host[256];
-	int controller_port;
+	struct ctl_targets controllers; /* from controller_url; the current one shared */
 };
 
 struct action_cache;

@@ -83,7 +83,8 @@ enum sandbox_stream {
 
 enum sandbox_exit_reason {
 	SANDBOX_EXITED, /* its init exited: status is the exit code (0 when unknown) */
-	SANDBOX_KILLED, /* its init was killed by a signal: status is the signal */
+	SANDBOX_KILLED, /* its init was killed by a signal from outside (nothing in it can),
+			 * or the host's OOM killer took it: the platform's failure */
 	SANDBOX_OOM,    /* a process in it hit the memory limit and was OOM-killed */
 };
 
