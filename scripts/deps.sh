@@ -6,7 +6,8 @@ set -euo pipefail
 packages=(
 	build-essential pkg-config clang llvm
 	libbpf-dev libxdp-dev bpftool libelf-dev zlib1g-dev
-	libjansson-dev libhttp-parser-dev libsqlite3-dev libpq-dev libzip-dev libssl-dev libcurl4-openssl-dev libyaml-dev
+	libjansson-dev libhttp-parser-dev libsqlite3-dev libpq-dev libzip-dev libssl-dev libcurl4-openssl-dev
+	libseccomp-dev libyaml-dev
 	iproute2 nodejs npm python3 wrk nginx-light
 	# the PostgreSQL store's tests start a server of their own
 	postgresql

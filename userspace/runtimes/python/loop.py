@@ -165,6 +165,10 @@ CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
 PR_CAPBSET_DROP = 24
 PR_SET_NO_NEW_PRIVS = 38
+PR_SET_SECCOMP = 22
+SECCOMP_MODE_FILTER = 2
+# The sandboxes' seccomp filter, from the manager (userspace/sandbox/syscall_filter.h).
+SECCOMP_FD = 4
 
 
 def warm_up():
@@ -177,7 +181,24 @@ def warm_up():
     json.loads(dump(scope["main"]({"k": [1, "x", 2.5, None, True]})))
 
 
-def zygote_child(libc, req, fds):
+def load_seccomp(ctypes):
+    """The manager's compiled filter as a struct sock_fprog for prctl. Without it the
+    zygote stops: a loop must never run an action unfiltered."""
+    prog = os.pread(SECCOMP_FD, os.fstat(SECCOMP_FD).st_size, 0)
+    os.close(SECCOMP_FD)
+    if not prog or len(prog) % 8:
+        raise ValueError("bad seccomp filter (%d bytes)" % len(prog))
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    insns = ctypes.create_string_buffer(prog, len(prog))
+    fprog = SockFprog(len(prog) // 8, ctypes.addressof(insns))
+    fprog.insns = insns  # kept alive with it
+    return fprog
+
+
+def zygote_child(libc, req, fds, fprog):
     """In the new sandbox's PID namespace: finish entering it, drop everything, serve."""
     import ctypes
     import signal
@@ -205,6 +226,9 @@ def zygote_child(libc, req, fds):
         os.setresuid(req["uid"], req["uid"], req["uid"])
         if prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0):
             raise OSError(ctypes.get_errno(), "no_new_privs")
+        # Last, as the sandbox's init does before it execs: the action's code runs under it.
+        if prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0):
+            raise OSError(ctypes.get_errno(), "seccomp")
         os.umask(0o022)
         os.environ.clear()
         os.environ.update(req["env"])
@@ -226,6 +250,11 @@ def zygote():
     import socket
 
     libc = ctypes.CDLL(None, use_errno=True)
+    try:
+        fprog = load_seccomp(ctypes)
+    except (OSError, ValueError) as ex:
+        sys.stderr.write("xwhisk zygote: no seccomp filter on fd %d: %r\n" % (SECCOMP_FD, ex))
+        os._exit(1)
     # Looked up once here rather than in every child.
     libc.setns, libc.prctl  # noqa: B018
     # Emptied once here, inherited by every loop: no capability can come back through
@@ -264,7 +293,7 @@ def zygote():
             try:
                 pid = os.fork()
                 if pid == 0:
-                    zygote_child(libc, req, fds)
+                    zygote_child(libc, req, fds, fprog)
             finally:
                 if libc.setns(own_pidns, CLONE_NEWPID):
                     os._exit(1)  # forking into the wrong namespace from now on
