@@ -18,6 +18,7 @@
 #include "pinned_maps.h"
 #include "sandbox_net.h"
 #include "xwhisk/sock_accel.h"
+#include "xwhisk/sock_msg.h"
 #include "maps.skel.h"
 #include "util.h"
 
@@ -248,6 +249,7 @@ int xw_maps_unpin(const char *pin_dir)
 		XW_MAP_AUTH,	    XW_MAP_GUARD,	XW_MAP_GUARD_CFG,   XW_MAP_GUARD_EXEMPT,
 		XW_MAP_GUARD_CONNS, XW_MAP_GUARD_STATS, XW_MAP_GUARD_SOCKS,
 		XW_MAP_ACCEL_SOCKS, XW_MAP_ACCEL_PEERS, XW_MAP_ACCEL_STATS,
+		XW_MAP_MSG_SOCKS,   XW_MAP_MSG_STATS,
 	};
 	char path[300];
 	int err = 0;
