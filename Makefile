@@ -27,7 +27,7 @@ CLANG   ?= clang
 BPFTOOL ?= bpftool
 ARCH    := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
-PKGS    := jansson libbpf libxdp libcurl sqlite3 libpq libzip libcrypto libseccomp
+PKGS    := jansson libbpf libxdp libcurl sqlite3 libpq libzip libcrypto libseccomp yaml-0.1
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

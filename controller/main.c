@@ -27,6 +27,7 @@
 #include "pods.h"
 #include "retention.h"
 #include "store_events.h"
+#include "subnets.h"
 #include "util.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:3234"
@@ -56,13 +57,39 @@ static void usage(FILE *f)
 		"XWHISK_BACKEND=local (the default) or kubernetes: where sandboxes run. local: the\n"
 		"node agents start them as isolated processes. kubernetes: the controller creates a\n"
 		"pod per sandbox on the chosen node (nodeName set), in XWHISK_KUBE_NAMESPACE, from\n"
-		"XWHISK_POD_IMAGE; the API is the in-cluster service account's, or XWHISK_KUBE_API\n"
-		"(a URL, e.g. of kubectl proxy). XWHISK_LEASE=NAME: replicas elect the one that\n"
+		"XWHISK_POD_IMAGE; the API is XWHISK_KUBE_API (a URL, e.g. of kubectl proxy), else\n"
+		"a kubeconfig (XWHISK_KUBECONFIG or KUBECONFIG, XWHISK_KUBE_CONTEXT), else the\n"
+		"in-cluster service account's; XWHISK_POD_PREWARM=kind=N,... keeps N ready stem cell\n"
+		"pods of a kind per node (XWHISK_POD_STEM_MEMORY_MB each, 256). XWHISK_LEASE=NAME: replicas elect the one that\n"
 		"runs the allocator, the GC and the backend with that coordination.k8s.io Lease.\n"
 		"See docs/KUBERNETES.md. On a PostgreSQL store without XWHISK_LEASE, controllers\n"
 		"elect it with an advisory lock (XWHISK_LEADER_PERIOD_MS, default 1000: how often\n"
-		"candidates try); see docs/STORE.md.\n",
+		"candidates try); see docs/STORE.md.\n"
+		"\n"
+		"XWHISK_SANDBOX_CIDR=CIDR: a node that registers without XWHISK_SANDBOX_SUBNET gets a\n"
+		"block of it (XWHISK_SANDBOX_NODE_PREFIX, default 24), the same one every time, and\n"
+		"the nodes route to each other's blocks (docs/ARCHITECTURE.md).\n",
 		DEFAULT_LISTEN, RETENTION_LIMIT_KEY);
+}
+
+/* XWHISK_SANDBOX_CIDR: the nodes' sandbox blocks come from the controller. */
+static int load_subnet_plan(struct controller *ctl)
+{
+	static struct subnet_plan plan;
+	const char *cidr = getenv("XWHISK_SANDBOX_CIDR");
+	unsigned block = env_unsigned("XWHISK_SANDBOX_NODE_PREFIX", 24);
+
+	if (!cidr || !*cidr)
+		return 0;
+	if (subnet_plan_init(&plan, cidr, block)) {
+		pr_err("XWHISK_SANDBOX_CIDR '%s' with XWHISK_SANDBOX_NODE_PREFIX %u: not an IPv4 "
+		       "CIDR wider than the node blocks (at most 2^20 of them, each /30 or wider)",
+		       cidr, block);
+		return -EINVAL;
+	}
+	pr_info("nodes without a sandbox subnet get a /%u of %s", block, cidr);
+	ctl->subnets = &plan;
+	return 0;
 }
 
 static void flush_events(struct loop *loop, void *data)
@@ -111,6 +138,8 @@ static int start_backend(struct controller *ctl, struct pods **out)
 		.image = getenv("XWHISK_POD_IMAGE"),
 		.openwhisk_images = !strcmp(env_or("XWHISK_POD_RUNTIME_IMAGES", "xwhisk"), "openwhisk"),
 		.adopt_wait_ms = env_unsigned("XWHISK_POD_ADOPT_WAIT_MS", 30000),
+		.prewarm = getenv("XWHISK_POD_PREWARM"),
+		.stem_memory_mb = env_unsigned("XWHISK_POD_STEM_MEMORY_MB", 256),
 	};
 
 	if (!strcmp(backend, "local"))
@@ -120,8 +149,8 @@ static int start_backend(struct controller *ctl, struct pods **out)
 		return -EINVAL;
 	}
 	if (kube_config_load(&cfg.kube)) {
-		pr_err("XWHISK_BACKEND=kubernetes: no API server (not in a pod with a service "
-		       "account, and XWHISK_KUBE_API is not set)");
+		pr_err("XWHISK_BACKEND=kubernetes: no API server (XWHISK_KUBE_API, a kubeconfig "
+		       "in XWHISK_KUBECONFIG or KUBECONFIG, or a pod's service account)");
 		return -ENOENT;
 	}
 	*out = pods_start(ctl->loop, ctl->cluster, ctl->store, ctl->runtimes, &cfg);
@@ -186,8 +215,8 @@ static int start_election(struct election *e, const char *store_uri, struct lead
 	e->ctl->cluster->standby = true;
 	if (name && *name) {
 		if (kube_config_load(&cfg.kube)) {
-			pr_err("XWHISK_LEASE: no API server (not in a pod with a service account, "
-			       "and XWHISK_KUBE_API is not set)");
+			pr_err("XWHISK_LEASE: no API server (XWHISK_KUBE_API, a kubeconfig in "
+			       "XWHISK_KUBECONFIG or KUBECONFIG, or a pod's service account)");
 			return -ENOENT;
 		}
 		cfg.identity = election_identity();
@@ -319,6 +348,9 @@ int main(int argc, char **argv)
 		pr_err("cannot seed namespaces: %s", strerror(-err));
 		goto out;
 	}
+	err = load_subnet_plan(&ctl);
+	if (err)
+		goto out;
 	{
 		struct cluster_config ccfg = {
 			.keepalive_s = env_unsigned("XWHISK_KEEPALIVE_S", 600),

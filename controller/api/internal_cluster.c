@@ -2,7 +2,8 @@
 /*
  * The node protocol of the control plane (/internal/v1, node token):
  *   POST /nodes                      register {name, address, memory_mb, cpu_milli[, gpus,
- *                                    subnet]} -> {index, version, budget}
+ *                                    subnet]} -> {index, version, budget[, subnet]}:
+ *                                    subnet is the node's block of XWHISK_SANDBOX_CIDR
  *   POST /nodes/{name}/heartbeat     {sandboxes: [{id, inflight, idle_ms}], stem_cells: {},
  *                                    namespaces: {}} -> {unknown, budget} (ns_budget.h)
  *   POST /allocate                   {subject, docid, action_id, kind, revision, memory_mb,
@@ -28,6 +29,7 @@
 #include "json.h"
 #include "log.h"
 #include "ns_budget.h"
+#include "subnets.h"
 
 static struct cnode *caller_node(struct api_req *r, const json_t *body, const char *name)
 {
@@ -65,24 +67,50 @@ static int add_budget(struct api_req *r, struct cnode *n, const json_t *report, 
 	return 0;
 }
 
+/* The node's block of the cluster's sandbox CIDR into block ("" when none), and into the
+ * registration when the node brought no subnet of its own. */
+static int assign_subnet(struct api_req *r, json_t *body, char *block, size_t len)
+{
+	const char *name = json_obj_str(body, "name"), *own = json_obj_str(body, "subnet");
+	int err;
+
+	block[0] = '\0';
+	if (!r->ctl->subnets || !name || strlen(name) >= 64 || (own && strlen(own) >= 32))
+		return 0; /* (cluster_register says what is wrong with the rest) */
+	err = subnet_plan_assign(r->ctl->subnets, r->st, name, own, block, len);
+	if (err == -ENOSPC)
+		api_error(r, 503, "No sandbox subnet is left for this node in XWHISK_SANDBOX_CIDR.");
+	else if (err)
+		api_error_store(r, err);
+	if (err)
+		return err;
+	if (!own && block[0])
+		json_object_set_new(body, "subnet", json_string(block));
+	return 0;
+}
+
 static void nodes_register(struct api_req *r)
 {
-	json_t *body = api_body_object(r);
+	json_t *body = api_body_object(r), *answer;
+	char block[SUBNET_TEXT];
 	const char *why = NULL;
 	struct cnode *n;
 
-	if (!body)
+	if (!body || assign_subnet(r, body, block, sizeof(block))) {
+		json_decref(body);
 		return;
+	}
 	n = cluster_register(r->ctl->cluster, body, &why);
 	if (!n) {
 		pr_warn("cluster: refused a registration from %s: %s", r->http->peer, why);
 		api_error(r, 400, "%s", why);
 	} else {
-		json_t *reply = json_pack("{s:i,s:I}", "index", n->idx, "version",
-					  (json_int_t)event_log_version(r->ctl->events));
-
-		add_budget(r, n, NULL, reply);
-		api_reply(r, 200, reply);
+		answer = json_pack("{s:i,s:I}", "index", n->idx, "version",
+				   (json_int_t)event_log_version(r->ctl->events));
+		add_budget(r, n, NULL, answer);
+		if (block[0])
+			json_object_set_new(answer, "subnet", json_string(block));
+		api_reply(r, 200, answer);
 	}
 	json_decref(body);
 }

@@ -139,6 +139,10 @@ static const char *const migrations[] = {
 	"  origin TEXT NOT NULL,"
 	"  at BIGINT NOT NULL);"
 	"CREATE INDEX entity_changes_by_at ON entity_changes(at);",
+	/* 3: the sandbox subnet given to each node */
+	"CREATE TABLE node_subnets ("
+	"  node TEXT COLLATE \"C\" PRIMARY KEY,"
+	"  subnet TEXT NOT NULL UNIQUE);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -791,6 +795,45 @@ out:
 	return err;
 }
 
+static int pg_node_subnet_list(struct store *st, json_t **out)
+{
+	PGresult *res = NULL;
+	json_t *obj;
+	int err;
+
+	err = pg_exec_p(to_pg(st), "SELECT node, subnet FROM node_subnets", NULL, &res);
+	if (err)
+		return err;
+	obj = json_object();
+	if (!obj) {
+		PQclear(res);
+		return -ENOMEM;
+	}
+	for (int i = 0; i < PQntuples(res); i++)
+		json_object_set_new(obj, PQgetvalue(res, i, 0), json_string(PQgetvalue(res, i, 1)));
+	PQclear(res);
+	*out = obj;
+	return 0;
+}
+
+static int pg_node_subnet_add(struct store *st, const char *node, const char *subnet)
+{
+	struct params p = { 0 };
+	PGresult *res = NULL;
+	int err;
+
+	p_str(&p, node);
+	p_str(&p, subnet);
+	err = pg_exec_p(to_pg(st),
+			"INSERT INTO node_subnets (node, subnet) VALUES ($1, $2) ON CONFLICT DO "
+			"NOTHING",
+			&p, &res);
+	if (!err && !changed(res))
+		err = -EEXIST;
+	PQclear(res);
+	return err;
+}
+
 static int pg_activation_put(struct store *st, json_t *const *docs, size_t n)
 {
 	struct pg_store *s = to_pg(st);
@@ -1110,6 +1153,8 @@ static const struct store_ops pg_ops = {
 	.subject_put = pg_subject_put,
 	.subject_delete = pg_subject_delete,
 	.subject_list = pg_subject_list,
+	.node_subnet_list = pg_node_subnet_list,
+	.node_subnet_add = pg_node_subnet_add,
 	.activation_put = pg_activation_put,
 	.activation_get = pg_activation_get,
 	.activation_list = pg_activation_list,

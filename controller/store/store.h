@@ -95,6 +95,12 @@ struct store_ops {
 	int (*subject_delete)(struct store *st, const char *namespace);
 	int (*subject_list)(struct store *st, json_t **out);
 
+	/* The sandbox subnet each node was given (controller/control/subnets.h), kept so a
+	 * node keeps its block across re-registrations and controller restarts: *out is
+	 * {"node": "cidr"}; an add answers -EEXIST when the node or the subnet is taken. */
+	int (*node_subnet_list)(struct store *st, json_t **out);
+	int (*node_subnet_add)(struct store *st, const char *node, const char *subnet);
+
 	/* Idempotent by activationId: a record already stored is left as it is. */
 	int (*activation_put)(struct store *st, json_t *const *docs, size_t n);
 	int (*activation_get)(struct store *st, const char *namespace, const char *id, json_t **out);

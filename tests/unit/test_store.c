@@ -19,6 +19,7 @@
 #include "pg_leader.h"
 #include "retention.h"
 #include "store.h"
+#include "subnets.h"
 #include "test.h"
 
 static char dbpath[] = "/tmp/xwhisk-test-store-XXXXXX";
@@ -74,7 +75,7 @@ static long pg_long(const char *sql)
 static int pg_reset(void)
 {
 	return pg_sql("DROP TABLE IF EXISTS entities, subjects, activations, entity_changes, "
-		      "xwhisk_schema");
+		      "node_subnets, xwhisk_schema");
 }
 
 static void make_rec(struct entity_rec *rec, enum entity_type type, const char *path,
@@ -176,6 +177,61 @@ static void test_subjects(void)
 	CHECK(auth_create_namespace(st, "alice", NULL, pair) == -EEXIST);
 	CHECK(st->ops->subject_delete(st, "alice") == 0);
 	CHECK(st->ops->subject_delete(st, "alice") == -ENOENT);
+	store_close(st);
+}
+
+static void test_subnet_plan(void)
+{
+	struct subnet_plan sp;
+	json_t *taken = json_pack("{s:s,s:s}", "a", "10.96.0.0/24", "b", "10.96.1.128/25");
+	char out[SUBNET_TEXT];
+
+	CHECK(subnet_plan_init(&sp, "10.96.0.0/16", 16) == -EINVAL);
+	CHECK(subnet_plan_init(&sp, "10.96.0.0/16", 31) == -EINVAL);
+	CHECK(subnet_plan_init(&sp, "10.0.0.0/8", 30) == -EINVAL);
+	CHECK(subnet_plan_init(&sp, "10.96.0.0", 24) == -EINVAL);
+	ASSERT(subnet_plan_init(&sp, "10.96.0.0/22", 24) == 0);
+	/* A block overlapping any taken one (of whatever size) is not free. */
+	CHECK(subnet_plan_pick(&sp, taken, out, sizeof(out)) == 0);
+	CHECK_STR(out, "10.96.2.0/24");
+	json_object_set_new(taken, "c", json_string("10.96.2.0/23"));
+	CHECK(subnet_plan_pick(&sp, taken, out, sizeof(out)) == -ENOSPC);
+	json_decref(taken);
+}
+
+/* Blocks are per node name, kept in the store: the same again after a reopen. */
+static void test_node_subnets(void)
+{
+	struct store *st = open_store();
+	struct subnet_plan sp;
+	char out[SUBNET_TEXT];
+
+	ASSERT(st);
+	ASSERT(subnet_plan_init(&sp, "10.96.0.0/22", 24) == 0);
+	CHECK(subnet_plan_assign(&sp, st, "n1", NULL, out, sizeof(out)) == 0);
+	CHECK_STR(out, "10.96.0.0/24");
+	CHECK(subnet_plan_assign(&sp, st, "n2", NULL, out, sizeof(out)) == 0);
+	CHECK_STR(out, "10.96.1.0/24");
+	CHECK(subnet_plan_assign(&sp, st, "n1", NULL, out, sizeof(out)) == 0);
+	CHECK_STR(out, "10.96.0.0/24");
+	/* A node that kept its block while the store lost it claims it back. */
+	CHECK(subnet_plan_assign(&sp, st, "n3", "10.96.3.0/24", out, sizeof(out)) == 0);
+	CHECK_STR(out, "10.96.3.0/24");
+	/* One of its own outside the plan: none given; one overlapping another's: none. */
+	CHECK(subnet_plan_assign(&sp, st, "own", "192.168.7.0/24", out, sizeof(out)) == 0);
+	CHECK_STR(out, "");
+	CHECK(subnet_plan_assign(&sp, st, "copy", "10.96.1.0/24", out, sizeof(out)) == 0);
+	CHECK_STR(out, "");
+	CHECK(subnet_plan_assign(&sp, st, "n4", NULL, out, sizeof(out)) == 0);
+	CHECK_STR(out, "10.96.2.0/24");
+	CHECK(subnet_plan_assign(&sp, st, "n5", NULL, out, sizeof(out)) == -ENOSPC);
+	CHECK(st->ops->node_subnet_add(st, "n2", "10.97.0.0/24") == -EEXIST);
+	CHECK(st->ops->node_subnet_add(st, "n9", "10.96.1.0/24") == -EEXIST);
+	store_close(st);
+	st = open_store();
+	ASSERT(st);
+	CHECK(subnet_plan_assign(&sp, st, "n2", "10.96.1.0/24", out, sizeof(out)) == 0);
+	CHECK_STR(out, "10.96.1.0/24");
 	store_close(st);
 }
 
@@ -774,6 +830,8 @@ int main(void)
 	RUN(test_entity_revisions);
 	RUN(test_entity_listing);
 	RUN(test_subjects);
+	RUN(test_subnet_plan);
+	RUN(test_node_subnets);
 	RUN(test_activations);
 	RUN(test_reopen);
 	RUN(test_transactions);

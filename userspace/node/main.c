@@ -23,6 +23,8 @@
 #include "node/node.h"
 #include "node/ingress/ns_table.h"
 #include "node/manager/pool.h"
+#include "node/manager/routes.h"
+#include "node/manager/subnet.h"
 #include "rtnl.h"
 #include "sandbox.h"
 #include "node/activation/spool.h"
@@ -44,6 +46,8 @@ static void on_event(const json_t *ev, void *data)
 		action_cache_invalidate(node->actions, json_obj_str(ev, "docid") ?: "");
 	else if (!strcmp(type, "resync"))
 		action_cache_invalidate(node->actions, NULL);
+	else if (!strcmp(type, "node"))
+		routes_node_event(node->routes, ev);
 	pool_event(node, ev);
 }
 
@@ -286,8 +290,16 @@ int main(int argc, char **argv)
 	node.shipper = shipper_new(node.loop, node.mailbox, path, cc);
 	if (!node.shipper)
 		goto out;
+	/* (an uninstall takes the subnet it kept: it asks nobody) */
+	err = node_subnet_obtain(&node, flags.destroy ? NULL : cc);
+	if (err)
+		goto out;
 	err = pool_new(&node, cc, &node.pool);
 	if (err)
+		goto out;
+	err = -ENOMEM;
+	node.routes = flags.destroy ? NULL : routes_new(&node.cfg);
+	if (!node.routes && !flags.destroy)
 		goto out;
 	err = flags.destroy ? node_destroy(&node) : node_serve(&node, cc, &agent);
 out:
@@ -304,6 +316,7 @@ out:
 	agent_free(agent);
 	budget_lease_free(node.budget);
 	event_watch_free(node.watch);
+	routes_free(node.routes, node.cfg.ephemeral);
 	pool_free(node.pool);
 	shipper_free(node.shipper);
 	ctlclient_free(cc);

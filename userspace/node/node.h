@@ -39,6 +39,7 @@ struct node_config {
 	bool ephemeral;         /* on exit, remove sandboxes, bridge, programs and maps */
 	const char *bridge;    /* the sandboxes' bridge (NULL: the backend's default) */
 	const char *subnet;    /* their addresses (NULL: the backend's default) */
+	bool subnet_given;     /* the controller chose it (XWHISK_SANDBOX_SUBNET unset) */
 	const char *name;      /* this node in the cluster */
 	const char *cgroup_parent;
 	char data_dir_abs[4096];
@@ -62,6 +63,7 @@ struct event_watch;
 struct worker;
 struct metrics;
 struct xw_guard;
+struct routes;
 struct budget_lease;
 
 struct node {
@@ -75,6 +77,7 @@ struct node {
 	struct pool *pool;
 	struct shipper *shipper;
 	struct event_watch *watch;
+	struct routes *routes;   /* to the other nodes' sandbox subnets */
 	struct metrics *metrics;
 	struct budget_lease *budget; /* this node's shares of namespace limits, or NULL */
 	struct xw_guard *guard;  /* xdp_guard on the ingress interface, or NULL */

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "node/manager/budget_lease.h"
 #include "node/manager/pool.h"
+#include "node/manager/subnet.h"
 #include "util.h"
 
 #define HEARTBEAT_MS 2000
@@ -49,20 +50,34 @@ static void on_registered(int status, json_t *body, void *data)
 			(long long)json_integer_value(idx));
 	a->index = (uint16_t)json_integer_value(idx);
 	pool_set_node_index(a->node, a->index, a->name);
+	node_subnet_answer(a->node, body);
 	budget_lease_apply(a->node->budget, json_object_get(body, "budget"));
 	schedule(a, HEARTBEAT_MS);
 }
 
-static void agent_register(struct agent *a)
+json_t *agent_registration(struct node *node, const char *subnet, json_t *sandboxes)
 {
-	struct node_config *cfg = &a->node->cfg;
+	struct node_config *cfg = &node->cfg;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	json_t *body;
 
-	body = json_pack("{s:s,s:s,s:i,s:I,s:i,s:s,s:o}", "name", a->name, "address",
-			 cfg->advertise, "memory_mb", cfg->memory_mb, "cpu_milli",
-			 (json_int_t)(cpus > 0 ? cpus : 1) * 1000, "gpus", cfg->gpus, "subnet",
-			 pool_subnet(a->node), "sandboxes", pool_own_sandboxes(a->node));
+	body = json_pack("{s:s,s:s,s:i,s:I,s:i}", "name", cfg->name, "address", cfg->advertise,
+			 "memory_mb", cfg->memory_mb, "cpu_milli",
+			 (json_int_t)(cpus > 0 ? cpus : 1) * 1000, "gpus", cfg->gpus);
+	if (body && subnet)
+		json_object_set_new(body, "subnet", json_string(subnet));
+	if (body && sandboxes)
+		json_object_set_new(body, "sandboxes", sandboxes);
+	else
+		json_decref(sandboxes);
+	return body;
+}
+
+static void agent_register(struct agent *a)
+{
+	json_t *body = agent_registration(a->node, pool_subnet(a->node),
+					  pool_own_sandboxes(a->node));
+
 	a->in_flight = !ctlclient_call(a->cc, "POST", "/internal/v1/nodes", body, 0, on_registered,
 				       a);
 	json_decref(body);

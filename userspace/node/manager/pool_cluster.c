@@ -16,6 +16,7 @@
 #include "json.h"
 #include "log.h"
 #include "node/manager/pool_internal.h"
+#include "node/manager/routes.h"
 #include "node/activation/slots.h"
 #include "util.h"
 #include "node/ingress/worker.h"
@@ -323,6 +324,7 @@ static void on_pool_snapshot(int status, json_t *body, void *data)
 		resync_window_close(&p->resync);
 		return;
 	}
+	routes_sync(p->node->routes, json_object_get(body, "nodes"));
 	for (size_t b = 0; b < REMOTE_BUCKETS; b++) {
 		struct rsandbox *r = p->remote[b], *next;
 
