@@ -147,6 +147,43 @@ static void test_ship_retry_and_restart(void)
 	json_decref(received);
 }
 
+/* Lines in the one spool file of batch_dir. */
+static int spool_lines(const char *batch_dir)
+{
+	char cmd[256];
+	int n = -1;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "cat %s/*.ndjson | wc -l", batch_dir);
+	f = popen(cmd, "r");
+	if (f && fscanf(f, "%d", &n) != 1)
+		n = -1;
+	if (f)
+		pclose(f);
+	return n;
+}
+
+/* spool_add batches: nothing is in the file until spool_flush (one write), and closing
+ * the writer flushes what is left. */
+static void test_batch(void)
+{
+	char batch_dir[160];
+	struct spool_writer *w = NULL;
+	json_t *rec = json_pack("{s:s}", "activationId", "x1");
+
+	snprintf(batch_dir, sizeof(batch_dir), "%s/batch", dir);
+	ASSERT(rec && spool_writer_open(batch_dir, 0, &w) == 0);
+	CHECK(spool_add(w, rec) == 0 && spool_add(w, rec) == 0);
+	CHECK(spool_lines(batch_dir) == 0);
+	CHECK(spool_flush(w) == 0);
+	CHECK(spool_lines(batch_dir) == 2);
+	CHECK(spool_flush(w) == 0); /* nothing to write */
+	CHECK(spool_add(w, rec) == 0);
+	spool_writer_close(w);
+	CHECK(spool_lines(batch_dir) == 3);
+	json_decref(rec);
+}
+
 int main(void)
 {
 	char cmd[128];
@@ -156,6 +193,7 @@ int main(void)
 		return 1;
 	}
 	RUN(test_ship_retry_and_restart);
+	RUN(test_batch);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	(void)!system(cmd);
 	TEST_EXIT();

@@ -33,8 +33,8 @@ struct activation {
 	/* The response cache: where a result the action asks to keep goes. */
 	bool cache_store;
 	uint64_t cache_epoch;
-	json_t *cached_record;       /* answered from the cache: told on the next loop turn */
-	struct loop_timer *answer;
+	json_t *cached_record;       /* answered from the cache: told at the end of the turn */
+	struct loop_deferred answer;
 };
 
 static void refuse(struct activation_refusal *why, int status, unsigned retry_after_s,
@@ -85,8 +85,7 @@ static void activation_free(struct activation *act)
 		throttle_release(ns_of(act));
 	if (act->wait)
 		loop_timer_cancel(act->w->loop, act->wait);
-	if (act->answer)
-		loop_timer_cancel(act->w->loop, act->answer);
+	loop_defer_cancel(act->w->loop, &act->answer);
 	json_decref(act->cached_record);
 	action_entry_unref(act->action);
 	__atomic_sub_fetch(&act->w->activations, 1, __ATOMIC_RELEASE);
@@ -137,14 +136,11 @@ static void on_primitive_done(struct invocation *inv, void *data)
 
 static void on_cached_answer(struct loop *loop, void *data)
 {
-	struct activation *act = data;
-
-	act->answer = NULL;
-	activation_ended(act, act->cached_record);
+	activation_ended(data, ((struct activation *)data)->cached_record);
 }
 
 /* Answered from the cache: no run. The record is spooled now, as every record is before
- * its answer, and the listener hears it on the loop's next turn (never before
+ * its answer, and the listener hears it at the end of this loop turn (never before
  * activation_start returns). */
 static int start_cached(struct activation *act, const struct activation_spec *spec, int status,
 			const json_t *result, uint64_t began_ms, struct activation_refusal *why)
@@ -152,12 +148,11 @@ static int start_cached(struct activation *act, const struct activation_spec *sp
 	random_hex(act->id, 32);
 	act->cached_record = cached_result_record(spec->action, &act->who, act->id, status,
 						  result, began_ms, clock_real_ms());
-	act->answer = act->cached_record ? loop_timer_add(act->w->loop, 0, on_cached_answer, act)
-					 : NULL;
-	if (!act->answer) {
+	if (!act->cached_record) {
 		refuse(why, 500, 0, "Internal Server Error");
 		return -ENOMEM;
 	}
+	loop_defer(act->w->loop, &act->answer, on_cached_answer, act);
 	worker_spool(act->w, act->cached_record);
 	STAT_INC(act->w, errors[status & 3]);
 	return 0;
