@@ -32,6 +32,8 @@ struct activation {
 	void *data;
 	/* The response cache: where a result the action asks to keep goes. */
 	bool cache_store;
+	bool cache_keyed;            /* cache_key is the digest of these parameters */
+	uint8_t cache_key[RESULT_KEY_LEN];
 	uint64_t cache_epoch;
 	json_t *cached_record;       /* answered from the cache: told at the end of the turn */
 	struct loop_deferred answer;
@@ -113,14 +115,15 @@ static void activation_ended(struct activation *act, const json_t *record)
 static void keep_result(struct activation *act, const struct invocation *inv)
 {
 	struct result_cache *rc = act->w->node->results;
-	uint8_t key[RESULT_KEY_LEN];
 	char *text;
 
-	if (!act->cache_store || !inv->cache_ttl_s || inv->status != ACTIVATION_SUCCESS ||
-	    cached_result_key(act->action, inv->params, key))
+	if (!act->cache_store || !inv->cache_ttl_s || inv->status != ACTIVATION_SUCCESS)
+		return;
+	/* The lookup before the run digested the same parameters already, when there was one. */
+	if (!act->cache_keyed && cached_result_key(act->action, inv->params, act->cache_key))
 		return;
 	text = json_dumps(inv->result, JSON_COMPACT | JSON_ENCODE_ANY);
-	if (text && !result_cache_put(rc, key, act->who.ns_idx,
+	if (text && !result_cache_put(rc, act->cache_key, act->who.ns_idx,
 				      json_object_get(act->action->doc, "deps"), text,
 				      strlen(text), clock_real_ms(),
 				      (uint64_t)inv->cache_ttl_s * 1000, act->cache_epoch))
@@ -166,7 +169,6 @@ static int answer_from_cache(struct activation *act, const struct activation_spe
 {
 	struct result_cache *rc = act->w->node->results;
 	uint64_t began_ms = clock_real_ms();
-	uint8_t key[RESULT_KEY_LEN];
 	struct result_value *v = NULL;
 	json_t *result = NULL;
 	int err;
@@ -186,9 +188,10 @@ static int answer_from_cache(struct activation *act, const struct activation_spe
 	act->cache_store = spec->cache_store;
 	/* An action that never asked pays for no digest of its parameters. */
 	if (!spec->cache_read || !__atomic_load_n(&spec->action->results_kept, __ATOMIC_RELAXED) ||
-	    cached_result_key(spec->action, params, key))
+	    cached_result_key(spec->action, params, act->cache_key))
 		return 0;
-	v = result_cache_get(rc, key, began_ms);
+	act->cache_keyed = true;
+	v = result_cache_get(rc, act->cache_key, began_ms);
 	result_cache_count(rc, v != NULL);
 	if (v)
 		result = json_parse(v->data, v->len, NULL, 0);
