@@ -7,13 +7,12 @@
  * it into the hook's return code.
  */
 #include "lib/maps.h"
-#include <bpf/bpf_endian.h>
+#include "lib/parse.h"
 
 #define ETH_HLEN 14
 #define ETH_P_IP 0x0800
 #define ETH_P_ARP 0x0806
 #define ARPHRD_ETHER 1
-#define IP_OFFSET 0x1fff
 #define TCP_FLAG_SYN 0x02
 #define TCP_FLAG_RST 0x04
 #define TCP_FLAG_ACK 0x10
@@ -85,35 +84,31 @@ static __always_inline int check_arp(void *data, void *end, const struct xw_sand
 static __always_inline int parse_ipv4(void *data, void *end, const struct xw_sandbox_iface *sbi,
 				      struct pkt *p)
 {
-	struct iphdr *ip = data + ETH_HLEN;
-	__u8 *l4;
+	struct iphdr *ip;
+	void *l4;
 	__u32 hl;
 
-	if ((void *)(ip + 1) > end)
-		return -XW_DROP_MALFORMED;
-	if (ip->version != 4 || ip->ihl < 5)
-		return -XW_DROP_MALFORMED;
-	hl = ip->ihl * 4;
-	if (bpf_ntohs(ip->tot_len) < hl)
+	ip = xw_ipv4_header(data + ETH_HLEN, end, &hl);
+	if (!ip)
 		return -XW_DROP_MALFORMED;
 	if (ip->saddr != addr_of(sbi->addr))
 		return -XW_DROP_SANDBOX_SPOOF;
 	p->daddr = ip->daddr;
 	p->proto = ip->protocol;
-	if (ip->frag_off & bpf_htons(IP_OFFSET))
+	if (ip->frag_off & bpf_htons(XW_IP_OFFSET))
 		return XW_OK; /* a later fragment: no ports to look at */
-	l4 = (__u8 *)ip + hl;
+	l4 = (void *)ip + hl;
 	if (p->proto == IPPROTO_TCP) {
-		struct tcphdr *th = (struct tcphdr *)l4;
+		struct tcphdr *th = xw_tcp_header(l4, end, bpf_ntohs(ip->tot_len) - hl);
 
-		if ((void *)(th + 1) > end)
+		if (!th)
 			return -XW_DROP_MALFORMED;
 		p->sport = bpf_ntohs(th->source);
 		p->dport = bpf_ntohs(th->dest);
-		p->tcp_flags = l4[13];
+		p->tcp_flags = ((__u8 *)th)[13];
 		p->has_ports = true;
 	} else if (p->proto == IPPROTO_UDP) {
-		struct udphdr *uh = (struct udphdr *)l4;
+		struct udphdr *uh = l4;
 
 		if ((void *)(uh + 1) > end)
 			return -XW_DROP_MALFORMED;

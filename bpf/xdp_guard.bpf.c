@@ -63,6 +63,8 @@ static __always_inline int take_token(const struct xw_guard_cfg *cfg, struct xw_
 	return XW_OK;
 }
 
+/* Established traffic costs one hash lookup: the exempt prefixes (an LPM lookup) are
+ * consulted only for a packet that would be dropped or would take a token. */
 static __always_inline int guard_tcp(const struct xw_guard_cfg *cfg, struct xw_pkt *pkt)
 {
 	const struct xw_guard_conns *conns;
@@ -75,19 +77,19 @@ static __always_inline int guard_tcp(const struct xw_guard_cfg *cfg, struct xw_p
 			return XW_OK;
 		return -XW_DROP_FRAGMENT;
 	}
-	if (!tcp || tcp->dest != bpf_htons(cfg->port))
+	if (!tcp || tcp->dest != bpf_htons(cfg->port) || xw_key_is_loopback(&pkt->src))
 		return XW_OK;
-	if (source_exempt(&pkt->src))
-		return XW_OK;
-	if (pkt->frag == XW_FRAG_FIRST)
-		return -XW_DROP_FRAGMENT;
 	now = bpf_ktime_get_ns();
 	g = bpf_map_lookup_elem(&guard, &pkt->src);
 	if (g && g->blocked_until_ns > now) {
+		if (source_exempt(&pkt->src))
+			return XW_OK;
 		count_source_drop(g);
 		return -XW_DROP_BLOCKED;
 	}
-	if (!tcp->syn || tcp->ack)
+	if (pkt->frag == XW_FRAG_FIRST)
+		return source_exempt(&pkt->src) ? XW_OK : -XW_DROP_FRAGMENT;
+	if (!tcp->syn || tcp->ack || source_exempt(&pkt->src))
 		return XW_OK;
 	if (cfg->max_conns) {
 		conns = bpf_map_lookup_elem(&guard_conns, &pkt->src);

@@ -16,6 +16,9 @@ struct controller_stats {
 	uint64_t activations_rejected;
 };
 
+struct subnet_plan;
+struct ns_budget;
+
 struct controller {
 	struct loop *loop;
 	struct store *store;
@@ -23,6 +26,9 @@ struct controller {
 	struct http_server *http;
 	struct event_log *events;
 	struct cluster *cluster;
+	const struct subnet_plan *subnets; /* nodes' sandbox blocks (NULL: nodes bring theirs) */
+	struct offload *offload; /* long work off the loop (api/offload.h) */
+	struct ns_budget *budget; /* namespace limits leased to nodes */
 	char node_token[65]; /* shared secret of the /internal API */
 	const char *build;
 	struct controller_stats stats;

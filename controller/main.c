@@ -20,10 +20,14 @@
 #include "events.h"
 #include "entity_limits.h"
 #include "lease.h"
+#include "pg_leader.h"
 #include "log.h"
+#include "ns_budget.h"
+#include "offload.h"
 #include "pods.h"
 #include "retention.h"
 #include "store_events.h"
+#include "subnets.h"
 #include "util.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:3234"
@@ -53,11 +57,39 @@ static void usage(FILE *f)
 		"XWHISK_BACKEND=local (the default) or kubernetes: where sandboxes run. local: the\n"
 		"node agents start them as isolated processes. kubernetes: the controller creates a\n"
 		"pod per sandbox on the chosen node (nodeName set), in XWHISK_KUBE_NAMESPACE, from\n"
-		"XWHISK_POD_IMAGE; the API is the in-cluster service account's, or XWHISK_KUBE_API\n"
-		"(a URL, e.g. of kubectl proxy). XWHISK_LEASE=NAME: replicas elect the one that\n"
+		"XWHISK_POD_IMAGE; the API is XWHISK_KUBE_API (a URL, e.g. of kubectl proxy), else\n"
+		"a kubeconfig (XWHISK_KUBECONFIG or KUBECONFIG, XWHISK_KUBE_CONTEXT), else the\n"
+		"in-cluster service account's; XWHISK_POD_PREWARM=kind=N,... keeps N ready stem cell\n"
+		"pods of a kind per node (XWHISK_POD_STEM_MEMORY_MB each, 256). XWHISK_LEASE=NAME: replicas elect the one that\n"
 		"runs the allocator, the GC and the backend with that coordination.k8s.io Lease.\n"
-		"See docs/KUBERNETES.md.\n",
+		"See docs/KUBERNETES.md. On a PostgreSQL store without XWHISK_LEASE, controllers\n"
+		"elect it with an advisory lock (XWHISK_LEADER_PERIOD_MS, default 1000: how often\n"
+		"candidates try); see docs/STORE.md.\n"
+		"\n"
+		"XWHISK_SANDBOX_CIDR=CIDR: a node that registers without XWHISK_SANDBOX_SUBNET gets a\n"
+		"block of it (XWHISK_SANDBOX_NODE_PREFIX, default 24), the same one every time, and\n"
+		"the nodes route to each other's blocks (docs/ARCHITECTURE.md).\n",
 		DEFAULT_LISTEN, RETENTION_LIMIT_KEY);
+}
+
+/* XWHISK_SANDBOX_CIDR: the nodes' sandbox blocks come from the controller. */
+static int load_subnet_plan(struct controller *ctl)
+{
+	static struct subnet_plan plan;
+	const char *cidr = getenv("XWHISK_SANDBOX_CIDR");
+	unsigned block = env_unsigned("XWHISK_SANDBOX_NODE_PREFIX", 24);
+
+	if (!cidr || !*cidr)
+		return 0;
+	if (subnet_plan_init(&plan, cidr, block)) {
+		pr_err("XWHISK_SANDBOX_CIDR '%s' with XWHISK_SANDBOX_NODE_PREFIX %u: not an IPv4 "
+		       "CIDR wider than the node blocks (at most 2^20 of them, each /30 or wider)",
+		       cidr, block);
+		return -EINVAL;
+	}
+	pr_info("nodes without a sandbox subnet get a /%u of %s", block, cidr);
+	ctl->subnets = &plan;
+	return 0;
 }
 
 static void flush_events(struct loop *loop, void *data)
@@ -106,6 +138,8 @@ static int start_backend(struct controller *ctl, struct pods **out)
 		.image = getenv("XWHISK_POD_IMAGE"),
 		.openwhisk_images = !strcmp(env_or("XWHISK_POD_RUNTIME_IMAGES", "xwhisk"), "openwhisk"),
 		.adopt_wait_ms = env_unsigned("XWHISK_POD_ADOPT_WAIT_MS", 30000),
+		.prewarm = getenv("XWHISK_POD_PREWARM"),
+		.stem_memory_mb = env_unsigned("XWHISK_POD_STEM_MEMORY_MB", 256),
 	};
 
 	if (!strcmp(backend, "local"))
@@ -115,19 +149,21 @@ static int start_backend(struct controller *ctl, struct pods **out)
 		return -EINVAL;
 	}
 	if (kube_config_load(&cfg.kube)) {
-		pr_err("XWHISK_BACKEND=kubernetes: no API server (not in a pod with a service "
-		       "account, and XWHISK_KUBE_API is not set)");
+		pr_err("XWHISK_BACKEND=kubernetes: no API server (XWHISK_KUBE_API, a kubeconfig "
+		       "in XWHISK_KUBECONFIG or KUBECONFIG, or a pod's service account)");
 		return -ENOENT;
 	}
 	*out = pods_start(ctl->loop, ctl->cluster, ctl->store, ctl->runtimes, &cfg);
 	return *out ? 0 : -ENOMEM;
 }
 
-/* Several replicas (XWHISK_LEASE=<Lease name>): the one holding the Lease runs the
- * allocator, the GC and the backend; the others serve the API on standby. */
+/* Several controllers: the leader (leader.h) runs the allocator, the GC and the backend;
+ * the others serve the API on standby. Elected with a Kubernetes Lease (XWHISK_LEASE=
+ * <Lease name>) or, on a PostgreSQL store, its advisory lock; otherwise this one leads. */
 struct election {
 	struct controller *ctl;
 	struct pods **pods;
+	bool backend_up;
 	int err;
 };
 
@@ -135,8 +171,11 @@ static void on_elected(void *data)
 {
 	struct election *e = data;
 
-	e->ctl->cluster->standby = false;
+	cluster_lead(e->ctl->cluster);
+	if (e->backend_up)
+		return;
 	e->err = start_backend(e->ctl, e->pods);
+	e->backend_up = !e->err;
 	if (e->err)
 		loop_stop(e->ctl->loop);
 }
@@ -145,34 +184,55 @@ static void on_lost(void *data)
 {
 	struct election *e = data;
 
-	/* Another replica may hold it now: stop, and let the Deployment start us again. */
+	cluster_step_down(e->ctl->cluster);
+	if (!*e->pods)
+		return; /* a candidate again: the next round may elect it */
+	/* The pod backend acts on pods on its own: stop, and let the Deployment start us
+	 * again. */
 	e->err = -ENOLCK;
 	loop_stop(e->ctl->loop);
 }
 
-static int start_election(struct election *e, struct lease **out)
+static const char *election_identity(void)
+{
+	static char identity[128];
+	char host[64] = "controller";
+
+	gethostname(host, sizeof(host) - 1);
+	snprintf(identity, sizeof(identity), "%s_%d", host, (int)getpid());
+	return env_or("XWHISK_LEASE_IDENTITY", identity);
+}
+
+static int start_election(struct election *e, const char *store_uri, struct leader **out)
 {
 	const char *name = getenv("XWHISK_LEASE");
-	char host[64] = "controller", identity[128];
 	struct lease_config cfg = {
 		.name = name,
 		.duration_s = env_unsigned("XWHISK_LEASE_DURATION_S", 15),
 		.renew_ms = env_unsigned("XWHISK_LEASE_RENEW_MS", 2000),
 	};
 
-	if (!name || !*name)
-		return start_backend(e->ctl, e->pods);
-	if (kube_config_load(&cfg.kube)) {
-		pr_err("XWHISK_LEASE: no API server (not in a pod with a service account, and "
-		       "XWHISK_KUBE_API is not set)");
-		return -ENOENT;
-	}
-	gethostname(host, sizeof(host) - 1);
-	snprintf(identity, sizeof(identity), "%s_%d", host, (int)getpid());
-	cfg.identity = env_or("XWHISK_LEASE_IDENTITY", identity);
 	e->ctl->cluster->standby = true;
-	*out = lease_start(e->ctl->loop, &cfg, on_elected, on_lost, e);
-	return *out ? 0 : -ENOMEM;
+	if (name && *name) {
+		if (kube_config_load(&cfg.kube)) {
+			pr_err("XWHISK_LEASE: no API server (XWHISK_KUBE_API, a kubeconfig in "
+			       "XWHISK_KUBECONFIG or KUBECONFIG, or a pod's service account)");
+			return -ENOENT;
+		}
+		cfg.identity = election_identity();
+		*out = lease_start(e->ctl->loop, &cfg, on_elected, on_lost, e);
+	} else if (store_uri_is_pg(store_uri)) {
+		*out = pg_leader_start(e->ctl->loop, store_uri, election_identity(),
+				       env_unsigned("XWHISK_LEADER_PERIOD_MS", 1000), on_elected,
+				       on_lost, e);
+	} else {
+		e->ctl->cluster->standby = false;
+		e->backend_up = true;
+		return start_backend(e->ctl, e->pods);
+	}
+	if (!*out)
+		return -ENOMEM;
+	return e->err;
 }
 
 int main(int argc, char **argv)
@@ -200,7 +260,7 @@ int main(int argc, char **argv)
 	char store_shown[PATH_MAX + 16];
 	struct retention *retention = NULL;
 	struct pods *pods = NULL;
-	struct lease *lease = NULL;
+	struct leader *leader = NULL;
 	struct election election = { .ctl = &ctl, .pods = &pods };
 	int64_t retention_ms = 0;
 	int opt, err;
@@ -288,6 +348,9 @@ int main(int argc, char **argv)
 		pr_err("cannot seed namespaces: %s", strerror(-err));
 		goto out;
 	}
+	err = load_subnet_plan(&ctl);
+	if (err)
+		goto out;
 	{
 		struct cluster_config ccfg = {
 			.keepalive_s = env_unsigned("XWHISK_KEEPALIVE_S", 600),
@@ -305,7 +368,9 @@ int main(int argc, char **argv)
 		}
 		err = -ENOMEM;
 		ctl.cluster = cluster_new(ctl.loop, ctl.events, &ccfg);
-		if (!ctl.cluster)
+		ctl.budget = ns_budget_new(env_unsigned("XWHISK_BUDGET_LEASE_MS",
+							NS_BUDGET_LEASE_MS_DEFAULT));
+		if (!ctl.cluster || !ctl.budget)
 			goto out;
 	}
 	/* Once, before any thread of the Kubernetes backend exists (it is not thread-safe). */
@@ -313,7 +378,7 @@ int main(int argc, char **argv)
 		err = -ENOMEM;
 		goto out;
 	}
-	err = start_election(&election, &lease);
+	err = start_election(&election, store_uri, &leader);
 	if (err)
 		goto out;
 	if (retention_parse_age(env_or("XWHISK_ACTIVATION_RETENTION", "off"), &retention_ms)) {
@@ -331,8 +396,9 @@ int main(int argc, char **argv)
 	if (err)
 		goto out;
 	err = -ENOMEM;
+	ctl.offload = offload_new(ctl.loop);
 	ctl.http = http_server_new(ctl.loop, &hopts, api_handle, &ctl);
-	if (!ctl.http)
+	if (!ctl.offload || !ctl.http)
 		goto out;
 	err = http_server_listen(ctl.http, listen, false);
 	if (err) {
@@ -349,12 +415,14 @@ int main(int argc, char **argv)
 	if (!err)
 		err = election.err;
 out:
+	offload_free(ctl.offload); /* answers what it holds before the server goes */
 	http_server_free(ctl.http);
-	lease_stop(lease);
+	leader_stop(leader);
 	pods_stop(pods);
 	retention_free(retention);
 	store_close(ctl.store);
 	cluster_free(ctl.cluster);
+	ns_budget_free(ctl.budget);
 	event_log_free(ctl.events);
 	runtimes_free(ctl.runtimes);
 	loop_free(ctl.loop);

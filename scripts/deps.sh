@@ -7,11 +7,13 @@ packages=(
 	build-essential pkg-config clang llvm
 	libbpf-dev libxdp-dev bpftool libelf-dev zlib1g-dev
 	libjansson-dev libhttp-parser-dev libsqlite3-dev libpq-dev libzip-dev libssl-dev libcurl4-openssl-dev
+	libseccomp-dev libyaml-dev
 	iproute2 nodejs npm python3 wrk nginx-light
 	# the PostgreSQL store's tests start a server of their own
 	postgresql
-	# tests/k8s: the real kubectl applies k8s/ to a fake API server
-	kubernetes-client
+	# tests/k8s: the real kubectl applies k8s/ to a fake API server; openssl makes the
+	# certificates of kubeconfig.sh
+	kubernetes-client openssl
 )
 
 missing=()

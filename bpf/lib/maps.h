@@ -10,6 +10,7 @@
 #include "xwhisk/maps.h"
 #include "xwhisk/sandbox_net.h"
 #include "xwhisk/sock_accel.h"
+#include "xwhisk/sock_msg.h"
 #include "xwhisk/verdict.h"
 
 /* Action metadata the router routes by. */
@@ -193,5 +194,25 @@ struct {
 	__type(value, struct xw_accel_stat);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } accel_stats SEC(".maps");
+
+/* ---- sock_msg_redirect (include/xwhisk/sock_msg.h) ---- */
+
+/* Both ends of each accelerated connection, keyed by their own 4-tuple. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKHASH);
+	__uint(max_entries, XW_MSG_MAX_SOCKS);
+	__type(key, struct xw_msg_key);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} msg_socks SEC(".maps");
+
+/* sock_msg_redirect: msgs and bytes per verdict (enum xw_msg_verdict), per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XW_MSG__MAX);
+	__type(key, __u32);
+	__type(value, struct xw_msg_stat);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} msg_stats SEC(".maps");
 
 #endif

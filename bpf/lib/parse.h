@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 OR Apache-2.0 */
 /*
- * Packet parsing for XDP: Ethernet (up to two VLAN tags) -> IPv4 or IPv6 (extension
- * headers walked) -> TCP, every read bounds-checked against data_end. A header that is
+ * Packet parsing for XDP: Ethernet (up to two VLAN tags) -> IPv4 or IPv6 (up to eight
+ * extension headers walked) -> TCP, every read bounds-checked against data_end. A header that is
  * truncated or inconsistent is reported as XW_DROP_MALFORMED, never half-read.
  */
 #ifndef XWHISK_BPF_PARSE_H
@@ -86,33 +86,44 @@ static __always_inline bool xw_key_is_loopback(const struct xw_guard_key *k)
 	return lo == bpf_cpu_to_be64(1);
 }
 
-/* The TCP header at l4 (bounded by data_end and by the IP payload length ip_left). */
-static __always_inline int xw_parse_tcp(struct xw_pkt *pkt, void *l4, void *data_end,
-					__u32 ip_left)
+/* The TCP header at l4, bounded by data_end and by the IP payload length ip_left; NULL
+ * when truncated or its data offset is impossible. */
+static __always_inline struct tcphdr *xw_tcp_header(void *l4, void *data_end, __u32 ip_left)
 {
 	struct tcphdr *tcp = l4;
 	__u32 hlen;
 
 	if ((void *)(tcp + 1) > data_end)
-		return -XW_DROP_MALFORMED;
+		return NULL;
 	hlen = (__u32)tcp->doff * 4;
 	if (hlen < sizeof(*tcp) || hlen > ip_left)
-		return -XW_DROP_MALFORMED;
-	pkt->tcp = tcp;
-	return XW_OK;
+		return NULL;
+	return tcp;
+}
+
+/* The IPv4 header at l3 with its options inside the packet and a total length that holds
+ * them; NULL otherwise. *hlen is the header's length. */
+static __always_inline struct iphdr *xw_ipv4_header(void *l3, void *data_end, __u32 *hlen)
+{
+	struct iphdr *ip = l3;
+
+	if ((void *)(ip + 1) > data_end)
+		return NULL;
+	*hlen = (__u32)ip->ihl * 4;
+	if (ip->version != 4 || *hlen < sizeof(*ip) || bpf_ntohs(ip->tot_len) < *hlen ||
+	    l3 + *hlen > data_end)
+		return NULL;
+	return ip;
 }
 
 static __always_inline int xw_parse_ipv4(struct xw_pkt *pkt, void *l3, void *data_end)
 {
-	struct iphdr *ip = l3;
-	__u32 hlen, tot;
+	struct iphdr *ip;
+	__u32 hlen;
 	__u16 frag;
 
-	if ((void *)(ip + 1) > data_end)
-		return -XW_DROP_MALFORMED;
-	hlen = (__u32)ip->ihl * 4;
-	tot = bpf_ntohs(ip->tot_len);
-	if (ip->version != 4 || hlen < sizeof(*ip) || tot < hlen || l3 + hlen > data_end)
+	ip = xw_ipv4_header(l3, data_end, &hlen);
+	if (!ip)
 		return -XW_DROP_MALFORMED;
 	xw_key_from_ipv4(&pkt->src, ip->saddr);
 	pkt->l4 = ip->protocol;
@@ -123,7 +134,14 @@ static __always_inline int xw_parse_ipv4(struct xw_pkt *pkt, void *l3, void *dat
 		pkt->frag = XW_FRAG_FIRST;
 	if (pkt->l4 != XW_IPPROTO_TCP || pkt->frag == XW_FRAG_LATER)
 		return XW_OK;
-	return xw_parse_tcp(pkt, l3 + hlen, data_end, tot - hlen);
+	pkt->tcp = xw_tcp_header(l3 + hlen, data_end, bpf_ntohs(ip->tot_len) - hlen);
+	return pkt->tcp ? XW_OK : -XW_DROP_MALFORMED;
+}
+
+static __always_inline bool xw_ipv6_is_ext(__u8 next)
+{
+	return next == XW_IPPROTO_HOPOPTS || next == XW_IPPROTO_ROUTING ||
+	       next == XW_IPPROTO_DSTOPTS || next == XW_IPPROTO_AH || next == XW_IPPROTO_FRAGMENT;
 }
 
 static __always_inline int xw_parse_ipv6(struct xw_pkt *pkt, void *l3, void *data_end)
@@ -140,12 +158,15 @@ static __always_inline int xw_parse_ipv6(struct xw_pkt *pkt, void *l3, void *dat
 	__builtin_memcpy(pkt->src.addr, &ip6->saddr, 16);
 	payload = bpf_ntohs(ip6->payload_len);
 	next = ip6->nexthdr;
+	/* One more turn than headers walked: the last only sees what follows the 8th. */
 #pragma unroll
-	for (int i = 0; i < XW_IPV6_EXT_MAX; i++) {
+	for (int i = 0; i <= XW_IPV6_EXT_MAX; i++) {
 		struct xw_ipv6_ext *ext = p;
 		struct xw_ipv6_frag *fh = p;
 		__u32 len;
 
+		if (i == XW_IPV6_EXT_MAX && xw_ipv6_is_ext(next))
+			break;
 		switch (next) {
 		case XW_IPPROTO_HOPOPTS:
 		case XW_IPPROTO_ROUTING:
@@ -185,7 +206,8 @@ done:
 	/* payload_len 0 is a jumbogram (hop-by-hop option): bounded by data_end alone. */
 	if (payload && used > payload)
 		return -XW_DROP_MALFORMED;
-	return xw_parse_tcp(pkt, p, data_end, payload ? payload - used : 0xffff);
+	pkt->tcp = xw_tcp_header(p, data_end, payload ? payload - used : 0xffff);
+	return pkt->tcp ? XW_OK : -XW_DROP_MALFORMED;
 }
 
 /* Fills pkt; returns XW_OK (also for what is not IP) or -XW_DROP_MALFORMED. */
@@ -209,6 +231,9 @@ static __always_inline int xw_parse(struct xw_pkt *pkt, void *data, void *data_e
 		proto = bpf_ntohs(vlan->proto);
 		l3 = (void *)(vlan + 1);
 	}
+	/* More tags than walked: what is inside cannot be seen, so it is not passed blind. */
+	if (proto == XW_ETH_P_8021Q || proto == XW_ETH_P_8021AD)
+		return -XW_DROP_MALFORMED;
 	if (proto == XW_ETH_P_IP)
 		return xw_parse_ipv4(pkt, l3, data_end);
 	if (proto == XW_ETH_P_IPV6)

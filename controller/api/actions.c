@@ -11,6 +11,7 @@
 #include "json.h"
 #include "entity_limits.h"
 #include "log.h"
+#include "offload.h"
 
 #define SEQ_MAX_DEPTH 16
 
@@ -131,6 +132,56 @@ static bool locate_for_write(struct api_req *r, struct action_loc *loc)
 	return true;
 }
 
+/* The write of a large action, whose document is dumped off the loop once, for the
+ * store and the answer alike. */
+struct put_later {
+	struct api_req *r;
+	struct entity_rec rec;
+	int64_t expect_rev;
+};
+
+static void put_dump(void *arg)
+{
+	struct put_later *pl = arg;
+
+	pl->rec.doc_text = json_dump(pl->rec.doc);
+}
+
+static void put_store(void *arg)
+{
+	struct put_later *pl = arg;
+	struct api_req *r = pl->r;
+
+	if (!pl->rec.doc_text)
+		api_error(r, 500, "Internal Server Error");
+	else if (api_entity_store(r, &pl->rec, pl->expect_rev))
+		api_reply_raw(r, 200, "application/json", pl->rec.doc_text,
+			      strlen(pl->rec.doc_text));
+	entity_rec_clear(&pl->rec);
+	free(pl);
+	api_end(r);
+}
+
+/* true: rec was taken, and the request is answered later. */
+static bool put_later(struct api_req *r, struct entity_rec *rec, int64_t expect_rev)
+{
+	struct put_later *pl = calloc(1, sizeof(*pl));
+
+	if (!pl)
+		return false;
+	api_entity_prepare(rec);
+	pl->r = r;
+	pl->rec = *rec;
+	pl->expect_rev = expect_rev;
+	if (offload_run(r->ctl->offload, put_dump, put_store, pl)) {
+		free(pl);
+		return false;
+	}
+	memset(rec, 0, sizeof(*rec));
+	r->deferred = true;
+	return true;
+}
+
 static void action_put(struct api_req *r, struct action_loc *loc)
 {
 	bool overwrite = api_query_bool(r, "overwrite", false);
@@ -207,6 +258,9 @@ static void action_put(struct api_req *r, struct action_loc *loc)
 	json_object_set(doc, "parameters", params);
 	json_object_set(doc, "limits", limits);
 	rec.doc = json_incref(doc);
+	/* Tens of MB of code: dumped off the loop (seconds), which answers other calls. */
+	if (r->large && put_later(r, &rec, exists ? old.rev : 0))
+		goto out;
 	if (!api_entity_write(r, &rec, exists ? old.rev : 0))
 		goto out;
 	api_reply(r, 200, json_incref(doc));

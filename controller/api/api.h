@@ -32,7 +32,23 @@ struct api_req {
 	int nseg;
 	bool trailing_slash;
 	const char *ns; /* the namespace named in the path, "_" resolved */
+	/* A large body is parsed off the loop (offload.h) before the request is routed:
+	 * api_body_object() takes the result. */
+	bool body_parsed;
+	json_t *body_json;
+	char body_err[256];
+	/* a large body: its reply is dumped off the loop too (as any reply holding as much) */
+	bool large;
+	/* The handler goes on later (off the loop, then back): it calls api_end(). */
+	bool deferred;
 };
+
+/* The end of a request whose handler deferred its work: answered (a 500 when it was not)
+ * and freed. */
+void api_end(struct api_req *r);
+
+/* Bodies from this size on are parsed, and their replies dumped, off the loop. */
+#define API_OFFLOAD_MIN (256u << 10)
 
 /* Replies (each exactly once per request). api_reply steals body. */
 void api_reply(struct api_req *r, int status, json_t *body);

@@ -154,10 +154,8 @@ json_t *entity_summary(enum entity_type type, const json_t *doc)
 	return sum;
 }
 
-bool api_entity_write(struct api_req *r, struct entity_rec *rec, int64_t expect_rev)
+void api_entity_prepare(struct entity_rec *rec)
 {
-	int err;
-
 	rec->updated = (int64_t)clock_real_ms();
 	json_object_set_new(rec->doc, "updated", json_integer(rec->updated));
 	rec->publish = json_is_true(json_object_get(rec->doc, "publish"));
@@ -165,7 +163,18 @@ bool api_entity_write(struct api_req *r, struct entity_rec *rec, int64_t expect_
 		       json_object_size(json_object_get(rec->doc, "binding")) > 0;
 	json_decref(rec->summary);
 	rec->summary = entity_summary(rec->type, rec->doc);
-	err = r->st->ops->entity_put(r->st, rec, expect_rev);
+}
+
+bool api_entity_write(struct api_req *r, struct entity_rec *rec, int64_t expect_rev)
+{
+	api_entity_prepare(rec);
+	return api_entity_store(r, rec, expect_rev);
+}
+
+bool api_entity_store(struct api_req *r, struct entity_rec *rec, int64_t expect_rev)
+{
+	int err = r->st->ops->entity_put(r->st, rec, expect_rev);
+
 	if (err == -EEXIST && !expect_rev) {
 		struct entity_rec other;
 

@@ -21,6 +21,11 @@ int entity_rec_init(struct entity_rec *rec, enum entity_type type, const char *p
 		    const char *name);
 /* Stamps updated, builds the summary with summarize and writes; replies on failure. */
 bool api_entity_write(struct api_req *r, struct entity_rec *rec, int64_t expect_rev);
+/* api_entity_write in two steps, so that the document can be dumped in between (off the
+ * loop, into rec->doc_text): the fields a write sets ("updated", the summary), then the
+ * store's write. */
+void api_entity_prepare(struct entity_rec *rec);
+bool api_entity_store(struct api_req *r, struct entity_rec *rec, int64_t expect_rev);
 /* The list summary of a document for its type. */
 json_t *entity_summary(enum entity_type type, const json_t *doc);
 /* Common PUT fields: version (bumped on update), publish, annotations (merged on update).

@@ -2,8 +2,10 @@
 /*
  * The node protocol of the control plane (/internal/v1, node token):
  *   POST /nodes                      register {name, address, memory_mb, cpu_milli[, gpus,
- *                                    subnet]} -> {index, version}
- *   POST /nodes/{name}/heartbeat     {sandboxes: [{id, inflight, idle_ms}], stem_cells: {}}
+ *                                    subnet]} -> {index, version, budget[, subnet]}:
+ *                                    subnet is the node's block of XWHISK_SANDBOX_CIDR
+ *   POST /nodes/{name}/heartbeat     {sandboxes: [{id, inflight, idle_ms}], stem_cells: {},
+ *                                    namespaces: {}} -> {unknown, budget} (ns_budget.h)
  *   POST /allocate                   {subject, docid, action_id, kind, revision, memory_mb,
  *                                    concurrency[, cpu_milli, gpus], node} -> {sandbox}
  *   GET  /sandboxes                  the whole pool (for a resync)
@@ -12,6 +14,10 @@
  *   POST /sandboxes/{id}/unmark      {node}: an activation arrived while it was draining
  *   POST /sandboxes/{id}/broken      {node}: an activation failed in it (any node may say)
  * Every change goes out on the event stream.
+ *
+ * A controller on standby (another one leads, leader.h) answers heartbeats and
+ * allocations 503 with "X-Xwhisk-Standby: 1": a node given several controllers moves on
+ * to the next one. Registration works on standby too (the node is known at the election).
  */
 #include <errno.h>
 #include <string.h>
@@ -22,6 +28,8 @@
 #include "internal.h"
 #include "json.h"
 #include "log.h"
+#include "ns_budget.h"
+#include "subnets.h"
 
 static struct cnode *caller_node(struct api_req *r, const json_t *body, const char *name)
 {
@@ -32,45 +40,114 @@ static struct cnode *caller_node(struct api_req *r, const json_t *body, const ch
 	return n;
 }
 
+/* The node should ask the controller that leads. */
+static void standby_error(struct api_req *r)
+{
+	http_resp_header(r->http, "X-Xwhisk-Standby", "1");
+	api_error(r, 503, "This controller is on standby: another one leads the cluster.");
+}
+
+/* The node's shares of namespace limits, into reply; none from a standby controller (the
+ * node's leases run out and it falls back to an even share). */
+static int add_budget(struct api_req *r, struct cnode *n, const json_t *report, json_t *reply)
+{
+	json_t *budget = NULL;
+	const char *why = NULL;
+	int err;
+
+	if (r->ctl->cluster->standby)
+		return 0;
+	err = ns_budget_heartbeat(r->ctl->budget, r->ctl->cluster, n, report,
+				  loop_now_ms(r->ctl->loop), &budget, &why);
+	if (err) {
+		pr_warn("cluster: bad namespace report from %s: %s", n->name, why);
+		return err;
+	}
+	json_object_set_new(reply, "budget", budget);
+	return 0;
+}
+
+/* The node's block of the cluster's sandbox CIDR into block ("" when none), and into the
+ * registration when the node brought no subnet of its own. */
+static int assign_subnet(struct api_req *r, json_t *body, char *block, size_t len)
+{
+	const char *name = json_obj_str(body, "name"), *own = json_obj_str(body, "subnet");
+	int err;
+
+	block[0] = '\0';
+	if (!r->ctl->subnets || !name || strlen(name) >= 64 || (own && strlen(own) >= 32))
+		return 0; /* (cluster_register says what is wrong with the rest) */
+	err = subnet_plan_assign(r->ctl->subnets, r->st, name, own, block, len);
+	if (err == -ENOSPC)
+		api_error(r, 503, "No sandbox subnet is left for this node in XWHISK_SANDBOX_CIDR.");
+	else if (err)
+		api_error_store(r, err);
+	if (err)
+		return err;
+	if (!own && block[0])
+		json_object_set_new(body, "subnet", json_string(block));
+	return 0;
+}
+
 static void nodes_register(struct api_req *r)
 {
-	json_t *body = api_body_object(r);
+	json_t *body = api_body_object(r), *answer;
+	char block[SUBNET_TEXT];
 	const char *why = NULL;
 	struct cnode *n;
 
-	if (!body)
+	if (!body || assign_subnet(r, body, block, sizeof(block))) {
+		json_decref(body);
 		return;
+	}
 	n = cluster_register(r->ctl->cluster, body, &why);
 	if (!n) {
 		pr_warn("cluster: refused a registration from %s: %s", r->http->peer, why);
 		api_error(r, 400, "%s", why);
 	} else {
-		api_reply(r, 200, json_pack("{s:i,s:I}", "index", n->idx, "version",
-					    (json_int_t)event_log_version(r->ctl->events)));
+		answer = json_pack("{s:i,s:I}", "index", n->idx, "version",
+				   (json_int_t)event_log_version(r->ctl->events));
+		add_budget(r, n, NULL, answer);
+		if (block[0])
+			json_object_set_new(answer, "subnet", json_string(block));
+		api_reply(r, 200, answer);
 	}
 	json_decref(body);
 }
 
 static void nodes_heartbeat(struct api_req *r, const char *name)
 {
-	json_t *body = api_body_object(r);
+	json_t *body = api_body_object(r), *unknown, *reply;
 	const char *why = NULL;
 	struct cnode *n;
 
 	if (!body)
 		return;
-	n = caller_node(r, body, name);
-	if (n) {
-		json_t *unknown = json_array();
-
-		if (cluster_heartbeat(r->ctl->cluster, n, body, unknown, &why)) {
-			pr_warn("cluster: bad heartbeat from %s: %s", n->name, why);
-			api_error(r, 400, "%s", why);
-			json_decref(unknown);
-		} else {
-			api_reply(r, 200, json_pack("{s:o}", "unknown", unknown));
-		}
+	if (r->ctl->cluster->standby) {
+		standby_error(r);
+		goto out;
 	}
+	n = caller_node(r, body, name);
+	if (!n)
+		goto out;
+	if (n->rejoin) {
+		/* elected since its last registration: its list of sandboxes is wanted */
+		api_error(r, 404, "Register again: this controller leads the cluster now.");
+		goto out;
+	}
+	unknown = json_array();
+	reply = json_pack("{s:o}", "unknown", unknown);
+	if (cluster_heartbeat(r->ctl->cluster, n, body, unknown, &why)) {
+		pr_warn("cluster: bad heartbeat from %s: %s", n->name, why);
+		api_error(r, 400, "%s", why);
+		json_decref(reply);
+	} else if (add_budget(r, n, json_object_get(body, "namespaces"), reply)) {
+		api_error(r, 400, "The heartbeat's namespaces are malformed.");
+		json_decref(reply);
+	} else {
+		api_reply(r, 200, reply);
+	}
+out:
 	json_decref(body);
 }
 
@@ -92,7 +169,7 @@ static void allocate_sandbox(struct api_req *r)
 	if (err == -ENOSPC)
 		api_error(r, 503, "No node has room for the sandbox.");
 	else if (err == -EAGAIN)
-		api_error(r, 503, "This controller is on standby: another one holds the Lease.");
+		standby_error(r);
 	else if (err)
 		api_error(r, 500, "Internal Server Error");
 	else

@@ -37,6 +37,8 @@ void api_metrics(struct api_req *r)
 	cluster_free_memory(c, &total, &largest);
 	for (unsigned i = 1; i <= CLUSTER_MAX_NODES; i++)
 		live += c->nodes[i] && !c->nodes[i]->lost;
+	prom_value(&b, "xwhisk_cluster_leader", "gauge",
+		   "1: this controller runs the allocator and the GC; 0: on standby.", !c->standby);
 	prom_value(&b, "xwhisk_cluster_nodes", "gauge", "Nodes alive.", live);
 	prom_value(&b, "xwhisk_cluster_sandboxes", "gauge", "Sandboxes in the global pool.",
 		   c->nsandboxes);

@@ -13,6 +13,7 @@
 #include "json.h"
 #include "log.h"
 #include "names.h"
+#include "offload.h"
 #include "util.h"
 
 #define CORS_HEADERS "Authorization, Origin, X-Requested-With, Content-Type, Accept, User-Agent"
@@ -51,10 +52,17 @@ void api_reply_raw(struct api_req *r, int status, const char *content_type, cons
 	r->http = NULL;
 }
 
-void api_reply(struct api_req *r, int status, json_t *body)
-{
-	char *text = body ? json_dump(body) : NULL;
+/* A reply whose body is dumped off the loop: the request is answered when it is done. */
+struct dumped_reply {
+	struct api_req r;
+	struct http_request *http;
+	int status;
+	json_t *body;
+	char *text;
+};
 
+static void send_json(struct api_req *r, int status, json_t *body, char *text)
+{
 	if (body && !text) {
 		json_decref(body);
 		api_error(r, 500, "Internal Server Error");
@@ -63,6 +71,80 @@ void api_reply(struct api_req *r, int status, json_t *body)
 	api_reply_raw(r, status, "application/json", text ? text : "", text ? strlen(text) : 0);
 	free(text);
 	json_decref(body);
+}
+
+static void dump_work(void *arg)
+{
+	struct dumped_reply *d = arg;
+
+	d->text = json_dump(d->body);
+}
+
+static void dump_done(void *arg)
+{
+	struct dumped_reply *d = arg;
+
+	d->r.http = d->http;
+	send_json(&d->r, d->status, d->body, d->text);
+	free(d);
+}
+
+/* Whether body's text reaches at least limit bytes, counting its strings and keys only:
+ * a walk, much cheaper than the dump it may spare the loop. */
+static bool json_at_least(const json_t *j, size_t *left)
+{
+	const char *key;
+	json_t *v;
+	size_t i, n;
+
+	switch (json_typeof(j)) {
+	case JSON_STRING:
+		n = json_string_length(j);
+		break;
+	case JSON_OBJECT:
+		json_object_foreach((json_t *)j, key, v) {
+			n = strlen(key);
+			if (n >= *left || json_at_least(v, left))
+				return true;
+			*left -= n;
+		}
+		return false;
+	case JSON_ARRAY:
+		json_array_foreach(j, i, v)
+			if (json_at_least(v, left))
+				return true;
+		return false;
+	default:
+		return false;
+	}
+	if (n >= *left)
+		return true;
+	*left -= n;
+	return false;
+}
+
+void api_reply(struct api_req *r, int status, json_t *body)
+{
+	struct dumped_reply *d;
+	size_t left = API_OFFLOAD_MIN;
+
+	/* A large document (a big action's code): dumped off the loop. Nothing but the
+	 * reply's own copy of the request's fields (its tid, its controller) is used when
+	 * the dump is done. */
+	if (body && status < 300 && (r->large || json_at_least(body, &left)) &&
+	    (d = calloc(1, sizeof(*d)))) {
+		d->r.ctl = r->ctl;
+		memcpy(d->r.tid, r->tid, sizeof(d->r.tid));
+		d->http = r->http;
+		d->status = status;
+		d->body = body;
+		if (!offload_run(r->ctl->offload, dump_work, dump_done, d)) {
+			r->http = NULL; /* answered (later) */
+			return;
+		}
+		free(d);
+	}
+	send_json(r, status, body, body ? json_dump(body) : NULL);
 }
 
 void api_error(struct api_req *r, int status, const char *fmt, ...)
@@ -172,7 +254,15 @@ json_t *api_body_object(struct api_req *r)
 				  "application/json");
 		return NULL;
 	}
-	j = json_parse(b->data, b->len, err, sizeof(err));
+	if (r->body_parsed) {
+		/* parsed off the loop (once: a second call parses again) */
+		j = r->body_json;
+		r->body_json = NULL;
+		r->body_parsed = false;
+		snprintf(err, sizeof(err), "%s", r->body_err);
+	} else {
+		j = json_parse(b->data, b->len, err, sizeof(err));
+	}
 	if (!j) {
 		api_error(r, 400, "The request content was malformed:\n%s", err);
 		return NULL;
@@ -384,19 +474,60 @@ static void route(struct api_req *r)
 	api_error(r, 404, "The requested resource could not be found.");
 }
 
+void api_end(struct api_req *r)
+{
+	if (r->http) {
+		pr_err("api: no reply to %s %s (tid %s)", http_method_str(r->http->method),
+		       r->http->path, r->tid);
+		api_error(r, 500, "Internal Server Error");
+	}
+	for (int i = 0; i < r->nseg; i++)
+		free(r->seg[i]);
+	subject_clear(&r->subject);
+	json_decref(r->body_json);
+	free(r);
+}
+
+static void api_route_and_end(struct api_req *r)
+{
+	route(r);
+	if (!r->deferred)
+		api_end(r);
+}
+
+static void parse_work(void *arg)
+{
+	struct api_req *r = arg;
+	struct buf *b = &r->http->body;
+
+	r->body_json = json_parse(b->data, b->len, r->body_err, sizeof(r->body_err));
+	r->body_parsed = true;
+}
+
+static void parse_done(void *arg)
+{
+	api_route_and_end(arg);
+}
+
 void api_handle(struct http_request *req, void *data)
 {
 	struct controller *ctl = data;
-	struct api_req r = { .ctl = ctl, .st = ctl->store, .http = req };
+	struct api_req *r = calloc(1, sizeof(*r));
 
-	http_request_id(req, r.tid, sizeof(r.tid));
-	route(&r);
-	if (r.http) {
-		pr_err("api: no reply to %s %s (tid %s)", http_method_str(req->method), req->path,
-		       r.tid);
-		api_error(&r, 500, "Internal Server Error");
+	if (!r) {
+		static const char oom[] = "{\"error\":\"Out of memory.\"}";
+
+		http_resp_send(req, 503, "application/json", oom, sizeof(oom) - 1);
+		return;
 	}
-	for (int i = 0; i < r.nseg; i++)
-		free(r.seg[i]);
-	subject_clear(&r.subject);
+	r->ctl = ctl;
+	r->st = ctl->store;
+	r->http = req;
+	http_request_id(req, r->tid, sizeof(r->tid));
+	/* Parsing tens of MB of JSON takes seconds: off the loop, which meanwhile answers
+	 * every other call; the request is routed when it is done. */
+	r->large = req->body.len >= API_OFFLOAD_MIN && !req->error_status;
+	if (r->large && !offload_run(ctl->offload, parse_work, parse_done, r))
+		return;
+	api_route_and_end(r);
 }

@@ -9,6 +9,7 @@
 
 #include "json.h"
 #include "kube.h"
+#include "kubeconfig.h"
 #include "log.h"
 #include "util.h"
 
@@ -23,10 +24,26 @@ static void copy_trimmed(char *out, size_t size, const char *text)
 	out[strcspn(out, "\r\n")] = '\0';
 }
 
+/* XWHISK_KUBECONFIG, else the first file of KUBECONFIG, into path; false when neither. */
+static bool kubeconfig_path(char *path, size_t len)
+{
+	const char *own = getenv("XWHISK_KUBECONFIG"), *list = getenv("KUBECONFIG");
+
+	if (own && *own)
+		snprintf(path, len, "%s", own);
+	else if (list && *list)
+		snprintf(path, len, "%.*s", (int)strcspn(list, ":"), list);
+	else
+		return false;
+	return true;
+}
+
 int kube_config_load(struct kube_config *kc)
 {
 	const char *api = getenv("XWHISK_KUBE_API"), *host = getenv("KUBERNETES_SERVICE_HOST");
 	const char *ns = getenv("XWHISK_KUBE_NAMESPACE");
+	char kubeconfig[PATH_MAX];
+	int err;
 
 	memset(kc, 0, sizeof(*kc));
 	kc->timeout_ms = env_unsigned("XWHISK_KUBE_TIMEOUT_MS", 10000);
@@ -35,6 +52,12 @@ int kube_config_load(struct kube_config *kc)
 		snprintf(kc->token_file, sizeof(kc->token_file), "%s",
 			 env_or("XWHISK_KUBE_TOKEN_FILE", ""));
 		snprintf(kc->ca_file, sizeof(kc->ca_file), "%s", env_or("XWHISK_KUBE_CA_FILE", ""));
+	} else if (kubeconfig_path(kubeconfig, sizeof(kubeconfig))) {
+		err = kubeconfig_load(kubeconfig, getenv("XWHISK_KUBE_CONTEXT"), kc);
+		if (err == -ENOENT)
+			pr_err("kube: cannot read the kubeconfig %s", kubeconfig);
+		if (err)
+			return err;
 	} else if (host && *host && access(SA_DIR "/token", R_OK) == 0) {
 		/* An IPv6 service address needs brackets in a URL. */
 		snprintf(kc->server, sizeof(kc->server), strchr(host, ':') ? "https://[%s]:%s" :
@@ -49,7 +72,7 @@ int kube_config_load(struct kube_config *kc)
 		kc->server[strlen(kc->server) - 1] = '\0';
 	if (ns && *ns) {
 		snprintf(kc->namespace, sizeof(kc->namespace), "%s", ns);
-	} else {
+	} else if (!kc->namespace[0]) {
 		char *text = file_read_all(SA_DIR "/namespace", NULL);
 
 		copy_trimmed(kc->namespace, sizeof(kc->namespace), text ? text : "xwhisk");
@@ -107,8 +130,12 @@ static size_t on_data(char *ptr, size_t size, size_t n, void *userdata)
 /* The service account token, re-read each call (kubelet rotates projected tokens). */
 static struct curl_slist *auth_headers(const struct kube_config *kc, struct curl_slist *h)
 {
-	char *token, line[8192];
+	char *token, line[8192 + 32];
 
+	if (kc->token[0]) {
+		snprintf(line, sizeof(line), "Authorization: Bearer %s", kc->token);
+		return curl_slist_append(h, line);
+	}
 	if (!kc->token_file[0])
 		return h;
 	token = file_read_all(kc->token_file, NULL);
@@ -120,6 +147,35 @@ static struct curl_slist *auth_headers(const struct kube_config *kc, struct curl
 	snprintf(line, sizeof(line), "Authorization: Bearer %s", token);
 	free(token);
 	return curl_slist_append(h, line);
+}
+
+/* A PEM text handed to curl as it is (curl copies it). */
+static void pem_blob(CURL *e, CURLoption opt, const char *pem)
+{
+	struct curl_blob blob = { .data = (void *)pem, .len = strlen(pem),
+				  .flags = CURL_BLOB_COPY };
+
+	curl_easy_setopt(e, opt, &blob);
+}
+
+static void tls_options(CURL *e, const struct kube_config *kc)
+{
+	if (kc->ca_file[0])
+		curl_easy_setopt(e, CURLOPT_CAINFO, kc->ca_file);
+	if (kc->ca_pem[0])
+		pem_blob(e, CURLOPT_CAINFO_BLOB, kc->ca_pem);
+	if (kc->cert_file[0])
+		curl_easy_setopt(e, CURLOPT_SSLCERT, kc->cert_file);
+	if (kc->cert_pem[0])
+		pem_blob(e, CURLOPT_SSLCERT_BLOB, kc->cert_pem);
+	if (kc->key_file[0])
+		curl_easy_setopt(e, CURLOPT_SSLKEY, kc->key_file);
+	if (kc->key_pem[0])
+		pem_blob(e, CURLOPT_SSLKEY_BLOB, kc->key_pem);
+	if (kc->insecure) {
+		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
 }
 
 static CURL *easy_new(const struct kube_config *kc, const char *method, const char *path,
@@ -139,8 +195,7 @@ static CURL *easy_new(const struct kube_config *kc, const char *method, const ch
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "xwhisk-controller");
-	if (kc->ca_file[0])
-		curl_easy_setopt(e, CURLOPT_CAINFO, kc->ca_file);
+	tls_options(e, kc);
 	return e;
 }
 

@@ -6,7 +6,8 @@
  *
  * Where the API is: XWHISK_KUBE_API (a URL, e.g. http://127.0.0.1:8001 of `kubectl
  * proxy`, or the fake API server of tests/k8s), with XWHISK_KUBE_TOKEN_FILE and
- * XWHISK_KUBE_CA_FILE when it needs them; otherwise in-cluster: KUBERNETES_SERVICE_HOST
+ * XWHISK_KUBE_CA_FILE when it needs them; else a kubeconfig file (XWHISK_KUBECONFIG, or
+ * the first file of KUBECONFIG: kubeconfig.h); else in-cluster: KUBERNETES_SERVICE_HOST
  * and _PORT, the service account's token, CA and namespace. XWHISK_KUBE_NAMESPACE
  * overrides the namespace.
  */
@@ -21,6 +22,13 @@ struct kube_config {
 	char server[512];       /* https://host:port, no trailing slash */
 	char token_file[PATH_MAX]; /* re-read on every call: projected tokens rotate */
 	char ca_file[PATH_MAX];
+	/* from a kubeconfig: a token, PEM texts (its *-data fields), client certificate
+	 * files; "" when none */
+	char token[8192];
+	char ca_pem[16384];
+	char cert_file[PATH_MAX], key_file[PATH_MAX];
+	char cert_pem[8192], key_pem[8192];
+	bool insecure; /* insecure-skip-tls-verify */
 	char namespace[64];
 	unsigned timeout_ms;    /* of one call */
 	/* when it becomes true, calls in flight end (-ECANCELED) and none is retried: a
@@ -28,7 +36,8 @@ struct kube_config {
 	const volatile bool *abort;
 };
 
-/* 0, or -ENOENT when neither XWHISK_KUBE_API nor an in-cluster service account is there. */
+/* 0, or -ENOENT when neither XWHISK_KUBE_API, a kubeconfig nor an in-cluster service
+ * account is there; -EINVAL for a kubeconfig that does not say what to use (logged). */
 int kube_config_load(struct kube_config *kc);
 
 /*

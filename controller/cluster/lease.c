@@ -1,7 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,23 +12,12 @@
 #include "lease.h"
 #include "log.h"
 
-#define POLL_MS 100
-
 struct lease {
-	struct loop *loop;
 	struct lease_config cfg;
 	char name[64], identity[128];
-	void (*on_elected)(void *data), (*on_lost)(void *data);
-	void *data;
-	pthread_t thread;
-	bool thread_up;
-	volatile bool stop;
-	bool leading;       /* written by the thread, read by the loop (atomics) */
-	bool told;          /* the loop has run on_elected */
-	struct loop_timer *poll;
-	/* the thread's view of the record */
+	/* the record as last observed, and since when */
 	char observed[256];
-	uint64_t observed_ms, renewed_ms;
+	uint64_t observed_ms;
 };
 
 static void micro_time(char *out, size_t size)
@@ -126,74 +113,35 @@ out:
 	return ok;
 }
 
-/* Renewed recently enough that no other replica can have taken the Lease over. Read by
- * the loop too: a round stuck on a silent API server must not keep a leader leading. */
-static bool renewed_lately(struct lease *l)
+/* A failed round proves nothing: the record may still be ours until the others' wait. */
+static int lease_round(void *impl, const volatile bool *stop)
 {
-	return clock_mono_ms() - __atomic_load_n(&l->renewed_ms, __ATOMIC_ACQUIRE) <=
-	       (uint64_t)l->cfg.duration_s * 1000 * 2 / 3;
+	struct lease *l = impl;
+
+	l->cfg.kube.abort = stop;
+	return round_once(l) ? 1 : 0;
 }
 
-static void *lease_main(void *arg)
+static void lease_free(void *impl)
 {
-	struct lease *l = arg;
-
-	l->observed_ms = clock_mono_ms();
-	while (!l->stop) {
-		bool leading = __atomic_load_n(&l->leading, __ATOMIC_ACQUIRE);
-
-		if (round_once(l)) {
-			__atomic_store_n(&l->renewed_ms, clock_mono_ms(), __ATOMIC_RELEASE);
-			if (!leading)
-				__atomic_store_n(&l->leading, true, __ATOMIC_RELEASE);
-		} else if (leading && !renewed_lately(l)) {
-			/* others may take it over soon: stop acting as the leader now */
-			__atomic_store_n(&l->leading, false, __ATOMIC_RELEASE);
-		}
-		for (unsigned t = 0; t < l->cfg.renew_ms && !l->stop; t += 50) {
-			struct timespec ts = { 0, 50 * 1000000L };
-
-			nanosleep(&ts, NULL);
-		}
-	}
-	return NULL;
+	free(impl);
 }
 
-static void on_poll(struct loop *loop, void *data)
-{
-	struct lease *l = data;
-	bool leading = __atomic_load_n(&l->leading, __ATOMIC_ACQUIRE) && renewed_lately(l);
+static const struct leader_ops lease_ops = { .round = lease_round, .free = lease_free };
 
-	l->poll = NULL;
-	if (leading && !l->told) {
-		l->told = true;
-		pr_info("lease: %s is the leader (Lease %s/%s)", l->identity, l->cfg.kube.namespace,
-			l->name);
-		l->on_elected(l->data);
-	} else if (!leading && l->told) {
-		pr_err("lease: %s could not renew the Lease %s: no longer the leader", l->identity,
-		       l->name);
-		l->told = false;
-		l->on_lost(l->data);
-		return;
-	}
-	l->poll = loop_timer_add(loop, POLL_MS, on_poll, l);
-}
-
-struct lease *lease_start(struct loop *loop, const struct lease_config *cfg,
-			  void (*on_elected)(void *data), void (*on_lost)(void *data), void *data)
+struct leader *lease_start(struct loop *loop, const struct lease_config *cfg,
+			   void (*on_elected)(void *data), void (*on_lost)(void *data), void *data)
 {
 	struct lease *l = calloc(1, sizeof(*l));
-	sigset_t all, old;
+	char what[192];
+	struct leader_config lc;
 
 	if (!l)
 		return NULL;
-	l->loop = loop;
 	l->cfg = *cfg;
 	snprintf(l->name, sizeof(l->name), "%s", cfg->name);
 	snprintf(l->identity, sizeof(l->identity), "%s", cfg->identity);
 	l->cfg.name = l->name;
-	l->cfg.kube.abort = &l->stop;
 	l->cfg.identity = l->identity;
 	if (!l->cfg.duration_s)
 		l->cfg.duration_s = 15;
@@ -203,31 +151,15 @@ struct lease *lease_start(struct loop *loop, const struct lease_config *cfg,
 	 * Lease's duration. */
 	if (!l->cfg.kube.timeout_ms || l->cfg.kube.timeout_ms > l->cfg.renew_ms)
 		l->cfg.kube.timeout_ms = l->cfg.renew_ms;
-	l->on_elected = on_elected;
-	l->on_lost = on_lost;
-	l->data = data;
-	/* (no signals on the thread: they are the loop's) */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	l->thread_up = !pthread_create(&l->thread, NULL, lease_main, l);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (!l->thread_up) {
-		free(l);
-		return NULL;
-	}
-	l->poll = loop_timer_add(loop, POLL_MS, on_poll, l);
-	pr_info("lease: %s runs for the Lease %s/%s (%u s)", l->identity, l->cfg.kube.namespace,
-		l->name, l->cfg.duration_s);
-	return l;
-}
-
-void lease_stop(struct lease *l)
-{
-	if (!l)
-		return;
-	l->stop = true;
-	if (l->thread_up)
-		pthread_join(l->thread, NULL);
-	loop_timer_cancel(l->loop, l->poll);
-	free(l);
+	l->observed_ms = clock_mono_ms();
+	snprintf(what, sizeof(what), "Lease %s/%s (%u s)", l->cfg.kube.namespace, l->name,
+		 l->cfg.duration_s);
+	lc = (struct leader_config){
+		.what = what,
+		.identity = l->identity,
+		.period_ms = l->cfg.renew_ms,
+		/* others take over a record unchanged for the duration */
+		.hold_ms = l->cfg.duration_s * 1000 * 2 / 3,
+	};
+	return leader_start(loop, &lc, &lease_ops, l, on_elected, on_lost, data);
 }

@@ -7,17 +7,15 @@
  * so clock skew between machines does not matter); every write carries the
  * resourceVersion it read, so two replicas never both win (409 Conflict for the loser).
  *
- * The election runs on a thread of its own. The loop polls it: on_elected runs once when
- * this replica becomes the leader; on_lost when it could not renew for two thirds of the
- * duration (the caller stops: a replica that may have lost the Lease must not act on it).
+ * One round is one leader_ops round (leader.h): a holder that could not renew for two
+ * thirds of the duration stops leading (on_lost) before another replica may take over.
  */
 #ifndef XWHISK_LEASE_H
 #define XWHISK_LEASE_H
 
 #include "kube.h"
+#include "leader.h"
 #include "loop.h"
-
-struct lease;
 
 struct lease_config {
 	struct kube_config kube;
@@ -27,8 +25,8 @@ struct lease_config {
 	unsigned renew_ms;    /* how often the holder renews (and others look) */
 };
 
-struct lease *lease_start(struct loop *loop, const struct lease_config *cfg,
-			  void (*on_elected)(void *data), void (*on_lost)(void *data), void *data);
-void lease_stop(struct lease *l);
+/* Stopped with leader_stop. */
+struct leader *lease_start(struct loop *loop, const struct lease_config *cfg,
+			   void (*on_elected)(void *data), void (*on_lost)(void *data), void *data);
 
 #endif

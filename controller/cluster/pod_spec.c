@@ -8,6 +8,7 @@
 #include "json.h"
 #include "pod_spec.h"
 #include "pods.h"
+#include "stem_pods.h"
 
 /* A label value: at most 63 of [A-Za-z0-9._-], alphanumeric at both ends. */
 static void label_value(char *out, size_t size, const char *in)
@@ -113,29 +114,62 @@ static json_t *container(const struct pods_config *cfg, const struct runtimes *r
 	return c;
 }
 
+json_t *pods_sandbox_metadata(const struct gsandbox *s)
+{
+	char ns[64], rev[32];
+	json_t *note = cluster_sandbox_json(s), *md;
+	char *text = note ? json_dumps(note, JSON_COMPACT) : NULL;
+
+	json_decref(note);
+	label_value(ns, sizeof(ns), s->subject);
+	snprintf(rev, sizeof(rev), "%lld", (long long)s->revision);
+	md = json_pack("{s:{s:s,s:s,s:s,s:s,s:s},s:{s:s}}", "labels", LABEL_MANAGED, "xwhisk",
+		       LABEL_SANDBOX, s->id, LABEL_ACTION, s->action_id, LABEL_REVISION, rev,
+		       LABEL_NAMESPACE, ns, "annotations", ANNOTATION, text ?: "{}");
+	free(text);
+	return md;
+}
+
+/* A pod named name on node_name, with metadata md and container c (both taken). */
+static json_t *pod_of(const struct pods_config *cfg, const char *name, const char *node_name,
+		      json_t *md, json_t *c)
+{
+	json_t *pod = NULL;
+
+	if (md && c) {
+		json_object_set_new(md, "name", json_string(name));
+		json_object_set_new(md, "namespace", json_string(cfg->kube.namespace));
+		pod = json_pack("{s:s,s:s,s:O,s:{s:s,s:s,s:b,s:b,s:i,s:[O]}}", "apiVersion", "v1",
+				"kind", "Pod", "metadata", md, "spec", "nodeName", node_name,
+				"restartPolicy", "Never", "automountServiceAccountToken", 0,
+				"enableServiceLinks", 0, "terminationGracePeriodSeconds", 2,
+				"containers", c);
+	}
+	json_decref(md);
+	json_decref(c);
+	return pod;
+}
+
 json_t *pods_manifest(const struct pods_config *cfg, const struct runtimes *rt,
 		      const struct gsandbox *s, const char *node_name)
 {
-	char name[64], ns[64], rev[32];
-	json_t *c = container(cfg, rt, s), *pod, *note;
-	char *text;
+	char name[64];
 
-	if (!c)
-		return NULL;
 	pod_name(name, sizeof(name), s->id);
-	label_value(ns, sizeof(ns), s->subject);
-	snprintf(rev, sizeof(rev), "%lld", (long long)s->revision);
-	note = cluster_sandbox_json(s);
-	text = note ? json_dumps(note, JSON_COMPACT) : NULL;
-	json_decref(note);
-	pod = json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s,s:s,s:s,s:s,s:s},s:{s:s}},"
-			"s:{s:s,s:s,s:b,s:b,s:i,s:[o]}}",
-			"apiVersion", "v1", "kind", "Pod", "metadata", "name", name, "namespace",
-			cfg->kube.namespace, "labels", LABEL_MANAGED, "xwhisk", LABEL_SANDBOX, s->id,
-			LABEL_ACTION, s->action_id, LABEL_REVISION, rev, LABEL_NAMESPACE, ns,
-			"annotations", ANNOTATION, text ?: "{}", "spec", "nodeName", node_name,
-			"restartPolicy", "Never", "automountServiceAccountToken", 0,
-			"enableServiceLinks", 0, "terminationGracePeriodSeconds", 2, "containers", c);
-	free(text);
-	return pod;
+	return pod_of(cfg, name, node_name, pods_sandbox_metadata(s), container(cfg, rt, s));
+}
+
+json_t *pods_stem_manifest(const struct pods_config *cfg, const struct runtimes *rt,
+			   const char *kind, unsigned memory_mb, const char *node_name,
+			   const char *name)
+{
+	struct gsandbox s = { .memory_mb = memory_mb };
+	char value[64];
+
+	snprintf(s.kind, sizeof(s.kind), "%s", kind);
+	label_value(value, sizeof(value), kind);
+	return pod_of(cfg, name, node_name,
+		      json_pack("{s:{s:s,s:s},s:{s:s}}", "labels", LABEL_MANAGED, "xwhisk",
+				LABEL_STEM, value, "annotations", ANNOTATION_KIND, kind),
+		      container(cfg, rt, &s));
 }

@@ -16,6 +16,7 @@
 #include "mailbox.h"
 #include "pod_spec.h"
 #include "pods.h"
+#include "stem_pods.h"
 #include "util.h"
 
 #define TWIN_SUFFIX "/pods"
@@ -24,25 +25,25 @@
 #define WATCH_TIMEOUT_S 300 /* the API ends a watch after this; we resume */
 #define SELECTOR LABEL_MANAGED "%%3Dxwhisk" /* in a format string */
 
-enum job_kind { JOB_CREATE, JOB_DELETE, JOB_EVENT };
+enum job_kind { JOB_CREATE, JOB_DELETE, JOB_EVENT, JOB_PATCH };
 
 struct job {
 	enum job_kind kind;
 	char name[64];
 	char id[SANDBOX_ID_CHARS + 1];
-	json_t *pod;
+	json_t *pod;    /* what a create or an event posts, a patch sends */
 	struct job *next;
 };
 
 /* What the threads tell the loop. */
-enum msg_kind { MSG_LIST, MSG_EVENT, MSG_CREATE_FAILED };
+enum msg_kind { MSG_LIST, MSG_EVENT, MSG_CREATE_FAILED, MSG_CLAIMED };
 
 struct msg {
 	struct pods *p;
 	enum msg_kind kind;
 	char type[16];  /* ADDED, MODIFIED, DELETED */
-	char id[SANDBOX_ID_CHARS + 1];
-	json_t *obj;    /* the pod, the list's items, or the error */
+	char id[SANDBOX_ID_CHARS + 1]; /* a sandbox, or a stem cell pod's name */
+	json_t *obj;    /* the pod, the list's items, the error, or a claimed stem's address */
 };
 
 /* A /init in flight: found again by sandbox id, the sandbox may be gone meanwhile. */
@@ -71,6 +72,9 @@ struct pods {
 	struct loop_timer *tick;
 	struct init_call *inits;
 	json_t *waiting;   /* pod name -> {pod, since_ms}: ready pods whose node has not registered */
+	struct stem_pods *stems; /* NULL: no stem cell pods */
+	json_t *claims;    /* pod name -> sandbox id: stem cell pods that became sandboxes */
+	char fill_node[64]; /* the node fill_stems is filling */
 	bool listed;       /* the first list has come */
 	bool removing_gone; /* cluster_remove of a pod already gone: no delete */
 	uint64_t created, deleted, relists, resumed;
@@ -113,6 +117,15 @@ static void run_job(struct pods *p, struct job *j)
 			pr_warn("pods: cannot create pod %s: %s (status %ld)", j->name, why, status);
 			post(p, MSG_CREATE_FAILED, "", j->id, json_string(why));
 		}
+	} else if (j->kind == JOB_PATCH) {
+		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods/%s", p->cfg.kube.namespace,
+			 j->name);
+		err = kube_call(&p->cfg.kube, "PATCH", path, j->pod, "application/merge-patch+json",
+				&status, &answer);
+		/* (a stem cell gone meanwhile: its /init fails, and that says it) */
+		if (err || status != 200)
+			pr_warn("pods: cannot relabel pod %s for sandbox %s (status %ld)", j->name,
+				j->id, status);
 	} else if (j->kind == JOB_EVENT) {
 		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events", p->cfg.kube.namespace);
 		err = kube_call(&p->cfg.kube, "POST", path, j->pod, NULL, &status, &answer);
@@ -291,6 +304,21 @@ static bool is_twin(const struct cnode *n)
 	return len > sl && !strcmp(n->name + len - sl, TWIN_SUFFIX);
 }
 
+/* The pod of sandbox id: xw-<id>, or the stem cell pod it took over. */
+static void sandbox_pod(struct pods *p, const char *id, char *out, size_t len)
+{
+	const char *name;
+	json_t *v;
+
+	json_object_foreach(p->claims, name, v) {
+		if (!strcmp(json_string_value(v) ?: "", id)) {
+			snprintf(out, len, "%s", name);
+			return;
+		}
+	}
+	pod_name(out, len, id);
+}
+
 static void delete_pod(struct pods *p, const char *name)
 {
 	struct job *j = calloc(1, sizeof(*j));
@@ -411,7 +439,7 @@ static void on_init_answer(struct http_response *resp, int err, void *data)
 		{
 			char name[64];
 
-			pod_name(name, sizeof(name), ic->id);
+			sandbox_pod(p, ic->id, name, sizeof(name));
 			pod_event(p, name, "InitFailed", message);
 		}
 		sandbox_failed(p, s, message);
@@ -467,8 +495,24 @@ static bool pod_ready(const json_t *pod, const char **ip)
 	return false;
 }
 
+/* The pod's annotation is only as trustworthy as whoever may write pods: a number in it
+ * outside [lo, hi] refuses the adoption (the pod is then deleted as unknown). */
+#define XW_POD_CONCURRENCY_MAX 500 /* the system's maxActionConcurrency */
+
+static bool annotation_uint(const json_t *sb, const char *key, json_int_t lo, json_int_t hi,
+			    uint32_t *out)
+{
+	const json_t *v = json_object_get(sb, key);
+
+	if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
+		return false;
+	*out = (uint32_t)json_integer_value(v);
+	return true;
+}
+
 /* A ready pod of an earlier run: back in the pool as warm, as a node's re-registration
- * brings its sandboxes back. False when it cannot be (yet). */
+ * brings its sandboxes back. False when it cannot be yet; true when decided (adopted, or
+ * for the caller to delete). */
 static bool adopt(struct pods *p, const json_t *pod, const char *ip)
 {
 	const json_t *md = json_object_get(pod, "metadata");
@@ -479,13 +523,13 @@ static bool adopt(struct pods *p, const json_t *pod, const char *ip)
 	struct gsandbox *s = NULL;
 	bool ok = false;
 
-	if (!n || !sb)
+	if (!n)
+		goto out; /* not yet: its node agent has not registered again */
+	/* From here on the answer is final: a pod not adopted is deleted by the caller (its
+	 * action deleted meanwhile, or an annotation that cannot be what we wrote). */
+	ok = true;
+	if (!sb || p->store->ops->entity_get(p->store, json_obj_str(sb, "docid") ?: "", &rec))
 		goto out;
-	/* an action deleted meanwhile has nothing to come back for */
-	if (p->store->ops->entity_get(p->store, json_obj_str(sb, "docid") ?: "", &rec)) {
-		ok = true; /* handled: the caller deletes the pod */
-		goto out;
-	}
 	s = calloc(1, sizeof(*s));
 	if (!s || !json_obj_copy_str(sb, "id", s->id, sizeof(s->id)) ||
 	    strlen(s->id) != SANDBOX_ID_CHARS ||
@@ -494,11 +538,14 @@ static bool adopt(struct pods *p, const json_t *pod, const char *ip)
 	    !json_obj_copy_str(sb, "docid", s->docid, sizeof(s->docid)) ||
 	    !json_obj_copy_str(sb, "kind", s->kind, sizeof(s->kind)))
 		goto out;
+	if (!annotation_uint(sb, "memory_mb", 1, n->memory_mb ?: UINT32_MAX, &s->memory_mb) ||
+	    !annotation_uint(sb, "cpu_milli", 0, n->cpu_milli ?: UINT32_MAX, &s->cpu_milli) ||
+	    !annotation_uint(sb, "concurrency", 1, XW_POD_CONCURRENCY_MAX, &s->concurrency))
+		goto out;
+	if (cluster_sandbox(p->c, s->id))
+		goto out; /* already in the pool (an adoption seen twice): nothing to add */
 	s->node = n->idx;
 	s->revision = json_integer_value(json_object_get(sb, "revision"));
-	s->memory_mb = (uint32_t)json_integer_value(json_object_get(sb, "memory_mb"));
-	s->cpu_milli = (uint32_t)json_integer_value(json_object_get(sb, "cpu_milli"));
-	s->concurrency = (uint32_t)json_integer_value(json_object_get(sb, "concurrency")) ?: 1;
 	snprintf(s->addr, sizeof(s->addr), "%s", ip);
 	s->port = POD_PORT;
 	s->state = GS_WARM;
@@ -507,9 +554,11 @@ static bool adopt(struct pods *p, const json_t *pod, const char *ip)
 	n->used_cpu_milli += s->cpu_milli;
 	cluster_add(p->c, s);
 	publish_sandbox(p->c, s, "warm");
-	pr_info("pods: adopted pod xw-%s on %s at %s", s->id, n->name, ip);
+	if (strncmp(json_obj_str(md, "name") ?: "", "xw-", 3) ||
+	    strcmp(json_obj_str(md, "name") + 3, s->id))
+		json_object_set_new(p->claims, json_obj_str(md, "name") ?: "", json_string(s->id));
+	pr_info("pods: adopted pod %s on %s at %s", json_obj_str(md, "name") ?: "", n->name, ip);
 	s = NULL;
-	ok = true;
 out:
 	entity_rec_clear(&rec);
 	json_decref(sb);
@@ -517,13 +566,30 @@ out:
 	return ok;
 }
 
+/* A stem cell pod's event; false when the pod is none. */
+static bool on_stem_pod(struct pods *p, const char *type, const json_t *pod, const char *name)
+{
+	bool remove;
+
+	if (!p->stems || !stem_pods_on_pod(p->stems, type, pod, &remove))
+		return false;
+	if (remove)
+		delete_pod(p, name);
+	return true;
+}
+
 static void on_pod(struct pods *p, const char *type, json_t *pod)
 {
 	const json_t *md = json_object_get(pod, "metadata");
-	const char *id = json_obj_str(json_object_get(md, "labels"), LABEL_SANDBOX) ?: "";
 	const char *name = json_obj_str(md, "name") ?: "", *phase, *ip = NULL;
+	/* (a claimed stem cell may not carry its sandbox's label yet) */
+	const char *id = json_obj_str(json_object_get(md, "labels"), LABEL_SANDBOX) ?:
+			 json_obj_str(p->claims, name) ?: "";
 	struct gsandbox *s = cluster_sandbox(p->c, id);
 	bool ready = pod_ready(pod, &ip);
+
+	if (!*id && on_stem_pod(p, type, pod, name))
+		return;
 
 	phase = json_obj_str(json_object_get(pod, "status"), "phase") ?: "";
 	if (!strcmp(type, "DELETED") || json_object_get(md, "deletionTimestamp")) {
@@ -568,32 +634,40 @@ static void on_pod(struct pods *p, const char *type, json_t *pod)
 	}
 }
 
-static bool listed_pod(const json_t *items, const char *id)
+/* The sandbox ids a list holds, as the keys of an object: one lookup per sandbox instead of
+ * a scan of the list. */
+static json_t *listed_ids(const json_t *items)
 {
+	json_t *ids = json_object(), *pod;
+	const char *id;
 	size_t i;
-	json_t *pod;
 
-	json_array_foreach(items, i, pod)
-		if (!strcmp(json_obj_str(json_object_get(json_object_get(pod, "metadata"), "labels"),
-					 LABEL_SANDBOX) ?: "", id))
-			return true;
-	return false;
+	json_array_foreach(items, i, pod) {
+		id = json_obj_str(json_object_get(json_object_get(pod, "metadata"), "labels"),
+				  LABEL_SANDBOX);
+		if (ids && id)
+			json_object_set_new(ids, id, json_true());
+	}
+	return ids;
 }
 
 /* A fresh list: what it lacks is gone (while the watch was away), the rest as events. */
 static void on_list(struct pods *p, json_t *items)
 {
+	json_t *ids = listed_ids(items), *pod;
 	struct gsandbox *s, *next;
 	size_t i;
-	json_t *pod;
 
-	for (s = p->c->sandboxes; s; s = next) {
+	for (s = p->c->sandboxes; ids && s; s = next) {
 		next = s->next;
 		/* starting ones may not be created yet: their start timeout settles them */
 		if (s->state != GS_STARTING && p->c->nodes[s->node] &&
-		    is_twin(p->c->nodes[s->node]) && !listed_pod(items, s->id))
+		    is_twin(p->c->nodes[s->node]) && !json_object_get(ids, s->id))
 			remove_gone(p, s, "its pod is gone");
 	}
+	json_decref(ids);
+	if (p->stems)
+		stem_pods_keep_listed(p->stems, items);
 	json_array_foreach(items, i, pod)
 		on_pod(p, "ADDED", pod);
 	p->listed = true;
@@ -612,7 +686,17 @@ static void on_msg(void *arg)
 	case MSG_EVENT:
 		on_pod(p, m->type, m->obj);
 		break;
+	case MSG_CLAIMED:
+		/* the allocation that claimed a stem cell has returned: /init it now */
+		s = cluster_sandbox(p->c, m->id);
+		if (s && s->state == GS_STARTING && !s->addr[0])
+			start_init(p, s, json_string_value(m->obj) ?: "");
+		break;
 	case MSG_CREATE_FAILED:
+		if (p->stems && !strncmp(m->id, STEM_NAME_PREFIX, strlen(STEM_NAME_PREFIX))) {
+			stem_pods_forget(p->stems, m->id);
+			break;
+		}
 		s = cluster_sandbox(p->c, m->id);
 		if (s && s->state == GS_STARTING) {
 			p->removing_gone = true;
@@ -623,6 +707,45 @@ static void on_msg(void *arg)
 	}
 	json_decref(m->obj);
 	free(m);
+}
+
+static void create_stem(void *data, const char *kind, const char *name)
+{
+	struct pods *p = data;
+	struct job *j = calloc(1, sizeof(*j));
+
+	if (!j) {
+		stem_pods_forget(p->stems, name);
+		return;
+	}
+	j->kind = JOB_CREATE;
+	snprintf(j->name, sizeof(j->name), "%s", name);
+	snprintf(j->id, sizeof(j->id), "%s", name);
+	j->pod = pods_stem_manifest(&p->cfg, p->rt, kind, stem_pods_memory_mb(p->stems),
+				    p->fill_node, name);
+	if (!j->pod) {
+		stem_pods_forget(p->stems, name);
+		free(j);
+		return;
+	}
+	enqueue(p, j);
+}
+
+/* Every live node keeps its stem cell pods (after the first list: an earlier run's
+ * are known then). */
+static void fill_stems(struct pods *p)
+{
+	if (!p->stems || !p->listed)
+		return;
+	for (unsigned i = 1; i <= CLUSTER_MAX_NODES; i++) {
+		struct cnode *n = p->c->nodes[i];
+
+		if (!n || !is_twin(n) || n->lost)
+			continue;
+		snprintf(p->fill_node, sizeof(p->fill_node), "%.*s",
+			 (int)(strlen(n->name) - strlen(TWIN_SUFFIX)), n->name);
+		stem_pods_fill(p->stems, p->fill_node, create_stem, p);
+	}
 }
 
 static void on_tick(struct loop *loop, void *data)
@@ -678,6 +801,7 @@ static void on_tick(struct loop *loop, void *data)
 			json_object_del(p->waiting, name);
 		}
 	}
+	fill_stems(p);
 	p->tick = loop_timer_add(loop, TICK_MS, on_tick, p);
 }
 
@@ -727,6 +851,33 @@ static uint16_t hook_locality(void *data, uint16_t idx)
 	return twin ? twin->idx : idx;
 }
 
+/* A ready stem cell of s's kind on node becomes s's pod: relabelled (the watch and a
+ * restarted controller know it by its labels) and /init'ed. False when none fits. */
+static bool claim_stem(struct pods *p, struct gsandbox *s, const char *node)
+{
+	char name[64], ip[48];
+	struct job *j;
+
+	if (!p->stems || s->cpu_milli || s->gpus ||
+	    !stem_pods_claim(p->stems, node, s->kind, s->memory_mb, name, sizeof(name), ip,
+			     sizeof(ip)))
+		return false;
+	json_object_set_new(p->claims, name, json_string(s->id));
+	j = calloc(1, sizeof(*j));
+	if (j) {
+		j->kind = JOB_PATCH;
+		snprintf(j->name, sizeof(j->name), "%s", name);
+		snprintf(j->id, sizeof(j->id), "%s", s->id);
+		j->pod = json_pack("{s:o}", "metadata", pods_sandbox_metadata(s));
+		json_object_set_new(json_object_get(json_object_get(j->pod, "metadata"), "labels"),
+				    LABEL_STEM, json_null());
+		enqueue(p, j);
+	}
+	pr_debug("pods: sandbox %s takes stem cell %s on %s", s->id, name, node);
+	post(p, MSG_CLAIMED, "", s->id, json_string(ip));
+	return true;
+}
+
 static void hook_allocated(void *data, struct gsandbox *s)
 {
 	struct pods *p = data;
@@ -737,6 +888,8 @@ static void hook_allocated(void *data, struct gsandbox *s)
 	if (!n || !is_twin(n))
 		return;
 	snprintf(node, sizeof(node), "%.*s", (int)(strlen(n->name) - strlen(TWIN_SUFFIX)), n->name);
+	if (claim_stem(p, s, node))
+		return;
 	j = calloc(1, sizeof(*j));
 	if (!j)
 		return; /* the start timeout gives it up */
@@ -757,9 +910,10 @@ static void hook_removed(void *data, struct gsandbox *s)
 	struct cnode *n = p->c->nodes[s->node];
 	char name[64];
 
+	sandbox_pod(p, s->id, name, sizeof(name));
+	json_object_del(p->claims, name);
 	if (p->removing_gone || !n || !is_twin(n))
 		return;
-	pod_name(name, sizeof(name), s->id);
 	delete_pod(p, name);
 }
 
@@ -785,9 +939,19 @@ struct pods *pods_start(struct loop *loop, struct cluster *c, struct store *stor
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->cond, NULL);
 	p->waiting = json_object();
+	p->claims = json_object();
 	p->mb = mailbox_new(loop);
-	if (!p->waiting || !p->mb)
+	if (!p->waiting || !p->claims || !p->mb)
 		goto fail;
+	if (cfg->prewarm && *cfg->prewarm) {
+		const char *bad = NULL;
+
+		p->stems = stem_pods_new(cfg->prewarm, rt, cfg->stem_memory_mb, &bad);
+		if (!p->stems) {
+			pr_err("pods: XWHISK_POD_PREWARM '%s': %s", cfg->prewarm, bad);
+			goto fail;
+		}
+	}
 	c->hooks = (struct cluster_hooks){
 		.registered = hook_registered,
 		.allocated = hook_allocated,
@@ -850,6 +1014,8 @@ void pods_stop(struct pods *p)
 	}
 	mailbox_free(p->mb);
 	json_decref(p->waiting);
+	json_decref(p->claims);
+	stem_pods_free(p->stems);
 	pthread_mutex_destroy(&p->lock);
 	pthread_cond_destroy(&p->cond);
 	free(p);

@@ -15,7 +15,8 @@
  * event every node applies; a pod that failed or went away -> its sandbox leaves the
  * pool. The GC and the allocator remove sandboxes as before; removing one deletes its pod.
  * At start, the list adopts the ready pods the store still knows, once their node's
- * agent has registered, and deletes the others.
+ * agent has registered, and deletes the others. Stem cell pods (stem_pods.h) wait ready
+ * per node and kind; an allocation that fits one takes it over with a patch and /init.
  *
  * The API calls run on two threads of the backend's own (one for writes, one for the
  * watch); what they learn comes back to the controller's loop through a mailbox.
@@ -35,6 +36,8 @@ struct pods_config {
 	const char *image;     /* XWHISK_POD_IMAGE: the xwhisk image (xwhisk-proxy, loops) */
 	bool openwhisk_images; /* XWHISK_POD_RUNTIME_IMAGES=openwhisk: the manifest's images */
 	unsigned adopt_wait_ms; /* how long a pod waits for its node agent to register */
+	const char *prewarm;    /* XWHISK_POD_PREWARM: stem cell pods per kind and node */
+	unsigned stem_memory_mb; /* XWHISK_POD_STEM_MEMORY_MB: theirs (256) */
 };
 
 /* Starts the backend on c (sets its hooks). NULL on failure, logged. */
@@ -45,5 +48,11 @@ void pods_stop(struct pods *p);
 /* The pod of sandbox s as the API would take it (a new reference): for tests. */
 json_t *pods_manifest(const struct pods_config *cfg, const struct runtimes *rt,
 		      const struct gsandbox *s, const char *node_name);
+/* A stem cell pod of kind (stem_pods.h) named name. */
+json_t *pods_stem_manifest(const struct pods_config *cfg, const struct runtimes *rt,
+			   const char *kind, unsigned memory_mb, const char *node_name,
+			   const char *name);
+/* What makes a pod sandbox s's: {labels, annotations} (a claimed stem cell's patch). */
+json_t *pods_sandbox_metadata(const struct gsandbox *s);
 
 #endif

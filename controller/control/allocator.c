@@ -100,7 +100,7 @@ int allocate(struct cluster *c, const struct alloc_request *req, struct gsandbox
 		return -EAGAIN;
 	n = choose(c, req);
 	if (!n) {
-		/* Memory pressure: the GC policy picks idle sandboxes to make room. */
+		/* Memory pressure: the GC policy picks idle and marked sandboxes to make room. */
 		struct gsandbox *victims[256];
 		uint16_t node = 0;
 		size_t k = c->cfg.policy->victims(c, req->memory_mb, req->cpu_milli,

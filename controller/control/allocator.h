@@ -28,7 +28,7 @@ struct alloc_request {
 int alloc_request_parse(struct cluster *c, const json_t *body, struct alloc_request *req,
 			const char **why);
 /* 0 and the new sandbox (starting), or -ENOSPC when nothing fits even after reclaiming
- * idle sandboxes with the GC policy, -EAGAIN on a standby controller. */
+ * idle and marked sandboxes with the GC policy (the asking node waits and asks again), -EAGAIN on a standby controller. */
 int allocate(struct cluster *c, const struct alloc_request *req, struct gsandbox **out);
 
 #endif

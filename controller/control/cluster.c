@@ -189,6 +189,24 @@ static void adopt_listed(struct cluster *c, struct cnode *n, const json_t *list)
 	}
 }
 
+void cluster_lead(struct cluster *c)
+{
+	uint64_t now = loop_now_ms(c->loop);
+
+	c->standby = false;
+	for (unsigned i = 1; i <= CLUSTER_MAX_NODES; i++) {
+		if (!c->nodes[i])
+			continue;
+		c->nodes[i]->last_heard_ms = now;
+		c->nodes[i]->rejoin = true;
+	}
+}
+
+void cluster_step_down(struct cluster *c)
+{
+	c->standby = true;
+}
+
 struct cnode *cluster_register(struct cluster *c, const json_t *body, const char **why)
 {
 	json_t *name = json_object_get(body, "name"), *addr = json_object_get(body, "address");
@@ -236,7 +254,12 @@ struct cnode *cluster_register(struct cluster *c, const json_t *body, const char
 	n->cpu_milli = (uint32_t)json_integer_value(cpu);
 	n->gpus = gpus ? (uint32_t)json_integer_value(gpus) : 0;
 	n->last_heard_ms = loop_now_ms(c->loop);
-	adopt_listed(c, n, json_object_get(body, "sandboxes"));
+	/* Without a list (a node asking for its subnet before it knows its sandboxes), the
+	 * pool stays as it is, and a new leader still waits for the list. */
+	if (json_object_get(body, "sandboxes")) {
+		n->rejoin = false;
+		adopt_listed(c, n, json_object_get(body, "sandboxes"));
+	}
 	event_log_publish(c->events, "node",
 			  json_pack("{s:s,s:i,s:s,s:s,s:s}", "op", "join", "index", n->idx, "name",
 				    n->name, "address", n->address, "subnet", n->subnet));
@@ -262,6 +285,11 @@ int cluster_heartbeat(struct cluster *c, struct cnode *n, const json_t *body, js
 	if (n->lost) {
 		n->lost = false;
 		pr_info("cluster: node %s is back", n->name);
+		/* The other nodes route to its sandbox subnet again. */
+		event_log_publish(c->events, "node",
+				  json_pack("{s:s,s:i,s:s,s:s,s:s}", "op", "join", "index", n->idx,
+					    "name", n->name, "address", n->address, "subnet",
+					    n->subnet));
 	}
 	json_decref(n->stem_cells);
 	n->stem_cells = json_incref(stem);

@@ -30,6 +30,7 @@ struct cnode {
 	uint32_t used_memory_mb, used_cpu_milli, used_gpus; /* allocated here */
 	uint64_t last_heard_ms;
 	bool lost;
+	bool rejoin;        /* must register again (with its sandboxes) before heartbeats count */
 	json_t *stem_cells; /* {"kind": count} from its last heartbeat */
 };
 
@@ -89,7 +90,7 @@ struct cluster {
 	size_t nsandboxes;
 	struct loop_timer *tick;
 	struct cluster_hooks hooks;
-	/* another controller holds the Lease: no allocation, GC or node loss here */
+	/* another controller leads (leader.h): no allocation, GC or node loss here */
 	bool standby;
 	uint64_t placements, placement_failures, marked, swept, lost_nodes;
 };
@@ -97,6 +98,13 @@ struct cluster {
 struct cluster *cluster_new(struct loop *loop, struct event_log *events,
 			    const struct cluster_config *cfg);
 void cluster_free(struct cluster *c);
+
+/* This controller leads from now on: the nodes it knows get node_lost_ms to reach it and
+ * must register again, so that their lists of sandboxes (adopt_listed) correct what it
+ * learned while another controller led. */
+void cluster_lead(struct cluster *c);
+/* Another controller may lead now: allocations and heartbeats answer 503 here. */
+void cluster_step_down(struct cluster *c);
 
 /* Registers (or re-registers) a node from its JSON; returns it or NULL with a message. */
 struct cnode *cluster_register(struct cluster *c, const json_t *body, const char **why);

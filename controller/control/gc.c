@@ -23,25 +23,75 @@ static uint32_t node_free_cpu(const struct cnode *n)
 	return n->cpu_milli > n->used_cpu_milli ? n->cpu_milli - n->used_cpu_milli : 0;
 }
 
-/* Idle sandboxes of node n, least recently used first. */
+/* What memory pressure may take: a sandbox with nothing running, warm or already marked. */
+static bool evictable(const struct gsandbox *s)
+{
+	return (s->state == GS_WARM || s->state == GS_DRAINING) && !s->inflight;
+}
+
+/* Which of two candidates goes first: a marked one (it was going anyway), then the one of
+ * the namespace holding more evictable memory, then the least recently used. */
+static bool goes_before(const struct gsandbox *a, uint64_t a_mb, const struct gsandbox *b,
+			uint64_t b_mb)
+{
+	if ((a->state == GS_DRAINING) != (b->state == GS_DRAINING))
+		return a->state == GS_DRAINING;
+	if (a_mb != b_mb)
+		return a_mb > b_mb;
+	return a->last_used_ms < b->last_used_ms;
+}
+
+static void swap_victims(struct gsandbox **list, uint64_t *mb, size_t i, size_t j)
+{
+	struct gsandbox *s = list[i];
+	uint64_t m = mb[i];
+
+	list[i] = list[j];
+	list[j] = s;
+	mb[i] = mb[j];
+	mb[j] = m;
+}
+
+void gc_victim_order(struct gsandbox **list, size_t k)
+{
+	uint64_t mb[MAX_VICTIMS]; /* what list[i]'s namespace still holds among the rest */
+
+	if (k > MAX_VICTIMS)
+		k = MAX_VICTIMS;
+	for (size_t i = 0; i < k; i++) {
+		mb[i] = 0;
+		for (size_t j = 0; j < k; j++)
+			if (!strcmp(list[j]->subject, list[i]->subject))
+				mb[i] += list[j]->memory_mb;
+	}
+	/* Selection, recounting after every pick: the namespace holding the most gives one
+	 * sandbox at a time, so a tenant keeps its share while a bigger holder gives. */
+	for (size_t i = 0; i < k; i++) {
+		size_t best = i;
+
+		for (size_t j = i + 1; j < k; j++)
+			if (goes_before(list[j], mb[j], list[best], mb[best]))
+				best = j;
+		swap_victims(list, mb, i, best);
+		for (size_t j = i + 1; j < k; j++)
+			if (!strcmp(list[j]->subject, list[i]->subject))
+				mb[j] -= list[i]->memory_mb;
+	}
+}
+
+/* Evictable sandboxes of node n in the order they are given up (gc_victim_order). */
 static size_t node_idle(struct cluster *c, uint16_t n, struct gsandbox **out, size_t max)
 {
 	size_t k = 0;
 
 	for (struct gsandbox *s = c->sandboxes; s && k < max; s = s->next)
-		if (s->node == n && idle(s))
+		if (s->node == n && evictable(s))
 			out[k++] = s;
-	for (size_t i = 1; i < k; i++)
-		for (size_t j = i; j > 0 && out[j - 1]->last_used_ms > out[j]->last_used_ms; j--) {
-			struct gsandbox *t = out[j];
-
-			out[j] = out[j - 1];
-			out[j - 1] = t;
-		}
+	gc_victim_order(out, k);
 	return k;
 }
 
-/* How many of node n's idle sandboxes (LRU order) must go for the request to fit;
+/* How many of node n's evictable sandboxes (in order) must go for the request to fit;
  * 0 when it fits already, (size_t)-1 when even all of them are not enough. */
 static size_t needed(struct cnode *node, struct gsandbox **idle_list, size_t k, uint32_t need_mb,
 		     uint32_t need_cpu)
@@ -58,7 +108,7 @@ static size_t needed(struct cnode *node, struct gsandbox **idle_list, size_t k, 
 }
 
 /* A policy's preference among the nodes that can make room by removing the first m of
- * their idle sandboxes (LRU order): lowest first. */
+ * their evictable sandboxes (gc_victim_order): lowest first. */
 typedef uint64_t (*victim_score)(const struct cnode *n, struct gsandbox *const *idle_list,
 				 size_t m, bool preferred);
 

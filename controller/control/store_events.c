@@ -119,6 +119,16 @@ static int obs_subject_list(struct store *st, json_t **out)
 	return INNER(st)->ops->subject_list(INNER(st), out);
 }
 
+static int obs_node_subnet_list(struct store *st, json_t **out)
+{
+	return INNER(st)->ops->node_subnet_list(INNER(st), out);
+}
+
+static int obs_node_subnet_add(struct store *st, const char *node, const char *subnet)
+{
+	return INNER(st)->ops->node_subnet_add(INNER(st), node, subnet);
+}
+
 static int obs_activation_put(struct store *st, json_t *const *docs, size_t n)
 {
 	return INNER(st)->ops->activation_put(INNER(st), docs, n);
@@ -162,6 +172,8 @@ static const struct store_ops observed_ops = {
 	.subject_put = obs_subject_put,
 	.subject_delete = obs_subject_delete,
 	.subject_list = obs_subject_list,
+	.node_subnet_list = obs_node_subnet_list,
+	.node_subnet_add = obs_node_subnet_add,
 	.activation_put = obs_activation_put,
 	.activation_get = obs_activation_get,
 	.activation_list = obs_activation_list,

@@ -8,11 +8,13 @@
  *   so an expected conflict must not be one.
  * - The schema is versioned in xwhisk_schema and migrated at open under an advisory lock:
  *   controllers starting together apply each step once.
- * - A lost connection is re-established with doubling pauses a bounded number of times
- *   within the call; still unreachable, the call fails with -ECONNREFUSED (the API's 503)
- *   and further calls fail at once for a moment instead of each waiting again. A statement
- *   is re-sent after a reconnection only outside a transaction; a transaction that lost its
- *   connection is gone and every call fails until the caller rolls back.
+ * - A lost connection is re-established without holding the controller's loop: the call
+ *   that finds it lost waits a moment for the server (a reachable one answers in
+ *   milliseconds), and the reconnection goes on in later calls, which do not wait; until
+ *   it succeeds they fail with -ECONNREFUSED (the API's 503), and after a failed attempt
+ *   for a hold that doubles. A statement is re-sent after a reconnection only outside a
+ *   transaction; a transaction that lost its connection is gone and every call fails until
+ *   the caller rolls back.
  * - Text columns that order or key rows use the "C" collation: the same order as SQLite's
  *   byte comparison, whatever the database's locale.
  * - Every entity write records itself in entity_changes and sends a NOTIFY, in its own
@@ -32,18 +34,20 @@
 #include "json.h"
 #include "log.h"
 #include "loop.h"
+#include "pg_conn.h"
 #include "store.h"
 #include "store_backend.h"
 #include "util.h"
 
-/* Reconnection: one at once, then after 100, 200 and 400 ms, while the round has taken
- * less than its budget (the controller's loop waits meanwhile). */
-#define RECONNECT_TRIES 4
-#define RECONNECT_FIRST_PAUSE_MS 100
-#define RECONNECT_BUDGET_MS 1500
-/* After a failed round, calls fail at once for a hold that doubles with every failed
- * round, so a server that stays away (or a network that drops packets, where each attempt
- * waits out connect_timeout) stalls the loop rarely. */
+/* Reconnection: the call that starts an attempt waits at most this long for the server;
+ * the calls after it only look whether it has answered. An attempt the server has not
+ * completed within the timeout failed (libpq's connect_timeout does not apply). */
+#define RECONNECT_WAIT_MS 250
+#define RECONNECT_TIMEOUT_MS 2000
+/* The feed's reconnection is advanced by a timer each second: a shorter wait. */
+#define LISTEN_RECONNECT_WAIT_MS 50
+/* After a failed attempt, calls fail at once for a hold that doubles with every failed
+ * attempt, so a server that stays away costs the loop nothing. */
 #define DOWN_HOLD_MIN_MS 1000
 #define DOWN_HOLD_MAX_MS 8000
 /* Rows per INSERT of an activation batch (6 parameters each, libpq allows 65535): a
@@ -76,7 +80,8 @@ struct pg_store {
 	PGconn *conn;
 	int txn_depth;
 	bool txn_lost;      /* the connection went away inside the open transaction */
-	bool down;          /* the last reconnection round failed (logged once) */
+	struct pg_reset reset; /* a reconnection under way */
+	bool down;          /* the last reconnection attempt failed (logged once) */
 	uint64_t down_until; /* monotonic ms: fail at once until then */
 	unsigned hold_ms;    /* the next hold after a failed round */
 	/* The change feed: a connection that only LISTENs, and who we are on it. */
@@ -84,6 +89,7 @@ struct pg_store {
 	char instance[17];
 	int64_t heard_at;      /* the database's stamp of the last change heard of */
 	bool listen_lost;      /* the listener went away: replay when it is back */
+	struct pg_reset listen_reset;
 	uint64_t next_prune;   /* monotonic ms */
 	uint64_t listen_retry; /* monotonic ms: no reconnection attempt before */
 	unsigned listen_pause; /* the pause before the next attempt: 1 s doubling to 30 s */
@@ -133,6 +139,10 @@ static const char *const migrations[] = {
 	"  origin TEXT NOT NULL,"
 	"  at BIGINT NOT NULL);"
 	"CREATE INDEX entity_changes_by_at ON entity_changes(at);",
+	/* 3: the sandbox subnet given to each node */
+	"CREATE TABLE node_subnets ("
+	"  node TEXT COLLATE \"C\" PRIMARY KEY,"
+	"  subnet TEXT NOT NULL UNIQUE);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -168,14 +178,6 @@ static void p_bool(struct params *p, bool b)
 	p->v[p->n++] = b ? "t" : "f";
 }
 
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
-
 /* Server notices ("relation already exists, skipping") are not the operator's business. */
 static void notice_quiet(void *arg, const char *message)
 {
@@ -184,28 +186,22 @@ static void notice_quiet(void *arg, const char *message)
 
 static int pg_reconnect(struct pg_store *s)
 {
-	unsigned pause = RECONNECT_FIRST_PAUSE_MS;
-	uint64_t t0 = clock_mono_ms();
+	int err;
 
-	if (s->down_until && t0 < s->down_until)
+	if (!s->reset.active && s->down_until && clock_mono_ms() < s->down_until)
 		return -ECONNREFUSED;
-	for (int i = 0; i < RECONNECT_TRIES; i++) {
-		if (i) {
-			if (clock_mono_ms() + pause - t0 > RECONNECT_BUDGET_MS)
-				break;
-			sleep_ms(pause);
-			pause *= 2;
-		}
-		PQreset(s->conn);
-		if (PQstatus(s->conn) == CONNECTION_OK) {
-			if (s->down)
-				pr_warn("store: reconnected to PostgreSQL");
-			s->down = false;
-			s->down_until = 0;
-			s->hold_ms = DOWN_HOLD_MIN_MS;
-			return 0;
-		}
+	err = pg_reset_step(s->conn, &s->reset, s->reset.active ? 0 : RECONNECT_WAIT_MS,
+			    RECONNECT_TIMEOUT_MS);
+	if (!err) {
+		if (s->down)
+			pr_warn("store: reconnected to PostgreSQL");
+		s->down = false;
+		s->down_until = 0;
+		s->hold_ms = DOWN_HOLD_MIN_MS;
+		return 0;
 	}
+	if (err == -EINPROGRESS)
+		return -ECONNREFUSED;
 	if (!s->down)
 		pr_warn("store: PostgreSQL unreachable: %s", PQerrorMessage(s->conn));
 	s->down = true;
@@ -437,7 +433,8 @@ static int pg_entity_put(struct store *st, struct entity_rec *rec, int64_t expec
 {
 	struct pg_store *s = to_pg(st);
 	struct params p = { 0 };
-	char *summary = json_dump(rec->summary), *doc = json_dump(rec->doc);
+	char *summary = json_dump(rec->summary);
+	char *doc = rec->doc_text ? strdup(rec->doc_text) : json_dump(rec->doc);
 	int64_t rev = expect_rev + 1;
 	PGresult *res = NULL;
 	int err;
@@ -798,6 +795,45 @@ out:
 	return err;
 }
 
+static int pg_node_subnet_list(struct store *st, json_t **out)
+{
+	PGresult *res = NULL;
+	json_t *obj;
+	int err;
+
+	err = pg_exec_p(to_pg(st), "SELECT node, subnet FROM node_subnets", NULL, &res);
+	if (err)
+		return err;
+	obj = json_object();
+	if (!obj) {
+		PQclear(res);
+		return -ENOMEM;
+	}
+	for (int i = 0; i < PQntuples(res); i++)
+		json_object_set_new(obj, PQgetvalue(res, i, 0), json_string(PQgetvalue(res, i, 1)));
+	PQclear(res);
+	*out = obj;
+	return 0;
+}
+
+static int pg_node_subnet_add(struct store *st, const char *node, const char *subnet)
+{
+	struct params p = { 0 };
+	PGresult *res = NULL;
+	int err;
+
+	p_str(&p, node);
+	p_str(&p, subnet);
+	err = pg_exec_p(to_pg(st),
+			"INSERT INTO node_subnets (node, subnet) VALUES ($1, $2) ON CONFLICT DO "
+			"NOTHING",
+			&p, &res);
+	if (!err && !changed(res))
+		err = -EEXIST;
+	PQclear(res);
+	return err;
+}
+
 static int pg_activation_put(struct store *st, json_t *const *docs, size_t n)
 {
 	struct pg_store *s = to_pg(st);
@@ -974,17 +1010,6 @@ static int pg_activation_expire(struct store *st, const char *namespace, int64_t
 	return err;
 }
 
-static const char *const conn_keys[] = { "connect_timeout",
-					 "application_name",
-					 "client_encoding",
-					 "keepalives_idle",
-					 "keepalives_interval",
-					 "keepalives_count",
-					 "tcp_user_timeout",
-					 "options",
-					 "dbname",
-					 NULL };
-
 static int pg_changes_fd(struct store *st)
 {
 	struct pg_store *s = to_pg(st);
@@ -1060,6 +1085,7 @@ static int pg_changes_read(struct store *st, store_change_cb cb, void *data)
 {
 	struct pg_store *s = to_pg(st);
 	PGnotify *n;
+	int err;
 
 	if (!s->listen)
 		return -ENOMEM;
@@ -1070,9 +1096,13 @@ static int pg_changes_read(struct store *st, store_change_cb cb, void *data)
 		/* An attempt blocks the loop up to connect_timeout: they grow apart. */
 		if (clock_mono_ms() < s->listen_retry)
 			return -ECONNREFUSED;
-		if (PQstatus(s->listen) != CONNECTION_OK)
-			PQreset(s->listen);
-		if (PQstatus(s->listen) != CONNECTION_OK || listen_start(s, cb, data)) {
+		err = PQstatus(s->listen) == CONNECTION_OK ?
+			      0 :
+			      pg_reset_step(s->listen, &s->listen_reset, LISTEN_RECONNECT_WAIT_MS,
+					    RECONNECT_TIMEOUT_MS);
+		if (err == -EINPROGRESS)
+			return -ECONNREFUSED; /* (the timer comes back in a second) */
+		if (err || listen_start(s, cb, data)) {
 			s->listen_retry = clock_mono_ms() + s->listen_pause;
 			if (s->listen_pause < 30000)
 				s->listen_pause *= 2;
@@ -1123,6 +1153,8 @@ static const struct store_ops pg_ops = {
 	.subject_put = pg_subject_put,
 	.subject_delete = pg_subject_delete,
 	.subject_list = pg_subject_list,
+	.node_subnet_list = pg_node_subnet_list,
+	.node_subnet_add = pg_node_subnet_add,
 	.activation_put = pg_activation_put,
 	.activation_get = pg_activation_get,
 	.activation_list = pg_activation_list,
@@ -1206,35 +1238,17 @@ static int migrate(struct pg_store *s)
 
 int store_pg_open(const char *conninfo, struct store **out)
 {
-	/*
-	 * conn_keys' defaults first: the connection string's own settings override them. A
-	 * server that vanishes without closing the connection is noticed within seconds
-	 * (keepalives, TCP user timeout) instead of TCP's minutes; a statement waits at most
-	 * 5 s for a lock (-EBUSY, a 503) and runs at most 30 s.
-	 */
-	const char *vals[] = { "2",
-			       "xwhisk",
-			       "UTF8",
-			       "10",
-			       "5",
-			       "3",
-			       "10000",
-			       "-c lock_timeout=5s -c statement_timeout=30s",
-			       conninfo,
-			       NULL };
 	struct pg_store *s = calloc(1, sizeof(*s));
 	const char *enc;
 	int err;
 
-	_Static_assert(sizeof(vals) / sizeof(vals[0]) == sizeof(conn_keys) / sizeof(conn_keys[0]),
-		       "a value for every connection key");
 	if (!s)
 		return -ENOMEM;
 	s->base.ops = &pg_ops;
 	s->hold_ms = DOWN_HOLD_MIN_MS;
 	s->listen_pause = 1000;
 	random_hex(s->instance, sizeof(s->instance) - 1);
-	s->conn = PQconnectdbParams(conn_keys, vals, 1);
+	s->conn = pg_conn_open(conninfo, PG_CONN_STORE);
 	if (!s->conn) {
 		err = -ENOMEM;
 		goto out;
@@ -1256,7 +1270,7 @@ int store_pg_open(const char *conninfo, struct store **out)
 		goto out;
 	/* Without the feed the store still works; changes_read keeps trying. */
 	err = -ENOMEM;
-	s->listen = PQconnectdbParams(conn_keys, vals, 1);
+	s->listen = pg_conn_open(conninfo, PG_CONN_STORE);
 	if (!s->listen)
 		goto out;
 	if (PQstatus(s->listen) != CONNECTION_OK || listen_start(s, NULL, NULL)) {

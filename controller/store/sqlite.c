@@ -55,6 +55,8 @@ static const char *const migrations[] = {
 	"CREATE INDEX activations_by_name ON activations(namespace, filter_name, start DESC);",
 	/* 2: retention deletes the oldest records of every namespace at once */
 	"CREATE INDEX activations_by_start ON activations(start);",
+	/* 3: the sandbox subnet given to each node */
+	"CREATE TABLE node_subnets (node TEXT PRIMARY KEY, subnet TEXT NOT NULL UNIQUE);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -102,6 +104,8 @@ enum stmt_id {
 	ST_SUBJECT_UPDATE,
 	ST_SUBJECT_DELETE,
 	ST_SUBJECT_LIST,
+	ST_NODE_SUBNET_LIST,
+	ST_NODE_SUBNET_ADD,
 	ST_ACTIVATION_INSERT,
 	ST_ACTIVATION_GET,
 	_ST_MAX,
@@ -128,6 +132,8 @@ static const char *const stmt_sql[_ST_MAX] = {
 			      "WHERE namespace = ?1",
 	[ST_SUBJECT_DELETE] = "DELETE FROM subjects WHERE namespace = ?1",
 	[ST_SUBJECT_LIST] = "SELECT namespace, uuid, limits, created FROM subjects ORDER BY namespace",
+	[ST_NODE_SUBNET_LIST] = "SELECT node, subnet FROM node_subnets",
+	[ST_NODE_SUBNET_ADD] = "INSERT INTO node_subnets (node, subnet) VALUES (?1, ?2)",
 	[ST_ACTIVATION_INSERT] = "INSERT OR IGNORE INTO activations (activation_id, namespace, "
 				 "filter_name, start, summary, doc) VALUES (?1,?2,?3,?4,?5,?6)",
 	[ST_ACTIVATION_GET] = "SELECT doc FROM activations WHERE namespace = ?1 AND "
@@ -290,7 +296,9 @@ static int sqlite_entity_put(struct store *stp, struct entity_rec *rec, int64_t 
 	sqlite3_bind_int64(st, 7, rec->updated);
 	sqlite3_bind_int(st, 8, rec->publish);
 	sqlite3_bind_int(st, 9, rec->binding);
-	if (bind_json(st, 10, rec->summary) != SQLITE_OK || bind_json(st, 11, rec->doc) != SQLITE_OK) {
+	if (bind_json(st, 10, rec->summary) != SQLITE_OK ||
+	    (rec->doc_text ? sqlite3_bind_text(st, 11, rec->doc_text, -1, SQLITE_TRANSIENT)
+			   : bind_json(st, 11, rec->doc)) != SQLITE_OK) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -534,6 +542,47 @@ static int sqlite_subject_list(struct store *stp, json_t **out)
 	return err;
 }
 
+static int sqlite_node_subnet_list(struct store *stp, json_t **out)
+{
+	struct sqlite_store *s = to_sqlite(stp);
+	sqlite3_stmt *st = stmt(s, ST_NODE_SUBNET_LIST);
+	json_t *obj = json_object();
+	int rc, err = 0;
+
+	if (!st || !obj) {
+		json_decref(obj);
+		return -EIO;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		json_object_set_new(obj, (const char *)sqlite3_column_text(st, 0),
+				    json_string((const char *)sqlite3_column_text(st, 1)));
+	if (rc != SQLITE_DONE) {
+		err = sql_err(s, rc, "node subnet list");
+		json_decref(obj);
+	} else {
+		*out = obj;
+	}
+	sqlite3_reset(st);
+	return err;
+}
+
+static int sqlite_node_subnet_add(struct store *stp, const char *node, const char *subnet)
+{
+	struct sqlite_store *s = to_sqlite(stp);
+	sqlite3_stmt *st = stmt(s, ST_NODE_SUBNET_ADD);
+	int rc, err = 0;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_text(st, 1, node, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, subnet, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE)
+		err = sql_err(s, rc, "node subnet add");
+	sqlite3_reset(st);
+	return err;
+}
+
 static int sqlite_activation_put(struct store *stp, json_t *const *docs, size_t n)
 {
 	struct sqlite_store *s = to_sqlite(stp);
@@ -742,6 +791,8 @@ static const struct store_ops sqlite_ops = {
 	.subject_put = sqlite_subject_put,
 	.subject_delete = sqlite_subject_delete,
 	.subject_list = sqlite_subject_list,
+	.node_subnet_list = sqlite_node_subnet_list,
+	.node_subnet_add = sqlite_node_subnet_add,
 	.activation_put = sqlite_activation_put,
 	.activation_get = sqlite_activation_get,
 	.activation_list = sqlite_activation_list,

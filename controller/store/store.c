@@ -28,6 +28,7 @@ void entity_rec_clear(struct entity_rec *rec)
 	free(rec->name);
 	json_decref(rec->doc);
 	json_decref(rec->summary);
+	free(rec->doc_text);
 	memset(rec, 0, sizeof(*rec));
 }
 

@@ -33,6 +33,7 @@ struct entity_rec {
 	bool binding;
 	json_t *doc;     /* the full document */
 	json_t *summary; /* what a list shows: set for a put, not filled by a get */
+	char *doc_text;  /* a put: doc already dumped (json_dump), stored as is; or NULL */
 };
 
 void entity_rec_clear(struct entity_rec *rec);
@@ -93,6 +94,12 @@ struct store_ops {
 	int (*subject_put)(struct store *st, const struct subject *s, bool create);
 	int (*subject_delete)(struct store *st, const char *namespace);
 	int (*subject_list)(struct store *st, json_t **out);
+
+	/* The sandbox subnet each node was given (controller/control/subnets.h), kept so a
+	 * node keeps its block across re-registrations and controller restarts: *out is
+	 * {"node": "cidr"}; an add answers -EEXIST when the node or the subnet is taken. */
+	int (*node_subnet_list)(struct store *st, json_t **out);
+	int (*node_subnet_add)(struct store *st, const char *node, const char *subnet);
 
 	/* Idempotent by activationId: a record already stored is left as it is. */
 	int (*activation_put)(struct store *st, json_t *const *docs, size_t n);

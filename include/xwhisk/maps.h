@@ -87,7 +87,11 @@ enum xw_slot_state {
 
 /* namespaces: namespace index -> limits and live counters. A memory-mappable array.
  * Per-minute counters pack the calendar minute (high 32 bits) and the count (low 32 bits)
- * into one word so a compare-and-swap rolls the window over atomically. */
+ * into one word so a compare-and-swap rolls the window over atomically. The three limits
+ * are what this node enforces: the namespace's own on a single node, the node's leased
+ * share of them in a cluster (userspace/node/manager/budget_lease.c). A window counts
+ * every request, rejected ones too (OpenWhisk's count); its *_rejected twin counts the
+ * rejected, so what was admitted (count - rejected) is what a share limits. */
 struct xw_namespace {
 	__u32 invocations_per_minute;
 	__u32 concurrent_invocations;
@@ -98,7 +102,8 @@ struct xw_namespace {
 	__u64 throttled;         /* requests answered 429 */
 	__u32 generation;        /* bumped when the index is given to another namespace */
 	__u32 flags;             /* XW_NS_* */
-	__u64 pad[2];
+	__u64 invocation_rejected; /* minute << 32 | rejected of invocation_window */
+	__u64 fire_rejected;       /* minute << 32 | rejected of fire_window */
 };
 
 #define XW_NS_IN_USE (1u << 0)

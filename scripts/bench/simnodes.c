@@ -9,6 +9,10 @@
  *   simnodes HOST PORT TOKEN NODES SANDBOXES CONCURRENCY [RATE]
  * RATE paces the requests (allocations per second; 0 or absent: as fast as they go).
  * Prints one JSON line: placements per second, event-to-map latency percentiles.
+ * For the pod backend (scripts/bench/pods.sh): SIM_SUBJECT, SIM_DOCID and SIM_MEMORY_MB
+ * name what is allocated (bench, bench/a, 128); SIM_SETTLE_MS is how long warm events
+ * may still come after the last placement (1000); SIM_APPLIED_FILE gets a line
+ * "<sandbox id> <epoch us>" when the last node applied a sandbox's warm event.
  *
  * Every node gets the same bytes for an event, so the simulator parses each event once
  * and then does, per node, what a node's apply costs on top: the map write.
@@ -50,6 +54,20 @@ static unsigned target, concurrency, in_flight, placed, failed, warm_reported;
 static uint64_t t_first_us, t_last_us;
 static uint64_t *lat_hist, lat_count, lat_max;
 static unsigned rate;
+static const char *subject = "bench", *docid = "bench/a";
+static unsigned memory_mb = 128;
+static FILE *applied_file;
+static json_t *applied_by; /* sandbox id -> nodes that applied its warm event */
+
+/* The last node applied a warm event: when, for pods.sh's event -> every map figure. */
+static void note_applied(const char *id)
+{
+	json_int_t n = json_integer_value(json_object_get(applied_by, id)) + 1;
+
+	json_object_set_new(applied_by, id, json_integer(n));
+	if (n == nnodes)
+		fprintf(applied_file, "%s %llu\n", id, (unsigned long long)clock_real_us());
+}
 
 #define PARSED_RING 8192
 static struct {
@@ -135,6 +153,8 @@ static void apply(struct simnode *n, const json_t *ev)
 			n->applied++;
 			record_latency(clock_real_us() -
 				       (uint64_t)json_integer_value(json_object_get(ev, "ts_us")));
+			if (applied_file)
+				note_applied(id);
 		}
 	} else if (!strcmp(op, "remove")) {
 		(void)bpf_map_delete_elem(n->map_fd, &key);
@@ -215,9 +235,9 @@ static void place_more_upto(uint64_t due)
 		json_t *body;
 
 		snprintf(action_id, sizeof(action_id), "%016x", asked);
-		body = json_pack("{s:s,s:s,s:s,s:s,s:i,s:i,s:i}", "subject", "bench", "docid",
-				 "bench/a", "action_id", action_id, "kind", "nodejs:20", "revision",
-				 1, "memory_mb", 128, "concurrency", 1);
+		body = json_pack("{s:s,s:s,s:s,s:s,s:i,s:i,s:i}", "subject", subject, "docid",
+				 docid, "action_id", action_id, "kind", "nodejs:20", "revision", 1,
+				 "memory_mb", memory_mb, "concurrency", 1);
 		if (ctlclient_call(cc, "POST", "/internal/v1/allocate", body, 10000, on_placed, NULL)) {
 			json_decref(body);
 			failed++;
@@ -275,6 +295,8 @@ static void wait_ready(struct loop *l, void *data)
 int main(int argc, char **argv)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, mopts, .map_flags = BPF_F_NO_PREALLOC);
+	static struct ctl_targets targets;
+	char url[300];
 	int port;
 
 	if (argc != 7 && argc != 8) {
@@ -282,6 +304,15 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	rate = argc == 8 ? (unsigned)atoi(argv[7]) : 0;
+	subject = env_or("SIM_SUBJECT", subject);
+	docid = env_or("SIM_DOCID", docid);
+	memory_mb = env_unsigned("SIM_MEMORY_MB", memory_mb);
+	if (getenv("SIM_APPLIED_FILE")) {
+		applied_file = fopen(getenv("SIM_APPLIED_FILE"), "w");
+		applied_by = json_object();
+		if (!applied_file || !applied_by)
+			return 1;
+	}
 	log_init("simnodes");
 	log_set_level(LOG_LEVEL_WARN);
 	port = atoi(argv[2]);
@@ -294,7 +325,8 @@ int main(int argc, char **argv)
 		return 2;
 	lat_hist = calloc(LAT_BUCKETS, sizeof(*lat_hist));
 	loop = loop_new();
-	cc = ctlclient_new(loop, argv[1], port, token);
+	snprintf(url, sizeof(url), "%s:%d", argv[1], port);
+	cc = ctl_targets_parse(&targets, url) ? NULL : ctlclient_new(loop, &targets, token);
 	pool = http_pool_new(loop, argv[1], port, (unsigned)nnodes + 8);
 	if (!lat_hist || !loop || !cc || !pool)
 		return 1;
@@ -322,7 +354,8 @@ int main(int argc, char **argv)
 		uint64_t expected = (uint64_t)placed * (uint64_t)nnodes;
 
 		/* Let the last events reach everyone. */
-		for (int i = 0; i < 100 && lat_count < expected; i++) {
+		for (unsigned i = 0; i < env_unsigned("SIM_SETTLE_MS", 1000) / 10 && lat_count < expected;
+		     i++) {
 			loop_timer_add(loop, 10, stop_loop, NULL);
 			loop_run(loop);
 		}
@@ -334,5 +367,8 @@ int main(int argc, char **argv)
 		       (unsigned long long)percentile(0.50), (unsigned long long)percentile(0.90),
 		       (unsigned long long)percentile(0.99), (unsigned long long)lat_max);
 	}
+	if (applied_file)
+		fclose(applied_file);
+	json_decref(applied_by);
 	return 0;
 }

@@ -235,6 +235,22 @@ static void test_open_with_policy(void)
 	CHECK(sandbox_net_open(pin_dir, &bad_pol, &other, &bad) == -EINVAL);
 	bad_pol.allow = "example.com";
 	CHECK(sandbox_net_open(pin_dir, &bad_pol, &other, &bad) == -EINVAL);
+	/* One entry more than the trie holds: refused, and the first that does not fit named. */
+	{
+		size_t cap = (XW_SANDBOX_ALLOW_MAX + 1) * 16, len = 0;
+		char *many = malloc(cap);
+
+		ASSERT(many);
+		for (int i = 0; i <= XW_SANDBOX_ALLOW_MAX; i++)
+			len += (size_t)snprintf(many + len, cap - len, "%s10.%d.%d.0/24", i ? "," : "",
+						i / 256, i % 256);
+		bad_pol.allow = many;
+		bad = NULL;
+		CHECK(sandbox_net_open(pin_dir, &bad_pol, &other, &bad) == -E2BIG && !other);
+		CHECK(bad && !strncmp(bad, "10.4.0.0/24", 11));
+		bad_pol.allow = pol.allow;
+		free(many);
+	}
 
 	ASSERT(sandbox_net_open(pin_dir, &pol, &net, NULL) == 0);
 	/* The test's packets come in on lo (ifindex 1 in this namespace). */
@@ -442,7 +458,7 @@ static void test_bpftool_dump(void)
 	out = test_run_cmd(cmd);
 	ASSERT(out);
 	CHECK(strstr(out, "\"sandbox\": \"sbtest000001\"") != NULL);
-	CHECK(strstr(out, "169") != NULL && strstr(out, "254") != NULL);
+	CHECK(strstr(out, "\"addr\": [169,254,32,7") != NULL);
 	if (getenv("SHOW_DUMP"))
 		fprintf(stderr, "%s\n", out);
 	if (!strstr(out, "\"sandbox\": \"sbtest000001\""))

@@ -19,11 +19,15 @@ It keeps the semantics of the real API that kubectl and xwhisk's pod backend rel
   - ?watch=1 from a resourceVersion: the events after it, bookmarks when asked, 410 Gone
     (an ERROR event with reason Expired) for a version older than the kept history.
 Not implemented (answered 415/405): server-side apply, protobuf, aggregated discovery,
-admission, quotas, authentication (any token is accepted, requests are logged).
+admission, quotas. Authentication only when asked: with --token T a request needs
+"Authorization: Bearer T" or a client certificate signed by --client-ca, else 401; without
+it any request is accepted. --tls-cert/--tls-key serve HTTPS. The request log says which
+credential came ("auth": "token", "cert" or "none").
 
 Test hooks under /fake/: POST /fake/compact (forget the history: older watches get 410),
 POST /fake/drop-watches (break every open watch), GET /fake/requests (what was called:
-method, path, query), POST /fake/kill-pod?namespace=&name= (the pod's process dies).
+method, path, query, auth, t (epoch seconds); POST /fake/clear-requests forgets them), GET
+/fake/ready-times (pod name -> when the kubelet wrote it Ready, epoch seconds), POST /fake/kill-pod?namespace=&name= (the pod's process dies).
 
 The fake kubelet (--node NAME, repeatable) runs every pod bound to NAME (spec.nodeName):
 the first container's command and args with $(VAR) expanded from its env (fieldRef
@@ -34,7 +38,8 @@ connections the pod is Running and Ready with that podIP; when the process exits
 is Failed; a deleted pod's process is stopped (SIGTERM, then SIGKILL).
 
   fake_apiserver.py [--listen 127.0.0.1:0] [--port-file F] [--node N]... [--path-map A=B]...
-                    [--history N] [--bookmark-ms MS]
+                    [--history N] [--bookmark-ms MS] [--tls-cert F --tls-key F]
+                    [--client-ca F] [--token T]
 Prints "listening on http://HOST:PORT" and writes the port to --port-file.
 """
 import argparse
@@ -45,6 +50,7 @@ import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -459,7 +465,10 @@ class Kubelet:
     def __init__(self, store, nodes, path_map):
         self.store, self.nodes, self.path_map = store, set(nodes), path_map
         self.procs = {}  # (ns, name) -> Popen
-        self.next_ip = 1
+        self.ready_at = {}  # pod name -> when it was written Ready (epoch seconds)
+        # another fake of a test running at the same time takes addresses too: start
+        # somewhere else, and skip what is taken
+        self.next_ip = int.from_bytes(os.urandom(2), "big") % 60000
         self.work = []
         self.cv = threading.Condition()
         pods = BY_PATH[("", "v1", "pods")]
@@ -513,11 +522,27 @@ class Kubelet:
                 return dst + s[len(src):]
         return s
 
+    def free_ip(self, port):
+        """The next loopback address 127.77.x.y whose port nobody holds."""
+        for _ in range(1000):
+            n = self.next_ip % 62500
+            self.next_ip += 1
+            ip = f"127.77.{n // 250}.{n % 250 + 2}"
+            probe = socket.socket()
+            try:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                probe.bind((ip, port))
+                return ip
+            except OSError:
+                continue
+            finally:
+                probe.close()
+        return ip
+
     def start(self, key, pod):
         spec = pod["spec"]
         c = spec["containers"][0]
-        ip = f"127.77.{self.next_ip // 250}.{self.next_ip % 250 + 2}"
-        self.next_ip += 1
+        ip = self.free_ip((c.get("ports") or [{"containerPort": 8080}])[0]["containerPort"])
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": "/tmp"}
         for e in c.get("env", []):
             if "value" in e:
@@ -585,6 +610,8 @@ class Kubelet:
 
         try:
             self.store.update(self.pods, key[0], key[1], fn, "status")
+            if ready:
+                self.ready_at[key[1]] = time.time()
         except ApiError:
             pass  # deleted meanwhile
 
@@ -688,6 +715,21 @@ class Handler(BaseHTTPRequestHandler):
                            "UnsupportedMediaType" if not raw.lstrip().startswith(b"{") else
                            "BadRequest", "the fake API server speaks JSON only")
 
+    def setup(self):
+        if isinstance(self.request, ssl.SSLSocket):
+            self.request.do_handshake()
+        super().setup()
+
+    def credential(self):
+        """Which accepted credential the request carries: "token", "cert" or "none"."""
+        srv = self.server
+        if srv.token and self.headers.get("Authorization", "") == "Bearer " + srv.token:
+            return "token"
+        getpeercert = getattr(self.connection, "getpeercert", None)
+        if getpeercert and getpeercert():
+            return "cert"
+        return "none"
+
     def do_GET(self):
         self.dispatch("GET")
 
@@ -710,9 +752,13 @@ class Handler(BaseHTTPRequestHandler):
         # the whole body first, whatever the answer: the connection stays usable
         n = int(self.headers.get("Content-Length") or 0)
         self.raw = self.rfile.read(n) if n else b""
+        auth = self.credential()
         with srv.log_lock:
-            srv.requests.append({"method": method, "path": url.path, "query": q})
+            srv.requests.append({"method": method, "path": url.path, "query": q, "auth": auth,
+                                 "t": time.time()})
         try:
+            if srv.token and auth == "none" and not url.path.startswith("/fake/"):
+                raise ApiError(401, "Unauthorized", "Unauthorized")
             self.route(method, url.path.rstrip("/") or "/", q)
         except ApiError as e:
             self.send_json(e.code, e.body)
@@ -961,6 +1007,12 @@ class Handler(BaseHTTPRequestHandler):
                 store.epoch += 1
                 store.lock.notify_all()
             return self.send_json(200, {})
+        if parts == ["ready-times"] and method == "GET":
+            return self.send_json(200, dict(srv.kubelet.ready_at) if srv.kubelet else {})
+        if parts == ["clear-requests"] and method == "POST":
+            with srv.log_lock:
+                srv.requests.clear()
+            return self.send_json(200, {})
         if parts == ["requests"] and method == "GET":
             with srv.log_lock:
                 return self.send_json(200, srv.requests)
@@ -983,9 +1035,24 @@ def main():
     ap.add_argument("--path-map", action="append", default=[])
     ap.add_argument("--history", type=int, default=1000)
     ap.add_argument("--bookmark-ms", type=int, default=1000)
+    ap.add_argument("--tls-cert")
+    ap.add_argument("--tls-key")
+    ap.add_argument("--client-ca")
+    ap.add_argument("--token")
     a = ap.parse_args()
     host, port = a.listen.rsplit(":", 1)
     srv = Server((host, int(port)), Handler)
+    srv.token = a.token
+    scheme = "http"
+    if a.tls_cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(a.tls_cert, a.tls_key)
+        if a.client_ca:
+            ctx.load_verify_locations(a.client_ca)
+            ctx.verify_mode = ssl.CERT_OPTIONAL
+        # the handshake in the request's thread, not in the accepting one
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True, do_handshake_on_connect=False)
+        scheme = "https"
     srv.store = Store(a.history)
     srv.requests, srv.log_lock, srv.stopping = [], threading.Lock(), False
     srv.bookmark_s = a.bookmark_ms / 1000.0
@@ -1005,7 +1072,7 @@ def main():
         with open(a.port_file + ".tmp", "w") as f:
             f.write(f"{real_port}\n")
         os.rename(a.port_file + ".tmp", a.port_file)
-    print(f"listening on http://{host}:{real_port}", flush=True)
+    print(f"listening on {scheme}://{host}:{real_port}", flush=True)
     srv.serve_forever()
 
 

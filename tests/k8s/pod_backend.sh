@@ -198,11 +198,21 @@ else
 		"state $(sandbox_field "$id" state); $(grep -i 'pods:' "$FAKE_DIR/controller.log" | tail -n 2 | tr '\n' ' ')"
 fi
 
-# A restarted controller adopts the ready pods once the node registers again.
+# A restarted controller adopts the ready pods once the node registers again; a pod whose
+# annotation holds numbers out of range (written by whoever may write pods) is not adopted
+# but deleted as unknown.
 id=$(allocate)
 wait_for 10 is_warm "$id"
+bad=$(allocate)
+wait_for 10 is_warm "$bad"
 kill "$CTL_PID"
 wait "$CTL_PID"
+note=$(pod_json "$bad" | "$PY" -c 'import json,sys
+n=json.loads(json.load(sys.stdin)["metadata"]["annotations"]["xwhisk.dev/sandbox"])
+n["memory_mb"]=-5
+print(json.dumps({"metadata":{"annotations":{"xwhisk.dev/sandbox":json.dumps(n)}}}))')
+curl -s -o /dev/null -X PATCH -H 'Content-Type: application/merge-patch+json' -d "$note" \
+	"$FAKE_URL/api/v1/namespaces/xwhisk/pods/xw-$bad"
 start_controller || not_ok "the controller starts again" "$(tail -n 3 "$FAKE_DIR/controller.log")"
 sleep 0.5
 register >/dev/null
@@ -210,6 +220,11 @@ if wait_for 10 is_warm "$id" && [ "$(sandbox_field "$id" addr)" = "$(pod_json "$
 	ok "a restarted controller adopts its ready pods as warm sandboxes"
 else
 	not_ok "a restarted controller adopts its ready pods" "state $(sandbox_field "$id" state): $(tail -n 3 "$FAKE_DIR/controller.log" | tr '\n' ' ')"
+fi
+if wait_for 10 pod_gone "$bad" && is_gone "$bad"; then
+	ok "a pod whose annotation is out of range is not adopted but deleted"
+else
+	not_ok "a pod whose annotation is out of range is not adopted" "state $(sandbox_field "$bad" state); $(pod_json "$bad" | head -c 200)"
 fi
 
 # An API server that accepts and never answers: the controller starts (pods keep serving

@@ -7,6 +7,10 @@
 #   tests/pg/pgtmp.sh stop URI       stops it and removes its directory
 #   tests/pg/pgtmp.sh down URI       stops the server, keeps its data (fault tests)
 #   tests/pg/pgtmp.sh up URI         starts a stopped one again on the same port
+#   tests/pg/pgtmp.sh freeze URI     stops its postmaster (SIGSTOP): new connections hang
+#                                    unanswered, as behind a network that drops packets;
+#                                    sessions already open go on
+#   tests/pg/pgtmp.sh thaw URI       lets it go on (SIGCONT)
 #   tests/pg/pgtmp.sh available      exits 0 when a server can be started here
 # Run as root, the server runs as the system user $PGTMP_USER (default xwhisk-test),
 # created when missing. Its directory is $PGTMP_ROOT/xwhisk-pg.PORT (default /tmp).
@@ -99,6 +103,12 @@ start)
 	done
 	die "the server did not start"
 	;;
+freeze | thaw)
+	[ $# -ge 2 ] || die "usage: $0 $cmd URI"
+	pidfile=$root_dir/xwhisk-pg.$(port_of "$2")/data/postmaster.pid
+	[ -f "$pidfile" ] || die "no running server for $2"
+	kill "-$([ "$cmd" = freeze ] && echo STOP || echo CONT)" "$(head -n 1 "$pidfile")"
+	;;
 stop | down | up)
 	[ $# -ge 2 ] || die "usage: $0 $cmd URI"
 	bin=$(bindir) || die "no PostgreSQL server binaries"
@@ -121,7 +131,7 @@ stop | down | up)
 	esac
 	;;
 *)
-	echo "usage: $0 start | stop URI | down URI | up URI | available" >&2
+	echo "usage: $0 start | stop URI | down URI | up URI | freeze URI | thaw URI | available" >&2
 	exit 2
 	;;
 esac

@@ -256,6 +256,73 @@ static void test_policies_differ(void)
 	CHECK(victim_node(&gc_policy_lru) == 1);
 }
 
+/* A warm sandbox of subject's action, idle since last_used. */
+static struct gsandbox *idle_of(struct cluster *c, const char *subject, int memory_mb,
+				uint64_t last_used)
+{
+	struct gsandbox *s = place(c, "n1", memory_mb);
+
+	if (!s) {
+		CHECK(s != NULL);
+		exit(1);
+	}
+	snprintf(s->subject, sizeof(s->subject), "%s", subject);
+	make_warm(c, s);
+	s->last_used_ms = last_used;
+	return s;
+}
+
+/* Victims under pressure: marked ones first, then the namespace holding the most idle
+ * memory gives, one at a time, least recently used first within it. */
+static void test_victim_order_is_fair(void)
+{
+	struct cluster *c = new_cluster(&gc_policy_lru);
+	struct gsandbox *bob[4], *alice[2], *marked, *list[8];
+
+	add_node(c, "n1", 4096);
+	for (int i = 0; i < 4; i++)
+		bob[i] = idle_of(c, "bob", 256, 100 + (uint64_t)(3 - i)); /* bob[3] is the LRU */
+	alice[0] = idle_of(c, "alice", 256, 10); /* older than any of bob's */
+	alice[1] = idle_of(c, "alice", 256, 20);
+	marked = idle_of(c, "carol", 256, 500);
+	marked->state = GS_DRAINING;
+	list[0] = alice[0], list[1] = bob[0], list[2] = marked, list[3] = bob[1];
+	list[4] = alice[1], list[5] = bob[2], list[6] = bob[3];
+	gc_victim_order(list, 7);
+	CHECK(list[0] == marked);
+	/* bob holds 1024 MB: he gives until he holds what alice does, then they alternate,
+	 * each its least recently used first (ties: the older sandbox) */
+	CHECK(list[1] == bob[3] && list[2] == bob[2]);
+	CHECK(list[3] == alice[0] && list[4] == bob[1] && list[5] == alice[1] && list[6] == bob[0]);
+	cluster_free(c);
+}
+
+/* Memory full of one namespace's idle and marked sandboxes: another's allocations take
+ * them, the marked first, and busy or starting ones never. */
+static void test_pressure_takes_idle_and_marked(void)
+{
+	struct cluster *c = new_cluster(&gc_policy_compact);
+	struct gsandbox *busy, *starting, *marked, *s;
+	char marked_id[SANDBOX_ID_CHARS + 1];
+
+	add_node(c, "n1", 1024);
+	busy = idle_of(c, "bob", 256, 1);
+	busy->inflight = 1;
+	marked = idle_of(c, "bob", 256, 300);
+	marked->state = GS_DRAINING;
+	memcpy(marked_id, marked->id, sizeof(marked_id));
+	idle_of(c, "bob", 256, 2);
+	starting = place(c, "n1", 256);
+	ASSERT(starting && c->nodes[1]->used_memory_mb == 1024);
+	/* the marked one goes first, though it was used last; then the idle one */
+	ASSERT((s = place(c, "n1", 256)) && cluster_sandbox(c, marked_id) == NULL);
+	ASSERT((s = place(c, "n1", 256)) && c->nsandboxes == 4);
+	/* busy and starting ones stay: no room is made from them */
+	CHECK(cluster_sandbox(c, busy->id) == busy && cluster_sandbox(c, starting->id) == starting);
+	CHECK(place(c, "n1", 256) == NULL && c->placement_failures == 1);
+	cluster_free(c);
+}
+
 static json_t *listed_sandbox(char c)
 {
 	char id[33];
@@ -369,6 +436,8 @@ int main(void)
 	RUN(test_pressure_compact_frees_whole_nodes);
 	RUN(test_pressure_lru);
 	RUN(test_policies_differ);
+	RUN(test_victim_order_is_fair);
+	RUN(test_pressure_takes_idle_and_marked);
 	RUN(test_reports_cannot_corrupt);
 	RUN(test_unreachable_nodes_are_not_used);
 	RUN(test_reregistration_forgets_what_is_gone);

@@ -81,12 +81,16 @@ static void test_ship_retry_and_restart(void)
 	struct mailbox *mb;
 	struct ctlclient *cc;
 	struct shipper *s;
+	static struct ctl_targets targets;
+	char url[64];
 
 	loop = loop_new();
 	mb = mailbox_new(loop);
 	fake = http_server_new(loop, &o, fake_controller, NULL);
 	ASSERT(loop && mb && fake && http_server_listen(fake, "127.0.0.1:0", false) == 0);
-	cc = ctlclient_new(loop, "127.0.0.1", http_server_port(fake), "token");
+	snprintf(url, sizeof(url), "127.0.0.1:%d", http_server_port(fake));
+	ASSERT(ctl_targets_parse(&targets, url) == 0);
+	cc = ctlclient_new(loop, &targets, "token");
 	received = json_array();
 
 	ASSERT(spool_writer_open(dir, 0, &w) == 0);

@@ -59,9 +59,36 @@ static void test_fires(void)
 	CHECK(throttle_fire(&ns, 60000).verdict == THROTTLE_OK);
 }
 
+/* A cluster node's share raised during the minute admits as many more, however many it
+ * turned away before: the limit is on what was admitted, the count is OpenWhisk's. */
+static void test_raised_share_admits(void)
+{
+	struct xw_namespace ns = { .invocations_per_minute = 2, .concurrent_invocations = 100 };
+	uint64_t minute = 7ull * 60000;
+	struct throttle_result r;
+	char msg[128];
+
+	CHECK(throttle_invoke(&ns, minute).verdict == THROTTLE_OK);
+	CHECK(throttle_invoke(&ns, minute).verdict == THROTTLE_OK);
+	for (int i = 0; i < 5; i++)
+		CHECK(throttle_invoke(&ns, minute).verdict == THROTTLE_RATE);
+	ns.invocations_per_minute = 4;
+	CHECK(throttle_invoke(&ns, minute).verdict == THROTTLE_OK);
+	CHECK(throttle_invoke(&ns, minute).verdict == THROTTLE_OK);
+	r = throttle_invoke(&ns, minute);
+	CHECK(r.verdict == THROTTLE_RATE);
+	throttle_message(&r, msg, sizeof(msg));
+	CHECK_STR(msg, "Too many requests in the last minute (count: 10, allowed: 4).");
+	/* a new minute forgets the rejected too */
+	ns.invocations_per_minute = 1;
+	CHECK(throttle_invoke(&ns, minute + 60000).verdict == THROTTLE_OK);
+	CHECK(throttle_invoke(&ns, minute + 60000).verdict == THROTTLE_RATE);
+}
+
 int main(void)
 {
 	RUN(test_rate_window);
+	RUN(test_raised_share_admits);
 	RUN(test_concurrency);
 	RUN(test_fires);
 	TEST_EXIT();

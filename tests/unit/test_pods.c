@@ -6,6 +6,7 @@
 #include "json.h"
 #include "pods.h"
 #include "runtimes.h"
+#include "stem_pods.h"
 #include "test.h"
 
 static struct runtimes *rt;
@@ -104,6 +105,69 @@ static void test_pod_openwhisk_and_blackbox_images(void)
 	json_decref(pod);
 }
 
+/* A pod event as the watch hands it over. */
+static json_t *stem_pod(const char *name, const char *node, const char *ip, const char *phase)
+{
+	return json_pack("{s:{s:s,s:{s:s},s:{s:s}},s:{s:s},s:{s:s,s:s,s:[{s:s,s:s}]}}", "metadata",
+			 "name", name, "labels", LABEL_STEM, "nodejs_20", "annotations",
+			 ANNOTATION_KIND, "nodejs:20", "spec", "nodeName", node, "status", "phase",
+			 phase, "podIP", ip, "conditions", "type", "Ready", "status",
+			 *ip ? "True" : "False");
+}
+
+static void count_created(void *data, const char *kind, const char *name)
+{
+	CHECK(!strcmp(kind, "nodejs:20"));
+	CHECK(!strncmp(name, STEM_NAME_PREFIX, strlen(STEM_NAME_PREFIX)));
+	(*(int *)data)++;
+}
+
+/* The books of stem cell pods: the spec, filling a node, ready ones claimed by kind and
+ * memory, ended ones dropped, unwanted kinds deleted. */
+static void test_stem_pods(void)
+{
+	const char *bad = NULL;
+	struct stem_pods *sp;
+	char name[64], ip[48];
+	json_t *pod;
+	bool remove;
+	int made = 0;
+
+	CHECK(!stem_pods_new("nodejs:20", rt, 256, &bad) && bad);
+	CHECK(!stem_pods_new("cobol:1=2", rt, 256, &bad) && strstr(bad, "manifest"));
+	CHECK(!stem_pods_new("nodejs:20=1000", rt, 256, &bad));
+	sp = stem_pods_new("nodejs:20=2,python:3=0", rt, 256, &bad);
+	ASSERT(sp);
+	stem_pods_fill(sp, "n1", count_created, &made);
+	CHECK(made == 2);
+	stem_pods_fill(sp, "n1", count_created, &made);
+	CHECK(made == 2); /* on their way: counted */
+	/* none ready yet: nothing to claim */
+	CHECK(!stem_pods_claim(sp, "n1", "nodejs:20", 256, name, sizeof(name), ip, sizeof(ip)));
+	pod = stem_pod("xw-stem-a", "n1", "127.77.0.9", "Running");
+	CHECK(stem_pods_on_pod(sp, "ADDED", pod, &remove) && !remove);
+	json_decref(pod);
+	CHECK(!stem_pods_claim(sp, "n2", "nodejs:20", 256, name, sizeof(name), ip, sizeof(ip)));
+	CHECK(!stem_pods_claim(sp, "n1", "nodejs:20", 512, name, sizeof(name), ip, sizeof(ip)));
+	CHECK(stem_pods_claim(sp, "n1", "nodejs:20", 256, name, sizeof(name), ip, sizeof(ip)));
+	CHECK_STR(name, "xw-stem-a");
+	CHECK_STR(ip, "127.77.0.9");
+	CHECK(!stem_pods_claim(sp, "n1", "nodejs:20", 256, name, sizeof(name), ip, sizeof(ip)));
+	pod = stem_pod("xw-stem-b", "n1", "", "Failed");
+	CHECK(stem_pods_on_pod(sp, "MODIFIED", pod, &remove) && remove);
+	json_decref(pod);
+	pod = json_pack("{s:{s:s}}", "metadata", "name", "xw-0123");
+	CHECK(!stem_pods_on_pod(sp, "ADDED", pod, &remove));
+	json_decref(pod);
+	stem_pods_free(sp);
+	sp = stem_pods_new("python:3=1", rt, 256, &bad);
+	ASSERT(sp);
+	pod = stem_pod("xw-stem-c", "n1", "127.77.0.10", "Running");
+	CHECK(stem_pods_on_pod(sp, "ADDED", pod, &remove) && remove); /* nodejs no longer wanted */
+	json_decref(pod);
+	stem_pods_free(sp);
+}
+
 int main(void)
 {
 	if (runtimes_load("userspace/runtimes/runtimes.json", &rt) &&
@@ -113,6 +177,7 @@ int main(void)
 	}
 	RUN(test_pod_xwhisk_image);
 	RUN(test_pod_openwhisk_and_blackbox_images);
+	RUN(test_stem_pods);
 	runtimes_free(rt);
 	TEST_EXIT();
 }

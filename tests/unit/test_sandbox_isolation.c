@@ -7,12 +7,18 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 
 #include "test.h"
 #include "sandbox_harness.h"
+#include "launch.h"
 
-/* Runs a Python action once in a fresh sandbox; returns the result as JSON (caller frees). */
-static json_t *python_once(const char *code, unsigned memory_mb, int *status,
+/* A host directory the manager is told to expose (XWHISK_SANDBOX_EXPOSE), beside one it
+ * is not; both under /var/tmp, which sandboxes do not otherwise see. */
+static char exposed_dir[64], unexposed_dir[64];
+
+/* Runs an action once in a fresh sandbox; returns the result as JSON (caller frees). */
+static json_t *action_once(const char *kind, const char *code, unsigned memory_mb, int *status,
 			   struct sandbox **keep)
 {
 	char *req = h_init_body(code, false, NULL, 0), *b = NULL, e[128];
@@ -21,7 +27,7 @@ static json_t *python_once(const char *code, unsigned memory_mb, int *status,
 	int err;
 
 	*status = -1;
-	sb = h_acquire("python:3", memory_mb, &err);
+	sb = h_acquire(kind, memory_mb, &err);
 	if (!sb) {
 		free(req);
 		return NULL;
@@ -38,6 +44,12 @@ static json_t *python_once(const char *code, unsigned memory_mb, int *status,
 	else
 		sandbox_destroy(sb);
 	return res;
+}
+
+static json_t *python_once(const char *code, unsigned memory_mb, int *status,
+			   struct sandbox **keep)
+{
+	return action_once("python:3", code, memory_mb, status, keep);
 }
 
 static void test_process_view_and_privileges(void)
@@ -118,6 +130,219 @@ static void test_file_system_view(void)
 	CHECK(json_array_size(json_object_get(r, "ifaces")) == 2); /* eth0 and lo */
 	json_decref(r);
 	CHECK(access("/usr/xwhisk-probe", F_OK) != 0);
+}
+
+/*
+ * The host paths a sandbox sees are an allow-list (issue 11): world-readable host
+ * directories, the log directory and the checkout the node runs from among them, stay
+ * out of sight; the runtimes and the programs they need stay in.
+ */
+static void test_host_view_allow_list(void)
+{
+	char secret[PATH_MAX], code[4096], top[PATH_MAX], build[PATH_MAX];
+	json_t *r, *root;
+	int st, fd;
+
+	/* The checkout: the build directory's parent (build/tests/..). */
+	ASSERT(realpath(h_build_path(".."), top) && realpath(h_build_path("."), build));
+	snprintf(secret, sizeof(secret), "/var/log/xwhisk-secret-test-%d", (int)getpid());
+	fd = open(secret, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	ASSERT(fd >= 0);
+	CHECK(write(fd, "secret\n", 7) == 7);
+	close(fd);
+	snprintf(code, sizeof(code),
+		 "import os\n"
+		 "def readable(p):\n"
+		 "    try:\n"
+		 "        open(p, 'rb').read(1)\n"
+		 "        return True\n"
+		 "    except OSError:\n"
+		 "        return False\n"
+		 "def main(a):\n"
+		 "    return {'root': sorted(os.listdir('/')),\n"
+		 "            'secret': readable('%s'), 'varlog': os.path.exists('/var/log'),\n"
+		 "            'checkout': readable('%s/Makefile'),\n"
+		 "            'src': os.path.exists('%s/userspace'),\n"
+		 "            'runtimes': readable('%s/runtimes/runtimes.json'),\n"
+		 "            'etc': sorted(os.listdir('/etc')),\n"
+		 "            'passwd': readable('/etc/passwd'),\n"
+		 "            'exposed': readable('%s/file'),\n"
+		 "            'unexposed': readable('%s/file'),\n"
+		 "            'bin': readable('/bin/sh') and readable('/usr/bin/python3')}\n",
+		 secret, top, top, build, exposed_dir, unexposed_dir);
+	r = python_once(code, 128, &st, NULL);
+	unlink(secret);
+	ASSERT(r && st == 200);
+	CHECK(json_is_false(json_object_get(r, "secret")));
+	CHECK(json_is_false(json_object_get(r, "varlog")));
+	CHECK(json_is_false(json_object_get(r, "checkout")));
+	CHECK(json_is_false(json_object_get(r, "src")));
+	CHECK(json_is_true(json_object_get(r, "runtimes")));
+	CHECK(json_is_true(json_object_get(r, "passwd")));
+	CHECK(json_is_true(json_object_get(r, "exposed")));
+	CHECK(json_is_false(json_object_get(r, "unexposed")));
+	CHECK(json_is_true(json_object_get(r, "bin")));
+	/* Nothing of the host's top level but the allow-list and the sandbox's own. */
+	root = json_object_get(r, "root");
+	for (size_t i = 0; i < json_array_size(root); i++) {
+		static const char *const allowed[] = { "action", "bin", "dev", "etc", "lib",
+						       "lib32", "lib64", "libx32", "proc", "run",
+						       "sbin", "sys", "tmp", "usr", "var" };
+		const char *name = json_string_value(json_array_get(root, i));
+		bool ok = !strncmp(top, "/", 1) && name && !strncmp(top + 1, name, strlen(name)) &&
+			  top[1 + strlen(name)] == '/'; /* the path down to the runtimes */
+
+		for (size_t j = 0; j < sizeof(allowed) / sizeof(allowed[0]); j++)
+			ok |= name && !strcmp(name, allowed[j]);
+		if (!ok)
+			printf("# host entry visible: /%s\n", name ? name : "?");
+		CHECK(ok);
+	}
+	/* /etc: a few files, not the host's configuration (no shadow, no fstab, no crontab). */
+	CHECK(json_array_size(json_object_get(r, "etc")) < 40);
+	for (size_t i = 0; i < json_array_size(json_object_get(r, "etc")); i++) {
+		const char *name = json_string_value(json_array_get(json_object_get(r, "etc"), i));
+
+		CHECK(name && strcmp(name, "shadow") && strcmp(name, "fstab") &&
+		      strcmp(name, "crontab"));
+	}
+	json_decref(r);
+}
+
+/* What rootfs_scan() makes of the paths it is asked to expose. */
+static void test_rootfs_expose_rules(void)
+{
+	const char *ok_paths[] = { "/usr/bin/env", exposed_dir, "/etc/passwd", NULL, NULL };
+	char sub[128];
+	struct rootfs rf;
+	const char *bad;
+	size_t nexposed = 0;
+
+	snprintf(sub, sizeof(sub), "%s/sub", exposed_dir);
+	ASSERT(mkdir(sub, 0755) == 0 || errno == EEXIST);
+	ok_paths[3] = sub;
+	ASSERT(rootfs_scan(&rf, ok_paths, NULL, NULL) == 0);
+	for (size_t i = 0; i < rf.n; i++) {
+		const char *p = rf.entries[i].path;
+
+		/* Under /usr or /etc/passwd already: not bound twice; sub is within exposed. */
+		CHECK(strcmp(p, "/usr/bin/env") && strcmp(p, sub));
+		nexposed += !strcmp(p, exposed_dir);
+		CHECK(strcmp(p, "/var") && strcmp(p, "/home") && strcmp(p, "/root") &&
+		      strncmp(p, "/etc/shadow", 11) && strcmp(p, "/etc"));
+	}
+	CHECK(nexposed == 1);
+	rootfs_free(&rf);
+	rmdir(sub);
+	/* Refused: relative, the root itself, what the sandbox gets its own of; missing. */
+	{
+		static const char *const refused[] = { "usr/lib", "/", "/proc/self", "/dev/null" };
+
+		for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+			const char *one[] = { refused[i], NULL };
+
+			bad = NULL;
+			CHECK(rootfs_scan(&rf, one, NULL, &bad) == -EINVAL && bad == refused[i]);
+		}
+	}
+	{
+		const char *one[] = { "/nonexistent-xwhisk-path", NULL };
+
+		CHECK(rootfs_scan(&rf, one, NULL, &bad) == -ENOENT);
+	}
+}
+
+/*
+ * The seccomp filter (issue 11): system calls Docker's default profile refuses answer
+ * EPERM. Several of them work for an unprivileged process without it (a user namespace
+ * through unshare, keyrings, ptrace of itself, personality flags, userfaultfd), which
+ * is what makes this test fail without the filter. The probe is Python; it returns the
+ * errno of each call (0: it worked) and its parent (0 for a loop the zygote forked).
+ */
+static const char *syscall_probe(char *out, size_t size)
+{
+	snprintf(out, size,
+		 "import ctypes, os, threading\n"
+		 "libc = ctypes.CDLL(None, use_errno=True)\n"
+		 "def err(nr, *a):\n"
+		 "    ctypes.set_errno(0)\n"
+		 "    return 0 if libc.syscall(nr, *a) >= 0 else ctypes.get_errno()\n"
+		 "def probe():\n"
+		 "    t = threading.Thread(target=lambda: None)\n"
+		 "    t.start()\n"
+		 "    t.join()\n"
+		 "    pid = os.fork()\n"
+		 "    if pid == 0:\n"
+		 "        os._exit(7)\n"
+		 "    forked = os.waitpid(pid, 0)[1] >> 8\n"
+		 "    return {'ppid': os.getppid(), 'forked': forked,\n"
+		 "        'clone3': err(%d, None, 0), 'query': err(%d, 0xffffffff),\n"
+		 "        'denied': {'unshare_user': err(%d, 0x10000000),\n"
+		 "            'unshare_mnt': err(%d, 0x20000), 'mount': err(%d, b'none', b'/tmp',\n"
+		 "            b'tmpfs', 0, None), 'bpf': err(%d, 0, None, 0),\n"
+		 "            'kexec_load': err(%d, 0, 0, None, 0), 'add_key': err(%d, b'user',\n"
+		 "            b'xw', b'v', 1, -3), 'keyctl': err(%d, 0, -3, 0),\n"
+		 "            'ptrace': err(%d, 0, 0, 0, 0), 'personality': err(%d, 0x40000),\n"
+		 "            'userfaultfd': err(%d, 1), 'setns': err(%d, 0, 0),\n"
+		 "            'perf_event_open': err(%d, None, 0, -1, -1, 0),\n"
+		 "            'init_module': err(%d, None, 0, b''),\n"
+		 "            'io_uring_setup': err(%d, 1, None),\n"
+		 "            'pivot_root': err(%d, b'/tmp', b'/tmp')}}\n",
+		 SYS_clone3, SYS_personality, SYS_unshare, SYS_unshare, SYS_mount, SYS_bpf,
+		 SYS_kexec_load, SYS_add_key, SYS_keyctl, SYS_ptrace, SYS_personality,
+		 SYS_userfaultfd, SYS_setns, SYS_perf_event_open, SYS_init_module,
+		 SYS_io_uring_setup, SYS_pivot_root);
+	return out;
+}
+
+/* Every denied call EPERM, clone3 ENOSYS (glibc falls back to clone), the rest working. */
+static void check_probe(json_t *r, const char *how)
+{
+	json_t *denied = json_object_get(r, "denied"), *v;
+	const char *name;
+
+	CHECK(json_object_size(denied) == 15);
+	json_object_foreach(denied, name, v) {
+		if (json_integer_value(v) != EPERM)
+			printf("# %s: %s gave errno %d, not EPERM\n", how, name,
+			       (int)json_integer_value(v));
+		CHECK(json_integer_value(v) == EPERM);
+	}
+	CHECK(json_integer_value(json_object_get(r, "clone3")) == ENOSYS);
+	CHECK(json_integer_value(json_object_get(r, "query")) == 0);
+	CHECK(json_integer_value(json_object_get(r, "forked")) == 7);
+}
+
+static void test_seccomp_filter(void)
+{
+	char probe[4096], code[5120];
+	bool from_zygote = false;
+	json_t *r;
+	int st;
+
+	syscall_probe(probe, sizeof(probe));
+	/* A Python loop the zygote forked (it installs the filter itself) and one the proxy
+	 * started (inherited through exec); the first stem cells may predate the zygote. */
+	snprintf(code, sizeof(code), "%sdef main(a):\n    return probe()\n", probe);
+	for (int i = 0; i < 6; i++) {
+		r = python_once(code, 128, &st, NULL);
+		CHECK(r && st == 200);
+		if (!r)
+			break;
+		from_zygote |= json_integer_value(json_object_get(r, "ppid")) == 0;
+		check_probe(r, json_integer_value(json_object_get(r, "ppid")) ? "python (exec)" :
+										  "python (zygote)");
+		json_decref(r);
+	}
+	CHECK(from_zygote);
+	/* A blackbox executable: a process the proxy forks and execs for each activation. */
+	snprintf(code, sizeof(code), "#!/usr/bin/python3\nimport json\n%sprint(json.dumps(probe()))\n",
+		 probe);
+	r = action_once("blackbox", code, 128, &st, NULL);
+	ASSERT(r && st == 200);
+	CHECK(json_integer_value(json_object_get(r, "ppid")) == 1);
+	check_probe(r, "blackbox");
+	json_decref(r);
 }
 
 /* A listener on ip:*port (0: any free port, returned in *port). */
@@ -307,20 +532,56 @@ static void test_timeout_then_destroy(void)
 	CHECK(kill(pid, 0) != 0 && errno == ESRCH);
 }
 
+static void expose_dirs_make(void)
+{
+	char path[128];
+
+	snprintf(exposed_dir, sizeof(exposed_dir), "/var/tmp/xwhisk-exposed-%d", (int)getpid());
+	snprintf(unexposed_dir, sizeof(unexposed_dir), "/var/tmp/xwhisk-unexposed-%d",
+		 (int)getpid());
+	(void)mkdir(exposed_dir, 0755);
+	(void)mkdir(unexposed_dir, 0755);
+	snprintf(path, sizeof(path), "%s/file", exposed_dir);
+	(void)file_write_atomic(path, "shown\n", 6, 0644);
+	snprintf(path, sizeof(path), "%s/file", unexposed_dir);
+	(void)file_write_atomic(path, "hidden\n", 7, 0644);
+	setenv("XWHISK_SANDBOX_EXPOSE", exposed_dir, 1);
+}
+
+static void expose_dirs_remove(void)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/file", exposed_dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/file", unexposed_dir);
+	unlink(path);
+	rmdir(exposed_dir);
+	rmdir(unexposed_dir);
+}
+
 int main(void)
 {
-	int err = h_setup("python:3=1,nodejs:20=1,native=1,blackbox=0");
+	int err;
+
+	expose_dirs_make();
+	err = h_setup("python:3=1,nodejs:20=1,native=1,blackbox=0");
 
 	if (err) {
 		printf("not ok - setup: %s\n", strerror(-err));
+		expose_dirs_remove();
 		return 1;
 	}
 	RUN(test_process_view_and_privileges);
 	RUN(test_file_system_view);
+	RUN(test_host_view_allow_list);
+	RUN(test_rootfs_expose_rules);
+	RUN(test_seccomp_filter);
 	RUN(test_network_reach);
 	RUN(test_memory_limit_oom);
 	RUN(test_action_dir_bounded);
 	RUN(test_timeout_then_destroy);
 	h_teardown();
+	expose_dirs_remove();
 	TEST_EXIT();
 }

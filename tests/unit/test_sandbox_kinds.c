@@ -162,6 +162,21 @@ static void test_nodejs_zip_concurrency(void)
 	h_logs_reset();
 }
 
+/* A zygote without the seccomp filter on its fd 4 forks no loop: it stops at once. */
+static void test_python_zygote_needs_filter(void)
+{
+	char cmd[PATH_MAX + 128];
+	const char *out;
+
+	snprintf(cmd, sizeof(cmd),
+		 "timeout 20 python3 %s --zygote 3</dev/null 4<&- 2>&1; echo \"exit $?\"",
+		 h_build_path("runtimes/python/loop.py"));
+	out = test_run_cmd(cmd);
+	ASSERT(out);
+	CHECK(strstr(out, "no seccomp filter on fd 4") != NULL);
+	CHECK(strstr(out, "exit 1") != NULL);
+}
+
 /*
  * Once its zygote is up, a kind's loops are forked from it: the loop's parent is then the
  * zygote, outside the sandbox's PID namespace (getppid() is 0), not the proxy (1). The
@@ -432,6 +447,7 @@ int main(void)
 	(void)h_run_until(pool_full, NULL, 20000);
 	RUN(test_nodejs_stem_cell);
 	RUN(test_nodejs_zip_concurrency);
+	RUN(test_python_zygote_needs_filter);
 	RUN(test_python_zygote_source_and_zip);
 	RUN(test_native_cold_start);
 	RUN(test_blackbox_skeleton);

@@ -13,6 +13,7 @@
 
 #include "test.h"
 #include "sandbox_harness.h"
+#include "cgroup.h"
 
 struct pool_want {
 	unsigned pooled;
@@ -209,6 +210,32 @@ static void test_crash_reported(void)
 	CHECK(H.dead == sb && H.dead_reason == SANDBOX_KILLED && H.dead_status == SIGKILL);
 	CHECK(h_run_until(settled, NULL, 5000));
 	CHECK(access(dir, F_OK) != 0);
+}
+
+/* memory.events as cgroup v2 writes it: an OOM kill without the group reaching its limit
+ * is the host's (the platform's failure, SANDBOX_KILLED), with it the action's. */
+static bool host_oom_in(const char *events)
+{
+	char path[] = "/tmp/xwhisk-oom-XXXXXX";
+	int fd = mkstemp(path);
+	bool host;
+
+	if (fd < 0)
+		return false;
+	unlink(path);
+	CHECK(write(fd, events, strlen(events)) == (ssize_t)strlen(events));
+	host = cgroup_oom_was_host(fd);
+	close(fd);
+	return host;
+}
+
+static void test_host_oom_is_told_apart(void)
+{
+	CHECK(host_oom_in("low 0\nhigh 0\nmax 0\noom 0\noom_kill 1\noom_group_kill 0\n"));
+	CHECK(!host_oom_in("low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\noom_group_kill 0\n"));
+	CHECK(!host_oom_in("low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n"));
+	/* v1's memory.oom_control has no "oom" count: never taken for the host's */
+	CHECK(!host_oom_in("oom_kill_disable 0\nunder_oom 0\noom_kill 1\n"));
 }
 
 static void test_exit_reported(void)
@@ -577,6 +604,7 @@ int main(void)
 	RUN(test_pool_prewarm_and_refill);
 	RUN(test_acquire_cancel);
 	RUN(test_crash_reported);
+	RUN(test_host_oom_is_told_apart);
 	RUN(test_exit_reported);
 	RUN(test_destroy_cleans_up);
 	RUN(test_adoption_after_kill9);

@@ -139,17 +139,6 @@ const char *xw_guard_mode_name(const struct xw_guard *g)
 
 /* ---- loading ---- */
 
-/* Only the guard's maps are made or re-adopted by these objects: the routing maps belong to
- * xw_maps_open(), which refuses an incompatible pin rather than replacing it. */
-static void only_guard_maps(struct bpf_object *obj)
-{
-	struct bpf_map *map;
-
-	bpf_object__for_each_map(map, obj)
-		if (bpf_map__pin_path(map) && strncmp(bpf_map__name(map), "guard", 5))
-			bpf_map__set_autocreate(map, false);
-}
-
 static int xdp_skel_open(const char *pin_dir, struct xwhisk_xdp_guard **out)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_dir);
@@ -158,8 +147,8 @@ static int xdp_skel_open(const char *pin_dir, struct xwhisk_xdp_guard **out)
 	skel = xwhisk_xdp_guard__open_opts(&opts);
 	if (!skel)
 		return -errno;
-	only_guard_maps(skel->obj);
-	(void)xw_pins_replace_incompatible(skel->obj, pin_dir, "guard");
+	/* The routing maps belong to xw_maps_open(), which refuses an incompatible pin. */
+	xw_pins_own_only(skel->obj, pin_dir, "guard");
 	*out = skel;
 	return 0;
 }
@@ -386,8 +375,7 @@ static int sockops_skel_load(const char *pin_dir, struct xwhisk_sockops_conns **
 	skel = xwhisk_sockops_conns__open_opts(&opts);
 	if (!skel)
 		return -errno;
-	only_guard_maps(skel->obj);
-	(void)xw_pins_replace_incompatible(skel->obj, pin_dir, "guard");
+	xw_pins_own_only(skel->obj, pin_dir, "guard");
 	err = xwhisk_sockops_conns__load(skel);
 	if (err) {
 		xwhisk_sockops_conns__destroy(skel);
@@ -828,26 +816,8 @@ int xw_guard_unblock(struct xw_guard *g, const uint8_t addr[16])
 
 int xw_guard_counters(struct xw_guard *g, uint64_t out[XW_DROP__MAX])
 {
-	int ncpus = libbpf_num_possible_cpus();
-	struct xw_guard_stat *vals;
-	int err = 0;
-
-	if (ncpus <= 0)
-		return ncpus < 0 ? ncpus : -EINVAL;
-	vals = calloc((size_t)ncpus, sizeof(*vals));
-	if (!vals)
-		return -ENOMEM;
-	for (__u32 r = 0; r < XW_DROP__MAX; r++) {
-		out[r] = 0;
-		if (bpf_map_lookup_elem(g->stats_fd, &r, vals) < 0) {
-			err = -errno;
-			break;
-		}
-		for (int c = 0; c < ncpus; c++)
-			out[r] += vals[c].packets;
-	}
-	free(vals);
-	return err;
+	XW_STATIC_ASSERT(sizeof(struct xw_guard_stat) == sizeof(uint64_t), "one counter");
+	return xw_percpu_sum(g->stats_fd, XW_DROP__MAX, sizeof(struct xw_guard_stat), out);
 }
 
 int xw_guard_open_conns(struct xw_guard *g, const uint8_t addr[16], int32_t *open)

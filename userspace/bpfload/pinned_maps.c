@@ -18,6 +18,7 @@
 #include "pinned_maps.h"
 #include "sandbox_net.h"
 #include "xwhisk/sock_accel.h"
+#include "xwhisk/sock_msg.h"
 #include "maps.skel.h"
 #include "util.h"
 
@@ -134,6 +135,42 @@ int xw_pins_replace_incompatible(struct bpf_object *obj, const char *pin_dir,
 	return replaced;
 }
 
+void xw_pins_own_only(struct bpf_object *obj, const char *pin_dir, const char *prefix)
+{
+	struct bpf_map *map;
+
+	bpf_object__for_each_map(map, obj)
+		if (bpf_map__pin_path(map) && strncmp(bpf_map__name(map), prefix, strlen(prefix)))
+			bpf_map__set_autocreate(map, false);
+	(void)xw_pins_replace_incompatible(obj, pin_dir, prefix);
+}
+
+int xw_percpu_sum(int fd, uint32_t nkeys, size_t value_size, uint64_t *out)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	size_t counters = value_size / sizeof(uint64_t);
+	uint64_t *vals;
+	int err = 0;
+
+	if (ncpus <= 0)
+		return ncpus < 0 ? ncpus : -EINVAL;
+	vals = calloc((size_t)ncpus, value_size);
+	if (!vals)
+		return -ENOMEM;
+	memset(out, 0, nkeys * value_size);
+	for (uint32_t k = 0; k < nkeys; k++) {
+		if (bpf_map_lookup_elem(fd, &k, vals) < 0) {
+			err = -errno;
+			break;
+		}
+		for (int c = 0; c < ncpus; c++)
+			for (size_t i = 0; i < counters; i++)
+				out[k * counters + i] += vals[(size_t)c * counters + i];
+	}
+	free(vals);
+	return err;
+}
+
 int xw_maps_open(const char *pin_dir, struct xw_maps **out)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_dir);
@@ -212,6 +249,7 @@ int xw_maps_unpin(const char *pin_dir)
 		XW_MAP_AUTH,	    XW_MAP_GUARD,	XW_MAP_GUARD_CFG,   XW_MAP_GUARD_EXEMPT,
 		XW_MAP_GUARD_CONNS, XW_MAP_GUARD_STATS, XW_MAP_GUARD_SOCKS,
 		XW_MAP_ACCEL_SOCKS, XW_MAP_ACCEL_PEERS, XW_MAP_ACCEL_STATS,
+		XW_MAP_MSG_SOCKS,   XW_MAP_MSG_STATS,
 	};
 	char path[300];
 	int err = 0;

@@ -8,6 +8,8 @@
 #define XWHISK_PINNED_MAPS_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "xwhisk/maps.h"
 
@@ -43,6 +45,17 @@ struct bpf_object;
  */
 int xw_pins_replace_incompatible(struct bpf_object *obj, const char *pin_dir,
 				 const char *replace_prefix);
+/*
+ * Every object declares all of xwhisk's maps (bpf/lib/maps.h); a loader owns only those
+ * named with its prefix. The others are left as their owner made them (never created by
+ * this load), and its own incompatible pins are replaced (see above).
+ */
+void xw_pins_own_only(struct bpf_object *obj, const char *pin_dir, const char *prefix);
+/*
+ * Sums a per-CPU map's values over the CPUs, for keys 0..nkeys-1. A value is value_size
+ * bytes of __u64 counters, summed counter by counter into out[key * counters + i].
+ */
+int xw_percpu_sum(int fd, uint32_t nkeys, size_t value_size, uint64_t *out);
 /* Routes libbpf's messages into our log (warnings demoted to debug). */
 void xw_bpf_setup_logging(void);
 

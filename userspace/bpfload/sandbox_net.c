@@ -15,6 +15,7 @@
 #include <bpf/libbpf.h>
 
 #include "loop.h"
+#include "pinned_maps.h"
 #include "sandbox_net.h"
 #include "sandbox_tc.skel.h"
 #include "util.h"
@@ -235,7 +236,7 @@ int sandbox_net_open(const char *pin_dir, const struct sandbox_net_policy *pol,
 	struct sandbox_net *net;
 	int err;
 
-	err = mkdir_p(pin_dir, 0700);
+	err = xw_pin_dir_prepare(pin_dir);
 	if (err)
 		return err;
 	net = calloc(1, sizeof(*net));
@@ -251,6 +252,7 @@ int sandbox_net_open(const char *pin_dir, const struct sandbox_net_policy *pol,
 		err = -errno;
 		goto fail;
 	}
+	xw_pins_own_only(net->skel->obj, pin_dir, "sandbox");
 	err = xwhisk_sandbox_tc__load(net->skel);
 	if (err)
 		goto fail;
@@ -445,32 +447,13 @@ void sandbox_net_prune(struct sandbox_net *net,
 int sandbox_net_drops(const char *pin_dir, uint64_t out[XW_DROP__MAX])
 {
 	char path[PATH_MAX];
-	int ncpus = libbpf_num_possible_cpus(), fd, err = 0;
-	uint64_t *vals;
+	int fd, err;
 
-	if (ncpus <= 0)
-		return ncpus ? ncpus : -EINVAL;
 	snprintf(path, sizeof(path), "%s/%s", pin_dir, XW_MAP_SANDBOX_VERDICT);
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return -errno;
-	vals = calloc((size_t)ncpus, sizeof(*vals));
-	if (!vals) {
-		close(fd);
-		return -ENOMEM;
-	}
-	for (__u32 r = 0; r < XW_DROP__MAX && !err; r++) {
-		uint64_t sum = 0;
-
-		if (bpf_map_lookup_elem(fd, &r, vals)) {
-			err = -errno;
-			break;
-		}
-		for (int c = 0; c < ncpus; c++)
-			sum += vals[c];
-		out[r] = sum;
-	}
-	free(vals);
+	err = xw_percpu_sum(fd, XW_DROP__MAX, sizeof(uint64_t), out);
 	close(fd);
 	return err;
 }

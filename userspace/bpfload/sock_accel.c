@@ -21,17 +21,6 @@ struct xw_accel {
 	uint8_t used[XW_ACCEL_MAX_PAIRS];
 };
 
-/* The object declares every xwhisk map (bpf/lib/maps.h); only the accel ones are its
- * business, the others stay as the node made them. */
-static void only_accel_maps(struct bpf_object *obj)
-{
-	struct bpf_map *map;
-
-	bpf_object__for_each_map(map, obj) if (bpf_map__pin_path(map) &&
-					       strncmp(bpf_map__name(map), "accel", 5))
-	    bpf_map__set_autocreate(map, false);
-}
-
 int xw_accel_open(const char *pin_dir, struct xw_accel **out)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_dir ?: XW_PIN_DIR);
@@ -49,9 +38,8 @@ int xw_accel_open(const char *pin_dir, struct xw_accel **out)
 		err = -errno;
 		goto out;
 	}
-	only_accel_maps(a->skel->obj);
 	/* accel maps hold only live sessions, none of which outlive the node process. */
-	(void)xw_pins_replace_incompatible(a->skel->obj, pin_dir ?: XW_PIN_DIR, "accel");
+	xw_pins_own_only(a->skel->obj, pin_dir ?: XW_PIN_DIR, "accel");
 	err = xwhisk_sock_accel__load(a->skel);
 	if (err)
 		goto out;
@@ -160,26 +148,5 @@ int xw_accel_prog_fd(struct xw_accel *a)
 
 int xw_accel_counters(struct xw_accel *a, struct xw_accel_stat out[XW_DROP__MAX])
 {
-	int ncpus = libbpf_num_possible_cpus();
-	struct xw_accel_stat *vals;
-	int err = 0;
-
-	if (ncpus <= 0)
-		return ncpus < 0 ? ncpus : -EINVAL;
-	vals = calloc((size_t)ncpus, sizeof(*vals));
-	if (!vals)
-		return -ENOMEM;
-	for (uint32_t r = 0; r < XW_DROP__MAX; r++) {
-		out[r] = (struct xw_accel_stat){0};
-		if (bpf_map_lookup_elem(a->stats_fd, &r, vals) < 0) {
-			err = -errno;
-			break;
-		}
-		for (int c = 0; c < ncpus; c++) {
-			out[r].skbs += vals[c].skbs;
-			out[r].bytes += vals[c].bytes;
-		}
-	}
-	free(vals);
-	return err;
+	return xw_percpu_sum(a->stats_fd, XW_DROP__MAX, sizeof(*out), (uint64_t *)out);
 }

@@ -30,7 +30,9 @@ static void usage(FILE *f)
 		"\n"
 		"Options (each also read from the environment variable shown):\n"
 		"  -l, --listen ADDR       ingress host:port (XWHISK_NODE_LISTEN, default %s)\n"
-		"  -c, --controller URL    the controller (XWHISK_CONTROLLER, default %s)\n"
+		"  -c, --controller URL    the controller (XWHISK_CONTROLLER, default %s); several\n"
+		"                          controllers on one store: URL,URL,... (the node calls\n"
+		"                          the next one when one is unreachable or on standby)\n"
 		"  -d, --data-dir DIR      state directory (XWHISK_DATA_DIR, default ./.xwhisk)\n"
 		"  -w, --workers N         router threads (XWHISK_WORKERS, default: CPUs, at most %d)\n"
 		"  -p, --pin-dir DIR       where the BPF maps are pinned (XWHISK_PIN_DIR, default %s)\n"
@@ -48,7 +50,11 @@ static void usage(FILE *f)
 		"  XWHISK_CACHE_BYTES      the response cache's memory (default 16 MB; 0: off)\n"
 		"  XWHISK_PREWARM          stem cells per kind, e.g. nodejs:20=2,python:3=2\n"
 		"  XWHISK_RUNTIMES         the runtimes manifest (default <bindir>/runtimes/runtimes.json)\n"
-		"  XWHISK_SANDBOX_SUBNET, XWHISK_SANDBOX_BRIDGE   the sandboxes' network\n"
+		"  XWHISK_SANDBOX_SUBNET, XWHISK_SANDBOX_BRIDGE   the sandboxes' network (subnet\n"
+		"                          unset: the controller's block for this node, kept in\n"
+		"                          DIR/node/subnet, else the default; the node routes to\n"
+		"                          the other nodes' blocks through them)\n"
+		"  XWHISK_SUBNET_WAIT_MS   how long a first start waits for that block (30000)\n"
 		"  XWHISK_NODE_NAME        this node's name in the cluster (default: the hostname)\n"
 		"  XWHISK_NODE_ADDRESS     its ingress as others reach it (default: --listen)\n"
 		"  XWHISK_NODE_GPUS        GPUs it offers (default 0)\n"
@@ -183,6 +189,16 @@ static void config_sandbox_ingress(struct node_config *cfg)
 	cfg->api_host = cfg->api_host_default;
 }
 
+void node_config_set_subnet(struct node_config *cfg, const char *subnet)
+{
+	cfg->subnet = subnet;
+	cfg->subnet_given = true;
+	cfg->sandbox_listen[0] = '\0';
+	if (cfg->api_host == cfg->api_host_default)
+		cfg->api_host = NULL;
+	config_sandbox_ingress(cfg);
+}
+
 int node_config_load(struct node_config *cfg, int argc, char **argv, struct node_flags *flags)
 {
 	static const struct option opts[] = {
@@ -243,8 +259,7 @@ int node_config_load(struct node_config *cfg, int argc, char **argv, struct node
 	}
 	config_derive(cfg);
 	config_sandbox_ingress(cfg);
-	if (url_host_port(cfg->controller_url, cfg->controller_host, sizeof(cfg->controller_host),
-			  &cfg->controller_port)) {
+	if (ctl_targets_parse(&cfg->controllers, cfg->controller_url)) {
 		pr_err("bad controller address '%s'", cfg->controller_url);
 		return 2;
 	}

@@ -16,5 +16,7 @@ struct node_flags {
 /* Fills cfg and flags. -1 to go on; otherwise the exit code (--help, a bad option, no
  * node token). */
 int node_config_load(struct node_config *cfg, int argc, char **argv, struct node_flags *flags);
+/* The sandboxes' subnet the controller gave (subnet outlives cfg), and what follows. */
+void node_config_set_subnet(struct node_config *cfg, const char *subnet);
 
 #endif

@@ -41,8 +41,11 @@ typedef void (*pool_logs_cb)(json_t *logs, void *data);
 void pool_logs(struct node *node, struct worker *w, uint32_t slot, uint32_t generation,
 	       uint64_t since_ns, uint64_t limit_bytes, pool_logs_cb cb, void *data);
 
-/* Why the sandbox in slot died, when it did ("oom", "exit", ...), else NULL. */
+/* Why the sandbox in slot died, when it did ("oom", "exit", "killed": from outside, the
+ * platform's failure), else NULL. */
 const char *pool_death_reason(struct node *node, uint32_t slot, uint32_t generation);
+/* The record's text when the platform killed a sandbox (a whisk internal error). */
+#define SANDBOX_KILLED_MSG "The action's sandbox was stopped by the platform."
 
 /* Thread-safe: there is something new to ship. */
 void shipper_nudge(struct shipper *s);

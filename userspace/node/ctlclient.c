@@ -6,32 +6,65 @@
 
 #include "buf.h"
 #include "node/ctlclient.h"
+#include "node/ingress/forward.h"
 #include "json.h"
 #include "log.h"
 
 #define CTL_TIMEOUT_MS 10000
 
 struct ctlclient {
-	struct http_pool *pool;
+	struct ctl_targets *targets;
+	struct http_pool *pools[CTL_TARGETS_MAX];
 	char headers[160];
 	char token[65];
 };
 
+/* A call, kept whole so that it can be sent to the next controller. */
 struct ctl_call {
+	struct ctlclient *cc;
 	ctl_cb cb;
 	void *data;
+	char method[8];
+	char *target, *text;
+	size_t len;
+	unsigned timeout_ms;
+	unsigned idx;   /* the controller it went to */
+	unsigned tries; /* controllers tried */
 };
 
-struct ctlclient *ctlclient_new(struct loop *loop, const char *host, int port, const char *token)
+int ctl_targets_parse(struct ctl_targets *targets, const char *urls)
+{
+	char one[512];
+
+	memset(targets, 0, sizeof(*targets));
+	while (*urls) {
+		size_t len = strcspn(urls, ",");
+
+		if (len >= sizeof(one) || targets->n == CTL_TARGETS_MAX)
+			return -EINVAL;
+		snprintf(one, sizeof(one), "%.*s", (int)len, urls);
+		if (url_host_port(one, targets->t[targets->n].host,
+				  sizeof(targets->t[0].host), &targets->t[targets->n].port))
+			return -EINVAL;
+		targets->n++;
+		urls += len + (urls[len] == ',');
+	}
+	return targets->n ? 0 : -EINVAL;
+}
+
+struct ctlclient *ctlclient_new(struct loop *loop, struct ctl_targets *targets, const char *token)
 {
 	struct ctlclient *cc = calloc(1, sizeof(*cc));
 
 	if (!cc)
 		return NULL;
-	cc->pool = http_pool_new(loop, host, port, 32);
-	if (!cc->pool) {
-		free(cc);
-		return NULL;
+	cc->targets = targets;
+	for (unsigned i = 0; i < targets->n; i++) {
+		cc->pools[i] = http_pool_new(loop, targets->t[i].host, targets->t[i].port, 32);
+		if (!cc->pools[i]) {
+			ctlclient_free(cc);
+			return NULL;
+		}
 	}
 	snprintf(cc->token, sizeof(cc->token), "%s", token);
 	snprintf(cc->headers, sizeof(cc->headers),
@@ -43,13 +76,24 @@ void ctlclient_free(struct ctlclient *cc)
 {
 	if (!cc)
 		return;
-	http_pool_free(cc->pool);
+	for (unsigned i = 0; i < CTL_TARGETS_MAX; i++)
+		http_pool_free(cc->pools[i]);
 	free(cc);
+}
+
+unsigned ctlclient_target(struct ctlclient *cc)
+{
+	return __atomic_load_n(&cc->targets->current, __ATOMIC_ACQUIRE) % cc->targets->n;
+}
+
+unsigned ctlclient_count(struct ctlclient *cc)
+{
+	return cc->targets->n;
 }
 
 struct http_pool *ctlclient_pool(struct ctlclient *cc)
 {
-	return cc->pool;
+	return cc->pools[ctlclient_target(cc)];
 }
 
 const char *ctlclient_token(struct ctlclient *cc)
@@ -57,59 +101,103 @@ const char *ctlclient_token(struct ctlclient *cc)
 	return cc->token;
 }
 
+void ctlclient_failover(struct ctlclient *cc, unsigned idx, const char *why)
+{
+	struct ctl_targets *t = cc->targets;
+	unsigned next = (idx + 1) % t->n;
+
+	if (t->n > 1 && __atomic_compare_exchange_n(&t->current, &idx, next, false,
+						    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		pr_warn("controller %s:%d %s: now calling %s:%d", t->t[idx].host, t->t[idx].port,
+			why, t->t[next].host, t->t[next].port);
+}
+
+static void call_free(struct ctl_call *call)
+{
+	free(call->target);
+	free(call->text);
+	free(call);
+}
+
+static void on_answer(struct http_response *resp, int err, void *data);
+
+/* Sends the call to the current controller. */
+static int call_send(struct ctl_call *call)
+{
+	struct ctlclient *cc = call->cc;
+
+	call->idx = ctlclient_target(cc);
+	call->tries++;
+	if (!http_pool_call(cc->pools[call->idx], call->method, call->target, cc->headers,
+			    call->text, call->len, call->timeout_ms, on_answer, call))
+		return -ECONNREFUSED;
+	return 0;
+}
+
 static void on_answer(struct http_response *resp, int err, void *data)
 {
 	struct ctl_call *call = data;
+	bool standby = !err && resp->status == 503 &&
+		       http_header_get(resp->headers, resp->nheaders, "X-Xwhisk-Standby");
 	json_t *body = NULL;
 
-	if (!err && resp->body.len)
+	if (err || standby) {
+		ctlclient_failover(call->cc, call->idx, err ? strerror(-err) : "is on standby");
+		if (call->tries < ctlclient_count(call->cc) && !call_send(call))
+			return;
+	}
+	if (!err && !standby && resp->body.len)
 		/* json_parse: documents may hold "\u0000", which the API accepts. */
 		body = json_parse(resp->body.data, resp->body.len, NULL, 0);
-	call->cb(err ? err : resp->status, body, call->data);
+	call->cb(err ? err : standby ? -EAGAIN : resp->status, body, call->data);
 	json_decref(body);
-	free(call);
+	call_free(call);
+}
+
+static int call_start(struct ctlclient *cc, const char *method, const char *target, char *text,
+		      size_t len, unsigned timeout_ms, ctl_cb cb, void *data)
+{
+	struct ctl_call *call = calloc(1, sizeof(*call));
+	int err;
+
+	if (!call || !(call->target = strdup(target))) {
+		free(call);
+		free(text);
+		return -ENOMEM;
+	}
+	call->cc = cc;
+	call->cb = cb;
+	call->data = data;
+	snprintf(call->method, sizeof(call->method), "%s", method);
+	call->text = text;
+	call->len = len;
+	call->timeout_ms = timeout_ms ? timeout_ms : CTL_TIMEOUT_MS;
+	err = call_send(call);
+	if (err)
+		call_free(call);
+	return err;
 }
 
 int ctlclient_call(struct ctlclient *cc, const char *method, const char *target,
 		   const json_t *body, unsigned timeout_ms, ctl_cb cb, void *data)
 {
-	struct ctl_call *call = calloc(1, sizeof(*call));
 	char *text = body ? json_dump(body) : NULL;
-	int err = 0;
 
-	if (!call || (body && !text)) {
-		err = -ENOMEM;
-		goto out;
-	}
-	call->cb = cb;
-	call->data = data;
-	if (!http_pool_call(cc->pool, method, target, cc->headers, text, text ? strlen(text) : 0,
-			    timeout_ms ? timeout_ms : CTL_TIMEOUT_MS, on_answer, call)) {
-		err = -ECONNREFUSED;
-		goto out;
-	}
-	call = NULL;
-out:
-	free(call);
-	free(text);
-	return err;
+	if (body && !text)
+		return -ENOMEM;
+	return call_start(cc, method, target, text, text ? strlen(text) : 0, timeout_ms, cb, data);
 }
 
 int ctlclient_post_text(struct ctlclient *cc, const char *target, const char *text, size_t len,
 			ctl_cb cb, void *data)
 {
-	struct ctl_call *call = calloc(1, sizeof(*call));
+	char *copy = malloc(len + 1);
 
-	if (!call)
+	if (!copy)
 		return -ENOMEM;
-	call->cb = cb;
-	call->data = data;
-	if (!http_pool_call(cc->pool, "POST", target, cc->headers, text, len, CTL_TIMEOUT_MS,
-			    on_answer, call)) {
-		free(call);
-		return -ECONNREFUSED;
-	}
-	return 0;
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+	return call_start(cc, "POST", target, copy, len, 0, cb, data);
 }
 
 int ctlclient_identity(struct ctlclient *cc, const char *authorization, ctl_cb cb, void *data)

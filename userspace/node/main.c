@@ -13,6 +13,7 @@
 #include "node/activation/result_cache.h"
 #include "node/config.h"
 #include "node/manager/agent.h"
+#include "node/manager/budget_lease.h"
 #include "node/ctlclient.h"
 #include "node/manager/event_watch.h"
 #include "guard.h"
@@ -22,6 +23,8 @@
 #include "node/node.h"
 #include "node/ingress/ns_table.h"
 #include "node/manager/pool.h"
+#include "node/manager/routes.h"
+#include "node/manager/subnet.h"
 #include "rtnl.h"
 #include "sandbox.h"
 #include "node/activation/spool.h"
@@ -43,6 +46,8 @@ static void on_event(const json_t *ev, void *data)
 		action_cache_invalidate(node->actions, json_obj_str(ev, "docid") ?: "");
 	else if (!strcmp(type, "resync"))
 		action_cache_invalidate(node->actions, NULL);
+	else if (!strcmp(type, "node"))
+		routes_node_event(node->routes, ev);
 	pool_event(node, ev);
 }
 
@@ -233,6 +238,9 @@ static int node_serve(struct node *node, struct ctlclient *cc, struct agent **ag
 	node->watch = event_watch_new(node->loop, cc, on_event, node);
 	if (!node->watch)
 		return -ENOMEM;
+	err = budget_lease_new(node, &node->budget);
+	if (err)
+		return err;
 	err = agent_start(node, cc, agent);
 	if (err)
 		return err;
@@ -275,16 +283,23 @@ int main(int argc, char **argv)
 	if (err)
 		goto out;
 	err = -ENOMEM;
-	cc = ctlclient_new(node.loop, node.cfg.controller_host, node.cfg.controller_port,
-			   node.cfg.node_token);
+	cc = ctlclient_new(node.loop, &node.cfg.controllers, node.cfg.node_token);
 	if (!cc)
 		goto out;
 	snprintf(path, sizeof(path), "%s/node/spool", node.cfg.data_dir);
 	node.shipper = shipper_new(node.loop, node.mailbox, path, cc);
 	if (!node.shipper)
 		goto out;
+	/* (an uninstall takes the subnet it kept: it asks nobody) */
+	err = node_subnet_obtain(&node, flags.destroy ? NULL : cc);
+	if (err)
+		goto out;
 	err = pool_new(&node, cc, &node.pool);
 	if (err)
+		goto out;
+	err = -ENOMEM;
+	node.routes = flags.destroy ? NULL : routes_new(&node.cfg);
+	if (!node.routes && !flags.destroy)
 		goto out;
 	err = flags.destroy ? node_destroy(&node) : node_serve(&node, cc, &agent);
 out:
@@ -299,7 +314,9 @@ out:
 		(void)node_destroy(&node);
 	}
 	agent_free(agent);
+	budget_lease_free(node.budget);
 	event_watch_free(node.watch);
+	routes_free(node.routes, node.cfg.ephemeral);
 	pool_free(node.pool);
 	shipper_free(node.shipper);
 	ctlclient_free(cc);

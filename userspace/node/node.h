@@ -15,6 +15,7 @@
 #include "http.h"
 #include "loop.h"
 #include "mailbox.h"
+#include "node/ctlclient.h"
 #include "pinned_maps.h"
 
 #define NODE_MAX_WORKERS 16
@@ -38,6 +39,7 @@ struct node_config {
 	bool ephemeral;         /* on exit, remove sandboxes, bridge, programs and maps */
 	const char *bridge;    /* the sandboxes' bridge (NULL: the backend's default) */
 	const char *subnet;    /* their addresses (NULL: the backend's default) */
+	bool subnet_given;     /* the controller chose it (XWHISK_SANDBOX_SUBNET unset) */
 	const char *name;      /* this node in the cluster */
 	const char *cgroup_parent;
 	char data_dir_abs[4096];
@@ -49,8 +51,7 @@ struct node_config {
 	unsigned auth_ttl_s;    /* how long an authenticated credential is trusted */
 	unsigned cache_bytes;   /* the response cache's budget (0: none) */
 	char node_token[65];
-	char controller_host[256];
-	int controller_port;
+	struct ctl_targets controllers; /* from controller_url; the current one shared */
 };
 
 struct action_cache;
@@ -62,6 +63,8 @@ struct event_watch;
 struct worker;
 struct metrics;
 struct xw_guard;
+struct routes;
+struct budget_lease;
 
 struct node {
 	struct node_config cfg;
@@ -74,7 +77,9 @@ struct node {
 	struct pool *pool;
 	struct shipper *shipper;
 	struct event_watch *watch;
+	struct routes *routes;   /* to the other nodes' sandbox subnets */
 	struct metrics *metrics;
+	struct budget_lease *budget; /* this node's shares of namespace limits, or NULL */
 	struct xw_guard *guard;  /* xdp_guard on the ingress interface, or NULL */
 	unsigned guard_strikes;  /* refusals a second that put a source on its block list */
 	unsigned guard_block_ms;

@@ -7,6 +7,9 @@
  * MAX_ARG_STRLEN) and on stdin, the other /run fields as __OW_* variables. Its stderr
  * and every stdout line but the last are the logs; the last stdout line is the result
  * (a JSON object or array; no output at all means {}).
+ *
+ * A streaming web action (__OW_WEB_STREAM=true at /init, an xwhisk extension) runs as the
+ * native kind's does: its executable is an HTTP server on $PORT (mode_native.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -181,6 +184,16 @@ static void bb_init(struct proxy *p, struct http_request *req, const struct init
 	char exec[PATH_MAX], err[256];
 	struct stat st;
 
+	/* A streaming web action's executable is an HTTP server on $PORT, as with native:
+	 * that mode takes the sandbox over. */
+	if (!strcmp(json_string_value(json_object_get(a->env, "__OW_WEB_STREAM")) ?: "", "true")) {
+		p->ops = &proxy_native_ops;
+		if (p->ops->start(p))
+			proxy_init_error(p, req, 502, failed);
+		else
+			p->ops->init(p, req, a);
+		return;
+	}
 	snprintf(exec, sizeof(exec), "%s/exec", p->action_dir);
 	if (a->binary) {
 		if (!archive_is_zip(a->code, a->code_len) ||

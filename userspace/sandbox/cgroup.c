@@ -302,10 +302,12 @@ int cgroup_open_oom(const struct cgroup *cg)
 	return fd < 0 ? -errno : fd;
 }
 
-long cgroup_oom_kills(int fd)
+/* The counter named key ("oom_kill ", "oom ") in the file, -ENOENT when it has none. */
+static long oom_counter(int fd, const char *key)
 {
 	char buf[512];
 	const char *p;
+	size_t klen = strlen(key);
 	ssize_t n;
 
 	if (fd < 0)
@@ -315,9 +317,22 @@ long cgroup_oom_kills(int fd)
 		return -errno;
 	buf[n] = '\0';
 	for (p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
-		if (!strncmp(p, "oom_kill ", 9))
-			return strtol(p + 9, NULL, 10);
-	return 0;
+		if (!strncmp(p, key, klen))
+			return strtol(p + klen, NULL, 10);
+	return -ENOENT;
+}
+
+long cgroup_oom_kills(int fd)
+{
+	long n = oom_counter(fd, "oom_kill ");
+
+	return n == -ENOENT ? 0 : n;
+}
+
+bool cgroup_oom_was_host(int fd)
+{
+	/* v2 only: "oom" counts the times the group reached its own limit; v1 cannot tell. */
+	return cgroup_oom_kills(fd) > 0 && oom_counter(fd, "oom ") == 0;
 }
 
 static void for_each_proc(const char *dir, void (*fn)(pid_t pid, void *data), void *data)

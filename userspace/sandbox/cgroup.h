@@ -42,6 +42,9 @@ int cgroup_open_join(const struct cgroup *cg, int fds[CG_NCTRL]);
 int cgroup_open_oom(const struct cgroup *cg);
 /* Reads the oom_kill counter from a file opened by cgroup_open_oom(). */
 long cgroup_oom_kills(int fd);
+/* An OOM kill in the group although it never reached its own limit: the host ran out of
+ * memory (cgroup v2; false on v1). */
+bool cgroup_oom_was_host(int fd);
 /* Kills every process left in the cgroup (v2 cgroup.kill; v1 one by one). */
 void cgroup_kill_all(const struct cgroup *cg);
 /* Removes the directories; -EBUSY while processes remain. */

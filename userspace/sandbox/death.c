@@ -34,7 +34,10 @@ void sb_on_death(struct loop *loop, int fd, uint32_t events, void *data)
 		if (si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED)
 			reason = SANDBOX_KILLED;
 	}
-	if (cgroup_oom_kills(sb->oom_fd) > 0)
+	/* Killed by the host's OOM killer, not for its own limit: the platform's doing. */
+	if (cgroup_oom_was_host(sb->oom_fd))
+		reason = SANDBOX_KILLED;
+	else if (cgroup_oom_kills(sb->oom_fd) > 0)
 		reason = SANDBOX_OOM;
 	switch (sb->phase) {
 	case SB_STARTING:

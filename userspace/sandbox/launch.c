@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: Apache-2.0
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
@@ -16,6 +15,7 @@
 
 #include "rtnl.h"
 #include "launch.h"
+#include "syscall_filter.h"
 
 /*
  * The sandbox root is assembled over /tmp in the child's private mount namespace: /tmp
@@ -23,10 +23,6 @@
  * host directories under it can never bind the assembly point into itself.
  */
 #define ROOT "/tmp"
-
-/* Top-level host entries the sandbox never sees: it gets its own or none. */
-static const char *const rootfs_skip[] = { "proc", "sys", "dev", "tmp", "run", "action",
-					   "boot", "lost+found" };
 
 static const char *const step_names[] = {
 	[STEP_SIGNALS] = "signals",
@@ -48,6 +44,7 @@ static const char *const step_names[] = {
 	[STEP_PRIVS] = "privileges",
 	[STEP_EXEC] = "exec",
 	[STEP_NET_POLICY] = "network policy",
+	[STEP_SECCOMP] = "seccomp",
 };
 
 const char *spawn_step_name(int step)
@@ -55,77 +52,6 @@ const char *spawn_step_name(int step)
 	if (step <= 0 || step >= (int)(sizeof(step_names) / sizeof(step_names[0])))
 		return "unknown";
 	return step_names[step];
-}
-
-int rootfs_scan(struct rootfs *rf, const char *const *hide)
-{
-	DIR *d = opendir("/");
-	struct dirent *de;
-	size_t cap = 0;
-	int err = 0;
-
-	memset(rf, 0, sizeof(*rf));
-	if (!d)
-		return -errno;
-	while ((de = readdir(d))) {
-		struct rootfs_entry *e;
-		bool skip = de->d_name[0] == '.';
-		ssize_t n = 0;
-
-		for (size_t i = 0; i < sizeof(rootfs_skip) / sizeof(rootfs_skip[0]); i++)
-			skip |= !strcmp(de->d_name, rootfs_skip[i]);
-		if (skip || (de->d_type != DT_DIR && de->d_type != DT_LNK))
-			continue;
-		if (rf->n == cap) {
-			struct rootfs_entry *ne;
-
-			cap = cap ? cap * 2 : 32;
-			ne = realloc(rf->entries, cap * sizeof(*ne));
-			if (!ne) {
-				err = -ENOMEM;
-				break;
-			}
-			rf->entries = ne;
-		}
-		e = &rf->entries[rf->n];
-		memset(e, 0, sizeof(*e));
-		snprintf(e->name, sizeof(e->name), "%s", de->d_name);
-		if (de->d_type == DT_LNK) {
-			char path[PATH_MAX];
-
-			snprintf(path, sizeof(path), "/%s", de->d_name);
-			n = readlink(path, e->link, sizeof(e->link) - 1);
-			if (n <= 0)
-				continue;
-			e->link[n] = '\0';
-		}
-		rf->n++;
-	}
-	closedir(d);
-	for (; !err && hide && hide[rf->nhide]; rf->nhide++)
-		;
-	if (!err && rf->nhide) {
-		rf->hide = calloc(rf->nhide, sizeof(*rf->hide));
-		for (size_t i = 0; rf->hide && i < rf->nhide; i++)
-			if (!(rf->hide[i] = strdup(hide[i])))
-				err = -ENOMEM;
-		if (!rf->hide)
-			err = -ENOMEM;
-	}
-	if (err)
-		rootfs_free(rf);
-	return err;
-}
-
-void rootfs_free(struct rootfs *rf)
-{
-	if (!rf)
-		return;
-	for (size_t i = 0; rf->hide && i < rf->nhide; i++)
-		free(rf->hide[i]);
-	free(rf->hide);
-	free(rf->entries);
-	memset(rf, 0, sizeof(*rf));
 }
 
 /* ---- the child: syscalls and stack buffers only ---- */
@@ -298,32 +224,98 @@ static int mount_dev(void)
 		     NULL);
 }
 
-/* Binds dir (open as fd) read-only at its own path in the new root, when it sits under a
- * directory the root replaces; elsewhere the read-only view of the host shows it already. */
-static int bind_platform_dir(const char *dir, int fd)
+/* base + path into b, with every directory above it made (mkdir -p, no allocator). */
+static int make_parents(struct pathbuf *b, const char *base, const char *path)
 {
-	struct pathbuf b, src;
 	size_t len;
 
-	if (strncmp(dir, "/tmp/", 5) && strncmp(dir, "/run/", 5))
-		return 0;
-	cat(&b, ROOT, dir);
-	len = strlen(b.s);
-	/* mkdir -p, one component at a time, without the allocator. */
-	for (size_t i = strlen(ROOT) + 1; i <= len; i++) {
-		if (b.s[i] != '/' && b.s[i] != '\0')
+	cat(b, base, path);
+	len = strlen(b->s);
+	for (size_t i = strlen(base) + 1; i < len; i++) {
+		if (b->s[i] != '/')
 			continue;
-		b.s[i] = '\0';
-		if (mkdir(b.s, 0755) && errno != EEXIST)
+		b->s[i] = '\0';
+		if (mkdir(b->s, 0755) && errno != EEXIST)
 			return -1;
-		if (i < len)
-			b.s[i] = '/';
+		b->s[i] = '/';
 	}
-	memcpy(src.s, "/proc/self/fd/", 14);
-	src.s[14 + utoa(src.s + 14, (unsigned long)fd)] = '\0';
-	if (mount(src.s, b.s, NULL, MS_BIND | MS_REC, NULL) ||
-	    mount(NULL, b.s, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL))
+	return 0;
+}
+
+/*
+ * Shows the host's e->path at the same path under base: a symlink recreated, or a bind
+ * mount (of src, or of e->path) on a directory or an empty file made in base's tmpfs.
+ * rootfs_scan() saw to it that no mount point is ever made inside a bound host directory.
+ */
+static int mount_entry(const struct rootfs_entry *e, const char *base, const char *src)
+{
+	struct pathbuf b;
+
+	if (make_parents(&b, base, e->path))
 		return -1;
+	if (e->link)
+		return symlink(e->link, b.s);
+	if (e->dir ? mkdir(b.s, 0755) : mknod(b.s, S_IFREG | 0644, 0))
+		return -1;
+	/* Gone since the manager looked (a file of /etc replaced, say): the mount point
+	 * stays empty rather than failing every start. */
+	if (mount(src ? src : e->path, b.s, NULL, MS_BIND | MS_REC, NULL) && errno != ENOENT)
+		return -1;
+	return 0;
+}
+
+static bool under_tmp(const struct rootfs_entry *e)
+{
+	return !strncmp(e->path, "/tmp/", 5);
+}
+
+/* Entries under /tmp, once the sandbox's own /tmp is mounted: bound from the fds opened
+ * before the assembly tmpfs covered the host's /tmp, read-only on their own. */
+static int mount_tmp_entries(const struct rootfs *rf, const int *fds)
+{
+	struct mount_attr ro = {
+		.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+	};
+	struct pathbuf b, src;
+	size_t n = 0;
+
+	for (size_t i = 0; i < rf->n; i++) {
+		if (!under_tmp(&rf->entries[i]))
+			continue;
+		memcpy(src.s, "/proc/self/fd/", 14);
+		src.s[14 + utoa(src.s + 14, (unsigned long)fds[n++])] = '\0';
+		if (mount_entry(&rf->entries[i], ROOT, src.s) ||
+		    mount_setattr(AT_FDCWD, cat(&b, ROOT, rf->entries[i].path), AT_RECURSIVE, &ro,
+				  sizeof(ro)))
+			return -1;
+	}
+	return 0;
+}
+
+/* The read-only part of the root: the entries (but those under /tmp), the mount
+ * points, the masks. */
+static int child_view(const struct rootfs *rf)
+{
+	static const char *const mountpoints[] = { "/proc", "/dev", "/sys", "/tmp", "/run",
+						   "/action" };
+	struct mount_attr ro = {
+		.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+	};
+	struct pathbuf b;
+
+	for (size_t i = 0; i < rf->n; i++)
+		if (!under_tmp(&rf->entries[i]) && mount_entry(&rf->entries[i], ROOT, NULL))
+			return STEP_MOUNT_BIND;
+	for (size_t i = 0; i < sizeof(mountpoints) / sizeof(mountpoints[0]); i++)
+		if (mkdir(cat(&b, ROOT, mountpoints[i]), 0755) && errno != EEXIST)
+			return STEP_MOUNT_ROOT;
+	if (mount_setattr(AT_FDCWD, ROOT, AT_RECURSIVE, &ro, sizeof(ro)))
+		return STEP_MOUNT_READONLY;
+	for (size_t i = 0; i < rf->nhide; i++)
+		if (mount("hidden", cat(&b, ROOT, rf->hide[i]), "tmpfs",
+			  MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0755") &&
+		    errno != ENOENT && errno != ENOTDIR)
+			return STEP_MOUNT_READONLY;
 	return 0;
 }
 
@@ -344,51 +336,29 @@ static const char *action_opts(const struct spawn_plan *p, char *out)
 
 static int child_mounts(const struct spawn_plan *p)
 {
-	static const char *const mountpoints[] = { "/proc", "/dev", "/sys", "/tmp", "/run",
-						   "/action" };
-	struct mount_attr ro = {
-		.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
-	};
 	const struct rootfs *rf = p->rootfs;
-	struct pathbuf b, src;
+	int tmp_fds[SPAWN_MAX_TMP_BINDS], step;
+	size_t n, ntmp = 0;
 	char opts[64];
-	int platform_fds[SPAWN_MAX_BINDS];
-	size_t n, nplatform = 0;
 
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
 		return STEP_MOUNT_PRIVATE;
-	for (; p->platform_dirs && p->platform_dirs[nplatform] && nplatform < SPAWN_MAX_BINDS;
-	     nplatform++) {
-		platform_fds[nplatform] =
-			open(p->platform_dirs[nplatform], O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (platform_fds[nplatform] < 0)
+	for (size_t i = 0; i < rf->n; i++) {
+		if (!under_tmp(&rf->entries[i]))
+			continue;
+		if (ntmp == SPAWN_MAX_TMP_BINDS) {
+			errno = E2BIG;
+			return STEP_MOUNT_BIND;
+		}
+		tmp_fds[ntmp] = open(rf->entries[i].path, O_PATH | O_CLOEXEC);
+		if (tmp_fds[ntmp++] < 0)
 			return STEP_MOUNT_BIND;
 	}
 	if (mount("xwhisk", ROOT, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k"))
 		return STEP_MOUNT_ROOT;
-	for (size_t i = 0; i < rf->n; i++) {
-		const struct rootfs_entry *e = &rf->entries[i];
-
-		cat(&b, ROOT "/", e->name);
-		if (e->link[0]) {
-			if (symlink(e->link, b.s))
-				return STEP_MOUNT_BIND;
-			continue;
-		}
-		if (mkdir(b.s, 0755) ||
-		    mount(cat(&src, "/", e->name), b.s, NULL, MS_BIND | MS_REC, NULL))
-			return STEP_MOUNT_BIND;
-	}
-	for (size_t i = 0; i < sizeof(mountpoints) / sizeof(mountpoints[0]); i++)
-		if (mkdir(cat(&b, ROOT, mountpoints[i]), 0755))
-			return STEP_MOUNT_ROOT;
-	if (mount_setattr(AT_FDCWD, ROOT, AT_RECURSIVE, &ro, sizeof(ro)))
-		return STEP_MOUNT_READONLY;
-	for (size_t i = 0; i < rf->nhide; i++)
-		if (mount("hidden", cat(&b, ROOT, rf->hide[i]), "tmpfs",
-			  MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0755") &&
-		    errno != ENOENT && errno != ENOTDIR)
-			return STEP_MOUNT_READONLY;
+	step = child_view(rf);
+	if (step)
+		return step;
 	if (mount("proc", ROOT "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL))
 		return STEP_MOUNT_PROC;
 	/* A fresh sysfs shows the sandbox's own network devices, not the host's. */
@@ -402,9 +372,8 @@ static int child_mounts(const struct spawn_plan *p)
 	memcpy(opts + n, "m", 2);
 	if (mount("tmpfs", ROOT "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, opts))
 		return STEP_MOUNT_TMP;
-	for (size_t i = 0; i < nplatform; i++)
-		if (bind_platform_dir(p->platform_dirs[i], platform_fds[i]))
-			return STEP_MOUNT_BIND;
+	if (mount_tmp_entries(rf, tmp_fds))
+		return STEP_MOUNT_BIND;
 	/* The action's files live in memory the sandbox's cgroup is charged for, up to its
 	 * memory limit: an action cannot fill the host's disk through /action. */
 	if (mount("tmpfs", ROOT "/action", "tmpfs", MS_NOSUID | MS_NODEV, action_opts(p, opts)))
@@ -521,6 +490,9 @@ static __attribute__((noreturn)) void child_main(const struct spawn_plan *p)
 		child_fail(sfd, STEP_FDS, errno);
 	if (child_privileges(p))
 		child_fail(sfd, STEP_PRIVS, errno);
+	/* Last: the filter refuses nothing the steps above need, but it is the command's. */
+	if (p->seccomp && syscall_filter_install(p->seccomp))
+		child_fail(sfd, STEP_SECCOMP, errno);
 	umask(022);
 	report(sfd, "S", 1);
 	execve(p->argv[0], p->argv, p->envp);

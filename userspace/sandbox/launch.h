@@ -4,10 +4,10 @@
  * namespaces, then, in the child and before exec:
  *   join the cgroup; create the veth pair (host end on the bridge, "eth0" inside) and
  *   give eth0 its address and default route; build the root: a read-only view of the
- *   host's top-level directories on a small tmpfs, a fresh /proc and /sys, a minimal
- *   /dev, a private /tmp and the action's directory at /action; pivot into it; set the
- *   hostname; drop every capability (bounding set included), switch to the sandbox
- *   user, set no_new_privs; exec the kind's command.
+ *   host paths the runtimes need (rootfs.c) on a small tmpfs, a fresh /proc and /sys, a
+ *   minimal /dev, a private /tmp and the action's directory at /action; pivot into it;
+ *   set the hostname; drop every capability (bounding set included), switch to the
+ *   sandbox user, set no_new_privs, install the seccomp filter; exec the kind's command.
  *
  * The child reports on status_fd: "V<ifindex>\n" when the veth exists (if the plan has a
  * network policy gate), "S" when the setup is done, "E<step>:<errno>\n" when a step failed. Readiness after that is the command's business (XWHISK_READY_FD) or
@@ -18,6 +18,7 @@
 #define XWHISK_SANDBOX_LAUNCH_H
 
 #include <limits.h>
+#include <linux/filter.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <sys/types.h>
@@ -30,20 +31,27 @@
 #define SPAWN_LOOP_OUT_FD 5 /* ... and its results */
 #define SPAWN_OOM_FD 6     /* the memory cgroup's OOM counter file */
 
-/* The host's top-level directories and symlinks, scanned once. */
+/* One host path a sandbox sees, read-only, at the same path (rootfs.c). */
 struct rootfs_entry {
-	char name[NAME_MAX + 1];
-	char link[PATH_MAX]; /* symlink target, "" for a directory */
+	char *path;
+	char *link; /* recreated as this symlink (/bin -> usr/bin) rather than bound */
+	bool dir;   /* else a file */
 };
 
 struct rootfs {
 	struct rootfs_entry *entries;
-	size_t n;
+	size_t n, cap;
 	char **hide; /* host directories masked by an empty read-only tmpfs */
 	size_t nhide;
 };
 
-int rootfs_scan(struct rootfs *rf, const char *const *hide);
+/*
+ * The allow-list (programs, libraries, a few files of /etc) plus expose: absolute host
+ * paths (a file or a directory) the sandbox must see too. On failure *bad names the
+ * expose path at fault, if any.
+ */
+int rootfs_scan(struct rootfs *rf, const char *const *expose, const char *const *hide,
+		const char **bad);
 void rootfs_free(struct rootfs *rf);
 
 enum spawn_step {
@@ -66,18 +74,17 @@ enum spawn_step {
 	STEP_PRIVS,
 	STEP_EXEC,
 	STEP_NET_POLICY,
+	STEP_SECCOMP,
 };
 
 const char *spawn_step_name(int step);
 
-#define SPAWN_MAX_BINDS 4
+/* At most this many rootfs entries under /tmp (bound after the sandbox's own /tmp). */
+#define SPAWN_MAX_TMP_BINDS 4
 
 struct spawn_plan {
 	const struct rootfs *rootfs;
-	/* Host directories the command needs (the proxy's, the runtimes') that may live
-	 * under a directory sandboxes get privately (/tmp, /run): bound read-only at the
-	 * same path. At most SPAWN_MAX_BINDS, NULL-terminated. */
-	const char *const *platform_dirs;
+	const struct sock_fprog *seccomp; /* installed last before exec, or NULL */
 	unsigned tmp_mb;   /* size of /tmp */
 	const char *hostname;
 	/* network */

@@ -59,11 +59,16 @@ static int manager_load(struct sandbox_manager *m, const struct sandbox_config *
 		pr_err("sandbox: cannot create %s: %s", m->state_dir, strerror(-err));
 		return err;
 	}
-	m->platform_dirs[0] = dir_of(cfg->proxy);
-	m->platform_dirs[1] = strdup(runtimes_dir);
-	if (!m->platform_dirs[0] || !m->platform_dirs[1])
-		return -ENOMEM;
-	err = manifest_load(&m->manifest, cfg->runtimes, cfg->proxy, runtimes_dir);
+	/* Resolved: sandboxes see these two at their real paths and nothing around them. */
+	m->proxy = realpath(cfg->proxy, NULL);
+	m->runtimes_dir = realpath(runtimes_dir, NULL);
+	if (!m->proxy || !m->runtimes_dir) {
+		err = -errno;
+		pr_err("sandbox: cannot find %s: %s", m->proxy ? runtimes_dir : cfg->proxy,
+		       strerror(-err));
+		return err;
+	}
+	err = manifest_load(&m->manifest, cfg->runtimes, m->proxy, m->runtimes_dir);
 	if (err) {
 		pr_err("sandbox: cannot load the runtimes manifest %s: %s", cfg->runtimes,
 		       strerror(-err));
@@ -110,16 +115,41 @@ static int manager_host_setup(struct sandbox_manager *m, const struct sandbox_co
 	return 0;
 }
 
-/* The host's root as sandboxes see it, without the state directory and cfg->hide. */
-static int manager_rootfs(struct sandbox_manager *m, const struct sandbox_config *cfg)
+/*
+ * What sandboxes see of the host (rootfs.c's allow-list, the proxy, the runtimes, the
+ * operator's cfg->expose and $XWHISK_SANDBOX_EXPOSE; without the state directory and
+ * cfg->hide) and the system calls they may make.
+ */
+static int manager_confinement(struct sandbox_manager *m, const struct sandbox_config *cfg)
 {
-	const char *hide[64] = { NULL };
-	size_t nhide = 0;
+	const char *hide[64] = { NULL }, *expose[64] = { NULL }, *bad = NULL;
+	const char *env = getenv("XWHISK_SANDBOX_EXPOSE");
+	char *list = env ? strdup(env) : NULL, *save = NULL;
+	size_t nhide = 0, nexpose = 0;
+	int err;
 
 	hide[nhide++] = m->state_dir;
 	for (size_t i = 0; cfg->hide && cfg->hide[i] && nhide < ARRAY_SIZE(hide) - 1; i++)
 		hide[nhide++] = cfg->hide[i];
-	return rootfs_scan(&m->rootfs, hide);
+	expose[nexpose++] = m->proxy;
+	expose[nexpose++] = m->runtimes_dir;
+	for (size_t i = 0; cfg->expose && cfg->expose[i] && nexpose < ARRAY_SIZE(expose) - 1;
+	     i++)
+		expose[nexpose++] = cfg->expose[i];
+	for (char *p = list ? strtok_r(list, ",", &save) : NULL;
+	     p && nexpose < ARRAY_SIZE(expose) - 1; p = strtok_r(NULL, ",", &save))
+		expose[nexpose++] = p;
+	err = env && !list ? -ENOMEM : rootfs_scan(&m->rootfs, expose, hide, &bad);
+	if (err)
+		pr_err("sandbox: cannot show %s to sandboxes: %s", bad ? bad : "the host",
+		       strerror(-err));
+	free(list);
+	if (err)
+		return err;
+	err = syscall_filter_build(&m->filter);
+	if (err)
+		pr_err("sandbox: cannot build the seccomp filter: %s", strerror(-err));
+	return err;
 }
 
 struct sandbox_manager *sandbox_manager_new(struct loop *loop, const struct sandbox_config *cfg,
@@ -140,6 +170,7 @@ struct sandbox_manager *sandbox_manager_new(struct loop *loop, const struct sand
 	}
 	m->loop = loop;
 	m->nl.fd = -1;
+	m->filter.memfd = -1;
 	if (cb)
 		m->cb = *cb;
 	m->cb_data = data;
@@ -157,7 +188,7 @@ struct sandbox_manager *sandbox_manager_new(struct loop *loop, const struct sand
 	if (!err)
 		err = manager_net_open(m, cfg);
 	if (!err)
-		err = manager_rootfs(m, cfg);
+		err = manager_confinement(m, cfg);
 	if (!err)
 		err = kind_pools_init(m);
 	if (err)
@@ -197,12 +228,13 @@ void sandbox_manager_free(struct sandbox_manager *m)
 	(void)cgroup_tree_remove(&m->cgtree);
 	manifest_free(&m->manifest);
 	rootfs_free(&m->rootfs);
+	syscall_filter_free(&m->filter);
 	ipam_free(&m->ipam);
 	rtnl_close(&m->nl);
 	manager_net_close(m);
 	free(m->state_dir);
-	free(m->platform_dirs[0]);
-	free(m->platform_dirs[1]);
+	free(m->proxy);
+	free(m->runtimes_dir);
 	free(m->api_host);
 	free(m);
 }

@@ -239,6 +239,42 @@ int rtnl_route_default(struct rtnl *nl, int ifindex, in_addr_t gw)
 	return rtnl_talk(nl, &r, 0);
 }
 
+static int route_request(struct rtnl *nl, uint16_t type, uint16_t flags, in_addr_t dst,
+			 int prefix, in_addr_t gw, unsigned char protocol)
+{
+	struct nlreq r;
+	struct rtmsg *rt;
+	int err = 0;
+
+	req_init(&r, type, NLM_F_ACK | flags);
+	rt = req_put(&r, sizeof(*rt));
+	rt->rtm_family = AF_INET;
+	rt->rtm_dst_len = (unsigned char)prefix;
+	rt->rtm_table = RT_TABLE_MAIN;
+	rt->rtm_protocol = protocol;
+	rt->rtm_scope = RT_SCOPE_UNIVERSE;
+	rt->rtm_type = RTN_UNICAST;
+	err |= nla_put(&r, RTA_DST, &dst, sizeof(dst));
+	if (gw)
+		err |= nla_put(&r, RTA_GATEWAY, &gw, sizeof(gw));
+	if (err)
+		return -EMSGSIZE;
+	return rtnl_talk(nl, &r, 0);
+}
+
+int rtnl_route_add(struct rtnl *nl, in_addr_t dst, int prefix, in_addr_t gw,
+		   unsigned char protocol)
+{
+	return route_request(nl, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, dst, prefix, gw,
+			     protocol);
+}
+
+int rtnl_route_del(struct rtnl *nl, in_addr_t dst, int prefix, in_addr_t gw,
+		   unsigned char protocol)
+{
+	return route_request(nl, RTM_DELROUTE, 0, dst, prefix, gw, protocol);
+}
+
 int rtnl_bridge_ensure(struct rtnl *nl, const char *name, in_addr_t gw, int prefix)
 {
 	/*

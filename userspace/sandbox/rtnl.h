@@ -40,5 +40,12 @@ int rtnl_link_index(struct rtnl *nl, const char *name);
 int rtnl_link_del(struct rtnl *nl, const char *name);
 int rtnl_addr_add(struct rtnl *nl, int ifindex, in_addr_t addr, int prefix);
 int rtnl_route_default(struct rtnl *nl, int ifindex, in_addr_t gw);
+/* A route to dst/prefix via gw (network order; -EEXIST when one to dst/prefix exists),
+ * and the removal of one of protocol's (gw 0: whatever its gateway; -ESRCH when none);
+ * protocol marks whose it is (ip route ... proto N). */
+int rtnl_route_add(struct rtnl *nl, in_addr_t dst, int prefix, in_addr_t gw,
+		   unsigned char protocol);
+int rtnl_route_del(struct rtnl *nl, in_addr_t dst, int prefix, in_addr_t gw,
+		   unsigned char protocol);
 
 #endif

@@ -5,8 +5,9 @@
  *
  * Each sandbox has new network, PID, mount, IPC and UTS namespaces, a cgroup (v1 or
  * v2) limiting memory, CPU weight and pids, no capabilities, no_new_privs, an
- * unprivileged uid, a read-only view of the host file system with a private /tmp and
- * its action's directory at /action, and a veth pair to a node bridge. It runs the
+ * unprivileged uid, a seccomp filter, a read-only view of what the runtimes need of the
+ * host file system (an allow-list) with a private /tmp and its action's directory at
+ * /action, and a veth pair to a node bridge. It runs the
  * command the runtimes manifest gives for its kind (xwhisk-proxy, or any server that
  * speaks /init and /run). See docs/SANDBOXES.md.
  *
@@ -83,7 +84,8 @@ enum sandbox_stream {
 
 enum sandbox_exit_reason {
 	SANDBOX_EXITED, /* its init exited: status is the exit code (0 when unknown) */
-	SANDBOX_KILLED, /* its init was killed by a signal: status is the signal */
+	SANDBOX_KILLED, /* its init was killed by a signal from outside (nothing in it can),
+			 * or the host's OOM killer took it: the platform's failure */
 	SANDBOX_OOM,    /* a process in it hit the memory limit and was OOM-killed */
 };
 
@@ -110,6 +112,10 @@ struct sandbox_config {
 	const char *cgroup_parent; /* "xwhisk" (under our own cgroup) or "/xwhisk" (root) */
 	const char *api_host;      /* __OW_API_HOST in every sandbox, if set */
 	const char *const *hide;   /* more host directories to hide (NULL-terminated) */
+	/* More host paths (absolute; files or directories) sandboxes see read-only, beside
+	 * the programs, libraries and runtimes (NULL-terminated); $XWHISK_SANDBOX_EXPOSE
+	 * adds a comma-separated list. */
+	const char *const *expose;
 	unsigned uid, gid;         /* the sandbox user; 0 means 65534 (never root) */
 	unsigned max_starting;     /* sandboxes started at once (default 8) */
 	unsigned start_timeout_ms; /* a start that takes longer fails (default 30000) */

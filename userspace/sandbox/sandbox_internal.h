@@ -32,6 +32,7 @@
 #include "persist.h"
 #include "rtnl.h"
 #include "sandbox.h"
+#include "syscall_filter.h"
 #include "zygote.h"
 
 #define DEFAULT_MAX_STARTING 8
@@ -120,7 +121,8 @@ struct sandbox_manager {
 	struct sandbox_callbacks cb;
 	void *cb_data;
 	char *state_dir;
-	char *platform_dirs[3]; /* the proxy's directory, the runtimes', NULL */
+	char *proxy, *runtimes_dir; /* resolved: where sandboxes see them (exposed) */
+	struct syscall_filter filter;
 	char *api_host;
 	uid_t uid;
 	gid_t gid;

@@ -193,7 +193,7 @@ int kind_pools_init(struct sandbox_manager *m)
 			char *zenv[] = { "PATH=" SANDBOX_PATH, "LANG=C.UTF-8", "LD_BIND_NOW=1",
 					 NULL };
 
-			kp->zygote = zygote_new(m->loop, rt->zygote, zenv);
+			kp->zygote = zygote_new(m->loop, rt->zygote, zenv, m->filter.memfd);
 		}
 	}
 	return 0;

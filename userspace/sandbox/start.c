@@ -219,7 +219,7 @@ static void start_plan(struct sandbox *sb, const struct start_fds *f, struct spa
 	struct sandbox_manager *m = sb->m;
 
 	plan->rootfs = &m->rootfs;
-	plan->platform_dirs = (const char *const *)m->platform_dirs;
+	plan->seccomp = &m->filter.prog;
 	plan->tmp_mb = sb->st.memory_mb;
 	plan->hostname = "sandbox";
 	plan->host_nl_fd = f->hostnl.fd;

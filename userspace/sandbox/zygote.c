@@ -27,6 +27,7 @@ struct zreq {
 struct zygote {
 	struct loop *loop;
 	char **argv, **envp;
+	int filter_fd; /* the manager's */
 	pid_t pid;
 	int pidfd, sock;
 	bool ready;
@@ -169,6 +170,7 @@ static int zygote_start(struct zygote *z)
 					       POSIX_SPAWN_SETSID);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, sv[1], 3);
+	posix_spawn_file_actions_adddup2(&fa, z->filter_fd, 4);
 	err = -posix_spawn(&pid, z->argv[0], &fa, &attr, z->argv, z->envp);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
@@ -188,7 +190,8 @@ static int zygote_start(struct zygote *z)
 	return 0;
 }
 
-struct zygote *zygote_new(struct loop *loop, char *const argv[], char *const envp[])
+struct zygote *zygote_new(struct loop *loop, char *const argv[], char *const envp[],
+			  int filter_fd)
 {
 	struct zygote *z = calloc(1, sizeof(*z));
 
@@ -196,6 +199,7 @@ struct zygote *zygote_new(struct loop *loop, char *const argv[], char *const env
 		return NULL;
 	z->loop = loop;
 	z->pidfd = z->sock = -1;
+	z->filter_fd = filter_fd;
 	z->argv = strv_dup(argv);
 	z->envp = strv_dup(envp);
 	if (!z->argv || !z->envp) {

@@ -463,6 +463,7 @@ module.exports = {
   expectError,
   sleep,
   request,
+  freePort,
   GUEST_AUTH,
   SYSTEM_AUTH,
   TOP,

@@ -358,11 +358,15 @@ static void on_run_answer(struct http_response *resp, int err, void *data)
 		broken = true;
 	} else if (err) {
 		const char *why = pool_death_reason(node, inv->slot, inv->slot_generation);
+		bool killed = why && !strcmp(why, "killed");
 
-		inv->status = ACTIVATION_DEVELOPER_ERROR;
+		/* Killed from outside (the host out of memory): the platform failed, not the
+		 * action. */
+		inv->status = killed ? ACTIVATION_WHISK_ERROR : ACTIVATION_DEVELOPER_ERROR;
 		json_decref(inv->result);
 		inv->result = record_error(
-			why && !strcmp(why, "oom")
+			killed ? SANDBOX_KILLED_MSG
+			: why && !strcmp(why, "oom")
 				? "The action exhausted its memory and was aborted."
 				: "The action did not produce a valid response and exited unexpectedly.");
 		broken = true;

@@ -20,19 +20,31 @@ static uint32_t window_add(__u64 *window, uint32_t minute)
 	return (uint32_t)new;
 }
 
+/* A window's count in minute (0 when it holds an older minute). */
+static uint32_t window_count(const __u64 *window, uint32_t minute)
+{
+	__u64 v = __atomic_load_n(window, __ATOMIC_RELAXED);
+
+	return (uint32_t)(v >> 32) == minute ? (uint32_t)v : 0;
+}
+
 static uint32_t seconds_to_next_minute(uint64_t now_ms)
 {
 	return (uint32_t)((60000 - now_ms % 60000 + 999) / 1000);
 }
 
-/* One more in the calendar minute's window; THROTTLE_RATE past per_minute. */
+/* One more in the calendar minute's window; THROTTLE_RATE once per_minute were admitted.
+ * Rejected requests count in the window (OpenWhisk's count) and in its rejected twin, so
+ * that a share raised during the minute admits as many more (see maps.h). */
 static struct throttle_result rate_check(struct xw_namespace *ns, __u64 *window,
-					 uint32_t per_minute, uint64_t now_ms)
+					 __u64 *rejected, uint32_t per_minute, uint64_t now_ms)
 {
 	struct throttle_result r = { THROTTLE_OK, 0, 0, 0 };
+	uint32_t minute = (uint32_t)(now_ms / 60000);
 
-	r.count = window_add(window, (uint32_t)(now_ms / 60000));
-	if (r.count > per_minute) {
+	r.count = window_add(window, minute);
+	if (r.count - window_count(rejected, minute) > per_minute) {
+		window_add(rejected, minute);
 		r.verdict = THROTTLE_RATE;
 		r.allowed = per_minute;
 		r.retry_after_s = seconds_to_next_minute(now_ms);
@@ -45,7 +57,7 @@ struct throttle_result throttle_invoke(struct xw_namespace *ns, uint64_t now_ms)
 {
 	uint32_t concurrent = __atomic_load_n(&ns->concurrent_invocations, __ATOMIC_RELAXED);
 	struct throttle_result r = rate_check(
-		ns, &ns->invocation_window,
+		ns, &ns->invocation_window, &ns->invocation_rejected,
 		__atomic_load_n(&ns->invocations_per_minute, __ATOMIC_RELAXED), now_ms);
 	uint32_t inflight;
 
@@ -78,7 +90,7 @@ void throttle_release(struct xw_namespace *ns)
 
 struct throttle_result throttle_fire(struct xw_namespace *ns, uint64_t now_ms)
 {
-	return rate_check(ns, &ns->fire_window,
+	return rate_check(ns, &ns->fire_window, &ns->fire_rejected,
 			  __atomic_load_n(&ns->fires_per_minute, __ATOMIC_RELAXED), now_ms);
 }
 

@@ -3,7 +3,8 @@
  * Namespace throttles, on the memory-mapped "namespaces" map so every worker (and a
  * restarted node) shares them: invocations per calendar minute, concurrent invocations,
  * trigger fires per calendar minute. As in OpenWhisk, a request is counted first and then
- * checked, and rejected requests count too.
+ * checked, and rejected requests count too; the limit is on those admitted, so a limit
+ * raised during the minute (a cluster node's share, budget_lease.h) admits as many more.
  */
 #ifndef XWHISK_THROTTLE_H
 #define XWHISK_THROTTLE_H

@@ -9,6 +9,7 @@
 #include "node/ingress/forward.h"
 #include "json.h"
 #include "log.h"
+#include "node/ctlclient.h"
 #include "node/ingress/reply.h"
 
 /* The controller's own request timeout is 65 s (OpenWhisk's); wait a little longer. */
@@ -16,7 +17,7 @@
 
 struct forwarder {
 	struct loop *loop;
-	struct http_pool *pool;
+	struct ctlclient *cc;
 	struct action_cache *actions;
 };
 
@@ -24,6 +25,9 @@ struct forward_call {
 	struct forwarder *fw;
 	struct http_request *req;
 	char tid[72];
+	struct buf hdrs;   /* kept to send it to the next controller */
+	unsigned idx;      /* the controller it went to */
+	unsigned tries;
 };
 
 static const char *const hop_headers[] = {
@@ -57,15 +61,15 @@ int url_host_port(const char *url, char *host, size_t hostlen, int *port)
 	return *port > 0 && *port < 65536 ? 0 : -EINVAL;
 }
 
-struct forwarder *forwarder_new(struct loop *loop, struct http_pool *pool,
+struct forwarder *forwarder_new(struct loop *loop, struct ctlclient *cc,
 				struct action_cache *actions)
 {
-	struct forwarder *fw = pool ? calloc(1, sizeof(*fw)) : NULL;
+	struct forwarder *fw = cc ? calloc(1, sizeof(*fw)) : NULL;
 
 	if (!fw)
 		return NULL;
 	fw->loop = loop;
-	fw->pool = pool;
+	fw->cc = cc;
 	fw->actions = actions;
 	return fw;
 }
@@ -102,6 +106,28 @@ void forwarder_free(struct forwarder *fw)
 	free(fw);
 }
 
+static void on_response(struct http_response *resp, int err, void *data);
+
+static void forward_call_free(struct forward_call *fc)
+{
+	buf_free(&fc->hdrs);
+	free(fc);
+}
+
+/* Sends the request to the current controller. */
+static int forward_send(struct forward_call *fc)
+{
+	struct http_request *req = fc->req;
+
+	fc->idx = ctlclient_target(fc->fw->cc);
+	fc->tries++;
+	return http_pool_call(ctlclient_pool(fc->fw->cc), http_method_str(req->method), req->url,
+			      fc->hdrs.data, req->body.data, req->body.len, FORWARD_TIMEOUT_MS,
+			      on_response, fc) ?
+		       0 :
+		       -ECONNREFUSED;
+}
+
 static void on_response(struct http_response *resp, int err, void *data)
 {
 	struct forward_call *fc = data;
@@ -109,12 +135,17 @@ static void on_response(struct http_response *resp, int err, void *data)
 	const char *ctype = NULL;
 
 	if (err) {
+		ctlclient_failover(fc->fw->cc, fc->idx, strerror(-err));
+		/* Only a request that never reached it is sent again: a write that did may
+		 * have been made. */
+		if (err == -ECONNREFUSED && fc->tries < ctlclient_count(fc->fw->cc) && !forward_send(fc))
+			return;
 		pr_warn("forward: %s %s (tid %s): %s", http_method_str(req->method), req->url,
 			fc->tid, strerror(-err));
 		reply_error(req, fc->tid, err == -ETIMEDOUT ? 503 : 502, "%s",
 			    err == -ETIMEDOUT ? "The controller did not answer in time."
 					      : "The controller is not reachable.");
-		free(fc);
+		forward_call_free(fc);
 		return;
 	}
 	for (size_t i = 0; i < resp->nheaders; i++) {
@@ -128,13 +159,12 @@ static void on_response(struct http_response *resp, int err, void *data)
 	http_resp_header(req, "X-Request-ID", "%s", fc->tid);
 	drop_cached(fc->fw, req, resp);
 	http_resp_send(req, resp->status, ctype, resp->body.data, resp->body.len);
-	free(fc);
+	forward_call_free(fc);
 }
 
 void forwarder_pass(struct forwarder *fw, struct http_request *req, const char *tid)
 {
 	struct forward_call *fc = calloc(1, sizeof(*fc));
-	struct buf hdrs = BUF_INIT;
 	int err = 0;
 
 	if (!fc) {
@@ -146,18 +176,15 @@ void forwarder_pass(struct forwarder *fw, struct http_request *req, const char *
 	snprintf(fc->tid, sizeof(fc->tid), "%s", tid);
 	for (size_t i = 0; i < req->nheaders; i++)
 		if (!is_hop(req->headers[i].name))
-			err |= buf_printf(&hdrs, "%s: %s\r\n", req->headers[i].name,
+			err |= buf_printf(&fc->hdrs, "%s: %s\r\n", req->headers[i].name,
 					  req->headers[i].value);
 	/* peer is "address:port"; the address itself may hold colons (IPv6) */
-	err |= buf_printf(&hdrs, "X-Request-ID: %s\r\nX-Forwarded-For: %.*s\r\n", tid,
+	err |= buf_printf(&fc->hdrs, "X-Request-ID: %s\r\nX-Forwarded-For: %.*s\r\n", tid,
 			  (int)(strrchr(req->peer, ':') ? strrchr(req->peer, ':') - req->peer
 							: (ptrdiff_t)strlen(req->peer)),
 			  req->peer);
-	if (err || !http_pool_call(fw->pool, http_method_str(req->method), req->url, hdrs.data,
-				   req->body.data, req->body.len, FORWARD_TIMEOUT_MS, on_response,
-				   fc)) {
+	if (err || forward_send(fc)) {
 		reply_error(req, tid, 502, "%s", "The controller is not reachable.");
-		free(fc);
+		forward_call_free(fc);
 	}
-	buf_free(&hdrs);
 }

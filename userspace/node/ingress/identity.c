@@ -11,6 +11,7 @@
 #include "json.h"
 #include "log.h"
 #include "node/ingress/ns_table.h"
+#include "node/manager/budget_lease.h"
 #include "util.h"
 
 struct fetch {
@@ -108,19 +109,21 @@ int identity_lookup(struct node *node, struct identity_cache *cache, const char 
 	return 0;
 }
 
-/* Writes the namespace's limits where the throttles read them. */
+/* Hands the namespace's limits to the lease, which writes this node's share of them where
+ * the throttles read it. */
 static void apply_limits(struct node *node, uint32_t idx, json_t *limits)
 {
-	struct xw_namespace *ns = &node->maps->namespaces[idx];
-	json_int_t v;
+	static const char *const names[BUDGET_KINDS] = {
+		[BUDGET_INVOCATIONS] = "invocationsPerMinute",
+		[BUDGET_CONCURRENT] = "concurrentInvocations",
+		[BUDGET_FIRES] = "firesPerMinute",
+	};
+	uint32_t limit[BUDGET_KINDS];
 
-	v = json_integer_value(json_object_get(limits, "invocationsPerMinute"));
-	__atomic_store_n(&ns->invocations_per_minute, (uint32_t)v, __ATOMIC_RELAXED);
-	v = json_integer_value(json_object_get(limits, "concurrentInvocations"));
-	__atomic_store_n(&ns->concurrent_invocations, (uint32_t)v, __ATOMIC_RELAXED);
-	v = json_integer_value(json_object_get(limits, "firesPerMinute"));
-	__atomic_store_n(&ns->fires_per_minute, (uint32_t)v, __ATOMIC_RELAXED);
-	__atomic_or_fetch(&ns->flags, XW_NS_IN_USE, __ATOMIC_RELAXED);
+	for (int k = 0; k < BUDGET_KINDS; k++)
+		limit[k] = (uint32_t)json_integer_value(json_object_get(limits, names[k]));
+	budget_lease_set_limits(node, idx, limit);
+	__atomic_or_fetch(&node->maps->namespaces[idx].flags, XW_NS_IN_USE, __ATOMIC_RELAXED);
 }
 
 static void on_identity(int status, json_t *body, void *data)

@@ -31,6 +31,9 @@
 
 #define DRAIN_POLL_MS 2
 #define PIPE_CHUNK (1 << 16)
+#define CATCH_UP_CHUNK (256 << 10) /* client bytes read by hand before the splice, at most */
+#define PROBE_DELAY_MS 20	   /* a dying process's listener closes after its connections */
+#define PROBE_MS 200		   /* how long the action's server has to accept a probe */
 
 /* ---- sock_accel, loaded once for every worker ---- */
 
@@ -98,9 +101,9 @@ void stream_metrics(struct buf *b)
 enum stream_state {
 	ST_WAITING,    /* admitted, waiting for room in a sandbox */
 	ST_CONNECTING, /* the client's socket taken, connecting to the action's server */
-	ST_HEAD,       /* writing the request head and the body read so far */
+	ST_HEAD,       /* writing the request head, the body read so far, what followed */
 	ST_FLOWING,    /* spliced (or relayed) both ways */
-	ST_DRAINING,   /* the action's server closed: the last bytes are on their way */
+	ST_DRAINING,   /* the action's server closed: is it alive? the last bytes go out */
 };
 
 /* One direction of the userspace relay: src -> pipe -> dst. */
@@ -125,8 +128,17 @@ struct stream {
 	struct invocation *inv;
 	enum stream_state state;
 	int cfd, sfd;
-	struct buf to_sandbox; /* the head, then the body the HTTP server had read */
+	struct buf to_sandbox; /* the head, the body the HTTP server had read, what followed */
+	struct buf to_client;  /* held answer bytes forwarded by hand, waiting for room */
 	size_t head_len;
+	uint64_t body_len; /* the request body's length (0: none) */
+	bool caught_up;	   /* the client's queue was read to an skb's end: it may join */
+	bool client_eof;   /* the client ended its side after a whole request */
+	bool client_done;  /* the client left while the probe ran */
+	bool probing;	   /* is the action's server alive after it closed? */
+	bool drained;	   /* every byte of the answer is in the client's socket */
+	int probe_fd;
+	bool sandbox_died;  /* no: its process ended mid-stream */
 	uint64_t body_read; /* body bytes sent outside the splice (read by the server) */
 	/* sock_accel */
 	struct xw_accel *accel;
@@ -134,12 +146,13 @@ struct stream {
 	bool has_pair, c_in, s_in;
 	uint64_t ccookie, scookie;
 	uint64_t c_queued0; /* bytes the client's socket had queued before the answer */
+	uint64_t s_queued0; /* bytes the sandbox's socket had queued before the splice */
 	uint64_t by_hand;   /* sandbox bytes forwarded from here (held before the splice) */
 	/* relay */
 	struct relay_dir up, down;
 	bool relay;
 	int status;
-	struct loop_timer *deadline, *drain;
+	struct loop_timer *deadline, *drain, *half_close, *probe_timer;
 };
 
 static void stream_free(struct stream *s)
@@ -147,6 +160,7 @@ static void stream_free(struct stream *s)
 	if (s->taken)
 		http_req_free(s->req);
 	buf_free(&s->to_sandbox);
+	buf_free(&s->to_client);
 	free(s->target);
 	free(s);
 }
@@ -206,6 +220,28 @@ static int tcp_queued(int fd, uint64_t *out)
 	return 0;
 }
 
+/* The action's server: the stream port of the sandbox that holds the activation. */
+static void sandbox_addr(const struct stream *s, struct sockaddr_in *sa)
+{
+	const struct xw_slot *slot = &s->w->node->maps->slots[s->inv->slot];
+
+	*sa = (struct sockaddr_in){.sin_family = AF_INET};
+	memcpy(&sa->sin_addr.s_addr, slot->addr, sizeof(slot->addr));
+	sa->sin_port = htons((uint16_t)(slot->port + XW_SANDBOX_STREAM_PORT_OFFSET));
+}
+
+static void probe_close(struct stream *s)
+{
+	if (s->probe_timer)
+		loop_timer_cancel(s->w->loop, s->probe_timer);
+	s->probe_timer = NULL;
+	if (s->probe_fd >= 0) {
+		loop_del_fd(s->w->loop, s->probe_fd);
+		close(s->probe_fd);
+	}
+	s->probe_fd = -1;
+}
+
 static void relay_close(struct relay_dir *d)
 {
 	for (int i = 0; i < 2; i++)
@@ -230,7 +266,10 @@ static void stream_end(struct stream *s, int astatus, const char *why, const cha
 		loop_timer_cancel(s->w->loop, s->deadline);
 	if (s->drain)
 		loop_timer_cancel(s->w->loop, s->drain);
-	s->deadline = s->drain = NULL;
+	if (s->half_close)
+		loop_timer_cancel(s->w->loop, s->half_close);
+	s->deadline = s->drain = s->half_close = NULL;
+	probe_close(s);
 	if (s->c_in)
 		(void)xw_accel_remove(s->accel, 2 * s->pair, s->ccookie, &pc);
 	if (s->s_in)
@@ -303,6 +342,115 @@ static void on_deadline(struct loop *loop, void *data)
 	stream_end(s, ACTIVATION_DEVELOPER_ERROR, "timeout", msg, "timeout");
 }
 
+/* ---- writing without waiting ---- */
+
+/* Writes what b holds to fd without blocking: 0 once all is out, -EAGAIN when the socket
+ * is full (the caller waits for EPOLLOUT in the loop), or another negative errno. A slow
+ * peer never holds the worker, whose other requests go on meanwhile. */
+static int flush_to(int fd, struct buf *b)
+{
+	while (buf_pending(b)) {
+		ssize_t n = send(fd, buf_head(b), buf_pending(b), MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		buf_consume(b, (size_t)n);
+	}
+	buf_reset(b);
+	return 0;
+}
+
+/* Whether a client that ended its side (EOF) still gets the answer: an upgraded session
+ * (its end is passed on to the action's server) or a request whose whole body arrived
+ * (its Content-Length frames it for the server). Any other end is a client that left. */
+static bool half_close_ok(const struct stream *s, uint64_t body_in)
+{
+	return s->upgrade || (s->body_len && body_in >= s->body_len);
+}
+
+/* ---- the end of the answer ---- */
+
+/* Every byte of the answer reached the client's socket. */
+static void stream_finish(struct stream *s)
+{
+	if (s->sandbox_died)
+		stream_end(s, ACTIVATION_DEVELOPER_ERROR, "sandbox exited",
+			   "The action did not produce a valid response and exited unexpectedly.",
+			   "sandbox exited");
+	else
+		stream_end(s, ACTIVATION_SUCCESS, "complete", NULL, NULL);
+}
+
+static void on_drain_poll(struct loop *loop, void *data);
+
+static void probe_done(struct stream *s, bool died)
+{
+	probe_close(s);
+	s->probing = false;
+	s->sandbox_died = died;
+	if (s->drained || s->client_done)
+		stream_finish(s);
+}
+
+static void on_probe(struct loop *loop, int fd, uint32_t events, void *data)
+{
+	struct stream *s = data;
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = errno;
+	probe_done(s, err == ECONNREFUSED);
+}
+
+static void on_probe_timeout(struct loop *loop, void *data)
+{
+	struct stream *s = data;
+
+	s->probe_timer = NULL;
+	probe_done(s, false); /* no answer is no proof of death */
+}
+
+static void on_probe_due(struct loop *loop, void *data)
+{
+	struct stream *s = data;
+	struct sockaddr_in sa;
+
+	s->probe_timer = NULL;
+	sandbox_addr(s, &sa);
+	s->probe_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s->probe_fd < 0) {
+		probe_done(s, false);
+		return;
+	}
+	if (connect(s->probe_fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 || errno != EINPROGRESS) {
+		probe_done(s, errno == ECONNREFUSED);
+		return;
+	}
+	s->probe_timer = loop_timer_add(s->w->loop, PROBE_MS, on_probe_timeout, s);
+	if (loop_add_fd(s->w->loop, s->probe_fd, EPOLLOUT, on_probe, s) < 0)
+		probe_done(s, false);
+}
+
+/*
+ * The action's server closed its side: the end of the answer, or its process died (an
+ * exit ends its connections with a FIN too). A connection to its port a moment later,
+ * closed at once, tells: refused, the server is gone, and the record says so. The last
+ * bytes reach the client meanwhile; the session ends when both are done.
+ */
+static void sandbox_ended(struct stream *s)
+{
+	s->state = ST_DRAINING;
+	s->probing = true;
+	s->probe_timer = loop_timer_add(s->w->loop, PROBE_DELAY_MS, on_probe_due, s);
+	if (s->relay)
+		s->drained = true; /* the relay wrote all it read */
+	else
+		on_drain_poll(s->w->loop, s);
+}
+
 /* ---- the userspace relay (no sock_accel) ---- */
 
 static void relay_events(struct stream *s)
@@ -367,15 +515,29 @@ static void relay_step(struct stream *s)
 {
 	int up, down;
 
+	if (s->state == ST_DRAINING)
+		return; /* the probe decides */
 	relay_peek_status(s);
 	up = relay_pump(&s->up, s->cfd, s->sfd);
 	down = relay_pump(&s->down, s->sfd, s->cfd);
 	if (down == 1) {
-		stream_end(s, ACTIVATION_SUCCESS, "complete", NULL, NULL);
+		loop_del_fd(s->w->loop, s->cfd);
+		loop_del_fd(s->w->loop, s->sfd);
+		sandbox_ended(s);
 		return;
 	}
-	/* The client ended (or broke) its side, or the answer cannot reach it. */
-	if (up || down == -EPIPE || down == -ECONNRESET) {
+	/* The client ended its side: the answer still goes after a whole request. */
+	if (up == 1 && !s->client_eof) {
+		if (!half_close_ok(s, s->body_read + s->up.bytes)) {
+			end_client_gone(s);
+			return;
+		}
+		s->client_eof = true;
+		if (s->upgrade)
+			(void)shutdown(s->sfd, SHUT_WR);
+	}
+	/* The client broke its side, or the answer cannot reach it. */
+	if (up < 0 || down == -EPIPE || down == -ECONNRESET) {
 		end_client_gone(s);
 		return;
 	}
@@ -414,6 +576,8 @@ static int relay_start(struct stream *s)
 		return -errno;
 	s->relay = true;
 	s->state = ST_FLOWING;
+	/* A client that already ended its side is read to its end once more, here. */
+	s->client_eof = false;
 	__atomic_fetch_add(&sessions_relayed, 1, __ATOMIC_RELAXED);
 	if (watch(s, s->cfd, 0, on_relay_event) || watch(s, s->sfd, 0, on_relay_event))
 		return -errno;
@@ -433,47 +597,108 @@ static void on_drain_poll(struct loop *loop, void *data)
 	/* Every byte the sandbox sent is in the client's socket: closing loses none. */
 	if (xw_accel_peer_get(s->accel, s->scookie, &ps) || tcp_queued(s->cfd, &queued) ||
 	    queued - s->c_queued0 >= ps.bytes) {
-		stream_end(s, ACTIVATION_SUCCESS, "complete", NULL, NULL);
+		s->drained = true;
+		if (!s->probing)
+			stream_finish(s);
 		return;
 	}
 	s->drain = loop_timer_add(s->w->loop, DRAIN_POLL_MS, on_drain_poll, s);
 }
 
-/* A few bytes, on a non-blocking socket: waits (a little) for room. */
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		struct pollfd pf = {.fd = fd, .events = POLLOUT};
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EAGAIN) {
-			if (poll(&pf, 1, 1000) <= 0)
-				return -ETIMEDOUT;
-			continue;
-		}
-		if (w < 0)
-			return -errno;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-/* The client's socket is only watched for its end (EPOLLRDHUP): its bytes are the
- * verdict's alone, as reading its receive queue would race the verdict's read of it. */
-static void on_client_end(struct loop *loop, int fd, uint32_t events, void *data)
+/* An upgraded client's end goes on to the action's server once every byte the client
+ * sent is in the sandbox's socket (the verdict's redirects are asynchronous). */
+static void on_half_close_poll(struct loop *loop, void *data)
 {
 	struct stream *s = data;
+	struct xw_accel_peer pc;
+	uint64_t queued;
 
+	s->half_close = NULL;
+	if (xw_accel_peer_get(s->accel, s->ccookie, &pc) || tcp_queued(s->sfd, &queued) ||
+	    queued - s->s_queued0 >= pc.bytes) {
+		(void)shutdown(s->sfd, SHUT_WR);
+		return;
+	}
+	s->half_close = loop_timer_add(s->w->loop, DRAIN_POLL_MS, on_half_close_poll, s);
+}
+
+/* What each socket is watched for while spliced: the client's end (EPOLLRDHUP; its bytes
+ * are the verdict's alone, as reading its receive queue would race the verdict's read of
+ * it) and room for held bytes; the sandbox's held bytes and end, unless held bytes still
+ * wait for the client. */
+static void splice_events(struct stream *s)
+{
+	uint32_t ce = s->client_eof ? 0 : EPOLLRDHUP, se = 0;
+
+	if (buf_pending(&s->to_client))
+		ce |= EPOLLOUT;
+	else if (s->state == ST_FLOWING)
+		se = EPOLLIN;
+	(void)loop_mod_fd(s->w->loop, s->cfd, ce);
+	(void)loop_mod_fd(s->w->loop, s->sfd, se);
+}
+
+/* The client ended its side (or reset it) before the answer's end was seen. */
+static void client_ended(struct stream *s, uint32_t events)
+{
 	struct pollfd pf = {.fd = s->sfd, .events = POLLRDHUP};
+	uint64_t in = s->body_read;
+	int inq = 0;
 
 	/* After the answer ended (maybe seen here first), the client leaving is the usual
 	 * end. */
-	if (s->state == ST_DRAINING ||
-	    (s->sfd >= 0 && poll(&pf, 1, 0) > 0 && (pf.revents & POLLRDHUP)))
-		stream_end(s, ACTIVATION_SUCCESS, "complete", NULL, NULL);
-	else
+	if (s->state == ST_DRAINING) {
+		if (!s->probing) {
+			stream_finish(s);
+			return;
+		}
+		s->client_done = true; /* the probe finishes */
+		loop_del_fd(s->w->loop, s->cfd);
+		return;
+	}
+	if (s->sfd >= 0 && s->state == ST_FLOWING && poll(&pf, 1, 0) > 0 &&
+	    (pf.revents & POLLRDHUP)) {
+		stream_finish(s);
+		return;
+	}
+	if (s->c_in) {
+		struct xw_accel_peer pc;
+
+		if (!xw_accel_peer_get(s->accel, s->ccookie, &pc))
+			in += pc.bytes;
+	} else if (ioctl(s->cfd, SIOCINQ, &inq) == 0) {
+		in += (uint64_t)inq; /* sent, not read yet */
+	}
+	if ((events & (EPOLLHUP | EPOLLERR)) || !half_close_ok(s, in)) {
 		end_client_gone(s);
+		return;
+	}
+	s->client_eof = true;
+	if (s->state == ST_FLOWING) {
+		splice_events(s);
+		if (s->upgrade)
+			on_half_close_poll(s->w->loop, s);
+	} else {
+		(void)loop_mod_fd(s->w->loop, s->cfd, 0);
+	}
+}
+
+static void on_client_event(struct loop *loop, int fd, uint32_t events, void *data)
+{
+	struct stream *s = data;
+
+	if ((events & EPOLLOUT) && buf_pending(&s->to_client)) {
+		int err = flush_to(fd, &s->to_client);
+
+		if (err && err != -EAGAIN) {
+			end_client_gone(s);
+			return;
+		}
+		if (!err)
+			splice_events(s);
+	}
+	if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		client_ended(s, events);
 }
 
 /* A client that left can make the sandbox's side fail too: not the action's fault. */
@@ -481,7 +706,22 @@ static bool client_left(struct stream *s)
 {
 	struct pollfd pf = {.fd = s->cfd, .events = POLLRDHUP};
 
-	return poll(&pf, 1, 0) > 0 && (pf.revents & (POLLRDHUP | POLLHUP | POLLERR));
+	return poll(&pf, 1, 0) > 0 &&
+	       (pf.revents & (POLLHUP | POLLERR | (s->client_eof ? 0 : POLLRDHUP)));
+}
+
+/*
+ * EPIPE on the sandbox's socket is a redirect toward it that failed after that direction
+ * closed: ours shut down (an upgraded client's end passed on), or the action's server
+ * closed and answered a client's last (empty) skb with a reset. What the server sent, and
+ * its end, are still there to read. Reading SO_ERROR clears it.
+ */
+static bool sandbox_write_refused(int fd)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	return getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == EPIPE;
 }
 
 /* Nothing read the sandbox's socket before it joined the map (its queue holds whole skbs,
@@ -490,23 +730,29 @@ static bool client_left(struct stream *s)
 static void on_sandbox_event(struct loop *loop, int fd, uint32_t events, void *data)
 {
 	struct stream *s = data;
-	char buf[PIPE_CHUNK];
 	ssize_t n;
+	int err;
 
-	if (events & EPOLLERR) {
+	if ((events & EPOLLERR) && !sandbox_write_refused(fd)) {
 		if (client_left(s))
 			end_client_gone(s);
 		else
 			end_sandbox_failed(s, "sandbox reset the connection");
 		return;
 	}
-	n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+	if (buf_pending(&s->to_client) || buf_reserve(&s->to_client, PIPE_CHUNK))
+		return;
+	n = recv(fd, s->to_client.data, PIPE_CHUNK, MSG_DONTWAIT);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n > 0) {
 		s->by_hand += (uint64_t)n;
-		if (write_all(s->cfd, buf, (size_t)n))
+		s->to_client.len = (size_t)n;
+		err = flush_to(s->cfd, &s->to_client);
+		if (err && err != -EAGAIN)
 			end_client_gone(s);
+		else
+			splice_events(s);
 		return;
 	}
 	if (n < 0) {
@@ -517,53 +763,44 @@ static void on_sandbox_event(struct loop *loop, int fd, uint32_t events, void *d
 		return;
 	}
 	/* The action's server ended the answer: let the last bytes reach the client. */
-	s->state = ST_DRAINING;
-	(void)loop_mod_fd(s->w->loop, s->sfd, 0);
-	on_drain_poll(loop, s);
+	loop_del_fd(s->w->loop, s->sfd);
+	sandbox_ended(s);
 }
 
 /*
- * What the client sent since the take-over, read up to a moment its receive queue is
- * empty and forwarded by hand. The verdict reads whole skbs from the queue's head, and
- * would send again the part of one already read (the HTTP server reads in 64 KB pieces);
- * a short read ends on an skb's end.
+ * Reads what the client sent since the take-over into to_sandbox (which is empty), for
+ * it to go by hand. The verdict reads whole skbs from the queue's head, and would send
+ * again the part of one already read (the HTTP server reads in 64 KB pieces); a short
+ * read ends on an skb's end: the client's socket may join the splice from there.
  */
-static int drain_client(struct stream *s)
+static int client_catch_up(struct stream *s)
 {
-	size_t cap = 256 << 10;
-	char *buf = malloc(cap);
-	int err = 0;
+	struct buf *b = &s->to_sandbox;
+	ssize_t n;
 
-	if (!buf)
+	if (buf_reserve(b, CATCH_UP_CHUNK))
 		return -ENOMEM;
-	for (;;) {
-		ssize_t n = recv(s->cfd, buf, cap, MSG_DONTWAIT);
-
-		if (n < 0) {
-			err = errno == EAGAIN ? 0 : -errno;
-			break;
-		}
-		if (n == 0)
-			break; /* its end is seen through EPOLLRDHUP */
+	n = recv(s->cfd, b->data + b->len, CATCH_UP_CHUNK, MSG_DONTWAIT);
+	if (n < 0 && errno != EAGAIN && errno != EINTR)
+		return -errno;
+	/* An end (0) is seen through EPOLLRDHUP. */
+	if (n < CATCH_UP_CHUNK)
+		s->caught_up = n >= 0 || errno == EAGAIN;
+	if (n > 0) {
+		b->len += (size_t)n;
 		s->body_read += (uint64_t)n;
-		err = write_all(s->sfd, buf, (size_t)n);
-		if (err || (size_t)n < cap)
-			break;
 	}
-	free(buf);
-	return err;
+	return 0;
 }
 
-/* The head is out: the client's socket joins the splice. */
+/* The head is out and the client's queue read to an skb's end: both sockets join. */
 static void splice_start(struct stream *s)
 {
 	int err;
 
-	if (drain_client(s)) {
-		end_sandbox_failed(s, "sandbox closed the connection");
-		return;
-	}
+	buf_free(&s->to_sandbox);
 	(void)tcp_queued(s->cfd, &s->c_queued0);
+	(void)tcp_queued(s->sfd, &s->s_queued0);
 	/* Both sockets join back to back, the sandbox's first: bytes either received
 	 * meanwhile wait, unread, in its receive queue (the sandbox's answer, the client's
 	 * upload). Only an answer landing between the two insertions is held and forwarded
@@ -596,13 +833,23 @@ static void splice_start(struct stream *s)
 			 strerror(errno));
 	__atomic_fetch_add(&sessions_spliced, 1, __ATOMIC_RELAXED);
 	s->state = ST_FLOWING;
-	if (watch(s, s->cfd, EPOLLRDHUP, on_client_end) ||
-	    watch(s, s->sfd, EPOLLIN, on_sandbox_event))
+	if (watch(s, s->cfd, 0, on_client_event) || watch(s, s->sfd, 0, on_sandbox_event)) {
 		end_sandbox_failed(s, "no event for the connections");
+		return;
+	}
+	splice_events(s);
+	if (s->client_eof && s->upgrade)
+		on_half_close_poll(s->w->loop, s);
 }
 
 static void flow_start(struct stream *s)
 {
+	/* A client that already ended its side is relayed: its end stays in its queue,
+	 * where the relay reads it in order. */
+	if (s->has_pair && s->client_eof) {
+		xw_accel_pair_put(s->accel, s->pair);
+		s->has_pair = false;
+	}
 	if (s->has_pair)
 		splice_start(s);
 	else if (relay_start(s))
@@ -610,6 +857,12 @@ static void flow_start(struct stream *s)
 }
 
 /* ---- connecting and the head ---- */
+
+/* The client's end while the head goes out: the half-close rules apply already. */
+static void on_client_early_end(struct loop *loop, int fd, uint32_t events, void *data)
+{
+	client_ended(data, events);
+}
 
 static void on_sandbox_writable(struct loop *loop, int fd, uint32_t events, void *data)
 {
@@ -632,16 +885,26 @@ static void on_sandbox_writable(struct loop *loop, int fd, uint32_t events, void
 		if (s->accel && !xw_accel_pair_get(s->accel, &s->pair))
 			s->has_pair = true;
 	}
-	while (buf_pending(&s->to_sandbox)) {
-		ssize_t n = write(fd, buf_head(&s->to_sandbox), buf_pending(&s->to_sandbox));
-
-		if (n < 0 && errno == EAGAIN)
+	/* The head, then (to be spliced) what the client sent since, a piece at a time:
+	 * a sandbox that does not read leaves this waiting for EPOLLOUT, nothing else. */
+	for (;;) {
+		err = flush_to(fd, &s->to_sandbox);
+		if (err == -EAGAIN)
 			return;
-		if (n < 0) {
-			end_sandbox_failed(s, "sandbox closed the connection");
+		if (err) {
+			if (client_left(s))
+				end_client_gone(s);
+			else
+				end_sandbox_failed(s, "sandbox closed the connection");
 			return;
 		}
-		buf_consume(&s->to_sandbox, (size_t)n);
+		if (!s->has_pair || s->caught_up)
+			break;
+		err = client_catch_up(s);
+		if (err) {
+			end_client_gone(s);
+			return;
+		}
 	}
 	flow_start(s);
 }
@@ -692,6 +955,7 @@ static int build_head(struct stream *s)
 		err |= buf_printf(b, "X-OW-User: %s\r\n", s->user);
 	err |= buf_puts(b, "\r\n");
 	s->head_len = b->len;
+	s->body_len = req->early ? req->content_length : req->body.len;
 	if (!req->early && req->body.len)
 		err |= buf_append(b, req->body.data, req->body.len);
 	return err ? -ENOMEM : 0;
@@ -701,8 +965,7 @@ static int build_head(struct stream *s)
 static void on_sandbox_room(struct invocation *inv, void *data)
 {
 	struct stream *s = data;
-	const struct xw_slot *slot = &s->w->node->maps->slots[inv->slot];
-	struct sockaddr_in sa = {.sin_family = AF_INET};
+	struct sockaddr_in sa;
 	int fd;
 
 	s->inv = inv;
@@ -732,8 +995,7 @@ static void on_sandbox_room(struct invocation *inv, void *data)
 	s->body_read = s->to_sandbox.len - s->head_len;
 	s->state = ST_CONNECTING;
 	s->deadline = loop_timer_add(s->w->loop, s->timeout_ms, on_deadline, s);
-	memcpy(&sa.sin_addr.s_addr, slot->addr, sizeof(slot->addr));
-	sa.sin_port = htons((uint16_t)(slot->port + XW_SANDBOX_STREAM_PORT_OFFSET));
+	sandbox_addr(s, &sa);
 	s->sfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (s->sfd < 0 ||
 	    (connect(s->sfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EINPROGRESS) ||
@@ -745,7 +1007,7 @@ static void on_sandbox_room(struct invocation *inv, void *data)
 		return;
 	}
 	/* Only its end matters until the splice: the body waits in the kernel. */
-	if (loop_add_fd(s->w->loop, s->cfd, EPOLLRDHUP, on_client_end, s) < 0) {
+	if (loop_add_fd(s->w->loop, s->cfd, EPOLLRDHUP, on_client_early_end, s) < 0) {
 		end_client_gone(s);
 		return;
 	}
@@ -789,7 +1051,7 @@ int stream_web(const struct stream_call *call)
 	}
 	s->w = call->w;
 	s->req = req;
-	s->cfd = s->sfd = -1;
+	s->cfd = s->sfd = s->probe_fd = -1;
 	s->timeout_ms = call->a->timeout_ms;
 	s->upgrade = http_req_header(req, "Upgrade") != NULL;
 	snprintf(s->tid, sizeof(s->tid), "%s", call->tid);

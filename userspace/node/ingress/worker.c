@@ -120,9 +120,8 @@ int worker_start(struct node *node, unsigned id, struct worker **out)
 	if (!w->loop)
 		goto fail;
 	w->mailbox = mailbox_new(w->loop);
-	w->ctl = ctlclient_new(w->loop, node->cfg.controller_host, node->cfg.controller_port,
-			       node->cfg.node_token);
-	w->fw = w->ctl ? forwarder_new(w->loop, ctlclient_pool(w->ctl), w->node->actions) : NULL;
+	w->ctl = ctlclient_new(w->loop, &node->cfg.controllers, node->cfg.node_token);
+	w->fw = w->ctl ? forwarder_new(w->loop, w->ctl, w->node->actions) : NULL;
 	w->waiting = overflow_new(node->cfg.queue_max);
 	w->warm = warm_cache_new();
 	w->ids = identity_cache_new();

@@ -8,7 +8,9 @@
 #include "node/manager/agent.h"
 #include "json.h"
 #include "log.h"
+#include "node/manager/budget_lease.h"
 #include "node/manager/pool.h"
+#include "node/manager/subnet.h"
 #include "util.h"
 
 #define HEARTBEAT_MS 2000
@@ -48,19 +50,34 @@ static void on_registered(int status, json_t *body, void *data)
 			(long long)json_integer_value(idx));
 	a->index = (uint16_t)json_integer_value(idx);
 	pool_set_node_index(a->node, a->index, a->name);
+	node_subnet_answer(a->node, body);
+	budget_lease_apply(a->node->budget, json_object_get(body, "budget"));
 	schedule(a, HEARTBEAT_MS);
+}
+
+json_t *agent_registration(struct node *node, const char *subnet, json_t *sandboxes)
+{
+	struct node_config *cfg = &node->cfg;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	json_t *body;
+
+	body = json_pack("{s:s,s:s,s:i,s:I,s:i}", "name", cfg->name, "address", cfg->advertise,
+			 "memory_mb", cfg->memory_mb, "cpu_milli",
+			 (json_int_t)(cpus > 0 ? cpus : 1) * 1000, "gpus", cfg->gpus);
+	if (body && subnet)
+		json_object_set_new(body, "subnet", json_string(subnet));
+	if (body && sandboxes)
+		json_object_set_new(body, "sandboxes", sandboxes);
+	else
+		json_decref(sandboxes);
+	return body;
 }
 
 static void agent_register(struct agent *a)
 {
-	struct node_config *cfg = &a->node->cfg;
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	json_t *body;
+	json_t *body = agent_registration(a->node, pool_subnet(a->node),
+					  pool_own_sandboxes(a->node));
 
-	body = json_pack("{s:s,s:s,s:i,s:I,s:i,s:s,s:o}", "name", a->name, "address",
-			 cfg->advertise, "memory_mb", cfg->memory_mb, "cpu_milli",
-			 (json_int_t)(cpus > 0 ? cpus : 1) * 1000, "gpus", cfg->gpus, "subnet",
-			 pool_subnet(a->node), "sandboxes", pool_own_sandboxes(a->node));
 	a->in_flight = !ctlclient_call(a->cc, "POST", "/internal/v1/nodes", body, 0, on_registered,
 				       a);
 	json_decref(body);
@@ -78,10 +95,13 @@ static void on_heartbeat(int status, json_t *body, void *data)
 		agent_register(a);
 		return;
 	}
-	if (status != 200)
+	if (status != 200) {
 		pr_debug("agent: heartbeat failed (%d)", status);
-	else if (json_array_size(json_object_get(body, "unknown")))
-		pool_forget(a->node, json_object_get(body, "unknown"));
+	} else {
+		budget_lease_apply(a->node->budget, json_object_get(body, "budget"));
+		if (json_array_size(json_object_get(body, "unknown")))
+			pool_forget(a->node, json_object_get(body, "unknown"));
+	}
 	schedule(a, HEARTBEAT_MS);
 }
 
@@ -100,6 +120,7 @@ static void agent_tick(struct loop *loop, void *data)
 	}
 	snprintf(target, sizeof(target), "/internal/v1/nodes/%s/heartbeat", a->name);
 	body = pool_heartbeat(a->node);
+	json_object_set_new(body, "namespaces", budget_lease_report(a->node->budget));
 	a->in_flight = !ctlclient_call(a->cc, "POST", target, body, 0, on_heartbeat, a);
 	json_decref(body);
 	if (!a->in_flight)

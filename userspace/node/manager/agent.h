@@ -8,6 +8,7 @@
 #ifndef XWHISK_AGENT_H
 #define XWHISK_AGENT_H
 
+#include <jansson.h>
 #include <stdint.h>
 
 #include "node/ctlclient.h"
@@ -17,5 +18,8 @@ struct agent;
 
 int agent_start(struct node *node, struct ctlclient *cc, struct agent **out);
 void agent_free(struct agent *a);
+/* A registration's body; subnet and sandboxes (taken) may be NULL: a registration
+ * without sandboxes leaves the controller's pool as it is. */
+json_t *agent_registration(struct node *node, const char *subnet, json_t *sandboxes);
 
 #endif

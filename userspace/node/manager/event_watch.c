@@ -11,6 +11,8 @@
 
 /* The controller sends a heartbeat every 10 s. */
 #define SILENCE_MS 25000
+/* How often the watchdog looks at the silence and at which controller is current. */
+#define WATCHDOG_MS 1000
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 
@@ -26,6 +28,7 @@ struct event_watch {
 	uint64_t version;
 	unsigned backoff_ms;
 	uint64_t last_heard;
+	unsigned idx; /* the controller the stream comes from (ctlclient.h) */
 };
 
 static void watch_connect(struct loop *loop, void *data);
@@ -92,6 +95,8 @@ static void on_end(struct http_response *resp, int err, void *data)
 	struct event_watch *ew = data;
 
 	ew->call = NULL;
+	if (err)
+		ctlclient_failover(ew->cc, ew->idx, strerror(-err));
 	watch_broken(ew, err ? strerror(-err) : resp->status == 200 ? "ended" : "refused");
 }
 
@@ -106,7 +111,17 @@ static void on_watchdog(struct loop *loop, void *data)
 		watch_broken(ew, "silent");
 		return;
 	}
-	ew->timer = loop_timer_add(loop, SILENCE_MS / 2, on_watchdog, ew);
+	/* The node moved on to another controller: its events are the ones that count (a
+	 * resync, as its epoch is another). */
+	if (ctlclient_target(ew->cc) != ew->idx) {
+		http_call_cancel(ew->call);
+		ew->call = NULL;
+		pr_info("events: following the controller the node calls now");
+		ew->backoff_ms = BACKOFF_MIN_MS;
+		schedule(ew, 0);
+		return;
+	}
+	ew->timer = loop_timer_add(loop, WATCHDOG_MS, on_watchdog, ew);
 }
 
 static void watch_connect(struct loop *loop, void *data)
@@ -120,6 +135,7 @@ static void watch_connect(struct loop *loop, void *data)
 		 (unsigned long long)ew->version);
 	snprintf(headers, sizeof(headers), "Authorization: Bearer %s\r\n",
 		 ctlclient_token(ew->cc));
+	ew->idx = ctlclient_target(ew->cc);
 	ew->call = http_pool_stream(ctlclient_pool(ew->cc), "GET", target, headers, NULL, 0, 0,
 				    on_body, on_end, ew);
 	if (!ew->call) {
@@ -127,7 +143,7 @@ static void watch_connect(struct loop *loop, void *data)
 		return;
 	}
 	ew->last_heard = loop_now_ms(loop);
-	ew->timer = loop_timer_add(loop, SILENCE_MS / 2, on_watchdog, ew);
+	ew->timer = loop_timer_add(loop, WATCHDOG_MS, on_watchdog, ew);
 }
 
 struct event_watch *event_watch_new(struct loop *loop, struct ctlclient *cc, event_cb cb,

@@ -88,7 +88,8 @@ int pool_new(struct node *node, struct ctlclient *cc, struct pool **out)
 	snprintf(cgroup_parent, sizeof(cgroup_parent), "xwhisk-%s",
 		 node->cfg.bridge ? node->cfg.bridge : SANDBOX_DEFAULT_BRIDGE);
 	cfg.cgroup_parent = node->cfg.cgroup_parent ? node->cfg.cgroup_parent : cgroup_parent;
-	/* Sandboxes see the host read-only, but not this node's (or the controller's) state. */
+	/* Sandboxes see an allow-list of the host read-only; never this node's (or the
+	 * controller's) state, should the list come to hold it. */
 	hide[0] = node->cfg.data_dir_abs;
 	cfg.hide = hide;
 	p->sm = sandbox_manager_new(node->loop, &cfg, &cb, p);

@@ -16,6 +16,7 @@
 #include "json.h"
 #include "log.h"
 #include "node/manager/pool_internal.h"
+#include "node/manager/routes.h"
 #include "node/activation/slots.h"
 #include "util.h"
 #include "node/ingress/worker.h"
@@ -220,13 +221,14 @@ static void apply_sandbox_event(struct pool *p, const json_t *ev)
 			demand_started(p, action_id, false);
 		}
 	} else if (!strcmp(op, "remove")) {
-		/* Never under a running activation: a busy one drains and goes when idle. */
-		if (own && __atomic_load_n(&p->node->maps->slots[own->slot].inflight,
-					   __ATOMIC_SEQ_CST)) {
-			ps_set_draining(own);
-			own->remove_when_idle = true;
-		} else if (own) {
-			ps_destroy(own);
+		/* Never under a running activation: a busy one drains and goes when idle.
+		 * Reading in-flight before marking let a worker claim it in between, and its
+		 * activation died with the sandbox, charged to the action. */
+		if (own) {
+			if (!ps_remove_if_idle(own)) {
+				ps_set_draining(own);
+				own->remove_when_idle = true;
+			}
 		} else if (r) {
 			remote_drop(p, r);
 		} else if (demand_find(p, action_id)) {
@@ -258,8 +260,15 @@ static void on_placed_action(int status, json_t *body, void *data)
 	/* The action changed since the allocation: that sandbox is of no use any more. */
 	if (!a || a->id != pl->action_id) {
 		pool_report_unprovisioned(p, pl->gid, "the action changed");
-	} else if (!pool_own_by_gid(p, pl->gid) && pool_start_own(p, a, pl->gid, NULL)) {
-		pool_report_unprovisioned(p, pl->gid, "no room on the chosen node");
+	} else if (!pool_own_by_gid(p, pl->gid)) {
+		int err = pool_start_own(p, a, pl->gid, NULL);
+
+		/* No room here after all: the nodes waiting for it ask again (a "remove");
+		 * any other failure is the platform's, and they fail. */
+		if (err == -ENOSPC)
+			pool_report(p, pl->gid, "removed", NULL, 0, NULL, NULL);
+		else if (err)
+			pool_report_unprovisioned(p, pl->gid, "no sandbox could be provisioned");
 	}
 	action_entry_unref(a);
 	free(pl);
@@ -315,6 +324,7 @@ static void on_pool_snapshot(int status, json_t *body, void *data)
 		resync_window_close(&p->resync);
 		return;
 	}
+	routes_sync(p->node->routes, json_object_get(body, "nodes"));
 	for (size_t b = 0; b < REMOTE_BUCKETS; b++) {
 		struct rsandbox *r = p->remote[b], *next;
 
@@ -356,7 +366,10 @@ void pool_forget(struct node *node, const json_t *unknown)
 		if (ps && ps->confirmed) {
 			pr_info("pool: the controller no longer knows sandbox %s; removing it",
 				ps->gid);
-			ps_destroy(ps);
+			if (!ps_remove_if_idle(ps)) {
+				ps_set_draining(ps);
+				ps->remove_when_idle = true;
+			}
 		}
 	}
 }

@@ -52,11 +52,41 @@ void demand_started(struct pool *p, uint64_t action_id, bool warm)
 		return;
 	if (d->starting)
 		d->starting--;
+	if (warm)
+		d->no_room_since_ms = 0;
 	if (warm || !d->starting) {
 		memset(d->waiting, 0, sizeof(d->waiting));
 		if (!d->starting)
 			demand_drop(p, d);
 	}
+}
+
+/* How long activations wait for room (idle sandboxes evicted, busy ones freeing up)
+ * before they fail as the platform's error. */
+#define DEMAND_ROOM_WAIT_MS 60000
+
+static const char no_room_msg[] = "No node has room for the action's sandbox.";
+
+void demand_no_room(struct pool *p, uint64_t action_id)
+{
+	struct demand *d = demand_find(p, action_id);
+	uint64_t now = clock_mono_ms();
+
+	if (!d)
+		return;
+	if (d->starting)
+		d->starting--;
+	if (!d->no_room_since_ms)
+		d->no_room_since_ms = now;
+	/* Kept: pool_tick serves it again, and busy sandboxes freeing up serve its workers. */
+	if (now - d->no_room_since_ms < DEMAND_ROOM_WAIT_MS)
+		return;
+	pr_warn("pool: no room for a sandbox of %s for %u s", d->action->fqn,
+		DEMAND_ROOM_WAIT_MS / 1000);
+	pool_tell_workers(p, action_id, ACTIVATION_WHISK_ERROR, no_room_msg, NULL, 0);
+	memset(d->waiting, 0, sizeof(d->waiting));
+	if (!d->starting)
+		demand_drop(p, d);
 }
 
 struct alloc_call {
@@ -85,11 +115,16 @@ static void start_locally(struct pool *p, struct action_entry *a, const char *gi
 		demand_started(p, a->id, false);
 		return;
 	}
-	pool_report_unprovisioned(p, gid, "no room on the chosen node");
+	if (err == -ENOSPC) {
+		/* The controller's accounting ran ahead of this node's (its evictions are on
+		 * their way here): nodes waiting for it ask again, and so does this one. */
+		pool_report(p, gid, "removed", NULL, 0, NULL, NULL);
+		demand_no_room(p, a->id);
+		return;
+	}
+	pool_report_unprovisioned(p, gid, "no sandbox could be provisioned");
 	pool_tell_workers(p, a->id, ACTIVATION_WHISK_ERROR,
-			  err == -ENOSPC ? "No node has room for the action's sandbox."
-					 : "Failed to provision a sandbox for the action.",
-			  NULL, 0);
+			  "Failed to provision a sandbox for the action.", NULL, 0);
 	demand_started(p, a->id, false);
 }
 
@@ -107,9 +142,8 @@ static void on_allocated(int status, json_t *body, void *data)
 		    !pool_own_by_gid(p, gid))
 			start_locally(p, ac->action, gid);
 	} else if (status == 503) {
-		pool_tell_workers(p, ac->action_id, ACTIVATION_WHISK_ERROR,
-				  "No node has room for the action's sandbox.", NULL, 0);
-		demand_started(p, ac->action_id, false);
+		/* Nothing to evict now (every sandbox busy or starting): wait for room. */
+		demand_no_room(p, ac->action_id);
 	} else {
 		/* No controller to ask: this node starts it itself and tells the controller
 		 * when it is back (registration lists what runs). */
@@ -165,9 +199,11 @@ static void on_unmarked(int status, json_t *body, void *data)
 
 	/* Accepted: the "warm" event republishes it. Refused: it is gone, start another. */
 	if (status != 200) {
-		struct demand *d = demand_find(uc->p, uc->action_id);
+		struct demand *d;
 
+		/* It may drop the demand: looked up after (it was used freed). */
 		demand_started(uc->p, uc->action_id, false);
+		d = demand_find(uc->p, uc->action_id);
 		if (d)
 			demand_serve(uc->p, d);
 	}

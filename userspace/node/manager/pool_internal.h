@@ -95,6 +95,7 @@ struct demand {
 	struct action_entry *action;
 	unsigned waiting[NODE_MAX_WORKERS];
 	unsigned starting;
+	uint64_t no_room_since_ms; /* monotonic; 0 while sandboxes could be had */
 	char activation_id[33], tid[72], api_key[160];
 	struct demand *next;
 };
@@ -168,10 +169,16 @@ void pool_report_unprovisioned(struct pool *p, const char *gid, const char *why)
 void pool_report(struct pool *p, const char *gid, const char *state, const char *addr, int port,
 		 const char *message, json_t *error);
 bool pool_make_room(struct pool *p, unsigned memory_mb);
+/* Removes ps unless an activation runs in it (then false, and it stays as it was); no
+ * worker can claim it in between (slots.h). */
+bool ps_remove_if_idle(struct psandbox *ps);
 
 /* pool_cluster.c */
 struct demand *demand_find(struct pool *p, uint64_t action_id);
 void demand_started(struct pool *p, uint64_t action_id, bool warm);
+/* A sandbox for the demand could not be had for lack of memory anywhere: its activations
+ * wait (the tick asks again) for DEMAND_ROOM_WAIT_MS, then fail as the platform's error. */
+void demand_no_room(struct pool *p, uint64_t action_id);
 void demand_serve(struct pool *p, struct demand *d);
 void demand_drop(struct pool *p, struct demand *d);
 void pool_remote_clear(struct pool *p);

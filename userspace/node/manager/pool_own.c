@@ -134,7 +134,8 @@ void pool_tell_workers_logs(struct pool *p, uint64_t action_id, int status, cons
 	}
 }
 
-static void init_failed(struct psandbox *ps, const char *message, json_t *error)
+/* status: ACTIVATION_DEVELOPER_ERROR (the action's failure) or ACTIVATION_WHISK_ERROR. */
+static void init_failed_as(struct psandbox *ps, int status, const char *message, json_t *error)
 {
 	struct pool *p = ps->p;
 	uint64_t init_ms = clock_real_ms() - ps->started_ms;
@@ -148,11 +149,16 @@ static void init_failed(struct psandbox *ps, const char *message, json_t *error)
 	/* What the runtime printed while it failed (a syntax error's traceback) goes into the
 	 * record, as OpenWhisk keeps the logs of a failed /init. */
 	logs = pool_logs_take_all(ps);
-	pool_tell_workers_logs(p, ps->action_id, ACTIVATION_DEVELOPER_ERROR, message, error,
-			       init_ms, json_array_size(logs) ? logs : NULL);
+	pool_tell_workers_logs(p, ps->action_id, status, message, error, init_ms,
+			       json_array_size(logs) ? logs : NULL);
 	json_decref(logs);
 	demand_started(p, ps->action_id, false);
 	ps_destroy(ps);
+}
+
+static void init_failed(struct psandbox *ps, const char *message, json_t *error)
+{
+	init_failed_as(ps, ACTIVATION_DEVELOPER_ERROR, message, error);
 }
 
 static void on_init_answer(struct http_response *resp, int err, void *data)
@@ -285,35 +291,50 @@ static void on_ready(struct sandbox *sb, int err, void *data)
 		init_failed(ps, "The action did not initialize and exited unexpectedly.", NULL);
 }
 
-/* Frees room for memory_mb by removing idle sandboxes, least recently used first. */
+bool ps_remove_if_idle(struct psandbox *ps)
+{
+	struct xw_slot *s = &ps->p->node->maps->slots[ps->slot];
+	uint32_t was = __atomic_load_n(&s->state, __ATOMIC_SEQ_CST);
+
+	/* Mark first, then look at in-flight: see slots.h. */
+	pool_slot_publish(ps->p, ps, XW_SLOT_DRAINING);
+	if (__atomic_load_n(&s->inflight, __ATOMIC_SEQ_CST)) {
+		pool_slot_publish(ps->p, ps, (enum xw_slot_state)was);
+		return false;
+	}
+	ps_destroy(ps);
+	return true;
+}
+
+/* Frees room for memory_mb by removing sandboxes with nothing running in them: those the
+ * controller marked first (they were going anyway), then the least recently used. */
 bool pool_make_room(struct pool *p, unsigned memory_mb)
 {
 	while (p->used_mb + memory_mb > p->node->cfg.memory_mb) {
 		struct psandbox *victim = NULL;
-		uint64_t oldest = UINT64_MAX;
+		uint64_t best = UINT64_MAX;
+		char gid[GID_LEN + 1];
 
 		for (uint32_t i = 0; i < XW_MAX_SLOTS; i++) {
 			struct psandbox *ps = p->by_slot[i];
 			struct xw_slot *s = &p->node->maps->slots[i];
+			uint64_t rank;
 
-			if (!ps || ps->state != PS_WARM ||
+			if (!ps || (ps->state != PS_WARM && ps->state != PS_DRAINING) ||
 			    __atomic_load_n(&s->inflight, __ATOMIC_SEQ_CST))
 				continue;
-			if (s->last_used_ns < oldest) {
-				oldest = s->last_used_ns;
+			rank = ps->state == PS_DRAINING ? 0 : s->last_used_ns | 1;
+			if (rank < best) {
+				best = rank;
 				victim = ps;
 			}
 		}
 		if (!victim)
 			return false;
-		/* Mark first, then look at in-flight: see slots.h. */
-		pool_slot_publish(p, victim, XW_SLOT_DRAINING);
-		if (__atomic_load_n(&p->node->maps->slots[victim->slot].inflight, __ATOMIC_SEQ_CST)) {
-			pool_slot_publish(p, victim, XW_SLOT_WARM);
+		snprintf(gid, sizeof(gid), "%s", victim->gid);
+		if (!ps_remove_if_idle(victim))
 			return false;
-		}
-		pool_report(p, victim->gid, "removed", NULL, 0, NULL, NULL);
-		ps_destroy(victim);
+		pool_report(p, gid, "removed", NULL, 0, NULL, NULL);
 	}
 	return true;
 }
@@ -438,10 +459,13 @@ void pool_on_exited(struct sandbox *sb, enum sandbox_exit_reason reason, int sta
 	if (ps->state == PS_INITING && ps->init_call) {
 		http_call_cancel(ps->init_call);
 		ps->init_call = NULL;
-		init_failed(ps, reason == SANDBOX_OOM
-					? "The action exhausted its memory and was aborted."
-					: "The action did not initialize and exited unexpectedly.",
-			    NULL);
+		if (reason == SANDBOX_KILLED)
+			init_failed_as(ps, ACTIVATION_WHISK_ERROR, SANDBOX_KILLED_MSG, NULL);
+		else
+			init_failed(ps, reason == SANDBOX_OOM
+						? "The action exhausted its memory and was aborted."
+						: "The action did not initialize and exited unexpectedly.",
+				    NULL);
 		return;
 	}
 	pool_report(p, ps->gid, "removed", NULL, 0, NULL, NULL);

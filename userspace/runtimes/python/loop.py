@@ -8,6 +8,11 @@ looked up in it, an exception becomes {"error": str(e)} (an application error) w
 its traceback in the logs, and a result that is neither a dict nor a list gets 502
 "The action did not return a dictionary or array.". One activation at a time.
 
+A streaming web action (annotation web-stream, an xwhisk extension: __OW_WEB_STREAM is
+"true" at /init) has a WSGI callable main(environ, start_response), served on STREAM_PORT
+beside the proxy, one thread per connection; the node splices each client's connection to
+it (one request is one activation).
+
 With --zygote it is a fork-server instead (userspace/sandbox/zygote.h): it imports
 everything once, then forks a ready loop into each new sandbox it is handed.
 """
@@ -18,8 +23,42 @@ import sys
 import traceback
 
 RESULT_FD = 3
+STREAM_PORT = 8081
 # Each sandbox imports its action once: a bytecode cache would only cost writes.
 sys.dont_write_bytecode = True
+
+
+def serve_stream(app):
+    """Serves the WSGI callable app on STREAM_PORT from a thread of its own. wsgiref reads
+    the body from the socket as the app asks for it and writes each piece the app yields
+    as it comes: nothing is buffered whole. A request's end writes the sentinels that end
+    its activation's logs."""
+    import socketserver
+    import threading
+    from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
+
+    class Handler(WSGIRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def handle(self):
+            try:
+                super().handle()
+            finally:
+                # A connection that carried no request (a liveness probe) ends nothing.
+                if getattr(self, "raw_requestline", b""):
+                    sys.stdout.write("XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX\n")
+                    sys.stderr.write("XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX\n")
+                    sys.stdout.flush()
+                    sys.stderr.flush()
+
+    class Server(socketserver.ThreadingMixIn, WSGIServer):
+        daemon_threads = True
+        allow_reuse_address = True
+
+    server = Server(("0.0.0.0", STREAM_PORT), Handler)
+    server.set_app(app)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
 
 
 def dump(obj):
@@ -68,6 +107,8 @@ class Loop:
             if not callable(main):
                 raise AttributeError("Action entrypoint '%s' is not a function." % msg.get("main"))
             self.main = main
+            if os.environ.get("__OW_WEB_STREAM") == "true":
+                serve_stream(main)
             self.answer({"ok": True})
         except Exception as ex:
             traceback.print_exc(file=sys.stderr)
@@ -124,6 +165,10 @@ CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
 PR_CAPBSET_DROP = 24
 PR_SET_NO_NEW_PRIVS = 38
+PR_SET_SECCOMP = 22
+SECCOMP_MODE_FILTER = 2
+# The sandboxes' seccomp filter, from the manager (userspace/sandbox/syscall_filter.h).
+SECCOMP_FD = 4
 
 
 def warm_up():
@@ -136,7 +181,24 @@ def warm_up():
     json.loads(dump(scope["main"]({"k": [1, "x", 2.5, None, True]})))
 
 
-def zygote_child(libc, req, fds):
+def load_seccomp(ctypes):
+    """The manager's compiled filter as a struct sock_fprog for prctl. Without it the
+    zygote stops: a loop must never run an action unfiltered."""
+    prog = os.pread(SECCOMP_FD, os.fstat(SECCOMP_FD).st_size, 0)
+    os.close(SECCOMP_FD)
+    if not prog or len(prog) % 8:
+        raise ValueError("bad seccomp filter (%d bytes)" % len(prog))
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    insns = ctypes.create_string_buffer(prog, len(prog))
+    fprog = SockFprog(len(prog) // 8, ctypes.addressof(insns))
+    fprog.insns = insns  # kept alive with it
+    return fprog
+
+
+def zygote_child(libc, req, fds, fprog):
     """In the new sandbox's PID namespace: finish entering it, drop everything, serve."""
     import ctypes
     import signal
@@ -164,6 +226,9 @@ def zygote_child(libc, req, fds):
         os.setresuid(req["uid"], req["uid"], req["uid"])
         if prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0):
             raise OSError(ctypes.get_errno(), "no_new_privs")
+        # Last, as the sandbox's init does before it execs: the action's code runs under it.
+        if prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0):
+            raise OSError(ctypes.get_errno(), "seccomp")
         os.umask(0o022)
         os.environ.clear()
         os.environ.update(req["env"])
@@ -185,6 +250,11 @@ def zygote():
     import socket
 
     libc = ctypes.CDLL(None, use_errno=True)
+    try:
+        fprog = load_seccomp(ctypes)
+    except (OSError, ValueError) as ex:
+        sys.stderr.write("xwhisk zygote: no seccomp filter on fd %d: %r\n" % (SECCOMP_FD, ex))
+        os._exit(1)
     # Looked up once here rather than in every child.
     libc.setns, libc.prctl  # noqa: B018
     # Emptied once here, inherited by every loop: no capability can come back through
@@ -223,7 +293,7 @@ def zygote():
             try:
                 pid = os.fork()
                 if pid == 0:
-                    zygote_child(libc, req, fds)
+                    zygote_child(libc, req, fds, fprog)
             finally:
                 if libc.setns(own_pidns, CLONE_NEWPID):
                     os._exit(1)  # forking into the wrong namespace from now on

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * sock_msg_redirect: the maps an sk_msg redirect between two local TCP sockets shares with
+ * userspace (userspace/bpfload/sock_msg.c). Both ends of a connection sit in msg_socks,
+ * keyed by their own 4-tuple as each sees it; what one end sends is looked up by the
+ * reversed 4-tuple, which is its peer's key, and put straight on the peer's receive queue:
+ * no TCP segments, no veth, no softirq. Measured on the invoke path (docs/BENCHMARKS.md,
+ * "sk_msg on the invoke path"); not wired into the node.
+ */
+#ifndef XWHISK_SOCK_MSG_H
+#define XWHISK_SOCK_MSG_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+/* Map names (at most 15 characters). */
+#define XW_MAP_MSG_SOCKS "msg_socks"
+#define XW_MAP_MSG_STATS "msg_stats"
+
+#define XW_MSG_MAX_SOCKS 8192 /* sockets in msg_socks at once */
+
+/* msg_socks' key: a socket's own view of its connection, everything in network order. */
+struct xw_msg_key {
+	__u32 local_ip4;
+	__u32 remote_ip4;
+	__u16 local_port;
+	__u16 remote_port;
+};
+
+/* msg_stats' index. */
+enum xw_msg_verdict {
+	XW_MSG_REDIRECTED = 0, /* put on the peer's receive queue */
+	XW_MSG_NO_PEER = 1,    /* the peer is not in msg_socks: sent by TCP as usual */
+	XW_MSG__MAX
+};
+
+/* msg_stats: per-CPU msgs and bytes by verdict. */
+struct xw_msg_stat {
+	__u64 msgs;
+	__u64 bytes;
+};
+
+#ifdef __cplusplus
+#define XW_MSG_STATIC_ASSERT static_assert
+#else
+#define XW_MSG_STATIC_ASSERT _Static_assert
+#endif
+XW_MSG_STATIC_ASSERT(sizeof(struct xw_msg_key) == 12, "xw_msg_key layout");
+XW_MSG_STATIC_ASSERT(sizeof(struct xw_msg_stat) == 16, "xw_msg_stat layout");
+
+#endif

@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * sock_msg_redirect on real loopback TCP connections in a private network namespace:
+ * with both ends in msg_socks the bytes cross both ways without a TCP data segment and
+ * are counted; with one end only they go by TCP and are counted as without a peer; a
+ * removed socket stops being redirected; 4 MB each way arrive whole and in order. Needs
+ * root and a kernel with sockhash and sk_msg.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/tcp.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bpfload/sock_msg.h"
+#include "pinned_maps.h"
+#include "../unit/test.h"
+
+static char pin_dir[128];
+static struct xw_msg *msg;
+
+/* A connected loopback TCP pair: the node's end and the sandbox's. */
+static int tcp_pair(int *node, int *sandbox)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t sl = sizeof(sa);
+	int l = socket(AF_INET, SOCK_STREAM, 0), c = -1, s = -1;
+
+	if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof(sa)) || listen(l, 4) ||
+	    getsockname(l, (struct sockaddr *)&sa, &sl))
+		goto out;
+	c = socket(AF_INET, SOCK_STREAM, 0);
+	if (c < 0 || connect(c, (struct sockaddr *)&sa, sizeof(sa)))
+		goto out;
+	s = accept(l, NULL, NULL);
+out:
+	if (l >= 0)
+		close(l);
+	if (s < 0) {
+		if (c >= 0)
+			close(c);
+		return -1;
+	}
+	*node = c;
+	*sandbox = s;
+	return 0;
+}
+
+static int read_full(int fd, char *buf, size_t len, int timeout_ms)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		ssize_t n;
+
+		if (poll(&p, 1, timeout_ms) <= 0)
+			return -ETIMEDOUT;
+		n = read(fd, buf + got, len - got);
+		if (n <= 0)
+			return n ? -errno : -EPIPE;
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+/* Data segments fd sent by TCP: a redirected msg sends none. */
+static unsigned data_segs_out(int fd)
+{
+	struct tcp_info ti = {0};
+	socklen_t len = sizeof(ti);
+
+	return getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) ? ~0u : ti.tcpi_data_segs_out;
+}
+
+static struct xw_msg_stat stat_of(unsigned verdict)
+{
+	struct xw_msg_stat st[XW_MSG__MAX] = {0};
+
+	(void)xw_msg_counters(msg, st);
+	return st[verdict];
+}
+
+static void test_open(void)
+{
+	ASSERT(xw_msg_open(pin_dir, &msg) == 0);
+}
+
+/* A /run request and its answer, each end in msg_socks: no TCP data segment either way. */
+static void test_redirect_both_ways(void)
+{
+	int node, sb;
+	struct xw_msg_stat r0 = stat_of(XW_MSG_REDIRECTED), r1;
+	unsigned node_segs, sb_segs;
+	char buf[64];
+
+	ASSERT(msg);
+	ASSERT(tcp_pair(&node, &sb) == 0);
+	ASSERT(xw_msg_add(msg, node) == 0);
+	ASSERT(xw_msg_add(msg, sb) == 0);
+	node_segs = data_segs_out(node);
+	sb_segs = data_segs_out(sb);
+	CHECK(write(node, "POST /run HTTP/1.1\r\n", 20) == 20);
+	CHECK(read_full(sb, buf, 20, 2000) == 0 && !memcmp(buf, "POST /run HTTP/1.1\r\n", 20));
+	CHECK(write(sb, "HTTP/1.1 200 OK\r\n", 17) == 17);
+	CHECK(read_full(node, buf, 17, 2000) == 0 && !memcmp(buf, "HTTP/1.1 200 OK\r\n", 17));
+	r1 = stat_of(XW_MSG_REDIRECTED);
+	CHECK(r1.msgs == r0.msgs + 2);
+	CHECK(r1.bytes == r0.bytes + 37);
+	CHECK(data_segs_out(node) == node_segs);
+	CHECK(data_segs_out(sb) == sb_segs);
+	close(node);
+	close(sb);
+}
+
+/* Only the node's end in the map: its bytes go by TCP, counted as without a peer. */
+static void test_no_peer_goes_by_tcp(void)
+{
+	int node, sb;
+	struct xw_msg_stat n0 = stat_of(XW_MSG_NO_PEER), r0 = stat_of(XW_MSG_REDIRECTED);
+	unsigned segs;
+	char buf[8];
+
+	ASSERT(msg);
+	ASSERT(tcp_pair(&node, &sb) == 0);
+	ASSERT(xw_msg_add(msg, node) == 0);
+	segs = data_segs_out(node);
+	CHECK(write(node, "hello", 5) == 5);
+	CHECK(read_full(sb, buf, 5, 2000) == 0 && !memcmp(buf, "hello", 5));
+	CHECK(data_segs_out(node) > segs);
+	CHECK(stat_of(XW_MSG_NO_PEER).msgs == n0.msgs + 1);
+	CHECK(stat_of(XW_MSG_REDIRECTED).msgs == r0.msgs);
+	close(node);
+	close(sb);
+}
+
+/* Out of the map again, a pair talks by TCP and the program no longer sees it. */
+static void test_removed_stops(void)
+{
+	int node, sb;
+	struct xw_msg_stat r0, n0;
+	char buf[8];
+
+	ASSERT(msg);
+	ASSERT(tcp_pair(&node, &sb) == 0);
+	ASSERT(xw_msg_add(msg, node) == 0 && xw_msg_add(msg, sb) == 0);
+	CHECK(xw_msg_remove(msg, node) == 0);
+	CHECK(xw_msg_remove(msg, sb) == 0);
+	CHECK(xw_msg_remove(msg, sb) == -ENOENT);
+	r0 = stat_of(XW_MSG_REDIRECTED);
+	n0 = stat_of(XW_MSG_NO_PEER);
+	CHECK(write(node, "x", 1) == 1);
+	CHECK(read_full(sb, buf, 1, 2000) == 0 && buf[0] == 'x');
+	CHECK(stat_of(XW_MSG_REDIRECTED).msgs == r0.msgs);
+	CHECK(stat_of(XW_MSG_NO_PEER).msgs == n0.msgs);
+	close(node);
+	close(sb);
+}
+
+/* The sandbox's end echoes what it reads; a child writes a counting pattern. */
+static void echo_and_upload(int node, int sb, size_t total, size_t chunk, char *buf)
+{
+	if (fork() == 0) {
+		ssize_t n;
+
+		while ((n = read(sb, buf, chunk)) > 0)
+			if (write(sb, buf, (size_t)n) != n)
+				_exit(2);
+		_exit(0);
+	}
+	for (size_t off = 0; off < total; off += chunk) {
+		for (size_t i = 0; i < chunk; i++)
+			buf[i] = (char)((off + i) * 7);
+		for (size_t w = 0; w < chunk;) {
+			ssize_t n = write(node, buf + w, chunk - w);
+
+			if (n <= 0)
+				_exit(3);
+			w += (size_t)n;
+		}
+	}
+	_exit(0);
+}
+
+/* 4 MB up while they come back: every byte in order, all of it redirected. */
+static void test_bulk_in_order(void)
+{
+	enum { TOTAL = 4 << 20, CHUNK = 65536 };
+	int node, sb, status = 1;
+	struct xw_msg_stat r0 = stat_of(XW_MSG_REDIRECTED);
+	char *buf = malloc(CHUNK), *want = malloc(CHUNK);
+	size_t got = 0;
+	pid_t child;
+
+	ASSERT(msg && buf && want);
+	ASSERT(tcp_pair(&node, &sb) == 0);
+	ASSERT(xw_msg_add(msg, node) == 0 && xw_msg_add(msg, sb) == 0);
+	child = fork();
+	ASSERT(child >= 0);
+	if (child == 0)
+		echo_and_upload(node, sb, TOTAL, CHUNK, buf);
+	while (got < TOTAL) {
+		size_t n = TOTAL - got < CHUNK ? TOTAL - got : CHUNK;
+
+		if (read_full(node, buf, n, 5000))
+			break;
+		for (size_t i = 0; i < n; i++)
+			want[i] = (char)((got + i) * 7);
+		if (memcmp(buf, want, n))
+			break;
+		got += n;
+	}
+	CHECK(got == TOTAL);
+	shutdown(sb, SHUT_RDWR);
+	waitpid(child, &status, 0);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK(stat_of(XW_MSG_REDIRECTED).bytes == r0.bytes + 2ull * TOTAL);
+	close(node);
+	close(sb);
+	while (wait(NULL) > 0)
+		;
+	free(buf);
+	free(want);
+}
+
+int main(void)
+{
+	char cmd[300];
+
+	if (geteuid() != 0) {
+		printf("not ok - the BPF tests need root\n");
+		return 1;
+	}
+	if (unshare(CLONE_NEWNET) || system("ip link set lo up") != 0) {
+		printf("not ok - cannot make a network namespace\n");
+		return 1;
+	}
+	xw_bpf_setup_logging();
+	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/xwhisk-test-msg-%d", getpid());
+	RUN(test_open);
+	RUN(test_redirect_both_ways);
+	RUN(test_no_peer_goes_by_tcp);
+	RUN(test_removed_stops);
+	RUN(test_bulk_in_order);
+	xw_msg_close(msg);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", pin_dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "  could not remove %s\n", pin_dir);
+	TEST_EXIT();
+}

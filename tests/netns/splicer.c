@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The node's part of tests/netns/sock_accel_splice.sh: accepts one client on ADDR:PORT,
+ * connects to the "sandbox" at SB_ADDR:SB_PORT and splices the two with sock_accel as
+ * xwhisk-node does (the sandbox's socket joins the map first, then the client's), never
+ * reading a byte itself. Once both sides ended it prints the bytes each side's verdict
+ * redirected and the program's pass counter:
+ *   splicer PIN_DIR ADDR PORT SB_ADDR SB_PORT  ->  "up N down N pass N"
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "bpfload/sock_accel.h"
+
+#define WAIT_MS 60000
+
+static int addr(const char *ip, const char *port, struct sockaddr_in *sa)
+{
+	*sa = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(port))};
+	return inet_pton(AF_INET, ip, &sa->sin_addr) == 1 ? 0 : -EINVAL;
+}
+
+/* Both sides ended (the client closes once it has read everything). */
+static int wait_ends(int cfd, int sfd)
+{
+	struct pollfd pf[2] = {{.fd = cfd, .events = POLLRDHUP}, {.fd = sfd, .events = POLLRDHUP}};
+	bool ended[2] = {false, false};
+
+	while (!ended[0] || !ended[1]) {
+		if (poll(pf, 2, WAIT_MS) <= 0)
+			return -ETIMEDOUT;
+		for (int i = 0; i < 2; i++)
+			if (pf[i].revents) {
+				ended[i] = true;
+				pf[i].fd = -1;
+			}
+	}
+	return 0;
+}
+
+static int splice_one(struct xw_accel *a, int l, const struct sockaddr_in *sb)
+{
+	struct xw_accel_stat st[XW_DROP__MAX];
+	struct xw_accel_peer pc = {0}, ps = {0};
+	uint64_t ccookie = 0, scookie = 0;
+	int cfd, sfd = -1, err;
+	uint32_t k = 0;
+
+	cfd = accept(l, NULL, NULL);
+	if (cfd < 0)
+		return -errno;
+	sfd = socket(AF_INET, SOCK_STREAM, 0);
+	if (sfd < 0 || connect(sfd, (const struct sockaddr *)sb, sizeof(*sb))) {
+		err = -errno;
+		goto out;
+	}
+	err = xw_accel_pair_get(a, &k);
+	if (!err)
+		err = xw_accel_add(a, 2 * k + 1, sfd, XW_ACCEL_F_STATUS, &scookie);
+	if (!err)
+		err = xw_accel_add(a, 2 * k, cfd, 0, &ccookie);
+	if (err)
+		goto out;
+	/* What waits in either receive queue goes through now (as the node does). */
+	(void)setsockopt(sfd, SOL_SOCKET, SO_RCVLOWAT, &(int){1}, sizeof(int));
+	(void)setsockopt(cfd, SOL_SOCKET, SO_RCVLOWAT, &(int){1}, sizeof(int));
+	err = wait_ends(cfd, sfd);
+	(void)xw_accel_remove(a, 2 * k, ccookie, &pc);
+	(void)xw_accel_remove(a, 2 * k + 1, scookie, &ps);
+	if (!err)
+		err = xw_accel_counters(a, st);
+	if (!err)
+		printf("up %llu down %llu pass %llu\n", (unsigned long long)pc.bytes,
+		       (unsigned long long)ps.bytes, (unsigned long long)st[XW_REASON_PASS].bytes);
+out:
+	close(cfd);
+	if (sfd >= 0)
+		close(sfd);
+	return err;
+}
+
+int main(int argc, char **argv)
+{
+	struct sockaddr_in me, sb;
+	struct xw_accel *a = NULL;
+	int l = -1, err;
+
+	if (argc != 6 || addr(argv[2], argv[3], &me) || addr(argv[4], argv[5], &sb)) {
+		fprintf(stderr, "usage: splicer PIN_DIR ADDR PORT SB_ADDR SB_PORT\n");
+		return 2;
+	}
+	err = xw_accel_open(argv[1], &a);
+	if (err)
+		goto out;
+	l = socket(AF_INET, SOCK_STREAM, 0);
+	if (l < 0 || setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &(int){1}, sizeof(int)) ||
+	    bind(l, (struct sockaddr *)&me, sizeof(me)) || listen(l, 4)) {
+		err = -errno;
+		goto out;
+	}
+	printf("listening\n");
+	fflush(stdout);
+	err = splice_one(a, l, &sb);
+out:
+	if (l >= 0)
+		close(l);
+	xw_accel_close(a);
+	if (err)
+		fprintf(stderr, "splicer: %s\n", strerror(-err));
+	return err ? 1 : 0;
+}

@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "bpfload/sock_msg.h"
+#include "pinned_maps.h"
+#include "sock_msg_redirect.skel.h"
+
+struct xw_msg {
+	struct xwhisk_sock_msg_redirect *skel;
+	int socks_fd, stats_fd;
+};
+
+int xw_msg_open(const char *pin_dir, struct xw_msg **out)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_dir ?: XW_PIN_DIR);
+	struct xw_msg *m = calloc(1, sizeof(*m));
+	int err;
+
+	if (!m)
+		return -ENOMEM;
+	err = xw_pin_dir_prepare(pin_dir ?: XW_PIN_DIR);
+	if (err)
+		goto out;
+	m->skel = xwhisk_sock_msg_redirect__open_opts(&opts);
+	if (!m->skel) {
+		err = -errno;
+		goto out;
+	}
+	/* msg maps hold only live connections, none of which outlive their process. */
+	xw_pins_own_only(m->skel->obj, pin_dir ?: XW_PIN_DIR, "msg");
+	err = xwhisk_sock_msg_redirect__load(m->skel);
+	if (err)
+		goto out;
+	m->socks_fd = bpf_map__fd(m->skel->maps.msg_socks);
+	m->stats_fd = bpf_map__fd(m->skel->maps.msg_stats);
+	if (bpf_prog_attach(bpf_program__fd(m->skel->progs.sock_msg_redirect), m->socks_fd,
+			    BPF_SK_MSG_VERDICT, 0) < 0) {
+		err = -errno;
+		goto out;
+	}
+	*out = m;
+	m = NULL;
+out:
+	if (m)
+		xw_msg_close(m);
+	return err;
+}
+
+void xw_msg_close(struct xw_msg *m)
+{
+	if (!m)
+		return;
+	xwhisk_sock_msg_redirect__destroy(m->skel);
+	free(m);
+}
+
+/* fd's own view of its connection, as sock_msg_redirect computes its peer's. */
+static int msg_key(int fd, struct xw_msg_key *k)
+{
+	struct sockaddr_in local, remote;
+	socklen_t ll = sizeof(local), rl = sizeof(remote);
+
+	if (getsockname(fd, (struct sockaddr *)&local, &ll) < 0 ||
+	    getpeername(fd, (struct sockaddr *)&remote, &rl) < 0)
+		return -errno;
+	if (local.sin_family != AF_INET || remote.sin_family != AF_INET)
+		return -EAFNOSUPPORT;
+	k->local_ip4 = local.sin_addr.s_addr;
+	k->remote_ip4 = remote.sin_addr.s_addr;
+	k->local_port = local.sin_port;
+	k->remote_port = remote.sin_port;
+	return 0;
+}
+
+int xw_msg_add(struct xw_msg *m, int fd)
+{
+	struct xw_msg_key k;
+	uint64_t sock = (uint64_t)fd;
+	int err = msg_key(fd, &k);
+
+	if (err)
+		return err;
+	return bpf_map_update_elem(m->socks_fd, &k, &sock, BPF_ANY) < 0 ? -errno : 0;
+}
+
+int xw_msg_remove(struct xw_msg *m, int fd)
+{
+	struct xw_msg_key k;
+	int err = msg_key(fd, &k);
+
+	if (err)
+		return err;
+	return bpf_map_delete_elem(m->socks_fd, &k) < 0 ? -errno : 0;
+}
+
+int xw_msg_counters(struct xw_msg *m, struct xw_msg_stat out[XW_MSG__MAX])
+{
+	return xw_percpu_sum(m->stats_fd, XW_MSG__MAX, sizeof(*out), (uint64_t *)out);
+}

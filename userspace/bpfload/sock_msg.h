@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * sock_msg_redirect from userspace: loads the sk_msg program against the pinned msg maps
+ * (see xwhisk/sock_msg.h), attaches it to msg_socks, and adds connected TCP sockets by fd.
+ * Once both ends of a connection are in, what either end sends lands on the other's
+ * receive queue without crossing the TCP stack. Used by scripts/bench/skmsg_bench.c and
+ * tests/bpf/test_bpf_sock_msg.c; the node does not use it (docs/BENCHMARKS.md says why).
+ *
+ *   xw_msg_open(pin_dir, &m); xw_msg_add(m, fd) for both ends; ...; xw_msg_remove(m, fd)
+ *   (closing a socket removes it too); xw_msg_counters(m, st); xw_msg_close(m).
+ * Every function returns 0 or a negative errno.
+ */
+#ifndef XWHISK_BPFLOAD_SOCK_MSG_H
+#define XWHISK_BPFLOAD_SOCK_MSG_H
+
+#include "xwhisk/sock_msg.h"
+
+struct xw_msg;
+
+int xw_msg_open(const char *pin_dir, struct xw_msg **out);
+void xw_msg_close(struct xw_msg *m);
+/* Adds (or replaces) a connected IPv4 TCP socket under its own 4-tuple. */
+int xw_msg_add(struct xw_msg *m, int fd);
+int xw_msg_remove(struct xw_msg *m, int fd);
+/* Sums msg_stats over the CPUs into out, indexed by enum xw_msg_verdict. */
+int xw_msg_counters(struct xw_msg *m, struct xw_msg_stat out[XW_MSG__MAX]);
+
+#endif
