@@ -463,6 +463,54 @@ static void test_lingering_close(void)
 	fixture_fini(&f);
 }
 
+/* The before-sleep hook a deferring server's owner installs: it counts the flushes. */
+static int flushes;
+
+static void flush_server(struct loop *loop, void *data)
+{
+	flushes++;
+	http_server_flush(data);
+}
+
+/* defer_writes: nothing leaves before http_server_flush; then every answer of the turn
+ * goes, in order, including those of a client that already closed its sending side. */
+static void test_deferred_writes(void)
+{
+	static const char reqs[] = "GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
+				   "GET /b HTTP/1.1\r\nHost: x\r\n\r\n";
+	struct http_server_opts o = { .max_body = 1024, .defer_writes = true };
+	struct fixture f;
+	char out[4096];
+	char *a, *b;
+	int fd;
+
+	ASSERT(fixture_init_opts(&f, &o) == 0);
+	fd = raw_connect(f.port);
+	ASSERT(fd >= 0);
+	ASSERT(write(fd, reqs, sizeof(reqs) - 1) == (ssize_t)(sizeof(reqs) - 1));
+	/* Answered, but held: no flush yet. */
+	raw_read(&f, fd, out, sizeof(out), "never");
+	CHECK(out[0] == '\0');
+	loop_set_before_sleep(f.loop, flush_server, f.srv);
+	raw_read(&f, fd, out, sizeof(out), "GET /b");
+	a = strstr(out, "GET /a");
+	b = strstr(out, "GET /b");
+	CHECK(a && b && a < b);
+	CHECK(flushes > 0);
+	close(fd);
+
+	/* A request and the client's end of sending in one go: the answer still comes. */
+	fd = raw_connect(f.port);
+	ASSERT(fd >= 0);
+	ASSERT(write(fd, reqs, 28) == 28 && shutdown(fd, SHUT_WR) == 0);
+	raw_read(&f, fd, out, sizeof(out), "GET /a");
+	CHECK(strstr(out, "HTTP/1.1 200") && strstr(out, "GET /a"));
+	close(fd);
+	RUN_UNTIL(&f, http_server_connections(f.srv) == 0, 1000);
+	CHECK(http_server_connections(f.srv) == 0);
+	fixture_fini(&f);
+}
+
 static unsigned long loop_iterations;
 
 static void count_iteration(struct loop *loop, void *data)
@@ -588,6 +636,7 @@ int main(void)
 	RUN(test_header_deadline);
 	RUN(test_body_memory_cap);
 	RUN(test_lingering_close);
+	RUN(test_deferred_writes);
 	RUN(test_emfile_pauses);
 	TEST_EXIT();
 }

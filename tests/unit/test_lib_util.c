@@ -169,6 +169,46 @@ static void test_timers(void)
 	loop_free(loop);
 }
 
+static struct loop_deferred deferred[3];
+
+static void deferred_cb(struct loop *loop, void *data)
+{
+	order[norder++] = (int)(long)data;
+	/* One deferred from a deferred callback runs in the same pass. */
+	if ((long)data == 1)
+		loop_defer(loop, &deferred[2], deferred_cb, (void *)3);
+}
+
+static void before_sleep_stop(struct loop *loop, void *data)
+{
+	/* The first before-sleep comes before any turn; stop at the second. */
+	if ((*(int *)data)++)
+		loop_stop(loop);
+}
+
+/* Deferred callbacks run at the end of the turn, in order, once each, before the next
+ * before-sleep hook; a cancelled one does not run. */
+static void test_deferred(void)
+{
+	struct loop *loop = loop_new();
+	struct loop_deferred cancelled = { 0 };
+	int sleeps = 0;
+
+	ASSERT(loop);
+	norder = 0;
+	memset(deferred, 0, sizeof(deferred));
+	loop_defer(loop, &deferred[0], deferred_cb, (void *)1);
+	loop_defer(loop, &cancelled, deferred_cb, (void *)99);
+	loop_defer(loop, &deferred[0], deferred_cb, (void *)98); /* queued already: no-op */
+	loop_defer(loop, &deferred[1], deferred_cb, (void *)2);
+	loop_defer_cancel(loop, &cancelled);
+	loop_set_before_sleep(loop, before_sleep_stop, &sleeps);
+	loop_run(loop);
+	CHECK(norder == 3 && order[0] == 1 && order[1] == 2 && order[2] == 3);
+	CHECK(!deferred[0].queued && !deferred[2].queued && !cancelled.queued);
+	loop_free(loop);
+}
+
 static void test_prom(void)
 {
 	static const char *const bounds[] = { "0.1", "1", "+Inf" };
@@ -205,6 +245,7 @@ int main(void)
 	RUN(test_base64);
 	RUN(test_ids_and_time);
 	RUN(test_timers);
+	RUN(test_deferred);
 	RUN(test_sha256);
 	RUN(test_prom);
 	RUN(test_log_level_names);

@@ -101,6 +101,8 @@ static char *spool_text(void)
 	size_t cap = 0;
 	FILE *f;
 
+	/* What the worker's loop would write at the end of its turn. */
+	worker_end_turn(&wk);
 	snprintf(cmd, sizeof(cmd), "cat %s/* 2>/dev/null", spool_dir);
 	f = popen(cmd, "r");
 	if (!f)

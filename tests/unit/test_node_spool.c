@@ -154,8 +154,8 @@ static void test_ship_retry_and_restart(void)
 }
 
 /* A record cut short by a failed write (here the file size limit, as a full disk would)
- * leaves nothing behind: the next record starts a line of its own, and the batch the
- * shipper reads holds exactly the whole records. */
+ * leaves nothing of itself in the file: it stays in the batch and is written whole by the
+ * next flush, and the shipper reads exactly the whole records. */
 static void test_cut_record_removed(void)
 {
 	struct rlimit lim, small;
@@ -179,12 +179,49 @@ static void test_cut_record_removed(void)
 	append(w, "c");
 	snprintf(path, sizeof(path), "%s/w7-1.ndjson", sub);
 	(void)shipper_read_batch(path, 0, &body, &records, &size);
-	CHECK(records == 2);
-	CHECK(body.data && strstr(body.data, "\"a\"") && strstr(body.data, "\"c\"") &&
-	      !strstr(body.data, "\"b\""));
+	CHECK(records == 3);
+	CHECK(body.data && strstr(body.data, "\"a\"") && strstr(body.data, "\"b\"") &&
+	      strstr(body.data, "\"c\""));
 	buf_free(&body);
 	json_decref(rec);
 	spool_writer_close(w);
+}
+
+/* Lines in the one spool file of batch_dir. */
+static int spool_lines(const char *batch_dir)
+{
+	char cmd[256];
+	int n = -1;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "cat %s/*.ndjson | wc -l", batch_dir);
+	f = popen(cmd, "r");
+	if (f && fscanf(f, "%d", &n) != 1)
+		n = -1;
+	if (f)
+		pclose(f);
+	return n;
+}
+
+/* spool_add batches: nothing is in the file until spool_flush (one write), and closing
+ * the writer flushes what is left. */
+static void test_batch(void)
+{
+	char batch_dir[160];
+	struct spool_writer *w = NULL;
+	json_t *rec = json_pack("{s:s}", "activationId", "x1");
+
+	snprintf(batch_dir, sizeof(batch_dir), "%s/batch", dir);
+	ASSERT(rec && spool_writer_open(batch_dir, 0, &w) == 0);
+	CHECK(spool_add(w, rec) == 0 && spool_add(w, rec) == 0);
+	CHECK(spool_lines(batch_dir) == 0);
+	CHECK(spool_flush(w) == 0);
+	CHECK(spool_lines(batch_dir) == 2);
+	CHECK(spool_flush(w) == 0); /* nothing to write */
+	CHECK(spool_add(w, rec) == 0);
+	spool_writer_close(w);
+	CHECK(spool_lines(batch_dir) == 3);
+	json_decref(rec);
 }
 
 int main(void)
@@ -197,6 +234,7 @@ int main(void)
 	}
 	RUN(test_ship_retry_and_restart);
 	RUN(test_cut_record_removed);
+	RUN(test_batch);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	(void)!system(cmd);
 	TEST_EXIT();

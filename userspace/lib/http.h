@@ -77,6 +77,11 @@ struct http_server_opts {
 	 * waits for an answer (the handler's data): true hands the request over at once,
 	 * early, before its body is read, whatever its size (streams, Upgrade). NULL: none. */
 	bool (*early)(const struct http_request *req, void *data);
+	/* Answers are not written as they are sent but by http_server_flush, which the
+	 * owner calls once per loop turn (its before-sleep hook): every answer of a turn on
+	 * a connection in one write, and the owner's own batched work (the node's spool)
+	 * written before any of them. */
+	bool defer_writes;
 };
 
 struct http_server *http_server_new(struct loop *loop, const struct http_server_opts *opts,
@@ -88,6 +93,8 @@ int http_server_port(struct http_server *srv);
  * targets): the server owns it from here on. peer names the client in logs. */
 int http_server_adopt(struct http_server *srv, int fd, const char *peer);
 void http_server_free(struct http_server *srv);
+/* Writes what defer_writes held back this turn; srv may be NULL. */
+void http_server_flush(struct http_server *srv);
 /* Sockets of srv's closed connections still being read and dropped (a lingering close);
  * at most 256 at once. */
 unsigned http_server_lingering(const struct http_server *srv);

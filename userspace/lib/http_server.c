@@ -42,6 +42,8 @@ struct http_conn {
 	bool dead;         /* closed; freed when no longer busy */
 	bool want_out;
 	bool read_paused;
+	bool deferred;     /* on srv->deferred: written by http_server_flush */
+	struct http_conn *deferred_next;
 	unsigned busy;
 	uint64_t last_active;
 	uint64_t head_deadline; /* loop ms by which the request head must be complete; 0: none */
@@ -57,6 +59,7 @@ struct http_server {
 	int fd;
 	int port;
 	struct http_conn *conns;
+	struct http_conn *deferred; /* with answers held back until http_server_flush */
 	size_t nconns;
 	size_t body_memory; /* held by bodies being read (max_body_memory) */
 	struct loop_timer *sweep;
@@ -71,6 +74,7 @@ struct http_server {
 static void conn_update_events(struct http_conn *c);
 static void conn_close(struct http_conn *c);
 static void conn_flush(struct http_conn *c);
+static void conn_write_out(struct http_conn *c);
 
 /* cur's body is no longer being read (dispatched, refused or dropped): its share of the
  * server's body memory goes back. */
@@ -185,6 +189,15 @@ int http_req_take(struct http_request *req, struct buf *pending)
 		return -EBUSY;
 	if (!c || c->dead)
 		return -EPIPE;
+	/* Answers held back for the end of the turn go now: the socket changes hands. */
+	c->busy++;
+	conn_write_out(c);
+	c->busy--;
+	if (c->dead) {
+		if (!c->busy)
+			conn_close(c);
+		return -EPIPE;
+	}
 	if (c->head != req || buf_pending(&c->out))
 		return -EBUSY;
 	/* A request read whole can be taken while nothing follows it on the connection. */
@@ -279,7 +292,7 @@ void http_resp_send(struct http_request *req, int status, const char *content_ty
 
 /* Moves answers from the head of the queue to the output, in order; a streaming answer
  * at the head passes what it has so far and holds the queue until it ends. */
-static void conn_flush(struct http_conn *c)
+static void conn_collect(struct http_conn *c)
 {
 	while (c->head) {
 		struct http_request *req = c->head;
@@ -297,7 +310,11 @@ static void conn_flush(struct http_conn *c)
 		c->outstanding--;
 		request_free(req);
 	}
-	c->busy++;
+}
+
+/* Writes what the output holds, as far as the socket takes it (c->busy held). */
+static void conn_write_out(struct http_conn *c)
+{
 	while (buf_pending(&c->out)) {
 		ssize_t n = write(c->fd, buf_head(&c->out), buf_pending(&c->out));
 
@@ -310,6 +327,14 @@ static void conn_flush(struct http_conn *c)
 		}
 		buf_consume(&c->out, (size_t)n);
 	}
+}
+
+/* Writes the output, then closes the connection if it is done or listens for what it
+ * still needs. */
+static void conn_write(struct http_conn *c)
+{
+	c->busy++;
+	conn_write_out(c);
 	c->busy--;
 	if (c->dead) {
 		conn_close(c);
@@ -323,6 +348,45 @@ static void conn_flush(struct http_conn *c)
 		return;
 	}
 	conn_update_events(c);
+}
+
+static void conn_flush(struct http_conn *c)
+{
+	conn_collect(c);
+	if (!c->srv->opts.defer_writes) {
+		conn_write(c);
+		return;
+	}
+	if (!c->deferred && !c->dead) {
+		c->deferred = true;
+		c->deferred_next = c->srv->deferred;
+		c->srv->deferred = c;
+	}
+}
+
+void http_server_flush(struct http_server *srv)
+{
+	struct http_conn *c;
+
+	while (srv && (c = srv->deferred)) {
+		srv->deferred = c->deferred_next;
+		c->deferred = false;
+		if (!c->dead)
+			conn_write(c);
+	}
+}
+
+/* Out of the deferred list before it is freed. */
+static void conn_undefer(struct http_conn *c)
+{
+	struct http_conn **pp = &c->srv->deferred;
+
+	if (!c->deferred)
+		return;
+	while (*pp != c)
+		pp = &(*pp)->deferred_next;
+	*pp = c->deferred_next;
+	c->deferred = false;
 }
 
 void http_resp_begin(struct http_request *req, int status, const char *content_type)
@@ -398,7 +462,8 @@ static void conn_update_events(struct http_conn *c)
 	c->read_paused = c->closing || c->outstanding >= c->srv->opts.max_pipeline;
 	if (!c->read_paused)
 		ev |= EPOLLIN;
-	if (buf_pending(&c->out))
+	/* Held back for http_server_flush: it writes first, and asks only for what is left. */
+	if (buf_pending(&c->out) && !c->deferred)
 		ev |= EPOLLOUT;
 	(void)loop_mod_fd(c->srv->loop, c->fd, ev);
 }
@@ -667,7 +732,7 @@ static void conn_read(struct http_conn *c)
 			 * its own, so under one the peer's EOF means nobody listens. */
 			c->closing = true;
 			c->peer_done = true;
-			if (!c->head || c->head->streaming)
+			if (c->head ? c->head->streaming : !buf_pending(&c->out))
 				conn_close(c);
 			else
 				conn_update_events(c);
@@ -697,8 +762,10 @@ static void conn_on_event(struct loop *loop, int fd, uint32_t events, void *data
 		conn_close(c);
 		return;
 	}
-	if (events & EPOLLOUT)
-		conn_flush(c);
+	if (events & EPOLLOUT) {
+		conn_collect(c);
+		conn_write(c);
+	}
 	if (!c->dead && (events & (EPOLLIN | EPOLLHUP)))
 		conn_read(c);
 }
@@ -822,6 +889,7 @@ static void conn_close(struct http_conn *c)
 		else
 			req->conn = NULL; /* the handler still owns it and frees it on send */
 	}
+	conn_undefer(c);
 	conn_release_body(c);
 	request_free(c->cur);
 	buf_free(&c->in);

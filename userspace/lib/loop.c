@@ -36,6 +36,7 @@ struct loop {
 	int nhandlers;
 	struct loop_timer **heap;
 	size_t heap_len, heap_cap;
+	struct loop_deferred *deferred, *deferred_tail;
 	loop_cb before_sleep;
 	void *before_sleep_data;
 	int sigfd;
@@ -260,6 +261,51 @@ void loop_timer_cancel(struct loop *loop, struct loop_timer *timer)
 	free(timer);
 }
 
+void loop_defer(struct loop *loop, struct loop_deferred *d, loop_cb cb, void *data)
+{
+	if (d->queued)
+		return;
+	d->cb = cb;
+	d->data = data;
+	d->next = NULL;
+	d->queued = 1;
+	if (loop->deferred_tail)
+		loop->deferred_tail->next = d;
+	else
+		loop->deferred = d;
+	loop->deferred_tail = d;
+}
+
+void loop_defer_cancel(struct loop *loop, struct loop_deferred *d)
+{
+	struct loop_deferred **pp = &loop->deferred, *prev = NULL;
+
+	if (!d->queued)
+		return;
+	while (*pp != d) {
+		prev = *pp;
+		pp = &(*pp)->next;
+	}
+	*pp = d->next;
+	if (loop->deferred_tail == d)
+		loop->deferred_tail = prev;
+	d->queued = 0;
+}
+
+/* In order; what they defer in turn runs in the same pass. */
+static void loop_run_deferred(struct loop *loop)
+{
+	struct loop_deferred *d;
+
+	while ((d = loop->deferred)) {
+		loop->deferred = d->next;
+		if (!loop->deferred)
+			loop->deferred_tail = NULL;
+		d->queued = 0;
+		d->cb(loop, d->data);
+	}
+}
+
 void loop_set_before_sleep(struct loop *loop, loop_cb cb, void *data)
 {
 	loop->before_sleep = cb;
@@ -354,7 +400,9 @@ int loop_run(struct loop *loop)
 			loop->before_sleep(loop, loop->before_sleep_data);
 		if (loop->stop)
 			break;
-		if (loop->heap_len) {
+		if (loop->deferred) {
+			timeout = 0;
+		} else if (loop->heap_len) {
 			uint64_t now = clock_mono_ms(), when = loop->heap[0]->when;
 
 			timeout = when <= now ? 0 : (int)(when - now);
@@ -379,6 +427,7 @@ int loop_run(struct loop *loop)
 			h->cb(loop, fd, events[i].events, h->data);
 		}
 		loop_run_timers(loop);
+		loop_run_deferred(loop);
 	}
 	return 0;
 }

@@ -30,6 +30,21 @@ void loop_del_fd(struct loop *loop, int fd);
 struct loop_timer *loop_timer_add(struct loop *loop, uint64_t after_ms, loop_cb cb, void *data);
 void loop_timer_cancel(struct loop *loop, struct loop_timer *timer);
 
+/*
+ * A callback for the end of this loop turn (after its events and timers, before the
+ * before-sleep hook): "not on my caller's stack, but now", without a timer's allocation,
+ * clock reading and possible extra epoll_wait. The owner embeds the struct; it is queued
+ * at most once, and may be cancelled until it runs.
+ */
+struct loop_deferred {
+	loop_cb cb;
+	void *data;
+	struct loop_deferred *next;
+	int queued;
+};
+void loop_defer(struct loop *loop, struct loop_deferred *d, loop_cb cb, void *data);
+void loop_defer_cancel(struct loop *loop, struct loop_deferred *d);
+
 /* Runs before every epoll_wait: the place for batched writes. */
 void loop_set_before_sleep(struct loop *loop, loop_cb cb, void *data);
 

@@ -39,8 +39,9 @@ struct action_entry {
 	 * is served sooner by a busy sandbox freeing up or by a new one. */
 	uint32_t run_us;            /* a /run's duration, moving average (0: not known yet) */
 	uint32_t cold_us;           /* from asking for a sandbox to its warm news, moving average */
-	/* It asked for a result to be kept (__ow_cache): only then do its invokes pay for a
-	 * lookup in the response cache. */
+	/* An answer of it was kept (an invoke's __ow_cache, a web answer's Cache-Control):
+	 * only then do its invokes and web GETs pay for a digest and a lookup in the
+	 * response cache. */
 	uint32_t results_kept;
 };
 

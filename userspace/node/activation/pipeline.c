@@ -32,9 +32,11 @@ struct activation {
 	void *data;
 	/* The response cache: where a result the action asks to keep goes. */
 	bool cache_store;
+	bool cache_keyed;            /* cache_key is the digest of these parameters */
+	uint8_t cache_key[RESULT_KEY_LEN];
 	uint64_t cache_epoch;
-	json_t *cached_record;       /* answered from the cache: told on the next loop turn */
-	struct loop_timer *answer;
+	json_t *cached_record;       /* answered from the cache: told at the end of the turn */
+	struct loop_deferred answer;
 };
 
 static void refuse(struct activation_refusal *why, int status, unsigned retry_after_s,
@@ -85,8 +87,7 @@ static void activation_free(struct activation *act)
 		throttle_release(ns_of(act));
 	if (act->wait)
 		loop_timer_cancel(act->w->loop, act->wait);
-	if (act->answer)
-		loop_timer_cancel(act->w->loop, act->answer);
+	loop_defer_cancel(act->w->loop, &act->answer);
 	json_decref(act->cached_record);
 	action_entry_unref(act->action);
 	__atomic_sub_fetch(&act->w->activations, 1, __ATOMIC_RELEASE);
@@ -114,14 +115,15 @@ static void activation_ended(struct activation *act, const json_t *record)
 static void keep_result(struct activation *act, const struct invocation *inv)
 {
 	struct result_cache *rc = act->w->node->results;
-	uint8_t key[RESULT_KEY_LEN];
 	char *text;
 
-	if (!act->cache_store || !inv->cache_ttl_s || inv->status != ACTIVATION_SUCCESS ||
-	    cached_result_key(act->action, inv->params, key))
+	if (!act->cache_store || !inv->cache_ttl_s || inv->status != ACTIVATION_SUCCESS)
+		return;
+	/* The lookup before the run digested the same parameters already, when there was one. */
+	if (!act->cache_keyed && cached_result_key(act->action, inv->params, act->cache_key))
 		return;
 	text = json_dumps(inv->result, JSON_COMPACT | JSON_ENCODE_ANY);
-	if (text && !result_cache_put(rc, key, act->who.ns_idx,
+	if (text && !result_cache_put(rc, act->cache_key, act->who.ns_idx,
 				      json_object_get(act->action->doc, "deps"), text,
 				      strlen(text), clock_real_ms(),
 				      (uint64_t)inv->cache_ttl_s * 1000, act->cache_epoch))
@@ -137,14 +139,11 @@ static void on_primitive_done(struct invocation *inv, void *data)
 
 static void on_cached_answer(struct loop *loop, void *data)
 {
-	struct activation *act = data;
-
-	act->answer = NULL;
-	activation_ended(act, act->cached_record);
+	activation_ended(data, ((struct activation *)data)->cached_record);
 }
 
 /* Answered from the cache: no run. The record is spooled now, as every record is before
- * its answer, and the listener hears it on the loop's next turn (never before
+ * its answer, and the listener hears it at the end of this loop turn (never before
  * activation_start returns). */
 static int start_cached(struct activation *act, const struct activation_spec *spec, int status,
 			const json_t *result, uint64_t began_ms, struct activation_refusal *why)
@@ -152,12 +151,11 @@ static int start_cached(struct activation *act, const struct activation_spec *sp
 	random_hex(act->id, 32);
 	act->cached_record = cached_result_record(spec->action, &act->who, act->id, status,
 						  result, began_ms, clock_real_ms());
-	act->answer = act->cached_record ? loop_timer_add(act->w->loop, 0, on_cached_answer, act)
-					 : NULL;
-	if (!act->answer) {
+	if (!act->cached_record) {
 		refuse(why, 500, 0, "Internal Server Error");
 		return -ENOMEM;
 	}
+	loop_defer(act->w->loop, &act->answer, on_cached_answer, act);
 	worker_spool(act->w, act->cached_record);
 	STAT_INC(act->w, errors[status & 3]);
 	return 0;
@@ -171,7 +169,6 @@ static int answer_from_cache(struct activation *act, const struct activation_spe
 {
 	struct result_cache *rc = act->w->node->results;
 	uint64_t began_ms = clock_real_ms();
-	uint8_t key[RESULT_KEY_LEN];
 	struct result_value *v = NULL;
 	json_t *result = NULL;
 	int err;
@@ -191,9 +188,10 @@ static int answer_from_cache(struct activation *act, const struct activation_spe
 	act->cache_store = spec->cache_store;
 	/* An action that never asked pays for no digest of its parameters. */
 	if (!spec->cache_read || !__atomic_load_n(&spec->action->results_kept, __ATOMIC_RELAXED) ||
-	    cached_result_key(spec->action, params, key))
+	    cached_result_key(spec->action, params, act->cache_key))
 		return 0;
-	v = result_cache_get(rc, key, began_ms);
+	act->cache_keyed = true;
+	v = result_cache_get(rc, act->cache_key, began_ms);
 	result_cache_count(rc, v != NULL);
 	if (v)
 		result = json_parse(v->data, v->len, NULL, 0);

@@ -16,12 +16,16 @@
 #include "util.h"
 
 
+/* The batch keeps up to this much memory between turns. */
+#define SPOOL_BATCH_KEEP (1u << 20)
+
 struct spool_writer {
 	char dir[PATH_MAX];
 	unsigned worker;
 	unsigned seq;
 	int fd;
 	uint64_t size;
+	struct buf batch; /* added, not yet written (spool_add) */
 };
 
 static int next_seq(const char *dir, unsigned worker)
@@ -84,9 +88,16 @@ void spool_writer_close(struct spool_writer *w)
 {
 	if (!w)
 		return;
+	(void)spool_flush(w);
 	if (w->fd >= 0)
 		close(w->fd);
+	buf_free(&w->batch);
 	free(w);
+}
+
+static int spool_dump_to_buf(const char *p, size_t n, void *data)
+{
+	return buf_append(data, p, n) ? -1 : 0;
 }
 
 static int write_all(int fd, const char *p, size_t len)
@@ -109,32 +120,46 @@ static int write_all(int fd, const char *p, size_t len)
 int spool_accept(struct spool_writer *w, const char *activation_id, const json_t *fallback)
 {
 	json_t *marker = json_pack("{s:s,s:O}", "accepted", activation_id, "fallback", fallback);
-	int err = marker ? spool_append(w, marker) : -ENOMEM;
+	int err = marker ? spool_add(w, marker) : -ENOMEM;
 
 	json_decref(marker);
 	return err;
 }
 
-int spool_append(struct spool_writer *w, const json_t *record)
+int spool_add(struct spool_writer *w, const json_t *record)
 {
-	char *text = json_dumps(record, JSON_COMPACT);
-	size_t len;
+	size_t before = w->batch.len;
+
+	/* Straight into the batch; a record that does not fit leaves nothing of itself. */
+	if (json_dump_callback(record, spool_dump_to_buf, &w->batch, JSON_COMPACT) ||
+	    buf_append(&w->batch, "\n", 1)) {
+		w->batch.len = before;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int spool_flush(struct spool_writer *w)
+{
 	int err;
 
-	if (!text)
-		return -ENOMEM;
-	len = strlen(text);
-	text[len] = '\n'; /* replaces the NUL: the record and its newline in one write */
-	err = write_all(w->fd, text, len + 1);
-	free(text);
+	if (!w->batch.len)
+		return 0;
+	err = write_all(w->fd, w->batch.data, w->batch.len);
 	if (err) {
-		/* A record cut short (a full disk) must not stay as the start of the next
-		 * line, which would then be no JSON: back to the last whole record. */
+		/* A batch cut short (a full disk) must not leave half a record as the start of
+		 * the next line, which would then be no JSON: back to the last whole batch,
+		 * which is kept for the next flush to try again. */
 		if (ftruncate(w->fd, (off_t)w->size))
 			pr_err("spool: a cut record stays in the spool: %s", strerror(errno));
 		return err;
 	}
-	w->size += len + 1;
+	w->size += w->batch.len;
+	/* A turn with a huge record (10 MB of logs) does not keep its memory for good. */
+	if (w->batch.cap > SPOOL_BATCH_KEEP)
+		buf_free(&w->batch);
+	else
+		buf_reset(&w->batch);
 	if (w->size >= SPOOL_ROTATE_BYTES) {
 		close(w->fd);
 		w->seq++;
@@ -143,6 +168,11 @@ int spool_append(struct spool_writer *w, const json_t *record)
 			pr_err("spool: cannot rotate: %s", strerror(-err));
 	}
 	return err;
+}
+
+int spool_append(struct spool_writer *w, const json_t *record)
+{
+	return spool_add(w, record) ?: spool_flush(w);
 }
 
 /* The spool files in (worker, seq) order. */

@@ -35,10 +35,19 @@ int spool_list_files(const char *dir, struct spool_file **out, size_t *n);
 
 int spool_writer_open(const char *dir, unsigned worker, struct spool_writer **out);
 void spool_writer_close(struct spool_writer *w);
-/* Appends one record (a line); 0 once the bytes are in the file. */
+/* Adds one record (a line) to the writer's batch, written by the next spool_flush: a
+ * worker adds its records as activations end and flushes once per loop turn, before any
+ * answer of that turn leaves (worker.c), so a record is still in the file before anyone
+ * hears of its result. */
+int spool_add(struct spool_writer *w, const json_t *record);
+/* Writes the batch (one write); 0 once the bytes are in the file. On an error the batch
+ * stays for the next flush. */
+int spool_flush(struct spool_writer *w);
+/* spool_add and spool_flush: the record is in the file when it returns 0. */
 int spool_append(struct spool_writer *w, const json_t *record);
 /* Before an early answer (a 202 with only the activation id): a marker with the record to
- * keep if the node stops before the activation ends. The shipper skips markers. */
+ * keep if the node stops before the activation ends, added as spool_add does. The shipper
+ * skips markers. */
 int spool_accept(struct spool_writer *w, const char *activation_id, const json_t *fallback);
 /* At start, before any writer opens: every marker the previous run left without its
  * record gets its fallback record, written to a file of recovery_writer. */

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,27 +10,40 @@
 #include "json.h"
 #include "node/ingress/web_cache.h"
 
+/* The primary key, computed once, when it is first needed. */
+static int use_key(struct web_cache_use *use, const struct http_request *req,
+		   const struct action_entry *a)
+{
+	struct buf b = BUF_INIT;
+	int err;
+
+	if (use->keyed)
+		return 0;
+	/* GET and HEAD share the entry; a HEAD's answer has no body to keep. */
+	buf_printf(&b, "web:%016llx\n%d\n%s\n%s\n%s", (unsigned long long)a->id, (int)use->ext,
+		   use->extra_path ? use->extra_path : "", req->query ? req->query : "",
+		   use->caller_ns ? use->caller_ns : "");
+	err = b.data ? sha256_digest(b.data, b.len, use->key) : -ENOMEM;
+	buf_free(&b);
+	use->keyed = !err;
+	return err;
+}
+
 void web_cache_prepare(struct result_cache *rc, struct web_cache_use *use,
 		       const struct http_request *req, const struct action_entry *a,
 		       enum web_ext ext, const char *extra_path, const char *caller_ns)
 {
 	unsigned asked = http_cache_request(req);
-	struct buf b = BUF_INIT;
 
 	memset(use, 0, sizeof(*use));
 	if (!rc || (req->method != HTTP_GET && req->method != HTTP_HEAD))
 		return;
-	/* GET and HEAD share the entry; a HEAD's answer has no body to keep. */
-	buf_printf(&b, "web:%016llx\n%d\n%s\n%s\n%s", (unsigned long long)a->id, (int)ext,
-		   extra_path ? extra_path : "", req->query ? req->query : "",
-		   caller_ns ? caller_ns : "");
-	if (!b.data || sha256_digest(b.data, b.len, use->key)) {
-		buf_free(&b);
-		return;
-	}
-	buf_free(&b);
+	use->ext = ext;
+	use->extra_path = extra_path;
+	use->caller_ns = caller_ns;
 	use->epoch = result_cache_epoch(rc);
-	use->read = !(asked & HTTP_CACHE_NO_CACHE);
+	use->read = !(asked & HTTP_CACHE_NO_CACHE) &&
+		    __atomic_load_n(&a->results_kept, __ATOMIC_RELAXED) && !use_key(use, req, a);
 	use->store = req->method == HTTP_GET && !(asked & HTTP_CACHE_NO_STORE);
 }
 
@@ -93,19 +107,20 @@ json_t *web_cache_lookup(struct result_cache *rc, struct web_cache_use *use,
 }
 
 static void put_text(struct result_cache *rc, const uint8_t key[RESULT_KEY_LEN], uint32_t ns,
-		     const struct action_entry *a, const json_t *value, uint64_t now_ms,
+		     struct action_entry *a, const json_t *value, uint64_t now_ms,
 		     uint64_t ttl_s, uint64_t epoch)
 {
 	char *text = json_dumps(value, JSON_COMPACT);
 
-	if (text)
-		(void)result_cache_put(rc, key, ns, json_object_get(a->doc, "deps"), text,
-				       strlen(text), now_ms, ttl_s * 1000, epoch);
+	/* From now on this action's requests are looked up. */
+	if (text && !result_cache_put(rc, key, ns, json_object_get(a->doc, "deps"), text,
+				      strlen(text), now_ms, ttl_s * 1000, epoch))
+		__atomic_store_n(&a->results_kept, 1, __ATOMIC_RELAXED);
 	free(text);
 }
 
-void web_cache_store(struct result_cache *rc, const struct web_cache_use *use,
-		     const struct http_request *req, const struct action_entry *a,
+void web_cache_store(struct result_cache *rc, struct web_cache_use *use,
+		     const struct http_request *req, struct action_entry *a,
 		     uint32_t ns_idx, const json_t *record, const struct web_response *r,
 		     uint64_t now_ms)
 {
@@ -117,7 +132,7 @@ void web_cache_store(struct result_cache *rc, const struct web_cache_use *use,
 	if (!use->store || use->hit || r->error)
 		return;
 	http_cache_policy(r->status, r->headers, authorized, now_ms / 1000, &p);
-	if (!p.storable)
+	if (!p.storable || use_key(use, req, a))
 		return;
 	answer = json_pack("{s:O,s:O}", "statusCode", json_object_get(resp, "statusCode"),
 			   "result", json_object_get(resp, "result") ?: json_null());

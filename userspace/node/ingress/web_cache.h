@@ -21,13 +21,18 @@
 struct web_cache_use {
 	bool read, store;
 	bool hit;
+	bool keyed;                  /* key is computed (only when it is needed) */
 	uint8_t key[RESULT_KEY_LEN]; /* the primary key */
+	enum web_ext ext;            /* what the key is computed from, with the request */
+	const char *extra_path, *caller_ns;
 	uint64_t epoch;
 	uint64_t age_s;              /* of a hit */
 };
 
 /* What req may do with the cache (nothing when rc is NULL); caller_ns: the authenticated
- * caller (its answers are its own), or NULL. */
+ * caller (its answers are its own), or NULL; extra_path and caller_ns must live as long as
+ * use. An action none of whose answers was ever kept is not looked up: no digest, no
+ * lookup, no miss counted (as for invokes). */
 void web_cache_prepare(struct result_cache *rc, struct web_cache_use *use,
 		       const struct http_request *req, const struct action_entry *a,
 		       enum web_ext ext, const char *extra_path, const char *caller_ns);
@@ -36,8 +41,8 @@ void web_cache_prepare(struct result_cache *rc, struct web_cache_use *use,
 json_t *web_cache_lookup(struct result_cache *rc, struct web_cache_use *use,
 			 const struct http_request *req, uint64_t now_ms);
 /* After a run: keeps the record's answer when its response r says a shared cache may. */
-void web_cache_store(struct result_cache *rc, const struct web_cache_use *use,
-		     const struct http_request *req, const struct action_entry *a,
+void web_cache_store(struct result_cache *rc, struct web_cache_use *use,
+		     const struct http_request *req, struct action_entry *a,
 		     uint32_t ns_idx, const json_t *record, const struct web_response *r,
 		     uint64_t now_ms);
 /* 304 when req is a conditional GET or HEAD that r's 200 validators satisfy, else r's. */

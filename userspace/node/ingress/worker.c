@@ -70,7 +70,7 @@ static void on_answered(struct http_request *req, int status, void *data)
  * the same router on the bridge's address. Not fatal: the ingress itself works. */
 static void listen_for_sandboxes(struct worker *w)
 {
-	struct http_server_opts hopts = { .max_body = NODE_MAX_BODY };
+	struct http_server_opts hopts = { .max_body = NODE_MAX_BODY, .defer_writes = true };
 	const char *addr = w->node->cfg.sandbox_listen;
 	int err;
 
@@ -84,10 +84,30 @@ static void listen_for_sandboxes(struct worker *w)
 	w->http_sandboxes = NULL;
 }
 
+void worker_end_turn(struct worker *w)
+{
+	int err = spool_flush(w->spool);
+
+	if (err)
+		pr_err("worker %u: activation records could not be spooled: %s", w->id,
+		       strerror(-err));
+	else if (w->records_added)
+		shipper_nudge(w->node->shipper);
+	w->records_added = false;
+	/* Only now the answers: their records are in the file. */
+	http_server_flush(w->http);
+	http_server_flush(w->http_sandboxes);
+}
+
+static void on_before_sleep(struct loop *loop, void *data)
+{
+	worker_end_turn(data);
+}
+
 int worker_start(struct node *node, unsigned id, struct worker **out)
 {
 	struct http_server_opts hopts = { .max_body = NODE_MAX_BODY, .answered = on_answered,
-					  .early = stream_early };
+					  .early = stream_early, .defer_writes = true };
 	struct worker *w = calloc(1, sizeof(*w));
 	char spool_dir[600];
 	int err = -ENOMEM;
@@ -120,6 +140,7 @@ int worker_start(struct node *node, unsigned id, struct worker **out)
 	}
 	if (node->cfg.sandbox_listen[0])
 		listen_for_sandboxes(w);
+	loop_set_before_sleep(w->loop, on_before_sleep, w);
 	err = -pthread_create(&w->thread, NULL, worker_main, w);
 	if (err)
 		goto fail;
@@ -178,13 +199,14 @@ void worker_accept(struct worker *w, const char *activation_id, json_t *fallback
 
 void worker_spool(struct worker *w, const json_t *record)
 {
-	int err = record ? spool_append(w->spool, record) : -ENOMEM;
+	int err = record ? spool_add(w->spool, record) : -ENOMEM;
 
+	w->records_added |= !err;
 	if (err)
 		pr_err("worker %u: an activation record could not be spooled: %s", w->id,
 		       strerror(-err));
-	shipper_nudge(w->node->shipper);
 }
+
 
 struct http_pool *worker_sandbox_pool(struct worker *w, uint32_t slot)
 {

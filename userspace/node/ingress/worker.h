@@ -42,6 +42,7 @@ struct worker {
 	struct identity_cache *ids; /* its copy of the "auth" map */
 	struct abuse *abuse;        /* clients refused again and again */
 	struct spool_writer *spool;
+	bool records_added;       /* since the last flush: the shipper is nudged after it */
 	struct http_pool *sandbox[XW_MAX_SLOTS]; /* keep-alive connections per sandbox */
 	uint32_t sandbox_gen[XW_MAX_SLOTS];
 	struct worker_stats stats;
@@ -58,8 +59,12 @@ unsigned worker_activations(const struct worker *w);
 
 /* Before answering 202 early: the record to keep if the node stops first. Stolen. */
 void worker_accept(struct worker *w, const char *activation_id, json_t *fallback);
-/* Appends a finished activation's record to the spool and nudges the shipper. */
+/* Adds a finished activation's record to the spool's batch; worker_end_turn writes it. */
 void worker_spool(struct worker *w, const json_t *record);
+/* The end of a loop turn (the loop's before-sleep hook): the turn's records go to the
+ * spool in one write and the shipper is nudged; then, and only then, the turn's answers
+ * leave (the HTTP servers defer their writes to this). */
+void worker_end_turn(struct worker *w);
 /* The connections to the sandbox in slot, opened for its current generation. */
 struct http_pool *worker_sandbox_pool(struct worker *w, uint32_t slot);
 

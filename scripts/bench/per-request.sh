@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# CPU, system calls and context switches of xwhisk-node per request, over a fixed number
+# of requests (perf stat -p on the node while wrk sends N requests over CONNS connections):
+# figures that, unlike throughput, hardly move when other work shares the machine.
+#   scripts/bench/per-request.sh [N (20000)] [CONNS (1)]
+# TARGETS (default "hit warm web"): hit (a cached invoke, issue 14), warm (a warm blocking
+# invoke of a Node.js no-op), web (a web GET of a Node.js action), nginx-cache and
+# nginx-proxy (nginx proxy_cache / proxy_pass in front of a bare Node.js server, for
+# comparison). STRACE=1 adds a per-call breakdown (strace -f -c, 2,000 requests: slow, and
+# periodic work of the manager thread weighs more there); PROFILE=1 a perf record per target
+# in /tmp/xwhisk-per-request.TARGET.perf.data. XWHISK_BIN: the build to measure. Needs root.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+export XWHISK_PREWARM=
+N=${1:-20000}
+C=${2:-1}
+start_xwhisk
+key=$("$bin/xwhisk-admin" --data-dir "$bench_tmp/data" user create bench)
+"$bin/xwhisk-admin" --data-dir "$bench_tmp/data" limits set bench --invocationsPerMinute 100000000 --concurrentInvocations 100000 >/dev/null
+api=http://127.0.0.1:$NODE_PORT/api/v1/namespaces/_
+GUEST_AUTH=$key
+put_action() {
+	local code
+	code=$(printf '%s' "$3" | python3 -c 'import json,sys; print(json.dumps(sys.stdin.read()))')
+	curl -sf -u "$key" -X PUT -H 'Content-Type: application/json' \
+		-d "{\"exec\":{\"kind\":\"$2\",\"code\":$code},\"limits\":{\"concurrency\":64}${4:-}}" \
+		"$api/actions/$1?overwrite=true" >/dev/null
+	curl -sf -u "$key" -X POST -H 'Content-Type: application/json' -d '{}' \
+		"$api/actions/$1?blocking=true&result=true" >/dev/null
+}
+put_action noopjs nodejs:20 'function main(params) { return {} }'
+put_action cachedjs nodejs:20 'function main(params) { return { __ow_cache: { ttl: 86400 } } }'
+put_action webjs nodejs:20 'function main(params) { return { body: "hi" } }' ',"annotations":[{"key":"web-export","value":true}]'
+if [[ " ${TARGETS:-} " == *nginx* ]]; then
+cat >"$bench_tmp/server.js" <<JS
+const http = require('http');
+function main(params) { return {} }
+const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+        let out = JSON.stringify(main(JSON.parse(Buffer.concat(chunks).toString() || '{}')));
+        res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(out) });
+        res.end(out);
+    });
+});
+server.keepAliveTimeout = 600000; server.headersTimeout = 0; server.requestTimeout = 0;
+server.listen(+process.argv[2], '127.0.0.1');
+JS
+server_port=$(free_port)
+node "$bench_tmp/server.js" "$server_port" >"$bench_tmp/server.log" 2>&1 &
+bench_pids+=($!)
+wait_port "$server_port"
+start_nginx "$server_port" 127.0.0.1 nodejs
+js_nginx_port=$NGINX_PORT
+mkdir -p "$bench_tmp/nginx-cache/cache"
+NGINX_MAIN='user root;' \
+	NGINX_HTTP='client_body_buffer_size 64k; proxy_cache_path $NGINX_DIR/cache keys_zone=bench:10m max_size=64m;' \
+	NGINX_LOCATION='proxy_cache bench; proxy_cache_methods POST; proxy_cache_key "$request_uri|$request_body"; proxy_cache_valid 200 1h;' \
+	start_nginx "$server_port" 127.0.0.1 cache
+cache_nginx_port=$NGINX_PORT
+fi
+auth64=$(printf '%s' "$key" | base64 -w0)
+run() { # run NAME METHOD URL BODY [PIDS]
+	local name=$1 m=$2 url=$3 body=$4 out pids=${5:-$NODE_PID}
+	# warm up
+	WRK_N=500 WRK_AUTH=$auth64 WRK_METHOD=$m WRK_BODY=$body wrk -t1 -c$C -d30s -s "$top/scripts/bench/count.lua" "$url" >/dev/null
+	wait_records_shipped
+	out=$(perf stat -x, -e task-clock,raw_syscalls:sys_enter,context-switches -p "$pids" -- env WRK_N=$N WRK_AUTH=$auth64 WRK_METHOD=$m WRK_BODY=$body \
+		wrk -t1 -c$C -d60s -s "$top/scripts/bench/count.lua" "$url" 2>"$bench_tmp/perf.err" | tail -1)
+	local ms; ms=$(awk -F, '/task-clock/ {print $1}' "$bench_tmp/perf.err")
+	local reqs; reqs=$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])')
+	local sc; sc=$(awk -F, '/raw_syscalls/ {print $1}' "$bench_tmp/perf.err")
+	local cs; cs=$(awk -F, '/context-switches/ {print $1}' "$bench_tmp/perf.err")
+	echo "$name c=$C: $reqs req, CPU $(python3 -c "print(round($ms*1000/$reqs,1))") us/req, syscalls $(python3 -c "print(round($sc/$reqs,2))")/req, switches $(python3 -c "print(round($cs/$reqs,2))")/req (p50 $(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["p50_us"])') us)"
+	wait_records_shipped
+	if [ -n "${PROFILE:-}" ]; then
+		perf record -F 4999 --call-graph dwarf,16384 -o "/tmp/xwhisk-per-request.$name.perf.data" -p "$pids" -- env WRK_N=$N WRK_AUTH=$auth64 WRK_METHOD=$m WRK_BODY=$body \
+			wrk -t1 -c$C -d60s -s "$top/scripts/bench/count.lua" "$url" >/dev/null 2>&1
+		wait_records_shipped
+	fi
+	if [ -n "${STRACE:-}" ]; then
+		strace -f -c -o "$bench_tmp/strace.$name" $(for p in ${pids//,/ }; do echo -p $p; done) &
+		local sp=$!
+		sleep 1
+		out=$(WRK_N=2000 WRK_AUTH=$auth64 WRK_METHOD=$m WRK_BODY=$body wrk -t1 -c$C -d60s -s "$top/scripts/bench/count.lua" "$url" | tail -1)
+		sleep 0.3
+		kill -INT $sp; wait $sp || true
+		reqs=$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])')
+		echo "  syscalls per request ($reqs requests):"
+		awk -v r="$reqs" '$1 ~ /^[0-9.]+$/ && NF >= 5 { name=$NF; calls=$4; printf "    %-16s %.2f\n", name, calls/r } /total/ {printf "    %-16s %.2f\n", "total", $3/r}' "$bench_tmp/strace.$name"
+		wait_records_shipped
+	fi
+}
+for t in ${TARGETS:-hit warm web}; do
+	case $t in
+	hit) run hit POST "$api/actions/cachedjs?blocking=true&result=true" '{}' ;;
+	warm) run warm POST "$api/actions/noopjs?blocking=true&result=true" '{}' ;;
+	nginx-cache) run nginx-cache POST "http://127.0.0.1:$cache_nginx_port/" '{}' "$(nginx_pids cache | tr ' ' ,)" ;;
+	nginx-proxy) run nginx-proxy POST "http://127.0.0.1:$js_nginx_port/" '{}' "$(nginx_pids nodejs | tr ' ' ,)" ;;
+	web) run web GET "http://127.0.0.1:$NODE_PORT/api/v1/web/bench/default/webjs" '' ;;
+	esac
+done
