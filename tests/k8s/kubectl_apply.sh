@@ -83,7 +83,7 @@ fi
 
 # The Role: exactly the verbs the pod backend uses (keep in step with controller/cluster/).
 out=$(kc get -n xwhisk role/xwhisk-controller -o jsonpath='{range .rules[*]}{.apiGroups[0]}:{.resources[0]}={.verbs}{"\n"}{end}' 2>&1)
-want=':pods=["create","list","watch","delete"]
+want=':pods=["create","list","watch","delete","patch"]
 coordination.k8s.io:leases=["create","get","update"]
 :events=["create"]'
 if [ "$out" = "$want" ]; then
