@@ -195,8 +195,11 @@ run: deps
 TEST_SUITES := $(if $(filter 1,$(SANITIZE)),unit bpf fuzz,)
 TEST_SANITIZE ?= 1
 SANITIZER_PASS := $(and $(filter-out 1,$(SANITIZE)),$(filter 1,$(TEST_SANITIZE)))
+# The builds of `make test` use every CPU: CI runs it as is, without -j.
+NPROC ?= $(shell nproc 2>/dev/null || echo 2)
+
 test: deps
-	$(Q)$(MAKE) --no-print-directory test-build
+	$(Q)$(MAKE) --no-print-directory -j$(NPROC) test-build
 	$(Q)status=0; \
 	BUILD=$(BUILD) ASAN_OPTIONS=$${ASAN_OPTIONS:-detect_leaks=0} tests/run.sh $(TEST_SUITES) || \
 		status=$$?; \
