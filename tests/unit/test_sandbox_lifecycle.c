@@ -465,6 +465,28 @@ static void test_address_reuse(void)
 	free(init);
 }
 
+/* A second manager on the subnet the first one's bridge holds, under another bridge name
+ * (two nodes on one host given one subnet), is refused rather than started: its sandboxes
+ * would be reached through the first one's bridge. */
+static void test_subnet_taken_refused(void)
+{
+	char saved_bridge[16], cmd[64];
+	struct sandbox_manager *saved = H.m, *second;
+
+	memcpy(saved_bridge, H.bridge, sizeof(saved_bridge));
+	snprintf(H.bridge, sizeof(H.bridge), "xwv%d", (int)getpid());
+	second = h_manager_new("native=0,python:3=0,nodejs:20=0,blackbox=0");
+	CHECK(!second);
+	snprintf(cmd, sizeof(cmd), "ip link show %s >/dev/null 2>&1", H.bridge);
+	CHECK(system(cmd) != 0); /* refused before making its bridge */
+	if (second)
+		sandbox_manager_free(second);
+	snprintf(cmd, sizeof(cmd), "ip link del %s 2>/dev/null", H.bridge);
+	(void)!system(cmd);
+	memcpy(H.bridge, saved_bridge, sizeof(saved_bridge));
+	H.m = saved;
+}
+
 /* ---- 1,000 cycles ---- */
 
 struct cycles {
@@ -610,6 +632,7 @@ int main(void)
 	RUN(test_adoption_after_kill9);
 	RUN(test_dead_while_away);
 	RUN(test_address_reuse);
+	RUN(test_subnet_taken_refused);
 	RUN(test_leak_1000_cycles);
 	h_teardown();
 	TEST_EXIT();

@@ -4,8 +4,10 @@
  * subnet, bridge, the host's root), re-adopting what a previous manager left, freed
  * (sandboxes stay up) or drained (every sandbox destroyed); and what it reports.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +88,39 @@ static int manager_load(struct sandbox_manager *m, const struct sandbox_config *
 	return 0;
 }
 
+/*
+ * Another interface holding an address of our subnet with a prefix at least as long has a
+ * route at least as specific as our bridge's: sandboxes would be reached through it (two
+ * nodes on one host given the same subnet, each /init reaching the other's sandbox).
+ * -EADDRINUSE, naming it. A wider network around ours (a link-local /16) is no conflict.
+ */
+static int subnet_free(const struct ipam *ip, const char *bridge)
+{
+	uint32_t mask = ip->prefix ? ~0u << (32 - ip->prefix) : 0;
+	struct ifaddrs *ifa, *i;
+	int err = 0;
+
+	if (getifaddrs(&ifa) < 0)
+		return 0; /* cannot tell: the bridge's own setup says what fails */
+	for (i = ifa; i && !err; i = i->ifa_next) {
+		uint32_t addr, theirs;
+
+		if (!i->ifa_addr || !i->ifa_netmask || i->ifa_addr->sa_family != AF_INET ||
+		    !strcmp(i->ifa_name, bridge))
+			continue;
+		addr = ntohl(((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr);
+		theirs = ntohl(((struct sockaddr_in *)i->ifa_netmask)->sin_addr.s_addr);
+		if ((addr & mask) != ip->network || theirs < mask)
+			continue;
+		pr_err("sandbox: the sandbox subnet is taken: %s holds %s in it (another node on "
+		       "this host? give each its own XWHISK_SANDBOX_SUBNET)", i->ifa_name,
+		       inet_ntoa(((struct sockaddr_in *)i->ifa_addr)->sin_addr));
+		err = -EADDRINUSE;
+	}
+	freeifaddrs(ifa);
+	return err;
+}
+
 /* The cgroup tree, the subnet and the bridge. */
 static int manager_host_setup(struct sandbox_manager *m, const struct sandbox_config *cfg)
 {
@@ -101,6 +136,9 @@ static int manager_host_setup(struct sandbox_manager *m, const struct sandbox_co
 		pr_err("sandbox: bad subnet '%s'", cfg->subnet);
 		return err;
 	}
+	err = subnet_free(&m->ipam, cfg->bridge ? cfg->bridge : SANDBOX_DEFAULT_BRIDGE);
+	if (err)
+		return err;
 	err = rtnl_open(&m->nl);
 	if (err)
 		return err;
