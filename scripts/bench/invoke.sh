@@ -44,23 +44,8 @@ BENCH_NODEJS_CONNECTIONS=${BENCH_NODEJS_CONNECTIONS:-1 16}
 rounds_has() { case " $BENCH_ROUNDS " in *" $1 "*) return 0 ;; esac; return 1; }
 
 start_xwhisk
-key=$("$bin/xwhisk-admin" --data-dir "$bench_tmp/data" user create bench)
-"$bin/xwhisk-admin" --data-dir "$bench_tmp/data" limits set bench --invocationsPerMinute 100000000 \
-	--concurrentInvocations 100000 >/dev/null
-api=http://127.0.0.1:$NODE_PORT/api/v1/namespaces/_
+bench_user
 GUEST_AUTH=$key
-
-# put_action NAME KIND CODE: creates it with limits.concurrency BENCH_ACTION_CONCURRENCY
-# (64) and invokes it once, so that its sandbox is warm.
-put_action() {
-	local code
-	code=$(printf '%s' "$3" | python3 -c 'import json,sys; print(json.dumps(sys.stdin.read()))')
-	curl -sf -u "$key" -X PUT -H 'Content-Type: application/json' \
-		-d "{\"exec\":{\"kind\":\"$2\",\"code\":$code},\"limits\":{\"concurrency\":${BENCH_ACTION_CONCURRENCY:-64}}}" \
-		"$api/actions/$1?overwrite=true" >/dev/null
-	curl -sf -u "$key" -X POST -H 'Content-Type: application/json' -d '{}' \
-		"$api/actions/$1?blocking=true&result=true" >/dev/null
-}
 
 # warm_sandbox [ACTION_ID_TO_SKIP]: "ACTION_ID IP PORT PID" of a warm sandbox in the slots
 # map (of another action than the one given).

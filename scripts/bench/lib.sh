@@ -66,6 +66,28 @@ start_xwhisk() {
 	CONTROLLER_PID=$(pgrep -P "$xwhisk_run_pid" -f "xwhisk-controller" | head -n 1)
 }
 
+# bench_user: a user "bench" without throttles on the system start_xwhisk started; sets
+# key (its credentials) and api (its namespace's URL).
+bench_user() {
+	key=$("$bin/xwhisk-admin" --data-dir "$bench_tmp/data" user create bench)
+	"$bin/xwhisk-admin" --data-dir "$bench_tmp/data" limits set bench \
+		--invocationsPerMinute 100000000 --concurrentInvocations 100000 >/dev/null
+	api=http://127.0.0.1:$NODE_PORT/api/v1/namespaces/_
+}
+
+# put_action NAME KIND CODE [MORE_JSON]: creates it with limits.concurrency
+# BENCH_ACTION_CONCURRENCY (64) and MORE_JSON (',"annotations":[...]') and invokes it once,
+# so that its sandbox is warm.
+put_action() {
+	local code
+	code=$(printf '%s' "$3" | python3 -c 'import json,sys; print(json.dumps(sys.stdin.read()))')
+	curl -sf -u "$key" -X PUT -H 'Content-Type: application/json' \
+		-d "{\"exec\":{\"kind\":\"$2\",\"code\":$code},\"limits\":{\"concurrency\":${BENCH_ACTION_CONCURRENCY:-64}}${4:-}}" \
+		"$api/actions/$1?overwrite=true" >/dev/null
+	curl -sf -u "$key" -X POST -H 'Content-Type: application/json' -d '{}' \
+		"$api/actions/$1?blocking=true&result=true" >/dev/null
+}
+
 # start_nginx UPSTREAM_PORT [UPSTREAM_HOST] [NAME]: a keep-alive proxy_pass in front of it;
 # sets NGINX_PORT. One worker per CPU, as nginx's "auto". NAME tells instances apart when a
 # benchmark runs several (nginx_pids NAME lists one's processes). A round that needs more

@@ -17,19 +17,8 @@ export XWHISK_PREWARM=
 N=${1:-20000}
 C=${2:-1}
 start_xwhisk
-key=$("$bin/xwhisk-admin" --data-dir "$bench_tmp/data" user create bench)
-"$bin/xwhisk-admin" --data-dir "$bench_tmp/data" limits set bench --invocationsPerMinute 100000000 --concurrentInvocations 100000 >/dev/null
-api=http://127.0.0.1:$NODE_PORT/api/v1/namespaces/_
+bench_user
 GUEST_AUTH=$key
-put_action() {
-	local code
-	code=$(printf '%s' "$3" | python3 -c 'import json,sys; print(json.dumps(sys.stdin.read()))')
-	curl -sf -u "$key" -X PUT -H 'Content-Type: application/json' \
-		-d "{\"exec\":{\"kind\":\"$2\",\"code\":$code},\"limits\":{\"concurrency\":64}${4:-}}" \
-		"$api/actions/$1?overwrite=true" >/dev/null
-	curl -sf -u "$key" -X POST -H 'Content-Type: application/json' -d '{}' \
-		"$api/actions/$1?blocking=true&result=true" >/dev/null
-}
 put_action noopjs nodejs:20 'function main(params) { return {} }'
 put_action cachedjs nodejs:20 'function main(params) { return { __ow_cache: { ttl: 86400 } } }'
 put_action webjs nodejs:20 'function main(params) { return { body: "hi" } }' ',"annotations":[{"key":"web-export","value":true}]'

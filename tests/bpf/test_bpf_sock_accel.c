@@ -24,55 +24,12 @@
 
 #include "bpfload/sock_accel.h"
 #include "pinned_maps.h"
+#include "tcp_pair.h"
 #include "../unit/test.h"
 
 static char pin_dir[128];
 static struct xw_accel *accel;
 
-/* A connected loopback TCP pair: *near is the accepted side (what the node holds). */
-static int tcp_pair(int *far, int *near)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t sl = sizeof(sa);
-	int l = socket(AF_INET, SOCK_STREAM, 0), c = -1, s = -1;
-
-	if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof(sa)) || listen(l, 4) ||
-	    getsockname(l, (struct sockaddr *)&sa, &sl))
-		goto out;
-	c = socket(AF_INET, SOCK_STREAM, 0);
-	if (c < 0 || connect(c, (struct sockaddr *)&sa, sizeof(sa)))
-		goto out;
-	s = accept(l, NULL, NULL);
-out:
-	if (l >= 0)
-		close(l);
-	if (s < 0) {
-		if (c >= 0)
-			close(c);
-		return -1;
-	}
-	*far = c;
-	*near = s;
-	return 0;
-}
-
-static int read_full(int fd, char *buf, size_t len, int timeout_ms)
-{
-	size_t got = 0;
-
-	while (got < len) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		ssize_t n;
-
-		if (poll(&p, 1, timeout_ms) <= 0)
-			return -ETIMEDOUT;
-		n = read(fd, buf + got, len - got);
-		if (n <= 0)
-			return n ? -errno : -EPIPE;
-		got += (size_t)n;
-	}
-	return 0;
-}
 
 static int map_fd(const char *name)
 {

@@ -8,70 +8,9 @@
 # restarted controller adopts a stem cell that became a sandbox, and the stem cells.
 # The node agent is played by curl, as in pod_backend.sh.
 set -uo pipefail
-. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+CTL_ENV="XWHISK_POD_PREWARM=nodejs:20=2 XWHISK_POD_STEM_MEMORY_MB=256 XWHISK_LOG_LEVEL=${XWHISK_LOG_LEVEL:-debug}"
+. "$(dirname "${BASH_SOURCE[0]}")/pod_harness.bash"
 
-for p in xwhisk-controller xwhisk-proxy; do
-	if [ ! -x "$BUILD/$p" ]; then
-		echo "not ok - $BUILD/$p is built (make test-build)"
-		exit 1
-	fi
-done
-fake_start --node n1 --path-map "/opt/xwhisk=$BUILD"
-CTL_PID=
-cleanup() {
-	[ -n "$CTL_PID" ] && kill "$CTL_PID" 2>/dev/null && wait "$CTL_PID" 2>/dev/null
-	fake_stop
-}
-trap cleanup EXIT
-
-TOKEN=k8s-test-node-token-k8s-test-node-token-k8s-test-node-token-0123
-GUEST=23bc46b1-71f6-4ed5-8c54-816aa4f8c502:123zO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4VrNZ9lyGVCGuMDGIwP
-CTL_PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-CTL="http://127.0.0.1:$CTL_PORT"
-curl -sf -X POST -H 'Content-Type: application/json' "$FAKE_URL/api/v1/namespaces" \
-	-d '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"xwhisk"}}' >/dev/null
-
-start_controller() {
-	XWHISK_BACKEND=kubernetes XWHISK_KUBE_API="$FAKE_URL" XWHISK_KUBE_NAMESPACE=xwhisk \
-		XWHISK_POD_PREWARM="nodejs:20=2" XWHISK_POD_STEM_MEMORY_MB=256 \
-		XWHISK_NODE_TOKEN=$TOKEN XWHISK_NODE_LOST_MS=600000 XWHISK_POD_ADOPT_WAIT_MS=20000 \
-		XWHISK_LOG_LEVEL=${XWHISK_LOG_LEVEL:-debug} \
-		"$BUILD/xwhisk-controller" -l "127.0.0.1:$CTL_PORT" -d "$FAKE_DIR/data" \
-		>>"$FAKE_DIR/controller.log" 2>&1 &
-	CTL_PID=$!
-	for _ in $(seq 100); do
-		curl -sf "$CTL/ping" >/dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	return 1
-}
-internal() { # METHOD PATH [BODY]
-	curl -s -X "$1" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
-		"$CTL/internal/v1$2" ${3:+-d "$3"}
-}
-register() {
-	internal POST /nodes '{"name":"n1","address":"127.0.0.1:1","memory_mb":4096,"cpu_milli":2000}' >/dev/null
-}
-allocate() { # MEMORY_MB
-	internal POST /allocate "{\"subject\":\"guest\",\"docid\":\"guest/hello\",\"action_id\":\"00000000000000aa\",\"kind\":\"nodejs:20\",\"revision\":1,\"memory_mb\":$1,\"concurrency\":1,\"node\":\"n1\"}" |
-		"$PY" -c 'import json,sys; print(json.load(sys.stdin)["sandbox"]["id"])'
-}
-sandbox_field() { # ID FIELD
-	internal GET /sandboxes | "$PY" -c "
-import json,sys
-for s in json.load(sys.stdin)['sandboxes']:
-    if s['id'] == '$1': print(s['$2'])"
-}
-wait_for() { # SECONDS COMMAND...
-	local until=$((SECONDS + $1))
-	shift
-	while [ $SECONDS -lt "$until" ]; do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
-}
-is_warm() { [ "$(sandbox_field "$1" state)" = warm ]; }
 # pods SELECTOR: "name podIP ready" of the matching pods, one a line
 pods() {
 	curl -s "$FAKE_URL/api/v1/namespaces/xwhisk/pods?labelSelector=$1" | "$PY" -c '
@@ -93,7 +32,7 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -u "$GUEST" -X PUT -H 'Content-Typ
 	"$CTL/api/v1/namespaces/_/actions/hello" \
 	-d '{"exec":{"kind":"nodejs:20","code":"function main(p) { return {greeting: \"hello \" + p.name}; }"}}')
 [ "$code" = 200 ] || not_ok "an action is created" "status $code"
-register
+register 4096 >/dev/null
 
 check "a registered node gets two ready stem cell pods of nodejs:20" wait_for 20 ready_stems 2
 stem_names=$(stems | awk '{print $1}' | sort)
@@ -134,7 +73,7 @@ wait "$CTL_PID" 2>/dev/null
 CTL_PID=
 stems_before=$(stems | awk '{print $1}' | sort | tr '\n' ' ')
 start_controller || not_ok "the controller starts again" "$(tail -n 3 "$FAKE_DIR/controller.log")"
-register
+register 4096 >/dev/null
 check "a restarted controller adopts the stem cell that became a sandbox" wait_for 20 is_warm "$id"
 same_stems() { [ "$(stems | awk '{print $1}' | sort | tr '\n' ' ')" = "$stems_before" ]; }
 sleep 2

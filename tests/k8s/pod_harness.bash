@@ -1,0 +1,69 @@
+# SPDX-License-Identifier: Apache-2.0
+# Sourced by the pod backend's shell tests (pod_backend.sh, stem_pods.sh): the fake API
+# server with its kubelet for node n1, a controller on the pod backend, and the node
+# agent's calls played by curl (register, allocate). No BPF, no root needed.
+#   CTL_ENV: extra VAR=value words for the controller (e.g. XWHISK_POD_PREWARM=...).
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+for p in xwhisk-controller xwhisk-proxy; do
+	if [ ! -x "$BUILD/$p" ]; then
+		echo "not ok - $BUILD/$p is built (make test-build)"
+		exit 1
+	fi
+done
+fake_start --node n1 --path-map "/opt/xwhisk=$BUILD"
+CTL_PID=
+cleanup() {
+	[ -n "$CTL_PID" ] && kill "$CTL_PID" 2>/dev/null && wait "$CTL_PID" 2>/dev/null
+	fake_stop
+}
+trap cleanup EXIT
+
+TOKEN=k8s-test-node-token-k8s-test-node-token-k8s-test-node-token-0123
+GUEST=23bc46b1-71f6-4ed5-8c54-816aa4f8c502:123zO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4VrNZ9lyGVCGuMDGIwP
+CTL_PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+CTL="http://127.0.0.1:$CTL_PORT"
+curl -sf -X POST -H 'Content-Type: application/json' "$FAKE_URL/api/v1/namespaces" \
+	-d '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"xwhisk"}}' >/dev/null
+
+start_controller() {
+	# shellcheck disable=SC2086
+	env XWHISK_BACKEND=kubernetes XWHISK_KUBE_API="$FAKE_URL" XWHISK_KUBE_NAMESPACE=xwhisk \
+		XWHISK_NODE_TOKEN=$TOKEN XWHISK_NODE_LOST_MS=600000 XWHISK_POD_ADOPT_WAIT_MS=20000 \
+		XWHISK_LOG_LEVEL=${XWHISK_LOG_LEVEL:-info} ${CTL_ENV:-} \
+		"$BUILD/xwhisk-controller" -l "127.0.0.1:$CTL_PORT" -d "$FAKE_DIR/data" \
+		>>"$FAKE_DIR/controller.log" 2>&1 &
+	CTL_PID=$!
+	for _ in $(seq 100); do
+		curl -sf "$CTL/ping" >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	return 1
+}
+internal() { # METHOD PATH [BODY]
+	curl -s -X "$1" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+		"$CTL/internal/v1$2" ${3:+-d "$3"}
+}
+register() { # [MEMORY_MB]: node n1 (re)registers
+	internal POST /nodes "{\"name\":\"n1\",\"address\":\"127.0.0.1:1\",\"memory_mb\":${1:-2048},\"cpu_milli\":2000}"
+}
+allocate() { # [MEMORY_MB]: a nodejs:20 sandbox on n1; prints its id
+	internal POST /allocate "{\"subject\":\"guest\",\"docid\":\"guest/hello\",\"action_id\":\"00000000000000aa\",\"kind\":\"nodejs:20\",\"revision\":1,\"memory_mb\":${1:-128},\"concurrency\":1,\"node\":\"n1\"}" |
+		"$PY" -c 'import json,sys; print(json.load(sys.stdin)["sandbox"]["id"])'
+}
+sandbox_field() { # ID FIELD: from the pool, "" when it is not there
+	internal GET /sandboxes | "$PY" -c "
+import json,sys
+for s in json.load(sys.stdin)['sandboxes']:
+    if s['id'] == '$1': print(s['$2'])"
+}
+wait_for() { # SECONDS COMMAND...: until the command succeeds
+	local until=$((SECONDS + $1))
+	shift
+	while [ $SECONDS -lt "$until" ]; do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+is_warm() { [ "$(sandbox_field "$1" state)" = warm ]; }
