@@ -13,8 +13,10 @@
 # activations that waited for a new sandbox (xwhisk_cold_starts_total on the node's
 # /metrics, before and after) and the sandboxes the action has after it (its slots in the
 # slots map; it had 1). Then the same load again, every sandbox now warm: the p99 of the
-# same action without the cold starts. Each repeat (BENCH_REPEAT, 3) uses a new action, so
-# each starts from one warm sandbox; medians at the end.
+# same action without the cold starts. Then the baseline: nginx straight to those warm
+# sandboxes (least_conn, max_conns=1), no node: the p99/p50 the machine itself gives 16
+# clients of 16 sandboxes. Each repeat (BENCH_REPEAT, 3) uses a new action, so each starts
+# from one warm sandbox; medians at the end.
 #
 # The node runs with the manifest's stem cells (as `make run`); BENCH_PREWARM sets
 # XWHISK_PREWARM instead ("" for none: every cold start makes a whole sandbox).
@@ -96,6 +98,27 @@ print(name, json.dumps(r))' "$line" "$cold_after" "$cold_before" "$sb_before" "$
 		lines+="$line"$'\n'
 		wait_records_shipped
 	done
+	# The baseline: the same load through nginx straight to the same warm sandboxes
+	# (least_conn, one request in flight per sandbox, as their concurrency 1 allows), no
+	# node in between: the p99/p50 this machine gives 16 clients of 16 sandboxes.
+	upstream="least_conn; zone sandboxes 64k;"
+	while read -r ip port; do
+		upstream+=" server $ip:$port max_conns=1;"
+	done < <(slots_dump | awk -v id="$id" '$2 == 2 && $3 == id { print $5, $6 }')
+	NGINX_UPSTREAM=$upstream start_nginx 0 127.0.0.1 "burst$i"
+	n=$(sandboxes "$id")
+	# at most one client per sandbox: nginx answers 502 when every server is at max_conns
+	line=$(BENCH_CONNECTIONS=$((n < conns ? n : conns)) BENCH_THREADS=$threads BENCH_DURATION=$duration \
+		measure nginx "http://127.0.0.1:$NGINX_PORT/run" '{"value":{}}' $(nginx_pids "burst$i"))
+	kill "$(cat "$bench_tmp/nginx-burst$i.pid")" 2>/dev/null || true
+	line=$(python3 -c '
+import json, sys
+name, rest = sys.argv[1].split(" ", 1)
+r = json.loads(rest)
+r.update(waited=0, sandboxes_before=int(sys.argv[2]), sandboxes_after=int(sys.argv[2]))
+print(name, json.dumps(r))' "$line" "$n")
+	echo "$line"
+	lines+="$line"$'\n'
 done
 
 python3 - "$conns" "$lines" <<'PY'

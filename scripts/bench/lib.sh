@@ -89,7 +89,8 @@ put_action() {
 }
 
 # start_nginx UPSTREAM_PORT [UPSTREAM_HOST] [NAME]: a keep-alive proxy_pass in front of it;
-# sets NGINX_PORT. One worker per CPU, as nginx's "auto". NAME tells instances apart when a
+# sets NGINX_PORT. One worker per CPU, as nginx's "auto". NGINX_UPSTREAM, when set, replaces
+# the upstream's one server line (several servers, a balancing method). NAME tells instances apart when a
 # benchmark runs several (nginx_pids NAME lists one's processes). A round that needs more
 # sets NGINX_MAIN, NGINX_HTTP or NGINX_LOCATION (directives added at that level) for the
 # call; $NGINX_DIR in them is the instance's own directory.
@@ -109,7 +110,7 @@ http {
 	client_body_temp_path $d;
 	proxy_temp_path $d;
 	${http//\$NGINX_DIR/$d}
-	upstream backend { server $upstream_host:$1; keepalive 64; }
+	upstream backend { ${NGINX_UPSTREAM:-server $upstream_host:$1;} keepalive 64; }
 	server {
 		listen 127.0.0.1:$NGINX_PORT;
 		location / {
