@@ -22,8 +22,8 @@ Not implemented (answered 415/405): server-side apply, protobuf, aggregated disc
 admission, quotas. Authentication only when asked: with --token T a request needs
 "Authorization: Bearer T" or a client certificate signed by --client-ca, else 401; without
 it any request is accepted. --tls-cert/--tls-key serve HTTPS. The request log says which
-credential came ("auth": "token", "cert", "user" or "none") and what was answered
-("status").
+credential came ("auth": "token", "cert", "user" or "none"), what was answered ("status")
+and whether RBAC refused it ("rbac_denied").
 
 RBAC as the real authorizer does it, for the users that --user TOKEN=NAME declares (a
 service account is "system:serviceaccount:NS:NAME", in the groups system:serviceaccounts,
@@ -40,7 +40,10 @@ missing), e.g. k8s/rbac.yaml.
 Test hooks under /fake/: POST /fake/compact (forget the history: older watches get 410),
 POST /fake/drop-watches (break every open watch), GET /fake/requests (what was called:
 method, path, query, auth, t (epoch seconds); POST /fake/clear-requests forgets them), GET
-/fake/ready-times (pod name -> when the kubelet wrote it Ready, epoch seconds), POST /fake/kill-pod?namespace=&name= (the pod's process dies).
+/fake/ready-times (pod name -> when the kubelet wrote it Ready, epoch seconds), POST /fake/kill-pod?namespace=&name= (the pod's process dies), POST
+/fake/refuse-creates?resource=pods&count=N&as=quota|invalid (the next N creates of that
+resource are refused as a cluster refuses them: 403 Forbidden "exceeded quota" as a
+ResourceQuota does, or 422 Invalid as validation does; count=0 ends it).
 
 The fake kubelet (--node NAME, repeatable) runs every pod bound to NAME (spec.nodeName):
 the first container's command and args with $(VAR) expanded from its env (fieldRef
@@ -924,6 +927,7 @@ class Handler(BaseHTTPRequestHandler):
             verb = request_verb(method, name, q)
             if not self.server.store.allows(self.user, ns, res[0],
                                             res[2] + ("/" + sub if sub else ""), verb, name):
+                self.entry["rbac_denied"] = True
                 raise forbidden(self.user, verb, res, ns, name, sub)
         return self.resource(method, res, ns, name, sub, q)
 
@@ -977,6 +981,7 @@ class Handler(BaseHTTPRequestHandler):
                 if res[4] and want_ns and want_ns != ns:
                     raise ApiError(400, "BadRequest", "the namespace of the provided object "
                                    "does not match the namespace sent on the request")
+                self.maybe_refuse(res, obj)
                 return self.send_json(201, store.create(res, ns, obj))
             raise ApiError(405, "MethodNotAllowed", f"{method} is not supported here")
         if method == "GET":
@@ -1021,6 +1026,27 @@ class Handler(BaseHTTPRequestHandler):
             obj = store.delete(res, ns, name, graceful)
             return self.send_json(200, obj)
         raise ApiError(405, "MethodNotAllowed", f"{method} is not supported here")
+
+    def maybe_refuse(self, res, obj):
+        """A create that /fake/refuse-creates said to refuse, with the real answers."""
+        srv = self.server
+        with srv.log_lock:
+            how = srv.refuse.get(res[2])
+            if not how or how[0] <= 0:
+                return
+            how[0] -= 1
+        name = obj.get("metadata", {}).get("name") or obj.get("metadata", {}).get(
+            "generateName", "")
+        if how[1] == "invalid":
+            raise ApiError(422, "Invalid", f'{res[3]} "{name}" is invalid: '
+                           "spec.containers[0].image: Required value",
+                           {"name": name, "kind": res[3], "causes": [
+                               {"reason": "FieldValueRequired", "message": "Required value",
+                                "field": "spec.containers[0].image"}]})
+        raise ApiError(403, "Forbidden", f'{res[2]} "{name}" is forbidden: exceeded quota: '
+                       "xwhisk-quota, requested: limits.memory=128Mi, used: "
+                       "limits.memory=2Gi, limited: limits.memory=2Gi",
+                       {"name": name, "kind": res[2]})
 
     def watch(self, res, ns, labels, fields, q):
         store, srv = self.server.store, self.server
@@ -1124,6 +1150,11 @@ class Handler(BaseHTTPRequestHandler):
         if parts == ["requests"] and method == "GET":
             with srv.log_lock:
                 return self.send_json(200, srv.requests)
+        if parts == ["refuse-creates"] and method == "POST":
+            with srv.log_lock:
+                srv.refuse[q.get("resource", "pods")] = [int(q.get("count", "1")),
+                                                         q.get("as", "quota")]
+            return self.send_json(200, {})
         if parts == ["kill-pod"] and method == "POST" and srv.kubelet:
             ok = srv.kubelet.kill((q.get("namespace", ""), q.get("name", "")))
             return self.send_json(200 if ok else 404, {"killed": ok})
@@ -1186,6 +1217,7 @@ def main():
     for f in a.rbac:
         load_manifests(srv.store, f)
     srv.requests, srv.log_lock, srv.stopping = [], threading.Lock(), False
+    srv.refuse = {}  # plural -> [creates left to refuse, "quota" or "invalid"]
     srv.bookmark_s = a.bookmark_ms / 1000.0
     srv.kubelet = Kubelet(srv.store, a.node, [tuple(m.split("=", 1)) for m in a.path_map]) \
         if a.node else None

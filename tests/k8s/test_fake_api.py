@@ -252,6 +252,19 @@ def run():
         except ConnectionRefusedError:
             pass
 
+    @case("/fake/refuse-creates: the next creates are refused as a quota (403) or validation (422) does")
+    def _():
+        call("POST", "/fake/refuse-creates?resource=pods&count=1")
+        s, b = call("POST", PODS, pod("q1"))
+        expect(s == 403 and b["reason"] == "Forbidden" and
+               b["message"].startswith('pods "q1" is forbidden: exceeded quota: '), (s, b))
+        expect(call("GET", PODS + "/q1")[0] == 404, "not stored")
+        expect(call("POST", PODS, pod("q1"))[0] == 201, "the next one is made")
+        call("POST", "/fake/refuse-creates?resource=pods&count=1&as=invalid")
+        s, b = call("POST", PODS, pod("q2"))
+        expect(s == 422 and b["reason"] == "Invalid" and
+               b["message"].startswith('Pod "q2" is invalid: '), (s, b))
+
     rbac_cases()
 
 
@@ -322,7 +335,8 @@ def rbac_cases():
                         "name": "nodes"}})
         expect(as_sa("GET", "/api/v1/nodes")[0] == 200, "bound through its group")
         log = call("GET", "/fake/requests")[1]
-        expect(any(r["auth"] == "user" and r["status"] == 403 for r in log), "logged")
+        expect(any(r["auth"] == "user" and r["status"] == 403 and r.get("rbac_denied")
+                   for r in log), "logged")
 
 
 if __name__ == "__main__":
