@@ -12,8 +12,8 @@ packages=(
 	# the PostgreSQL store's tests start a server of their own
 	postgresql
 	# tests/k8s: the real kubectl applies k8s/ to a fake API server; openssl makes the
-	# certificates of kubeconfig.sh
-	kubernetes-client openssl
+	# certificates of kubeconfig.sh; the fake reads k8s/rbac.yaml with PyYAML
+	kubernetes-client openssl python3-yaml
 )
 
 missing=()
@@ -24,6 +24,7 @@ for p in "${packages[@]}"; do
 	npm) command -v npm >/dev/null && continue ;;
 	python3) command -v python3 >/dev/null && continue ;;
 	kubernetes-client) command -v kubectl >/dev/null && continue ;;
+	python3-yaml) python3 -c 'import yaml' 2>/dev/null && continue ;;
 	esac
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done

@@ -3,7 +3,8 @@
 // passed on; the run stops at the first {error}; the sequence's record (logs = component
 // ids, duration = their sum, kind sequence, topmost) and its components' (cause,
 // causedBy); nested sequences; components reached through a binding of a published
-// whisk.system package; blocking with result, non-blocking, and the npm client.
+// whisk.system package; blocking with result, non-blocking, and the npm client; the
+// run-time limit of 50 atomic actions once nested sequences are expanded.
 'use strict';
 const { test, run, assert, SYSTEM_AUTH } = require('./lib/harness');
 const { NS } = require('./lib/api');
@@ -36,6 +37,11 @@ test.before(async () => {
   await putAction(sys, 'mathlib/addten', { exec: { kind, code: step('addten', 'n + 10') } }, { auth: SYSTEM_AUTH });
   await putEntity(sys, 'packages', 'mybind', { binding: { namespace: 'whisk.system', name: 'mathlib' }, parameters: [{ key: 'n', value: 5 }] }, opts());
   await putAction(sys, 'viabind', seq([`/${NSN}/mybind/addten`, `/${NSN}/dbl`]), opts());
+  // Within the limit when it is written (2 atomic actions); 51 once 'grow' is updated to
+  // 50 components: only the run-time count can stop it (PUT checks only what it stores).
+  await putAction(sys, 'grow', seq([`/${NSN}/inc`]), opts());
+  await putAction(sys, 'toolong', seq([`/${NSN}/grow`, `/${NSN}/inc`]), opts());
+  await putAction(sys, 'grow', seq(Array.from({ length: 50 }, () => `/${NSN}/inc`)), opts());
 });
 
 // The sequence's record and each component's, checked against section 5.
@@ -127,6 +133,19 @@ test('blocking with result=true, and non-blocking: 202 and the record later', as
   const rec = await waitRecord(sys, nb.json.activationId, opts());
   assert.deepStrictEqual(rec.response.result.n, 9);
   await checkSequence(rec, { name: 'seq', components: ['inc', 'dbl', 'inc'] });
+});
+
+test('a sequence that grew past 50 atomic actions stops at the 51st: Too many actions in the sequence.', async () => {
+  const r = await invoke(sys, 'toolong', { n: 0 }, opts());
+  assert.strictEqual(r.status, 502, r.text.slice(0, 1500));
+  assert.strictEqual(r.json.response.status, 'application error');
+  assert.deepStrictEqual(r.json.response.result, { error: 'Too many actions in the sequence.' });
+  // the nested sequence ran its 50; the 51st atomic action was never started
+  assert.strictEqual(r.json.logs.length, 1, JSON.stringify(r.json.logs));
+  const grow = await waitRecord(sys, r.json.logs[0], opts());
+  assert.strictEqual(grow.name, 'grow');
+  assert.strictEqual(grow.logs.length, 50);
+  assert.strictEqual(grow.response.result.n, 50);
 });
 
 test('npm client: a sequence invoked blocking', async () => {

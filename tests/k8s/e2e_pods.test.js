@@ -28,17 +28,23 @@ const opts = (body) => ({ body });
 
 test.before(async () => {
   const portFile = path.join(dir, 'port');
+  // the controller calls the API as its service account, under the Role of k8s/rbac.yaml
+  const tokenFile = path.join(dir, 'controller-token');
+  const token = require('crypto').randomBytes(16).toString('hex');
+  fs.writeFileSync(tokenFile, token + '\n');
   fake = spawn('python3', [path.join(__dirname, 'fake_apiserver.py'), '--port-file', portFile, '--node', 'n1',
-    '--path-map', `/opt/xwhisk=${BUILD}`], { stdio: ['ignore', 'inherit', 'inherit'] });
+    '--path-map', `/opt/xwhisk=${BUILD}`, '--rbac', path.join(__dirname, '../../k8s/rbac.yaml'),
+    '--user', `${token}=system:serviceaccount:xwhisk:xwhisk-controller`],
+  { stdio: ['ignore', 'inherit', 'inherit'] });
   for (let i = 0; i < 100 && !fs.existsSync(portFile); i++) await sleep(50);
   api = `http://127.0.0.1:${fs.readFileSync(portFile, 'utf8').trim()}`;
-  await kube('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'xwhisk' } });
   sys = new System({
     split: true,
     env: {
       XWHISK_BACKEND: 'kubernetes',
       XWHISK_KUBE_API: api,
       XWHISK_KUBE_NAMESPACE: 'xwhisk',
+      XWHISK_KUBE_TOKEN_FILE: tokenFile,
       XWHISK_NODE_NAME: 'n1',
       XWHISK_PREWARM: '',
       XWHISK_LOG_LEVEL: 'info',
@@ -141,6 +147,12 @@ test('the GC deletes idle pods (mark, grace, sweep)', async () => {
     await sleep(100);
   }
   assert.deepStrictEqual(left.map((p) => p.metadata.name), []);
+});
+
+test('every call of the controller was its service account\'s, allowed by k8s/rbac.yaml', async () => {
+  const mine = (await kube('GET', '/fake/requests')).json.filter((r) => r.auth === 'user');
+  assert.ok(mine.length > 0, 'the controller used its token');
+  assert.deepStrictEqual(mine.filter((r) => r.rbac_denied).map((r) => `${r.method} ${r.path}`), []);
 });
 
 run();

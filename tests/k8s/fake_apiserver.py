@@ -22,12 +22,28 @@ Not implemented (answered 415/405): server-side apply, protobuf, aggregated disc
 admission, quotas. Authentication only when asked: with --token T a request needs
 "Authorization: Bearer T" or a client certificate signed by --client-ca, else 401; without
 it any request is accepted. --tls-cert/--tls-key serve HTTPS. The request log says which
-credential came ("auth": "token", "cert" or "none").
+credential came ("auth": "token", "cert", "user" or "none"), what was answered ("status")
+and whether RBAC refused it ("rbac_denied").
+
+RBAC as the real authorizer does it, for the users that --user TOKEN=NAME declares (a
+service account is "system:serviceaccount:NS:NAME", in the groups system:serviceaccounts,
+system:serviceaccounts:NS and system:authenticated): a request carrying
+"Authorization: Bearer TOKEN" may do only what the stored Roles and ClusterRoles bound to
+that user (RoleBinding in the request's namespace, ClusterRoleBinding anywhere) grant:
+apiGroups, resources (a subresource as "pods/status"), verbs (get list watch create update
+patch delete deletecollection; "*" matches any) and resourceNames; anything else is 403
+Forbidden with the real Status body. Every other credential is an administrator (as
+system:masters), and discovery paths are open to all (as system:discovery). --rbac FILE
+(repeatable) stores the YAML manifests of FILE at start (their namespaces are made when
+missing), e.g. k8s/rbac.yaml.
 
 Test hooks under /fake/: POST /fake/compact (forget the history: older watches get 410),
 POST /fake/drop-watches (break every open watch), GET /fake/requests (what was called:
 method, path, query, auth, t (epoch seconds); POST /fake/clear-requests forgets them), GET
-/fake/ready-times (pod name -> when the kubelet wrote it Ready, epoch seconds), POST /fake/kill-pod?namespace=&name= (the pod's process dies).
+/fake/ready-times (pod name -> when the kubelet wrote it Ready, epoch seconds), POST /fake/kill-pod?namespace=&name= (the pod's process dies), POST
+/fake/refuse-creates?resource=pods&count=N&as=quota|invalid (the next N creates of that
+resource are refused as a cluster refuses them: 403 Forbidden "exceeded quota" as a
+ResourceQuota does, or 422 Invalid as validation does; count=0 ends it).
 
 The fake kubelet (--node NAME, repeatable) runs every pod bound to NAME (spec.nodeName):
 the first container's command and args with $(VAR) expanded from its env (fieldRef
@@ -39,7 +55,7 @@ is Failed; a deleted pod's process is stopped (SIGTERM, then SIGKILL).
 
   fake_apiserver.py [--listen 127.0.0.1:0] [--port-file F] [--node N]... [--path-map A=B]...
                     [--history N] [--bookmark-ms MS] [--tls-cert F --tls-key F]
-                    [--client-ca F] [--token T]
+                    [--client-ca F] [--token T] [--user TOKEN=NAME]... [--rbac FILE]...
 Prints "listening on http://HOST:PORT" and writes the port to --port-file.
 """
 import argparse
@@ -302,6 +318,59 @@ def field_values(obj):
             "status.phase": obj.get("status", {}).get("phase", "")}
 
 
+# ---- RBAC ---------------------------------------------------------------------------
+
+RBAC_GROUP = "rbac.authorization.k8s.io"
+
+
+def request_verb(method, name, q):
+    if method == "GET":
+        return "get" if name else "watch" if q.get("watch") in ("1", "true") else "list"
+    if method == "DELETE":
+        return "delete" if name else "deletecollection"
+    return {"POST": "create", "PUT": "update", "PATCH": "patch"}.get(method, method.lower())
+
+
+def user_groups(user):
+    """The groups the API server puts an authenticated user in (a service account's too)."""
+    parts = user.split(":")
+    groups = ["system:authenticated"]
+    if len(parts) == 4 and parts[:2] == ["system", "serviceaccount"]:
+        groups += ["system:serviceaccounts", f"system:serviceaccounts:{parts[2]}"]
+    return groups
+
+
+def subject_matches(subject, user, groups, binding_ns):
+    kind, name = subject.get("kind"), subject.get("name")
+    if kind == "ServiceAccount":
+        return user == f"system:serviceaccount:{subject.get('namespace') or binding_ns}:{name}"
+    return (kind == "User" and name == user) or (kind == "Group" and name in groups)
+
+
+def rule_allows(rule, group, resource, verb, name):
+    """As the RBAC authorizer matches a PolicyRule: "*" matches anything, "*/status" any
+    resource's status; a rule naming resourceNames allows only requests for those names."""
+    has = lambda field, want: any(x in ("*", want) for x in rule.get(field) or [])
+    sub = resource.partition("/")[2]
+    if not (has("verbs", verb) and has("apiGroups", group) and
+            any(r in ("*", resource) or (sub and r == "*/" + sub)
+                for r in rule.get("resources") or [])):
+        return False
+    names = rule.get("resourceNames") or []
+    return not names or name in names
+
+
+def forbidden(user, verb, res, ns, name, sub):
+    """403 with the message and details of the real API server."""
+    resource = res[2] + ("/" + sub if sub else "")
+    where = f'in the namespace "{ns}"' if ns else "at the cluster scope"
+    qualified = res[2] + ("." + res[0] if res[0] else "")
+    head = f'{qualified} "{name}"' if name else qualified
+    details = {k: v for k, v in (("name", name), ("group", res[0]), ("kind", res[2])) if v}
+    return ApiError(403, "Forbidden", f'{head} is forbidden: User "{user}" cannot {verb} '
+                    f'resource "{resource}" in API group "{res[0]}" {where}', details)
+
+
 # ---- the store ----------------------------------------------------------------------
 
 class Store:
@@ -364,6 +433,31 @@ class Store:
         if res[4] and ("", "v1", "namespaces", "", ns) not in self.objects:
             raise ApiError(404, "NotFound", f'namespaces "{ns}" not found',
                            {"name": ns, "kind": "namespaces"})
+
+    def allows(self, user, ns, group, resource, verb, name):
+        """Whether the Roles and ClusterRoles bound to user grant the request (namespace ""
+        for a cluster-scoped one, None for a list across namespaces)."""
+        groups = user_groups(user)
+        rbac = lambda plural, n, nm: self.objects.get((RBAC_GROUP, "v1", plural, n, nm), {})
+        with self.lock:
+            for key, binding in self.objects.items():
+                if key[:3] == (RBAC_GROUP, "v1", "clusterrolebindings"):
+                    bns = ""
+                elif key[:3] == (RBAC_GROUP, "v1", "rolebindings") and ns and key[3] == ns:
+                    bns = ns
+                else:
+                    continue
+                if not any(subject_matches(s, user, groups, bns)
+                           for s in binding.get("subjects") or []):
+                    continue
+                ref = binding.get("roleRef") or {}
+                role = (rbac("clusterroles", "", ref.get("name"))
+                        if ref.get("kind") == "ClusterRole" or not bns
+                        else rbac("roles", bns, ref.get("name")))
+                if any(rule_allows(r, group, resource, verb, name)
+                       for r in role.get("rules") or []):
+                    return True
+        return False
 
     def create(self, res, ns, obj):
         with self.lock:
@@ -696,6 +790,11 @@ class Handler(BaseHTTPRequestHandler):
         if os.environ.get("FAKE_APISERVER_VERBOSE"):
             sys.stderr.write("fake-apiserver: " + (fmt % args) + "\n")
 
+    def send_response(self, code, message=None):
+        if getattr(self, "entry", None) is not None:
+            self.entry["status"] = code  # for the request log
+        super().send_response(code, message)
+
     def send_json(self, code, body, ctype="application/json"):
         data = json.dumps(body).encode()
         self.send_response(code)
@@ -721,8 +820,14 @@ class Handler(BaseHTTPRequestHandler):
         super().setup()
 
     def credential(self):
-        """Which accepted credential the request carries: "token", "cert" or "none"."""
+        """Which accepted credential the request carries: "token", "cert", "user" (a
+        --user token: self.user names the user) or "none"."""
         srv = self.server
+        header = self.headers.get("Authorization", "")
+        self.user = srv.users.get(header[len("Bearer "):]) if header.startswith("Bearer ") \
+            else None
+        if self.user:
+            return "user"
         if srv.token and self.headers.get("Authorization", "") == "Bearer " + srv.token:
             return "token"
         getpeercert = getattr(self.connection, "getpeercert", None)
@@ -753,9 +858,10 @@ class Handler(BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length") or 0)
         self.raw = self.rfile.read(n) if n else b""
         auth = self.credential()
+        self.entry = {"method": method, "path": url.path, "query": q, "auth": auth,
+                      "t": time.time()}
         with srv.log_lock:
-            srv.requests.append({"method": method, "path": url.path, "query": q, "auth": auth,
-                                 "t": time.time()})
+            srv.requests.append(self.entry)
         try:
             if srv.token and auth == "none" and not url.path.startswith("/fake/"):
                 raise ApiError(401, "Unauthorized", "Unauthorized")
@@ -817,6 +923,12 @@ class Handler(BaseHTTPRequestHandler):
                 if len(rest) == 3 and rest[0] == "apis" and (rest[1], rest[2]) in groups():
                     return self.send_json(200, openapi_gv(rest[1], rest[2]))
         res, ns, name, sub = self.parse_resource(parts)
+        if self.user:
+            verb = request_verb(method, name, q)
+            if not self.server.store.allows(self.user, ns, res[0],
+                                            res[2] + ("/" + sub if sub else ""), verb, name):
+                self.entry["rbac_denied"] = True
+                raise forbidden(self.user, verb, res, ns, name, sub)
         return self.resource(method, res, ns, name, sub, q)
 
     def parse_resource(self, parts):
@@ -869,6 +981,7 @@ class Handler(BaseHTTPRequestHandler):
                 if res[4] and want_ns and want_ns != ns:
                     raise ApiError(400, "BadRequest", "the namespace of the provided object "
                                    "does not match the namespace sent on the request")
+                self.maybe_refuse(res, obj)
                 return self.send_json(201, store.create(res, ns, obj))
             raise ApiError(405, "MethodNotAllowed", f"{method} is not supported here")
         if method == "GET":
@@ -913,6 +1026,27 @@ class Handler(BaseHTTPRequestHandler):
             obj = store.delete(res, ns, name, graceful)
             return self.send_json(200, obj)
         raise ApiError(405, "MethodNotAllowed", f"{method} is not supported here")
+
+    def maybe_refuse(self, res, obj):
+        """A create that /fake/refuse-creates said to refuse, with the real answers."""
+        srv = self.server
+        with srv.log_lock:
+            how = srv.refuse.get(res[2])
+            if not how or how[0] <= 0:
+                return
+            how[0] -= 1
+        name = obj.get("metadata", {}).get("name") or obj.get("metadata", {}).get(
+            "generateName", "")
+        if how[1] == "invalid":
+            raise ApiError(422, "Invalid", f'{res[3]} "{name}" is invalid: '
+                           "spec.containers[0].image: Required value",
+                           {"name": name, "kind": res[3], "causes": [
+                               {"reason": "FieldValueRequired", "message": "Required value",
+                                "field": "spec.containers[0].image"}]})
+        raise ApiError(403, "Forbidden", f'{res[2]} "{name}" is forbidden: exceeded quota: '
+                       "xwhisk-quota, requested: limits.memory=128Mi, used: "
+                       "limits.memory=2Gi, limited: limits.memory=2Gi",
+                       {"name": name, "kind": res[2]})
 
     def watch(self, res, ns, labels, fields, q):
         store, srv = self.server.store, self.server
@@ -1016,6 +1150,11 @@ class Handler(BaseHTTPRequestHandler):
         if parts == ["requests"] and method == "GET":
             with srv.log_lock:
                 return self.send_json(200, srv.requests)
+        if parts == ["refuse-creates"] and method == "POST":
+            with srv.log_lock:
+                srv.refuse[q.get("resource", "pods")] = [int(q.get("count", "1")),
+                                                         q.get("as", "quota")]
+            return self.send_json(200, {})
         if parts == ["kill-pod"] and method == "POST" and srv.kubelet:
             ok = srv.kubelet.kill((q.get("namespace", ""), q.get("name", "")))
             return self.send_json(200 if ok else 404, {"killed": ok})
@@ -1025,6 +1164,24 @@ class Handler(BaseHTTPRequestHandler):
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+
+
+def load_manifests(store, path):
+    """Stores the objects of a YAML file (as kubectl create -f would), making the
+    namespaces they are in when missing."""
+    import yaml  # only here: the rest of the fake needs no more than the standard library
+    namespaces = BY_PATH[("", "v1", "namespaces")]
+    with open(path) as f:
+        docs = [d for d in yaml.safe_load_all(f) if d]
+    for doc in docs:
+        res = next((r for r in RESOURCES if api_version(r[0], r[1]) == doc.get("apiVersion")
+                    and r[3] == doc.get("kind")), None)
+        if res is None:
+            sys.exit(f"{path}: the fake does not know {doc.get('apiVersion')} {doc.get('kind')}")
+        ns = doc["metadata"].get("namespace", "default") if res[4] else ""
+        if ns and ("", "v1", "namespaces", "", ns) not in store.objects:
+            store.create(namespaces, "", {"metadata": {"name": ns}})
+        store.create(res, ns, doc)
 
 
 def main():
@@ -1039,10 +1196,13 @@ def main():
     ap.add_argument("--tls-key")
     ap.add_argument("--client-ca")
     ap.add_argument("--token")
+    ap.add_argument("--user", action="append", default=[], metavar="TOKEN=NAME")
+    ap.add_argument("--rbac", action="append", default=[], metavar="FILE")
     a = ap.parse_args()
     host, port = a.listen.rsplit(":", 1)
     srv = Server((host, int(port)), Handler)
     srv.token = a.token
+    srv.users = dict(u.split("=", 1) for u in a.user)
     scheme = "http"
     if a.tls_cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -1054,7 +1214,10 @@ def main():
         srv.socket = ctx.wrap_socket(srv.socket, server_side=True, do_handshake_on_connect=False)
         scheme = "https"
     srv.store = Store(a.history)
+    for f in a.rbac:
+        load_manifests(srv.store, f)
     srv.requests, srv.log_lock, srv.stopping = [], threading.Lock(), False
+    srv.refuse = {}  # plural -> [creates left to refuse, "quota" or "invalid"]
     srv.bookmark_s = a.bookmark_ms / 1000.0
     srv.kubelet = Kubelet(srv.store, a.node, [tuple(m.split("=", 1)) for m in a.path_map]) \
         if a.node else None

@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # The real kubectl applies k8s/ (kustomize built in) to the fake API server: every
 # manifest is parsed by the real client and stored; a second apply changes nothing; a
-# changed manifest is patched in; the controller's Role grants exactly what
-# controller/cluster/ calls.
+# changed manifest is patched in; the controller's Role grants no wildcard (that it grants
+# what controller/cluster/ calls, the fake enforces under the pod backend's tests).
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -81,15 +81,14 @@ else
 	not_ok "a changed manifest is patched in" "status $status, got '$got' (rv before $rv_before), deployment '$replicas': $(tr '\n' ' ' <<<"$out")"
 fi
 
-# The Role: exactly the verbs the pod backend uses (keep in step with controller/cluster/).
-out=$(kc get -n xwhisk role/xwhisk-controller -o jsonpath='{range .rules[*]}{.apiGroups[0]}:{.resources[0]}={.verbs}{"\n"}{end}' 2>&1)
-want=':pods=["create","list","watch","delete","patch"]
-coordination.k8s.io:leases=["create","get","update"]
-:events=["create"]'
-if [ "$out" = "$want" ]; then
-	ok "the controller's Role grants pods, leases and events only"
+# The Role: that it grants all the pod backend calls is checked by running the pod
+# backend's tests under it (pod_harness.bash: the fake enforces it, rbac.sh); here, that
+# it grants nothing wholesale.
+out=$(kc get -n xwhisk role/xwhisk-controller -o jsonpath='{range .rules[*]}{.apiGroups} {.resources} {.verbs}{"\n"}{end}' 2>&1)
+if [ -n "$out" ] && ! grep -q '"\*"' <<<"$out"; then
+	ok "the controller's Role names its resources and verbs (no wildcard)"
 else
-	not_ok "the controller's Role grants pods, leases and events only" "$(tr '\n' ' ' <<<"$out")"
+	not_ok "the controller's Role names its resources and verbs (no wildcard)" "$(tr '\n' ' ' <<<"$out")"
 fi
 
 out=$(kc delete -k "$TOP/k8s" --wait=false 2>&1)

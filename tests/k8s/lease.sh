@@ -7,7 +7,7 @@ set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 [ -x "$BUILD/xwhisk-controller" ] || { echo "not ok - $BUILD/xwhisk-controller is built"; exit 1; }
-fake_start --node n1 --path-map "/opt/xwhisk=$BUILD"
+fake_start_rbac "$TOP/k8s/rbac.yaml" --node n1 --path-map "/opt/xwhisk=$BUILD"
 pids=()
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
@@ -15,15 +15,13 @@ cleanup() {
 }
 trap cleanup EXIT
 TOKEN=k8s-lease-test-token-k8s-lease-test-token-k8s-lease-test-tok01
-curl -sf -X POST -H 'Content-Type: application/json' "$FAKE_URL/api/v1/namespaces" \
-	-d '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"xwhisk"}}' >/dev/null
 free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 declare -A port pid
 for who in a b; do
 	port[$who]=$(free_port)
 	XWHISK_BACKEND=kubernetes XWHISK_KUBE_API="$FAKE_URL" XWHISK_KUBE_NAMESPACE=xwhisk \
-		XWHISK_LEASE=xwhisk-controller XWHISK_LEASE_IDENTITY="ctl-$who" \
+		XWHISK_KUBE_TOKEN_FILE="$CTL_KUBE_TOKEN_FILE" XWHISK_LEASE=xwhisk-controller XWHISK_LEASE_IDENTITY="ctl-$who" \
 		XWHISK_LEASE_DURATION_S=2 XWHISK_LEASE_RENEW_MS=300 \
 		XWHISK_NODE_TOKEN=$TOKEN XWHISK_NODE_LOST_MS=600000 \
 		"$BUILD/xwhisk-controller" -l "127.0.0.1:${port[$who]}" -d "$FAKE_DIR/$who" \

@@ -1,6 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 # Shared by tests/k8s/*.sh: a fake API server of the test's own, and TAP-like results.
 #   fake_start [fake_apiserver.py options...]   sets FAKE_URL, FAKE_PID, FAKE_DIR
+#   fake_start_rbac RBAC_YAML [options...]: with RBAC_YAML stored and enforced for the
+#     controller's service account, whose token is in CTL_KUBE_TOKEN_FILE (for
+#     XWHISK_KUBE_TOKEN_FILE); the tests' own calls (no token) are an administrator's
 #   fake_stop
 #   ok NAME / not_ok NAME WHY / check NAME COMMAND...
 K8S_TESTS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -46,6 +49,16 @@ users: [{name: fake, user: {token: fake}}]
 contexts: [{name: fake, context: {cluster: fake, user: fake}}]
 current-context: fake
 EOC
+}
+
+CTL_SA=system:serviceaccount:xwhisk:xwhisk-controller
+fake_start_rbac() {
+	local rbac=$1 token
+	shift
+	token=$("$PY" -c 'import secrets; print(secrets.token_hex(16))')
+	fake_start --rbac "$rbac" --user "$token=$CTL_SA" "$@"
+	CTL_KUBE_TOKEN_FILE="$FAKE_DIR/controller-token"
+	echo "$token" >"$CTL_KUBE_TOKEN_FILE"
 }
 
 fake_stop() {

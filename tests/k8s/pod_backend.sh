@@ -193,5 +193,6 @@ else
 	not_ok "with an API server that never answers, the controller still stops at once" \
 		"$((SECONDS - t0)) s, status $status"
 fi
+check "every call of the controller was its service account's, allowed by k8s/rbac.yaml" rbac_allowed_all
 
 [ "$failures" -eq 0 ]

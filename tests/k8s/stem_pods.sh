@@ -83,5 +83,6 @@ internal POST "/sandboxes/$id/broken" '{"node":"n1"}' >/dev/null
 pod_gone() { [ "$(curl -s -o /dev/null -w '%{http_code}' "$FAKE_URL/api/v1/namespaces/xwhisk/pods/$claimed")" = 404 ]; }
 check "removing that sandbox deletes the stem cell's pod it took over" wait_for 15 pod_gone
 
+check "every call of the controller was its service account's, allowed by k8s/rbac.yaml" rbac_allowed_all
 echo "$failures failed"
 [ "$failures" -eq 0 ]

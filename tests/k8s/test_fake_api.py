@@ -29,10 +29,12 @@ def case(name):
     return wrap
 
 
-def call(method, path, body=None, ctype="application/json"):
+def call(method, path, body=None, ctype="application/json", token=None):
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(BASE + path, data=data, method=method,
-                                 headers={"Content-Type": ctype})
+    headers = {"Content-Type": ctype}
+    if token:
+        headers["Authorization"] = "Bearer " + token
+    req = urllib.request.Request(BASE + path, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=10) as r:
             return r.status, json.loads(r.read() or b"null")
@@ -94,6 +96,9 @@ def pod(name, node=None, cmd=None, labels=None):
 
 
 PODS = "/api/v1/namespaces/default/pods"
+SA = "system:serviceaccount:default:ctl"  # the user of token SA_TOKEN (--user)
+SA_TOKEN = "sa-token-of-ctl"
+RBAC = "/apis/rbac.authorization.k8s.io/v1"
 
 
 def main():
@@ -101,7 +106,8 @@ def main():
     tmp = tempfile.mkdtemp()
     port_file = os.path.join(tmp, "port")
     srv = subprocess.Popen([sys.executable, os.path.join(HERE, "fake_apiserver.py"),
-                            "--port-file", port_file, "--node", "n1", "--bookmark-ms", "200"])
+                            "--port-file", port_file, "--node", "n1", "--bookmark-ms", "200",
+                            "--user", f"{SA_TOKEN}={SA}"])
     try:
         for _ in range(100):
             if os.path.exists(port_file):
@@ -245,6 +251,92 @@ def run():
             raise AssertionError("the pod's process still serves")
         except ConnectionRefusedError:
             pass
+
+    @case("/fake/refuse-creates: the next creates are refused as a quota (403) or validation (422) does")
+    def _():
+        call("POST", "/fake/refuse-creates?resource=pods&count=1")
+        s, b = call("POST", PODS, pod("q1"))
+        expect(s == 403 and b["reason"] == "Forbidden" and
+               b["message"].startswith('pods "q1" is forbidden: exceeded quota: '), (s, b))
+        expect(call("GET", PODS + "/q1")[0] == 404, "not stored")
+        expect(call("POST", PODS, pod("q1"))[0] == 201, "the next one is made")
+        call("POST", "/fake/refuse-creates?resource=pods&count=1&as=invalid")
+        s, b = call("POST", PODS, pod("q2"))
+        expect(s == 422 and b["reason"] == "Invalid" and
+               b["message"].startswith('Pod "q2" is invalid: '), (s, b))
+
+    rbac_cases()
+
+
+def rbac_cases():
+    as_sa = lambda method, path, body=None, ctype="application/json": call(
+        method, path, body, ctype, token=SA_TOKEN)
+    call("POST", RBAC + "/namespaces/default/roles", {
+        "metadata": {"name": "ctl"}, "rules": [
+            {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "create"]},
+            {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
+             "verbs": ["get", "update"], "resourceNames": ["mine"]}]})
+    call("POST", RBAC + "/namespaces/default/rolebindings", {
+        "metadata": {"name": "ctl"}, "subjects": [
+            {"kind": "ServiceAccount", "name": "ctl", "namespace": "default"}],
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "ctl"}})
+
+    @case("RBAC: a --user token may do what its bound Role grants (get, list, create pods)")
+    def _():
+        expect(as_sa("GET", PODS)[0] == 200, "list")
+        expect(as_sa("POST", PODS, pod("rbac-a"))[0] == 201, "create")
+        expect(as_sa("GET", PODS + "/rbac-a")[0] == 200, "get")
+        expect(as_sa("GET", "/api/v1")[0] == 200, "discovery is open to all")
+
+    @case("RBAC: a verb the Role lacks is 403 Forbidden with the real Status")
+    def _():
+        s, b = as_sa("PATCH", PODS + "/rbac-a", {"metadata": {"labels": {"x": "y"}}},
+                     "application/merge-patch+json")
+        expect(s == 403 and b["reason"] == "Forbidden" and b["code"] == 403 and
+               b["message"] == f'pods "rbac-a" is forbidden: User "{SA}" cannot patch resource '
+               '"pods" in API group "" in the namespace "default"' and
+               b["details"] == {"name": "rbac-a", "kind": "pods"}, (s, b))
+        s, b = as_sa("GET", PODS + "?watch=1")
+        expect(s == 403 and b["message"].startswith('pods is forbidden: ') and
+               "cannot watch resource" in b["message"], (s, b))
+        expect(call("GET", PODS + "/rbac-a")[1]["metadata"].get("labels") == {"app": "t"},
+               "the refused patch changed nothing")
+
+    @case("RBAC: a subresource needs its own rule (pods/status)")
+    def _():
+        s, b = as_sa("PATCH", PODS + "/rbac-a/status", {"status": {"phase": "Failed"}},
+                     "application/merge-patch+json")
+        expect(s == 403 and 'cannot patch resource "pods/status"' in b["message"], (s, b))
+
+    @case("RBAC: resourceNames and API groups (leases in coordination.k8s.io)")
+    def _():
+        leases = "/apis/coordination.k8s.io/v1/namespaces/default/leases"
+        for n in ("mine", "other"):
+            call("POST", leases, {"metadata": {"name": n}, "spec": {}})
+        expect(as_sa("GET", leases + "/mine")[0] == 200, "the named lease")
+        s, b = as_sa("GET", leases + "/other")
+        expect(s == 403 and b["message"] == f'leases.coordination.k8s.io "other" is forbidden: '
+               f'User "{SA}" cannot get resource "leases" in API group "coordination.k8s.io" '
+               'in the namespace "default"', (s, b))
+        expect(as_sa("GET", leases)[0] == 403, "a list is no named request")
+
+    @case("RBAC: another namespace, the cluster scope, and a ClusterRoleBinding")
+    def _():
+        s, b = as_sa("GET", "/api/v1/namespaces/kube-system/pods")
+        expect(s == 403 and b["message"].endswith('in the namespace "kube-system"'), (s, b))
+        s, b = as_sa("GET", "/api/v1/nodes")
+        expect(s == 403 and b["message"].endswith("at the cluster scope"), (s, b))
+        call("POST", RBAC + "/clusterroles", {"metadata": {"name": "nodes"}, "rules": [
+            {"apiGroups": [""], "resources": ["nodes"], "verbs": ["list"]}]})
+        call("POST", RBAC + "/clusterrolebindings", {
+            "metadata": {"name": "nodes"},
+            "subjects": [{"kind": "Group", "name": "system:serviceaccounts:default"}],
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                        "name": "nodes"}})
+        expect(as_sa("GET", "/api/v1/nodes")[0] == 200, "bound through its group")
+        log = call("GET", "/fake/requests")[1]
+        expect(any(r["auth"] == "user" and r["status"] == 403 and r.get("rbac_denied")
+                   for r in log), "logged")
 
 
 if __name__ == "__main__":
