@@ -1169,7 +1169,14 @@ class Server(ThreadingHTTPServer):
 def load_manifests(store, path):
     """Stores the objects of a YAML file (as kubectl create -f would), making the
     namespaces they are in when missing."""
-    import yaml  # only here: the rest of the fake needs no more than the standard library
+    # only here: the rest of the fake needs no more than the standard library. Debian's
+    # python3-yaml (scripts/deps.sh) is on /usr/bin/python3's path, not on that of another
+    # python3 first in PATH (pyenv's): take it from there then.
+    try:
+        import yaml
+    except ImportError:
+        sys.path.append("/usr/lib/python3/dist-packages")
+        import yaml
     namespaces = BY_PATH[("", "v1", "namespaces")]
     with open(path) as f:
         docs = [d for d in yaml.safe_load_all(f) if d]
