@@ -471,23 +471,33 @@ static int netns_rps(pid_t pid, const char *dev, char *out, size_t size)
 	return 0;
 }
 
+/* CPUs set in an rps_cpus mask (hex, commas between 32-bit groups). */
+static int mask_cpus(const char *mask)
+{
+	int n = 0;
+
+	for (; *mask; mask++)
+		if (*mask != ',')
+			n += __builtin_popcount((unsigned)strtoul((char[]){ *mask, 0 }, NULL, 16));
+	return n;
+}
+
 /* XWHISK_SANDBOX_RPS=on (set by main): the receive queues of both ends of the veth spread
  * over every CPU, so a stream's second TCP receive need not share the softirq of the first. */
 static void test_veth_rps(void)
 {
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	char host[64], inside[64], dev[32];
+	char host[256], inside[256], dev[32];
 	struct sandbox *sb;
 	int err;
 
-	ASSERT(ncpu > 0 && ncpu <= 32);
 	sb = h_acquire("native", 128, &err);
 	ASSERT(sb);
 	snprintf(dev, sizeof(dev), "xw%s", sandbox_id(sb));
 	CHECK(netns_rps(0, dev, host, sizeof(host)) == 0);
 	CHECK(netns_rps(sandbox_pid(sb), "eth0", inside, sizeof(inside)) == 0);
-	CHECK(strtoul(host, NULL, 16) == (1UL << ncpu) - 1);
-	CHECK(strtoul(inside, NULL, 16) == (1UL << ncpu) - 1);
+	CHECK(mask_cpus(host) == ncpu);
+	CHECK(mask_cpus(inside) == ncpu);
 	sandbox_destroy(sb);
 }
 
