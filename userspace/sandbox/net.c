@@ -110,8 +110,8 @@ static void all_cpus_mask(char *out, size_t size)
  * XWHISK_SANDBOX_RPS: "off" (the default), "on" (every online CPU) or an rps_cpus mask
  * ("0" and "1" read as off and on). RPS on both veth ends lets the second TCP stack of a
  * spliced stream (the veth hop) run on another CPU than the softirq that received the
- * client's bytes; it also steers every /run, so it is off until measured on a quiet
- * machine (docs/BENCHMARKS.md, "Streaming web actions").
+ * client's bytes; it also steers every /run, which then costs the node more wake-ups
+ * (docs/BENCHMARKS.md, "Streaming web actions"), hence off by default.
  */
 static int manager_rps_open(struct sandbox_manager *m, const char *want)
 {
