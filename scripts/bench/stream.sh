@@ -40,6 +40,8 @@ function upgrade(req, socket, head) {
   socket.pipe(socket);
 }'
 
+# XWHISK_SANDBOX_RPS (the node's: RPS on the sandboxes' veths) labels the run.
+echo "xwhisk: XWHISK_SANDBOX_RPS=${XWHISK_SANDBOX_RPS:-off}"
 start_xwhisk
 key=$("$bin/xwhisk-admin" --data-dir "$bench_tmp/data" user create bench)
 "$bin/xwhisk-admin" --data-dir "$bench_tmp/data" limits set bench --concurrentInvocations 1000 >/dev/null

@@ -5,7 +5,11 @@
  * outgrow its memory limit, outlive its caller's timeout.
  */
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 
@@ -429,6 +433,74 @@ static void test_network_reach(void)
 	sandbox_destroy(other);
 }
 
+/* The RPS mask of the receive queue of dev in pid's network namespace (a forked child
+ * joins it and mounts that namespace's sysfs; pid 0: this one's, the /sys it has), into
+ * out; -1 when it cannot be read. */
+static int netns_rps(pid_t pid, const char *dev, char *out, size_t size)
+{
+	char path[128];
+	int pfd[2], status = 0;
+	ssize_t n;
+	pid_t c;
+
+	if (pipe(pfd))
+		return -1;
+	c = fork();
+	if (c == 0) {
+		int fd;
+
+		snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+		fd = pid ? open(path, O_RDONLY) : 0;
+		if (pid && (fd < 0 || setns(fd, CLONE_NEWNET) || unshare(CLONE_NEWNS) ||
+			    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+			    mount("sysfs", "/sys", "sysfs", 0, NULL)))
+			_exit(1);
+		snprintf(path, sizeof(path), "/sys/class/net/%s/queues/rx-0/rps_cpus", dev);
+		fd = open(path, O_RDONLY);
+		n = fd < 0 ? -1 : read(fd, path, sizeof(path));
+		_exit(n > 0 && write(pfd[1], path, (size_t)n) == n ? 0 : 1);
+	}
+	close(pfd[1]);
+	n = c > 0 ? read(pfd[0], out, size - 1) : -1;
+	close(pfd[0]);
+	if (c > 0)
+		waitpid(c, &status, 0);
+	if (n <= 0 || !WIFEXITED(status) || WEXITSTATUS(status))
+		return -1;
+	out[strcspn(out, "\n")] = '\0';
+	return 0;
+}
+
+/* CPUs set in an rps_cpus mask (hex, commas between 32-bit groups). */
+static int mask_cpus(const char *mask)
+{
+	int n = 0;
+
+	for (; *mask; mask++)
+		if (*mask != ',')
+			n += __builtin_popcount((unsigned)strtoul((char[]){ *mask, 0 }, NULL, 16));
+	return n;
+}
+
+/* XWHISK_SANDBOX_RPS=on (set by main): the receive queues of both ends of the veth spread
+ * over every CPU, so a stream's second TCP receive need not share the softirq of the first. */
+static void test_veth_rps(void)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	char host[256], inside[256], dev[32];
+	struct sandbox *sb;
+	int err;
+
+	sb = h_acquire("native", 128, &err);
+	ASSERT(sb);
+	snprintf(dev, sizeof(dev), "xw%s", sandbox_id(sb));
+	CHECK(netns_rps(0, dev, host, sizeof(host)) == 0);
+	CHECK(netns_rps(sandbox_pid(sb), "eth0", inside, sizeof(inside)) == 0);
+	CHECK(mask_cpus(host) == ncpu);
+	CHECK(mask_cpus(inside) == ncpu);
+	sandbox_destroy(sb);
+}
+
 static bool saw_death(void *arg)
 {
 	return H.deaths > *(int *)arg;
@@ -565,6 +637,7 @@ int main(void)
 	int err;
 
 	expose_dirs_make();
+	setenv("XWHISK_SANDBOX_RPS", "on", 1);
 	err = h_setup("python:3=1,nodejs:20=1,native=1,blackbox=0");
 
 	if (err) {
@@ -578,6 +651,7 @@ int main(void)
 	RUN(test_rootfs_expose_rules);
 	RUN(test_seccomp_filter);
 	RUN(test_network_reach);
+	RUN(test_veth_rps);
 	RUN(test_memory_limit_oom);
 	RUN(test_action_dir_bounded);
 	RUN(test_timeout_then_destroy);

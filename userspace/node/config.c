@@ -71,6 +71,8 @@ static void usage(FILE *f)
 		"  XWHISK_SANDBOX_ALLOW    networks sandboxes may reach, CIDR[:port],... (sandbox_tc)\n"
 		"  XWHISK_SANDBOX_DNS      DNS servers sandboxes may ask, addr,...\n"
 		"  XWHISK_SANDBOX_EGRESS   on: sandboxes may reach the outside world (default off)\n"
+		"  XWHISK_SANDBOX_RPS      on, off or a hex CPU mask: RPS on both ends of every\n"
+		"                          sandbox's veth (default off; docs/SANDBOXES.md)\n"
 		"  XWHISK_XDP_IFACE        xdp_guard on this interface (unset or empty: none)\n"
 		"  XWHISK_XDP_MODE         auto (native, else generic), native or generic\n"
 		"  XWHISK_GUARD_SYN_RATE, XWHISK_GUARD_SYN_BURST   new connections a second per source\n"

@@ -29,6 +29,7 @@ static const char *const step_names[] = {
 	[STEP_CGROUP] = "cgroup",
 	[STEP_NET_SYSCTL] = "net-sysctl",
 	[STEP_NET_VETH] = "veth",
+	[STEP_NET_RPS] = "veth-rps",
 	[STEP_NET_ADDR] = "address",
 	[STEP_MOUNT_PRIVATE] = "mount-private",
 	[STEP_MOUNT_ROOT] = "mount-root",
@@ -151,11 +152,23 @@ static int child_network(const struct spawn_plan *p)
 	nsfd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (nsfd < 0)
 		return STEP_NET_VETH;
+	/* eth0, made next in this namespace, takes its RPS mask from here. */
+	if (p->rps_mask && p->rps_mask[0] &&
+	    write_str("/proc/sys/net/core/rps_default_mask", p->rps_mask))
+		return STEP_NET_RPS;
 	err = rtnl_veth_create(&host, p->veth_host, p->bridge_ifindex, "eth0", p->mac, nsfd);
 	close(nsfd);
 	if (err) {
 		errno = -err;
 		return STEP_NET_VETH;
+	}
+	/* This /sys still shows the host's namespace: the host end is there. */
+	if (p->rps_mask && p->rps_mask[0]) {
+		struct pathbuf dev, q;
+
+		cat(&dev, "/sys/class/net/", p->veth_host);
+		if (write_str(cat(&q, dev.s, "/queues/rx-0/rps_cpus"), p->rps_mask))
+			return STEP_NET_RPS;
 	}
 	eth = rtnl_link_index(&host, p->veth_host);
 	if (eth > 0)

@@ -75,6 +75,7 @@ enum spawn_step {
 	STEP_EXEC,
 	STEP_NET_POLICY,
 	STEP_SECCOMP,
+	STEP_NET_RPS,
 };
 
 const char *spawn_step_name(int step);
@@ -94,6 +95,13 @@ struct spawn_plan {
 	in_addr_t ip, gw;  /* network order */
 	int prefix;
 	unsigned char mac[6]; /* eth0's, see sandbox_mac() */
+	/*
+	 * RPS CPU mask (rps_cpus syntax) for the receive queue of both veth ends, or "": the
+	 * second TCP stack's receive work of a spliced stream (the veth hop) then runs on
+	 * another CPU than the softirq that received the client's bytes. eth0 gets it from
+	 * the sandbox namespace's net.core.rps_default_mask, set before the veth exists.
+	 */
+	const char *rps_mask;
 	/*
 	 * The network policy's gate, or -1 and -1: once the veth exists the child reports
 	 * "V<host ifindex>\n" on status_fd and, before it execs, waits for a byte on

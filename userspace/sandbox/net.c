@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "sandbox_internal.h"
@@ -87,6 +88,55 @@ static void log_policy(struct sandbox_manager *m, const struct sandbox_net_polic
 		pol->allow && pol->allow[0] ? pol->allow : "none", pol->egress ? "on" : "off");
 }
 
+/* Every online CPU as an rps_cpus mask: hex, a comma between groups of 32 CPUs. */
+static void all_cpus_mask(char *out, size_t size)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t digits = n > 0 ? ((size_t)n + 3) / 4 : 1, len = 0;
+
+	if (digits + digits / 8 + 1 > size)
+		digits = (size - 1) * 8 / 9;
+	for (size_t d = digits; d > 0; d--) {
+		long bits = n - (long)(d - 1) * 4; /* CPUs left for this digit and above */
+
+		out[len++] = "0123456789abcdef"[bits >= 4 ? 15 : (1 << bits) - 1];
+		if (d > 1 && (d - 1) % 8 == 0)
+			out[len++] = ',';
+	}
+	out[len] = '\0';
+}
+
+/*
+ * XWHISK_SANDBOX_RPS: "off" (the default), "on" (every online CPU) or an rps_cpus mask
+ * ("0" and "1" read as off and on). RPS on both veth ends lets the second TCP stack of a
+ * spliced stream (the veth hop) run on another CPU than the softirq that received the
+ * client's bytes; it also steers every /run, which then costs the node more wake-ups
+ * (docs/BENCHMARKS.md, "Streaming web actions"), hence off by default.
+ */
+static int manager_rps_open(struct sandbox_manager *m, const char *want)
+{
+	int on = want ? parse_switch(want) : 0;
+
+	m->rps_mask[0] = '\0';
+	if (on < 0 && (strlen(want) >= sizeof(m->rps_mask) ||
+		       strspn(want, "0123456789abcdefABCDEF,") != strlen(want))) {
+		pr_err("sandbox: bad XWHISK_SANDBOX_RPS '%s' (on, off or a hex CPU mask)", want);
+		return -EINVAL;
+	}
+	if (on && access("/proc/sys/net/core/rps_default_mask", W_OK)) {
+		pr_warn("sandbox: XWHISK_SANDBOX_RPS ignored: this kernel has no "
+			"net.core.rps_default_mask (%s)", strerror(errno));
+		return 0;
+	}
+	if (on > 0)
+		all_cpus_mask(m->rps_mask, sizeof(m->rps_mask));
+	else if (on < 0)
+		snprintf(m->rps_mask, sizeof(m->rps_mask), "%s", want);
+	if (m->rps_mask[0])
+		pr_info("sandbox: RPS on both ends of every veth, CPUs %s", m->rps_mask);
+	return 0;
+}
+
 int manager_net_open(struct sandbox_manager *m, const struct sandbox_config *cfg)
 {
 	const char *egress = cfg->net_egress ? cfg->net_egress : getenv("XWHISK_SANDBOX_EGRESS");
@@ -102,6 +152,9 @@ int manager_net_open(struct sandbox_manager *m, const struct sandbox_config *cfg
 	char *allow;
 	int on = egress ? parse_switch(egress) : 0, err;
 
+	err = manager_rps_open(m, getenv("XWHISK_SANDBOX_RPS"));
+	if (err)
+		return err;
 	if (!cfg->bpf_pin_dir) {
 		pr_info("sandbox: no network policy (no BPF pin directory): sandboxes reach what "
 			"the node serves on the bridge address");

@@ -143,6 +143,7 @@ struct sandbox_manager {
 	struct loop_timer *backoff_timer; /* a schedule when the earliest back-off ends */
 	struct sandbox_stats stats;
 	struct sandbox_net *net;  /* NULL: sandboxes start without a network policy */
+	char rps_mask[160];       /* both veth ends' RPS CPU mask (launch.h), or "" */
 	char *bpf_pin_dir;
 };
 

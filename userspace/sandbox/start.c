@@ -228,6 +228,7 @@ static void start_plan(struct sandbox *sb, const struct start_fds *f, struct spa
 	plan->ip = sb->ip;
 	plan->gw = ipam_gateway(&m->ipam);
 	plan->prefix = m->ipam.prefix;
+	plan->rps_mask = m->rps_mask;
 	/*
 	 * The address a function of the IP: addresses are reused, and the node's neighbour
 	 * entry for one may outlive its previous holder. With a random MAC that entry would
