@@ -250,6 +250,7 @@ int main(int argc, char **argv)
 	struct http_server_opts hopts = {
 		/* exec (48 MB) plus parameters and annotations (1 MB each) plus JSON overhead */
 		.max_body = EXEC_SIZE_MAX + 4 * PARAMETERS_SIZE_MAX,
+		.head_check = api_head_check,
 	};
 	struct controller ctl = { .build = __DATE__ };
 	const char *listen = env_or("XWHISK_CONTROLLER_LISTEN", DEFAULT_LISTEN);
