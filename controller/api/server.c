@@ -89,49 +89,14 @@ static void dump_done(void *arg)
 	free(d);
 }
 
-/* Whether body's text reaches at least limit bytes, counting its strings and keys only:
- * a walk, much cheaper than the dump it may spare the loop. */
-static bool json_at_least(const json_t *j, size_t *left)
-{
-	const char *key;
-	json_t *v;
-	size_t i, n;
-
-	switch (json_typeof(j)) {
-	case JSON_STRING:
-		n = json_string_length(j);
-		break;
-	case JSON_OBJECT:
-		json_object_foreach((json_t *)j, key, v) {
-			n = strlen(key);
-			if (n >= *left || json_at_least(v, left))
-				return true;
-			*left -= n;
-		}
-		return false;
-	case JSON_ARRAY:
-		json_array_foreach(j, i, v)
-			if (json_at_least(v, left))
-				return true;
-		return false;
-	default:
-		return false;
-	}
-	if (n >= *left)
-		return true;
-	*left -= n;
-	return false;
-}
-
 void api_reply(struct api_req *r, int status, json_t *body)
 {
 	struct dumped_reply *d;
-	size_t left = API_OFFLOAD_MIN;
 
 	/* A large document (a big action's code): dumped off the loop. Nothing but the
 	 * reply's own copy of the request's fields (its tid, its controller) is used when
 	 * the dump is done. */
-	if (body && status < 300 && (r->large || json_at_least(body, &left)) &&
+	if (body && status < 300 && (r->large || json_text_at_least(body, API_OFFLOAD_MIN)) &&
 	    (d = calloc(1, sizeof(*d)))) {
 		d->r.ctl = r->ctl;
 		memcpy(d->r.tid, r->tid, sizeof(d->r.tid));

@@ -128,6 +128,13 @@ void store_uri_redact(const char *uri, char *buf, size_t len)
 		snprintf(buf + n, len - n, "%s", uri);
 }
 
+int store_open_second(const char *uri, struct store **out)
+{
+	if (store_uri_is_pg(uri))
+		return store_pg_open_second(uri, out);
+	return store_open(uri, out);
+}
+
 int store_open(const char *uri, struct store **out)
 {
 	if (!strncmp(uri, "sqlite:", 7))
