@@ -150,7 +150,8 @@ int store_pg_open(const char *conninfo, struct store **out);
  * Another connection to the store uri names, for another thread (the controller's offload
  * thread writes and reads large documents on one): it follows no change feed. Each
  * connection is used by one thread at a time. SQLite (WAL) lets its readers read while
- * the other writes, but writers wait for each other (its busy timeout).
+ * the other writes, but writers wait for each other (its busy timeout). -EINVAL for a
+ * temporary or in-memory SQLite database (a second connection would not share it).
  */
 int store_open_second(const char *uri, struct store **out);
 int store_pg_open_second(const char *conninfo, struct store **out);
