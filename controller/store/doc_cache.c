@@ -3,9 +3,10 @@
  * The parsed documents of the largest entities read or written lately (store.h:
  * store_with_doc_cache). Parsing a 47 MB action takes the loop seconds; a copy of a kept
  * one takes milliseconds, after a revision check that does not read the document. A
- * document is handed out only while the store holds its revision, whoever wrote since
- * (another connection, another controller), so nothing stale is ever read. Used on the
- * loop's connection only; the offload thread's writes come in by entity_put_elsewhere.
+ * document is handed out only while the store holds its revision and write time, whoever
+ * wrote since (another connection, another controller), so nothing stale is read. Used
+ * on the loop's connection only; the offload thread's writes come in by
+ * entity_put_elsewhere.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -115,11 +116,11 @@ static int dc_entity_get(struct store *st, const char *docid, struct entity_rec 
 {
 	struct doc_cache *c = CACHE(st);
 	struct slot *s = slot_find(c, docid);
-	int64_t rev;
+	int64_t rev, updated;
 	int err;
 
-	if (s && !INNER(st)->ops->entity_rev(INNER(st), docid, &rev) && rev == s->rec.rev &&
-	    !rec_copy(&s->rec, out, NULL)) {
+	if (s && !INNER(st)->ops->entity_rev(INNER(st), docid, &rev, &updated) &&
+	    rev == s->rec.rev && updated == s->rec.updated && !rec_copy(&s->rec, out, NULL)) {
 		s->used = ++c->clock;
 		return 0;
 	}
@@ -155,9 +156,9 @@ static int dc_entity_delete(struct store *st, const char *docid, int64_t expect_
 	return INNER(st)->ops->entity_delete(INNER(st), docid, expect_rev);
 }
 
-static int dc_entity_rev(struct store *st, const char *docid, int64_t *rev)
+static int dc_entity_rev(struct store *st, const char *docid, int64_t *rev, int64_t *updated)
 {
-	return INNER(st)->ops->entity_rev(INNER(st), docid, rev);
+	return INNER(st)->ops->entity_rev(INNER(st), docid, rev, updated);
 }
 
 static void dc_close(struct store *st)

@@ -429,7 +429,7 @@ static int pg_entity_get(struct store *st, const char *docid, struct entity_rec 
 	return err;
 }
 
-static int pg_entity_rev(struct store *st, const char *docid, int64_t *rev)
+static int pg_entity_rev(struct store *st, const char *docid, int64_t *rev, int64_t *updated)
 {
 	struct params p = { 0 };
 	PGresult *res = NULL;
@@ -437,13 +437,16 @@ static int pg_entity_rev(struct store *st, const char *docid, int64_t *rev)
 
 	p_str(&p, docid);
 	/* The document, toasted, is not fetched. */
-	err = pg_exec_p(to_pg(st), "SELECT rev FROM entities WHERE docid = $1", &p, &res);
+	err = pg_exec_p(to_pg(st), "SELECT rev, updated FROM entities WHERE docid = $1", &p,
+			&res);
 	if (err)
 		return err;
-	if (PQntuples(res))
+	if (PQntuples(res)) {
 		*rev = value_int(res, 0, 0);
-	else
+		*updated = value_int(res, 0, 1);
+	} else {
 		err = -ENOENT;
+	}
 	PQclear(res);
 	return err;
 }

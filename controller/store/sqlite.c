@@ -117,7 +117,7 @@ static const char *const stmt_sql[_ST_MAX] = {
 	[ST_ENTITY_GET] = "SELECT docid, root, path, name, type, rev, updated, publish, binding, "
 			  "doc FROM entities WHERE docid = ?1",
 	/* The row's head only: the document's overflow pages are not read. */
-	[ST_ENTITY_REV] = "SELECT rev FROM entities WHERE docid = ?1",
+	[ST_ENTITY_REV] = "SELECT rev, updated FROM entities WHERE docid = ?1",
 	[ST_ENTITY_INSERT] = "INSERT INTO entities (docid, root, path, name, type, rev, updated, "
 			     "publish, binding, summary, doc) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
 	[ST_ENTITY_UPDATE] = "UPDATE entities SET root=?2, path=?3, name=?4, type=?5, rev=?6, "
@@ -281,7 +281,8 @@ static int sqlite_entity_get(struct store *stp, const char *docid, struct entity
 	return err;
 }
 
-static int sqlite_entity_rev(struct store *stp, const char *docid, int64_t *rev)
+static int sqlite_entity_rev(struct store *stp, const char *docid, int64_t *rev,
+			     int64_t *updated)
 {
 	struct sqlite_store *s = to_sqlite(stp);
 	sqlite3_stmt *st = stmt(s, ST_ENTITY_REV);
@@ -293,10 +294,12 @@ static int sqlite_entity_rev(struct store *stp, const char *docid, int64_t *rev)
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE)
 		err = -ENOENT;
-	else if (rc == SQLITE_ROW)
+	else if (rc == SQLITE_ROW) {
 		*rev = sqlite3_column_int64(st, 0);
-	else
+		*updated = sqlite3_column_int64(st, 1);
+	} else {
 		err = sql_err(s, rc, "entity rev");
+	}
 	sqlite3_reset(st);
 	return err;
 }

@@ -86,8 +86,10 @@ struct store_ops {
 	/* expect_rev 0 = create (-EEXIST if present); otherwise -ESTALE on a changed rev. */
 	int (*entity_put)(struct store *st, struct entity_rec *rec, int64_t expect_rev);
 	int (*entity_delete)(struct store *st, const char *docid, int64_t expect_rev);
-	/* Optional: docid's revision without reading its document (0, -ENOENT). */
-	int (*entity_rev)(struct store *st, const char *docid, int64_t *rev);
+	/* Optional: docid's revision and its write's time (updated) without reading its
+	 * document (0, -ENOENT). The pair tells a document apart from one deleted and made
+	 * again (whose revision starts again at 1). */
+	int (*entity_rev)(struct store *st, const char *docid, int64_t *rev, int64_t *updated);
 	/* Optional: rec was written to this store through another connection (the offload
 	 * thread's), rec->rev its new revision: a decorator does what a put through it would
 	 * (publish its event, cache its document) and passes it on. The caller changes
