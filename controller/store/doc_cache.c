@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The parsed documents of the largest entities read or written lately (store.h:
+ * The parsed documents of the large entities read or written last (store.h:
  * store_with_doc_cache). Parsing a 47 MB action takes the loop seconds; a copy of a kept
  * one takes milliseconds, after a revision check that does not read the document. A
  * document is handed out only while the store holds its revision and write time, whoever

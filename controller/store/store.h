@@ -142,10 +142,11 @@ struct store {
  */
 int store_open(const char *uri, struct store **out);
 int store_sqlite_open(const char *path, struct store **out);
-/* Wraps inner (taking ownership): the parsed documents of the few largest entities read or
- * written lately are kept and handed out again (a copy) while their revision is the
+/* Wraps inner (taking ownership): the parsed documents of the last few large entities read
+ * or written are kept and handed out again (a copy) while their revision is the
  * store's, so that a large action is not parsed again (seconds for tens of MB) for every
- * GET, resolve or overwrite. */
+ * GET, resolve or overwrite. A store without entity_rev is returned as it is; NULL: out of
+ * memory (inner still the caller's). */
 struct store *store_with_doc_cache(struct store *inner);
 int store_pg_open(const char *conninfo, struct store **out);
 /*
