@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // Authentication before a large body (issue 11, item 2): a client that announces a 50 MB
-// body with bad or no credentials and sends it slowly (or all but its last byte) is
-// answered 401 at its head, with OpenWhisk's error, by the node and by the controller,
-// and neither holds its body: 16 such connections leave their RSS where it was. Before,
-// each held what it had sent, up to the body memory cap (twice 52 MB per node worker).
+// body with bad or no credentials and sends part of it (as one that sends all but its
+// last byte would) is answered 401 at its head, with OpenWhisk's error, by the node and by
+// the controller, and neither holds its body: 16 such connections leave their RSS where
+// it was. Before, each held what it had sent, up to the body memory cap (twice 52 MB per
+// node worker), and nothing was answered before the whole body.
 'use strict';
 const net = require('net');
 const fs = require('fs');
@@ -21,10 +22,12 @@ function rssMb(pid) {
   return Math.round(Number(m[1]) / 1024);
 }
 
-// Announces DECLARED bytes and sends all but the last, as fast as the server reads them,
-// until the server answers or sendMs pass. Resolves with the answer (status, error text,
-// ms to the answer) and the socket, still open.
-function pin(port, auth, sendMs = 8000) {
+// Announces DECLARED bytes and sends SENT of them (less than the 4 MB a server drains after
+// refusing a body: a client that sends more, without reading, may be reset before it
+// reads the answer), then waits for the answer until waitMs pass. Resolves with the
+// answer (status, error text, ms to the answer) and the socket, still open.
+const SENT = 3.5 * (1 << 20);
+function pin(port, auth, waitMs = 8000) {
   return new Promise((resolve) => {
     const s = net.connect(port, '127.0.0.1');
     const started = Date.now();
@@ -46,10 +49,10 @@ function pin(port, auth, sendMs = 8000) {
       }
       resolve({ socket: s, status, json, ms: Date.now() - started, sent });
     };
-    const timer = setTimeout(finish, sendMs);
+    const timer = setTimeout(finish, waitMs);
     const pump = () => {
-      while (!done && !got.length && sent < DECLARED - 1) {
-        const n = Math.min(CHUNK.length, DECLARED - 1 - sent);
+      while (!done && !got.length && sent < SENT) {
+        const n = Math.min(CHUNK.length, SENT - sent);
         sent += n;
         if (!s.write(CHUNK.subarray(0, n))) return;
       }
@@ -102,7 +105,7 @@ test('16 connections with a bad key and a 50 MB body do not grow RSS', async () 
     for (const c of conns) c.socket.destroy();
     console.log(`# ${where}: RSS ${before} MB before, ${after} MB with 16 pinning connections`);
     for (const c of conns) expect401(c, 'The supplied authentication is invalid', where);
-    assert.ok(after - before < 32, `${where}: RSS grew from ${before} to ${after} MB`);
+    assert.ok(after - before < 8, `${where}: RSS grew from ${before} to ${after} MB`);
   }
 });
 
