@@ -28,6 +28,9 @@ struct controller {
 	struct cluster *cluster;
 	const struct subnet_plan *subnets; /* nodes' sandbox blocks (NULL: nodes bring theirs) */
 	struct offload *offload; /* long work off the loop (api/offload.h) */
+	/* The offload thread's own connection to the store, for the durable write of a large
+	 * document (the loop's is ctl->store); NULL: those writes are the loop's. */
+	struct store *store_offload;
 	struct ns_budget *budget; /* namespace limits leased to nodes */
 	char node_token[65]; /* shared secret of the /internal API */
 	const char *build;

@@ -250,6 +250,7 @@ int main(int argc, char **argv)
 	struct http_server_opts hopts = {
 		/* exec (48 MB) plus parameters and annotations (1 MB each) plus JSON overhead */
 		.max_body = EXEC_SIZE_MAX + 4 * PARAMETERS_SIZE_MAX,
+		.head_check = api_head_check,
 	};
 	struct controller ctl = { .build = __DATE__ };
 	const char *listen = env_or("XWHISK_CONTROLLER_LISTEN", DEFAULT_LISTEN);
@@ -334,6 +335,13 @@ int main(int argc, char **argv)
 	if (!ctl.events)
 		goto out;
 	{
+		struct store *cached = store_with_doc_cache(ctl.store);
+
+		if (!cached)
+			goto out;
+		ctl.store = cached;
+	}
+	{
 		struct store *observed = store_with_events(ctl.store, ctl.events);
 
 		if (!observed)
@@ -343,6 +351,10 @@ int main(int argc, char **argv)
 	err = store_events_follow(ctl.store, ctl.loop);
 	if (err)
 		goto out;
+	/* Not fatal: without it the loop writes large documents itself, as before. */
+	if (store_open_second(store_uri, &ctl.store_offload))
+		pr_warn("no second connection to the store %s: large writes stall the API",
+			store_shown);
 	err = auth_seed(ctl.store);
 	if (err) {
 		pr_err("cannot seed namespaces: %s", strerror(-err));
@@ -416,6 +428,7 @@ int main(int argc, char **argv)
 		err = election.err;
 out:
 	offload_free(ctl.offload); /* answers what it holds before the server goes */
+	store_close(ctl.store_offload);
 	http_server_free(ctl.http);
 	leader_stop(leader);
 	pods_stop(pods);

@@ -133,11 +133,14 @@ static bool locate_for_write(struct api_req *r, struct action_loc *loc)
 }
 
 /* The write of a large action, whose document is dumped off the loop once, for the
- * store and the answer alike. */
+ * store and the answer alike, and written there too when the thread has a connection of
+ * its own to the store (the durable write of tens of MB takes seconds). */
 struct put_later {
 	struct api_req *r;
+	struct store *st; /* the thread's connection, or NULL: the loop writes */
 	struct entity_rec rec;
 	int64_t expect_rev;
+	int err; /* the thread's write */
 };
 
 static void put_dump(void *arg)
@@ -145,18 +148,32 @@ static void put_dump(void *arg)
 	struct put_later *pl = arg;
 
 	pl->rec.doc_text = json_dump(pl->rec.doc);
+	if (pl->rec.doc_text && pl->st)
+		pl->err = pl->st->ops->entity_put(pl->st, &pl->rec, pl->expect_rev);
 }
 
 static void put_store(void *arg)
 {
 	struct put_later *pl = arg;
 	struct api_req *r = pl->r;
+	bool ok;
 
-	if (!pl->rec.doc_text)
+	if (!pl->rec.doc_text) {
 		api_error(r, 500, "Internal Server Error");
-	else if (api_entity_store(r, &pl->rec, pl->expect_rev))
+		goto out;
+	}
+	if (pl->st) {
+		/* Written on the thread: the event node caches listen for goes out here. */
+		ok = api_entity_stored(r, &pl->rec, pl->expect_rev, pl->err);
+		if (ok && r->st->ops->entity_put_elsewhere)
+			r->st->ops->entity_put_elsewhere(r->st, &pl->rec);
+	} else {
+		ok = api_entity_store(r, &pl->rec, pl->expect_rev);
+	}
+	if (ok)
 		api_reply_raw(r, 200, "application/json", pl->rec.doc_text,
 			      strlen(pl->rec.doc_text));
+out:
 	entity_rec_clear(&pl->rec);
 	free(pl);
 	api_end(r);
@@ -171,6 +188,7 @@ static bool put_later(struct api_req *r, struct entity_rec *rec, int64_t expect_
 		return false;
 	api_entity_prepare(rec);
 	pl->r = r;
+	pl->st = r->ctl->store_offload;
 	pl->rec = *rec;
 	pl->expect_rev = expect_rev;
 	if (offload_run(r->ctl->offload, put_dump, put_store, pl)) {

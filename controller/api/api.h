@@ -94,5 +94,8 @@ void api_metrics(struct api_req *r);
 
 /* HTTP entry point of the controller. */
 void api_handle(struct http_request *req, void *data);
+/* http_server_opts.head_check (data: the controller): a large body under /api is read only
+ * for valid credentials, else 401 with OpenWhisk's texts, unread (issue 11, item 2). */
+int api_head_check(struct http_request *req, const char **msg, void *data);
 
 #endif

@@ -173,8 +173,11 @@ bool api_entity_write(struct api_req *r, struct entity_rec *rec, int64_t expect_
 
 bool api_entity_store(struct api_req *r, struct entity_rec *rec, int64_t expect_rev)
 {
-	int err = r->st->ops->entity_put(r->st, rec, expect_rev);
+	return api_entity_stored(r, rec, expect_rev, r->st->ops->entity_put(r->st, rec, expect_rev));
+}
 
+bool api_entity_stored(struct api_req *r, struct entity_rec *rec, int64_t expect_rev, int err)
+{
 	if (err == -EEXIST && !expect_rev) {
 		struct entity_rec other;
 

@@ -26,6 +26,8 @@ bool api_entity_write(struct api_req *r, struct entity_rec *rec, int64_t expect_
  * store's write. */
 void api_entity_prepare(struct entity_rec *rec);
 bool api_entity_store(struct api_req *r, struct entity_rec *rec, int64_t expect_rev);
+/* The answer to a write of rec made elsewhere (err: the store's): replies on failure. */
+bool api_entity_stored(struct api_req *r, struct entity_rec *rec, int64_t expect_rev, int err);
 /* The list summary of a document for its type. */
 json_t *entity_summary(enum entity_type type, const json_t *doc);
 /* Common PUT fields: version (bumped on update), publish, annotations (merged on update).

@@ -89,49 +89,14 @@ static void dump_done(void *arg)
 	free(d);
 }
 
-/* Whether body's text reaches at least limit bytes, counting its strings and keys only:
- * a walk, much cheaper than the dump it may spare the loop. */
-static bool json_at_least(const json_t *j, size_t *left)
-{
-	const char *key;
-	json_t *v;
-	size_t i, n;
-
-	switch (json_typeof(j)) {
-	case JSON_STRING:
-		n = json_string_length(j);
-		break;
-	case JSON_OBJECT:
-		json_object_foreach((json_t *)j, key, v) {
-			n = strlen(key);
-			if (n >= *left || json_at_least(v, left))
-				return true;
-			*left -= n;
-		}
-		return false;
-	case JSON_ARRAY:
-		json_array_foreach(j, i, v)
-			if (json_at_least(v, left))
-				return true;
-		return false;
-	default:
-		return false;
-	}
-	if (n >= *left)
-		return true;
-	*left -= n;
-	return false;
-}
-
 void api_reply(struct api_req *r, int status, json_t *body)
 {
 	struct dumped_reply *d;
-	size_t left = API_OFFLOAD_MIN;
 
 	/* A large document (a big action's code): dumped off the loop. Nothing but the
 	 * reply's own copy of the request's fields (its tid, its controller) is used when
 	 * the dump is done. */
-	if (body && status < 300 && (r->large || json_at_least(body, &left)) &&
+	if (body && status < 300 && (r->large || json_text_at_least(body, API_OFFLOAD_MIN)) &&
 	    (d = calloc(1, sizeof(*d)))) {
 		d->r.ctl = r->ctl;
 		memcpy(d->r.tid, r->tid, sizeof(d->r.tid));
@@ -345,24 +310,36 @@ static bool split_path(struct api_req *r, const char *p)
 	return false;
 }
 
-static bool authenticate(struct api_req *r)
+#define NOT_SUPPLIED "The resource requires authentication, which was not supplied with the request"
+#define INVALID "The supplied authentication is invalid"
+
+/* The caller's credentials: 0 with *who filled, -EACCES with *msg (a 401's text), or the
+ * store's error. */
+static int credentials_check(struct store *st, const struct http_request *req,
+			     struct subject *who, const char **msg)
 {
-	const char *hdr = http_req_header(r->http, "Authorization");
+	const char *hdr = http_req_header(req, "Authorization");
 	char uuid[AUTH_UUID_LEN + 1], key[AUTH_KEY_LEN + 1];
 	int err;
 
+	*msg = INVALID;
 	if (!hdr) {
-		api_error(r, 401, "The resource requires authentication, which was not supplied "
-				  "with the request");
-		return false;
+		*msg = NOT_SUPPLIED;
+		return -EACCES;
 	}
-	if (auth_parse_basic(hdr, uuid, key)) {
-		api_error(r, 401, "The supplied authentication is invalid");
-		return false;
-	}
-	err = auth_check(r->st, uuid, key, &r->subject);
-	if (err == -ENOENT || err == -EACCES) {
-		api_error(r, 401, "The supplied authentication is invalid");
+	if (auth_parse_basic(hdr, uuid, key))
+		return -EACCES;
+	err = auth_check(st, uuid, key, who);
+	return err == -ENOENT ? -EACCES : err;
+}
+
+static bool authenticate(struct api_req *r)
+{
+	const char *msg;
+	int err = credentials_check(r->st, r->http, &r->subject, &msg);
+
+	if (err == -EACCES) {
+		api_error(r, 401, "%s", msg);
 		return false;
 	}
 	if (err) {
@@ -372,6 +349,21 @@ static bool authenticate(struct api_req *r)
 	r->authed = true;
 	limits_effective(r->subject.limits, &r->limits);
 	return true;
+}
+
+int api_head_check(struct http_request *req, const char **msg, void *data)
+{
+	struct controller *ctl = data;
+	struct subject who = { 0 };
+	int err;
+
+	/* The nodes' calls (their token is checked by internal.c) carry record batches. */
+	if (!strncmp(req->path, "/internal/", 10))
+		return 0;
+	err = credentials_check(ctl->store, req, &who, msg);
+	subject_clear(&who);
+	/* A store error is answered as usual, after the body. */
+	return err == -EACCES ? 401 : 0;
 }
 
 static void route_namespaces(struct api_req *r)

@@ -73,6 +73,13 @@ static int obs_entity_put(struct store *st, struct entity_rec *rec, int64_t expe
 	return err;
 }
 
+static void obs_entity_put_elsewhere(struct store *st, const struct entity_rec *rec)
+{
+	if (INNER(st)->ops->entity_put_elsewhere)
+		INNER(st)->ops->entity_put_elsewhere(INNER(st), rec);
+	publish(st, "put", rec->docid, rec->type);
+}
+
 static int obs_entity_delete(struct store *st, const char *docid, int64_t expect_rev)
 {
 	int err = INNER(st)->ops->entity_delete(INNER(st), docid, expect_rev);
@@ -165,6 +172,7 @@ static const struct store_ops observed_ops = {
 	.entity_get = obs_entity_get,
 	.entity_put = obs_entity_put,
 	.entity_delete = obs_entity_delete,
+	.entity_put_elsewhere = obs_entity_put_elsewhere,
 	.entity_list = obs_entity_list,
 	.entity_count = obs_entity_count,
 	.subject_get = obs_subject_get,

@@ -429,6 +429,28 @@ static int pg_entity_get(struct store *st, const char *docid, struct entity_rec 
 	return err;
 }
 
+static int pg_entity_rev(struct store *st, const char *docid, int64_t *rev, int64_t *updated)
+{
+	struct params p = { 0 };
+	PGresult *res = NULL;
+	int err;
+
+	p_str(&p, docid);
+	/* The document, toasted, is not fetched. */
+	err = pg_exec_p(to_pg(st), "SELECT rev, updated FROM entities WHERE docid = $1", &p,
+			&res);
+	if (err)
+		return err;
+	if (PQntuples(res)) {
+		*rev = value_int(res, 0, 0);
+		*updated = value_int(res, 0, 1);
+	} else {
+		err = -ENOENT;
+	}
+	PQclear(res);
+	return err;
+}
+
 static int pg_entity_put(struct store *st, struct entity_rec *rec, int64_t expect_rev)
 {
 	struct pg_store *s = to_pg(st);
@@ -1144,6 +1166,7 @@ static const struct store_ops pg_ops = {
 	.commit = pg_commit,
 	.rollback = pg_rollback,
 	.entity_get = pg_entity_get,
+	.entity_rev = pg_entity_rev,
 	.entity_put = pg_entity_put,
 	.entity_delete = pg_entity_delete,
 	.entity_list = pg_entity_list,
@@ -1236,7 +1259,7 @@ static int migrate(struct pg_store *s)
 	return err;
 }
 
-int store_pg_open(const char *conninfo, struct store **out)
+static int pg_open(const char *conninfo, bool follow, struct store **out)
 {
 	struct pg_store *s = calloc(1, sizeof(*s));
 	const char *enc;
@@ -1268,6 +1291,8 @@ int store_pg_open(const char *conninfo, struct store **out)
 	err = migrate(s);
 	if (err)
 		goto out;
+	if (!follow)
+		goto done;
 	/* Without the feed the store still works; changes_read keeps trying. */
 	err = -ENOMEM;
 	s->listen = pg_conn_open(conninfo, PG_CONN_STORE);
@@ -1279,9 +1304,20 @@ int store_pg_open(const char *conninfo, struct store **out)
 		s->listen_lost = true;
 	}
 	s->next_prune = clock_mono_ms() + CHANGES_PRUNE_EVERY_MS;
+done:
 	*out = &s->base;
 	return 0;
 out:
 	pg_close(&s->base);
 	return err;
+}
+
+int store_pg_open(const char *conninfo, struct store **out)
+{
+	return pg_open(conninfo, true, out);
+}
+
+int store_pg_open_second(const char *conninfo, struct store **out)
+{
+	return pg_open(conninfo, false, out);
 }

@@ -94,6 +94,7 @@ static int exec_sql(struct sqlite_store *s, const char *sql)
 /* Statements are compiled once and kept; sqlite3_prepare_v3 with PERSISTENT. */
 enum stmt_id {
 	ST_ENTITY_GET,
+	ST_ENTITY_REV,
 	ST_ENTITY_INSERT,
 	ST_ENTITY_UPDATE,
 	ST_ENTITY_DELETE,
@@ -115,6 +116,8 @@ static const char *const stmt_sql[_ST_MAX] = {
 	/* No summary: it is written with the document and read only by listings. */
 	[ST_ENTITY_GET] = "SELECT docid, root, path, name, type, rev, updated, publish, binding, "
 			  "doc FROM entities WHERE docid = ?1",
+	/* The row's head only: the document's overflow pages are not read. */
+	[ST_ENTITY_REV] = "SELECT rev, updated FROM entities WHERE docid = ?1",
 	[ST_ENTITY_INSERT] = "INSERT INTO entities (docid, root, path, name, type, rev, updated, "
 			     "publish, binding, summary, doc) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
 	[ST_ENTITY_UPDATE] = "UPDATE entities SET root=?2, path=?3, name=?4, type=?5, rev=?6, "
@@ -274,6 +277,29 @@ static int sqlite_entity_get(struct store *stp, const char *docid, struct entity
 		err = read_entity(st, out);
 	else
 		err = sql_err(s, rc, "entity get");
+	sqlite3_reset(st);
+	return err;
+}
+
+static int sqlite_entity_rev(struct store *stp, const char *docid, int64_t *rev,
+			     int64_t *updated)
+{
+	struct sqlite_store *s = to_sqlite(stp);
+	sqlite3_stmt *st = stmt(s, ST_ENTITY_REV);
+	int rc, err = 0;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_text(st, 1, docid, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		err = -ENOENT;
+	else if (rc == SQLITE_ROW) {
+		*rev = sqlite3_column_int64(st, 0);
+		*updated = sqlite3_column_int64(st, 1);
+	} else {
+		err = sql_err(s, rc, "entity rev");
+	}
 	sqlite3_reset(st);
 	return err;
 }
@@ -782,6 +808,7 @@ static const struct store_ops sqlite_ops = {
 	.commit = sqlite_commit,
 	.rollback = sqlite_rollback,
 	.entity_get = sqlite_entity_get,
+	.entity_rev = sqlite_entity_rev,
 	.entity_put = sqlite_entity_put,
 	.entity_delete = sqlite_entity_delete,
 	.entity_list = sqlite_entity_list,

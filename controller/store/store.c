@@ -128,6 +128,19 @@ void store_uri_redact(const char *uri, char *buf, size_t len)
 		snprintf(buf + n, len - n, "%s", uri);
 }
 
+int store_open_second(const char *uri, struct store **out)
+{
+	const char *path = strncmp(uri, "sqlite:", 7) ? uri : uri + 7;
+
+	if (store_uri_is_pg(uri))
+		return store_pg_open_second(uri, out);
+	/* A temporary or in-memory SQLite database is its connection's own: a second
+	 * connection would open another database. */
+	if (!*path || !strcmp(path, ":memory:") || !strncmp(path, "file:", 5))
+		return -EINVAL;
+	return store_open(uri, out);
+}
+
 int store_open(const char *uri, struct store **out)
 {
 	if (!strncmp(uri, "sqlite:", 7))

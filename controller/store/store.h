@@ -86,6 +86,15 @@ struct store_ops {
 	/* expect_rev 0 = create (-EEXIST if present); otherwise -ESTALE on a changed rev. */
 	int (*entity_put)(struct store *st, struct entity_rec *rec, int64_t expect_rev);
 	int (*entity_delete)(struct store *st, const char *docid, int64_t expect_rev);
+	/* Optional: docid's revision and its write's time (updated) without reading its
+	 * document (0, -ENOENT). The pair tells a document apart from one deleted and made
+	 * again (whose revision starts again at 1). */
+	int (*entity_rev)(struct store *st, const char *docid, int64_t *rev, int64_t *updated);
+	/* Optional: rec was written to this store through another connection (the offload
+	 * thread's), rec->rev its new revision: a decorator does what a put through it would
+	 * (publish its event, cache its document) and passes it on. The caller changes
+	 * rec->doc no more (it may be kept as it is). */
+	void (*entity_put_elsewhere)(struct store *st, const struct entity_rec *rec);
 	int (*entity_list)(struct store *st, const struct entity_query *q, json_t **out);
 	int (*entity_count)(struct store *st, const struct entity_query *q, int64_t *out);
 
@@ -133,7 +142,22 @@ struct store {
  */
 int store_open(const char *uri, struct store **out);
 int store_sqlite_open(const char *path, struct store **out);
+/* Wraps inner (taking ownership): the parsed documents of the last few large entities read
+ * or written are kept and handed out again (a copy) while their revision is the
+ * store's, so that a large action is not parsed again (seconds for tens of MB) for every
+ * GET, resolve or overwrite. A store without entity_rev is returned as it is; NULL: out of
+ * memory (inner still the caller's). */
+struct store *store_with_doc_cache(struct store *inner);
 int store_pg_open(const char *conninfo, struct store **out);
+/*
+ * Another connection to the store uri names, for another thread (the controller's offload
+ * thread writes and reads large documents on one): it follows no change feed. Each
+ * connection is used by one thread at a time. SQLite (WAL) lets its readers read while
+ * the other writes, but writers wait for each other (its busy timeout). -EINVAL for a
+ * temporary or in-memory SQLite database (a second connection would not share it).
+ */
+int store_open_second(const char *uri, struct store **out);
+int store_pg_open_second(const char *conninfo, struct store **out);
 /* The URI with its password, if any, replaced by "***": for logs. */
 void store_uri_redact(const char *uri, char *buf, size_t len);
 /* The URI names a PostgreSQL server rather than a SQLite file. */

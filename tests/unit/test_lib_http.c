@@ -24,6 +24,8 @@ struct fixture {
 	int done;
 	int status[8];
 	char bodies[8][256];
+	struct http_request *head_held; /* a head whose verdict the test gives */
+	int head_checks;
 };
 
 static void handler(struct http_request *req, void *data)
@@ -463,6 +465,142 @@ static void test_lingering_close(void)
 	fixture_fini(&f);
 }
 
+/* Issue 11, item 2: the owner's look at a head before its large body. "Authorization: good"
+ * passes, "wait" holds the request for the test's verdict, anything else is refused. */
+static int check_head(struct http_request *req, const char **msg, void *data)
+{
+	struct fixture *f = data;
+	const char *authz = http_req_header(req, "Authorization");
+
+	f->head_checks++;
+	if (authz && !strcmp(authz, "good"))
+		return 0;
+	if (authz && !strcmp(authz, "wait")) {
+		f->head_held = req;
+		return HTTP_HEAD_WAIT;
+	}
+	*msg = "bad credentials";
+	return 401;
+}
+
+static const struct http_server_opts head_opts = {
+	.max_body = 64 << 20, .head_check = check_head, .head_check_min = 100,
+};
+
+/* Sends a head announcing len bytes (chunked when len is 0) and some of its body. */
+static int send_head(int port, const char *authz, size_t len, size_t send_body)
+{
+	char head[256], body[4096];
+	int fd = raw_connect(port);
+
+	if (fd < 0)
+		return -1;
+	if (len)
+		snprintf(head, sizeof(head), "POST /up HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\n"
+			 "Content-Length: %zu\r\n\r\n", authz, len);
+	else
+		snprintf(head, sizeof(head), "POST /up HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\n"
+			 "Transfer-Encoding: chunked\r\n\r\n%zx\r\n", authz, send_body);
+	memset(body, 'x', sizeof(body));
+	if (write(fd, head, strlen(head)) != (ssize_t)strlen(head) ||
+	    (send_body && write(fd, body, send_body) != (ssize_t)send_body)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* A bad key announcing 50 MB is refused at its head, with the owner's status and text,
+ * before the body arrives: no body memory is held and the connection closes. A good key's
+ * large body and any small body are read as before. */
+static void test_head_check_refuses(void)
+{
+	struct fixture f;
+	char out[4096];
+	int bad, chunked, good, small;
+
+	ASSERT(fixture_init_opts(&f, &head_opts) == 0);
+	bad = send_head(f.port, "bad", 50u << 20, 1000);
+	ASSERT(bad >= 0);
+	raw_read(&f, bad, out, sizeof(out), "error 401");
+	CHECK(strstr(out, "HTTP/1.1 401") != NULL);
+	CHECK(strstr(out, "Connection: close") != NULL);
+	CHECK(f.head_checks == 1);
+	/* The client's rest is drained, not kept: a lingering close. */
+	CHECK(http_server_lingering(f.srv) == 1);
+	RUN_UNTIL(&f, peer_closed(bad) == 1, 1000);
+	CHECK(peer_closed(bad) == 1);
+
+	chunked = send_head(f.port, "bad", 0, 200);
+	ASSERT(chunked >= 0);
+	raw_read(&f, chunked, out, sizeof(out), "error 401");
+	CHECK(strstr(out, "HTTP/1.1 401") != NULL);
+
+	good = send_head(f.port, "good", 4000, 4000);
+	ASSERT(good >= 0);
+	raw_read(&f, good, out, sizeof(out), "len=4000");
+	CHECK(strstr(out, "POST /up q=- len=4000") != NULL);
+
+	/* At most head_check_min bytes: nobody looks at the head. */
+	small = send_head(f.port, "bad", 100, 100);
+	ASSERT(small >= 0);
+	raw_read(&f, small, out, sizeof(out), "len=100");
+	CHECK(strstr(out, "POST /up q=- len=100") != NULL);
+	CHECK(f.head_checks == 3);
+	close(bad);
+	close(chunked);
+	close(good);
+	close(small);
+	fixture_fini(&f);
+}
+
+/* An owner that must ask someone first (the node asks the controller about a key it has
+ * not seen): nothing of the body is read until its verdict, which then reads it (0) or
+ * refuses it; a connection gone before the verdict leaves a request the verdict frees. */
+static void test_head_check_waits(void)
+{
+	struct fixture f;
+	char out[4096];
+	int fd;
+
+	ASSERT(fixture_init_opts(&f, &head_opts) == 0);
+	fd = send_head(f.port, "wait", 3000, 3000);
+	ASSERT(fd >= 0);
+	RUN_UNTIL(&f, f.head_held, 1000);
+	ASSERT(f.head_held);
+	CHECK(f.head_held->body.len == 0);
+	RUN_UNTIL(&f, 0, 50);
+	CHECK(f.head_held->body.len == 0);
+	http_req_head_verdict(f.head_held, 0, NULL);
+	f.head_held = NULL;
+	raw_read(&f, fd, out, sizeof(out), "len=3000");
+	CHECK(strstr(out, "POST /up q=- len=3000") != NULL);
+	close(fd);
+
+	fd = send_head(f.port, "wait", 3000, 10);
+	ASSERT(fd >= 0);
+	RUN_UNTIL(&f, f.head_held, 1000);
+	ASSERT(f.head_held);
+	http_req_head_verdict(f.head_held, 503, "ask later");
+	f.head_held = NULL;
+	raw_read(&f, fd, out, sizeof(out), "error 503");
+	CHECK(strstr(out, "HTTP/1.1 503") != NULL);
+	CHECK(strstr(out, "Retry-After: 1") != NULL);
+	close(fd);
+
+	fd = send_head(f.port, "wait", 3000, 10);
+	ASSERT(fd >= 0);
+	RUN_UNTIL(&f, f.head_held, 1000);
+	ASSERT(f.head_held);
+	close(fd);
+	/* The server (and its connection) goes first: the verdict frees what is left, which
+	 * the sanitizer build checks. */
+	http_server_free(f.srv);
+	f.srv = NULL;
+	http_req_head_verdict(f.head_held, 0, NULL);
+	fixture_fini(&f);
+}
+
 /* The before-sleep hook a deferring server's owner installs: it counts the flushes. */
 static int flushes;
 
@@ -643,6 +781,8 @@ int main(void)
 	RUN(test_header_deadline);
 	RUN(test_body_memory_cap);
 	RUN(test_lingering_close);
+	RUN(test_head_check_refuses);
+	RUN(test_head_check_waits);
 	RUN(test_deferred_writes);
 	RUN(test_emfile_pauses);
 	TEST_EXIT();

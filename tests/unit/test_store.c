@@ -373,6 +373,98 @@ static void test_two_writers(void)
 	store_close(b);
 }
 
+/* A large document as the API makes it: 2 MB of code. */
+static void make_large(struct entity_rec *rec, const char *name, char fill, int64_t updated)
+{
+	size_t n = 2u << 20;
+	char *code = malloc(n + 1);
+
+	memset(code, fill, n);
+	code[n] = '\0';
+	make_rec(rec, ENTITY_ACTION, "ns9", name, updated);
+	json_object_set_new(rec->doc, "exec", json_pack("{s:s,s:s}", "kind", "nodejs:20", "code", code));
+	free(code);
+}
+
+static char code_fill(const struct entity_rec *rec)
+{
+	const char *code = json_obj_str(json_object_get(rec->doc, "exec"), "code");
+
+	return code ? code[0] : 0;
+}
+
+/* Issue 11, item 5: the loop's store keeps large parsed documents, and hands one out only
+ * while the store holds its revision: a write through a second connection (the offload
+ * thread's, another controller's), told by entity_put_elsewhere or not, is what the next
+ * read sees, also after a delete and a create (revision 1 again); a copy changed by its
+ * reader leaves the kept one alone; a delete and a rollback forget. */
+static void test_doc_cache(void)
+{
+	struct store *raw = open_store(), *st = raw ? store_with_doc_cache(raw) : NULL;
+	struct store *second = NULL, *other_st = NULL;
+	struct entity_rec rec, other, got;
+	char uri[512];
+
+	ASSERT(st && st != raw);
+	if (pg_uri)
+		snprintf(uri, sizeof(uri), "%s", pg_uri);
+	else
+		snprintf(uri, sizeof(uri), "sqlite:%s/db", dbpath);
+	ASSERT(store_open_second(uri, &second) == 0);
+	/* No second connection can share these: the API writes on the loop then. */
+	CHECK(store_open_second("", &other_st) == -EINVAL);
+	CHECK(store_open_second("sqlite::memory:", &other_st) == -EINVAL);
+	make_large(&rec, "big", 'a', 1);
+	CHECK(st->ops->entity_put(st, &rec, 0) == 0);
+	CHECK(st->ops->entity_get(st, "ns9/big", &got) == 0 && code_fill(&got) == 'a');
+	/* The reader's copy is its own. */
+	json_object_set_new(got.doc, "exec", json_null());
+	entity_rec_clear(&got);
+	CHECK(st->ops->entity_get(st, "ns9/big", &got) == 0 && code_fill(&got) == 'a');
+	entity_rec_clear(&got);
+
+	/* Written elsewhere, untold: the revision differs, the store's document is read. */
+	make_large(&other, "big", 'b', 2);
+	CHECK(second->ops->entity_put(second, &other, rec.rev) == 0);
+	CHECK(st->ops->entity_get(st, "ns9/big", &got) == 0 && code_fill(&got) == 'b');
+	CHECK(got.rev == other.rev);
+	entity_rec_clear(&got);
+	/* Told: kept as written. */
+	entity_rec_clear(&rec);
+	make_large(&rec, "big", 'c', 3);
+	CHECK(second->ops->entity_put(second, &rec, other.rev) == 0);
+	st->ops->entity_put_elsewhere(st, &rec);
+	CHECK(st->ops->entity_get(st, "ns9/big", &got) == 0 && code_fill(&got) == 'c');
+	entity_rec_clear(&got);
+
+	/* Deleted and made again elsewhere: revision 1 again, another write time. */
+	CHECK(second->ops->entity_delete(second, "ns9/big", rec.rev) == 0);
+	entity_rec_clear(&other);
+	make_large(&other, "big", 'd', 4);
+	CHECK(second->ops->entity_put(second, &other, 0) == 0 && other.rev == 1);
+	CHECK(st->ops->entity_get(st, "ns9/big", &got) == 0 && code_fill(&got) == 'd');
+	entity_rec_clear(&got);
+	entity_rec_clear(&rec);
+	make_large(&rec, "big", 'e', 5);
+	CHECK(second->ops->entity_delete(second, "ns9/big", 1) == 0);
+	CHECK(second->ops->entity_put(second, &rec, 0) == 0 && rec.rev == 1);
+	CHECK(st->ops->entity_get(st, "ns9/big", &got) == 0 && code_fill(&got) == 'e');
+	entity_rec_clear(&got);
+
+	CHECK(st->ops->entity_delete(st, "ns9/big", rec.rev) == 0);
+	CHECK(st->ops->entity_get(st, "ns9/big", &got) == -ENOENT);
+	/* A large write rolled back is not handed out. */
+	CHECK(st->ops->begin(st) == 0);
+	other.rev = 0;
+	CHECK(st->ops->entity_put(st, &other, 0) == 0);
+	st->ops->rollback(st);
+	CHECK(st->ops->entity_get(st, "ns9/big", &got) == -ENOENT);
+	entity_rec_clear(&rec);
+	entity_rec_clear(&other);
+	store_close(second);
+	store_close(st);
+}
+
 static json_t *record_in(const char *ns, int i, int64_t start)
 {
 	char id[33];
@@ -836,6 +928,7 @@ int main(void)
 	RUN(test_reopen);
 	RUN(test_transactions);
 	RUN(test_two_writers);
+	RUN(test_doc_cache);
 	RUN(test_retention);
 	RUN(test_retention_age);
 	RUN(test_retention_policy);

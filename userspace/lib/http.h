@@ -43,6 +43,7 @@ struct http_request {
 	/* Handed over at its head (http_server_opts.early): the body is still unread and the
 	 * connection ends with this request; http_req_take() may take the socket. */
 	bool early;
+	bool head_waiting; /* head_check answered HTTP_HEAD_WAIT: no verdict yet */
 	void *user;    /* the handler's per-request state */
 
 	/* private */
@@ -55,6 +56,11 @@ struct http_request {
 };
 
 typedef void (*http_handler)(struct http_request *req, void *data);
+
+/* Bodies up to this long are read before anyone looks at the head (head_check). */
+#define HTTP_HEAD_CHECK_MIN (64u << 10)
+/* head_check's answer when it must ask someone first. */
+#define HTTP_HEAD_WAIT (-1)
 
 struct http_server_opts {
 	size_t max_body;        /* beyond it the request arrives with body_too_large */
@@ -77,6 +83,15 @@ struct http_server_opts {
 	 * waits for an answer (the handler's data): true hands the request over at once,
 	 * early, before its body is read, whatever its size (streams, Upgrade). NULL: none. */
 	bool (*early)(const struct http_request *req, void *data);
+	/* Called when the head of a request with a large body (announced longer than
+	 * head_check_min, or chunked) is complete, before a byte of the body is read (the
+	 * handler's data): so that a body is only held for a caller who may send it. Returns
+	 * 0 to read the body; an HTTP status (401) with *msg to refuse it unread: the request
+	 * reaches the handler with error_status and error_msg, its connection is closed and
+	 * what the client still sends is dropped (a lingering close); or HTTP_HEAD_WAIT:
+	 * reading the connection stops until http_req_head_verdict(). NULL: none. */
+	int (*head_check)(struct http_request *req, const char **msg, void *data);
+	size_t head_check_min; /* 0: HTTP_HEAD_CHECK_MIN */
 	/* Answers are not written as they are sent but by http_server_flush, which the
 	 * owner calls once per loop turn (its before-sleep hook): every answer of a turn on
 	 * a connection in one write, and the owner's own batched work (the node's spool)
@@ -128,6 +143,10 @@ bool http_req_alive(const struct http_request *req);
  * -EBUSY (an answer still leaving, another request behind it), -EPIPE (the client is
  * gone), -ENOMEM. req stays valid until http_req_free(). */
 int http_req_take(struct http_request *req, struct buf *pending);
+/* The verdict on a request whose head_check answered HTTP_HEAD_WAIT, exactly once: 0 reads
+ * its body, a status refuses it as head_check would have (msg static). The request may
+ * have lost its client meanwhile: then it is freed here. */
+void http_req_head_verdict(struct http_request *req, int status, const char *msg);
 /* Frees a request whose connection was taken. */
 void http_req_free(struct http_request *req);
 

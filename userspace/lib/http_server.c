@@ -24,6 +24,7 @@
 #define ACCEPT_LOG_EVERY_MS 1000
 #define BODY_MEMORY_MIN (64u << 20)
 #define NO_ROOM_RETRY_S 1
+#define NO_ROOM_MSG "The server is busy reading other requests: try again."
 
 struct http_conn {
 	struct http_server *srv;
@@ -42,6 +43,7 @@ struct http_conn {
 	bool dead;         /* closed; freed when no longer busy */
 	bool want_out;
 	bool read_paused;
+	bool head_waiting; /* cur's head awaits http_req_head_verdict: nothing is read */
 	bool deferred;     /* on srv->deferred: written by http_server_flush */
 	struct http_conn *deferred_next;
 	unsigned busy;
@@ -297,7 +299,15 @@ static void conn_collect(struct http_conn *c)
 	while (c->head) {
 		struct http_request *req = c->head;
 
-		if (buf_pending(&req->resp)) {
+		if (buf_pending(&req->resp) && !buf_pending(&c->out)) {
+			/* Nothing else waits to go out: the answer's buffer becomes the output
+			 * (a copy of tens of MB spared). */
+			struct buf out = c->out;
+
+			c->out = req->resp;
+			req->resp = out;
+			buf_reset(&req->resp);
+		} else if (buf_pending(&req->resp)) {
 			if (buf_append(&c->out, buf_head(&req->resp), buf_pending(&req->resp)))
 				c->closing = true;
 			buf_reset(&req->resp);
@@ -459,7 +469,8 @@ static void conn_update_events(struct http_conn *c)
 
 	if (c->dead)
 		return;
-	c->read_paused = c->closing || c->outstanding >= c->srv->opts.max_pipeline;
+	c->read_paused = c->closing || c->head_waiting ||
+			 c->outstanding >= c->srv->opts.max_pipeline;
 	if (!c->read_paused)
 		ev |= EPOLLIN;
 	/* Held back for http_server_flush: it writes first, and asks only for what is left. */
@@ -589,6 +600,50 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
 	return header_budget(c, len);
 }
 
+/* A body worth a look at the head first (head_check): announced long, or chunked. */
+static bool head_needs_check(const struct http_conn *c, const http_parser *p)
+{
+	const struct http_server_opts *o = &c->srv->opts;
+
+	if (!o->head_check)
+		return false;
+	if (p->flags & F_CHUNKED)
+		return true;
+	return p->content_length != ULLONG_MAX && p->content_length > o->head_check_min;
+}
+
+/* Holds room for cur's announced body; without room the parser pauses, for a 503. */
+static void conn_admit_body(struct http_conn *c, struct http_request *req)
+{
+	if (!conn_hold_body(c, req->content_length)) {
+		/* Refused before a byte of the body is read. */
+		req->body_no_room = true;
+		http_parser_pause(&c->parser, 1);
+	}
+}
+
+/* The owner's head_check: on a refusal or a wait the parser pauses before the body. */
+static int conn_check_head(struct http_conn *c, struct http_request *req)
+{
+	const char *msg = NULL;
+	int verdict = c->srv->opts.head_check(req, &msg, c->srv->data);
+
+	if (verdict == HTTP_HEAD_WAIT) {
+		/* Until the verdict the request is its owner's to hand back (req->conn set). */
+		req->head_waiting = true;
+		req->conn = c;
+		c->head_waiting = true;
+		http_parser_pause(&c->parser, 1);
+	} else if (verdict) {
+		req->error_status = verdict;
+		req->error_msg = msg ? msg : http_status_text(verdict);
+		http_parser_pause(&c->parser, 1);
+	} else {
+		conn_admit_body(c, req);
+	}
+	return 0;
+}
+
 static int on_headers_complete(http_parser *p)
 {
 	struct http_conn *c = p->data;
@@ -622,11 +677,11 @@ static int on_headers_complete(http_parser *p)
 	if (req->content_length > c->srv->opts.max_body) {
 		req->body_too_large = true;
 		http_parser_pause(p, 1);
-	} else if (!conn_hold_body(c, req->content_length)) {
-		/* Refused before a byte of the body is read. */
-		req->body_no_room = true;
-		http_parser_pause(p, 1);
+		return 0;
 	}
+	if (head_needs_check(c, p))
+		return conn_check_head(c, req);
+	conn_admit_body(c, req);
 	return 0;
 }
 
@@ -691,12 +746,17 @@ static void conn_parse(struct http_conn *c)
 			conn_dispatch(c, req);
 			return;
 		}
+		if (HTTP_PARSER_ERRNO(&c->parser) == HPE_PAUSED && c->head_waiting)
+			return; /* until http_req_head_verdict */
 		if (HTTP_PARSER_ERRNO(&c->parser) == HPE_PAUSED) {
-			/* Paused for an oversized head or body: answer it and stop reading. */
-			if (c->cur && c->cur->body_too_large)
+			/* Paused for an oversized head or body, or a head refused: answer it and
+			 * stop reading. */
+			if (c->cur && c->cur->error_status && c->cur->error_msg)
+				conn_reject(c, c->cur->error_status, c->cur->error_msg);
+			else if (c->cur && c->cur->body_too_large)
 				conn_reject(c, 413, "Request body too large");
 			else if (c->cur && c->cur->body_no_room)
-				conn_reject(c, 503, "The server is busy reading other requests: try again.");
+				conn_reject(c, 503, NO_ROOM_MSG);
 			else
 				conn_reject(c, 431, "Request header fields too large");
 			return;
@@ -712,6 +772,40 @@ static void conn_parse(struct http_conn *c)
 		if (n == 0)
 			break;
 	}
+}
+
+void http_req_head_verdict(struct http_request *req, int status, const char *msg)
+{
+	struct http_conn *c = req->conn;
+
+	if (!req->head_waiting)
+		return;
+	req->head_waiting = false;
+	if (!c) {
+		request_free(req); /* the client went away meanwhile */
+		return;
+	}
+	req->conn = NULL;
+	c->head_waiting = false;
+	if (c->dead)
+		return; /* closed while busy: the reader frees it with cur */
+	c->busy++;
+	if (status) {
+		conn_reject(c, status, msg ? msg : http_status_text(status));
+	} else {
+		http_parser_pause(&c->parser, 0);
+		conn_admit_body(c, req);
+		if (req->body_no_room)
+			conn_reject(c, 503, NO_ROOM_MSG);
+		else
+			conn_parse(c); /* the head's last byte and what followed it wait */
+	}
+	c->busy--;
+	if (c->dead) {
+		conn_close(c);
+		return;
+	}
+	conn_update_events(c);
 }
 
 static void conn_read(struct http_conn *c)
@@ -891,7 +985,10 @@ static void conn_close(struct http_conn *c)
 	}
 	conn_undefer(c);
 	conn_release_body(c);
-	request_free(c->cur);
+	if (c->cur && c->cur->head_waiting)
+		c->cur->conn = NULL; /* its owner hands it back: http_req_head_verdict frees it */
+	else
+		request_free(c->cur);
 	buf_free(&c->in);
 	buf_free(&c->out);
 	if (c->prev)
@@ -1056,6 +1153,8 @@ struct http_server *http_server_new(struct loop *loop, const struct http_server_
 		srv->opts.header_timeout_ms = 10000;
 	if (!srv->opts.max_pipeline)
 		srv->opts.max_pipeline = 64;
+	if (!srv->opts.head_check_min)
+		srv->opts.head_check_min = HTTP_HEAD_CHECK_MIN;
 	if (!srv->opts.max_body_memory)
 		srv->opts.max_body_memory = srv->opts.max_body > BODY_MEMORY_MIN / 2
 						    ? 2 * srv->opts.max_body

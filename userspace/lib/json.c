@@ -152,3 +152,40 @@ bool json_obj_copy_str(const json_t *obj, const char *key, char *out, size_t siz
 	memcpy(out, json_string_value(v), json_string_length(v) + 1);
 	return true;
 }
+
+static bool at_least(const json_t *j, size_t *left)
+{
+	const char *key;
+	json_t *v;
+	size_t i, n;
+
+	switch (json_typeof(j)) {
+	case JSON_STRING:
+		n = json_string_length(j);
+		break;
+	case JSON_OBJECT:
+		json_object_foreach((json_t *)j, key, v) {
+			n = strlen(key);
+			if (n >= *left || at_least(v, left))
+				return true;
+			*left -= n;
+		}
+		return false;
+	case JSON_ARRAY:
+		json_array_foreach(j, i, v)
+			if (at_least(v, left))
+				return true;
+		return false;
+	default:
+		return false;
+	}
+	if (n >= *left)
+		return true;
+	*left -= n;
+	return false;
+}
+
+bool json_text_at_least(const json_t *j, size_t min)
+{
+	return at_least(j, &min);
+}

@@ -11,6 +11,9 @@
 /* Parses any JSON value (not only objects); on error fills err with jansson's text. */
 json_t *json_parse(const char *s, size_t len, char *err, size_t errlen);
 char *json_dump(const json_t *j);
+/* Whether j's text reaches min bytes, counting its strings and keys only: a walk, much
+ * cheaper than a dump (or a parse) of a large document. */
+bool json_text_at_least(const json_t *j, size_t min);
 /* A JSON string of len bytes that need not be UTF-8: each byte that starts no valid
  * sequence becomes U+FFFD, as the JVM decodes (jansson refuses such strings, NULL). NUL
  * bytes stay. NULL only when out of memory. */

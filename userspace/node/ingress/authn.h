@@ -17,4 +17,9 @@ typedef void (*authn_failed)(void *data);
 void authn_request(struct worker *w, struct http_request *req, const char *tid, authn_ok ok,
 		   authn_failed failed, void *data);
 
+/* The ingress's http_server_opts.head_check (data: the worker): a large body is read only
+ * for a caller whose credentials hold (asking the controller when they are not cached);
+ * else 401 (or 503) with the texts above, unread. Web actions are public: not checked. */
+int authn_head_check(struct http_request *req, const char **msg, void *data);
+
 #endif

@@ -9,6 +9,7 @@
 #include "guard.h"
 #include "log.h"
 #include "node/ingress/abuse.h"
+#include "node/ingress/authn.h"
 #include "node/activation/slots.h"
 #include "node/ingress/router.h"
 #include "node/ingress/stream.h"
@@ -70,7 +71,8 @@ static void on_answered(struct http_request *req, int status, void *data)
  * the same router on the bridge's address. Not fatal: the ingress itself works. */
 static void listen_for_sandboxes(struct worker *w)
 {
-	struct http_server_opts hopts = { .max_body = NODE_MAX_BODY, .defer_writes = true };
+	struct http_server_opts hopts = { .max_body = NODE_MAX_BODY, .defer_writes = true,
+					  .head_check = authn_head_check };
 	const char *addr = w->node->cfg.sandbox_listen;
 	int err;
 
@@ -107,7 +109,8 @@ static void on_before_sleep(struct loop *loop, void *data)
 int worker_start(struct node *node, unsigned id, struct worker **out)
 {
 	struct http_server_opts hopts = { .max_body = NODE_MAX_BODY, .answered = on_answered,
-					  .early = stream_early, .defer_writes = true };
+					  .early = stream_early, .head_check = authn_head_check,
+					  .defer_writes = true };
 	struct worker *w = calloc(1, sizeof(*w));
 	char spool_dir[600];
 	int err = -ENOMEM;
