@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * /internal/v1: what nodes call on the controller, authenticated with the node token.
- *   POST /internal/v1/activations  {"activations":[<stored record>, ...]}
+ *   POST /internal/v1/activations  one stored record per line (Content-Type
+ *     application/x-ndjson, as the node spools them), or, from nodes of earlier versions,
+ *     {"activations":[<stored record>, ...]} (application/json)
  *     Stores a batch; idempotent by activationId, so a node may resend after a crash.
  *     Answers {"stored": n, "rejected": [{"index": i, "error": "..."}]}.
  * The data-path calls (identity, resolve, events) are in internal_node.c.
@@ -14,13 +16,13 @@
 #include <openssl/crypto.h>
 
 #include "activation.h"
+#include "buf.h"
 #include "api.h"
 #include "internal.h"
 #include "controller.h"
 #include "json.h"
 #include "log.h"
 
-#define BATCH_MAX 1000
 
 static bool node_authenticated(struct api_req *r)
 {
@@ -35,46 +37,118 @@ static bool node_authenticated(struct api_req *r)
 	return true;
 }
 
-static void store_activations(struct api_req *r)
-{
-	json_t *body = api_body_object(r), *list, *rejected = NULL, **ok = NULL, *rec;
-	size_t i, n = 0;
-	int err;
+/* A batch on its way to the store: the records accepted and those refused. */
+struct batch {
+	struct activation_in *ok;
+	size_t n;
+	json_t *rejected;
+};
 
-	if (!body)
+static void batch_reject(struct api_req *r, struct batch *b, size_t index, const char *why)
+{
+	pr_warn("internal: rejecting activation record %zu from %s: %s", index, r->http->peer,
+		why);
+	json_array_append_new(b->rejected,
+			      json_pack("{s:I,s:s}", "index", (json_int_t)index, "error", why));
+}
+
+/* Checks rec (a reference the batch then owns) and keeps it, or records why not. */
+static void batch_take(struct api_req *r, struct batch *b, size_t index, json_t *rec,
+		       const char *text, size_t len)
+{
+	const char *why = activation_check(rec);
+
+	if (why) {
+		batch_reject(r, b, index, why);
+		json_decref(rec);
 		return;
-	list = json_object_get(body, "activations");
-	if (!json_is_array(list) || json_array_size(list) > BATCH_MAX) {
+	}
+	b->ok[b->n++] = (struct activation_in){ .doc = rec, .text = text, .len = len };
+}
+
+/* The old body, {"activations": [record, ...]}: what nodes of earlier versions send.
+ * Its records are dumped again by the store. Returns false after answering. */
+static bool batch_from_document(struct api_req *r, struct batch *b, json_t **body)
+{
+	json_t *list, *rec;
+	size_t i;
+
+	*body = api_body_object(r);
+	if (!*body)
+		return false;
+	list = json_object_get(*body, "activations");
+	if (!json_is_array(list) || json_array_size(list) > ACTIVATION_BATCH_MAX) {
 		api_error(r, 400, "The request content was malformed:\nactivations must be an "
 				  "array of at most %d records",
-			  BATCH_MAX);
-		goto out;
+			  ACTIVATION_BATCH_MAX);
+		return false;
 	}
-	ok = calloc(json_array_size(list) + 1, sizeof(*ok));
-	rejected = json_array();
-	json_array_foreach(list, i, rec) {
-		const char *why = activation_check(rec);
+	b->ok = calloc(json_array_size(list) + 1, sizeof(*b->ok));
+	if (!b->ok) {
+		api_error(r, 503, "Out of memory.");
+		return false;
+	}
+	json_array_foreach(list, i, rec)
+		batch_take(r, b, i, json_incref(rec), NULL, 0);
+	return true;
+}
 
-		if (why) {
-			pr_warn("internal: rejecting activation record %zu from %s: %s", i,
-				r->http->peer, why);
-			json_array_append_new(rejected, json_pack("{s:I,s:s}", "index", (json_int_t)i,
-								  "error", why));
-			continue;
-		}
-		ok[n++] = rec;
+/* JSON lines, one record each, as the node's spool holds them: each line is parsed alone
+ * (a bad one is refused alone) and stored as the text it is, never dumped again; its
+ * newline, cut to a NUL, ends that text. Returns false after answering. */
+static bool batch_from_lines(struct api_req *r, struct batch *b)
+{
+	struct buf *body = &r->http->body;
+	char *p = body->data, *end = body->data + body->len, *line;
+	size_t lines = json_lines_count(p, end), index = 0, len;
+
+	if (lines > ACTIVATION_BATCH_MAX) {
+		api_error(r, 400, "The request content was malformed:\nat most %d records a batch",
+			  ACTIVATION_BATCH_MAX);
+		return false;
 	}
-	err = n ? r->st->ops->activation_put(r->st, ok, n) : 0;
+	b->ok = calloc(lines + 1, sizeof(*b->ok));
+	if (!b->ok) {
+		api_error(r, 503, "Out of memory.");
+		return false;
+	}
+	while ((line = json_lines_next(&p, end, &len))) {
+		char err[160];
+		json_t *rec = json_parse(line, len, err, sizeof(err));
+
+		if (!rec)
+			batch_reject(r, b, index, err);
+		else
+			batch_take(r, b, index, rec, line, len);
+		index++;
+	}
+	return true;
+}
+
+static void store_activations(struct api_req *r)
+{
+	struct batch b = { .rejected = json_array() };
+	json_t *body = NULL;
+	bool taken;
+	int err;
+
+	taken = api_body_is_lines(r) ? batch_from_lines(r, &b) : batch_from_document(r, &b, &body);
+	if (!taken)
+		goto out;
+	err = b.n ? r->st->ops->activation_put(r->st, b.ok, b.n) : 0;
 	if (err) {
 		api_error_store(r, err);
 		goto out;
 	}
-	r->ctl->stats.activations_stored += n;
-	r->ctl->stats.activations_rejected += json_array_size(rejected);
-	api_reply(r, 200, json_pack("{s:I,s:O}", "stored", (json_int_t)n, "rejected", rejected));
+	r->ctl->stats.activations_stored += b.n;
+	r->ctl->stats.activations_rejected += json_array_size(b.rejected);
+	api_reply(r, 200, json_pack("{s:I,s:O}", "stored", (json_int_t)b.n, "rejected",
+				    b.rejected));
 out:
-	free(ok);
-	json_decref(rejected);
+	for (size_t i = 0; i < b.n; i++)
+		json_decref(b.ok[i].doc);
+	free(b.ok);
+	json_decref(b.rejected);
 	json_decref(body);
 }
 

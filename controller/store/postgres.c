@@ -738,60 +738,54 @@ static int pg_subject_list(struct store *st, json_t **out)
 	return 0;
 }
 
-/* One multi-row INSERT of docs[0..n): a batch costs one round trip, not one per record. */
-static int insert_activations(struct pg_store *s, json_t *const *docs, size_t n)
+/* One multi-row INSERT of recs[0..n): a batch costs one round trip, not one per record.
+ * Each document goes as the text it came as; what rows need made shares one buffer. */
+static int insert_activations(struct pg_store *s, const struct activation_in *recs, size_t n)
 {
 	const size_t cols = 6;
 	const char **vals = calloc(n * cols, sizeof(*vals));
-	char **owned = calloc(n * 4, sizeof(*owned)); /* filter, start, summary, doc per row */
-	size_t sql_len = 128 + n * 64;
-	char *sql = malloc(sql_len);
-	size_t used;
+	struct activation_row *rows = calloc(n, sizeof(*rows));
+	size_t *start_at = calloc(n, sizeof(*start_at));
+	struct buf scratch = BUF_INIT, sql = BUF_INIT;
 	int err = 0;
 
-	if (!vals || !owned || !sql) {
+	if (!vals || !rows || !start_at) {
 		err = -ENOMEM;
 		goto out;
 	}
-	used = (size_t)snprintf(sql, sql_len,
-				"INSERT INTO activations (activation_id, namespace, filter_name, "
-				"start, summary, doc) VALUES ");
-	for (size_t i = 0; i < n; i++) {
-		json_t *doc = docs[i], *sum = store_activation_summary(doc);
-		char **o = owned + 4 * i;
-		const char **v = vals + cols * i;
+	err = buf_puts(&sql, "INSERT INTO activations (activation_id, namespace, filter_name, "
+			     "start, summary, doc) VALUES ");
+	for (size_t i = 0; i < n && !err; i++) {
 		size_t k = cols * i;
 
-		o[0] = store_activation_filter_name(doc);
-		if (asprintf(&o[1], "%" JSON_INTEGER_FORMAT,
-			     json_integer_value(json_object_get(doc, "start"))) < 0)
-			o[1] = NULL;
-		o[2] = json_dump(sum);
-		o[3] = json_dump(doc);
-		json_decref(sum);
-		if (!o[0] || !o[1] || !o[2] || !o[3]) {
-			err = -ENOMEM;
-			goto out;
-		}
-		v[0] = json_obj_str(doc, "activationId");
-		v[1] = json_obj_str(doc, "namespace");
-		v[2] = o[0];
-		v[3] = o[1];
-		v[4] = o[2];
-		v[5] = o[3];
-		used += (size_t)snprintf(sql + used, sql_len - used,
-					 "%s($%zu,$%zu,$%zu,$%zu,$%zu,$%zu)", i ? "," : "", k + 1,
-					 k + 2, k + 3, k + 4, k + 5, k + 6);
+		err = store_activation_row(&recs[i], &scratch, &rows[i]);
+		start_at[i] = scratch.len;
+		err = err ?: buf_printf(&scratch, "%" JSON_INTEGER_FORMAT, rows[i].start);
+		err = err ?: buf_append(&scratch, "", 1);
+		err = err ?: buf_printf(&sql, "%s($%zu,$%zu,$%zu,$%zu,$%zu,$%zu)", i ? "," : "",
+					k + 1, k + 2, k + 3, k + 4, k + 5, k + 6);
 	}
-	snprintf(sql + used, sql_len - used, " ON CONFLICT (activation_id) DO NOTHING");
-	err = pg_exec(s, sql, (int)(n * cols), vals, NULL);
+	err = err ?: buf_puts(&sql, " ON CONFLICT (activation_id) DO NOTHING");
+	if (err)
+		goto out;
+	/* Only now: the buffer has stopped moving. */
+	for (size_t i = 0; i < n; i++) {
+		const char **v = vals + cols * i;
+
+		v[0] = rows[i].id;
+		v[1] = rows[i].namespace;
+		v[2] = activation_row_filter(&rows[i], &scratch);
+		v[3] = scratch.data + start_at[i];
+		v[4] = activation_row_summary(&rows[i], &scratch);
+		v[5] = activation_row_doc(&rows[i], &scratch);
+	}
+	err = pg_exec(s, sql.data, (int)(n * cols), vals, NULL);
 out:
-	if (owned)
-		for (size_t i = 0; i < n * 4; i++)
-			free(owned[i]);
-	free(owned);
+	buf_free(&scratch);
+	buf_free(&sql);
+	free(start_at);
+	free(rows);
 	free(vals);
-	free(sql);
 	return err;
 }
 
@@ -834,7 +828,7 @@ static int pg_node_subnet_add(struct store *st, const char *node, const char *su
 	return err;
 }
 
-static int pg_activation_put(struct store *st, json_t *const *docs, size_t n)
+static int pg_activation_put(struct store *st, const struct activation_in *recs, size_t n)
 {
 	struct pg_store *s = to_pg(st);
 	int err;
@@ -842,14 +836,14 @@ static int pg_activation_put(struct store *st, json_t *const *docs, size_t n)
 	/* One batch is one statement: no transaction to open, and a statement re-sent after
 	 * a reconnection stores nothing twice. */
 	if (n <= INSERT_ROWS_MAX)
-		return n ? insert_activations(s, docs, n) : 0;
+		return n ? insert_activations(s, recs, n) : 0;
 	err = pg_begin(st);
 	if (err)
 		return err;
 	for (size_t i = 0; i < n && !err; i += INSERT_ROWS_MAX) {
 		size_t rows = n - i < INSERT_ROWS_MAX ? n - i : INSERT_ROWS_MAX;
 
-		err = insert_activations(s, docs + i, rows);
+		err = insert_activations(s, recs + i, rows);
 	}
 	if (err) {
 		pg_rollback(st);

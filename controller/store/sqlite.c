@@ -583,37 +583,41 @@ static int sqlite_node_subnet_add(struct store *stp, const char *node, const cha
 	return err;
 }
 
-static int sqlite_activation_put(struct store *stp, json_t *const *docs, size_t n)
+/* One transaction and one prepared statement for the batch; the document is bound as the
+ * text it came as, and one scratch buffer holds what each row needs made. */
+static int sqlite_activation_put(struct store *stp, const struct activation_in *recs, size_t n)
 {
 	struct sqlite_store *s = to_sqlite(stp);
+	struct buf scratch = BUF_INIT;
 	int err = sqlite_begin(stp);
 
 	if (err)
 		return err;
 	for (size_t i = 0; i < n && !err; i++) {
 		sqlite3_stmt *st = stmt(s, ST_ACTIVATION_INSERT);
-		json_t *doc = docs[i], *sum;
-		char *filter;
+		struct activation_row row;
 		int rc;
 
+		buf_reset(&scratch);
 		if (!st) {
 			err = -EIO;
 			break;
 		}
-		filter = store_activation_filter_name(doc);
-		sum = store_activation_summary(doc);
-		sqlite3_bind_text(st, 1, json_obj_str(doc, "activationId"), -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, json_obj_str(doc, "namespace"), -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, filter ? filter : "", -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 4, json_integer_value(json_object_get(doc, "start")));
-		if (bind_json(st, 5, sum) != SQLITE_OK || bind_json(st, 6, doc) != SQLITE_OK)
-			err = -ENOMEM;
-		else if ((rc = sqlite3_step(st)) != SQLITE_DONE)
+		err = store_activation_row(&recs[i], &scratch, &row);
+		if (err)
+			break;
+		sqlite3_bind_text(st, 1, row.id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, row.namespace, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, activation_row_filter(&row, &scratch), -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 4, row.start);
+		sqlite3_bind_text(st, 5, activation_row_summary(&row, &scratch), -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 6, activation_row_doc(&row, &scratch),
+				  row.doc ? (int)recs[i].len : -1, SQLITE_STATIC);
+		if ((rc = sqlite3_step(st)) != SQLITE_DONE)
 			err = sql_err(s, rc, "activation put");
 		sqlite3_reset(st);
-		free(filter);
-		json_decref(sum);
 	}
+	buf_free(&scratch);
 	if (err) {
 		sqlite_rollback(stp);
 		return err;

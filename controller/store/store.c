@@ -40,45 +40,96 @@ void subject_clear(struct subject *s)
 
 /* The name an activation list filters on: "action" or "pkg/action", from the binding
  * annotation when invoked through one, otherwise from the path annotation. */
-char *store_activation_filter_name(json_t *doc)
+static int put_filter_name(json_t *doc, struct buf *b)
 {
 	json_t *ann = json_object_get(doc, "annotations");
-	const char *name = json_obj_str(doc, "name");
+	const char *name = json_obj_str(doc, "name") ?: "";
 	json_t *binding = json_kv_get(ann, "binding");
 	const char *path = json_string_value(json_kv_get(ann, "path"));
 	const char *slash;
-	char *out = NULL;
+	int err;
 
-	if (!name)
-		name = "";
 	if (json_is_string(binding) && (slash = strchr(json_string_value(binding), '/'))) {
-		if (asprintf(&out, "%s/%s", slash + 1, name) < 0)
-			return NULL;
-		return out;
+		err = buf_puts(b, slash + 1);
+		err = err ?: buf_append(b, "/", 1);
+		err = err ?: buf_puts(b, name);
+	} else if (path && (slash = strchr(path, '/')) && strchr(slash + 1, '/')) {
+		err = buf_puts(b, slash + 1);
+	} else {
+		err = buf_puts(b, name);
 	}
-	if (path && (slash = strchr(path, '/')) && strchr(slash + 1, '/'))
-		return strdup(slash + 1);
-	return strdup(name);
+	return err ?: buf_append(b, "", 1);
 }
 
-json_t *store_activation_summary(json_t *doc)
+static int dump_to_buf(const char *text, size_t size, void *data)
 {
-	json_t *sum = json_object(), *resp = json_object_get(doc, "response"), *v;
-	static const char *const fields[] = { "namespace", "name",	 "version",
-					      "publish",   "annotations", "activationId",
-					      "start",	   "cause" };
+	return buf_append(data, text, size) ? -1 : 0;
+}
 
-	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
-		if ((v = json_object_get(doc, fields[i])))
-			json_object_set(sum, fields[i], v);
-	if (json_integer_value(json_object_get(doc, "end")) > 0) {
-		json_object_set(sum, "end", json_object_get(doc, "end"));
-		if ((v = json_object_get(doc, "duration")))
-			json_object_set(sum, "duration", v);
-		if ((v = json_object_get(resp, "statusCode")))
-			json_object_set(sum, "statusCode", v);
+static int put_json(struct buf *b, const json_t *v)
+{
+	return json_dump_callback(v, dump_to_buf, b, JSON_DUMP_FLAGS) ? -ENOMEM : 0;
+}
+
+/* ,"key":value when v is there. */
+static int put_member(struct buf *b, bool *first, const char *key, const json_t *v)
+{
+	int err;
+
+	if (!v)
+		return 0;
+	err = buf_puts(b, *first ? "\"" : ",\"");
+	err = err ?: buf_puts(b, key);
+	err = err ?: buf_puts(b, "\":");
+	err = err ?: put_json(b, v);
+	*first = false;
+	return err;
+}
+
+/* The fields an activation list shows without docs=true, written as JSON text directly
+ * (no summary object to build, fill and dump for every record). */
+static int put_summary(json_t *doc, struct buf *b)
+{
+	static const char *const fields[] = { "namespace",   "name",	     "version",
+					      "publish",     "annotations", "activationId",
+					      "start",	     "cause" };
+	json_t *end = json_object_get(doc, "end");
+	bool first = true;
+	int err = buf_append(b, "{", 1);
+
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]) && !err; i++)
+		err = put_member(b, &first, fields[i], json_object_get(doc, fields[i]));
+	if (!err && json_integer_value(end) > 0) {
+		err = put_member(b, &first, "end", end);
+		err = err ?: put_member(b, &first, "duration", json_object_get(doc, "duration"));
+		err = err ?: put_member(b, &first, "statusCode",
+					json_object_get(json_object_get(doc, "response"),
+							"statusCode"));
 	}
-	return sum;
+	err = err ?: buf_append(b, "}", 1);
+	return err ?: buf_append(b, "", 1);
+}
+
+int store_activation_row(const struct activation_in *rec, struct buf *scratch,
+			 struct activation_row *row)
+{
+	json_t *doc = rec->doc;
+	int err;
+
+	row->id = json_obj_str(doc, "activationId");
+	row->namespace = json_obj_str(doc, "namespace");
+	row->start = json_integer_value(json_object_get(doc, "start"));
+	row->doc = rec->text;
+	row->filter_at = scratch->len;
+	err = put_filter_name(doc, scratch);
+	row->summary_at = scratch->len;
+	err = err ?: put_summary(doc, scratch);
+	row->doc_at = scratch->len;
+	if (!err && !rec->text) {
+		err = put_json(scratch, doc);
+		err = err ?: buf_append(scratch, "", 1);
+	}
+	return err;
 }
 
 bool store_uri_is_pg(const char *uri)

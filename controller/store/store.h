@@ -65,6 +65,15 @@ struct activation_query {
 	bool docs;
 };
 
+/* An activation record to store: its tree, accepted by activation_check, and the JSON
+ * text it arrived as (len bytes, NUL-terminated), stored as it is so that a record is not
+ * dumped again; text NULL: the store dumps the tree. */
+struct activation_in {
+	json_t *doc;
+	const char *text;
+	size_t len;
+};
+
 /* A change another controller made to a shared store (PostgreSQL). */
 struct store_change {
 	const char *op;    /* "put" or "delete" */
@@ -102,7 +111,7 @@ struct store_ops {
 	int (*node_subnet_add)(struct store *st, const char *node, const char *subnet);
 
 	/* Idempotent by activationId: a record already stored is left as it is. */
-	int (*activation_put)(struct store *st, json_t *const *docs, size_t n);
+	int (*activation_put)(struct store *st, const struct activation_in *recs, size_t n);
 	int (*activation_get)(struct store *st, const char *namespace, const char *id, json_t **out);
 	int (*activation_list)(struct store *st, const struct activation_query *q, json_t **out);
 	int (*activation_count)(struct store *st, const struct activation_query *q, int64_t *out);

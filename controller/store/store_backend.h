@@ -5,9 +5,43 @@
 
 #include <jansson.h>
 
-/* The name an activation list filters on: "action" or "pkg/action". */
-char *store_activation_filter_name(json_t *doc);
-/* The fields an activation list shows without docs=true. */
-json_t *store_activation_summary(json_t *doc);
+#include "buf.h"
+#include "store.h"
+
+/*
+ * The columns of an activation's row. The texts made for it (the name lists filter on:
+ * "action" or "pkg/action"; the summary a list shows without docs=true; the document
+ * when the record came without its text) are NUL-terminated in a scratch buffer, at
+ * offsets rather than pointers, so that the buffer may grow while a batch's rows are
+ * made: one buffer for a batch, no allocation per record.
+ */
+struct activation_row {
+	const char *id, *namespace;
+	json_int_t start;
+	size_t filter_at, summary_at, doc_at;
+	const char *doc; /* the record's own text, or NULL: at doc_at in the buffer */
+};
+
+/* Appends row's texts to scratch; -ENOMEM. */
+int store_activation_row(const struct activation_in *rec, struct buf *scratch,
+			 struct activation_row *row);
+
+static inline const char *activation_row_filter(const struct activation_row *row,
+						const struct buf *scratch)
+{
+	return scratch->data + row->filter_at;
+}
+
+static inline const char *activation_row_summary(const struct activation_row *row,
+						 const struct buf *scratch)
+{
+	return scratch->data + row->summary_at;
+}
+
+static inline const char *activation_row_doc(const struct activation_row *row,
+					     const struct buf *scratch)
+{
+	return row->doc ? row->doc : scratch->data + row->doc_at;
+}
 
 #endif

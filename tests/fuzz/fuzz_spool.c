@@ -4,7 +4,8 @@
  * by the controller (controller/api/internal.c): the input is a spool file as a killed
  * node may leave it (records, acceptance markers, torn and bad lines). A restart's
  * recovery (spool_recover) runs over it, then the shipper's batches are read from every
- * spool file and checked record by record as the controller checks them.
+ * spool file and taken as the controller takes them: as JSON lines, and in the old
+ * {"activations": [...]} form, which must store the same records.
  *
  * Besides not crashing, the promise that nothing accepted is lost: every line of the
  * file that is a record the controller accepts must arrive in a batch the controller can
@@ -78,19 +79,48 @@ static size_t acceptable_records(const uint8_t *data, size_t size)
 	return n;
 }
 
-/* What the controller does with one batch; returns the records it would store. */
-static size_t ingest(struct buf *body)
+/* What the controller does with a batch in the old form (from a node that found it of an
+ * earlier version); returns the records it would store. */
+static size_t ingest_document(struct buf *body)
 {
 	json_t *j = json_parse(body->data, body->len, NULL, 0);
 	json_t *list = json_object_get(j, "activations"), *rec;
 	size_t i, stored = 0;
 
-	if (!json_is_array(list))
+	if (!json_is_array(list) || json_array_size(list) > ACTIVATION_BATCH_MAX)
 		fail("the controller cannot read a batch", body->data);
 	json_array_foreach(list, i, rec)
 		if (!activation_check(rec))
 			stored++;
 	json_decref(j);
+	return stored;
+}
+
+/* What the controller does with a batch of JSON lines (internal.c batch_from_lines), and
+ * with the same batch in the old form: both must store the same records. Returns them. */
+static size_t ingest(const struct buf *lines)
+{
+	struct buf cut = BUF_INIT, old = BUF_INIT, old_lines = BUF_INIT;
+	char *p, *line;
+	size_t stored = 0, len;
+
+	buf_append(&cut, lines->data, lines->len);
+	buf_append(&old_lines, lines->data, lines->len);
+	p = cut.data;
+	if (json_lines_count(cut.data, cut.data + cut.len) > ACTIVATION_BATCH_MAX)
+		fail("the controller refuses a batch as too long", NULL);
+	while ((line = json_lines_next(&p, cut.data + cut.len, &len))) {
+		json_t *rec = json_parse(line, len, NULL, 0);
+
+		stored += rec && !activation_check(rec);
+		json_decref(rec);
+	}
+	(void)shipper_legacy_body(&old_lines, &old);
+	if (ingest_document(&old) != stored)
+		fail("the old form of a batch stores other records", lines->data);
+	buf_free(&cut);
+	buf_free(&old);
+	buf_free(&old_lines);
 	return stored;
 }
 
@@ -112,9 +142,7 @@ static size_t ship_all(size_t *recovered)
 			struct buf body = BUF_INIT;
 			size_t got;
 
-			buf_puts(&body, "{\"activations\":[");
 			end = shipper_read_batch(path, off, &body, &records, &size);
-			buf_puts(&body, "]}");
 			got = end > off && records ? ingest(&body) : 0;
 			if (files[i].worker == 1)
 				*recovered += got;

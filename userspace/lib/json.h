@@ -11,6 +11,14 @@
 /* Parses any JSON value (not only objects); on error fills err with jansson's text. */
 json_t *json_parse(const char *s, size_t len, char *err, size_t errlen);
 char *json_dump(const json_t *j);
+/*
+ * JSON lines (NDJSON): the next line of [*p, end) that is not blank, cut in place (its
+ * newline becomes a NUL; at end, end[0] must be writable: a NUL a buf keeps there), its
+ * length in *len; *p moves past it. NULL when no line is left. json_lines_count says how
+ * many there are, without cutting.
+ */
+char *json_lines_next(char **p, char *end, size_t *len);
+size_t json_lines_count(const char *p, const char *end);
 /* A JSON string of len bytes that need not be UTF-8: each byte that starts no valid
  * sequence becomes U+FFFD, as the JVM decodes (jansson refuses such strings, NULL). NUL
  * bytes stay. NULL only when out of memory. */
