@@ -16,12 +16,12 @@
 #include <openssl/crypto.h>
 
 #include "activation.h"
-#include "buf.h"
 #include "api.h"
 #include "internal.h"
 #include "controller.h"
 #include "json.h"
 #include "log.h"
+#include "store.h"
 
 
 static bool node_authenticated(struct api_req *r)
@@ -37,10 +37,10 @@ static bool node_authenticated(struct api_req *r)
 	return true;
 }
 
-/* A batch on its way to the store: the records accepted and those refused. */
+/* A batch on its way to the store: the rows of the records accepted, and those refused
+ * with why. */
 struct batch {
-	struct activation_in *ok;
-	size_t n;
+	struct activation_batch rows;
 	json_t *rejected;
 };
 
@@ -52,104 +52,98 @@ static void batch_reject(struct api_req *r, struct batch *b, size_t index, const
 			      json_pack("{s:I,s:s}", "index", (json_int_t)index, "error", why));
 }
 
-/* Checks rec (a reference the batch then owns) and keeps it, or records why not. */
-static void batch_take(struct api_req *r, struct batch *b, size_t index, json_t *rec,
-		       const char *text, size_t len)
+/* Checks rec and adds its row, or records why not: rec may go afterwards. */
+static int batch_take(struct api_req *r, struct batch *b, size_t index, json_t *rec,
+		      const char *text, size_t len)
 {
 	const char *why = activation_check(rec);
 
 	if (why) {
 		batch_reject(r, b, index, why);
-		json_decref(rec);
-		return;
+		return 0;
 	}
-	b->ok[b->n++] = (struct activation_in){ .doc = rec, .text = text, .len = len };
+	return activation_batch_add(&b->rows, rec, text, len);
 }
 
 /* The old body, {"activations": [record, ...]}: what nodes of earlier versions send.
- * Its records are dumped again by the store. Returns false after answering. */
-static bool batch_from_document(struct api_req *r, struct batch *b, json_t **body)
+ * Its records are dumped again for the store. Returns false after answering. */
+static bool batch_from_document(struct api_req *r, struct batch *b)
 {
-	json_t *list, *rec;
+	json_t *body = api_body_object(r), *list, *rec;
+	bool ok = false;
 	size_t i;
 
-	*body = api_body_object(r);
-	if (!*body)
+	if (!body)
 		return false;
-	list = json_object_get(*body, "activations");
+	list = json_object_get(body, "activations");
 	if (!json_is_array(list) || json_array_size(list) > ACTIVATION_BATCH_MAX) {
 		api_error(r, 400, "The request content was malformed:\nactivations must be an "
 				  "array of at most %d records",
 			  ACTIVATION_BATCH_MAX);
-		return false;
-	}
-	b->ok = calloc(json_array_size(list) + 1, sizeof(*b->ok));
-	if (!b->ok) {
-		api_error(r, 503, "Out of memory.");
-		return false;
+		goto out;
 	}
 	json_array_foreach(list, i, rec)
-		batch_take(r, b, i, json_incref(rec), NULL, 0);
-	return true;
+		if (batch_take(r, b, i, rec, NULL, 0)) {
+			api_error(r, 503, "Out of memory.");
+			goto out;
+		}
+	ok = true;
+out:
+	json_decref(body);
+	return ok;
 }
 
 /* JSON lines, one record each, as the node's spool holds them: each line is parsed alone
- * (a bad one is refused alone) and stored as the text it is, never dumped again; its
- * newline, cut to a NUL, ends that text. Returns false after answering. */
+ * (a bad one is refused alone), its tree let go as soon as its row is made, and its text
+ * stored as it is, never dumped again; its newline, cut to a NUL, ends that text.
+ * Returns false after answering. */
 static bool batch_from_lines(struct api_req *r, struct batch *b)
 {
 	struct buf *body = &r->http->body;
 	char *p = body->data, *end = body->data + body->len, *line;
-	size_t lines = json_lines_count(p, end), index = 0, len;
+	size_t index = 0, len;
+	int err = 0;
 
-	if (lines > ACTIVATION_BATCH_MAX) {
+	if (json_lines_count(p, end) > ACTIVATION_BATCH_MAX) {
 		api_error(r, 400, "The request content was malformed:\nat most %d records a batch",
 			  ACTIVATION_BATCH_MAX);
 		return false;
 	}
-	b->ok = calloc(lines + 1, sizeof(*b->ok));
-	if (!b->ok) {
-		api_error(r, 503, "Out of memory.");
-		return false;
-	}
-	while ((line = json_lines_next(&p, end, &len))) {
-		char err[160];
-		json_t *rec = json_parse(line, len, err, sizeof(err));
+	while (!err && (line = json_lines_next(&p, end, &len))) {
+		char why[160];
+		json_t *rec = json_parse(line, len, why, sizeof(why));
 
 		if (!rec)
-			batch_reject(r, b, index, err);
+			batch_reject(r, b, index, why);
 		else
-			batch_take(r, b, index, rec, line, len);
+			err = batch_take(r, b, index, rec, line, len);
+		json_decref(rec);
 		index++;
 	}
-	return true;
+	if (err)
+		api_error(r, 503, "Out of memory.");
+	return !err;
 }
 
 static void store_activations(struct api_req *r)
 {
 	struct batch b = { .rejected = json_array() };
-	json_t *body = NULL;
-	bool taken;
 	int err;
 
-	taken = api_body_is_lines(r) ? batch_from_lines(r, &b) : batch_from_document(r, &b, &body);
-	if (!taken)
+	if (!(api_body_is_lines(r) ? batch_from_lines(r, &b) : batch_from_document(r, &b)))
 		goto out;
-	err = b.n ? r->st->ops->activation_put(r->st, b.ok, b.n) : 0;
+	err = b.rows.n ? r->st->ops->activation_put(r->st, &b.rows) : 0;
 	if (err) {
 		api_error_store(r, err);
 		goto out;
 	}
-	r->ctl->stats.activations_stored += b.n;
+	r->ctl->stats.activations_stored += b.rows.n;
 	r->ctl->stats.activations_rejected += json_array_size(b.rejected);
-	api_reply(r, 200, json_pack("{s:I,s:O}", "stored", (json_int_t)b.n, "rejected",
+	api_reply(r, 200, json_pack("{s:I,s:O}", "stored", (json_int_t)b.rows.n, "rejected",
 				    b.rejected));
 out:
-	for (size_t i = 0; i < b.n; i++)
-		json_decref(b.ok[i].doc);
-	free(b.ok);
+	activation_batch_free(&b.rows);
 	json_decref(b.rejected);
-	json_decref(body);
 }
 
 void api_internal(struct api_req *r)

@@ -36,7 +36,6 @@
 #include "loop.h"
 #include "pg_conn.h"
 #include "store.h"
-#include "store_backend.h"
 #include "util.h"
 
 /* Reconnection: the call that starts an attempt waits at most this long for the server;
@@ -738,53 +737,44 @@ static int pg_subject_list(struct store *st, json_t **out)
 	return 0;
 }
 
-/* One multi-row INSERT of recs[0..n): a batch costs one round trip, not one per record.
- * Each document goes as the text it came as; what rows need made shares one buffer. */
-static int insert_activations(struct pg_store *s, const struct activation_in *recs, size_t n)
+/* One multi-row INSERT of the batch's rows [from, from + n): a batch costs one round trip,
+ * not one per record. Every text goes as the batch holds it (the document as it came). */
+static int insert_activations(struct pg_store *s, const struct activation_batch *b,
+			      size_t from, size_t n)
 {
 	const size_t cols = 6;
 	const char **vals = calloc(n * cols, sizeof(*vals));
-	struct activation_row *rows = calloc(n, sizeof(*rows));
-	size_t *start_at = calloc(n, sizeof(*start_at));
-	struct buf scratch = BUF_INIT, sql = BUF_INIT;
+	char (*starts)[24] = calloc(n, sizeof(*starts));
+	struct buf sql = BUF_INIT;
 	int err = 0;
 
-	if (!vals || !rows || !start_at) {
+	if (!vals || !starts) {
 		err = -ENOMEM;
 		goto out;
 	}
 	err = buf_puts(&sql, "INSERT INTO activations (activation_id, namespace, filter_name, "
 			     "start, summary, doc) VALUES ");
 	for (size_t i = 0; i < n && !err; i++) {
+		const struct activation_row *row = &b->rows[from + i];
+		const char **v = vals + cols * i;
 		size_t k = cols * i;
 
-		err = store_activation_row(&recs[i], &scratch, &rows[i]);
-		start_at[i] = scratch.len;
-		err = err ?: buf_printf(&scratch, "%" JSON_INTEGER_FORMAT, rows[i].start);
-		err = err ?: buf_append(&scratch, "", 1);
-		err = err ?: buf_printf(&sql, "%s($%zu,$%zu,$%zu,$%zu,$%zu,$%zu)", i ? "," : "",
-					k + 1, k + 2, k + 3, k + 4, k + 5, k + 6);
+		snprintf(starts[i], sizeof(starts[i]), "%" JSON_INTEGER_FORMAT, row->start);
+		v[0] = activation_row_text(b, row->id_at);
+		v[1] = activation_row_text(b, row->namespace_at);
+		v[2] = activation_row_text(b, row->filter_at);
+		v[3] = starts[i];
+		v[4] = activation_row_text(b, row->summary_at);
+		v[5] = activation_row_doc(b, row);
+		err = buf_printf(&sql, "%s($%zu,$%zu,$%zu,$%zu,$%zu,$%zu)", i ? "," : "", k + 1,
+				 k + 2, k + 3, k + 4, k + 5, k + 6);
 	}
 	err = err ?: buf_puts(&sql, " ON CONFLICT (activation_id) DO NOTHING");
-	if (err)
-		goto out;
-	/* Only now: the buffer has stopped moving. */
-	for (size_t i = 0; i < n; i++) {
-		const char **v = vals + cols * i;
-
-		v[0] = rows[i].id;
-		v[1] = rows[i].namespace;
-		v[2] = activation_row_filter(&rows[i], &scratch);
-		v[3] = scratch.data + start_at[i];
-		v[4] = activation_row_summary(&rows[i], &scratch);
-		v[5] = activation_row_doc(&rows[i], &scratch);
-	}
-	err = pg_exec(s, sql.data, (int)(n * cols), vals, NULL);
+	if (!err)
+		err = pg_exec(s, sql.data, (int)(n * cols), vals, NULL);
 out:
-	buf_free(&scratch);
 	buf_free(&sql);
-	free(start_at);
-	free(rows);
+	free(starts);
 	free(vals);
 	return err;
 }
@@ -828,22 +818,22 @@ static int pg_node_subnet_add(struct store *st, const char *node, const char *su
 	return err;
 }
 
-static int pg_activation_put(struct store *st, const struct activation_in *recs, size_t n)
+static int pg_activation_put(struct store *st, const struct activation_batch *b)
 {
 	struct pg_store *s = to_pg(st);
 	int err;
 
 	/* One batch is one statement: no transaction to open, and a statement re-sent after
 	 * a reconnection stores nothing twice. */
-	if (n <= INSERT_ROWS_MAX)
-		return n ? insert_activations(s, recs, n) : 0;
+	if (b->n <= INSERT_ROWS_MAX)
+		return b->n ? insert_activations(s, b, 0, b->n) : 0;
 	err = pg_begin(st);
 	if (err)
 		return err;
-	for (size_t i = 0; i < n && !err; i += INSERT_ROWS_MAX) {
-		size_t rows = n - i < INSERT_ROWS_MAX ? n - i : INSERT_ROWS_MAX;
+	for (size_t i = 0; i < b->n && !err; i += INSERT_ROWS_MAX) {
+		size_t rows = b->n - i < INSERT_ROWS_MAX ? b->n - i : INSERT_ROWS_MAX;
 
-		err = insert_activations(s, recs + i, rows);
+		err = insert_activations(s, b, i, rows);
 	}
 	if (err) {
 		pg_rollback(st);

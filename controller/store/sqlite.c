@@ -13,7 +13,6 @@
 #include "json.h"
 #include "log.h"
 #include "store.h"
-#include "store_backend.h"
 
 struct sqlite_store {
 	struct store base;
@@ -583,41 +582,37 @@ static int sqlite_node_subnet_add(struct store *stp, const char *node, const cha
 	return err;
 }
 
-/* One transaction and one prepared statement for the batch; the document is bound as the
- * text it came as, and one scratch buffer holds what each row needs made. */
-static int sqlite_activation_put(struct store *stp, const struct activation_in *recs, size_t n)
+/* One transaction and one prepared statement for the batch; every text is bound as the
+ * batch holds it (the document as it came), without a copy. */
+static int sqlite_activation_put(struct store *stp, const struct activation_batch *b)
 {
 	struct sqlite_store *s = to_sqlite(stp);
-	struct buf scratch = BUF_INIT;
 	int err = sqlite_begin(stp);
 
 	if (err)
 		return err;
-	for (size_t i = 0; i < n && !err; i++) {
+	for (size_t i = 0; i < b->n && !err; i++) {
 		sqlite3_stmt *st = stmt(s, ST_ACTIVATION_INSERT);
-		struct activation_row row;
+		const struct activation_row *row = &b->rows[i];
 		int rc;
 
-		buf_reset(&scratch);
 		if (!st) {
 			err = -EIO;
 			break;
 		}
-		err = store_activation_row(&recs[i], &scratch, &row);
-		if (err)
-			break;
-		sqlite3_bind_text(st, 1, row.id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, row.namespace, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, activation_row_filter(&row, &scratch), -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 4, row.start);
-		sqlite3_bind_text(st, 5, activation_row_summary(&row, &scratch), -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 6, activation_row_doc(&row, &scratch),
-				  row.doc ? (int)recs[i].len : -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 1, activation_row_text(b, row->id_at), -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, activation_row_text(b, row->namespace_at), -1,
+				  SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, activation_row_text(b, row->filter_at), -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 4, row->start);
+		sqlite3_bind_text(st, 5, activation_row_text(b, row->summary_at), -1,
+				  SQLITE_STATIC);
+		sqlite3_bind_text64(st, 6, activation_row_doc(b, row), row->doc_len, SQLITE_STATIC,
+				    SQLITE_UTF8);
 		if ((rc = sqlite3_step(st)) != SQLITE_DONE)
 			err = sql_err(s, rc, "activation put");
 		sqlite3_reset(st);
 	}
-	buf_free(&scratch);
 	if (err) {
 		sqlite_rollback(stp);
 		return err;

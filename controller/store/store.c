@@ -6,7 +6,6 @@
 
 #include "json.h"
 #include "store.h"
-#include "store_backend.h"
 
 static const char *const collections[] = {
 	[ENTITY_ACTION] = "actions",
@@ -110,26 +109,66 @@ static int put_summary(json_t *doc, struct buf *b)
 	return err ?: buf_append(b, "", 1);
 }
 
-int store_activation_row(const struct activation_in *rec, struct buf *scratch,
-			 struct activation_row *row)
+static int put_text(struct buf *b, const char *s)
 {
-	json_t *doc = rec->doc;
-	int err;
+	int err = buf_puts(b, s ?: "");
 
-	row->id = json_obj_str(doc, "activationId");
-	row->namespace = json_obj_str(doc, "namespace");
+	return err ?: buf_append(b, "", 1);
+}
+
+static int batch_grow(struct activation_batch *b)
+{
+	size_t cap = b->cap ? b->cap * 2 : 64;
+	struct activation_row *rows;
+
+	if (b->n < b->cap)
+		return 0;
+	rows = realloc(b->rows, cap * sizeof(*rows));
+	if (!rows)
+		return -ENOMEM;
+	b->rows = rows;
+	b->cap = cap;
+	return 0;
+}
+
+int activation_batch_add(struct activation_batch *b, json_t *doc, const char *text, size_t len)
+{
+	size_t mark = b->text.len;
+	struct activation_row *row;
+	int err = batch_grow(b);
+
+	if (err)
+		return err;
+	row = &b->rows[b->n];
+	*row = (struct activation_row){ .doc = text, .doc_len = len };
 	row->start = json_integer_value(json_object_get(doc, "start"));
-	row->doc = rec->text;
-	row->filter_at = scratch->len;
-	err = put_filter_name(doc, scratch);
-	row->summary_at = scratch->len;
-	err = err ?: put_summary(doc, scratch);
-	row->doc_at = scratch->len;
-	if (!err && !rec->text) {
-		err = put_json(scratch, doc);
-		err = err ?: buf_append(scratch, "", 1);
+	row->id_at = b->text.len;
+	err = put_text(&b->text, json_obj_str(doc, "activationId"));
+	row->namespace_at = b->text.len;
+	err = err ?: put_text(&b->text, json_obj_str(doc, "namespace"));
+	row->filter_at = b->text.len;
+	err = err ?: put_filter_name(doc, &b->text);
+	row->summary_at = b->text.len;
+	err = err ?: put_summary(doc, &b->text);
+	row->doc_at = b->text.len;
+	if (!err && !text) {
+		err = put_json(&b->text, doc);
+		row->doc_len = b->text.len - row->doc_at;
+		err = err ?: buf_append(&b->text, "", 1);
 	}
-	return err;
+	if (err) {
+		b->text.len = mark; /* nothing of it */
+		return err;
+	}
+	b->n++;
+	return 0;
+}
+
+void activation_batch_free(struct activation_batch *b)
+{
+	free(b->rows);
+	buf_free(&b->text);
+	memset(b, 0, sizeof(*b));
 }
 
 bool store_uri_is_pg(const char *uri)

@@ -235,18 +235,16 @@ static void test_node_subnets(void)
 	store_close(st);
 }
 
-/* Stores records as trees (the old body's path: the store dumps them). */
+/* Stores records as trees (the old body's path: their documents are dumped). */
 static int put_docs(struct store *st, json_t *const *docs, size_t n)
 {
-	struct activation_in *recs = calloc(n, sizeof(*recs));
-	int err;
+	struct activation_batch b = { 0 };
+	int err = 0;
 
-	if (!recs)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++)
-		recs[i].doc = docs[i];
-	err = st->ops->activation_put(st, recs, n);
-	free(recs);
+	for (size_t i = 0; i < n && !err; i++)
+		err = activation_batch_add(&b, docs[i], NULL, 0);
+	err = err ?: st->ops->activation_put(st, &b);
+	activation_batch_free(&b);
 	return err;
 }
 
@@ -310,12 +308,14 @@ static void test_activation_text(void)
 	struct store *st = open_store();
 	struct activation_query q = { .namespace = "ns5" };
 	json_t *doc = json_parse(text, sizeof(text) - 1, NULL, 0), *got = NULL, *list = NULL;
-	struct activation_in rec = { .doc = doc, .text = text, .len = sizeof(text) - 1 };
+	struct activation_batch b = { 0 };
 	json_t *sum, *want;
 	int64_t n = 0;
 
 	ASSERT(st && doc);
-	CHECK(st->ops->activation_put(st, &rec, 1) == 0);
+	CHECK(activation_batch_add(&b, doc, text, sizeof(text) - 1) == 0);
+	CHECK(st->ops->activation_put(st, &b) == 0);
+	activation_batch_free(&b);
 	CHECK(put_docs(st, &doc, 1) == 0);
 	CHECK(st->ops->activation_count(st, &q, &n) == 0 && n == 1);
 	CHECK(st->ops->activation_get(st, "ns5", "0000000000000000000000000000000a", &got) == 0);
