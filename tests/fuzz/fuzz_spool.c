@@ -5,7 +5,8 @@
  * node may leave it (records, acceptance markers, torn and bad lines). A restart's
  * recovery (spool_recover) runs over it, then the shipper's batches are read from every
  * spool file and taken as the controller takes them: as JSON lines, and in the old
- * {"activations": [...]} form, which must store the same records.
+ * {"activations": [...]} form, which must store the same records; the summary made of an
+ * accepted line's text must be the one made of its tree.
  *
  * Besides not crashing, the promise that nothing accepted is lost: every line of the
  * file that is a record the controller accepts must arrive in a batch the controller can
@@ -26,6 +27,7 @@
 #include "log.h"
 #include "node/activation/spool.h"
 #include "node/manager/shipper.h"
+#include "store.h"
 
 static char dir[64];
 
@@ -96,6 +98,27 @@ static size_t ingest_document(struct buf *body)
 	return stored;
 }
 
+/* The row the controller makes of a line (its summary of the line's own text) says what
+ * the row made of its tree alone says. */
+static void check_row(json_t *rec, const char *line, size_t len)
+{
+	struct activation_batch with = { 0 }, without = { 0 };
+	json_t *a = NULL, *b = NULL;
+
+	if (activation_batch_add(&with, rec, line, len) || activation_batch_add(&without, rec, NULL, 0))
+		fail("a row cannot be made of an accepted record", line);
+	a = json_parse(activation_row_text(&with, with.rows[0].summary_at),
+		       strlen(activation_row_text(&with, with.rows[0].summary_at)), NULL, 0);
+	b = json_parse(activation_row_text(&without, without.rows[0].summary_at),
+		       strlen(activation_row_text(&without, without.rows[0].summary_at)), NULL, 0);
+	if (!a || !json_equal(a, b))
+		fail("the summary of a record's text is not that of its tree", line);
+	json_decref(a);
+	json_decref(b);
+	activation_batch_free(&with);
+	activation_batch_free(&without);
+}
+
 /* What the controller does with a batch of JSON lines (internal.c batch_from_lines), and
  * with the same batch in the old form: both must store the same records. Returns them. */
 static size_t ingest(const struct buf *lines)
@@ -112,7 +135,10 @@ static size_t ingest(const struct buf *lines)
 	while ((line = json_lines_next(&p, cut.data + cut.len, &len))) {
 		json_t *rec = json_parse(line, len, NULL, 0);
 
-		stored += rec && !activation_check(rec);
+		if (rec && !activation_check(rec)) {
+			check_row(rec, line, len);
+			stored++;
+		}
 		json_decref(rec);
 	}
 	(void)shipper_legacy_body(&old_lines, &old);

@@ -341,6 +341,50 @@ static void test_activation_text(void)
 	store_close(st);
 }
 
+/* A row made from a record's own text (its summary of the text's pieces) and one made
+ * from its tree alone (dumped) say the same: spaces, repeated keys (the last counts, as
+ * json_parse keeps it), strings holding braces, quotes and escapes, a key written with an
+ * escape, a record not ended. */
+static void test_activation_row_text(void)
+{
+	static const char *const texts[] = {
+		"{\"namespace\":\"n\",\"name\":\"a\",\"activationId\":\"0000000000000000000000000000000b\","
+		"\"start\":1,\"end\":9,\"duration\":8,\"response\":{\"statusCode\":2,\"result\":{}},"
+		"\"annotations\":[{\"key\":\"path\",\"value\":\"n/p/a\"}]}",
+		" { \"name\" : \"x\" ,\t\"namespace\":\"n\", \"name\": \"a\\\"}{\" ,\"start\" : 7 ,"
+		"\"annotations\" : [ {\"key\":\"k\",\"value\":\"]}\\\\\"} , [1,{\"a\":[]}] ] ,"
+		"\"activationId\":\"0000000000000000000000000000000c\",\"end\":0,"
+		"\"response\":{\"statusCode\":0},\"cause\":null,\"publish\":true } ",
+		"{\"na\\u006de\":\"esc\",\"namespace\":\"n\",\"activationId\":\"0000000000000000000000000000000d\","
+		"\"start\":3,\"end\":4,\"response\":{\"statusCode\":1,\"result\":{\"s\":\"\\u0000\"}},"
+		"\"version\":\"0.0.1\",\"duration\":\"odd\"}",
+	};
+
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		json_t *doc = json_parse(texts[i], strlen(texts[i]), NULL, 0), *a, *b;
+		struct activation_batch with = { 0 }, without = { 0 };
+		const char *sa, *sb;
+
+		ASSERT(doc);
+		CHECK(activation_batch_add(&with, doc, texts[i], strlen(texts[i])) == 0);
+		CHECK(activation_batch_add(&without, doc, NULL, 0) == 0);
+		sa = activation_row_text(&with, with.rows[0].summary_at);
+		sb = activation_row_text(&without, without.rows[0].summary_at);
+		a = json_parse(sa, strlen(sa), NULL, 0);
+		b = json_parse(sb, strlen(sb), NULL, 0);
+		if (!json_equal(a, b) || !a)
+			fprintf(stderr, "  record %zu: %s\n  against %s\n", i, sa, sb);
+		CHECK(a && json_equal(a, b));
+		CHECK_STR(activation_row_text(&with, with.rows[0].filter_at),
+			  activation_row_text(&without, without.rows[0].filter_at));
+		json_decref(a);
+		json_decref(b);
+		activation_batch_free(&with);
+		activation_batch_free(&without);
+		json_decref(doc);
+	}
+}
+
 /* What was acknowledged is there after the store is closed and reopened. */
 static void test_reopen(void)
 {
@@ -896,6 +940,7 @@ int main(void)
 	RUN(test_node_subnets);
 	RUN(test_activations);
 	RUN(test_activation_text);
+	RUN(test_activation_row_text);
 	RUN(test_reopen);
 	RUN(test_transactions);
 	RUN(test_two_writers);
