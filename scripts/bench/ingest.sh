@@ -27,18 +27,18 @@ cleanup_pg() {
 trap 'cleanup_pg; bench_cleanup' EXIT
 
 mkdir -p "$bench_tmp/data"
-store_uri=
+unset XWHISK_STORE
 if [ "$store" = pg ]; then
 	pg_uri=$("$top/tests/pg/pgtmp.sh" start)
-	store_uri=$pg_uri
+	export XWHISK_STORE=$pg_uri
 fi
 CONTROLLER_PORT=$(free_port)
 XWHISK_DATA_DIR=$bench_tmp/data XWHISK_CONTROLLER_LISTEN=127.0.0.1:$CONTROLLER_PORT \
-	XWHISK_NODE_TOKEN=$token XWHISK_LOG_LEVEL=warn ${store_uri:+XWHISK_STORE=$store_uri} \
+	XWHISK_NODE_TOKEN=$token XWHISK_LOG_LEVEL=warn \
 	"$bin/xwhisk-controller" >"$bench_tmp/controller.log" 2>&1 &
 bench_pids+=($!)
 controller=$!
-wait_port "$CONTROLLER_PORT"
+wait_port "$CONTROLLER_PORT" || { cat "$bench_tmp/controller.log" >&2; exit 1; }
 
 # The bodies are made before the clock starts: only the controller's work is measured.
 python3 - "$records" "$format" "$bench_tmp/bodies" <<'PY'
@@ -73,6 +73,15 @@ if [ -n "${BENCH_PERF:-}" ]; then
 	perf_pid=$!
 	sleep 1
 fi
+# PostgreSQL's work is the server's: its postmaster and backends, counted apart.
+server=()
+if [ -n "$pg_uri" ]; then
+	port=${pg_uri##*:}
+	port=${port%%/*}
+	postmaster=$(head -n 1 "${PGTMP_ROOT:-/tmp}/xwhisk-pg.$port/data/postmaster.pid")
+	server=("$postmaster" $(pgrep -P "$postmaster"))
+fi
+server_before=$(cpu_ticks "${server[@]}")
 before=$(cpu_ticks "$controller")
 t0=$(date +%s.%N)
 python3 - "$CONTROLLER_PORT" "$token" "$format" "$bench_tmp/bodies" <<'PY'
@@ -94,9 +103,13 @@ print("stored", stored)
 PY
 t1=$(date +%s.%N)
 after=$(cpu_ticks "$controller")
+server_after=$(cpu_ticks "${server[@]}")
 [ -n "$perf_pid" ] && kill -INT "$perf_pid" && wait "$perf_pid" || true
 hz=$(getconf CLK_TCK)
 awk -v n="$records" -v t=$((after - before)) -v hz="$hz" -v w="$(echo "$t1 - $t0" | bc)" \
-	-v f="$format" -v s="$store" 'BEGIN {
-	printf "ingest store=%s format=%s records=%d controller_cpu_us_per_record=%.1f wall_s=%.2f\n",
-		s, f, n, t * 1e6 / hz / n, w }'
+	-v f="$format" -v s="$store" -v st=$((server_after - server_before)) 'BEGIN {
+	printf "ingest store=%s format=%s records=%d controller_cpu_us_per_record=%.1f", s, f, n,
+		t * 1e6 / hz / n
+	if (s == "pg")
+		printf " server_cpu_us_per_record=%.1f", st * 1e6 / hz / n
+	printf " wall_s=%.2f\n", w }'
