@@ -203,6 +203,10 @@ static void ship_file(const char *name, const char *text, size_t want)
 	cc = ctlclient_new(loop, &targets, "token");
 	s = shipper_new(loop, mb, sub, cc);
 	run_until(want, 5000);
+	/* Until the shipper read the answer: no call left in flight to leak. */
+	for (int i = 0; i < 100 && !shipper_shipped(s); i++)
+		run_until(want + 1, 10);
+	CHECK(shipper_shipped(s) > 0);
 	shipper_free(s);
 	ctlclient_free(cc);
 	http_server_free(fake);
