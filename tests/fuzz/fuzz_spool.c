@@ -71,7 +71,7 @@ static size_t acceptable_records(const uint8_t *data, size_t size)
 	for (; p < end && (nl = memchr(p, '\n', (size_t)(end - p))); p = nl + 1) {
 		json_t *j;
 
-		if (nl == p || !strncmp(p, MARKER_PREFIX, strlen(MARKER_PREFIX)))
+		if (nl == p || spool_line_is_marker(p, (size_t)(nl - p)))
 			continue;
 		j = json_parse(p, (size_t)(nl - p), NULL, 0);
 		if (j && !activation_check(j))

@@ -234,7 +234,7 @@ uint64_t shipper_read_batch(const char *file, uint64_t off, struct buf *body, un
 	     p = nl + 1) {
 		/* Acceptance markers are for recovery, not for the controller. Lines go as
 		 * they are: the controller parses each alone and refuses a bad one alone. */
-		if (nl > p && strncmp(p, MARKER_PREFIX, strlen(MARKER_PREFIX))) {
+		if (nl > p && !spool_line_is_marker(p, (size_t)(nl - p))) {
 			buf_append(body, p, (size_t)(nl + 1 - p));
 			(*records)++;
 		}
