@@ -65,6 +65,10 @@ void api_error_method(struct api_req *r, const char *allowed);
  * -EMEDIUMTYPE, else 500) as OpenWhisk answers it. */
 void api_error_store(struct api_req *r, int err);
 
+/* JSON lines (NDJSON): one JSON text per line, as activation records are spooled. */
+#define API_NDJSON "application/x-ndjson"
+/* The body is JSON lines (Content-Type API_NDJSON) rather than one JSON document. */
+bool api_body_is_lines(struct api_req *r);
 /* The request body as a JSON object ({} when empty); replies 400/415 and returns NULL. */
 json_t *api_body_object(struct api_req *r);
 /* A query parameter as bool (absent -> def). */

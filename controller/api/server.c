@@ -187,19 +187,45 @@ void api_error_store(struct api_req *r, int err)
 	}
 }
 
-static bool content_type_is_json(const char *ct)
+/* The media type of a Content-Type value into base (lowercase not required): false when
+ * it does not fit. */
+static bool content_type_base(const char *ct, char *base, size_t size)
 {
-	char base[128];
 	size_t n = strcspn(ct, ";");
 
-	if (n >= sizeof(base))
+	if (n >= size)
 		return false;
 	memcpy(base, ct, n);
 	while (n && isspace((unsigned char)base[n - 1]))
 		n--;
 	base[n] = '\0';
+	return true;
+}
+
+static bool content_type_is_json(const char *ct)
+{
+	char base[128];
+	size_t n;
+
+	if (!content_type_base(ct, base, sizeof(base)))
+		return false;
+	n = strlen(base);
 	return !strcasecmp(base, "application/json") ||
 	       (n > 5 && !strcasecmp(base + n - 5, "+json"));
+}
+
+static bool request_has_lines(struct http_request *req)
+{
+	const char *ct = http_req_header(req, "Content-Type");
+	char base[128];
+
+	return ct && content_type_base(ct, base, sizeof(base)) &&
+	       !strcasecmp(base, API_NDJSON);
+}
+
+bool api_body_is_lines(struct api_req *r)
+{
+	return request_has_lines(r->http);
 }
 
 json_t *api_body_object(struct api_req *r)
@@ -519,7 +545,9 @@ void api_handle(struct http_request *req, void *data)
 	/* Parsing tens of MB of JSON takes seconds: off the loop, which meanwhile answers
 	 * every other call; the request is routed when it is done. */
 	r->large = req->body.len >= API_OFFLOAD_MIN && !req->error_status;
-	if (r->large && !offload_run(ctl->offload, parse_work, parse_done, r))
+	/* JSON lines are parsed one by one by who takes them, not as one document. */
+	if (r->large && !request_has_lines(req) &&
+	    !offload_run(ctl->offload, parse_work, parse_done, r))
 		return;
 	api_route_and_end(r);
 }

@@ -136,9 +136,9 @@ static int obs_node_subnet_add(struct store *st, const char *node, const char *s
 	return INNER(st)->ops->node_subnet_add(INNER(st), node, subnet);
 }
 
-static int obs_activation_put(struct store *st, json_t *const *docs, size_t n)
+static int obs_activation_put(struct store *st, const struct activation_batch *batch)
 {
-	return INNER(st)->ops->activation_put(INNER(st), docs, n);
+	return INNER(st)->ops->activation_put(INNER(st), batch);
 }
 
 static int obs_activation_get(struct store *st, const char *ns, const char *id, json_t **out)

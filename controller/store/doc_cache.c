@@ -232,9 +232,9 @@ static int dc_node_subnet_add(struct store *st, const char *node, const char *su
 	return INNER(st)->ops->node_subnet_add(INNER(st), node, subnet);
 }
 
-static int dc_activation_put(struct store *st, json_t *const *docs, size_t n)
+static int dc_activation_put(struct store *st, const struct activation_batch *batch)
 {
-	return INNER(st)->ops->activation_put(INNER(st), docs, n);
+	return INNER(st)->ops->activation_put(INNER(st), batch);
 }
 
 static int dc_activation_get(struct store *st, const char *ns, const char *id, json_t **out)

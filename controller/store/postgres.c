@@ -36,7 +36,6 @@
 #include "loop.h"
 #include "pg_conn.h"
 #include "store.h"
-#include "store_backend.h"
 #include "util.h"
 
 /* Reconnection: the call that starts an attempt waits at most this long for the server;
@@ -760,60 +759,45 @@ static int pg_subject_list(struct store *st, json_t **out)
 	return 0;
 }
 
-/* One multi-row INSERT of docs[0..n): a batch costs one round trip, not one per record. */
-static int insert_activations(struct pg_store *s, json_t *const *docs, size_t n)
+/* One multi-row INSERT of the batch's rows [from, from + n): a batch costs one round trip,
+ * not one per record. Every text goes as the batch holds it (the document as it came). */
+static int insert_activations(struct pg_store *s, const struct activation_batch *b,
+			      size_t from, size_t n)
 {
 	const size_t cols = 6;
 	const char **vals = calloc(n * cols, sizeof(*vals));
-	char **owned = calloc(n * 4, sizeof(*owned)); /* filter, start, summary, doc per row */
-	size_t sql_len = 128 + n * 64;
-	char *sql = malloc(sql_len);
-	size_t used;
+	char (*starts)[24] = calloc(n, sizeof(*starts));
+	struct buf sql = BUF_INIT;
 	int err = 0;
 
-	if (!vals || !owned || !sql) {
+	if (!vals || !starts) {
 		err = -ENOMEM;
 		goto out;
 	}
-	used = (size_t)snprintf(sql, sql_len,
-				"INSERT INTO activations (activation_id, namespace, filter_name, "
-				"start, summary, doc) VALUES ");
-	for (size_t i = 0; i < n; i++) {
-		json_t *doc = docs[i], *sum = store_activation_summary(doc);
-		char **o = owned + 4 * i;
+	err = buf_puts(&sql, "INSERT INTO activations (activation_id, namespace, filter_name, "
+			     "start, summary, doc) VALUES ");
+	for (size_t i = 0; i < n && !err; i++) {
+		const struct activation_row *row = &b->rows[from + i];
 		const char **v = vals + cols * i;
 		size_t k = cols * i;
 
-		o[0] = store_activation_filter_name(doc);
-		if (asprintf(&o[1], "%" JSON_INTEGER_FORMAT,
-			     json_integer_value(json_object_get(doc, "start"))) < 0)
-			o[1] = NULL;
-		o[2] = json_dump(sum);
-		o[3] = json_dump(doc);
-		json_decref(sum);
-		if (!o[0] || !o[1] || !o[2] || !o[3]) {
-			err = -ENOMEM;
-			goto out;
-		}
-		v[0] = json_obj_str(doc, "activationId");
-		v[1] = json_obj_str(doc, "namespace");
-		v[2] = o[0];
-		v[3] = o[1];
-		v[4] = o[2];
-		v[5] = o[3];
-		used += (size_t)snprintf(sql + used, sql_len - used,
-					 "%s($%zu,$%zu,$%zu,$%zu,$%zu,$%zu)", i ? "," : "", k + 1,
-					 k + 2, k + 3, k + 4, k + 5, k + 6);
+		snprintf(starts[i], sizeof(starts[i]), "%" JSON_INTEGER_FORMAT, row->start);
+		v[0] = activation_row_text(b, row->id_at);
+		v[1] = activation_row_text(b, row->namespace_at);
+		v[2] = activation_row_text(b, row->filter_at);
+		v[3] = starts[i];
+		v[4] = activation_row_text(b, row->summary_at);
+		v[5] = activation_row_doc(b, row);
+		err = buf_printf(&sql, "%s($%zu,$%zu,$%zu,$%zu,$%zu,$%zu)", i ? "," : "", k + 1,
+				 k + 2, k + 3, k + 4, k + 5, k + 6);
 	}
-	snprintf(sql + used, sql_len - used, " ON CONFLICT (activation_id) DO NOTHING");
-	err = pg_exec(s, sql, (int)(n * cols), vals, NULL);
+	err = err ?: buf_puts(&sql, " ON CONFLICT (activation_id) DO NOTHING");
+	if (!err)
+		err = pg_exec(s, sql.data, (int)(n * cols), vals, NULL);
 out:
-	if (owned)
-		for (size_t i = 0; i < n * 4; i++)
-			free(owned[i]);
-	free(owned);
+	buf_free(&sql);
+	free(starts);
 	free(vals);
-	free(sql);
 	return err;
 }
 
@@ -856,22 +840,22 @@ static int pg_node_subnet_add(struct store *st, const char *node, const char *su
 	return err;
 }
 
-static int pg_activation_put(struct store *st, json_t *const *docs, size_t n)
+static int pg_activation_put(struct store *st, const struct activation_batch *b)
 {
 	struct pg_store *s = to_pg(st);
 	int err;
 
 	/* One batch is one statement: no transaction to open, and a statement re-sent after
 	 * a reconnection stores nothing twice. */
-	if (n <= INSERT_ROWS_MAX)
-		return n ? insert_activations(s, docs, n) : 0;
+	if (b->n <= INSERT_ROWS_MAX)
+		return b->n ? insert_activations(s, b, 0, b->n) : 0;
 	err = pg_begin(st);
 	if (err)
 		return err;
-	for (size_t i = 0; i < n && !err; i += INSERT_ROWS_MAX) {
-		size_t rows = n - i < INSERT_ROWS_MAX ? n - i : INSERT_ROWS_MAX;
+	for (size_t i = 0; i < b->n && !err; i += INSERT_ROWS_MAX) {
+		size_t rows = b->n - i < INSERT_ROWS_MAX ? b->n - i : INSERT_ROWS_MAX;
 
-		err = insert_activations(s, docs + i, rows);
+		err = insert_activations(s, b, i, rows);
 	}
 	if (err) {
 		pg_rollback(st);

@@ -13,7 +13,6 @@
 #include "json.h"
 #include "log.h"
 #include "store.h"
-#include "store_backend.h"
 
 struct sqlite_store {
 	struct store base;
@@ -609,36 +608,36 @@ static int sqlite_node_subnet_add(struct store *stp, const char *node, const cha
 	return err;
 }
 
-static int sqlite_activation_put(struct store *stp, json_t *const *docs, size_t n)
+/* One transaction and one prepared statement for the batch; every text is bound as the
+ * batch holds it (the document as it came), without a copy. */
+static int sqlite_activation_put(struct store *stp, const struct activation_batch *b)
 {
 	struct sqlite_store *s = to_sqlite(stp);
 	int err = sqlite_begin(stp);
 
 	if (err)
 		return err;
-	for (size_t i = 0; i < n && !err; i++) {
+	for (size_t i = 0; i < b->n && !err; i++) {
 		sqlite3_stmt *st = stmt(s, ST_ACTIVATION_INSERT);
-		json_t *doc = docs[i], *sum;
-		char *filter;
+		const struct activation_row *row = &b->rows[i];
 		int rc;
 
 		if (!st) {
 			err = -EIO;
 			break;
 		}
-		filter = store_activation_filter_name(doc);
-		sum = store_activation_summary(doc);
-		sqlite3_bind_text(st, 1, json_obj_str(doc, "activationId"), -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, json_obj_str(doc, "namespace"), -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, filter ? filter : "", -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 4, json_integer_value(json_object_get(doc, "start")));
-		if (bind_json(st, 5, sum) != SQLITE_OK || bind_json(st, 6, doc) != SQLITE_OK)
-			err = -ENOMEM;
-		else if ((rc = sqlite3_step(st)) != SQLITE_DONE)
+		sqlite3_bind_text(st, 1, activation_row_text(b, row->id_at), -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, activation_row_text(b, row->namespace_at), -1,
+				  SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, activation_row_text(b, row->filter_at), -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 4, row->start);
+		sqlite3_bind_text(st, 5, activation_row_text(b, row->summary_at), -1,
+				  SQLITE_STATIC);
+		sqlite3_bind_text64(st, 6, activation_row_doc(b, row), row->doc_len, SQLITE_STATIC,
+				    SQLITE_UTF8);
+		if ((rc = sqlite3_step(st)) != SQLITE_DONE)
 			err = sql_err(s, rc, "activation put");
 		sqlite3_reset(st);
-		free(filter);
-		json_decref(sum);
 	}
 	if (err) {
 		sqlite_rollback(stp);

@@ -6,7 +6,6 @@
 
 #include "json.h"
 #include "store.h"
-#include "store_backend.h"
 
 static const char *const collections[] = {
 	[ENTITY_ACTION] = "actions",
@@ -36,49 +35,6 @@ void subject_clear(struct subject *s)
 {
 	json_decref(s->limits);
 	memset(s, 0, sizeof(*s));
-}
-
-/* The name an activation list filters on: "action" or "pkg/action", from the binding
- * annotation when invoked through one, otherwise from the path annotation. */
-char *store_activation_filter_name(json_t *doc)
-{
-	json_t *ann = json_object_get(doc, "annotations");
-	const char *name = json_obj_str(doc, "name");
-	json_t *binding = json_kv_get(ann, "binding");
-	const char *path = json_string_value(json_kv_get(ann, "path"));
-	const char *slash;
-	char *out = NULL;
-
-	if (!name)
-		name = "";
-	if (json_is_string(binding) && (slash = strchr(json_string_value(binding), '/'))) {
-		if (asprintf(&out, "%s/%s", slash + 1, name) < 0)
-			return NULL;
-		return out;
-	}
-	if (path && (slash = strchr(path, '/')) && strchr(slash + 1, '/'))
-		return strdup(slash + 1);
-	return strdup(name);
-}
-
-json_t *store_activation_summary(json_t *doc)
-{
-	json_t *sum = json_object(), *resp = json_object_get(doc, "response"), *v;
-	static const char *const fields[] = { "namespace", "name",	 "version",
-					      "publish",   "annotations", "activationId",
-					      "start",	   "cause" };
-
-	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
-		if ((v = json_object_get(doc, fields[i])))
-			json_object_set(sum, fields[i], v);
-	if (json_integer_value(json_object_get(doc, "end")) > 0) {
-		json_object_set(sum, "end", json_object_get(doc, "end"));
-		if ((v = json_object_get(doc, "duration")))
-			json_object_set(sum, "duration", v);
-		if ((v = json_object_get(resp, "statusCode")))
-			json_object_set(sum, "statusCode", v);
-	}
-	return sum;
 }
 
 bool store_uri_is_pg(const char *uri)

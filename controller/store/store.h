@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "buf.h"
+
 enum entity_type {
 	ENTITY_ACTION,
 	ENTITY_PACKAGE,
@@ -65,6 +67,45 @@ struct activation_query {
 	bool docs;
 };
 
+/*
+ * Activation records on their way into the store: for each, what the store keeps of it
+ * (its row), made once from the record's tree by activation_batch_add, so that the tree
+ * can go at once. The texts (id, namespace, the name lists filter on, the summary a list
+ * shows, the document when it came without its own text) are NUL-terminated in one
+ * buffer for the batch, at offsets since the buffer grows as records are added: no
+ * allocation per record.
+ */
+struct activation_row {
+	size_t id_at, namespace_at, filter_at, summary_at, doc_at;
+	json_int_t start;
+	const char *doc; /* the record's own text, NUL-terminated, stored as it is; or NULL:
+			  * the tree dumped, at doc_at */
+	size_t doc_len;
+};
+
+struct activation_batch {
+	struct activation_row *rows;
+	size_t n, cap;
+	struct buf text;
+};
+
+/* Adds a record accepted by activation_check: doc its tree, which the batch does not
+ * keep; text (len bytes, NUL-terminated; kept, not copied: it must outlive the batch) the
+ * JSON it arrived as, or NULL. -ENOMEM. */
+int activation_batch_add(struct activation_batch *b, json_t *doc, const char *text, size_t len);
+void activation_batch_free(struct activation_batch *b);
+
+static inline const char *activation_row_text(const struct activation_batch *b, size_t at)
+{
+	return b->text.data + at;
+}
+
+static inline const char *activation_row_doc(const struct activation_batch *b,
+					     const struct activation_row *row)
+{
+	return row->doc ? row->doc : b->text.data + row->doc_at;
+}
+
 /* A change another controller made to a shared store (PostgreSQL). */
 struct store_change {
 	const char *op;    /* "put" or "delete" */
@@ -111,7 +152,7 @@ struct store_ops {
 	int (*node_subnet_add)(struct store *st, const char *node, const char *subnet);
 
 	/* Idempotent by activationId: a record already stored is left as it is. */
-	int (*activation_put)(struct store *st, json_t *const *docs, size_t n);
+	int (*activation_put)(struct store *st, const struct activation_batch *batch);
 	int (*activation_get)(struct store *st, const char *namespace, const char *id, json_t **out);
 	int (*activation_list)(struct store *st, const struct activation_query *q, json_t **out);
 	int (*activation_count)(struct store *st, const struct activation_query *q, int64_t *out);

@@ -27,6 +27,7 @@
 #include "log.h"
 #include "loop.h"
 #include "retention.h"
+#include "json.h"
 #include "store.h"
 
 #define BATCH 1000
@@ -294,7 +295,6 @@ int main(int argc, char **argv)
 	uint64_t total, queries, ingested, t0, ingest_us, bulk_us, p50, p99, retention_us;
 	uint64_t rp50 = 0, rp99 = 0, rn = 0;
 	int64_t deleted = 0, n;
-	json_t *batch[BATCH];
 	struct store *st;
 	unsigned failed;
 	int pfd[2], status;
@@ -318,14 +318,24 @@ int main(int argc, char **argv)
 
 	t0 = clock_mono_us();
 	for (uint64_t i = 0; i < ingested; i += BATCH) {
+		struct activation_batch batch = { 0 };
+		char *texts[BATCH];
 		size_t k = 0;
 		int err;
 
-		for (; k < BATCH && i + k < ingested; k++)
-			batch[k] = record(i + k, total);
-		err = st->ops->activation_put(st, batch, k);
+		/* as the controller takes shipped records: each with its text */
+		for (err = 0; k < BATCH && i + k < ingested && !err; k++) {
+			json_t *doc = record(i + k, total);
+
+			texts[k] = json_dump(doc);
+			err = texts[k] ? activation_batch_add(&batch, doc, texts[k], strlen(texts[k]))
+				       : -ENOMEM;
+			json_decref(doc);
+		}
+		err = err ?: st->ops->activation_put(st, &batch);
+		activation_batch_free(&batch);
 		for (size_t j = 0; j < k; j++)
-			json_decref(batch[j]);
+			free(texts[j]);
 		if (err) {
 			fprintf(stderr, "store_bench: activation_put: %s\n", strerror(-err));
 			return 1;

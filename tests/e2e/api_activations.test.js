@@ -4,7 +4,8 @@
 // (the client's activations.test.js, section 7).
 'use strict';
 const { systemPerFile, test, run, assert, expectError, SYSTEM_AUTH } = require('./lib/harness');
-const { NS, expectStatus, expectClientError, stillServing, postActivations, activationRecord, newId } = require('./lib/api');
+const { metrics } = require('./lib/dp');
+const { NS, expectStatus, expectClientError, stillServing, postActivations, postLines, activationRecord, newId } = require('./lib/api');
 
 const sys = systemPerFile();
 
@@ -91,6 +92,50 @@ test('a malformed batch is 400 and the controller keeps serving', async () => {
   expectError(await postActivations(sys, many), 400, 'at most 1000 records');
   const listed = expectStatus(await sys.request('GET', `${ACT}?name=toomany`), 200);
   assert.deepStrictEqual(listed, []);
+  await stillServing(sys);
+});
+
+test('records as JSON lines (as nodes ship them) read back as records of the old body do', async () => {
+  const base = { name: 'lines', start: T0 - 7000, duration: 9, result: { s: 'a\u0000b', n: [1, 2.5] } };
+  const asLine = { ...activationRecord(base), cause: newId() };
+  const asDoc = { ...asLine, activationId: newId(), start: asLine.start - 1 };
+  // spaces and key order of the line are the node's; what is read is the same record
+  const line = JSON.stringify(asLine, null, 1).replace(/\n/g, ' ');
+  let body = expectStatus(await postLines(sys, [line]), 200);
+  assert.deepStrictEqual(body, { stored: 1, rejected: [] });
+  expectStatus(await postActivations(sys, [asDoc]), 200);
+  const a = expectStatus(await sys.request('GET', `${ACT}/${asLine.activationId}`), 200);
+  const b = expectStatus(await sys.request('GET', `${ACT}/${asDoc.activationId}`), 200);
+  assert.strictEqual(a.response.result.s, 'a\u0000b');
+  assert.deepStrictEqual({ ...a, activationId: 0, start: 0, end: 0 }, { ...b, activationId: 0, start: 0, end: 0 });
+  const list = expectStatus(await sys.request('GET', `${ACT}?name=lines`), 200);
+  assert.strictEqual(list.length, 2);
+  assert.deepStrictEqual({ ...list[0], activationId: 0, start: 0, end: 0 }, { ...list[1], activationId: 0, start: 0, end: 0 });
+  assert.strictEqual(list[0].statusCode, 0);
+  assert.strictEqual(list[0].cause, asLine.cause);
+  // resent after a crash: stored once
+  body = expectStatus(await postLines(sys, [asLine, asLine]), 200);
+  assert.deepStrictEqual(expectStatus(await sys.request('GET', `${ACT}?name=lines&count=true`), 200), { activations: 2 });
+});
+
+test('a bad line among JSON lines is refused alone; blank lines are no records', async () => {
+  const good1 = activationRecord({ name: 'linesbad', start: T0 - 6000 });
+  const good2 = activationRecord({ name: 'linesbad', start: T0 - 5500 });
+  const rejected = async () => (await metrics(sys.controllerPort)).values.get('xwhisk_controller_activations_rejected_total');
+  const rejected0 = await rejected();
+  const body = expectStatus(await postLines(sys, [good1, '{"activationId": "cut', '', { ...activationRecord(), start: 'soon' }, '  ', good2]), 200);
+  assert.strictEqual(body.stored, 2);
+  assert.deepStrictEqual(body.rejected.map((r) => r.index), [1, 2]);
+  for (const r of body.rejected) assert.strictEqual(typeof r.error, 'string');
+  const list = expectStatus(await sys.request('GET', `${ACT}?name=linesbad`), 200);
+  assert.deepStrictEqual(list.map((a) => a.activationId), [good2.activationId, good1.activationId]);
+  assert.strictEqual(await rejected(), rejected0 + 2);
+});
+
+test('more than 1000 JSON lines are 400, none stored', async () => {
+  const many = Array.from({ length: 1001 }, () => activationRecord({ name: 'toomanylines' }));
+  expectError(await postLines(sys, many), 400, 'at most 1000 records');
+  assert.deepStrictEqual(expectStatus(await sys.request('GET', `${ACT}?name=toomanylines`), 200), []);
   await stillServing(sys);
 });
 

@@ -4,7 +4,9 @@
  * by the controller (controller/api/internal.c): the input is a spool file as a killed
  * node may leave it (records, acceptance markers, torn and bad lines). A restart's
  * recovery (spool_recover) runs over it, then the shipper's batches are read from every
- * spool file and checked record by record as the controller checks them.
+ * spool file and taken as the controller takes them: as JSON lines, and in the old
+ * {"activations": [...]} form, which must store the same records; the summary made of an
+ * accepted line's text must be the one made of its tree.
  *
  * Besides not crashing, the promise that nothing accepted is lost: every line of the
  * file that is a record the controller accepts must arrive in a batch the controller can
@@ -25,6 +27,7 @@
 #include "log.h"
 #include "node/activation/spool.h"
 #include "node/manager/shipper.h"
+#include "store.h"
 
 static char dir[64];
 
@@ -68,7 +71,7 @@ static size_t acceptable_records(const uint8_t *data, size_t size)
 	for (; p < end && (nl = memchr(p, '\n', (size_t)(end - p))); p = nl + 1) {
 		json_t *j;
 
-		if (nl == p || !strncmp(p, MARKER_PREFIX, strlen(MARKER_PREFIX)))
+		if (nl == p || spool_line_is_marker(p, (size_t)(nl - p)))
 			continue;
 		j = json_parse(p, (size_t)(nl - p), NULL, 0);
 		if (j && !activation_check(j))
@@ -78,19 +81,72 @@ static size_t acceptable_records(const uint8_t *data, size_t size)
 	return n;
 }
 
-/* What the controller does with one batch; returns the records it would store. */
-static size_t ingest(struct buf *body)
+/* What the controller does with a batch in the old form (from a node that found it of an
+ * earlier version); returns the records it would store. */
+static size_t ingest_document(struct buf *body)
 {
 	json_t *j = json_parse(body->data, body->len, NULL, 0);
 	json_t *list = json_object_get(j, "activations"), *rec;
 	size_t i, stored = 0;
 
-	if (!json_is_array(list))
+	if (!json_is_array(list) || json_array_size(list) > ACTIVATION_BATCH_MAX)
 		fail("the controller cannot read a batch", body->data);
 	json_array_foreach(list, i, rec)
 		if (!activation_check(rec))
 			stored++;
 	json_decref(j);
+	return stored;
+}
+
+/* The row the controller makes of a line (its summary of the line's own text) says what
+ * the row made of its tree alone says. */
+static void check_row(json_t *rec, const char *line, size_t len)
+{
+	struct activation_batch with = { 0 }, without = { 0 };
+	json_t *a = NULL, *b = NULL;
+
+	if (activation_batch_add(&with, rec, line, len) || activation_batch_add(&without, rec, NULL, 0))
+		fail("a row cannot be made of an accepted record", line);
+	a = json_parse(activation_row_text(&with, with.rows[0].summary_at),
+		       strlen(activation_row_text(&with, with.rows[0].summary_at)), NULL, 0);
+	b = json_parse(activation_row_text(&without, without.rows[0].summary_at),
+		       strlen(activation_row_text(&without, without.rows[0].summary_at)), NULL, 0);
+	if (!a || !json_equal(a, b))
+		fail("the summary of a record's text is not that of its tree", line);
+	json_decref(a);
+	json_decref(b);
+	activation_batch_free(&with);
+	activation_batch_free(&without);
+}
+
+/* What the controller does with a batch of JSON lines (internal.c batch_from_lines), and
+ * with the same batch in the old form: both must store the same records. Returns them. */
+static size_t ingest(const struct buf *lines)
+{
+	struct buf cut = BUF_INIT, old = BUF_INIT, old_lines = BUF_INIT;
+	char *p, *line;
+	size_t stored = 0, len;
+
+	buf_append(&cut, lines->data, lines->len);
+	buf_append(&old_lines, lines->data, lines->len);
+	p = cut.data;
+	if (json_lines_count(cut.data, cut.data + cut.len) > ACTIVATION_BATCH_MAX)
+		fail("the controller refuses a batch as too long", NULL);
+	while ((line = json_lines_next(&p, cut.data + cut.len, &len))) {
+		json_t *rec = json_parse(line, len, NULL, 0);
+
+		if (rec && !activation_check(rec)) {
+			check_row(rec, line, len);
+			stored++;
+		}
+		json_decref(rec);
+	}
+	(void)shipper_legacy_body(&old_lines, &old);
+	if (ingest_document(&old) != stored)
+		fail("the old form of a batch stores other records", lines->data);
+	buf_free(&cut);
+	buf_free(&old);
+	buf_free(&old_lines);
 	return stored;
 }
 
@@ -112,9 +168,7 @@ static size_t ship_all(size_t *recovered)
 			struct buf body = BUF_INIT;
 			size_t got;
 
-			buf_puts(&body, "{\"activations\":[");
 			end = shipper_read_batch(path, off, &body, &records, &size);
-			buf_puts(&body, "]}");
 			got = end > off && records ? ingest(&body) : 0;
 			if (files[i].worker == 1)
 				*recovered += got;

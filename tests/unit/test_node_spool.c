@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,20 +24,46 @@ static struct http_server *fake;
 static json_t *received; /* activation ids, in arrival order */
 static int refuse_next;   /* answer 503 to this many batches */
 
+static int old_controller; /* answer JSON lines 415, as a controller of an earlier version */
+static int lines_batches, document_batches; /* batches received in each form */
+
+/* The ids of a body of JSON lines; a line that is no JSON counts as "?". */
+static void receive_lines(struct buf *body)
+{
+	char *p = body->data, *line;
+	size_t len;
+
+	while ((line = json_lines_next(&p, body->data + body->len, &len))) {
+		json_t *rec = json_parse(line, len, NULL, 0);
+
+		json_array_append_new(received, json_string(json_obj_str(rec, "activationId") ?: "?"));
+		json_decref(rec);
+	}
+}
+
 static void fake_controller(struct http_request *req, void *data)
 {
-	json_t *body = json_loadb(req->body.data, req->body.len, 0, NULL), *a;
+	const char *ct = http_req_header(req, "Content-Type");
+	bool lines = ct && !strcmp(ct, "application/x-ndjson");
+	json_t *body, *a;
 	size_t i;
 
-	if (refuse_next > 0) {
-		refuse_next--;
-		http_resp_send(req, 503, "application/json", "{}", 2);
-		json_decref(body);
+	if (refuse_next > 0 || (lines && old_controller)) {
+		refuse_next -= refuse_next > 0 && !(lines && old_controller);
+		http_resp_send(req, lines && old_controller ? 415 : 503, "application/json", "{}",
+			       2);
 		return;
 	}
-	json_array_foreach(json_object_get(body, "activations"), i, a)
-		json_array_append(received, json_object_get(a, "activationId"));
-	json_decref(body);
+	if (lines) {
+		lines_batches++;
+		receive_lines(&req->body);
+	} else {
+		document_batches++;
+		body = json_parse(req->body.data, req->body.len, NULL, 0);
+		json_array_foreach(json_object_get(body, "activations"), i, a)
+			json_array_append(received, json_object_get(a, "activationId"));
+		json_decref(body);
+	}
 	http_resp_send(req, 200, "application/json", "{\"stored\":1,\"rejected\":[]}", 26);
 }
 
@@ -153,6 +180,64 @@ static void test_ship_retry_and_restart(void)
 	json_decref(received);
 }
 
+/* Ships one spool file of the given text from its own directory to the fake controller,
+ * until want records arrived (or 5 s). */
+static void ship_file(const char *name, const char *text, size_t want)
+{
+	struct http_server_opts o = { .max_body = 16 << 20 };
+	static struct ctl_targets targets;
+	char sub[96], path[160], url[64];
+	struct mailbox *mb;
+	struct ctlclient *cc;
+	struct shipper *s;
+
+	snprintf(sub, sizeof(sub), "%s/%s", dir, name);
+	snprintf(path, sizeof(path), "%s/w0-1.ndjson", sub);
+	ASSERT(mkdir(sub, 0700) == 0 && file_write_atomic(path, text, strlen(text), 0600) == 0);
+	loop = loop_new();
+	mb = mailbox_new(loop);
+	fake = http_server_new(loop, &o, fake_controller, NULL);
+	ASSERT(loop && mb && fake && http_server_listen(fake, "127.0.0.1:0", false) == 0);
+	snprintf(url, sizeof(url), "127.0.0.1:%d", http_server_port(fake));
+	ASSERT(ctl_targets_parse(&targets, url) == 0);
+	cc = ctlclient_new(loop, &targets, "token");
+	s = shipper_new(loop, mb, sub, cc);
+	run_until(want, 5000);
+	/* Until the shipper read the answer: no call left in flight to leak. */
+	for (int i = 0; i < 100 && !shipper_shipped(s); i++)
+		run_until(want + 1, 10);
+	CHECK(shipper_shipped(s) > 0);
+	shipper_free(s);
+	ctlclient_free(cc);
+	http_server_free(fake);
+	mailbox_free(mb);
+	loop_free(loop);
+}
+
+/* Records go as JSON lines, a bad line among them as it is (the controller refuses it
+ * alone); to a controller of an earlier version, which answers lines with 415, in the old
+ * form, without the bad line, which would make it refuse the whole batch. */
+static void test_ship_lines_and_old_form(void)
+{
+	static const char text[] = "{\"activationId\":\"o1\"}\nnot json\n{\"activationId\":\"o2\"}\n";
+
+	received = json_array();
+	lines_batches = document_batches = 0;
+	ship_file("lines", text, 3);
+	CHECK(json_array_size(received) == 3 && lines_batches == 1 && document_batches == 0);
+	CHECK(!strcmp(json_string_value(json_array_get(received, 1)) ?: "", "?"));
+	json_decref(received);
+
+	received = json_array();
+	lines_batches = document_batches = 0;
+	old_controller = 1;
+	ship_file("old", text, 2);
+	old_controller = 0;
+	CHECK(json_array_size(received) == 2 && lines_batches == 0 && document_batches == 1);
+	CHECK(!strcmp(json_string_value(json_array_get(received, 1)) ?: "", "o2"));
+	json_decref(received);
+}
+
 /* A record cut short by a failed write (here the file size limit, as a full disk would)
  * leaves nothing of itself in the file: it stays in the batch and is written whole by the
  * next flush, and the shipper reads exactly the whole records. */
@@ -233,6 +318,7 @@ int main(void)
 		return 1;
 	}
 	RUN(test_ship_retry_and_restart);
+	RUN(test_ship_lines_and_old_form);
 	RUN(test_cut_record_removed);
 	RUN(test_batch);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);

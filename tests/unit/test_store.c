@@ -235,6 +235,19 @@ static void test_node_subnets(void)
 	store_close(st);
 }
 
+/* Stores records as trees (the old body's path: their documents are dumped). */
+static int put_docs(struct store *st, json_t *const *docs, size_t n)
+{
+	struct activation_batch b = { 0 };
+	int err = 0;
+
+	for (size_t i = 0; i < n && !err; i++)
+		err = activation_batch_add(&b, docs[i], NULL, 0);
+	err = err ?: st->ops->activation_put(st, &b);
+	activation_batch_free(&b);
+	return err;
+}
+
 static json_t *record(const char *id, const char *name, int64_t start, const char *path)
 {
 	return json_pack("{s:s,s:s,s:s,s:I,s:I,s:{s:i,s:{}},s:[{s:s,s:s}],s:[]}", "namespace",
@@ -254,9 +267,9 @@ static void test_activations(void)
 	recs[0] = record("00000000000000000000000000000001", "a", 1000, "ns3/a");
 	recs[1] = record("00000000000000000000000000000002", "b", 2000, "ns3/pkg/b");
 	recs[2] = record("00000000000000000000000000000003", "a", 3000, "ns3/a");
-	CHECK(st->ops->activation_put(st, recs, 3) == 0);
+	CHECK(put_docs(st, recs, 3) == 0);
 	/* Resending a batch stores nothing twice. */
-	CHECK(st->ops->activation_put(st, recs, 3) == 0);
+	CHECK(put_docs(st, recs, 3) == 0);
 	CHECK(st->ops->activation_count(st, &q, &n) == 0 && n == 3);
 	q.name = "a";
 	CHECK(st->ops->activation_count(st, &q, &n) == 0 && n == 2);
@@ -277,6 +290,99 @@ static void test_activations(void)
 	for (int i = 0; i < 3; i++)
 		json_decref(recs[i]);
 	store_close(st);
+}
+
+/* A record stored as the text it came in (JSON lines; started in 2100, out of the way of
+ * test_retention): read back as that text parses, its
+ * summary and filter name as for a tree, NUL in strings kept, and the same record sent
+ * again as a tree stores nothing twice. */
+static void test_activation_text(void)
+{
+	static const char text[] =
+		"{ \"namespace\":\"ns5\", \"name\":\"t\",\"activationId\":"
+		"\"0000000000000000000000000000000a\",\"start\":4102444800000,\"end\":4102444800007,\"duration\":7,"
+		"\"response\":{\"statusCode\":1,\"result\":{\"s\":\"a\\u0000b\"}},"
+		"\"annotations\":[{\"key\":\"path\",\"value\":\"ns5/pkg/t\"},"
+		"{\"key\":\"binding\",\"value\":\"ns5/bound\"}],\"logs\":[],\"cause\":\"c1\","
+		"\"version\":\"0.0.2\",\"publish\":false }";
+	struct store *st = open_store();
+	struct activation_query q = { .namespace = "ns5" };
+	json_t *doc = json_parse(text, sizeof(text) - 1, NULL, 0), *got = NULL, *list = NULL;
+	struct activation_batch b = { 0 };
+	json_t *sum, *want;
+	int64_t n = 0;
+
+	ASSERT(st && doc);
+	CHECK(activation_batch_add(&b, doc, text, sizeof(text) - 1) == 0);
+	CHECK(st->ops->activation_put(st, &b) == 0);
+	activation_batch_free(&b);
+	CHECK(put_docs(st, &doc, 1) == 0);
+	CHECK(st->ops->activation_count(st, &q, &n) == 0 && n == 1);
+	CHECK(st->ops->activation_get(st, "ns5", "0000000000000000000000000000000a", &got) == 0);
+	CHECK(json_equal(got, doc));
+	CHECK(json_string_length(json_object_get(
+		      json_object_get(json_object_get(got, "response"), "result"), "s")) == 3);
+	json_decref(got);
+	q.name = "bound/t"; /* the binding's package, not the path's */
+	CHECK(st->ops->activation_count(st, &q, &n) == 0 && n == 1);
+	q.name = NULL;
+	CHECK(st->ops->activation_list(st, &q, &list) == 0 && json_array_size(list) == 1);
+	sum = json_array_get(list, 0);
+	want = json_pack("{s:s,s:s,s:s,s:b,s:O,s:s,s:I,s:s,s:I,s:i,s:i}", "namespace", "ns5",
+			 "name", "t", "version", "0.0.2", "publish", 0, "annotations",
+			 json_object_get(doc, "annotations"), "activationId",
+			 "0000000000000000000000000000000a", "start", (json_int_t)4102444800000,
+			 "cause", "c1", "end", (json_int_t)4102444800007, "duration", 7,
+			 "statusCode", 1);
+	CHECK(json_equal(sum, want));
+	json_decref(want);
+	json_decref(list);
+	json_decref(doc);
+	store_close(st);
+}
+
+/* A row made from a record's own text (its summary of the text's pieces) and one made
+ * from its tree alone (dumped) say the same: spaces, repeated keys (the last counts, as
+ * json_parse keeps it), strings holding braces, quotes and escapes, a key written with an
+ * escape, a record not ended. */
+static void test_activation_row_text(void)
+{
+	static const char *const texts[] = {
+		"{\"namespace\":\"n\",\"name\":\"a\",\"activationId\":\"0000000000000000000000000000000b\","
+		"\"start\":1,\"end\":9,\"duration\":8,\"response\":{\"statusCode\":2,\"result\":{}},"
+		"\"annotations\":[{\"key\":\"path\",\"value\":\"n/p/a\"}]}",
+		" { \"name\" : \"x\" ,\t\"namespace\":\"n\", \"name\": \"a\\\"}{\" ,\"start\" : 7 ,"
+		"\"annotations\" : [ {\"key\":\"k\",\"value\":\"]}\\\\\"} , [1,{\"a\":[]}] ] ,"
+		"\"activationId\":\"0000000000000000000000000000000c\",\"end\":0,"
+		"\"response\":{\"statusCode\":0},\"cause\":null,\"publish\":true } ",
+		"{\"na\\u006de\":\"esc\",\"namespace\":\"n\",\"activationId\":\"0000000000000000000000000000000d\","
+		"\"start\":3,\"end\":4,\"response\":{\"statusCode\":1,\"result\":{\"s\":\"\\u0000\"}},"
+		"\"version\":\"0.0.1\",\"duration\":\"odd\"}",
+	};
+
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		json_t *doc = json_parse(texts[i], strlen(texts[i]), NULL, 0), *a, *b;
+		struct activation_batch with = { 0 }, without = { 0 };
+		const char *sa, *sb;
+
+		ASSERT(doc);
+		CHECK(activation_batch_add(&with, doc, texts[i], strlen(texts[i])) == 0);
+		CHECK(activation_batch_add(&without, doc, NULL, 0) == 0);
+		sa = activation_row_text(&with, with.rows[0].summary_at);
+		sb = activation_row_text(&without, without.rows[0].summary_at);
+		a = json_parse(sa, strlen(sa), NULL, 0);
+		b = json_parse(sb, strlen(sb), NULL, 0);
+		if (!json_equal(a, b) || !a)
+			fprintf(stderr, "  record %zu: %s\n  against %s\n", i, sa, sb);
+		CHECK(a && json_equal(a, b));
+		CHECK_STR(activation_row_text(&with, with.rows[0].filter_at),
+			  activation_row_text(&without, without.rows[0].filter_at));
+		json_decref(a);
+		json_decref(b);
+		activation_batch_free(&with);
+		activation_batch_free(&without);
+		json_decref(doc);
+	}
 }
 
 /* What was acknowledged is there after the store is closed and reopened. */
@@ -496,7 +602,7 @@ static void test_retention(void)
 	ASSERT(st);
 	for (int i = 0; i < 1200; i++)
 		recs[i] = record_in(i % 2 ? "ret1" : "ret2", i, i < 1000 ? 1000 + i : 100000 + i);
-	CHECK(st->ops->activation_put(st, recs, 1200) == 0);
+	CHECK(put_docs(st, recs, 1200) == 0);
 	CHECK(count_in(st, "ret1") == 600 && count_in(st, "ret2") == 600);
 	/* Everything older than 50000 but ret2's, 100 at a time. */
 	for (int i = 0; i < 20; i++) {
@@ -571,7 +677,7 @@ static void test_retention_policy(void)
 	recs[3] = record_in("rp2", 2, now - 1000);
 	recs[4] = record_in("rp3", 1, now - 100000);
 	recs[5] = record_in("rp3", 2, now - 1000);
-	CHECK(st->ops->activation_put(st, recs, 6) == 0);
+	CHECK(put_docs(st, recs, 6) == 0);
 	for (int i = 0; i < 100 && more; i++) {
 		CHECK(retention_step(st, 60000, now, &deleted, &more) == 0);
 		total += deleted;
@@ -581,7 +687,7 @@ static void test_retention_policy(void)
 	/* Without a default only the namespaces with a period of their own lose records. */
 	recs[0] = (json_decref(recs[0]), record_in("rp1", 3, now - 100000));
 	recs[2] = (json_decref(recs[2]), record_in("rp2", 3, now - 30000));
-	CHECK(st->ops->activation_put(st, recs, 3) == 0);
+	CHECK(put_docs(st, recs, 3) == 0);
 	CHECK(retention_step(st, 0, now, &deleted, &more) == 0 && deleted == 1);
 	CHECK(count_in(st, "rp1") == 2 && count_in(st, "rp2") == 1);
 	for (int i = 0; i < 6; i++)
@@ -925,6 +1031,8 @@ int main(void)
 	RUN(test_subnet_plan);
 	RUN(test_node_subnets);
 	RUN(test_activations);
+	RUN(test_activation_text);
+	RUN(test_activation_row_text);
 	RUN(test_reopen);
 	RUN(test_transactions);
 	RUN(test_two_writers);

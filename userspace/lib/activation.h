@@ -10,6 +10,9 @@
 /* The runtime protocol's end-of-activation line, on both stdout and stderr. */
 #define ACTIVATION_SENTINEL "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX"
 
+/* The most records a node may send the controller in one batch. */
+#define ACTIVATION_BATCH_MAX 1000
+
 enum activation_status {
 	ACTIVATION_SUCCESS = 0,
 	ACTIVATION_APPLICATION_ERROR = 1,

@@ -65,6 +65,42 @@ json_t *json_string_lossy(const char *s, size_t len)
 	return j;
 }
 
+static bool line_blank(const char *p, const char *nl)
+{
+	for (; p < nl; p++)
+		if (*p != ' ' && *p != '\t' && *p != '\r')
+			return false;
+	return true;
+}
+
+char *json_lines_next(char **p, char *end, size_t *len)
+{
+	while (*p < end) {
+		char *line = *p, *nl = memchr(line, '\n', (size_t)(end - line)) ?: end;
+
+		*p = nl < end ? nl + 1 : end;
+		*nl = '\0';
+		if (!line_blank(line, nl)) {
+			*len = (size_t)(nl - line);
+			return line;
+		}
+	}
+	return NULL;
+}
+
+size_t json_lines_count(const char *p, const char *end)
+{
+	size_t n = 0;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p)) ?: end;
+
+		n += !line_blank(p, nl);
+		p = nl + 1;
+	}
+	return n;
+}
+
 char *json_dump(const json_t *j)
 {
 	return json_dumps(j, JSON_DUMP_FLAGS);

@@ -14,6 +14,14 @@ char *json_dump(const json_t *j);
 /* Whether j's text reaches min bytes, counting its strings and keys only: a walk, much
  * cheaper than a dump (or a parse) of a large document. */
 bool json_text_at_least(const json_t *j, size_t min);
+/*
+ * JSON lines (NDJSON): the next line of [*p, end) that is not blank, cut in place (its
+ * newline becomes a NUL; at end, end[0] must be writable: a NUL a buf keeps there), its
+ * length in *len; *p moves past it. NULL when no line is left. json_lines_count says how
+ * many there are, without cutting.
+ */
+char *json_lines_next(char **p, char *end, size_t *len);
+size_t json_lines_count(const char *p, const char *end);
 /* A JSON string of len bytes that need not be UTF-8: each byte that starts no valid
  * sequence becomes U+FFFD, as the JVM decodes (jansson refuses such strings, NULL). NUL
  * bytes stay. NULL only when out of memory. */

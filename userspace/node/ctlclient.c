@@ -16,6 +16,7 @@ struct ctlclient {
 	struct ctl_targets *targets;
 	struct http_pool *pools[CTL_TARGETS_MAX];
 	char headers[160];
+	char lines_headers[160]; /* the same, for a body of JSON lines */
 	char token[65];
 };
 
@@ -27,6 +28,7 @@ struct ctl_call {
 	char method[8];
 	char *target, *text;
 	size_t len;
+	const char *headers; /* one of the client's */
 	unsigned timeout_ms;
 	unsigned idx;   /* the controller it went to */
 	unsigned tries; /* controllers tried */
@@ -69,6 +71,8 @@ struct ctlclient *ctlclient_new(struct loop *loop, struct ctl_targets *targets, 
 	snprintf(cc->token, sizeof(cc->token), "%s", token);
 	snprintf(cc->headers, sizeof(cc->headers),
 		 "Authorization: Bearer %s\r\nContent-Type: application/json\r\n", token);
+	snprintf(cc->lines_headers, sizeof(cc->lines_headers),
+		 "Authorization: Bearer %s\r\nContent-Type: application/x-ndjson\r\n", token);
 	return cc;
 }
 
@@ -128,7 +132,7 @@ static int call_send(struct ctl_call *call)
 
 	call->idx = ctlclient_target(cc);
 	call->tries++;
-	if (!http_pool_call(cc->pools[call->idx], call->method, call->target, cc->headers,
+	if (!http_pool_call(cc->pools[call->idx], call->method, call->target, call->headers,
 			    call->text, call->len, call->timeout_ms, on_answer, call))
 		return -ECONNREFUSED;
 	return 0;
@@ -155,7 +159,7 @@ static void on_answer(struct http_response *resp, int err, void *data)
 }
 
 static int call_start(struct ctlclient *cc, const char *method, const char *target, char *text,
-		      size_t len, unsigned timeout_ms, ctl_cb cb, void *data)
+		      size_t len, unsigned timeout_ms, bool lines, ctl_cb cb, void *data)
 {
 	struct ctl_call *call = calloc(1, sizeof(*call));
 	int err;
@@ -171,6 +175,7 @@ static int call_start(struct ctlclient *cc, const char *method, const char *targ
 	snprintf(call->method, sizeof(call->method), "%s", method);
 	call->text = text;
 	call->len = len;
+	call->headers = lines ? cc->lines_headers : cc->headers;
 	call->timeout_ms = timeout_ms ? timeout_ms : CTL_TIMEOUT_MS;
 	err = call_send(call);
 	if (err)
@@ -185,11 +190,12 @@ int ctlclient_call(struct ctlclient *cc, const char *method, const char *target,
 
 	if (body && !text)
 		return -ENOMEM;
-	return call_start(cc, method, target, text, text ? strlen(text) : 0, timeout_ms, cb, data);
+	return call_start(cc, method, target, text, text ? strlen(text) : 0, timeout_ms, false, cb,
+			  data);
 }
 
-int ctlclient_post_text(struct ctlclient *cc, const char *target, const char *text, size_t len,
-			ctl_cb cb, void *data)
+static int post_copy(struct ctlclient *cc, const char *target, const char *text, size_t len,
+		     bool lines, ctl_cb cb, void *data)
 {
 	char *copy = malloc(len + 1);
 
@@ -197,7 +203,19 @@ int ctlclient_post_text(struct ctlclient *cc, const char *target, const char *te
 		return -ENOMEM;
 	memcpy(copy, text, len);
 	copy[len] = '\0';
-	return call_start(cc, "POST", target, copy, len, 0, cb, data);
+	return call_start(cc, "POST", target, copy, len, 0, lines, cb, data);
+}
+
+int ctlclient_post_text(struct ctlclient *cc, const char *target, const char *text, size_t len,
+			ctl_cb cb, void *data)
+{
+	return post_copy(cc, target, text, len, false, cb, data);
+}
+
+int ctlclient_post_lines(struct ctlclient *cc, const char *target, const char *text, size_t len,
+			 ctl_cb cb, void *data)
+{
+	return post_copy(cc, target, text, len, true, cb, data);
 }
 
 int ctlclient_identity(struct ctlclient *cc, const char *authorization, ctl_cb cb, void *data)

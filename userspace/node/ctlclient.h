@@ -45,6 +45,9 @@ int ctlclient_call(struct ctlclient *cc, const char *method, const char *target,
 /* POSTs a body that is already JSON text. */
 int ctlclient_post_text(struct ctlclient *cc, const char *target, const char *text, size_t len,
 			ctl_cb cb, void *data);
+/* POSTs JSON lines (application/x-ndjson). */
+int ctlclient_post_lines(struct ctlclient *cc, const char *target, const char *text, size_t len,
+			 ctl_cb cb, void *data);
 int ctlclient_identity(struct ctlclient *cc, const char *authorization, ctl_cb cb, void *data);
 int ctlclient_namespace(struct ctlclient *cc, const char *ns, ctl_cb cb, void *data);
 /* what: "action" or "trigger"; name: "/ns[/pkg]/name". */

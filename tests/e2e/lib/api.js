@@ -56,6 +56,17 @@ function postActivations(sys, records, { token = nodeToken(sys), body, raw } = {
   });
 }
 
+// Records as JSON lines (application/x-ndjson), as nodes ship their spool: each record a
+// line, or a line given as a string as it is.
+function postLines(sys, lines, { token = nodeToken(sys) } = {}) {
+  const text = lines.map((l) => (typeof l === 'string' ? l : JSON.stringify(l))).join('\n') + '\n';
+  return request(sys.controllerPort, 'POST', '/internal/v1/activations', {
+    auth: null,
+    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/x-ndjson' },
+    raw: text,
+  });
+}
+
 const newId = () => crypto.randomBytes(16).toString('hex');
 
 // A stored activation record (OpenWhisk's WhiskActivation with response.statusCode).
@@ -151,6 +162,7 @@ module.exports = {
   stillServing,
   nodeToken,
   postActivations,
+  postLines,
   activationRecord,
   newId,
   rawExchange,

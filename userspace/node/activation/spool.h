@@ -15,7 +15,9 @@
 
 #include <jansson.h>
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 #define SPOOL_ROTATE_BYTES (16u << 20)
 
@@ -23,6 +25,14 @@ struct spool_writer;
 
 /* A marker line starts so; the shipper skips markers. */
 #define MARKER_PREFIX "{\"accepted\":"
+
+/* The line of len bytes at p (no NUL after it needed: a spool read is not terminated) is
+ * an acceptance marker. */
+static inline bool spool_line_is_marker(const char *p, size_t len)
+{
+	return len >= sizeof(MARKER_PREFIX) - 1 &&
+	       !memcmp(p, MARKER_PREFIX, sizeof(MARKER_PREFIX) - 1);
+}
 
 /* A spool file as listed, oldest first. */
 struct spool_file {

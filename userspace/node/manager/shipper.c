@@ -28,6 +28,10 @@
 /* A nudge ships after this long, so that a steady stream of answers becomes batches of
  * records rather than one controller request (and one SQLite commit) per activation. */
 #define COALESCE_MS 20
+/* A controller of an earlier version answers JSON lines with 415: batches go to it in the
+ * old form, {"activations": [...]}, and lines are tried again after this long (it may
+ * have been upgraded). */
+#define LEGACY_RETRY_MS (60 * 1000)
 
 
 struct shipper {
@@ -38,6 +42,7 @@ struct shipper {
 	struct loop_timer *timer;
 	bool timer_keep; /* the pending timer coalesces or backs off: nudges leave it */
 	bool in_flight;
+	uint64_t legacy_until; /* loop time before which batches go in the old form */
 	int nudged;
 	uint64_t shipped;
 	uint64_t backlog;
@@ -54,6 +59,7 @@ struct shipper {
 };
 
 static void ship_next(struct shipper *s);
+static bool shipping_legacy(struct shipper *s);
 
 static void ship_timer(struct loop *loop, void *data)
 {
@@ -154,6 +160,12 @@ static void on_acked(int status, json_t *body, void *data)
 	struct shipper *s = data;
 
 	s->in_flight = false;
+	if (status == 415 && !shipping_legacy(s)) {
+		pr_warn("spool: the controller does not take JSON lines; shipping in the old form");
+		s->legacy_until = loop_now_ms(s->loop) + LEGACY_RETRY_MS;
+		ship_next(s);
+		return;
+	}
 	if (status == 200) {
 		json_t *rejected = json_object_get(body, "rejected");
 
@@ -183,20 +195,6 @@ static void on_acked(int status, json_t *body, void *data)
 	s->timer_keep = s->timer != NULL;
 	if (!s->timer)
 		ship_next(s);
-}
-
-/* A line that is no JSON object (a record cut by a failed write, the next one appended
- * to it) would make the controller refuse its whole batch as malformed, and the shipper
- * skip all of it: such a line alone is left out. */
-static bool line_is_object(const char *p, size_t len)
-{
-	json_t *j = json_parse(p, len, NULL, 0);
-	bool ok = json_is_object(j);
-
-	json_decref(j);
-	if (!ok)
-		pr_err("spool: a line of %zu bytes is no record; skipping it", len);
-	return ok;
 }
 
 uint64_t shipper_read_batch(const char *file, uint64_t off, struct buf *body, unsigned *records,
@@ -234,11 +232,10 @@ uint64_t shipper_read_batch(const char *file, uint64_t off, struct buf *body, un
 	}
 	for (char *p = chunk, *nl; p < chunk + n && (nl = memchr(p, '\n', (size_t)(chunk + n - p)));
 	     p = nl + 1) {
-		/* Acceptance markers are for recovery, not for the controller. */
-		if (nl > p && strncmp(p, MARKER_PREFIX, strlen(MARKER_PREFIX)) &&
-		    line_is_object(p, (size_t)(nl - p))) {
-			buf_puts(body, *records ? "," : "");
-			buf_append(body, p, (size_t)(nl - p));
+		/* Acceptance markers are for recovery, not for the controller. Lines go as
+		 * they are: the controller parses each alone and refuses a bad one alone. */
+		if (nl > p && !spool_line_is_marker(p, (size_t)(nl - p))) {
+			buf_append(body, p, (size_t)(nl + 1 - p));
 			(*records)++;
 		}
 		end = off + (uint64_t)(nl + 1 - chunk);
@@ -249,6 +246,57 @@ out:
 	free(chunk);
 	close(fd);
 	return end;
+}
+
+/* A line that is no JSON object (a record cut by a failed write, the next one appended
+ * to it) would make an old controller refuse its whole batch as malformed, and the
+ * shipper skip all of it: such a line alone is left out. */
+static bool line_is_object(const char *p, size_t len)
+{
+	json_t *j = json_parse(p, len, NULL, 0);
+	bool ok = json_is_object(j);
+
+	json_decref(j);
+	if (!ok)
+		pr_err("spool: a line of %zu bytes is no record; skipping it", len);
+	return ok;
+}
+
+unsigned shipper_legacy_body(struct buf *lines, struct buf *body)
+{
+	char *p = lines->data, *line;
+	unsigned n = 0;
+	size_t len;
+
+	buf_puts(body, "{\"activations\":[");
+	while ((line = json_lines_next(&p, lines->data + lines->len, &len)))
+		if (line_is_object(line, len)) {
+			buf_puts(body, n++ ? "," : "");
+			buf_append(body, line, len);
+		}
+	buf_puts(body, "]}");
+	return n;
+}
+
+static bool shipping_legacy(struct shipper *s)
+{
+	return s->legacy_until && loop_now_ms(s->loop) < s->legacy_until;
+}
+
+/* Sends a batch of lines, in the form the controller takes. */
+static bool post_batch(struct shipper *s, struct buf *lines)
+{
+	struct buf body = BUF_INIT;
+	bool sent;
+
+	if (!shipping_legacy(s))
+		return !ctlclient_post_lines(s->cc, "/internal/v1/activations", lines->data,
+					     lines->len, on_acked, s);
+	(void)shipper_legacy_body(lines, &body);
+	sent = !ctlclient_post_text(s->cc, "/internal/v1/activations", body.data, body.len,
+				    on_acked, s);
+	buf_free(&body);
+	return sent;
 }
 
 static void ship_next(struct shipper *s)
@@ -274,7 +322,6 @@ static void ship_next(struct shipper *s)
 
 		snprintf(path, sizeof(path), "%s/%s", s->dir, files[i].name);
 		acked = acked_get(s, path);
-		buf_puts(&body, "{\"activations\":[");
 		end = shipper_read_batch(path, acked, &body, &records, &size);
 		backlog += size > acked ? size - acked : 0;
 		if (end > acked && !records) {
@@ -292,12 +339,10 @@ static void ship_next(struct shipper *s)
 			}
 			continue;
 		}
-		buf_puts(&body, "]}");
 		snprintf(s->file, sizeof(s->file), "%s", path);
 		s->batch_end = end;
 		s->batch_records = records;
-		s->in_flight = !ctlclient_post_text(s->cc, "/internal/v1/activations", body.data,
-						    body.len, on_acked, s);
+		s->in_flight = post_batch(s, &body);
 		buf_free(&body);
 		if (s->in_flight)
 			break;

@@ -1,0 +1,253 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * What the store keeps of an activation record (struct activation_row), made once per
+ * record into its batch's one buffer: id, namespace, the name lists filter on, the summary
+ * a list shows, and the document (the record's own text when it came with one).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "store.h"
+
+/* The summary's fields, in the order a list shows them; end and duration only when the
+ * record has ended, with response.statusCode (statusCode of the summary). */
+enum summary_field {
+	SUM_NAMESPACE,
+	SUM_NAME,
+	SUM_VERSION,
+	SUM_PUBLISH,
+	SUM_ANNOTATIONS,
+	SUM_ACTIVATION_ID,
+	SUM_START,
+	SUM_CAUSE,
+	SUM_END,
+	SUM_DURATION,
+	_SUM_MAX,
+};
+
+static const char *const summary_keys[_SUM_MAX] = {
+	"namespace", "name",  "version", "publish", "annotations",
+	"activationId", "start", "cause", "end",	"duration",
+};
+
+/* A piece of a record's text: one member's value. */
+struct span {
+	const char *p;
+	size_t len;
+};
+
+/*
+ * The summary is made of pieces of the record's own text where it came with one, rather
+ * than of its tree dumped again (most of what a record's row cost after the parse). The
+ * text is JSON that json_parse accepted, so finding the pieces is finding boundaries only:
+ * strings with their escapes, and nesting.
+ */
+static const char *skip_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return p;
+}
+
+/* Past the string whose opening quote is at p; *escaped when it holds an escape. */
+static const char *skip_string(const char *p, const char *end, bool *escaped)
+{
+	for (p++; p < end && *p != '"'; p++)
+		if (*p == '\\') {
+			p++;
+			*escaped = true;
+		}
+	return p < end ? p + 1 : end;
+}
+
+/* To the ',' or '}' that ends the member value starting at p. */
+static const char *skip_value(const char *p, const char *end)
+{
+	size_t depth = 0;
+	bool escaped;
+
+	while (p < end) {
+		if (*p == '"') {
+			p = skip_string(p, end, &escaped);
+			continue;
+		}
+		if (!depth && (*p == ',' || *p == '}'))
+			break;
+		if (*p == '{' || *p == '[')
+			depth++;
+		else if ((*p == '}' || *p == ']') && depth)
+			depth--;
+		p++;
+	}
+	return p;
+}
+
+/* The value of each summary field among the object's members, the last one where a key
+ * is repeated (as json_parse keeps it). False when a key holds an escape: it might spell
+ * one of the fields; the tree is dumped then. */
+static bool find_summary_fields(const char *p, const char *end, struct span *found)
+{
+	memset(found, 0, _SUM_MAX * sizeof(*found));
+	p = skip_ws(p, end);
+	if (p == end || *p != '{')
+		return false;
+	for (p = skip_ws(p + 1, end); p < end && *p == '"'; p = skip_ws(p + 1, end)) {
+		const char *key = p + 1, *value, *last;
+		bool escaped = false;
+		size_t klen;
+
+		p = skip_string(p, end, &escaped);
+		if (escaped)
+			return false;
+		klen = (size_t)(p - 1 - key);
+		p = skip_ws(p, end);
+		value = skip_ws(p + 1, end); /* past the ':' */
+		p = skip_value(value, end);
+		for (last = p; last > value && strchr(" \t\n\r", last[-1]); last--)
+			;
+		for (int i = 0; i < _SUM_MAX; i++)
+			if (strlen(summary_keys[i]) == klen && !memcmp(summary_keys[i], key, klen))
+				found[i] = (struct span){ value, (size_t)(last - value) };
+		if (p == end || *p != ',')
+			break;
+	}
+	return true;
+}
+
+static int dump_to_buf(const char *text, size_t size, void *data)
+{
+	return buf_append(data, text, size) ? -1 : 0;
+}
+
+static int put_json(struct buf *b, const json_t *v)
+{
+	return json_dump_callback(v, dump_to_buf, b, JSON_DUMP_FLAGS) ? -ENOMEM : 0;
+}
+
+/* ,"key":value, the value from the text's span when there are spans, else from the tree;
+ * nothing when the record has no such member. */
+static int put_member(struct buf *b, bool *first, enum summary_field f, const struct span *spans,
+		      const json_t *doc)
+{
+	const json_t *v = spans ? NULL : json_object_get(doc, summary_keys[f]);
+	int err;
+
+	if (spans ? !spans[f].p : !v)
+		return 0;
+	err = buf_puts(b, *first ? "\"" : ",\"");
+	err = err ?: buf_puts(b, summary_keys[f]);
+	err = err ?: buf_puts(b, "\":");
+	err = err ?: (spans ? buf_append(b, spans[f].p, spans[f].len) : put_json(b, v));
+	*first = false;
+	return err;
+}
+
+/* The fields an activation list shows without docs=true, written as JSON text. */
+static int put_summary(json_t *doc, const char *text, size_t len, struct buf *b)
+{
+	struct span found[_SUM_MAX];
+	const struct span *spans = text && find_summary_fields(text, text + len, found) ? found
+										       : NULL;
+	json_int_t code = json_integer_value(json_object_get(json_object_get(doc, "response"),
+							      "statusCode"));
+	bool first = true;
+	int err = buf_append(b, "{", 1);
+
+	for (int f = SUM_NAMESPACE; f <= SUM_CAUSE && !err; f++)
+		err = put_member(b, &first, f, spans, doc);
+	if (!err && json_integer_value(json_object_get(doc, "end")) > 0) {
+		err = put_member(b, &first, SUM_END, spans, doc);
+		err = err ?: put_member(b, &first, SUM_DURATION, spans, doc);
+		/* activation_check: an integer from 0 to 3 */
+		err = err ?: buf_printf(b, ",\"statusCode\":%" JSON_INTEGER_FORMAT, code);
+	}
+	err = err ?: buf_append(b, "}", 1);
+	return err ?: buf_append(b, "", 1);
+}
+
+/* The name an activation list filters on: "action" or "pkg/action", from the binding
+ * annotation when invoked through one, otherwise from the path annotation. */
+static int put_filter_name(json_t *doc, struct buf *b)
+{
+	json_t *ann = json_object_get(doc, "annotations");
+	const char *name = json_obj_str(doc, "name") ?: "";
+	json_t *binding = json_kv_get(ann, "binding");
+	const char *path = json_string_value(json_kv_get(ann, "path"));
+	const char *slash;
+	int err;
+
+	if (json_is_string(binding) && (slash = strchr(json_string_value(binding), '/'))) {
+		err = buf_puts(b, slash + 1);
+		err = err ?: buf_append(b, "/", 1);
+		err = err ?: buf_puts(b, name);
+	} else if (path && (slash = strchr(path, '/')) && strchr(slash + 1, '/')) {
+		err = buf_puts(b, slash + 1);
+	} else {
+		err = buf_puts(b, name);
+	}
+	return err ?: buf_append(b, "", 1);
+}
+
+static int put_text(struct buf *b, const char *s)
+{
+	int err = buf_puts(b, s ?: "");
+
+	return err ?: buf_append(b, "", 1);
+}
+
+static int batch_grow(struct activation_batch *b)
+{
+	size_t cap = b->cap ? b->cap * 2 : 64;
+	struct activation_row *rows;
+
+	if (b->n < b->cap)
+		return 0;
+	rows = realloc(b->rows, cap * sizeof(*rows));
+	if (!rows)
+		return -ENOMEM;
+	b->rows = rows;
+	b->cap = cap;
+	return 0;
+}
+
+int activation_batch_add(struct activation_batch *b, json_t *doc, const char *text, size_t len)
+{
+	size_t mark = b->text.len;
+	struct activation_row *row;
+	int err = batch_grow(b);
+
+	if (err)
+		return err;
+	row = &b->rows[b->n];
+	*row = (struct activation_row){ .doc = text, .doc_len = len };
+	row->start = json_integer_value(json_object_get(doc, "start"));
+	row->id_at = b->text.len;
+	err = put_text(&b->text, json_obj_str(doc, "activationId"));
+	row->namespace_at = b->text.len;
+	err = err ?: put_text(&b->text, json_obj_str(doc, "namespace"));
+	row->filter_at = b->text.len;
+	err = err ?: put_filter_name(doc, &b->text);
+	row->summary_at = b->text.len;
+	err = err ?: put_summary(doc, text, len, &b->text);
+	row->doc_at = b->text.len;
+	if (!err && !text) {
+		err = put_json(&b->text, doc);
+		row->doc_len = b->text.len - row->doc_at;
+		err = err ?: buf_append(&b->text, "", 1);
+	}
+	if (err) {
+		b->text.len = mark; /* nothing of it */
+		return err;
+	}
+	b->n++;
+	return 0;
+}
+
+void activation_batch_free(struct activation_batch *b)
+{
+	free(b->rows);
+	buf_free(&b->text);
+	memset(b, 0, sizeof(*b));
+}
