@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* The JSON writer: what it writes is what jansson's compact dump of the same value is, for
  * every string (escapes, controls, NUL, invalid UTF-8 as U+FFFD), nesting and commas. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -90,11 +91,18 @@ static void test_nesting(void)
 	jw_arr_close(&jw);
 	jw_key(&jw, "big");
 	jw_int(&jw, 9007199254740993LL);
+	jw_key(&jw, "ints");
+	jw_arr_open(&jw);
+	jw_int(&jw, 0);
+	jw_int(&jw, LLONG_MIN);
+	jw_int(&jw, LLONG_MAX);
+	jw_arr_close(&jw);
 	jw_obj_close(&jw);
 	CHECK(!jw.err);
 	CHECK(text_is(&b, "{\"a\":[-1,true,{},[],\"s\"],\"raw\":{\"z\":[]},"
 			  "\"tree\":{\"k\":[1,{\"x\":null}],\"r\":2.5},\"members\":[1,2,3],"
-			  "\"big\":9007199254740993}"));
+			  "\"big\":9007199254740993,\"ints\":[0,-9223372036854775808,"
+			  "9223372036854775807]}"));
 	buf_free(&b);
 	json_decref(tree);
 }

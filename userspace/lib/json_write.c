@@ -29,9 +29,19 @@ void jw_init(struct json_writer *jw, struct buf *b)
 	jw->err = 0;
 }
 
-static void put(struct json_writer *jw, const void *p, size_t n)
+/* Most tokens fit in the room there is: copied without a call into buf.c (a third of a
+ * record's time went to buf_append and buf_reserve). */
+static inline void put(struct json_writer *jw, const void *p, size_t n)
 {
-	if (!jw->err && buf_append(jw->b, p, n))
+	struct buf *b = jw->b;
+
+	if (b->len + n < b->cap) {
+		memcpy(b->data + b->len, p, n);
+		b->len += n;
+		b->data[b->len] = '\0';
+		return;
+	}
+	if (!jw->err && buf_append(b, p, n))
 		jw->err = -ENOMEM;
 }
 
@@ -155,10 +165,17 @@ void jw_strn(struct json_writer *jw, const char *s, size_t len)
 void jw_int(struct json_writer *jw, long long v)
 {
 	char digits[24];
-	int n = snprintf(digits, sizeof(digits), "%lld", v);
+	char *p = digits + sizeof(digits);
+	/* Through unsigned: the most negative value has no positive counterpart. */
+	unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
 
+	do
+		*--p = (char)('0' + u % 10);
+	while ((u /= 10));
+	if (v < 0)
+		*--p = '-';
 	separate(jw);
-	put(jw, digits, (size_t)n);
+	put(jw, p, (size_t)(digits + sizeof(digits) - p));
 }
 
 void jw_bool(struct json_writer *jw, bool v)
