@@ -111,7 +111,26 @@ static const char *ann(const json_t *rec, const char *key)
 	return text;
 }
 
-/* The record's text is want, byte for byte, and the controller would take it. */
+/* The extended form written from the text is what activation_extended makes of the tree. */
+static bool extended_as_tree(struct record *r)
+{
+	json_t *ext = record_tree(r) ? activation_extended(record_tree(r)) : NULL;
+	char *want = ext ? json_dumps(ext, JSON_COMPACT) : NULL;
+	struct buf got = BUF_INIT;
+	bool same = want && !record_write_extended(r, &got) && got.len == strlen(want) &&
+		    !memcmp(got.data, want, got.len);
+
+	if (!same)
+		fprintf(stderr, "  got  %.*s\n  want %s\n", (int)got.len, got.data ?: "",
+			want ?: "");
+	buf_free(&got);
+	free(want);
+	json_decref(ext);
+	return same;
+}
+
+/* The record's text is want, byte for byte, the controller would take it, and its
+ * extended form is the API's. */
 static bool written_as(struct record *r, const char *want)
 {
 	if (r->text.len != strlen(want) || memcmp(r->text.data, want, r->text.len)) {
@@ -119,7 +138,7 @@ static bool written_as(struct record *r, const char *want)
 			r->text.data ?: "", want);
 		return false;
 	}
-	return record_tree(r) && activation_check(record_tree(r)) == NULL;
+	return record_tree(r) && activation_check(record_tree(r)) == NULL && extended_as_tree(r);
 }
 
 static bool result_is(const struct record *r, const char *want)

@@ -84,6 +84,7 @@ static void write_annotations(struct json_writer *jw, const struct record_parts 
 static void write_response(struct json_writer *jw, const struct record_parts *p,
 			   struct record *out)
 {
+	out->response_off = jw->b->len;
 	jw_obj_open(jw);
 	jw_key(jw, "statusCode");
 	jw_int(jw, p->status);
@@ -101,6 +102,9 @@ static void write_response(struct json_writer *jw, const struct record_parts *p,
 		jw_int(jw, (long long)p->size);
 	}
 	jw_obj_close(jw);
+	out->size = p->size;
+	/* The extended form drops end and duration when end is 0: only the tree knows how. */
+	out->response_len = p->end_ms ? jw->b->len - out->response_off : 0;
 }
 
 int record_write(const struct record_parts *p, struct record *out)
@@ -209,6 +213,41 @@ const json_t *record_tree(struct record *r)
 	if (!r->tree)
 		r->tree = json_parse(r->text.data, r->text.len, NULL, 0);
 	return r->tree;
+}
+
+int record_write_extended(struct record *r, struct buf *out)
+{
+	struct json_writer jw;
+	json_t *ext;
+
+	jw_init(&jw, out);
+	if (!r->response_len) {
+		ext = record_tree(r) ? activation_extended(record_tree(r)) : NULL;
+		if (!ext)
+			return -ENOMEM;
+		jw_value(&jw, ext);
+		json_decref(ext);
+		return jw.err;
+	}
+	/* The stored text with its response replaced, as activation_extended replaces it. */
+	jw_raw(&jw, r->text.data, r->response_off);
+	jw_obj_open(&jw);
+	jw_key(&jw, "result");
+	jw_raw(&jw, r->text.data + r->result_off, r->result_len);
+	if (r->size) {
+		jw_key(&jw, "size");
+		jw_int(&jw, (long long)r->size);
+	}
+	jw_key(&jw, "status");
+	jw_str(&jw, activation_status_text(r->status));
+	jw_key(&jw, "success");
+	jw_bool(&jw, r->status == ACTIVATION_SUCCESS);
+	jw_obj_close(&jw);
+	/* What follows the response, as it is (a comma first: raw, not a token). */
+	if (!jw.err && buf_append(out, r->text.data + r->response_off + r->response_len,
+				  r->text.len - r->response_off - r->response_len))
+		jw.err = -ENOMEM;
+	return jw.err;
 }
 
 int record_interrupted(const struct action_entry *a, const struct identity *who,

@@ -25,6 +25,9 @@ struct record {
 	int status;                  /* response.statusCode */
 	uint64_t duration_ms;
 	size_t result_off, result_len; /* response.result's JSON within text */
+	/* Where the response object lies in text, and its size member (0: none); response_len
+	 * 0: not known (a record from a tree). */
+	size_t response_off, response_len, size;
 	json_t *result;              /* its tree: kept when one was at hand, else parsed */
 	json_t *tree;                /* the whole record, parsed when asked for */
 };
@@ -60,6 +63,9 @@ void record_clear(struct record *r);
 const json_t *record_result(struct record *r);
 /* The whole record's tree, parsed on first use; NULL when out of memory. Owned by r. */
 const json_t *record_tree(struct record *r);
+/* Appends the record in the API's extended form (activation_extended) to out, from its
+ * text where it can: no tree. 0 or a negative errno. */
+int record_write_extended(struct record *r, struct buf *out);
 
 /* The record of a finished primitive activation. */
 int record_of_invocation(const struct invocation *inv, struct record *out);

@@ -46,6 +46,7 @@ void reply_activation(struct http_request *req, const char *tid, struct record *
 {
 	const char *result = record->text.data + record->result_off;
 	size_t len = record->result_len;
+	struct buf extended = BUF_INIT;
 	int code = record->status;
 	int status = code == ACTIVATION_SUCCESS ? 200 : code == ACTIVATION_WHISK_ERROR ? 500 : 502;
 
@@ -55,10 +56,15 @@ void reply_activation(struct http_request *req, const char *tid, struct record *
 		return;
 	}
 	/* The result alone is the record's text of it, as it is: the common, fast case. */
-	if (result_only || result[0] == '[')
+	if (result_only || result[0] == '[') {
 		reply_json_text(req, tid, status, result, len);
+		return;
+	}
+	if (record_write_extended(record, &extended))
+		reply_error(req, tid, 500, "The node is out of memory.");
 	else
-		reply_json(req, tid, status, activation_extended(record_tree(record)));
+		reply_json_text(req, tid, status, extended.data, extended.len);
+	buf_free(&extended);
 }
 
 static void reply_accepted(struct invoke_req *ir, const char *id)
