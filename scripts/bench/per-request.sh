@@ -11,6 +11,8 @@
 # comparison). STRACE=1 adds a per-call breakdown (strace -f -c, 2,000 requests: slow, and
 # periodic work of the manager thread weighs more there); PROFILE=1 a perf record per target
 # in /tmp/xwhisk-per-request.TARGET.perf.data. XWHISK_BIN: the build to measure. Needs root.
+# Instructions per request (user+kernel) are shown where the machine has a PMU (not in
+# most VMs: "n/a"); they move even less with load than CPU time.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 export XWHISK_PREWARM=
@@ -57,13 +59,17 @@ run() { # run NAME METHOD URL BODY [PIDS]
 	# warm up
 	WRK_N=500 WRK_AUTH=$auth64 WRK_METHOD=$m WRK_BODY=$body wrk -t1 -c$C -d30s -s "$top/scripts/bench/count.lua" "$url" >/dev/null
 	wait_records_shipped
-	out=$(perf stat -x, -e task-clock,raw_syscalls:sys_enter,context-switches -p "$pids" -- env WRK_N=$N WRK_AUTH=$auth64 WRK_METHOD=$m WRK_BODY=$body \
+	out=$(perf stat -x, -e task-clock,raw_syscalls:sys_enter,context-switches,instructions:u,instructions:k -p "$pids" -- env WRK_N=$N WRK_AUTH=$auth64 WRK_METHOD=$m WRK_BODY=$body \
 		wrk -t1 -c$C -d60s -s "$top/scripts/bench/count.lua" "$url" 2>"$bench_tmp/perf.err" | tail -1)
 	local ms; ms=$(awk -F, '/task-clock/ {print $1}' "$bench_tmp/perf.err")
 	local reqs; reqs=$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])')
 	local sc; sc=$(awk -F, '/raw_syscalls/ {print $1}' "$bench_tmp/perf.err")
 	local cs; cs=$(awk -F, '/context-switches/ {print $1}' "$bench_tmp/perf.err")
-	echo "$name c=$C: $reqs req, CPU $(python3 -c "print(round($ms*1000/$reqs,1))") us/req, syscalls $(python3 -c "print(round($sc/$reqs,2))")/req, switches $(python3 -c "print(round($cs/$reqs,2))")/req (p50 $(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["p50_us"])') us)"
+	local iu ik insns=n/a
+	iu=$(awk -F, '/instructions:u/ {print $1}' "$bench_tmp/perf.err")
+	ik=$(awk -F, '/instructions:k/ {print $1}' "$bench_tmp/perf.err")
+	[[ $iu =~ ^[0-9]+$ && $ik =~ ^[0-9]+$ ]] && insns="$((iu / reqs))u+$((ik / reqs))k"
+	echo "$name c=$C: $reqs req, CPU $(python3 -c "print(round($ms*1000/$reqs,1))") us/req, syscalls $(python3 -c "print(round($sc/$reqs,2))")/req, switches $(python3 -c "print(round($cs/$reqs,2))")/req, instructions $insns/req (p50 $(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["p50_us"])') us)"
 	wait_records_shipped
 	if [ -n "${PROFILE:-}" ]; then
 		perf record -F 4999 --call-graph dwarf,16384 -o "/tmp/xwhisk-per-request.$name.perf.data" -p "$pids" -- env WRK_N=$N WRK_AUTH=$auth64 WRK_METHOD=$m WRK_BODY=$body \

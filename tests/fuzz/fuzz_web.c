@@ -64,7 +64,7 @@ static void answer(const char *data, size_t size)
 	for (size_t i = 0; rec && i < sizeof(exts) / sizeof(exts[0]); i++) {
 		struct web_response r = { 0 };
 
-		web_response_build(rec, exts[i], &r);
+		web_response_build(0, result, exts[i], &r);
 		if (r.len && !r.body)
 			fail("a response body of some length but no bytes", NULL);
 		web_response_clear(&r);

@@ -182,16 +182,14 @@ static int fail_cold_start(const struct action_entry *e, int status, const char 
 static unsigned heard_records, heard_accepted;
 static char heard_status[8];
 
-static void listener(const json_t *record, void *data)
+static void listener(struct record *record, void *data)
 {
 	if (!record) {
 		heard_accepted++;
 		return;
 	}
 	heard_records++;
-	snprintf(heard_status, sizeof(heard_status), "%lld",
-		 (long long)json_integer_value(
-			 json_object_get(json_object_get(record, "response"), "statusCode")));
+	snprintf(heard_status, sizeof(heard_status), "%d", record->status);
 }
 
 /* A cold activation waits in the action's queue (queue_max 1); the next one is refused

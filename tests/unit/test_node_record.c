@@ -1,24 +1,103 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Records of this node's activations: OpenWhisk's stored form, as the controller accepts it. */
+/* Records of this node's activations: OpenWhisk's stored form, as the controller accepts it,
+ * written by json_write.h byte for byte as the jansson trees they replaced were dumped (the
+ * expected texts are those trees' dumps, taken before the change). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "activation.h"
 #include "json.h"
+#include "node/activation/cached_result.h"
+#include "node/activation/invocation.h"
 #include "node/activation/record.h"
 #include "test.h"
 
-static struct action_entry *action(void)
-{
-	json_t *doc = json_loads("{\"docid\":\"alice/pkg/hello\",\"path\":\"alice/pkg\","
-				 "\"name\":\"hello\",\"version\":\"0.0.3\",\"revision\":3,"
-				 "\"exec\":{\"kind\":\"nodejs:20\"},"
-				 "\"limits\":{\"timeout\":5000,\"memory\":128,\"logs\":10}}",
-				 0, NULL);
-	struct action_entry *e = action_entry_new("alice", "/alice/pkg/hello", doc);
+/* What the old tree-built records were, for the same activations. */
+static const char WARM[] =
+		"{\"namespace\":\"bob\",\"name\":\"hello\",\"subject\":\"bob\",\"activationId\":\""
+		"00000000000000000000000000000007\",\"start\":1004,\"end\":1010,\"duration\":6,\"r"
+		"esponse\":{\"statusCode\":0,\"result\":{\"n\":1},\"size\":7},\"logs\":[],\"annota"
+		"tions\":[{\"key\":\"path\",\"value\":\"alice/pkg/hello\"},{\"key\":\"kind\",\"val"
+		"ue\":\"nodejs:20\"},{\"key\":\"limits\",\"value\":{\"timeout\":5000,\"memory\":12"
+		"8,\"logs\":10}},{\"key\":\"timeout\",\"value\":false},{\"key\":\"waitTime\",\"val"
+		"ue\":4}],\"version\":\"0.0.3\",\"publish\":false}";
+static const char COLD_COMPONENT[] =
+		"{\"namespace\":\"bob\",\"name\":\"hello\",\"subject\":\"bob\",\"activationId\":\""
+		"00000000000000000000000000000007\",\"start\":1001,\"end\":1010,\"duration\":9,\"r"
+		"esponse\":{\"statusCode\":0,\"result\":{\"n\":1},\"size\":7},\"logs\":[\"2026-12-"
+		"03T00:00:00Z stdout: hi\",\"tab\\there \\\"q\\\"\"],\"annotations\":[{\"key\":\"p"
+		"ath\",\"value\":\"alice/pkg/hello\"},{\"key\":\"kind\",\"value\":\"nodejs:20\"},{"
+		"\"key\":\"limits\",\"value\":{\"timeout\":5000,\"memory\":128,\"logs\":10}},{\"ke"
+		"y\":\"timeout\",\"value\":true},{\"key\":\"waitTime\",\"value\":1},{\"key\":\"ini"
+		"tTime\",\"value\":3},{\"key\":\"causedBy\",\"value\":\"sequence\"}],\"version\":\""
+		"0.0.3\",\"publish\":false,\"cause\":\"00000000000000000000000000000009\"}";
+static const char ERROR[] =
+		"{\"namespace\":\"bob\",\"name\":\"hello\",\"subject\":\"bob\",\"activationId\":\""
+		"00000000000000000000000000000007\",\"start\":1004,\"end\":1010,\"duration\":6,\"r"
+		"esponse\":{\"statusCode\":2,\"result\":{\"error\":\"bad \xef""\xbf""\xbd""\\u0001"
+		" \\\"q\\\" \\\\ \xc3""\xa9"" \\u0000 end\"}},\"logs\":[],\"annotations\":[{\"key\""
+		":\"path\",\"value\":\"alice/pkg/hello\"},{\"key\":\"kind\",\"value\":\"nodejs:20\""
+		"},{\"key\":\"limits\",\"value\":{}},{\"key\":\"binding\",\"value\":\"carol/shared"
+		"\"},{\"key\":\"timeout\",\"value\":false},{\"key\":\"waitTime\",\"value\":4}],\"v"
+		"ersion\":\"0.0.3\",\"publish\":false}";
+static const char NO_RESULT[] =
+		"{\"namespace\":\"bob\",\"name\":\"hello\",\"subject\":\"bob\",\"activationId\":\""
+		"00000000000000000000000000000007\",\"start\":1004,\"end\":1010,\"duration\":6,\"r"
+		"esponse\":{\"statusCode\":2,\"result\":{}},\"logs\":[],\"annotations\":[{\"key\":"
+		"\"path\",\"value\":\"alice/pkg/hello\"},{\"key\":\"kind\",\"value\":\"nodejs:20\""
+		"},{\"key\":\"limits\",\"value\":{}},{\"key\":\"binding\",\"value\":\"carol/shared"
+		"\"},{\"key\":\"timeout\",\"value\":false},{\"key\":\"waitTime\",\"value\":4}],\"v"
+		"ersion\":\"0.0.3\",\"publish\":false}";
+static const char INTERRUPTED_SEQUENCE[] =
+		"{\"namespace\":\"carol\",\"name\":\"hello\",\"subject\":\"carol\",\"activationId\""
+		":\"0123456789abcdef0123456789abcdef\",\"start\":5000,\"end\":5000,\"duration\":0,"
+		"\"response\":{\"statusCode\":3,\"result\":{\"error\":\"The activation was interru"
+		"pted: its node stopped before it ended.\"}},\"logs\":[],\"annotations\":[{\"key\""
+		":\"path\",\"value\":\"alice/pkg/hello\"},{\"key\":\"kind\",\"value\":\"sequence\""
+		"},{\"key\":\"limits\",\"value\":{\"timeout\":5000,\"memory\":128,\"logs\":10}}],\""
+		"version\":\"0.0.3\",\"publish\":false}";
+static const char INTERRUPTED[] =
+		"{\"namespace\":\"carol\",\"name\":\"hello\",\"subject\":\"carol\",\"activationId\""
+		":\"0123456789abcdef0123456789abcdef\",\"start\":5000,\"end\":5000,\"duration\":0,"
+		"\"response\":{\"statusCode\":3,\"result\":{\"error\":\"The activation was interru"
+		"pted: its node stopped before it ended.\"}},\"logs\":[],\"annotations\":[{\"key\""
+		":\"path\",\"value\":\"alice/pkg/hello\"},{\"key\":\"kind\",\"value\":\"nodejs:20\""
+		"},{\"key\":\"limits\",\"value\":{}},{\"key\":\"binding\",\"value\":\"carol/shared"
+		"\"}],\"version\":\"0.0.3\",\"publish\":false}";
+static const char CACHED[] =
+		"{\"namespace\":\"carol\",\"name\":\"hello\",\"subject\":\"carol\",\"activationId\""
+		":\"0123456789abcdef0123456789abcdef\",\"start\":1000,\"end\":1002,\"duration\":2,"
+		"\"response\":{\"statusCode\":0,\"result\":{\"a\":[1,2.5,\"x\"],\"b\":null}},\"log"
+		"s\":[],\"annotations\":[{\"key\":\"path\",\"value\":\"alice/pkg/hello\"},{\"key\""
+		":\"kind\",\"value\":\"nodejs:20\"},{\"key\":\"limits\",\"value\":{\"timeout\":500"
+		"0,\"memory\":128,\"logs\":10}},{\"key\":\"timeout\",\"value\":false},{\"key\":\"w"
+		"aitTime\",\"value\":0},{\"key\":\"cached\",\"value\":true}],\"version\":\"0.0.3\""
+		",\"publish\":false}";
 
+static struct action_entry *action(const char *extra)
+{
+	char text[1024];
+	json_t *doc;
+	struct action_entry *e;
+
+	snprintf(text, sizeof(text),
+		 "{\"docid\":\"alice/pkg/hello\",\"path\":\"alice/pkg\",\"name\":\"hello\","
+		 "\"version\":\"0.0.3\",\"revision\":3,\"exec\":{\"kind\":\"nodejs:20\"}%s}",
+		 extra);
+	doc = json_loads(text, 0, NULL);
+	e = action_entry_new("alice", "/alice/pkg/hello", doc);
 	json_decref(doc);
 	return e;
+}
+
+static struct action_entry *limited(void)
+{
+	return action(",\"limits\":{\"timeout\":5000,\"memory\":128,\"logs\":10}");
+}
+
+static struct action_entry *bound(void)
+{
+	return action(",\"binding\":\"carol/shared\"");
 }
 
 static const char *ann(const json_t *rec, const char *key)
@@ -30,6 +109,42 @@ static const char *ann(const json_t *rec, const char *key)
 	snprintf(text, sizeof(text), "%s", d ? d : "(none)");
 	free(d);
 	return text;
+}
+
+/* The extended form written from the text is what activation_extended makes of the tree. */
+static bool extended_as_tree(struct record *r)
+{
+	json_t *ext = record_tree(r) ? activation_extended(record_tree(r)) : NULL;
+	char *want = ext ? json_dumps(ext, JSON_COMPACT) : NULL;
+	struct buf got = BUF_INIT;
+	bool same = want && !record_write_extended(r, &got) && got.len == strlen(want) &&
+		    !memcmp(got.data, want, got.len);
+
+	if (!same)
+		fprintf(stderr, "  got  %.*s\n  want %s\n", (int)got.len, got.data ?: "",
+			want ?: "");
+	buf_free(&got);
+	free(want);
+	json_decref(ext);
+	return same;
+}
+
+/* The record's text is want, byte for byte, the controller would take it, and its
+ * extended form is the API's. */
+static bool written_as(struct record *r, const char *want)
+{
+	if (r->text.len != strlen(want) || memcmp(r->text.data, want, r->text.len)) {
+		fprintf(stderr, "  got  %.*s\n  want %s\n", (int)r->text.len,
+			r->text.data ?: "", want);
+		return false;
+	}
+	return record_tree(r) && activation_check(record_tree(r)) == NULL && extended_as_tree(r);
+}
+
+static bool result_is(const struct record *r, const char *want)
+{
+	return r->result_len == strlen(want) &&
+	       !memcmp(r->text.data + r->result_off, want, r->result_len);
 }
 
 static void invocation_init(struct invocation *inv, struct action_entry *a)
@@ -48,26 +163,25 @@ static void invocation_init(struct invocation *inv, struct action_entry *a)
 
 static void test_warm(void)
 {
-	struct action_entry *a = action();
+	struct action_entry *a = limited();
 	struct invocation inv;
-	json_t *rec;
+	struct record rec = { 0 };
+	const json_t *tree;
 
 	ASSERT(a);
 	invocation_init(&inv, a);
-	rec = record_of_invocation(&inv);
-	CHECK(activation_check(rec) == NULL);
-	CHECK_STR(json_obj_str(rec, "namespace"), "bob"); /* the caller's, not the owner's */
-	CHECK_STR(json_obj_str(rec, "name"), "hello");
-	CHECK(json_integer_value(json_object_get(rec, "start")) == 1004);
-	CHECK(json_integer_value(json_object_get(rec, "duration")) == 6);
-	CHECK(json_integer_value(json_object_get(json_object_get(rec, "response"), "size")) == 7);
-	CHECK_STR(ann(rec, "path"), "\"alice/pkg/hello\"");
-	CHECK_STR(ann(rec, "kind"), "\"nodejs:20\"");
-	CHECK_STR(ann(rec, "waitTime"), "4");
-	CHECK_STR(ann(rec, "timeout"), "false");
-	CHECK_STR(ann(rec, "initTime"), "(none)");
-	CHECK(!json_object_get(rec, "cause"));
-	json_decref(rec);
+	CHECK(record_of_invocation(&inv, &rec) == 0);
+	CHECK(written_as(&rec, WARM));
+	tree = record_tree(&rec);
+	CHECK_STR(json_obj_str(tree, "namespace"), "bob"); /* the caller's, not the owner's */
+	CHECK_STR(ann(tree, "waitTime"), "4");
+	CHECK_STR(ann(tree, "initTime"), "(none)");
+	/* What listeners read without a tree. */
+	CHECK_STR(rec.activation_id, inv.activation_id);
+	CHECK(rec.status == ACTIVATION_SUCCESS && rec.duration_ms == 6);
+	CHECK(result_is(&rec, "{\"n\":1}"));
+	CHECK(json_integer_value(json_object_get(record_result(&rec), "n")) == 1);
+	record_clear(&rec);
 	json_decref(inv.result);
 	action_entry_unref(a);
 }
@@ -75,54 +189,118 @@ static void test_warm(void)
 /* A cold start begins with /init (OpenWhisk's count); waitTime is what came before it. */
 static void test_cold_component(void)
 {
-	struct action_entry *a = action();
+	struct action_entry *a = limited();
 	struct invocation inv;
-	json_t *rec;
+	struct record rec = { 0 };
 
 	ASSERT(a);
 	invocation_init(&inv, a);
+	inv.logs = json_pack("[s,s]", "2026-12-03T00:00:00Z stdout: hi", "tab\there \"q\"");
 	inv.cold = true;
 	inv.init_ms = 3;
 	inv.timed_out = true;
 	inv.sequence_component = true;
 	snprintf(inv.cause, sizeof(inv.cause), "%032x", 9);
-	rec = record_of_invocation(&inv);
-	CHECK(activation_check(rec) == NULL);
-	CHECK(json_integer_value(json_object_get(rec, "start")) == 1001);
-	CHECK(json_integer_value(json_object_get(rec, "duration")) == 9);
-	CHECK_STR(ann(rec, "initTime"), "3");
-	CHECK_STR(ann(rec, "waitTime"), "1");
-	CHECK_STR(ann(rec, "timeout"), "true");
-	CHECK_STR(ann(rec, "causedBy"), "\"sequence\"");
-	CHECK_STR(json_obj_str(rec, "cause"), inv.cause);
-	json_decref(rec);
+	CHECK(record_of_invocation(&inv, &rec) == 0);
+	CHECK(written_as(&rec, COLD_COMPONENT));
+	CHECK_STR(ann(record_tree(&rec), "initTime"), "3");
+	CHECK(rec.duration_ms == 9);
+	record_clear(&rec);
+	json_decref(inv.logs);
 	json_decref(inv.result);
+	action_entry_unref(a);
+}
+
+/* An error quoting what an action answered: invalid UTF-8, controls, NUL; a binding. */
+static void test_error(void)
+{
+	struct action_entry *a = bound();
+	struct invocation inv;
+	struct record rec = { 0 };
+
+	ASSERT(a);
+	invocation_init(&inv, a);
+	json_decref(inv.result);
+	inv.status = ACTIVATION_DEVELOPER_ERROR;
+	inv.result = record_error_n("bad \xff\x01 \"q\" \\ \xc3\xa9 \x00 end", 21);
+	inv.result_size = 0;
+	CHECK(record_of_invocation(&inv, &rec) == 0);
+	CHECK(written_as(&rec, ERROR));
+	json_decref(inv.result);
+	inv.result = NULL;
+	CHECK(record_of_invocation(&inv, &rec) == 0);
+	CHECK(written_as(&rec, NO_RESULT));
+	CHECK(result_is(&rec, "{}"));
+	record_clear(&rec);
 	action_entry_unref(a);
 }
 
 static void test_interrupted(void)
 {
-	struct action_entry *a = action();
+	struct action_entry *a = limited(), *b = bound();
 	struct identity who = { .ns = "carol" };
-	json_t *rec;
+	struct record rec = { 0 };
 
-	ASSERT(a);
-	rec = record_interrupted(a, &who, "0123456789abcdef0123456789abcdef", 5000, "sequence");
-	CHECK(activation_check(rec) == NULL);
-	CHECK(json_integer_value(json_object_get(json_object_get(rec, "response"),
-						 "statusCode")) == ACTIVATION_WHISK_ERROR);
-	CHECK_STR(ann(rec, "kind"), "\"sequence\"");
-	CHECK(strstr(json_obj_str(json_object_get(json_object_get(rec, "response"), "result"),
-				  "error") ?: "",
-		     "interrupted") != NULL);
-	json_decref(rec);
+	ASSERT(a && b);
+	CHECK(record_interrupted(a, &who, "0123456789abcdef0123456789abcdef", 5000, "sequence",
+				 &rec) == 0);
+	CHECK(written_as(&rec, INTERRUPTED_SEQUENCE));
+	CHECK(rec.status == ACTIVATION_WHISK_ERROR);
+	CHECK(record_interrupted(b, &who, "0123456789abcdef0123456789abcdef", 5000, NULL,
+				 &rec) == 0);
+	CHECK(written_as(&rec, INTERRUPTED));
+	record_clear(&rec);
 	action_entry_unref(a);
+	action_entry_unref(b);
+}
+
+/* A hit: the result as the cache keeps it (text, no tree) or as a tree; the same record. */
+static void test_cached(void)
+{
+	static const char kept[] = "{\"a\":[1,2.5,\"x\"],\"b\":null}";
+	struct action_entry *a = limited();
+	struct identity who = { .ns = "carol" };
+	struct record rec = { 0 };
+	json_t *tree = json_loads(kept, 0, NULL);
+
+	ASSERT(a && tree);
+	CHECK(cached_result_record(a, &who, "0123456789abcdef0123456789abcdef", 0, NULL, kept,
+				   strlen(kept), 1000, 1002, &rec) == 0);
+	CHECK(written_as(&rec, CACHED));
+	CHECK(result_is(&rec, kept) && !rec.result);
+	CHECK(json_is_array(json_object_get(record_result(&rec), "a")));
+	CHECK(cached_result_record(a, &who, "0123456789abcdef0123456789abcdef", 0, tree, NULL, 0,
+				   1000, 1002, &rec) == 0);
+	CHECK(written_as(&rec, CACHED));
+	CHECK_STR(ann(record_tree(&rec), "cached"), "true");
+	record_clear(&rec);
+	json_decref(tree);
+	action_entry_unref(a);
+}
+
+/* A record built as a tree (a sequence's, a trigger's) keeps its form and its fields. */
+static void test_from_tree(void)
+{
+	json_t *tree = json_loads(COLD_COMPONENT, 0, NULL);
+	struct record rec = { 0 };
+
+	ASSERT(tree);
+	CHECK(record_from_tree(tree, &rec) == 0);
+	CHECK(written_as(&rec, COLD_COMPONENT));
+	CHECK_STR(rec.activation_id, "00000000000000000000000000000007");
+	CHECK(rec.duration_ms == 9 && rec.status == 0);
+	CHECK(result_is(&rec, "{\"n\":1}"));
+	record_clear(&rec);
+	json_decref(tree);
 }
 
 int main(void)
 {
 	RUN(test_warm);
 	RUN(test_cold_component);
+	RUN(test_error);
 	RUN(test_interrupted);
+	RUN(test_cached);
+	RUN(test_from_tree);
 	TEST_EXIT();
 }

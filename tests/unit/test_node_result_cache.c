@@ -290,11 +290,14 @@ static void test_hit_record(void)
 {
 	struct action_entry *a = action(1);
 	struct identity who = { .ns_idx = 1, .ns = "t" };
-	json_t *result = json_pack("{s:b}", "valid", 1), *rec;
+	json_t *result = json_pack("{s:b}", "valid", 1);
+	struct record r = { 0 };
+	const json_t *rec;
 
 	ASSERT(a);
-	rec = cached_result_record(a, &who, "0123456789abcdef0123456789abcdef", 0, result, 1000,
-				   1002);
+	ASSERT(cached_result_record(a, &who, "0123456789abcdef0123456789abcdef", 0, result, NULL,
+				    0, 1000, 1002, &r) == 0);
+	rec = record_tree(&r);
 	ASSERT(rec);
 	CHECK(json_integer_value(json_object_get(rec, "duration")) == 2);
 	CHECK(json_array_size(json_object_get(rec, "logs")) == 0);
@@ -303,7 +306,7 @@ static void test_hit_record(void)
 		json_object_get(json_object_get(rec, "response"), "result"), "valid")));
 	CHECK_STR(json_string_value(json_kv_get(json_object_get(rec, "annotations"), "path")),
 		  "t/a");
-	json_decref(rec);
+	record_clear(&r);
 	json_decref(result);
 	action_entry_unref(a);
 }

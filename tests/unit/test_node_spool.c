@@ -309,6 +309,36 @@ static void test_batch(void)
 	json_decref(rec);
 }
 
+#define LOST "0123456789abcdef0123456789abcdef"
+#define DONE "fedcba9876543210fedcba9876543210"
+
+/* Acceptance markers written with the fallback's text: after a restart, the marker whose
+ * activation never got its record has its fallback written, byte for byte; the other not. */
+static void test_accept_recovered(void)
+{
+	static const char lost[] = "{\"activationId\":\"" LOST "\",\"namespace\":\"guest\"}";
+	static const char done[] = "{\"activationId\":\"" DONE "\",\"namespace\":\"guest\"}";
+	struct spool_writer *w = NULL;
+	char sub[96], cmd[256], line[256] = "";
+	FILE *f;
+
+	snprintf(sub, sizeof(sub), "%s/accept", dir);
+	ASSERT(spool_writer_open(sub, 0, &w) == 0);
+	CHECK(spool_accept(w, LOST, lost, strlen(lost)) == 0);
+	CHECK(spool_accept(w, DONE, "{}", 2) == 0);
+	CHECK(spool_add_text(w, done, strlen(done)) == 0);
+	CHECK(spool_flush(w) == 0);
+	spool_writer_close(w);
+	CHECK(spool_recover(sub, 9) >= 0);
+	snprintf(cmd, sizeof(cmd), "cat %s/w9-*.ndjson", sub);
+	f = popen(cmd, "r");
+	ASSERT(f);
+	CHECK(fgets(line, sizeof(line), f) && !strncmp(line, lost, strlen(lost)) &&
+	      !strcmp(line + strlen(lost), "\n"));
+	CHECK(!fgets(line, sizeof(line), f)); /* DONE has its record */
+	pclose(f);
+}
+
 int main(void)
 {
 	char cmd[128];
@@ -321,6 +351,7 @@ int main(void)
 	RUN(test_ship_lines_and_old_form);
 	RUN(test_cut_record_removed);
 	RUN(test_batch);
+	RUN(test_accept_recovered);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	(void)!system(cmd);
 	TEST_EXIT();

@@ -20,7 +20,8 @@ static void build(int code, const char *result, enum web_ext ext, struct web_res
 {
 	json_t *rec = record(code, result);
 
-	web_response_build(rec, ext, out);
+	web_response_build(code, json_object_get(json_object_get(rec, "response"), "result"), ext,
+			   out);
 	json_decref(rec);
 }
 

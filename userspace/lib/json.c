@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "json_write.h"
 
 json_t *json_parse(const char *s, size_t len, char *err, size_t errlen)
 {
@@ -13,25 +14,6 @@ json_t *json_parse(const char *s, size_t len, char *err, size_t errlen)
 	if (!j && err)
 		snprintf(err, errlen, "%s at line %d column %d", je.text, je.line, je.column);
 	return j;
-}
-
-/* The length of the valid UTF-8 sequence at s (at most n bytes), 0 when none starts there:
- * no overlong forms, no surrogates, nothing above U+10FFFF. */
-static size_t utf8_sequence(const unsigned char *s, size_t n)
-{
-	size_t len = s[0] < 0x80 ? 1 : s[0] >= 0xc2 && s[0] <= 0xdf ? 2
-				     : s[0] >= 0xe0 && s[0] <= 0xef ? 3
-				     : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : 0;
-
-	if (!len || len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0) ||
-	    (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))
-		return 0;
-	return len;
 }
 
 json_t *json_string_lossy(const char *s, size_t len)

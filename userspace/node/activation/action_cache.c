@@ -10,6 +10,7 @@
 #include "digest.h"
 #include "node/activation/action_cache.h"
 #include "json.h"
+#include "json_write.h"
 #include "log.h"
 #include "util.h"
 
@@ -63,6 +64,7 @@ void action_entry_unref(struct action_entry *e)
 	json_decref(e->init_env);
 	free(e->key);
 	free(e->subject);
+	free(e->record_annotations);
 	free(e);
 }
 
@@ -109,6 +111,53 @@ static void split_parameters(struct action_entry *e, json_t *params)
 			json_object_set(e->run_params, key, v ? v : json_null());
 		}
 	}
+}
+
+static void write_string_annotation(struct json_writer *jw, const char *key, const char *value)
+{
+	jw_obj_open(jw);
+	jw_key(jw, "key");
+	jw_str(jw, key);
+	jw_key(jw, "value");
+	jw_str(jw, value);
+	jw_obj_close(jw);
+}
+
+void action_entry_write_annotations(const struct action_entry *e, const char *kind,
+				    struct json_writer *jw)
+{
+	json_t *limits = json_object_get(e->doc, "limits");
+
+	write_string_annotation(jw, "path", e->fqn + 1);
+	write_string_annotation(jw, "kind", kind);
+	jw_obj_open(jw);
+	jw_key(jw, "key");
+	jw_str(jw, "limits");
+	jw_key(jw, "value");
+	if (limits)
+		jw_value(jw, limits);
+	else
+		jw_raw(jw, "{}", 2);
+	jw_obj_close(jw);
+	if (e->binding)
+		write_string_annotation(jw, "binding", e->binding);
+}
+
+/* The record annotations' text, without the array's brackets. */
+static int precompute_annotations(struct action_entry *e)
+{
+	struct buf b = BUF_INIT;
+	struct json_writer jw;
+
+	jw_init(&jw, &b);
+	action_entry_write_annotations(e, e->kind, &jw);
+	if (jw.err) {
+		buf_free(&b);
+		return jw.err;
+	}
+	e->record_annotations_len = b.len;
+	e->record_annotations = buf_steal(&b);
+	return e->record_annotations ? 0 : -ENOMEM;
 }
 
 static struct action_entry *entry_build(const char *subject, const char *name, json_t *doc)
@@ -164,7 +213,8 @@ static struct action_entry *entry_build(const char *subject, const char *name, j
 	e->final_params = json_truthy(json_kv_get(anns, "final"));
 	e->require_whisk_auth = json_kv_get(anns, "require-whisk-auth");
 	split_parameters(e, json_object_get(doc, "parameters"));
-	if (asprintf(&idsrc, "%s|%s@%lld", subject, e->docid, (long long)e->revision) < 0 ||
+	if (precompute_annotations(e) ||
+	    asprintf(&idsrc, "%s|%s@%lld", subject, e->docid, (long long)e->revision) < 0 ||
 	    sha256_digest(idsrc, strlen(idsrc), digest)) {
 		free(idsrc);
 		action_entry_unref(e);

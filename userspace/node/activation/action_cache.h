@@ -35,6 +35,10 @@ struct action_entry {
 	json_t *run_params;         /* parameters without init ones: the /run value base */
 	json_t *init_env;           /* init parameters as strings */
 	json_t *components;         /* for sequences */
+	/* The annotations every record of it carries (path, kind, limits, binding), as JSON
+	 * members without their brackets: written once, not per activation. */
+	char *record_annotations;
+	size_t record_annotations_len;
 	/* Learnt while it runs (any worker, relaxed atomics): whether a waiting activation
 	 * is served sooner by a busy sandbox freeing up or by a new one. */
 	uint32_t run_us;            /* a /run's duration, moving average (0: not known yet) */
@@ -67,6 +71,11 @@ void action_cache_invalidate(struct action_cache *c, const char *docid);
  * documents goes at the same moment (the response cache). One listener. */
 typedef void (*action_cache_dropped)(const char *docid, void *data);
 void action_cache_on_invalidate(struct action_cache *c, action_cache_dropped fn, void *data);
+struct json_writer;
+/* Writes the annotations every record of e carries into an open array, with kind as the
+ * kind annotation (a record may say "sequence" of what has none). */
+void action_entry_write_annotations(const struct action_entry *e, const char *kind,
+				    struct json_writer *jw);
 void action_entry_ref(struct action_entry *e);
 void action_entry_unref(struct action_entry *e);
 

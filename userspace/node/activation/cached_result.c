@@ -39,20 +39,23 @@ unsigned cached_result_take_ttl(json_t *result)
 	return s > CACHED_TTL_MAX_S ? CACHED_TTL_MAX_S : (unsigned)s;
 }
 
-json_t *cached_result_record(const struct action_entry *a, const struct identity *who,
-			     const char *activation_id, int status, const json_t *result,
-			     uint64_t start_ms, uint64_t end_ms)
+int cached_result_record(const struct action_entry *a, const struct identity *who,
+			 const char *activation_id, int status, const json_t *result,
+			 const char *result_json, size_t result_len, uint64_t start_ms,
+			 uint64_t end_ms, struct record *out)
 {
-	json_t *anns = record_base_annotations(a);
-
-	json_array_append_new(anns, json_pack("{s:s,s:b}", "key", "timeout", "value", 0));
-	json_array_append_new(anns, json_pack("{s:s,s:I}", "key", "waitTime", "value",
-					      (json_int_t)0));
-	json_array_append_new(anns, json_pack("{s:s,s:b}", "key", "cached", "value", 1));
-	return json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:{s:i,s:O},s:[],s:o,s:s,s:b}",
-			 "namespace", who->ns, "name", a->name, "subject", who->ns,
-			 "activationId", activation_id, "start", (json_int_t)start_ms, "end",
-			 (json_int_t)end_ms, "duration", (json_int_t)(end_ms - start_ms),
-			 "response", "statusCode", status, "result", result, "logs",
-			 "annotations", anns, "version", a->version, "publish", false);
+	return record_write(&(struct record_parts){
+				    .action = a,
+				    .ns = who->ns,
+				    .activation_id = activation_id,
+				    .start_ms = start_ms,
+				    .end_ms = end_ms,
+				    .status = status,
+				    .result = result,
+				    .result_json = result_json,
+				    .result_json_len = result_len,
+				    .timing = true,
+				    .cached = true,
+			    },
+			    out);
 }

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "node/activation/action_cache.h"
+#include "node/activation/record.h"
 #include "node/activation/result_cache.h"
 #include "node/ingress/identity.h"
 
@@ -25,10 +26,12 @@ int cached_result_key(const struct action_entry *action, const json_t *params,
 /* Removes "__ow_cache" from an object result; the seconds it asked for (at most
  * CACHED_TTL_MAX_S), 0 when absent or not {"ttl": positive integer}. */
 unsigned cached_result_take_ttl(json_t *result);
-/* The stored-form record of an activation answered with result (statusCode status) from
- * the cache, between start_ms and end_ms. */
-json_t *cached_result_record(const struct action_entry *action, const struct identity *who,
-			     const char *activation_id, int status, const json_t *result,
-			     uint64_t start_ms, uint64_t end_ms);
+/* The stored-form record of an activation answered with a result (statusCode status)
+ * from the cache, between start_ms and end_ms: result as a tree, or result_json (valid
+ * compact JSON, result_len bytes) as the cache keeps it. 0 or -ENOMEM. */
+int cached_result_record(const struct action_entry *action, const struct identity *who,
+			 const char *activation_id, int status, const json_t *result,
+			 const char *result_json, size_t result_len, uint64_t start_ms,
+			 uint64_t end_ms, struct record *out);
 
 #endif

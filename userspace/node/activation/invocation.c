@@ -6,8 +6,10 @@
 
 #include "buf.h"
 #include "json.h"
+#include "json_write.h"
 #include "log.h"
 #include "node/activation/cached_result.h"
+#include "node/activation/invocation.h"
 #include "node/ingress/metrics.h"
 #include "node/manager/pool.h"
 #include "node/activation/record.h"
@@ -62,7 +64,7 @@ void invocation_free(struct invocation *inv)
 	json_decref(inv->params);
 	json_decref(inv->result);
 	json_decref(inv->logs);
-	json_decref(inv->record);
+	record_clear(&inv->record);
 	free(inv);
 }
 
@@ -235,21 +237,39 @@ out:
 	free(news);
 }
 
-static json_t *run_body(struct invocation *inv)
+/* The /run body, into out (emptied first). */
+static int run_body(struct invocation *inv, struct buf *out)
 {
 	const struct action_entry *a = inv->action;
 	char deadline[24];
-	json_t *body;
+	struct json_writer jw;
 
 	snprintf(deadline, sizeof(deadline), "%llu",
 		 (unsigned long long)(clock_real_ms() + a->timeout_ms));
-	body = json_pack("{s:O,s:s,s:s,s:s,s:s,s:s,s:s}", "value", inv->params, "namespace",
-			 inv->who.ns, "action_name", a->fqn, "action_version", a->version,
-			 "activation_id", inv->activation_id, "transaction_id", inv->tid, "deadline",
-			 deadline);
-	if (a->provide_api_key && inv->who.credential[0])
-		json_object_set_new(body, "api_key", json_string(inv->who.credential));
-	return body;
+	buf_reset(out);
+	jw_init(&jw, out);
+	jw_obj_open(&jw);
+	jw_key(&jw, "value");
+	jw_value(&jw, inv->params);
+	jw_key(&jw, "namespace");
+	jw_str(&jw, inv->who.ns);
+	jw_key(&jw, "action_name");
+	jw_str(&jw, a->fqn);
+	jw_key(&jw, "action_version");
+	jw_str(&jw, a->version);
+	jw_key(&jw, "activation_id");
+	jw_str(&jw, inv->activation_id);
+	jw_key(&jw, "transaction_id");
+	jw_str(&jw, inv->tid);
+	/* A string, as OpenWhisk sends it. */
+	jw_key(&jw, "deadline");
+	jw_str(&jw, deadline);
+	if (a->provide_api_key && inv->who.credential[0]) {
+		jw_key(&jw, "api_key");
+		jw_str(&jw, inv->who.credential);
+	}
+	jw_obj_close(&jw);
+	return jw.err;
 }
 
 /* OpenWhisk's reading of a /run answer (ContainerProxy, ActivationResult). */
@@ -447,9 +467,8 @@ void invocation_session_end(struct invocation *inv, int status, json_t *result,
 
 static void invocation_run(struct invocation *inv)
 {
+	struct buf *body = &inv->w->scratch;
 	struct http_pool *pool;
-	json_t *body;
-	char *text;
 
 	if (!inv->start_ms)
 		inv->start_ms = clock_real_ms();
@@ -462,16 +481,16 @@ static void invocation_run(struct invocation *inv)
 		return;
 	}
 	pool = worker_sandbox_pool(inv->w, inv->slot);
-	body = run_body(inv);
-	text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-	json_decref(body);
-	if (pool && text)
+	/* The call copies the body: the worker's scratch buffer serves every /run. */
+	if (pool && !run_body(inv, body))
 		inv->call = http_pool_call(pool, "POST", "/run", "Content-Type: application/json\r\n",
-					   text, strlen(text), inv->action->timeout_ms,
+					   body->data, body->len, inv->action->timeout_ms,
 					   on_run_answer, inv);
 	/* A result past the limit is cut anyway: not kept whole in memory meanwhile. */
 	http_call_limit_body(inv->call, RESULT_MAX + 1);
-	free(text);
+	/* A huge parameter set does not keep its memory for good. */
+	if (body->cap > (64u << 10))
+		buf_free(body);
 	if (!inv->call) {
 		/* Out of use at once, as on_run_answer does with a broken sandbox. */
 		slot_retire(inv->w->node->maps, inv->slot, inv->slot_generation);
@@ -507,9 +526,8 @@ static void invocation_finish(struct invocation *inv)
 	inv->cache_ttl_s = cached_result_take_ttl(inv->result);
 	if (inv->status != ACTIVATION_SUCCESS)
 		inv->cache_ttl_s = 0;
-	inv->record = record_of_invocation(inv);
 	/* The record is in the spool before anyone hears of the result. */
-	worker_spool(w, inv->record);
+	worker_spool(w, record_of_invocation(inv, &inv->record) ? NULL : &inv->record);
 	STAT_INC(w, errors[inv->status & 3]);
 	count_latency(&w->stats, inv->end_ms - inv->received_ms);
 	if (inv->done)

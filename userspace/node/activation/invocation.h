@@ -15,6 +15,7 @@
 #include "node/activation/action_cache.h"
 #include "activation.h"
 #include "node/ingress/identity.h"
+#include "node/activation/record.h"
 
 struct worker;
 struct invocation;
@@ -44,7 +45,7 @@ struct invocation {
 	int status;            /* enum activation_status */
 	json_t *result;
 	json_t *logs;
-	json_t *record;        /* the stored form, once finished */
+	struct record record;  /* the stored form, once finished */
 	unsigned cache_ttl_s;  /* a success's __ow_cache ttl (taken out of result), or 0 */
 
 	invocation_done done;

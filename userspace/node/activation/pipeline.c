@@ -35,7 +35,7 @@ struct activation {
 	bool cache_keyed;            /* cache_key is the digest of these parameters */
 	uint8_t cache_key[RESULT_KEY_LEN];
 	uint64_t cache_epoch;
-	json_t *cached_record;       /* answered from the cache: told at the end of the turn */
+	struct record cached_record; /* answered from the cache: told at the end of the turn */
 	struct loop_deferred answer;
 };
 
@@ -88,7 +88,7 @@ static void activation_free(struct activation *act)
 	if (act->wait)
 		loop_timer_cancel(act->w->loop, act->wait);
 	loop_defer_cancel(act->w->loop, &act->answer);
-	json_decref(act->cached_record);
+	record_clear(&act->cached_record);
 	action_entry_unref(act->action);
 	__atomic_sub_fetch(&act->w->activations, 1, __ATOMIC_RELEASE);
 	free(act);
@@ -101,7 +101,7 @@ void activation_abandon(struct activation *act)
 }
 
 /* The end, for a primitive or a sequence: the record is spooled already. */
-static void activation_ended(struct activation *act, const json_t *record)
+static void activation_ended(struct activation *act, struct record *record)
 {
 	activation_listener listener = act->listener;
 
@@ -115,48 +115,49 @@ static void activation_ended(struct activation *act, const json_t *record)
 static void keep_result(struct activation *act, const struct invocation *inv)
 {
 	struct result_cache *rc = act->w->node->results;
-	char *text;
+	const struct record *rec = &inv->record;
 
-	if (!act->cache_store || !inv->cache_ttl_s || inv->status != ACTIVATION_SUCCESS)
+	if (!act->cache_store || !inv->cache_ttl_s || inv->status != ACTIVATION_SUCCESS ||
+	    !rec->result_len)
 		return;
 	/* The lookup before the run digested the same parameters already, when there was one. */
 	if (!act->cache_keyed && cached_result_key(act->action, inv->params, act->cache_key))
 		return;
-	text = json_dumps(inv->result, JSON_COMPACT | JSON_ENCODE_ANY);
-	if (text && !result_cache_put(rc, act->cache_key, act->who.ns_idx,
-				      json_object_get(act->action->doc, "deps"), text,
-				      strlen(text), clock_real_ms(),
-				      (uint64_t)inv->cache_ttl_s * 1000, act->cache_epoch))
+	/* The record holds the result's text already (__ow_cache taken out). */
+	if (!result_cache_put(rc, act->cache_key, act->who.ns_idx,
+			      json_object_get(act->action->doc, "deps"),
+			      rec->text.data + rec->result_off, rec->result_len, clock_real_ms(),
+			      (uint64_t)inv->cache_ttl_s * 1000, act->cache_epoch))
 		__atomic_store_n(&act->action->results_kept, 1, __ATOMIC_RELAXED);
-	free(text);
 }
 
 static void on_primitive_done(struct invocation *inv, void *data)
 {
 	keep_result(data, inv);
-	activation_ended(data, inv->record);
+	activation_ended(data, &inv->record);
 }
 
 static void on_cached_answer(struct loop *loop, void *data)
 {
-	activation_ended(data, ((struct activation *)data)->cached_record);
+	activation_ended(data, &((struct activation *)data)->cached_record);
 }
 
 /* Answered from the cache: no run. The record is spooled now, as every record is before
  * its answer, and the listener hears it at the end of this loop turn (never before
  * activation_start returns). */
 static int start_cached(struct activation *act, const struct activation_spec *spec, int status,
-			const json_t *result, uint64_t began_ms, struct activation_refusal *why)
+			const json_t *result, const struct result_value *v, uint64_t began_ms,
+			struct activation_refusal *why)
 {
 	random_hex(act->id, 32);
-	act->cached_record = cached_result_record(spec->action, &act->who, act->id, status,
-						  result, began_ms, clock_real_ms());
-	if (!act->cached_record) {
+	if (cached_result_record(spec->action, &act->who, act->id, status, result,
+				 v ? v->data : NULL, v ? v->len : 0, began_ms, clock_real_ms(),
+				 &act->cached_record)) {
 		refuse(why, 500, 0, "Internal Server Error");
 		return -ENOMEM;
 	}
 	loop_defer(act->w->loop, &act->answer, on_cached_answer, act);
-	worker_spool(act->w, act->cached_record);
+	worker_spool(act->w, &act->cached_record);
 	STAT_INC(act->w, errors[status & 3]);
 	return 0;
 }
@@ -170,15 +171,14 @@ static int answer_from_cache(struct activation *act, const struct activation_spe
 	struct result_cache *rc = act->w->node->results;
 	uint64_t began_ms = clock_real_ms();
 	struct result_value *v = NULL;
-	json_t *result = NULL;
 	int err;
 
 	if (spec->cached) {
 		json_decref(params);
 		err = start_cached(act, spec,
 				   (int)json_integer_value(json_object_get(spec->cached, "statusCode")),
-				   json_object_get(spec->cached, "result") ?: json_null(), began_ms,
-				   why);
+				   json_object_get(spec->cached, "result") ?: json_null(), NULL,
+				   began_ms, why);
 		return err ?: 1;
 	}
 	if (!rc || spec->action->xkind == XW_KIND_SEQUENCE || json_is_array(params))
@@ -193,18 +193,16 @@ static int answer_from_cache(struct activation *act, const struct activation_spe
 	act->cache_keyed = true;
 	v = result_cache_get(rc, act->cache_key, began_ms);
 	result_cache_count(rc, v != NULL);
-	if (v)
-		result = json_parse(v->data, v->len, NULL, 0);
-	result_value_unref(v);
-	if (!result)
+	if (!v)
 		return 0;
 	json_decref(params);
-	err = start_cached(act, spec, ACTIVATION_SUCCESS, result, began_ms, why);
-	json_decref(result);
+	/* The cache keeps the result as compact JSON: it goes into the record as it is. */
+	err = start_cached(act, spec, ACTIVATION_SUCCESS, NULL, v, began_ms, why);
+	result_value_unref(v);
 	return err ?: 1;
 }
 
-static void on_sequence_done(const json_t *record, void *data)
+static void on_sequence_done(struct record *record, void *data)
 {
 	activation_ended(data, record);
 }
@@ -212,9 +210,12 @@ static void on_sequence_done(const json_t *record, void *data)
 /* What the record says if the node stops before the activation ends. */
 static void write_acceptance(struct activation *act)
 {
-	worker_accept(act->w, act->id,
-		      record_interrupted(act->action, &act->who, act->id, clock_real_ms(),
-					 act->is_sequence ? "sequence" : NULL));
+	struct record fallback = { 0 };
+	int err = record_interrupted(act->action, &act->who, act->id, clock_real_ms(),
+				     act->is_sequence ? "sequence" : NULL, &fallback);
+
+	worker_accept(act->w, act->id, err ? NULL : &fallback);
+	record_clear(&fallback);
 }
 
 /* The listener's wait ran out: it hears "accepted", the activation goes on. */

@@ -20,6 +20,7 @@
 
 #include "node/activation/action_cache.h"
 #include "node/activation/invocation.h"
+#include "node/activation/record.h"
 #include "node/ingress/identity.h"
 
 struct worker;
@@ -36,9 +37,10 @@ enum activation_params {
 #define ACTIVATION_NO_WAIT 0          /* not at all: accepted at once (202) */
 #define ACTIVATION_WAIT_END UINT_MAX  /* until the end (a sequence's step) */
 
-/* record: the finished activation's record, borrowed for the call; or NULL: the wait ran
+/* record: the finished activation's record, borrowed for the call (record_result and
+ * record_tree parse what a listener needs of it); or NULL: the wait ran
  * out, the activation goes on without a listener and its acceptance marker is written. */
-typedef void (*activation_listener)(const json_t *record, void *data);
+typedef void (*activation_listener)(struct record *record, void *data);
 
 struct activation_spec {
 	struct action_entry *action;  /* a reference is taken */

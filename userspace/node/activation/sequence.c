@@ -89,12 +89,15 @@ static json_t *sequence_record(struct sequence_run *run, uint64_t end)
 static void sequence_finish(struct sequence_run *run)
 {
 	struct worker *w = run->w;
-	json_t *rec = sequence_record(run, clock_real_ms());
+	json_t *tree = sequence_record(run, clock_real_ms());
+	struct record rec = { 0 };
+	int err = tree ? record_from_tree(tree, &rec) : -ENOMEM;
 
-	worker_spool(w, rec);
+	json_decref(tree);
+	worker_spool(w, err ? NULL : &rec);
 	if (run->done)
-		run->done(rec, run->done_data);
-	json_decref(rec);
+		run->done(&rec, run->done_data);
+	record_clear(&rec);
 	run_free(run);
 }
 
@@ -107,14 +110,13 @@ static void sequence_fail(struct sequence_run *run, int status, const char *mess
 }
 
 /* A component ended with this record: take its result and go on (or stop). */
-static void component_ended(struct sequence_run *run, const json_t *record)
+static void component_ended(struct sequence_run *run, struct record *record)
 {
-	json_t *resp = json_object_get(record, "response"), *result = json_object_get(resp, "result");
-	const char *id = json_string_value(json_object_get(record, "activationId"));
+	json_t *result = (json_t *)record_result(record);
 
-	json_array_append_new(run->logs, json_string(id ? id : ""));
-	run->duration += (uint64_t)json_integer_value(json_object_get(record, "duration"));
-	run->status = (int)json_integer_value(json_object_get(resp, "statusCode"));
+	json_array_append_new(run->logs, json_string(record->activation_id));
+	run->duration += record->duration_ms;
+	run->status = record->status;
 	json_decref(run->result);
 	run->result = json_ref_or_object(result);
 	if (json_is_object(result) && json_object_get(result, "error")) {
@@ -128,7 +130,7 @@ static void component_ended(struct sequence_run *run, const json_t *record)
 	sequence_step(run);
 }
 
-static void on_step_done(const json_t *record, void *data)
+static void on_step_done(struct record *record, void *data)
 {
 	component_ended(data, record);
 }

@@ -11,13 +11,14 @@
 #include <stdbool.h>
 
 #include "node/activation/action_cache.h"
+#include "node/activation/record.h"
 #include "node/ingress/identity.h"
 
 struct worker;
 struct sequence_run;
 
 /* record: the sequence's stored record, borrowed for the call. */
-typedef void (*sequence_done)(const json_t *record, void *data);
+typedef void (*sequence_done)(struct record *record, void *data);
 
 /* Starts sequence (a reference is taken) with params (stolen); the activation pipeline's
  * job (pipeline.h). cause: the enclosing sequence's activation id for a nested one, else

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "json_write.h"
 #include "json.h"
 #include "log.h"
 #include "node/activation/spool.h"
@@ -117,13 +118,35 @@ static int write_all(int fd, const char *p, size_t len)
 }
 
 
-int spool_accept(struct spool_writer *w, const char *activation_id, const json_t *fallback)
+int spool_accept(struct spool_writer *w, const char *activation_id, const char *fallback,
+		 size_t len)
 {
-	json_t *marker = json_pack("{s:s,s:O}", "accepted", activation_id, "fallback", fallback);
-	int err = marker ? spool_add(w, marker) : -ENOMEM;
+	size_t before = w->batch.len;
+	struct json_writer jw;
 
-	json_decref(marker);
-	return err;
+	jw_init(&jw, &w->batch);
+	jw_obj_open(&jw);
+	jw_key(&jw, "accepted");
+	jw_str(&jw, activation_id);
+	jw_key(&jw, "fallback");
+	jw_raw(&jw, fallback, len);
+	jw_obj_close(&jw);
+	if (jw.err || buf_append(&w->batch, "\n", 1)) {
+		w->batch.len = before;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int spool_add_text(struct spool_writer *w, const char *record, size_t len)
+{
+	size_t before = w->batch.len;
+
+	if (buf_append(&w->batch, record, len) || buf_append(&w->batch, "\n", 1)) {
+		w->batch.len = before;
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 int spool_add(struct spool_writer *w, const json_t *record)

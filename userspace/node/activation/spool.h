@@ -50,15 +50,19 @@ void spool_writer_close(struct spool_writer *w);
  * answer of that turn leaves (worker.c), so a record is still in the file before anyone
  * hears of its result. */
 int spool_add(struct spool_writer *w, const json_t *record);
+/* The same with a record written as text already: len bytes of compact JSON, one line. */
+int spool_add_text(struct spool_writer *w, const char *record, size_t len);
 /* Writes the batch (one write); 0 once the bytes are in the file. On an error the batch
  * stays for the next flush. */
 int spool_flush(struct spool_writer *w);
 /* spool_add and spool_flush: the record is in the file when it returns 0. */
 int spool_append(struct spool_writer *w, const json_t *record);
 /* Before an early answer (a 202 with only the activation id): a marker with the record to
- * keep if the node stops before the activation ends, added as spool_add does. The shipper
+ * keep if the node stops before the activation ends (len bytes of compact JSON), added as
+ * spool_add does. The shipper
  * skips markers. */
-int spool_accept(struct spool_writer *w, const char *activation_id, const json_t *fallback);
+int spool_accept(struct spool_writer *w, const char *activation_id, const char *fallback,
+		 size_t len);
 /* At start, before any writer opens: every marker the previous run left without its
  * record gets its fallback record, written to a file of recovery_writer. */
 int spool_recover(const char *dir, unsigned recovery_writer);

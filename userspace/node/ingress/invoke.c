@@ -41,20 +41,30 @@ static void ir_free(struct invoke_req *ir)
 	free(ir);
 }
 
-void reply_activation(struct http_request *req, const char *tid, const json_t *record,
+void reply_activation(struct http_request *req, const char *tid, struct record *record,
 		      bool result_only)
 {
-	json_t *resp = json_object_get(record, "response"), *result = json_object_get(resp, "result");
-	int code = (int)json_integer_value(json_object_get(resp, "statusCode"));
+	const char *result = record->text.data + record->result_off;
+	size_t len = record->result_len;
+	struct buf extended = BUF_INIT;
+	int code = record->status;
 	int status = code == ACTIVATION_SUCCESS ? 200 : code == ACTIVATION_WHISK_ERROR ? 500 : 502;
 
-	http_resp_header(req, "x-openwhisk-activation-id", "%s",
-			 json_string_value(json_object_get(record, "activationId")));
-	/* The result alone needs no extended copy of the record: the common, fast case. */
-	if (json_is_array(result) || result_only)
-		reply_json(req, tid, status, json_ref_or_object(result));
+	http_resp_header(req, "x-openwhisk-activation-id", "%s", record->activation_id);
+	if (!len) {
+		reply_json(req, tid, status, json_object());
+		return;
+	}
+	/* The result alone is the record's text of it, as it is: the common, fast case. */
+	if (result_only || result[0] == '[') {
+		reply_json_text(req, tid, status, result, len);
+		return;
+	}
+	if (record_write_extended(record, &extended))
+		reply_error(req, tid, 500, "The node is out of memory.");
 	else
-		reply_json(req, tid, status, activation_extended(record));
+		reply_json_text(req, tid, status, extended.data, extended.len);
+	buf_free(&extended);
 }
 
 static void reply_accepted(struct invoke_req *ir, const char *id)
@@ -72,7 +82,7 @@ static void reply_refusal(struct invoke_req *ir, const struct activation_refusal
 }
 
 /* The activation ended (record), or the blocking wait ran out first (NULL: 202). */
-static void on_activation_end(const json_t *record, void *data)
+static void on_activation_end(struct record *record, void *data)
 {
 	struct invoke_req *ir = data;
 

@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "http.h"
+#include "node/activation/record.h"
 
 struct worker;
 
@@ -20,7 +21,7 @@ void invoke_http(struct worker *w, struct http_request *req, const char *tid, co
 
 /* The HTTP answer to a finished activation (stored record): 200/502/500, the record in
  * extended form or only its result, x-openwhisk-activation-id. */
-void reply_activation(struct http_request *req, const char *tid, const json_t *record,
+void reply_activation(struct http_request *req, const char *tid, struct record *record,
 		      bool result_only);
 
 #endif

@@ -28,6 +28,13 @@ void reply_json(struct http_request *req, const char *tid, int status, json_t *b
 	json_decref(body);
 }
 
+void reply_json_text(struct http_request *req, const char *tid, int status, const char *json,
+		     size_t len)
+{
+	reply_headers(req, tid);
+	http_resp_send(req, status, "application/json", json, len);
+}
+
 void reply_error(struct http_request *req, const char *tid, int status, const char *fmt, ...)
 {
 	char msg[1024];

@@ -19,6 +19,9 @@ bool media_is_json(const char *content_type);
 void reply_headers(struct http_request *req, const char *tid);
 /* Steals body. */
 void reply_json(struct http_request *req, const char *tid, int status, json_t *body);
+/* A body that is JSON text already. */
+void reply_json_text(struct http_request *req, const char *tid, int status, const char *json,
+		     size_t len);
 void reply_error(struct http_request *req, const char *tid, int status, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 /* The 429 of a throttle, with Retry-After. */

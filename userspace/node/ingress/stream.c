@@ -1014,13 +1014,13 @@ static void on_sandbox_room(struct invocation *inv, void *data)
 }
 
 /* The record is spooled: the activation is over. */
-static void on_stream_record(const json_t *record, void *data)
+static void on_stream_record(struct record *record, void *data)
 {
 	struct stream *s = data;
 
 	if (!s->answered) {
 		/* It never got a sandbox (a failed cold start, a queue that timed out). */
-		const json_t *res = json_object_get(json_object_get(record, "response"), "result");
+		const json_t *res = record_result(record);
 		const char *msg = json_string_value(json_object_get(res, "error"));
 
 		reply_error(s->req, s->tid, 502, "%s",

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,13 +60,31 @@ static json_t *trigger_record(struct fire *f)
 			 "version", json_obj_str(f->trigger, "version") ?: "0.0.1", "publish", false);
 }
 
+static int trigger_record_text(struct fire *f, struct record *out)
+{
+	json_t *tree = trigger_record(f);
+	int err = tree ? record_from_tree(tree, out) : -ENOMEM;
+
+	json_decref(tree);
+	return err;
+}
+
+/* Answered 202 before the rules ran: the record to keep if the node stops first. */
+static void write_acceptance(struct fire *f)
+{
+	struct record fallback = { 0 };
+
+	worker_accept(f->w, f->id, trigger_record_text(f, &fallback) ? NULL : &fallback);
+	record_clear(&fallback);
+}
+
 /* All rules are dispatched: the trigger's record goes to the spool. */
 static void fire_record(struct fire *f)
 {
-	json_t *rec = trigger_record(f);
+	struct record rec = { 0 };
 
-	worker_spool(f->w, rec);
-	json_decref(rec);
+	worker_spool(f->w, trigger_record_text(f, &rec) ? NULL : &rec);
+	record_clear(&rec);
 	fire_free(f);
 }
 
@@ -174,7 +193,7 @@ static void on_trigger(int status, json_t *body, void *data)
 	random_hex(f->id, 32);
 	f->start_ms = clock_real_ms();
 	f->logs = json_array();
-	worker_accept(f->w, f->id, trigger_record(f));
+	write_acceptance(f);
 	http_resp_header(f->req, "x-openwhisk-activation-id", "%s", f->id);
 	reply_json(f->req, f->tid, 202, json_pack("{s:s}", "activationId", f->id));
 	f->req = NULL;

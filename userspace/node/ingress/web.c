@@ -93,18 +93,19 @@ static void web_error(struct web_req *wr, int status, const char *message)
 
 /* ---- the response ---- */
 
-static void web_finished(struct web_req *wr, const json_t *record)
+static void web_finished(struct web_req *wr, struct record *record)
 {
+	const json_t *result = record_result(record);
 	struct web_response r;
 	json_t *h;
 	size_t i;
 
-	web_response_build(record, wr->ext, &r);
+	web_response_build(record->status, result, wr->ext, &r);
 	if (r.error) {
 		web_error(wr, 400, r.error);
 	} else {
 		web_cache_store(wr->w->node->results, &wr->cache, wr->req, wr->a,
-				wr->owner.ns_idx, record, &r, clock_real_ms());
+				wr->owner.ns_idx, record->status, result, &r, clock_real_ms());
 		json_array_foreach(r.headers, i, h)
 			http_resp_header(wr->req, json_string_value(json_array_get(h, 0)), "%s",
 					 json_string_value(json_array_get(h, 1)));
@@ -117,7 +118,7 @@ static void web_finished(struct web_req *wr, const json_t *record)
 }
 
 /* The activation ended (record), or the wait ran out first (NULL). */
-static void on_web_end(const json_t *record, void *data)
+static void on_web_end(struct record *record, void *data)
 {
 	struct web_req *wr = data;
 

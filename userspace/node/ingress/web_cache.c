@@ -121,10 +121,10 @@ static void put_text(struct result_cache *rc, const uint8_t key[RESULT_KEY_LEN],
 
 void web_cache_store(struct result_cache *rc, struct web_cache_use *use,
 		     const struct http_request *req, struct action_entry *a,
-		     uint32_t ns_idx, const json_t *record, const struct web_response *r,
-		     uint64_t now_ms)
+		     uint32_t ns_idx, int code, const json_t *result,
+		     const struct web_response *r, uint64_t now_ms)
 {
-	json_t *resp = json_object_get(record, "response"), *answer, *marker;
+	json_t *answer, *marker;
 	bool authorized = http_req_header(req, "Authorization") != NULL;
 	struct http_cache_policy p;
 	uint8_t variant[RESULT_KEY_LEN];
@@ -134,8 +134,8 @@ void web_cache_store(struct result_cache *rc, struct web_cache_use *use,
 	http_cache_policy(r->status, r->headers, authorized, now_ms / 1000, &p);
 	if (!p.storable || use_key(use, req, a))
 		return;
-	answer = json_pack("{s:O,s:O}", "statusCode", json_object_get(resp, "statusCode"),
-			   "result", json_object_get(resp, "result") ?: json_null());
+	answer = json_pack("{s:i,s:O}", "statusCode", code, "result",
+			   result ?: json_null());
 	if (!answer)
 		return;
 	if (!p.vary[0]) {

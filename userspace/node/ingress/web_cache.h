@@ -43,7 +43,7 @@ json_t *web_cache_lookup(struct result_cache *rc, struct web_cache_use *use,
 /* After a run: keeps the record's answer when its response r says a shared cache may. */
 void web_cache_store(struct result_cache *rc, struct web_cache_use *use,
 		     const struct http_request *req, struct action_entry *a,
-		     uint32_t ns_idx, const json_t *record, const struct web_response *r,
+		     uint32_t ns_idx, int code, const json_t *result, const struct web_response *r,
 		     uint64_t now_ms);
 /* 304 when req is a conditional GET or HEAD that r's 200 validators satisfy, else r's. */
 int web_cache_status(const struct http_request *req, const struct web_response *r);

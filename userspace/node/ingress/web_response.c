@@ -34,7 +34,7 @@ void web_response_clear(struct web_response *r)
 {
 	free(r->body);
 	json_decref(r->headers);
-	json_decref(r->record);
+	json_decref(r->result);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -185,14 +185,14 @@ static void field_result(struct web_response *r, const json_t *v, const char *fi
 		r->error = error;
 }
 
-void web_response_build(const json_t *record, enum web_ext ext, struct web_response *out)
+void web_response_build(int code, const json_t *result, enum web_ext ext,
+			struct web_response *out)
 {
-	json_t *resp = json_object_get(record, "response"), *v = json_object_get(resp, "result");
-	int code = (int)json_integer_value(json_object_get(resp, "statusCode"));
+	json_t *v = (json_t *)result;
 
 	memset(out, 0, sizeof(*out));
 	out->headers = json_array();
-	out->record = json_incref((json_t *)record);
+	out->result = json_incref(v);
 	if (code >= ACTIVATION_DEVELOPER_ERROR) {
 		out->error = "There was an error processing your request.";
 		return;

@@ -21,11 +21,13 @@ struct web_response {
 	size_t len;
 	json_t *headers;    /* [[name, value], ...] the action set, without the framing ones */
 	const char *error;  /* the result is no valid response: a 400 with this message */
-	json_t *record;     /* held: ctype may point into it */
+	json_t *result;     /* held: ctype may point into it */
 };
 
-/* record: the activation's stored record. Fills out (web_response_clear frees it). */
-void web_response_build(const json_t *record, enum web_ext ext, struct web_response *out);
+/* From an activation's response (its statusCode and result). Fills out
+ * (web_response_clear frees it). */
+void web_response_build(int code, const json_t *result, enum web_ext ext,
+			struct web_response *out);
 void web_response_clear(struct web_response *r);
 
 /* Neither text nor JSON nor XML: a body the action gives as base64. */

@@ -43,6 +43,7 @@ static void worker_free(struct worker *w)
 	identity_cache_free(w->ids);
 	abuse_free(w->abuse);
 	spool_writer_close(w->spool);
+	buf_free(&w->scratch);
 	mailbox_free(w->mailbox);
 	loop_free(w->loop);
 	free(w);
@@ -190,19 +191,22 @@ void worker_stop(struct worker *w)
 	worker_free(w);
 }
 
-void worker_accept(struct worker *w, const char *activation_id, json_t *fallback)
+void worker_accept(struct worker *w, const char *activation_id, const struct record *fallback)
 {
-	int err = fallback ? spool_accept(w->spool, activation_id, fallback) : -ENOMEM;
+	int err = fallback ? spool_accept(w->spool, activation_id, fallback->text.data,
+					  fallback->text.len)
+			   : -ENOMEM;
 
 	if (err)
 		pr_err("worker %u: activation %s accepted without a spool marker: %s", w->id,
 		       activation_id, strerror(-err));
-	json_decref(fallback);
 }
 
-void worker_spool(struct worker *w, const json_t *record)
+void worker_spool(struct worker *w, const struct record *record)
 {
-	int err = record ? spool_add(w->spool, record) : -ENOMEM;
+	int err = record && record->text.len
+			  ? spool_add_text(w->spool, record->text.data, record->text.len)
+			  : -ENOMEM;
 
 	w->records_added |= !err;
 	if (err)

@@ -15,6 +15,7 @@
 #include "mailbox.h"
 #include "node/node.h"
 #include "node/activation/overflow.h"
+#include "node/activation/record.h"
 #include "node/activation/spool.h"
 
 struct worker_stats {
@@ -48,6 +49,9 @@ struct worker {
 	struct worker_stats stats;
 	unsigned activations; /* admitted and not ended (atomic: the manager reads it) */
 	bool draining;        /* stopping: no new requests, the admitted ones finish */
+	/* A request's JSON that lives no longer than the call writing it (a /run body):
+	 * reset before each use, its memory kept. */
+	struct buf scratch;
 };
 
 int worker_start(struct node *node, unsigned id, struct worker **out);
@@ -57,10 +61,11 @@ void worker_drain(struct worker *w);
 /* Activations admitted on w and not ended; any thread. */
 unsigned worker_activations(const struct worker *w);
 
-/* Before answering 202 early: the record to keep if the node stops first. Stolen. */
-void worker_accept(struct worker *w, const char *activation_id, json_t *fallback);
+/* Before answering 202 early: the record to keep if the node stops first (NULL: none could
+ * be written, which is logged). */
+void worker_accept(struct worker *w, const char *activation_id, const struct record *fallback);
 /* Adds a finished activation's record to the spool's batch; worker_end_turn writes it. */
-void worker_spool(struct worker *w, const json_t *record);
+void worker_spool(struct worker *w, const struct record *record);
 /* The end of a loop turn (the loop's before-sleep hook): the turn's records go to the
  * spool in one write and the shipper is nudged; then, and only then, the turn's answers
  * leave (the HTTP servers defer their writes to this). */

@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "json_write.h"
+
+size_t utf8_sequence(const unsigned char *s, size_t n)
+{
+	size_t len = s[0] < 0x80 ? 1 : s[0] >= 0xc2 && s[0] <= 0xdf ? 2
+				     : s[0] >= 0xe0 && s[0] <= 0xef ? 3
+				     : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : 0;
+
+	if (!len || len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0) ||
+	    (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))
+		return 0;
+	return len;
+}
+
+void jw_init(struct json_writer *jw, struct buf *b)
+{
+	jw->b = b;
+	jw->start = b->len;
+	jw->err = 0;
+}
+
+/* Most tokens fit in the room there is: copied without a call into buf.c (a third of a
+ * record's time went to buf_append and buf_reserve). */
+static inline void put(struct json_writer *jw, const void *p, size_t n)
+{
+	struct buf *b = jw->b;
+
+	if (b->len + n < b->cap) {
+		memcpy(b->data + b->len, p, n);
+		b->len += n;
+		b->data[b->len] = '\0';
+		return;
+	}
+	if (!jw->err && buf_append(b, p, n))
+		jw->err = -ENOMEM;
+}
+
+/* A comma unless this is the document's first token or the first in its object or array,
+ * or the value after a key: what the last byte written tells. */
+static void separate(struct json_writer *jw)
+{
+	char last;
+
+	if (jw->err || jw->b->len <= jw->start)
+		return;
+	last = jw->b->data[jw->b->len - 1];
+	if (last != '{' && last != '[' && last != ':')
+		put(jw, ",", 1);
+}
+
+void jw_obj_open(struct json_writer *jw)
+{
+	separate(jw);
+	put(jw, "{", 1);
+}
+
+void jw_obj_close(struct json_writer *jw)
+{
+	put(jw, "}", 1);
+}
+
+void jw_arr_open(struct json_writer *jw)
+{
+	separate(jw);
+	put(jw, "[", 1);
+}
+
+void jw_arr_close(struct json_writer *jw)
+{
+	put(jw, "]", 1);
+}
+
+/* The escapes jansson writes: the short ones, \u00XX (upper case) for other controls. */
+static void put_escaped(struct json_writer *jw, unsigned char c)
+{
+	char seq[8];
+
+	switch (c) {
+	case '"':
+		put(jw, "\\\"", 2);
+		return;
+	case '\\':
+		put(jw, "\\\\", 2);
+		return;
+	case '\b':
+		put(jw, "\\b", 2);
+		return;
+	case '\f':
+		put(jw, "\\f", 2);
+		return;
+	case '\n':
+		put(jw, "\\n", 2);
+		return;
+	case '\r':
+		put(jw, "\\r", 2);
+		return;
+	case '\t':
+		put(jw, "\\t", 2);
+		return;
+	}
+	snprintf(seq, sizeof(seq), "\\u%04X", c);
+	put(jw, seq, 6);
+}
+
+static void put_string(struct json_writer *jw, const char *s, size_t len)
+{
+	const unsigned char *in = (const unsigned char *)s;
+	size_t i = 0, run = 0;
+
+	put(jw, "\"", 1);
+	while (i < len) {
+		unsigned char c = in[i];
+		size_t n;
+
+		/* Plain bytes go out in runs, one append each. */
+		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+			i++;
+			continue;
+		}
+		put(jw, s + run, i - run);
+		if (c < 0x80) {
+			put_escaped(jw, c);
+			n = 1;
+		} else if ((n = utf8_sequence(in + i, len - i))) {
+			put(jw, s + i, n);
+		} else {
+			put(jw, "\xef\xbf\xbd", 3);
+			n = 1;
+		}
+		i += n;
+		run = i;
+	}
+	put(jw, s + run, i - run);
+	put(jw, "\"", 1);
+}
+
+void jw_key(struct json_writer *jw, const char *key)
+{
+	separate(jw);
+	put_string(jw, key, strlen(key));
+	put(jw, ":", 1);
+}
+
+void jw_str(struct json_writer *jw, const char *s)
+{
+	jw_strn(jw, s, strlen(s));
+}
+
+void jw_strn(struct json_writer *jw, const char *s, size_t len)
+{
+	separate(jw);
+	put_string(jw, s, len);
+}
+
+void jw_int(struct json_writer *jw, long long v)
+{
+	char digits[24];
+	char *p = digits + sizeof(digits);
+	/* Through unsigned: the most negative value has no positive counterpart. */
+	unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+
+	do
+		*--p = (char)('0' + u % 10);
+	while ((u /= 10));
+	if (v < 0)
+		*--p = '-';
+	separate(jw);
+	put(jw, p, (size_t)(digits + sizeof(digits) - p));
+}
+
+void jw_bool(struct json_writer *jw, bool v)
+{
+	separate(jw);
+	if (v)
+		put(jw, "true", 4);
+	else
+		put(jw, "false", 5);
+}
+
+void jw_raw(struct json_writer *jw, const char *json, size_t len)
+{
+	separate(jw);
+	put(jw, json, len);
+}
+
+void jw_raw_members(struct json_writer *jw, const char *json, size_t len)
+{
+	if (len)
+		jw_raw(jw, json, len);
+}
+
+static int dump_to_writer(const char *p, size_t n, void *data)
+{
+	put(data, p, n);
+	return ((struct json_writer *)data)->err;
+}
+
+void jw_value(struct json_writer *jw, const json_t *v)
+{
+	separate(jw);
+	if (!jw->err && json_dump_callback(v, dump_to_writer, jw, JSON_COMPACT | JSON_ENCODE_ANY))
+		jw->err = jw->err ?: -ENOMEM;
+}
