@@ -50,10 +50,7 @@ if ! start_controller; then
 	echo "not ok - the controller starts: $(tail -n 5 "$FAKE_DIR/controller.log")"
 	exit 1
 fi
-code=$(curl -s -o /dev/null -w '%{http_code}' -u "$GUEST" -X PUT -H 'Content-Type: application/json' \
-	"$CTL/api/v1/namespaces/_/actions/hello" \
-	-d '{"exec":{"kind":"nodejs:20","code":"function main(p) { return {}; }"}}')
-[ "$code" = 200 ] || not_ok "an action is created" "status $code"
+put_hello 'function main(p) { return {}; }'
 
 # The stem cell's create is refused: forgotten, made again.
 refuse quota

@@ -19,10 +19,7 @@ if ! start_controller; then
 fi
 ok "the controller starts with XWHISK_BACKEND=kubernetes"
 
-code=$(curl -s -o /dev/null -w '%{http_code}' -u "$GUEST" -X PUT -H 'Content-Type: application/json' \
-	"$CTL/api/v1/namespaces/_/actions/hello" \
-	-d '{"exec":{"kind":"nodejs:20","code":"function main(p) { return {greeting: \"hello \" + p.name, pod: process.env.POD_IP || \"\"}; }"}}')
-[ "$code" = 200 ] || not_ok "an action is created" "status $code"
+put_hello 'function main(p) { return {greeting: "hello " + p.name, pod: process.env.POD_IP || ""}; }'
 register >/dev/null
 
 id=$(allocate)

@@ -41,6 +41,13 @@ start_controller() {
 	done
 	return 1
 }
+put_hello() { # CODE: the nodejs:20 action "hello" created through the controller, or not_ok
+	local code
+	code=$(curl -s -o /dev/null -w '%{http_code}' -u "$GUEST" -X PUT -H 'Content-Type: application/json' \
+		"$CTL/api/v1/namespaces/_/actions/hello" \
+		-d "{\"exec\":{\"kind\":\"nodejs:20\",\"code\":$(printf '%s' "$1" | "$PY" -c 'import json, sys; print(json.dumps(sys.stdin.read()))')}}")
+	[ "$code" = 200 ] || not_ok "an action is created" "status $code"
+}
 internal() { # METHOD PATH [BODY]
 	curl -s -X "$1" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
 		"$CTL/internal/v1$2" ${3:+-d "$3"}

@@ -28,10 +28,7 @@ if ! start_controller; then
 	echo "not ok - the controller starts with XWHISK_POD_PREWARM: $(tail -n 5 "$FAKE_DIR/controller.log")"
 	exit 1
 fi
-code=$(curl -s -o /dev/null -w '%{http_code}' -u "$GUEST" -X PUT -H 'Content-Type: application/json' \
-	"$CTL/api/v1/namespaces/_/actions/hello" \
-	-d '{"exec":{"kind":"nodejs:20","code":"function main(p) { return {greeting: \"hello \" + p.name}; }"}}')
-[ "$code" = 200 ] || not_ok "an action is created" "status $code"
+put_hello 'function main(p) { return {greeting: "hello " + p.name}; }'
 register 4096 >/dev/null
 
 check "a registered node gets two ready stem cell pods of nodejs:20" wait_for 20 ready_stems 2
