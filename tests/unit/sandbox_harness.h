@@ -250,7 +250,7 @@ H_FUNC void h_http_cb(struct http_response *resp, int err, void *data)
 	r->err = err;
 	if (!err) {
 		r->status = resp->status;
-		r->logs = actlogs_from_answer(resp, &skip);
+		r->logs = actlogs_from_answer(resp, SIZE_MAX, &skip);
 		r->body = strndup(resp->body.data ? resp->body.data + skip : "",
 				  resp->body.len - skip);
 	}

@@ -72,21 +72,24 @@ static void test_in_band(void)
 	CHECK(b.len == 11 && !memcmp(b.data, "one\n\nthree\n", 11));
 	buf_puts(&b, "{\"r\":1}");
 	resp.body = b;
-	back = actlogs_from_answer(&resp, &skip);
+	back = actlogs_from_answer(&resp, SIZE_MAX, &skip);
 	CHECK(skip == 11 && json_equal(back, lines));
 	json_decref(back);
 	/* A count past the body: no more than the body, the result empty. */
 	h.value = "999";
-	back = actlogs_from_answer(&resp, &skip);
+	back = actlogs_from_answer(&resp, SIZE_MAX, &skip);
 	CHECK(skip == b.len && json_array_size(back) == 4);
 	json_decref(back);
+	/* More than the client allows: none (the body is the result then). */
+	h.value = "11";
+	CHECK(!actlogs_from_answer(&resp, 10, &skip) && skip == 0);
 	/* Not a number, or absent: no logs in band. */
 	h.value = "-1";
-	CHECK(!actlogs_from_answer(&resp, &skip) && skip == 0);
+	CHECK(!actlogs_from_answer(&resp, SIZE_MAX, &skip) && skip == 0);
 	h.value = "11x";
-	CHECK(!actlogs_from_answer(&resp, &skip));
+	CHECK(!actlogs_from_answer(&resp, SIZE_MAX, &skip));
 	resp.nheaders = 0;
-	CHECK(!actlogs_from_answer(&resp, &skip));
+	CHECK(!actlogs_from_answer(&resp, SIZE_MAX, &skip));
 	CHECK(actlogs_answer_room(10 << 20) > (10u << 20) + (10u << 20) / 31 + 400);
 	json_decref(lines);
 	buf_free(&b);

@@ -152,13 +152,13 @@ size_t actlogs_answer_room(uint64_t limit)
 	return (size_t)(limit + limit / 16 + 4096);
 }
 
-json_t *actlogs_from_answer(const struct http_response *resp, size_t *skip)
+json_t *actlogs_from_answer(const struct http_response *resp, size_t max, size_t *skip)
 {
 	long long n = actlogs_header_value(
 		http_header_get(resp->headers, resp->nheaders, ACTLOGS_HEADER));
 
 	*skip = 0;
-	if (n < 0)
+	if (n < 0 || (unsigned long long)n > max)
 		return NULL;
 	/* More than the body holds: a broken answer, whose result will not parse either. */
 	if ((size_t)n > resp->body.len)

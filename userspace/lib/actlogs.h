@@ -67,7 +67,9 @@ long long actlogs_header_value(const char *v);
  * timestamp each, their newlines, the notes). */
 size_t actlogs_answer_room(uint64_t limit);
 /* The lines of an answer with its logs in band, *skip their bytes before the runtime's
- * answer; NULL (and *skip 0) for an answer without. */
-json_t *actlogs_from_answer(const struct http_response *resp, size_t *skip);
+ * answer; NULL (and *skip 0) for an answer without, or one whose logs take more than max
+ * bytes (a client that bounds the body keeps max past what it keeps of the result: a
+ * longer count would leave it less of the result than it counts on). */
+json_t *actlogs_from_answer(const struct http_response *resp, size_t max, size_t *skip);
 
 #endif

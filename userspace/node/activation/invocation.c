@@ -374,7 +374,8 @@ static void on_run_answer(struct http_response *resp, int err, void *data)
 	} else {
 		/* An xwhisk-proxy answers with the logs in band, before the result. */
 		size_t skip = 0;
-		json_t *logs = actlogs_from_answer(resp, &skip);
+		json_t *logs = actlogs_from_answer(
+			resp, actlogs_answer_room((uint64_t)inv->action->logs_mb << 20), &skip);
 
 		if (logs) {
 			json_decref(inv->logs);

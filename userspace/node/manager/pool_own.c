@@ -172,7 +172,7 @@ static void on_init_answer(struct http_response *resp, int err, void *data)
 	if (err || resp->status != 200) {
 		/* An xwhisk-proxy answers with the logs in band, before the runtime's answer. */
 		size_t skip = 0;
-		json_t *logs = err ? NULL : actlogs_from_answer(resp, &skip);
+		json_t *logs = err ? NULL : actlogs_from_answer(resp, SIZE_MAX, &skip);
 		const char *body = err ? NULL : resp->body.data + skip;
 		size_t len = err ? 0 : resp->body.len - skip;
 		json_t *j = len ? json_parse(body, len, NULL, 0) : NULL;
