@@ -10,9 +10,10 @@
 # nginx-proxy (nginx proxy_cache / proxy_pass in front of a bare Node.js server, for
 # comparison). STRACE=1 adds a per-call breakdown (strace -f -c, 2,000 requests: slow, and
 # periodic work of the manager thread weighs more there); PROFILE=1 a perf record per target
-# in /tmp/xwhisk-per-request.TARGET.perf.data. XWHISK_BIN: the build to measure. Needs root.
-# Instructions per request (user+kernel) are shown where the machine has a PMU (not in
-# most VMs: "n/a"); they move even less with load than CPU time.
+# in /tmp/xwhisk-per-request.TARGET.perf.data. SANDBOX_CPU=1 adds the CPU of the node's
+# sandboxes per request (their processes' ticks). XWHISK_BIN: the build to measure. Needs
+# root. Instructions per request (user+kernel) are shown where the machine has a PMU (not
+# in most VMs: "n/a"); they move even less with load than CPU time.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 export XWHISK_PREWARM=
@@ -54,11 +55,18 @@ NGINX_MAIN='user root;' \
 cache_nginx_port=$NGINX_PORT
 fi
 auth64=$(printf '%s' "$key" | base64 -w0)
+# CPU ticks of the node's sandboxes: their inits are the node's children, the rest theirs.
+sandbox_ticks() {
+	local p all=""
+	for p in $(pgrep -P "$NODE_PID"); do all="$all $p $(pgrep -P "$p" | tr '\n' ' ')"; done
+	for p in $all; do awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null; done | awk '{s += $1} END {print s + 0}'
+}
 run() { # run NAME METHOD URL BODY [PIDS]
 	local name=$1 m=$2 url=$3 body=$4 out pids=${5:-$NODE_PID}
 	# warm up
 	WRK_N=500 WRK_AUTH=$auth64 WRK_METHOD=$m WRK_BODY=$body wrk -t1 -c$C -d30s -s "$top/scripts/bench/count.lua" "$url" >/dev/null
 	wait_records_shipped
+	local t0; t0=$(sandbox_ticks)
 	out=$(perf stat -x, -e task-clock,raw_syscalls:sys_enter,context-switches,instructions:u,instructions:k -p "$pids" -- env WRK_N=$N WRK_AUTH=$auth64 WRK_METHOD=$m WRK_BODY=$body \
 		wrk -t1 -c$C -d60s -s "$top/scripts/bench/count.lua" "$url" 2>"$bench_tmp/perf.err" | tail -1)
 	local ms; ms=$(awk -F, '/task-clock/ {print $1}' "$bench_tmp/perf.err")
@@ -69,6 +77,7 @@ run() { # run NAME METHOD URL BODY [PIDS]
 	iu=$(awk -F, '/instructions:u/ {print $1}' "$bench_tmp/perf.err")
 	ik=$(awk -F, '/instructions:k/ {print $1}' "$bench_tmp/perf.err")
 	[[ $iu =~ ^[0-9]+$ && $ik =~ ^[0-9]+$ ]] && insns="$((iu / reqs))u+$((ik / reqs))k"
+	[ -n "${SANDBOX_CPU:-}" ] && echo "  sandboxes: CPU $(python3 -c "print(round(($(sandbox_ticks) - $t0) * 1e6 / $(getconf CLK_TCK) / $reqs, 1))") us/req"
 	echo "$name c=$C: $reqs req, CPU $(python3 -c "print(round($ms*1000/$reqs,1))") us/req, syscalls $(python3 -c "print(round($sc/$reqs,2))")/req, switches $(python3 -c "print(round($cs/$reqs,2))")/req, instructions $insns/req (p50 $(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["p50_us"])') us)"
 	wait_records_shipped
 	if [ -n "${PROFILE:-}" ]; then

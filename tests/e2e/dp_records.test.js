@@ -43,6 +43,22 @@ test('logs: both lines in order, timestamps non-decreasing', async () => {
   assert.ok(!hasAnn(rec, 'initTime'), 'warm');
 });
 
+// Issue 8: the logs come in the /run answer (X-Xwhisk-Logs): the manager thread cuts no
+// segment from the sandbox's pipes for them (before, one per activation woke it).
+test('logs in band: the manager thread reads no segment per warm activation', async () => {
+  await invokeOk(sys, 'rec', {}, opts());
+  const before = (await dp.metrics(sys.nodePort)).values;
+  const N = 5;
+  for (let i = 0; i < N; i++) {
+    const rec = await invokeOk(sys, 'rec', { i }, opts());
+    assert.deepStrictEqual(checkLogs(rec.logs).map((l) => l.text), ['line one', 'line two']);
+  }
+  const after = (await dp.metrics(sys.nodePort)).values;
+  const d = (k) => after.get(`xwhisk_log_segments_total{path="${k}"}`) - before.get(`xwhisk_log_segments_total{path="${k}"}`);
+  assert.strictEqual(d('inband'), N, 'every activation\'s logs in band');
+  assert.strictEqual(d('pipe'), 0, 'no segment from the pipes');
+});
+
 test('records of errors: status and statusCode in summaries (0, 1, 2)', async () => {
   const app = await invoke(sys, 'rec', { fail: 'app' }, opts());
   assert.strictEqual(app.status, 502, app.text);

@@ -22,6 +22,7 @@
 
 #include <zip.h>
 
+#include "actlogs.h"
 #include "buf.h"
 #include "http.h"
 #include "json.h"
@@ -237,32 +238,39 @@ struct h_resp {
 	int err;
 	int status;
 	char *body;
+	json_t *logs; /* the lines in band, if the answer had them */
 };
 
 H_FUNC void h_http_cb(struct http_response *resp, int err, void *data)
 {
 	struct h_resp *r = data;
+	size_t skip = 0;
 
 	r->done = true;
 	r->err = err;
 	if (!err) {
 		r->status = resp->status;
-		r->body = strndup(resp->body.data ? resp->body.data : "", resp->body.len);
+		r->logs = actlogs_from_answer(resp, SIZE_MAX, &skip);
+		r->body = strndup(resp->body.data ? resp->body.data + skip : "",
+				  resp->body.len - skip);
 	}
 }
 
-/* A blocking POST; returns the status (or a negative errno); *body is malloc'd. */
-H_FUNC int h_post(const char *ip, int port, const char *path, const char *json, unsigned timeout_ms,
-		  char **body)
+/* A blocking POST with more headers ("Name: value\r\n"...); returns the status (or a
+ * negative errno); *body is malloc'd, *logs the lines in band (NULL: none) if logs. */
+H_FUNC int h_post_with(const char *ip, int port, const char *path, const char *headers,
+		       const char *json, unsigned timeout_ms, char **body, json_t **logs)
 {
 	struct http_pool *pool = http_pool_new(H.loop, ip, port, 0);
 	struct h_resp r = { 0 };
+	char hdrs[256];
 
 	*body = NULL;
 	if (!pool)
 		return -ENOMEM;
-	if (!http_pool_call(pool, "POST", path, "Content-Type: application/json\r\n", json,
-			    strlen(json), timeout_ms, h_http_cb, &r)) {
+	snprintf(hdrs, sizeof(hdrs), "Content-Type: application/json\r\n%s", headers);
+	if (!http_pool_call(pool, "POST", path, hdrs, json, strlen(json), timeout_ms, h_http_cb,
+			    &r)) {
 		http_pool_free(pool);
 		return -EIO;
 	}
@@ -271,7 +279,18 @@ H_FUNC int h_post(const char *ip, int port, const char *path, const char *json, 
 	if (!r.done)
 		return -ETIMEDOUT;
 	*body = r.body;
+	if (logs)
+		*logs = r.logs;
+	else
+		json_decref(r.logs);
 	return r.err ? r.err : r.status;
+}
+
+/* A blocking POST; returns the status (or a negative errno); *body is malloc'd. */
+H_FUNC int h_post(const char *ip, int port, const char *path, const char *json, unsigned timeout_ms,
+		  char **body)
+{
+	return h_post_with(ip, port, path, "", json, timeout_ms, body, NULL);
 }
 
 H_FUNC int h_sb_post(struct sandbox *sb, const char *path, const char *json, char **body)

@@ -287,27 +287,38 @@ static bool all_async_done(void *arg)
 	return true;
 }
 
-/* Fires n /run at once; returns the elapsed ms; statuses in st[]. */
-static long run_concurrently(int n, const char *value, int *st)
+/* Fires n /run at once (with headers, or NULL); returns the elapsed ms; statuses in st[],
+ * the lines in band in logs[] if given. */
+static long run_concurrently_with(int n, const char *value, const char *headers, int *st,
+				  json_t **logs)
 {
 	struct async_run runs[9] = { 0 };
 	char req[512];
 	uint64_t t0 = clock_mono_ms();
 
-	snprintf(req, sizeof(req), "{\"value\":%s,\"activation_id\":\"c\",\"deadline\":\"1\"}",
-		 value);
+	snprintf(req, sizeof(req), "{\"value\":%s,\"activation_id\":\"c\",\"deadline\":\"%s\"}",
+		 value, headers ? "99999999999999" : "1");
 	for (int i = 0; i < n && i < 8; i++) {
 		runs[i].pool = http_pool_new(H.loop, "127.0.0.1", X.port, 0);
-		http_pool_call(runs[i].pool, "POST", "/run", NULL, req, strlen(req), 15000,
+		http_pool_call(runs[i].pool, "POST", "/run", headers, req, strlen(req), 15000,
 			       h_http_cb, &runs[i].r);
 	}
 	(void)h_run_until(all_async_done, runs, 20000);
 	for (int i = 0; i < n && i < 8; i++) {
 		st[i] = runs[i].r.err ? runs[i].r.err : runs[i].r.status;
 		free(runs[i].r.body);
+		if (logs)
+			logs[i] = runs[i].r.logs;
+		else
+			json_decref(runs[i].r.logs);
 		http_pool_free(runs[i].pool);
 	}
 	return (long)(clock_mono_ms() - t0);
+}
+
+static long run_concurrently(int n, const char *value, int *st)
+{
+	return run_concurrently_with(n, value, NULL, st, NULL);
 }
 
 static int count_status(const int *st, int n, int status)
@@ -863,6 +874,183 @@ static void test_blackbox_results(void)
 	px_stop();
 }
 
+/* ---- logs in band (X-Xwhisk-Logs, capture.c) ---- */
+
+/* A /run asking for its logs in band (limit bytes), its deadline in_ms from now. */
+static int run_inband(const char *value, long long limit, unsigned in_ms, char **body,
+		      json_t **logs)
+{
+	char req[4096], hdr[64];
+
+	snprintf(hdr, sizeof(hdr), ACTLOGS_HEADER ": %lld\r\n", limit);
+	snprintf(req, sizeof(req), "{\"value\":%s,\"activation_id\":\"c\",\"deadline\":\"%llu\"}",
+		 value, (unsigned long long)(clock_real_ms() + in_ms));
+	return h_post_with("127.0.0.1", X.port, "/run", hdr, req, in_ms + 5000, body, logs);
+}
+
+/* Lines of logs "<stamp> stream: text" (partial: containing text). */
+static int logs_with(const json_t *logs, const char *stream, const char *text, bool partial)
+{
+	size_t i;
+	json_t *l;
+	int n = 0;
+
+	json_array_foreach(logs, i, l) {
+		const char *s = json_string_value(l);
+
+		if (strlen(s) < 39 || s[30] != ' ' || strncmp(s + 31, stream, 6) || s[37] != ':')
+			continue;
+		n += partial ? strstr(s + 39, text) != NULL : !strcmp(s + 39, text);
+	}
+	return n;
+}
+
+/* The activation's lines come in its answer, stamped; nothing on the proxy's pipes; a
+ * /run that does not ask gets the sentinels as before; the limit cuts with the note. */
+static void test_inband_node(void)
+{
+	char *b = NULL;
+	json_t *logs = NULL;
+
+	start_node();
+	CHECK(h_post_with("127.0.0.1", X.port, "/init", ACTLOGS_HEADER ": 1000\r\n",
+			  "{\"value\":{\"code\":\"console.log('loaded'); function main(a) {"
+			  " for (let i = 0; i < a.n; i++) console.log('out', i);"
+			  " console.error('err', a.n); return {n: a.n}; }\"}}",
+			  15000, &b, &logs) == 200);
+	CHECK(json_array_size(logs) == 0); /* a good /init's output is the first run's */
+	json_decref(logs);
+	free(b);
+	CHECK(run_inband("{\"n\":2}", 10000, 10000, &b, &logs) == 200);
+	CHECK(h_json_is(b, "{\"n\":2}"));
+	CHECK(json_array_size(logs) == 4);
+	CHECK(logs_with(logs, "stdout", "loaded", false) == 1);
+	CHECK(logs_with(logs, "stdout", "out 1", false) == 1);
+	CHECK(logs_with(logs, "stderr", "err 2", false) == 1);
+	json_decref(logs);
+	free(b);
+	CHECK(px_lines(X.out, "out 1", false) == 0 && sentinels(X.out) == 0);
+	CHECK(sentinels(X.err) == 0);
+	/* Without the header: the protocol of every runtime. */
+	CHECK(run_value("{\"n\":1}", &b) == 200);
+	free(b);
+	CHECK(px_lines(X.out, "out 0", false) == 1 && sentinels(X.out) == 1);
+	CHECK(px_lines(X.err, "err 1", false) == 1 && sentinels(X.err) == 1);
+	/* 100 bytes hold two lines of 46: the third is cut, and the note says so. */
+	CHECK(run_inband("{\"n\":5}", 100, 10000, &b, &logs) == 200);
+	CHECK(h_json_is(b, "{\"n\":5}"));
+	CHECK(json_array_size(logs) == 3);
+	CHECK(logs_with(logs, "stderr", "Logs were truncated because the total bytes size "
+			"exceeds the limit of 100 bytes.", false) == 1);
+	json_decref(logs);
+	free(b);
+	/* Limit 0: logs off, none kept, none passed on. */
+	CHECK(run_inband("{\"n\":3}", 0, 10000, &b, &logs) == 200);
+	CHECK(logs && json_array_size(logs) == 0);
+	json_decref(logs);
+	free(b);
+	CHECK(px_lines(X.out, "out 2", false) == 0);
+	px_stop();
+}
+
+/* Concurrent runs interleave: every line is in some answer, once. A line longer than
+ * LOGPIPE_MAX_LINE comes in pieces. */
+static void test_inband_concurrent_and_long(void)
+{
+	char *b = NULL;
+	json_t *logs[3] = { NULL };
+	int total = 0, pieces, st[3];
+
+	start_node();
+	CHECK(init_code("function main(a) { console.log('x'.repeat(a.len || 1)); return new "
+			"Promise(r => setTimeout(() => { console.log('done'); r({}); }, 300)); }",
+			false, NULL, 3, &b) == 200);
+	free(b);
+	(void)run_concurrently_with(3, "{}", ACTLOGS_HEADER ": 10000\r\n", st, logs);
+	CHECK(count_status(st, 3, 200) == 3);
+	for (int i = 0; i < 3; i++) {
+		total += logs_with(logs[i], "stdout", "done", false);
+		json_decref(logs[i]);
+	}
+	CHECK(total == 3);
+	CHECK(run_inband("{\"len\":40000}", 1 << 20, 10000, &b, &logs[0]) == 200);
+	pieces = logs_with(logs[0], "stdout", "xxxx", true);
+	CHECK(pieces == 3); /* 16384 + 16384 + 7232 */
+	json_decref(logs[0]);
+	free(b);
+	CHECK(sentinels(X.out) == 0);
+	px_stop();
+}
+
+/* A failed /init, a runtime that dies mid-activation: the answer as before, the lines
+ * so far with it. */
+static void test_inband_failures(void)
+{
+	char *b = NULL, e[256];
+	json_t *logs = NULL;
+
+	start_node();
+	CHECK(h_post_with("127.0.0.1", X.port, "/init", ACTLOGS_HEADER ": 10000\r\n",
+			  "{\"value\":{\"code\":\"function main( {\"}}", 15000, &b, &logs) == 502);
+	CHECK(logs_with(logs, "stderr", "SyntaxError", true) >= 1);
+	CHECK(sentinels(X.err) == 0);
+	json_decref(logs);
+	free(b);
+	px_stop();
+	start_node();
+	CHECK(init_code("function main(a) { console.log('bye'); process.exit(3); }", false, NULL, 0,
+			&b) == 200);
+	free(b);
+	CHECK(run_inband("{}", 10000, 10000, &b, &logs) == 502);
+	CHECK(!strcmp(error_of(b, e, sizeof(e)), MSG_DIED_RUN));
+	CHECK(logs_with(logs, "stdout", "bye", false) == 1);
+	json_decref(logs);
+	free(b);
+	px_stop();
+}
+
+/* Near its deadline a run's lines go out on the proxy's pipes (the node that gives up
+ * kills the sandbox and reads them there); its answer then has none in band. */
+static void test_inband_spill_near_deadline(void)
+{
+	char *b = NULL;
+	json_t *logs = NULL;
+
+	start_node();
+	CHECK(init_code("function main(a) { console.log('early'); return new Promise(r =>"
+			" setTimeout(() => { console.log('late'); r({}); }, 400)); }",
+			false, NULL, 0, &b) == 200);
+	free(b);
+	CHECK(run_inband("{}", 10000, 200, &b, &logs) == 200);
+	CHECK(logs == NULL);
+	CHECK(px_lines(X.out, "early", false) == 1 && px_lines(X.out, "late", false) == 1);
+	CHECK(sentinels(X.out) == 1);
+	json_decref(logs);
+	free(b);
+	px_stop();
+}
+
+/* The blackbox's stdout lines (but the result) and stderr, in band. */
+static void test_inband_blackbox(void)
+{
+	char *b = NULL;
+	json_t *logs = NULL;
+
+	CHECK(px_start("blackbox", NULL) == 0);
+	CHECK(init_code("#!/bin/sh\necho one\necho two >&2\necho '{\"r\":1}'\n", false, NULL, 0,
+			&b) == 200);
+	free(b);
+	CHECK(run_inband("{}", 10000, 10000, &b, &logs) == 200);
+	CHECK(h_json_is(b, "{\"r\":1}"));
+	CHECK(logs_with(logs, "stdout", "one", false) == 1);
+	CHECK(logs_with(logs, "stderr", "two", false) == 1);
+	CHECK(json_array_size(logs) == 2);
+	json_decref(logs);
+	free(b);
+	CHECK(px_lines(X.out, "one", false) == 0);
+	px_stop();
+}
+
 int main(void)
 {
 	if (!access("/usr/bin/python3", X_OK))
@@ -892,6 +1080,11 @@ int main(void)
 	RUN(test_blackbox_stub);
 	RUN(test_blackbox_c_zip);
 	RUN(test_blackbox_results);
+	RUN(test_inband_node);
+	RUN(test_inband_concurrent_and_long);
+	RUN(test_inband_failures);
+	RUN(test_inband_spill_near_deadline);
+	RUN(test_inband_blackbox);
 	loop_free(H.loop);
 	TEST_EXIT();
 }

@@ -16,6 +16,13 @@ struct watched {
 };
 
 static struct watched *watched;
+static int output_fds[2] = { -1, -1 };
+
+void child_set_output(int out_fd, int err_fd)
+{
+	output_fds[0] = out_fd;
+	output_fds[1] = err_fd;
+}
 
 int child_spawn(char *const argv[], char *const envp[], const char *cwd, const int fds[4],
 		pid_t *ret_pid)
@@ -40,6 +47,8 @@ int child_spawn(char *const argv[], char *const envp[], const char *cwd, const i
 	for (int i = 1; i < 4; i++)
 		if (fds[i] >= 0)
 			posix_spawn_file_actions_adddup2(&fa, fds[i], i);
+		else if (i < 3 && output_fds[i - 1] >= 0)
+			posix_spawn_file_actions_adddup2(&fa, output_fds[i - 1], i);
 	if (cwd)
 		posix_spawn_file_actions_addchdir_np(&fa, cwd);
 	err = posix_spawnp(ret_pid, argv[0], &fa, &attr, argv, envp);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "capture.h"
 #include "children.h"
 #include "log.h"
 #include "proxy.h"
@@ -34,7 +35,8 @@ static void usage(FILE *f)
 		"\n"
 		"From the sandbox manager, all optional: XWHISK_READY_FD (told \"READY=1\" once\n"
 		"/init can be served), XWHISK_LOOP_FDS (the stdin and fd 3 of a language loop\n"
-		"already running), XWHISK_OOM_FD (the memory cgroup's OOM counter).\n",
+		"already running, then the read ends of its stdout and stderr),\n"
+		"XWHISK_OOM_FD (the memory cgroup's OOM counter).\n",
 		DEFAULT_LISTEN, DEFAULT_ACTION_DIR);
 }
 
@@ -136,6 +138,9 @@ int main(int argc, char **argv)
 		pr_err("cannot listen on %s: %s", p.listen, strerror(-err));
 		goto out;
 	}
+	/* Without its own pipes the proxy still serves, its logs on the sandbox's. */
+	if (capture_start(&p))
+		pr_warn("the action's output goes straight to the sandbox's pipes");
 	err = p.ops->start(&p);
 	if (err) {
 		pr_err("cannot start the %s runtime: %s", p.kind, strerror(-err));
@@ -145,6 +150,7 @@ int main(int argc, char **argv)
 out:
 	if (p.ops->stop)
 		p.ops->stop(&p);
+	capture_stop(&p);
 	strv_free(p.child_env);
 	http_server_free(p.http);
 	loop_free(p.loop);

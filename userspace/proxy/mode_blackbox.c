@@ -22,7 +22,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "actlogs.h"
 #include "archive.h"
+#include "capture.h"
 #include "buf.h"
 #include "children.h"
 #include "json.h"
@@ -53,19 +55,16 @@ static void bb_unwatch(struct bb_run *r, int *fd)
 	}
 }
 
-/* Everything but the last line goes to our stdout, the sandbox's log. */
-static void emit(const char *line)
+/* Everything but the last line is the action's stdout, its log. */
+static void emit(struct proxy *p, const char *line)
 {
-	size_t len = strlen(line);
-
-	(void)!write(STDOUT_FILENO, line, len);
-	(void)!write(STDOUT_FILENO, "\n", 1);
+	capture_line(p, ACTLOGS_STDOUT, line, strlen(line));
 }
 
 static void hold(struct bb_run *r, char *line)
 {
 	if (r->held) {
-		emit(r->held);
+		emit(r->run->p, r->held);
 		free(r->held);
 	}
 	r->held = line;
@@ -81,7 +80,7 @@ static void bb_finish(struct bb_run *r)
 	bb_unwatch(r, &r->in_fd);
 	if (WIFSIGNALED(r->status) && WTERMSIG(r->status) == SIGKILL && proxy_oom_happened(p)) {
 		if (last && *last)
-			emit(last);
+			emit(p, last);
 		proxy_run_error(run, 502, MSG_OOM);
 	} else if (!last || !*last) {
 		proxy_run_done(run, 200, "{}", 2);
@@ -94,7 +93,7 @@ static void bb_finish(struct bb_run *r)
 			proxy_run_error(run, 500, "Out of memory.");
 		free(body);
 	} else {
-		emit(last); /* the skeleton logs the line it could not use */
+		emit(p, last); /* the skeleton logs the line it could not use */
 		proxy_run_error(run, 502, MSG_NOT_DICT_OR_ARRAY);
 	}
 	json_decref(v);

@@ -15,7 +15,8 @@
  * exception or a non-dictionary result means); the proxy relays status and body.
  *
  * The loop is either our child (the command after "--") or was forked by the sandbox
- * manager's zygote, which hands us its stdin and fd 3 as XWHISK_LOOP_FDS. Either way
+ * manager's zygote, which hands us its stdin and fd 3 as XWHISK_LOOP_FDS, then the read
+ * ends of its stdout and stderr (capture.h). Either way
  * the sandbox is worthless without it: when it goes, we answer and exit.
  */
 #include <errno.h>
@@ -25,6 +26,7 @@
 #include <unistd.h>
 
 #include "archive.h"
+#include "capture.h"
 #include "json.h"
 #include "lineproc.h"
 #include "log.h"
@@ -142,7 +144,7 @@ static int lm_start(struct proxy *p)
 	extern char **environ;
 	struct loop_mode *lm = calloc(1, sizeof(*lm));
 	const char *fds = getenv("XWHISK_LOOP_FDS");
-	int in_fd, out_fd, err;
+	int in_fd, out_fd, log_fds[2], err = 0;
 	char **env;
 
 	if (!lm)
@@ -150,8 +152,20 @@ static int lm_start(struct proxy *p)
 	lm->p = p;
 	p->mode = lm;
 	p->serial = true;
-	if (fds && sscanf(fds, "%d,%d", &in_fd, &out_fd) == 2)
+	if (fds) {
+		int n = sscanf(fds, "%d,%d,%d,%d", &in_fd, &out_fd, &log_fds[0], &log_fds[1]);
+
+		if (n < 2)
+			return -EINVAL;
+		/* Without its stdout and stderr here, the loop writes to the sandbox's own. */
+		if (n == 4)
+			err = capture_add(p, log_fds[0], log_fds[1]);
+		else
+			capture_disable(p);
+		if (err)
+			capture_disable(p);
 		return lineproc_attach(&lm->lp, p->loop, in_fd, out_fd, &loop_lineproc_ops, lm);
+	}
 	if (!p->loop_argv || !p->loop_argv[0])
 		return -EINVAL;
 	env = calloc(1, sizeof(*env));

@@ -2,7 +2,8 @@
 /*
  * xwhisk-proxy: the OpenWhisk runtime protocol inside a sandbox. POST /init once,
  * POST /run per activation, on port 8080; the end-of-activation sentinel on stdout and
- * stderr after each /run and after a failed /init.
+ * stderr after each /run and after a failed /init, or the activation's log lines in the
+ * answer for a client that asks (lib/actlogs.h).
  *
  * Three ways to run an action (modes), chosen by --kind:
  *   loop      a prewarmed language loop (nodejs, python), the command after "--":
@@ -14,7 +15,8 @@
  *             last stdout line is the result, the rest of its output the logs
  *
  * The common part (server.c) parses requests, applies the protocol's status codes and
- * the concurrency limit, and writes the sentinels; a mode only loads and runs code.
+ * the concurrency limit, and ends each activation's logs (capture.c: in the answer when
+ * the node asks, else the sentinels); a mode only loads and runs code.
  */
 #ifndef XWHISK_PROXY_H
 #define XWHISK_PROXY_H
@@ -43,6 +45,7 @@
 
 struct proxy;
 struct proxy_run;
+struct capture;
 
 /* What /init hands a mode after the common checks. */
 struct init_args {
@@ -75,6 +78,9 @@ struct proxy_run {
 	struct http_request *req;
 	json_t *body;   /* the /run body */
 	uint64_t id;
+	long long logs_limit;     /* its logs in band, at most this many bytes; -1: not */
+	struct loop_timer *spill; /* near its deadline its logs pass on (capture.c) */
+	bool spilled;
 	struct proxy_run *next;
 };
 
@@ -99,6 +105,7 @@ struct proxy {
 	struct proxy_run *queue, *queue_tail;
 	char **child_env;          /* our environment (XWHISK_* removed) + init parameters */
 	int exit_code;             /* set when the proxy ends because the action is gone */
+	struct capture *cap;       /* the action's output (capture.h) */
 	void *mode;
 };
 

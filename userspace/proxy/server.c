@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "capture.h"
 #include "json.h"
 #include "log.h"
 #include "proxy.h"
@@ -191,7 +192,8 @@ static json_t *stringify_env(json_t *env)
 	return out;
 }
 
-static void send_error(struct http_request *req, int status, const char *msg)
+/* A request refused before anything ran. */
+static void send_error(struct proxy *p, struct http_request *req, int status, const char *msg)
 {
 	json_t *o = json_pack("{s:s}", "error", msg);
 	char *body = o ? json_dump(o) : NULL;
@@ -199,9 +201,9 @@ static void send_error(struct http_request *req, int status, const char *msg)
 	if (status == 429)
 		http_resp_header(req, "Retry-After", "1");
 	if (body)
-		http_resp_send(req, status, "application/json", body, strlen(body));
+		capture_refused(p, req, status, body, strlen(body));
 	else
-		http_resp_send(req, 500, "application/json", "{}", 2);
+		capture_refused(p, req, 500, "{}", 2);
 	free(body);
 	json_decref(o);
 }
@@ -221,14 +223,11 @@ void proxy_ready(struct proxy *p)
 
 void proxy_init_done(struct proxy *p, struct http_request *req, int status, const char *json)
 {
-	if (status == 200) {
+	if (status == 200)
 		p->state = PROXY_READY;
-	} else {
-		/* A failed init leaves nothing to run; its logs end like an activation's. */
-		proxy_stop(p, NULL);
-		proxy_write_sentinels();
-	}
-	http_resp_send(req, status, "application/json", json, strlen(json));
+	else
+		proxy_stop(p, NULL); /* a failed init leaves nothing to run */
+	capture_init_done(p, req, status, json);
 }
 
 void proxy_init_error(struct proxy *p, struct http_request *req, int status, const char *msg)
@@ -257,8 +256,7 @@ void proxy_run_done(struct proxy_run *run, int status, const char *json, size_t 
 {
 	struct proxy *p = run->p;
 
-	proxy_write_sentinels();
-	http_resp_send(run->req, status, "application/json", json, len);
+	capture_run_done(run, status, json, len);
 	p->inflight--;
 	p->running--;
 	json_decref(run->body);
@@ -297,13 +295,13 @@ static void handle_init(struct proxy *p, struct http_request *req)
 
 	if (p->state != PROXY_NEW) {
 		pr_warn("%s", MSG_REINIT);
-		send_error(req, 403, MSG_REINIT);
+		send_error(p, req, 403, MSG_REINIT);
 		return;
 	}
 	body = json_parse(req->body.data ? req->body.data : "", req->body.len, errbuf,
 			  sizeof(errbuf));
 	if (!json_is_object(body)) {
-		send_error(req, 400, "Bad request.");
+		send_error(p, req, 400, "Bad request.");
 		goto out;
 	}
 	value = json_object_get(body, "value");
@@ -312,7 +310,7 @@ static void handle_init(struct proxy *p, struct http_request *req)
 	code_len = json_string_length(json_object_get(value, "code"));
 	main_name = json_obj_str(value, "main");
 	if ((!code || !*code) && !ops->code_optional) {
-		send_error(req, 403, MSG_NO_CODE);
+		send_error(p, req, 403, MSG_NO_CODE);
 		goto out;
 	}
 	if (!code)
@@ -326,9 +324,10 @@ static void handle_init(struct proxy *p, struct http_request *req)
 	env = stringify_env(json_object_get(value, "env"));
 	p->child_env = env ? child_env_build(env) : NULL;
 	if (!env || !p->child_env) {
-		send_error(req, 500, "Out of memory.");
+		send_error(p, req, 500, "Out of memory.");
 		goto out;
 	}
+	capture_init_begin(p, req); /* every way on from here answers with proxy_init_done */
 	args.main = main_name && *main_name ? main_name : "main";
 	args.binary = json_is_true(json_object_get(value, "binary"));
 	args.env = env;
@@ -361,9 +360,9 @@ static void handle_run(struct proxy *p, struct http_request *req)
 
 	if (p->state != PROXY_READY) {
 		if (p->state == PROXY_STOPPED && p->stop_reason)
-			send_error(req, 403, p->stop_reason);
+			send_error(p, req, 403, p->stop_reason);
 		else
-			send_error(req, p->ops->not_initialized_status,
+			send_error(p, req, p->ops->not_initialized_status,
 				   p->ops->not_initialized_error);
 		return;
 	}
@@ -372,14 +371,14 @@ static void handle_run(struct proxy *p, struct http_request *req)
 		snprintf(msg, sizeof(msg),
 			 "Too many concurrent requests in flight (count: %u, allowed: %u).",
 			 p->inflight, p->concurrency);
-		send_error(req, 429, msg);
+		send_error(p, req, 429, msg);
 		return;
 	}
 	body = json_parse(req->body.data ? req->body.data : "", req->body.len, errbuf,
 			  sizeof(errbuf));
 	if (!json_is_object(body)) {
 		json_decref(body);
-		send_error(req, 400, "Bad request.");
+		send_error(p, req, 400, "Bad request.");
 		return;
 	}
 	value = json_object_get(body, "value");
@@ -387,13 +386,13 @@ static void handle_run(struct proxy *p, struct http_request *req)
 		json_object_set_new(body, "value", json_object());
 	} else if (!json_is_object(value) && !json_is_array(value)) {
 		json_decref(body);
-		send_error(req, 400, MSG_BAD_ARGS);
+		send_error(p, req, 400, MSG_BAD_ARGS);
 		return;
 	}
 	run = calloc(1, sizeof(*run));
 	if (!run) {
 		json_decref(body);
-		send_error(req, 500, "Out of memory.");
+		send_error(p, req, 500, "Out of memory.");
 		return;
 	}
 	run->p = p;
@@ -401,6 +400,7 @@ static void handle_run(struct proxy *p, struct http_request *req)
 	run->body = body;
 	run->id = ++p->next_id;
 	p->inflight++;
+	capture_run_begin(run);
 	if (p->serial && p->running) {
 		if (p->queue_tail)
 			p->queue_tail->next = run;
@@ -417,7 +417,7 @@ static void on_request(struct http_request *req, void *data)
 	struct proxy *p = data;
 
 	if (req->error_status) {
-		send_error(req, req->error_status,
+		send_error(p, req, req->error_status,
 			   req->error_msg ? req->error_msg : "Bad request.");
 		return;
 	}
@@ -426,7 +426,7 @@ static void on_request(struct http_request *req, void *data)
 	else if (req->method == HTTP_POST && !strcmp(req->path, "/run"))
 		handle_run(p, req);
 	else
-		send_error(req, 500, "Bad request."); /* as the nodejs runtime answers */
+		send_error(p, req, 500, "Bad request."); /* as the nodejs runtime answers */
 }
 
 int proxy_serve(struct proxy *p)

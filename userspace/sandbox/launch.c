@@ -400,8 +400,8 @@ static int child_mounts(const struct spawn_plan *p)
 /* Moves each source fd to its target number; everything else closes at exec. */
 static int child_fds(const struct spawn_plan *p, int *status_fd)
 {
-	int src[7], n = 0, devnull;
-	int target[7];
+	int src[9], n = 0, devnull;
+	int target[9];
 
 	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (devnull < 0)
@@ -414,6 +414,8 @@ static int child_fds(const struct spawn_plan *p, int *status_fd)
 	if (p->loop_in_fd >= 0) {
 		src[n] = p->loop_in_fd, target[n++] = SPAWN_LOOP_IN_FD;
 		src[n] = p->loop_out_fd, target[n++] = SPAWN_LOOP_OUT_FD;
+		src[n] = p->loop_log_fds[0], target[n++] = SPAWN_LOOP_LOG_FD;
+		src[n] = p->loop_log_fds[1], target[n++] = SPAWN_LOOP_LOG_FD + 1;
 	}
 	if (p->oom_fd >= 0)
 		src[n] = p->oom_fd, target[n++] = SPAWN_OOM_FD;
@@ -430,7 +432,7 @@ static int child_fds(const struct spawn_plan *p, int *status_fd)
 		if (dup2(src[i], target[i]) < 0)
 			return -1;
 	/* A slot with nothing to hold must not pass on whatever the parent had there. */
-	for (int fd = SPAWN_READY_FD; fd <= SPAWN_OOM_FD; fd++) {
+	for (int fd = SPAWN_READY_FD; fd <= SPAWN_LAST_FD; fd++) {
 		bool used = false;
 
 		for (int i = 0; i < n; i++)
@@ -438,7 +440,7 @@ static int child_fds(const struct spawn_plan *p, int *status_fd)
 		if (!used)
 			(void)close(fd);
 	}
-	return close_range(SPAWN_OOM_FD + 1, ~0u, CLOSE_RANGE_CLOEXEC);
+	return close_range(SPAWN_LAST_FD + 1, ~0u, CLOSE_RANGE_CLOEXEC);
 }
 
 static int child_privileges(const struct spawn_plan *p)

@@ -30,6 +30,8 @@
 #define SPAWN_LOOP_IN_FD 4 /* a zygote-made language loop: its stdin */
 #define SPAWN_LOOP_OUT_FD 5 /* ... and its results */
 #define SPAWN_OOM_FD 6     /* the memory cgroup's OOM counter file */
+#define SPAWN_LOOP_LOG_FD 7 /* a zygote-made loop's stdout (read end), and its stderr at 8 */
+#define SPAWN_LAST_FD 8
 
 /* One host path a sandbox sees, read-only, at the same path (rootfs.c). */
 struct rootfs_entry {
@@ -118,6 +120,7 @@ struct spawn_plan {
 	int status_fd;
 	bool notify;        /* status_fd stays open in the command as SPAWN_READY_FD */
 	int loop_in_fd, loop_out_fd; /* or -1 */
+	int loop_log_fds[2];         /* its stdout and stderr, read ends (with loop_in_fd) */
 	int oom_fd;         /* or -1 */
 	uid_t uid;
 	gid_t gid;

@@ -18,6 +18,7 @@
 /* What sb_start() opens and makes along the way; closed whatever happens. */
 struct start_fds {
 	int status[2], lin[2], lout[2];
+	int cap_out[2], cap_err[2]; /* a zygote-made loop's stdout and stderr, to the proxy */
 	int out_rd, out_wr, err_rd, err_wr;
 	int join[CG_NCTRL], njoin;
 	struct rtnl hostnl;
@@ -104,7 +105,7 @@ static char **build_env(struct sandbox_manager *m, struct kind_pool *kp, bool lo
 	if (kp->rt->notify)
 		env[n++] = strdup("XWHISK_READY_FD=3");
 	if (loop_fds)
-		env[n++] = strdup("XWHISK_LOOP_FDS=4,5");
+		env[n++] = strdup("XWHISK_LOOP_FDS=4,5,7,8");
 	env[n++] = strdup("XWHISK_OOM_FD=6");
 	for (size_t i = 0; i < extra; i++)
 		env[n++] = strdup(kp->rt->env[i]);
@@ -203,7 +204,9 @@ static int start_pipes(struct sandbox *sb, struct start_fds *f)
 	if (err)
 		return err;
 	sb->use_zygote = zygote_ready(kp->zygote);
-	if (sb->use_zygote && (pipe2(f->lin, O_CLOEXEC) < 0 || pipe2(f->lout, O_CLOEXEC) < 0))
+	/* The loop's output goes to the proxy, which answers its logs in band. */
+	if (sb->use_zygote && (pipe2(f->lin, O_CLOEXEC) < 0 || pipe2(f->lout, O_CLOEXEC) < 0 ||
+			       pipe2(f->cap_out, O_CLOEXEC) < 0 || pipe2(f->cap_err, O_CLOEXEC) < 0))
 		return -errno;
 	err = rtnl_open(&f->hostnl);
 	if (!err)
@@ -248,6 +251,8 @@ static void start_plan(struct sandbox *sb, const struct start_fds *f, struct spa
 	plan->notify = sb->kp->rt->notify;
 	plan->loop_in_fd = sb->use_zygote ? f->lin[1] : -1;
 	plan->loop_out_fd = sb->use_zygote ? f->lout[0] : -1;
+	plan->loop_log_fds[0] = sb->use_zygote ? f->cap_out[0] : -1;
+	plan->loop_log_fds[1] = sb->use_zygote ? f->cap_err[0] : -1;
 	plan->oom_fd = sb->oom_fd;
 	plan->uid = m->uid;
 	plan->gid = m->gid;
@@ -269,8 +274,8 @@ static int start_watch(struct sandbox *sb, struct start_fds *f)
 		/* The loop's ends and the log writers go to the zygote once setup is done. */
 		sb->zfds[1] = f->lin[0], f->lin[0] = -1;
 		sb->zfds[2] = f->lout[1], f->lout[1] = -1;
-		sb->zfds[3] = f->out_wr, f->out_wr = -1;
-		sb->zfds[4] = f->err_wr, f->err_wr = -1;
+		sb->zfds[3] = f->cap_out[1], f->cap_out[1] = -1;
+		sb->zfds[4] = f->cap_err[1], f->cap_err[1] = -1;
 	}
 	sb->status_fd = f->status[0];
 	f->status[0] = -1;
@@ -299,6 +304,8 @@ static void start_fds_close(struct start_fds *f)
 	for (int i = 0; i < 2; i++) {
 		close_fd(&f->lin[i]);
 		close_fd(&f->lout[i]);
+		close_fd(&f->cap_out[i]);
+		close_fd(&f->cap_err[i]);
 	}
 	rtnl_close(&f->hostnl);
 	strv_free(f->env);
@@ -310,6 +317,7 @@ int sb_start(struct kind_pool *kp)
 	struct sandbox_manager *m = kp->m;
 	struct start_fds f = {
 		.status = { -1, -1 }, .lin = { -1, -1 }, .lout = { -1, -1 },
+		.cap_out = { -1, -1 }, .cap_err = { -1, -1 },
 		.out_rd = -1, .out_wr = -1, .err_rd = -1, .err_wr = -1,
 		.hostnl = { .fd = -1 }, .gate = -1,
 	};

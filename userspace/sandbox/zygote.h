@@ -12,7 +12,8 @@
  *   manager -> zygote   {"cgroups":[".../cgroup.procs",...],"uid":N,"gid":N,
  *                        "env":{"K":"V",...}}  with SCM_RIGHTS fds: the sandbox init's
  *                        pidfd, the loop's stdin (read end), its result pipe (write end),
- *                        the sandbox's stdout and stderr
+ *                        the loop's stdout and stderr (pipes the sandbox's proxy
+ *                        reads: it answers the logs in band)
  *   zygote  -> manager  {"ok":true,"pid":N} or {"error":"..."}, one per request, in order
  * The forked loop joins the cgroups, enters the sandbox's namespaces (setns on the
  * pidfd), drops every privilege as the sandbox init did, installs the filter, and

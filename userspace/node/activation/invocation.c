@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "actlogs.h"
 #include "buf.h"
 #include "json.h"
 #include "json_write.h"
@@ -347,7 +348,7 @@ static void on_run_answer(struct http_response *resp, int err, void *data)
 	struct node *node = w->node;
 	uint64_t action_id = inv->action->id;
 	const char *broken_why;
-	bool broken = false, remote;
+	bool broken = false, remote, inband = false;
 	uint32_t slot, generation;
 	char msg[256];
 
@@ -391,8 +392,20 @@ static void on_run_answer(struct http_response *resp, int err, void *data)
 				: "The action did not produce a valid response and exited unexpectedly.");
 		broken = true;
 	} else {
-		/* body_total: past the limit only RESULT_MAX + 1 bytes were kept */
-		invocation_take_answer(inv, resp->status, resp->body.data, resp->body_total);
+		/* An xwhisk-proxy answers with the logs in band, before the result. */
+		size_t skip = 0;
+		json_t *logs = actlogs_from_answer(
+			resp, actlogs_answer_room((uint64_t)inv->action->logs_mb << 20), &skip);
+
+		if (logs) {
+			json_decref(inv->logs);
+			inv->logs = logs;
+			inband = true;
+			STAT_INC(w, inband_logs);
+		}
+		/* body_total: past the limit only the logs and RESULT_MAX + 1 bytes were kept */
+		invocation_take_answer(inv, resp->status, resp->body.data + skip,
+				       resp->body_total - skip);
 		/* As OpenWhisk's invoker does: a runtime that failed this way (an exception,
 		 * a bad answer) is not trusted with another activation. */
 		broken = inv->status == ACTIVATION_DEVELOPER_ERROR;
@@ -405,10 +418,10 @@ static void on_run_answer(struct http_response *resp, int err, void *data)
 	if (broken)
 		slot_retire(node->maps, slot, generation);
 	slot_release(node->maps, slot, inv->status >= ACTIVATION_DEVELOPER_ERROR);
-	/* Logs are asked for before the sandbox goes: the manager hands over what it has
-	 * (a failed runtime may never write its sentinels) before it removes the sandbox.
-	 * inv may be finished (freed) when pool_logs returns. */
-	if (inv->action->logs_mb && !remote)
+	/* Without them in band, logs are asked for before the sandbox goes: the manager hands
+	 * over what it has (a failed runtime may never write its sentinels) before it removes
+	 * the sandbox. inv may be finished (freed) when pool_logs returns. */
+	if (inv->action->logs_mb && !remote && !inband)
 		pool_logs(node, w, slot, generation, inv->run_sent_ns,
 			  (uint64_t)inv->action->logs_mb << 20, on_logs, inv);
 	else
@@ -467,8 +480,10 @@ void invocation_session_end(struct invocation *inv, int status, json_t *result,
 
 static void invocation_run(struct invocation *inv)
 {
+	uint64_t logs_limit = (uint64_t)inv->action->logs_mb << 20;
 	struct buf *body = &inv->w->scratch;
 	struct http_pool *pool;
+	char headers[96];
 
 	if (!inv->start_ms)
 		inv->start_ms = clock_real_ms();
@@ -481,13 +496,16 @@ static void invocation_run(struct invocation *inv)
 		return;
 	}
 	pool = worker_sandbox_pool(inv->w, inv->slot);
+	/* The logs in band, if the sandbox is an xwhisk-proxy (lib/actlogs.h). */
+	snprintf(headers, sizeof(headers),
+		 "Content-Type: application/json\r\n" ACTLOGS_HEADER ": %llu\r\n",
+		 (unsigned long long)logs_limit);
 	/* The call copies the body: the worker's scratch buffer serves every /run. */
 	if (pool && !run_body(inv, body))
-		inv->call = http_pool_call(pool, "POST", "/run", "Content-Type: application/json\r\n",
-					   body->data, body->len, inv->action->timeout_ms,
-					   on_run_answer, inv);
+		inv->call = http_pool_call(pool, "POST", "/run", headers, body->data, body->len,
+					   inv->action->timeout_ms, on_run_answer, inv);
 	/* A result past the limit is cut anyway: not kept whole in memory meanwhile. */
-	http_call_limit_body(inv->call, RESULT_MAX + 1);
+	http_call_limit_body(inv->call, actlogs_answer_room(logs_limit) + RESULT_MAX + 1);
 	/* A huge parameter set does not keep its memory for good. */
 	if (body->cap > (64u << 10))
 		buf_free(body);

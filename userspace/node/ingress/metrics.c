@@ -117,6 +117,13 @@ void metrics_http(struct node *node, struct http_request *req)
 		       latency_bounds, buckets, 14, (double)SUM(node, latency_sum_us) / 1e6);
 	prom_value(&b, "xwhisk_cold_starts_total", "counter",
 		   "Activations that waited for a new sandbox.", SUM(node, cold_starts));
+	prom_family(&b, "xwhisk_log_segments_total", "counter",
+		    "Activations' logs by the way they came: in the /run answer (inband) or cut "
+		    "by the manager thread from the sandbox's pipes (pipe).");
+	buf_printf(&b, "xwhisk_log_segments_total{path=\"inband\"} %llu\n",
+		   (unsigned long long)SUM(node, inband_logs));
+	buf_printf(&b, "xwhisk_log_segments_total{path=\"pipe\"} %llu\n",
+		   (unsigned long long)pool_pipe_segments(node));
 	prom_value(&b, "xwhisk_throttled_total", "counter",
 		   "Requests refused by a namespace throttle.", SUM(node, throttled));
 	prom_value(&b, "xwhisk_queue_full_total", "counter",

@@ -32,6 +32,8 @@ void pool_event(struct node *node, const json_t *event);
 json_t *pool_own_sandboxes(struct node *node);
 json_t *pool_heartbeat(struct node *node);
 const char *pool_subnet(const struct node *node);
+/* Activations' log segments the manager cut from sandboxes' pipes (not answered in band). */
+uint64_t pool_pipe_segments(const struct node *node);
 void pool_set_node_index(struct node *node, uint16_t index, const char *name);
 /* The heartbeat's answer: own sandboxes the controller does not know. */
 void pool_forget(struct node *node, const json_t *unknown);

@@ -14,6 +14,7 @@
 #include "node/crossing.h"
 #include "node/manager/pool.h"
 #include "node/manager/resync_window.h"
+#include "actlogs.h"
 #include "sandbox.h"
 
 #define REMOTE_BUCKETS 4096
@@ -71,10 +72,8 @@ struct psandbox {
 	uint64_t started_ms;
 	unsigned memory_mb;
 	struct http_call *init_call;
-	/* the activation being logged now */
-	json_t *lines;
-	size_t lines_bytes; /* of lines: past the action's log limit the rest is dropped */
-	int sentinels;
+	/* the activation being logged now (through the sandbox's pipes) */
+	struct actlogs_seg seg;
 	/* who asked for it: /init's environment */
 	char activation_id[33], tid[72], api_key[160];
 };
@@ -117,6 +116,7 @@ struct pool {
 	struct loop_timer *gc;
 	struct http_pool *init_pools[XW_MAX_SLOTS];
 	struct slot_logs logs[XW_MAX_SLOTS];
+	uint64_t pipe_segments; /* cut from the sandboxes' pipes (atomic: metrics reads it) */
 	struct resync_window resync;
 };
 
@@ -129,6 +129,8 @@ void pool_slot_publish(struct pool *p, struct psandbox *ps, enum xw_slot_state s
 void pool_slot_reset(struct pool *p, uint32_t slot);
 
 /* pool_logs.c */
+/* Lines (stolen) that came in band for the activation being logged (a failed /init). */
+void pool_logs_add(struct psandbox *ps, json_t *lines);
 void pool_on_log(struct sandbox *sb, enum sandbox_stream stream, const char *line, size_t len,
 		 uint64_t ts_ns, bool sentinel, void *data);
 void pool_logs_clear(struct slot_logs *sl);

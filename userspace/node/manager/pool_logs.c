@@ -50,41 +50,6 @@ static void deliver_logs_on_worker(void *arg)
 	free(r);
 }
 
-/* A line the platform adds to an activation's logs, formatted as every other line is
- * ("<timestamp> stderr: <text>"), as OpenWhisk's log store adds its notes. */
-static json_t *log_note(const char *text)
-{
-	char stamp[40], line[320];
-
-	format_rfc3339_nano(stamp, sizeof(stamp), clock_real_ns());
-	snprintf(line, sizeof(line), "%-30s stderr: %s", stamp, text);
-	return json_string(line);
-}
-
-/* Cuts lines to the action's limit, and says so, as OpenWhisk does. */
-static void cut_logs(json_t *lines, uint64_t limit)
-{
-	uint64_t total = 0;
-	size_t i;
-	json_t *l;
-
-	json_array_foreach(lines, i, l) {
-		total += json_string_length(l);
-		if (limit && total > limit) {
-			char msg[160];
-
-			while (json_array_size(lines) > i)
-				json_array_remove(lines, i);
-			snprintf(msg, sizeof(msg),
-				 "Logs were truncated because the total bytes size exceeds the "
-				 "limit of %llu bytes.",
-				 (unsigned long long)limit);
-			json_array_append_new(lines, log_note(msg));
-			break;
-		}
-	}
-}
-
 /* Hands lines (stolen) to a waiting worker, cut to its limit. */
 static void deliver_logs(struct worker *w, pool_logs_cb cb, void *data, json_t *lines,
 			 uint64_t limit)
@@ -95,7 +60,7 @@ static void deliver_logs(struct worker *w, pool_logs_cb cb, void *data, json_t *
 		json_decref(lines);
 		return;
 	}
-	cut_logs(lines, limit);
+	actlogs_cut(lines, limit);
 	r->cb = cb;
 	r->data = data;
 	r->logs = lines;
@@ -124,7 +89,7 @@ static void waiter_answer(struct slot_waiter *sw, json_t *lines)
 	struct logs_reply *r = calloc(1, sizeof(*r));
 
 	if (lines)
-		cut_logs(lines, sw->limit);
+		actlogs_cut(lines, sw->limit);
 	if (!r) {
 		json_decref(lines);
 		return;
@@ -239,54 +204,37 @@ static void segment_append(struct psandbox *ps, struct log_segment *seg)
 
 static void log_segment_done(struct psandbox *ps, uint64_t done_ns)
 {
-	json_t *lines = ps->lines ? ps->lines : json_array();
+	struct log_segment *seg = calloc(1, sizeof(*seg));
+	json_t *lines = actlogs_take(&ps->seg);
 
-	ps->lines = NULL;
-	ps->lines_bytes = 0;
-	ps->sentinels = 0;
-	{
-		struct log_segment *seg = calloc(1, sizeof(*seg));
-
-		if (!seg) {
-			json_decref(lines);
-			return;
-		}
-		seg->lines = lines;
-		seg->done_ns = done_ns;
-		segment_append(ps, seg);
+	if (!seg || !lines) {
+		json_decref(lines);
+		free(seg);
+		return;
 	}
+	__atomic_fetch_add(&ps->p->pipe_segments, 1, __ATOMIC_RELAXED);
+	seg->lines = lines;
+	seg->done_ns = done_ns;
+	segment_append(ps, seg);
 }
 
 void pool_on_log(struct sandbox *sb, enum sandbox_stream stream, const char *line, size_t len,
 		   uint64_t ts_ns, bool sentinel, void *data)
 {
 	struct psandbox *ps = sandbox_data(sb);
-	char stamp[40];
-	struct buf b = BUF_INIT;
-	size_t limit;
 
 	if (!ps)
 		return;
 	if (sentinel) {
-		if (++ps->sentinels >= 2)
+		if (actlogs_sentinel(&ps->seg))
 			log_segment_done(ps, ts_ns);
 		return;
 	}
 	/* Kept up to the first line past the action's limit, counted as delivery counts
 	 * (which cuts there and says so); nothing when its logs are off. Adopted sandboxes
 	 * keep 10 MB. */
-	limit = ps->action ? (size_t)ps->action->logs_mb << 20 : 10u << 20;
-	if (!limit || ps->lines_bytes > limit)
-		return;
-	if (!ps->lines)
-		ps->lines = json_array();
-	/* OpenWhisk's "%-30s %s: %s" of the Docker timestamp, the stream and the line. */
-	format_rfc3339_nano(stamp, sizeof(stamp), ts_ns);
-	buf_printf(&b, "%-30s %s: %.*s", stamp, stream == SANDBOX_STDERR ? "stderr" : "stdout",
-		   (int)len, line);
-	json_array_append_new(ps->lines, json_stringn(b.data ? b.data : "", b.len));
-	ps->lines_bytes += b.len;
-	buf_free(&b);
+	actlogs_add(&ps->seg, ps->action ? (uint64_t)ps->action->logs_mb << 20 : 10u << 20,
+		    stream, line, len, ts_ns);
 }
 
 /* Manager: a waiter's logs did not come in time; it gets what there is, and a word that
@@ -298,12 +246,8 @@ static void handle_late(void *arg)
 	json_t *lines = NULL;
 
 	if (ps && ps->generation == m->generation) {
-		lines = ps->lines ? ps->lines : json_array();
-		ps->lines = NULL;
-		ps->lines_bytes = 0;
-		ps->sentinels = 0;
-		json_array_append_new(lines, log_note("There was an issue while collecting your "
-						      "logs. Data might be missing."));
+		lines = actlogs_take(&ps->seg);
+		json_array_append_new(lines, actlogs_note(ACTLOGS_MSG_LATE));
 	}
 	deliver_logs(m->w, m->cb, m->data, lines, m->limit);
 	free(m);
@@ -376,8 +320,16 @@ void pool_logs(struct node *node, struct worker *w, uint32_t slot, uint32_t gene
 	lines = seg ? seg->lines : NULL;
 	free(seg);
 	if (lines)
-		cut_logs(lines, limit_bytes);
+		actlogs_cut(lines, limit_bytes);
 	cb(lines, data);
+}
+
+void pool_logs_add(struct psandbox *ps, json_t *lines)
+{
+	if (!ps->seg.lines)
+		ps->seg.lines = json_array();
+	json_array_extend(ps->seg.lines, lines);
+	json_decref(lines);
 }
 
 json_t *pool_logs_take_all(struct psandbox *ps)
@@ -395,11 +347,9 @@ json_t *pool_logs_take_all(struct psandbox *ps)
 		segment_free(seg);
 	}
 	pthread_mutex_unlock(&sl->lock);
-	if (ps->lines)
-		json_array_extend(all, ps->lines);
-	json_decref(ps->lines);
-	ps->lines = NULL;
-	ps->lines_bytes = 0;
+	if (ps->seg.lines)
+		json_array_extend(all, ps->seg.lines);
+	actlogs_seg_free(&ps->seg);
 	return all;
 }
 
@@ -415,13 +365,10 @@ void pool_logs_flush(struct psandbox *ps)
 		sl->waiters = NULL;
 	pthread_mutex_unlock(&sl->lock);
 	for (; sw; sw = next) {
-		json_t *lines = ps->lines ? ps->lines : json_array();
+		json_t *lines = actlogs_take(&ps->seg);
 
 		next = sw->next;
-		ps->lines = NULL;
-		ps->lines_bytes = 0;
-		json_array_append_new(lines, log_note("The action did not initialize or run as "
-						      "expected. Log data might be missing."));
+		json_array_append_new(lines, actlogs_note(ACTLOGS_MSG_DIED));
 		waiter_answer(sw, lines);
 	}
 }
@@ -434,4 +381,9 @@ void pool_logs_forget_waiters(struct slot_logs *sl)
 		sl->waiters = sw->next;
 		free(sw);
 	}
+}
+
+uint64_t pool_pipe_segments(const struct node *node)
+{
+	return node->pool ? __atomic_load_n(&node->pool->pipe_segments, __ATOMIC_RELAXED) : 0;
 }

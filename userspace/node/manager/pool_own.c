@@ -40,7 +40,7 @@ void ps_free(struct psandbox *ps)
 	if (sl->generation == ps->generation)
 		pool_logs_clear(sl);
 	pthread_mutex_unlock(&sl->lock);
-	json_decref(ps->lines);
+	actlogs_seg_free(&ps->seg);
 	if (p->by_slot[ps->slot] == ps)
 		p->by_slot[ps->slot] = NULL;
 	p->used_mb -= ps->memory_mb < p->used_mb ? ps->memory_mb : p->used_mb;
@@ -170,9 +170,15 @@ static void on_init_answer(struct http_response *resp, int err, void *data)
 
 	ps->init_call = NULL;
 	if (err || resp->status != 200) {
-		json_t *j = !err && resp->body.len
-				    ? json_parse(resp->body.data, resp->body.len, NULL, 0)
-				    : NULL;
+		/* An xwhisk-proxy answers with the logs in band, before the runtime's answer. */
+		size_t skip = 0;
+		json_t *logs = err ? NULL : actlogs_from_answer(resp, SIZE_MAX, &skip);
+		const char *body = err ? NULL : resp->body.data + skip;
+		size_t len = err ? 0 : resp->body.len - skip;
+		json_t *j = len ? json_parse(body, len, NULL, 0) : NULL;
+
+		if (logs)
+			pool_logs_add(ps, logs);
 
 		if (err == -ETIMEDOUT) {
 			snprintf(msg, sizeof(msg),
@@ -190,8 +196,7 @@ static void on_init_answer(struct http_response *resp, int err, void *data)
 			json_decref(e);
 		} else {
 			snprintf(msg, sizeof(msg), "The action failed during initialization: %.*s",
-				 (int)(resp->body.len > 400 ? 400 : resp->body.len),
-				 resp->body.data ? resp->body.data : "");
+				 (int)(len > 400 ? 400 : len), body ? body : "");
 			init_failed(ps, msg, NULL);
 		}
 		json_decref(j);
@@ -251,7 +256,7 @@ static void on_ready(struct sandbox *sb, int err, void *data)
 	struct pool *p = ps->p;
 	struct xw_slot *s = &p->node->maps->slots[ps->slot];
 	struct http_pool *hp;
-	char label[1100], *text;
+	char label[1100], headers[96], *text;
 	json_t *body;
 	struct in_addr a;
 
@@ -281,11 +286,14 @@ static void on_ready(struct sandbox *sb, int err, void *data)
 						     sandbox_port(sb), 1);
 	body = init_body(ps);
 	text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	/* A failed /init's logs in band, if the sandbox is an xwhisk-proxy (lib/actlogs.h). */
+	snprintf(headers, sizeof(headers),
+		 "Content-Type: application/json\r\n" ACTLOGS_HEADER ": %llu\r\n",
+		 (unsigned long long)ps->action->logs_mb << 20);
 	json_decref(body);
 	if (hp && text)
-		ps->init_call = http_pool_call(hp, "POST", "/init",
-					       "Content-Type: application/json\r\n", text,
-					       strlen(text), ps->action->timeout_ms, on_init_answer, ps);
+		ps->init_call = http_pool_call(hp, "POST", "/init", headers, text, strlen(text),
+					       ps->action->timeout_ms, on_init_answer, ps);
 	free(text);
 	if (!ps->init_call)
 		init_failed(ps, "The action did not initialize and exited unexpectedly.", NULL);

@@ -5,8 +5,8 @@
  * sentinel is recognised here so the owner does not have to compare every line.
  * Lines longer than LOGPIPE_MAX_LINE are delivered in pieces.
  */
-#ifndef XWHISK_SANDBOX_LOGPIPE_H
-#define XWHISK_SANDBOX_LOGPIPE_H
+#ifndef XWHISK_LIB_LOGPIPE_H
+#define XWHISK_LIB_LOGPIPE_H
 
 #include <stdbool.h>
 #include <stddef.h>
