@@ -45,6 +45,10 @@ static bool lp_read(struct lineproc *lp)
 			if (lp->gone)
 				return false;
 		}
+		/* Less than there was room for: the pipe is empty now, and the loop (level
+		 * triggered) says when it is not; no read to hear EAGAIN. */
+		if (!filled)
+			return true;
 	}
 }
 
