@@ -24,13 +24,17 @@
 #include "store.h"
 
 
+bool internal_token_ok(const struct controller *ctl, const char *hdr)
+{
+	size_t n = strlen(ctl->node_token);
+
+	return hdr && !strncasecmp(hdr, "Bearer ", 7) && strlen(hdr + 7) == n &&
+	       !CRYPTO_memcmp(hdr + 7, ctl->node_token, n);
+}
+
 static bool node_authenticated(struct api_req *r)
 {
-	const char *hdr = http_req_header(r->http, "Authorization");
-	size_t n = strlen(r->ctl->node_token);
-
-	if (!hdr || strncasecmp(hdr, "Bearer ", 7) || strlen(hdr + 7) != n ||
-	    CRYPTO_memcmp(hdr + 7, r->ctl->node_token, n)) {
+	if (!internal_token_ok(r->ctl, http_req_header(r->http, "Authorization"))) {
 		api_error(r, 401, "The supplied authentication is invalid");
 		return false;
 	}

@@ -5,6 +5,8 @@
 
 #include "api.h"
 
+/* Whether an Authorization header carries the nodes' token (Bearer). */
+bool internal_token_ok(const struct controller *ctl, const char *authorization);
 void internal_identity(struct api_req *r);
 void internal_namespace(struct api_req *r, const char *ns);
 void internal_resolve(struct api_req *r, const char *what);

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "api.h"
+#include "internal.h"
 #include "auth.h"
 #include "controller.h"
 #include "json.h"
@@ -383,9 +384,13 @@ int api_head_check(struct http_request *req, const char **msg, void *data)
 	struct subject who = { 0 };
 	int err;
 
-	/* The nodes' calls (their token is checked by internal.c) carry record batches. */
-	if (!strncmp(req->path, "/internal/", 10))
-		return 0;
+	/* The nodes' calls (record batches) carry the nodes' token, not a user's key. */
+	if (!strncmp(req->path, "/internal/", 10)) {
+		if (internal_token_ok(ctl, http_req_header(req, "Authorization")))
+			return 0;
+		*msg = INVALID;
+		return 401;
+	}
 	err = credentials_check(ctl->store, req, &who, msg);
 	subject_clear(&who);
 	/* A store error is answered as usual, after the body. */

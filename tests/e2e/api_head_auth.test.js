@@ -27,7 +27,8 @@ function rssMb(pid) {
 // reads the answer), then waits for the answer until waitMs pass. Resolves with the
 // answer (status, error text, ms to the answer) and the socket, still open.
 const SENT = 3.5 * (1 << 20);
-function pin(port, auth, waitMs = 8000) {
+// path and authorization (a whole header value) replace the action PUT and Basic auth.
+function pin(port, auth, waitMs = 8000, { path = `${NS}/guest/actions/pinned`, authorization } = {}) {
   return new Promise((resolve) => {
     const s = net.connect(port, '127.0.0.1');
     const started = Date.now();
@@ -58,8 +59,9 @@ function pin(port, auth, waitMs = 8000) {
       }
     };
     s.on('connect', () => {
-      const authz = auth === null ? '' : `Authorization: Basic ${Buffer.from(auth).toString('base64')}\r\n`;
-      s.write(`PUT ${NS}/guest/actions/pinned HTTP/1.1\r\nHost: x\r\n${authz}` +
+      const authz = authorization !== undefined ? `Authorization: ${authorization}\r\n`
+        : auth === null ? '' : `Authorization: Basic ${Buffer.from(auth).toString('base64')}\r\n`;
+      s.write(`${path.startsWith('/internal/') ? 'POST' : 'PUT'} ${path} HTTP/1.1\r\nHost: x\r\n${authz}` +
         `Content-Type: application/json\r\nContent-Length: ${DECLARED}\r\n\r\n`);
       pump();
     });
@@ -92,6 +94,15 @@ test('bad, unknown or no credentials with a 50 MB body: 401 at the head, node an
       r.socket.destroy();
       expect401(r, text, `${where}, ${auth === null ? 'no' : auth === UNKNOWN ? 'an unknown' : 'a bad'} key`);
     }
+  }
+});
+
+test("the controller's internal API: without the nodes' token a 50 MB body is refused at the head", async () => {
+  for (const [authorization, what] of [['', 'no token'], ['Bearer not-the-node-token', 'a wrong token'],
+    [`Basic ${Buffer.from(GUEST_AUTH).toString('base64')}`, "a user's key"]]) {
+    const r = await pin(sys.controllerPort, null, 8000, { path: '/internal/v1/activations', authorization });
+    r.socket.destroy();
+    expect401(r, 'The supplied authentication is invalid', `internal, ${what}`);
   }
 });
 
