@@ -89,7 +89,9 @@ struct http_server_opts {
 	 * 0 to read the body; an HTTP status (401) with *msg to refuse it unread: the request
 	 * reaches the handler with error_status and error_msg, its connection is closed and
 	 * what the client still sends is dropped (a lingering close); or HTTP_HEAD_WAIT:
-	 * reading the connection stops until http_req_head_verdict(). NULL: none. */
+	 * reading the connection stops until http_req_head_verdict(), which must come later,
+	 * from the loop (a verdict given before head_check returned would be lost: the
+	 * request is not waiting yet). NULL: none. */
 	int (*head_check)(struct http_request *req, const char **msg, void *data);
 	size_t head_check_min; /* 0: HTTP_HEAD_CHECK_MIN */
 	/* Answers are not written as they are sent but by http_server_flush, which the

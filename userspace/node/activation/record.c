@@ -154,6 +154,9 @@ int record_write(const struct record_parts *p, struct record *out)
 		jw_str(&jw, p->cause);
 	}
 	jw_obj_close(&jw);
+	/* Out of memory part way: no record, rather than a prefix whose offsets mislead. */
+	if (jw.err)
+		record_clear(out);
 	return jw.err;
 }
 
@@ -196,6 +199,8 @@ int record_from_tree(const json_t *tree, struct record *out)
 	out->tree = json_incref((json_t *)tree);
 	jw_init(&jw, &out->text);
 	write_tree_members(&jw, tree, true, out);
+	if (jw.err)
+		record_clear(out);
 	return jw.err;
 }
 

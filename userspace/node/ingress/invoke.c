@@ -50,6 +50,10 @@ void reply_activation(struct http_request *req, const char *tid, struct record *
 	int code = record->status;
 	int status = code == ACTIVATION_SUCCESS ? 200 : code == ACTIVATION_WHISK_ERROR ? 500 : 502;
 
+	if (!record->text.len) { /* record_write ran out of memory */
+		reply_error(req, tid, 500, "The node is out of memory.");
+		return;
+	}
 	http_resp_header(req, "x-openwhisk-activation-id", "%s", record->activation_id);
 	if (!len) {
 		reply_json(req, tid, status, json_object());

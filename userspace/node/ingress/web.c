@@ -95,11 +95,17 @@ static void web_error(struct web_req *wr, int status, const char *message)
 
 static void web_finished(struct web_req *wr, struct record *record)
 {
-	const json_t *result = record_result(record);
+	const json_t *result;
 	struct web_response r;
 	json_t *h;
 	size_t i;
 
+	if (!record->text.len) { /* record_write ran out of memory */
+		web_error(wr, 500, "The node is out of memory.");
+		wr_free(wr);
+		return;
+	}
+	result = record_result(record);
 	web_response_build(record->status, result, wr->ext, &r);
 	if (r.error) {
 		web_error(wr, 400, r.error);
