@@ -22,7 +22,8 @@ Not implemented (answered 415/405): server-side apply, protobuf, aggregated disc
 admission, quotas. Authentication only when asked: with --token T a request needs
 "Authorization: Bearer T" or a client certificate signed by --client-ca, else 401; without
 it any request is accepted. --tls-cert/--tls-key serve HTTPS. The request log says which
-credential came ("auth": "token", "cert", "user" or "none"), what was answered ("status")
+credential came ("auth": "token", "cert", "user" or "none"), the User-Agent ("agent"),
+what was answered ("status")
 and whether RBAC refused it ("rbac_denied").
 
 RBAC as the real authorizer does it, for the users that --user TOKEN=NAME declares (a
@@ -859,7 +860,7 @@ class Handler(BaseHTTPRequestHandler):
         self.raw = self.rfile.read(n) if n else b""
         auth = self.credential()
         self.entry = {"method": method, "path": url.path, "query": q, "auth": auth,
-                      "t": time.time()}
+                      "agent": self.headers.get("User-Agent", ""), "t": time.time()}
         with srv.log_lock:
             srv.requests.append(self.entry)
         try:
