@@ -65,9 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char err[256];
 
 	if (!base[0]) {
-		snprintf(base, sizeof(base), "/tmp/xwhisk-fuzz-zip-XXXXXX");
-		if (!mkdtemp(base))
-			abort();
+		fuzz_tmpdir(base, sizeof(base), "zip");
 		snprintf(in_dir, sizeof(in_dir), "%s/in", base);
 		snprintf(canary, sizeof(canary), "%s/canary", base);
 		if (mkdir(canary, 0755))
