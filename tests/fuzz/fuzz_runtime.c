@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The runtime protocol, both of its framings in xwhisk-proxy:
- *   - HTTP: the input as requests to the proxy's server (userspace/proxy/server.c: /init
- *     and /run bodies, their checks, init parameters into the environment, concurrency),
- *     with a mode that answers at once;
- *   - lines: the input as what an action loop writes on its fd 3 (lineproc.c), each line
- *     read as userspace/proxy/mode_loop.c reads an answer.
+ * The runtime protocol, both of its framings in xwhisk-proxy; the top bit of the first
+ * byte picks one:
+ *   - clear, HTTP: the input as requests to the proxy's server (userspace/proxy/server.c:
+ *     /init and /run bodies, their checks, init parameters into the environment,
+ *     concurrency), with a mode that answers at once; the first byte is the harness's
+ *     control byte (http_harness.h);
+ *   - set, lines: the rest of the input as what an action loop writes on its fd 3
+ *     (lineproc.c), each line read as userspace/proxy/mode_loop.c reads an answer.
+ * (Both for every input made each cost two.)
  */
 #include <fcntl.h>
 
@@ -58,7 +61,6 @@ static void serve_http(const uint8_t *data, size_t size)
 		.loop = harness_loop,
 		.ops = &fake_ops,
 		.kind = "fuzz",
-		.listen = "127.0.0.1:0",
 		.ready_fd = -1,
 		.oom_fd = -1,
 		.concurrency = 1,
@@ -146,7 +148,9 @@ static void read_lines(const uint8_t *data, size_t size)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	harness_setup();
-	serve_http(data, size);
-	read_lines(data, size);
+	if (size && data[0] & 0x80)
+		read_lines(data + 1, size - 1);
+	else
+		serve_http(data, size);
 	return 0;
 }

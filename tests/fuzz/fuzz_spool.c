@@ -69,11 +69,12 @@ static size_t acceptable_records(const uint8_t *data, size_t size)
 	size_t n = 0;
 
 	for (; p < end && (nl = memchr(p, '\n', (size_t)(end - p))); p = nl + 1) {
+		size_t len = (size_t)(nl - p);
 		json_t *j;
 
-		if (nl == p || spool_line_is_marker(p, (size_t)(nl - p)))
+		if (!len || spool_line_is_marker(p, len))
 			continue;
-		j = json_parse(p, (size_t)(nl - p), NULL, 0);
+		j = json_parse(p, len, NULL, 0);
 		if (j && !activation_check(j))
 			n++;
 		json_decref(j);
@@ -191,9 +192,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!dir[0]) {
 		log_set_level(LOG_LEVEL_ERR);
-		snprintf(dir, sizeof(dir), "/tmp/xwhisk-fuzz-spool-XXXXXX");
-		if (!mkdtemp(dir))
-			abort();
+		fuzz_tmpdir(dir, sizeof(dir), "spool");
 		atexit(cleanup);
 	}
 	clear_dir();

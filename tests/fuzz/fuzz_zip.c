@@ -33,6 +33,10 @@ static int remove_one(const char *path, const struct stat *st, int type, struct 
 
 static void remove_tree(const char *path)
 {
+	/* Most inputs are no zip and leave the directory empty: one rmdir instead of two
+	 * walks (a dozen system calls, most of an input's time). */
+	if (!rmdir(path))
+		return;
 	/* Entries may have made directories we cannot enter or write: open them up first. */
 	(void)chmod(path, 0700);
 	(void)nftw(path, open_up, 16, FTW_PHYS);
@@ -65,9 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char err[256];
 
 	if (!base[0]) {
-		snprintf(base, sizeof(base), "/tmp/xwhisk-fuzz-zip-XXXXXX");
-		if (!mkdtemp(base))
-			abort();
+		fuzz_tmpdir(base, sizeof(base), "zip");
 		snprintf(in_dir, sizeof(in_dir), "%s/in", base);
 		snprintf(canary, sizeof(canary), "%s/canary", base);
 		if (mkdir(canary, 0755))

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Drives the real HTTP server and client with fuzz bytes on one event loop, shared by
- * fuzz_http_request, fuzz_http_response and fuzz_chunked (static functions: one file
- * per target, no extra objects to link).
+ * Drives the real HTTP server and client with fuzz bytes on one event loop, or the
+ * client's response parser from memory (harness_parse), shared by the HTTP targets
+ * (static functions: one file per target, no extra objects to link).
  *
  * The first input byte is a control byte. Its low 5 bits choose how the bytes are cut
  * into writes (0: all at once, n: pieces of n * 7 bytes, but at most HARNESS_MAX_PIECES,
@@ -35,7 +35,7 @@
 /* A connection still open this long after its peer finished is a hang: crash loudly. */
 #define HARNESS_HANG_MS 5000
 /* An input goes out in at most this many writes (see feeder_init). */
-#define HARNESS_MAX_PIECES 16
+#define HARNESS_MAX_PIECES 4
 
 struct feeder {
 	int fd;
@@ -73,8 +73,9 @@ HARNESS_FN void feeder_init(struct feeder *f, int fd, const char *prefix, const 
 	if (f->size > HARNESS_MAX_INPUT)
 		f->size = HARNESS_MAX_INPUT;
 	/* At most HARNESS_MAX_PIECES writes: each is a loop turn and a few system calls, and
-	 * 7-byte pieces of a 4 KB input made the chunked target 100 times slower. The cut
-	 * points still move with the control byte and the input's length. */
+	 * 7-byte pieces of a 4 KB input made the chunked target 100 times slower (16 pieces
+	 * were still most of the time of the HTTP targets). The cut points still move with
+	 * the control byte and the input's length. */
 	if (f->step < (f->plen + f->size + HARNESS_MAX_PIECES - 1) / HARNESS_MAX_PIECES)
 		f->step = (f->plen + f->size + HARNESS_MAX_PIECES - 1) / HARNESS_MAX_PIECES;
 }
@@ -303,6 +304,39 @@ HARNESS_FN void harness_fetch(const char *prefix, const uint8_t *data, size_t si
 		(void)setsockopt(r.cfd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
 		loop_del_fd(harness_loop, r.cfd);
 		close(r.cfd);
+	}
+}
+
+/* ---- the client's parser alone: the same bytes from memory (http_call_parse) ---- */
+
+/* An input is parsed in at most this many pieces: each is one parser call, no system call. */
+#define HARNESS_MAX_PARSE_PIECES 64
+
+/* One call's answer: the prefix and the input, cut by the control byte as feeder_init cuts
+ * them (but in up to HARNESS_MAX_PARSE_PIECES pieces), then the server's close. */
+HARNESS_FN void harness_parse(const char *prefix, const uint8_t *data, size_t size, unsigned flags)
+{
+	static char bytes[HARNESS_MAX_INPUT + 256];
+	struct fetch_run r = { .cfd = -1 };
+	size_t plen = prefix ? strlen(prefix) : 0, len, step;
+
+	step = size && (data[0] & 0x1f) ? (size_t)(data[0] & 0x1f) * 7 : 0;
+	len = size ? size - 1 : 0;
+	if (len > HARNESS_MAX_INPUT)
+		len = HARNESS_MAX_INPUT;
+	if (plen > sizeof(bytes) - HARNESS_MAX_INPUT)
+		abort();
+	memcpy(bytes, prefix ? prefix : "", plen);
+	if (len)
+		memcpy(bytes + plen, data + 1, len);
+	len += plen;
+	if (step && step < (len + HARNESS_MAX_PARSE_PIECES - 1) / HARNESS_MAX_PARSE_PIECES)
+		step = (len + HARNESS_MAX_PARSE_PIECES - 1) / HARNESS_MAX_PARSE_PIECES;
+	http_call_parse(flags & FETCH_HEAD, flags & FETCH_LIMIT ? 100 : 0, bytes, len, step,
+			flags & FETCH_STREAM ? fetch_on_body : NULL, fetch_done, &r);
+	if (!r.done) {
+		fprintf(stderr, "fuzz harness: http_call_parse returned before its callback\n");
+		abort();
 	}
 }
 

@@ -768,6 +768,55 @@ static void test_emfile_pauses(void)
 	fixture_fini(&f);
 }
 
+struct parsed {
+	int calls, err, status;
+	char body[64];
+};
+
+static void on_parsed(struct http_response *resp, int err, void *arg)
+{
+	struct parsed *p = arg;
+
+	p->calls++;
+	p->err = err;
+	p->status = resp ? resp->status : 0;
+	snprintf(p->body, sizeof(p->body), "%.*s", resp ? (int)resp->body.len : 0,
+		 resp && resp->body.data ? resp->body.data : "");
+}
+
+/* The client's parsing from memory (the fuzz targets' way in): in any pieces the same
+ * answer; a close-delimited body ends at the close; a cut answer is -EPROTO; a body limit
+ * holds. The callback runs exactly once, before the call returns. */
+static void test_call_parse(void)
+{
+	static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+	static const char closed[] = "HTTP/1.1 404 Not Found\r\n\r\ngone";
+	static const char cut[] = "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nhel";
+
+	for (size_t piece = 0; piece < 8; piece++) {
+		struct parsed p = { 0 };
+
+		http_call_parse(false, 0, ok, sizeof(ok) - 1, piece, NULL, on_parsed, &p);
+		CHECK(p.calls == 1 && p.err == 0 && p.status == 200);
+		CHECK_STR(p.body, "hello");
+	}
+	struct parsed p = { 0 };
+
+	http_call_parse(false, 0, closed, sizeof(closed) - 1, 3, NULL, on_parsed, &p);
+	CHECK(p.calls == 1 && p.err == 0 && p.status == 404);
+	CHECK_STR(p.body, "gone");
+	p = (struct parsed){ 0 };
+	http_call_parse(false, 0, cut, sizeof(cut) - 1, 0, NULL, on_parsed, &p);
+	CHECK(p.calls == 1 && p.err == -EPROTO);
+	p = (struct parsed){ 0 };
+	http_call_parse(false, 2, ok, sizeof(ok) - 1, 0, NULL, on_parsed, &p);
+	CHECK(p.calls == 1 && p.err == 0);
+	CHECK_STR(p.body, "he");
+	p = (struct parsed){ 0 };
+	http_call_parse(false, 0, "", 0, 0, NULL, on_parsed, &p);
+	CHECK(p.calls == 1 && p.err == -ECONNRESET);
+}
+
 int main(void)
 {
 	RUN(test_roundtrip_keepalive);
@@ -785,5 +834,6 @@ int main(void)
 	RUN(test_head_check_waits);
 	RUN(test_deferred_writes);
 	RUN(test_emfile_pauses);
+	RUN(test_call_parse);
 	TEST_EXIT();
 }

@@ -206,5 +206,11 @@ struct http_call *http_pool_stream(struct http_pool *pool, const char *method, c
 				   void *data);
 /* The callback will not run; the connection is dropped. */
 void http_call_cancel(struct http_call *call);
+/* A call's response parsing without a socket, for the fuzz targets: data is taken as the
+ * answer to a HEAD (head) or another request, in reads of at most piece bytes (0: one),
+ * then the server's close; cb runs before this returns. max_body as http_call_limit_body
+ * (0: none), on_body as for http_pool_stream (NULL: none). */
+void http_call_parse(bool head, size_t max_body, const void *data, size_t len, size_t piece,
+		     http_body_cb on_body, http_call_cb cb, void *arg);
 
 #endif

@@ -269,58 +269,65 @@ static const http_parser_settings client_settings = {
 	.on_message_complete = on_message_complete,
 };
 
+/* What the connection read: n bytes, or its end (n == 0). False once the call ended. */
+static bool cconn_take(struct http_cconn *c, const char *chunk, size_t n)
+{
+	struct http_call *call = c->call;
+	size_t used;
+
+	if (n == 0) {
+		/* EOF completes a close-delimited body; otherwise the server hung up. */
+		if (c->received) {
+			http_parser_execute(&c->parser, &client_settings, NULL, 0);
+			if (c->done) {
+				c->keep_alive = false;
+				call_finish(call, 0);
+				return false;
+			}
+		}
+		call_fail(call, c->received ? -EPROTO : -ECONNRESET);
+		return false;
+	}
+	c->received += n;
+	call->in_parse = true;
+	used = http_parser_execute(&c->parser, &client_settings, chunk, n);
+	call->in_parse = false;
+	if (call->cancelled) {
+		/* Cancelled from its own body callback: finish it quietly now. */
+		c->call = NULL;
+		cconn_close(c);
+		call_free(call);
+		return false;
+	}
+	if (c->done) {
+		if (used != n)
+			c->keep_alive = false; /* bytes after the response: do not reuse */
+		call_finish(call, 0);
+		return false;
+	}
+	if (HTTP_PARSER_ERRNO(&c->parser) != HPE_OK) {
+		c->keep_alive = false;
+		call_finish(call, -EPROTO);
+		return false;
+	}
+	return true;
+}
+
 static void cconn_read(struct http_cconn *c)
 {
 	char chunk[CLIENT_READ_CHUNK];
-	struct http_call *call = c->call;
 
 	for (;;) {
 		ssize_t n = read(c->fd, chunk, sizeof(chunk));
-		size_t used;
 
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			if (errno != EAGAIN)
-				call_fail(call, -errno);
+				call_fail(c->call, -errno);
 			return;
 		}
-		if (n == 0) {
-			/* EOF completes a close-delimited body; otherwise the server hung up. */
-			if (c->received) {
-				http_parser_execute(&c->parser, &client_settings, NULL, 0);
-				if (c->done) {
-					c->keep_alive = false;
-					call_finish(call, 0);
-					return;
-				}
-			}
-			call_fail(call, c->received ? -EPROTO : -ECONNRESET);
-			return;
-		}
-		c->received += (size_t)n;
-		call->in_parse = true;
-		used = http_parser_execute(&c->parser, &client_settings, chunk, (size_t)n);
-		call->in_parse = false;
-		if (call->cancelled) {
-			/* Cancelled from its own body callback: finish it quietly now. */
-			c->call = NULL;
-			cconn_close(c);
-			call_free(call);
-			return;
-		}
-		if (c->done) {
-			if (used != (size_t)n)
-				c->keep_alive = false; /* bytes after the response: do not reuse */
-			call_finish(call, 0);
-			return;
-		}
-		if (HTTP_PARSER_ERRNO(&c->parser) != HPE_OK) {
-			c->keep_alive = false;
-			call_finish(call, -EPROTO);
-			return;
-		}
-		if ((size_t)n < sizeof(chunk))
+		if (!cconn_take(c, chunk, (size_t)n) || (size_t)n < sizeof(chunk))
 			return;
 	}
 }
@@ -418,12 +425,9 @@ static struct http_cconn *pool_take(struct http_pool *pool)
 	return pool_connect(pool);
 }
 
-static int call_start(struct http_call *call)
+/* The connection will carry call's request and parse its response. */
+static void cconn_attach(struct http_cconn *c, struct http_call *call)
 {
-	struct http_cconn *c = pool_take(call->pool);
-
-	if (!c)
-		return -ECONNREFUSED;
 	c->call = call;
 	call->conn = c;
 	http_parser_init(&c->parser, HTTP_RESPONSE);
@@ -432,6 +436,15 @@ static int call_start(struct http_call *call)
 	c->done = false;
 	c->received = 0;
 	c->keep_alive = true;
+}
+
+static int call_start(struct http_call *call)
+{
+	struct http_cconn *c = pool_take(call->pool);
+
+	if (!c)
+		return -ECONNREFUSED;
+	cconn_attach(c, call);
 	buf_reset(&c->out);
 	if (buf_append(&c->out, call->req.data, call->req.len)) {
 		c->call = NULL;
@@ -486,6 +499,32 @@ struct http_call *http_pool_stream(struct http_pool *pool, const char *method, c
 	if (timeout_ms)
 		call->timer = loop_timer_add(pool->loop, timeout_ms, call_on_timeout, call);
 	return call;
+}
+
+void http_call_parse(bool head, size_t max_body, const void *data, size_t len, size_t piece,
+		     http_body_cb on_body, http_call_cb cb, void *arg)
+{
+	/* A pool that keeps nothing: the call's end frees its connection (no descriptor). */
+	struct http_pool pool = { .active = 1 };
+	struct http_call *call = calloc(1, sizeof(*call));
+	struct http_cconn *c = calloc(1, sizeof(*c));
+	const char *p = data;
+	bool going = true;
+
+	if (!call || !c) {
+		free(call);
+		free(c);
+		cb(NULL, -ENOMEM, arg);
+		return;
+	}
+	*call = (struct http_call){ .pool = &pool, .cb = cb, .data = arg, .on_body = on_body,
+				    .max_body = max_body, .head_method = head };
+	*c = (struct http_cconn){ .pool = &pool, .fd = -1 };
+	cconn_attach(c, call);
+	for (size_t off = 0; going && off < len; off += piece ? piece : len)
+		going = cconn_take(c, p + off, piece && len - off > piece ? piece : len - off);
+	if (going)
+		(void)cconn_take(c, NULL, 0);
 }
 
 void http_call_cancel(struct http_call *call)

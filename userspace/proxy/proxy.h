@@ -89,7 +89,7 @@ struct proxy {
 	struct http_server *http;
 	const struct proxy_ops *ops;
 	const char *kind;
-	const char *listen;
+	const char *listen;        /* NULL: no listener (http_server_adopt only) */
 	char *action_dir;
 	char **loop_argv;   /* the command after "--" */
 	int ready_fd;       /* XWHISK_READY_FD, or -1 */
