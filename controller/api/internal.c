@@ -17,6 +17,7 @@
 
 #include "activation.h"
 #include "api.h"
+#include "auth_messages.h"
 #include "internal.h"
 #include "controller.h"
 #include "json.h"
@@ -35,7 +36,7 @@ bool internal_token_ok(const struct controller *ctl, const char *hdr)
 static bool node_authenticated(struct api_req *r)
 {
 	if (!internal_token_ok(r->ctl, http_req_header(r->http, "Authorization"))) {
-		api_error(r, 401, "The supplied authentication is invalid");
+		api_error(r, 401, AUTH_INVALID);
 		return false;
 	}
 	return true;

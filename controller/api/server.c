@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "auth_messages.h"
 #include "api.h"
 #include "internal.h"
 #include "auth.h"
@@ -337,8 +338,6 @@ static bool split_path(struct api_req *r, const char *p)
 	return false;
 }
 
-#define NOT_SUPPLIED "The resource requires authentication, which was not supplied with the request"
-#define INVALID "The supplied authentication is invalid"
 
 /* The caller's credentials: 0 with *who filled, -EACCES with *msg (a 401's text), or the
  * store's error. */
@@ -349,9 +348,9 @@ static int credentials_check(struct store *st, const struct http_request *req,
 	char uuid[AUTH_UUID_LEN + 1], key[AUTH_KEY_LEN + 1];
 	int err;
 
-	*msg = INVALID;
+	*msg = AUTH_INVALID;
 	if (!hdr) {
-		*msg = NOT_SUPPLIED;
+		*msg = AUTH_NOT_SUPPLIED;
 		return -EACCES;
 	}
 	if (auth_parse_basic(hdr, uuid, key))
@@ -388,7 +387,7 @@ int api_head_check(struct http_request *req, const char **msg, void *data)
 	if (!strncmp(req->path, "/internal/", 10)) {
 		if (internal_token_ok(ctl, http_req_header(req, "Authorization")))
 			return 0;
-		*msg = INVALID;
+		*msg = AUTH_INVALID;
 		return 401;
 	}
 	err = credentials_check(ctl->store, req, &who, msg);

@@ -30,6 +30,10 @@ bench_cleanup() {
 	rm -rf "$bench_tmp"
 }
 trap bench_cleanup EXIT
+# bash runs no EXIT trap when a signal ends it: a run stopped by timeout(1) or Ctrl-C left
+# its node's sandboxes, bridge and pins behind, and the next run on that subnet was refused.
+trap 'exit 143' TERM
+trap 'exit 130' INT
 
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'

@@ -5,11 +5,10 @@
 #include <string.h>
 
 #include "node/ingress/authn.h"
+#include "auth_messages.h"
 #include "node/ingress/reply.h"
 #include "node/ingress/worker.h"
 
-#define NOT_SUPPLIED "The resource requires authentication, which was not supplied with the request"
-#define INVALID "The supplied authentication is invalid"
 #define UNREACHABLE "The controller is not reachable."
 
 struct authn {
@@ -30,7 +29,7 @@ static void on_identity(int status, const struct identity *id, void *data)
 		if (status == 503)
 			reply_error(a->req, a->tid, 503, UNREACHABLE);
 		else
-			reply_error(a->req, a->tid, 401, INVALID);
+			reply_error(a->req, a->tid, 401, AUTH_INVALID);
 		a->failed(a->data);
 	}
 	free(a);
@@ -45,7 +44,7 @@ void authn_request(struct worker *w, struct http_request *req, const char *tid, 
 	int err;
 
 	if (!authz) {
-		reply_error(req, tid, 401, NOT_SUPPLIED);
+		reply_error(req, tid, 401, AUTH_NOT_SUPPLIED);
 		failed(data);
 		return;
 	}
@@ -57,7 +56,7 @@ void authn_request(struct worker *w, struct http_request *req, const char *tid, 
 	a = calloc(1, sizeof(*a));
 	if (!a || err != -EAGAIN) {
 		free(a);
-		reply_error(req, tid, 401, INVALID);
+		reply_error(req, tid, 401, AUTH_INVALID);
 		failed(data);
 		return;
 	}
@@ -80,7 +79,7 @@ static void on_head_identity(int status, const struct identity *id, void *data)
 		http_req_head_verdict(data, 0, NULL);
 	else
 		http_req_head_verdict(data, status == 503 ? 503 : 401,
-				      status == 503 ? UNREACHABLE : INVALID);
+				      status == 503 ? UNREACHABLE : AUTH_INVALID);
 }
 
 int authn_head_check(struct http_request *req, const char **msg, void *data)
@@ -94,7 +93,7 @@ int authn_head_check(struct http_request *req, const char **msg, void *data)
 	if (!strncmp(req->path, "/api/v1/web/", 12))
 		return 0;
 	if (!authz) {
-		*msg = NOT_SUPPLIED;
+		*msg = AUTH_NOT_SUPPLIED;
 		return 401;
 	}
 	/* As authn_request answers: */
@@ -102,7 +101,7 @@ int authn_head_check(struct http_request *req, const char **msg, void *data)
 	if (!err)
 		return 0;
 	if (err != -EAGAIN) {
-		*msg = INVALID;
+		*msg = AUTH_INVALID;
 		return 401;
 	}
 	err = identity_fetch(w->node, w->ctl, authz, on_head_identity, req);
