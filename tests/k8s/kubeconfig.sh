@@ -70,15 +70,6 @@ import json,sys
 sys.exit(0 if any(r['path'] == '/api/v1/namespaces/xwhisk/pods' and r['auth'] == '$1'
                   for r in json.load(sys.stdin)) else 1)"
 }
-wait_for() { # SECONDS COMMAND...
-	local until=$((SECONDS + $1))
-	shift
-	while [ $SECONDS -lt "$until" ]; do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
-}
 clear_requests() { fake -X POST "$API/fake/clear-requests" >/dev/null; }
 
 cat >"$PKI/token.yaml" <<EOF2

@@ -66,3 +66,12 @@ fake_stop() {
 	[ -n "${FAKE_DIR:-}" ] && rm -rf "$FAKE_DIR"
 	FAKE_PID=
 }
+wait_for() { # SECONDS COMMAND...: until the command succeeds
+	local until=$((SECONDS + $1))
+	shift
+	while [ $SECONDS -lt "$until" ]; do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}

@@ -65,15 +65,6 @@ import json,sys
 for s in json.load(sys.stdin)['sandboxes']:
     if s['id'] == '$1': print(s['$2'])"
 }
-wait_for() { # SECONDS COMMAND...: until the command succeeds
-	local until=$((SECONDS + $1))
-	shift
-	while [ $SECONDS -lt "$until" ]; do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
-}
 is_warm() { [ "$(sandbox_field "$1" state)" = warm ]; }
 # The controller called the API with its service account's token, and the Role let it do
 # all it called for (a verb missing from k8s/rbac.yaml is a 403 here).
