@@ -8,9 +8,9 @@
 // Tolerance: the shares nodes hold never add up to more than the limit, so more can only be
 // admitted through a lease the controller already counts as expired (not here: the lease
 // time is 6 s, heartbeats every 2 s). Fewer are admitted while shares sit with a node
-// that no longer asks (it gives them up at its next heartbeat). Asserted: 30 a minute is
-// 30 ± 2, 6 concurrent
-// is 4 to 7. A run takes about a minute, up to 20 s of it waiting for room in the minute.
+// that no longer asks (its demand halves at each heartbeat, so it gives them up over a few
+// heartbeats). Asserted: 30 a minute is 30 ± 2, 6 concurrent is 4 to 7. A run takes about
+// a minute, up to 15 s of it waiting for room in the minute.
 'use strict';
 const { execFile, execFileSync } = require('child_process');
 const path = require('path');
@@ -115,7 +115,7 @@ test.after(() => cluster('down', NAME));
 
 test(`${RATE} invocations a minute: about ${RATE} across 3 nodes, not ${3 * RATE}; the share moves to the busy node`, async () => {
   const auth = newNamespace('brate', { invocationsPerMinute: RATE, concurrentInvocations: 100, maxActionConcurrency: 20 });
-  await roomInMinute(40);
+  await roomInMinute(45);
   const minute = Math.floor(Date.now() / 60000);
   // n1 alone is asked, a little more than its even share (rejected requests count too, as
   // in OpenWhisk: a node hammered past its share has spent its minute whatever it is given)
@@ -127,21 +127,25 @@ test(`${RATE} invocations a minute: about ${RATE} across 3 nodes, not ${3 * RATE
   const second = burst(auth, 1, '_', 'sleep', 2 * RATE);
   unexpected(second);
   // then the other two nodes are asked, in rounds, while n1 rests: what n1 leaves unused
-  // moves to them
+  // moves to them. n1's demand fades by half each heartbeat, so how many rounds that takes
+  // depends on the machine's pace: at least 4 (room to admit too many), and more until
+  // the total is in range or the minute is nearly over.
+  const n1 = accepted(first) + accepted(second);
   const others = [0, 0];
-  for (let round = 0; round < 4; round++) {
+  let round = 0, asked = 0;
+  const total = () => n1 + others[0] + others[1];
+  for (; round < 4 || (round < 12 && total() < RATE - TOLERANCE && 60 - (Date.now() / 1000) % 60 > 5); round++) {
     if (round) await sleep(2500);
     [2, 3].forEach((i) => {
       const codes = burst(auth, i, '_', 'sleep', RATE / 3, { parallel: 5 });
       unexpected(codes);
       others[i - 2] += accepted(codes);
+      asked += codes.length;
     });
   }
   assert.strictEqual(Math.floor(Date.now() / 60000), minute, 'the test ran within one calendar minute');
-  const n1 = accepted(first) + accepted(second);
-  const total = n1 + others[0] + others[1];
-  console.log(`# ${RATE}/min over 3 nodes: ${total} accepted of ${RATE / 3 + 1 + 2 * RATE + 8 * (RATE / 3)} (n1 ${n1}, n2 ${others[0]}, n3 ${others[1]})`);
-  assert.ok(total >= RATE - TOLERANCE && total <= RATE + TOLERANCE, `${total} accepted in the minute, limit ${RATE}`);
+  console.log(`# ${RATE}/min over 3 nodes: ${total()} accepted of ${RATE / 3 + 1 + 2 * RATE + asked} in ${round} rounds (n1 ${n1}, n2 ${others[0]}, n3 ${others[1]})`);
+  assert.ok(total() >= RATE - TOLERANCE && total() <= RATE + TOLERANCE, `${total()} accepted in the minute, limit ${RATE}`);
   assert.ok(n1 > RATE / 3 + TOLERANCE, `n1, the busy node, got more than an even share: ${n1}`);
 });
 
