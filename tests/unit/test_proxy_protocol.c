@@ -982,6 +982,53 @@ static void test_inband_concurrent_and_long(void)
 	px_stop();
 }
 
+/* Each run's lines are in its own answer, however fast runs follow one another: the
+ * proxy answers without reading the log pipes again (proxy_run_answered), trusting that
+ * what the runtime wrote before its answer was read first. A last line without its
+ * newline is the run's too. */
+static void expect_own_lines(int runs, int lines)
+{
+	char *b = NULL, value[32], text[32];
+	json_t *logs = NULL;
+	int wrong = 0;
+
+	for (int n = 0; n < runs; n++) {
+		snprintf(value, sizeof(value), "{\"n\":%d}", n);
+		CHECK(run_inband(value, 1 << 20, 10000, &b, &logs) == 200);
+		snprintf(text, sizeof(text), "o%d", n);
+		wrong += logs_with(logs, "stdout", text, false) != lines;
+		snprintf(text, sizeof(text), "e%d", n);
+		wrong += logs_with(logs, "stderr", text, false) != 1;
+		snprintf(text, sizeof(text), "t%d", n);
+		wrong += logs_with(logs, "stdout", text, false) != 1;
+		wrong += (int)json_array_size(logs) != lines + 2;
+		json_decref(logs);
+		logs = NULL;
+		free(b);
+	}
+	CHECK(wrong == 0);
+}
+
+static void test_inband_lines_stay_with_their_run(void)
+{
+	char *b = NULL;
+
+	start_node();
+	CHECK(init_code("function main(a) { for (let i = 0; i < 3; i++) console.log('o' + a.n);"
+			" console.error('e' + a.n); process.stdout.write('t' + a.n); return {}; }",
+			false, NULL, 0, &b) == 200);
+	free(b);
+	expect_own_lines(300, 3);
+	px_stop();
+	CHECK(px_start("native", NULL) == 0);
+	CHECK(init_code("#!/bin/bash\nwhile read -r line; do n=${line#*\\\"n\\\":}; n=${n%%\\}*};"
+			" echo o$n; echo o$n; echo e$n >&2; printf t$n; echo '{}' >&3; done\n",
+			false, NULL, 0, &b) == 200);
+	free(b);
+	expect_own_lines(100, 2);
+	px_stop();
+}
+
 /* A failed /init, a runtime that dies mid-activation: the answer as before, the lines
  * so far with it. */
 static void test_inband_failures(void)
@@ -1082,6 +1129,7 @@ int main(void)
 	RUN(test_blackbox_results);
 	RUN(test_inband_node);
 	RUN(test_inband_concurrent_and_long);
+	RUN(test_inband_lines_stay_with_their_run);
 	RUN(test_inband_failures);
 	RUN(test_inband_spill_near_deadline);
 	RUN(test_inband_blackbox);
