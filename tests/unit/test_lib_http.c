@@ -593,11 +593,13 @@ static void test_head_check_waits(void)
 	RUN_UNTIL(&f, f.head_held, 1000);
 	ASSERT(f.head_held);
 	close(fd);
-	/* The server (and its connection) goes first: the verdict frees what is left, which
-	 * the sanitizer build checks. */
+	/* The server (and its connection) goes first: the held request outlives it, and the
+	 * verdict frees it. */
 	http_server_free(f.srv);
 	f.srv = NULL;
+	CHECK(http_requests_live() == 1);
 	http_req_head_verdict(f.head_held, 0, NULL);
+	CHECK(http_requests_live() == 0);
 	fixture_fini(&f);
 }
 

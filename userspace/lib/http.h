@@ -115,6 +115,8 @@ void http_server_flush(struct http_server *srv);
 /* Sockets of srv's closed connections still being read and dropped (a lingering close);
  * at most 256 at once. */
 unsigned http_server_lingering(const struct http_server *srv);
+/* Requests allocated and not yet freed, in every server of the process (for leak checks). */
+size_t http_requests_live(void);
 /* Stops accepting connections (the port is free for a successor); open ones go on. */
 void http_server_close_listener(struct http_server *srv);
 size_t http_server_connections(struct http_server *srv);

@@ -157,10 +157,33 @@ static int str_append(char **s, const char *p, size_t n)
 	return 0;
 }
 
+/* Requests allocated and not yet freed, in every server of the process. */
+static size_t requests_live;
+
+size_t http_requests_live(void)
+{
+	return __atomic_load_n(&requests_live, __ATOMIC_RELAXED);
+}
+
+/* A request begun on c now. */
+static struct http_request *request_new(const struct http_conn *c)
+{
+	struct http_request *req = calloc(1, sizeof(*req));
+
+	if (!req)
+		return NULL;
+	__atomic_fetch_add(&requests_live, 1, __ATOMIC_RELAXED);
+	req->start_us = clock_mono_us();
+	req->peer_fd = c->fd;
+	snprintf(req->peer, sizeof(req->peer), "%s", c->peer);
+	return req;
+}
+
 static void request_free(struct http_request *req)
 {
 	if (!req)
 		return;
+	__atomic_fetch_sub(&requests_live, 1, __ATOMIC_RELAXED);
 	for (size_t i = 0; i < req->nheaders; i++) {
 		free(req->headers[i].name);
 		free(req->headers[i].value);
@@ -503,13 +526,11 @@ static void conn_reject(struct http_conn *c, int status, const char *msg)
 	conn_release_body(c);
 	c->cur = NULL;
 	if (!req) {
-		req = calloc(1, sizeof(*req));
+		req = request_new(c);
 		if (!req) {
 			conn_close(c);
 			return;
 		}
-		req->start_us = clock_mono_us();
-		snprintf(req->peer, sizeof(req->peer), "%s", c->peer);
 	}
 	if (!req->path && !(req->path = strdup("/"))) {
 		request_free(req);
@@ -536,12 +557,9 @@ static int on_message_begin(http_parser *p)
 
 	conn_release_body(c);
 	request_free(c->cur);
-	c->cur = calloc(1, sizeof(*c->cur));
+	c->cur = request_new(c);
 	if (!c->cur)
 		return -1;
-	c->cur->start_us = clock_mono_us();
-	c->cur->peer_fd = c->fd;
-	snprintf(c->cur->peer, sizeof(c->cur->peer), "%s", c->peer);
 	c->in_value = false;
 	c->header_bytes = 0;
 	return 0;
