@@ -12,7 +12,6 @@
  */
 const fs = require('fs');
 const path = require('path');
-const readline = require('readline');
 
 const RESULT_FD = 3;
 let handler;
@@ -230,27 +229,53 @@ function run(id, msg) {
         reply(id, 502, { error: `An error has occurred: ${error}` }, true);
         return;
     }
-    Promise.resolve(result).then(
-        (r) => (r === undefined ? {} : r),
-        (error) => (error ? { error: serializeError(error) } : { error: {} })
-    ).then((r) => {
+    const settled = (r) => {
+        if (r === undefined) {
+            r = {};
+        }
         if (typeof r !== 'object') {
             console.error(`Result must be of type object but has type "${typeof r}":`, r);
             reply(id, 502, { error: 'The action did not return a dictionary.' });
         } else {
             reply(id, 200, r);
         }
-    });
+    };
+    // A plain result is answered now; a promise (or any thenable) when it settles.
+    if (result !== null && (typeof result === 'object' || typeof result === 'function') &&
+        typeof result.then === 'function') {
+        Promise.resolve(result).then(
+            settled,
+            (error) => settled(error ? { error: serializeError(error) } : { error: {} })
+        );
+    } else {
+        settled(result);
+    }
 }
 
-const input = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
-input.on('line', (line) => {
+function onLine(line) {
     const msg = JSON.parse(line);
     if (msg.init) {
         init(msg.init);
     } else if (msg.run) {
         run(msg.id, msg.run);
     }
+}
+
+/* One message per line. Lines are cut from the raw bytes (a newline byte never occurs
+ * inside a UTF-8 character), without readline's per-line machinery. */
+let pending = [];
+process.stdin.on('data', (chunk) => {
+    let start = 0, nl;
+    while ((nl = chunk.indexOf(10, start)) !== -1) {
+        pending.push(chunk.subarray(start, nl));
+        const line = pending.length === 1 ? pending[0].toString() : Buffer.concat(pending).toString();
+        pending = [];
+        start = nl + 1;
+        onLine(line);
+    }
+    if (start < chunk.length) {
+        pending.push(chunk.subarray(start));
+    }
 });
-input.on('close', () => process.exit(0));
+process.stdin.on('end', () => process.exit(0));
 answer({ ok: true, concurrent: true });
