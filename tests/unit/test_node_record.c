@@ -199,7 +199,6 @@ static void test_cold_component(void)
 	inv.cold = true;
 	inv.init_ms = 3;
 	inv.timed_out = true;
-	inv.sequence_component = true;
 	snprintf(inv.cause, sizeof(inv.cause), "%032x", 9);
 	CHECK(record_of_invocation(&inv, &rec) == 0);
 	CHECK(written_as(&rec, COLD_COMPONENT));

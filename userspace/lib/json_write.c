@@ -151,6 +151,14 @@ void jw_key(struct json_writer *jw, const char *key)
 	put(jw, ":", 1);
 }
 
+void jw_pair_open(struct json_writer *jw, const char *key)
+{
+	jw_obj_open(jw);
+	jw_key(jw, "key");
+	jw_str(jw, key);
+	jw_key(jw, "value");
+}
+
 void jw_str(struct json_writer *jw, const char *s)
 {
 	jw_strn(jw, s, strlen(s));

@@ -34,6 +34,9 @@ void jw_obj_close(struct json_writer *jw);
 void jw_arr_open(struct json_writer *jw);
 void jw_arr_close(struct json_writer *jw);
 void jw_key(struct json_writer *jw, const char *key);
+/* Opens {"key":key,"value": (OpenWhisk's annotation and parameter pairs): the caller
+ * writes the value, then jw_obj_close(). */
+void jw_pair_open(struct json_writer *jw, const char *key);
 void jw_str(struct json_writer *jw, const char *s);
 /* len bytes that need not be UTF-8: a byte that starts no valid sequence becomes U+FFFD
  * (as json_string_lossy); NUL and control characters are escaped. */

@@ -115,10 +115,7 @@ static void split_parameters(struct action_entry *e, json_t *params)
 
 static void write_string_annotation(struct json_writer *jw, const char *key, const char *value)
 {
-	jw_obj_open(jw);
-	jw_key(jw, "key");
-	jw_str(jw, key);
-	jw_key(jw, "value");
+	jw_pair_open(jw, key);
 	jw_str(jw, value);
 	jw_obj_close(jw);
 }
@@ -130,10 +127,7 @@ void action_entry_write_annotations(const struct action_entry *e, const char *ki
 
 	write_string_annotation(jw, "path", e->fqn + 1);
 	write_string_annotation(jw, "kind", kind);
-	jw_obj_open(jw);
-	jw_key(jw, "key");
-	jw_str(jw, "limits");
-	jw_key(jw, "value");
+	jw_pair_open(jw, "limits");
 	if (limits)
 		jw_value(jw, limits);
 	else

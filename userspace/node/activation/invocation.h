@@ -34,7 +34,6 @@ struct invocation {
 	char tid[72];
 	char cause[33];        /* the enclosing sequence's activation, or "" */
 	json_t *params;        /* the /run value (action parameters merged with the request's) */
-	bool sequence_component;
 	uint64_t received_ms;  /* wall clock when the request arrived */
 	uint64_t start_ms, end_ms;
 	size_t result_size;    /* bytes /run answered (the record's response.size), 0: none */

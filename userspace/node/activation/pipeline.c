@@ -24,7 +24,6 @@ struct activation {
 	struct worker *w;
 	struct identity who;
 	bool holds_unit;
-	bool is_sequence;
 	char id[33];
 	struct action_entry *action;
 	struct loop_timer *wait;
@@ -212,7 +211,7 @@ static void write_acceptance(struct activation *act)
 {
 	struct record fallback = { 0 };
 	int err = record_interrupted(act->action, &act->who, act->id, clock_real_ms(),
-				     act->is_sequence ? "sequence" : NULL, &fallback);
+				     act->action->xkind == XW_KIND_SEQUENCE ? "sequence" : NULL, &fallback);
 
 	worker_accept(act->w, act->id, err ? NULL : &fallback);
 	record_clear(&fallback);
@@ -269,7 +268,6 @@ static int start_sequence(struct activation *act, const struct activation_spec *
 {
 	struct sequence_run *run;
 
-	act->is_sequence = true;
 	run = sequence_start(act->w, spec->action, &act->who, params, spec->tid, spec->cause,
 			     spec->atomic, on_sequence_done, act);
 	if (!run) {
@@ -295,10 +293,8 @@ static int start_primitive(struct activation *act, const struct activation_spec 
 		refuse(why, 500, 0, "Internal Server Error");
 		return -ENOMEM;
 	}
-	if (spec->cause) {
-		inv->sequence_component = true;
+	if (spec->cause)
 		snprintf(inv->cause, sizeof(inv->cause), "%s", spec->cause);
-	}
 	inv->done = on_primitive_done;
 	inv->done_data = act;
 	inv->session = spec->session;

@@ -34,20 +34,14 @@ void record_clear(struct record *r)
 
 static void write_annotation_int(struct json_writer *jw, const char *key, long long v)
 {
-	jw_obj_open(jw);
-	jw_key(jw, "key");
-	jw_str(jw, key);
-	jw_key(jw, "value");
+	jw_pair_open(jw, key);
 	jw_int(jw, v);
 	jw_obj_close(jw);
 }
 
 static void write_annotation_bool(struct json_writer *jw, const char *key, bool v)
 {
-	jw_obj_open(jw);
-	jw_key(jw, "key");
-	jw_str(jw, key);
-	jw_key(jw, "value");
+	jw_pair_open(jw, key);
 	jw_bool(jw, v);
 	jw_obj_close(jw);
 }
@@ -69,10 +63,7 @@ static void write_annotations(struct json_writer *jw, const struct record_parts 
 	if (p->init_ms)
 		write_annotation_int(jw, "initTime", (long long)p->init_ms);
 	if (p->caused_by_sequence) {
-		jw_obj_open(jw);
-		jw_key(jw, "key");
-		jw_str(jw, "causedBy");
-		jw_key(jw, "value");
+		jw_pair_open(jw, "causedBy");
 		jw_str(jw, "sequence");
 		jw_obj_close(jw);
 	}
@@ -300,7 +291,7 @@ int record_of_invocation(const struct invocation *inv, struct record *out)
 				    /* Only when an /init ran for it (a failed provisioning has
 				     * none). */
 				    .init_ms = inv->cold ? inv->init_ms : 0,
-				    .caused_by_sequence = inv->sequence_component,
+				    .caused_by_sequence = inv->cause[0] != '\0',
 				    .cause = inv->cause,
 			    },
 			    out);
