@@ -342,9 +342,7 @@ static void action_list(struct api_req *r, const char *pkg)
 {
 	struct entity_query q = { .type = ENTITY_ACTION };
 	char path[2 * NAME_MAX_LEN + 2];
-	json_t *out = NULL;
 	bool count;
-	int err;
 
 	if (!api_list_params(r, "actions", &q.skip, &q.limit, &count))
 		return;
@@ -376,19 +374,7 @@ static void action_list(struct api_req *r, const char *pkg)
 		}
 		q.root = r->ns; /* the namespace root lists packaged actions too */
 	}
-	if (count) {
-		int64_t n = 0;
-
-		err = r->st->ops->entity_count(r->st, &q, &n);
-		if (!err)
-			out = json_pack("{s:I}", "actions", (json_int_t)n);
-	} else {
-		err = r->st->ops->entity_list(r->st, &q, &out);
-	}
-	if (err)
-		api_error_store(r, err);
-	else
-		api_reply(r, 200, out);
+	api_reply_list(r, &q, count, "actions");
 }
 
 void api_actions(struct api_req *r)

@@ -353,3 +353,56 @@ out:
 	entity_rec_clear(&target);
 	return err;
 }
+
+void api_reply_list(struct api_req *r, const struct entity_query *q, bool count,
+		    const char *collection)
+{
+	json_t *out = NULL;
+	int err;
+
+	if (count) {
+		int64_t n = 0;
+
+		err = r->st->ops->entity_count(r->st, q, &n);
+		if (!err)
+			out = json_pack("{s:I}", collection, (json_int_t)n);
+	} else {
+		err = r->st->ops->entity_list(r->st, q, &out);
+	}
+	if (err)
+		api_error_store(r, err);
+	else
+		api_reply(r, 200, out);
+}
+
+void api_route_collection(struct api_req *r, const struct api_collection *c)
+{
+	void (*one)(struct api_req *r, const char *name) = NULL;
+	enum http_method m = r->http->method;
+
+	if (r->nseg == 3) {
+		if (m != HTTP_GET && m != HTTP_HEAD)
+			api_error_method(r, "GET");
+		else
+			c->list(r);
+		return;
+	}
+	if (r->nseg != 4) {
+		api_error(r, 404, "The requested resource could not be found.");
+		return;
+	}
+	if (!api_check_name(r, r->seg[3]))
+		return;
+	if (m == HTTP_GET || m == HTTP_HEAD)
+		one = c->get;
+	else if (m == HTTP_PUT)
+		one = c->put;
+	else if (m == HTTP_DELETE)
+		one = c->del;
+	else if (m == HTTP_POST)
+		one = c->post;
+	if (one)
+		one(r, r->seg[3]);
+	else
+		api_error_method(r, c->allowed);
+}

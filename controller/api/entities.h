@@ -72,4 +72,20 @@ int package_fetch_readable(struct store *st, const char *subject_ns, const char 
 /* The same, replying 403, 404, 409 or 5xx; true when loaded. */
 bool api_package_load(struct api_req *r, const char *docid, struct entity_rec *out);
 
+/* Answers q's entities, or {"<collection>": n} when count. */
+void api_reply_list(struct api_req *r, const struct entity_query *q, bool count,
+		    const char *collection);
+
+/* A collection of named entities: .../<collection> lists, .../<collection>/<name> is one.
+ * A NULL handler is a 405 naming allowed. */
+struct api_collection {
+	void (*list)(struct api_req *r);
+	void (*get)(struct api_req *r, const char *name);
+	void (*put)(struct api_req *r, const char *name);
+	void (*del)(struct api_req *r, const char *name);
+	void (*post)(struct api_req *r, const char *name);
+	const char *allowed; /* the methods of one entity, for the 405 */
+};
+void api_route_collection(struct api_req *r, const struct api_collection *c);
+
 #endif

@@ -247,58 +247,24 @@ out:
 static void package_list(struct api_req *r)
 {
 	struct entity_query q = { .type = ENTITY_PACKAGE, .path = r->ns };
-	json_t *out = NULL;
 	bool count;
-	int err;
 
 	if (!api_list_params(r, "packages", &q.skip, &q.limit, &count))
 		return;
 	/* Another namespace shows only its published packages. */
 	q.public_only = !api_own_namespace(r);
-	if (count) {
-		int64_t n = 0;
-
-		err = r->st->ops->entity_count(r->st, &q, &n);
-		if (!err)
-			out = json_pack("{s:I}", "packages", (json_int_t)n);
-	} else {
-		err = r->st->ops->entity_list(r->st, &q, &out);
-	}
-	if (err)
-		api_error_store(r, err);
-	else
-		api_reply(r, 200, out);
+	api_reply_list(r, &q, count, "packages");
 }
 
 void api_packages(struct api_req *r)
 {
-	enum http_method m = r->http->method;
+	static const struct api_collection packages = {
+		.list = package_list,
+		.get = package_get,
+		.put = package_put,
+		.del = package_delete,
+		.allowed = "GET, PUT, DELETE",
+	};
 
-	if (r->nseg == 3) {
-		if (m != HTTP_GET && m != HTTP_HEAD)
-			api_error_method(r, "GET");
-		else
-			package_list(r);
-		return;
-	}
-	if (r->nseg != 4) {
-		api_error(r, 404, "The requested resource could not be found.");
-		return;
-	}
-	if (!api_check_name(r, r->seg[3]))
-		return;
-	switch (m) {
-	case HTTP_GET:
-	case HTTP_HEAD:
-		package_get(r, r->seg[3]);
-		break;
-	case HTTP_PUT:
-		package_put(r, r->seg[3]);
-		break;
-	case HTTP_DELETE:
-		package_delete(r, r->seg[3]);
-		break;
-	default:
-		api_error_method(r, "GET, PUT, DELETE");
-	}
+	api_route_collection(r, &packages);
 }

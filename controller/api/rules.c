@@ -327,9 +327,7 @@ static void rule_set_state(struct api_req *r, const char *name)
 static void rule_list(struct api_req *r)
 {
 	struct entity_query q = { .type = ENTITY_RULE, .path = r->ns };
-	json_t *out = NULL;
 	bool count;
-	int err;
 
 	if (!api_own_namespace(r)) {
 		api_error_forbidden(r);
@@ -337,53 +335,19 @@ static void rule_list(struct api_req *r)
 	}
 	if (!api_list_params(r, "rules", &q.skip, &q.limit, &count))
 		return;
-	if (count) {
-		int64_t n = 0;
-
-		err = r->st->ops->entity_count(r->st, &q, &n);
-		if (!err)
-			out = json_pack("{s:I}", "rules", (json_int_t)n);
-	} else {
-		err = r->st->ops->entity_list(r->st, &q, &out);
-	}
-	if (err)
-		api_error_store(r, err);
-	else
-		api_reply(r, 200, out);
+	api_reply_list(r, &q, count, "rules");
 }
 
 void api_rules(struct api_req *r)
 {
-	enum http_method m = r->http->method;
+	static const struct api_collection rules = {
+		.list = rule_list,
+		.get = rule_get,
+		.put = rule_put,
+		.del = rule_delete,
+		.post = rule_set_state,
+		.allowed = "GET, PUT, DELETE, POST",
+	};
 
-	if (r->nseg == 3) {
-		if (m != HTTP_GET && m != HTTP_HEAD)
-			api_error_method(r, "GET");
-		else
-			rule_list(r);
-		return;
-	}
-	if (r->nseg != 4) {
-		api_error(r, 404, "The requested resource could not be found.");
-		return;
-	}
-	if (!api_check_name(r, r->seg[3]))
-		return;
-	switch (m) {
-	case HTTP_GET:
-	case HTTP_HEAD:
-		rule_get(r, r->seg[3]);
-		break;
-	case HTTP_PUT:
-		rule_put(r, r->seg[3]);
-		break;
-	case HTTP_DELETE:
-		rule_delete(r, r->seg[3]);
-		break;
-	case HTTP_POST:
-		rule_set_state(r, r->seg[3]);
-		break;
-	default:
-		api_error_method(r, "GET, PUT, DELETE, POST");
-	}
+	api_route_collection(r, &rules);
 }

@@ -99,9 +99,7 @@ static void trigger_delete(struct api_req *r, const char *name)
 static void trigger_list(struct api_req *r)
 {
 	struct entity_query q = { .type = ENTITY_TRIGGER, .path = r->ns };
-	json_t *out = NULL;
 	bool count;
-	int err;
 
 	if (!api_own_namespace(r)) {
 		api_error_forbidden(r);
@@ -109,53 +107,26 @@ static void trigger_list(struct api_req *r)
 	}
 	if (!api_list_params(r, "triggers", &q.skip, &q.limit, &count))
 		return;
-	if (count) {
-		int64_t n = 0;
+	api_reply_list(r, &q, count, "triggers");
+}
 
-		err = r->st->ops->entity_count(r->st, &q, &n);
-		if (!err)
-			out = json_pack("{s:I}", "triggers", (json_int_t)n);
-	} else {
-		err = r->st->ops->entity_list(r->st, &q, &out);
-	}
-	if (err)
-		api_error_store(r, err);
-	else
-		api_reply(r, 200, out);
+/* Fires go to the node ingress: the controller only stores triggers. */
+static void trigger_fire_elsewhere(struct api_req *r, const char *name)
+{
+	(void)name;
+	api_error(r, 503, "Trigger fires are served by xwhisk-node on the node ingress.");
 }
 
 void api_triggers(struct api_req *r)
 {
-	enum http_method m = r->http->method;
+	static const struct api_collection triggers = {
+		.list = trigger_list,
+		.get = trigger_get,
+		.put = trigger_put,
+		.del = trigger_delete,
+		.post = trigger_fire_elsewhere,
+		.allowed = "GET, PUT, DELETE, POST",
+	};
 
-	if (r->nseg == 3) {
-		if (m != HTTP_GET && m != HTTP_HEAD)
-			api_error_method(r, "GET");
-		else
-			trigger_list(r);
-		return;
-	}
-	if (r->nseg != 4) {
-		api_error(r, 404, "The requested resource could not be found.");
-		return;
-	}
-	if (!api_check_name(r, r->seg[3]))
-		return;
-	switch (m) {
-	case HTTP_GET:
-	case HTTP_HEAD:
-		trigger_get(r, r->seg[3]);
-		break;
-	case HTTP_PUT:
-		trigger_put(r, r->seg[3]);
-		break;
-	case HTTP_DELETE:
-		trigger_delete(r, r->seg[3]);
-		break;
-	case HTTP_POST:
-		api_error(r, 503, "Trigger fires are served by xwhisk-node on the node ingress.");
-		break;
-	default:
-		api_error_method(r, "GET, PUT, DELETE, POST");
-	}
+	api_route_collection(r, &triggers);
 }
