@@ -215,4 +215,13 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } msg_stats SEC(".maps");
 
+/* sockops_msg's filter: the sandbox runtime sockets it adds to msg_socks. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xw_msg_cfg);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} msg_cfg SEC(".maps");
+
 #endif

@@ -4,8 +4,9 @@
  * userspace (userspace/bpfload/sock_msg.c). Both ends of a connection sit in msg_socks,
  * keyed by their own 4-tuple as each sees it; what one end sends is looked up by the
  * reversed 4-tuple, which is its peer's key, and put straight on the peer's receive queue:
- * no TCP segments, no veth, no softirq. Measured on the invoke path (docs/BENCHMARKS.md,
- * "sk_msg on the invoke path"); not wired into the node.
+ * no TCP segments, no veth, no softirq. The node uses it between its pooled connections
+ * and its sandboxes' runtimes when XWHISK_SOCK_MSG=1 (docs/BENCHMARKS.md, "sk_msg on the
+ * invoke path").
  */
 #ifndef XWHISK_SOCK_MSG_H
 #define XWHISK_SOCK_MSG_H
@@ -17,6 +18,7 @@
 /* Map names (at most 15 characters). */
 #define XW_MAP_MSG_SOCKS "msg_socks"
 #define XW_MAP_MSG_STATS "msg_stats"
+#define XW_MAP_MSG_CFG "msg_cfg"
 
 #define XW_MSG_MAX_SOCKS 8192 /* sockets in msg_socks at once */
 
@@ -26,6 +28,16 @@ struct xw_msg_key {
 	__u32 remote_ip4;
 	__u16 local_port;
 	__u16 remote_port;
+};
+
+/* msg_cfg's one entry: which passively established sockets sockops_msg puts in msg_socks,
+ * a sandbox runtime's server end (port, on an address in net/mask; network order). Port
+ * 0: none. */
+struct xw_msg_cfg {
+	__u32 net;
+	__u32 mask;
+	__u16 port; /* host order */
+	__u16 pad;
 };
 
 /* msg_stats' index. */
@@ -48,5 +60,6 @@ struct xw_msg_stat {
 #endif
 XW_MSG_STATIC_ASSERT(sizeof(struct xw_msg_key) == 12, "xw_msg_key layout");
 XW_MSG_STATIC_ASSERT(sizeof(struct xw_msg_stat) == 16, "xw_msg_stat layout");
+XW_MSG_STATIC_ASSERT(sizeof(struct xw_msg_cfg) == 12, "xw_msg_cfg layout");
 
 #endif

@@ -7,13 +7,16 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdint.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* A connected loopback TCP pair: *near is the accepted side (what the node holds). */
-static inline int tcp_pair(int *far, int *near)
+/* A connected loopback TCP pair whose listener had port (0: any): *near is the accepted
+ * side (what the node holds in the sock_accel tests, a sandbox's end in sock_msg's). */
+static inline int tcp_pair_on(int port, int *far, int *near)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+				 .sin_port = htons((uint16_t)port)};
 	socklen_t sl = sizeof(sa);
 	int l = socket(AF_INET, SOCK_STREAM, 0), c = -1, s = -1;
 
@@ -35,6 +38,11 @@ out:
 	*far = c;
 	*near = s;
 	return 0;
+}
+
+static inline int tcp_pair(int *far, int *near)
+{
+	return tcp_pair_on(0, far, near);
 }
 
 static inline int read_full(int fd, char *buf, size_t len, int timeout_ms)

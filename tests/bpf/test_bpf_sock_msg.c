@@ -3,8 +3,9 @@
  * sock_msg_redirect on real loopback TCP connections in a private network namespace:
  * with both ends in msg_socks the bytes cross both ways without a TCP data segment and
  * are counted; with one end only they go by TCP and are counted as without a peer; a
- * removed socket stops being redirected; 4 MB each way arrive whole and in order. Needs
- * root and a kernel with sockhash and sk_msg.
+ * removed socket stops being redirected; 4 MB each way arrive whole and in order;
+ * sockops_msg puts the server end of a filtered connection in by itself. Needs root and a
+ * kernel with sockhash, sk_msg and cgroup v2 sockops.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -187,6 +188,43 @@ static void test_bulk_in_order(void)
 	free(want);
 }
 
+/* sockops_msg on the cgroup v2 root: the accepted end of a connection to the filtered port
+ * on a filtered address enters msg_socks by itself, so the node adds only its own end;
+ * another port's does not (its bytes go by TCP). */
+static void test_sockops_adds_server_end(void)
+{
+	enum { PORT = 18080 };
+	int node, sb, other_node, other_sb;
+	struct xw_msg_stat r0 = stat_of(XW_MSG_REDIRECTED), n0;
+	char cgroup[512], buf[16];
+	unsigned segs;
+
+	ASSERT(msg);
+	ASSERT(xw_cgroup2_mount(cgroup, sizeof(cgroup)) == 0);
+	ASSERT(xw_msg_attach_sandboxes(msg, cgroup, INADDR_LOOPBACK, 8, PORT) == 0);
+	CHECK(xw_msg_attach_sandboxes(msg, cgroup, INADDR_LOOPBACK, 8, PORT) == -EALREADY);
+	ASSERT(tcp_pair_on(PORT, &node, &sb) == 0);
+	ASSERT(xw_msg_add(msg, node) == 0);
+	segs = data_segs_out(node);
+	CHECK(write(node, "POST /run", 9) == 9);
+	CHECK(read_full(sb, buf, 9, 2000) == 0 && !memcmp(buf, "POST /run", 9));
+	CHECK(write(sb, "200", 3) == 3);
+	CHECK(read_full(node, buf, 3, 2000) == 0 && !memcmp(buf, "200", 3));
+	CHECK(stat_of(XW_MSG_REDIRECTED).msgs == r0.msgs + 2);
+	CHECK(data_segs_out(node) == segs);
+
+	ASSERT(tcp_pair_on(PORT + 1, &other_node, &other_sb) == 0);
+	ASSERT(xw_msg_add(msg, other_node) == 0);
+	n0 = stat_of(XW_MSG_NO_PEER);
+	CHECK(write(other_node, "hello", 5) == 5);
+	CHECK(read_full(other_sb, buf, 5, 2000) == 0 && !memcmp(buf, "hello", 5));
+	CHECK(stat_of(XW_MSG_NO_PEER).msgs == n0.msgs + 1);
+	close(node);
+	close(sb);
+	close(other_node);
+	close(other_sb);
+}
+
 int main(void)
 {
 	char cmd[300];
@@ -206,6 +244,7 @@ int main(void)
 	RUN(test_no_peer_goes_by_tcp);
 	RUN(test_removed_stops);
 	RUN(test_bulk_in_order);
+	RUN(test_sockops_adds_server_end);
 	xw_msg_close(msg);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", pin_dir);
 	if (system(cmd) != 0)

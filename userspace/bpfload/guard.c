@@ -324,19 +324,8 @@ static int own_cgroup(char *out, size_t size)
 	char line[1024], mnt[512] = "", rel[512] = "";
 	FILE *f;
 
-	f = fopen("/proc/self/mountinfo", "r");
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		char *sep = strstr(line, " - cgroup2 ");
-		char point[512];
-
-		if (sep && sscanf(line, "%*s %*s %*s %*s %511s", point) == 1) {
-			snprintf(mnt, sizeof(mnt), "%s", point);
-			break;
-		}
-	}
-	fclose(f);
+	if (xw_cgroup2_mount(mnt, sizeof(mnt)))
+		mnt[0] = '\0';
 	f = fopen("/proc/self/cgroup", "r");
 	if (!f)
 		return -errno;

@@ -249,7 +249,7 @@ int xw_maps_unpin(const char *pin_dir)
 		XW_MAP_AUTH,	    XW_MAP_GUARD,	XW_MAP_GUARD_CFG,   XW_MAP_GUARD_EXEMPT,
 		XW_MAP_GUARD_CONNS, XW_MAP_GUARD_STATS, XW_MAP_GUARD_SOCKS,
 		XW_MAP_ACCEL_SOCKS, XW_MAP_ACCEL_PEERS, XW_MAP_ACCEL_STATS,
-		XW_MAP_MSG_SOCKS,   XW_MAP_MSG_STATS,
+		XW_MAP_MSG_SOCKS,   XW_MAP_MSG_STATS,	XW_MAP_MSG_CFG,
 	};
 	char path[300];
 	int err = 0;
@@ -264,5 +264,25 @@ int xw_maps_unpin(const char *pin_dir)
 		err = -EIO;
 	if (rmdir(pin_dir) < 0 && errno != ENOENT && errno != ENOTEMPTY)
 		err = -errno;
+	return err;
+}
+
+int xw_cgroup2_mount(char *out, size_t size)
+{
+	char line[1024], point[512];
+	int err = -ENOENT;
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (strstr(line, " - cgroup2 ") &&
+		    sscanf(line, "%*s %*s %*s %*s %511s", point) == 1) {
+			snprintf(out, size, "%s", point);
+			err = 0;
+			break;
+		}
+	}
+	fclose(f);
 	return err;
 }

@@ -58,5 +58,7 @@ void xw_pins_own_only(struct bpf_object *obj, const char *pin_dir, const char *p
 int xw_percpu_sum(int fd, uint32_t nkeys, size_t value_size, uint64_t *out);
 /* Routes libbpf's messages into our log (warnings demoted to debug). */
 void xw_bpf_setup_logging(void);
+/* Where the cgroup v2 hierarchy is mounted (its root): 0, or -ENOENT when nowhere. */
+int xw_cgroup2_mount(char *out, size_t size);
 
 #endif

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -10,9 +12,13 @@
 #include "bpfload/sock_msg.h"
 #include "pinned_maps.h"
 #include "sock_msg_redirect.skel.h"
+#include "sockops_msg.skel.h"
 
 struct xw_msg {
+	char pin_dir[256];
 	struct xwhisk_sock_msg_redirect *skel;
+	struct xwhisk_sockops_msg *sockops; /* with xw_msg_attach_sandboxes() */
+	struct bpf_link *sockops_link;
 	int socks_fd, stats_fd;
 };
 
@@ -27,6 +33,7 @@ int xw_msg_open(const char *pin_dir, struct xw_msg **out)
 	err = xw_pin_dir_prepare(pin_dir ?: XW_PIN_DIR);
 	if (err)
 		goto out;
+	snprintf(m->pin_dir, sizeof(m->pin_dir), "%s", pin_dir ?: XW_PIN_DIR);
 	m->skel = xwhisk_sock_msg_redirect__open_opts(&opts);
 	if (!m->skel) {
 		err = -errno;
@@ -56,8 +63,58 @@ void xw_msg_close(struct xw_msg *m)
 {
 	if (!m)
 		return;
+	bpf_link__destroy(m->sockops_link);
+	xwhisk_sockops_msg__destroy(m->sockops);
 	xwhisk_sock_msg_redirect__destroy(m->skel);
 	free(m);
+}
+
+int xw_msg_attach_sandboxes(struct xw_msg *m, const char *cgroup_v2, uint32_t net, int prefix,
+			    uint16_t port)
+{
+	struct xw_msg_cfg cfg = {
+		.net = htonl(net),
+		.mask = htonl(prefix ? ~0u << (32 - prefix) : 0),
+		.port = port,
+	};
+	uint32_t zero = 0;
+	int cg = -1, err;
+
+	if (m->sockops)
+		return -EALREADY;
+	cfg.net &= cfg.mask;
+	if (bpf_map_update_elem(bpf_map__fd(m->skel->maps.msg_cfg), &zero, &cfg, BPF_ANY) < 0)
+		return -errno;
+	{
+		LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = m->pin_dir);
+
+		/* The sk_msg program's maps, pinned by name in the same directory. */
+		m->sockops = xwhisk_sockops_msg__open_opts(&opts);
+	}
+	if (!m->sockops)
+		return -errno;
+	xw_pins_own_only(m->sockops->obj, m->pin_dir, "msg");
+	err = xwhisk_sockops_msg__load(m->sockops);
+	if (err)
+		goto out;
+	cg = open(cgroup_v2, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cg < 0) {
+		err = -errno;
+		goto out;
+	}
+	m->sockops_link = bpf_program__attach_cgroup(m->sockops->progs.sockops_msg, cg);
+	if (!m->sockops_link) {
+		err = -errno;
+		goto out;
+	}
+out:
+	if (cg >= 0)
+		close(cg);
+	if (err) {
+		xwhisk_sockops_msg__destroy(m->sockops);
+		m->sockops = NULL;
+	}
+	return err;
 }
 
 /* fd's own view of its connection, as sock_msg_redirect computes its peer's. */

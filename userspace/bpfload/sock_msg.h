@@ -4,7 +4,8 @@
  * (see xwhisk/sock_msg.h), attaches it to msg_socks, and adds connected TCP sockets by fd.
  * Once both ends of a connection are in, what either end sends lands on the other's
  * receive queue without crossing the TCP stack. Used by scripts/bench/skmsg_bench.c and
- * tests/bpf/test_bpf_sock_msg.c; the node does not use it (docs/BENCHMARKS.md says why).
+ * tests/bpf/test_bpf_sock_msg.c, and by the node with XWHISK_SOCK_MSG=1, which attaches
+ * sockops_msg for its sandboxes' ends and adds its own.
  *
  *   xw_msg_open(pin_dir, &m); xw_msg_add(m, fd) for both ends; ...; xw_msg_remove(m, fd)
  *   (closing a socket removes it too); xw_msg_counters(m, st); xw_msg_close(m).
@@ -19,6 +20,11 @@ struct xw_msg;
 
 int xw_msg_open(const char *pin_dir, struct xw_msg **out);
 void xw_msg_close(struct xw_msg *m);
+/* Attaches sockops_msg to the cgroup v2 directory given: from then on the server end of
+ * every connection established to port on an address in net/prefix (host order) enters
+ * msg_socks by itself. Detached by xw_msg_close(). */
+int xw_msg_attach_sandboxes(struct xw_msg *m, const char *cgroup_v2, uint32_t net, int prefix,
+			    uint16_t port);
 /* Adds (or replaces) a connected IPv4 TCP socket under its own 4-tuple. */
 int xw_msg_add(struct xw_msg *m, int fd);
 int xw_msg_remove(struct xw_msg *m, int fd);

@@ -197,6 +197,10 @@ void http_call_limit_body(struct http_call *call, size_t max);
 /* A keep-alive pool of connections to one host:port. */
 struct http_pool *http_pool_new(struct loop *loop, const char *host, int port, unsigned max_idle);
 void http_pool_free(struct http_pool *pool);
+/* hook(fd, data) once per connection of pool, the first time it goes back to the pool
+ * after a complete exchange: nothing is in flight in either direction then. */
+typedef void (*http_idle_hook)(int fd, void *data);
+void http_pool_on_first_idle(struct http_pool *pool, http_idle_hook hook, void *data);
 /* extra_headers is "Name: value\r\n..." or NULL. Returns a handle for cancel, NULL on error. */
 struct http_call *http_pool_call(struct http_pool *pool, const char *method, const char *target,
 				 const char *extra_headers, const void *body, size_t len,

@@ -26,6 +26,7 @@ struct http_cconn {
 	bool done;
 	bool in_value;
 	bool keep_alive;
+	bool was_idle; /* the pool's first-idle hook has seen it */
 	size_t received;
 	uint64_t idle_since;
 	http_parser parser;
@@ -59,6 +60,8 @@ struct http_pool {
 	struct http_cconn *idle;
 	unsigned active; /* calls not finished yet */
 	bool dying;      /* freed by its owner: goes when the last call ends */
+	http_idle_hook first_idle;
+	void *first_idle_data;
 };
 
 static void pool_destroy(struct http_pool *pool);
@@ -128,6 +131,9 @@ static void call_finish(struct http_call *call, int err)
 		call->conn = NULL;
 		if (!err && c->keep_alive && pool->nidle < pool->max_idle && !pool->dying) {
 			c->reused = true;
+			if (pool->first_idle && !c->was_idle)
+				pool->first_idle(c->fd, pool->first_idle_data);
+			c->was_idle = true;
 			c->idle_since = loop_now_ms(pool->loop);
 			c->next = pool->idle;
 			pool->idle = c;
@@ -565,6 +571,12 @@ struct http_pool *http_pool_new(struct loop *loop, const char *host, int port, u
 		 host, port);
 	freeaddrinfo(res);
 	return pool;
+}
+
+void http_pool_on_first_idle(struct http_pool *pool, http_idle_hook hook, void *data)
+{
+	pool->first_idle = hook;
+	pool->first_idle_data = data;
 }
 
 static void pool_destroy(struct http_pool *pool)

@@ -17,6 +17,8 @@
 #include "node/ctlclient.h"
 #include "node/manager/event_watch.h"
 #include "guard.h"
+#include "bpfload/sock_msg.h"
+#include "pinned_maps.h"
 #include "json.h"
 #include "log.h"
 #include "loop.h"
@@ -138,6 +140,32 @@ static void reset_inflight(struct xw_maps *maps)
 {
 	for (uint32_t i = 0; i < XW_MAX_NAMESPACES; i++)
 		__atomic_store_n(&maps->namespaces[i].inflight, 0, __ATOMIC_SEQ_CST);
+}
+
+/* XWHISK_SOCK_MSG: /run bytes between the workers' pooled connections and the node's own
+ * sandboxes go by sk_msg redirect (sockops_msg adds the sandboxes' ends, the workers their
+ * own once idle). Where it cannot be had (no cgroup v2, no sockmap), the node says so once
+ * and uses TCP. */
+static void node_attach_sock_msg(struct node *node)
+{
+	const char *subnet = node->cfg.subnet ? node->cfg.subnet : SANDBOX_DEFAULT_SUBNET;
+	char cgroup[512];
+	uint32_t net;
+	int prefix, err;
+
+	if (!node->cfg.sock_msg)
+		return;
+	err = cidr_parse(subnet, &net, &prefix) ?: xw_cgroup2_mount(cgroup, sizeof(cgroup)) ?:
+	      xw_msg_open(node->cfg.pin_dir, &node->sock_msg);
+	if (!err)
+		err = xw_msg_attach_sandboxes(node->sock_msg, cgroup, net, prefix, SANDBOX_PORT);
+	if (err) {
+		pr_warn("sock_msg: %s; /run goes by TCP", strerror(-err));
+		xw_msg_close(node->sock_msg);
+		node->sock_msg = NULL;
+		return;
+	}
+	pr_info("sock_msg: /run to the sandboxes of %s by sk_msg redirect", subnet);
 }
 
 /* xdp_guard on the ingress interface (XWHISK_XDP_IFACE): where it cannot be attached
@@ -301,6 +329,8 @@ int main(int argc, char **argv)
 	node.routes = flags.destroy ? NULL : routes_new(&node.cfg);
 	if (!node.routes && !flags.destroy)
 		goto out;
+	if (!flags.destroy)
+		node_attach_sock_msg(&node);
 	err = flags.destroy ? node_destroy(&node) : node_serve(&node, cc, &agent);
 out:
 	for (unsigned i = 0; i < node.nworkers; i++)
@@ -326,6 +356,7 @@ out:
 	loop_free(node.loop);
 	ns_table_free(node.ns);
 	xw_guard_close(node.guard); /* its programs stay attached for the next start */
+	xw_msg_close(node.sock_msg);
 	xw_maps_close(node.maps);
 	return err ? 1 : 0;
 }

@@ -37,6 +37,7 @@ struct node_config {
 	unsigned ingress_port;
 	unsigned drain_ms;      /* how long SIGTERM waits for activations in flight */
 	bool ephemeral;         /* on exit, remove sandboxes, bridge, programs and maps */
+	bool sock_msg;          /* /run bytes to own sandboxes by sk_msg redirect */
 	const char *bridge;    /* the sandboxes' bridge (NULL: the backend's default) */
 	const char *subnet;    /* their addresses (NULL: the backend's default) */
 	bool subnet_given;     /* the controller chose it (XWHISK_SANDBOX_SUBNET unset) */
@@ -63,6 +64,7 @@ struct event_watch;
 struct worker;
 struct metrics;
 struct xw_guard;
+struct xw_msg;
 struct routes;
 struct budget_lease;
 
@@ -81,6 +83,7 @@ struct node {
 	struct metrics *metrics;
 	struct budget_lease *budget; /* this node's shares of namespace limits, or NULL */
 	struct xw_guard *guard;  /* xdp_guard on the ingress interface, or NULL */
+	struct xw_msg *sock_msg; /* sk_msg redirect to own sandboxes (XWHISK_SOCK_MSG), or NULL */
 	unsigned guard_strikes;  /* refusals a second that put a source on its block list */
 	unsigned guard_block_ms;
 	struct worker *workers[NODE_MAX_WORKERS];

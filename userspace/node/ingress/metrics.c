@@ -9,6 +9,7 @@
 #include "node/activation/overflow.h"
 #include "node/activation/result_cache.h"
 #include "node/manager/pool.h"
+#include "bpfload/sock_msg.h"
 #include "guard.h"
 #include "prom.h"
 #include "sandbox_net.h"
@@ -88,6 +89,29 @@ static void guard_metrics(struct node *node, struct buf *b)
 			   xw_drop_reason_name(r), (unsigned long long)c[r]);
 }
 
+/* sock_msg_redirect's verdicts on the /run bytes (XWHISK_SOCK_MSG). */
+static void sock_msg_metrics(struct node *node, struct buf *b)
+{
+	static const char *const verdicts[XW_MSG__MAX] = { "redirected", "no_peer" };
+	struct xw_msg_stat st[XW_MSG__MAX];
+
+	prom_value(b, "xwhisk_sock_msg_attached", "gauge",
+		   "1 when /run bytes to this node's sandboxes go by sk_msg redirect.",
+		   node->sock_msg != NULL);
+	if (!node->sock_msg || xw_msg_counters(node->sock_msg, st))
+		return;
+	prom_family(b, "xwhisk_sock_msg_msgs_total", "counter",
+		    "Messages sent on sockets in msg_socks, by verdict (no_peer: sent by TCP).");
+	for (int v = 0; v < XW_MSG__MAX; v++)
+		buf_printf(b, "xwhisk_sock_msg_msgs_total{verdict=\"%s\"} %llu\n", verdicts[v],
+			   (unsigned long long)st[v].msgs);
+	prom_family(b, "xwhisk_sock_msg_bytes_total", "counter",
+		    "Bytes sent on sockets in msg_socks, by verdict.");
+	for (int v = 0; v < XW_MSG__MAX; v++)
+		buf_printf(b, "xwhisk_sock_msg_bytes_total{verdict=\"%s\"} %llu\n", verdicts[v],
+			   (unsigned long long)st[v].bytes);
+}
+
 void metrics_http(struct node *node, struct http_request *req)
 {
 	static const char *const statuses[] = { "success", "application_error", "developer_error",
@@ -140,6 +164,7 @@ void metrics_http(struct node *node, struct http_request *req)
 	sandbox_net_metrics(node, &b);
 	stream_metrics(&b);
 	guard_metrics(node, &b);
+	sock_msg_metrics(node, &b);
 	http_resp_send(req, 200, PROM_CONTENT_TYPE, b.data, b.len);
 	buf_free(&b);
 }

@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 
+#include "bpfload/sock_msg.h"
 #include "guard.h"
 #include "log.h"
 #include "node/ingress/abuse.h"
@@ -215,6 +216,13 @@ void worker_spool(struct worker *w, const struct record *record)
 }
 
 
+/* A pooled connection to a sandbox, idle for the first time: its bytes may skip TCP from
+ * now on (a sandbox of another node, or one whose end is not in msg_socks, keeps TCP). */
+static void sock_msg_join(int fd, void *data)
+{
+	(void)xw_msg_add(data, fd);
+}
+
 struct http_pool *worker_sandbox_pool(struct worker *w, uint32_t slot)
 {
 	struct xw_slot *s = &w->node->maps->slots[slot];
@@ -229,6 +237,8 @@ struct http_pool *worker_sandbox_pool(struct worker *w, uint32_t slot)
 	memcpy(&a.s_addr, s->addr, sizeof(s->addr));
 	inet_ntop(AF_INET, &a, host, sizeof(host));
 	w->sandbox[slot] = http_pool_new(w->loop, host, s->port, SANDBOX_IDLE_CONNS);
+	if (w->sandbox[slot] && w->node->sock_msg)
+		http_pool_on_first_idle(w->sandbox[slot], sock_msg_join, w->node->sock_msg);
 	w->sandbox_gen[slot] = gen;
 	return w->sandbox[slot];
 }
