@@ -503,6 +503,34 @@ static void test_node_results(void)
 	px_stop();
 }
 
+/* The /run body reaches the loop whole in every form: compact (its own text is passed
+ * on), spread over lines, with "value" null or absent (re-serialised), with escapes and
+ * numbers the parser would otherwise rewrite. */
+static void test_node_run_body_forms(void)
+{
+	char *b = NULL;
+
+	start_node();
+	CHECK(init_code("function main(a) { return {got: a, id: process.env.__OW_ACTIVATION_ID}; }",
+			false, NULL, 0, &b) == 200);
+	free(b);
+	CHECK(px_post("/run", "{\"value\":{\"s\":\"a\\nb\\u00e9\",\"x\":1.5e3},"
+		      "\"activation_id\":\"one\"}", &b) == 200);
+	CHECK(h_json_is(b, "{\"got\":{\"s\":\"a\\nb\\u00e9\",\"x\":1500},\"id\":\"one\"}"));
+	free(b);
+	CHECK(px_post("/run", "{\n  \"value\": {\"k\": [1,\n 2]},\n  \"activation_id\": \"two\"\n}\n",
+		      &b) == 200);
+	CHECK(h_json_is(b, "{\"got\":{\"k\":[1,2]},\"id\":\"two\"}"));
+	free(b);
+	CHECK(px_post("/run", "{\"value\":null,\"activation_id\":\"three\"}", &b) == 200);
+	CHECK(h_json_is(b, "{\"got\":{},\"id\":\"three\"}"));
+	free(b);
+	CHECK(px_post("/run", "{\"activation_id\":\"four\"}", &b) == 200);
+	CHECK(h_json_is(b, "{\"got\":{},\"id\":\"four\"}"));
+	free(b);
+	px_stop();
+}
+
 static void test_node_init_failure(void)
 {
 	char *b = NULL, e[512];
@@ -1113,6 +1141,7 @@ int main(void)
 	RUN(test_node_promises);
 	RUN(test_node_exception_stops);
 	RUN(test_node_results);
+	RUN(test_node_run_body_forms);
 	RUN(test_node_init_failure);
 	RUN(test_node_zip);
 	RUN(test_node_concurrency);

@@ -185,14 +185,24 @@ int lineproc_attach(struct lineproc *lp, struct loop *loop, int in_fd, int out_f
 	return lp_watch(lp);
 }
 
-int lineproc_send(struct lineproc *lp, const char *data, size_t len)
+int lineproc_send_parts(struct lineproc *lp, const struct iovec *parts, int n)
 {
 	if (lp->gone || lp->in_fd < 0)
 		return -EPIPE;
-	if (buf_append(&lp->wbuf, data, len) || buf_append(&lp->wbuf, "\n", 1))
+	for (int i = 0; i < n; i++)
+		if (buf_append(&lp->wbuf, parts[i].iov_base, parts[i].iov_len))
+			return -ENOMEM;
+	if (buf_append(&lp->wbuf, "\n", 1))
 		return -ENOMEM;
 	lp_flush(lp);
 	return 0;
+}
+
+int lineproc_send(struct lineproc *lp, const char *data, size_t len)
+{
+	struct iovec part = { (void *)data, len };
+
+	return lineproc_send_parts(lp, &part, 1);
 }
 
 void lineproc_kill(struct lineproc *lp)

@@ -8,6 +8,7 @@
 #define XWHISK_PROXY_LINEPROC_H
 
 #include <stdbool.h>
+#include <sys/uio.h>
 #include <sys/types.h>
 
 #include "buf.h"
@@ -38,6 +39,8 @@ int lineproc_attach(struct lineproc *lp, struct loop *loop, int in_fd, int out_f
 		    const struct lineproc_ops *ops, void *data);
 /* Queues data and a newline for its stdin. */
 int lineproc_send(struct lineproc *lp, const char *data, size_t len);
+/* The parts joined as one line (none may hold a newline). */
+int lineproc_send_parts(struct lineproc *lp, const struct iovec *parts, int n);
 void lineproc_kill(struct lineproc *lp);
 void lineproc_close(struct lineproc *lp);
 

@@ -234,19 +234,39 @@ static void lm_init(struct proxy *p, struct http_request *req, const struct init
 	lm->init_req = req;
 }
 
+/* {"id":N,"run":<the /run body>}: the body's own text when it can go as is (most runs:
+ * no second serialisation of what may be megabytes), else its dump. */
+static int send_run(struct loop_mode *lm, struct proxy_run *run)
+{
+	char head[48], *dumped = NULL;
+	struct iovec parts[3];
+	int err;
+
+	parts[0].iov_base = head;
+	parts[0].iov_len = (size_t)snprintf(head, sizeof(head), "{\"id\":%llu,\"run\":",
+					    (unsigned long long)run->id);
+	if (run->raw) {
+		parts[1] = (struct iovec){ (void *)run->raw, run->raw_len };
+	} else {
+		dumped = json_dump(run->body);
+		if (!dumped)
+			return -ENOMEM;
+		parts[1] = (struct iovec){ dumped, strlen(dumped) };
+	}
+	parts[2] = (struct iovec){ "}", 1 };
+	err = lineproc_send_parts(&lm->lp, parts, 3);
+	free(dumped);
+	return err;
+}
+
 static void lm_run(struct proxy *p, struct proxy_run *run)
 {
 	struct loop_mode *lm = p->mode;
-	json_t *msg = json_pack("{s:I, s:O}", "id", (json_int_t)run->id, "run", run->body);
-	char *line = msg ? json_dump(msg) : NULL;
 
-	json_decref(msg);
-	if (!line || lineproc_send(&lm->lp, line, strlen(line))) {
-		free(line);
+	if (send_run(lm, run)) {
 		proxy_run_error(run, 502, MSG_DIED_RUN);
 		return;
 	}
-	free(line);
 	run->next = lm->runs;
 	lm->runs = run;
 }

@@ -77,6 +77,10 @@ struct proxy_run {
 	struct proxy *p;
 	struct http_request *req;
 	json_t *body;   /* the /run body */
+	/* The body's text as it came, when it can go to a language loop as is (valid JSON,
+	 * "value" given, no newline); else NULL and the loop gets body dumped. */
+	const char *raw;
+	size_t raw_len;
 	uint64_t id;
 	long long logs_limit;     /* its logs in band, at most this many bytes; -1: not */
 	struct loop_timer *spill; /* near its deadline its logs pass on (capture.c) */

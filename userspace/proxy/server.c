@@ -395,6 +395,7 @@ static void handle_run(struct proxy *p, struct http_request *req)
 	value = json_object_get(body, "value");
 	if (!value || json_is_null(value)) {
 		json_object_set_new(body, "value", json_object());
+		value = NULL; /* the text no longer says what body holds */
 	} else if (!json_is_object(value) && !json_is_array(value)) {
 		json_decref(body);
 		send_error(p, req, 400, MSG_BAD_ARGS);
@@ -409,6 +410,10 @@ static void handle_run(struct proxy *p, struct http_request *req)
 	run->p = p;
 	run->req = req;
 	run->body = body;
+	if (value && !memchr(req->body.data, '\n', req->body.len)) {
+		run->raw = req->body.data;
+		run->raw_len = req->body.len;
+	}
 	run->id = ++p->next_id;
 	p->inflight++;
 	capture_run_begin(run);
