@@ -7,7 +7,8 @@
  * sandbox, which the node never holds: the kernel tells this program when the connection
  * is established. Attached to a cgroup v2 holding the sandboxes (the root where they live
  * under cgroup v1), so it filters on what msg_cfg names: the runtime port on an address of
- * the node's sandbox subnet. Nothing else a sandbox opens or serves is touched.
+ * the node's sandbox subnet, connected from the node's address on the bridge. Nothing else
+ * a sandbox opens or serves is touched, nor another node's connection to it.
  */
 #include "lib/maps.h"
 
@@ -26,7 +27,7 @@ int sockops_msg(struct bpf_sock_ops *skops)
 		return 1;
 	cfg = bpf_map_lookup_elem(&msg_cfg, &zero);
 	if (!cfg || !cfg->port || skops->local_port != cfg->port ||
-	    (skops->local_ip4 & cfg->mask) != cfg->net)
+	    (skops->local_ip4 & cfg->mask) != cfg->net || skops->remote_ip4 != cfg->peer)
 		return 1;
 	/* As sock_msg_redirect reads its peer's key: ports in network order, remote_port in
 	 * the upper half. */

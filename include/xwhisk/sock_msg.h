@@ -31,11 +31,13 @@ struct xw_msg_key {
 };
 
 /* msg_cfg's one entry: which passively established sockets sockops_msg puts in msg_socks,
- * a sandbox runtime's server end (port, on an address in net/mask; network order). Port
- * 0: none. */
+ * a sandbox runtime's server end: its port, on an address in net/mask, connected from peer
+ * (the node's address on the sandboxes' bridge: other nodes' connections stay out).
+ * Addresses in network order; port 0: none. */
 struct xw_msg_cfg {
 	__u32 net;
 	__u32 mask;
+	__u32 peer;
 	__u16 port; /* host order */
 	__u16 pad;
 };
@@ -60,6 +62,6 @@ struct xw_msg_stat {
 #endif
 XW_MSG_STATIC_ASSERT(sizeof(struct xw_msg_key) == 12, "xw_msg_key layout");
 XW_MSG_STATIC_ASSERT(sizeof(struct xw_msg_stat) == 16, "xw_msg_stat layout");
-XW_MSG_STATIC_ASSERT(sizeof(struct xw_msg_cfg) == 12, "xw_msg_cfg layout");
+XW_MSG_STATIC_ASSERT(sizeof(struct xw_msg_cfg) == 16, "xw_msg_cfg layout");
 
 #endif

@@ -201,8 +201,8 @@ static void test_sockops_adds_server_end(void)
 
 	ASSERT(msg);
 	ASSERT(xw_cgroup2_mount(cgroup, sizeof(cgroup)) == 0);
-	ASSERT(xw_msg_attach_sandboxes(msg, cgroup, INADDR_LOOPBACK, 8, PORT) == 0);
-	CHECK(xw_msg_attach_sandboxes(msg, cgroup, INADDR_LOOPBACK, 8, PORT) == -EALREADY);
+	ASSERT(xw_msg_attach_sandboxes(msg, cgroup, INADDR_LOOPBACK, 8, INADDR_LOOPBACK, PORT) == 0);
+	CHECK(xw_msg_attach_sandboxes(msg, cgroup, INADDR_LOOPBACK, 8, INADDR_LOOPBACK, PORT) == -EALREADY);
 	ASSERT(tcp_pair_on(PORT, &node, &sb) == 0);
 	ASSERT(xw_msg_add(msg, node) == 0);
 	segs = data_segs_out(node);

@@ -70,11 +70,12 @@ void xw_msg_close(struct xw_msg *m)
 }
 
 int xw_msg_attach_sandboxes(struct xw_msg *m, const char *cgroup_v2, uint32_t net, int prefix,
-			    uint16_t port)
+			    uint32_t peer, uint16_t port)
 {
 	struct xw_msg_cfg cfg = {
 		.net = htonl(net),
 		.mask = htonl(prefix ? ~0u << (32 - prefix) : 0),
+		.peer = htonl(peer),
 		.port = port,
 	};
 	uint32_t zero = 0;

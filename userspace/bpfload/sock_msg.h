@@ -21,10 +21,10 @@ struct xw_msg;
 int xw_msg_open(const char *pin_dir, struct xw_msg **out);
 void xw_msg_close(struct xw_msg *m);
 /* Attaches sockops_msg to the cgroup v2 directory given: from then on the server end of
- * every connection established to port on an address in net/prefix (host order) enters
- * msg_socks by itself. Detached by xw_msg_close(). */
+ * every connection from peer to port on an address in net/prefix (addresses in host order)
+ * enters msg_socks by itself. Detached by xw_msg_close(). */
 int xw_msg_attach_sandboxes(struct xw_msg *m, const char *cgroup_v2, uint32_t net, int prefix,
-			    uint16_t port);
+			    uint32_t peer, uint16_t port);
 /* Adds (or replaces) a connected IPv4 TCP socket under its own 4-tuple. */
 int xw_msg_add(struct xw_msg *m, int fd);
 int xw_msg_remove(struct xw_msg *m, int fd);

@@ -158,7 +158,9 @@ static void node_attach_sock_msg(struct node *node)
 	err = cidr_parse(subnet, &net, &prefix) ?: xw_cgroup2_mount(cgroup, sizeof(cgroup)) ?:
 	      xw_msg_open(node->cfg.pin_dir, &node->sock_msg);
 	if (!err)
-		err = xw_msg_attach_sandboxes(node->sock_msg, cgroup, net, prefix, SANDBOX_PORT);
+		/* the node reaches its sandboxes from the bridge's address, the subnet's first */
+		err = xw_msg_attach_sandboxes(node->sock_msg, cgroup, net, prefix, net + 1,
+					      SANDBOX_PORT);
 	if (err) {
 		pr_warn("sock_msg: %s; /run goes by TCP", strerror(-err));
 		xw_msg_close(node->sock_msg);
