@@ -345,9 +345,14 @@ static void test_foreign_runtime(void)
 	int err;
 
 	server = h_json_str(FOREIGN_SERVER);
-	if (asprintf(&text, "{\"runtimes\":{\"foreign\":[{\"kind\":\"foreign:1\",\"sandbox\":"
-			    "{\"command\":[\"node\",\"-e\",%s],\"memory\":128}}]}}",
-		     server) < 0)
+	/* foreign:2 names a writable working directory, as an official image needs */
+	if (asprintf(&text, "{\"runtimes\":{\"foreign\":["
+			    "{\"kind\":\"foreign:1\",\"sandbox\":"
+			    "{\"command\":[\"node\",\"-e\",%s],\"memory\":128}},"
+			    "{\"kind\":\"foreign:2\",\"sandbox\":"
+			    "{\"command\":[\"node\",\"-e\",%s],\"memory\":128,"
+			    "\"workdir\":\"/action\"}}]}}",
+		     server, server) < 0)
 		text = NULL;
 	free(server);
 	ASSERT(text && other_manager_start(&o, text));
@@ -361,6 +366,19 @@ static void test_foreign_runtime(void)
 		free(b);
 		CHECK(wait_sentinels(sb, 1));
 		CHECK(h_logs_count(sb, SANDBOX_STDOUT, "foreign says hi") == 1);
+	}
+	for (int k = 1; k <= 2; k++) {
+		sb = h_acquire(k == 1 ? "foreign:1" : "foreign:2", 128, &err);
+		CHECK(sb && !err);
+		if (!sb)
+			continue;
+		CHECK(init_sb(sb, "(a) => { let wrote = true; try { require('fs')"
+			      ".writeFileSync('probe', 'x'); } catch (e) { wrote = false; }"
+			      " return {cwd: process.cwd(), wrote}; }", false, NULL, 0) == 200);
+		CHECK(h_sb_post(sb, "/run", RUN_BODY, &b) == 200);
+		CHECK(h_json_is(b, k == 1 ? "{\"cwd\":\"/\",\"wrote\":false}" :
+					    "{\"cwd\":\"/action\",\"wrote\":true}"));
+		free(b);
 	}
 	other_manager_stop(&o);
 }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,8 +111,11 @@ static int add_kind(struct manifest *m, const char *kind, const char *image, con
 	json_t *cells = json_object_get(sb, "stemCells");
 	json_t *mem = json_object_get(sb, "memory");
 	const char *ready = json_obj_str(sb, "ready");
+	const char *workdir = json_obj_str(sb, "workdir");
 
 	if (!json_is_array(cmd) || !json_array_size(cmd))
+		return -EINVAL;
+	if (workdir && (workdir[0] != '/' || strlen(workdir) >= PATH_MAX))
 		return -EINVAL;
 	kinds = realloc(m->kinds, (m->nkinds + 1) * sizeof(*kinds));
 	if (!kinds)
@@ -124,6 +128,7 @@ static int add_kind(struct manifest *m, const char *kind, const char *image, con
 	k->command = argv_from(cmd, proxy, runtimes);
 	k->zygote = json_is_array(zyg) ? argv_from(zyg, proxy, runtimes) : NULL;
 	k->env = env_from(json_object_get(sb, "env"));
+	k->workdir = workdir ? strdup(workdir) : NULL;
 	k->notify = ready && !strcmp(ready, "notify");
 	k->stem_cells = json_is_integer(cells) && json_integer_value(cells) > 0 ?
 				(unsigned)json_integer_value(cells) : 0;
@@ -131,7 +136,7 @@ static int add_kind(struct manifest *m, const char *kind, const char *image, con
 			       (unsigned)json_integer_value(mem) : 256;
 	m->nkinds++;
 	if (!k->kind || (image && !k->image) || !k->command || (json_is_array(zyg) && !k->zygote) ||
-	    !k->env)
+	    !k->env || (workdir && !k->workdir))
 		return -ENOMEM;
 	return 0;
 }
@@ -197,6 +202,7 @@ void manifest_free(struct manifest *m)
 		strv_free(m->kinds[i].command);
 		strv_free(m->kinds[i].zygote);
 		strv_free(m->kinds[i].env);
+		free(m->kinds[i].workdir);
 	}
 	free(m->kinds);
 	memset(m, 0, sizeof(*m));

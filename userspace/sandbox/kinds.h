@@ -29,6 +29,7 @@ struct runtime_kind {
 	char **command;  /* NULL-terminated */
 	char **zygote;   /* NULL-terminated, or NULL */
 	char **env;      /* "NAME=value", NULL-terminated */
+	char *workdir;   /* the command's working directory (NULL: /) */
 	bool notify;     /* the command reports readiness on $XWHISK_READY_FD */
 	unsigned stem_cells;
 	unsigned memory_mb;

@@ -46,6 +46,7 @@ static const char *const step_names[] = {
 	[STEP_EXEC] = "exec",
 	[STEP_NET_POLICY] = "network policy",
 	[STEP_SECCOMP] = "seccomp",
+	[STEP_WORKDIR] = "working directory",
 };
 
 const char *spawn_step_name(int step)
@@ -394,6 +395,10 @@ static int child_mounts(const struct spawn_plan *p)
 	if (chdir(ROOT) || syscall(SYS_pivot_root, ".", ".") || umount2(".", MNT_DETACH) ||
 	    chdir("/"))
 		return STEP_PIVOT;
+	/* Official runtime images unpack a zip into their working directory: the manifest
+	 * can make it a writable one (/action). */
+	if (p->workdir && chdir(p->workdir))
+		return STEP_WORKDIR;
 	return 0;
 }
 

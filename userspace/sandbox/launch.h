@@ -78,6 +78,7 @@ enum spawn_step {
 	STEP_NET_POLICY,
 	STEP_SECCOMP,
 	STEP_NET_RPS,
+	STEP_WORKDIR,
 };
 
 const char *spawn_step_name(int step);
@@ -90,6 +91,7 @@ struct spawn_plan {
 	const struct sock_fprog *seccomp; /* installed last before exec, or NULL */
 	unsigned tmp_mb;   /* size of /tmp */
 	const char *hostname;
+	const char *workdir; /* the command's working directory in the sandbox (NULL: /) */
 	/* network */
 	int host_nl_fd;    /* rtnetlink socket in the host network namespace */
 	const char *veth_host;

@@ -225,6 +225,7 @@ static void start_plan(struct sandbox *sb, const struct start_fds *f, struct spa
 	plan->seccomp = &m->filter.prog;
 	plan->tmp_mb = sb->st.memory_mb;
 	plan->hostname = "sandbox";
+	plan->workdir = sb->kp->rt->workdir;
 	plan->host_nl_fd = f->hostnl.fd;
 	plan->veth_host = sb->st.veth;
 	plan->bridge_ifindex = m->bridge_ifindex;
