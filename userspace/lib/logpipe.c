@@ -123,11 +123,6 @@ void logpipe_drain(struct logpipe *lp)
 	flush_partial(lp);
 }
 
-void logpipe_flush(struct logpipe *lp)
-{
-	flush_partial(lp);
-}
-
 void logpipe_close(struct logpipe *lp)
 {
 	if (!lp)

@@ -36,8 +36,6 @@ int logpipe_open(struct logpipe *lp, struct loop *loop, int fd, int stream, logp
 		 void *owner);
 /* Reads whatever is buffered now and delivers it, an unfinished last line included. */
 void logpipe_drain(struct logpipe *lp);
-/* Delivers an unfinished last line, reading nothing. */
-void logpipe_flush(struct logpipe *lp);
 void logpipe_close(struct logpipe *lp);
 
 #endif

@@ -260,17 +260,11 @@ void capture_init_begin(struct proxy *p, struct http_request *req)
 	c->init_limit = limit;
 }
 
-/* Everything the runtime wrote before it answered is in the pipes or read already: read
- * the pipes now, unless the answer came after all of it (RUN_ENDS_READ), then only the
- * last line left without its newline is taken. */
-static void take_output(struct capture *c, enum run_end end)
+/* Everything the runtime wrote before it answered is in the pipes: read it now. */
+static void drain(struct capture *c)
 {
-	for (unsigned i = 0; i < c->npipes; i++) {
-		if (end == RUN_ENDS_READ)
-			logpipe_flush(&c->pipes[i]);
-		else
-			logpipe_drain(&c->pipes[i]);
-	}
+	for (unsigned i = 0; i < c->npipes; i++)
+		logpipe_drain(&c->pipes[i]);
 }
 
 /* The answer with the activation's lines (taken) before the runtime's. */
@@ -298,13 +292,11 @@ static void send_in_band(struct http_request *req, int status, const char *body,
 	buf_free(&b);
 }
 
-/* Answers req; when the activation ends, its logs go with the answer (limit >= 0) or out
- * on our pipes with the sentinels. */
+/* Answers req; ends: the activation is over and its logs go with the answer (limit >= 0)
+ * or out on our pipes with the sentinels. */
 static void answer(struct capture *c, struct http_request *req, int status, const char *body,
-		   size_t len, enum run_end end, long long limit)
+		   size_t len, bool ends, long long limit)
 {
-	bool ends = end != RUN_GOES_ON;
-
 	if (!c || !c->on) {
 		if (ends)
 			proxy_write_sentinels();
@@ -312,7 +304,7 @@ static void answer(struct capture *c, struct http_request *req, int status, cons
 		return;
 	}
 	if (ends)
-		take_output(c, end);
+		drain(c);
 	if (ends && limit >= 0) {
 		send_in_band(req, status, body, len, actlogs_take(&c->seg), limit);
 		return;
@@ -333,8 +325,7 @@ static void let_go(struct capture *c)
 		c->holders--;
 }
 
-void capture_run_done(struct proxy_run *run, int status, const char *body, size_t len,
-		      enum run_end end)
+void capture_run_done(struct proxy_run *run, int status, const char *body, size_t len)
 {
 	struct proxy *p = run->p;
 	bool mine = run->logs_limit >= 0 && !run->spilled;
@@ -343,7 +334,7 @@ void capture_run_done(struct proxy_run *run, int status, const char *body, size_
 		loop_timer_cancel(p->loop, run->spill);
 		run->spill = NULL;
 	}
-	answer(p->cap, run->req, status, body, len, end, mine ? run->logs_limit : -1);
+	answer(p->cap, run->req, status, body, len, true, mine ? run->logs_limit : -1);
 	if (mine)
 		let_go(p->cap);
 }
@@ -354,8 +345,7 @@ void capture_init_done(struct proxy *p, struct http_request *req, int status, co
 	bool mine = c && c->init_req == req;
 
 	/* A failed init's logs end like an activation's; a good one's join the first run's. */
-	answer(c, req, status, json, strlen(json), status != 200 ? RUN_ENDS : RUN_GOES_ON,
-	       mine ? c->init_limit : -1);
+	answer(c, req, status, json, strlen(json), status != 200, mine ? c->init_limit : -1);
 	if (mine) {
 		c->init_req = NULL;
 		let_go(c);
@@ -365,5 +355,5 @@ void capture_init_done(struct proxy *p, struct http_request *req, int status, co
 void capture_refused(struct proxy *p, struct http_request *req, int status, const char *body,
 		     size_t len)
 {
-	answer(p->cap, req, status, body, len, RUN_GOES_ON, asked(p->cap, req));
+	answer(p->cap, req, status, body, len, false, asked(p->cap, req));
 }

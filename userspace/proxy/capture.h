@@ -44,16 +44,9 @@ void capture_line(struct proxy *p, int stream, const char *line, size_t len);
 /* A request that may end an activation's logs starts: /init, or an accepted /run. */
 void capture_init_begin(struct proxy *p, struct http_request *req);
 void capture_run_begin(struct proxy_run *run);
-enum run_end {
-	RUN_GOES_ON,   /* an answer that ends no activation */
-	RUN_ENDS,      /* its output may still be in the pipes */
-	RUN_ENDS_READ, /* answered after all its output was read (proxy_run_answered) */
-};
-
 /* Answers the run, ending its activation's logs: in band when it asked for them, else
  * out on our stdout and stderr followed by the sentinels. */
-void capture_run_done(struct proxy_run *run, int status, const char *body, size_t len,
-		      enum run_end end);
+void capture_run_done(struct proxy_run *run, int status, const char *body, size_t len);
 /* Answers /init: a failed one ends its logs as a run does; a good one's output joins the
  * first activation's. */
 void capture_init_done(struct proxy *p, struct http_request *req, int status, const char *json);

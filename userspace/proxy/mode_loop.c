@@ -88,7 +88,7 @@ static void on_line(struct lineproc *lp, char *line, size_t len)
 		if (json_is_true(json_object_get(msg, "stop")))
 			proxy_stop(p, STOPPED_MSG);
 		if (run && body)
-			proxy_run_answered(run, code, body, strlen(body));
+			proxy_run_done(run, code, body, strlen(body));
 		else if (run)
 			proxy_run_error(run, 502, MSG_NOT_DICT);
 		free(body);

@@ -80,7 +80,7 @@ static void on_line(struct lineproc *lp, char *line, size_t len)
 	nm->current = NULL;
 	v = json_parse(line, len, errbuf, sizeof(errbuf));
 	if (json_is_object(v) || json_is_array(v))
-		proxy_run_answered(run, 200, line, len);
+		proxy_run_done(run, 200, line, len);
 	else
 		proxy_run_error(run, 502, MSG_NOT_DICT_OR_ARRAY);
 	json_decref(v);

@@ -122,14 +122,6 @@ int proxy_serve(struct proxy *p);
 void proxy_ready(struct proxy *p);
 void proxy_init_done(struct proxy *p, struct http_request *req, int status, const char *json);
 void proxy_run_done(struct proxy_run *run, int status, const char *json, size_t len);
-/*
- * The same for an answer read from the runtime's result pipe, which the runtime writes
- * after its stdout and stderr: their lines have been read already. epoll reports files in
- * the order they became ready (a pipe already on its ready list keeps its place, ahead of
- * the result pipe), and a log pipe's reader reads until a short read; so no read of the
- * log pipes is needed here (two system calls per run).
- */
-void proxy_run_answered(struct proxy_run *run, int status, const char *json, size_t len);
 /* Answers {"error": msg} with status. */
 void proxy_run_error(struct proxy_run *run, int status, const char *msg);
 void proxy_init_error(struct proxy *p, struct http_request *req, int status, const char *msg);

@@ -252,12 +252,11 @@ static void run_start(struct proxy_run *run)
 	run->p->ops->run(run->p, run);
 }
 
-static void run_finish(struct proxy_run *run, int status, const char *json, size_t len,
-		       enum run_end end)
+void proxy_run_done(struct proxy_run *run, int status, const char *json, size_t len)
 {
 	struct proxy *p = run->p;
 
-	capture_run_done(run, status, json, len, end);
+	capture_run_done(run, status, json, len);
 	p->inflight--;
 	p->running--;
 	json_decref(run->body);
@@ -270,16 +269,6 @@ static void run_finish(struct proxy_run *run, int status, const char *json, size
 			p->queue_tail = NULL;
 		run_start(next);
 	}
-}
-
-void proxy_run_done(struct proxy_run *run, int status, const char *json, size_t len)
-{
-	run_finish(run, status, json, len, RUN_ENDS);
-}
-
-void proxy_run_answered(struct proxy_run *run, int status, const char *json, size_t len)
-{
-	run_finish(run, status, json, len, RUN_ENDS_READ);
 }
 
 void proxy_run_error(struct proxy_run *run, int status, const char *msg)
