@@ -131,10 +131,27 @@ static void test_appends(void)
 	buf_free(&b);
 }
 
+/* json_parse, which the writer's output is read back with: a raw NUL byte is refused
+ * wherever it is (jansson alone passes over one between tokens), \u0000 is kept. */
+static void test_parse_refuses_raw_nul(void)
+{
+	static const char between[] = "{\"a\":[1\0,2]}", in_string[] = "[\"a\0b\"]";
+	char err[64] = "";
+	json_t *j;
+
+	CHECK(json_parse(between, sizeof(between) - 1, err, sizeof(err)) == NULL);
+	CHECK(strstr(err, "NUL") != NULL);
+	CHECK(json_parse(in_string, sizeof(in_string) - 1, NULL, 0) == NULL);
+	j = json_parse("[\"a\\u0000b\"]", 12, NULL, 0);
+	CHECK(j && json_string_length(json_array_get(j, 0)) == 3);
+	json_decref(j);
+}
+
 int main(void)
 {
 	RUN(test_strings);
 	RUN(test_nesting);
 	RUN(test_appends);
+	RUN(test_parse_refuses_raw_nul);
 	TEST_EXIT();
 }

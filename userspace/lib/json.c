@@ -9,8 +9,16 @@
 json_t *json_parse(const char *s, size_t len, char *err, size_t errlen)
 {
 	json_error_t je;
-	json_t *j = json_loadb(s, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
+	json_t *j;
 
+	/* jansson passes over a raw NUL byte between tokens; JSON has none (a NUL in a string
+	 * is \u0000), and text kept beside its tree (records, summaries) must say the same. */
+	if (len && memchr(s, '\0', len)) {
+		if (err)
+			snprintf(err, errlen, "a NUL byte in the text");
+		return NULL;
+	}
+	j = json_loadb(s, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
 	if (!j && err)
 		snprintf(err, errlen, "%s at line %d column %d", je.text, je.line, je.column);
 	return j;

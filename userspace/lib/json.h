@@ -8,7 +8,8 @@
 
 #define JSON_DUMP_FLAGS (JSON_COMPACT | JSON_ENCODE_ANY)
 
-/* Parses any JSON value (not only objects); on error fills err with jansson's text. */
+/* Parses any JSON value (not only objects); on error fills err with jansson's text. A raw
+ * NUL byte anywhere is an error (\u0000 in a string is fine). */
 json_t *json_parse(const char *s, size_t len, char *err, size_t errlen);
 char *json_dump(const json_t *j);
 /* Whether j's text reaches min bytes, counting its strings and keys only: a walk, much
