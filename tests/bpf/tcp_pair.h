@@ -11,20 +11,25 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* A connected loopback TCP pair whose listener had port (0: any): *near is the accepted
- * side (what the node holds in the sock_accel tests, a sandbox's end in sock_msg's). */
-static inline int tcp_pair_on(int port, int *far, int *near)
+/* A connected loopback TCP pair whose listener had port (0: any), its client bound to
+ * from (host order; 0: any): *near is the accepted side (what the node holds in the
+ * sock_accel tests, a sandbox's end in sock_msg's). */
+static inline int tcp_pair_from(uint32_t from, int port, int *far, int *near)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
 				 .sin_port = htons((uint16_t)port)};
+	struct sockaddr_in src = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(from)};
 	socklen_t sl = sizeof(sa);
-	int l = socket(AF_INET, SOCK_STREAM, 0), c = -1, s = -1;
+	int l = socket(AF_INET, SOCK_STREAM, 0), c = -1, s = -1, one = 1;
 
-	if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof(sa)) || listen(l, 4) ||
+	/* a given port may be held by an earlier pair's sockets */
+	if (l < 0 || setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(l, (struct sockaddr *)&sa, sizeof(sa)) || listen(l, 4) ||
 	    getsockname(l, (struct sockaddr *)&sa, &sl))
 		goto out;
 	c = socket(AF_INET, SOCK_STREAM, 0);
-	if (c < 0 || connect(c, (struct sockaddr *)&sa, sizeof(sa)))
+	if (c < 0 || (from && bind(c, (struct sockaddr *)&src, sizeof(src))) ||
+	    connect(c, (struct sockaddr *)&sa, sizeof(sa)))
 		goto out;
 	s = accept(l, NULL, NULL);
 out:
@@ -38,6 +43,12 @@ out:
 	*far = c;
 	*near = s;
 	return 0;
+}
+
+/* The same from the loopback address the kernel picks. */
+static inline int tcp_pair_on(int port, int *far, int *near)
+{
+	return tcp_pair_from(0, port, far, near);
 }
 
 static inline int tcp_pair(int *far, int *near)

@@ -188,9 +188,10 @@ static void test_bulk_in_order(void)
 	free(want);
 }
 
-/* sockops_msg on the cgroup v2 root: the accepted end of a connection to the filtered port
- * on a filtered address enters msg_socks by itself, so the node adds only its own end;
- * another port's does not (its bytes go by TCP). */
+/* sockops_msg on the cgroup v2 root: the accepted end of a connection from the filtered
+ * peer to the filtered port on a filtered address enters msg_socks by itself, so the node
+ * adds only its own end; another port's, or another peer's, does not (its bytes go by
+ * TCP). */
 static void test_sockops_adds_server_end(void)
 {
 	enum { PORT = 18080 };
@@ -213,16 +214,20 @@ static void test_sockops_adds_server_end(void)
 	CHECK(stat_of(XW_MSG_REDIRECTED).msgs == r0.msgs + 2);
 	CHECK(data_segs_out(node) == segs);
 
-	ASSERT(tcp_pair_on(PORT + 1, &other_node, &other_sb) == 0);
-	ASSERT(xw_msg_add(msg, other_node) == 0);
-	n0 = stat_of(XW_MSG_NO_PEER);
-	CHECK(write(other_node, "hello", 5) == 5);
-	CHECK(read_full(other_sb, buf, 5, 2000) == 0 && !memcmp(buf, "hello", 5));
-	CHECK(stat_of(XW_MSG_NO_PEER).msgs == n0.msgs + 1);
+	/* another port, then the right port from another address (another node's) */
+	for (int k = 0; k < 2; k++) {
+		ASSERT((k ? tcp_pair_from(INADDR_LOOPBACK + 1, PORT, &other_node, &other_sb) :
+			    tcp_pair_on(PORT + 1, &other_node, &other_sb)) == 0);
+		ASSERT(xw_msg_add(msg, other_node) == 0);
+		n0 = stat_of(XW_MSG_NO_PEER);
+		CHECK(write(other_node, "hello", 5) == 5);
+		CHECK(read_full(other_sb, buf, 5, 2000) == 0 && !memcmp(buf, "hello", 5));
+		CHECK(stat_of(XW_MSG_NO_PEER).msgs == n0.msgs + 1);
+		close(other_node);
+		close(other_sb);
+	}
 	close(node);
 	close(sb);
-	close(other_node);
-	close(other_sb);
 }
 
 int main(void)

@@ -1010,10 +1010,9 @@ static void test_inband_concurrent_and_long(void)
 	px_stop();
 }
 
-/* Each run's lines are in its own answer, however fast runs follow one another: the
- * proxy answers without reading the log pipes again (proxy_run_answered), trusting that
- * what the runtime wrote before its answer was read first. A last line without its
- * newline is the run's too. */
+/* Each run's lines are in its own answer, however fast runs follow one another (the
+ * proxy reads the log pipes once more when an answer comes: what the runtime wrote before
+ * it may not have been read yet). A last line without its newline is the run's too. */
 static void expect_own_lines(int runs, int lines)
 {
 	char *b = NULL, value[32], text[32];

@@ -8,6 +8,7 @@
 
 #include "test.h"
 #include "sandbox_harness.h"
+#include "kinds.h"
 
 static const char *RUN_BODY = "{\"value\":{\"name\":\"sb\",\"x\":1},\"namespace\":\"guest\","
 			      "\"action_name\":\"/guest/a\",\"activation_id\":\"feedfacefeedface\","
@@ -383,6 +384,28 @@ static void test_foreign_runtime(void)
 	other_manager_stop(&o);
 }
 
+/* A workdir that is not an absolute path: the manifest is refused as a whole. */
+static void test_workdir_must_be_absolute(void)
+{
+	static const char *const bad[] = { "action", "" };
+	char path[] = "/tmp/xwhisk-manifest-XXXXXX";
+	struct manifest m;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int fd = mkstemp(path);
+		FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+
+		ASSERT(f);
+		fprintf(f, "{\"runtimes\":{\"x\":[{\"kind\":\"x:1\",\"sandbox\":"
+			   "{\"command\":[\"true\"],\"workdir\":\"%s\"}}]}}", bad[i]);
+		fclose(f);
+		CHECK(manifest_load(&m, path, "proxy", "runtimes") == -EINVAL);
+		manifest_free(&m);
+		unlink(path);
+		memcpy(path + sizeof(path) - 7, "XXXXXX", 6);
+	}
+}
+
 /* Counts the requests that failed (a sandbox handed out would be a wrong answer). */
 static void acq_count_cb(struct sandbox *sb, int err, void *data)
 {
@@ -470,6 +493,7 @@ int main(void)
 	RUN(test_native_cold_start);
 	RUN(test_blackbox_skeleton);
 	RUN(test_foreign_runtime);
+	RUN(test_workdir_must_be_absolute);
 	RUN(test_failing_kind);
 	RUN(test_unknown_kind);
 	h_teardown();
