@@ -19,6 +19,10 @@
 #            same work (parse the JSON body, call the same main, answer its result),
 #            started with the node binary the sandboxes run
 #   xwhisk   POST /api/v1/namespaces/_/actions/noopjs?blocking=true&result=true
+#   xwhisk-bare  the same invoke of "noopbare", an action of kind bare:1 whose sandbox runs
+#            the bare server itself in place of xwhisk-proxy and its loop (a foreign kind
+#            of the runtimes manifest, docs/SANDBOXES.md): xwhisk's front end in front of
+#            the very work nginx fronts, so that its ratio to nginx is the node's alone
 # Unpinned at 1 and at 16 connections (BENCH_NODEJS_CONNECTIONS), then one connection
 # pinned to CPU 0 with the controller on CPU 1.
 #
@@ -43,14 +47,76 @@ BENCH_ROUNDS=${BENCH_ROUNDS:-native nodejs}
 BENCH_NODEJS_CONNECTIONS=${BENCH_NODEJS_CONNECTIONS:-1 16}
 rounds_has() { case " $BENCH_ROUNDS " in *" $1 "*) return 0 ;; esac; return 1; }
 
+# The bare server (what nginx fronts in the nodejs round): the same parse, the same main, the
+# same serialisation of its result. BARE_SANDBOX=1 makes it a sandbox's server instead: it
+# listens on the sandbox's port 8080, takes /init (and ignores the code: its main is this
+# one), reads /run's "value", and says with X-Xwhisk-Logs: 0 that the run logged nothing,
+# as an xwhisk-proxy answers such a run.
+js_main='function main(params) { return {} }'
+bare_server_js() {
+	cat <<JS
+const http = require('http');
+$js_main
+const sandbox = process.env.BARE_SANDBOX === '1';
+const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+        let out;
+        const head = { 'Content-Type': 'application/json' };
+        try {
+            const body = JSON.parse(Buffer.concat(chunks).toString() || '{}');
+            if (sandbox && req.url === '/init')
+                out = '{"ok":true}';
+            else
+                out = JSON.stringify(main(sandbox ? body.value || {} : body));
+        } catch (e) {
+            res.writeHead(400);
+            return res.end();
+        }
+        if (sandbox)
+            head['X-Xwhisk-Logs'] = '0';
+        head['Content-Length'] = Buffer.byteLength(out);
+        res.writeHead(200, head);
+        res.end(out);
+    });
+});
+// nginx keeps its upstream connections for 60 s: do not close them under it.
+server.keepAliveTimeout = 600000;
+server.headersTimeout = 0;
+server.requestTimeout = 0;
+server.listen(sandbox ? 8080 : +process.argv[2], sandbox ? '0.0.0.0' : '127.0.0.1');
+JS
+}
+
+if rounds_has nodejs; then
+	# A copy of the runtimes (the manifest's directory is what sandboxes see of them) with
+	# kind bare:1 added: its command is the bare server.
+	cp -r "$bin/runtimes" "$bench_tmp/runtimes"
+	bare_server_js >"$bench_tmp/runtimes/bare-server.js"
+	python3 - "$bench_tmp/runtimes/runtimes.json" <<'PY'
+import json, sys
+path = sys.argv[1]
+m = json.load(open(path))
+m["runtimes"]["bare"] = [{
+    "kind": "bare:1", "default": True, "deprecated": False,
+    "image": {"prefix": "xwhisk", "name": "bench-bare", "tag": "latest"},
+    "attached": False, "requireMain": False,
+    "sandbox": {"command": ["node", "${XWHISK_RUNTIMES}/bare-server.js"],
+                "env": {"BARE_SANDBOX": "1"}, "stemCells": 0, "memory": 256}}]
+json.dump(m, open(path, "w"), indent=1)
+PY
+	export XWHISK_RUNTIMES=$bench_tmp/runtimes/runtimes.json
+fi
+
 start_xwhisk
 bench_user
 GUEST_AUTH=$key
 
-# warm_sandbox [ACTION_ID_TO_SKIP]: "ACTION_ID IP PORT PID" of a warm sandbox in the slots
-# map (of another action than the one given).
+# warm_sandbox [ACTION_IDS_TO_SKIP]: "ACTION_ID IP PORT PID" of a warm sandbox in the slots
+# map (of another action than those given, separated by spaces).
 warm_sandbox() {
-	slots_dump | awk -v skip="${1:-}" '$2 == 2 && $3 != skip { print $3, $5, $6, $7; exit }'
+	slots_dump | awk -v skip=" ${1:-} " '$2 == 2 && index(skip, " " $3 " ") == 0 { print $3, $5, $6, $7; exit }'
 }
 
 # sandbox_pids PID: the processes of the sandbox whose init is PID; without one, those of
@@ -87,37 +153,16 @@ import json, sys
 r = json.load(open(sys.argv[1]))["runtimes"]["nodejs"]
 print(next((k for k in r if k.get("default")), r[0])["kind"])' "$bin/runtimes/runtimes.json")}
 	node_bin=${BENCH_NODE_BIN:-$(PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin command -v node)}
-	js_main='function main(params) { return {} }'
 	put_action noopjs "$js_kind" "$js_main"
 	read -r js_id js_ip js_port js_init < <(warm_sandbox "${native_id:-}") || true
 	[ -n "${js_ip:-}" ] || { echo "invoke.sh: no warm $js_kind sandbox found" >&2; exit 1; }
 	js_pids=$(sandbox_pids "$js_init")
+	put_action noopbare bare:1 "$js_main"
+	read -r bare_id bare_ip bare_port bare_init < <(warm_sandbox "${native_id:-} $js_id") || true
+	[ -n "${bare_ip:-}" ] || { echo "invoke.sh: no warm bare:1 sandbox found" >&2; exit 1; }
+	bare_pids=$(sandbox_pids "$bare_init")
 
-	# The bare server: the same parse, the same main, the same serialisation of its result.
-	cat >"$bench_tmp/server.js" <<JS
-const http = require('http');
-$js_main
-const server = http.createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-        let out;
-        try {
-            out = JSON.stringify(main(JSON.parse(Buffer.concat(chunks).toString() || '{}')));
-        } catch (e) {
-            res.writeHead(400);
-            return res.end();
-        }
-        res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(out) });
-        res.end(out);
-    });
-});
-// nginx keeps its upstream connections for 60 s: do not close them under it.
-server.keepAliveTimeout = 600000;
-server.headersTimeout = 0;
-server.requestTimeout = 0;
-server.listen(+process.argv[2], '127.0.0.1');
-JS
+	bare_server_js >"$bench_tmp/server.js"
 	server_port=$(free_port)
 	"$node_bin" "$bench_tmp/server.js" "$server_port" >"$bench_tmp/server.log" 2>&1 &
 	server_pid=$!
@@ -127,7 +172,8 @@ JS
 	js_nginx_port=$NGINX_PORT
 	js_nginx_pids=$(nginx_pids nodejs)
 	echo "nodejs: kind $js_kind, $node_bin $("$node_bin" --version), sandbox $js_ip:$js_port" \
-		"(pids $js_pids), bare server pid $server_pid"
+		"(pids $js_pids), bare server pid $server_pid, bare:1 sandbox $bare_ip:$bare_port" \
+		"(pids $bare_pids)"
 fi
 
 if rounds_has cache; then
@@ -156,7 +202,7 @@ pin() { # pin CPUS PIDS...
 # place free|cpu0|apart: every process of the benchmark (none but ours) on both CPUs, all
 # on CPU 0, or all on CPU 0 but the controller (on CPU 1).
 place() {
-	local all="$node_pid $controller_pid ${native_nginx_pids:-} ${sb_pids:-} ${js_nginx_pids:-} ${js_pids:-} ${server_pid:-} ${cache_nginx_pids:-}"
+	local all="$node_pid $controller_pid ${native_nginx_pids:-} ${sb_pids:-} ${js_nginx_pids:-} ${js_pids:-} ${bare_pids:-} ${server_pid:-} ${cache_nginx_pids:-}"
 	case $1 in
 	free) pin "0-$(($(nproc) - 1))" $all ;;
 	cpu0) pin 0 $all ;;
@@ -180,6 +226,7 @@ nodejs_round() {
 		measure direct "http://$js_ip:$js_port/run" "$(run_body noopjs)" $js_pids
 		measure nginx "http://127.0.0.1:$js_nginx_port/" '{}' $js_nginx_pids -- $server_pid
 		measure xwhisk "$api/actions/noopjs?blocking=true&result=true" '{}' $node_pid -- $js_pids
+		measure xwhisk-bare "$api/actions/noopbare?blocking=true&result=true" '{}' $node_pid -- $bare_pids
 		wait_records_shipped
 	done
 }
@@ -229,16 +276,17 @@ for l in sys.argv[2].splitlines():
     runs.setdefault(name, []).append(json.loads(rest))
 med = lambda rs, k: statistics.median(x[k] for x in rs)
 r = {name: {k: med(rs, k) for k in rs[0]} for name, rs in runs.items()}
-d, n, x = r['direct'], r['nginx'], r['xwhisk']
+d, n, x, xb = r['direct'], r['nginx'], r['xwhisk'], r['xwhisk-bare']
 # "front": the process on the request's way (the sandbox itself for direct); "behind": what
 # serves the request behind it
 what = {'direct': ('POST /run to the sandbox', 'sandbox', ''),
         'nginx': ('nginx -> bare Node.js server', 'nginx', 'server'),
-        'xwhisk': ('xwhisk blocking invoke', 'xwhisk-node', 'sandbox')}
+        'xwhisk': ('xwhisk blocking invoke', 'xwhisk-node', 'sandbox'),
+        'xwhisk-bare': ('xwhisk -> the bare server', 'xwhisk-node', 'server')}
 print(f"[{label}] {len(runs['xwhisk'])} runs, medians")
 print(f"  {'target':<29} {'req/s':>7} {'p50':>9} {'p99':>9}  {'front':<11} {'CPU/req':>10} {'sw/req':>6}"
       f"  {'behind':<7} {'CPU/req':>10} {'sw/req':>6}  errors")
-for t in ('direct', 'nginx', 'xwhisk'):
+for t in ('direct', 'nginx', 'xwhisk', 'xwhisk-bare'):
     v, (desc, front, back) = r[t], what[t]
     b = (f"{v['backend_cpu_us_per_req']:>7.1f} us {v['backend_switches_per_req']:>6.2f}"
          if back and 'backend_cpu_us_per_req' in v else f"{'':>10} {'':>6}")
@@ -250,6 +298,10 @@ print(f"  throughput xwhisk/nginx {x['rps']/n['rps']:.2f}x (per run {min(ratios)
 print(f"  CPU per request xwhisk-node/nginx {x['cpu_us_per_req']/max(n['cpu_us_per_req'], 0.1):.2f}x; "
       f"added over direct: xwhisk p50 {x['p50_us']-d['p50_us']:.0f} us p99 {x['p99_us']-d['p99_us']:.0f} us, "
       f"nginx+server p50 {n['p50_us']-d['p50_us']:.0f} us p99 {n['p99_us']-d['p99_us']:.0f} us")
+bratios = [a['rps'] / b['rps'] for a, b in zip(runs['xwhisk-bare'], runs['nginx'])]
+print(f"  the same server behind both: xwhisk/nginx {xb['rps']/n['rps']:.2f}x "
+      f"(per run {min(bratios):.2f}-{max(bratios):.2f}x), CPU per request xwhisk-node/nginx "
+      f"{xb['cpu_us_per_req']/max(n['cpu_us_per_req'], 0.1):.2f}x")
 PY
 }
 
