@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // What an action reaches from its sandbox (sandbox_tc on its veth): the node's API through
 // __OW_API_HOST, and nothing else of the host: a server listening on every address of the
-// node is out of reach, and the drop is counted on /metrics by reason.
+// node is out of reach, and the drop is counted on /metrics by reason. This node has
+// XWHISK_SOCK_MSG=0, as an operator who wants every /run seen on the veth would: /run goes
+// by TCP (the default, sk_msg redirect, is dp_sock_msg.test.js's).
 'use strict';
 const net = require('net');
 const { test, run, assert } = require('./lib/harness');
@@ -9,7 +11,7 @@ const dp = require('./lib/dp');
 const { putAction } = dp;
 
 const NSN = 'dpnet';
-const ns = dp.namespacedSystem(NSN, { env: { XWHISK_PREWARM: '' } });
+const ns = dp.namespacedSystem(NSN, { env: { XWHISK_PREWARM: '', XWHISK_SOCK_MSG: '0' } });
 const { sys, opts } = ns;
 
 // Tries a TCP connection from inside the action: "connected", or why not.
@@ -68,6 +70,13 @@ test('a server on every address of the host is out of reach; the drop is counted
   } finally {
     server.close();
   }
+});
+
+test('with XWHISK_SOCK_MSG=0 no /run byte is redirected', async () => {
+  for (let i = 0; i < 3; i++) await dp.invokeOk(sys, 'api', {}, { ...opts(), result: true });
+  const m = (await dp.metrics(sys.nodePort)).values;
+  assert.strictEqual(m.get('xwhisk_sock_msg_attached'), 0);
+  assert.ok(!m.get('xwhisk_sock_msg_msgs_total{verdict="redirected"}'), 'nothing redirected');
 });
 
 run();

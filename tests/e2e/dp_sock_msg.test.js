@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Issue 10, sock_accel on the invoke path: with XWHISK_SOCK_MSG=1 the bytes of /run between
+// Issue 10, sock_accel on the invoke path: by default (XWHISK_SOCK_MSG unset) the bytes of /run between
 // a worker's pooled connection and its sandbox's runtime go by sk_msg redirect
 // (bpf/sock_msg_redirect.bpf.c; the sandbox's end enters msg_socks through
 // bpf/sockops_msg.bpf.c, the node's once the connection is first idle). Nothing an action
@@ -10,7 +10,8 @@ const { test, run, assert } = require('./lib/harness');
 const dp = require('./lib/dp');
 const { checkLogs, invokeOk, putAction } = dp;
 
-const ns = dp.namespacedSystem('dpskmsg', { env: { XWHISK_SOCK_MSG: '1', XWHISK_PREWARM: '' } });
+// XWHISK_SOCK_MSG is left out: what a node does by default (dp_network.test.js has it off).
+const ns = dp.namespacedSystem('dpskmsg', { env: { XWHISK_PREWARM: '' } });
 const { sys, opts } = ns;
 
 const ECHO = `function main(a) {

@@ -66,7 +66,8 @@ static void usage(FILE *f)
 		"                          and maps (make run); 0: leave them to the next start to\n"
 		"                          adopt (a DaemonSet, an upgrade) (default 0)\n"
 		"  XWHISK_SOCK_MSG         1: /run bytes between the node and its sandboxes skip TCP\n"
-		"                          (sk_msg redirect; cgroup v2 and BPF sockops) (default 0)\n"
+		"                          (sk_msg redirect; cgroup v2 and BPF sockops); 0: by TCP,\n"
+		"                          seen and counted by sandbox_tc on the veth (default 1)\n"
 		"  XWHISK_API_HOST         __OW_API_HOST in sandboxes (default: this node's ingress\n"
 		"                          as sandboxes reach it; on loopback it also listens on the\n"
 		"                          bridge's gateway address)\n"
@@ -135,7 +136,7 @@ static void config_from_env(struct node_config *cfg)
 	cfg->api_host = getenv("XWHISK_API_HOST");
 	cfg->drain_ms = env_unsigned("XWHISK_DRAIN_MS", 30000);
 	cfg->ephemeral = env_unsigned("XWHISK_EPHEMERAL", 0) != 0;
-	cfg->sock_msg = env_unsigned("XWHISK_SOCK_MSG", 0) != 0;
+	cfg->sock_msg = env_unsigned("XWHISK_SOCK_MSG", 1) != 0;
 }
 
 /* What follows from the settings once all are read. */
