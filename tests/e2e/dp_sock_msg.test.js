@@ -26,6 +26,7 @@ async function msgCounters() {
     attached: m.get('xwhisk_sock_msg_attached'),
     redirected: m.get('xwhisk_sock_msg_msgs_total{verdict="redirected"}') || 0,
     bytes: m.get('xwhisk_sock_msg_bytes_total{verdict="redirected"}') || 0,
+    addFailures: m.get('xwhisk_sock_msg_add_failures_total'),
   };
 }
 
@@ -43,6 +44,7 @@ test('invokes in a row: results and logs as ever, the /run bytes redirected', as
   const after = await msgCounters();
   // each /run and its answer: two messages (an answer may take more than one)
   assert.ok(after.redirected - before.redirected >= 2 * N, `${after.redirected - before.redirected} redirected for ${N} runs`);
+  assert.strictEqual(after.addFailures, 0, 'every pooled connection entered msg_socks');
 });
 
 test('concurrent runs on several pooled connections, and a 1 MB /run', async () => {

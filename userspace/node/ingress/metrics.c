@@ -98,7 +98,12 @@ static void sock_msg_metrics(struct node *node, struct buf *b)
 	prom_value(b, "xwhisk_sock_msg_attached", "gauge",
 		   "1 when /run bytes to this node's sandboxes go by sk_msg redirect.",
 		   node->sock_msg != NULL);
-	if (!node->sock_msg || xw_msg_counters(node->sock_msg, st))
+	if (!node->sock_msg)
+		return;
+	prom_value(b, "xwhisk_sock_msg_add_failures_total", "counter",
+		   "Pooled sandbox connections msg_socks refused: their /run bytes keep TCP.",
+		   SUM(node, sock_msg_add_failures));
+	if (xw_msg_counters(node->sock_msg, st))
 		return;
 	prom_family(b, "xwhisk_sock_msg_msgs_total", "counter",
 		    "Messages sent on sockets in msg_socks, by verdict (no_peer: sent by TCP).");

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "node/ingress/abuse.h"
 #include "node/ingress/authn.h"
+#include "node/ingress/metrics.h"
 #include "node/activation/slots.h"
 #include "node/ingress/router.h"
 #include "node/ingress/stream.h"
@@ -220,7 +221,11 @@ void worker_spool(struct worker *w, const struct record *record)
  * now on (a sandbox of another node, or one whose end is not in msg_socks, keeps TCP). */
 static void sock_msg_join(int fd, void *data)
 {
-	(void)xw_msg_add(data, fd);
+	struct worker *w = data;
+
+	/* Not fatal: the connection keeps TCP. Counted, since nothing else would show it. */
+	if (xw_msg_add(w->node->sock_msg, fd))
+		STAT_INC(w, sock_msg_add_failures);
 }
 
 struct http_pool *worker_sandbox_pool(struct worker *w, uint32_t slot)
@@ -238,7 +243,7 @@ struct http_pool *worker_sandbox_pool(struct worker *w, uint32_t slot)
 	inet_ntop(AF_INET, &a, host, sizeof(host));
 	w->sandbox[slot] = http_pool_new(w->loop, host, s->port, SANDBOX_IDLE_CONNS);
 	if (w->sandbox[slot] && w->node->sock_msg)
-		http_pool_on_first_idle(w->sandbox[slot], sock_msg_join, w->node->sock_msg);
+		http_pool_on_first_idle(w->sandbox[slot], sock_msg_join, w);
 	w->sandbox_gen[slot] = gen;
 	return w->sandbox[slot];
 }

@@ -22,6 +22,7 @@ struct worker_stats {
 	uint64_t invocations;
 	uint64_t cold_starts;
 	uint64_t inband_logs;     /* activations whose logs came in their /run answer */
+	uint64_t sock_msg_add_failures; /* pooled connections msg_socks refused (they keep TCP) */
 	uint64_t throttled;
 	uint64_t queue_full;
 	uint64_t errors[4];       /* by activation status */
