@@ -17,6 +17,7 @@
 #include "node/ctlclient.h"
 #include "node/manager/event_watch.h"
 #include "guard.h"
+#include "ipam.h"
 #include "bpfload/sock_msg.h"
 #include "pinned_maps.h"
 #include "json.h"
@@ -150,17 +151,18 @@ static void node_attach_sock_msg(struct node *node)
 {
 	const char *subnet = node->cfg.subnet ? node->cfg.subnet : SANDBOX_DEFAULT_SUBNET;
 	char cgroup[512];
-	uint32_t net;
-	int prefix, err;
+	struct ipam ip;
+	int err;
 
 	if (!node->cfg.sock_msg)
 		return;
-	err = cidr_parse(subnet, &net, &prefix) ?: xw_cgroup2_mount(cgroup, sizeof(cgroup)) ?:
+	err = ipam_init(&ip, subnet) ?: xw_cgroup2_mount(cgroup, sizeof(cgroup)) ?:
 	      xw_msg_open(node->cfg.pin_dir, &node->sock_msg);
 	if (!err)
-		/* the node reaches its sandboxes from the bridge's address, the subnet's first */
-		err = xw_msg_attach_sandboxes(node->sock_msg, cgroup, net, prefix, net + 1,
-					      SANDBOX_PORT);
+		/* the node reaches its sandboxes from the bridge's address, the gateway */
+		err = xw_msg_attach_sandboxes(node->sock_msg, cgroup, ip.network, ip.prefix,
+					      ntohl(ipam_gateway(&ip)), SANDBOX_PORT);
+	ipam_free(&ip);
 	if (err) {
 		pr_warn("sock_msg: %s; /run goes by TCP", strerror(-err));
 		xw_msg_close(node->sock_msg);
