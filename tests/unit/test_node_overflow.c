@@ -17,9 +17,10 @@ static void test_order_and_bound(void)
 	CHECK(overflow_push(o, 7, &c) == -ENOSPC);
 	CHECK(overflow_push(o, 8, &c) == 0);
 	CHECK(overflow_waiting(o, 7) == 2 && overflow_total(o) == 3);
+	CHECK(overflow_peek(o, 7) == &a && overflow_waiting(o, 7) == 2);
 	CHECK(overflow_pop(o, 7) == &a);
-	CHECK(overflow_push_front(o, 7, &a) == 0);
-	CHECK(overflow_pop(o, 7) == &a);
+	CHECK(overflow_peek(o, 7) == &b);
+	CHECK(overflow_peek(o, 9) == NULL);
 	CHECK(overflow_remove(o, 8, &c));
 	CHECK(!overflow_remove(o, 8, &c));
 	CHECK(overflow_pop(o, 7) == &b);

@@ -11,10 +11,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include "activation.h"
 #include "json.h"
 #include "node/activation/overflow.h"
+#include "node/activation/invocation.h"
 #include "node/activation/pipeline.h"
+#include "node/activation/slots.h"
 #include "node/activation/spool.h"
 #include "node/ingress/worker.h"
 #include "util.h"
@@ -33,7 +40,8 @@ int node_post(struct node *n, mailbox_fn fn, void *arg)
 	return -ENOSYS;
 }
 
-static struct action_entry *action(const char *name, const char *kind, const char *extra)
+static struct action_entry *action_limited(const char *name, const char *kind,
+					   const char *extra, const char *limits)
 {
 	char text[1024];
 	json_t *doc;
@@ -41,14 +49,19 @@ static struct action_entry *action(const char *name, const char *kind, const cha
 
 	snprintf(text, sizeof(text),
 		 "{\"docid\":\"t/%s\",\"path\":\"t\",\"name\":\"%s\",\"revision\":1,"
-		 "\"exec\":{\"kind\":\"%s\"%s},\"limits\":{\"timeout\":1000},"
+		 "\"exec\":{\"kind\":\"%s\"%s},\"limits\":%s,"
 		 "\"parameters\":[{\"key\":\"fixed\",\"value\":1}],"
 		 "\"annotations\":[{\"key\":\"final\",\"value\":true}]}",
-		 name, name, kind, extra);
+		 name, name, kind, extra, limits);
 	doc = json_loads(text, 0, NULL);
 	e = action_entry_new("t", name, doc);
 	json_decref(doc);
 	return e;
+}
+
+static struct action_entry *action(const char *name, const char *kind, const char *extra)
+{
+	return action_limited(name, kind, extra, "{\"timeout\":1000}");
 }
 
 static struct xw_namespace *ns(void)
@@ -69,7 +82,8 @@ static int setup(void)
 	wk.node = &node;
 	wk.loop = loop_new();
 	wk.waiting = overflow_new(node.cfg.queue_max);
-	if (!wk.loop || !wk.waiting || spool_writer_open(spool_dir, 0, &wk.spool))
+	wk.mailbox = wk.loop ? mailbox_new(wk.loop) : NULL;
+	if (!wk.loop || !wk.waiting || !wk.mailbox || spool_writer_open(spool_dir, 0, &wk.spool))
 		return -ENOMEM;
 	return 0;
 }
@@ -79,11 +93,16 @@ static void stop_loop(struct loop *loop, void *data)
 	loop_stop(loop);
 }
 
-/* Runs the worker's loop for ms: timers due by then fire. */
+/* Runs w's loop for ms: timers due by then fire. */
+static void run_loop_on(struct worker *w, unsigned ms)
+{
+	(void)loop_timer_add(w->loop, ms, stop_loop, NULL);
+	loop_run(w->loop);
+}
+
 static void run_loop_ms(unsigned ms)
 {
-	(void)loop_timer_add(wk.loop, ms, stop_loop, NULL);
-	loop_run(wk.loop);
+	run_loop_on(&wk, ms);
 }
 
 static void reset_namespace(unsigned concurrent)
@@ -310,6 +329,116 @@ static void test_no_wait_marks_acceptance(void)
 	action_entry_unref(e);
 }
 
+/* A sandbox stand-in on loopback that takes connections and never answers: what claims
+ * it shows as its inflight count. */
+static int silent_sandbox(uint16_t *port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 8) ||
+	    getsockname(fd, (struct sockaddr *)&sa, &len)) {
+		close(fd);
+		return -errno;
+	}
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
+static int start_async(struct worker *w, struct action_entry *e, char id[33])
+{
+	struct activation_refusal why;
+	struct activation *act = activation_admit(w, &who, true, &why);
+
+	if (!act)
+		return -EAGAIN;
+	return activation_start(act,
+				&(struct activation_spec){
+					.action = e,
+					.tid = "tid",
+					.wait_ms = ACTIVATION_NO_WAIT,
+				},
+				id, &why);
+}
+
+/*
+ * Activations of one action wait in one queue, whichever worker took them: the room a
+ * sandbox gives back goes to the one that has waited longest, through the other worker's
+ * mailbox if need be, and one that comes later does not take it first. Before, the worker
+ * that freed the room kept it for its own newcomers, and the other's waited on.
+ */
+static void test_one_queue_across_workers(void)
+{
+	struct action_entry *e = action_limited("fair", "nodejs:20", "", "{\"timeout\":100,\"logs\":0}");
+	struct xw_warm warm = { .count = 1, .slot = { 7 } };
+	struct xw_slot *slot = &node.maps->slots[7];
+	struct worker wk2 = { .node = &node, .id = 1 };
+	char first[33], later[33];
+	uint16_t port = 0;
+	int listener_fd = silent_sandbox(&port);
+
+	reset_namespace(10);
+	ASSERT(e && listener_fd >= 0);
+	wk2.loop = loop_new();
+	wk2.waiting = overflow_new(node.cfg.queue_max);
+	wk2.mailbox = wk2.loop ? mailbox_new(wk2.loop) : NULL;
+	ASSERT(wk2.waiting && wk2.mailbox && !spool_writer_open(spool_dir, 1, &wk2.spool));
+	node.workers[0] = &wk;
+	node.workers[1] = &wk2;
+	node.nworkers = 2;
+	/* One warm sandbox of the action, busy with an activation of wk's. */
+	memset(slot, 0, sizeof(*slot));
+	slot->action_id = e->id;
+	slot->concurrency = 1;
+	slot->inflight = 1;
+	memcpy(slot->addr, (uint8_t[]){ 127, 0, 0, 1 }, 4);
+	slot->port = port;
+	slot->state = XW_SLOT_WARM;
+	ASSERT(!bpf_map_update_elem(node.maps->warm_fd, &e->id, &warm, BPF_ANY));
+	slot_warm_changed();
+
+	ASSERT(start_async(&wk2, e, first) == 0);
+	CHECK(overflow_waiting(wk2.waiting, e->id) == 1 && e->waiting == 1);
+
+	/* wk's activation ends; a new one arrives on wk before wk hands the room on. */
+	slot_release(node.maps, 7, false);
+	ASSERT(start_async(&wk, e, later) == 0);
+	CHECK(slot->inflight == 0); /* it did not overtake */
+	CHECK(overflow_waiting(wk.waiting, e->id) == 1 && e->waiting == 2);
+	invocation_give_room(&wk, e);
+	CHECK(slot->inflight == 0 && overflow_waiting(wk.waiting, e->id) == 1);
+
+	/* wk2 hears of the room through its mailbox: the first one runs. */
+	run_loop_on(&wk2, 20);
+	CHECK(slot->inflight == 1);
+	CHECK(overflow_waiting(wk2.waiting, e->id) == 0 && e->waiting == 1);
+	CHECK(overflow_waiting(wk.waiting, e->id) == 1);
+
+	/* Its sandbox never answers: at the time limit the run ends and the sandbox is
+	 * retired, no room for the later one, which the failed start then ends. */
+	run_loop_on(&wk2, 300);
+	CHECK(slot->inflight == 0 && overflow_waiting(wk.waiting, e->id) == 1);
+	ASSERT(fail_cold_start(e, ACTIVATION_WHISK_ERROR, "no room") == 0);
+	CHECK(e->waiting == 0 && e->oldest_wait_us[0] == 0 && e->oldest_wait_us[1] == 0);
+	CHECK(ns()->inflight == 0);
+
+	node.nworkers = 0;
+	(void)bpf_map_delete_elem(node.maps->warm_fd, &e->id);
+	memset(slot, 0, sizeof(*slot));
+	slot_warm_changed();
+	worker_end_turn(&wk2);
+	http_pool_free(wk2.sandbox[7]);
+	spool_writer_close(wk2.spool);
+	overflow_free(wk2.waiting);
+	mailbox_free(wk2.mailbox);
+	loop_free(wk2.loop);
+	close(listener_fd);
+	action_entry_unref(e);
+}
+
 int main(void)
 {
 	char cmd[256];
@@ -329,8 +458,10 @@ int main(void)
 	RUN(test_queue_wait_and_end);
 	RUN(test_listener_hears_record);
 	RUN(test_no_wait_marks_acceptance);
+	RUN(test_one_queue_across_workers);
 	spool_writer_close(wk.spool);
 	overflow_free(wk.waiting);
+	mailbox_free(wk.mailbox);
 	loop_free(wk.loop);
 	xw_maps_close(node.maps);
 	xw_maps_unpin(pin_dir);

@@ -30,6 +30,7 @@
 static void invocation_run(struct invocation *inv);
 static void invocation_finish(struct invocation *inv);
 static void leave_queue(struct invocation *inv);
+static void queue_left(struct worker *w, struct invocation *inv);
 
 struct invocation *invocation_new(struct worker *w, struct action_entry *action,
 				  const struct identity *who, json_t *params, const char *tid)
@@ -75,6 +76,7 @@ static void on_wait_expired(struct loop *loop, void *data)
 
 	inv->wait_timer = NULL;
 	if (overflow_remove(inv->w->waiting, inv->action->id, inv)) {
+		queue_left(inv->w, inv);
 		leave_queue(inv);
 		invocation_fail(inv, ACTIVATION_WHISK_ERROR,
 				"No sandbox became available for the action in time.");
@@ -136,17 +138,148 @@ static void on_need_due(struct loop *loop, void *data)
 	ask_for_sandboxes(inv, true);
 }
 
+static bool try_claim(struct invocation *inv)
+{
+	return !slot_claim(inv->w->node->maps, inv->w->warm, inv->action->id, &inv->slot,
+			   &inv->slot_generation);
+}
+
+/*
+ * One queue. Each worker keeps its own activations waiting, but the action entry says how
+ * many wait on all workers together and since when each worker's first has: a sandbox
+ * that frees up goes to the activation that has waited longest, wherever it waits, and
+ * none that arrives later takes it first. Without this a worker whose clients come right
+ * back keeps a busy sandbox to itself, and the other's activations wait until their need
+ * timer starts a sandbox the load did not need.
+ */
+static void publish_oldest(struct worker *w, struct action_entry *a)
+{
+	struct invocation *first = overflow_peek(w->waiting, a->id);
+
+	__atomic_store_n(&a->oldest_wait_us[w->id], first ? first->queued_us : 0,
+			 __ATOMIC_RELAXED);
+}
+
+static int queue_push(struct invocation *inv)
+{
+	int err = overflow_push(inv->w->waiting, inv->action->id, inv);
+
+	if (err)
+		return err;
+	/* Counted before this worker looks for room again (invocation_wait), while a release
+	 * frees its room before it reads the count (action_waits): one sees the other. */
+	__atomic_add_fetch(&inv->action->waiting, 1, __ATOMIC_SEQ_CST);
+	publish_oldest(inv->w, inv->action);
+	return 0;
+}
+
+/* inv has just been taken out of w's queue. */
+static void queue_left(struct worker *w, struct invocation *inv)
+{
+	__atomic_sub_fetch(&inv->action->waiting, 1, __ATOMIC_RELAXED);
+	publish_oldest(w, inv->action);
+}
+
+static bool action_waits(struct action_entry *a)
+{
+	return __atomic_load_n(&a->waiting, __ATOMIC_SEQ_CST) != 0;
+}
+
+/* The worker whose first waiting activation of a came first; -1: none waits. */
+static int oldest_worker(const struct node *node, struct action_entry *a)
+{
+	uint64_t oldest = UINT64_MAX;
+	int who = -1;
+
+	for (unsigned i = 0; i < node->nworkers && i < NODE_MAX_WORKERS; i++) {
+		uint64_t since = __atomic_load_n(&a->oldest_wait_us[i], __ATOMIC_RELAXED);
+
+		if (since && since < oldest) {
+			oldest = since;
+			who = (int)i;
+		}
+	}
+	return who;
+}
+
+/* Runs w's first waiting activation of a in a sandbox with room; false when none waits
+ * or none has room. */
+static bool serve_first(struct worker *w, struct action_entry *a)
+{
+	struct invocation *inv = overflow_peek(w->waiting, a->id);
+
+	if (!inv || !try_claim(inv))
+		return false;
+	(void)overflow_pop(w->waiting, a->id);
+	queue_left(w, inv);
+	leave_queue(inv);
+	inv->cold = false;
+	invocation_run(inv);
+	return true;
+}
+
+struct room_news {
+	struct worker *w;
+	struct action_entry *action;
+};
+
+static void on_room_news(void *arg)
+{
+	struct room_news *news = arg;
+
+	invocation_give_room(news->w, news->action);
+	action_entry_unref(news->action);
+	free(news);
+}
+
+/* If it cannot be told, its activation's need timer asks for a sandbox in time. */
+static void post_room(struct worker *to, struct action_entry *a)
+{
+	struct room_news *news = malloc(sizeof(*news));
+
+	if (!news)
+		return;
+	news->w = to;
+	action_entry_ref(a);
+	news->action = a;
+	if (mailbox_post(to->mailbox, on_room_news, news)) {
+		action_entry_unref(a);
+		free(news);
+	}
+}
+
+/* One unit of room (one activation's worth): served here, or passed on once. */
+void invocation_give_room(struct worker *w, struct action_entry *a)
+{
+	int who;
+
+	if (!action_waits(a) || (who = oldest_worker(w->node, a)) < 0)
+		return;
+	if (who == (int)w->id)
+		(void)serve_first(w, a);
+	else
+		post_room(w->node->workers[who], a);
+}
+
 /* Queues inv until a sandbox has room: a busy one freeing up, or a new one. */
 static int invocation_wait(struct invocation *inv)
 {
 	struct worker *w = inv->w;
-	uint64_t cold_us = __atomic_load_n(&inv->action->cold_us, __ATOMIC_RELAXED);
-	int err = overflow_push(w->waiting, inv->action->id, inv);
+	struct action_entry *a = inv->action;
+	uint64_t cold_us = __atomic_load_n(&a->cold_us, __ATOMIC_RELAXED);
+	int err;
 
+	inv->queued_us = clock_mono_us();
+	err = queue_push(inv);
 	if (err)
 		return err;
-	inv->queued_us = clock_mono_us();
 	inv->wait_timer = loop_timer_add(w->loop, WAIT_LIMIT_MS, on_wait_expired, inv);
+	/* Room freed since the claim that failed, and its releaser did not see this one
+	 * counted: this worker's first (inv, or one before it) takes it if it is the oldest. */
+	while (oldest_worker(w->node, a) == (int)w->id && serve_first(w, a))
+		;
+	if (!inv->wait_timer)
+		return 0; /* served */
 	ask_for_sandboxes(inv, false);
 	inv->need_timer = loop_timer_add(w->loop, 2 * (cold_us ?: COLD_GUESS_US) / 1000 + 1,
 					 on_need_due, inv);
@@ -166,16 +299,11 @@ static void leave_queue(struct invocation *inv)
 	}
 }
 
-static bool try_claim(struct invocation *inv)
-{
-	return !slot_claim(inv->w->node->maps, inv->w->warm, inv->action->id, &inv->slot,
-			   &inv->slot_generation);
-}
-
 int invocation_start(struct invocation *inv)
 {
 	STAT_INC(inv->w, invocations);
-	if (try_claim(inv)) {
+	/* Behind the action's waiting activations, never before them (one queue). */
+	if (!action_waits(inv->action) && try_claim(inv)) {
 		invocation_run(inv);
 		return 0;
 	}
@@ -200,6 +328,7 @@ void worker_on_warm_news(void *arg)
 
 	if (news->status) {
 		while ((inv = overflow_pop(w->waiting, news->action_id))) {
+			queue_left(w, inv);
 			leave_queue(inv);
 			inv->cold = true;
 			inv->init_ms = news->init_ms;
@@ -216,13 +345,14 @@ void worker_on_warm_news(void *arg)
 		}
 		goto out;
 	}
-	while ((inv = overflow_pop(w->waiting, news->action_id))) {
+	while ((inv = overflow_peek(w->waiting, news->action_id))) {
 		if (!try_claim(inv)) {
-			/* Still no room: back in front of the queue, and ask for more. */
-			(void)overflow_push_front(w->waiting, news->action_id, inv);
+			/* Still no room: ask for more. */
 			ask_for_sandboxes(inv, false);
 			break;
 		}
+		(void)overflow_pop(w->waiting, news->action_id);
+		queue_left(w, inv);
 		if (!first_served++)
 			average_into(&inv->action->cold_us, clock_mono_us() - inv->queued_us);
 		leave_queue(inv);
@@ -315,23 +445,6 @@ void invocation_take_answer(struct invocation *inv, int status, const char *body
 	json_decref(j);
 }
 
-/* A sandbox of the action has room again: the activations queued here take it, before a
- * cold start would (they need not wait for one). */
-static void serve_waiting(struct worker *w, uint64_t action_id)
-{
-	struct invocation *inv;
-
-	while ((inv = overflow_pop(w->waiting, action_id))) {
-		if (!try_claim(inv)) {
-			(void)overflow_push_front(w->waiting, action_id, inv);
-			return;
-		}
-		leave_queue(inv);
-		inv->cold = false;
-		invocation_run(inv);
-	}
-}
-
 static void on_logs(json_t *logs, void *data)
 {
 	struct invocation *inv = data;
@@ -346,7 +459,7 @@ static void on_run_answer(struct http_response *resp, int err, void *data)
 	struct invocation *inv = data;
 	struct worker *w = inv->w;
 	struct node *node = w->node;
-	uint64_t action_id = inv->action->id;
+	struct action_entry *room_for = NULL;
 	const char *broken_why;
 	bool broken = false, remote, inband = false;
 	uint32_t slot, generation;
@@ -418,6 +531,11 @@ static void on_run_answer(struct http_response *resp, int err, void *data)
 	if (broken)
 		slot_retire(node->maps, slot, generation);
 	slot_release(node->maps, slot, inv->status >= ACTIVATION_DEVELOPER_ERROR);
+	/* Kept past inv's end: its room goes to an activation waiting for it. */
+	if (!broken && action_waits(inv->action)) {
+		room_for = inv->action;
+		action_entry_ref(room_for);
+	}
 	/* Without them in band, logs are asked for before the sandbox goes: the manager hands
 	 * over what it has (a failed runtime may never write its sentinels) before it removes
 	 * the sandbox. inv may be finished (freed) when pool_logs returns. */
@@ -428,8 +546,10 @@ static void on_run_answer(struct http_response *resp, int err, void *data)
 		invocation_finish(inv);
 	if (broken)
 		pool_broken(node, slot, generation, broken_why);
-	else
-		serve_waiting(w, action_id);
+	if (room_for) {
+		invocation_give_room(w, room_for);
+		action_entry_unref(room_for);
+	}
 }
 
 static void on_unreachable(struct loop *loop, void *data)
@@ -455,7 +575,7 @@ void invocation_session_end(struct invocation *inv, int status, json_t *result,
 {
 	struct worker *w = inv->w;
 	struct node *node = w->node;
-	uint64_t action_id = inv->action->id;
+	struct action_entry *room_for = NULL;
 	uint32_t slot = inv->slot, generation = inv->slot_generation;
 	bool remote = __atomic_load_n(&node->maps->slots[slot].node, __ATOMIC_RELAXED) != 0;
 
@@ -466,6 +586,10 @@ void invocation_session_end(struct invocation *inv, int status, json_t *result,
 	if (broken_why)
 		slot_retire(node->maps, slot, generation);
 	slot_release(node->maps, slot, status >= ACTIVATION_DEVELOPER_ERROR);
+	if (!broken_why && action_waits(inv->action)) {
+		room_for = inv->action;
+		action_entry_ref(room_for);
+	}
 	/* As on_run_answer: inv may be finished when pool_logs returns. */
 	if (inv->action->logs_mb && !remote)
 		pool_logs(node, w, slot, generation, inv->run_sent_ns,
@@ -474,8 +598,10 @@ void invocation_session_end(struct invocation *inv, int status, json_t *result,
 		invocation_finish(inv);
 	if (broken_why)
 		pool_broken(node, slot, generation, broken_why);
-	else
-		serve_waiting(w, action_id);
+	if (room_for) {
+		invocation_give_room(w, room_for);
+		action_entry_unref(room_for);
+	}
 }
 
 static void invocation_run(struct invocation *inv)

@@ -69,6 +69,9 @@ struct invocation *invocation_new(struct worker *w, struct action_entry *action,
  * is full; nothing started, the caller frees inv. done never runs before this returns. */
 int invocation_start(struct invocation *inv);
 void invocation_free(struct invocation *inv);
+/* A sandbox of action has room again for one activation: the one of it that has waited
+ * longest takes it, on w or (through its mailbox) on the worker where it waits. */
+void invocation_give_room(struct worker *w, struct action_entry *action);
 /* Finishes inv with a platform-made result (whisk errors, refused cold starts...). */
 void invocation_fail(struct invocation *inv, int status, const char *message);
 /* Sets inv's status, result and result_size from a sandbox's /run answer of len bytes

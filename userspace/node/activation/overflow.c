@@ -96,19 +96,11 @@ int overflow_push(struct overflow *o, uint64_t action_id, struct invocation *inv
 	return 0;
 }
 
-int overflow_push_front(struct overflow *o, uint64_t action_id, struct invocation *inv)
+struct invocation *overflow_peek(struct overflow *o, uint64_t action_id)
 {
-	struct queue *q = find(o, action_id, true);
+	struct queue *q = find(o, action_id, false);
 
-	if (!q)
-		return -ENOMEM;
-	inv->next = q->head;
-	q->head = inv;
-	if (!q->tail)
-		q->tail = inv;
-	q->count++;
-	__atomic_add_fetch(&o->total, 1, __ATOMIC_RELAXED);
-	return 0;
+	return q ? q->head : NULL;
 }
 
 struct invocation *overflow_pop(struct overflow *o, uint64_t action_id)

@@ -13,8 +13,8 @@ struct overflow *overflow_new(unsigned max_per_action);
 void overflow_free(struct overflow *o);
 /* -ENOSPC when the action's queue is full. */
 int overflow_push(struct overflow *o, uint64_t action_id, struct invocation *inv);
-/* Puts inv back at the head (it was popped but could not be served). */
-int overflow_push_front(struct overflow *o, uint64_t action_id, struct invocation *inv);
+/* The action's first waiting activation, left in the queue (NULL: none). */
+struct invocation *overflow_peek(struct overflow *o, uint64_t action_id);
 struct invocation *overflow_pop(struct overflow *o, uint64_t action_id);
 /* Takes inv out wherever it waits; false if it was not queued. */
 bool overflow_remove(struct overflow *o, uint64_t action_id, struct invocation *inv);
