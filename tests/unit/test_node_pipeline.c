@@ -439,6 +439,33 @@ static void test_one_queue_across_workers(void)
 	action_entry_unref(e);
 }
 
+/* Two workers that resolve the same revision at once get one entry: the queue and the
+ * run times of an action are learnt on it, shared. A new revision is a new entry. */
+static void test_cache_shares_one_entry_per_revision(void)
+{
+	struct action_cache *c = action_cache_new(node.maps);
+	json_t *r1 = json_loads("{\"docid\":\"t/s\",\"path\":\"t\",\"name\":\"s\",\"revision\":1,"
+				"\"exec\":{\"kind\":\"nodejs:20\"}}", 0, NULL);
+	json_t *r2 = json_loads("{\"docid\":\"t/s\",\"path\":\"t\",\"name\":\"s\",\"revision\":2,"
+				"\"exec\":{\"kind\":\"nodejs:20\"}}", 0, NULL);
+	uint64_t epoch;
+	struct action_entry *a, *b, *n;
+
+	ASSERT(c && r1 && r2);
+	epoch = action_cache_epoch(c);
+	a = action_cache_put(c, epoch, "t", 1, "s", r1);
+	b = action_cache_put(c, epoch, "t", 1, "s", r1);
+	CHECK(a && a == b);
+	n = action_cache_put(c, epoch, "t", 1, "s", r2);
+	CHECK(n && n != a && n->id != a->id);
+	action_entry_unref(a);
+	action_entry_unref(b);
+	action_entry_unref(n);
+	action_cache_free(c);
+	json_decref(r1);
+	json_decref(r2);
+}
+
 int main(void)
 {
 	char cmd[256];
@@ -459,6 +486,7 @@ int main(void)
 	RUN(test_listener_hears_record);
 	RUN(test_no_wait_marks_acceptance);
 	RUN(test_one_queue_across_workers);
+	RUN(test_cache_shares_one_entry_per_revision);
 	spool_writer_close(wk.spool);
 	overflow_free(wk.waiting);
 	mailbox_free(wk.mailbox);

@@ -49,6 +49,7 @@ struct node_config {
 	unsigned workers;
 	unsigned memory_mb;     /* what this node's sandboxes may use in all */
 	unsigned queue_max;     /* waiting activations per action and worker */
+	unsigned parallel_starts; /* sandboxes of one action starting at once (0: no limit) */
 	unsigned auth_ttl_s;    /* how long an authenticated credential is trusted */
 	unsigned cache_bytes;   /* the response cache's budget (0: none) */
 	char node_token[65];

@@ -289,10 +289,23 @@ struct action_entry *action_cache_put(struct action_cache *c, uint64_t epoch, co
 		free(k);
 		return e;
 	}
-	/* Another worker may have cached the same name meanwhile: the newest wins. */
+	/* Another worker may have cached the same name meanwhile: the newest wins, unless it
+	 * is the same revision. Then that entry is everybody's, so that the activations of
+	 * one action share its queue and what its runs have taught (invocation.c). */
 	for (pp = &c->buckets[b]; *pp; pp = &(*pp)->next) {
 		if (!strcmp((*pp)->e->key, e->key)) {
 			struct cached *old = *pp;
+
+			if (old->e->id == e->id) {
+				struct action_entry *same = old->e;
+
+				action_entry_ref(same);
+				pthread_mutex_unlock(&c->lock);
+				action_entry_unref(e);
+				action_entry_unref(e);
+				free(k);
+				return same;
+			}
 
 			*pp = old->next;
 			action_entry_unref(old->e);

@@ -130,7 +130,8 @@ void slot_release(struct xw_maps *m, uint32_t slot, bool failed)
 		__atomic_fetch_add(&s->errors, 1, __ATOMIC_RELAXED);
 }
 
-unsigned slot_warm_capacity(struct xw_maps *m, uint64_t action_id)
+/* The action's warm sandboxes' room: all of it, or what no activation holds (free). */
+static unsigned warm_room(struct xw_maps *m, uint64_t action_id, bool free)
 {
 	struct xw_warm warm;
 	unsigned room = 0;
@@ -139,12 +140,25 @@ unsigned slot_warm_capacity(struct xw_maps *m, uint64_t action_id)
 		return 0;
 	for (uint32_t i = 0; i < warm.count && i < XW_WARM_MAX; i++) {
 		const struct xw_slot *s = &m->slots[warm.slot[i] % XW_MAX_SLOTS];
+		uint32_t used;
 
-		if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) == XW_SLOT_WARM &&
-		    s->action_id == action_id)
-			room += s->concurrency;
+		if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != XW_SLOT_WARM ||
+		    s->action_id != action_id)
+			continue;
+		used = free ? __atomic_load_n(&s->inflight, __ATOMIC_RELAXED) : 0;
+		room += used < s->concurrency ? s->concurrency - used : 0;
 	}
 	return room;
+}
+
+unsigned slot_warm_capacity(struct xw_maps *m, uint64_t action_id)
+{
+	return warm_room(m, action_id, false);
+}
+
+unsigned slot_warm_free(struct xw_maps *m, uint64_t action_id)
+{
+	return warm_room(m, action_id, true);
 }
 
 void slot_retire(struct xw_maps *m, uint32_t slot, uint32_t generation)

@@ -184,11 +184,16 @@ static void apply_sandbox_event(struct pool *p, const json_t *ev)
 			pool_start_allocated(p, sb);
 	} else if (!strcmp(op, "warm")) {
 		if (mine) {
-			/* Our own report coming back is published already; an unmark of one of
-			 * ours being drained puts it back in service. */
-			if (own && own->state == PS_DRAINING && ps_set_warm(own))
+			/* Our own report coming back is published and counted already (pool_own.c:
+			 * counting it again made the demand start one sandbox too many); an unmark
+			 * of one of ours being drained puts it back in service; one placed on
+			 * another node for our activations is news. */
+			if (own && own->state == PS_DRAINING && ps_set_warm(own)) {
 				pool_tell_workers(p, action_id, 0, NULL, NULL, 0);
-			demand_started(p, action_id, true);
+				demand_started(p, action_id, true);
+			} else if (!own) {
+				demand_started(p, action_id, true);
+			}
 			return;
 		}
 		/* Another node's sandbox for another node's request, which this node cannot

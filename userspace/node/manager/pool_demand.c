@@ -252,17 +252,30 @@ static bool request_unmark(struct pool *p, struct demand *d)
 /* Starts as many sandboxes as the waiting activations need, given what is starting. */
 void demand_serve(struct pool *p, struct demand *d)
 {
-	unsigned waiting = 0, wanted, instances_max;
+	unsigned waiting = 0, wanted, instances_max, free_room;
 	json_t *inst = json_object_get(json_object_get(d->action->doc, "limits"), "instances");
 
 	for (unsigned i = 0; i < NODE_MAX_WORKERS; i++)
 		waiting += d->waiting[i];
+	/* A sandbox just warm whose room the workers have not taken yet serves some of them:
+	 * counted, or a start that ends while workers ask again makes one too many. */
+	free_room = slot_warm_free(p->node->maps, d->action_id);
+	waiting = waiting > free_room ? waiting - free_room : 0;
+	/* A worker's report is as of its asking: some it counted have been served since. */
+	if (waiting > __atomic_load_n(&d->action->waiting, __ATOMIC_RELAXED))
+		waiting = __atomic_load_n(&d->action->waiting, __ATOMIC_RELAXED);
 	wanted = (waiting + d->action->concurrency - 1) / d->action->concurrency;
 	instances_max = json_is_integer(inst) && json_integer_value(inst) > 0
 				? (unsigned)json_integer_value(inst)
 				: UINT32_MAX;
 	if (wanted > instances_max)
 		wanted = instances_max;
+	/* A start is CPU work (fork, exec, the runtime's own start): more at once than the
+	 * node has CPUs make each one slower, the first ready later, and the activations
+	 * queued behind the warm ones wait longer (burst.sh in docs/BENCHMARKS.md). The rest
+	 * are started as these finish, if the queue still needs them then. */
+	if (p->node->cfg.parallel_starts && wanted > p->node->cfg.parallel_starts)
+		wanted = p->node->cfg.parallel_starts;
 	while (d->starting < wanted) {
 		uint64_t action_id = d->action_id;
 		char gid[GID_LEN + 1];
@@ -316,6 +329,11 @@ static void handle_need(void *arg)
 		m->action = NULL;
 		d->next = p->demands;
 		p->demands = d;
+	} else if (m->action != d->action) {
+		/* The asker's entry: the one whose count of waiting activations is theirs. */
+		action_entry_unref(d->action);
+		d->action = m->action;
+		m->action = NULL;
 	}
 	if (m->worker < NODE_MAX_WORKERS)
 		d->waiting[m->worker] = m->waiting;
