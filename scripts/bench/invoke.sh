@@ -46,48 +46,7 @@ export XWHISK_PREWARM=
 BENCH_ROUNDS=${BENCH_ROUNDS:-native nodejs}
 BENCH_NODEJS_CONNECTIONS=${BENCH_NODEJS_CONNECTIONS:-1 16}
 rounds_has() { case " $BENCH_ROUNDS " in *" $1 "*) return 0 ;; esac; return 1; }
-
-# The bare server (what nginx fronts in the nodejs round): the same parse, the same main, the
-# same serialisation of its result. BARE_SANDBOX=1 makes it a sandbox's server instead: it
-# listens on the sandbox's port 8080, takes /init (and ignores the code: its main is this
-# one), reads /run's "value", and says with X-Xwhisk-Logs: 0 that the run logged nothing,
-# as an xwhisk-proxy answers such a run.
-js_main='function main(params) { return {} }'
-bare_server_js() {
-	cat <<JS
-const http = require('http');
-$js_main
-const sandbox = process.env.BARE_SANDBOX === '1';
-const server = http.createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-        let out;
-        const head = { 'Content-Type': 'application/json' };
-        try {
-            const body = JSON.parse(Buffer.concat(chunks).toString() || '{}');
-            if (sandbox && req.url === '/init')
-                out = '{"ok":true}';
-            else
-                out = JSON.stringify(main(sandbox ? body.value || {} : body));
-        } catch (e) {
-            res.writeHead(400);
-            return res.end();
-        }
-        if (sandbox)
-            head['X-Xwhisk-Logs'] = '0';
-        head['Content-Length'] = Buffer.byteLength(out);
-        res.writeHead(200, head);
-        res.end(out);
-    });
-});
-// nginx keeps its upstream connections for 60 s: do not close them under it.
-server.keepAliveTimeout = 600000;
-server.headersTimeout = 0;
-server.requestTimeout = 0;
-server.listen(sandbox ? 8080 : +process.argv[2], sandbox ? '0.0.0.0' : '127.0.0.1');
-JS
-}
+js_main=$noop_js_main
 
 if rounds_has nodejs; then
 	# A copy of the runtimes (the manifest's directory is what sandboxes see of them) with

@@ -26,21 +26,7 @@ put_action noopjs nodejs:20 'function main(params) { return {} }'
 put_action cachedjs nodejs:20 'function main(params) { return { __ow_cache: { ttl: 86400 } } }'
 put_action webjs nodejs:20 'function main(params) { return { body: "hi" } }' ',"annotations":[{"key":"web-export","value":true}]'
 if [[ " ${TARGETS:-} " == *nginx* ]]; then
-cat >"$bench_tmp/server.js" <<JS
-const http = require('http');
-function main(params) { return {} }
-const server = http.createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-        let out = JSON.stringify(main(JSON.parse(Buffer.concat(chunks).toString() || '{}')));
-        res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(out) });
-        res.end(out);
-    });
-});
-server.keepAliveTimeout = 600000; server.headersTimeout = 0; server.requestTimeout = 0;
-server.listen(+process.argv[2], '127.0.0.1');
-JS
+bare_server_js >"$bench_tmp/server.js"
 server_port=$(free_port)
 node "$bench_tmp/server.js" "$server_port" >"$bench_tmp/server.log" 2>&1 &
 bench_pids+=($!)
