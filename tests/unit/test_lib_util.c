@@ -32,6 +32,41 @@ static void test_buf(void)
 	free(s);
 }
 
+/* buf_printf formats into the room there is, and again after growing when it did not
+ * fit: the text is whole and NUL-terminated either way. buf_put_uint: decimal, edges. */
+static void test_buf_format(void)
+{
+	struct buf b = BUF_INIT;
+	char big[600];
+
+	memset(big, 'y', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	CHECK(buf_printf(&b, "%d", 42) == 0 && !strcmp(b.data, "42"));
+	/* 256 bytes of room after the first reserve: this one does not fit. */
+	CHECK(buf_printf(&b, "[%s]", big) == 0);
+	CHECK(b.len == 2 + 601 && b.data[2] == '[' && b.data[b.len - 1] == ']' && !b.data[b.len]);
+	buf_consume(&b, b.len);
+	CHECK(buf_printf(&b, "%s", "") == 0 && b.len == 0);
+	CHECK(buf_put_uint(&b, 0) == 0 && buf_put_uint(&b, 18446744073709551615ull) == 0);
+	CHECK(!strcmp(b.data, "018446744073709551615"));
+	buf_free(&b);
+}
+
+static void test_str_copy_and_u64_dec(void)
+{
+	char small[4], out[21];
+
+	str_copy(small, sizeof(small), "abcdef");
+	CHECK(!strcmp(small, "abc"));
+	str_copy(small, sizeof(small), "");
+	CHECK(!strcmp(small, ""));
+	str_copy(small, sizeof(small), "ab");
+	CHECK(!strcmp(small, "ab"));
+	CHECK(u64_dec(out, 0) == 1 && !strcmp(out, "0"));
+	CHECK(u64_dec(out, 1796339436822ull) == 13 && !strcmp(out, "1796339436822"));
+	CHECK(u64_dec(out, UINT64_MAX) == 20 && !strcmp(out, "18446744073709551615"));
+}
+
 /* buf_read: reads into the room there is, grows only when little is left (an empty
  * buffer becomes 16 KB, not the 128 KB mmap that reserving 64 KB made), and says when it
  * filled the room. */
@@ -239,6 +274,8 @@ static void test_log_level_names(void)
 int main(void)
 {
 	RUN(test_buf);
+	RUN(test_buf_format);
+	RUN(test_str_copy_and_u64_dec);
 	RUN(test_buf_read);
 	RUN(test_json_string_lossy);
 	RUN(test_url);

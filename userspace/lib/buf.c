@@ -82,20 +82,42 @@ int buf_puts(struct buf *b, const char *s)
 
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 {
+	size_t room;
 	va_list copy;
 	int n, err;
 
+	/* Formatted once into the room there is, the usual case; a second time only when the
+	 * buffer had to grow for it. */
+	if (b->off && b->off == b->len)
+		b->off = b->len = 0;
+	room = b->cap > b->len ? b->cap - b->len : 0;
 	va_copy(copy, ap);
-	n = vsnprintf(NULL, 0, fmt, copy);
+	n = vsnprintf(room ? b->data + b->len : NULL, room, fmt, copy);
 	va_end(copy);
 	if (n < 0)
 		return -EINVAL;
-	err = buf_reserve(b, (size_t)n);
-	if (err)
-		return err;
-	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	if ((size_t)n >= room) {
+		err = buf_reserve(b, (size_t)n);
+		if (err) {
+			if (b->data && b->len < b->cap)
+				b->data[b->len] = '\0';
+			return err;
+		}
+		vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	}
 	b->len += (size_t)n;
 	return 0;
+}
+
+int buf_put_uint(struct buf *b, unsigned long long v)
+{
+	char digits[24];
+	char *p = digits + sizeof(digits);
+
+	do
+		*--p = (char)('0' + v % 10);
+	while ((v /= 10));
+	return buf_append(b, p, (size_t)(digits + sizeof(digits) - p));
 }
 
 int buf_printf(struct buf *b, const char *fmt, ...)

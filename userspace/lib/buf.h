@@ -33,6 +33,8 @@ int buf_append(struct buf *b, const void *data, size_t len);
 int buf_puts(struct buf *b, const char *s);
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
+/* v in decimal, without printf's cost (response heads, request lines). */
+int buf_put_uint(struct buf *b, unsigned long long v);
 /* Drops n bytes from the front; compacts lazily. */
 void buf_consume(struct buf *b, size_t n);
 void buf_reset(struct buf *b);

@@ -489,10 +489,17 @@ struct http_call *http_pool_stream(struct http_pool *pool, const char *method, c
 	call->cb = cb;
 	call->data = data;
 	call->head_method = !strcmp(method, "HEAD");
-	err |= buf_printf(&call->req, "%s %s HTTP/1.1\r\nHost: %s\r\n", method, target,
-			  pool->hostport);
-	if (body || strcmp(method, "GET"))
-		err |= buf_printf(&call->req, "Content-Length: %zu\r\n", len);
+	err |= buf_puts(&call->req, method);
+	err |= buf_append(&call->req, " ", 1);
+	err |= buf_puts(&call->req, target);
+	err |= buf_puts(&call->req, " HTTP/1.1\r\nHost: ");
+	err |= buf_puts(&call->req, pool->hostport);
+	err |= buf_append(&call->req, "\r\n", 2);
+	if (body || strcmp(method, "GET")) {
+		err |= buf_puts(&call->req, "Content-Length: ");
+		err |= buf_put_uint(&call->req, len);
+		err |= buf_append(&call->req, "\r\n", 2);
+	}
 	if (extra_headers)
 		err |= buf_puts(&call->req, extra_headers);
 	err |= buf_append(&call->req, "\r\n", 2);

@@ -175,7 +175,7 @@ static struct http_request *request_new(const struct http_conn *c)
 	__atomic_fetch_add(&requests_live, 1, __ATOMIC_RELAXED);
 	req->start_us = clock_mono_us();
 	req->peer_fd = c->fd;
-	snprintf(req->peer, sizeof(req->peer), "%s", c->peer);
+	str_copy(req->peer, sizeof(req->peer), c->peer);
 	return req;
 }
 
@@ -263,11 +263,18 @@ int http_resp_header(struct http_request *req, const char *name, const char *fmt
 	va_list ap;
 	int err;
 
-	err = buf_printf(&req->resp_headers, "%s: ", name);
+	err = buf_puts(&req->resp_headers, name) ?: buf_append(&req->resp_headers, ": ", 2);
 	if (err)
 		return err;
 	va_start(ap, fmt);
-	err = buf_vprintf(&req->resp_headers, fmt, ap);
+	/* Most values are a constant or one string: no printf for those (every answer has
+	 * several). */
+	if (!strchr(fmt, '%'))
+		err = buf_puts(&req->resp_headers, fmt);
+	else if (!strcmp(fmt, "%s"))
+		err = buf_puts(&req->resp_headers, va_arg(ap, const char *));
+	else
+		err = buf_vprintf(&req->resp_headers, fmt, ap);
 	va_end(ap);
 	if (err)
 		return err;
@@ -294,11 +301,21 @@ void http_resp_send(struct http_request *req, int status, const char *content_ty
 		c->srv->opts.answered(req, status, c->srv->data);
 	if (!req->keep_alive)
 		c->closing = true;
-	err |= buf_printf(&req->resp, "HTTP/1.1 %d %s\r\n", status, http_status_text(status));
-	if (!no_body)
-		err |= buf_printf(&req->resp, "Content-Length: %zu\r\n", len);
-	if (content_type && !no_body)
-		err |= buf_printf(&req->resp, "Content-Type: %s\r\n", content_type);
+	err |= buf_puts(&req->resp, "HTTP/1.1 ");
+	err |= buf_put_uint(&req->resp, (unsigned)status);
+	err |= buf_append(&req->resp, " ", 1);
+	err |= buf_puts(&req->resp, http_status_text(status));
+	err |= buf_append(&req->resp, "\r\n", 2);
+	if (!no_body) {
+		err |= buf_puts(&req->resp, "Content-Length: ");
+		err |= buf_put_uint(&req->resp, len);
+		err |= buf_append(&req->resp, "\r\n", 2);
+	}
+	if (content_type && !no_body) {
+		err |= buf_puts(&req->resp, "Content-Type: ");
+		err |= buf_puts(&req->resp, content_type);
+		err |= buf_append(&req->resp, "\r\n", 2);
+	}
 	if (c->closing)
 		err |= buf_puts(&req->resp, "Connection: close\r\n");
 	if (req->resp_headers.len)
@@ -1108,7 +1125,7 @@ int http_server_adopt(struct http_server *srv, int fd, const char *peer)
 	c->fd = fd;
 	c->last_active = loop_now_ms(srv->loop);
 	c->head_deadline = c->last_active + srv->opts.header_timeout_ms;
-	snprintf(c->peer, sizeof(c->peer), "%s", peer);
+	str_copy(c->peer, sizeof(c->peer), peer);
 	http_parser_init(&c->parser, HTTP_REQUEST);
 	c->parser.data = c;
 	err = loop_add_fd(srv->loop, fd, EPOLLIN, conn_on_event, c);
@@ -1193,7 +1210,7 @@ int http_server_listen(struct http_server *srv, const char *addr, bool reuseport
 	const char *port;
 	int fd = -1, one = 1, err;
 
-	snprintf(host, sizeof(host), "%s", addr);
+	str_copy(host, sizeof(host), addr);
 	colon = strrchr(host, ':');
 	if (!colon)
 		return -EINVAL;

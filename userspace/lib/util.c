@@ -277,6 +277,28 @@ int parse_i64(const char *s, int64_t *out)
 	return 0;
 }
 
+void str_copy(char *dst, size_t size, const char *src)
+{
+	size_t n = strnlen(src, size - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+size_t u64_dec(char *out, uint64_t v)
+{
+	char digits[20];
+	size_t n = 0;
+
+	do
+		digits[n++] = (char)('0' + v % 10);
+	while ((v /= 10));
+	for (size_t i = 0; i < n; i++)
+		out[i] = digits[n - 1 - i];
+	out[n] = '\0';
+	return n;
+}
+
 bool str_is_true(const char *s)
 {
 	return s && (!strcasecmp(s, "true") || !strcmp(s, "1") || !strcasecmp(s, "yes"));

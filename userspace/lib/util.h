@@ -35,6 +35,11 @@ uint64_t clock_real_us(void);
 int parse_u64(const char *s, uint64_t *out);
 int parse_i64(const char *s, int64_t *out);
 bool str_is_true(const char *s);
+/* src into dst of size bytes, cut to fit, always terminated (size > 0): what
+ * snprintf(dst, size, "%s", src) does, without printf's cost on hot paths. */
+void str_copy(char *dst, size_t size, const char *src);
+/* v in decimal into out (at least 21 bytes), terminated; returns its length. */
+size_t u64_dec(char *out, uint64_t v);
 char *str_trim_dup(const char *s);
 /* Reads a whole file; returns malloc'd NUL-terminated contents. */
 char *file_read_all(const char *path, size_t *len);

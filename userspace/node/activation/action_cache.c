@@ -228,9 +228,14 @@ struct action_entry *action_cache_get(struct action_cache *c, const char *subjec
 				      const char *name)
 {
 	struct action_entry *found = NULL;
+	size_t ns = strnlen(subject, 599), nn = strnlen(name, 599);
 	char key[1200];
 
-	snprintf(key, sizeof(key), "%s\n%s", subject, name);
+	/* "subject\nname", as entry_build makes it (no printf: every invoke looks up). */
+	memcpy(key, subject, ns);
+	key[ns] = '\n';
+	memcpy(key + ns + 1, name, nn);
+	key[ns + 1 + nn] = '\0';
 	pthread_mutex_lock(&c->lock);
 	for (struct cached *k = c->buckets[str_hash(key) % BUCKETS]; k; k = k->next) {
 		if (!strcmp(k->e->key, key)) {

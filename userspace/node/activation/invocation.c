@@ -24,6 +24,9 @@
 #define WAIT_LIMIT_MS (5 * 60 * 1000)
 /* A cold start's duration before one was seen (a stem cell and /init take a few ms). */
 #define COLD_GUESS_US 50000
+/* A /run's headers; the logs limit follows (in band, if the sandbox is an xwhisk-proxy:
+ * lib/actlogs.h). */
+#define RUN_HEADERS "Content-Type: application/json\r\n" ACTLOGS_HEADER ": "
 /* Results larger than this are truncated (OpenWhisk's whisk.activation.truncation). */
 #define RESULT_MAX (1u << 20)
 
@@ -46,7 +49,7 @@ struct invocation *invocation_new(struct worker *w, struct action_entry *action,
 	inv->action = action;
 	inv->who = *who;
 	inv->params = params ? params : json_object();
-	snprintf(inv->tid, sizeof(inv->tid), "%s", tid);
+	str_copy(inv->tid, sizeof(inv->tid), tid);
 	random_hex(inv->activation_id, 32);
 	inv->received_ms = clock_real_ms();
 	return inv;
@@ -375,8 +378,7 @@ static int run_body(struct invocation *inv, struct buf *out)
 	char deadline[24];
 	struct json_writer jw;
 
-	snprintf(deadline, sizeof(deadline), "%llu",
-		 (unsigned long long)(clock_real_ms() + a->timeout_ms));
+	(void)u64_dec(deadline, clock_real_ms() + a->timeout_ms);
 	buf_reset(out);
 	jw_init(&jw, out);
 	jw_obj_open(&jw);
@@ -609,7 +611,8 @@ static void invocation_run(struct invocation *inv)
 	uint64_t logs_limit = (uint64_t)inv->action->logs_mb << 20;
 	struct buf *body = &inv->w->scratch;
 	struct http_pool *pool;
-	char headers[96];
+	char headers[sizeof(RUN_HEADERS) + 24];
+	size_t n;
 
 	if (!inv->start_ms)
 		inv->start_ms = clock_real_ms();
@@ -622,10 +625,10 @@ static void invocation_run(struct invocation *inv)
 		return;
 	}
 	pool = worker_sandbox_pool(inv->w, inv->slot);
-	/* The logs in band, if the sandbox is an xwhisk-proxy (lib/actlogs.h). */
-	snprintf(headers, sizeof(headers),
-		 "Content-Type: application/json\r\n" ACTLOGS_HEADER ": %llu\r\n",
-		 (unsigned long long)logs_limit);
+	n = sizeof(RUN_HEADERS) - 1;
+	memcpy(headers, RUN_HEADERS, n);
+	n += u64_dec(headers + n, logs_limit);
+	memcpy(headers + n, "\r\n", 3);
 	/* The call copies the body: the worker's scratch buffer serves every /run. */
 	if (pool && !run_body(inv, body))
 		inv->call = http_pool_call(pool, "POST", "/run", headers, body->data, body->len,

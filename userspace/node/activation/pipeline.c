@@ -43,7 +43,7 @@ static void refuse(struct activation_refusal *why, int status, unsigned retry_af
 {
 	why->status = status;
 	why->retry_after_s = retry_after_s;
-	snprintf(why->message, sizeof(why->message), "%s", message);
+	str_copy(why->message, sizeof(why->message), message);
 }
 
 static struct xw_namespace *ns_of(const struct activation *act)
@@ -274,7 +274,7 @@ static int start_sequence(struct activation *act, const struct activation_spec *
 		refuse(why, 500, 0, "The sequence could not be started.");
 		return -ENOMEM;
 	}
-	snprintf(act->id, sizeof(act->id), "%s", sequence_activation_id(run));
+	str_copy(act->id, sizeof(act->id), sequence_activation_id(run));
 	return 0;
 }
 
@@ -294,7 +294,7 @@ static int start_primitive(struct activation *act, const struct activation_spec 
 		return -ENOMEM;
 	}
 	if (spec->cause)
-		snprintf(inv->cause, sizeof(inv->cause), "%s", spec->cause);
+		str_copy(inv->cause, sizeof(inv->cause), spec->cause);
 	inv->done = on_primitive_done;
 	inv->done_data = act;
 	inv->session = spec->session;
@@ -305,7 +305,7 @@ static int start_primitive(struct activation *act, const struct activation_spec 
 		refuse(why, 429, 1, "Too many requests are waiting for this action; try again later.");
 		return -ENOSPC;
 	}
-	snprintf(act->id, sizeof(act->id), "%s", inv->activation_id);
+	str_copy(act->id, sizeof(act->id), inv->activation_id);
 	return 0;
 }
 
@@ -325,7 +325,7 @@ int activation_start(struct activation *act, const struct activation_spec *spec,
 	act->data = spec->data;
 	err = answer_from_cache(act, spec, params, why);
 	if (err == 1) {
-		snprintf(id, 33, "%s", act->id);
+		str_copy(id, 33, act->id);
 		return 0;
 	}
 	if (err) {
@@ -339,7 +339,7 @@ int activation_start(struct activation *act, const struct activation_spec *spec,
 		return err;
 	}
 	/* From here on act lives until the activation ends, listener or not. */
-	snprintf(id, 33, "%s", act->id);
+	str_copy(id, 33, act->id);
 	if (spec->wait_ms == ACTIVATION_NO_WAIT)
 		write_acceptance(act);
 	else if (spec->wait_ms != ACTIVATION_WAIT_END)

@@ -139,7 +139,7 @@ static void on_action(int status, struct action_entry *a, const char *message, v
 		return;
 	}
 	/* ir lives until the listener hears the end or the end of the wait. */
-	snprintf(ir->id, sizeof(ir->id), "%s", id);
+	str_copy(ir->id, sizeof(ir->id), id);
 }
 
 static void on_authenticated(const struct identity *who, void *data)
@@ -231,10 +231,10 @@ void invoke_http(struct worker *w, struct http_request *req, const char *tid, co
 	}
 	ir->w = w;
 	ir->req = req;
-	snprintf(ir->tid, sizeof(ir->tid), "%s", tid);
-	snprintf(ir->ns, sizeof(ir->ns), "%s", ns);
-	snprintf(ir->pkg, sizeof(ir->pkg), "%s", pkg ? pkg : "");
-	snprintf(ir->name, sizeof(ir->name), "%s", name);
+	str_copy(ir->tid, sizeof(ir->tid), tid);
+	str_copy(ir->ns, sizeof(ir->ns), ns);
+	str_copy(ir->pkg, sizeof(ir->pkg), pkg ? pkg : "");
+	str_copy(ir->name, sizeof(ir->name), name);
 	/* OpenWhisk authenticates before it reads the request. */
 	if (!http_req_header(req, "Authorization")) {
 		reply_error(req, tid, 401, "The resource requires authentication, which was not "
