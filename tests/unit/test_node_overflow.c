@@ -4,6 +4,8 @@
 
 #include "node/activation/invocation.h"
 #include "node/activation/overflow.h"
+#include "node/activation/wait_board.h"
+#include "node/node.h"
 #include "test.h"
 
 static void test_order_and_bound(void)
@@ -44,9 +46,34 @@ static void test_remove_middle(void)
 	overflow_free(o);
 }
 
+/* The wait board: counts per action across workers, the oldest worker's first, gone
+ * once none waits. */
+static void test_wait_board(void)
+{
+	struct wait_board *b = wait_board_new();
+
+	ASSERT(b);
+	CHECK(!wait_board_any(b) && wait_board_oldest(b, 5) == -1);
+	CHECK(wait_board_note(b, 5, 0, +1, 200) == 0);
+	CHECK(wait_board_note(b, 5, 1, +1, 100) == 0);
+	CHECK(wait_board_note(b, 6, 1, +1, 50) == 0);
+	CHECK(wait_board_any(b) && wait_board_count(b, 5) == 2 && wait_board_count(b, 6) == 1);
+	CHECK(wait_board_oldest(b, 5) == 1 && wait_board_oldest(b, 6) == 1);
+	CHECK(wait_board_note(b, 5, 1, -1, 0) == 0); /* worker 1's one left */
+	CHECK(wait_board_oldest(b, 5) == 0 && wait_board_count(b, 5) == 1);
+	CHECK(wait_board_note(b, 5, 0, -1, 0) == 0 && wait_board_count(b, 5) == 0);
+	CHECK(wait_board_oldest(b, 5) == -1);
+	/* Never below zero: an unknown action's decrease is nothing. */
+	CHECK(wait_board_note(b, 9, 0, -1, 0) == 0 && wait_board_count(b, 9) == 0);
+	CHECK(wait_board_note(b, 6, 1, -1, 0) == 0 && !wait_board_any(b));
+	CHECK(wait_board_note(b, 6, NODE_MAX_WORKERS, +1, 1) == -EINVAL);
+	wait_board_free(b);
+}
+
 int main(void)
 {
 	RUN(test_order_and_bound);
 	RUN(test_remove_middle);
+	RUN(test_wait_board);
 	TEST_EXIT();
 }

@@ -22,6 +22,7 @@
 #include "node/activation/invocation.h"
 #include "node/activation/pipeline.h"
 #include "node/activation/slots.h"
+#include "node/activation/wait_board.h"
 #include "node/activation/spool.h"
 #include "node/ingress/worker.h"
 #include "util.h"
@@ -83,7 +84,8 @@ static int setup(void)
 	wk.loop = loop_new();
 	wk.waiting = overflow_new(node.cfg.queue_max);
 	wk.mailbox = wk.loop ? mailbox_new(wk.loop) : NULL;
-	if (!wk.loop || !wk.waiting || !wk.mailbox || spool_writer_open(spool_dir, 0, &wk.spool))
+	node.waits = wait_board_new();
+	if (!wk.loop || !wk.waiting || !wk.mailbox || !node.waits || spool_writer_open(spool_dir, 0, &wk.spool))
 		return -ENOMEM;
 	return 0;
 }
@@ -367,12 +369,14 @@ static int start_async(struct worker *w, struct action_entry *e, char id[33])
 /*
  * Activations of one action wait in one queue, whichever worker took them: the room a
  * sandbox gives back goes to the one that has waited longest, through the other worker's
- * mailbox if need be, and one that comes later does not take it first. Before, the worker
- * that freed the room kept it for its own newcomers, and the other's waited on.
+ * mailbox if need be, and one that comes later does not take it first, even through
+ * another cache entry of the same action (a package binding's name, say). Before, the
+ * worker that freed the room kept it for its own newcomers, and the other's waited on.
  */
 static void test_one_queue_across_workers(void)
 {
 	struct action_entry *e = action_limited("fair", "nodejs:20", "", "{\"timeout\":100,\"logs\":0}");
+	struct action_entry *alias = NULL;
 	struct xw_warm warm = { .count = 1, .slot = { 7 } };
 	struct xw_slot *slot = &node.maps->slots[7];
 	struct worker wk2 = { .node = &node, .id = 1 };
@@ -382,6 +386,9 @@ static void test_one_queue_across_workers(void)
 
 	reset_namespace(10);
 	ASSERT(e && listener_fd >= 0);
+	/* The same action (docid and revision) under another name: another entry, one id. */
+	alias = action_entry_new("t", "alias", e->doc);
+	ASSERT(alias && alias != e && alias->id == e->id);
 	wk2.loop = loop_new();
 	wk2.waiting = overflow_new(node.cfg.queue_max);
 	wk2.mailbox = wk2.loop ? mailbox_new(wk2.loop) : NULL;
@@ -401,28 +408,32 @@ static void test_one_queue_across_workers(void)
 	slot_warm_changed();
 
 	ASSERT(start_async(&wk2, e, first) == 0);
-	CHECK(overflow_waiting(wk2.waiting, e->id) == 1 && e->waiting == 1);
+	CHECK(overflow_waiting(wk2.waiting, e->id) == 1 && wait_board_count(node.waits, e->id) == 1);
+	CHECK(wait_board_oldest(node.waits, e->id) == 1);
 
-	/* wk's activation ends; a new one arrives on wk before wk hands the room on. */
+	/* wk's activation ends; a new one arrives on wk, by the alias, before wk hands the
+	 * room on. */
 	slot_release(node.maps, 7, false);
-	ASSERT(start_async(&wk, e, later) == 0);
+	ASSERT(start_async(&wk, alias, later) == 0);
 	CHECK(slot->inflight == 0); /* it did not overtake */
-	CHECK(overflow_waiting(wk.waiting, e->id) == 1 && e->waiting == 2);
-	invocation_give_room(&wk, e);
+	CHECK(overflow_waiting(wk.waiting, e->id) == 1 && wait_board_count(node.waits, e->id) == 2);
+	CHECK(wait_board_oldest(node.waits, e->id) == 1);
+	invocation_give_room(&wk, e->id);
 	CHECK(slot->inflight == 0 && overflow_waiting(wk.waiting, e->id) == 1);
 
 	/* wk2 hears of the room through its mailbox: the first one runs. */
 	run_loop_on(&wk2, 20);
 	CHECK(slot->inflight == 1);
-	CHECK(overflow_waiting(wk2.waiting, e->id) == 0 && e->waiting == 1);
-	CHECK(overflow_waiting(wk.waiting, e->id) == 1);
+	CHECK(overflow_waiting(wk2.waiting, e->id) == 0 && wait_board_count(node.waits, e->id) == 1);
+	CHECK(wait_board_oldest(node.waits, e->id) == 0);
 
 	/* Its sandbox never answers: at the time limit the run ends and the sandbox is
 	 * retired, no room for the later one, which the failed start then ends. */
 	run_loop_on(&wk2, 300);
 	CHECK(slot->inflight == 0 && overflow_waiting(wk.waiting, e->id) == 1);
 	ASSERT(fail_cold_start(e, ACTIVATION_WHISK_ERROR, "no room") == 0);
-	CHECK(e->waiting == 0 && e->oldest_wait_us[0] == 0 && e->oldest_wait_us[1] == 0);
+	CHECK(wait_board_count(node.waits, e->id) == 0 && wait_board_oldest(node.waits, e->id) == -1);
+	CHECK(!wait_board_any(node.waits));
 	CHECK(ns()->inflight == 0);
 
 	node.nworkers = 0;
@@ -436,6 +447,7 @@ static void test_one_queue_across_workers(void)
 	mailbox_free(wk2.mailbox);
 	loop_free(wk2.loop);
 	close(listener_fd);
+	action_entry_unref(alias);
 	action_entry_unref(e);
 }
 
@@ -491,6 +503,7 @@ int main(void)
 	overflow_free(wk.waiting);
 	mailbox_free(wk.mailbox);
 	loop_free(wk.loop);
+	wait_board_free(node.waits);
 	xw_maps_close(node.maps);
 	xw_maps_unpin(pin_dir);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", spool_dir);

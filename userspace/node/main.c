@@ -31,6 +31,7 @@
 #include "rtnl.h"
 #include "sandbox.h"
 #include "node/activation/spool.h"
+#include "node/activation/wait_board.h"
 #include "node/manager/shipper.h"
 #include "util.h"
 #include "node/ingress/worker.h"
@@ -246,7 +247,8 @@ static int node_open_state(struct node *node, struct node_flags *flags)
 		return -ENOMEM;
 	node->mailbox = mailbox_new(node->loop);
 	node->actions = action_cache_new(node->maps);
-	if (!node->mailbox || !node->actions)
+	node->waits = wait_board_new();
+	if (!node->mailbox || !node->actions || !node->waits)
 		return -ENOMEM;
 	/* XWHISK_CACHE_BYTES=0: no response cache at all, not one that never keeps. */
 	if (!cfg->cache_bytes)
@@ -355,6 +357,7 @@ out:
 	shipper_free(node.shipper);
 	ctlclient_free(cc);
 	action_cache_free(node.actions);
+	wait_board_free(node.waits);
 	result_cache_free(node.results);
 	mailbox_free(node.mailbox);
 	loop_free(node.loop);

@@ -57,6 +57,7 @@ struct node_config {
 };
 
 struct action_cache;
+struct wait_board;
 struct result_cache;
 struct ns_table;
 struct pool;
@@ -76,6 +77,7 @@ struct node {
 	struct xw_maps *maps;
 	struct ns_table *ns;
 	struct action_cache *actions;
+	struct wait_board *waits; /* who waits for which action, across workers */
 	struct result_cache *results; /* the response cache (issue 14) */
 	struct pool *pool;
 	struct shipper *shipper;

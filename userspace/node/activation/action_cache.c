@@ -295,8 +295,8 @@ struct action_entry *action_cache_put(struct action_cache *c, uint64_t epoch, co
 		return e;
 	}
 	/* Another worker may have cached the same name meanwhile: the newest wins, unless it
-	 * is the same revision. Then that entry is everybody's, so that the activations of
-	 * one action share its queue and what its runs have taught (invocation.c). */
+	 * is the same revision. Then that entry is everybody's, so that what the action's
+	 * runs teach (run and cold-start times, invocation.c) is learnt once. */
 	for (pp = &c->buckets[b]; *pp; pp = &(*pp)->next) {
 		if (!strcmp((*pp)->e->key, e->key)) {
 			struct cached *old = *pp;
@@ -306,8 +306,8 @@ struct action_entry *action_cache_put(struct action_cache *c, uint64_t epoch, co
 
 				action_entry_ref(same);
 				pthread_mutex_unlock(&c->lock);
-				action_entry_unref(e);
-				action_entry_unref(e);
+				action_entry_unref(e); /* the reference k would have held */
+				action_entry_unref(e); /* the caller's: it gets same instead */
 				free(k);
 				return same;
 			}

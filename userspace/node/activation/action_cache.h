@@ -16,7 +16,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "node/node.h"
 #include "pinned_maps.h"
 
 struct action_entry {
@@ -44,11 +43,6 @@ struct action_entry {
 	 * is served sooner by a busy sandbox freeing up or by a new one. */
 	uint32_t run_us;            /* a /run's duration, moving average (0: not known yet) */
 	uint32_t cold_us;           /* from asking for a sandbox to its warm news, moving average */
-	/* Its activations queued, all workers together, and when each worker's oldest was
-	 * queued (monotonic µs; 0: none there). A sandbox of it that frees up goes to the one
-	 * that has waited longest, on whichever worker (invocation.c, "one queue"). */
-	uint32_t waiting;
-	uint64_t oldest_wait_us[NODE_MAX_WORKERS];
 	/* An answer of it was kept (an invoke's __ow_cache, a web answer's Cache-Control):
 	 * only then do its invokes and web GETs pay for a digest and a lookup in the
 	 * response cache. */

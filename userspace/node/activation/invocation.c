@@ -15,6 +15,7 @@
 #include "node/manager/pool.h"
 #include "node/activation/record.h"
 #include "node/activation/slots.h"
+#include "node/activation/wait_board.h"
 #include "util.h"
 #include "node/ingress/worker.h"
 
@@ -33,7 +34,7 @@
 static void invocation_run(struct invocation *inv);
 static void invocation_finish(struct invocation *inv);
 static void leave_queue(struct invocation *inv);
-static void queue_left(struct worker *w, struct invocation *inv);
+static void note_queue(struct worker *w, uint64_t action_id, int delta);
 
 struct invocation *invocation_new(struct worker *w, struct action_entry *action,
 				  const struct identity *who, json_t *params, const char *tid)
@@ -79,7 +80,7 @@ static void on_wait_expired(struct loop *loop, void *data)
 
 	inv->wait_timer = NULL;
 	if (overflow_remove(inv->w->waiting, inv->action->id, inv)) {
-		queue_left(inv->w, inv);
+		note_queue(inv->w, inv->action->id, -1);
 		leave_queue(inv);
 		invocation_fail(inv, ACTIVATION_WHISK_ERROR,
 				"No sandbox became available for the action in time.");
@@ -148,141 +149,107 @@ static bool try_claim(struct invocation *inv)
 }
 
 /*
- * One queue. Each worker keeps its own activations waiting, but the action entry says how
- * many wait on all workers together and since when each worker's first has: a sandbox
- * that frees up goes to the activation that has waited longest, wherever it waits, and
- * none that arrives later takes it first. Without this a worker whose clients come right
- * back keeps a busy sandbox to itself, and the other's activations wait until their need
- * timer starts a sandbox the load did not need.
+ * One queue. Each worker keeps its own activations waiting, but the node's wait board
+ * (wait_board.h) says how many of an action wait on all workers and since when each
+ * worker's first has: a sandbox that frees up goes to the activation that has waited
+ * longest, wherever it waits, and none that arrives later takes it first. Without this a
+ * worker whose clients come right back kept a busy sandbox to itself, and the other's
+ * activations waited until their need timer started a sandbox the load did not need.
  */
-static void publish_oldest(struct worker *w, struct action_entry *a)
+static void note_queue(struct worker *w, uint64_t action_id, int delta)
 {
-	struct invocation *first = overflow_peek(w->waiting, a->id);
+	struct invocation *first = overflow_peek(w->waiting, action_id);
 
-	__atomic_store_n(&a->oldest_wait_us[w->id], first ? first->queued_us : 0,
-			 __ATOMIC_RELAXED);
+	(void)wait_board_note(w->node->waits, action_id, w->id, delta,
+			      first ? first->queued_us : 0);
 }
 
-static int queue_push(struct invocation *inv)
+/* Whether activations of the action wait on any worker. After a release: the board's
+ * sequentially consistent load comes after the release's compare-and-swap, and a waiter
+ * counts itself before it tries to claim again (invocation_wait): one sees the other. */
+static bool action_waits(struct worker *w, uint64_t action_id)
 {
-	int err = overflow_push(inv->w->waiting, inv->action->id, inv);
-
-	if (err)
-		return err;
-	/* Counted before this worker looks for room again (invocation_wait), while a release
-	 * frees its room before it reads the count (action_waits): one sees the other. */
-	__atomic_add_fetch(&inv->action->waiting, 1, __ATOMIC_SEQ_CST);
-	publish_oldest(inv->w, inv->action);
-	return 0;
+	return wait_board_any(w->node->waits) && wait_board_count(w->node->waits, action_id);
 }
 
-/* inv has just been taken out of w's queue. */
-static void queue_left(struct worker *w, struct invocation *inv)
+/* Runs w's first waiting activation of the action in a sandbox with room; returns it, or
+ * NULL when none waits or none has room (it may be finished when this returns: compare,
+ * never read). */
+static struct invocation *serve_first(struct worker *w, uint64_t action_id)
 {
-	__atomic_sub_fetch(&inv->action->waiting, 1, __ATOMIC_RELAXED);
-	publish_oldest(w, inv->action);
-}
-
-static bool action_waits(struct action_entry *a)
-{
-	return __atomic_load_n(&a->waiting, __ATOMIC_SEQ_CST) != 0;
-}
-
-/* The worker whose first waiting activation of a came first; -1: none waits. */
-static int oldest_worker(const struct node *node, struct action_entry *a)
-{
-	uint64_t oldest = UINT64_MAX;
-	int who = -1;
-
-	for (unsigned i = 0; i < node->nworkers && i < NODE_MAX_WORKERS; i++) {
-		uint64_t since = __atomic_load_n(&a->oldest_wait_us[i], __ATOMIC_RELAXED);
-
-		if (since && since < oldest) {
-			oldest = since;
-			who = (int)i;
-		}
-	}
-	return who;
-}
-
-/* Runs w's first waiting activation of a in a sandbox with room; false when none waits
- * or none has room. */
-static bool serve_first(struct worker *w, struct action_entry *a)
-{
-	struct invocation *inv = overflow_peek(w->waiting, a->id);
+	struct invocation *inv = overflow_peek(w->waiting, action_id);
 
 	if (!inv || !try_claim(inv))
-		return false;
-	(void)overflow_pop(w->waiting, a->id);
-	queue_left(w, inv);
+		return NULL;
+	(void)overflow_pop(w->waiting, action_id);
+	note_queue(w, action_id, -1);
 	leave_queue(inv);
 	inv->cold = false;
 	invocation_run(inv);
-	return true;
+	return inv;
 }
 
 struct room_news {
 	struct worker *w;
-	struct action_entry *action;
+	uint64_t action_id;
 };
 
 static void on_room_news(void *arg)
 {
 	struct room_news *news = arg;
 
-	invocation_give_room(news->w, news->action);
-	action_entry_unref(news->action);
+	invocation_give_room(news->w, news->action_id);
 	free(news);
 }
 
-/* If it cannot be told, its activation's need timer asks for a sandbox in time. */
-static void post_room(struct worker *to, struct action_entry *a)
+void invocation_post_room(struct worker *to, uint64_t action_id)
 {
 	struct room_news *news = malloc(sizeof(*news));
 
 	if (!news)
 		return;
 	news->w = to;
-	action_entry_ref(a);
-	news->action = a;
-	if (mailbox_post(to->mailbox, on_room_news, news)) {
-		action_entry_unref(a);
+	news->action_id = action_id;
+	if (mailbox_post(to->mailbox, on_room_news, news))
 		free(news);
-	}
 }
 
-/* One unit of room (one activation's worth): served here, or passed on once. */
-void invocation_give_room(struct worker *w, struct action_entry *a)
+void invocation_give_room(struct worker *w, uint64_t action_id)
 {
-	int who;
+	int who = wait_board_oldest(w->node->waits, action_id);
 
-	if (!action_waits(a) || (who = oldest_worker(w->node, a)) < 0)
+	if (who < 0)
 		return;
 	if (who == (int)w->id)
-		(void)serve_first(w, a);
+		(void)serve_first(w, action_id);
 	else
-		post_room(w->node->workers[who], a);
+		invocation_post_room(w->node->workers[who], action_id);
 }
 
-/* Queues inv until a sandbox has room: a busy one freeing up, or a new one. */
-static int invocation_wait(struct invocation *inv)
+/* Queues inv until a sandbox has room: a busy one freeing up, or a new one. claim_now:
+ * try the sandboxes once more after counting itself (not after a sandbox just said it is
+ * full: it would say so again at once). */
+static int invocation_wait(struct invocation *inv, bool claim_now)
 {
 	struct worker *w = inv->w;
-	struct action_entry *a = inv->action;
-	uint64_t cold_us = __atomic_load_n(&a->cold_us, __ATOMIC_RELAXED);
+	uint64_t id = inv->action->id;
+	uint64_t cold_us = __atomic_load_n(&inv->action->cold_us, __ATOMIC_RELAXED);
+	struct invocation *served;
 	int err;
 
 	inv->queued_us = clock_mono_us();
-	err = queue_push(inv);
+	err = overflow_push(w->waiting, id, inv);
 	if (err)
 		return err;
+	note_queue(w, id, +1);
 	inv->wait_timer = loop_timer_add(w->loop, WAIT_LIMIT_MS, on_wait_expired, inv);
 	/* Room freed since the claim that failed, and its releaser did not see this one
 	 * counted: this worker's first (inv, or one before it) takes it if it is the oldest. */
-	while (oldest_worker(w->node, a) == (int)w->id && serve_first(w, a))
-		;
-	if (!inv->wait_timer)
-		return 0; /* served */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	while (claim_now && wait_board_oldest(w->node->waits, id) == (int)w->id &&
+	       (served = serve_first(w, id)))
+		if (served == inv)
+			return 0;
 	ask_for_sandboxes(inv, false);
 	inv->need_timer = loop_timer_add(w->loop, 2 * (cold_us ?: COLD_GUESS_US) / 1000 + 1,
 					 on_need_due, inv);
@@ -306,11 +273,11 @@ int invocation_start(struct invocation *inv)
 {
 	STAT_INC(inv->w, invocations);
 	/* Behind the action's waiting activations, never before them (one queue). */
-	if (!action_waits(inv->action) && try_claim(inv)) {
+	if (!action_waits(inv->w, inv->action->id) && try_claim(inv)) {
 		invocation_run(inv);
 		return 0;
 	}
-	return invocation_wait(inv);
+	return invocation_wait(inv, true);
 }
 
 void invocation_fail(struct invocation *inv, int status, const char *message)
@@ -331,7 +298,7 @@ void worker_on_warm_news(void *arg)
 
 	if (news->status) {
 		while ((inv = overflow_pop(w->waiting, news->action_id))) {
-			queue_left(w, inv);
+			note_queue(w, news->action_id, -1);
 			leave_queue(inv);
 			inv->cold = true;
 			inv->init_ms = news->init_ms;
@@ -355,7 +322,7 @@ void worker_on_warm_news(void *arg)
 			break;
 		}
 		(void)overflow_pop(w->waiting, news->action_id);
-		queue_left(w, inv);
+		note_queue(w, news->action_id, -1);
 		if (!first_served++)
 			average_into(&inv->action->cold_us, clock_mono_us() - inv->queued_us);
 		leave_queue(inv);
@@ -461,7 +428,8 @@ static void on_run_answer(struct http_response *resp, int err, void *data)
 	struct invocation *inv = data;
 	struct worker *w = inv->w;
 	struct node *node = w->node;
-	struct action_entry *room_for = NULL;
+	uint64_t action_id = inv->action->id;
+	bool room_wanted = false;
 	const char *broken_why;
 	bool broken = false, remote, inband = false;
 	uint32_t slot, generation;
@@ -479,7 +447,7 @@ static void on_run_answer(struct http_response *resp, int err, void *data)
 		inv->start_ms = inv->end_ms = 0;
 		if (++inv->busy_retries <= BUSY_RETRIES && try_claim(inv))
 			invocation_run(inv);
-		else if (invocation_wait(inv))
+		else if (invocation_wait(inv, false))
 			invocation_fail(inv, ACTIVATION_WHISK_ERROR,
 					"Too many requests are waiting for the action.");
 		return;
@@ -533,11 +501,8 @@ static void on_run_answer(struct http_response *resp, int err, void *data)
 	if (broken)
 		slot_retire(node->maps, slot, generation);
 	slot_release(node->maps, slot, inv->status >= ACTIVATION_DEVELOPER_ERROR);
-	/* Kept past inv's end: its room goes to an activation waiting for it. */
-	if (!broken && action_waits(inv->action)) {
-		room_for = inv->action;
-		action_entry_ref(room_for);
-	}
+	/* Its room goes to an activation waiting for it, once inv has ended. */
+	room_wanted = !broken && action_waits(w, action_id);
 	/* Without them in band, logs are asked for before the sandbox goes: the manager hands
 	 * over what it has (a failed runtime may never write its sentinels) before it removes
 	 * the sandbox. inv may be finished (freed) when pool_logs returns. */
@@ -548,10 +513,8 @@ static void on_run_answer(struct http_response *resp, int err, void *data)
 		invocation_finish(inv);
 	if (broken)
 		pool_broken(node, slot, generation, broken_why);
-	if (room_for) {
-		invocation_give_room(w, room_for);
-		action_entry_unref(room_for);
-	}
+	if (room_wanted)
+		invocation_give_room(w, action_id);
 }
 
 static void on_unreachable(struct loop *loop, void *data)
@@ -577,7 +540,8 @@ void invocation_session_end(struct invocation *inv, int status, json_t *result,
 {
 	struct worker *w = inv->w;
 	struct node *node = w->node;
-	struct action_entry *room_for = NULL;
+	uint64_t action_id = inv->action->id;
+	bool room_wanted;
 	uint32_t slot = inv->slot, generation = inv->slot_generation;
 	bool remote = __atomic_load_n(&node->maps->slots[slot].node, __ATOMIC_RELAXED) != 0;
 
@@ -588,10 +552,7 @@ void invocation_session_end(struct invocation *inv, int status, json_t *result,
 	if (broken_why)
 		slot_retire(node->maps, slot, generation);
 	slot_release(node->maps, slot, status >= ACTIVATION_DEVELOPER_ERROR);
-	if (!broken_why && action_waits(inv->action)) {
-		room_for = inv->action;
-		action_entry_ref(room_for);
-	}
+	room_wanted = !broken_why && action_waits(w, action_id);
 	/* As on_run_answer: inv may be finished when pool_logs returns. */
 	if (inv->action->logs_mb && !remote)
 		pool_logs(node, w, slot, generation, inv->run_sent_ns,
@@ -600,10 +561,8 @@ void invocation_session_end(struct invocation *inv, int status, json_t *result,
 		invocation_finish(inv);
 	if (broken_why)
 		pool_broken(node, slot, generation, broken_why);
-	if (room_for) {
-		invocation_give_room(w, room_for);
-		action_entry_unref(room_for);
-	}
+	if (room_wanted)
+		invocation_give_room(w, action_id);
 }
 
 static void invocation_run(struct invocation *inv)

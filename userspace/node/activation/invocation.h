@@ -69,9 +69,12 @@ struct invocation *invocation_new(struct worker *w, struct action_entry *action,
  * is full; nothing started, the caller frees inv. done never runs before this returns. */
 int invocation_start(struct invocation *inv);
 void invocation_free(struct invocation *inv);
-/* A sandbox of action has room again for one activation: the one of it that has waited
+/* A sandbox of the action has room again for one activation: the one that has waited
  * longest takes it, on w or (through its mailbox) on the worker where it waits. */
-void invocation_give_room(struct worker *w, struct action_entry *action);
+void invocation_give_room(struct worker *w, uint64_t action_id);
+/* The same, run on worker to's loop: any thread (the manager's, when warm room is left
+ * while activations wait: a wake-up lost on the way is not a wait until the limit). */
+void invocation_post_room(struct worker *to, uint64_t action_id);
 /* Finishes inv with a platform-made result (whisk errors, refused cold starts...). */
 void invocation_fail(struct invocation *inv, int status, const char *message);
 /* Sets inv's status, result and result_size from a sandbox's /run answer of len bytes

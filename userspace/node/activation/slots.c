@@ -130,8 +130,10 @@ void slot_release(struct xw_maps *m, uint32_t slot, bool failed)
 		__atomic_fetch_add(&s->errors, 1, __ATOMIC_RELAXED);
 }
 
-/* The action's warm sandboxes' room: all of it, or what no activation holds (free). */
-static unsigned warm_room(struct xw_maps *m, uint64_t action_id, bool free)
+/* The action's warm sandboxes' room: all of it, or (unclaimed) what no activation of this
+ * node holds in its own sandboxes; another node's count of what runs in its sandboxes is
+ * not in this node's map, so their room is never counted as free. */
+static unsigned warm_room(struct xw_maps *m, uint64_t action_id, bool unclaimed)
 {
 	struct xw_warm warm;
 	unsigned room = 0;
@@ -145,7 +147,9 @@ static unsigned warm_room(struct xw_maps *m, uint64_t action_id, bool free)
 		if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != XW_SLOT_WARM ||
 		    s->action_id != action_id)
 			continue;
-		used = free ? __atomic_load_n(&s->inflight, __ATOMIC_RELAXED) : 0;
+		if (unclaimed && s->node)
+			continue;
+		used = unclaimed ? __atomic_load_n(&s->inflight, __ATOMIC_RELAXED) : 0;
 		room += used < s->concurrency ? s->concurrency - used : 0;
 	}
 	return room;

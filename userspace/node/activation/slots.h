@@ -29,7 +29,7 @@ int slot_claim(struct xw_maps *m, struct warm_cache *cache, uint64_t action_id, 
 void slot_release(struct xw_maps *m, uint32_t slot, bool failed);
 /* Room for activations in the action's warm sandboxes: the sum of their concurrency. */
 unsigned slot_warm_capacity(struct xw_maps *m, uint64_t action_id);
-/* The part of it no activation holds right now. */
+/* The part of it in this node's own sandboxes that no activation holds right now. */
 unsigned slot_warm_free(struct xw_maps *m, uint64_t action_id);
 /* Takes a sandbox out of routing at once, before the manager removes it: no other
  * worker claims it in between. Only while the slot still holds that generation. */

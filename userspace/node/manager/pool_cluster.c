@@ -185,11 +185,12 @@ static void apply_sandbox_event(struct pool *p, const json_t *ev)
 	} else if (!strcmp(op, "warm")) {
 		if (mine) {
 			/* Our own report coming back is published and counted already (pool_own.c:
-			 * counting it again made the demand start one sandbox too many); an unmark
-			 * of one of ours being drained puts it back in service; one placed on
-			 * another node for our activations is news. */
-			if (own && own->state == PS_DRAINING && ps_set_warm(own)) {
-				pool_tell_workers(p, action_id, 0, NULL, NULL, 0);
+			 * counting it again made the demand start one sandbox too many). An unmark
+			 * of one of ours being drained ends that start, back in service or not;
+			 * one hosted here that this process does not hold is counted as before. */
+			if (own && own->state == PS_DRAINING) {
+				if (ps_set_warm(own))
+					pool_tell_workers(p, action_id, 0, NULL, NULL, 0);
 				demand_started(p, action_id, true);
 			} else if (!own) {
 				demand_started(p, action_id, true);

@@ -16,7 +16,9 @@
 #include "json.h"
 #include "log.h"
 #include "node/manager/pool_internal.h"
+#include "node/activation/invocation.h"
 #include "node/activation/slots.h"
+#include "node/activation/wait_board.h"
 #include "util.h"
 #include "node/ingress/worker.h"
 
@@ -252,18 +254,24 @@ static bool request_unmark(struct pool *p, struct demand *d)
 /* Starts as many sandboxes as the waiting activations need, given what is starting. */
 void demand_serve(struct pool *p, struct demand *d)
 {
-	unsigned waiting = 0, wanted, instances_max, free_room;
+	unsigned waiting = 0, wanted, instances_max, free_room, really;
 	json_t *inst = json_object_get(json_object_get(d->action->doc, "limits"), "instances");
 
 	for (unsigned i = 0; i < NODE_MAX_WORKERS; i++)
 		waiting += d->waiting[i];
-	/* A sandbox just warm whose room the workers have not taken yet serves some of them:
-	 * counted, or a start that ends while workers ask again makes one too many. */
-	free_room = slot_warm_free(p->node->maps, d->action_id);
-	waiting = waiting > free_room ? waiting - free_room : 0;
 	/* A worker's report is as of its asking: some it counted have been served since. */
-	if (waiting > __atomic_load_n(&d->action->waiting, __ATOMIC_RELAXED))
-		waiting = __atomic_load_n(&d->action->waiting, __ATOMIC_RELAXED);
+	really = wait_board_count(p->node->waits, d->action_id);
+	if (waiting > really)
+		waiting = really;
+	/* A sandbox just warm whose room the workers have not taken yet serves some of them:
+	 * counted, or a start that ends while workers ask again makes one too many. And the
+	 * workers are told again: room left while activations wait is a wake-up lost on the
+	 * way (no activation waits for its time limit beside an idle sandbox). */
+	free_room = slot_warm_free(p->node->maps, d->action_id);
+	if (free_room && really)
+		for (unsigned i = 0; i < p->node->nworkers; i++)
+			invocation_post_room(p->node->workers[i], d->action_id);
+	waiting = waiting > free_room ? waiting - free_room : 0;
 	wanted = (waiting + d->action->concurrency - 1) / d->action->concurrency;
 	instances_max = json_is_integer(inst) && json_integer_value(inst) > 0
 				? (unsigned)json_integer_value(inst)
@@ -329,11 +337,6 @@ static void handle_need(void *arg)
 		m->action = NULL;
 		d->next = p->demands;
 		p->demands = d;
-	} else if (m->action != d->action) {
-		/* The asker's entry: the one whose count of waiting activations is theirs. */
-		action_entry_unref(d->action);
-		d->action = m->action;
-		m->action = NULL;
 	}
 	if (m->worker < NODE_MAX_WORKERS)
 		d->waiting[m->worker] = m->waiting;
