@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include <arpa/inet.h>
+#include <poll.h>
+#include <pthread.h>
 #include <bpf/bpf.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -451,6 +453,136 @@ static void test_one_queue_across_workers(void)
 	action_entry_unref(e);
 }
 
+/* The free room the manager counts against waiting activations: this node's own warm
+ * sandboxes' unclaimed room only. Another node's slot shows only this node's count of
+ * what runs in it, so its room is never counted as free. */
+static void test_warm_free_counts_own_room(void)
+{
+	uint64_t id = 0x5eed;
+	struct xw_warm warm = { .count = 3, .slot = { 20, 21, 22 } };
+	struct xw_slot *own = &node.maps->slots[20], *busy = &node.maps->slots[21],
+		       *remote = &node.maps->slots[22];
+
+	for (int i = 20; i <= 22; i++) {
+		memset(&node.maps->slots[i], 0, sizeof(node.maps->slots[i]));
+		node.maps->slots[i].action_id = id;
+		node.maps->slots[i].concurrency = 4;
+		node.maps->slots[i].state = XW_SLOT_WARM;
+	}
+	own->inflight = 1;
+	busy->inflight = 4;
+	remote->node = 3;
+	ASSERT(!bpf_map_update_elem(node.maps->warm_fd, &id, &warm, BPF_ANY));
+	CHECK(slot_warm_capacity(node.maps, id) == 12);
+	CHECK(slot_warm_free(node.maps, id) == 3);
+	busy->state = XW_SLOT_DRAINING;
+	CHECK(slot_warm_capacity(node.maps, id) == 8 && slot_warm_free(node.maps, id) == 3);
+	(void)bpf_map_delete_elem(node.maps->warm_fd, &id);
+	for (int i = 20; i <= 22; i++)
+		memset(&node.maps->slots[i], 0, sizeof(node.maps->slots[i]));
+}
+
+/* A sandbox stand-in that answers every /run with 429 (full: another node's activation
+ * runs in it), counting them; it stops when its listener is shut down. */
+struct full_sandbox {
+	int listener;
+	unsigned runs;
+};
+
+static void *full_sandbox_main(void *arg)
+{
+	struct full_sandbox *fs = arg;
+	static const char full[] = "HTTP/1.1 429 Too Many Requests\r\nContent-Length: 0\r\n\r\n";
+	struct pollfd fds[8] = { { .fd = fs->listener, .events = POLLIN } };
+	nfds_t n = 1;
+	char in[8192];
+
+	for (;;) {
+		if (poll(fds, n, -1) < 0)
+			return NULL;
+		if (fds[0].revents) {
+			int c = accept(fs->listener, NULL, NULL);
+
+			if (c < 0)
+				return NULL; /* shut down */
+			if (n < 8)
+				fds[n++] = (struct pollfd){ .fd = c, .events = POLLIN };
+			else
+				close(c);
+		}
+		for (nfds_t i = 1; i < n; i++) {
+			ssize_t got;
+
+			if (!fds[i].revents)
+				continue;
+			got = read(fds[i].fd, in, sizeof(in) - 1);
+			if (got <= 0) {
+				close(fds[i].fd);
+				fds[i--] = fds[--n];
+				continue;
+			}
+			in[got] = '\0';
+			for (char *p = in; (p = strstr(p, "POST /run")); p++) {
+				__atomic_add_fetch(&fs->runs, 1, __ATOMIC_RELAXED);
+				if (write(fds[i].fd, full, sizeof(full) - 1) < 0)
+					break;
+			}
+		}
+	}
+}
+
+/*
+ * A sandbox that says it is full (429) is tried again a few times; then the activation
+ * waits without claiming it once more at once, which would only ask it again (before:
+ * an activation alone in the queue was the oldest and claimed the same slot over and
+ * over while the other node's run lasted).
+ */
+static void test_full_sandbox_is_not_asked_again_at_once(void)
+{
+	struct action_entry *e = action_limited("full", "nodejs:20", "", "{\"timeout\":1000,\"logs\":0}");
+	struct xw_warm warm = { .count = 1, .slot = { 9 } };
+	struct xw_slot *slot = &node.maps->slots[9];
+	struct full_sandbox fs = { .listener = -1 };
+	uint16_t port = 0;
+	pthread_t thread;
+	char id[33];
+
+	reset_namespace(10);
+	fs.listener = silent_sandbox(&port);
+	ASSERT(e && fs.listener >= 0);
+	ASSERT(!pthread_create(&thread, NULL, full_sandbox_main, &fs));
+	node.workers[0] = &wk;
+	node.nworkers = 1;
+	memset(slot, 0, sizeof(*slot));
+	slot->action_id = e->id;
+	slot->concurrency = 1;
+	memcpy(slot->addr, (uint8_t[]){ 127, 0, 0, 1 }, 4);
+	slot->port = port;
+	slot->state = XW_SLOT_WARM;
+	ASSERT(!bpf_map_update_elem(node.maps->warm_fd, &e->id, &warm, BPF_ANY));
+	slot_warm_changed();
+
+	ASSERT(start_async(&wk, e, id) == 0);
+	run_loop_ms(60);
+	/* The first run and BUSY_RETRIES (3) more, then it waits. */
+	CHECK(__atomic_load_n(&fs.runs, __ATOMIC_RELAXED) == 4);
+	CHECK(slot->inflight == 0);
+	CHECK(overflow_waiting(wk.waiting, e->id) == 1 && wait_board_count(node.waits, e->id) == 1);
+	ASSERT(fail_cold_start(e, ACTIVATION_WHISK_ERROR, "no room") == 0);
+	CHECK(!wait_board_any(node.waits) && ns()->inflight == 0);
+
+	node.nworkers = 0;
+	shutdown(fs.listener, SHUT_RDWR);
+	pthread_join(thread, NULL);
+	close(fs.listener);
+	http_pool_free(wk.sandbox[9]);
+	wk.sandbox[9] = NULL;
+	(void)bpf_map_delete_elem(node.maps->warm_fd, &e->id);
+	memset(slot, 0, sizeof(*slot));
+	slot_warm_changed();
+	action_entry_unref(e);
+}
+
 /* Two workers that resolve the same revision at once get one entry: the queue and the
  * run times of an action are learnt on it, shared. A new revision is a new entry. */
 static void test_cache_shares_one_entry_per_revision(void)
@@ -499,6 +631,8 @@ int main(void)
 	RUN(test_no_wait_marks_acceptance);
 	RUN(test_one_queue_across_workers);
 	RUN(test_cache_shares_one_entry_per_revision);
+	RUN(test_warm_free_counts_own_room);
+	RUN(test_full_sandbox_is_not_asked_again_at_once);
 	spool_writer_close(wk.spool);
 	overflow_free(wk.waiting);
 	mailbox_free(wk.mailbox);

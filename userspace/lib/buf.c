@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "util.h"
 
 int buf_reserve(struct buf *b, size_t extra)
 {
@@ -111,13 +112,9 @@ int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 
 int buf_put_uint(struct buf *b, unsigned long long v)
 {
-	char digits[24];
-	char *p = digits + sizeof(digits);
+	char digits[21];
 
-	do
-		*--p = (char)('0' + v % 10);
-	while ((v /= 10));
-	return buf_append(b, p, (size_t)(digits + sizeof(digits) - p));
+	return buf_append(b, digits, u64_dec(digits, v));
 }
 
 int buf_printf(struct buf *b, const char *fmt, ...)

@@ -272,7 +272,7 @@ int http_resp_header(struct http_request *req, const char *name, const char *fmt
 	if (!strchr(fmt, '%'))
 		err = buf_puts(&req->resp_headers, fmt);
 	else if (!strcmp(fmt, "%s"))
-		err = buf_puts(&req->resp_headers, va_arg(ap, const char *));
+		err = buf_puts(&req->resp_headers, va_arg(ap, const char *) ?: "(null)");
 	else
 		err = buf_vprintf(&req->resp_headers, fmt, ap);
 	va_end(ap);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "json_write.h"
+#include "util.h"
 
 size_t utf8_sequence(const unsigned char *s, size_t n)
 {
@@ -172,18 +173,13 @@ void jw_strn(struct json_writer *jw, const char *s, size_t len)
 
 void jw_int(struct json_writer *jw, long long v)
 {
-	char digits[24];
-	char *p = digits + sizeof(digits);
+	char digits[22];
 	/* Through unsigned: the most negative value has no positive counterpart. */
 	unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
 
-	do
-		*--p = (char)('0' + u % 10);
-	while ((u /= 10));
-	if (v < 0)
-		*--p = '-';
+	digits[0] = '-';
 	separate(jw);
-	put(jw, p, (size_t)(digits + sizeof(digits) - p));
+	put(jw, v < 0 ? digits : digits + 1, (v < 0) + u64_dec(digits + 1, u));
 }
 
 void jw_bool(struct json_writer *jw, bool v)

@@ -154,21 +154,35 @@ static int precompute_annotations(struct action_entry *e)
 	return e->record_annotations ? 0 : -ENOMEM;
 }
 
+#define CACHE_KEY_MAX 1200
+
+/* "subject\nname", each part cut at 599 bytes, into out (CACHE_KEY_MAX): the one key of
+ * an entry and of a lookup (no printf: every invoke looks up). */
+static const char *cache_key(char *out, const char *subject, const char *name)
+{
+	size_t ns = strnlen(subject, 599), nn = strnlen(name, 599);
+
+	memcpy(out, subject, ns);
+	out[ns] = '\n';
+	memcpy(out + ns + 1, name, nn);
+	out[ns + 1 + nn] = '\0';
+	return out;
+}
+
 static struct action_entry *entry_build(const char *subject, const char *name, json_t *doc)
 {
 	struct action_entry *e = calloc(1, sizeof(*e));
 	json_t *limits = json_object_get(doc, "limits"), *exec = json_object_get(doc, "exec");
 	json_t *anns = json_object_get(doc, "annotations"), *key_ann;
 	unsigned char digest[32];
-	char *idsrc = NULL;
+	char *idsrc = NULL, key[CACHE_KEY_MAX];
 
 	if (!e)
 		return NULL;
 	e->refs = 1;
 	e->doc = json_incref(doc);
 	e->subject = strdup(subject);
-	if (asprintf(&e->key, "%s\n%s", subject, name) < 0)
-		e->key = NULL;
+	e->key = strdup(cache_key(key, subject, name));
 	e->docid = json_obj_str(doc, "docid");
 	e->path = json_obj_str(doc, "path");
 	e->name = json_obj_str(doc, "name");
@@ -228,14 +242,9 @@ struct action_entry *action_cache_get(struct action_cache *c, const char *subjec
 				      const char *name)
 {
 	struct action_entry *found = NULL;
-	size_t ns = strnlen(subject, 599), nn = strnlen(name, 599);
-	char key[1200];
+	char key[CACHE_KEY_MAX];
 
-	/* "subject\nname", as entry_build makes it (no printf: every invoke looks up). */
-	memcpy(key, subject, ns);
-	key[ns] = '\n';
-	memcpy(key + ns + 1, name, nn);
-	key[ns + 1 + nn] = '\0';
+	cache_key(key, subject, name);
 	pthread_mutex_lock(&c->lock);
 	for (struct cached *k = c->buckets[str_hash(key) % BUCKETS]; k; k = k->next) {
 		if (!strcmp(k->e->key, key)) {

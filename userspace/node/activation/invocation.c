@@ -164,18 +164,20 @@ static void note_queue(struct worker *w, uint64_t action_id, int delta)
 			      first ? first->queued_us : 0);
 }
 
-/* Whether activations of the action wait on any worker. After a release: the board's
- * sequentially consistent load comes after the release's compare-and-swap, and a waiter
- * counts itself before it tries to claim again (invocation_wait): one sees the other. */
-static bool action_waits(struct worker *w, uint64_t action_id)
+/* Whether anything waits, after a release: the board's sequentially consistent load comes
+ * after the release's compare-and-swap, and a waiter counts itself before it tries to
+ * claim again (invocation_wait): one sees the other. */
+static bool room_wanted_after_release(struct worker *w)
 {
-	return wait_board_any(w->node->waits) && wait_board_count(w->node->waits, action_id);
+	return wait_board_any(w->node->waits);
 }
 
 /* Runs w's first waiting activation of the action in a sandbox with room; returns it, or
  * NULL when none waits or none has room (it may be finished when this returns: compare,
- * never read). */
-static struct invocation *serve_first(struct worker *w, uint64_t action_id)
+ * never read). news: the warm news of the cold start that made the room, or NULL (a busy
+ * sandbox freed up). */
+static struct invocation *serve_first(struct worker *w, uint64_t action_id,
+				      const struct warm_news *news)
 {
 	struct invocation *inv = overflow_peek(w->waiting, action_id);
 
@@ -184,7 +186,11 @@ static struct invocation *serve_first(struct worker *w, uint64_t action_id)
 	(void)overflow_pop(w->waiting, action_id);
 	note_queue(w, action_id, -1);
 	leave_queue(inv);
-	inv->cold = false;
+	inv->cold = news != NULL;
+	if (news) {
+		inv->init_ms = news->init_ms;
+		STAT_INC(w, cold_starts);
+	}
 	invocation_run(inv);
 	return inv;
 }
@@ -221,7 +227,7 @@ void invocation_give_room(struct worker *w, uint64_t action_id)
 	if (who < 0)
 		return;
 	if (who == (int)w->id)
-		(void)serve_first(w, action_id);
+		(void)serve_first(w, action_id, NULL);
 	else
 		invocation_post_room(w->node->workers[who], action_id);
 }
@@ -247,7 +253,7 @@ static int invocation_wait(struct invocation *inv, bool claim_now)
 	 * counted: this worker's first (inv, or one before it) takes it if it is the oldest. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	while (claim_now && wait_board_oldest(w->node->waits, id) == (int)w->id &&
-	       (served = serve_first(w, id)))
+	       (served = serve_first(w, id, NULL)))
 		if (served == inv)
 			return 0;
 	ask_for_sandboxes(inv, false);
@@ -273,7 +279,7 @@ int invocation_start(struct invocation *inv)
 {
 	STAT_INC(inv->w, invocations);
 	/* Behind the action's waiting activations, never before them (one queue). */
-	if (!action_waits(inv->w, inv->action->id) && try_claim(inv)) {
+	if (!wait_board_count(inv->w->node->waits, inv->action->id) && try_claim(inv)) {
 		invocation_run(inv);
 		return 0;
 	}
@@ -294,7 +300,6 @@ void worker_on_warm_news(void *arg)
 	struct warm_news *news = arg;
 	struct worker *w = news->w;
 	struct invocation *inv;
-	unsigned first_served = 0;
 
 	if (news->status) {
 		while ((inv = overflow_pop(w->waiting, news->action_id))) {
@@ -315,22 +320,16 @@ void worker_on_warm_news(void *arg)
 		}
 		goto out;
 	}
-	while ((inv = overflow_peek(w->waiting, news->action_id))) {
-		if (!try_claim(inv)) {
-			/* Still no room: ask for more. */
-			ask_for_sandboxes(inv, false);
-			break;
-		}
-		(void)overflow_pop(w->waiting, news->action_id);
-		note_queue(w, news->action_id, -1);
-		if (!first_served++)
-			average_into(&inv->action->cold_us, clock_mono_us() - inv->queued_us);
-		leave_queue(inv);
-		inv->cold = true;
-		inv->init_ms = news->init_ms;
-		STAT_INC(w, cold_starts);
-		invocation_run(inv);
-	}
+	/* How long the first in line waited for this start: what the next one may take. */
+	inv = overflow_peek(w->waiting, news->action_id);
+	if (inv)
+		average_into(&inv->action->cold_us, clock_mono_us() - inv->queued_us);
+	while (serve_first(w, news->action_id, news))
+		;
+	/* Still no room for the rest: ask for more. */
+	inv = overflow_peek(w->waiting, news->action_id);
+	if (inv)
+		ask_for_sandboxes(inv, false);
 out:
 	json_decref(news->error);
 	json_decref(news->logs);
@@ -502,7 +501,7 @@ static void on_run_answer(struct http_response *resp, int err, void *data)
 		slot_retire(node->maps, slot, generation);
 	slot_release(node->maps, slot, inv->status >= ACTIVATION_DEVELOPER_ERROR);
 	/* Its room goes to an activation waiting for it, once inv has ended. */
-	room_wanted = !broken && action_waits(w, action_id);
+	room_wanted = !broken && room_wanted_after_release(w);
 	/* Without them in band, logs are asked for before the sandbox goes: the manager hands
 	 * over what it has (a failed runtime may never write its sentinels) before it removes
 	 * the sandbox. inv may be finished (freed) when pool_logs returns. */
@@ -552,7 +551,7 @@ void invocation_session_end(struct invocation *inv, int status, json_t *result,
 	if (broken_why)
 		slot_retire(node->maps, slot, generation);
 	slot_release(node->maps, slot, status >= ACTIVATION_DEVELOPER_ERROR);
-	room_wanted = !broken_why && action_waits(w, action_id);
+	room_wanted = !broken_why && room_wanted_after_release(w);
 	/* As on_run_answer: inv may be finished when pool_logs returns. */
 	if (inv->action->logs_mb && !remote)
 		pool_logs(node, w, slot, generation, inv->run_sent_ns,
