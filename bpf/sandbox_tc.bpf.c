@@ -119,9 +119,9 @@ static __always_inline int parse_ipv4(void *data, void *end, const struct xw_san
 	return XW_OK;
 }
 
-/* Its runtime server (or its streaming action's server, beside it) answering a
- * connection: ACK or RST from that port, never a SYN alone (which would open a connection
- * of its own from that port). */
+/* Its runtime server (or the streaming action's server or the loop's run server, beside
+ * it) answering a connection: ACK or RST from that port, never a SYN alone (which would
+ * open a connection of its own from that port). */
 static __always_inline bool is_server_reply(const struct pkt *p,
 					    const struct xw_sandbox_policy *pol)
 {
@@ -129,7 +129,8 @@ static __always_inline bool is_server_reply(const struct pkt *p,
 
 	if (p->proto != IPPROTO_TCP || !p->has_ports || !pol->server_port ||
 	    (p->sport != pol->server_port &&
-	     p->sport != pol->server_port + XW_SANDBOX_STREAM_PORT_OFFSET))
+	     p->sport != pol->server_port + XW_SANDBOX_STREAM_PORT_OFFSET &&
+	     p->sport != pol->server_port + XW_SANDBOX_RUN_PORT_OFFSET))
 		return false;
 	if ((f & TCP_FLAG_SYN) && !(f & TCP_FLAG_ACK))
 		return false;

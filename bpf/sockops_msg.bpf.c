@@ -6,9 +6,11 @@
  * can be overtaken by a redirected one). The sandbox's end belongs to a process inside the
  * sandbox, which the node never holds: the kernel tells this program when the connection
  * is established. Attached to a cgroup v2 holding the sandboxes (the root where they live
- * under cgroup v1), so it filters on what msg_cfg names: the runtime port on an address of
- * the node's sandbox subnet, connected from the node's address on the bridge. Nothing else
- * a sandbox opens or serves is touched, nor another node's connection to it.
+ * under cgroup v1), so it filters on what msg_cfg names: the runtime port (or a language
+ * loop's run port beside it, xwhisk/sandbox_net.h) on an address of the node's sandbox
+ * subnet, connected from the node's address on the bridge. Nothing else a sandbox opens or
+ * serves is touched (a streaming action's server neither: sock_accel splices those), nor
+ * another node's connection to it.
  */
 #include "lib/maps.h"
 
@@ -26,7 +28,9 @@ int sockops_msg(struct bpf_sock_ops *skops)
 	if (skops->op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB || skops->family != XW_AF_INET)
 		return 1;
 	cfg = bpf_map_lookup_elem(&msg_cfg, &zero);
-	if (!cfg || !cfg->port || skops->local_port != cfg->port ||
+	if (!cfg || !cfg->port ||
+	    (skops->local_port != cfg->port &&
+	     skops->local_port != cfg->port + XW_SANDBOX_RUN_PORT_OFFSET) ||
 	    (skops->local_ip4 & cfg->mask) != cfg->net || skops->remote_ip4 != cfg->peer)
 		return 1;
 	/* As sock_msg_redirect reads its peer's key: ports in network order, remote_port in

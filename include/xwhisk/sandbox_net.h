@@ -6,8 +6,9 @@
  * [169,254,32,7] rather than one integer. Ports are in host order.
  *
  * A sandbox may send: ARP from its own address; replies of its runtime server (TCP from
- * server_port, ACK or RST set, not a bare SYN) and of a streaming web action's server (the
- * same from server_port + XW_SANDBOX_STREAM_PORT_OFFSET, 8081); TCP to
+ * server_port, ACK or RST set, not a bare SYN), of a streaming web action's server (the
+ * same from server_port + XW_SANDBOX_STREAM_PORT_OFFSET, 8081) and of a language loop
+ * serving /run itself (from server_port + XW_SANDBOX_RUN_PORT_OFFSET, 8082); TCP to
  * gateway:ingress_port (the node's API ingress, what __OW_API_HOST points at); what the allow trie lets through (DNS,
  * networks the operator allows); and, with egress on, anything to an address that is
  * neither the node's nor a sandbox's. Everything else is dropped with a reason from
@@ -23,6 +24,11 @@
 
 /* A streaming web action's HTTP server listens on the runtime server's port + 1. */
 #define XW_SANDBOX_STREAM_PORT_OFFSET 1
+/* A language loop that answers /run itself, without xwhisk-proxy on the way (the Node.js
+ * loop; docs/SANDBOXES.md, "Runs straight to the loop"), listens on the runtime server's
+ * port + 2 and says so in its /init answer's XW_RUN_PORT_HEADER. */
+#define XW_SANDBOX_RUN_PORT_OFFSET 2
+#define XW_RUN_PORT_HEADER "X-Xwhisk-Run-Port"
 
 #include "xwhisk/verdict.h"
 

@@ -31,7 +31,8 @@ struct xw_msg_key {
 };
 
 /* msg_cfg's one entry: which passively established sockets sockops_msg puts in msg_socks,
- * a sandbox runtime's server end: its port, on an address in net/mask, connected from peer
+ * a sandbox runtime's server end: its port (or port + XW_SANDBOX_RUN_PORT_OFFSET, a language
+ * loop serving /run itself), on an address in net/mask, connected from peer
  * (the node's address on the sandboxes' bridge: other nodes' connections stay out).
  * Addresses in network order; port 0: none. */
 struct xw_msg_cfg {

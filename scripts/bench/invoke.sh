@@ -14,7 +14,9 @@
 #
 # nodejs: a blocking invoke of a Node.js no-op action (function main() { return {} }),
 # against what a user would otherwise deploy:
-#   direct   POST /run on the warm Node.js sandbox (no node in between)
+#   direct   POST /run on the warm Node.js sandbox (no node in between), on the port the
+#            node uses: the loop's own run server (docs/SANDBOXES.md, "Runs straight to
+#            the loop")
 #   nginx    nginx proxy_pass (keep-alive upstream) to a bare Node.js http server doing the
 #            same work (parse the JSON body, call the same main, answer its result),
 #            started with the node binary the sandboxes run
@@ -169,10 +171,14 @@ place() {
 	esac
 }
 
+# direct asks for the run's logs in band, as the node does (the actions' default limit,
+# 10 MB): without it a runtime ends each run with sentinels on its pipes instead.
+direct_logs=$((10 << 20))
+
 native_round() {
 	local i
 	for i in $(seq 1 "${BENCH_REPEAT:-3}"); do
-		measure direct "http://$sb_ip:$sb_port/run" "$(run_body noop)" $sb_pids
+		WRK_LOGS=$direct_logs measure direct "http://$sb_ip:$sb_port/run" "$(run_body noop)" $sb_pids
 		measure nginx "http://127.0.0.1:$native_nginx_port/run" "$(run_body noop)" $native_nginx_pids
 		measure xwhisk "$api/actions/noop?blocking=true&result=true" '{}' $node_pid -- $sb_pids
 		wait_records_shipped
@@ -182,7 +188,7 @@ native_round() {
 nodejs_round() {
 	local i
 	for i in $(seq 1 "${BENCH_REPEAT:-3}"); do
-		measure direct "http://$js_ip:$js_port/run" "$(run_body noopjs)" $js_pids
+		WRK_LOGS=$direct_logs measure direct "http://$js_ip:$js_port/run" "$(run_body noopjs)" $js_pids
 		measure nginx "http://127.0.0.1:$js_nginx_port/" '{}' $js_nginx_pids -- $server_pid
 		measure xwhisk "$api/actions/noopjs?blocking=true&result=true" '{}' $node_pid -- $js_pids
 		measure xwhisk-bare "$api/actions/noopbare?blocking=true&result=true" '{}' $node_pid -- $bare_pids

@@ -9,6 +9,11 @@ if body then
   wrk.body = body
   wrk.headers["Content-Type"] = "application/json"
 end
+-- What the node sends a sandbox's /run: its logs in band, up to this many bytes.
+local logs = os.getenv("WRK_LOGS")
+if logs and #logs > 0 then
+  wrk.headers["X-Xwhisk-Logs"] = logs
+end
 if auth and #auth > 0 then
   wrk.headers["Authorization"] = "Basic " .. auth
 end

@@ -215,6 +215,11 @@ static long long asked(struct capture *c, struct http_request *req)
 	return actlogs_header_value(http_req_header(req, ACTLOGS_HEADER));
 }
 
+long long capture_asked(struct proxy *p, struct http_request *req)
+{
+	return asked(p->cap, req);
+}
+
 static void hold(struct capture *c, long long limit)
 {
 	c->keep = (uint64_t)limit;

@@ -41,6 +41,9 @@ void capture_stop(struct proxy *p);
 /* A line the proxy itself adds to the action's output (a blackbox's stdout line). */
 void capture_line(struct proxy *p, int stream, const char *line, size_t len);
 
+/* How much of its logs req asks for in band: -1 when it does not, or when the output does
+ * not come through us (a loop that serves /run itself keeps it in band only then). */
+long long capture_asked(struct proxy *p, struct http_request *req);
 /* A request that may end an activation's logs starts: /init, or an accepted /run. */
 void capture_init_begin(struct proxy *p, struct http_request *req);
 void capture_run_begin(struct proxy_run *run);

@@ -7,11 +7,15 @@
  *   proxy -> loop (stdin)  {"init":{"main":"main","binary":false,"code":"...",
  *                                   "dir":"/action","env":{...}}}
  *                          (for binary code the archive is already unpacked in dir)
- *   loop  -> proxy         {"ok":true} or {"error":"..."}
+ *                          and, when the node asked for logs in band, "run_port":P,
+ *                          "logs":LIMIT, "concurrency":N: the loop may serve /run itself
+ *   loop  -> proxy         {"ok":true} or {"error":"..."}; {"ok":true,"run_port":P} when it
+ *                          does, which our /init answer passes on (XW_RUN_PORT_HEADER)
  *   proxy -> loop          {"id":N,"run":{...the /run body...}}
  *   loop  -> proxy         {"id":N,"status":200,"body":{...},"stop":false}
  * A concurrent loop may have several runs in flight and answer in any order; the
- * others get one at a time. The loop owns the language's semantics (what a thrown
+ * others get one at a time. /run keeps working here when the loop serves it too (a
+ * restarted node, another node, reach us on the runtime port). The loop owns the language's semantics (what a thrown
  * exception or a non-dictionary result means); the proxy relays status and body.
  *
  * The loop is either our child (the command after "--") or was forked by the sandbox
@@ -31,6 +35,7 @@
 #include "lineproc.h"
 #include "log.h"
 #include "proxy.h"
+#include "xwhisk/sandbox_net.h"
 
 #define EXIT_DELAY_MS 100
 #define STOPPED_MSG "System not ready, status is stopped."
@@ -96,7 +101,12 @@ static void on_line(struct lineproc *lp, char *line, size_t len)
 		struct http_request *req = lm->init_req;
 		const char *err = json_obj_str(msg, "error");
 
+		json_t *run_port = json_object_get(msg, "run_port");
+
 		lm->init_req = NULL;
+		if (!err && json_integer_value(run_port) > 0 && json_integer_value(run_port) < 65536)
+			http_resp_header(req, XW_RUN_PORT_HEADER, "%lld",
+					 (long long)json_integer_value(run_port));
 		if (err)
 			proxy_init_error(p, req, 502, err);
 		else
@@ -195,11 +205,19 @@ static int lm_start(struct proxy *p)
 static void lm_init(struct proxy *p, struct http_request *req, const struct init_args *a)
 {
 	struct loop_mode *lm = p->mode;
+	long long logs = capture_asked(p, req);
+	int port = p->http ? http_server_port(p->http) : 0;
 	json_t *msg, *init;
 	char err[256], *line;
 
 	init = json_pack("{s:s, s:b, s:s, s:O}", "main", a->main, "binary", a->binary, "dir",
 			 p->action_dir, "env", a->env);
+	/* Logs in band are what lets the loop answer /run without us in between. */
+	if (init && logs >= 0 && port > 0) {
+		json_object_set_new(init, "run_port", json_integer(port + XW_SANDBOX_RUN_PORT_OFFSET));
+		json_object_set_new(init, "logs", json_integer(logs));
+		json_object_set_new(init, "concurrency", json_integer(p->concurrency));
+	}
 	if (!init) {
 		proxy_init_error(p, req, 500, "Out of memory.");
 		return;

@@ -19,6 +19,7 @@
 #include "node/activation/slots.h"
 #include "util.h"
 #include "node/ingress/worker.h"
+#include "xwhisk/sandbox_net.h"
 
 /* A worker's word on one slot's sandbox, carried to the manager thread. */
 struct slot_msg {
@@ -161,6 +162,16 @@ static void init_failed(struct psandbox *ps, const char *message, json_t *error)
 	init_failed_as(ps, ACTIVATION_DEVELOPER_ERROR, message, error);
 }
 
+/* A language loop that serves /run itself names its port (xwhisk/sandbox_net.h): runs
+ * skip xwhisk-proxy. Anything else keeps the runtime server's. */
+static uint16_t run_port(const struct http_response *resp, uint16_t server_port)
+{
+	long long port = actlogs_header_value(
+		http_header_get(resp->headers, resp->nheaders, XW_RUN_PORT_HEADER));
+
+	return port > 0 && port < 65536 ? (uint16_t)port : server_port;
+}
+
 static void on_init_answer(struct http_response *resp, int err, void *data)
 {
 	struct psandbox *ps = data;
@@ -202,7 +213,8 @@ static void on_init_answer(struct http_response *resp, int err, void *data)
 		json_decref(j);
 		return;
 	}
-	/* Warm: routers may claim it from now on. */
+	/* Warm: routers may claim it from now on, on the port its runs go to. */
+	s->port = run_port(resp, s->port);
 	s->concurrency = ps->concurrency;
 	s->last_used_ns = clock_mono_us() * 1000;
 	ps->state = PS_WARM;
@@ -213,7 +225,7 @@ static void on_init_answer(struct http_response *resp, int err, void *data)
 		ps_destroy(ps);
 		return;
 	}
-	pool_report(p, ps->gid, "warm", sandbox_ip(ps->sb), sandbox_port(ps->sb), NULL, NULL);
+	pool_report(p, ps->gid, "warm", sandbox_ip(ps->sb), s->port, NULL, NULL);
 	pool_tell_workers(p, ps->action_id, 0, NULL, NULL, clock_real_ms() - ps->started_ms);
 	demand_started(p, ps->action_id, true);
 }

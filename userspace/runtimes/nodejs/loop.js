@@ -149,9 +149,275 @@ function serveStream(main, upgrade, ready) {
     server.listen(STREAM_PORT, '0.0.0.0', () => ready());
 }
 
+/*
+ * Runs straight to the loop (docs/SANDBOXES.md, "Runs straight to the loop"). When the
+ * proxy's /init asked for logs in band, the loop serves /run itself on run_port, so a
+ * warm run crosses one process instead of two, and keeps what the action writes through
+ * process.stdout and process.stderr (console.* included) as xwhisk-proxy's capture does
+ * (userspace/proxy/capture.h): stamped when written, held while a run is in flight, cut
+ * at the limit, answered in band (lib/actlogs.h) when a run ends; nobody holding them,
+ * they go on to the pipes, and so does whatever bypasses Node's streams (a child process
+ * sharing our stdout). Lines a timed-out run wrote go out before its deadline, as the
+ * proxy's do, so the node finds them in the sandbox's pipes.
+ */
+const SENTINEL = 'XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX';
+const MAX_LINE = 16384; // lib/logpipe.h: longer lines go in pieces
+const SPILL_MS = 50;
+const STOPPED_MSG = 'System not ready, status is stopped.';
+
+// Wall-clock nanoseconds that never go back between two lines.
+const CLOCK_BASE = BigInt(Date.now()) * 1000000n - process.hrtime.bigint();
+
+function stamp(stream, text) {
+    const ns = CLOCK_BASE + process.hrtime.bigint();
+    const iso = new Date(Number(ns / 1000000n)).toISOString(); // 2026-12-04T05:00:00.123Z
+    const frac = String(ns % 1000000000n).padStart(9, '0');
+    // "%-30s %s: %s" as OpenWhisk's: the stamp is 30 characters wide already.
+    return `${iso.slice(0, 19)}.${frac}Z ${stream === 2 ? 'stderr' : 'stdout'}: ${text}`;
+}
+
+const capture = {
+    on: false,
+    keep: 10 << 20,
+    holders: new Set(), // the init and the runs holding the lines now
+    unarmed: false,     // one of them has a deadline and no spill timer yet
+    lines: [],
+    bytes: 0,
+    partial: { 1: '', 2: '' },
+    writers: {},
+
+    start(limit) {
+        this.on = true;
+        this.hook(process.stdout, 1);
+        this.hook(process.stderr, 2);
+        this.init = this.hold(limit, 0);
+    },
+    hook(stream, fd) {
+        const write = stream.write.bind(stream);
+        this.writers[fd] = write;
+        stream.write = (chunk, encoding, cb) => {
+            if (typeof encoding === 'function') {
+                cb = encoding;
+                encoding = undefined;
+            }
+            const text = typeof chunk === 'string'
+                ? (encoding && encoding !== 'utf8' && encoding !== 'utf-8' ? Buffer.from(chunk, encoding).toString() : chunk)
+                : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString();
+            this.text(fd, text);
+            if (cb) {
+                process.nextTick(cb);
+            }
+            return true;
+        };
+    },
+    text(fd, text) {
+        let start = 0, nl;
+        while ((nl = text.indexOf('\n', start)) !== -1) {
+            this.line(fd, this.partial[fd] + text.slice(start, nl));
+            this.partial[fd] = '';
+            start = nl + 1;
+        }
+        this.partial[fd] += text.slice(start);
+        while (this.partial[fd].length >= MAX_LINE) {
+            this.line(fd, this.partial[fd].slice(0, MAX_LINE));
+            this.partial[fd] = this.partial[fd].slice(MAX_LINE);
+        }
+    },
+    line(fd, text) {
+        if (!this.holders.size) {
+            this.passHeld();
+            this.writers[fd](text + '\n');
+        } else if (text !== SENTINEL && this.keep && this.bytes <= this.keep) {
+            if (this.unarmed) {
+                this.armSpills();
+            }
+            const l = stamp(fd, text);
+            this.bytes += Buffer.byteLength(l);
+            this.lines.push(l);
+        }
+    },
+    flushPartial() {
+        for (const fd of [1, 2]) {
+            if (this.partial[fd]) {
+                const text = this.partial[fd];
+                this.partial[fd] = '';
+                this.line(fd, text);
+            }
+        }
+    },
+    // Unstamped, as the proxy passes them: whoever reads the pipes stamps them.
+    passHeld() {
+        for (const l of this.lines) {
+            this.writers[l[34] === 'e' ? 2 : 1](l.slice(39) + '\n'); // "stdout" or "stderr" at 31
+        }
+        this.lines = [];
+        this.bytes = 0;
+    },
+    /*
+     * A run holds the lines until it answers, or until SPILL_MS before its deadline, when
+     * they go on to the pipes (a run the node gives up on leaves them there). Its timer is
+     * set by the first line it holds: most runs write nothing and need none.
+     */
+    hold(limit, deadline) {
+        const held = { deadline, timer: undefined, spilled: false };
+        this.keep = limit;
+        this.holders.add(held);
+        this.unarmed ||= deadline > 0;
+        return held;
+    },
+    armSpills() {
+        for (const held of this.holders) {
+            const due = held.deadline - Date.now() - SPILL_MS;
+            // (no deadline, or one past what a timer takes: 2^31 ms would fire at once)
+            if (held.timer === undefined && held.deadline > 0 && due < 0x7fffffff) {
+                held.timer = setTimeout(() => this.spill(held), Math.max(0, due));
+            }
+        }
+        this.unarmed = false;
+    },
+    spill(held) {
+        held.spilled = true;
+        this.release(held);
+        if (!this.holders.size) {
+            this.passHeld();
+        }
+    },
+    release(held) {
+        clearTimeout(held.timer);
+        this.holders.delete(held);
+    },
+    // A failed init's lines go to the proxy, which answers them in band; a good one's
+    // join the first run's.
+    initDone(ok) {
+        this.flushPartial();
+        if (!ok) {
+            this.passHeld();
+        }
+        this.release(this.init);
+    },
+    // The held lines, cut at limit with OpenWhisk's note, as the text of an answer.
+    take(limit) {
+        this.flushPartial();
+        let lines = this.lines, total = 0;
+        this.lines = [];
+        this.bytes = 0;
+        if (limit <= 0) {
+            return '';
+        }
+        for (let i = 0; i < lines.length; i++) {
+            total += Buffer.byteLength(lines[i]);
+            if (total > limit) {
+                lines = lines.slice(0, i);
+                lines.push(stamp(2, `Logs were truncated because the total bytes size exceeds the limit of ${limit} bytes.`));
+                break;
+            }
+        }
+        return lines.length ? lines.join('\n') + '\n' : '';
+    },
+    // A run that did not take its lines in band (spilled, or never asked): out on the
+    // pipes with the sentinels, as any OpenWhisk runtime ends an activation.
+    endOnPipes() {
+        this.flushPartial();
+        this.passHeld();
+        this.writers[1](SENTINEL + '\n');
+        this.writers[2](SENTINEL + '\n');
+    },
+};
+
+function send(res, status, body, logs, extra) {
+    const text = logs === undefined ? body : logs + body;
+    const headers = { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) };
+    if (logs !== undefined) {
+        headers['X-Xwhisk-Logs'] = Buffer.byteLength(logs);
+    }
+    res.writeHead(status, Object.assign(headers, extra));
+    res.end(text);
+}
+
+function serveRuns(port, concurrency, ready) {
+    const http = require('http');
+    const allowed = concurrency > 1 ? concurrency : 1;
+    let inflight = 0, stopped = false;
+
+    const server = http.createServer((req, res) => {
+        res.sendDate = false;
+        const limitHeader = req.headers['x-xwhisk-logs'];
+        const limit = limitHeader !== undefined && /^[0-9]+$/.test(limitHeader) ? Number(limitHeader) : -1;
+        // Refused before anything ran: its logs are the next run's.
+        const refuse = (status, error, extra) =>
+            send(res, status, JSON.stringify({ error }), limit >= 0 ? '' : undefined, extra);
+        if (req.method !== 'POST' || req.url !== '/run') {
+            req.resume();
+            return refuse(500, 'Bad request.');
+        }
+        if (stopped) {
+            req.resume();
+            return refuse(403, STOPPED_MSG);
+        }
+        if (inflight >= allowed) {
+            req.resume();
+            return refuse(429, `Too many concurrent requests in flight (count: ${inflight}, allowed: ${allowed}).`,
+                { 'Retry-After': '1' });
+        }
+        inflight++;
+        const chunks = [];
+        req.on('data', (c) => chunks.push(c));
+        req.on('end', () => {
+            let msg;
+            try {
+                msg = JSON.parse(chunks.length === 1 ? chunks[0].toString() : Buffer.concat(chunks).toString());
+            } catch (e) {
+                msg = undefined;
+            }
+            if (msg === null || typeof msg !== 'object' || Array.isArray(msg)) {
+                inflight--;
+                return refuse(400, 'Bad request.');
+            }
+            if (msg.value === undefined || msg.value === null) {
+                msg.value = {};
+            } else if (typeof msg.value !== 'object') {
+                inflight--;
+                return refuse(400, 'The action did not receive a dictionary or array as an argument.');
+            }
+            const held = limit >= 0 ? capture.hold(limit, Number(msg.deadline)) : undefined;
+            runAction(msg, (status, body, stop) => {
+                let json;
+                try {
+                    json = JSON.stringify(body);
+                } catch (e) {
+                    status = 502;
+                    json = JSON.stringify({ error: `An error has occurred: ${e}` });
+                }
+                if (stop) {
+                    stopped = true;
+                }
+                inflight--;
+                if (held && !held.spilled) {
+                    const logs = capture.take(limit); // still held: an unfinished line is its
+                    capture.release(held);
+                    send(res, status, json, logs);
+                } else {
+                    capture.endOnPipes();
+                    send(res, status, json);
+                }
+            });
+        });
+    });
+    // The node keeps its connections open between runs and bounds a run itself.
+    server.keepAliveTimeout = 0;
+    server.requestTimeout = 0;
+    server.headersTimeout = 0;
+    server.once('error', (e) => ready(e));
+    server.listen(port, '0.0.0.0', () => ready());
+}
+
 function init(msg) {
     for (const [k, v] of Object.entries(msg.env || {})) {
         process.env[k] = v;
+    }
+    const direct = msg.run_port > 0 && process.env.__OW_WEB_STREAM !== 'true';
+    if (direct) {
+        capture.start(msg.logs);
     }
     try {
         const stream = process.env.__OW_WEB_STREAM === 'true';
@@ -179,9 +445,23 @@ function init(msg) {
             });
             return;
         }
+        if (direct) {
+            serveRuns(msg.run_port, msg.concurrency, (error) => {
+                // Without it, runs keep coming through the proxy, which works as before.
+                if (error) {
+                    console.error('xwhisk: no run server, runs go through the proxy:', error.message);
+                }
+                capture.initDone(true);
+                answer(error ? { ok: true } : { ok: true, run_port: msg.run_port });
+            });
+            return;
+        }
         answer({ ok: true });
     } catch (error) {
         console.error('Error during initialization:', error);
+        if (direct) {
+            capture.initDone(false);
+        }
         answer({ error: `Initialization has failed due to: ${error && error.stack ? String(error.stack) : error}` });
     }
 }
@@ -214,10 +494,16 @@ function reply(id, status, body, stop) {
     process.stderr.write('', flushed);
 }
 
-function run(id, msg) {
-    // Per-activation fields become __OW_* variables (with concurrency, the last one wins).
-    for (const [k, v] of Object.entries(msg)) {
-        if (typeof v === 'string' && k !== 'value') {
+const owEnv = new Map(); // field -> the value its __OW_ variable holds
+
+/* One activation, however it came: done(status, body, stop) once it has an answer. */
+function runAction(msg, done) {
+    // Per-activation fields become __OW_* variables (with concurrency, the last one wins);
+    // only those that changed are set again (each is a setenv).
+    for (const k in msg) {
+        const v = msg[k];
+        if (typeof v === 'string' && k !== 'value' && owEnv.get(k) !== v) {
+            owEnv.set(k, v);
             process.env['__OW_' + k.toUpperCase()] = v;
         }
     }
@@ -226,7 +512,7 @@ function run(id, msg) {
         result = handler(msg.value);
     } catch (error) {
         console.error(error);
-        reply(id, 502, { error: `An error has occurred: ${error}` }, true);
+        done(502, { error: `An error has occurred: ${error}` }, true);
         return;
     }
     const settled = (r) => {
@@ -235,9 +521,9 @@ function run(id, msg) {
         }
         if (typeof r !== 'object') {
             console.error(`Result must be of type object but has type "${typeof r}":`, r);
-            reply(id, 502, { error: 'The action did not return a dictionary.' });
+            done(502, { error: 'The action did not return a dictionary.' });
         } else {
-            reply(id, 200, r);
+            done(200, r);
         }
     };
     // A plain result is answered now; a promise (or any thenable) when it settles.
@@ -257,7 +543,7 @@ function onLine(line) {
     if (msg.init) {
         init(msg.init);
     } else if (msg.run) {
-        run(msg.id, msg.run);
+        runAction(msg.run, (status, body, stop) => reply(msg.id, status, body, stop));
     }
 }
 
