@@ -16,6 +16,38 @@ const path = require('path');
 const RESULT_FD = 3;
 let handler;
 
+/*
+ * Each run sets __OW_ACTIVATION_ID, __OW_TRANSACTION_ID and __OW_DEADLINE, as the
+ * reference runtime does. Assigned to the real process.env, every new value is a
+ * setenv(3), and glibc keeps every value ever set (its tree of known values, so that a
+ * string it handed out is never freed): about 110 bytes per value and a slower setenv
+ * with each run, 300 MB per million activations, until a busy sandbox meets its memory
+ * limit. So __OW_* variables live in a JavaScript object that stands in for process.env
+ * (child processes, which take process.env by default, still get them; only native code
+ * calling getenv() does not). Every other variable still reaches the real environment
+ * (TZ, for one, changes what Date prints).
+ */
+function privateOwEnv() {
+    const real = process.env;
+    const isOw = (k) => typeof k === 'string' && k.startsWith('__OW_');
+    process.env = new Proxy(Object.assign({}, real), {
+        set(vars, k, v) {
+            if (!isOw(k)) {
+                real[k] = v;
+            }
+            vars[k] = String(v); // as the real one coerces
+            return true;
+        },
+        deleteProperty(vars, k) {
+            if (!isOw(k)) {
+                delete real[k];
+            }
+            return delete vars[k];
+        },
+    });
+}
+privateOwEnv();
+
 function answer(msg) {
     fs.writeSync(RESULT_FD, JSON.stringify(msg) + '\n');
 }
