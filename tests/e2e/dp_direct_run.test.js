@@ -6,6 +6,7 @@
 // order, partial lines, the lines of a run that timed out or whose process died.
 'use strict';
 const http = require('http');
+const net = require('net');
 const { test, run, assert } = require('./lib/harness');
 const dp = require('./lib/dp');
 const { checkLogs, invoke, invokeOk, putAction } = dp;
@@ -110,6 +111,20 @@ test('the run port refuses as the proxy does: bad body 400, bad value 400, other
   assert.ok(n > 0, JSON.stringify(done.headers));
   assert.deepStrictEqual(JSON.parse(done.text.slice(n)), { ok: true });
   assert.match(done.text.slice(0, n).split('\n')[0], /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z stdout: out one$/);
+});
+
+test('a client gone before its body was whole takes no room: the next run is served', async () => {
+  const { host, port } = nodeSlot;
+  await new Promise((resolve, reject) => {
+    const s = net.connect({ host, port }, () => {
+      s.write('POST /run HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"value":');
+      setTimeout(() => { s.destroy(); resolve(); }, 100);
+    });
+    s.on('error', reject);
+  });
+  await new Promise((r) => setTimeout(r, 100));
+  const r = await post(host, port, '/run', '{"value":{}}', { 'X-Xwhisk-Logs': '65536' });
+  assert.strictEqual(r.status, 200, r.text); // the action's concurrency is 1
 });
 
 test('a run past its time limit keeps the lines it wrote before (they leave the loop before the deadline)', async () => {

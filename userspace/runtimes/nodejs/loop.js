@@ -394,6 +394,12 @@ function serveRuns(port, concurrency, ready) {
         inflight++;
         const chunks = [];
         req.on('data', (c) => chunks.push(c));
+        // A request whose body never came whole ran nothing: it holds no room.
+        req.on('close', () => {
+            if (!req.complete) {
+                inflight--;
+            }
+        });
         req.on('end', () => {
             let msg;
             try {
