@@ -98,8 +98,9 @@ out:
 	return ok;
 }
 
-/* JSON lines, one record each, as the node's spool holds them: each line is parsed alone
- * (a bad one is refused alone), its tree let go as soon as its row is made, and its text
+/* JSON lines, one record each, as the node's spool holds them: each line is validated
+ * alone (a bad one is refused alone) and only the members its row needs are parsed
+ * (activation_skeleton), that small tree let go as soon as its row is made; its text is
  * stored as it is, never dumped again; its newline, cut to a NUL, ends that text.
  * Returns false after answering. */
 static bool batch_from_lines(struct api_req *r, struct batch *b)
@@ -116,7 +117,8 @@ static bool batch_from_lines(struct api_req *r, struct batch *b)
 	}
 	while (!err && (line = json_lines_next(&p, end, &len))) {
 		char why[160];
-		json_t *rec = json_parse(line, len, why, sizeof(why));
+		json_t *rec = activation_skeleton(line, len) ?: json_parse(line, len, why,
+									   sizeof(why));
 
 		if (!rec)
 			batch_reject(r, b, index, why);

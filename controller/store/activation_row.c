@@ -41,8 +41,8 @@ struct span {
 /*
  * The summary is made of pieces of the record's own text where it came with one, rather
  * than of its tree dumped again (most of what a record's row cost after the parse). The
- * text is JSON that json_parse accepted, so finding the pieces is finding boundaries only:
- * strings with their escapes, and nesting.
+ * text is JSON that json_parse (or json_text_valid) accepted, so finding the pieces is
+ * finding boundaries only: strings with their escapes, and nesting.
  */
 static const char *skip_ws(const char *p, const char *end)
 {
@@ -84,12 +84,13 @@ static const char *skip_value(const char *p, const char *end)
 	return p;
 }
 
-/* The value of each summary field among the object's members, the last one where a key
+/* The value of each of the n keys among the object's members, the last one where a key
  * is repeated (as json_parse keeps it). False when a key holds an escape: it might spell
- * one of the fields; the tree is dumped then. */
-static bool find_summary_fields(const char *p, const char *end, struct span *found)
+ * one of them. */
+static bool find_members(const char *p, const char *end, const char *const *keys, int n,
+			 struct span *found)
 {
-	memset(found, 0, _SUM_MAX * sizeof(*found));
+	memset(found, 0, (size_t)n * sizeof(*found));
 	p = skip_ws(p, end);
 	if (p == end || *p != '{')
 		return false;
@@ -107,8 +108,8 @@ static bool find_summary_fields(const char *p, const char *end, struct span *fou
 		p = skip_value(value, end);
 		for (last = p; last > value && strchr(" \t\n\r", last[-1]); last--)
 			;
-		for (int i = 0; i < _SUM_MAX; i++)
-			if (strlen(summary_keys[i]) == klen && !memcmp(summary_keys[i], key, klen))
+		for (int i = 0; i < n; i++)
+			if (strlen(keys[i]) == klen && !memcmp(keys[i], key, klen))
 				found[i] = (struct span){ value, (size_t)(last - value) };
 		if (p == end || *p != ',')
 			break;
@@ -148,7 +149,8 @@ static int put_member(struct buf *b, bool *first, enum summary_field f, const st
 static int put_summary(json_t *doc, const char *text, size_t len, struct buf *b)
 {
 	struct span found[_SUM_MAX];
-	const struct span *spans = text && find_summary_fields(text, text + len, found) ? found
+	const struct span *spans =
+		text && find_members(text, text + len, summary_keys, _SUM_MAX, found) ? found
 										       : NULL;
 	json_int_t code = json_integer_value(json_object_get(json_object_get(doc, "response"),
 							      "statusCode"));
@@ -210,6 +212,75 @@ static int batch_grow(struct activation_batch *b)
 	b->rows = rows;
 	b->cap = cap;
 	return 0;
+}
+
+/* The members of a record activation_check and activation_batch_add read. */
+enum skeleton_member {
+	SK_ACTIVATION_ID,
+	SK_NAMESPACE,
+	SK_NAME,
+	SK_START,
+	SK_END,
+	SK_ANNOTATIONS,
+	SK_RESPONSE,
+	SK_LOGS,
+	_SK_MAX,
+};
+
+static const char *const skeleton_keys[_SK_MAX] = {
+	"activationId", "namespace", "name", "start", "end", "annotations", "response", "logs",
+};
+
+static json_t *span_parse(const struct span *sp)
+{
+	return json_parse(sp->p, sp->len, NULL, 0);
+}
+
+/* The response with its statusCode alone: its result may be a megabyte. */
+static json_t *response_skeleton(const struct span *sp)
+{
+	static const char *const key[] = { "statusCode" };
+	struct span code;
+	json_t *resp;
+
+	if (*sp->p != '{')
+		return span_parse(sp); /* activation_check refuses it */
+	if (!find_members(sp->p, sp->p + sp->len, key, 1, &code))
+		return NULL;
+	resp = json_object();
+	if (resp && code.p && json_object_set_new(resp, "statusCode", span_parse(&code))) {
+		json_decref(resp);
+		return NULL;
+	}
+	return resp;
+}
+
+json_t *activation_skeleton(const char *text, size_t len)
+{
+	struct span found[_SK_MAX];
+	json_t *doc;
+
+	if (!json_text_valid(text, len) ||
+	    !find_members(text, text + len, skeleton_keys, _SK_MAX, found))
+		return NULL;
+	doc = json_object();
+	for (int i = 0; doc && i < _SK_MAX; i++) {
+		json_t *v;
+
+		if (!found[i].p)
+			continue;
+		if (i == SK_RESPONSE)
+			v = response_skeleton(&found[i]);
+		else if (i == SK_LOGS && *found[i].p == '[')
+			v = json_array(); /* what it holds is nobody's business here */
+		else
+			v = span_parse(&found[i]);
+		if (json_object_set_new(doc, skeleton_keys[i], v)) {
+			json_decref(doc);
+			doc = NULL;
+		}
+	}
+	return doc;
 }
 
 int activation_batch_add(struct activation_batch *b, json_t *doc, const char *text, size_t len)

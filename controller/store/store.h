@@ -89,6 +89,13 @@ struct activation_batch {
 	struct buf text;
 };
 
+/* The part of a record's text (len bytes, NUL-terminated) that activation_check and
+ * activation_batch_add read, as a small tree: the text validated as json_parse would, its
+ * members parsed each from its own text, the response's statusCode alone, the logs an
+ * empty array when they are one; the result and the log lines are never built (they were
+ * most of a record's ingest). NULL when the text is not JSON, not an object, or a key
+ * holds an escape: json_parse it whole then (which also says why it is not). */
+json_t *activation_skeleton(const char *text, size_t len);
 /* Adds a record accepted by activation_check: doc its tree, which the batch does not
  * keep; text (len bytes, NUL-terminated; kept, not copied: it must outlive the batch) the
  * JSON it arrived as, or NULL. -ENOMEM. */

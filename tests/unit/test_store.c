@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "activation.h"
 #include "auth.h"
 #include "json.h"
 #include "loop.h"
@@ -382,6 +383,90 @@ static void test_activation_row_text(void)
 		activation_batch_free(&with);
 		activation_batch_free(&without);
 		json_decref(doc);
+	}
+}
+
+/* A record's skeleton (its text validated, only the members a row needs parsed) is
+ * judged by activation_check as its whole tree is, and makes the same row; a key written
+ * with an escape, or text that is not a JSON object, has none (the whole parse says why). */
+static void test_activation_skeleton(void)
+{
+	static const char *const texts[] = {
+		/* good */
+		"{\"namespace\":\"n\",\"name\":\"a\",\"activationId\":\"0000000000000000000000000000000b\","
+		"\"start\":1,\"end\":9,\"duration\":8,\"response\":{\"result\":{\"big\":[1,2,{\"x\":\"y\"}]},"
+		"\"statusCode\":2},\"logs\":[\"l1\",\"l2\"],"
+		"\"annotations\":[{\"key\":\"binding\",\"value\":\"n/b\"},{\"key\":\"path\",\"value\":\"n/p/a\"}]}",
+		" { \"name\" : \"x\" ,\t\"namespace\":\"n\", \"name\": \"a\\\"}{\" ,\"start\" : 7 ,"
+		"\"annotations\" : [ {\"key\":\"k\",\"value\":\"]}\\\\\"} ] ,"
+		"\"activationId\":\"0000000000000000000000000000000c\","
+		"\"response\":{\"statusCode\":0,\"statusCode\":1},\"cause\":null,\"publish\":true } ",
+		/* refused by activation_check, for what the skeleton holds */
+		"{\"namespace\":\"n\",\"name\":\"a\",\"activationId\":\"0000000000000000000000000000000d\","
+		"\"start\":1,\"response\":{\"statusCode\":4}}",
+		"{\"namespace\":\"n\",\"name\":\"a\",\"activationId\":\"0000000000000000000000000000000d\","
+		"\"start\":1,\"response\":{\"result\":{}}}",
+		"{\"namespace\":\"n\",\"name\":\"a\",\"activationId\":\"0000000000000000000000000000000d\","
+		"\"start\":1,\"response\":[],\"logs\":[]}",
+		"{\"namespace\":\"n\",\"name\":\"a\",\"activationId\":\"0000000000000000000000000000000d\","
+		"\"start\":1,\"response\":{\"statusCode\":0},\"logs\":{}}",
+		"{\"namespace\":\"n\",\"name\":\"a\",\"activationId\":\"0000000000000000000000000000000d\","
+		"\"start\":\"1\",\"response\":{\"statusCode\":0}}",
+		"{\"namespace\":\"n\",\"name\":\"a\",\"activationId\":\"0000000000000000000000000000000d\","
+		"\"start\":1,\"end\":1.5,\"response\":{\"statusCode\":0}}",
+		"{\"namespace\":\"n\",\"activationId\":\"0000000000000000000000000000000D\","
+		"\"start\":1,\"response\":{\"statusCode\":0}}",
+		"{}",
+	};
+	static const char *const none[] = {
+		"{\"na\\u006de\":\"esc\",\"namespace\":\"n\"}", "[1]", "{\"a\":1", "{\"a\":01}", "\"x\"",
+		"{\"namespace\":\"n\",\"response\":{\"st\\u0061tusCode\":0}}",
+	};
+
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		const char *t = texts[i];
+		json_t *doc = json_parse(t, strlen(t), NULL, 0), *sk = activation_skeleton(t, strlen(t));
+		const char *why_doc, *why_sk;
+
+		ASSERT(doc);
+		CHECK(sk != NULL);
+		if (!sk) {
+			json_decref(doc);
+			continue;
+		}
+		why_doc = activation_check(doc);
+		why_sk = activation_check(sk);
+		if (!why_doc != !why_sk || (why_doc && strcmp(why_doc, why_sk)))
+			fprintf(stderr, "  record %zu: %s against %s\n", i, why_sk ?: "accepted",
+				why_doc ?: "accepted");
+		CHECK(!why_doc == !why_sk && (!why_doc || !strcmp(why_doc, why_sk)));
+		if (!why_doc) {
+			struct activation_batch a = { 0 }, b = { 0 };
+
+			CHECK(activation_batch_add(&a, sk, t, strlen(t)) == 0);
+			CHECK(activation_batch_add(&b, doc, t, strlen(t)) == 0);
+			CHECK(a.rows[0].start == b.rows[0].start);
+			CHECK_STR(activation_row_text(&a, a.rows[0].id_at),
+				  activation_row_text(&b, b.rows[0].id_at));
+			CHECK_STR(activation_row_text(&a, a.rows[0].namespace_at),
+				  activation_row_text(&b, b.rows[0].namespace_at));
+			CHECK_STR(activation_row_text(&a, a.rows[0].filter_at),
+				  activation_row_text(&b, b.rows[0].filter_at));
+			CHECK_STR(activation_row_text(&a, a.rows[0].summary_at),
+				  activation_row_text(&b, b.rows[0].summary_at));
+			activation_batch_free(&a);
+			activation_batch_free(&b);
+		}
+		json_decref(sk);
+		json_decref(doc);
+	}
+	for (size_t i = 0; i < sizeof(none) / sizeof(none[0]); i++) {
+		json_t *sk = activation_skeleton(none[i], strlen(none[i]));
+
+		if (sk)
+			fprintf(stderr, "  a skeleton of %s\n", none[i]);
+		CHECK(!sk);
+		json_decref(sk);
 	}
 }
 
@@ -1033,6 +1118,7 @@ int main(void)
 	RUN(test_activations);
 	RUN(test_activation_text);
 	RUN(test_activation_row_text);
+	RUN(test_activation_skeleton);
 	RUN(test_reopen);
 	RUN(test_transactions);
 	RUN(test_two_writers);

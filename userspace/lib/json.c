@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,6 +211,258 @@ static bool at_least(const json_t *j, size_t *left)
 		return true;
 	*left -= n;
 	return false;
+}
+
+/*
+ * json_text_valid: what json_parse accepts, without building anything (see json.h). The
+ * same grammar and the same limits as jansson's decoder with JSON_DECODE_ANY and
+ * JSON_ALLOW_NUL: strings of valid UTF-8 without control characters, escapes with
+ * surrogates in pairs, integers that fit a json_int_t, reals that do not overflow, no
+ * deeper than JSON_PARSER_MAX_DEPTH, no raw NUL byte.
+ */
+struct scan {
+	const unsigned char *p, *end;
+	unsigned depth;
+};
+
+static void scan_ws(struct scan *sc)
+{
+	while (sc->p < sc->end &&
+	       (*sc->p == ' ' || *sc->p == '\t' || *sc->p == '\n' || *sc->p == '\r'))
+		sc->p++;
+}
+
+static int hex4(const unsigned char *p)
+{
+	int v = 0;
+
+	for (int i = 0; i < 4; i++) {
+		int c = p[i], d = c >= '0' && c <= '9' ? c - '0'
+				: c >= 'a' && c <= 'f' ? c - 'a' + 10
+				: c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+
+		if (d < 0)
+			return -1;
+		v = v * 16 + d;
+	}
+	return v;
+}
+
+/* One UTF-8 sequence starting at p (its first byte >= 0x80): its length, 0 if invalid. */
+static size_t utf8_len(const unsigned char *p, const unsigned char *end)
+{
+	unsigned c = *p, n, cp;
+
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2, cp = c & 0x1f;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3, cp = c & 0x0f;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4, cp = c & 0x07;
+	else
+		return 0;
+	if ((size_t)(end - p) < n)
+		return 0;
+	for (unsigned i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return n;
+}
+
+static bool scan_string(struct scan *sc)
+{
+	const unsigned char *p = sc->p + 1, *end = sc->end;
+
+	while (p < end && *p != '"') {
+		if (*p < 0x20) {
+			return false;
+		} else if (*p == '\\') {
+			int u;
+
+			if (++p == end)
+				return false;
+			if (strchr("\"\\/bfnrt", *p) && *p) {
+				p++;
+				continue;
+			}
+			if (*p != 'u' || end - p < 5 || (u = hex4(p + 1)) < 0)
+				return false;
+			p += 5;
+			if (u >= 0xdc00 && u <= 0xdfff)
+				return false; /* a low surrogate alone */
+			if (u >= 0xd800 && u <= 0xdbff) {
+				int lo = end - p >= 6 && p[0] == '\\' && p[1] == 'u' ? hex4(p + 2) : -1;
+
+				if (lo < 0xdc00 || lo > 0xdfff)
+					return false;
+				p += 6;
+			}
+		} else if (*p >= 0x80) {
+			size_t n = utf8_len(p, end);
+
+			if (!n)
+				return false;
+			p += n;
+		} else {
+			p++;
+		}
+	}
+	if (p == end)
+		return false;
+	sc->p = p + 1;
+	return true;
+}
+
+static bool scan_digits(struct scan *sc)
+{
+	const unsigned char *start = sc->p;
+
+	while (sc->p < sc->end && *sc->p >= '0' && *sc->p <= '9')
+		sc->p++;
+	return sc->p > start;
+}
+
+/* As jansson: an integer must fit json_int_t, a real must not overflow to infinity. */
+static bool scan_number(struct scan *sc)
+{
+	const unsigned char *start = sc->p;
+	bool real = false;
+	char text[64], *copy = text, *stop;
+	size_t len;
+	bool ok;
+
+	if (*sc->p == '-')
+		sc->p++;
+	if (sc->p < sc->end && *sc->p == '0')
+		sc->p++;
+	else if (!scan_digits(sc))
+		return false;
+	if (sc->p < sc->end && *sc->p == '.') {
+		sc->p++;
+		real = true;
+		if (!scan_digits(sc))
+			return false;
+	}
+	if (sc->p < sc->end && (*sc->p == 'e' || *sc->p == 'E')) {
+		sc->p++;
+		real = true;
+		if (sc->p < sc->end && (*sc->p == '+' || *sc->p == '-'))
+			sc->p++;
+		if (!scan_digits(sc))
+			return false;
+	}
+	len = (size_t)(sc->p - start);
+	/* Up to 18 digits an integer always fits; a short real cannot overflow. */
+	if ((!real && len <= 18) || (real && len <= 20 && !memchr(start, 'e', len) &&
+				      !memchr(start, 'E', len)))
+		return true;
+	if (len >= sizeof(text) && !(copy = malloc(len + 1)))
+		return false;
+	memcpy(copy, start, len);
+	copy[len] = '\0';
+	errno = 0;
+	if (real) {
+		double d = strtod(copy, &stop);
+
+		ok = !(errno == ERANGE && isinf(d));
+	} else {
+		(void)strtoll(copy, &stop, 10);
+		ok = errno != ERANGE;
+	}
+	if (copy != text)
+		free(copy);
+	return ok;
+}
+
+static bool scan_value(struct scan *sc);
+
+/* An object or an array, its opening bracket at sc->p. */
+static bool scan_container(struct scan *sc)
+{
+	unsigned char close = *sc->p == '{' ? '}' : ']';
+
+	if (++sc->depth > JSON_PARSER_MAX_DEPTH)
+		return false;
+	sc->p++;
+	scan_ws(sc);
+	if (sc->p < sc->end && *sc->p == close) {
+		sc->p++;
+		sc->depth--;
+		return true;
+	}
+	for (;;) {
+		if (close == '}') {
+			if (sc->p == sc->end || *sc->p != '"' || !scan_string(sc))
+				return false;
+			scan_ws(sc);
+			if (sc->p == sc->end || *sc->p != ':')
+				return false;
+			sc->p++;
+			scan_ws(sc);
+		}
+		if (!scan_value(sc))
+			return false;
+		scan_ws(sc);
+		if (sc->p == sc->end)
+			return false;
+		if (*sc->p == close) {
+			sc->p++;
+			sc->depth--;
+			return true;
+		}
+		if (*sc->p != ',')
+			return false;
+		sc->p++;
+		scan_ws(sc);
+	}
+}
+
+static bool scan_word(struct scan *sc, const char *word, size_t n)
+{
+	if ((size_t)(sc->end - sc->p) < n || memcmp(sc->p, word, n))
+		return false;
+	sc->p += n;
+	return true;
+}
+
+static bool scan_value(struct scan *sc)
+{
+	/* jansson counts every value, not only containers, against its depth */
+	if (sc->p == sc->end || sc->depth >= JSON_PARSER_MAX_DEPTH)
+		return false;
+	switch (*sc->p) {
+	case '{':
+	case '[':
+		return scan_container(sc);
+	case '"':
+		return scan_string(sc);
+	case 't':
+		return scan_word(sc, "true", 4);
+	case 'f':
+		return scan_word(sc, "false", 5);
+	case 'n':
+		return scan_word(sc, "null", 4);
+	default:
+		return (*sc->p == '-' || (*sc->p >= '0' && *sc->p <= '9')) && scan_number(sc);
+	}
+}
+
+bool json_text_valid(const char *s, size_t len)
+{
+	struct scan sc = { (const unsigned char *)s, (const unsigned char *)s + len, 0 };
+
+	if (!s || (len && memchr(s, '\0', len)))
+		return false;
+	scan_ws(&sc);
+	if (!scan_value(&sc))
+		return false;
+	scan_ws(&sc);
+	return sc.p == sc.end;
 }
 
 bool json_text_at_least(const json_t *j, size_t min)

@@ -12,6 +12,9 @@
  * NUL byte anywhere is an error (\u0000 in a string is fine). */
 json_t *json_parse(const char *s, size_t len, char *err, size_t errlen);
 char *json_dump(const json_t *j);
+/* Whether json_parse would accept the text, found without building its tree: for text
+ * kept as it came whose parts are read in place (activation records). */
+bool json_text_valid(const char *s, size_t len);
 /* Whether j's text reaches min bytes, counting its strings and keys only: a walk, much
  * cheaper than a dump (or a parse) of a large document. */
 bool json_text_at_least(const json_t *j, size_t min);

@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * json_text_valid (userspace/lib/json.c) against json_parse: the controller stores an
+ * activation record's text as it came once json_text_valid accepted it, so it must
+ * accept exactly what jansson does. And activation_skeleton, on what both accept: a
+ * record's skeleton is judged by activation_check as its whole tree is.
+ */
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "activation.h"
+#include "fuzz.h"
+#include "json.h"
+#include "store.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	/* NUL-terminated, as the controller's lines are */
+	char *s = malloc(size + 1);
+	json_t *j, *sk;
+
+	if (!s)
+		return 0;
+	memcpy(s, data, size);
+	s[size] = '\0';
+	j = json_parse(s, size, NULL, 0);
+	if (!j != !json_text_valid(s, size))
+		abort();
+	sk = activation_skeleton(s, size);
+	if (sk && !j)
+		abort();
+	if (sk && json_is_object(j)) {
+		const char *a = activation_check(j), *b = activation_check(sk);
+
+		if (!a != !b || (a && strcmp(a, b)))
+			abort();
+	}
+	json_decref(sk);
+	json_decref(j);
+	free(s);
+	return 0;
+}
