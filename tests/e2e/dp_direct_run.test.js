@@ -3,7 +3,8 @@
 // warm nodejs sandbox answers /run on its run port (the runtime port + 2) with no
 // xwhisk-proxy on the way, and what the action writes still lands in its record as the
 // proxy would have put it there: init output joined to the first run, both streams in
-// order, partial lines, the lines of a run that timed out or whose process died.
+// order, partial lines, what a logger writes to the descriptors itself, the lines of a run
+// that timed out or whose process died.
 'use strict';
 const http = require('http');
 const net = require('net');
@@ -25,6 +26,7 @@ async function main(p) {
   process.stdout.write('a partial ');
   process.stdout.write('line\\n');
   console.log('two\\nlines');
+  require('fs').writeSync(2, 'a logger writing to fd 2\\n');
   process.stdout.write('no newline at the end');
   return { ok: true };
 }`;
@@ -80,7 +82,7 @@ test('logs: init output joins the first run; streams, partial and split lines as
   await putAction(sys, 'fresh', { exec: { kind: 'nodejs:20', code: CODE } }, opts());
   const first = await invokeOk(sys, 'fresh', {}, opts());
   const want = ['stdout: out one', 'stderr: err one', 'stdout: a partial line', 'stdout: two', 'stdout: lines',
-    'stdout: no newline at the end'];
+    'stderr: a logger writing to fd 2', 'stdout: no newline at the end'];
   assert.deepStrictEqual(texts(first.logs), ['stdout: loaded at init', ...want], JSON.stringify(first.logs));
   const second = await invokeOk(sys, 'fresh', {}, opts());
   assert.deepStrictEqual(texts(second.logs), want, JSON.stringify(second.logs));
@@ -139,10 +141,11 @@ test('a run past its time limit keeps the lines it wrote before (they leave the 
   assert.deepStrictEqual(next.response.result, { slept: 1 });
 });
 
-test('a loop that exits mid-run: developer error, "exited unexpectedly"; the next invoke works', async () => {
+test('a loop that exits mid-run: developer error, "exited unexpectedly", its lines kept; the next invoke works', async () => {
   const r = await invoke(sys, 'direct', { exit: true }, opts());
   assert.strictEqual(r.status, 502, r.text);
   assert.deepStrictEqual(r.json.response.result, { error: 'The action did not produce a valid response and exited unexpectedly.' });
+  assert.ok(texts(r.json.logs).includes('stdout: about to exit'), JSON.stringify(r.json.logs));
   const next = await invokeOk(sys, 'direct', {}, opts());
   assert.deepStrictEqual(next.response.result, { ok: true });
 });

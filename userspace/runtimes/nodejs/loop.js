@@ -22,31 +22,55 @@ let handler;
  * setenv(3), and glibc keeps every value ever set (its tree of known values, so that a
  * string it handed out is never freed): about 110 bytes per value and a slower setenv
  * with each run, 300 MB per million activations, until a busy sandbox meets its memory
- * limit. So __OW_* variables live in a JavaScript object that stands in for process.env
- * (child processes, which take process.env by default, still get them; only native code
- * calling getenv() does not). Every other variable still reaches the real environment
- * (TZ, for one, changes what Date prints).
+ * limit. So those three live in an overlay: process.env becomes a view of the real
+ * environment with the overlay on top. Child processes, which take process.env by
+ * default, still get them; only native code calling getenv(), a Worker started without
+ * env, and process.loadEnvFile do not see the three. Everything else, the init's
+ * __OW_* variables included, is the real environment as before.
  */
-function privateOwEnv() {
+const PER_RUN_ENV = new Set(['__OW_ACTIVATION_ID', '__OW_TRANSACTION_ID', '__OW_DEADLINE']);
+
+function overlayPerRunEnv() {
     const real = process.env;
-    const isOw = (k) => typeof k === 'string' && k.startsWith('__OW_');
-    process.env = new Proxy(Object.assign({}, real), {
-        set(vars, k, v) {
-            if (!isOw(k)) {
+    const over = Object.create(null);
+    const own = (k) => Object.prototype.hasOwnProperty.call(over, k);
+    process.env = new Proxy(real, {
+        get(target, k) {
+            return own(k) ? over[k] : real[k];
+        },
+        set(target, k, v) {
+            if (PER_RUN_ENV.has(k)) {
+                over[k] = String(v); // as the real one coerces
+            } else {
                 real[k] = v;
             }
-            vars[k] = String(v); // as the real one coerces
             return true;
         },
-        deleteProperty(vars, k) {
-            if (!isOw(k)) {
-                delete real[k];
+        has(target, k) {
+            return own(k) || k in real;
+        },
+        deleteProperty(target, k) {
+            delete over[k];
+            return delete real[k];
+        },
+        ownKeys() {
+            const keys = Reflect.ownKeys(real);
+            for (const k of Object.keys(over)) {
+                if (!keys.includes(k)) {
+                    keys.push(k);
+                }
             }
-            return delete vars[k];
+            return keys;
+        },
+        getOwnPropertyDescriptor(target, k) {
+            if (own(k)) {
+                return { value: over[k], writable: true, enumerable: true, configurable: true };
+            }
+            return Reflect.getOwnPropertyDescriptor(real, k);
         },
     });
 }
-privateOwEnv();
+overlayPerRunEnv();
 
 function answer(msg) {
     fs.writeSync(RESULT_FD, JSON.stringify(msg) + '\n');
@@ -216,13 +240,32 @@ const capture = {
     lines: [],
     bytes: 0,
     partial: { 1: '', 2: '' },
+    decoders: {}, // a character split between two byte writes stays one character
     writers: {},
 
     start(limit) {
+        const { StringDecoder } = require('string_decoder');
         this.on = true;
+        this.decoders[1] = new StringDecoder('utf8');
+        this.decoders[2] = new StringDecoder('utf8');
         this.hook(process.stdout, 1);
         this.hook(process.stderr, 2);
+        this.hookFs();
+        // The loop ending (process.exit, an uncaught exception) takes no held line with it:
+        // they go to the pipes, where the node looks for a run that got no answer.
+        process.on('exit', () => {
+            this.flushPartial();
+            this.holders.clear();
+            this.passHeld();
+        });
         this.init = this.hold(limit, 0);
+    },
+    decode(fd, chunk, encoding) {
+        if (typeof chunk === 'string') {
+            return encoding && encoding !== 'utf8' && encoding !== 'utf-8'
+                ? this.decoders[fd].write(Buffer.from(chunk, encoding)) : chunk;
+        }
+        return this.decoders[fd].write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
     },
     hook(stream, fd) {
         const write = stream.write.bind(stream);
@@ -232,20 +275,58 @@ const capture = {
                 cb = encoding;
                 encoding = undefined;
             }
-            const text = typeof chunk === 'string'
-                ? (encoding && encoding !== 'utf8' && encoding !== 'utf-8' ? Buffer.from(chunk, encoding).toString() : chunk)
-                : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString();
-            this.text(fd, text);
+            this.text(fd, this.decode(fd, chunk, encoding));
             if (cb) {
                 process.nextTick(cb);
             }
             return true;
         };
     },
+    /*
+     * Loggers that write to the descriptors themselves (pino's sonic-boom:
+     * fs.write(1, ...), fs.writeSync(1, ...)) are caught too. Still not: a child process
+     * sharing the loop's stdout, a native addon; their bytes reach the pipes.
+     */
+    hookFs() {
+        const fs = require('fs');
+        const { write, writeSync } = fs;
+        // The bytes a call writes: (fd, buffer[, offset[, length]] | [, options]) or
+        // (fd, string[, position[, encoding]]).
+        const taken = (fd, data, a, b) => {
+            if (typeof data === 'string') {
+                this.text(fd, this.decode(fd, data, typeof b === 'string' ? b : undefined));
+                return Buffer.byteLength(data, typeof b === 'string' ? b : 'utf8');
+            }
+            const opts = a !== null && typeof a === 'object' ? a : {};
+            const offset = typeof a === 'number' ? a : opts.offset || 0;
+            const length = typeof b === 'number' ? b : opts.length !== undefined ? opts.length
+                : data.byteLength - offset;
+            this.text(fd, this.decode(fd, new Uint8Array(data.buffer, data.byteOffset + offset, length)));
+            return length;
+        };
+        fs.writeSync = function (fd, data, a, b) {
+            if (fd !== 1 && fd !== 2) {
+                return writeSync.apply(this, arguments);
+            }
+            return taken(fd, data, a, b);
+        };
+        fs.write = function (fd, data, ...args) {
+            if (fd !== 1 && fd !== 2 || typeof args[args.length - 1] !== 'function') {
+                return write.apply(this, arguments);
+            }
+            const cb = args.pop();
+            const n = taken(fd, data, args[0], args[1]);
+            process.nextTick(() => cb(null, n, data));
+        };
+    },
     text(fd, text) {
         let start = 0, nl;
         while ((nl = text.indexOf('\n', start)) !== -1) {
-            this.line(fd, this.partial[fd] + text.slice(start, nl));
+            let whole = this.partial[fd] + text.slice(start, nl);
+            for (; whole.length > MAX_LINE; whole = whole.slice(MAX_LINE)) {
+                this.line(fd, whole.slice(0, MAX_LINE));
+            }
+            this.line(fd, whole);
             this.partial[fd] = '';
             start = nl + 1;
         }
@@ -295,6 +376,9 @@ const capture = {
         this.keep = limit;
         this.holders.add(held);
         this.unarmed ||= deadline > 0;
+        if (this.unarmed && this.lines.length) {
+            this.armSpills(); // (the init's, say: they would stay held past its deadline)
+        }
         return held;
     },
     armSpills() {
@@ -357,7 +441,15 @@ const capture = {
 };
 
 function send(res, status, body, logs, extra) {
-    const text = logs === undefined ? body : logs + body;
+    let text;
+    try {
+        text = logs === undefined ? body : logs + body;
+    } catch (e) { // past what a string may hold
+        status = 502;
+        body = JSON.stringify({ error: `An error has occurred: ${e}` });
+        text = logs === undefined ? body : '' + body;
+        logs = logs === undefined ? undefined : '';
+    }
     const headers = { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) };
     if (logs !== undefined) {
         headers['X-Xwhisk-Logs'] = Buffer.byteLength(logs);
@@ -445,8 +537,13 @@ function serveRuns(port, concurrency, ready) {
     server.keepAliveTimeout = 0;
     server.requestTimeout = 0;
     server.headersTimeout = 0;
-    server.once('error', (e) => ready(e));
-    server.listen(port, '0.0.0.0', () => ready());
+    const failed = (e) => ready(e);
+    server.once('error', failed);
+    server.listen(port, '0.0.0.0', () => {
+        server.off('error', failed);
+        server.on('error', (e) => console.error('xwhisk: the run server:', e.message));
+        ready();
+    });
 }
 
 function init(msg) {
