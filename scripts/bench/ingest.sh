@@ -8,6 +8,8 @@
 # machine's load, and the wall time.
 #
 #   scripts/bench/ingest.sh [RECORDS]     # default 50000
+#   BENCH_INGEST_IDS=time|random|sequential  # activation ids as nodes make them (the time
+#                                         # first), as they did before (random), or 1, 2, 3
 #   BENCH_INGEST_FORMAT=json|ndjson       # the body: the old {"activations":[...]} or the
 #                                         # spool's lines as they are (default ndjson)
 #   BENCH_INGEST_STORE=sqlite|pg          # pg: a throwaway server (tests/pg/pgtmp.sh)
@@ -42,13 +44,20 @@ wait_port "$CONTROLLER_PORT" || { cat "$bench_tmp/controller.log" >&2; exit 1; }
 
 # The bodies are made before the clock starts: only the controller's work is measured.
 python3 - "$records" "$format" "$bench_tmp/bodies" <<'PY'
-import json, sys
+import json, os, sys
 n, fmt, out = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+ids = os.environ.get("BENCH_INGEST_IDS", "time")
+def activation_id(i):
+    if ids == "random":      # what nodes made before ids began with the time
+        return os.urandom(16).hex()
+    if ids == "sequential":
+        return "%032x" % (i + 1)
+    return "%012x" % (t0 + i * 7) + os.urandom(10).hex()   # as nodes make them now
 t0 = 1700000000000
 def record(i):
     ns, name = "bench%d" % (i % 5), "action%d" % (i // 5 % 20)
     start = t0 + i * 7
-    return {"namespace": ns, "name": name, "subject": ns, "activationId": "%032x" % (i + 1),
+    return {"namespace": ns, "name": name, "subject": ns, "activationId": activation_id(i),
             "start": start, "end": start + 12, "duration": 12,
             "response": {"statusCode": 0, "result": {"greeting": "hello stranger", "n": i}},
             "logs": ["2024-01-01T00:00:00.000000000Z stdout: hello",

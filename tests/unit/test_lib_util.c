@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "activation.h"
 #include "buf.h"
 #include "digest.h"
 #include "http.h"
@@ -271,9 +272,32 @@ static void test_log_level_names(void)
 	CHECK(log_set_level_name("info") == 0);
 }
 
+/* Activation ids: 32 lowercase hex digits, the first 12 the time in milliseconds, so that
+ * a later id sorts after an earlier one; the rest random (no two alike here). */
+static void test_activation_ids(void)
+{
+	char a[33], b[33], prefix[13];
+	uint64_t before = clock_real_us() / 1000, at;
+
+	activation_id_new(a);
+	CHECK(activation_id_valid(a));
+	memcpy(prefix, a, 12);
+	prefix[12] = '\0';
+	at = strtoull(prefix, NULL, 16);
+	CHECK(at >= before && at <= clock_real_us() / 1000);
+	usleep(2000);
+	activation_id_new(b);
+	CHECK(strcmp(a, b) < 0);
+	for (int i = 0; i < 1000; i++) {
+		activation_id_new(b);
+		CHECK(strcmp(a + 12, b + 12) != 0);
+	}
+}
+
 int main(void)
 {
 	RUN(test_buf);
+	RUN(test_activation_ids);
 	RUN(test_buf_format);
 	RUN(test_str_copy_and_u64_dec);
 	RUN(test_buf_read);

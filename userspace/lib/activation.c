@@ -4,6 +4,7 @@
 
 #include "activation.h"
 #include "json.h"
+#include "util.h"
 
 const char *activation_status_text(int code)
 {
@@ -45,6 +46,16 @@ json_t *activation_extended(const json_t *stored)
 		json_object_set_new(out, "duration", json_integer(end - start));
 	}
 	return out;
+}
+
+void activation_id_new(char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	uint64_t ms = clock_real_us() / 1000;
+
+	for (int i = 11; i >= 0; i--, ms >>= 4)
+		out[i] = digits[ms & 0xf];
+	random_hex(out + 12, 20);
 }
 
 bool activation_id_valid(const char *id)

@@ -51,7 +51,7 @@ struct invocation *invocation_new(struct worker *w, struct action_entry *action,
 	inv->who = *who;
 	inv->params = params ? params : json_object();
 	str_copy(inv->tid, sizeof(inv->tid), tid);
-	random_hex(inv->activation_id, 32);
+	activation_id_new(inv->activation_id);
 	inv->received_ms = clock_real_ms();
 	return inv;
 }

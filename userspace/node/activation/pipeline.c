@@ -148,7 +148,7 @@ static int start_cached(struct activation *act, const struct activation_spec *sp
 			const json_t *result, const struct result_value *v, uint64_t began_ms,
 			struct activation_refusal *why)
 {
-	random_hex(act->id, 32);
+	activation_id_new(act->id);
 	if (cached_result_record(spec->action, &act->who, act->id, status, result,
 				 v ? v->data : NULL, v ? v->len : 0, began_ms, clock_real_ms(),
 				 &act->cached_record)) {

@@ -209,7 +209,7 @@ struct sequence_run *sequence_start(struct worker *w, struct action_entry *seque
 	action_entry_ref(sequence);
 	run->action = sequence;
 	run->who = *who;
-	random_hex(run->id, 32);
+	activation_id_new(run->id);
 	snprintf(run->tid, sizeof(run->tid), "%s", tid);
 	snprintf(run->cause, sizeof(run->cause), "%s", cause ? cause : "");
 	/* The legacy "_actions" parameter names the components; it is not an input. */

@@ -190,7 +190,7 @@ static void on_trigger(int status, json_t *body, void *data)
 					json_object_get(kv, "value") ?: json_null());
 	json_object_update(f->args, f->payload);
 	json_object_set(f->args, "__ow_headers", f->headers);
-	random_hex(f->id, 32);
+	activation_id_new(f->id);
 	f->start_ms = clock_real_ms();
 	f->logs = json_array();
 	write_acceptance(f);
