@@ -24,6 +24,48 @@ import traceback
 
 RESULT_FD = 3
 STREAM_PORT = 8081
+PER_RUN_ENV = ("__OW_ACTIVATION_ID", "__OW_TRANSACTION_ID", "__OW_DEADLINE")
+
+
+class PerRunEnv:
+    """The three __OW_* variables that take a new value at every run, set without a new
+    setenv(3) string each time: glibc keeps every value setenv was ever given (91 MB per
+    million assignments of os.environ, until a busy sandbox meets its memory limit). Each
+    variable is one buffer of ours, handed to putenv(3) once (putenv keeps the pointer,
+    copies nothing) and rewritten in place; os.environ's own dict is updated beside it.
+    The C environment stays right, so child processes and getenv() see every run's value.
+    A value too long for the buffer, or no libc to call, takes os.environ as before."""
+
+    SIZE = 256
+
+    def __init__(self):
+        try:
+            import ctypes
+            self.ctypes = ctypes
+            self.libc = ctypes.CDLL(None)
+            self.libc.getenv.restype = ctypes.c_void_p
+        except (ImportError, OSError, AttributeError):
+            self.libc = None
+        self.bufs = {}
+
+    def set(self, key, value):
+        data = ("%s=%s" % (key, value)).encode()
+        if self.libc is None or len(data) >= self.SIZE or b"\0" in data:
+            os.environ[key] = value
+            return
+        buf = self.bufs.get(key)
+        if buf is None:
+            buf = self.bufs[key] = self.ctypes.create_string_buffer(self.SIZE)
+        buf.value = data
+        # Ours unless something set the variable since (os.environ, a library): then again.
+        if self.libc.getenv(key.encode()) != self.ctypes.addressof(buf) + len(key) + 1:
+            if self.libc.putenv(buf) != 0:
+                os.environ[key] = value
+                return
+        os.environ._data[os.environ.encodekey(key)] = os.environ.encodevalue(value)
+
+
+per_run_env = PerRunEnv()
 # Each sandbox imports its action once: a bytecode cache would only cost writes.
 sys.dont_write_bytecode = True
 
@@ -118,7 +160,11 @@ class Loop:
     def run(self, rid, msg):
         for key, value in msg.items():
             if key != "value" and isinstance(value, str):
-                os.environ["__OW_" + key.upper()] = value
+                name = "__OW_" + key.upper()
+                if name in PER_RUN_ENV:
+                    per_run_env.set(name, value)
+                elif os.environ.get(name) != value:
+                    os.environ[name] = value
         try:
             result = self.main(msg.get("value", {}))
         except Exception as ex:
