@@ -100,8 +100,8 @@ out:
 
 /* JSON lines, one record each, as the node's spool holds them: each line is validated
  * alone (a bad one is refused alone) and only the members its row needs are parsed
- * (activation_skeleton), that small tree let go as soon as its row is made; its text is
- * stored as it is, never dumped again; its newline, cut to a NUL, ends that text.
+ * (activation_batch_add_text), that small tree let go as soon as its row is made; its
+ * text is stored as it is, never dumped again; its newline, cut to a NUL, ends that text.
  * Returns false after answering. */
 static bool batch_from_lines(struct api_req *r, struct batch *b)
 {
@@ -116,15 +116,20 @@ static bool batch_from_lines(struct api_req *r, struct batch *b)
 		return false;
 	}
 	while (!err && (line = json_lines_next(&p, end, &len))) {
+		const char *refused;
 		char why[160];
-		json_t *rec = activation_skeleton(line, len) ?: json_parse(line, len, why,
-									   sizeof(why));
+		json_t *rec;
 
-		if (!rec)
-			batch_reject(r, b, index, why);
-		else
-			err = batch_take(r, b, index, rec, line, len);
-		json_decref(rec);
+		err = activation_batch_add_text(&b->rows, line, len, &refused);
+		if (refused)
+			batch_reject(r, b, index, refused);
+		if (err == -EINVAL) { /* no skeleton: the whole parse, which also says why */
+			rec = json_parse(line, len, why, sizeof(why));
+			err = rec ? batch_take(r, b, index, rec, line, len) : 0;
+			if (!rec)
+				batch_reject(r, b, index, why);
+			json_decref(rec);
+		}
 		index++;
 	}
 	if (err)

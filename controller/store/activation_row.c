@@ -8,12 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "activation.h"
 #include "json.h"
 #include "store.h"
 
-/* The summary's fields, in the order a list shows them; end and duration only when the
- * record has ended, with response.statusCode (statusCode of the summary). */
-enum summary_field {
+/* The members of a record its row is made of, found in its text by one scan. First the
+ * summary's fields, in the order a list shows them (end and duration only when the record
+ * has ended, with response.statusCode: statusCode of the summary); then those only
+ * activation_check reads. */
+enum record_member {
 	SUM_NAMESPACE,
 	SUM_NAME,
 	SUM_VERSION,
@@ -24,12 +27,14 @@ enum summary_field {
 	SUM_CAUSE,
 	SUM_END,
 	SUM_DURATION,
-	_SUM_MAX,
+	REC_RESPONSE,
+	REC_LOGS,
+	_REC_MAX,
 };
 
-static const char *const summary_keys[_SUM_MAX] = {
-	"namespace", "name",  "version", "publish", "annotations",
-	"activationId", "start", "cause", "end",	"duration",
+static const char *const record_keys[_REC_MAX] = {
+	"namespace", "name",  "version", "publish", "annotations", "activationId",
+	"start",     "cause", "end",     "duration", "response",   "logs",
 };
 
 /* A piece of a record's text: one member's value. */
@@ -129,29 +134,26 @@ static int put_json(struct buf *b, const json_t *v)
 
 /* ,"key":value, the value from the text's span when there are spans, else from the tree;
  * nothing when the record has no such member. */
-static int put_member(struct buf *b, bool *first, enum summary_field f, const struct span *spans,
+static int put_member(struct buf *b, bool *first, enum record_member f, const struct span *spans,
 		      const json_t *doc)
 {
-	const json_t *v = spans ? NULL : json_object_get(doc, summary_keys[f]);
+	const json_t *v = spans ? NULL : json_object_get(doc, record_keys[f]);
 	int err;
 
 	if (spans ? !spans[f].p : !v)
 		return 0;
 	err = buf_puts(b, *first ? "\"" : ",\"");
-	err = err ?: buf_puts(b, summary_keys[f]);
+	err = err ?: buf_puts(b, record_keys[f]);
 	err = err ?: buf_puts(b, "\":");
 	err = err ?: (spans ? buf_append(b, spans[f].p, spans[f].len) : put_json(b, v));
 	*first = false;
 	return err;
 }
 
-/* The fields an activation list shows without docs=true, written as JSON text. */
-static int put_summary(json_t *doc, const char *text, size_t len, struct buf *b)
+/* The fields an activation list shows without docs=true, written as JSON text: from the
+ * text's spans, or from the tree when there are none. */
+static int put_summary(json_t *doc, const struct span *spans, struct buf *b)
 {
-	struct span found[_SUM_MAX];
-	const struct span *spans =
-		text && find_members(text, text + len, summary_keys, _SUM_MAX, found) ? found
-										       : NULL;
 	json_int_t code = json_integer_value(json_object_get(json_object_get(doc, "response"),
 							      "statusCode"));
 	bool first = true;
@@ -214,23 +216,6 @@ static int batch_grow(struct activation_batch *b)
 	return 0;
 }
 
-/* The members of a record activation_check and activation_batch_add read. */
-enum skeleton_member {
-	SK_ACTIVATION_ID,
-	SK_NAMESPACE,
-	SK_NAME,
-	SK_START,
-	SK_END,
-	SK_ANNOTATIONS,
-	SK_RESPONSE,
-	SK_LOGS,
-	_SK_MAX,
-};
-
-static const char *const skeleton_keys[_SK_MAX] = {
-	"activationId", "namespace", "name", "start", "end", "annotations", "response", "logs",
-};
-
 static json_t *span_parse(const struct span *sp)
 {
 	return json_parse(sp->p, sp->len, NULL, 0);
@@ -255,27 +240,28 @@ static json_t *response_skeleton(const struct span *sp)
 	return resp;
 }
 
-json_t *activation_skeleton(const char *text, size_t len)
+/* The members activation_check and a row read, from a valid text's spans. */
+static json_t *skeleton_of(const struct span *found)
 {
-	struct span found[_SK_MAX];
-	json_t *doc;
+	static const enum record_member read[] = {
+		SUM_ACTIVATION_ID, SUM_NAMESPACE, SUM_NAME, SUM_START, SUM_END, SUM_ANNOTATIONS,
+		REC_RESPONSE,	   REC_LOGS,
+	};
+	json_t *doc = json_object();
 
-	if (!json_text_valid(text, len) ||
-	    !find_members(text, text + len, skeleton_keys, _SK_MAX, found))
-		return NULL;
-	doc = json_object();
-	for (int i = 0; doc && i < _SK_MAX; i++) {
+	for (size_t i = 0; doc && i < sizeof(read) / sizeof(read[0]); i++) {
+		const struct span *sp = &found[read[i]];
 		json_t *v;
 
-		if (!found[i].p)
+		if (!sp->p)
 			continue;
-		if (i == SK_RESPONSE)
-			v = response_skeleton(&found[i]);
-		else if (i == SK_LOGS && *found[i].p == '[')
+		if (read[i] == REC_RESPONSE)
+			v = response_skeleton(sp);
+		else if (read[i] == REC_LOGS && *sp->p == '[')
 			v = json_array(); /* what it holds is nobody's business here */
 		else
-			v = span_parse(&found[i]);
-		if (json_object_set_new(doc, skeleton_keys[i], v)) {
+			v = span_parse(sp);
+		if (json_object_set_new(doc, record_keys[read[i]], v)) {
 			json_decref(doc);
 			doc = NULL;
 		}
@@ -283,7 +269,52 @@ json_t *activation_skeleton(const char *text, size_t len)
 	return doc;
 }
 
+/* The text's members, when it is valid JSON whose keys hold no escape. */
+static bool scan_record(const char *text, size_t len, struct span *found)
+{
+	return json_text_valid(text, len) &&
+	       find_members(text, text + len, record_keys, _REC_MAX, found);
+}
+
+json_t *activation_skeleton(const char *text, size_t len)
+{
+	struct span found[_REC_MAX];
+
+	return scan_record(text, len, found) ? skeleton_of(found) : NULL;
+}
+
+static int batch_add_spans(struct activation_batch *b, json_t *doc, const char *text,
+			   size_t len, const struct span *spans);
+
+int activation_batch_add_text(struct activation_batch *b, const char *text, size_t len,
+			      const char **why)
+{
+	struct span found[_REC_MAX];
+	json_t *doc;
+	int err;
+
+	*why = NULL;
+	if (!scan_record(text, len, found) || !(doc = skeleton_of(found)))
+		return -EINVAL;
+	*why = activation_check(doc);
+	err = *why ? 0 : batch_add_spans(b, doc, text, len, found);
+	json_decref(doc);
+	return err;
+}
+
 int activation_batch_add(struct activation_batch *b, json_t *doc, const char *text, size_t len)
+{
+	struct span found[_REC_MAX];
+
+	return batch_add_spans(b, doc, text, len,
+			       text && find_members(text, text + len, record_keys, _REC_MAX, found)
+				       ? found
+				       : NULL);
+}
+
+/* spans: the members of text, or NULL (no text, or a key written with an escape). */
+static int batch_add_spans(struct activation_batch *b, json_t *doc, const char *text,
+			   size_t len, const struct span *spans)
 {
 	size_t mark = b->text.len;
 	struct activation_row *row;
@@ -301,7 +332,7 @@ int activation_batch_add(struct activation_batch *b, json_t *doc, const char *te
 	row->filter_at = b->text.len;
 	err = err ?: put_filter_name(doc, &b->text);
 	row->summary_at = b->text.len;
-	err = err ?: put_summary(doc, text, len, &b->text);
+	err = err ?: put_summary(doc, spans, &b->text);
 	row->doc_at = b->text.len;
 	if (!err && !text) {
 		err = put_json(&b->text, doc);

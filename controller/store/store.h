@@ -96,6 +96,11 @@ struct activation_batch {
  * most of a record's ingest). NULL when the text is not JSON, not an object, or a key
  * holds an escape: json_parse it whole then (which also says why it is not). */
 json_t *activation_skeleton(const char *text, size_t len);
+/* A record's text (len bytes, NUL-terminated, kept: it must outlive the batch) judged by
+ * activation_check on its skeleton and added, found by one scan of the text: 0 (added, or
+ * refused with *why set), -ENOMEM, or -EINVAL when it has no skeleton (parse it whole). */
+int activation_batch_add_text(struct activation_batch *b, const char *text, size_t len,
+			      const char **why);
 /* Adds a record accepted by activation_check: doc its tree, which the batch does not
  * keep; text (len bytes, NUL-terminated; kept, not copied: it must outlive the batch) the
  * JSON it arrived as, or NULL. -ENOMEM. */

@@ -20,6 +20,8 @@ function main(p) {
       rss: process.memoryUsage().rss,
       id: process.env.__OW_ACTIVATION_ID,
       child: require('child_process').execSync('echo -n "$__OW_ACTIVATION_ID"').toString(),
+      tid: process.env.__OW_TRANSACTION_ID,
+      child_tid: require('child_process').execSync('echo -n "$__OW_TRANSACTION_ID"').toString(),
       coerced: (process.env.XW_NUMBER = 5, typeof process.env.XW_NUMBER),
     };
   }
@@ -38,6 +40,9 @@ def main(args):
         return {"rss": rss, "id": os.environ["__OW_ACTIVATION_ID"],
                 "child": subprocess.run(["sh", "-c", 'printf %s "$__OW_ACTIVATION_ID"'],
                                         capture_output=True, text=True).stdout,
+                "tid": os.environ["__OW_TRANSACTION_ID"],
+                "child_tid": subprocess.run(["sh", "-c", 'printf %s "$__OW_TRANSACTION_ID"'],
+                                            capture_output=True, text=True).stdout,
                 "coerced": "string"}
     return {}
 `;
@@ -70,8 +75,8 @@ async function manyRuns(argv, code, RUNS, maxGrowthMb) {
     await until((m) => m.ok === true);
     child.stdin.write(JSON.stringify({ init: { main: 'main', binary: false, code, dir: '/tmp', env: {} } }) + '\n');
     await until((m) => m.ok === true || m.error !== undefined);
-    const runLine = (id, value) => JSON.stringify({ id, run: {
-      value, activation_id: `a${id}`.padEnd(32, '0'), transaction_id: `t${id}`.padEnd(32, '0'),
+    const runLine = (id, value, tidLength = 32) => JSON.stringify({ id, run: {
+      value, activation_id: `a${id}`.padEnd(32, '0'), transaction_id: `t${id}`.padEnd(tidLength, '0'),
       deadline: String(1700000000000 + id) } }) + '\n';
     child.stdin.write(runLine(1, { report: true }));
     const before = await until((m) => m.id === 1);
@@ -89,6 +94,11 @@ async function manyRuns(argv, code, RUNS, maxGrowthMb) {
     child.stdin.write(runLine(RUNS + 10, { report: true }));
     const after = await until((m) => m.id === RUNS + 10);
     assert.strictEqual(after.body.child, 'a'.concat(RUNS + 10).padEnd(32, '0'));
+    // A value longer than Python's buffer (256 bytes) takes os.environ: still seen by all.
+    child.stdin.write(runLine(RUNS + 11, { report: true }, 400));
+    const long = await until((m) => m.id === RUNS + 11);
+    assert.strictEqual(long.body.tid, 't'.concat(RUNS + 11).padEnd(400, '0'));
+    assert.strictEqual(long.body.child_tid, long.body.tid);
     const grownMb = (after.body.rss - before.body.rss) / 1048576;
     // Kept by setenv: 3 values of about 100 bytes per run.
     assert.ok(grownMb < maxGrowthMb, `the loop grew by ${grownMb.toFixed(1)} MB over ${RUNS} runs`);

@@ -368,6 +368,33 @@ static int start_async(struct worker *w, struct action_entry *e, char id[33])
 				id, &why);
 }
 
+/* Slot i a warm sandbox of e on 127.0.0.1:port (a loopback stand-in), the only one the
+ * warm map lists for it, with inflight activations in it already. */
+static int warm_slot(struct action_entry *e, uint32_t i, uint16_t port, uint32_t inflight)
+{
+	struct xw_warm warm = { .count = 1, .slot = { i } };
+	struct xw_slot *slot = &node.maps->slots[i];
+
+	memset(slot, 0, sizeof(*slot));
+	slot->action_id = e->id;
+	slot->concurrency = 1;
+	slot->inflight = inflight;
+	memcpy(slot->addr, (uint8_t[]){ 127, 0, 0, 1 }, 4);
+	slot->port = port;
+	slot->state = XW_SLOT_WARM;
+	if (bpf_map_update_elem(node.maps->warm_fd, &e->id, &warm, BPF_ANY))
+		return -errno;
+	slot_warm_changed();
+	return 0;
+}
+
+static void no_warm_slot(struct action_entry *e, struct xw_slot *slot)
+{
+	(void)bpf_map_delete_elem(node.maps->warm_fd, &e->id);
+	memset(slot, 0, sizeof(*slot));
+	slot_warm_changed();
+}
+
 /*
  * Activations of one action wait in one queue, whichever worker took them: the room a
  * sandbox gives back goes to the one that has waited longest, through the other worker's
@@ -379,7 +406,6 @@ static void test_one_queue_across_workers(void)
 {
 	struct action_entry *e = action_limited("fair", "nodejs:20", "", "{\"timeout\":100,\"logs\":0}");
 	struct action_entry *alias = NULL;
-	struct xw_warm warm = { .count = 1, .slot = { 7 } };
 	struct xw_slot *slot = &node.maps->slots[7];
 	struct worker wk2 = { .node = &node, .id = 1 };
 	char first[33], later[33];
@@ -399,15 +425,7 @@ static void test_one_queue_across_workers(void)
 	node.workers[1] = &wk2;
 	node.nworkers = 2;
 	/* One warm sandbox of the action, busy with an activation of wk's. */
-	memset(slot, 0, sizeof(*slot));
-	slot->action_id = e->id;
-	slot->concurrency = 1;
-	slot->inflight = 1;
-	memcpy(slot->addr, (uint8_t[]){ 127, 0, 0, 1 }, 4);
-	slot->port = port;
-	slot->state = XW_SLOT_WARM;
-	ASSERT(!bpf_map_update_elem(node.maps->warm_fd, &e->id, &warm, BPF_ANY));
-	slot_warm_changed();
+	ASSERT(!warm_slot(e, 7, port, 1));
 
 	ASSERT(start_async(&wk2, e, first) == 0);
 	CHECK(overflow_waiting(wk2.waiting, e->id) == 1 && wait_board_count(node.waits, e->id) == 1);
@@ -439,9 +457,7 @@ static void test_one_queue_across_workers(void)
 	CHECK(ns()->inflight == 0);
 
 	node.nworkers = 0;
-	(void)bpf_map_delete_elem(node.maps->warm_fd, &e->id);
-	memset(slot, 0, sizeof(*slot));
-	slot_warm_changed();
+	no_warm_slot(e, slot);
 	worker_end_turn(&wk2);
 	http_pool_free(wk2.sandbox[7]);
 	spool_writer_close(wk2.spool);
@@ -540,7 +556,6 @@ static void *full_sandbox_main(void *arg)
 static void test_full_sandbox_is_not_asked_again_at_once(void)
 {
 	struct action_entry *e = action_limited("full", "nodejs:20", "", "{\"timeout\":1000,\"logs\":0}");
-	struct xw_warm warm = { .count = 1, .slot = { 9 } };
 	struct xw_slot *slot = &node.maps->slots[9];
 	struct full_sandbox fs = { .listener = -1 };
 	uint16_t port = 0;
@@ -553,14 +568,7 @@ static void test_full_sandbox_is_not_asked_again_at_once(void)
 	ASSERT(!pthread_create(&thread, NULL, full_sandbox_main, &fs));
 	node.workers[0] = &wk;
 	node.nworkers = 1;
-	memset(slot, 0, sizeof(*slot));
-	slot->action_id = e->id;
-	slot->concurrency = 1;
-	memcpy(slot->addr, (uint8_t[]){ 127, 0, 0, 1 }, 4);
-	slot->port = port;
-	slot->state = XW_SLOT_WARM;
-	ASSERT(!bpf_map_update_elem(node.maps->warm_fd, &e->id, &warm, BPF_ANY));
-	slot_warm_changed();
+	ASSERT(!warm_slot(e, 9, port, 0));
 
 	ASSERT(start_async(&wk, e, id) == 0);
 	run_loop_ms(60);
@@ -577,9 +585,7 @@ static void test_full_sandbox_is_not_asked_again_at_once(void)
 	close(fs.listener);
 	http_pool_free(wk.sandbox[9]);
 	wk.sandbox[9] = NULL;
-	(void)bpf_map_delete_elem(node.maps->warm_fd, &e->id);
-	memset(slot, 0, sizeof(*slot));
-	slot_warm_changed();
+	no_warm_slot(e, slot);
 	action_entry_unref(e);
 }
 

@@ -440,6 +440,29 @@ static void test_activation_skeleton(void)
 			fprintf(stderr, "  record %zu: %s against %s\n", i, why_sk ?: "accepted",
 				why_doc ?: "accepted");
 		CHECK(!why_doc == !why_sk && (!why_doc || !strcmp(why_doc, why_sk)));
+		{
+			/* The ingest's way: one scan, judged and added, or refused with the same why. */
+			struct activation_batch c = { 0 };
+			const char *why_text = "unset";
+
+			CHECK(activation_batch_add_text(&c, t, strlen(t), &why_text) == 0);
+			CHECK(!why_doc == !why_text && (!why_doc || !strcmp(why_doc, why_text)));
+			CHECK(c.n == (why_doc ? 0 : 1));
+			if (c.n) {
+				struct activation_batch d = { 0 };
+
+				CHECK(activation_batch_add(&d, doc, t, strlen(t)) == 0);
+				const struct activation_row *cr = &c.rows[0], *dr = &d.rows[0];
+				const size_t ca[] = { cr->id_at, cr->namespace_at, cr->filter_at, cr->summary_at };
+				const size_t da[] = { dr->id_at, dr->namespace_at, dr->filter_at, dr->summary_at };
+
+				CHECK(cr->start == dr->start);
+				for (size_t k = 0; k < 4; k++)
+					CHECK_STR(activation_row_text(&c, ca[k]), activation_row_text(&d, da[k]));
+				activation_batch_free(&d);
+			}
+			activation_batch_free(&c);
+		}
 		if (!why_doc) {
 			struct activation_batch a = { 0 }, b = { 0 };
 
@@ -463,9 +486,15 @@ static void test_activation_skeleton(void)
 	for (size_t i = 0; i < sizeof(none) / sizeof(none[0]); i++) {
 		json_t *sk = activation_skeleton(none[i], strlen(none[i]));
 
+		struct activation_batch c = { 0 };
+		const char *why = "unset";
+
 		if (sk)
 			fprintf(stderr, "  a skeleton of %s\n", none[i]);
 		CHECK(!sk);
+		CHECK(activation_batch_add_text(&c, none[i], strlen(none[i]), &why) == -EINVAL);
+		CHECK(!why && c.n == 0);
+		activation_batch_free(&c);
 		json_decref(sk);
 	}
 }

@@ -7,6 +7,7 @@
 
 #include "json.h"
 #include "json_write.h"
+#include "util.h"
 
 json_t *json_parse(const char *s, size_t len, char *err, size_t errlen)
 {
@@ -232,46 +233,19 @@ static void scan_ws(struct scan *sc)
 		sc->p++;
 }
 
+/* The 4 hex digits of a \u escape at p: its value, or -1. */
 static int hex4(const unsigned char *p)
 {
 	int v = 0;
 
 	for (int i = 0; i < 4; i++) {
-		int c = p[i], d = c >= '0' && c <= '9' ? c - '0'
-				: c >= 'a' && c <= 'f' ? c - 'a' + 10
-				: c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+		int d = hex_digit(p[i]);
 
 		if (d < 0)
 			return -1;
 		v = v * 16 + d;
 	}
 	return v;
-}
-
-/* One UTF-8 sequence starting at p (its first byte >= 0x80): its length, 0 if invalid. */
-static size_t utf8_len(const unsigned char *p, const unsigned char *end)
-{
-	unsigned c = *p, n, cp;
-
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2, cp = c & 0x1f;
-	else if (c >= 0xe0 && c <= 0xef)
-		n = 3, cp = c & 0x0f;
-	else if (c >= 0xf0 && c <= 0xf4)
-		n = 4, cp = c & 0x07;
-	else
-		return 0;
-	if ((size_t)(end - p) < n)
-		return 0;
-	for (unsigned i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return n;
 }
 
 static bool scan_string(struct scan *sc)
@@ -303,7 +277,7 @@ static bool scan_string(struct scan *sc)
 				p += 6;
 			}
 		} else if (*p >= 0x80) {
-			size_t n = utf8_len(p, end);
+			size_t n = utf8_sequence(p, (size_t)(end - p));
 
 			if (!n)
 				return false;

@@ -3,17 +3,7 @@
 #include <string.h>
 
 #include "http.h"
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+#include "util.h"
 
 /* As url_decode; *out_len is the decoded length (a %00 makes it differ from strlen). */
 static char *decode(const char *s, size_t len, bool plus_space, size_t *out_len)
@@ -30,8 +20,8 @@ static char *decode(const char *s, size_t len, bool plus_space, size_t *out_len)
 				free(out);
 				return NULL;
 			}
-			hi = hexval(s[i + 1]);
-			lo = hexval(s[i + 2]);
+			hi = hex_digit(s[i + 1]);
+			lo = hex_digit(s[i + 2]);
 			if (hi < 0 || lo < 0) {
 				free(out);
 				return NULL;

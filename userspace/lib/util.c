@@ -79,6 +79,17 @@ uint64_t random_u64(void)
 	return r;
 }
 
+int hex_digit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 void random_hex(char *out, size_t n)
 {
 	static const char digits[] = "0123456789abcdef";

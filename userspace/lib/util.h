@@ -15,6 +15,8 @@ void secret_alnum(char *out, size_t n);
 /* From a per-thread generator seeded by the kernel: for ids that must be unique, not
  * secret (activation and transaction ids). No system call per id. */
 uint64_t random_u64(void);
+/* The value of one hexadecimal digit, either case; -1 for any other character. */
+int hex_digit(int c);
 /* n random lowercase hex digits and a NUL (out holds n + 1). */
 void random_hex(char *out, size_t n);
 /* n random [A-Za-z0-9] characters and a NUL. */

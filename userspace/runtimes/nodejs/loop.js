@@ -153,16 +153,19 @@ function archiveUpgrade(dir, mainName) {
     return mod && mod.upgrade;
 }
 
+const SENTINEL = 'XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX';
+
 function sentinels() {
-    process.stdout.write('XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX\n');
-    process.stderr.write('XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX\n');
+    process.stdout.write(SENTINEL + '\n');
+    process.stderr.write(SENTINEL + '\n');
 }
 
 function streamFailed(res, error) {
     console.error(error);
     if (!res.headersSent) {
-        res.writeHead(502, { 'Content-Type': 'application/json' });
-        res.end(JSON.stringify({ error: `An error has occurred: ${error}` }));
+        const [status, json] = errorAnswer(error);
+        res.writeHead(status, { 'Content-Type': 'application/json' });
+        res.end(json);
     } else {
         res.destroy();
     }
@@ -216,7 +219,6 @@ function serveStream(main, upgrade, ready) {
  * sharing our stdout). Lines a timed-out run wrote go out before its deadline, as the
  * proxy's do, so the node finds them in the sandbox's pipes.
  */
-const SENTINEL = 'XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX';
 const MAX_LINE = 16384; // lib/logpipe.h: longer lines go in pieces
 const SPILL_MS = 50;
 const STOPPED_MSG = 'System not ready, status is stopped.';
@@ -233,7 +235,6 @@ function stamp(stream, text) {
 }
 
 const capture = {
-    on: false,
     keep: 10 << 20,
     holders: new Set(), // the init and the runs holding the lines now
     unarmed: false,     // one of them has a deadline and no spill timer yet
@@ -245,7 +246,6 @@ const capture = {
 
     start(limit) {
         const { StringDecoder } = require('string_decoder');
-        this.on = true;
         this.decoders[1] = new StringDecoder('utf8');
         this.decoders[2] = new StringDecoder('utf8');
         this.hook(process.stdout, 1);
@@ -440,14 +440,13 @@ const capture = {
     },
 };
 
+/* The answer: logs (in band, when the run asked for them) before the body's JSON text. */
 function send(res, status, body, logs, extra) {
     let text;
     try {
         text = logs === undefined ? body : logs + body;
-    } catch (e) { // past what a string may hold
-        status = 502;
-        body = JSON.stringify({ error: `An error has occurred: ${e}` });
-        text = logs === undefined ? body : '' + body;
+    } catch (e) { // past what a string may hold: the result goes, its logs with it
+        [status, text] = errorAnswer(e);
         logs = logs === undefined ? undefined : '';
     }
     const headers = { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) };
@@ -456,6 +455,26 @@ function send(res, status, body, logs, extra) {
     }
     res.writeHead(status, Object.assign(headers, extra));
     res.end(text);
+}
+
+/* A /run body as the proxy accepts it: an object whose value is a dictionary or an
+ * array (none is {}); otherwise why not. */
+function runMessage(chunks) {
+    let msg;
+    try {
+        msg = JSON.parse(chunks.length === 1 ? chunks[0].toString() : Buffer.concat(chunks).toString());
+    } catch (e) {
+        return 'Bad request.';
+    }
+    if (msg === null || typeof msg !== 'object' || Array.isArray(msg)) {
+        return 'Bad request.';
+    }
+    if (msg.value === undefined || msg.value === null) {
+        msg.value = {};
+    } else if (typeof msg.value !== 'object') {
+        return 'The action did not receive a dictionary or array as an argument.';
+    }
+    return msg;
 }
 
 function serveRuns(port, concurrency, ready) {
@@ -474,53 +493,26 @@ function serveRuns(port, concurrency, ready) {
             req.resume();
             return refuse(500, 'Bad request.');
         }
-        if (stopped) {
-            req.resume();
-            return refuse(403, STOPPED_MSG);
-        }
-        if (inflight >= allowed) {
-            req.resume();
-            return refuse(429, `Too many concurrent requests in flight (count: ${inflight}, allowed: ${allowed}).`,
-                { 'Retry-After': '1' });
-        }
-        inflight++;
         const chunks = [];
         req.on('data', (c) => chunks.push(c));
-        // A request whose body never came whole ran nothing: it holds no room.
-        req.on('close', () => {
-            if (!req.complete) {
-                inflight--;
-            }
-        });
+        // Judged once whole, in the order xwhisk-proxy's handle_run judges a run: a request
+        // whose body never comes whole holds no room.
         req.on('end', () => {
-            let msg;
-            try {
-                msg = JSON.parse(chunks.length === 1 ? chunks[0].toString() : Buffer.concat(chunks).toString());
-            } catch (e) {
-                msg = undefined;
+            if (stopped) {
+                return refuse(403, STOPPED_MSG);
             }
-            if (msg === null || typeof msg !== 'object' || Array.isArray(msg)) {
-                inflight--;
-                return refuse(400, 'Bad request.');
+            if (inflight >= allowed) {
+                return refuse(429, `Too many concurrent requests in flight (count: ${inflight}, allowed: ${allowed}).`,
+                    { 'Retry-After': '1' });
             }
-            if (msg.value === undefined || msg.value === null) {
-                msg.value = {};
-            } else if (typeof msg.value !== 'object') {
-                inflight--;
-                return refuse(400, 'The action did not receive a dictionary or array as an argument.');
+            const msg = runMessage(chunks);
+            if (typeof msg === 'string') {
+                return refuse(400, msg);
             }
+            inflight++;
             const held = limit >= 0 ? capture.hold(limit, Number(msg.deadline)) : undefined;
-            runAction(msg, (status, body, stop) => {
-                let json;
-                try {
-                    json = JSON.stringify(body);
-                } catch (e) {
-                    status = 502;
-                    json = JSON.stringify({ error: `An error has occurred: ${e}` });
-                }
-                if (stop) {
-                    stopped = true;
-                }
+            runAction(msg, (status, json, stop) => {
+                stopped ||= stop;
                 inflight--;
                 if (held && !held.spilled) {
                     const logs = capture.take(limit); // still held: an unfinished line is its
@@ -606,13 +598,8 @@ function init(msg) {
  * later, and the proxy's end-of-activation sentinels, written when the answer comes,
  * would otherwise overtake those lines (and they would land in the next activation).
  */
-function reply(id, status, body, stop) {
-    let line;
-    try {
-        line = JSON.stringify({ id, status, body, stop });
-    } catch (e) {
-        line = JSON.stringify({ id, status: 502, body: { error: `An error has occurred: ${e}` } });
-    }
+function reply(id, status, json, stop) {
+    const line = `{"id":${id},"status":${status},"body":${json}${stop ? ',"stop":true' : ''}}`;
     // Pipes are synchronous on Linux: nothing is pending once write() returned, and the
     // answer can go at once (the two empty writes below would cost two system calls).
     if (process.stdout.writableLength === 0 && process.stderr.writableLength === 0) {
@@ -631,8 +618,23 @@ function reply(id, status, body, stop) {
 
 const owEnv = new Map(); // field -> the value its __OW_ variable holds
 
-/* One activation, however it came: done(status, body, stop) once it has an answer. */
-function runAction(msg, done) {
+/* An error answer (502) and its JSON text. */
+function errorAnswer(e) {
+    return [502, JSON.stringify({ error: `An error has occurred: ${e}` })];
+}
+
+/* One activation, however it came: answer(status, json, stop) once it has an answer, json
+ * the body's text (a result JSON cannot hold is a 502). */
+function runAction(msg, answer) {
+    const done = (status, body, stop) => {
+        let json;
+        try {
+            json = JSON.stringify(body);
+        } catch (e) {
+            [status, json] = errorAnswer(e);
+        }
+        answer(status, json, stop === true);
+    };
     // Per-activation fields become __OW_* variables (with concurrency, the last one wins);
     // only those that changed are set again (each is a setenv).
     for (const k in msg) {
