@@ -5,7 +5,8 @@
 // prints the pinned maps with named fields, and an invoked action has a WARM slot whose
 // action_id is in "warm" and "actions"; the namespaces map holds the namespace's limits;
 // xwhisk_warm_sandboxes agrees with the slots map; an action whose process dies
-// mid-activation ends it at once as a developer error.
+// mid-activation ends it at once as a developer error, a sandbox killed from outside as
+// a whisk internal error, an action past its memory limit with "exhausted its memory".
 'use strict';
 const fs = require('fs');
 const { test, run, assert, sleep } = require('./lib/harness');
@@ -165,6 +166,34 @@ test('an action whose process dies mid-activation: developer error at once, not 
   assert.ok(took < 5000, `answered ${took} ms after the start (the time limit is 20 s)`);
   const next = await invokeOk(sys, 'victim', {}, opts({ timeout: '10000' }));
   assert.strictEqual(typeof dp.ann(next, 'initTime'), 'number', 'a new sandbox');
+});
+
+// The sandbox's init killed from outside (an operator, the host's OOM killer): the
+// runtime's connection ends first, the verdict waits for the init's end and blames the
+// platform; the action's own memory limit blames the action. Both run straight to the
+// Node.js loop, past the proxy that used to tell.
+test('a sandbox killed from outside mid-activation: whisk internal error, not the action\'s', async () => {
+  await putAction(sys, 'shot', { exec: { kind: 'nodejs:20', code: PAR }, limits: { timeout: 20000, logs: 0 } }, opts()); // no logs to wait for: the verdict looks for the end itself
+  await invokeOk(sys, 'shot', {}, opts());
+  const pending = invoke(sys, 'shot', { ms: 8000 }, opts());
+  const busy = await dp.eventually(
+    () => dp.slotsInUse(sys).find((s) => s.inflight === 1 && s.state === SLOT_STATE.WARM && s.action_id !== parId && s.pid > 0),
+    { timeoutMs: 5000, everyMs: 100, what: 'the busy slot of "shot"' },
+  );
+  process.kill(busy.pid, 'SIGKILL');
+  const r = await pending;
+  assert.strictEqual(r.status, 500, r.text.slice(0, 400));
+  assert.strictEqual(r.json.response.status, 'whisk internal error');
+  assert.deepStrictEqual(r.json.response.result, { error: "The action's sandbox was stopped by the platform." });
+});
+
+test('a Node.js action past its memory limit: developer error, "exhausted its memory"', async () => {
+  const HOG = 'function main() { const hog = []; for (;;) hog.push(Buffer.alloc(16 << 20, 1)); }';
+  await putAction(sys, 'hog', { exec: { kind: 'nodejs:20', code: HOG }, limits: { memory: 128, timeout: 20000 } }, opts());
+  const r = await invoke(sys, 'hog', {}, opts());
+  assert.strictEqual(r.status, 502, r.text.slice(0, 400));
+  assert.strictEqual(r.json.response.status, 'action developer error');
+  assert.deepStrictEqual(r.json.response.result, { error: 'The action exhausted its memory and was aborted.' });
 });
 
 test('an update of the action routes to a new action id (stale sandboxes are not used)', async () => {

@@ -30,6 +30,8 @@
 #define RUN_HEADERS "Content-Type: application/json\r\n" ACTLOGS_HEADER ": "
 /* Results larger than this are truncated (OpenWhisk's whisk.activation.truncation). */
 #define RESULT_MAX (1u << 20)
+/* How often a run without an answer looks for its sandbox's end (logs off). */
+#define END_POLL_MS 10
 
 static void invocation_run(struct invocation *inv);
 static void invocation_finish(struct invocation *inv);
@@ -422,81 +424,18 @@ static void on_logs(json_t *logs, void *data)
 	invocation_finish(inv);
 }
 
-static void on_run_answer(struct http_response *resp, int err, void *data)
+/* The run is over (its verdict in inv): the slot goes back, or with broken_why the
+ * sandbox goes too; the logs are collected and the record finished. */
+static void run_ended(struct invocation *inv, const char *broken_why, bool inband)
 {
-	struct invocation *inv = data;
 	struct worker *w = inv->w;
 	struct node *node = w->node;
 	uint64_t action_id = inv->action->id;
-	bool room_wanted = false;
-	const char *broken_why;
-	bool broken = false, remote, inband = false;
-	uint32_t slot, generation;
-	char msg[256];
+	uint32_t slot = inv->slot, generation = inv->slot_generation;
+	bool broken = broken_why != NULL, room_wanted, remote;
 
-	inv->call = NULL;
-	inv->end_ms = clock_real_ms();
-	if (!err && resp->status != 429)
-		average_into(&inv->action->run_us, (clock_real_ns() - inv->run_sent_ns) / 1000);
-	if (!err && resp->status == 429) {
-		/* The sandbox's own concurrency guard: another node (or a run of a previous
-		 * node process) filled it. Not the action's fault: another sandbox, or the
-		 * cold path once this one was tried a few times. */
-		slot_release(node->maps, inv->slot, false);
-		inv->start_ms = inv->end_ms = 0;
-		if (++inv->busy_retries <= BUSY_RETRIES && try_claim(inv))
-			invocation_run(inv);
-		else if (invocation_wait(inv, false))
-			invocation_fail(inv, ACTIVATION_WHISK_ERROR,
-					"Too many requests are waiting for the action.");
-		return;
-	}
-	if (err == -ETIMEDOUT) {
-		inv->timed_out = true;
-		inv->status = ACTIVATION_DEVELOPER_ERROR;
-		snprintf(msg, sizeof(msg), "The action exceeded its time limits of %u milliseconds.",
-			 inv->action->timeout_ms);
-		json_decref(inv->result);
-		inv->result = record_error(msg);
-		broken = true;
-	} else if (err) {
-		const char *why = pool_death_reason(node, inv->slot, inv->slot_generation);
-		bool killed = why && !strcmp(why, "killed");
-
-		/* Killed from outside (the host out of memory): the platform failed, not the
-		 * action. */
-		inv->status = killed ? ACTIVATION_WHISK_ERROR : ACTIVATION_DEVELOPER_ERROR;
-		json_decref(inv->result);
-		inv->result = record_error(
-			killed ? SANDBOX_KILLED_MSG
-			: why && !strcmp(why, "oom")
-				? "The action exhausted its memory and was aborted."
-				: "The action did not produce a valid response and exited unexpectedly.");
-		broken = true;
-	} else {
-		/* An xwhisk-proxy answers with the logs in band, before the result. */
-		size_t skip = 0;
-		json_t *logs = actlogs_from_answer(
-			resp, actlogs_answer_room((uint64_t)inv->action->logs_mb << 20), &skip);
-
-		if (logs) {
-			json_decref(inv->logs);
-			inv->logs = logs;
-			inband = true;
-			STAT_INC(w, inband_logs);
-		}
-		/* body_total: past the limit only the logs and RESULT_MAX + 1 bytes were kept */
-		invocation_take_answer(inv, resp->status, resp->body.data + skip,
-				       resp->body_total - skip);
-		/* As OpenWhisk's invoker does: a runtime that failed this way (an exception,
-		 * a bad answer) is not trusted with another activation. */
-		broken = inv->status == ACTIVATION_DEVELOPER_ERROR;
-	}
-	slot = inv->slot;
-	generation = inv->slot_generation;
 	/* Another node's sandbox: its logs are that node's to read, none come here. */
 	remote = __atomic_load_n(&node->maps->slots[slot].node, __ATOMIC_RELAXED) != 0;
-	broken_why = inv->timed_out ? "timeout" : err ? "no answer" : "developer error";
 	if (broken)
 		slot_retire(node->maps, slot, generation);
 	slot_release(node->maps, slot, inv->status >= ACTIVATION_DEVELOPER_ERROR);
@@ -514,6 +453,134 @@ static void on_run_answer(struct http_response *resp, int err, void *data)
 		pool_broken(node, slot, generation, broken_why);
 	if (room_wanted)
 		invocation_give_room(w, action_id);
+}
+
+static void on_end_due(struct loop *loop, void *data);
+
+/* The verdict of a run without an answer, once the sandbox's end told why (or did not
+ * within the wait: the manager removes it then, and nobody tells). */
+static void lost_verdict(struct invocation *inv)
+{
+	struct node *node = inv->w->node;
+	const char *why = pool_death_reason(node, inv->slot, inv->slot_generation);
+	bool remote = __atomic_load_n(&node->maps->slots[inv->slot].node, __ATOMIC_RELAXED) != 0;
+	bool killed;
+
+	if (!why && !remote && clock_real_ms() < inv->end_ms + SANDBOX_END_WAIT_MS + END_POLL_MS * 5) {
+		inv->wait_timer = loop_timer_add(inv->w->loop, END_POLL_MS, on_end_due, inv);
+		if (inv->wait_timer)
+			return;
+	}
+	/* Killed from outside (the host out of memory): the platform failed, not the
+	 * action. */
+	killed = why && !strcmp(why, "killed");
+	inv->status = killed ? ACTIVATION_WHISK_ERROR : ACTIVATION_DEVELOPER_ERROR;
+	json_decref(inv->result);
+	inv->result = record_error(
+		killed ? SANDBOX_KILLED_MSG
+		: why && !strcmp(why, "oom")
+			? "The action exhausted its memory and was aborted."
+			: "The action did not produce a valid response and exited unexpectedly.");
+	invocation_finish(inv);
+}
+
+static void on_end_due(struct loop *loop, void *data)
+{
+	struct invocation *inv = data;
+
+	(void)loop;
+	inv->wait_timer = NULL;
+	lost_verdict(inv);
+}
+
+static void on_lost_logs(json_t *logs, void *data)
+{
+	struct invocation *inv = data;
+
+	json_decref(inv->logs);
+	inv->logs = logs;
+	lost_verdict(inv);
+}
+
+/*
+ * The sandbox went without an answer. A runtime answering on its own port dies before
+ * its sandbox's init, which tells why (out of memory, killed from outside) as it ends,
+ * up to the proxy's exit delay later: the manager gives it that long to end by itself,
+ * the logs come when it does, and the verdict waits for them (or for its end).
+ */
+static void run_lost(struct invocation *inv)
+{
+	struct worker *w = inv->w;
+	struct node *node = w->node;
+	uint32_t slot = inv->slot, generation = inv->slot_generation;
+	bool remote = __atomic_load_n(&node->maps->slots[slot].node, __ATOMIC_RELAXED) != 0;
+
+	inv->status = ACTIVATION_DEVELOPER_ERROR;
+	slot_retire(node->maps, slot, generation);
+	slot_release(node->maps, slot, true);
+	/* inv may be finished (freed) when either returns. */
+	if (inv->action->logs_mb && !remote)
+		pool_logs(node, w, slot, generation, inv->run_sent_ns,
+			  (uint64_t)inv->action->logs_mb << 20, on_lost_logs, inv);
+	else
+		lost_verdict(inv);
+	pool_broken(node, slot, generation, POOL_NO_ANSWER);
+}
+
+static void on_run_answer(struct http_response *resp, int err, void *data)
+{
+	struct invocation *inv = data;
+	struct worker *w = inv->w;
+	bool inband = false;
+	size_t skip = 0;
+	json_t *logs;
+	char msg[256];
+
+	inv->call = NULL;
+	inv->end_ms = clock_real_ms();
+	if (!err && resp->status != 429)
+		average_into(&inv->action->run_us, (clock_real_ns() - inv->run_sent_ns) / 1000);
+	if (!err && resp->status == 429) {
+		/* The sandbox's own concurrency guard: another node (or a run of a previous
+		 * node process) filled it. Not the action's fault: another sandbox, or the
+		 * cold path once this one was tried a few times. */
+		slot_release(w->node->maps, inv->slot, false);
+		inv->start_ms = inv->end_ms = 0;
+		if (++inv->busy_retries <= BUSY_RETRIES && try_claim(inv))
+			invocation_run(inv);
+		else if (invocation_wait(inv, false))
+			invocation_fail(inv, ACTIVATION_WHISK_ERROR,
+					"Too many requests are waiting for the action.");
+		return;
+	}
+	if (err == -ETIMEDOUT) {
+		inv->timed_out = true;
+		inv->status = ACTIVATION_DEVELOPER_ERROR;
+		snprintf(msg, sizeof(msg), "The action exceeded its time limits of %u milliseconds.",
+			 inv->action->timeout_ms);
+		json_decref(inv->result);
+		inv->result = record_error(msg);
+		run_ended(inv, "timeout", false);
+		return;
+	}
+	if (err) {
+		run_lost(inv);
+		return;
+	}
+	/* An xwhisk-proxy answers with the logs in band, before the result. */
+	logs = actlogs_from_answer(resp, actlogs_answer_room((uint64_t)inv->action->logs_mb << 20),
+				   &skip);
+	if (logs) {
+		json_decref(inv->logs);
+		inv->logs = logs;
+		inband = true;
+		STAT_INC(w, inband_logs);
+	}
+	/* body_total: past the limit only the logs and RESULT_MAX + 1 bytes were kept */
+	invocation_take_answer(inv, resp->status, resp->body.data + skip, resp->body_total - skip);
+	/* As OpenWhisk's invoker does: a runtime that failed this way (an exception, a bad
+	 * answer) is not trusted with another activation. */
+	run_ended(inv, inv->status == ACTIVATION_DEVELOPER_ERROR ? "developer error" : NULL, inband);
 }
 
 static void on_unreachable(struct loop *loop, void *data)

@@ -72,6 +72,7 @@ struct psandbox {
 	uint64_t started_ms;
 	unsigned memory_mb;
 	struct http_call *init_call;
+	struct loop_timer *end_timer; /* it stopped answering: removed if it does not end */
 	/* the activation being logged now (through the sandbox's pipes) */
 	struct actlogs_seg seg;
 	/* who asked for it: /init's environment */

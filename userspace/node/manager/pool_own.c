@@ -36,6 +36,8 @@ void ps_free(struct psandbox *ps)
 	struct pool *p = ps->p;
 	struct slot_logs *sl = &p->logs[ps->slot];
 
+	if (ps->end_timer)
+		loop_timer_cancel(p->node->loop, ps->end_timer);
 	pool_logs_flush(ps);
 	pthread_mutex_lock(&sl->lock);
 	if (sl->generation == ps->generation)
@@ -420,6 +422,23 @@ int pool_start_own(struct pool *p, struct action_entry *a, const char *gid,
 	return 0;
 }
 
+static void ps_remove(struct psandbox *ps, const char *why)
+{
+	pr_info("pool: removing the sandbox of %s in slot %u (%s)",
+		ps->action ? ps->action->fqn : ps->key, ps->slot, why);
+	pool_report(ps->p, ps->gid, "removed", NULL, 0, NULL, NULL);
+	ps_destroy(ps);
+}
+
+static void on_end_due(struct loop *loop, void *data)
+{
+	struct psandbox *ps = data;
+
+	(void)loop;
+	ps->end_timer = NULL;
+	ps_remove(ps, POOL_NO_ANSWER);
+}
+
 static void handle_broken(void *arg)
 {
 	struct slot_msg *m = arg;
@@ -427,13 +446,22 @@ static void handle_broken(void *arg)
 	struct psandbox *ps = p->by_slot[m->slot];
 
 	if (ps && ps->generation == m->generation) {
-		pr_info("pool: removing the sandbox of %s in slot %u (%s)",
-			ps->action ? ps->action->fqn : ps->key, m->slot, m->why);
-		pool_report(p, ps->gid, "removed", NULL, 0, NULL, NULL);
-		ps_destroy(ps);
+		if (ps->end_timer)
+			goto out;
+		/* Its runtime went: its init follows, telling why, or it is made to. */
+		if (ps->sb && !strcmp(m->why, POOL_NO_ANSWER)) {
+			ps->end_timer = loop_timer_add(p->node->loop, SANDBOX_END_WAIT_MS,
+						       on_end_due, ps);
+			if (ps->end_timer) {
+				ps_unpublish(ps);
+				goto out;
+			}
+		}
+		ps_remove(ps, m->why);
 	} else if (!ps) {
 		pool_remote_broken(p, m->slot, m->generation);
 	}
+out:
 	free(m);
 }
 
