@@ -238,7 +238,8 @@ struct h_resp {
 	int err;
 	int status;
 	char *body;
-	json_t *logs; /* the lines in band, if the answer had them */
+	json_t *logs;       /* the lines in band, if the answer had them */
+	long long run_port; /* its XW_RUN_PORT_HEADER, 0: none */
 };
 
 H_FUNC void h_http_cb(struct http_response *resp, int err, void *data)
@@ -251,39 +252,52 @@ H_FUNC void h_http_cb(struct http_response *resp, int err, void *data)
 	if (!err) {
 		r->status = resp->status;
 		r->logs = actlogs_from_answer(resp, SIZE_MAX, &skip);
+		r->run_port = actlogs_header_value(
+			http_header_get(resp->headers, resp->nheaders, XW_RUN_PORT_HEADER));
+		if (r->run_port < 0)
+			r->run_port = 0;
 		r->body = strndup(resp->body.data ? resp->body.data + skip : "",
 				  resp->body.len - skip);
 	}
 }
 
-/* A blocking POST with more headers ("Name: value\r\n"...); returns the status (or a
- * negative errno); *body is malloc'd, *logs the lines in band (NULL: none) if logs. */
-H_FUNC int h_post_with(const char *ip, int port, const char *path, const char *headers,
-		       const char *json, unsigned timeout_ms, char **body, json_t **logs)
+/* A blocking POST with more headers ("Name: value\r\n"...) into r; returns the status
+ * (or a negative errno). */
+H_FUNC int h_post_resp(const char *ip, int port, const char *path, const char *headers,
+		       const char *json, unsigned timeout_ms, struct h_resp *r)
 {
 	struct http_pool *pool = http_pool_new(H.loop, ip, port, 0);
-	struct h_resp r = { 0 };
 	char hdrs[256];
 
-	*body = NULL;
+	memset(r, 0, sizeof(*r));
 	if (!pool)
 		return -ENOMEM;
 	snprintf(hdrs, sizeof(hdrs), "Content-Type: application/json\r\n%s", headers);
 	if (!http_pool_call(pool, "POST", path, hdrs, json, strlen(json), timeout_ms, h_http_cb,
-			    &r)) {
+			    r)) {
 		http_pool_free(pool);
 		return -EIO;
 	}
-	(void)h_run_until(h_flag_set, &r.done, timeout_ms + 1000);
+	(void)h_run_until(h_flag_set, &r->done, timeout_ms + 1000);
 	http_pool_free(pool);
-	if (!r.done)
+	if (!r->done)
 		return -ETIMEDOUT;
+	return r->err ? r->err : r->status;
+}
+
+/* The same; *body is malloc'd, *logs the lines in band (NULL: none) if logs. */
+H_FUNC int h_post_with(const char *ip, int port, const char *path, const char *headers,
+		       const char *json, unsigned timeout_ms, char **body, json_t **logs)
+{
+	struct h_resp r;
+	int status = h_post_resp(ip, port, path, headers, json, timeout_ms, &r);
+
 	*body = r.body;
 	if (logs)
 		*logs = r.logs;
 	else
 		json_decref(r.logs);
-	return r.err ? r.err : r.status;
+	return status;
 }
 
 /* A blocking POST; returns the status (or a negative errno); *body is malloc'd. */

@@ -1125,6 +1125,46 @@ static void test_inband_blackbox(void)
 	px_stop();
 }
 
+/* ---- the run port ---- */
+
+/* A loop of /bin/sh that answers its init with run_port set to what the shell expression
+ * port_expr gives ($offered: the proxy's offer); the port the proxy's /init answer names,
+ * 0 for none, and the proxy's own port. */
+static long long init_answer_run_port(const char *port_expr, int *proxy_port)
+{
+	const char *cmd[] = { "/bin/sh", "-c", NULL, NULL };
+	char script[512];
+	struct h_resp r;
+	long long named;
+
+	snprintf(script, sizeof(script),
+		 "printf '{\"ok\":true,\"concurrent\":false}\\n' >&3; read -r l; "
+		 "offered=$(printf %%s \"$l\" | sed -n 's/.*\"run_port\": *\\([0-9]*\\).*/\\1/p'); "
+		 "printf '{\"ok\":true,\"run_port\":%%s}\\n' %s >&3; exec cat >/dev/null",
+		 port_expr);
+	cmd[2] = script;
+	CHECK(px_start("nodejs:20", cmd) == 0);
+	*proxy_port = X.port;
+	CHECK(h_post_resp("127.0.0.1", X.port, "/init", ACTLOGS_HEADER ": 1000\r\n",
+			  "{\"value\":{\"code\":\"x\",\"main\":\"main\"}}", 15000, &r) == 200);
+	named = r.run_port;
+	free(r.body);
+	json_decref(r.logs);
+	px_stop();
+	return named;
+}
+
+/* The action's code runs in the loop and can make it say any port: only the one offered,
+ * which the sandbox's tc program lets answers leave from, is passed on. */
+static void test_run_port_only_the_offered(void)
+{
+	int port;
+
+	CHECK(init_answer_run_port("\"$offered\"", &port) == port + XW_SANDBOX_RUN_PORT_OFFSET);
+	CHECK(init_answer_run_port("22", &port) == 0);
+	CHECK(init_answer_run_port("$((offered + 1))", &port) == 0);
+}
+
 int main(void)
 {
 	if (!access("/usr/bin/python3", X_OK))
@@ -1161,6 +1201,7 @@ int main(void)
 	RUN(test_inband_failures);
 	RUN(test_inband_spill_near_deadline);
 	RUN(test_inband_blackbox);
+	RUN(test_run_port_only_the_offered);
 	loop_free(H.loop);
 	TEST_EXIT();
 }

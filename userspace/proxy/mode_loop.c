@@ -45,6 +45,7 @@ struct loop_mode {
 	struct lineproc lp;
 	bool started;                  /* its ready line arrived */
 	struct http_request *init_req; /* waiting for the init answer */
+	long long run_port;            /* offered to the loop with the init, 0: none */
 	struct proxy_run *runs;        /* waiting for answers, by id */
 };
 
@@ -100,13 +101,13 @@ static void on_line(struct lineproc *lp, char *line, size_t len)
 	} else if (lm->init_req) {
 		struct http_request *req = lm->init_req;
 		const char *err = json_obj_str(msg, "error");
-
-		json_t *run_port = json_object_get(msg, "run_port");
+		json_int_t run_port = json_integer_value(json_object_get(msg, "run_port"));
 
 		lm->init_req = NULL;
-		if (!err && json_integer_value(run_port) > 0 && json_integer_value(run_port) < 65536)
-			http_resp_header(req, XW_RUN_PORT_HEADER, "%lld",
-					 (long long)json_integer_value(run_port));
+		/* Only the port offered: the one the sandbox's tc program lets answers leave
+		 * from (the action's code runs in the loop and could say any other). */
+		if (!err && lm->run_port && run_port == lm->run_port)
+			http_resp_header(req, XW_RUN_PORT_HEADER, "%lld", lm->run_port);
 		if (err)
 			proxy_init_error(p, req, 502, err);
 		else
@@ -214,7 +215,8 @@ static void lm_init(struct proxy *p, struct http_request *req, const struct init
 			 p->action_dir, "env", a->env);
 	/* Logs in band are what lets the loop answer /run without us in between. */
 	if (init && logs >= 0 && port > 0) {
-		json_object_set_new(init, "run_port", json_integer(port + XW_SANDBOX_RUN_PORT_OFFSET));
+		lm->run_port = port + XW_SANDBOX_RUN_PORT_OFFSET;
+		json_object_set_new(init, "run_port", json_integer(lm->run_port));
 		json_object_set_new(init, "logs", json_integer(logs));
 		json_object_set_new(init, "concurrency", json_integer(p->concurrency));
 	}
