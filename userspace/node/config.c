@@ -46,8 +46,8 @@ static void usage(FILE *f)
 		"                          DIR/controller/node.token, as in the embedded system)\n"
 		"  XWHISK_NODE_MEMORY_MB   memory for sandboxes on this node (default 8192)\n"
 		"  XWHISK_QUEUE_MAX        activations waiting per action and worker (default 256)\n"
-		"  XWHISK_PARALLEL_STARTS  sandboxes of one action started at once (default: CPUs;\n"
-		"                          0: as many as its waiting activations need)\n"
+		"  XWHISK_PARALLEL_STARTS  sandboxes of one action started at once (default: half the\n"
+		"                          CPUs; 0: as many as its waiting activations need)\n"
 		"  XWHISK_AUTH_TTL_S       seconds a checked credential is trusted (default 60)\n"
 		"  XWHISK_CACHE_BYTES      the response cache's memory (default 16 MB; 0: off)\n"
 		"  XWHISK_PREWARM          stem cells per kind, e.g. nodejs:20=2,python:3=2\n"
@@ -125,7 +125,9 @@ static void config_from_env(struct node_config *cfg)
 	cfg->workers = env_unsigned("XWHISK_WORKERS", cpus > 0 ? (unsigned)cpus : 1);
 	cfg->memory_mb = env_unsigned("XWHISK_NODE_MEMORY_MB", 8192);
 	cfg->queue_max = env_unsigned("XWHISK_QUEUE_MAX", 256);
-	cfg->parallel_starts = env_unsigned("XWHISK_PARALLEL_STARTS", cpus > 0 ? (unsigned)cpus : 1);
+	/* A start takes about a CPU: half of them start, the rest serve the queue that waits
+	 * (on two CPUs, two starts at once doubled a burst's p99, docs/BENCHMARKS.md). */
+	cfg->parallel_starts = env_unsigned("XWHISK_PARALLEL_STARTS", cpus > 1 ? (unsigned)cpus / 2 : 1);
 	cfg->auth_ttl_s = env_unsigned("XWHISK_AUTH_TTL_S", 60);
 	cfg->cache_bytes = env_unsigned("XWHISK_CACHE_BYTES", 16u << 20);
 	cfg->subnet = getenv("XWHISK_SANDBOX_SUBNET");

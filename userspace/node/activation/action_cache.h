@@ -42,6 +42,7 @@ struct action_entry {
 	/* Learnt while it runs (any worker, relaxed atomics): whether a waiting activation
 	 * is served sooner by a busy sandbox freeing up or by a new one. */
 	uint32_t run_us;            /* a /run's duration, moving average (0: not known yet) */
+	uint32_t run_us_first;      /* run_us is a sandbox's first run: a warm one replaces it */
 	uint32_t cold_us;           /* from asking for a sandbox to its warm news, moving average */
 	/* An answer of it was kept (an invoke's __ow_cache, a web answer's Cache-Control):
 	 * only then do its invokes and web GETs pay for a digest and a lookup in the

@@ -14,6 +14,7 @@
 #include "node/ingress/metrics.h"
 #include "node/manager/pool.h"
 #include "node/activation/record.h"
+#include "node/activation/run_times.h"
 #include "node/activation/slots.h"
 #include "node/activation/wait_board.h"
 #include "util.h"
@@ -23,8 +24,6 @@
 #define BUSY_RETRIES 3
 /* An activation that never got a sandbox gives up after this. */
 #define WAIT_LIMIT_MS (5 * 60 * 1000)
-/* A cold start's duration before one was seen (a stem cell and /init take a few ms). */
-#define COLD_GUESS_US 50000
 /* A /run's headers; the logs limit follows (in band, if the sandbox is an xwhisk-proxy:
  * lib/actlogs.h). */
 #define RUN_HEADERS "Content-Type: application/json\r\n" ACTLOGS_HEADER ": "
@@ -89,42 +88,15 @@ static void on_wait_expired(struct loop *loop, void *data)
 	}
 }
 
-static void average_into(uint32_t *avg, uint64_t sample)
-{
-	uint32_t old = __atomic_load_n(avg, __ATOMIC_RELAXED);
-	uint64_t v = old ? (old * 7ull + sample) / 8 : sample;
-
-	__atomic_store_n(avg, v > UINT32_MAX ? UINT32_MAX : (uint32_t)v, __ATOMIC_RELAXED);
-}
-
-/*
- * How many of this worker's waiting activations of a need a new sandbox: those that the
- * warm ones, freeing up every run_us, would not serve within the time a cold start takes.
- * Queueing behind a busy sandbox beats a cold start when runs are short; starting in
- * parallel pays when they are long or the queue is deep. Neither OpenWhisk nor Knative
- * weighs the two.
- */
-static unsigned cold_starts_needed(struct worker *w, struct action_entry *a, unsigned waiting)
-{
-	uint64_t run_us = __atomic_load_n(&a->run_us, __ATOMIC_RELAXED);
-	uint64_t cold_us = __atomic_load_n(&a->cold_us, __ATOMIC_RELAXED) ?: COLD_GUESS_US;
-	uint64_t room, served;
-
-	if (!run_us)
-		return waiting;
-	room = slot_warm_capacity(w->node->maps, a->id);
-	/* The warm sandboxes serve every worker's queue: this worker's share. */
-	served = room * cold_us / run_us / (w->node->nworkers ?: 1);
-	return waiting > served ? waiting - (unsigned)served : 0;
-}
-
 /* Asks the manager for the sandboxes the action's queue on this worker needs; overdue:
  * an activation waited longer than the estimate said, one more than it says. */
 static void ask_for_sandboxes(struct invocation *inv, bool overdue)
 {
 	struct worker *w = inv->w;
 	unsigned waiting = overflow_waiting(w->waiting, inv->action->id);
-	unsigned needed = cold_starts_needed(w, inv->action, waiting);
+	unsigned needed = run_times_starts_needed(
+		inv->action, slot_warm_capacity(w->node->maps, inv->action->id), w->node->nworkers,
+		waiting);
 
 	if (overdue && needed < waiting)
 		needed++;
@@ -241,7 +213,6 @@ static int invocation_wait(struct invocation *inv, bool claim_now)
 {
 	struct worker *w = inv->w;
 	uint64_t id = inv->action->id;
-	uint64_t cold_us = __atomic_load_n(&inv->action->cold_us, __ATOMIC_RELAXED);
 	struct invocation *served;
 	int err;
 
@@ -259,7 +230,7 @@ static int invocation_wait(struct invocation *inv, bool claim_now)
 		if (served == inv)
 			return 0;
 	ask_for_sandboxes(inv, false);
-	inv->need_timer = loop_timer_add(w->loop, 2 * (cold_us ?: COLD_GUESS_US) / 1000 + 1,
+	inv->need_timer = loop_timer_add(w->loop, 2 * run_times_cold_us(inv->action) / 1000 + 1,
 					 on_need_due, inv);
 	return 0;
 }
@@ -325,7 +296,7 @@ void worker_on_warm_news(void *arg)
 	/* How long the first in line waited for this start: what the next one may take. */
 	inv = overflow_peek(w->waiting, news->action_id);
 	if (inv)
-		average_into(&inv->action->cold_us, clock_mono_us() - inv->queued_us);
+		run_times_start(inv->action, clock_mono_us() - inv->queued_us);
 	while (serve_first(w, news->action_id, news))
 		;
 	/* Still no room for the rest: ask for more. */
@@ -539,7 +510,7 @@ static void on_run_answer(struct http_response *resp, int err, void *data)
 	inv->call = NULL;
 	inv->end_ms = clock_real_ms();
 	if (!err && resp->status != 429)
-		average_into(&inv->action->run_us, (clock_real_ns() - inv->run_sent_ns) / 1000);
+		run_times_run(inv->action, inv->cold, (clock_real_ns() - inv->run_sent_ns) / 1000);
 	if (!err && resp->status == 429) {
 		/* The sandbox's own concurrency guard: another node (or a run of a previous
 		 * node process) filled it. Not the action's fault: another sandbox, or the
