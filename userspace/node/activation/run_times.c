@@ -46,10 +46,16 @@ unsigned run_times_starts_needed(const struct action_entry *a, uint64_t room, un
 {
 	uint64_t run_us = __atomic_load_n(&a->run_us, __ATOMIC_RELAXED);
 	uint64_t served;
+	unsigned needed;
 
 	if (!run_us)
 		return waiting;
 	/* The warm room serves every worker's queue: this one's share. */
 	served = room * run_times_cold_us(a) / run_us / (workers ?: 1);
-	return waiting > served ? waiting - (unsigned)served : 0;
+	needed = waiting > served ? waiting - (unsigned)served : 0;
+	/* A first run's time says little: one start, and the rule decides again with a
+	 * warm run's (at that start's news, or when the first in line is overdue). */
+	if (needed > 1 && __atomic_load_n(&a->run_us_first, __ATOMIC_RELAXED))
+		needed = 1;
+	return needed;
 }

@@ -27,7 +27,8 @@ void run_times_start(struct action_entry *a, uint64_t us);
 uint64_t run_times_cold_us(const struct action_entry *a);
 /* How many of waiting activations (of one of workers, each with its queue) need a new
  * sandbox: those the warm room, freeing up every run, would not serve within the time a
- * cold start takes. All of them while no run was measured. */
+ * cold start takes. All of them while no run was measured; one at most while only a
+ * first run was. */
 unsigned run_times_starts_needed(const struct action_entry *a, uint64_t room, unsigned workers,
 				 unsigned waiting);
 
