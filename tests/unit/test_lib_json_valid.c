@@ -46,6 +46,9 @@ static const char *const CASES[] = {
 	"\"caf\xc3\xa9\"", "\"\xe2\x82\xac\"", "\"\xf0\x9f\x98\x80\"", "\"\xc3\"", "\"\xc0\xaf\"",
 	"\"\xe0\x80\xaf\"", "\"\xed\xa0\x80\"", "\"\xf4\x90\x80\x80\"", "\"\xf5\x80\x80\x80\"",
 	"\"\x80\"", "\"\xff\"", "\"a\tb\"", "\"a\nb\"", "\"\x1f\"", "\"\x7f\"",
+	/* \u0000: in a value, not in a key (jansson: "NUL byte in object key not supported";
+	 * found by fuzz_json_valid) */
+	"{\"a\":\"\\u0000\"}", "{\"na\\u00006de\":1}", "{\"\\u0000\":1}", "[{\"a\\u0000\":[]}]",
 };
 
 static void test_cases(void)

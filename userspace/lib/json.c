@@ -248,7 +248,8 @@ static int hex4(const unsigned char *p)
 	return v;
 }
 
-static bool scan_string(struct scan *sc)
+/* key: an object's key, where jansson refuses \u0000 even with JSON_ALLOW_NUL. */
+static bool scan_string(struct scan *sc, bool key)
 {
 	const unsigned char *p = sc->p + 1, *end = sc->end;
 
@@ -267,6 +268,8 @@ static bool scan_string(struct scan *sc)
 			if (*p != 'u' || end - p < 5 || (u = hex4(p + 1)) < 0)
 				return false;
 			p += 5;
+			if (!u && key)
+				return false;
 			if (u >= 0xdc00 && u <= 0xdfff)
 				return false; /* a low surrogate alone */
 			if (u >= 0xd800 && u <= 0xdbff) {
@@ -371,7 +374,7 @@ static bool scan_container(struct scan *sc)
 	}
 	for (;;) {
 		if (close == '}') {
-			if (sc->p == sc->end || *sc->p != '"' || !scan_string(sc))
+			if (sc->p == sc->end || *sc->p != '"' || !scan_string(sc, true))
 				return false;
 			scan_ws(sc);
 			if (sc->p == sc->end || *sc->p != ':')
@@ -414,7 +417,7 @@ static bool scan_value(struct scan *sc)
 	case '[':
 		return scan_container(sc);
 	case '"':
-		return scan_string(sc);
+		return scan_string(sc, false);
 	case 't':
 		return scan_word(sc, "true", 4);
 	case 'f':
