@@ -67,7 +67,8 @@ static const char *skip_string(const char *p, const char *end, bool *escaped)
 	return p < end ? p + 1 : end;
 }
 
-/* To the ',' or '}' that ends the member value starting at p. */
+/* To the ',' or '}' that ends the member value starting at p (or the ']' that ends an
+ * array's last element). */
 static const char *skip_value(const char *p, const char *end)
 {
 	size_t depth = 0;
@@ -78,7 +79,7 @@ static const char *skip_value(const char *p, const char *end)
 			p = skip_string(p, end, &escaped);
 			continue;
 		}
-		if (!depth && (*p == ',' || *p == '}'))
+		if (!depth && (*p == ',' || *p == '}' || *p == ']'))
 			break;
 		if (*p == '{' || *p == '[')
 			depth++;
@@ -240,6 +241,54 @@ static json_t *response_skeleton(const struct span *sp)
 	return resp;
 }
 
+static bool span_is(const struct span *sp, const char *text)
+{
+	return sp->len == strlen(text) && !memcmp(sp->p, text, sp->len);
+}
+
+/*
+ * The annotations a row reads (put_filter_name: "binding" and "path"), from the array's
+ * text: the elements json_kv_get could find under those keys, in their order, each
+ * parsed; the others (limits, waitTime, kind...) were most of a skeleton's cost. One
+ * whose key may be spelled with escapes is kept.
+ */
+static json_t *annotations_skeleton(const struct span *sp)
+{
+	static const char *const kv_keys[] = { "key" };
+	const char *p = sp->p, *end = sp->p + sp->len;
+	json_t *kept;
+
+	if (*p != '[')
+		return span_parse(sp);
+	kept = json_array();
+	for (p = skip_ws(p + 1, end); kept && p < end && *p != ']';) {
+		const char *elem = p, *last;
+		struct span key;
+		bool keep;
+
+		p = skip_value(elem, end);
+		for (last = p; last > elem && strchr(" \t\n\r", last[-1]); last--)
+			;
+		if (*elem != '{')
+			keep = false; /* not an object: json_kv_get skips it */
+		else if (!find_members(elem, last, kv_keys, 1, &key))
+			keep = true;
+		else
+			keep = key.p && (span_is(&key, "\"path\"") || span_is(&key, "\"binding\"") ||
+					 memchr(key.p, '\\', key.len));
+		if (keep && json_array_append_new(kept, json_parse(elem, (size_t)(last - elem),
+								   NULL, 0))) {
+			json_decref(kept);
+			return NULL;
+		}
+		if (p < end && *p == ',')
+			p = skip_ws(p + 1, end);
+		else
+			break;
+	}
+	return kept;
+}
+
 /* The members activation_check and a row read, from a valid text's spans. */
 static json_t *skeleton_of(const struct span *found)
 {
@@ -259,6 +308,8 @@ static json_t *skeleton_of(const struct span *found)
 			v = response_skeleton(sp);
 		else if (read[i] == REC_LOGS && *sp->p == '[')
 			v = json_array(); /* what it holds is nobody's business here */
+		else if (read[i] == SUM_ANNOTATIONS)
+			v = annotations_skeleton(sp);
 		else
 			v = span_parse(sp);
 		if (json_object_set_new(doc, record_keys[read[i]], v)) {

@@ -3,7 +3,8 @@
  * json_text_valid (userspace/lib/json.c) against json_parse: the controller stores an
  * activation record's text as it came once json_text_valid accepted it, so it must
  * accept exactly what jansson does. And activation_skeleton, on what both accept: a
- * record's skeleton is judged by activation_check as its whole tree is.
+ * record's skeleton is judged by activation_check as its whole tree is, and makes the
+ * same row.
  */
 #include <stdbool.h>
 #include <stdlib.h>
@@ -13,6 +14,22 @@
 #include "fuzz.h"
 #include "json.h"
 #include "store.h"
+
+/* A row made from the skeleton is the row made from the whole tree. */
+static void same_row(json_t *sk, json_t *j, const char *s, size_t size)
+{
+	struct activation_batch a = { 0 }, b = { 0 };
+
+	if (!activation_batch_add(&a, sk, s, size) && !activation_batch_add(&b, j, s, size) &&
+	    (a.rows[0].start != b.rows[0].start ||
+	     strcmp(activation_row_text(&a, a.rows[0].filter_at),
+		    activation_row_text(&b, b.rows[0].filter_at)) ||
+	     strcmp(activation_row_text(&a, a.rows[0].summary_at),
+		    activation_row_text(&b, b.rows[0].summary_at))))
+		abort();
+	activation_batch_free(&a);
+	activation_batch_free(&b);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -35,6 +52,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		if (!a != !b || (a && strcmp(a, b)))
 			abort();
+		if (!a)
+			same_row(sk, j, s, size);
 	}
 	json_decref(sk);
 	json_decref(j);

@@ -401,6 +401,21 @@ static void test_activation_skeleton(void)
 		"\"annotations\" : [ {\"key\":\"k\",\"value\":\"]}\\\\\"} ] ,"
 		"\"activationId\":\"0000000000000000000000000000000c\","
 		"\"response\":{\"statusCode\":0,\"statusCode\":1},\"cause\":null,\"publish\":true } ",
+		/* annotations: only what json_kv_get would find under binding and path is kept */
+		"{\"namespace\":\"n\",\"name\":\"a\",\"activationId\":\"0000000000000000000000000000000e\","
+		"\"start\":1,\"response\":{\"statusCode\":0},\"annotations\":[1,\"x\",{\"key\":\"limits\","
+		"\"value\":{\"a\":[1,{\"b\":\"]\"}]}},{\"key\":\"p\\u0061th\",\"value\":\"n/p/esc\"},"
+		"{\"key\":\"path\",\"value\":\"n/p/later\"} ]}",
+		"{\"namespace\":\"n\",\"name\":\"a\",\"activationId\":\"0000000000000000000000000000000e\","
+		"\"start\":1,\"response\":{\"statusCode\":0},\"annotations\":[ {\"key\":5,\"value\":\"x\"} ,"
+		"{\"value\":\"n/q/a\",\"key\":\"path\"},{\"key\":\"binding\",\"value\":\"n/bb\"}]}",
+		"{\"namespace\":\"n\",\"name\":\"a\",\"activationId\":\"0000000000000000000000000000000e\","
+		"\"start\":1,\"response\":{\"statusCode\":0},\"annotations\":[{\"k\\u0065y\":\"binding\","
+		"\"value\":\"n/esc\"},{\"key\":\"binding\",\"value\":\"n/plain\"}]}",
+		"{\"namespace\":\"n\",\"name\":\"a\",\"activationId\":\"0000000000000000000000000000000e\","
+		"\"start\":1,\"response\":{\"statusCode\":0},\"annotations\":[]}",
+		"{\"namespace\":\"n\",\"name\":\"a\",\"activationId\":\"0000000000000000000000000000000e\","
+		"\"start\":1,\"response\":{\"statusCode\":0},\"annotations\":{\"key\":\"path\",\"value\":\"n/o/a\"}}",
 		/* refused by activation_check, for what the skeleton holds */
 		"{\"namespace\":\"n\",\"name\":\"a\",\"activationId\":\"0000000000000000000000000000000d\","
 		"\"start\":1,\"response\":{\"statusCode\":4}}",
