@@ -56,15 +56,23 @@ static const char *skip_ws(const char *p, const char *end)
 	return p;
 }
 
-/* Past the string whose opening quote is at p; *escaped when it holds an escape. */
+/* Past the string whose opening quote is at p; *escaped when it holds an escape. By
+ * memchr: log lines and results are most of a record's bytes. */
 static const char *skip_string(const char *p, const char *end, bool *escaped)
 {
-	for (p++; p < end && *p != '"'; p++)
-		if (*p == '\\') {
-			p++;
-			*escaped = true;
-		}
-	return p < end ? p + 1 : end;
+	for (p++; p < end;) {
+		const char *quote = memchr(p, '"', (size_t)(end - p));
+		const char *bs = quote ? memchr(p, '\\', (size_t)(quote - p)) : NULL;
+
+		if (!quote)
+			return end;
+		if (!bs)
+			return quote + 1;
+		/* An escape before the quote: past it, and look again from there. */
+		*escaped = true;
+		p = bs + 2;
+	}
+	return end;
 }
 
 /* To the ',' or '}' that ends the member value starting at p (or the ']' that ends an
