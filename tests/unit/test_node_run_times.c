@@ -36,15 +36,30 @@ static void test_starts_needed(void)
 	struct action_entry a = { 0 };
 
 	/* Nothing measured: every waiting activation needs a start. */
-	CHECK(run_times_starts_needed(&a, 1, 1, 8) == 8);
+	CHECK(run_times_starts_needed(&a, 1, 8, 8) == 8);
 	CHECK(run_times_cold_us(&a) == RUN_TIMES_COLD_GUESS_US);
 	run_times_start(&a, 20000);
 	CHECK(run_times_cold_us(&a) == 20000);
-	/* Runs of 1 ms: one sandbox serves 20 within a start, split over 2 workers. */
+	/* Runs of 1 ms: one sandbox serves 20 within a start. */
 	run_times_run(&a, false, 1000);
-	CHECK(run_times_starts_needed(&a, 1, 2, 8) == 0);
-	CHECK(run_times_starts_needed(&a, 1, 2, 15) == 5);
-	CHECK(run_times_starts_needed(&a, 0, 2, 3) == 3);
+	CHECK(run_times_starts_needed(&a, 1, 8, 16) == 0);
+	CHECK(run_times_starts_needed(&a, 1, 15, 30) == 5);  /* half of the 10 short */
+	CHECK(run_times_starts_needed(&a, 1, 15, 15) == 0);
+	CHECK(run_times_starts_needed(&a, 0, 3, 3) == 3);
+	CHECK(run_times_starts_needed(&a, 1, 25, 10) == 5);  /* the board lags: 25 wait here */
+	CHECK(run_times_starts_needed(&a, 1, 1, 25) == 1);   /* a share rounds up */
+}
+
+/* One worker holds the whole queue (its clients came first): the room serves it whole.
+ * Before, each worker counted half the room and asked for twice the starts: a 16-client
+ * no-op burst on two CPUs started 15 sandboxes one run in two (docs/BENCHMARKS.md). */
+static void test_one_worker_holds_the_queue(void)
+{
+	struct action_entry a = { .cold_us = 27000 };
+
+	run_times_run(&a, false, 3375); /* 8 served within a start */
+	CHECK(run_times_starts_needed(&a, 1, 12, 12) == 4);
+	CHECK(run_times_starts_needed(&a, 2, 12, 12) == 0);
 }
 
 /* The first run alone (5 ms) would say 4 are served per start: 11 starts; it asks one.
@@ -54,10 +69,10 @@ static void test_burst_after_first_run(void)
 	struct action_entry a = { .cold_us = 20000 };
 
 	run_times_run(&a, true, 5000);
-	CHECK(run_times_starts_needed(&a, 1, 1, 15) == 1);
-	CHECK(run_times_starts_needed(&a, 1, 1, 4) == 0);
+	CHECK(run_times_starts_needed(&a, 1, 15, 15) == 1);
+	CHECK(run_times_starts_needed(&a, 1, 4, 4) == 0);
 	run_times_run(&a, false, 1000);
-	CHECK(run_times_starts_needed(&a, 1, 1, 15) == 0);
+	CHECK(run_times_starts_needed(&a, 1, 15, 15) == 0);
 }
 
 int main(void)
@@ -65,6 +80,7 @@ int main(void)
 	RUN(test_first_run_stands_in);
 	RUN(test_zero_is_known);
 	RUN(test_starts_needed);
+	RUN(test_one_worker_holds_the_queue);
 	RUN(test_burst_after_first_run);
 	TEST_EXIT();
 }

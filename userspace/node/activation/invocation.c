@@ -95,8 +95,8 @@ static void ask_for_sandboxes(struct invocation *inv, bool overdue)
 	struct worker *w = inv->w;
 	unsigned waiting = overflow_waiting(w->waiting, inv->action->id);
 	unsigned needed = run_times_starts_needed(
-		inv->action, slot_warm_capacity(w->node->maps, inv->action->id), w->node->nworkers,
-		waiting);
+		inv->action, slot_warm_capacity(w->node->maps, inv->action->id), waiting,
+		wait_board_count(w->node->waits, inv->action->id));
 
 	if (overdue && needed < waiting)
 		needed++;

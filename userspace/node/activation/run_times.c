@@ -41,18 +41,24 @@ uint64_t run_times_cold_us(const struct action_entry *a)
 	return __atomic_load_n(&a->cold_us, __ATOMIC_RELAXED) ?: RUN_TIMES_COLD_GUESS_US;
 }
 
-unsigned run_times_starts_needed(const struct action_entry *a, uint64_t room, unsigned workers,
-				 unsigned waiting)
+/* The node-wide count, not this worker's share of the room: one worker often holds the
+ * whole queue (its clients came first), and a share of the room cut what it saw served
+ * in half. */
+unsigned run_times_starts_needed(const struct action_entry *a, uint64_t room,
+				 unsigned waiting_here, unsigned waiting_all)
 {
 	uint64_t run_us = __atomic_load_n(&a->run_us, __ATOMIC_RELAXED);
-	uint64_t served;
+	uint64_t served, short_of;
 	unsigned needed;
 
 	if (!run_us)
-		return waiting;
-	/* The warm room serves every worker's queue: this one's share. */
-	served = room * run_times_cold_us(a) / run_us / (workers ?: 1);
-	needed = waiting > served ? waiting - (unsigned)served : 0;
+		return waiting_here;
+	if (waiting_all < waiting_here)
+		waiting_all = waiting_here; /* the board lags this worker's own queue */
+	served = room * run_times_cold_us(a) / run_us;
+	short_of = waiting_all > served ? waiting_all - served : 0;
+	/* This worker's part, rounded up: the manager adds the workers' asks. */
+	needed = (unsigned)((short_of * waiting_here + waiting_all - 1) / (waiting_all ?: 1));
 	/* A first run's time says little: one start, and the rule decides again with a
 	 * warm run's (at that start's news, or when the first in line is overdue). */
 	if (needed > 1 && __atomic_load_n(&a->run_us_first, __ATOMIC_RELAXED))

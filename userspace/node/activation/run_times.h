@@ -25,11 +25,11 @@ void run_times_run(struct action_entry *a, bool first, uint64_t us);
 void run_times_start(struct action_entry *a, uint64_t us);
 /* What a cold start takes, measured or guessed. */
 uint64_t run_times_cold_us(const struct action_entry *a);
-/* How many of waiting activations (of one of workers, each with its queue) need a new
- * sandbox: those the warm room, freeing up every run, would not serve within the time a
- * cold start takes. All of them while no run was measured; one at most while only a
- * first run was. */
-unsigned run_times_starts_needed(const struct action_entry *a, uint64_t room, unsigned workers,
-				 unsigned waiting);
+/* How many of a worker's waiting_here activations need a new sandbox: its share (in
+ * proportion to how many wait there) of those among waiting_all, every worker's, that the
+ * warm room, freeing up every run, would not serve within the time a cold start takes.
+ * All of them while no run was measured; one at most while only a first run was. */
+unsigned run_times_starts_needed(const struct action_entry *a, uint64_t room,
+				 unsigned waiting_here, unsigned waiting_all);
 
 #endif
