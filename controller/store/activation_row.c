@@ -98,6 +98,14 @@ static const char *skip_value(const char *p, const char *end)
 	return p;
 }
 
+/* Where the value that starts at value and ends before p stops, trailing spaces off. */
+static const char *value_end(const char *value, const char *p)
+{
+	while (p > value && strchr(" \t\n\r", p[-1]))
+		p--;
+	return p;
+}
+
 /* The value of each of the n keys among the object's members, the last one where a key
  * is repeated (as json_parse keeps it). False when a key holds an escape: it might spell
  * one of them. */
@@ -120,8 +128,7 @@ static bool find_members(const char *p, const char *end, const char *const *keys
 		p = skip_ws(p, end);
 		value = skip_ws(p + 1, end); /* past the ':' */
 		p = skip_value(value, end);
-		for (last = p; last > value && strchr(" \t\n\r", last[-1]); last--)
-			;
+		last = value_end(value, p);
 		for (int i = 0; i < n; i++)
 			if (strlen(keys[i]) == klen && !memcmp(keys[i], key, klen))
 				found[i] = (struct span){ value, (size_t)(last - value) };
@@ -275,8 +282,7 @@ static json_t *annotations_skeleton(const struct span *sp)
 		bool keep;
 
 		p = skip_value(elem, end);
-		for (last = p; last > elem && strchr(" \t\n\r", last[-1]); last--)
-			;
+		last = value_end(elem, p);
 		if (*elem != '{')
 			keep = false; /* not an object: json_kv_get skips it */
 		else if (!find_members(elem, last, kv_keys, 1, &key))

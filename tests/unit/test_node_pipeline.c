@@ -27,6 +27,7 @@
 #include "node/activation/wait_board.h"
 #include "node/activation/spool.h"
 #include "node/ingress/worker.h"
+#include "node/manager/pool_internal.h"
 #include "util.h"
 #include "test.h"
 
@@ -589,6 +590,96 @@ static void test_full_sandbox_is_not_asked_again_at_once(void)
 	action_entry_unref(e);
 }
 
+/* A sandbox stand-in whose runtime goes without answering: it reads a /run and closes
+ * the connection; it stops when its listener is shut down. */
+static void *closing_sandbox_main(void *arg)
+{
+	int listener = *(int *)arg;
+	char in[8192];
+
+	for (;;) {
+		int c = accept(listener, NULL, NULL);
+
+		if (c < 0)
+			return NULL; /* shut down */
+		(void)!read(c, in, sizeof(in));
+		close(c);
+	}
+}
+
+/* The spool has a record with text in it (after the worker's turn). */
+static bool spool_has(const char *text)
+{
+	char *spool = spool_text();
+	bool has = strstr(spool, text) != NULL;
+
+	free(spool);
+	return has;
+}
+
+/*
+ * A run whose sandbox went without an answer waits for the sandbox's end: the logs come
+ * with it (asked for even with logs off), and why it ended by then makes the verdict. A
+ * runtime on its own port dies before the init that tells why; before, the verdict was
+ * given at once and an action out of memory "exited unexpectedly". Another node's
+ * sandbox tells nothing here: its verdict is at once.
+ */
+static void test_lost_answer_waits_for_the_end(void)
+{
+	struct action_entry *e = action_limited("lost", "nodejs:20", "", "{\"timeout\":5000,\"logs\":0}");
+	struct xw_slot *slot = &node.maps->slots[10];
+	struct psandbox ps = { 0 };
+	uint16_t port = 0;
+	unsigned posted;
+	pthread_t thread;
+	int listener;
+	char id[33];
+
+	reset_namespace(10);
+	node.pool = calloc(1, sizeof(*node.pool));
+	listener = silent_sandbox(&port);
+	ASSERT(e && node.pool && listener >= 0);
+	ASSERT(!pthread_create(&thread, NULL, closing_sandbox_main, &listener));
+	node.workers[0] = &wk;
+	node.nworkers = 1;
+	ps.p = node.pool;
+	ps.slot = 10;
+
+	ASSERT(!warm_slot(e, 10, port, 0));
+	posted = needs_posted;
+	ASSERT(start_async(&wk, e, id) == 0);
+	run_loop_ms(200);
+	CHECK(!spool_has("exited unexpectedly") && !spool_has("exhausted its memory"));
+	CHECK(needs_posted == posted + 1); /* pool_broken: the manager removes it */
+	CHECK(ns()->inflight == 1);
+	/* The sandbox ends, out of memory: the manager hands over its logs. */
+	snprintf(node.pool->death[10], sizeof(node.pool->death[10]), "oom");
+	pool_logs_flush(&ps);
+	run_loop_ms(50);
+	CHECK(spool_has("The action exhausted its memory and was aborted."));
+	CHECK(ns()->inflight == 0);
+
+	/* Another node's sandbox. */
+	memset(node.pool->death[10], 0, sizeof(node.pool->death[10]));
+	ASSERT(!warm_slot(e, 10, port, 0));
+	slot->node = 2;
+	ASSERT(start_async(&wk, e, id) == 0);
+	run_loop_ms(200);
+	CHECK(spool_has("The action did not produce a valid response and exited unexpectedly."));
+	CHECK(ns()->inflight == 0);
+
+	node.nworkers = 0;
+	shutdown(listener, SHUT_RDWR);
+	pthread_join(thread, NULL);
+	close(listener);
+	http_pool_free(wk.sandbox[10]);
+	wk.sandbox[10] = NULL;
+	no_warm_slot(e, slot);
+	free(node.pool);
+	node.pool = NULL;
+	action_entry_unref(e);
+}
+
 /* Two workers that resolve the same revision at once get one entry: the queue and the
  * run times of an action are learnt on it, shared. A new revision is a new entry. */
 static void test_cache_shares_one_entry_per_revision(void)
@@ -639,6 +730,7 @@ int main(void)
 	RUN(test_cache_shares_one_entry_per_revision);
 	RUN(test_warm_free_counts_own_room);
 	RUN(test_full_sandbox_is_not_asked_again_at_once);
+	RUN(test_lost_answer_waits_for_the_end);
 	spool_writer_close(wk.spool);
 	overflow_free(wk.waiting);
 	mailbox_free(wk.mailbox);

@@ -48,6 +48,8 @@ static void test_starts_needed(void)
 	CHECK(run_times_starts_needed(&a, 0, 3, 3) == 3);
 	CHECK(run_times_starts_needed(&a, 1, 25, 10) == 5);  /* the board lags: 25 wait here */
 	CHECK(run_times_starts_needed(&a, 1, 1, 25) == 1);   /* a share rounds up */
+	CHECK(run_times_starts_needed(&a, 0, 0, 0) == 0);    /* nothing waits here */
+	CHECK(run_times_starts_needed(&a, 0, 0, 9) == 0);
 }
 
 /* One worker holds the whole queue (its clients came first): the room serves it whole.

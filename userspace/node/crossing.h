@@ -30,12 +30,11 @@ void pool_need(struct node *node, struct action_entry *action, unsigned worker,
 	       unsigned waiting, const char *activation_id, const char *tid, const char *api_key);
 
 /* The sandbox in slot (of generation) failed an activation (timeout, crash): remove it.
- * why POOL_NO_ANSWER (its runtime went without an answer) gives it SANDBOX_END_WAIT_MS to
- * end by itself first, so that its end tells why (pool_death_reason) and its logs go to
- * the activation's pool_logs. */
+ * why POOL_NO_ANSWER (its runtime went without an answer) gives it a moment to end by
+ * itself first, so that its end tells why (pool_death_reason) by the time the logs the
+ * activation asked for (pool_logs) are handed over. */
 void pool_broken(struct node *node, uint32_t slot, uint32_t generation, const char *why);
 #define POOL_NO_ANSWER "no answer"
-#define SANDBOX_END_WAIT_MS 500
 
 /* The logs of the activation that just ended in slot: cb runs on w's loop with an array of
  * OpenWhisk log lines (a new reference), or NULL when none were collected. Segments that

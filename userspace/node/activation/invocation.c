@@ -29,8 +29,6 @@
 #define RUN_HEADERS "Content-Type: application/json\r\n" ACTLOGS_HEADER ": "
 /* Results larger than this are truncated (OpenWhisk's whisk.activation.truncation). */
 #define RESULT_MAX (1u << 20)
-/* How often a run without an answer looks for its sandbox's end (logs off). */
-#define END_POLL_MS 10
 
 static void invocation_run(struct invocation *inv);
 static void invocation_finish(struct invocation *inv);
@@ -386,17 +384,46 @@ void invocation_take_answer(struct invocation *inv, int status, const char *body
 	json_decref(j);
 }
 
+/* The verdict of a run that lost its answer, from why its sandbox ended (known once
+ * its logs came: the manager hands them over as it removes the sandbox). */
+static void lost_verdict(struct invocation *inv)
+{
+	const char *why = pool_death_reason(inv->w->node, inv->slot, inv->slot_generation);
+	/* Killed from outside (the host out of memory): the platform failed, not the action. */
+	bool killed = why && !strcmp(why, "killed");
+
+	inv->status = killed ? ACTIVATION_WHISK_ERROR : ACTIVATION_DEVELOPER_ERROR;
+	json_decref(inv->result);
+	inv->result = record_error(
+		killed ? SANDBOX_KILLED_MSG
+		: why && !strcmp(why, "oom")
+			? "The action exhausted its memory and was aborted."
+			: "The action did not produce a valid response and exited unexpectedly.");
+}
+
+static void run_finish(struct invocation *inv)
+{
+	if (inv->no_answer)
+		lost_verdict(inv);
+	invocation_finish(inv);
+}
+
 static void on_logs(json_t *logs, void *data)
 {
 	struct invocation *inv = data;
 
-	json_decref(inv->logs);
-	inv->logs = logs;
-	invocation_finish(inv);
+	/* A run without an answer asks even with logs off: for the end they come with. */
+	if (inv->action->logs_mb) {
+		json_decref(inv->logs);
+		inv->logs = logs;
+	} else {
+		json_decref(logs);
+	}
+	run_finish(inv);
 }
 
-/* The run is over (its verdict in inv): the slot goes back, or with broken_why the
- * sandbox goes too; the logs are collected and the record finished. */
+/* The run is over (its verdict in inv, or inv->no_answer): the slot goes back, or with
+ * broken_why the sandbox goes too; the logs are collected and the record finished. */
 static void run_ended(struct invocation *inv, const char *broken_why, bool inband)
 {
 	struct worker *w = inv->w;
@@ -413,89 +440,19 @@ static void run_ended(struct invocation *inv, const char *broken_why, bool inban
 	/* Its room goes to an activation waiting for it, once inv has ended. */
 	room_wanted = !broken && room_wanted_after_release(w);
 	/* Without them in band, logs are asked for before the sandbox goes: the manager hands
-	 * over what it has (a failed runtime may never write its sentinels) before it removes
-	 * the sandbox. inv may be finished (freed) when pool_logs returns. */
-	if (inv->action->logs_mb && !remote && !inband)
+	 * over what it has (a failed runtime may never write its sentinels) as it removes
+	 * the sandbox, and a sandbox that went without an answer first gets a moment to end
+	 * by itself and tell why (pool_broken). inv may be finished (freed) when pool_logs
+	 * returns. */
+	if (!remote && !inband && (inv->action->logs_mb || inv->no_answer))
 		pool_logs(node, w, slot, generation, inv->run_sent_ns,
 			  (uint64_t)inv->action->logs_mb << 20, on_logs, inv);
 	else
-		invocation_finish(inv);
+		run_finish(inv);
 	if (broken)
 		pool_broken(node, slot, generation, broken_why);
 	if (room_wanted)
 		invocation_give_room(w, action_id);
-}
-
-static void on_end_due(struct loop *loop, void *data);
-
-/* The verdict of a run without an answer, once the sandbox's end told why (or did not
- * within the wait: the manager removes it then, and nobody tells). */
-static void lost_verdict(struct invocation *inv)
-{
-	struct node *node = inv->w->node;
-	const char *why = pool_death_reason(node, inv->slot, inv->slot_generation);
-	bool remote = __atomic_load_n(&node->maps->slots[inv->slot].node, __ATOMIC_RELAXED) != 0;
-	bool killed;
-
-	if (!why && !remote && clock_real_ms() < inv->end_ms + SANDBOX_END_WAIT_MS + END_POLL_MS * 5) {
-		inv->wait_timer = loop_timer_add(inv->w->loop, END_POLL_MS, on_end_due, inv);
-		if (inv->wait_timer)
-			return;
-	}
-	/* Killed from outside (the host out of memory): the platform failed, not the
-	 * action. */
-	killed = why && !strcmp(why, "killed");
-	inv->status = killed ? ACTIVATION_WHISK_ERROR : ACTIVATION_DEVELOPER_ERROR;
-	json_decref(inv->result);
-	inv->result = record_error(
-		killed ? SANDBOX_KILLED_MSG
-		: why && !strcmp(why, "oom")
-			? "The action exhausted its memory and was aborted."
-			: "The action did not produce a valid response and exited unexpectedly.");
-	invocation_finish(inv);
-}
-
-static void on_end_due(struct loop *loop, void *data)
-{
-	struct invocation *inv = data;
-
-	(void)loop;
-	inv->wait_timer = NULL;
-	lost_verdict(inv);
-}
-
-static void on_lost_logs(json_t *logs, void *data)
-{
-	struct invocation *inv = data;
-
-	json_decref(inv->logs);
-	inv->logs = logs;
-	lost_verdict(inv);
-}
-
-/*
- * The sandbox went without an answer. A runtime answering on its own port dies before
- * its sandbox's init, which tells why (out of memory, killed from outside) as it ends,
- * up to the proxy's exit delay later: the manager gives it that long to end by itself,
- * the logs come when it does, and the verdict waits for them (or for its end).
- */
-static void run_lost(struct invocation *inv)
-{
-	struct worker *w = inv->w;
-	struct node *node = w->node;
-	uint32_t slot = inv->slot, generation = inv->slot_generation;
-	bool remote = __atomic_load_n(&node->maps->slots[slot].node, __ATOMIC_RELAXED) != 0;
-
-	inv->status = ACTIVATION_DEVELOPER_ERROR;
-	slot_retire(node->maps, slot, generation);
-	slot_release(node->maps, slot, true);
-	/* inv may be finished (freed) when either returns. */
-	if (inv->action->logs_mb && !remote)
-		pool_logs(node, w, slot, generation, inv->run_sent_ns,
-			  (uint64_t)inv->action->logs_mb << 20, on_lost_logs, inv);
-	else
-		lost_verdict(inv);
-	pool_broken(node, slot, generation, POOL_NO_ANSWER);
 }
 
 static void on_run_answer(struct http_response *resp, int err, void *data)
@@ -535,7 +492,12 @@ static void on_run_answer(struct http_response *resp, int err, void *data)
 		return;
 	}
 	if (err) {
-		run_lost(inv);
+		/* A runtime answering on its own port dies before its sandbox's init, which
+		 * tells why (out of memory, killed from outside) as it ends: the verdict waits
+		 * for that end (on_logs). */
+		inv->no_answer = true;
+		inv->status = ACTIVATION_DEVELOPER_ERROR;
+		run_ended(inv, POOL_NO_ANSWER, false);
 		return;
 	}
 	/* An xwhisk-proxy answers with the logs in band, before the result. */

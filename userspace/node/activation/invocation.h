@@ -41,6 +41,7 @@ struct invocation {
 	uint64_t init_ms;      /* /init's duration when this activation waited for a cold start */
 	bool cold;
 	bool timed_out;
+	bool no_answer;        /* the sandbox went without answering /run */
 	int status;            /* enum activation_status */
 	json_t *result;
 	json_t *logs;

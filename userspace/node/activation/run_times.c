@@ -25,7 +25,9 @@ void run_times_run(struct action_entry *a, bool first, uint64_t us)
 		}
 		return;
 	}
-	if (__atomic_exchange_n(&a->run_us_first, 0, __ATOMIC_RELAXED))
+	/* A plain load first: every warm run passes here, on every worker. */
+	if (__atomic_load_n(&a->run_us_first, __ATOMIC_RELAXED) &&
+	    __atomic_exchange_n(&a->run_us_first, 0, __ATOMIC_RELAXED))
 		__atomic_store_n(&a->run_us, clamp_us(us), __ATOMIC_RELAXED);
 	else
 		average_into(&a->run_us, us);
@@ -51,14 +53,14 @@ unsigned run_times_starts_needed(const struct action_entry *a, uint64_t room,
 	uint64_t served, short_of;
 	unsigned needed;
 
-	if (!run_us)
+	if (!run_us || !waiting_here)
 		return waiting_here;
 	if (waiting_all < waiting_here)
 		waiting_all = waiting_here; /* the board lags this worker's own queue */
 	served = room * run_times_cold_us(a) / run_us;
 	short_of = waiting_all > served ? waiting_all - served : 0;
 	/* This worker's part, rounded up: the manager adds the workers' asks. */
-	needed = (unsigned)((short_of * waiting_here + waiting_all - 1) / (waiting_all ?: 1));
+	needed = (unsigned)((short_of * waiting_here + waiting_all - 1) / waiting_all);
 	/* A first run's time says little: one start, and the rule decides again with a
 	 * warm run's (at that start's news, or when the first in line is overdue). */
 	if (needed > 1 && __atomic_load_n(&a->run_us_first, __ATOMIC_RELAXED))

@@ -422,6 +422,10 @@ int pool_start_own(struct pool *p, struct action_entry *a, const char *gid,
 	return 0;
 }
 
+/* How long a sandbox that went without an answer has to end by itself (its proxy exits
+ * 100 ms after its runtime) before it is removed. */
+#define SANDBOX_END_WAIT_MS 500
+
 static void ps_remove(struct psandbox *ps, const char *why)
 {
 	pr_info("pool: removing the sandbox of %s in slot %u (%s)",
