@@ -9,6 +9,10 @@
  * writes the request head, then inserts the client's) keeps its bytes: they stay queued on
  * it (SK_PASS) and the node forwards them itself. A socket in the map that has no
  * accel_peers entry is a bookkeeping error: its bytes are dropped and counted.
+ *
+ * A client's socket flagged XW_ACCEL_F_INTO sends its bytes past the sandbox socket's
+ * egress, straight into the receive queue of the sandbox's own end (msg_socks): the node's
+ * second TCP stack, the veth and the bridge drop out of an upload.
  */
 #include "lib/maps.h"
 
@@ -37,7 +41,8 @@ static __always_inline void read_status(struct __sk_buff *skb, struct xw_accel_p
 	p->flags &= ~XW_ACCEL_F_STATUS;
 }
 
-/* Where skb goes: XW_OK (redirected), XW_ACCEL_HELD (kept on its socket) or a drop. */
+/* Where skb goes: XW_OK (to the peer), XW_ACCEL_INTO (into the sandbox's own socket),
+ * XW_ACCEL_HELD (kept on its socket) or a drop. */
 static __always_inline int accel_verdict(struct __sk_buff *skb)
 {
 	__u64 cookie = bpf_get_socket_cookie(skb);
@@ -48,6 +53,12 @@ static __always_inline int accel_verdict(struct __sk_buff *skb)
 	if (p->flags & XW_ACCEL_F_STATUS)
 		read_status(skb, p);
 	__sync_fetch_and_add(&p->bytes, skb->len);
+	/* An empty skb is the client's FIN alone: on the sandbox's queue it would read as
+	 * the end of the request, and an HTTP server drops a request whose client ends
+	 * (Node.js aborts it). The peer's egress sends nothing of it, as before. */
+	if ((p->flags & XW_ACCEL_F_INTO) && skb->len &&
+	    bpf_sk_redirect_hash(skb, &msg_socks, &p->into, BPF_F_INGRESS) == SK_PASS)
+		return XW_ACCEL_INTO;
 	/* Returns SK_PASS with the redirect recorded in skb, or SK_DROP when the peer's
 	 * index holds no socket. */
 	if (bpf_sk_redirect_map(skb, &accel_socks, p->peer, 0) != SK_PASS)

@@ -6,6 +6,10 @@
  * sockmap acceleration does): the sender and receiver are local, possibly in different
  * network namespaces joined by a veth, and the TCP stack between them is skipped. Without
  * the peer in the map the bytes go by TCP as usual.
+ *
+ * A streaming action's server (msg_cfg's stream port) is in the map only to take its
+ * client's upload (sock_accel's XW_ACCEL_F_INTO) and the node's request head: its answer
+ * goes by TCP to the node's socket, whose sk_skb verdict splices it to the client.
  */
 #include "lib/maps.h"
 
@@ -25,14 +29,21 @@ static __always_inline void peer_key(struct sk_msg_md *msg, struct xw_msg_key *k
 SEC("sk_msg")
 int sock_msg_redirect(struct sk_msg_md *msg)
 {
+	const struct xw_msg_cfg *cfg;
 	struct xw_msg_key k = {};
 	struct xw_msg_stat *st;
-	__u32 verdict = XW_MSG_REDIRECTED;
+	__u32 verdict = XW_MSG_REDIRECTED, zero = 0;
 
+	cfg = bpf_map_lookup_elem(&msg_cfg, &zero);
+	if (cfg && cfg->port && msg->local_port == cfg->port + XW_SANDBOX_STREAM_PORT_OFFSET) {
+		verdict = XW_MSG_STREAM;
+		goto out;
+	}
 	peer_key(msg, &k);
 	/* SK_DROP means no such socket: nothing was redirected and the msg passes. */
 	if (bpf_msg_redirect_hash(msg, &msg_socks, &k, BPF_F_INGRESS) != SK_PASS)
 		verdict = XW_MSG_NO_PEER;
+out:
 	st = bpf_map_lookup_elem(&msg_stats, &verdict);
 	if (st) {
 		st->msgs++;

@@ -9,8 +9,9 @@
  * under cgroup v1), so it filters on what msg_cfg names: the runtime port (or a language
  * loop's run port beside it, xwhisk/sandbox_net.h) on an address of the node's sandbox
  * subnet, connected from the node's address on the bridge. Nothing else a sandbox opens or
- * serves is touched (a streaming action's server neither: sock_accel splices those), nor
- * another node's connection to it.
+ * serves is touched, nor another node's connection to it. A streaming action's server
+ * (the stream port) joins too, as the target of its client's upload (sock_accel); its
+ * answers stay on TCP (sock_msg_redirect).
  */
 #include "lib/maps.h"
 
@@ -30,7 +31,8 @@ int sockops_msg(struct bpf_sock_ops *skops)
 	cfg = bpf_map_lookup_elem(&msg_cfg, &zero);
 	if (!cfg || !cfg->port ||
 	    (skops->local_port != cfg->port &&
-	     skops->local_port != cfg->port + XW_SANDBOX_RUN_PORT_OFFSET) ||
+	     skops->local_port != cfg->port + XW_SANDBOX_RUN_PORT_OFFSET &&
+	     skops->local_port != cfg->port + XW_SANDBOX_STREAM_PORT_OFFSET) ||
 	    (skops->local_ip4 & cfg->mask) != cfg->net || skops->remote_ip4 != cfg->peer)
 		return 1;
 	/* As sock_msg_redirect reads its peer's key: ports in network order, remote_port in

@@ -7,6 +7,10 @@
  * sandbox's at 2k+1, so a socket's peer is its index ^ 1. accel_peers, keyed by socket
  * cookie, tells sock_accel where a socket's bytes go and counts them: the router reads the
  * counts for the session's record and never sees the bytes.
+ *
+ * A client's bytes may skip the node's socket and the veth altogether: with
+ * XW_ACCEL_F_INTO its entry names the sandbox's own end of the connection, in msg_socks
+ * (xwhisk/sock_msg.h), and the verdict puts them straight on that socket's receive queue.
  */
 #ifndef XWHISK_SOCK_ACCEL_H
 #define XWHISK_SOCK_ACCEL_H
@@ -14,6 +18,8 @@
 #ifndef __VMLINUX_H__
 #include <linux/types.h>
 #endif
+
+#include "xwhisk/sock_msg.h"
 
 /* Map names (at most 15 characters). */
 #define XW_MAP_ACCEL_SOCKS "accel_socks"
@@ -28,11 +34,21 @@ struct xw_accel_peer {
 	__u16 flags;  /* XW_ACCEL_F_* */
 	__u16 status; /* the HTTP status of the response this socket received, 0: none */
 	__u64 bytes;  /* bytes received on this socket (redirected or held) */
+	/* With XW_ACCEL_F_INTO: the sandbox's end in msg_socks, whose receive queue takes
+	 * this socket's bytes directly. */
+	struct xw_msg_key into;
+	__u32 pad;
 };
 
 /* Read the status code from the first bytes the socket receives ("HTTP/1.1 200 ..."):
  * the sandbox's side, so the record has the status without the router reading a byte. */
 #define XW_ACCEL_F_STATUS 1
+/* Redirect into the receive queue of the socket msg_socks holds under `into`, not to the
+ * egress of the peer's socket: one TCP stack, the veth and the bridge fewer per byte. The
+ * node sets it only once everything it sent the sandbox itself went the same way (the
+ * request head by sock_msg_redirect), so nothing sent by TCP can be overtaken. Without
+ * that socket (it closed) the bytes go to the peer's egress as usual. */
+#define XW_ACCEL_F_INTO 2
 
 /* accel_stats: per-CPU skbs by verdict, indexed by enum xw_drop_reason (0: redirected). */
 struct xw_accel_stat {
@@ -45,7 +61,7 @@ struct xw_accel_stat {
 #else
 #define XW_ACCEL_STATIC_ASSERT _Static_assert
 #endif
-XW_ACCEL_STATIC_ASSERT(sizeof(struct xw_accel_peer) == 16, "xw_accel_peer layout");
+XW_ACCEL_STATIC_ASSERT(sizeof(struct xw_accel_peer) == 32, "xw_accel_peer layout");
 XW_ACCEL_STATIC_ASSERT(sizeof(struct xw_accel_stat) == 16, "xw_accel_stat layout");
 
 #endif

@@ -32,7 +32,9 @@ struct xw_msg_key {
 
 /* msg_cfg's one entry: which passively established sockets sockops_msg puts in msg_socks,
  * a sandbox runtime's server end: its port (or port + XW_SANDBOX_RUN_PORT_OFFSET, a language
- * loop serving /run itself), on an address in net/mask, connected from peer
+ * loop serving /run itself, or port + XW_SANDBOX_STREAM_PORT_OFFSET, a streaming action's
+ * server, which takes a client's upload from sock_accel), on an address in net/mask,
+ * connected from peer
  * (the node's address on the sandboxes' bridge: other nodes' connections stay out).
  * Addresses in network order; port 0: none. */
 struct xw_msg_cfg {
@@ -47,6 +49,7 @@ struct xw_msg_cfg {
 enum xw_msg_verdict {
 	XW_MSG_REDIRECTED = 0, /* put on the peer's receive queue */
 	XW_MSG_NO_PEER = 1,    /* the peer is not in msg_socks: sent by TCP as usual */
+	XW_MSG_STREAM = 2,     /* a streaming action's answer: by TCP, for sock_accel to splice */
 	XW_MSG__MAX
 };
 

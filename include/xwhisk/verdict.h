@@ -29,6 +29,8 @@ enum xw_drop_reason {
 	XW_DROP_ACCEL_UNPAIRED = 11, /* a socket in accel_socks without an accel_peers entry */
 	XW_ACCEL_HELD = 12,          /* not a drop: the peer is not in the map yet, the bytes
 				      * stay on their socket for userspace to forward */
+	XW_ACCEL_INTO = 13,          /* not a drop: redirected into the receive queue of the
+				      * sandbox's own socket (XW_ACCEL_F_INTO) */
 	XW_DROP__MAX
 };
 
@@ -49,6 +51,7 @@ static inline const char *xw_drop_reason_name(unsigned reason)
 		[XW_DROP_SANDBOX_PROTO] = "proto",
 		[XW_DROP_ACCEL_UNPAIRED] = "unpaired",
 		[XW_ACCEL_HELD] = "held",
+		[XW_ACCEL_INTO] = "into",
 	};
 
 	return reason < XW_DROP__MAX && names[reason] ? names[reason] : "unknown";

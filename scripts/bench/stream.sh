@@ -40,8 +40,9 @@ function upgrade(req, socket, head) {
   socket.pipe(socket);
 }'
 
-# XWHISK_SANDBOX_RPS (the node's: RPS on the sandboxes' veths) labels the run.
-echo "xwhisk: XWHISK_SANDBOX_RPS=${XWHISK_SANDBOX_RPS:-off}"
+# XWHISK_SANDBOX_RPS (RPS on the sandboxes' veths) and XWHISK_SOCK_MSG (0: no upload into the
+# sandbox's socket, docs/EBPF.md) are the node's; they label the run.
+echo "xwhisk: XWHISK_SANDBOX_RPS=${XWHISK_SANDBOX_RPS:-off} XWHISK_SOCK_MSG=${XWHISK_SOCK_MSG:-1}"
 start_xwhisk
 key=$("$bin/xwhisk-admin" --data-dir "$bench_tmp/data" user create bench)
 "$bin/xwhisk-admin" --data-dir "$bench_tmp/data" limits set bench --concurrentInvocations 1000 >/dev/null

@@ -4,7 +4,9 @@
  * an entry is dropped, one whose peer is absent is held), then real splices between pairs
  * of loopback TCP connections in a private network namespace: bytes cross both ways in
  * order and are counted, a socket alone keeps its bytes, a removed pair stops splicing,
- * pair numbers run out and come back. Needs root and a kernel with sockmap.
+ * pair numbers run out and come back; a client's bytes go straight into the receive queue
+ * of a socket in msg_socks (XW_ACCEL_F_INTO) behind what the node sent it there, its FIN
+ * alone does not. Needs root and a kernel with sockmap.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,11 +20,14 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <linux/tcp.h> /* tcp_info with tcpi_bytes_acked */
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "bpfload/sock_accel.h"
+#include "bpfload/sock_msg.h"
+#include "xwhisk/sandbox_net.h"
 #include "pinned_maps.h"
 #include "tcp_pair.h"
 #include "../unit/test.h"
@@ -105,8 +110,8 @@ static void test_splice_both_ways(void)
 	ASSERT(tcp_pair(&a_far, &a_near) == 0);
 	ASSERT(tcp_pair(&b_far, &b_near) == 0);
 	ASSERT(xw_accel_pair_get(accel, &k) == 0);
-	ASSERT(xw_accel_add(accel, 2 * k + 1, b_near, XW_ACCEL_F_STATUS, &cb) == 0);
-	ASSERT(xw_accel_add(accel, 2 * k, a_near, 0, &ca) == 0);
+	ASSERT(xw_accel_add(accel, 2 * k + 1, b_near, XW_ACCEL_F_STATUS, NULL, &cb) == 0);
+	ASSERT(xw_accel_add(accel, 2 * k, a_near, 0, NULL, &ca) == 0);
 	CHECK(write(a_far, "hello sandbox", 13) == 13);
 	CHECK(read_full(b_far, buf, 13, 2000) == 0 && !memcmp(buf, "hello sandbox", 13));
 	/* The sandbox's side answers: its status is read on the way. */
@@ -142,7 +147,7 @@ static void test_held_until_peer(void)
 	ASSERT(tcp_pair(&a_far, &a_near) == 0);
 	ASSERT(tcp_pair(&b_far, &b_near) == 0);
 	ASSERT(xw_accel_pair_get(accel, &k) == 0);
-	ASSERT(xw_accel_add(accel, 2 * k + 1, b_near, XW_ACCEL_F_STATUS, &cb) == 0);
+	ASSERT(xw_accel_add(accel, 2 * k + 1, b_near, XW_ACCEL_F_STATUS, NULL, &cb) == 0);
 	CHECK(write(b_far, "early", 5) == 5);
 	CHECK(read_full(b_near, buf, 5, 2000) == 0 && !memcmp(buf, "early", 5));
 	CHECK(stat_skbs(XW_ACCEL_HELD) >= held + 1);
@@ -194,8 +199,8 @@ static void test_splice_bulk(void)
 	ASSERT(tcp_pair(&a_far, &a_near) == 0);
 	ASSERT(tcp_pair(&b_far, &b_near) == 0);
 	ASSERT(xw_accel_pair_get(accel, &k) == 0);
-	ASSERT(xw_accel_add(accel, 2 * k + 1, b_near, XW_ACCEL_F_STATUS, &cb) == 0);
-	ASSERT(xw_accel_add(accel, 2 * k, a_near, 0, &ca) == 0);
+	ASSERT(xw_accel_add(accel, 2 * k + 1, b_near, XW_ACCEL_F_STATUS, NULL, &cb) == 0);
+	ASSERT(xw_accel_add(accel, 2 * k, a_near, 0, NULL, &ca) == 0);
 	child = fork();
 	ASSERT(child >= 0);
 	if (child == 0) {
@@ -251,6 +256,70 @@ static void test_splice_bulk(void)
 	free(want);
 }
 
+static uint64_t bytes_acked(int fd)
+{
+	struct tcp_info ti = {0};
+	socklen_t len = sizeof(ti);
+
+	return getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) ? UINT64_MAX : ti.tcpi_bytes_acked;
+}
+
+/*
+ * A streaming action's upload, as the node splices it when its sandbox's server end is in
+ * msg_socks: the head by sock_msg_redirect, the client's bytes into that socket by the
+ * verdict, in that order, nothing by TCP; the client's FIN alone stays out (an HTTP server
+ * would read it as the request's end); the answer by TCP, spliced back with its status.
+ */
+static void test_into_sandbox_socket(void)
+{
+	enum { PORT = 18080 };
+	struct xw_msg_cfg cfg = {.port = PORT};
+	struct xw_accel_peer pa = {0}, pb = {0};
+	struct xw_msg *m = NULL;
+	struct xw_msg_key key;
+	uint64_t ca, cb, acked, into = stat_skbs(XW_ACCEL_INTO);
+	uint32_t k, zero = 0;
+	int a_far, a_near, node, sandbox, cfg_fd;
+	struct pollfd pf;
+	char buf[32];
+
+	ASSERT(accel);
+	/* accel made and pinned msg_socks; sock_msg adopts it. */
+	ASSERT(xw_msg_open(pin_dir, &m) == 0);
+	cfg_fd = map_fd(XW_MAP_MSG_CFG);
+	ASSERT(cfg_fd >= 0 && bpf_map_update_elem(cfg_fd, &zero, &cfg, BPF_ANY) == 0);
+	ASSERT(tcp_pair(&a_far, &a_near) == 0);
+	ASSERT(tcp_pair_on(PORT + XW_SANDBOX_STREAM_PORT_OFFSET, &node, &sandbox) == 0);
+	acked = bytes_acked(node); /* the SYN's sequence number counts */
+	CHECK(xw_msg_peer_in(m, node, &key) == -ENOENT);
+	ASSERT(xw_msg_add(m, sandbox) == 0); /* what sockops_msg does in a sandbox */
+	ASSERT(xw_msg_peer_in(m, node, &key) == 0);
+	ASSERT(xw_msg_add(m, node) == 0);
+	CHECK(write(node, "HEAD|", 5) == 5);
+	ASSERT(xw_accel_pair_get(accel, &k) == 0);
+	ASSERT(xw_accel_add(accel, 2 * k + 1, node, XW_ACCEL_F_STATUS, NULL, &cb) == 0);
+	ASSERT(xw_accel_add(accel, 2 * k, a_near, 0, &key, &ca) == 0);
+	CHECK(write(a_far, "body", 4) == 4);
+	CHECK(read_full(sandbox, buf, 9, 2000) == 0 && !memcmp(buf, "HEAD|body", 9));
+	CHECK(stat_skbs(XW_ACCEL_INTO) >= into + 1);
+	CHECK(bytes_acked(node) == acked);
+	shutdown(a_far, SHUT_WR);
+	pf = (struct pollfd){.fd = sandbox, .events = POLLIN | POLLRDHUP};
+	CHECK(poll(&pf, 1, 300) == 0);
+	/* The stream port's answer keeps TCP, for the verdict on the node's socket. */
+	CHECK(write(sandbox, "HTTP/1.1 200 OK\r\n", 17) == 17);
+	CHECK(read_full(a_far, buf, 17, 2000) == 0 && !memcmp(buf, "HTTP/1.1 200 OK\r\n", 17));
+	CHECK(!xw_accel_remove(accel, 2 * k, ca, &pa) && pa.bytes == 4);
+	CHECK(!xw_accel_remove(accel, 2 * k + 1, cb, &pb) && pb.bytes == 17 && pb.status == 200);
+	xw_accel_pair_put(accel, k);
+	close(a_far);
+	close(a_near);
+	close(node);
+	close(sandbox);
+	close(cfg_fd);
+	xw_msg_close(m);
+}
+
 static void test_pairs_run_out(void)
 {
 	uint32_t k, first = 0;
@@ -290,6 +359,7 @@ int main(void)
 	RUN(test_held_until_peer);
 	RUN(test_unpaired_dropped);
 	RUN(test_splice_bulk);
+	RUN(test_into_sandbox_socket);
 	RUN(test_pairs_run_out);
 	xw_accel_close(accel);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", pin_dir);

@@ -23,6 +23,7 @@
 #include "bpfload/sock_msg.h"
 #include "pinned_maps.h"
 #include "tcp_pair.h"
+#include "xwhisk/sandbox_net.h"
 #include "../unit/test.h"
 
 static char pin_dir[128];
@@ -191,12 +192,14 @@ static void test_bulk_in_order(void)
 /* sockops_msg on the cgroup v2 root: the accepted end of a connection from the filtered
  * peer to the filtered port on a filtered address enters msg_socks by itself, so the node
  * adds only its own end; another port's, or another peer's, does not (its bytes go by
- * TCP). */
+ * TCP). A streaming action's server end (the stream port) joins too, but what it sends
+ * keeps TCP (sock_accel splices it from the node's socket). */
 static void test_sockops_adds_server_end(void)
 {
 	enum { PORT = 18080 };
 	int node, sb, other_node, other_sb;
-	struct xw_msg_stat r0 = stat_of(XW_MSG_REDIRECTED), n0;
+	struct xw_msg_stat r0 = stat_of(XW_MSG_REDIRECTED), n0, s0;
+	struct xw_msg_key key;
 	char cgroup[512], buf[16];
 	unsigned segs;
 
@@ -217,7 +220,8 @@ static void test_sockops_adds_server_end(void)
 	/* another port, then the right port from another address (another node's) */
 	for (int k = 0; k < 2; k++) {
 		ASSERT((k ? tcp_pair_from(INADDR_LOOPBACK + 1, PORT, &other_node, &other_sb) :
-			    tcp_pair_on(PORT + 1, &other_node, &other_sb)) == 0);
+			    tcp_pair_on(PORT + 7, &other_node, &other_sb)) == 0);
+		CHECK(xw_msg_peer_in(msg, other_node, &key) == -ENOENT);
 		ASSERT(xw_msg_add(msg, other_node) == 0);
 		n0 = stat_of(XW_MSG_NO_PEER);
 		CHECK(write(other_node, "hello", 5) == 5);
@@ -226,6 +230,22 @@ static void test_sockops_adds_server_end(void)
 		close(other_node);
 		close(other_sb);
 	}
+
+	ASSERT(tcp_pair_on(PORT + XW_SANDBOX_STREAM_PORT_OFFSET, &other_node, &other_sb) == 0);
+	CHECK(xw_msg_peer_in(msg, other_node, &key) == 0);
+	ASSERT(xw_msg_add(msg, other_node) == 0);
+	r0 = stat_of(XW_MSG_REDIRECTED);
+	s0 = stat_of(XW_MSG_STREAM);
+	CHECK(write(other_node, "GET /", 5) == 5);
+	CHECK(read_full(other_sb, buf, 5, 2000) == 0 && !memcmp(buf, "GET /", 5));
+	CHECK(stat_of(XW_MSG_REDIRECTED).msgs == r0.msgs + 1);
+	segs = data_segs_out(other_sb);
+	CHECK(write(other_sb, "HTTP/1.1", 8) == 8);
+	CHECK(read_full(other_node, buf, 8, 2000) == 0 && !memcmp(buf, "HTTP/1.1", 8));
+	CHECK(stat_of(XW_MSG_STREAM).msgs == s0.msgs + 1);
+	CHECK(data_segs_out(other_sb) == segs + 1);
+	close(other_node);
+	close(other_sb);
 	close(node);
 	close(sb);
 }

@@ -240,6 +240,7 @@ test('a 200 MB upload streams to main(req, res) and answers its SHA-256; the nod
   // Warm the action first, so the node's growth is the stream's alone.
   const warm = await request(sys.nodePort, 'POST', `${WEB}/sha`, { raw: 'warm' });
   assert.strictEqual(warm.status, 201, warm.text);
+  const into0 = (await dp.metrics(sys.nodePort)).values.get('xwhisk_sock_accel_bytes_total{verdict="into"}') || 0;
   const before = rssKb(sys.nodePid);
   let peak = before;
   const probe = setInterval(() => { peak = Math.max(peak, rssKb(sys.nodePid)); }, 100);
@@ -267,6 +268,11 @@ test('a 200 MB upload streams to main(req, res) and answers its SHA-256; the nod
   const m = (await dp.metrics(sys.nodePort)).values;
   assert.strictEqual(m.get('xwhisk_stream_accel'), res.splice === 'sock_accel' ? 1 : 0, 'the splice mode is on /metrics');
   assert.ok(m.get(`xwhisk_stream_sessions_total{mode="${res.splice === 'sock_accel' ? 'sock_accel' : 'relay'}"}`) >= 1);
+  // The upload skipped the node's socket to the sandbox (sock_msg is on by default): at
+  // most the bytes read before the splice went another way.
+  const into = m.get('xwhisk_sock_accel_bytes_total{verdict="into"}') - into0;
+  assert.ok(into > 190 * MB, `${(into / MB).toFixed(1)} MB went straight into the sandbox's socket`);
+  assert.ok(m.get('xwhisk_stream_into_sandbox_total') >= 1, 'the session is counted');
 });
 
 test('a 200 MB download streams back', async () => {
@@ -587,7 +593,7 @@ test('half-close: a client that shuts down its side after its upload still gets 
   for (const size of [5, 3 * MB]) {
     const body = Buffer.alloc(size, 'h');
     const text = await halfClose(`PUT ${WEB}/sha HTTP/1.1\r\nHost: x\r\nContent-Length: ${size}\r\n\r\n`, body);
-    assert.ok(text.startsWith('HTTP/1.1 201'), `${size} bytes: ${text.slice(0, 200)}`);
+    assert.ok(text.startsWith('HTTP/1.1 201'), `${size} bytes: ${JSON.stringify(text.slice(0, 400))} ${text.length}`);
     const json = JSON.parse(dechunk(text.slice(text.indexOf('\r\n\r\n') + 4)));
     assert.strictEqual(json.bytes, size);
     assert.strictEqual(json.sha256, crypto.createHash('sha256').update(body).digest('hex'));

@@ -64,9 +64,9 @@ static int splice_one(struct xw_accel *a, int l, const struct sockaddr_in *sb)
 	}
 	err = xw_accel_pair_get(a, &k);
 	if (!err)
-		err = xw_accel_add(a, 2 * k + 1, sfd, XW_ACCEL_F_STATUS, &scookie);
+		err = xw_accel_add(a, 2 * k + 1, sfd, XW_ACCEL_F_STATUS, NULL, &scookie);
 	if (!err)
-		err = xw_accel_add(a, 2 * k, cfd, 0, &ccookie);
+		err = xw_accel_add(a, 2 * k, cfd, 0, NULL, &ccookie);
 	if (err)
 		goto out;
 	/* What waits in either receive queue goes through now (as the node does). */

@@ -40,6 +40,11 @@ int xw_accel_open(const char *pin_dir, struct xw_accel **out)
 	}
 	/* accel maps hold only live sessions, none of which outlive the node process. */
 	xw_pins_own_only(a->skel->obj, pin_dir ?: XW_PIN_DIR, "accel");
+	/* The verdict redirects into msg_socks: the one sock_msg pinned (xw_msg_open()), or a
+	 * new one, pinned for it, where XW_ACCEL_F_INTO finds no socket until it does. */
+	err = bpf_map__set_autocreate(a->skel->maps.msg_socks, true);
+	if (err)
+		goto out;
 	err = xwhisk_sock_accel__load(a->skel);
 	if (err)
 		goto out;
@@ -99,7 +104,8 @@ void xw_accel_pair_put(struct xw_accel *a, uint32_t k)
 	pthread_mutex_unlock(&a->lock);
 }
 
-int xw_accel_add(struct xw_accel *a, uint32_t idx, int fd, uint16_t flags, uint64_t *cookie)
+int xw_accel_add(struct xw_accel *a, uint32_t idx, int fd, uint16_t flags,
+		 const struct xw_msg_key *into, uint64_t *cookie)
 {
 	struct xw_accel_peer peer = {.peer = idx ^ 1, .flags = flags};
 	socklen_t len = sizeof(*cookie);
@@ -107,6 +113,10 @@ int xw_accel_add(struct xw_accel *a, uint32_t idx, int fd, uint16_t flags, uint6
 
 	if (idx >= 2 * XW_ACCEL_MAX_PAIRS)
 		return -EINVAL;
+	if (into) {
+		peer.flags |= XW_ACCEL_F_INTO;
+		peer.into = *into;
+	}
 	if (getsockopt(fd, SOL_SOCKET, SO_COOKIE, &c, &len) < 0)
 		return -errno;
 	/* The entry first: a socket in the map without one would have its bytes dropped. */

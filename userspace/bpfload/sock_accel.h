@@ -7,9 +7,9 @@
  * What the node does:
  *   start:   xw_accel_open(pin_dir, &a); on error the caller relays in userspace instead
  *            (and says so once).
- *   session: xw_accel_pair_get(a, &k); xw_accel_add(a, 2k + 1, sandbox_fd, &cs) first,
- *            write the request head to the sandbox, then xw_accel_add(a, 2k, client_fd,
- *            &cc); bytes either socket received before its peer was in the map stay on it
+ *   session: xw_accel_pair_get(a, &k); xw_accel_add(a, 2k + 1, sandbox_fd, ..., &cs)
+ *            first, write the request head to the sandbox, then xw_accel_add(a, 2k,
+ *            client_fd, ..., &cc); bytes either socket received before its peer was in the map stay on it
  *            (recv() them and forward them by hand; they are counted as received). At the end
  * xw_accel_remove() each side (which gives its byte count) and xw_accel_pair_put(a, k). metrics:
  * xw_accel_counters(). stop:    xw_accel_close(a): the program is detached when the last socket
@@ -32,8 +32,11 @@ void xw_accel_close(struct xw_accel *a);
 int xw_accel_pair_get(struct xw_accel *a, uint32_t *k);
 void xw_accel_pair_put(struct xw_accel *a, uint32_t k);
 /* Puts fd (a connected TCP socket) at idx, its bytes going to idx ^ 1, with XW_ACCEL_F_*
- * flags; its cookie out. */
-int xw_accel_add(struct xw_accel *a, uint32_t idx, int fd, uint16_t flags, uint64_t *cookie);
+ * flags; its cookie out. With into (a key of msg_socks: the sandbox's own end, see
+ * xw_msg_peer_in()), its bytes go into that socket's receive queue instead
+ * (XW_ACCEL_F_INTO), and to idx ^ 1 only once it is gone. */
+int xw_accel_add(struct xw_accel *a, uint32_t idx, int fd, uint16_t flags,
+		 const struct xw_msg_key *into, uint64_t *cookie);
 /* Takes the socket out (if it is still in) and its entry, which *last receives. */
 int xw_accel_remove(struct xw_accel *a, uint32_t idx, uint64_t cookie, struct xw_accel_peer *last);
 /* The entry of the socket with this cookie: its byte count and status so far. */

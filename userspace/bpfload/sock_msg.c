@@ -157,6 +157,23 @@ int xw_msg_remove(struct xw_msg *m, int fd)
 	return bpf_map_delete_elem(m->socks_fd, &k) < 0 ? -errno : 0;
 }
 
+int xw_msg_peer_in(struct xw_msg *m, int fd, struct xw_msg_key *peer)
+{
+	struct xw_msg_key k;
+	uint64_t cookie;
+	int err = msg_key(fd, &k);
+
+	if (err)
+		return err;
+	*peer = (struct xw_msg_key){
+	    .local_ip4 = k.remote_ip4,
+	    .remote_ip4 = k.local_ip4,
+	    .local_port = k.remote_port,
+	    .remote_port = k.local_port,
+	};
+	return bpf_map_lookup_elem(m->socks_fd, peer, &cookie) < 0 ? -errno : 0;
+}
+
 int xw_msg_counters(struct xw_msg *m, struct xw_msg_stat out[XW_MSG__MAX])
 {
 	return xw_percpu_sum(m->stats_fd, XW_MSG__MAX, sizeof(*out), (uint64_t *)out);

@@ -409,7 +409,10 @@ async function run() {
     failed++;
   }
   if (!failed) {
+    // XWHISK_TEST_ONLY=regex: only the cases whose name matches (while debugging one).
+    const only = process.env.XWHISK_TEST_ONLY ? new RegExp(process.env.XWHISK_TEST_ONLY) : null;
     for (const c of cases) {
+      if (only && !only.test(c.name)) continue;
       try {
         await c.fn();
         console.log(`ok - ${c.name}`);

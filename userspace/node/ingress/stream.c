@@ -17,6 +17,7 @@
 
 #include "activation.h"
 #include "bpfload/sock_accel.h"
+#include "bpfload/sock_msg.h"
 #include "json.h"
 #include "log.h"
 #include "node/activation/invocation.h"
@@ -40,7 +41,7 @@
 static pthread_mutex_t accel_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool accel_tried;
 static struct xw_accel *accel;
-static uint64_t sessions_spliced, sessions_relayed;
+static uint64_t sessions_spliced, sessions_relayed, sessions_into;
 
 /* The first stream loads sock_accel; without it every stream is relayed (one log line). */
 static struct xw_accel *accel_get(struct worker *w)
@@ -83,6 +84,10 @@ void stream_metrics(struct buf *b)
 		   (unsigned long long)__atomic_load_n(&sessions_spliced, __ATOMIC_RELAXED));
 	buf_printf(b, "xwhisk_stream_sessions_total{mode=\"relay\"} %llu\n",
 		   (unsigned long long)__atomic_load_n(&sessions_relayed, __ATOMIC_RELAXED));
+	prom_value(b, "xwhisk_stream_into_sandbox_total", "counter",
+		   "Spliced sessions whose client bytes went straight into the sandbox's socket "
+		   "(sock_accel with XW_ACCEL_F_INTO), not through the node's.",
+		   __atomic_load_n(&sessions_into, __ATOMIC_RELAXED));
 	if (a && !xw_accel_counters(a, st)) {
 		prom_family(b, "xwhisk_sock_accel_bytes_total", "counter",
 			    "Bytes sock_accel saw, by verdict (pass: redirected to the peer).");
@@ -90,6 +95,8 @@ void stream_metrics(struct buf *b)
 			   (unsigned long long)st[XW_REASON_PASS].bytes);
 		buf_printf(b, "xwhisk_sock_accel_bytes_total{verdict=\"held\"} %llu\n",
 			   (unsigned long long)st[XW_ACCEL_HELD].bytes);
+		buf_printf(b, "xwhisk_sock_accel_bytes_total{verdict=\"into\"} %llu\n",
+			   (unsigned long long)st[XW_ACCEL_INTO].bytes);
 		buf_printf(b, "xwhisk_sock_accel_bytes_total{verdict=\"unpaired\"} %llu\n",
 			   (unsigned long long)st[XW_DROP_ACCEL_UNPAIRED].bytes);
 	}
@@ -144,6 +151,8 @@ struct stream {
 	struct xw_accel *accel;
 	uint32_t pair;
 	bool has_pair, c_in, s_in;
+	bool into;		    /* the client's bytes go into the sandbox's own socket */
+	struct xw_msg_key into_key; /* that socket, in msg_socks */
 	uint64_t ccookie, scookie;
 	uint64_t c_queued0; /* bytes the client's socket had queued before the answer */
 	uint64_t s_queued0; /* bytes the sandbox's socket had queued before the splice */
@@ -805,10 +814,12 @@ static void splice_start(struct stream *s)
 	 * meanwhile wait, unread, in its receive queue (the sandbox's answer, the client's
 	 * upload). Only an answer landing between the two insertions is held and forwarded
 	 * by hand. */
-	err = xw_accel_add(s->accel, 2 * s->pair + 1, s->sfd, XW_ACCEL_F_STATUS, &s->scookie);
+	err = xw_accel_add(s->accel, 2 * s->pair + 1, s->sfd, XW_ACCEL_F_STATUS, NULL,
+			   &s->scookie);
 	if (!err) {
 		s->s_in = true;
-		err = xw_accel_add(s->accel, 2 * s->pair, s->cfd, 0, &s->ccookie);
+		err = xw_accel_add(s->accel, 2 * s->pair, s->cfd, 0,
+				   s->into ? &s->into_key : NULL, &s->ccookie);
 	}
 	if (err) {
 		pr_debug("stream %s: sock_accel refused a socket (%s): relayed", s->activation_id,
@@ -832,6 +843,8 @@ static void splice_start(struct stream *s)
 		pr_debug("stream %s: cannot kick the sockets: %s", s->activation_id,
 			 strerror(errno));
 	__atomic_fetch_add(&sessions_spliced, 1, __ATOMIC_RELAXED);
+	if (s->into)
+		__atomic_fetch_add(&sessions_into, 1, __ATOMIC_RELAXED);
 	s->state = ST_FLOWING;
 	if (watch(s, s->cfd, 0, on_client_event) || watch(s, s->sfd, 0, on_sandbox_event)) {
 		end_sandbox_failed(s, "no event for the connections");
@@ -858,6 +871,23 @@ static void flow_start(struct stream *s)
 
 /* ---- connecting and the head ---- */
 
+/*
+ * Whether the client's bytes may skip the node's socket to the sandbox and go into the
+ * sandbox's own (XW_ACCEL_F_INTO): only if that socket joined msg_socks (sockops_msg, as
+ * the handshake ended there) and ours joins too before the first byte, so that the head and
+ * what the node forwards by hand go the same way, by sock_msg_redirect, and are on that
+ * receive queue before any byte of the splice; a byte sent by TCP could be read after
+ * them. Not for an upgraded session: its client's end is passed on once every byte it sent
+ * is in the sandbox's socket, which only our own socket's counters tell.
+ */
+static bool into_sandbox(struct stream *s)
+{
+	struct xw_msg *m = s->w->node->sock_msg;
+
+	return m && !s->upgrade && !xw_msg_peer_in(m, s->sfd, &s->into_key) &&
+	       !xw_msg_add(m, s->sfd);
+}
+
 /* The client's end while the head goes out: the half-close rules apply already. */
 static void on_client_early_end(struct loop *loop, int fd, uint32_t events, void *data)
 {
@@ -882,8 +912,10 @@ static void on_sandbox_writable(struct loop *loop, int fd, uint32_t events, void
 			return;
 		}
 		s->state = ST_HEAD;
-		if (s->accel && !xw_accel_pair_get(s->accel, &s->pair))
+		if (s->accel && !xw_accel_pair_get(s->accel, &s->pair)) {
 			s->has_pair = true;
+			s->into = into_sandbox(s);
+		}
 	}
 	/* The head, then (to be spliced) what the client sent since, a piece at a time:
 	 * a sandbox that does not read leaves this waiting for EPOLLOUT, nothing else. */
