@@ -9,6 +9,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/tcp.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -75,6 +76,33 @@ static void test_redirect_both_ways(void)
 	CHECK(r1.bytes == r0.bytes + 37);
 	CHECK(data_segs_out(node) == node_segs);
 	CHECK(data_segs_out(sb) == sb_segs);
+	close(node);
+	close(sb);
+}
+
+/* What the node relays with splice(2) (a stream it cannot splice in the kernel) into its
+ * socket in the map is redirected like a write, whole and in order. */
+static void test_splice_into_redirected(void)
+{
+	int node, sb, pfd[2];
+	struct xw_msg_stat r0 = stat_of(XW_MSG_REDIRECTED);
+	unsigned segs;
+	char buf[16];
+
+	ASSERT(msg);
+	ASSERT(pipe(pfd) == 0);
+	ASSERT(tcp_pair(&node, &sb) == 0);
+	ASSERT(xw_msg_add(msg, node) == 0);
+	ASSERT(xw_msg_add(msg, sb) == 0);
+	segs = data_segs_out(node);
+	CHECK(write(node, "head|", 5) == 5);
+	CHECK(write(pfd[1], "relayed", 7) == 7);
+	CHECK(splice(pfd[0], NULL, node, NULL, 7, SPLICE_F_MOVE) == 7);
+	CHECK(read_full(sb, buf, 12, 2000) == 0 && !memcmp(buf, "head|relayed", 12));
+	CHECK(stat_of(XW_MSG_REDIRECTED).bytes == r0.bytes + 12);
+	CHECK(data_segs_out(node) == segs);
+	close(pfd[0]);
+	close(pfd[1]);
 	close(node);
 	close(sb);
 }
@@ -266,6 +294,7 @@ int main(void)
 	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/xwhisk-test-msg-%d", getpid());
 	RUN(test_open);
 	RUN(test_redirect_both_ways);
+	RUN(test_splice_into_redirected);
 	RUN(test_no_peer_goes_by_tcp);
 	RUN(test_removed_stops);
 	RUN(test_bulk_in_order);
