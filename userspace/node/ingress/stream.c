@@ -35,6 +35,8 @@
 #define CATCH_UP_CHUNK (256 << 10) /* client bytes read by hand before the splice, at most */
 #define PROBE_DELAY_MS 20	   /* a dying process's listener closes after its connections */
 #define PROBE_MS 200		   /* how long the action's server has to accept a probe */
+#define FLOW_POLL_MS 10		   /* how often a spliced answer's lead on its client is read */
+#define ANSWER_AHEAD_MAX (8 << 20) /* answer bytes the kernel may hold for a slow client */
 
 /* ---- sock_accel, loaded once for every worker ---- */
 
@@ -157,11 +159,13 @@ struct stream {
 	uint64_t c_queued0; /* bytes the client's socket had queued before the answer */
 	uint64_t s_queued0; /* bytes the sandbox's socket had queued before the splice */
 	uint64_t by_hand;   /* sandbox bytes forwarded from here (held before the splice) */
+	bool s_paused;	    /* the sandbox's socket is out of the splice: the client is behind */
+	uint64_t s_done;    /* answer bytes counted by the sandbox socket's earlier entries */
 	/* relay */
 	struct relay_dir up, down;
 	bool relay;
 	int status;
-	struct loop_timer *deadline, *drain, *half_close, *probe_timer;
+	struct loop_timer *deadline, *drain, *half_close, *probe_timer, *flow;
 };
 
 static void stream_free(struct stream *s)
@@ -259,6 +263,23 @@ static void relay_close(struct relay_dir *d)
 	d->pipe[0] = d->pipe[1] = 0;
 }
 
+/* Answer bytes the sandbox's socket received so far, over each entry it had in the map
+ * (and the status, once read); -errno when the current entry cannot be read. */
+static int answer_so_far(struct stream *s, uint64_t *bytes)
+{
+	struct xw_accel_peer ps;
+
+	*bytes = s->s_done;
+	if (!s->s_in)
+		return 0;
+	if (xw_accel_peer_get(s->accel, s->scookie, &ps))
+		return -ENOENT;
+	if (ps.status)
+		s->status = ps.status;
+	*bytes += ps.bytes;
+	return 0;
+}
+
 /*
  * The end: the sockets leave the map and close, the record is written. astatus is the
  * activation's status, why how the session ended (the record's "end"); broken_why retires
@@ -277,7 +298,9 @@ static void stream_end(struct stream *s, int astatus, const char *why, const cha
 		loop_timer_cancel(s->w->loop, s->drain);
 	if (s->half_close)
 		loop_timer_cancel(s->w->loop, s->half_close);
-	s->deadline = s->drain = s->half_close = NULL;
+	if (s->flow)
+		loop_timer_cancel(s->w->loop, s->flow);
+	s->deadline = s->drain = s->half_close = s->flow = NULL;
 	probe_close(s);
 	if (s->c_in)
 		(void)xw_accel_remove(s->accel, 2 * s->pair, s->ccookie, &pc);
@@ -302,7 +325,7 @@ static void stream_end(struct stream *s, int astatus, const char *why, const cha
 	}
 	/* The body bytes the server read count as in; the request head does not. */
 	in = s->body_read + pc.bytes + s->up.bytes;
-	out = ps.bytes + s->down.bytes;
+	out = s->s_done + ps.bytes + s->down.bytes;
 	result = json_pack("{s:i,s:I,s:I,s:s,s:s}", "statusCode", s->status, "bytesIn",
 			   (json_int_t)in, "bytesOut", (json_int_t)out, "end", why, "splice",
 			   s->relay ? "relay" : "sock_accel");
@@ -329,12 +352,7 @@ static void on_deadline(struct loop *loop, void *data)
 	char msg[128];
 
 	s->deadline = NULL;
-	if (s->s_in) {
-		struct xw_accel_peer ps;
-
-		if (!xw_accel_peer_get(s->accel, s->scookie, &ps) && ps.status)
-			s->status = ps.status;
-	}
+	(void)answer_so_far(s, &(uint64_t){0}); /* its status */
 	/* A WebSocket hears why (1001, going away), outside the splice. */
 	if (s->upgrade && s->status == 101 && s->cfd >= 0) {
 		static const unsigned char going_away[] = {0x88, 0x02, 0x03, 0xe9};
@@ -596,16 +614,17 @@ static int relay_start(struct stream *s)
 
 /* ---- the splice (sock_accel) ---- */
 
+static void on_sandbox_event(struct loop *loop, int fd, uint32_t events, void *data);
+
 static void on_drain_poll(struct loop *loop, void *data)
 {
 	struct stream *s = data;
-	struct xw_accel_peer ps;
-	uint64_t queued;
+	uint64_t queued, sent;
 
 	s->drain = NULL;
 	/* Every byte the sandbox sent is in the client's socket: closing loses none. */
-	if (xw_accel_peer_get(s->accel, s->scookie, &ps) || tcp_queued(s->cfd, &queued) ||
-	    queued - s->c_queued0 >= ps.bytes) {
+	if (answer_so_far(s, &sent) || tcp_queued(s->cfd, &queued) ||
+	    queued - s->c_queued0 >= sent) {
 		s->drained = true;
 		if (!s->probing)
 			stream_finish(s);
@@ -644,7 +663,72 @@ static void splice_events(struct stream *s)
 	else if (s->state == ST_FLOWING)
 		se = EPOLLIN;
 	(void)loop_mod_fd(s->w->loop, s->cfd, ce);
-	(void)loop_mod_fd(s->w->loop, s->sfd, se);
+	if (!s->s_paused)
+		(void)loop_mod_fd(s->w->loop, s->sfd, se);
+}
+
+/*
+ * Flow control for the answer. The verdict takes each skb off the sandbox's socket at once
+ * and queues it for the client's, which sends it when it can: TCP's window never closes on
+ * the action, and a client that reads slowly (or not at all) would make the kernel hold
+ * the whole answer. When the answer runs more than ANSWER_AHEAD_MAX ahead of what the
+ * client's socket took, the sandbox's socket leaves the map: what the action sends then
+ * waits in that socket's receive queue, unread, and its window closes. Once the client's
+ * socket took every byte redirected so far (so nothing can be overtaken), the socket joins
+ * again on an skb boundary (nothing read it meanwhile) and is kicked, as at the start.
+ */
+static void answer_pause(struct stream *s)
+{
+	struct xw_accel_peer ps = {0};
+
+	if (xw_accel_remove(s->accel, 2 * s->pair + 1, s->scookie, &ps))
+		return;
+	s->s_in = false;
+	s->s_paused = true;
+	s->s_done += ps.bytes;
+	if (ps.status)
+		s->status = ps.status;
+	/* Not even its end or an error is wanted now: nothing may read it by hand. */
+	loop_del_fd(s->w->loop, s->sfd);
+}
+
+/* A socket the action already closed cannot join a map again (EOPNOTSUPP): the rest of
+ * its answer is then forwarded by hand, which nothing in flight can overtake either. */
+static void answer_resume(struct stream *s)
+{
+	if (!xw_accel_add(s->accel, 2 * s->pair + 1, s->sfd, s->status ? 0 : XW_ACCEL_F_STATUS,
+			  NULL, &s->scookie)) {
+		s->s_in = true;
+		(void)setsockopt(s->sfd, SOL_SOCKET, SO_RCVLOWAT, &(int){1}, sizeof(int));
+	}
+	s->s_paused = false;
+	if (watch(s, s->sfd, 0, on_sandbox_event)) {
+		end_sandbox_failed(s, "no event for the connections");
+		return;
+	}
+	splice_events(s);
+}
+
+static void on_flow_poll(struct loop *loop, void *data)
+{
+	struct stream *s = data;
+	uint64_t sent, queued;
+	int64_t ahead;
+
+	s->flow = NULL;
+	if (s->state != ST_FLOWING)
+		return;
+	if (!answer_so_far(s, &sent) && !tcp_queued(s->cfd, &queued)) {
+		ahead = (int64_t)(sent - (queued - s->c_queued0));
+		if (s->s_in && ahead > ANSWER_AHEAD_MAX) {
+			answer_pause(s);
+		} else if (s->s_paused && ahead <= 0) {
+			answer_resume(s);
+			if (s->sfd < 0)
+				return; /* it ended */
+		}
+	}
+	s->flow = loop_timer_add(loop, FLOW_POLL_MS, on_flow_poll, s);
 }
 
 /* The client ended its side (or reset it) before the answer's end was seen. */
@@ -735,7 +819,8 @@ static bool sandbox_write_refused(int fd)
 
 /* Nothing read the sandbox's socket before it joined the map (its queue holds whole skbs,
  * which the verdict takes), so what reaches us here was held (it landed between the two
- * insertions) and is forwarded by hand, or it is the end of the answer. */
+ * insertions) and is forwarded by hand, or it is the end of the answer, or the rest of an
+ * answer whose socket could not join again after a pause (answer_resume). */
 static void on_sandbox_event(struct loop *loop, int fd, uint32_t events, void *data)
 {
 	struct stream *s = data;
@@ -756,6 +841,8 @@ static void on_sandbox_event(struct loop *loop, int fd, uint32_t events, void *d
 		return;
 	if (n > 0) {
 		s->by_hand += (uint64_t)n;
+		if (!s->s_in)
+			s->s_done += (uint64_t)n; /* no entry counts it */
 		s->to_client.len = (size_t)n;
 		err = flush_to(s->cfd, &s->to_client);
 		if (err && err != -EAGAIN)
@@ -851,6 +938,7 @@ static void splice_start(struct stream *s)
 		return;
 	}
 	splice_events(s);
+	s->flow = loop_timer_add(s->w->loop, FLOW_POLL_MS, on_flow_poll, s);
 	if (s->client_eof && s->upgrade)
 		on_half_close_poll(s->w->loop, s);
 }
