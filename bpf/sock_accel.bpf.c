@@ -5,10 +5,15 @@
  * on every skb either socket receives and redirects it to the egress of the other, so the
  * kernel moves the bytes and the router only keeps the books (accel_peers counts them).
  *
- * A socket whose peer is not in the map yet (the node inserts the sandbox's socket first,
- * writes the request head, then inserts the client's) keeps its bytes: they stay queued on
- * it (SK_PASS) and the node forwards them itself. A socket in the map that has no
- * accel_peers entry is a bookkeeping error: its bytes are dropped and counted.
+ * Bytes go to the peer's index in accel_keep, where a socket stays for its whole session,
+ * while it is in accel_socks (where this program is attached) only while what it receives
+ * is spliced: the node takes a socket whose reader is behind out of accel_socks (flow
+ * control) without stopping what goes to it. A socket whose peer is not in accel_keep yet
+ * keeps its bytes: they stay queued on it (SK_PASS) and the node forwards them itself. A
+ * socket in the map that has no accel_peers entry is a bookkeeping error: its bytes are
+ * dropped and counted. An empty skb (a FIN alone) goes nowhere: sent to a socket's egress
+ * it fails (0 bytes is a hard error to the kernel's psock worker, which then sets EPIPE on
+ * that socket and sends it nothing more), and the node passes an end on itself.
  *
  * A client's socket flagged XW_ACCEL_F_INTO sends its bytes past the sandbox socket's
  * egress, straight into the receive queue of the sandbox's own end (msg_socks): the node's
@@ -42,7 +47,7 @@ static __always_inline void read_status(struct __sk_buff *skb, struct xw_accel_p
 }
 
 /* Where skb goes: XW_OK (to the peer), XW_ACCEL_INTO (into the sandbox's own socket),
- * XW_ACCEL_HELD (kept on its socket) or a drop. */
+ * XW_ACCEL_HELD (kept on its socket), XW_ACCEL_FIN (nowhere) or a drop. */
 static __always_inline int accel_verdict(struct __sk_buff *skb)
 {
 	__u64 cookie = bpf_get_socket_cookie(skb);
@@ -50,18 +55,17 @@ static __always_inline int accel_verdict(struct __sk_buff *skb)
 
 	if (!p)
 		return -XW_DROP_ACCEL_UNPAIRED;
+	if (!skb->len)
+		return XW_ACCEL_FIN;
 	if (p->flags & XW_ACCEL_F_STATUS)
 		read_status(skb, p);
 	__sync_fetch_and_add(&p->bytes, skb->len);
-	/* An empty skb is the client's FIN alone: on the sandbox's queue it would read as
-	 * the end of the request, and an HTTP server drops a request whose client ends
-	 * (Node.js aborts it). The peer's egress sends nothing of it, as before. */
-	if ((p->flags & XW_ACCEL_F_INTO) && skb->len &&
+	if ((p->flags & XW_ACCEL_F_INTO) &&
 	    bpf_sk_redirect_hash(skb, &msg_socks, &p->into, BPF_F_INGRESS) == SK_PASS)
 		return XW_ACCEL_INTO;
 	/* Returns SK_PASS with the redirect recorded in skb, or SK_DROP when the peer's
 	 * index holds no socket. */
-	if (bpf_sk_redirect_map(skb, &accel_socks, p->peer, 0) != SK_PASS)
+	if (bpf_sk_redirect_map(skb, &accel_keep, p->peer, 0) != SK_PASS)
 		return XW_ACCEL_HELD;
 	return XW_OK;
 }
@@ -78,7 +82,7 @@ int sock_accel(struct __sk_buff *skb)
 		st->bytes += skb->len;
 	}
 	/* A held skb passes without a redirect: it is queued on its own socket. */
-	return ret < 0 ? SK_DROP : SK_PASS;
+	return ret < 0 || ret == XW_ACCEL_FIN ? SK_DROP : SK_PASS;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

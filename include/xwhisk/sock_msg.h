@@ -20,7 +20,9 @@
 #define XW_MAP_MSG_STATS "msg_stats"
 #define XW_MAP_MSG_CFG "msg_cfg"
 
-#define XW_MSG_MAX_SOCKS 8192 /* sockets in msg_socks at once */
+/* sockets in msg_socks at once: both ends of the pooled /run connections, and of the
+ * streams that go into the sandbox (up to 2 * XW_ACCEL_MAX_PAIRS) */
+#define XW_MSG_MAX_SOCKS 16384
 
 /* msg_socks' key: a socket's own view of its connection, everything in network order. */
 struct xw_msg_key {

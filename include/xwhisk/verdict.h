@@ -31,6 +31,8 @@ enum xw_drop_reason {
 				      * stay on their socket for userspace to forward */
 	XW_ACCEL_INTO = 13,          /* not a drop: redirected into the receive queue of the
 				      * sandbox's own socket (XW_ACCEL_F_INTO) */
+	XW_ACCEL_FIN = 14,           /* not a drop of data: an empty skb, the peer's FIN alone,
+				      * which no socket is to receive (the node passes an end on) */
 	XW_DROP__MAX
 };
 
@@ -52,6 +54,7 @@ static inline const char *xw_drop_reason_name(unsigned reason)
 		[XW_DROP_ACCEL_UNPAIRED] = "unpaired",
 		[XW_ACCEL_HELD] = "held",
 		[XW_ACCEL_INTO] = "into",
+		[XW_ACCEL_FIN] = "fin",
 	};
 
 	return reason < XW_DROP__MAX && names[reason] ? names[reason] : "unknown";

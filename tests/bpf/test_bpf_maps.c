@@ -10,6 +10,7 @@
 #include <bpf/bpf.h>
 
 #include "pinned_maps.h"
+#include "xwhisk/sock_accel.h"
 #include "../unit/test.h"
 
 static char pin_dir[128];
@@ -55,6 +56,32 @@ static void test_readopt_keeps_state(void)
 	xw_maps_close(m);
 }
 
+/* Socket maps pinned by an older build (accel_peers with a 16-byte value, msg_stats with
+ * two entries) are replaced at start, not refused: they hold only live connections, and
+ * the node would not start over them. The routing state beside them is kept. */
+static void test_old_socket_map_pins_replaced(void)
+{
+	struct xw_maps *m = NULL;
+	char path[200];
+	int fd;
+
+	fd = bpf_map_create(BPF_MAP_TYPE_HASH, XW_MAP_ACCEL_PEERS, 8, 16, 64, NULL);
+	ASSERT(fd >= 0);
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, XW_MAP_ACCEL_PEERS);
+	(void)unlink(path);
+	CHECK(bpf_obj_pin(fd, path) == 0);
+	close(fd);
+	fd = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, XW_MAP_MSG_STATS, 4, 16, 2, NULL);
+	ASSERT(fd >= 0);
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, XW_MAP_MSG_STATS);
+	(void)unlink(path);
+	CHECK(bpf_obj_pin(fd, path) == 0);
+	close(fd);
+	ASSERT(xw_maps_open(pin_dir, &m) == 0);
+	CHECK(m->adopted && m->slots[7].state == XW_SLOT_WARM);
+	xw_maps_close(m);
+}
+
 static void test_bpftool_dump_has_names(void)
 {
 	char cmd[256];
@@ -94,6 +121,7 @@ int main(void)
 	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/xwhisk-test-%d", getpid());
 	RUN(test_create_and_map);
 	RUN(test_readopt_keeps_state);
+	RUN(test_old_socket_map_pins_replaced);
 	RUN(test_bpftool_dump_has_names);
 	RUN(test_unpin);
 	(void)xw_maps_unpin(pin_dir);

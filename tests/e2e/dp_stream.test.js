@@ -474,21 +474,33 @@ async function ordinaryCalls(until) {
   return lat;
 }
 
-test('a sandbox that does not read stalls nothing else: ordinary web calls answer meanwhile, then the upload completes', async () => {
+test('a sandbox that does not read stalls nothing else, and the kernel takes a bounded part of the upload meanwhile; then it completes', async () => {
+  const metric = async (name) => (await dp.metrics(sys.nodePort)).values.get(name) || 0;
+  const INTO = 'xwhisk_sock_accel_bytes_total{verdict="into"}';
   const warm = await request(sys.nodePort, 'GET', `${WEB}/plain.json`);
   assert.strictEqual(warm.status, 200, warm.text);
+  const into0 = await metric(INTO);
+  const pauses0 = await metric('xwhisk_stream_pauses_total{direction="upload"}');
   const t0 = Date.now();
-  const up = upload(`${WEB}/sleepy`, 32 * MB);
-  const lat = await ordinaryCalls(() => Date.now() - t0 > 3500);
+  const total = 256 * MB;
+  const up = upload(`${WEB}/sleepy`, total);
+  // The action reads nothing for 3 s: the client's socket leaves the splice once the
+  // action's receive buffer (32 MB) is three quarters full, and its window closes.
+  let taken = 0;
+  const lat = await ordinaryCalls(() => Date.now() - t0 > 2500);
+  taken = ((await metric(INTO)) - into0) / MB;
+  console.log(`# ${taken.toFixed(1)} MB of ${total / MB} taken into the sandbox while it read nothing`);
   const r = await up;
   assert.strictEqual(r.status, 200, r.text);
   const [sha256, bytes, id] = r.text.split(' ');
-  assert.strictEqual(Number(bytes), 32 * MB, r.text);
+  assert.strictEqual(Number(bytes), total, r.text);
   assert.strictEqual(sha256, r.sha256, 'every byte arrived, in order');
   assert.ok(lat.length >= 10 && Math.max(...lat) < 400, `ordinary calls took ${lat.join(', ')} ms`);
+  assert.ok(taken < 100, `${taken.toFixed(1)} MB taken while the action read nothing`);
+  assert.ok((await metric('xwhisk_stream_pauses_total{direction="upload"}')) > pauses0, 'the upload paused');
   const rec = await waitRecord(sys, id, opts());
   assert.strictEqual(rec.response.result.end, 'complete', JSON.stringify(rec.response));
-  assert.strictEqual(rec.response.result.bytesIn, 32 * MB, JSON.stringify(rec.response));
+  assert.strictEqual(rec.response.result.bytesIn, total, JSON.stringify(rec.response));
 });
 
 test('a slow reader: the node stays flat and answers others meanwhile; the kernel holds a bounded part; every byte arrives in order', async () => {
@@ -611,6 +623,17 @@ test('half-close: a client that shuts down its side after its upload still gets 
     const rec = await waitRecord(sys, json.id, opts());
     assert.strictEqual(rec.response.result.end, 'complete', JSON.stringify(rec.response));
   }
+  // A client that ends its side while its upload is held back (the action reads nothing
+  // for 3 s): its socket cannot join the splice again, and the rest goes by hand.
+  const body = crypto.randomBytes(14 * MB);
+  const text = await halfClose(`PUT ${WEB}/sleepy HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n`, body);
+  assert.ok(text.startsWith('HTTP/1.1 200'), text.slice(0, 200));
+  const [sha256, bytes, id] = text.slice(text.indexOf('\r\n\r\n') + 4).split(' ');
+  assert.strictEqual(Number(bytes), body.length, text.slice(0, 300));
+  assert.strictEqual(sha256, crypto.createHash('sha256').update(body).digest('hex'));
+  const rec = await waitRecord(sys, id, opts());
+  assert.strictEqual(rec.response.result.end, 'complete', JSON.stringify(rec.response));
+  assert.strictEqual(rec.response.result.bytesIn, body.length, JSON.stringify(rec.response));
   // An upgraded session's end reaches the action's server (the echo ends in turn), before
   // and after the splice started.
   for (const waitFor of ['\r\n\r\n', undefined]) {

@@ -195,9 +195,12 @@ int xw_maps_open(const char *pin_dir, struct xw_maps **out)
 		pr_err("bpf: cannot open the maps object: %s", strerror(-err));
 		goto fail;
 	}
-	/* The guard's maps (xdp_guard's) changed their key to 16-byte addresses: an old pin
-	 * is replaced, while the routing maps are never silently dropped. */
+	/* The guard's maps (xdp_guard's) changed their key to 16-byte addresses, and the
+	 * socket maps (sock_accel's, sock_msg_redirect's) hold only live connections: an old
+	 * pin of theirs is replaced, while the routing maps are never silently dropped. */
 	(void)xw_pins_replace_incompatible(skel->obj, pin_dir, "guard");
+	(void)xw_pins_replace_incompatible(skel->obj, pin_dir, "accel");
+	(void)xw_pins_replace_incompatible(skel->obj, pin_dir, "msg");
 	err = xwhisk_maps__load(skel);
 	if (err) {
 		/* Pinned maps from an incompatible build are refused rather than replaced:
@@ -248,7 +251,7 @@ int xw_maps_unpin(const char *pin_dir)
 		XW_MAP_ACTIONS,	    XW_MAP_WARM,	XW_MAP_SLOTS,	    XW_MAP_NAMESPACES,
 		XW_MAP_AUTH,	    XW_MAP_GUARD,	XW_MAP_GUARD_CFG,   XW_MAP_GUARD_EXEMPT,
 		XW_MAP_GUARD_CONNS, XW_MAP_GUARD_STATS, XW_MAP_GUARD_SOCKS,
-		XW_MAP_ACCEL_SOCKS, XW_MAP_ACCEL_PEERS, XW_MAP_ACCEL_STATS,
+		XW_MAP_ACCEL_SOCKS, XW_MAP_ACCEL_KEEP,	XW_MAP_ACCEL_PEERS, XW_MAP_ACCEL_STATS,
 		XW_MAP_MSG_SOCKS,   XW_MAP_MSG_STATS,	XW_MAP_MSG_CFG,
 	};
 	char path[300];

@@ -24,6 +24,7 @@
 #include "node/activation/pipeline.h"
 #include "node/activation/record.h"
 #include "node/ingress/reply.h"
+#include "node/ingress/sandbox_sock.h"
 #include "node/ingress/stream.h"
 #include "node/ingress/worker.h"
 #include "prom.h"
@@ -44,6 +45,7 @@ static pthread_mutex_t accel_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool accel_tried;
 static struct xw_accel *accel;
 static uint64_t sessions_spliced, sessions_relayed, sessions_into;
+static uint64_t answer_pauses, upload_pauses;
 
 /* The first stream loads sock_accel; without it every stream is relayed (one log line). */
 static struct xw_accel *accel_get(struct worker *w)
@@ -90,6 +92,12 @@ void stream_metrics(struct buf *b)
 		   "Spliced sessions whose client bytes went straight into the sandbox's socket "
 		   "(sock_accel with XW_ACCEL_F_INTO), not through the node's.",
 		   __atomic_load_n(&sessions_into, __ATOMIC_RELAXED));
+	prom_family(b, "xwhisk_stream_pauses_total", "counter",
+		    "Times a spliced direction stopped because its reader was behind (flow control).");
+	buf_printf(b, "xwhisk_stream_pauses_total{direction=\"answer\"} %llu\n",
+		   (unsigned long long)__atomic_load_n(&answer_pauses, __ATOMIC_RELAXED));
+	buf_printf(b, "xwhisk_stream_pauses_total{direction=\"upload\"} %llu\n",
+		   (unsigned long long)__atomic_load_n(&upload_pauses, __ATOMIC_RELAXED));
 	if (a && !xw_accel_counters(a, st)) {
 		prom_family(b, "xwhisk_sock_accel_bytes_total", "counter",
 			    "Bytes sock_accel saw, by verdict (pass: redirected to the peer).");
@@ -161,6 +169,10 @@ struct stream {
 	uint64_t by_hand;   /* sandbox bytes forwarded from here (held before the splice) */
 	bool s_paused;	    /* the sandbox's socket is out of the splice: the client is behind */
 	uint64_t s_done;    /* answer bytes counted by the sandbox socket's earlier entries */
+	bool c_paused;	    /* the client's socket is out of the splice: the action is behind */
+	uint64_t c_done;    /* client bytes counted by the client socket's earlier entries */
+	int diag;	    /* sock_diag in the sandbox's network namespace (into), or -1 */
+	int low_polls;	    /* polls in a row that found the sandbox's socket drained */
 	/* relay */
 	struct relay_dir up, down;
 	bool relay;
@@ -306,6 +318,9 @@ static void stream_end(struct stream *s, int astatus, const char *why, const cha
 		(void)xw_accel_remove(s->accel, 2 * s->pair, s->ccookie, &pc);
 	if (s->s_in)
 		(void)xw_accel_remove(s->accel, 2 * s->pair + 1, s->scookie, &ps);
+	if (s->diag >= 0)
+		close(s->diag);
+	s->diag = -1;
 	if (s->has_pair)
 		xw_accel_pair_put(s->accel, s->pair);
 	if (ps.status)
@@ -324,7 +339,7 @@ static void stream_end(struct stream *s, int astatus, const char *why, const cha
 		s->cfd = -1;
 	}
 	/* The body bytes the server read count as in; the request head does not. */
-	in = s->body_read + pc.bytes + s->up.bytes;
+	in = s->body_read + s->c_done + pc.bytes + s->up.bytes;
 	out = s->s_done + ps.bytes + s->down.bytes;
 	result = json_pack("{s:i,s:I,s:I,s:s,s:s}", "statusCode", s->status, "bytesIn",
 			   (json_int_t)in, "bytesOut", (json_int_t)out, "end", why, "splice",
@@ -685,6 +700,7 @@ static void answer_pause(struct stream *s)
 		return;
 	s->s_in = false;
 	s->s_paused = true;
+	__atomic_fetch_add(&answer_pauses, 1, __ATOMIC_RELAXED);
 	s->s_done += ps.bytes;
 	if (ps.status)
 		s->status = ps.status;
@@ -709,6 +725,87 @@ static void answer_resume(struct stream *s)
 	splice_events(s);
 }
 
+/*
+ * The same for an upload into the sandbox's socket (XW_ACCEL_F_INTO), where the node sees
+ * no socket of its own: what the verdict redirects goes on that socket's receive queue
+ * while its receive memory is under its buffer, and waits in the kernel's psock queue,
+ * which nothing bounds, beyond it. The node reads that socket's memory (sock_diag, in the
+ * sandbox's namespace): past three quarters of the buffer, the client's socket leaves the
+ * map, and what the client sends waits in its receive queue, whose window closes. The
+ * client's socket joins again when two polls in a row (more than two clock ticks, each a
+ * chance for the psock queue to move) found under a quarter: nothing queued can be
+ * overtaken then. A client that ended its side meanwhile cannot join again: the rest it
+ * sent goes by hand, through sock_msg_redirect into the same, empty, queue.
+ */
+static void client_pause(struct stream *s)
+{
+	struct xw_accel_peer pc = {0};
+
+	if (xw_accel_remove(s->accel, 2 * s->pair, s->ccookie, &pc))
+		return;
+	s->c_in = false;
+	s->c_paused = true;
+	s->c_done += pc.bytes;
+	s->low_polls = 0;
+	__atomic_fetch_add(&upload_pauses, 1, __ATOMIC_RELAXED);
+}
+
+static void client_rest_by_hand(struct stream *s)
+{
+	struct buf *b = &s->to_sandbox;
+	ssize_t n;
+	int err;
+
+	do {
+		if (buf_reserve(b, CATCH_UP_CHUNK)) {
+			end_client_gone(s);
+			return;
+		}
+		n = recv(s->cfd, b->data + b->len, CATCH_UP_CHUNK, MSG_DONTWAIT);
+		if (n > 0) {
+			b->len += (size_t)n;
+			s->body_read += (uint64_t)n;
+		}
+		err = flush_to(s->sfd, b);
+		if (err) {
+			end_sandbox_failed(s, "sandbox closed the connection");
+			return;
+		}
+	} while (n > 0);
+	if (n < 0 && errno == EAGAIN)
+		/* It still sends, and its socket could not join again. */
+		stream_end(s, ACTIVATION_WHISK_ERROR, "splice lost",
+			   "The node could not go on splicing the request.", NULL);
+}
+
+static void client_resume(struct stream *s)
+{
+	s->c_paused = false;
+	if (!xw_accel_add(s->accel, 2 * s->pair, s->cfd, 0, &s->into_key, &s->ccookie)) {
+		s->c_in = true;
+		(void)setsockopt(s->cfd, SOL_SOCKET, SO_RCVLOWAT, &(int){1}, sizeof(int));
+		return;
+	}
+	client_rest_by_hand(s);
+}
+
+static void upload_flow(struct stream *s)
+{
+	uint32_t rmem, rcvbuf;
+
+	if (sandbox_sock_rmem(s->diag, &s->into_key, &rmem, &rcvbuf))
+		return;
+	if (s->c_in && rmem > rcvbuf / 4 * 3) {
+		client_pause(s);
+		return;
+	}
+	if (!s->c_paused)
+		return;
+	s->low_polls = rmem < rcvbuf / 4 ? s->low_polls + 1 : 0;
+	if (s->low_polls >= 2)
+		client_resume(s);
+}
+
 static void on_flow_poll(struct loop *loop, void *data)
 {
 	struct stream *s = data;
@@ -718,6 +815,11 @@ static void on_flow_poll(struct loop *loop, void *data)
 	s->flow = NULL;
 	if (s->state != ST_FLOWING)
 		return;
+	if (s->diag >= 0) {
+		upload_flow(s);
+		if (s->sfd < 0)
+			return; /* it ended */
+	}
 	if (!answer_so_far(s, &sent) && !tcp_queued(s->cfd, &queued)) {
 		ahead = (int64_t)(sent - (queued - s->c_queued0));
 		if (s->s_in && ahead > ANSWER_AHEAD_MAX) {
@@ -735,7 +837,7 @@ static void on_flow_poll(struct loop *loop, void *data)
 static void client_ended(struct stream *s, uint32_t events)
 {
 	struct pollfd pf = {.fd = s->sfd, .events = POLLRDHUP};
-	uint64_t in = s->body_read;
+	uint64_t in = s->body_read + s->c_done;
 	int inq = 0;
 
 	/* After the answer ended (maybe seen here first), the client leaving is the usual
@@ -930,8 +1032,15 @@ static void splice_start(struct stream *s)
 		pr_debug("stream %s: cannot kick the sockets: %s", s->activation_id,
 			 strerror(errno));
 	__atomic_fetch_add(&sessions_spliced, 1, __ATOMIC_RELAXED);
-	if (s->into)
+	if (s->into) {
+		uint32_t pid = s->w->node->maps->slots[s->inv->slot].pid;
+
 		__atomic_fetch_add(&sessions_into, 1, __ATOMIC_RELAXED);
+		s->diag = pid ? sandbox_sock_open((pid_t)pid) : -ENOENT;
+		if (s->diag < 0)
+			pr_debug("stream %s: no flow control for the upload: %s", s->activation_id,
+				 strerror(-s->diag));
+	}
 	s->state = ST_FLOWING;
 	if (watch(s, s->cfd, 0, on_client_event) || watch(s, s->sfd, 0, on_sandbox_event)) {
 		end_sandbox_failed(s, "no event for the connections");
@@ -971,9 +1080,14 @@ static void flow_start(struct stream *s)
 static bool into_sandbox(struct stream *s)
 {
 	struct xw_msg *m = s->w->node->sock_msg;
+	struct sockaddr_in own;
+	socklen_t len = sizeof(own);
 
-	return m && !s->upgrade && !xw_msg_peer_in(m, s->sfd, &s->into_key) &&
-	       !xw_msg_add(m, s->sfd);
+	/* sock_msg_redirect lets what leaves the stream port go by TCP (the action's answer):
+	 * our own socket, given that port as its ephemeral one, would send the head by TCP. */
+	return m && !s->upgrade && getsockname(s->sfd, (struct sockaddr *)&own, &len) == 0 &&
+	       !xw_msg_peer_in(m, s->sfd, &s->into_key) &&
+	       own.sin_port != s->into_key.local_port && !xw_msg_add(m, s->sfd);
 }
 
 /* The client's end while the head goes out: the half-close rules apply already. */
@@ -1171,7 +1285,7 @@ int stream_web(const struct stream_call *call)
 	}
 	s->w = call->w;
 	s->req = req;
-	s->cfd = s->sfd = s->probe_fd = -1;
+	s->cfd = s->sfd = s->probe_fd = s->diag = -1;
 	s->timeout_ms = call->a->timeout_ms;
 	s->upgrade = http_req_header(req, "Upgrade") != NULL;
 	snprintf(s->tid, sizeof(s->tid), "%s", call->tid);
