@@ -5,15 +5,13 @@
  * on every skb either socket receives and redirects it to the egress of the other, so the
  * kernel moves the bytes and the router only keeps the books (accel_peers counts them).
  *
- * Bytes go to the peer's index in accel_keep, where a socket stays for its whole session,
- * while it is in accel_socks (where this program is attached) only while what it receives
- * is spliced: the node takes a socket whose reader is behind out of accel_socks (flow
- * control) without stopping what goes to it. A socket whose peer is not in accel_keep yet
- * keeps its bytes: they stay queued on it (SK_PASS) and the node forwards them itself. A
- * socket in the map that has no accel_peers entry is a bookkeeping error: its bytes are
- * dropped and counted. An empty skb (a FIN alone) goes nowhere: sent to a socket's egress
- * it fails (0 bytes is a hard error to the kernel's psock worker, which then sets EPIPE on
- * that socket and sends it nothing more), and the node passes an end on itself.
+ * A socket whose peer is not in the map yet (the node inserts the sandbox's socket first,
+ * writes the request head, then inserts the client's) keeps its bytes: they stay queued on
+ * it (SK_PASS) and the node forwards them itself. A socket in the map that has no
+ * accel_peers entry is a bookkeeping error: its bytes are dropped and counted. An empty skb
+ * (a FIN alone) goes nowhere: sent to a socket's egress it fails (0 bytes is a hard error
+ * to the kernel's psock worker, which then sets EPIPE on that socket and sends it nothing
+ * more, held bytes included), and the node passes an end on itself.
  *
  * A client's socket flagged XW_ACCEL_F_INTO sends its bytes past the sandbox socket's
  * egress, straight into the receive queue of the sandbox's own end (msg_socks): the node's
@@ -65,7 +63,7 @@ static __always_inline int accel_verdict(struct __sk_buff *skb)
 		return XW_ACCEL_INTO;
 	/* Returns SK_PASS with the redirect recorded in skb, or SK_DROP when the peer's
 	 * index holds no socket. */
-	if (bpf_sk_redirect_map(skb, &accel_keep, p->peer, 0) != SK_PASS)
+	if (bpf_sk_redirect_map(skb, &accel_socks, p->peer, 0) != SK_PASS)
 		return XW_ACCEL_HELD;
 	return XW_OK;
 }

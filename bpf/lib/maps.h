@@ -177,17 +177,6 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } accel_socks SEC(".maps");
 
-/* The same sessions' sockets as redirect targets, no program attached: a socket stays
- * here for its whole session, so what was redirected to it is still sent while its own
- * receive side is out of accel_socks (flow control), and its psock lives on. */
-struct {
-	__uint(type, BPF_MAP_TYPE_SOCKMAP);
-	__uint(max_entries, 2 * XW_ACCEL_MAX_PAIRS);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, sizeof(__u64));
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} accel_keep SEC(".maps");
-
 /* sock_accel: socket cookie -> its peer's index and the bytes it redirected. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

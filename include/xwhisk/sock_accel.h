@@ -4,9 +4,7 @@
  * loader in userspace/bpfload/sock_accel.c, used by userspace/node/ingress/stream.c).
  *
  * A session is a pair of TCP sockets in accel_socks: the client's at index 2k, the
- * sandbox's at 2k+1, so a socket's peer is its index ^ 1. accel_socks holds a socket
- * while its received bytes are spliced (the verdict is attached there); accel_keep, at
- * the same index, for the whole session, as the target of its peer's bytes. accel_peers, keyed by socket
+ * sandbox's at 2k+1, so a socket's peer is its index ^ 1. accel_peers, keyed by socket
  * cookie, tells sock_accel where a socket's bytes go and counts them: the router reads the
  * counts for the session's record and never sees the bytes.
  *
@@ -25,7 +23,6 @@
 
 /* Map names (at most 15 characters). */
 #define XW_MAP_ACCEL_SOCKS "accel_socks"
-#define XW_MAP_ACCEL_KEEP "accel_keep"
 #define XW_MAP_ACCEL_PEERS "accel_peers"
 #define XW_MAP_ACCEL_STATS "accel_stats"
 

@@ -15,7 +15,7 @@
 
 struct xw_accel {
 	struct xwhisk_sock_accel *skel;
-	int socks_fd, keep_fd, peers_fd, stats_fd, prog_fd;
+	int socks_fd, peers_fd, stats_fd, prog_fd;
 	pthread_mutex_t lock; /* guards used and next */
 	uint32_t next;
 	uint8_t used[XW_ACCEL_MAX_PAIRS];
@@ -49,7 +49,6 @@ int xw_accel_open(const char *pin_dir, struct xw_accel **out)
 	if (err)
 		goto out;
 	a->socks_fd = bpf_map__fd(a->skel->maps.accel_socks);
-	a->keep_fd = bpf_map__fd(a->skel->maps.accel_keep);
 	a->peers_fd = bpf_map__fd(a->skel->maps.accel_peers);
 	a->stats_fd = bpf_map__fd(a->skel->maps.accel_stats);
 	a->prog_fd = bpf_program__fd(a->skel->progs.sock_accel);
@@ -110,7 +109,7 @@ int xw_accel_add(struct xw_accel *a, uint32_t idx, int fd, uint16_t flags,
 {
 	struct xw_accel_peer peer = {.peer = idx ^ 1, .flags = flags};
 	socklen_t len = sizeof(*cookie);
-	uint64_t c, kept = 0, sock = (uint64_t)fd;
+	uint64_t c, sock = (uint64_t)fd;
 
 	if (idx >= 2 * XW_ACCEL_MAX_PAIRS)
 		return -EINVAL;
@@ -120,17 +119,9 @@ int xw_accel_add(struct xw_accel *a, uint32_t idx, int fd, uint16_t flags,
 	}
 	if (getsockopt(fd, SOL_SOCKET, SO_COOKIE, &c, &len) < 0)
 		return -errno;
-	/* The entry first: a socket in the map without one would have its bytes dropped.
-	 * accel_keep takes the socket as its peer's target for the whole session (again,
-	 * after a pause, it is there already). */
-	if (bpf_map_update_elem(a->peers_fd, &c, &peer, BPF_ANY) < 0 ||
-	    ((bpf_map_lookup_elem(a->keep_fd, &idx, &kept) < 0 || kept != c) &&
-	     bpf_map_update_elem(a->keep_fd, &idx, &sock, BPF_ANY) < 0)) {
-		int err = -errno;
-
-		(void)bpf_map_delete_elem(a->peers_fd, &c);
-		return err;
-	}
+	/* The entry first: a socket in the map without one would have its bytes dropped. */
+	if (bpf_map_update_elem(a->peers_fd, &c, &peer, BPF_ANY) < 0)
+		return -errno;
 	if (bpf_map_update_elem(a->socks_fd, &idx, &sock, BPF_ANY) < 0) {
 		int err = -errno;
 

@@ -37,8 +37,7 @@ void xw_accel_pair_put(struct xw_accel *a, uint32_t k);
  * (XW_ACCEL_F_INTO), and to idx ^ 1 only once it is gone. */
 int xw_accel_add(struct xw_accel *a, uint32_t idx, int fd, uint16_t flags,
 		 const struct xw_msg_key *into, uint64_t *cookie);
-/* Takes the socket out of the splice (if it is still in) and its entry, which *last
- * receives; it stays its peer's target (accel_keep) until it closes or is added again. */
+/* Takes the socket out (if it is still in) and its entry, which *last receives. */
 int xw_accel_remove(struct xw_accel *a, uint32_t idx, uint64_t cookie, struct xw_accel_peer *last);
 /* The entry of the socket with this cookie: its byte count and status so far. */
 int xw_accel_peer_get(struct xw_accel *a, uint64_t cookie, struct xw_accel_peer *out);

@@ -24,7 +24,6 @@
 #include "node/activation/pipeline.h"
 #include "node/activation/record.h"
 #include "node/ingress/reply.h"
-#include "node/ingress/sandbox_sock.h"
 #include "node/ingress/stream.h"
 #include "node/ingress/worker.h"
 #include "prom.h"
@@ -36,8 +35,6 @@
 #define CATCH_UP_CHUNK (256 << 10) /* client bytes read by hand before the splice, at most */
 #define PROBE_DELAY_MS 20	   /* a dying process's listener closes after its connections */
 #define PROBE_MS 200		   /* how long the action's server has to accept a probe */
-#define FLOW_POLL_MS 10		   /* how often a spliced answer's lead on its client is read */
-#define ANSWER_AHEAD_MAX (8 << 20) /* answer bytes the kernel may hold for a slow client */
 
 /* ---- sock_accel, loaded once for every worker ---- */
 
@@ -45,7 +42,6 @@ static pthread_mutex_t accel_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool accel_tried;
 static struct xw_accel *accel;
 static uint64_t sessions_spliced, sessions_relayed, sessions_into;
-static uint64_t answer_pauses, upload_pauses;
 
 /* The first stream loads sock_accel; without it every stream is relayed (one log line). */
 static struct xw_accel *accel_get(struct worker *w)
@@ -92,12 +88,6 @@ void stream_metrics(struct buf *b)
 		   "Spliced sessions whose client bytes went straight into the sandbox's socket "
 		   "(sock_accel with XW_ACCEL_F_INTO), not through the node's.",
 		   __atomic_load_n(&sessions_into, __ATOMIC_RELAXED));
-	prom_family(b, "xwhisk_stream_pauses_total", "counter",
-		    "Times a spliced direction stopped because its reader was behind (flow control).");
-	buf_printf(b, "xwhisk_stream_pauses_total{direction=\"answer\"} %llu\n",
-		   (unsigned long long)__atomic_load_n(&answer_pauses, __ATOMIC_RELAXED));
-	buf_printf(b, "xwhisk_stream_pauses_total{direction=\"upload\"} %llu\n",
-		   (unsigned long long)__atomic_load_n(&upload_pauses, __ATOMIC_RELAXED));
 	if (a && !xw_accel_counters(a, st)) {
 		prom_family(b, "xwhisk_sock_accel_bytes_total", "counter",
 			    "Bytes sock_accel saw, by verdict (pass: redirected to the peer).");
@@ -167,17 +157,11 @@ struct stream {
 	uint64_t c_queued0; /* bytes the client's socket had queued before the answer */
 	uint64_t s_queued0; /* bytes the sandbox's socket had queued before the splice */
 	uint64_t by_hand;   /* sandbox bytes forwarded from here (held before the splice) */
-	bool s_paused;	    /* the sandbox's socket is out of the splice: the client is behind */
-	uint64_t s_done;    /* answer bytes counted by the sandbox socket's earlier entries */
-	bool c_paused;	    /* the client's socket is out of the splice: the action is behind */
-	uint64_t c_done;    /* client bytes counted by the client socket's earlier entries */
-	int diag;	    /* sock_diag in the sandbox's network namespace (into), or -1 */
-	int low_polls;	    /* polls in a row that found the sandbox's socket drained */
 	/* relay */
 	struct relay_dir up, down;
 	bool relay;
 	int status;
-	struct loop_timer *deadline, *drain, *half_close, *probe_timer, *flow;
+	struct loop_timer *deadline, *drain, *half_close, *probe_timer;
 };
 
 static void stream_free(struct stream *s)
@@ -275,23 +259,6 @@ static void relay_close(struct relay_dir *d)
 	d->pipe[0] = d->pipe[1] = 0;
 }
 
-/* Answer bytes the sandbox's socket received so far, over each entry it had in the map
- * (and the status, once read); -errno when the current entry cannot be read. */
-static int answer_so_far(struct stream *s, uint64_t *bytes)
-{
-	struct xw_accel_peer ps;
-
-	*bytes = s->s_done;
-	if (!s->s_in)
-		return 0;
-	if (xw_accel_peer_get(s->accel, s->scookie, &ps))
-		return -ENOENT;
-	if (ps.status)
-		s->status = ps.status;
-	*bytes += ps.bytes;
-	return 0;
-}
-
 /*
  * The end: the sockets leave the map and close, the record is written. astatus is the
  * activation's status, why how the session ended (the record's "end"); broken_why retires
@@ -310,17 +277,12 @@ static void stream_end(struct stream *s, int astatus, const char *why, const cha
 		loop_timer_cancel(s->w->loop, s->drain);
 	if (s->half_close)
 		loop_timer_cancel(s->w->loop, s->half_close);
-	if (s->flow)
-		loop_timer_cancel(s->w->loop, s->flow);
-	s->deadline = s->drain = s->half_close = s->flow = NULL;
+	s->deadline = s->drain = s->half_close = NULL;
 	probe_close(s);
 	if (s->c_in)
 		(void)xw_accel_remove(s->accel, 2 * s->pair, s->ccookie, &pc);
 	if (s->s_in)
 		(void)xw_accel_remove(s->accel, 2 * s->pair + 1, s->scookie, &ps);
-	if (s->diag >= 0)
-		close(s->diag);
-	s->diag = -1;
 	if (s->has_pair)
 		xw_accel_pair_put(s->accel, s->pair);
 	if (ps.status)
@@ -339,8 +301,8 @@ static void stream_end(struct stream *s, int astatus, const char *why, const cha
 		s->cfd = -1;
 	}
 	/* The body bytes the server read count as in; the request head does not. */
-	in = s->body_read + s->c_done + pc.bytes + s->up.bytes;
-	out = s->s_done + ps.bytes + s->down.bytes;
+	in = s->body_read + pc.bytes + s->up.bytes;
+	out = ps.bytes + s->down.bytes;
 	result = json_pack("{s:i,s:I,s:I,s:s,s:s}", "statusCode", s->status, "bytesIn",
 			   (json_int_t)in, "bytesOut", (json_int_t)out, "end", why, "splice",
 			   s->relay ? "relay" : "sock_accel");
@@ -367,7 +329,12 @@ static void on_deadline(struct loop *loop, void *data)
 	char msg[128];
 
 	s->deadline = NULL;
-	(void)answer_so_far(s, &(uint64_t){0}); /* its status */
+	if (s->s_in) {
+		struct xw_accel_peer ps;
+
+		if (!xw_accel_peer_get(s->accel, s->scookie, &ps) && ps.status)
+			s->status = ps.status;
+	}
 	/* A WebSocket hears why (1001, going away), outside the splice. */
 	if (s->upgrade && s->status == 101 && s->cfd >= 0) {
 		static const unsigned char going_away[] = {0x88, 0x02, 0x03, 0xe9};
@@ -629,17 +596,16 @@ static int relay_start(struct stream *s)
 
 /* ---- the splice (sock_accel) ---- */
 
-static void on_sandbox_event(struct loop *loop, int fd, uint32_t events, void *data);
-
 static void on_drain_poll(struct loop *loop, void *data)
 {
 	struct stream *s = data;
-	uint64_t queued, sent;
+	struct xw_accel_peer ps;
+	uint64_t queued;
 
 	s->drain = NULL;
 	/* Every byte the sandbox sent is in the client's socket: closing loses none. */
-	if (answer_so_far(s, &sent) || tcp_queued(s->cfd, &queued) ||
-	    queued - s->c_queued0 >= sent) {
+	if (xw_accel_peer_get(s->accel, s->scookie, &ps) || tcp_queued(s->cfd, &queued) ||
+	    queued - s->c_queued0 >= ps.bytes) {
 		s->drained = true;
 		if (!s->probing)
 			stream_finish(s);
@@ -678,166 +644,14 @@ static void splice_events(struct stream *s)
 	else if (s->state == ST_FLOWING)
 		se = EPOLLIN;
 	(void)loop_mod_fd(s->w->loop, s->cfd, ce);
-	if (!s->s_paused)
-		(void)loop_mod_fd(s->w->loop, s->sfd, se);
-}
-
-/*
- * Flow control for the answer. The verdict takes each skb off the sandbox's socket at once
- * and queues it for the client's, which sends it when it can: TCP's window never closes on
- * the action, and a client that reads slowly (or not at all) would make the kernel hold
- * the whole answer. When the answer runs more than ANSWER_AHEAD_MAX ahead of what the
- * client's socket took, the sandbox's socket leaves the map: what the action sends then
- * waits in that socket's receive queue, unread, and its window closes. Once the client's
- * socket took every byte redirected so far (so nothing can be overtaken), the socket joins
- * again on an skb boundary (nothing read it meanwhile) and is kicked, as at the start.
- */
-static void answer_pause(struct stream *s)
-{
-	struct xw_accel_peer ps = {0};
-
-	if (xw_accel_remove(s->accel, 2 * s->pair + 1, s->scookie, &ps))
-		return;
-	s->s_in = false;
-	s->s_paused = true;
-	__atomic_fetch_add(&answer_pauses, 1, __ATOMIC_RELAXED);
-	s->s_done += ps.bytes;
-	if (ps.status)
-		s->status = ps.status;
-	/* Not even its end or an error is wanted now: nothing may read it by hand. */
-	loop_del_fd(s->w->loop, s->sfd);
-}
-
-/* A socket the action already closed cannot join a map again (EOPNOTSUPP): the rest of
- * its answer is then forwarded by hand, which nothing in flight can overtake either. */
-static void answer_resume(struct stream *s)
-{
-	if (!xw_accel_add(s->accel, 2 * s->pair + 1, s->sfd, s->status ? 0 : XW_ACCEL_F_STATUS,
-			  NULL, &s->scookie)) {
-		s->s_in = true;
-		(void)setsockopt(s->sfd, SOL_SOCKET, SO_RCVLOWAT, &(int){1}, sizeof(int));
-	}
-	s->s_paused = false;
-	if (watch(s, s->sfd, 0, on_sandbox_event)) {
-		end_sandbox_failed(s, "no event for the connections");
-		return;
-	}
-	splice_events(s);
-}
-
-/*
- * The same for an upload into the sandbox's socket (XW_ACCEL_F_INTO), where the node sees
- * no socket of its own: what the verdict redirects goes on that socket's receive queue
- * while its receive memory is under its buffer, and waits in the kernel's psock queue,
- * which nothing bounds, beyond it. The node reads that socket's memory (sock_diag, in the
- * sandbox's namespace): past three quarters of the buffer, the client's socket leaves the
- * map, and what the client sends waits in its receive queue, whose window closes. The
- * client's socket joins again when two polls in a row (more than two clock ticks, each a
- * chance for the psock queue to move) found under a quarter: nothing queued can be
- * overtaken then. A client that ended its side meanwhile cannot join again: the rest it
- * sent goes by hand, through sock_msg_redirect into the same, empty, queue.
- */
-static void client_pause(struct stream *s)
-{
-	struct xw_accel_peer pc = {0};
-
-	if (xw_accel_remove(s->accel, 2 * s->pair, s->ccookie, &pc))
-		return;
-	s->c_in = false;
-	s->c_paused = true;
-	s->c_done += pc.bytes;
-	s->low_polls = 0;
-	__atomic_fetch_add(&upload_pauses, 1, __ATOMIC_RELAXED);
-}
-
-static void client_rest_by_hand(struct stream *s)
-{
-	struct buf *b = &s->to_sandbox;
-	ssize_t n;
-	int err;
-
-	do {
-		if (buf_reserve(b, CATCH_UP_CHUNK)) {
-			end_client_gone(s);
-			return;
-		}
-		n = recv(s->cfd, b->data + b->len, CATCH_UP_CHUNK, MSG_DONTWAIT);
-		if (n > 0) {
-			b->len += (size_t)n;
-			s->body_read += (uint64_t)n;
-		}
-		err = flush_to(s->sfd, b);
-		if (err) {
-			end_sandbox_failed(s, "sandbox closed the connection");
-			return;
-		}
-	} while (n > 0);
-	if (n < 0 && errno == EAGAIN)
-		/* It still sends, and its socket could not join again. */
-		stream_end(s, ACTIVATION_WHISK_ERROR, "splice lost",
-			   "The node could not go on splicing the request.", NULL);
-}
-
-static void client_resume(struct stream *s)
-{
-	s->c_paused = false;
-	if (!xw_accel_add(s->accel, 2 * s->pair, s->cfd, 0, &s->into_key, &s->ccookie)) {
-		s->c_in = true;
-		(void)setsockopt(s->cfd, SOL_SOCKET, SO_RCVLOWAT, &(int){1}, sizeof(int));
-		return;
-	}
-	client_rest_by_hand(s);
-}
-
-static void upload_flow(struct stream *s)
-{
-	uint32_t rmem, rcvbuf;
-
-	if (sandbox_sock_rmem(s->diag, &s->into_key, &rmem, &rcvbuf))
-		return;
-	if (s->c_in && rmem > rcvbuf / 4 * 3) {
-		client_pause(s);
-		return;
-	}
-	if (!s->c_paused)
-		return;
-	s->low_polls = rmem < rcvbuf / 4 ? s->low_polls + 1 : 0;
-	if (s->low_polls >= 2)
-		client_resume(s);
-}
-
-static void on_flow_poll(struct loop *loop, void *data)
-{
-	struct stream *s = data;
-	uint64_t sent, queued;
-	int64_t ahead;
-
-	s->flow = NULL;
-	if (s->state != ST_FLOWING)
-		return;
-	if (s->diag >= 0) {
-		upload_flow(s);
-		if (s->sfd < 0)
-			return; /* it ended */
-	}
-	if (!answer_so_far(s, &sent) && !tcp_queued(s->cfd, &queued)) {
-		ahead = (int64_t)(sent - (queued - s->c_queued0));
-		if (s->s_in && ahead > ANSWER_AHEAD_MAX) {
-			answer_pause(s);
-		} else if (s->s_paused && ahead <= 0) {
-			answer_resume(s);
-			if (s->sfd < 0)
-				return; /* it ended */
-		}
-	}
-	s->flow = loop_timer_add(loop, FLOW_POLL_MS, on_flow_poll, s);
+	(void)loop_mod_fd(s->w->loop, s->sfd, se);
 }
 
 /* The client ended its side (or reset it) before the answer's end was seen. */
 static void client_ended(struct stream *s, uint32_t events)
 {
 	struct pollfd pf = {.fd = s->sfd, .events = POLLRDHUP};
-	uint64_t in = s->body_read + s->c_done;
+	uint64_t in = s->body_read;
 	int inq = 0;
 
 	/* After the answer ended (maybe seen here first), the client leaving is the usual
@@ -921,8 +735,7 @@ static bool sandbox_write_refused(int fd)
 
 /* Nothing read the sandbox's socket before it joined the map (its queue holds whole skbs,
  * which the verdict takes), so what reaches us here was held (it landed between the two
- * insertions) and is forwarded by hand, or it is the end of the answer, or the rest of an
- * answer whose socket could not join again after a pause (answer_resume). */
+ * insertions) and is forwarded by hand, or it is the end of the answer. */
 static void on_sandbox_event(struct loop *loop, int fd, uint32_t events, void *data)
 {
 	struct stream *s = data;
@@ -943,8 +756,6 @@ static void on_sandbox_event(struct loop *loop, int fd, uint32_t events, void *d
 		return;
 	if (n > 0) {
 		s->by_hand += (uint64_t)n;
-		if (!s->s_in)
-			s->s_done += (uint64_t)n; /* no entry counts it */
 		s->to_client.len = (size_t)n;
 		err = flush_to(s->cfd, &s->to_client);
 		if (err && err != -EAGAIN)
@@ -1032,22 +843,14 @@ static void splice_start(struct stream *s)
 		pr_debug("stream %s: cannot kick the sockets: %s", s->activation_id,
 			 strerror(errno));
 	__atomic_fetch_add(&sessions_spliced, 1, __ATOMIC_RELAXED);
-	if (s->into) {
-		uint32_t pid = s->w->node->maps->slots[s->inv->slot].pid;
-
+	if (s->into)
 		__atomic_fetch_add(&sessions_into, 1, __ATOMIC_RELAXED);
-		s->diag = pid ? sandbox_sock_open((pid_t)pid) : -ENOENT;
-		if (s->diag < 0)
-			pr_debug("stream %s: no flow control for the upload: %s", s->activation_id,
-				 strerror(-s->diag));
-	}
 	s->state = ST_FLOWING;
 	if (watch(s, s->cfd, 0, on_client_event) || watch(s, s->sfd, 0, on_sandbox_event)) {
 		end_sandbox_failed(s, "no event for the connections");
 		return;
 	}
 	splice_events(s);
-	s->flow = loop_timer_add(s->w->loop, FLOW_POLL_MS, on_flow_poll, s);
 	if (s->client_eof && s->upgrade)
 		on_half_close_poll(s->w->loop, s);
 }
@@ -1285,7 +1088,7 @@ int stream_web(const struct stream_call *call)
 	}
 	s->w = call->w;
 	s->req = req;
-	s->cfd = s->sfd = s->probe_fd = s->diag = -1;
+	s->cfd = s->sfd = s->probe_fd = -1;
 	s->timeout_ms = call->a->timeout_ms;
 	s->upgrade = http_req_header(req, "Upgrade") != NULL;
 	snprintf(s->tid, sizeof(s->tid), "%s", call->tid);
