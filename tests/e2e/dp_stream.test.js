@@ -610,6 +610,7 @@ test('half-close: a client that shuts down its side after its upload still gets 
   }
   // A client that ends its side after its upload, to an action that reads nothing for 3 s:
   // its FIN alone is not passed on (the action would take it for the request's end).
+  const fins0 = (await dp.metrics(sys.nodePort)).values.get('xwhisk_sock_accel_fins_total') || 0;
   const body = crypto.randomBytes(14 * MB);
   const text = await halfClose(`PUT ${WEB}/sleepy HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n`, body);
   assert.ok(text.startsWith('HTTP/1.1 200'), text.slice(0, 200));
@@ -619,6 +620,7 @@ test('half-close: a client that shuts down its side after its upload still gets 
   const rec = await waitRecord(sys, id, opts());
   assert.strictEqual(rec.response.result.end, 'complete', JSON.stringify(rec.response));
   assert.strictEqual(rec.response.result.bytesIn, body.length, JSON.stringify(rec.response));
+  assert.ok((await dp.metrics(sys.nodePort)).values.get('xwhisk_sock_accel_fins_total') > fins0, 'the FIN was counted, and went nowhere');
   // An upgraded session's end reaches the action's server (the echo ends in turn), before
   // and after the splice started.
   for (const waitFor of ['\r\n\r\n', undefined]) {

@@ -97,8 +97,12 @@ void stream_metrics(struct buf *b)
 			   (unsigned long long)st[XW_ACCEL_HELD].bytes);
 		buf_printf(b, "xwhisk_sock_accel_bytes_total{verdict=\"into\"} %llu\n",
 			   (unsigned long long)st[XW_ACCEL_INTO].bytes);
+
 		buf_printf(b, "xwhisk_sock_accel_bytes_total{verdict=\"unpaired\"} %llu\n",
 			   (unsigned long long)st[XW_DROP_ACCEL_UNPAIRED].bytes);
+		prom_value(b, "xwhisk_sock_accel_fins_total", "counter",
+			   "Empty skbs (a peer's FIN alone) sock_accel freed: there is nothing to move.",
+			   st[XW_ACCEL_FIN].skbs);
 	}
 	pthread_mutex_unlock(&accel_lock);
 }
