@@ -3,14 +3,19 @@
  * The node's part of tests/netns/sock_accel_splice.sh: accepts one client on ADDR:PORT,
  * connects to the "sandbox" at SB_ADDR:SB_PORT and splices the two with sock_accel as
  * xwhisk-node does (the sandbox's socket joins the map first, then the client's), never
- * reading a byte itself. Once both sides ended it prints the bytes each side's verdict
- * redirected and the program's pass counter:
+ * reading a byte itself. Once the sandbox ended its answer and every byte of it is in the
+ * client's socket (as the node drains before it closes), it prints the bytes each side's
+ * verdict redirected and the program's pass counter:
  *   splicer PIN_DIR ADDR PORT SB_ADDR SB_PORT  ->  "up N down N pass N"
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/sockios.h>
+#include <linux/tcp.h> /* tcp_info with tcpi_bytes_acked */
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/ioctl.h>
+#include <time.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,29 +33,42 @@ static int addr(const char *ip, const char *port, struct sockaddr_in *sa)
 	return inet_pton(AF_INET, ip, &sa->sin_addr) == 1 ? 0 : -EINVAL;
 }
 
-/* Both sides ended (the client closes once it has read everything). */
-static int wait_ends(int cfd, int sfd)
+/* Bytes ever queued on a TCP socket: acknowledged plus still in its send queue. */
+static uint64_t tcp_queued(int fd)
 {
-	struct pollfd pf[2] = {{.fd = cfd, .events = POLLRDHUP}, {.fd = sfd, .events = POLLRDHUP}};
-	bool ended[2] = {false, false};
+	struct tcp_info ti = {0};
+	socklen_t len = sizeof(ti);
+	int outq = 0;
 
-	while (!ended[0] || !ended[1]) {
-		if (poll(pf, 2, WAIT_MS) <= 0)
-			return -ETIMEDOUT;
-		for (int i = 0; i < 2; i++)
-			if (pf[i].revents) {
-				ended[i] = true;
-				pf[i].fd = -1;
-			}
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 || ioctl(fd, SIOCOUTQ, &outq) < 0)
+		return 0;
+	return ti.tcpi_bytes_acked + (uint64_t)outq;
+}
+
+/* The sandbox ended its answer (its FIN goes nowhere: the verdict frees an empty skb), then
+ * every byte it sent reached the client's socket: closing loses none. */
+static int wait_answer(struct xw_accel *a, int cfd, int sfd, uint64_t scookie, uint64_t c0)
+{
+	struct pollfd pf = {.fd = sfd, .events = POLLRDHUP};
+	struct xw_accel_peer ps;
+
+	if (poll(&pf, 1, WAIT_MS) <= 0)
+		return -ETIMEDOUT;
+	for (int ms = 0; ms < WAIT_MS; ms++) {
+		if (xw_accel_peer_get(a, scookie, &ps))
+			return -ENOENT;
+		if (tcp_queued(cfd) - c0 >= ps.bytes)
+			return 0;
+		nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
 	}
-	return 0;
+	return -ETIMEDOUT;
 }
 
 static int splice_one(struct xw_accel *a, int l, const struct sockaddr_in *sb)
 {
 	struct xw_accel_stat st[XW_DROP__MAX];
 	struct xw_accel_peer pc = {0}, ps = {0};
-	uint64_t ccookie = 0, scookie = 0;
+	uint64_t ccookie = 0, scookie = 0, c0;
 	int cfd, sfd = -1, err;
 	uint32_t k = 0;
 
@@ -62,6 +80,7 @@ static int splice_one(struct xw_accel *a, int l, const struct sockaddr_in *sb)
 		err = -errno;
 		goto out;
 	}
+	c0 = tcp_queued(cfd);
 	err = xw_accel_pair_get(a, &k);
 	if (!err)
 		err = xw_accel_add(a, 2 * k + 1, sfd, XW_ACCEL_F_STATUS, NULL, &scookie);
@@ -72,7 +91,7 @@ static int splice_one(struct xw_accel *a, int l, const struct sockaddr_in *sb)
 	/* What waits in either receive queue goes through now (as the node does). */
 	(void)setsockopt(sfd, SOL_SOCKET, SO_RCVLOWAT, &(int){1}, sizeof(int));
 	(void)setsockopt(cfd, SOL_SOCKET, SO_RCVLOWAT, &(int){1}, sizeof(int));
-	err = wait_ends(cfd, sfd);
+	err = wait_answer(a, cfd, sfd, scookie, c0);
 	(void)xw_accel_remove(a, 2 * k, ccookie, &pc);
 	(void)xw_accel_remove(a, 2 * k + 1, scookie, &ps);
 	if (!err)
