@@ -14,7 +14,7 @@
  * more, held bytes included), and the node passes an end on itself.
  *
  * A client's socket flagged XW_ACCEL_F_INTO sends its bytes past the sandbox socket's
- * egress, straight into the receive queue of the sandbox's own end (msg_socks): the node's
+ * egress, straight into the receive queue of the sandbox's own end (msg_into): the node's
  * second TCP stack, the veth and the bridge drop out of an upload.
  */
 #include "lib/maps.h"
@@ -59,7 +59,7 @@ static __always_inline int accel_verdict(struct __sk_buff *skb)
 		read_status(skb, p);
 	__sync_fetch_and_add(&p->bytes, skb->len);
 	if ((p->flags & XW_ACCEL_F_INTO) &&
-	    bpf_sk_redirect_hash(skb, &msg_socks, &p->into, BPF_F_INGRESS) == SK_PASS)
+	    bpf_sk_redirect_hash(skb, &msg_into, &p->into, BPF_F_INGRESS) == SK_PASS)
 		return XW_ACCEL_INTO;
 	/* Returns SK_PASS with the redirect recorded in skb, or SK_DROP when the peer's
 	 * index holds no socket. */

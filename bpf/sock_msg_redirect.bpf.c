@@ -7,9 +7,10 @@
  * network namespaces joined by a veth, and the TCP stack between them is skipped. Without
  * the peer in the map the bytes go by TCP as usual.
  *
- * A streaming action's server (msg_cfg's stream port) is in the map only to take its
- * client's upload (sock_accel's XW_ACCEL_F_INTO) and the node's request head: its answer
- * goes by TCP to the node's socket, whose sk_skb verdict splices it to the client.
+ * The node's end of a stream to a streaming action's server finds its peer in msg_into
+ * instead (sockops_msg puts those there): its request head goes the way the client's
+ * upload then goes (sock_accel's XW_ACCEL_F_INTO). msg_into has no program, so the
+ * server's answer goes by TCP to the node's socket, whose sk_skb verdict splices it.
  */
 #include "lib/maps.h"
 
@@ -29,21 +30,15 @@ static __always_inline void peer_key(struct sk_msg_md *msg, struct xw_msg_key *k
 SEC("sk_msg")
 int sock_msg_redirect(struct sk_msg_md *msg)
 {
-	const struct xw_msg_cfg *cfg;
 	struct xw_msg_key k = {};
 	struct xw_msg_stat *st;
-	__u32 verdict = XW_MSG_REDIRECTED, zero = 0;
+	__u32 verdict = XW_MSG_REDIRECTED;
 
-	cfg = bpf_map_lookup_elem(&msg_cfg, &zero);
-	if (cfg && cfg->port && msg->local_port == cfg->port + XW_SANDBOX_STREAM_PORT_OFFSET) {
-		verdict = XW_MSG_STREAM;
-		goto out;
-	}
 	peer_key(msg, &k);
 	/* SK_DROP means no such socket: nothing was redirected and the msg passes. */
-	if (bpf_msg_redirect_hash(msg, &msg_socks, &k, BPF_F_INGRESS) != SK_PASS)
+	if (bpf_msg_redirect_hash(msg, &msg_socks, &k, BPF_F_INGRESS) != SK_PASS &&
+	    bpf_msg_redirect_hash(msg, &msg_into, &k, BPF_F_INGRESS) != SK_PASS)
 		verdict = XW_MSG_NO_PEER;
-out:
 	st = bpf_map_lookup_elem(&msg_stats, &verdict);
 	if (st) {
 		st->msgs++;

@@ -9,9 +9,9 @@
  * under cgroup v1), so it filters on what msg_cfg names: the runtime port (or a language
  * loop's run port beside it, xwhisk/sandbox_net.h) on an address of the node's sandbox
  * subnet, connected from the node's address on the bridge. Nothing else a sandbox opens or
- * serves is touched, nor another node's connection to it. A streaming action's server
- * (the stream port) joins too, as the target of its client's upload (sock_accel); its
- * answers stay on TCP (sock_msg_redirect).
+ * serves is touched, nor another node's connection to it. A streaming action's server end
+ * (the stream port) goes to msg_into: the target of its client's upload (sock_accel), its
+ * own sends untouched (no program there).
  */
 #include "lib/maps.h"
 
@@ -41,7 +41,10 @@ int sockops_msg(struct bpf_sock_ops *skops)
 	k.remote_ip4 = skops->remote_ip4;
 	k.local_port = bpf_htons((__u16)skops->local_port);
 	k.remote_port = (__u16)(skops->remote_port >> 16);
-	bpf_sock_hash_update(skops, &msg_socks, &k, BPF_ANY);
+	if (skops->local_port == cfg->port + XW_SANDBOX_STREAM_PORT_OFFSET)
+		bpf_sock_hash_update(skops, &msg_into, &k, BPF_ANY);
+	else
+		bpf_sock_hash_update(skops, &msg_socks, &k, BPF_ANY);
 	return 1;
 }
 

@@ -206,6 +206,17 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } msg_socks SEC(".maps");
 
+/* Streaming actions' server ends (sockops_msg), the targets of their uploads: sock_accel's
+ * XW_ACCEL_F_INTO and the node's request head. No program is attached here, so what these
+ * sockets send themselves (the answer) goes by TCP, for sock_accel to splice. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKHASH);
+	__uint(max_entries, 2 * XW_ACCEL_MAX_PAIRS);
+	__type(key, struct xw_msg_key);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} msg_into SEC(".maps");
+
 /* sock_msg_redirect: msgs and bytes per verdict (enum xw_msg_verdict), per CPU. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -9,7 +9,7 @@
  * counts for the session's record and never sees the bytes.
  *
  * A client's bytes may skip the node's socket and the veth altogether: with
- * XW_ACCEL_F_INTO its entry names the sandbox's own end of the connection, in msg_socks
+ * XW_ACCEL_F_INTO its entry names the sandbox's own end of the connection, in msg_into
  * (xwhisk/sock_msg.h), and the verdict puts them straight on that socket's receive queue.
  */
 #ifndef XWHISK_SOCK_ACCEL_H
@@ -34,7 +34,7 @@ struct xw_accel_peer {
 	__u16 flags;  /* XW_ACCEL_F_* */
 	__u16 status; /* the HTTP status of the response this socket received, 0: none */
 	__u64 bytes;  /* bytes received on this socket (redirected or held) */
-	/* With XW_ACCEL_F_INTO: the sandbox's end in msg_socks, whose receive queue takes
+	/* With XW_ACCEL_F_INTO: the sandbox's end in msg_into, whose receive queue takes
 	 * this socket's bytes directly. */
 	struct xw_msg_key into;
 	__u32 pad;
@@ -43,7 +43,7 @@ struct xw_accel_peer {
 /* Read the status code from the first bytes the socket receives ("HTTP/1.1 200 ..."):
  * the sandbox's side, so the record has the status without the router reading a byte. */
 #define XW_ACCEL_F_STATUS 1
-/* Redirect into the receive queue of the socket msg_socks holds under `into`, not to the
+/* Redirect into the receive queue of the socket msg_into holds under `into`, not to the
  * egress of the peer's socket: one TCP stack, the veth and the bridge fewer per byte. The
  * node sets it only once everything it sent the sandbox itself went the same way (the
  * request head by sock_msg_redirect), so nothing sent by TCP can be overtaken. Without

@@ -19,9 +19,10 @@
 #define XW_MAP_MSG_SOCKS "msg_socks"
 #define XW_MAP_MSG_STATS "msg_stats"
 #define XW_MAP_MSG_CFG "msg_cfg"
+#define XW_MAP_MSG_INTO "msg_into"
 
-/* sockets in msg_socks at once: both ends of the pooled /run connections, and of the
- * streams that go into the sandbox (up to 2 * XW_ACCEL_MAX_PAIRS) */
+/* sockets in msg_socks at once: both ends of the pooled /run connections, and the node's
+ * end of each stream that goes into its sandbox (up to XW_ACCEL_MAX_PAIRS) */
 #define XW_MSG_MAX_SOCKS 16384
 
 /* msg_socks' key: a socket's own view of its connection, everything in network order. */
@@ -34,9 +35,9 @@ struct xw_msg_key {
 
 /* msg_cfg's one entry: which passively established sockets sockops_msg puts in msg_socks,
  * a sandbox runtime's server end: its port (or port + XW_SANDBOX_RUN_PORT_OFFSET, a language
- * loop serving /run itself, or port + XW_SANDBOX_STREAM_PORT_OFFSET, a streaming action's
- * server, which takes a client's upload from sock_accel), on an address in net/mask,
- * connected from peer
+ * loop serving /run itself; in msg_into, port + XW_SANDBOX_STREAM_PORT_OFFSET, a streaming
+ * action's server, which takes a client's upload from sock_accel), on an address in
+ * net/mask, connected from peer
  * (the node's address on the sandboxes' bridge: other nodes' connections stay out).
  * Addresses in network order; port 0: none. */
 struct xw_msg_cfg {
@@ -50,8 +51,7 @@ struct xw_msg_cfg {
 /* msg_stats' index. */
 enum xw_msg_verdict {
 	XW_MSG_REDIRECTED = 0, /* put on the peer's receive queue */
-	XW_MSG_NO_PEER = 1,    /* the peer is not in msg_socks: sent by TCP as usual */
-	XW_MSG_STREAM = 2,     /* a streaming action's answer: by TCP, for sock_accel to splice */
+	XW_MSG_NO_PEER = 1,    /* the peer is in neither map: sent by TCP as usual */
 	XW_MSG__MAX
 };
 

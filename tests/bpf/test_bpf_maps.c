@@ -56,27 +56,31 @@ static void test_readopt_keeps_state(void)
 	xw_maps_close(m);
 }
 
-/* Socket maps pinned by an older build (accel_peers with a 16-byte value, msg_stats with
- * two entries) are replaced at start, not refused: they hold only live connections, and
+/* Pins a map made as an older build made it, in place of whatever is pinned there. */
+static int pin_old(enum bpf_map_type type, const char *name, __u32 key, __u32 value,
+		   __u32 entries)
+{
+	char path[200];
+	int fd = bpf_map_create(type, name, key, value, entries, NULL), err;
+
+	if (fd < 0)
+		return -errno;
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, name);
+	(void)unlink(path);
+	err = bpf_obj_pin(fd, path) < 0 ? -errno : 0;
+	close(fd);
+	return err;
+}
+
+/* Socket maps pinned by an older build (accel_peers with a 16-byte value, msg_socks for
+ * 8,192 sockets) are replaced at start, not refused: they hold only live connections, and
  * the node would not start over them. The routing state beside them is kept. */
 static void test_old_socket_map_pins_replaced(void)
 {
 	struct xw_maps *m = NULL;
-	char path[200];
-	int fd;
 
-	fd = bpf_map_create(BPF_MAP_TYPE_HASH, XW_MAP_ACCEL_PEERS, 8, 16, 64, NULL);
-	ASSERT(fd >= 0);
-	snprintf(path, sizeof(path), "%s/%s", pin_dir, XW_MAP_ACCEL_PEERS);
-	(void)unlink(path);
-	CHECK(bpf_obj_pin(fd, path) == 0);
-	close(fd);
-	fd = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, XW_MAP_MSG_STATS, 4, 16, 2, NULL);
-	ASSERT(fd >= 0);
-	snprintf(path, sizeof(path), "%s/%s", pin_dir, XW_MAP_MSG_STATS);
-	(void)unlink(path);
-	CHECK(bpf_obj_pin(fd, path) == 0);
-	close(fd);
+	CHECK(pin_old(BPF_MAP_TYPE_HASH, XW_MAP_ACCEL_PEERS, 8, 16, 64) == 0);
+	CHECK(pin_old(BPF_MAP_TYPE_SOCKHASH, XW_MAP_MSG_SOCKS, 12, 8, 8192) == 0);
 	ASSERT(xw_maps_open(pin_dir, &m) == 0);
 	CHECK(m->adopted && m->slots[7].state == XW_SLOT_WARM);
 	xw_maps_close(m);

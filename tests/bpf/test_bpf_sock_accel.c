@@ -27,7 +27,6 @@
 
 #include "bpfload/sock_accel.h"
 #include "bpfload/sock_msg.h"
-#include "xwhisk/sandbox_net.h"
 #include "pinned_maps.h"
 #include "tcp_pair.h"
 #include "../unit/test.h"
@@ -97,6 +96,17 @@ static void test_verdict_fixtures(void)
 	close(peers);
 }
 
+/* A client's connection (a_far -> a_near, the node's end) spliced to a sandbox's (b_near,
+ * the node's end -> b_far) as the node does: the sandbox's side first. */
+static bool splice_two(int *a_far, int *a_near, int *b_far, int *b_near, uint32_t *k,
+		       uint64_t *ca, uint64_t *cb)
+{
+	return tcp_pair(a_far, a_near) == 0 && tcp_pair(b_far, b_near) == 0 &&
+	       xw_accel_pair_get(accel, k) == 0 &&
+	       xw_accel_add(accel, 2 * *k + 1, *b_near, XW_ACCEL_F_STATUS, NULL, cb) == 0 &&
+	       xw_accel_add(accel, 2 * *k, *a_near, 0, NULL, ca) == 0;
+}
+
 /* Two connections spliced: A's far end talks to B's far end through the node's sockets. */
 static void test_splice_both_ways(void)
 {
@@ -107,11 +117,7 @@ static void test_splice_both_ways(void)
 	char buf[64];
 
 	ASSERT(accel);
-	ASSERT(tcp_pair(&a_far, &a_near) == 0);
-	ASSERT(tcp_pair(&b_far, &b_near) == 0);
-	ASSERT(xw_accel_pair_get(accel, &k) == 0);
-	ASSERT(xw_accel_add(accel, 2 * k + 1, b_near, XW_ACCEL_F_STATUS, NULL, &cb) == 0);
-	ASSERT(xw_accel_add(accel, 2 * k, a_near, 0, NULL, &ca) == 0);
+	ASSERT(splice_two(&a_far, &a_near, &b_far, &b_near, &k, &ca, &cb));
 	CHECK(write(a_far, "hello sandbox", 13) == 13);
 	CHECK(read_full(b_far, buf, 13, 2000) == 0 && !memcmp(buf, "hello sandbox", 13));
 	/* The sandbox's side answers: its status is read on the way. */
@@ -172,11 +178,7 @@ static void test_fin_alone_goes_nowhere(void)
 	char buf[16];
 
 	ASSERT(accel);
-	ASSERT(tcp_pair(&a_far, &a_near) == 0);
-	ASSERT(tcp_pair(&b_far, &b_near) == 0);
-	ASSERT(xw_accel_pair_get(accel, &k) == 0);
-	ASSERT(xw_accel_add(accel, 2 * k + 1, b_near, XW_ACCEL_F_STATUS, NULL, &cb) == 0);
-	ASSERT(xw_accel_add(accel, 2 * k, a_near, 0, NULL, &ca) == 0);
+	ASSERT(splice_two(&a_far, &a_near, &b_far, &b_near, &k, &ca, &cb));
 	CHECK(write(a_far, "one", 3) == 3);
 	CHECK(read_full(b_far, buf, 3, 2000) == 0 && !memcmp(buf, "one", 3));
 	shutdown(a_far, SHUT_WR);
@@ -231,11 +233,7 @@ static void test_splice_bulk(void)
 	size_t got = 0;
 
 	ASSERT(accel && buf && want);
-	ASSERT(tcp_pair(&a_far, &a_near) == 0);
-	ASSERT(tcp_pair(&b_far, &b_near) == 0);
-	ASSERT(xw_accel_pair_get(accel, &k) == 0);
-	ASSERT(xw_accel_add(accel, 2 * k + 1, b_near, XW_ACCEL_F_STATUS, NULL, &cb) == 0);
-	ASSERT(xw_accel_add(accel, 2 * k, a_near, 0, NULL, &ca) == 0);
+	ASSERT(splice_two(&a_far, &a_near, &b_far, &b_near, &k, &ca, &cb));
 	child = fork();
 	ASSERT(child >= 0);
 	if (child == 0) {
@@ -307,27 +305,26 @@ static uint64_t bytes_acked(int fd)
  */
 static void test_into_sandbox_socket(void)
 {
-	enum { PORT = 18080 };
-	struct xw_msg_cfg cfg = {.port = PORT};
 	struct xw_accel_peer pa = {0}, pb = {0};
 	struct xw_msg *m = NULL;
 	struct xw_msg_key key;
 	uint64_t ca, cb, acked, into = stat_skbs(XW_ACCEL_INTO);
-	uint32_t k, zero = 0;
-	int a_far, a_near, node, sandbox, cfg_fd;
+	uint32_t k;
+	int a_far, a_near, node, sandbox, into_fd;
 	struct pollfd pf;
 	char buf[32];
 
 	ASSERT(accel);
-	/* accel made and pinned msg_socks; sock_msg adopts it. */
+	/* accel made and pinned msg_into; sock_msg adopts it. */
 	ASSERT(xw_msg_open(pin_dir, &m) == 0);
-	cfg_fd = map_fd(XW_MAP_MSG_CFG);
-	ASSERT(cfg_fd >= 0 && bpf_map_update_elem(cfg_fd, &zero, &cfg, BPF_ANY) == 0);
+	into_fd = map_fd(XW_MAP_MSG_INTO);
+	ASSERT(into_fd >= 0);
 	ASSERT(tcp_pair(&a_far, &a_near) == 0);
-	ASSERT(tcp_pair_on(PORT + XW_SANDBOX_STREAM_PORT_OFFSET, &node, &sandbox) == 0);
+	ASSERT(tcp_pair(&node, &sandbox) == 0);
 	acked = bytes_acked(node); /* the SYN's sequence number counts */
-	CHECK(xw_msg_peer_in(m, node, &key) == -ENOENT);
-	ASSERT(xw_msg_add(m, sandbox) == 0); /* what sockops_msg does in a sandbox */
+	CHECK(xw_msg_peer_in(m, node, &key) == -ENOENT); /* it tells the key all the same */
+	/* what sockops_msg does with a streaming action's server end */
+	ASSERT(bpf_map_update_elem(into_fd, &key, &(uint64_t){(uint64_t)sandbox}, BPF_ANY) == 0);
 	ASSERT(xw_msg_peer_in(m, node, &key) == 0);
 	ASSERT(xw_msg_add(m, node) == 0);
 	CHECK(write(node, "HEAD|", 5) == 5);
@@ -341,7 +338,8 @@ static void test_into_sandbox_socket(void)
 	shutdown(a_far, SHUT_WR);
 	pf = (struct pollfd){.fd = sandbox, .events = POLLIN | POLLRDHUP};
 	CHECK(poll(&pf, 1, 300) == 0);
-	/* The stream port's answer keeps TCP, for the verdict on the node's socket. */
+	/* What the server end sends keeps TCP (msg_into has no program), for the verdict on
+	 * the node's socket. */
 	CHECK(write(sandbox, "HTTP/1.1 200 OK\r\n", 17) == 17);
 	CHECK(read_full(a_far, buf, 17, 2000) == 0 && !memcmp(buf, "HTTP/1.1 200 OK\r\n", 17));
 	CHECK(!xw_accel_remove(accel, 2 * k, ca, &pa) && pa.bytes == 4);
@@ -351,7 +349,7 @@ static void test_into_sandbox_socket(void)
 	close(a_near);
 	close(node);
 	close(sandbox);
-	close(cfg_fd);
+	close(into_fd);
 	xw_msg_close(m);
 }
 

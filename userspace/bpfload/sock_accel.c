@@ -40,9 +40,9 @@ int xw_accel_open(const char *pin_dir, struct xw_accel **out)
 	}
 	/* accel maps hold only live sessions, none of which outlive the node process. */
 	xw_pins_own_only(a->skel->obj, pin_dir ?: XW_PIN_DIR, "accel");
-	/* The verdict redirects into msg_socks: the one sock_msg pinned (xw_msg_open()), or a
+	/* The verdict redirects into msg_into: the one pinned already (the node's maps), or a
 	 * new one, pinned for it, where XW_ACCEL_F_INTO finds no socket until it does. */
-	err = bpf_map__set_autocreate(a->skel->maps.msg_socks, true);
+	err = bpf_map__set_autocreate(a->skel->maps.msg_into, true);
 	if (err)
 		goto out;
 	err = xwhisk_sock_accel__load(a->skel);

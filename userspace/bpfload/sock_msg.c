@@ -19,7 +19,7 @@ struct xw_msg {
 	struct xwhisk_sock_msg_redirect *skel;
 	struct xwhisk_sockops_msg *sockops; /* with xw_msg_attach_sandboxes() */
 	struct bpf_link *sockops_link;
-	int socks_fd, stats_fd;
+	int socks_fd, into_fd, stats_fd;
 };
 
 int xw_msg_open(const char *pin_dir, struct xw_msg **out)
@@ -45,6 +45,7 @@ int xw_msg_open(const char *pin_dir, struct xw_msg **out)
 	if (err)
 		goto out;
 	m->socks_fd = bpf_map__fd(m->skel->maps.msg_socks);
+	m->into_fd = bpf_map__fd(m->skel->maps.msg_into);
 	m->stats_fd = bpf_map__fd(m->skel->maps.msg_stats);
 	if (bpf_prog_attach(bpf_program__fd(m->skel->progs.sock_msg_redirect), m->socks_fd,
 			    BPF_SK_MSG_VERDICT, 0) < 0) {
@@ -171,7 +172,7 @@ int xw_msg_peer_in(struct xw_msg *m, int fd, struct xw_msg_key *peer)
 	    .local_port = k.remote_port,
 	    .remote_port = k.local_port,
 	};
-	return bpf_map_lookup_elem(m->socks_fd, peer, &cookie) < 0 ? -errno : 0;
+	return bpf_map_lookup_elem(m->into_fd, peer, &cookie) < 0 ? -errno : 0;
 }
 
 int xw_msg_counters(struct xw_msg *m, struct xw_msg_stat out[XW_MSG__MAX])

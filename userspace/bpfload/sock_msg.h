@@ -28,9 +28,9 @@ int xw_msg_attach_sandboxes(struct xw_msg *m, const char *cgroup_v2, uint32_t ne
 /* Adds (or replaces) a connected IPv4 TCP socket under its own 4-tuple. */
 int xw_msg_add(struct xw_msg *m, int fd);
 int xw_msg_remove(struct xw_msg *m, int fd);
-/* Whether the other end of fd's connection is in msg_socks (a sandbox's server end joins
- * by itself, when it handles the handshake's last ACK): 0 and its key in peer, or
- * -ENOENT. */
+/* Whether the other end of fd's connection is in msg_into (a streaming action's server
+ * end joins by itself, when it handles the handshake's last ACK): 0, or -ENOENT. Its key
+ * is in peer either way. */
 int xw_msg_peer_in(struct xw_msg *m, int fd, struct xw_msg_key *peer);
 /* Sums msg_stats over the CPUs into out, indexed by enum xw_msg_verdict. */
 int xw_msg_counters(struct xw_msg *m, struct xw_msg_stat out[XW_MSG__MAX]);

@@ -92,7 +92,7 @@ static void guard_metrics(struct node *node, struct buf *b)
 /* sock_msg_redirect's verdicts on the /run bytes (XWHISK_SOCK_MSG). */
 static void sock_msg_metrics(struct node *node, struct buf *b)
 {
-	static const char *const verdicts[XW_MSG__MAX] = { "redirected", "no_peer", "stream" };
+	static const char *const verdicts[XW_MSG__MAX] = { "redirected", "no_peer" };
 	struct xw_msg_stat st[XW_MSG__MAX];
 
 	prom_value(b, "xwhisk_sock_msg_attached", "gauge",

@@ -97,7 +97,6 @@ void stream_metrics(struct buf *b)
 			   (unsigned long long)st[XW_ACCEL_HELD].bytes);
 		buf_printf(b, "xwhisk_sock_accel_bytes_total{verdict=\"into\"} %llu\n",
 			   (unsigned long long)st[XW_ACCEL_INTO].bytes);
-
 		buf_printf(b, "xwhisk_sock_accel_bytes_total{verdict=\"unpaired\"} %llu\n",
 			   (unsigned long long)st[XW_DROP_ACCEL_UNPAIRED].bytes);
 		prom_value(b, "xwhisk_sock_accel_fins_total", "counter",
@@ -156,7 +155,7 @@ struct stream {
 	uint32_t pair;
 	bool has_pair, c_in, s_in;
 	bool into;		    /* the client's bytes go into the sandbox's own socket */
-	struct xw_msg_key into_key; /* that socket, in msg_socks */
+	struct xw_msg_key into_key; /* that socket, in msg_into */
 	uint64_t ccookie, scookie;
 	uint64_t c_queued0; /* bytes the client's socket had queued before the answer */
 	uint64_t s_queued0; /* bytes the sandbox's socket had queued before the splice */
@@ -877,8 +876,8 @@ static void flow_start(struct stream *s)
 
 /*
  * Whether the client's bytes may skip the node's socket to the sandbox and go into the
- * sandbox's own (XW_ACCEL_F_INTO): only if that socket joined msg_socks (sockops_msg, as
- * the handshake ended there) and ours joins too before the first byte, so that the head and
+ * sandbox's own (XW_ACCEL_F_INTO): only if that socket joined msg_into (sockops_msg, as
+ * the handshake ended there) and ours joins msg_socks before the first byte, so that the head and
  * what the node forwards by hand go the same way, by sock_msg_redirect, and are on that
  * receive queue before any byte of the splice; a byte sent by TCP could be read after
  * them. Not for an upgraded session: its client's end is passed on once every byte it sent
@@ -887,14 +886,9 @@ static void flow_start(struct stream *s)
 static bool into_sandbox(struct stream *s)
 {
 	struct xw_msg *m = s->w->node->sock_msg;
-	struct sockaddr_in own;
-	socklen_t len = sizeof(own);
 
-	/* sock_msg_redirect lets what leaves the stream port go by TCP (the action's answer):
-	 * our own socket, given that port as its ephemeral one, would send the head by TCP. */
-	return m && !s->upgrade && getsockname(s->sfd, (struct sockaddr *)&own, &len) == 0 &&
-	       !xw_msg_peer_in(m, s->sfd, &s->into_key) &&
-	       own.sin_port != s->into_key.local_port && !xw_msg_add(m, s->sfd);
+	return m && !s->upgrade && !xw_msg_peer_in(m, s->sfd, &s->into_key) &&
+	       !xw_msg_add(m, s->sfd);
 }
 
 /* The client's end while the head goes out: the half-close rules apply already. */
