@@ -509,6 +509,35 @@ H_FUNC void h_rmdir_cgroup_parents(void)
 	free(data);
 }
 
+/*
+ * A file of the memory cgroup pid is in: v1_file under cgroup v1, v2_file under v2
+ * (caller frees; NULL if it cannot be read).
+ */
+H_FUNC char *h_memcg_read(pid_t pid, const char *v1_file, const char *v2_file)
+{
+	char path[512], *cg = NULL, *data, *line, *save = NULL, *v = NULL;
+
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	data = file_read_all(path, NULL);
+	for (line = data ? strtok_r(data, "\n", &save) : NULL; line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (strstr(line, ":memory:"))
+			cg = strstr(line, ":memory:") + 8;
+		else if (!strncmp(line, "0::", 3) && !cg)
+			cg = line + 3;
+	}
+	if (cg) {
+		snprintf(path, sizeof(path), "/sys/fs/cgroup/memory%s/%s", cg, v1_file);
+		v = file_read_all(path, NULL);
+		if (!v) {
+			snprintf(path, sizeof(path), "/sys/fs/cgroup%s/%s", cg, v2_file);
+			v = file_read_all(path, NULL);
+		}
+	}
+	free(data);
+	return v;
+}
+
 H_FUNC void h_teardown(void)
 {
 	char cmd[256];

@@ -527,6 +527,45 @@ static void test_tcp_rmem(void)
 	sandbox_destroy(sb);
 }
 
+/* Bytes a sandbox's sockets hold are charged to its memory cgroup (under v1 only in a
+ * cgroup with a TCP limit): 32 MB receive buffers must not be the host's memory. */
+static void test_socket_memory_charged(void)
+{
+	struct sandbox *sb = NULL;
+	char *usage = NULL, *p;
+	long long held = -1;
+	int st;
+	json_t *r = python_once("import socket\n"
+				"held = []\n"
+				"def main(a):\n"
+				"    srv = socket.create_server(('127.0.0.1', 0))\n"
+				"    c = socket.create_connection(srv.getsockname())\n"
+				"    s, _ = srv.accept()\n"
+				"    c.setblocking(False)\n"
+				"    sent = 0\n"
+				"    try:\n"
+				"        while sent < (16 << 20):\n"
+				"            sent += c.send(b'x' * 65536)\n"
+				"    except BlockingIOError:\n"
+				"        pass\n"
+				"    held.extend([srv, c, s])\n"
+				"    return {'sent': sent}\n",
+				128, &st, &sb);
+
+	ASSERT(sb);
+	CHECK(st == 200 && json_integer_value(json_object_get(r, "sent")) >= 8 << 20);
+	usage = h_memcg_read(sandbox_pid(sb), "memory.kmem.tcp.usage_in_bytes", "memory.stat");
+	ASSERT(usage);
+	p = strstr(usage, "sock ");
+	held = atoll(p ? p + 5 : usage);
+	CHECK(held >= 8 << 20);
+	if (held < 8 << 20)
+		fprintf(stderr, "  socket memory charged to the sandbox: %lld bytes\n", held);
+	free(usage);
+	json_decref(r);
+	sandbox_destroy(sb);
+}
+
 static bool saw_death(void *arg)
 {
 	return H.deaths > *(int *)arg;
@@ -679,6 +718,7 @@ int main(void)
 	RUN(test_network_reach);
 	RUN(test_veth_rps);
 	RUN(test_tcp_rmem);
+	RUN(test_socket_memory_charged);
 	RUN(test_memory_limit_oom);
 	RUN(test_action_dir_bounded);
 	RUN(test_timeout_then_destroy);

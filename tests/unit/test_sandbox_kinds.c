@@ -54,32 +54,10 @@ static int init_sb(struct sandbox *sb, const char *code, bool binary, const char
 
 static long memory_limit_mb(pid_t pid)
 {
-	char path[512], *cg = NULL, *data, *line, *save = NULL;
-	long mb = -1;
+	char *v = h_memcg_read(pid, "memory.limit_in_bytes", "memory.max");
+	long mb = v ? (long)(atoll(v) >> 20) : -1;
 
-	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
-	data = file_read_all(path, NULL);
-	for (line = data ? strtok_r(data, "\n", &save) : NULL; line;
-	     line = strtok_r(NULL, "\n", &save)) {
-		if (strstr(line, ":memory:"))
-			cg = strstr(line, ":memory:") + 8;
-		else if (!strncmp(line, "0::", 3) && !cg)
-			cg = line + 3;
-	}
-	if (cg) {
-		char *v;
-
-		snprintf(path, sizeof(path), "/sys/fs/cgroup/memory%s/memory.limit_in_bytes", cg);
-		v = file_read_all(path, NULL);
-		if (!v) {
-			snprintf(path, sizeof(path), "/sys/fs/cgroup%s/memory.max", cg);
-			v = file_read_all(path, NULL);
-		}
-		if (v)
-			mb = atoll(v) >> 20;
-		free(v);
-	}
-	free(data);
+	free(v);
 	return mb;
 }
 

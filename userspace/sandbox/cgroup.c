@@ -250,6 +250,12 @@ int cgroup_set_limits(const struct cgroup *cg, unsigned memory_mb, unsigned pids
 	if (err)
 		return err;
 	(void)cg_write(cg->dir[CG_MEMORY], "memory.memsw.limit_in_bytes", val);
+	/*
+	 * v1 charges a socket's buffers to its cgroup only in a cgroup with a TCP limit (v2
+	 * always does). Without one, what a sandbox's sockets hold (32 MB of receive buffer
+	 * each, launch.c) is the host's. The kernel logs once that the file is deprecated.
+	 */
+	(void)cg_write(cg->dir[CG_MEMORY], "memory.kmem.tcp.limit_in_bytes", val);
 	if (cg->dir[CG_CPU][0]) {
 		unsigned shares = memory_mb * 1024 / 256;
 
