@@ -8,9 +8,11 @@
 # TARGETS (default "hit warm web"): hit (a cached invoke, issue 14), warm (a warm blocking
 # invoke of a Node.js no-op), web (a web GET of a Node.js action), nginx-cache and
 # nginx-proxy (nginx proxy_cache / proxy_pass in front of a bare Node.js server, for
-# comparison). STRACE=1 adds a per-call breakdown (strace -f -c, 2,000 requests: slow, and
-# periodic work of the manager thread weighs more there); PROFILE=1 a perf record per target
-# in /tmp/xwhisk-per-request.TARGET.perf.data. SANDBOX_CPU=1 adds the CPU of the node's
+# comparison), nginx-proxy-log (the same proxy_pass with an access log, one line a request,
+# as a proxy in production keeps: what a per-request record costs nginx). STRACE=1 adds a
+# per-call breakdown (strace -f -c, 2,000 requests: slow, and periodic work of the manager
+# thread weighs more there); PROFILE=1 a perf record per target in
+# /tmp/xwhisk-per-request.TARGET.perf.data. SANDBOX_CPU=1 adds the CPU of the node's
 # sandboxes per request (their processes' ticks). XWHISK_BIN: the build to measure. Needs
 # root. Instructions per request (user+kernel) are shown where the machine has a PMU (not
 # in most VMs: "n/a"); they move even less with load than CPU time.
@@ -33,6 +35,8 @@ bench_pids+=($!)
 wait_port "$server_port"
 start_nginx "$server_port" 127.0.0.1 nodejs
 js_nginx_port=$NGINX_PORT
+NGINX_LOCATION='access_log $NGINX_DIR/access.log;' start_nginx "$server_port" 127.0.0.1 nodejs-log
+log_nginx_port=$NGINX_PORT
 mkdir -p "$bench_tmp/nginx-cache/cache"
 NGINX_MAIN='user root;' \
 	NGINX_HTTP='client_body_buffer_size 64k; proxy_cache_path $NGINX_DIR/cache keys_zone=bench:10m max_size=64m;' \
@@ -90,6 +94,7 @@ for t in ${TARGETS:-hit warm web}; do
 	warm) run warm POST "$api/actions/noopjs?blocking=true&result=true" '{}' ;;
 	nginx-cache) run nginx-cache POST "http://127.0.0.1:$cache_nginx_port/" '{}' "$(nginx_pids cache | tr ' ' ,)" ;;
 	nginx-proxy) run nginx-proxy POST "http://127.0.0.1:$js_nginx_port/" '{}' "$(nginx_pids nodejs | tr ' ' ,)" ;;
+	nginx-proxy-log) run nginx-proxy-log POST "http://127.0.0.1:$log_nginx_port/" '{}' "$(nginx_pids nodejs-log | tr ' ' ,)" ;;
 	web) run web GET "http://127.0.0.1:$NODE_PORT/api/v1/web/bench/default/webjs" '' ;;
 	esac
 done
