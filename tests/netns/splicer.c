@@ -10,11 +10,8 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <linux/sockios.h>
-#include <linux/tcp.h> /* tcp_info with tcpi_bytes_acked */
 #include <netinet/in.h>
 #include <poll.h>
-#include <sys/ioctl.h>
 #include <time.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -33,32 +30,19 @@ static int addr(const char *ip, const char *port, struct sockaddr_in *sa)
 	return inet_pton(AF_INET, ip, &sa->sin_addr) == 1 ? 0 : -EINVAL;
 }
 
-/* Bytes ever queued on a TCP socket: acknowledged plus still in its send queue. */
-static uint64_t tcp_queued(int fd)
-{
-	struct tcp_info ti = {0};
-	socklen_t len = sizeof(ti);
-	int outq = 0;
-
-	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 || ioctl(fd, SIOCOUTQ, &outq) < 0)
-		return 0;
-	return ti.tcpi_bytes_acked + (uint64_t)outq;
-}
-
 /* The sandbox ended its answer (its FIN goes nowhere: the verdict frees an empty skb), then
  * every byte it sent reached the client's socket: closing loses none. */
 static int wait_answer(struct xw_accel *a, int cfd, int sfd, uint64_t scookie, uint64_t c0)
 {
 	struct pollfd pf = {.fd = sfd, .events = POLLRDHUP};
-	struct xw_accel_peer ps;
 
 	if (poll(&pf, 1, WAIT_MS) <= 0)
 		return -ETIMEDOUT;
 	for (int ms = 0; ms < WAIT_MS; ms++) {
-		if (xw_accel_peer_get(a, scookie, &ps))
-			return -ENOENT;
-		if (tcp_queued(cfd) - c0 >= ps.bytes)
-			return 0;
+		int done = xw_accel_delivered(a, scookie, cfd, c0);
+
+		if (done)
+			return done < 0 ? done : 0;
 		nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
 	}
 	return -ETIMEDOUT;
@@ -68,7 +52,7 @@ static int splice_one(struct xw_accel *a, int l, const struct sockaddr_in *sb)
 {
 	struct xw_accel_stat st[XW_DROP__MAX];
 	struct xw_accel_peer pc = {0}, ps = {0};
-	uint64_t ccookie = 0, scookie = 0, c0;
+	uint64_t ccookie = 0, scookie = 0, c0 = 0;
 	int cfd, sfd = -1, err;
 	uint32_t k = 0;
 
@@ -80,7 +64,7 @@ static int splice_one(struct xw_accel *a, int l, const struct sockaddr_in *sb)
 		err = -errno;
 		goto out;
 	}
-	c0 = tcp_queued(cfd);
+	(void)xw_accel_tcp_queued(cfd, &c0);
 	err = xw_accel_pair_get(a, &k);
 	if (!err)
 		err = xw_accel_add(a, 2 * k + 1, sfd, XW_ACCEL_F_STATUS, NULL, &scookie);

@@ -3,11 +3,13 @@
  * A minimal unit-test harness: each test is a function; CHECK records a failure and
  * carries on, ASSERT records it and leaves the test. Prints "ok - name" or
  * "not ok - name: file:line: expression" per test, as tests/run.sh expects.
- * TEST_ONLY=substring runs only the tests whose names contain it (by hand, while debugging).
+ * XWHISK_TEST_ONLY=regex runs only the tests whose names match it (by hand, while debugging;
+ * the e2e harness reads the same variable).
  */
 #ifndef XWHISK_TEST_H
 #define XWHISK_TEST_H
 
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,9 +38,15 @@ static char test_cur_why[512];
 
 static inline int test_skipped(const char *name)
 {
-	const char *only = getenv("TEST_ONLY");
+	const char *only = getenv("XWHISK_TEST_ONLY");
+	regex_t re;
+	int skip;
 
-	return only && !strstr(name, only);
+	if (!only || regcomp(&re, only, REG_EXTENDED | REG_NOSUB))
+		return 0;
+	skip = regexec(&re, name, 0, NULL, 0) != 0;
+	regfree(&re);
+	return skip;
 }
 
 static inline int test_streq(const char *a, const char *b)

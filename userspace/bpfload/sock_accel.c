@@ -3,6 +3,10 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <netinet/in.h>
+#include <linux/tcp.h> /* tcp_info with tcpi_bytes_acked */
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <bpf/bpf.h>
@@ -137,6 +141,29 @@ int xw_accel_peer_get(struct xw_accel *a, uint64_t cookie, struct xw_accel_peer 
 	if (bpf_map_lookup_elem(a->peers_fd, &cookie, out) < 0)
 		return -errno;
 	return 0;
+}
+
+int xw_accel_tcp_queued(int fd, uint64_t *out)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+	int outq = 0;
+
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 || ioctl(fd, SIOCOUTQ, &outq) < 0)
+		return -errno;
+	*out = ti.tcpi_bytes_acked + (uint64_t)outq;
+	return 0;
+}
+
+int xw_accel_delivered(struct xw_accel *a, uint64_t cookie, int to_fd, uint64_t to_queued0)
+{
+	struct xw_accel_peer p;
+	uint64_t queued;
+	int err = xw_accel_peer_get(a, cookie, &p) ?: xw_accel_tcp_queued(to_fd, &queued);
+
+	if (err)
+		return err;
+	return queued - to_queued0 >= p.bytes;
 }
 
 int xw_accel_remove(struct xw_accel *a, uint32_t idx, uint64_t cookie, struct xw_accel_peer *last)

@@ -41,6 +41,13 @@ int xw_accel_add(struct xw_accel *a, uint32_t idx, int fd, uint16_t flags,
 int xw_accel_remove(struct xw_accel *a, uint32_t idx, uint64_t cookie, struct xw_accel_peer *last);
 /* The entry of the socket with this cookie: its byte count and status so far. */
 int xw_accel_peer_get(struct xw_accel *a, uint64_t cookie, struct xw_accel_peer *out);
+/* Bytes ever queued on TCP socket fd: acknowledged plus still in its send queue. Taken
+ * before a splice, it is the base xw_accel_delivered() counts from. */
+int xw_accel_tcp_queued(int fd, uint64_t *out);
+/* Whether every byte the socket with this cookie received (redirected by the verdict,
+ * asynchronously) has reached to_fd's send queue, to_fd having had to_queued0 queued
+ * before the splice: 1 yes, 0 not yet, a negative errno when either cannot be read. */
+int xw_accel_delivered(struct xw_accel *a, uint64_t cookie, int to_fd, uint64_t to_queued0);
 /* The loaded program (for tests: bpf_prog_test_run_opts). */
 int xw_accel_prog_fd(struct xw_accel *a);
 /* skbs and bytes per verdict, summed over CPUs. */

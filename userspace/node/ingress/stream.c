@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <linux/sockios.h>
 #include <netinet/in.h>
-#include <linux/tcp.h> /* tcp_info with tcpi_bytes_acked */
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -220,18 +219,6 @@ static void raw_error(int fd, const char *tid, int status, const char *message)
 }
 
 /* Bytes ever queued on a TCP socket: acknowledged plus still in its send queue. */
-static int tcp_queued(int fd, uint64_t *out)
-{
-	struct tcp_info ti;
-	socklen_t len = sizeof(ti);
-	int outq = 0;
-
-	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 || ioctl(fd, SIOCOUTQ, &outq) < 0)
-		return -errno;
-	*out = ti.tcpi_bytes_acked + (uint64_t)outq;
-	return 0;
-}
-
 /* The action's server: the stream port of the sandbox that holds the activation. */
 static void sandbox_addr(const struct stream *s, struct sockaddr_in *sa)
 {
@@ -602,13 +589,10 @@ static int relay_start(struct stream *s)
 static void on_drain_poll(struct loop *loop, void *data)
 {
 	struct stream *s = data;
-	struct xw_accel_peer ps;
-	uint64_t queued;
 
 	s->drain = NULL;
 	/* Every byte the sandbox sent is in the client's socket: closing loses none. */
-	if (xw_accel_peer_get(s->accel, s->scookie, &ps) || tcp_queued(s->cfd, &queued) ||
-	    queued - s->c_queued0 >= ps.bytes) {
+	if (xw_accel_delivered(s->accel, s->scookie, s->cfd, s->c_queued0)) {
 		s->drained = true;
 		if (!s->probing)
 			stream_finish(s);
@@ -622,12 +606,9 @@ static void on_drain_poll(struct loop *loop, void *data)
 static void on_half_close_poll(struct loop *loop, void *data)
 {
 	struct stream *s = data;
-	struct xw_accel_peer pc;
-	uint64_t queued;
 
 	s->half_close = NULL;
-	if (xw_accel_peer_get(s->accel, s->ccookie, &pc) || tcp_queued(s->sfd, &queued) ||
-	    queued - s->s_queued0 >= pc.bytes) {
+	if (xw_accel_delivered(s->accel, s->ccookie, s->sfd, s->s_queued0)) {
 		(void)shutdown(s->sfd, SHUT_WR);
 		return;
 	}
@@ -811,8 +792,8 @@ static void splice_start(struct stream *s)
 	int err;
 
 	buf_free(&s->to_sandbox);
-	(void)tcp_queued(s->cfd, &s->c_queued0);
-	(void)tcp_queued(s->sfd, &s->s_queued0);
+	(void)xw_accel_tcp_queued(s->cfd, &s->c_queued0);
+	(void)xw_accel_tcp_queued(s->sfd, &s->s_queued0);
 	/* Both sockets join back to back, the sandbox's first: bytes either received
 	 * meanwhile wait, unread, in its receive queue (the sandbox's answer, the client's
 	 * upload). Only an answer landing between the two insertions is held and forwarded
