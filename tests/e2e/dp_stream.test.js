@@ -316,6 +316,8 @@ test('small and chunked bodies are framed for the action; credentials tell who c
 });
 
 test('an Upgrade reaches upgrade(req, socket, head): 1,000 messages echo both ways', async () => {
+  const intoSessions = async () => (await dp.metrics(sys.nodePort)).values.get('xwhisk_stream_into_sandbox_total') || 0;
+  const into0 = await intoSessions();
   const sock = net.connect(sys.nodePort, '127.0.0.1');
   await new Promise((r) => sock.once('connect', r));
   sock.write(`GET ${WEB}/sha/echo HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n`);
@@ -343,6 +345,9 @@ test('an Upgrade reaches upgrade(req, socket, head): 1,000 messages echo both wa
   const rec = await waitRecord(sys, id, opts());
   assert.strictEqual(rec.response.result.statusCode, 101, JSON.stringify(rec.response.result));
   assert.strictEqual(rec.response.result.bytesIn, expected.length, JSON.stringify(rec.response.result));
+  // An upgraded session's client bytes go through the node's socket, not into the
+  // sandbox's: its end is passed on by that socket's counters.
+  assert.strictEqual(await intoSessions(), into0, 'an upgrade does not go into the sandbox\'s socket');
 });
 
 test('a WebSocket through the node: ws in a zip action echoes 1,000 messages, text and binary, then a clean close', async () => {
