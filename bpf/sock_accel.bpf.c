@@ -7,8 +7,15 @@
  *
  * A socket whose peer is not in the map yet (the node inserts the sandbox's socket first,
  * writes the request head, then inserts the client's) keeps its bytes: they stay queued on
- * it (SK_PASS) and the node forwards them itself. A socket in the map that has no
- * accel_peers entry is a bookkeeping error: its bytes are dropped and counted. An empty skb
+ * it (SK_PASS, held) and the node forwards them itself. So does a socket whose peer is a
+ * slow reader: once the kernel queues XW_ACCEL_QUEUE_MAX skbs for the peer, later ones stay
+ * on their own socket, where they are charged to its receive memory and close its TCP
+ * window: the sender waits, and the node holds a bounded number of bytes per session
+ * whatever the client or the action does. Once a byte is held, every later one is too
+ * until the node has forwarded them all (accel_fwd), so none overtakes.
+ *
+ * A socket in the map that has no accel_peers entry is a bookkeeping error: its bytes are
+ * dropped and counted. An empty skb
  * (a FIN alone) goes nowhere: sent to a socket's egress it fails (0 bytes is a hard error
  * to the kernel's psock worker, which then sets EPIPE on that socket and sends it nothing
  * more, held bytes included), and the node passes an end on itself.
@@ -18,6 +25,7 @@
  * second TCP stack, the veth and the bridge drop out of an upload.
  */
 #include "lib/maps.h"
+#include "lib/psock.h"
 
 static __always_inline bool is_digit(char c)
 {
@@ -44,12 +52,56 @@ static __always_inline void read_status(struct __sk_buff *skb, struct xw_accel_p
 	p->flags &= ~XW_ACCEL_F_STATUS;
 }
 
-/* Where skb goes: XW_OK (to the peer), XW_ACCEL_INTO (into the sandbox's own socket),
- * XW_ACCEL_HELD (kept on its socket), XW_ACCEL_FIN (nowhere) or a drop. */
+/* Skbs the kernel queues for the socket a map holds under key, or -1 without one. */
+static __always_inline int queued_for(void *map, void *key)
+{
+	struct bpf_sock *s = bpf_map_lookup_elem(map, key);
+	struct xw_psock_state st;
+
+	if (!s)
+		return -1;
+	xw_psock_state(s, &st);
+	bpf_sk_release(s);
+	return (int)st.queued;
+}
+
+/* Where skb goes: XW_OK (to the peer), XW_ACCEL_INTO (into the sandbox's own socket), or
+ * kept on its socket: XW_ACCEL_HELD (no peer yet, or earlier bytes still held),
+ * XW_ACCEL_FULL (the peer is behind). */
+static __always_inline int route(struct __sk_buff *skb, struct xw_accel_peer *p)
+{
+	__u32 self = p->peer ^ 1;
+	__u64 *fwd = bpf_map_lookup_elem(&accel_fwd, &self);
+	int q;
+
+	if (!fwd || *fwd != p->held)
+		return XW_ACCEL_HELD;
+	if (p->flags & XW_ACCEL_F_INTO) {
+		q = queued_for(&msg_into, &p->into);
+		if (q >= XW_ACCEL_QUEUE_MAX)
+			return XW_ACCEL_FULL;
+		if (q >= 0 &&
+		    bpf_sk_redirect_hash(skb, &msg_into, &p->into, BPF_F_INGRESS) == SK_PASS)
+			return XW_ACCEL_INTO;
+	}
+	q = queued_for(&accel_socks, &p->peer);
+	if (q < 0)
+		return XW_ACCEL_HELD;
+	if (q >= XW_ACCEL_QUEUE_MAX)
+		return XW_ACCEL_FULL;
+	/* Returns SK_PASS with the redirect recorded in skb, or SK_DROP when the peer's
+	 * index holds no socket. */
+	if (bpf_sk_redirect_map(skb, &accel_socks, p->peer, 0) != SK_PASS)
+		return XW_ACCEL_HELD;
+	return XW_OK;
+}
+
+/* XW_ACCEL_FIN (nowhere), a drop, or where route() sends skb; held bytes are counted. */
 static __always_inline int accel_verdict(struct __sk_buff *skb)
 {
 	__u64 cookie = bpf_get_socket_cookie(skb);
 	struct xw_accel_peer *p = bpf_map_lookup_elem(&accel_peers, &cookie);
+	int ret;
 
 	if (!p)
 		return -XW_DROP_ACCEL_UNPAIRED;
@@ -58,14 +110,10 @@ static __always_inline int accel_verdict(struct __sk_buff *skb)
 	if (p->flags & XW_ACCEL_F_STATUS)
 		read_status(skb, p);
 	__sync_fetch_and_add(&p->bytes, skb->len);
-	if ((p->flags & XW_ACCEL_F_INTO) &&
-	    bpf_sk_redirect_hash(skb, &msg_into, &p->into, BPF_F_INGRESS) == SK_PASS)
-		return XW_ACCEL_INTO;
-	/* Returns SK_PASS with the redirect recorded in skb, or SK_DROP when the peer's
-	 * index holds no socket. */
-	if (bpf_sk_redirect_map(skb, &accel_socks, p->peer, 0) != SK_PASS)
-		return XW_ACCEL_HELD;
-	return XW_OK;
+	ret = route(skb, p);
+	if (ret == XW_ACCEL_HELD || ret == XW_ACCEL_FULL)
+		__sync_fetch_and_add(&p->held, skb->len);
+	return ret;
 }
 
 SEC("sk_skb/stream_verdict")

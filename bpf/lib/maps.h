@@ -186,6 +186,18 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } accel_peers SEC(".maps");
 
+/* sock_accel: per index of accel_socks, the bytes the node forwarded by hand of those the
+ * verdict held on that socket (xw_accel_peer.held): while the two differ, later bytes are
+ * held too, so that none overtakes. Written by the node alone, through a memory mapping. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * XW_ACCEL_MAX_PAIRS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} accel_fwd SEC(".maps");
+
 /* sock_accel: skbs and bytes per verdict (enum xw_drop_reason; 0 = redirected), per CPU. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

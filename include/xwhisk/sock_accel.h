@@ -25,8 +25,12 @@
 #define XW_MAP_ACCEL_SOCKS "accel_socks"
 #define XW_MAP_ACCEL_PEERS "accel_peers"
 #define XW_MAP_ACCEL_STATS "accel_stats"
+#define XW_MAP_ACCEL_FWD "accel_fwd"
 
 #define XW_ACCEL_MAX_PAIRS 4096 /* spliced sessions at once on a node */
+/* skbs the kernel may queue for a socket (its psock's backlog, uncharged memory) before
+ * the verdict stops redirecting to it: the bound on what a slow reader costs the node. */
+#define XW_ACCEL_QUEUE_MAX 64
 
 /* accel_peers: socket cookie -> where its bytes go. */
 struct xw_accel_peer {
@@ -38,6 +42,7 @@ struct xw_accel_peer {
 	 * this socket's bytes directly. */
 	struct xw_msg_key into;
 	__u32 pad;
+	__u64 held; /* of bytes, those held on this socket for the node to forward */
 };
 
 /* Read the status code from the first bytes the socket receives ("HTTP/1.1 200 ..."):
@@ -50,6 +55,18 @@ struct xw_accel_peer {
  * that socket (it closed) the bytes go to the peer's egress as usual. */
 #define XW_ACCEL_F_INTO 2
 
+/* What accel_room (run by the node with bpf_prog_test_run_opts) is asked: the socket at
+ * idx in accel_socks, or with into set the one msg_into holds under key. Its answer (the
+ * run's retval) is the bytes the node may forward to it by hand now: 0 while the kernel
+ * still queues bytes for it (they would be overtaken) or its receive memory is full,
+ * XW_ACCEL_ROOM_ANY when a send of any size goes (TCP's own window bounds it). */
+struct xw_accel_room_ask {
+	__u32 idx;
+	__u32 into;
+	struct xw_msg_key key;
+};
+#define XW_ACCEL_ROOM_ANY (1u << 30)
+
 /* accel_stats: per-CPU skbs by verdict, indexed by enum xw_drop_reason (0: redirected). */
 struct xw_accel_stat {
 	__u64 skbs;
@@ -61,7 +78,8 @@ struct xw_accel_stat {
 #else
 #define XW_ACCEL_STATIC_ASSERT _Static_assert
 #endif
-XW_ACCEL_STATIC_ASSERT(sizeof(struct xw_accel_peer) == 32, "xw_accel_peer layout");
+XW_ACCEL_STATIC_ASSERT(sizeof(struct xw_accel_peer) == 40, "xw_accel_peer layout");
 XW_ACCEL_STATIC_ASSERT(sizeof(struct xw_accel_stat) == 16, "xw_accel_stat layout");
+XW_ACCEL_STATIC_ASSERT(sizeof(struct xw_accel_room_ask) == 20, "xw_accel_room_ask layout");
 
 #endif

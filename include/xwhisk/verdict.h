@@ -27,12 +27,15 @@ enum xw_drop_reason {
 	XW_DROP_SANDBOX_PROTO = 10, /* a protocol the policy does not carry (not IP, ARP) */
 	/* sock_accel */
 	XW_DROP_ACCEL_UNPAIRED = 11, /* a socket in accel_socks without an accel_peers entry */
-	XW_ACCEL_HELD = 12,          /* not a drop: the peer is not in the map yet, the bytes
-				      * stay on their socket for userspace to forward */
+	XW_ACCEL_HELD = 12,          /* not a drop: the peer is not in the map yet, or earlier
+				      * bytes are still held: the bytes stay on their socket
+				      * for userspace to forward, in order */
 	XW_ACCEL_INTO = 13,          /* not a drop: redirected into the receive queue of the
 				      * sandbox's own socket (XW_ACCEL_F_INTO) */
 	XW_ACCEL_FIN = 14,           /* not a drop of data: an empty skb, the peer's FIN alone,
 				      * which no socket is to receive (the node passes an end on) */
+	XW_ACCEL_FULL = 15,          /* not a drop: the peer's queue is full (a slow reader):
+				      * the bytes stay on their socket, which closes its window */
 	XW_DROP__MAX
 };
 
@@ -55,6 +58,7 @@ static inline const char *xw_drop_reason_name(unsigned reason)
 		[XW_ACCEL_HELD] = "held",
 		[XW_ACCEL_INTO] = "into",
 		[XW_ACCEL_FIN] = "fin",
+		[XW_ACCEL_FULL] = "full",
 	};
 
 	return reason < XW_DROP__MAX && names[reason] ? names[reason] : "unknown";

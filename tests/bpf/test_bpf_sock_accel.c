@@ -146,14 +146,17 @@ static void test_splice_both_ways(void)
 	splice_end(k, a_far, a_near, b_far, b_near);
 }
 
-/* The sandbox's socket is in, the client's not yet: the sandbox's bytes wait on it. */
+/* The sandbox's socket is in, the client's not yet: the sandbox's bytes wait on it, and
+ * so do later ones, until the node forwarded what was held: none overtakes. */
 static void test_held_until_peer(void)
 {
 	int a_far, a_near, b_far, b_near;
-	uint64_t cb, held = stat_skbs(XW_ACCEL_HELD);
+	uint64_t ca, cb, held = stat_skbs(XW_ACCEL_HELD);
 	struct xw_accel_peer pb = {0};
+	struct pollfd pf;
 	uint32_t k;
-	char buf[16];
+	char buf[16], scratch[64];
+	ssize_t n, fwd = 0;
 
 	ASSERT(accel);
 	ASSERT(tcp_pair(&a_far, &a_near) == 0);
@@ -161,10 +164,28 @@ static void test_held_until_peer(void)
 	ASSERT(xw_accel_pair_get(accel, &k) == 0);
 	ASSERT(xw_accel_add(accel, 2 * k + 1, b_near, XW_ACCEL_F_STATUS, NULL, &cb) == 0);
 	CHECK(write(b_far, "early", 5) == 5);
-	CHECK(read_full(b_near, buf, 5, 2000) == 0 && !memcmp(buf, "early", 5));
+	pf = (struct pollfd){.fd = b_near, .events = POLLIN};
+	CHECK(poll(&pf, 1, 2000) == 1);
 	CHECK(stat_skbs(XW_ACCEL_HELD) >= held + 1);
+	ASSERT(xw_accel_add(accel, 2 * k, a_near, 0, NULL, &ca) == 0);
+	CHECK(write(b_far, "late", 4) == 4);
+	CHECK(read_full(a_far, buf, 1, 200) == -ETIMEDOUT); /* "late" waits behind "early" */
+	for (int i = 0; i < 100 && fwd < 9; i++) {
+		n = xw_accel_forward_held(accel, b_near, 2 * k + 1, a_near, 2 * k, NULL, scratch,
+					  sizeof(scratch));
+		if (n > 0)
+			fwd += n;
+		else
+			usleep(10 * 1000);
+	}
+	CHECK(fwd == 9);
+	CHECK(read_full(a_far, buf, 9, 2000) == 0 && !memcmp(buf, "earlylate", 9));
+	/* All forwarded: the verdict splices again. */
+	CHECK(write(b_far, "next", 4) == 4);
+	CHECK(read_full(a_far, buf, 4, 2000) == 0 && !memcmp(buf, "next", 4));
 	/* Held bytes are counted as received: the record's count stays whole. */
-	CHECK(xw_accel_remove(accel, 2 * k + 1, cb, &pb) == 0 && pb.bytes == 5);
+	CHECK(xw_accel_remove(accel, 2 * k + 1, cb, &pb) == 0 && pb.bytes == 13 && pb.held == 9);
+	CHECK(xw_accel_remove(accel, 2 * k, ca, &pb) == 0);
 	splice_end(k, a_far, a_near, b_far, b_near);
 }
 
@@ -221,6 +242,7 @@ static void test_unpaired_dropped(void)
 static void test_splice_bulk(void)
 {
 	enum { TOTAL = 16 << 20, CHUNK = 65536 };
+	static char held[256 << 10];
 	int a_far, a_near, b_far, b_near;
 	struct xw_accel_peer pa = {0}, pb = {0};
 	uint64_t ca, cb;
@@ -259,16 +281,29 @@ static void test_splice_bulk(void)
 		}
 		_exit(0);
 	}
+	/* The node's part: what the verdict held for a side behind goes by hand. */
 	while (got < TOTAL) {
-		size_t want_n = TOTAL - got < CHUNK ? TOTAL - got : CHUNK;
+		struct pollfd pf[3] = {{.fd = a_far, .events = POLLIN},
+				       {.fd = a_near, .events = POLLIN},
+				       {.fd = b_near, .events = POLLIN}};
+		ssize_t n;
 
-		if (read_full(a_far, buf, want_n, 5000))
+		if (poll(pf, 3, 5000) <= 0)
 			break;
-		for (size_t i = 0; i < want_n; i++)
-			want[i] = (char)((got + i) * 7);
-		if (memcmp(buf, want, want_n))
+		(void)xw_accel_forward_held(accel, a_near, 2 * k, b_near, 2 * k + 1, NULL, held,
+					    sizeof(held));
+		(void)xw_accel_forward_held(accel, b_near, 2 * k + 1, a_near, 2 * k, NULL, held,
+					    sizeof(held));
+		n = recv(a_far, buf, TOTAL - got < CHUNK ? TOTAL - got : CHUNK, MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EAGAIN))
 			break;
-		got += want_n;
+		if (n < 0)
+			continue;
+		for (ssize_t i = 0; i < n; i++)
+			want[i] = (char)((got + (size_t)i) * 7);
+		if (memcmp(buf, want, (size_t)n))
+			break;
+		got += (size_t)n;
 	}
 	CHECK(got == TOTAL);
 	shutdown(b_far, SHUT_RDWR);
@@ -285,6 +320,118 @@ static void test_splice_bulk(void)
 		;
 	free(buf);
 	free(want);
+}
+
+/*
+ * A sandbox that does not read: the kernel queues at most XW_ACCEL_QUEUE_MAX skbs for it,
+ * then the client's bytes stay on the node's socket (FULL), whose window closes: the
+ * client stops, a bounded amount in. Then the node forwards the held bytes by hand while
+ * the sandbox reads: every byte arrives, in order, and the verdict takes over again. With
+ * into, the client's bytes go into the sandbox's own socket (XW_ACCEL_F_INTO), and so do
+ * the node's, by sock_msg_redirect, as much as that socket's receive buffer has left.
+ */
+static void slow_reader(bool into)
+{
+	enum { TOTAL = 96 << 20, CHUNK = 65536, BOUND = 40 << 20 };
+	int a_far, a_near, node, sandbox, into_fd = -1;
+	struct xw_accel_peer pa = {0};
+	uint64_t ca, cb, full = stat_skbs(XW_ACCEL_FULL), last = 0, fwd = 0;
+	uint64_t into0 = stat_skbs(XW_ACCEL_INTO);
+	struct xw_msg *m = NULL;
+	struct xw_msg_key key;
+	uint32_t k;
+	pid_t child;
+	char *buf = malloc(4 * CHUNK), *want = malloc(4 * CHUNK);
+	size_t got = 0;
+	int status = 1, still = 0;
+
+	ASSERT(accel && buf && want);
+	ASSERT(tcp_pair(&a_far, &a_near) == 0 && tcp_pair(&node, &sandbox) == 0);
+	if (into) {
+		ASSERT(xw_msg_open(pin_dir, &m) == 0);
+		into_fd = map_fd(XW_MAP_MSG_INTO);
+		(void)xw_msg_peer_in(m, node, &key);
+		ASSERT(bpf_map_update_elem(into_fd, &key, &(uint64_t){(uint64_t)sandbox},
+					   BPF_ANY) == 0);
+		ASSERT(xw_msg_add(m, node) == 0);
+	}
+	ASSERT(xw_accel_pair_get(accel, &k) == 0);
+	ASSERT(xw_accel_add(accel, 2 * k + 1, node, 0, NULL, &cb) == 0);
+	ASSERT(xw_accel_add(accel, 2 * k, a_near, 0, into ? &key : NULL, &ca) == 0);
+	child = fork();
+	ASSERT(child >= 0);
+	if (child == 0) {
+		for (size_t off = 0; off < TOTAL; off += CHUNK) {
+			for (size_t i = 0; i < CHUNK; i++)
+				buf[i] = (char)((off + i) * 13);
+			for (size_t w = 0; w < CHUNK;) {
+				ssize_t n = write(a_far, buf + w, CHUNK - w);
+
+				if (n <= 0)
+					_exit(3);
+				w += (size_t)n;
+			}
+		}
+		_exit(0);
+	}
+	/* Until the client stops: what reached the node's socket no longer grows. */
+	for (int i = 0; i < 100 && still < 3; i++) {
+		usleep(100 * 1000);
+		CHECK(!xw_accel_peer_get(accel, ca, &pa));
+		still = pa.bytes == last ? still + 1 : 0;
+		last = pa.bytes;
+	}
+	CHECK(still >= 3);
+	CHECK(pa.bytes < BOUND); /* without the bound: all of TOTAL, in the kernel's queues */
+	CHECK(pa.held > 0);
+	CHECK(stat_skbs(XW_ACCEL_FULL) > full);
+	while (got < TOTAL) {
+		struct pollfd pf[2] = {{.fd = sandbox, .events = POLLIN},
+				       {.fd = a_near, .events = POLLIN}};
+		ssize_t n;
+
+		if (poll(pf, 2, 5000) <= 0)
+			break;
+		n = xw_accel_forward_held(accel, a_near, 2 * k, node, 2 * k + 1,
+					  into ? &key : NULL, buf, 4 * CHUNK);
+		if (n < 0 && n != -EAGAIN && n != -ENOSPC && n != -ENOBUFS)
+			break;
+		if (n > 0)
+			fwd += (uint64_t)n;
+		n = recv(sandbox, buf, 4 * CHUNK, MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EAGAIN))
+			break;
+		if (n < 0)
+			continue;
+		for (ssize_t i = 0; i < n; i++)
+			want[i] = (char)((got + (size_t)i) * 13);
+		if (memcmp(buf, want, (size_t)n))
+			break;
+		got += (size_t)n;
+	}
+	CHECK(got == TOTAL);
+	waitpid(child, &status, 0);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK(!xw_accel_remove(accel, 2 * k, ca, &pa) && pa.bytes == TOTAL);
+	CHECK(pa.held == fwd && fwd > 0 && fwd < TOTAL);
+	CHECK(!into || stat_skbs(XW_ACCEL_INTO) > into0);
+	CHECK(!xw_accel_remove(accel, 2 * k + 1, cb, &pa));
+	splice_end(k, a_far, a_near, node, sandbox);
+	if (into_fd >= 0)
+		close(into_fd);
+	xw_msg_close(m);
+	free(buf);
+	free(want);
+}
+
+static void test_slow_reader_held(void)
+{
+	slow_reader(false);
+}
+
+static void test_slow_sandbox_held_into(void)
+{
+	slow_reader(true);
 }
 
 static uint64_t tcp_queued(int fd)
@@ -401,6 +548,8 @@ int main(void)
 	RUN(test_fin_alone_goes_nowhere);
 	RUN(test_unpaired_dropped);
 	RUN(test_splice_bulk);
+	RUN(test_slow_reader_held);
+	RUN(test_slow_sandbox_held_into);
 	RUN(test_into_sandbox_socket);
 	RUN(test_pairs_run_out);
 	xw_accel_close(accel);

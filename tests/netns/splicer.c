@@ -2,11 +2,12 @@
 /*
  * The node's part of tests/netns/sock_accel_splice.sh: accepts one client on ADDR:PORT,
  * connects to the "sandbox" at SB_ADDR:SB_PORT and splices the two with sock_accel as
- * xwhisk-node does (the sandbox's socket joins the map first, then the client's), never
- * reading a byte itself. Once the sandbox ended its answer and every byte of it is in the
- * client's socket (as the node drains before it closes), it prints the bytes each side's
- * verdict redirected and the program's pass counter:
- *   splicer PIN_DIR ADDR PORT SB_ADDR SB_PORT  ->  "up N down N pass N"
+ * xwhisk-node does (the sandbox's socket joins the map first, then the client's), reading
+ * only what the verdict held (a side behind, or not in the map yet), which it forwards by
+ * hand as the node does. Once the sandbox ended its answer and every byte of it is in the
+ * client's socket (as the node drains before it closes), it prints the bytes each side
+ * received, the bytes held of those, and the program's pass counter:
+ *   splicer PIN_DIR ADDR PORT SB_ADDR SB_PORT  ->  "up N down N held N pass N"
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -30,14 +31,35 @@ static int addr(const char *ip, const char *port, struct sockaddr_in *sa)
 	return inet_pton(AF_INET, ip, &sa->sin_addr) == 1 ? 0 : -EINVAL;
 }
 
-/* The sandbox ended its answer (its FIN goes nowhere: the verdict frees an empty skb), then
- * every byte it sent reached the client's socket: closing loses none. */
-static int wait_answer(struct xw_accel *a, int cfd, int sfd, uint64_t scookie, uint64_t c0)
+/* Held bytes go by hand, both ways, until the sandbox ended its answer (its FIN goes
+ * nowhere: the verdict frees an empty skb); then every byte it sent reaches the client's
+ * socket: closing loses none. */
+static int wait_answer(struct xw_accel *a, uint32_t k, int cfd, int sfd, uint64_t scookie,
+		       uint64_t c0)
 {
-	struct pollfd pf = {.fd = sfd, .events = POLLRDHUP};
+	static char buf[256 << 10];
+	bool client_end = false;
+	ssize_t n;
 
-	if (poll(&pf, 1, WAIT_MS) <= 0)
-		return -ETIMEDOUT;
+	for (;;) {
+		struct pollfd pf[2] = {{.fd = sfd, .events = POLLIN},
+				       {.fd = cfd, .events = client_end ? 0 : POLLIN}};
+
+		if (poll(pf, 2, WAIT_MS) <= 0)
+			return -ETIMEDOUT;
+		n = xw_accel_forward_held(a, cfd, 2 * k, sfd, 2 * k + 1, NULL, buf, sizeof(buf));
+		if (n == 0)
+			client_end = true;
+		else if (n < 0 && n != -EAGAIN && n != -ENOSPC && n != -ENOBUFS)
+			return (int)n;
+		n = xw_accel_forward_held(a, sfd, 2 * k + 1, cfd, 2 * k, NULL, buf, sizeof(buf));
+		if (n == 0)
+			break;
+		if (n < 0 && n != -EAGAIN && n != -ENOSPC && n != -ENOBUFS)
+			return (int)n;
+		if (n == -ENOSPC)
+			nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+	}
 	for (int ms = 0; ms < WAIT_MS; ms++) {
 		int done = xw_accel_delivered(a, scookie, cfd, c0);
 
@@ -75,14 +97,15 @@ static int splice_one(struct xw_accel *a, int l, const struct sockaddr_in *sb)
 	/* What waits in either receive queue goes through now (as the node does). */
 	(void)setsockopt(sfd, SOL_SOCKET, SO_RCVLOWAT, &(int){1}, sizeof(int));
 	(void)setsockopt(cfd, SOL_SOCKET, SO_RCVLOWAT, &(int){1}, sizeof(int));
-	err = wait_answer(a, cfd, sfd, scookie, c0);
+	err = wait_answer(a, k, cfd, sfd, scookie, c0);
 	(void)xw_accel_remove(a, 2 * k, ccookie, &pc);
 	(void)xw_accel_remove(a, 2 * k + 1, scookie, &ps);
 	if (!err)
 		err = xw_accel_counters(a, st);
 	if (!err)
-		printf("up %llu down %llu pass %llu\n", (unsigned long long)pc.bytes,
-		       (unsigned long long)ps.bytes, (unsigned long long)st[XW_REASON_PASS].bytes);
+		printf("up %llu down %llu held %llu pass %llu\n", (unsigned long long)pc.bytes,
+		       (unsigned long long)ps.bytes, (unsigned long long)(pc.held + ps.held),
+		       (unsigned long long)st[XW_REASON_PASS].bytes);
 out:
 	close(cfd);
 	if (sfd >= 0)

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <linux/tcp.h> /* tcp_info with tcpi_bytes_acked */
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 
 #include <bpf/bpf.h>
@@ -15,15 +16,38 @@
 #include "bpfload/sock_accel.h"
 #include "log.h"
 #include "pinned_maps.h"
+#include "accel_room.skel.h"
 #include "sock_accel.skel.h"
 
 struct xw_accel {
 	struct xwhisk_sock_accel *skel;
-	int socks_fd, peers_fd, stats_fd, prog_fd;
+	struct xwhisk_accel_room *room;
+	int socks_fd, peers_fd, stats_fd, prog_fd, room_fd;
+	uint64_t *fwd; /* accel_fwd, mapped: the node's count of held bytes it forwarded */
 	pthread_mutex_t lock; /* guards used and next */
 	uint32_t next;
 	uint8_t used[XW_ACCEL_MAX_PAIRS];
 };
+
+#define FWD_BYTES (2 * XW_ACCEL_MAX_PAIRS * sizeof(uint64_t))
+
+/* accel_room, on the maps sock_accel just pinned. */
+static int room_open(struct xw_accel *a, const char *pin_dir)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_dir);
+	int err;
+
+	a->room = xwhisk_accel_room__open_opts(&opts);
+	if (!a->room)
+		return -errno;
+	xw_pins_own_only(a->room->obj, pin_dir, "accel");
+	err = bpf_map__set_autocreate(a->room->maps.msg_into, true) ?:
+	      xwhisk_accel_room__load(a->room);
+	if (err)
+		return err;
+	a->room_fd = bpf_program__fd(a->room->progs.accel_room);
+	return 0;
+}
 
 int xw_accel_open(const char *pin_dir, struct xw_accel **out)
 {
@@ -56,6 +80,16 @@ int xw_accel_open(const char *pin_dir, struct xw_accel **out)
 	a->peers_fd = bpf_map__fd(a->skel->maps.accel_peers);
 	a->stats_fd = bpf_map__fd(a->skel->maps.accel_stats);
 	a->prog_fd = bpf_program__fd(a->skel->progs.sock_accel);
+	a->fwd = mmap(NULL, FWD_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      bpf_map__fd(a->skel->maps.accel_fwd), 0);
+	if (a->fwd == MAP_FAILED) {
+		a->fwd = NULL;
+		err = -errno;
+		goto out;
+	}
+	err = room_open(a, pin_dir ?: XW_PIN_DIR);
+	if (err)
+		goto out;
 	/* Replaces the program a previous node process attached: the map keeps it only for
 	 * sockets added from now on. */
 	if (bpf_prog_attach(a->prog_fd, a->socks_fd, BPF_SK_SKB_STREAM_VERDICT, 0) < 0) {
@@ -74,6 +108,9 @@ void xw_accel_close(struct xw_accel *a)
 {
 	if (!a)
 		return;
+	if (a->fwd)
+		munmap(a->fwd, FWD_BYTES);
+	xwhisk_accel_room__destroy(a->room);
 	xwhisk_sock_accel__destroy(a->skel);
 	pthread_mutex_destroy(&a->lock);
 	free(a);
@@ -124,6 +161,7 @@ int xw_accel_add(struct xw_accel *a, uint32_t idx, int fd, uint16_t flags,
 	if (getsockopt(fd, SOL_SOCKET, SO_COOKIE, &c, &len) < 0)
 		return -errno;
 	/* The entry first: a socket in the map without one would have its bytes dropped. */
+	__atomic_store_n(&a->fwd[idx], 0, __ATOMIC_RELEASE);
 	if (bpf_map_update_elem(a->peers_fd, &c, &peer, BPF_ANY) < 0)
 		return -errno;
 	if (bpf_map_update_elem(a->socks_fd, &idx, &sock, BPF_ANY) < 0) {
@@ -176,6 +214,56 @@ int xw_accel_remove(struct xw_accel *a, uint32_t idx, uint64_t cookie, struct xw
 	err = xw_accel_peer_get(a, cookie, last);
 	(void)bpf_map_delete_elem(a->peers_fd, &cookie);
 	return err;
+}
+
+int xw_accel_room(struct xw_accel *a, uint32_t idx, const struct xw_msg_key *into,
+		  uint32_t *room)
+{
+	/* An Ethernet frame to test_run: the ask follows 14 bytes of header. */
+	struct {
+		char eth[14];
+		struct xw_accel_room_ask ask;
+	} __attribute__((packed)) pkt = {.ask = {.idx = idx, .into = into != NULL}};
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = &pkt, .data_size_in = sizeof(pkt));
+
+	if (into)
+		pkt.ask.key = *into;
+	if (bpf_prog_test_run_opts(a->room_fd, &o) < 0)
+		return -errno;
+	*room = o.retval;
+	return 0;
+}
+
+void xw_accel_forwarded(struct xw_accel *a, uint32_t idx, uint64_t n)
+{
+	if (idx < 2 * XW_ACCEL_MAX_PAIRS)
+		__atomic_add_fetch(&a->fwd[idx], n, __ATOMIC_RELEASE);
+}
+
+ssize_t xw_accel_forward_held(struct xw_accel *a, int from, uint32_t from_idx, int to,
+			      uint32_t to_idx, const struct xw_msg_key *into, char *buf, size_t cap)
+{
+	ssize_t n = recv(from, buf, cap, MSG_PEEK | MSG_DONTWAIT), sent;
+	uint32_t room;
+	int err;
+
+	if (n < 0)
+		return errno == EINTR ? -EAGAIN : -errno;
+	if (n == 0)
+		return 0;
+	err = xw_accel_room(a, to_idx, into, &room);
+	if (err)
+		return err;
+	if (!room)
+		return -ENOSPC;
+	sent = send(to, buf, (size_t)n < room ? (size_t)n : room, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (sent < 0)
+		return errno == EAGAIN || errno == EINTR ? -ENOBUFS : -errno;
+	/* What was sent leaves the held queue, which only this thread reads. */
+	if (recv(from, buf, (size_t)sent, MSG_DONTWAIT) != sent)
+		return -EIO;
+	xw_accel_forwarded(a, from_idx, (uint64_t)sent);
+	return sent;
 }
 
 int xw_accel_prog_fd(struct xw_accel *a)

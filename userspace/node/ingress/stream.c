@@ -30,6 +30,8 @@
 #include "xwhisk/sandbox_net.h"
 
 #define DRAIN_POLL_MS 2
+#define HELD_CHUNK (256 << 10) /* held bytes forwarded by hand in one piece, at most */
+#define HELD_ROUNDS 8	       /* pieces one event forwards before the loop serves others */
 #define PIPE_CHUNK (1 << 16)
 #define CATCH_UP_CHUNK (256 << 10) /* client bytes read by hand before the splice, at most */
 #define PROBE_DELAY_MS 20	   /* a dying process's listener closes after its connections */
@@ -94,6 +96,8 @@ void stream_metrics(struct buf *b)
 			   (unsigned long long)st[XW_REASON_PASS].bytes);
 		buf_printf(b, "xwhisk_sock_accel_bytes_total{verdict=\"held\"} %llu\n",
 			   (unsigned long long)st[XW_ACCEL_HELD].bytes);
+		buf_printf(b, "xwhisk_sock_accel_bytes_total{verdict=\"full\"} %llu\n",
+			   (unsigned long long)st[XW_ACCEL_FULL].bytes);
 		buf_printf(b, "xwhisk_sock_accel_bytes_total{verdict=\"into\"} %llu\n",
 			   (unsigned long long)st[XW_ACCEL_INTO].bytes);
 		buf_printf(b, "xwhisk_sock_accel_bytes_total{verdict=\"unpaired\"} %llu\n",
@@ -113,6 +117,15 @@ enum stream_state {
 	ST_HEAD,       /* writing the request head, the body read so far, what followed */
 	ST_FLOWING,    /* spliced (or relayed) both ways */
 	ST_DRAINING,   /* the action's server closed: is it alive? the last bytes go out */
+};
+
+/* Where one direction of a splice stands with the bytes the verdict held on its sending
+ * socket (a peer absent or behind), which the node forwards by hand. */
+enum held_wait {
+	HELD_READ, /* watching the socket for held bytes */
+	HELD_ROOM, /* the other side has no room yet: a timer tries again */
+	HELD_OUT,  /* the other socket is full: waiting until it is writable */
+	HELD_END,  /* the socket ended: nothing more to forward */
 };
 
 /* One direction of the userspace relay: src -> pipe -> dst. */
@@ -138,7 +151,6 @@ struct stream {
 	enum stream_state state;
 	int cfd, sfd;
 	struct buf to_sandbox; /* the head, the body the HTTP server had read, what followed */
-	struct buf to_client;  /* held answer bytes forwarded by hand, waiting for room */
 	size_t head_len;
 	uint64_t body_len; /* the request body's length (0: none) */
 	bool caught_up;	   /* the client's queue was read to an skb's end: it may join */
@@ -158,12 +170,13 @@ struct stream {
 	uint64_t ccookie, scookie;
 	uint64_t c_queued0; /* bytes the client's socket had queued before the answer */
 	uint64_t s_queued0; /* bytes the sandbox's socket had queued before the splice */
-	uint64_t by_hand;   /* sandbox bytes forwarded from here (held before the splice) */
+	enum held_wait up_held, down_held; /* the client's held bytes, the sandbox's */
+	char *held_buf;			   /* HELD_CHUNK bytes, once some were held */
 	/* relay */
 	struct relay_dir up, down;
 	bool relay;
 	int status;
-	struct loop_timer *deadline, *drain, *half_close, *probe_timer;
+	struct loop_timer *deadline, *drain, *half_close, *probe_timer, *held_timer;
 };
 
 static void stream_free(struct stream *s)
@@ -171,7 +184,7 @@ static void stream_free(struct stream *s)
 	if (s->taken)
 		http_req_free(s->req);
 	buf_free(&s->to_sandbox);
-	buf_free(&s->to_client);
+	free(s->held_buf);
 	free(s->target);
 	free(s);
 }
@@ -267,7 +280,9 @@ static void stream_end(struct stream *s, int astatus, const char *why, const cha
 		loop_timer_cancel(s->w->loop, s->drain);
 	if (s->half_close)
 		loop_timer_cancel(s->w->loop, s->half_close);
-	s->deadline = s->drain = s->half_close = NULL;
+	if (s->held_timer)
+		loop_timer_cancel(s->w->loop, s->held_timer);
+	s->deadline = s->drain = s->half_close = s->held_timer = NULL;
 	probe_close(s);
 	if (s->c_in)
 		(void)xw_accel_remove(s->accel, 2 * s->pair, s->ccookie, &pc);
@@ -615,20 +630,85 @@ static void on_half_close_poll(struct loop *loop, void *data)
 	s->half_close = loop_timer_add(s->w->loop, DRAIN_POLL_MS, on_half_close_poll, s);
 }
 
-/* What each socket is watched for while spliced: the client's end (EPOLLRDHUP; its bytes
- * are the verdict's alone, as reading its receive queue would race the verdict's read of
- * it) and room for held bytes; the sandbox's held bytes and end, unless held bytes still
- * wait for the client. */
+static void on_held_timer(struct loop *loop, void *data);
+
+/* What each socket is watched for while spliced: the client's end, and on either side
+ * the bytes the verdict held there (readable) or room for those of the other. */
 static void splice_events(struct stream *s)
 {
 	uint32_t ce = s->client_eof ? 0 : EPOLLRDHUP, se = 0;
 
-	if (buf_pending(&s->to_client))
+	if (s->state == ST_FLOWING && s->up_held == HELD_READ)
+		ce |= EPOLLIN;
+	if (s->down_held == HELD_OUT)
 		ce |= EPOLLOUT;
-	else if (s->state == ST_FLOWING)
-		se = EPOLLIN;
+	if (s->state == ST_FLOWING && s->down_held == HELD_READ)
+		se |= EPOLLIN;
+	if (s->up_held == HELD_OUT)
+		se |= EPOLLOUT;
+	if ((s->up_held == HELD_ROOM || s->down_held == HELD_ROOM) && !s->held_timer)
+		s->held_timer = loop_timer_add(s->w->loop, DRAIN_POLL_MS, on_held_timer, s);
 	(void)loop_mod_fd(s->w->loop, s->cfd, ce);
 	(void)loop_mod_fd(s->w->loop, s->sfd, se);
+}
+
+/* A client that left can make the sandbox's side fail too: not the action's fault. */
+static bool client_left(struct stream *s)
+{
+	struct pollfd pf = {.fd = s->cfd, .events = POLLRDHUP};
+
+	return poll(&pf, 1, 0) > 0 &&
+	       (pf.revents & (POLLHUP | POLLERR | (s->client_eof ? 0 : POLLRDHUP)));
+}
+
+/*
+ * Forwards what the verdict held on one side (up: the client's socket, down: the
+ * sandbox's) to the other, in order, as much as that side takes now (docs/EBPF.md, "A
+ * slow reader"), and notes what it waits for next. True when the session ended here (a
+ * side broke, or the answer ended): the caller returns.
+ */
+static bool forward_held(struct stream *s, bool up)
+{
+	enum held_wait *wait = up ? &s->up_held : &s->down_held;
+	uint32_t from_idx = 2 * s->pair + (up ? 0 : 1);
+	ssize_t n = -EAGAIN;
+
+	if (!s->held_buf && !(s->held_buf = malloc(HELD_CHUNK)))
+		n = -ENOMEM;
+	for (int i = 0; s->held_buf && i < HELD_ROUNDS; i++) {
+		n = xw_accel_forward_held(s->accel, up ? s->cfd : s->sfd, from_idx,
+					  up ? s->sfd : s->cfd, from_idx ^ 1,
+					  up && s->into ? &s->into_key : NULL, s->held_buf,
+					  HELD_CHUNK);
+		if (n <= 0)
+			break;
+	}
+	*wait = n == 0 ? HELD_END : n == -ENOSPC ? HELD_ROOM : n == -ENOBUFS ? HELD_OUT : HELD_READ;
+	if (n < 0 && n != -EAGAIN && n != -ENOSPC && n != -ENOBUFS) {
+		if (client_left(s))
+			end_client_gone(s);
+		else
+			end_sandbox_failed(s, "sandbox reset the connection");
+		return true;
+	}
+	/* The action's server ended the answer: let the last bytes reach the client. */
+	if (!up && n == 0) {
+		loop_del_fd(s->w->loop, s->sfd);
+		sandbox_ended(s);
+		return true;
+	}
+	return false;
+}
+
+static void on_held_timer(struct loop *loop, void *data)
+{
+	struct stream *s = data;
+
+	s->held_timer = NULL;
+	if ((s->up_held == HELD_ROOM && forward_held(s, true)) ||
+	    (s->down_held == HELD_ROOM && forward_held(s, false)))
+		return;
+	splice_events(s);
 }
 
 /* The client ended its side (or reset it) before the answer's end was seen. */
@@ -649,8 +729,9 @@ static void client_ended(struct stream *s, uint32_t events)
 		loop_del_fd(s->w->loop, s->cfd);
 		return;
 	}
+	/* The answer ended too, none of it held here: the session is over. */
 	if (s->sfd >= 0 && s->state == ST_FLOWING && poll(&pf, 1, 0) > 0 &&
-	    (pf.revents & POLLRDHUP)) {
+	    (pf.revents & POLLRDHUP) && recv(s->sfd, &(char){0}, 1, MSG_PEEK | MSG_DONTWAIT) <= 0) {
 		stream_finish(s);
 		return;
 	}
@@ -680,27 +761,16 @@ static void on_client_event(struct loop *loop, int fd, uint32_t events, void *da
 {
 	struct stream *s = data;
 
-	if ((events & EPOLLOUT) && buf_pending(&s->to_client)) {
-		int err = flush_to(fd, &s->to_client);
-
-		if (err && err != -EAGAIN) {
-			end_client_gone(s);
-			return;
-		}
-		if (!err)
-			splice_events(s);
-	}
-	if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+	if ((events & EPOLLOUT) && s->down_held == HELD_OUT && forward_held(s, false))
+		return;
+	if ((events & EPOLLIN) && s->state == ST_FLOWING && s->up_held == HELD_READ &&
+	    forward_held(s, true))
+		return;
+	if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
 		client_ended(s, events);
-}
-
-/* A client that left can make the sandbox's side fail too: not the action's fault. */
-static bool client_left(struct stream *s)
-{
-	struct pollfd pf = {.fd = s->cfd, .events = POLLRDHUP};
-
-	return poll(&pf, 1, 0) > 0 &&
-	       (pf.revents & (POLLHUP | POLLERR | (s->client_eof ? 0 : POLLRDHUP)));
+		return;
+	}
+	splice_events(s);
 }
 
 /*
@@ -717,14 +787,11 @@ static bool sandbox_write_refused(int fd)
 	return getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == EPIPE;
 }
 
-/* Nothing read the sandbox's socket before it joined the map (its queue holds whole skbs,
- * which the verdict takes), so what reaches us here was held (it landed between the two
- * insertions) and is forwarded by hand, or it is the end of the answer. */
+/* The sandbox's held bytes (the answer, when the client's socket was not in the map yet
+ * or is behind) and its end, or room for the client's held bytes. */
 static void on_sandbox_event(struct loop *loop, int fd, uint32_t events, void *data)
 {
 	struct stream *s = data;
-	ssize_t n;
-	int err;
 
 	if ((events & EPOLLERR) && !sandbox_write_refused(fd)) {
 		if (client_left(s))
@@ -733,31 +800,11 @@ static void on_sandbox_event(struct loop *loop, int fd, uint32_t events, void *d
 			end_sandbox_failed(s, "sandbox reset the connection");
 		return;
 	}
-	if (buf_pending(&s->to_client) || buf_reserve(&s->to_client, PIPE_CHUNK))
+	if ((events & EPOLLOUT) && s->up_held == HELD_OUT && forward_held(s, true))
 		return;
-	n = recv(fd, s->to_client.data, PIPE_CHUNK, MSG_DONTWAIT);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+	if ((events & ~EPOLLOUT) && s->down_held == HELD_READ && forward_held(s, false))
 		return;
-	if (n > 0) {
-		s->by_hand += (uint64_t)n;
-		s->to_client.len = (size_t)n;
-		err = flush_to(s->cfd, &s->to_client);
-		if (err && err != -EAGAIN)
-			end_client_gone(s);
-		else
-			splice_events(s);
-		return;
-	}
-	if (n < 0) {
-		if (client_left(s))
-			end_client_gone(s);
-		else
-			end_sandbox_failed(s, "sandbox reset the connection");
-		return;
-	}
-	/* The action's server ended the answer: let the last bytes reach the client. */
-	loop_del_fd(s->w->loop, s->sfd);
-	sandbox_ended(s);
+	splice_events(s);
 }
 
 /*

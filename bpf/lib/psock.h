@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * What the kernel holds for a socket in a sockmap, read through its psock (sk_user_data,
+ * tagged in its low bits): sock_accel's verdict and accel_room decide by it. The psock is
+ * read-only here (bpf_rdonly_cast): a field that cannot be read reads as 0.
+ */
+#ifndef XWHISK_BPF_PSOCK_H
+#define XWHISK_BPF_PSOCK_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+
+#define XW_SK_USER_DATA_PTRMASK (~7UL) /* SK_USER_DATA_NOCOPY | _BPF | _PSOCK */
+
+struct xw_psock_state {
+	__u32 queued;	 /* skbs redirected to it, not yet sent or received (ingress_skb) */
+	__u32 held;	 /* bytes kept on it (SK_PASS) that no one read yet (ingress_msg) */
+	int rmem, rcvbuf; /* its receive memory and its limit */
+};
+
+/* s: a socket from a sockmap lookup (the caller releases it). */
+static __always_inline void xw_psock_state(struct bpf_sock *s, struct xw_psock_state *st)
+{
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(s);
+	struct sk_psock *ps;
+
+	*st = (struct xw_psock_state){0};
+	if (!tp)
+		return;
+	st->rmem = tp->inet_conn.icsk_inet.sk.sk_backlog.rmem_alloc.counter;
+	st->rcvbuf = tp->inet_conn.icsk_inet.sk.sk_rcvbuf;
+	ps = bpf_rdonly_cast((void *)((unsigned long)tp->inet_conn.icsk_inet.sk.sk_user_data &
+				      XW_SK_USER_DATA_PTRMASK),
+			     bpf_core_type_id_kernel(struct sk_psock));
+	if (!ps)
+		return;
+	st->queued = ps->ingress_skb.qlen;
+	st->held = ps->msg_tot_len;
+}
+
+#endif
