@@ -52,6 +52,16 @@ static __always_inline void read_status(struct __sk_buff *skb, struct xw_accel_p
 	p->flags &= ~XW_ACCEL_F_STATUS;
 }
 
+static __always_inline void count(__u32 reason, __u32 skbs, __u32 bytes)
+{
+	struct xw_accel_stat *st = bpf_map_lookup_elem(&accel_stats, &reason);
+
+	if (st) {
+		st->skbs += skbs;
+		st->bytes += bytes;
+	}
+}
+
 /* Skbs the kernel queues for the socket a map holds under key, or -1 without one. */
 static __always_inline int queued_for(void *map, void *key)
 {
@@ -96,17 +106,52 @@ static __always_inline int route(struct __sk_buff *skb, struct xw_accel_peer *p)
 	return XW_OK;
 }
 
+extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
+
+/*
+ * How many bytes at skb's front were taken already (-1: all of them). TCP queues a
+ * retransmitted segment that starts before what it received (a partial overlap, its
+ * sequence before rcv_nxt) as it is, for recvmsg to skip by copied_seq; tcp_read_skb
+ * hands the verdict whole skbs, so the overlap would go out twice. A socket whose held
+ * bytes fill its receive memory drops segments, and the retransmissions overlap.
+ */
+static __always_inline int taken_already(struct __sk_buff *ctx, struct xw_accel_peer *p)
+{
+	struct sk_buff *skb = bpf_cast_to_kern_ctx(ctx);
+	struct tcp_skb_cb *cb = (struct tcp_skb_cb *)skb->cb;
+	__u32 seq = cb->seq, end = seq + ctx->len;
+	int before = (int)(p->next_seq - seq);
+
+	if (!(p->flags & XW_ACCEL_F_SEQ) || before <= 0) {
+		p->next_seq = end;
+		p->flags |= XW_ACCEL_F_SEQ;
+		return 0;
+	}
+	if (before >= (int)ctx->len)
+		return -1;
+	p->next_seq = end;
+	return before;
+}
+
 /* XW_ACCEL_FIN (nowhere), a drop, or where route() sends skb; held bytes are counted. */
 static __always_inline int accel_verdict(struct __sk_buff *skb)
 {
 	__u64 cookie = bpf_get_socket_cookie(skb);
 	struct xw_accel_peer *p = bpf_map_lookup_elem(&accel_peers, &cookie);
-	int ret;
+	int ret, old;
 
 	if (!p)
 		return -XW_DROP_ACCEL_UNPAIRED;
 	if (!skb->len)
 		return XW_ACCEL_FIN;
+	old = taken_already(skb, p);
+	if (old < 0)
+		return XW_ACCEL_OLD;
+	if (old > 0) {
+		count(XW_ACCEL_OLD, 0, (__u32)old);
+		if (bpf_skb_adjust_room(skb, -old, 0, 0))
+			return -XW_DROP_ACCEL_TRIM;
+	}
 	if (p->flags & XW_ACCEL_F_STATUS)
 		read_status(skb, p);
 	__sync_fetch_and_add(&p->bytes, skb->len);
@@ -120,15 +165,10 @@ SEC("sk_skb/stream_verdict")
 int sock_accel(struct __sk_buff *skb)
 {
 	int ret = accel_verdict(skb);
-	__u32 reason = ret < 0 ? (__u32)-ret : (__u32)ret;
-	struct xw_accel_stat *st = bpf_map_lookup_elem(&accel_stats, &reason);
 
-	if (st) {
-		st->skbs++;
-		st->bytes += skb->len;
-	}
+	count(ret < 0 ? (__u32)-ret : (__u32)ret, 1, skb->len);
 	/* A held skb passes without a redirect: it is queued on its own socket. */
-	return ret < 0 || ret == XW_ACCEL_FIN ? SK_DROP : SK_PASS;
+	return ret < 0 || ret == XW_ACCEL_FIN || ret == XW_ACCEL_OLD ? SK_DROP : SK_PASS;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

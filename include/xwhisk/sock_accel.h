@@ -41,8 +41,8 @@ struct xw_accel_peer {
 	/* With XW_ACCEL_F_INTO: the sandbox's end in msg_into, whose receive queue takes
 	 * this socket's bytes directly. */
 	struct xw_msg_key into;
-	__u32 pad;
-	__u64 held; /* of bytes, those held on this socket for the node to forward */
+	__u32 next_seq; /* with XW_ACCEL_F_SEQ: the TCP sequence after the last byte taken */
+	__u64 held;	/* of bytes, those held on this socket for the node to forward */
 };
 
 /* Read the status code from the first bytes the socket receives ("HTTP/1.1 200 ..."):
@@ -54,6 +54,8 @@ struct xw_accel_peer {
  * request head by sock_msg_redirect), so nothing sent by TCP can be overtaken. Without
  * that socket (it closed) the bytes go to the peer's egress as usual. */
 #define XW_ACCEL_F_INTO 2
+/* Set by the verdict once next_seq holds a sequence number. */
+#define XW_ACCEL_F_SEQ 4
 
 /* What accel_room (run by the node with bpf_prog_test_run_opts) is asked: the socket at
  * idx in accel_socks, or with into set the one msg_into holds under key. Its answer (the

@@ -36,6 +36,10 @@ enum xw_drop_reason {
 				      * which no socket is to receive (the node passes an end on) */
 	XW_ACCEL_FULL = 15,          /* not a drop: the peer's queue is full (a slow reader):
 				      * the bytes stay on their socket, which closes its window */
+	XW_ACCEL_OLD = 16,           /* not a drop of data: a retransmitted segment whose bytes
+				      * were all taken already (bytes: those trimmed off others) */
+	XW_DROP_ACCEL_TRIM = 17,     /* a partly retransmitted skb whose old front could not
+				      * be cut off */
 	XW_DROP__MAX
 };
 
@@ -59,6 +63,8 @@ static inline const char *xw_drop_reason_name(unsigned reason)
 		[XW_ACCEL_INTO] = "into",
 		[XW_ACCEL_FIN] = "fin",
 		[XW_ACCEL_FULL] = "full",
+		[XW_ACCEL_OLD] = "old",
+		[XW_DROP_ACCEL_TRIM] = "trim",
 	};
 
 	return reason < XW_DROP__MAX && names[reason] ? names[reason] : "unknown";

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sched.h>
 #include <stdio.h>
@@ -156,6 +157,7 @@ static void test_held_until_peer(void)
 	struct pollfd pf;
 	uint32_t k;
 	char buf[16], scratch[64];
+	struct xw_accel_held h = {.buf = scratch, .cap = sizeof(scratch)};
 	ssize_t n, fwd = 0;
 
 	ASSERT(accel);
@@ -171,8 +173,7 @@ static void test_held_until_peer(void)
 	CHECK(write(b_far, "late", 4) == 4);
 	CHECK(read_full(a_far, buf, 1, 200) == -ETIMEDOUT); /* "late" waits behind "early" */
 	for (int i = 0; i < 100 && fwd < 9; i++) {
-		n = xw_accel_forward_held(accel, b_near, 2 * k + 1, a_near, 2 * k, NULL, scratch,
-					  sizeof(scratch));
+		n = xw_accel_forward_held(accel, b_near, 2 * k + 1, a_near, 2 * k, NULL, &h);
 		if (n > 0)
 			fwd += n;
 		else
@@ -242,7 +243,9 @@ static void test_unpaired_dropped(void)
 static void test_splice_bulk(void)
 {
 	enum { TOTAL = 16 << 20, CHUNK = 65536 };
-	static char held[256 << 10];
+	static char up_buf[256 << 10], down_buf[256 << 10];
+	struct xw_accel_held up = {.buf = up_buf, .cap = sizeof(up_buf)},
+			     down = {.buf = down_buf, .cap = sizeof(down_buf)};
 	int a_far, a_near, b_far, b_near;
 	struct xw_accel_peer pa = {0}, pb = {0};
 	uint64_t ca, cb;
@@ -290,10 +293,8 @@ static void test_splice_bulk(void)
 
 		if (poll(pf, 3, 5000) <= 0)
 			break;
-		(void)xw_accel_forward_held(accel, a_near, 2 * k, b_near, 2 * k + 1, NULL, held,
-					    sizeof(held));
-		(void)xw_accel_forward_held(accel, b_near, 2 * k + 1, a_near, 2 * k, NULL, held,
-					    sizeof(held));
+		(void)xw_accel_forward_held(accel, a_near, 2 * k, b_near, 2 * k + 1, NULL, &up);
+		(void)xw_accel_forward_held(accel, b_near, 2 * k + 1, a_near, 2 * k, NULL, &down);
 		n = recv(a_far, buf, TOTAL - got < CHUNK ? TOTAL - got : CHUNK, MSG_DONTWAIT);
 		if (n == 0 || (n < 0 && errno != EAGAIN))
 			break;
@@ -342,10 +343,11 @@ static void slow_reader(bool into)
 	uint32_t k;
 	pid_t child;
 	char *buf = malloc(4 * CHUNK), *want = malloc(4 * CHUNK);
+	struct xw_accel_held h = {.buf = malloc(4 * CHUNK), .cap = 4 * CHUNK};
 	size_t got = 0;
 	int status = 1, still = 0;
 
-	ASSERT(accel && buf && want);
+	ASSERT(accel && buf && want && h.buf);
 	ASSERT(tcp_pair(&a_far, &a_near) == 0 && tcp_pair(&node, &sandbox) == 0);
 	if (into) {
 		ASSERT(xw_msg_open(pin_dir, &m) == 0);
@@ -393,7 +395,7 @@ static void slow_reader(bool into)
 		if (poll(pf, 2, 5000) <= 0)
 			break;
 		n = xw_accel_forward_held(accel, a_near, 2 * k, node, 2 * k + 1,
-					  into ? &key : NULL, buf, 4 * CHUNK);
+					  into ? &key : NULL, &h);
 		if (n < 0 && n != -EAGAIN && n != -ENOSPC && n != -ENOBUFS)
 			break;
 		if (n > 0)
@@ -422,6 +424,7 @@ static void slow_reader(bool into)
 	xw_msg_close(m);
 	free(buf);
 	free(want);
+	free(h.buf);
 }
 
 static void test_slow_reader_held(void)
@@ -432,6 +435,115 @@ static void test_slow_reader_held(void)
 static void test_slow_sandbox_held_into(void)
 {
 	slow_reader(true);
+}
+
+static uint16_t csum_fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+static uint32_t csum_add(uint32_t sum, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+	if (len & 1)
+		sum += (uint32_t)(p[len - 1] << 8);
+	return sum;
+}
+
+/* A TCP segment from `from` to `to` (loopback, network order) with this sequence, ACK
+ * and payload, sent by a raw socket: what a retransmission looks like to the receiver. */
+static int send_segment(const struct sockaddr_in *from, const struct sockaddr_in *to,
+			uint32_t seq, uint32_t ack, const char *data, size_t len)
+{
+	struct {
+		uint16_t sport, dport;
+		uint32_t seq, ack;
+		uint8_t off, flags;
+		uint16_t win, sum, urg;
+		char data[64];
+	} __attribute__((packed)) seg = {.sport = from->sin_port, .dport = to->sin_port,
+					 .seq = htonl(seq), .ack = htonl(ack), .off = 5 << 4,
+					 .flags = 0x18 /* PSH ACK */, .win = htons(65535)};
+	struct {
+		uint32_t src, dst;
+		uint8_t zero, proto;
+		uint16_t len;
+	} __attribute__((packed)) pseudo = {from->sin_addr.s_addr, to->sin_addr.s_addr, 0,
+					    IPPROTO_TCP, htons((uint16_t)(20 + len))};
+	int fd = socket(AF_INET, SOCK_RAW, IPPROTO_TCP), err;
+
+	if (fd < 0 || len > sizeof(seg.data))
+		return -1;
+	memcpy(seg.data, data, len);
+	seg.sum = htons(csum_fold(csum_add(csum_add(0, &pseudo, sizeof(pseudo)), &seg, 20 + len)));
+	err = sendto(fd, &seg, 20 + len, 0, (const struct sockaddr *)to, sizeof(*to)) ==
+		      (ssize_t)(20 + len)
+		  ? 0
+		  : -1;
+	close(fd);
+	return err;
+}
+
+/* The sequence numbers of an established socket: next to send, next to receive. */
+static int tcp_seqs(int fd, uint32_t *snd, uint32_t *rcv)
+{
+	int on = 1, off = 0, q;
+	socklen_t l = sizeof(*snd);
+	int err = setsockopt(fd, IPPROTO_TCP, TCP_REPAIR, &on, sizeof(on));
+
+	q = TCP_SEND_QUEUE;
+	err = err ?: setsockopt(fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q));
+	err = err ?: getsockopt(fd, IPPROTO_TCP, TCP_QUEUE_SEQ, snd, &l);
+	q = TCP_RECV_QUEUE;
+	err = err ?: setsockopt(fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q));
+	err = err ?: getsockopt(fd, IPPROTO_TCP, TCP_QUEUE_SEQ, rcv, &l);
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_REPAIR, &off, sizeof(off));
+	return err;
+}
+
+/*
+ * A retransmission that overlaps bytes already received: TCP queues it whole (its start
+ * before rcv_nxt), and the verdict, which gets whole skbs, cuts the old front off. Seen
+ * as a 1 GB upload that arrived 65,483 bytes too long (one loopback segment twice), when
+ * held bytes filled a client socket's receive memory and it dropped segments.
+ */
+static void test_overlapping_retransmission(void)
+{
+	int a_far, a_near, b_far, b_near;
+	struct sockaddr_in far_addr, near_addr;
+	socklen_t sl = sizeof(far_addr);
+	uint64_t ca, cb, old = 0;
+	struct xw_accel_stat st[XW_DROP__MAX];
+	struct xw_accel_peer pa = {0};
+	uint32_t snd, rcv, k;
+	char buf[32];
+
+	ASSERT(accel);
+	ASSERT(splice_two(&a_far, &a_near, &b_far, &b_near, &k, &ca, &cb));
+	ASSERT(getsockname(a_far, (struct sockaddr *)&far_addr, &sl) == 0);
+	sl = sizeof(near_addr);
+	ASSERT(getsockname(a_near, (struct sockaddr *)&near_addr, &sl) == 0);
+	CHECK(write(a_far, "0123456789", 10) == 10);
+	CHECK(read_full(b_far, buf, 10, 2000) == 0 && !memcmp(buf, "0123456789", 10));
+	if (!xw_accel_counters(accel, st))
+		old = st[XW_ACCEL_OLD].bytes;
+	ASSERT(tcp_seqs(a_far, &snd, &rcv) == 0);
+	/* "6789" again, then "abcdef": only the new bytes may reach the sandbox. */
+	ASSERT(send_segment(&far_addr, &near_addr, snd - 4, rcv, "6789abcdef", 10) == 0);
+	CHECK(read_full(b_far, buf, 6, 2000) == 0 && !memcmp(buf, "abcdef", 6));
+	CHECK(read_full(b_far, buf, 1, 200) == -ETIMEDOUT);
+	/* Wholly old: nothing. */
+	ASSERT(send_segment(&far_addr, &near_addr, snd, rcv, "abcdef", 6) == 0);
+	CHECK(read_full(b_far, buf, 1, 200) == -ETIMEDOUT);
+	CHECK(!xw_accel_counters(accel, st) && st[XW_ACCEL_OLD].bytes >= old + 4);
+	CHECK(!xw_accel_remove(accel, 2 * k, ca, &pa) && pa.bytes == 16);
+	CHECK(!xw_accel_remove(accel, 2 * k + 1, cb, &pa));
+	splice_end(k, a_far, a_near, b_far, b_near);
 }
 
 static uint64_t tcp_queued(int fd)
@@ -535,7 +647,9 @@ int main(void)
 		printf("not ok - the BPF tests need root\n");
 		return 1;
 	}
-	if (unshare(CLONE_NEWNET) || system("ip link set lo up") != 0) {
+	/* No TCP timestamps: the crafted retransmission carries none. */
+	if (unshare(CLONE_NEWNET) || system("ip link set lo up") != 0 ||
+	    system("sysctl -qw net.ipv4.tcp_timestamps=0") != 0) {
 		printf("not ok - cannot make a network namespace\n");
 		return 1;
 	}
@@ -548,6 +662,7 @@ int main(void)
 	RUN(test_fin_alone_goes_nowhere);
 	RUN(test_unpaired_dropped);
 	RUN(test_splice_bulk);
+	RUN(test_overlapping_retransmission);
 	RUN(test_slow_reader_held);
 	RUN(test_slow_sandbox_held_into);
 	RUN(test_into_sandbox_socket);

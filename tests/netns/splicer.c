@@ -37,7 +37,9 @@ static int addr(const char *ip, const char *port, struct sockaddr_in *sa)
 static int wait_answer(struct xw_accel *a, uint32_t k, int cfd, int sfd, uint64_t scookie,
 		       uint64_t c0)
 {
-	static char buf[256 << 10];
+	static char up_buf[256 << 10], down_buf[256 << 10];
+	struct xw_accel_held up = {.buf = up_buf, .cap = sizeof(up_buf)},
+			     down = {.buf = down_buf, .cap = sizeof(down_buf)};
 	bool client_end = false;
 	ssize_t n;
 
@@ -47,12 +49,12 @@ static int wait_answer(struct xw_accel *a, uint32_t k, int cfd, int sfd, uint64_
 
 		if (poll(pf, 2, WAIT_MS) <= 0)
 			return -ETIMEDOUT;
-		n = xw_accel_forward_held(a, cfd, 2 * k, sfd, 2 * k + 1, NULL, buf, sizeof(buf));
+		n = xw_accel_forward_held(a, cfd, 2 * k, sfd, 2 * k + 1, NULL, &up);
 		if (n == 0)
 			client_end = true;
 		else if (n < 0 && n != -EAGAIN && n != -ENOSPC && n != -ENOBUFS)
 			return (int)n;
-		n = xw_accel_forward_held(a, sfd, 2 * k + 1, cfd, 2 * k, NULL, buf, sizeof(buf));
+		n = xw_accel_forward_held(a, sfd, 2 * k + 1, cfd, 2 * k, NULL, &down);
 		if (n == 0)
 			break;
 		if (n < 0 && n != -EAGAIN && n != -ENOSPC && n != -ENOBUFS)

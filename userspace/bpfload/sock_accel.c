@@ -241,29 +241,32 @@ void xw_accel_forwarded(struct xw_accel *a, uint32_t idx, uint64_t n)
 }
 
 ssize_t xw_accel_forward_held(struct xw_accel *a, int from, uint32_t from_idx, int to,
-			      uint32_t to_idx, const struct xw_msg_key *into, char *buf, size_t cap)
+			      uint32_t to_idx, const struct xw_msg_key *into,
+			      struct xw_accel_held *h)
 {
-	ssize_t n = recv(from, buf, cap, MSG_PEEK | MSG_DONTWAIT), sent;
 	uint32_t room;
-	int err;
+	ssize_t n;
+	int err = xw_accel_room(a, to_idx, into, &room);
 
-	if (n < 0)
-		return errno == EINTR ? -EAGAIN : -errno;
-	if (n == 0)
-		return 0;
-	err = xw_accel_room(a, to_idx, into, &room);
 	if (err)
 		return err;
 	if (!room)
 		return -ENOSPC;
-	sent = send(to, buf, (size_t)n < room ? (size_t)n : room, MSG_DONTWAIT | MSG_NOSIGNAL);
-	if (sent < 0)
+	if (h->off == h->len) {
+		h->off = h->len = 0;
+		n = recv(from, h->buf, h->cap < room ? h->cap : room, MSG_DONTWAIT);
+		if (n <= 0)
+			return n == 0 ? 0 : errno == EINTR ? -EAGAIN : -errno;
+		h->len = (size_t)n;
+	}
+	n = h->len - h->off;
+	n = send(to, h->buf + h->off, (size_t)n < room ? (size_t)n : room,
+		 MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (n < 0)
 		return errno == EAGAIN || errno == EINTR ? -ENOBUFS : -errno;
-	/* What was sent leaves the held queue, which only this thread reads. */
-	if (recv(from, buf, (size_t)sent, MSG_DONTWAIT) != sent)
-		return -EIO;
-	xw_accel_forwarded(a, from_idx, (uint64_t)sent);
-	return sent;
+	h->off += (size_t)n;
+	xw_accel_forwarded(a, from_idx, (uint64_t)n);
+	return n;
 }
 
 int xw_accel_prog_fd(struct xw_accel *a)

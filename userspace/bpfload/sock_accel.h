@@ -51,23 +51,29 @@ int xw_accel_tcp_queued(int fd, uint64_t *out);
 int xw_accel_delivered(struct xw_accel *a, uint64_t cookie, int to_fd, uint64_t to_queued0);
 /*
  * Held bytes (a peer absent or behind: the verdict keeps them on their socket, in order)
- * go by hand: peek them with recv(MSG_PEEK), ask xw_accel_room() how many the other side
- * takes now (the socket at idx in accel_socks, or with into its sandbox end in msg_into),
- * send that many, consume them with recv(), then say so with xw_accel_forwarded(idx of
- * the socket they were held on): until every held byte is forwarded, later ones are held
- * too. room is 0 while the kernel still queues bytes for that side, XW_ACCEL_ROOM_ANY when
- * TCP's own limits apply.
+ * go by hand: ask xw_accel_room() how many the other side takes now (the socket at idx in
+ * accel_socks, or with into its sandbox end in msg_into), read at most that many, send
+ * them, and say so with xw_accel_forwarded(idx of the socket they were held on): until
+ * every held byte is sent on, later ones are held too. room is 0 while the kernel still
+ * queues bytes for that side, XW_ACCEL_ROOM_ANY when TCP's own limits apply.
  */
 int xw_accel_room(struct xw_accel *a, uint32_t idx, const struct xw_msg_key *into,
 		  uint32_t *room);
 void xw_accel_forwarded(struct xw_accel *a, uint32_t idx, uint64_t n);
-/* All of the above once, through buf (cap bytes): the bytes moved from `from` (at
- * from_idx) to `to` (at to_idx, or with into the sandbox end behind it), or 0 at from's
- * end, -EAGAIN when nothing is held, -ENOSPC when the other side has no room yet (try
- * again in a moment), -ENOBUFS when `to` is full (wait until it is writable), or another
- * negative errno. */
+
+/* Held bytes read and not all sent yet: buf (cap bytes, the caller's), off of len sent. */
+struct xw_accel_held {
+	char *buf;
+	size_t cap, off, len;
+};
+
+/* All of the above once: the bytes moved from `from` (at from_idx) to `to` (at to_idx,
+ * or with into the sandbox end behind it), or 0 at from's end, -EAGAIN when nothing is
+ * held, -ENOSPC when the other side has no room yet (try again in a moment), -ENOBUFS
+ * when `to` is full (wait until it is writable), or another negative errno. */
 ssize_t xw_accel_forward_held(struct xw_accel *a, int from, uint32_t from_idx, int to,
-			      uint32_t to_idx, const struct xw_msg_key *into, char *buf, size_t cap);
+			      uint32_t to_idx, const struct xw_msg_key *into,
+			      struct xw_accel_held *h);
 /* The loaded program (for tests: bpf_prog_test_run_opts). */
 int xw_accel_prog_fd(struct xw_accel *a);
 /* skbs and bytes per verdict, summed over CPUs. */

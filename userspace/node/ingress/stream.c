@@ -102,6 +102,10 @@ void stream_metrics(struct buf *b)
 			   (unsigned long long)st[XW_ACCEL_INTO].bytes);
 		buf_printf(b, "xwhisk_sock_accel_bytes_total{verdict=\"unpaired\"} %llu\n",
 			   (unsigned long long)st[XW_DROP_ACCEL_UNPAIRED].bytes);
+		buf_printf(b, "xwhisk_sock_accel_bytes_total{verdict=\"old\"} %llu\n",
+			   (unsigned long long)st[XW_ACCEL_OLD].bytes);
+		buf_printf(b, "xwhisk_sock_accel_bytes_total{verdict=\"trim\"} %llu\n",
+			   (unsigned long long)st[XW_DROP_ACCEL_TRIM].bytes);
 		prom_value(b, "xwhisk_sock_accel_fins_total", "counter",
 			   "Empty skbs (a peer's FIN alone) sock_accel freed: there is nothing to move.",
 			   st[XW_ACCEL_FIN].skbs);
@@ -171,7 +175,7 @@ struct stream {
 	uint64_t c_queued0; /* bytes the client's socket had queued before the answer */
 	uint64_t s_queued0; /* bytes the sandbox's socket had queued before the splice */
 	enum held_wait up_held, down_held; /* the client's held bytes, the sandbox's */
-	char *held_buf;			   /* HELD_CHUNK bytes, once some were held */
+	struct xw_accel_held up_bytes, down_bytes; /* HELD_CHUNK each, once some were held */
 	/* relay */
 	struct relay_dir up, down;
 	bool relay;
@@ -184,7 +188,8 @@ static void stream_free(struct stream *s)
 	if (s->taken)
 		http_req_free(s->req);
 	buf_free(&s->to_sandbox);
-	free(s->held_buf);
+	free(s->up_bytes.buf);
+	free(s->down_bytes.buf);
 	free(s->target);
 	free(s);
 }
@@ -670,16 +675,16 @@ static bool client_left(struct stream *s)
 static bool forward_held(struct stream *s, bool up)
 {
 	enum held_wait *wait = up ? &s->up_held : &s->down_held;
+	struct xw_accel_held *h = up ? &s->up_bytes : &s->down_bytes;
 	uint32_t from_idx = 2 * s->pair + (up ? 0 : 1);
-	ssize_t n = -EAGAIN;
+	ssize_t n = -ENOMEM;
 
-	if (!s->held_buf && !(s->held_buf = malloc(HELD_CHUNK)))
-		n = -ENOMEM;
-	for (int i = 0; s->held_buf && i < HELD_ROUNDS; i++) {
+	if (!h->buf && (h->buf = malloc(HELD_CHUNK)))
+		h->cap = HELD_CHUNK;
+	for (int i = 0; h->buf && i < HELD_ROUNDS; i++) {
 		n = xw_accel_forward_held(s->accel, up ? s->cfd : s->sfd, from_idx,
 					  up ? s->sfd : s->cfd, from_idx ^ 1,
-					  up && s->into ? &s->into_key : NULL, s->held_buf,
-					  HELD_CHUNK);
+					  up && s->into ? &s->into_key : NULL, h);
 		if (n <= 0)
 			break;
 	}
@@ -1148,3 +1153,4 @@ int stream_web(const struct stream_call *call)
 	stream_free(s);
 	return 0;
 }
+
