@@ -9,11 +9,14 @@
  *            (and says so once).
  *   session: xw_accel_pair_get(a, &k); xw_accel_add(a, 2k + 1, sandbox_fd, ..., &cs)
  *            first, write the request head to the sandbox, then xw_accel_add(a, 2k,
- *            client_fd, ..., &cc); bytes either socket received before its peer was in the map stay on it
- *            (recv() them and forward them by hand; they are counted as received). At the end
- * xw_accel_remove() each side (which gives its byte count) and xw_accel_pair_put(a, k). metrics:
- * xw_accel_counters(). stop:    xw_accel_close(a): the program is detached when the last socket
- * leaves. Thread-safe after open. Every function returns 0 or a negative errno and logs at debug
+ *            client_fd, ..., &cc). Bytes the verdict held on a socket (its peer not in the
+ *            map yet, or behind) go by hand: xw_accel_forward_held() whenever the socket is
+ *            readable, the other writable, or a moment after it found no room. At the end
+ *            xw_accel_remove() each side (which gives its byte count) and
+ *            xw_accel_pair_put(a, k).
+ *   metrics: xw_accel_counters().
+ *   stop:    xw_accel_close(a): the program is detached when the last socket leaves.
+ * Thread-safe after open. Every function returns 0 or a negative errno and logs at debug
  * level only.
  */
 #ifndef XWHISK_BPFLOAD_SOCK_ACCEL_H
