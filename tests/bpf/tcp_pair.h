@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Loopback TCP pairs for the socket-map tests (sock_accel, sock_msg_redirect). */
+/* Loopback TCP pairs for the socket-map tests (sock_accel, sock_msg_redirect), and a
+ * pattern to send through them. */
 #ifndef XWHISK_TEST_TCP_PAIR_H
 #define XWHISK_TEST_TCP_PAIR_H
 
@@ -7,6 +8,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -72,6 +74,25 @@ static inline int read_full(int fd, char *buf, size_t len, int timeout_ms)
 		got += (size_t)n;
 	}
 	return 0;
+}
+
+/* Writes total bytes of a position pattern (byte i is i * mul) to fd, blocking, from a
+ * child process: exits 0 once all is written, 3 when a write fails. */
+_Noreturn static inline void write_pattern(int fd, size_t total, unsigned mul, char *buf,
+					    size_t chunk)
+{
+	for (size_t off = 0; off < total; off += chunk) {
+		for (size_t i = 0; i < chunk; i++)
+			buf[i] = (char)((off + i) * mul);
+		for (size_t w = 0; w < chunk;) {
+			ssize_t n = write(fd, buf + w, chunk - w);
+
+			if (n <= 0)
+				_exit(3);
+			w += (size_t)n;
+		}
+	}
+	_exit(0);
 }
 
 #endif

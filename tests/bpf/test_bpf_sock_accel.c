@@ -271,18 +271,7 @@ static void test_splice_bulk(void)
 					_exit(2);
 			_exit(0);
 		}
-		for (size_t off = 0; off < TOTAL; off += CHUNK) {
-			for (size_t i = 0; i < CHUNK; i++)
-				buf[i] = (char)((off + i) * 7);
-			for (size_t w = 0; w < CHUNK;) {
-				ssize_t n = write(a_far, buf + w, CHUNK - w);
-
-				if (n <= 0)
-					_exit(3);
-				w += (size_t)n;
-			}
-		}
-		_exit(0);
+		write_pattern(a_far, TOTAL, 7, buf, CHUNK);
 	}
 	/* The node's part: what the verdict held for a side behind goes by hand. */
 	while (got < TOTAL) {
@@ -362,20 +351,8 @@ static void slow_reader(bool into)
 	ASSERT(xw_accel_add(accel, 2 * k, a_near, 0, into ? &key : NULL, &ca) == 0);
 	child = fork();
 	ASSERT(child >= 0);
-	if (child == 0) {
-		for (size_t off = 0; off < TOTAL; off += CHUNK) {
-			for (size_t i = 0; i < CHUNK; i++)
-				buf[i] = (char)((off + i) * 13);
-			for (size_t w = 0; w < CHUNK;) {
-				ssize_t n = write(a_far, buf + w, CHUNK - w);
-
-				if (n <= 0)
-					_exit(3);
-				w += (size_t)n;
-			}
-		}
-		_exit(0);
-	}
+	if (child == 0)
+		write_pattern(a_far, TOTAL, 13, buf, CHUNK);
 	/* Until the client stops: what reached the node's socket no longer grows. */
 	for (int i = 0; i < 100 && still < 3; i++) {
 		usleep(100 * 1000);

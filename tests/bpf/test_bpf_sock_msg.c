@@ -162,18 +162,7 @@ static void echo_and_upload(int node, int sb, size_t total, size_t chunk, char *
 				_exit(2);
 		_exit(0);
 	}
-	for (size_t off = 0; off < total; off += chunk) {
-		for (size_t i = 0; i < chunk; i++)
-			buf[i] = (char)((off + i) * 7);
-		for (size_t w = 0; w < chunk;) {
-			ssize_t n = write(node, buf + w, chunk - w);
-
-			if (n <= 0)
-				_exit(3);
-			w += (size_t)n;
-		}
-	}
-	_exit(0);
+	write_pattern(node, total, 7, buf, chunk);
 }
 
 /* 4 MB up while they come back: every byte in order, all of it redirected. */
