@@ -6,7 +6,8 @@
 // echoes raw bytes both ways; each request's record (status code, bytes, how it ended,
 // logs); a session past the action's timeout is closed; a client that leaves frees the
 // slot at once; a sandbox that does not read and a client that does not read stall nothing
-// else on the node (one worker) nor grow its memory; a sandbox that dies
+// else on the node (one worker) nor grow its memory, and the kernel holds a bounded part of
+// the stream for them (docs/EBPF.md, "A slow reader"); a sandbox that dies
 // mid-stream closes the client's connection with a record that says so; a client that
 // half-closes after its upload still gets the whole answer. Bad input: an Upgrade to an
 // ordinary web action stays an ordinary call, and a body over 1 MB to one gets the usual 413.
@@ -485,18 +486,32 @@ async function ordinaryCalls(until) {
 test('a sandbox that does not read stalls nothing else: ordinary web calls answer meanwhile, then the upload completes', async () => {
   const warm = await request(sys.nodePort, 'GET', `${WEB}/plain.json`);
   assert.strictEqual(warm.status, 200, warm.text);
+  // What the verdict sent on (into the sandbox's socket, or to the node's): while the
+  // action reads nothing, all of it waits in the kernel.
+  const taken = async () => {
+    const m = (await dp.metrics(sys.nodePort)).values;
+    return ['into', 'pass'].reduce((n, v) => n + (m.get(`xwhisk_sock_accel_bytes_total{verdict="${v}"}`) || 0), 0);
+  };
+  const taken0 = await taken();
   const t0 = Date.now();
-  const up = upload(`${WEB}/sleepy`, 32 * MB);
+  const up = upload(`${WEB}/sleepy`, 96 * MB);
+  // The action sleeps 3 s before it reads: at 2.5 s the client has long been stopped.
+  const stalled = sleep(2500).then(taken);
   const lat = await ordinaryCalls(() => Date.now() - t0 > 3500);
+  const inKernel = ((await stalled) - taken0) / MB;
+  console.log(`# ${inKernel.toFixed(1)} MB waited in the kernel while the action read nothing`);
   const r = await up;
   assert.strictEqual(r.status, 200, r.text);
   const [sha256, bytes, id] = r.text.split(' ');
-  assert.strictEqual(Number(bytes), 32 * MB, r.text);
+  assert.strictEqual(Number(bytes), 96 * MB, r.text);
   assert.strictEqual(sha256, r.sha256, 'every byte arrived, in order');
   assert.ok(lat.length >= 10 && Math.max(...lat) < 400, `ordinary calls took ${lat.join(', ')} ms`);
+  // Bounded by the action socket's receive buffer and 64 queued skbs (docs/EBPF.md, "A
+  // slow reader"); unbounded, all 96 MB.
+  assert.ok(inKernel < 64, `${inKernel.toFixed(1)} MB waited in the kernel`);
   const rec = await waitRecord(sys, id, opts());
   assert.strictEqual(rec.response.result.end, 'complete', JSON.stringify(rec.response));
-  assert.strictEqual(rec.response.result.bytesIn, 32 * MB, JSON.stringify(rec.response));
+  assert.strictEqual(rec.response.result.bytesIn, 96 * MB, JSON.stringify(rec.response));
 });
 
 test('a slow reader: the node stays flat and answers others meanwhile; every byte arrives, in order', async () => {
