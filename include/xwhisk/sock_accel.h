@@ -30,7 +30,7 @@
 #define XW_ACCEL_MAX_PAIRS 4096 /* spliced sessions at once on a node */
 /* skbs the kernel may queue for a socket (its psock's backlog, uncharged memory) before
  * the verdict stops redirecting to it: the bound on what a slow reader costs the node. */
-#define XW_ACCEL_QUEUE_MAX 64
+#define XW_ACCEL_QUEUE_MAX 256
 
 /* accel_peers: socket cookie -> where its bytes go. */
 struct xw_accel_peer {

@@ -506,7 +506,7 @@ test('a sandbox that does not read stalls nothing else: ordinary web calls answe
   assert.strictEqual(Number(bytes), 96 * MB, r.text);
   assert.strictEqual(sha256, r.sha256, 'every byte arrived, in order');
   assert.ok(lat.length >= 10 && Math.max(...lat) < 400, `ordinary calls took ${lat.join(', ')} ms`);
-  // Bounded by the action socket's receive buffer and 64 queued skbs (docs/EBPF.md, "A
+  // Bounded by the action socket's receive buffer and 256 queued skbs (docs/EBPF.md, "A
   // slow reader"); unbounded, all 96 MB.
   assert.ok(inKernel < 64, `${inKernel.toFixed(1)} MB waited in the kernel`);
   const rec = await waitRecord(sys, id, opts());
@@ -549,7 +549,7 @@ test('a slow reader: the node stays flat and answers others meanwhile; every byt
   // closed. Unbounded, nearly all of the 64 MB went through.
   const through = ((await passed()) - p0) / MB;
   console.log(`# ${through.toFixed(1)} MB went through while the client read nothing`);
-  assert.ok(through < 24, `${through.toFixed(1)} MB went through while the client read nothing`);
+  assert.ok(through < 32, `${through.toFixed(1)} MB went through while the client read nothing`);
   assert.ok((await counted('full')) > full0, 'the verdict held bytes for a full peer');
   assert.ok(Math.max(...lat) < 500, `ordinary calls took ${lat.join(', ')} ms`);
   res.resume();
