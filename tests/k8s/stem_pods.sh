@@ -34,6 +34,8 @@ register 4096 >/dev/null
 check "a registered node gets two ready stem cell pods of nodejs:20" wait_for 20 ready_stems 2
 stem_names=$(stems | awk '{print $1}' | sort)
 
+# Ready in the fake before the controller's watch has told it, on a loaded machine.
+sleep 2
 id=$(allocate 256)
 took_stem() {
 	[ ${#id} -eq 32 ] && is_warm "$id" &&
