@@ -175,6 +175,7 @@ struct stream {
 	uint64_t c_queued0; /* bytes the client's socket had queued before the answer */
 	uint64_t s_queued0; /* bytes the sandbox's socket had queued before the splice */
 	enum held_wait up_held, down_held; /* the client's held bytes, the sandbox's */
+	bool sfd_hup; /* the sandbox's socket hung up while its held bytes wait: unwatched */
 	struct xw_accel_held up_bytes, down_bytes; /* HELD_CHUNK each, once some were held */
 	/* relay */
 	struct relay_dir up, down;
@@ -636,6 +637,7 @@ static void on_half_close_poll(struct loop *loop, void *data)
 }
 
 static void on_held_timer(struct loop *loop, void *data);
+static void on_sandbox_event(struct loop *loop, int fd, uint32_t events, void *data);
 
 /* What each socket is watched for while spliced: the client's end, and on either side
  * the bytes the verdict held there (readable) or room for those of the other. */
@@ -654,7 +656,10 @@ static void splice_events(struct stream *s)
 	if ((s->up_held == HELD_ROOM || s->down_held == HELD_ROOM) && !s->held_timer)
 		s->held_timer = loop_timer_add(s->w->loop, DRAIN_POLL_MS, on_held_timer, s);
 	(void)loop_mod_fd(s->w->loop, s->cfd, ce);
-	(void)loop_mod_fd(s->w->loop, s->sfd, se);
+	if (!s->sfd_hup)
+		(void)loop_mod_fd(s->w->loop, s->sfd, se);
+	else if ((se & EPOLLIN) && !watch(s, s->sfd, se, on_sandbox_event))
+		s->sfd_hup = false;
 }
 
 /* A client that left can make the sandbox's side fail too: not the action's fault. */
@@ -809,6 +814,12 @@ static void on_sandbox_event(struct loop *loop, int fd, uint32_t events, void *d
 		return;
 	if ((events & ~EPOLLOUT) && s->down_held == HELD_READ && forward_held(s, false))
 		return;
+	/* A hang-up (both ways shut) is reported whatever the mask: while the held answer
+	 * waits for the client, the socket leaves the loop, or the loop would spin. */
+	if ((events & EPOLLHUP) && s->down_held != HELD_READ) {
+		loop_del_fd(loop, fd);
+		s->sfd_hup = true;
+	}
 	splice_events(s);
 }
 
