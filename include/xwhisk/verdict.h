@@ -36,8 +36,9 @@ enum xw_drop_reason {
 				      * which no socket is to receive (the node passes an end on) */
 	XW_ACCEL_FULL = 15,          /* not a drop: the peer's queue is full (a slow reader):
 				      * the bytes stay on their socket, which closes its window */
-	XW_ACCEL_OLD = 16,           /* not a drop of data: a retransmitted segment whose bytes
-				      * were all taken already (bytes: those trimmed off others) */
+	XW_ACCEL_OLD = 16,           /* not a drop of data: a retransmitted skb whose bytes were
+				      * all taken already (bytes: these and the old fronts cut
+				      * off other skbs) */
 	XW_DROP_ACCEL_TRIM = 17,     /* a partly retransmitted skb whose old front could not
 				      * be cut off */
 	XW_DROP__MAX
