@@ -739,9 +739,11 @@ static void client_ended(struct stream *s, uint32_t events)
 		loop_del_fd(s->w->loop, s->cfd);
 		return;
 	}
-	/* The answer ended too, none of it held here: the session is over. */
+	/* The answer ended too, none of it held here (on the socket or read and not yet
+	 * sent): the session is over. */
 	if (s->sfd >= 0 && s->state == ST_FLOWING && poll(&pf, 1, 0) > 0 &&
-	    (pf.revents & POLLRDHUP) && recv(s->sfd, &(char){0}, 1, MSG_PEEK | MSG_DONTWAIT) <= 0) {
+	    (pf.revents & POLLRDHUP) && s->down_bytes.off == s->down_bytes.len &&
+	    recv(s->sfd, &(char){0}, 1, MSG_PEEK | MSG_DONTWAIT) <= 0) {
 		stream_finish(s);
 		return;
 	}
