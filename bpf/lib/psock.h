@@ -17,7 +17,6 @@ extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 
 struct xw_psock_state {
 	__u32 queued;	 /* skbs redirected to it, not yet sent or received (ingress_skb) */
-	__u32 held;	 /* bytes kept on it (SK_PASS) that no one read yet (ingress_msg) */
 	int rmem, rcvbuf; /* its receive memory and its limit */
 };
 
@@ -38,7 +37,6 @@ static __always_inline void xw_psock_state(struct bpf_sock *s, struct xw_psock_s
 	if (!ps)
 		return;
 	st->queued = ps->ingress_skb.qlen;
-	st->held = ps->msg_tot_len;
 }
 
 #endif

@@ -216,8 +216,10 @@ int xw_accel_remove(struct xw_accel *a, uint32_t idx, uint64_t cookie, struct xw
 	return err;
 }
 
-int xw_accel_room(struct xw_accel *a, uint32_t idx, const struct xw_msg_key *into,
-		  uint32_t *room)
+/* How many bytes the side at idx (or with into, the sandbox end behind it) takes by hand
+ * now: accel_room's answer (xwhisk/sock_accel.h, struct xw_accel_room_ask). */
+static int room_for(struct xw_accel *a, uint32_t idx, const struct xw_msg_key *into,
+		    uint32_t *room)
 {
 	/* An Ethernet frame to test_run: the ask follows 14 bytes of header. */
 	struct {
@@ -234,19 +236,13 @@ int xw_accel_room(struct xw_accel *a, uint32_t idx, const struct xw_msg_key *int
 	return 0;
 }
 
-void xw_accel_forwarded(struct xw_accel *a, uint32_t idx, uint64_t n)
-{
-	if (idx < 2 * XW_ACCEL_MAX_PAIRS)
-		__atomic_add_fetch(&a->fwd[idx], n, __ATOMIC_RELEASE);
-}
-
 ssize_t xw_accel_forward_held(struct xw_accel *a, int from, uint32_t from_idx, int to,
 			      uint32_t to_idx, const struct xw_msg_key *into,
 			      struct xw_accel_held *h)
 {
-	uint32_t room;
+	uint32_t room = 0;
 	ssize_t n;
-	int err = xw_accel_room(a, to_idx, into, &room);
+	int err = from_idx < 2 * XW_ACCEL_MAX_PAIRS ? room_for(a, to_idx, into, &room) : -EINVAL;
 
 	if (err)
 		return err;
@@ -265,7 +261,8 @@ ssize_t xw_accel_forward_held(struct xw_accel *a, int from, uint32_t from_idx, i
 	if (n < 0)
 		return errno == EAGAIN || errno == EINTR ? -ENOBUFS : -errno;
 	h->off += (size_t)n;
-	xw_accel_forwarded(a, from_idx, (uint64_t)n);
+	/* Later bytes on `from` may be spliced again once this reaches held. */
+	__atomic_add_fetch(&a->fwd[from_idx], (uint64_t)n, __ATOMIC_RELEASE);
 	return n;
 }
 

@@ -54,16 +54,11 @@ int xw_accel_tcp_queued(int fd, uint64_t *out);
 int xw_accel_delivered(struct xw_accel *a, uint64_t cookie, int to_fd, uint64_t to_queued0);
 /*
  * Held bytes (a peer absent or behind: the verdict keeps them on their socket, in order)
- * go by hand: ask xw_accel_room() how many the other side takes now (the socket at idx in
- * accel_socks, or with into its sandbox end in msg_into), read at most that many, send
- * them, and say so with xw_accel_forwarded(idx of the socket they were held on): until
- * every held byte is sent on, later ones are held too. room is 0 while the kernel still
- * queues bytes for that side, XW_ACCEL_ROOM_ANY when TCP's own limits apply.
+ * go by hand, with xw_accel_forward_held(): it asks accel_room how many the other side
+ * takes now (0 while the kernel still queues bytes for it; into a sandbox's socket, what
+ * its receive buffer has left), reads at most that many, sends them and adds what went
+ * out to accel_fwd: until every held byte is sent on, later ones are held too.
  */
-int xw_accel_room(struct xw_accel *a, uint32_t idx, const struct xw_msg_key *into,
-		  uint32_t *room);
-void xw_accel_forwarded(struct xw_accel *a, uint32_t idx, uint64_t n);
-
 /* Held bytes read and not all sent yet: buf (cap bytes, the caller's), off of len sent. */
 struct xw_accel_held {
 	char *buf;

@@ -174,9 +174,13 @@ struct stream {
 	uint64_t ccookie, scookie;
 	uint64_t c_queued0; /* bytes the client's socket had queued before the answer */
 	uint64_t s_queued0; /* bytes the sandbox's socket had queued before the splice */
-	enum held_wait up_held, down_held; /* the client's held bytes, the sandbox's */
+	/* the client's held bytes, the sandbox's: where each stands, and those read and not
+	 * yet sent (HELD_CHUNK each, once some were held) */
+	struct held_dir {
+		enum held_wait wait;
+		struct xw_accel_held bytes;
+	} held_up, held_down;
 	bool sfd_hup; /* the sandbox's socket hung up while its held bytes wait: unwatched */
-	struct xw_accel_held up_bytes, down_bytes; /* HELD_CHUNK each, once some were held */
 	/* relay */
 	struct relay_dir up, down;
 	bool relay;
@@ -189,8 +193,8 @@ static void stream_free(struct stream *s)
 	if (s->taken)
 		http_req_free(s->req);
 	buf_free(&s->to_sandbox);
-	free(s->up_bytes.buf);
-	free(s->down_bytes.buf);
+	free(s->held_up.bytes.buf);
+	free(s->held_down.bytes.buf);
 	free(s->target);
 	free(s);
 }
@@ -645,15 +649,15 @@ static void splice_events(struct stream *s)
 {
 	uint32_t ce = s->client_eof ? 0 : EPOLLRDHUP, se = 0;
 
-	if (s->state == ST_FLOWING && s->up_held == HELD_READ)
+	if (s->state == ST_FLOWING && s->held_up.wait == HELD_READ)
 		ce |= EPOLLIN;
-	if (s->down_held == HELD_OUT)
+	if (s->held_down.wait == HELD_OUT)
 		ce |= EPOLLOUT;
-	if (s->state == ST_FLOWING && s->down_held == HELD_READ)
+	if (s->state == ST_FLOWING && s->held_down.wait == HELD_READ)
 		se |= EPOLLIN;
-	if (s->up_held == HELD_OUT)
+	if (s->held_up.wait == HELD_OUT)
 		se |= EPOLLOUT;
-	if ((s->up_held == HELD_ROOM || s->down_held == HELD_ROOM) && !s->held_timer)
+	if ((s->held_up.wait == HELD_ROOM || s->held_down.wait == HELD_ROOM) && !s->held_timer)
 		s->held_timer = loop_timer_add(s->w->loop, DRAIN_POLL_MS, on_held_timer, s);
 	(void)loop_mod_fd(s->w->loop, s->cfd, ce);
 	if (!s->sfd_hup)
@@ -679,8 +683,8 @@ static bool client_left(struct stream *s)
  */
 static bool forward_held(struct stream *s, bool up)
 {
-	enum held_wait *wait = up ? &s->up_held : &s->down_held;
-	struct xw_accel_held *h = up ? &s->up_bytes : &s->down_bytes;
+	struct held_dir *d = up ? &s->held_up : &s->held_down;
+	struct xw_accel_held *h = &d->bytes;
 	uint32_t from_idx = 2 * s->pair + (up ? 0 : 1);
 	ssize_t n = -ENOMEM;
 
@@ -693,7 +697,7 @@ static bool forward_held(struct stream *s, bool up)
 		if (n <= 0)
 			break;
 	}
-	*wait = n == 0 ? HELD_END : n == -ENOSPC ? HELD_ROOM : n == -ENOBUFS ? HELD_OUT : HELD_READ;
+	d->wait = n == 0 ? HELD_END : n == -ENOSPC ? HELD_ROOM : n == -ENOBUFS ? HELD_OUT : HELD_READ;
 	if (n < 0 && n != -EAGAIN && n != -ENOSPC && n != -ENOBUFS) {
 		if (client_left(s))
 			end_client_gone(s);
@@ -715,8 +719,8 @@ static void on_held_timer(struct loop *loop, void *data)
 	struct stream *s = data;
 
 	s->held_timer = NULL;
-	if ((s->up_held == HELD_ROOM && forward_held(s, true)) ||
-	    (s->down_held == HELD_ROOM && forward_held(s, false)))
+	if ((s->held_up.wait == HELD_ROOM && forward_held(s, true)) ||
+	    (s->held_down.wait == HELD_ROOM && forward_held(s, false)))
 		return;
 	splice_events(s);
 }
@@ -742,7 +746,7 @@ static void client_ended(struct stream *s, uint32_t events)
 	/* The answer ended too, none of it held here (on the socket or read and not yet
 	 * sent): the session is over. */
 	if (s->sfd >= 0 && s->state == ST_FLOWING && poll(&pf, 1, 0) > 0 &&
-	    (pf.revents & POLLRDHUP) && s->down_bytes.off == s->down_bytes.len &&
+	    (pf.revents & POLLRDHUP) && s->held_down.bytes.off == s->held_down.bytes.len &&
 	    recv(s->sfd, &(char){0}, 1, MSG_PEEK | MSG_DONTWAIT) <= 0) {
 		stream_finish(s);
 		return;
@@ -773,9 +777,9 @@ static void on_client_event(struct loop *loop, int fd, uint32_t events, void *da
 {
 	struct stream *s = data;
 
-	if ((events & EPOLLOUT) && s->down_held == HELD_OUT && forward_held(s, false))
+	if ((events & EPOLLOUT) && s->held_down.wait == HELD_OUT && forward_held(s, false))
 		return;
-	if ((events & EPOLLIN) && s->state == ST_FLOWING && s->up_held == HELD_READ &&
+	if ((events & EPOLLIN) && s->state == ST_FLOWING && s->held_up.wait == HELD_READ &&
 	    forward_held(s, true))
 		return;
 	if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
@@ -812,13 +816,13 @@ static void on_sandbox_event(struct loop *loop, int fd, uint32_t events, void *d
 			end_sandbox_failed(s, "sandbox reset the connection");
 		return;
 	}
-	if ((events & EPOLLOUT) && s->up_held == HELD_OUT && forward_held(s, true))
+	if ((events & EPOLLOUT) && s->held_up.wait == HELD_OUT && forward_held(s, true))
 		return;
-	if ((events & ~EPOLLOUT) && s->down_held == HELD_READ && forward_held(s, false))
+	if ((events & ~EPOLLOUT) && s->held_down.wait == HELD_READ && forward_held(s, false))
 		return;
 	/* A hang-up (both ways shut) is reported whatever the mask: while the held answer
 	 * waits for the client, the socket leaves the loop, or the loop would spin. */
-	if ((events & EPOLLHUP) && s->down_held != HELD_READ) {
+	if ((events & EPOLLHUP) && s->held_down.wait != HELD_READ) {
 		loop_del_fd(loop, fd);
 		s->sfd_hup = true;
 	}
