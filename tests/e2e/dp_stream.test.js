@@ -7,7 +7,8 @@
 // logs); a session past the action's timeout is closed; a client that leaves frees the
 // slot at once; a sandbox that does not read and a client that does not read stall nothing
 // else on the node (one worker) nor grow its memory, and the kernel holds a bounded part of
-// the stream for them (docs/EBPF.md, "A slow reader"); a sandbox that dies
+// the stream for them (docs/EBPF.md, "A slow reader"); a client that stops reading after
+// the action hung up costs the node no CPU while the rest waits; a sandbox that dies
 // mid-stream closes the client's connection with a record that says so; a client that
 // half-closes after its upload still gets the whole answer. Bad input: an Upgrade to an
 // ordinary web action stays an ordinary call, and a body over 1 MB to one gets the usual 413.
@@ -79,6 +80,13 @@ function main(req, res) {
 function upgrade(req, socket, head) {
   socket.write('HTTP/1.1 101 Switching Protocols\\r\\nConnection: Upgrade\\r\\nUpgrade: echo\\r\\n' +
     'X-Activation: ' + req.headers['x-ow-activation-id'] + '\\r\\n\\r\\n');
+  // ?mb=N: N MB of k % 251 per 64 KB piece, then the end; what the client sends is dropped.
+  const mb = Number(new URL(req.url, 'http://sandbox').searchParams.get('mb') || 0);
+  if (mb) {
+    socket.resume();
+    for (let k = 0; k < mb * 16; k++) socket.write(Buffer.alloc(65536, k % 251));
+    return socket.end();
+  }
   if (head.length) socket.write(head);
   socket.pipe(socket);
 }`;
@@ -561,6 +569,64 @@ test('a slow reader: the node stays flat and answers others meanwhile; every byt
   const rec = await waitRecord(sys, res.headers['x-activation'], opts());
   assert.strictEqual(rec.response.result.end, 'complete', JSON.stringify(rec.response));
   assert.ok(rec.response.result.bytesOut > total, JSON.stringify(rec.response.result));
+});
+
+// The CPU time a process has used, in seconds.
+function cpuSeconds(pid) {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in USER_HZ
+}
+
+test('a client that stops reading after the action sent its whole answer and hung up: the node waits without spinning, and every byte arrives', async () => {
+  const counted = async (...verdicts) => {
+    const m = (await dp.metrics(sys.nodePort)).values;
+    return verdicts.reduce((n, v) => n + (m.get(`xwhisk_sock_accel_bytes_total{verdict="${v}"}`) || 0), 0);
+  };
+  const mb = 48;
+  const kept0 = await counted('held', 'full');
+  const seen0 = await counted('pass', 'held', 'full');
+  // The client ends its side once the answer starts (the node passes that on to the
+  // action's socket) and reads a piece every 4 ms. The action writes 48 MB and closes.
+  // Once the verdict has seen all of it, the client reads nothing for 1.5 s: the action's
+  // socket is shut both ways while the rest of the answer waits on it for the client.
+  let sent = false;
+  let spent; // the node's CPU seconds in those 1.5 s
+  const watch = setInterval(async () => {
+    if (!sent && (await counted('pass', 'held', 'full')) - seen0 >= mb * MB) sent = true;
+  }, 50);
+  const got = await new Promise((resolve, reject) => {
+    const sock = net.connect(sys.nodePort, '127.0.0.1');
+    const chunks = [];
+    sock.on('connect', () => sock.write(`GET ${WEB}/sha/blob?mb=${mb} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: blob\r\n\r\n`));
+    sock.on('data', (d) => {
+      if (!chunks.length) sock.end();
+      chunks.push(d);
+      sock.pause();
+      if (!sent || spent !== undefined) return setTimeout(() => sock.resume(), 4);
+      const cpu0 = cpuSeconds(sys.nodePid);
+      spent = null;
+      setTimeout(() => {
+        spent = cpuSeconds(sys.nodePid) - cpu0;
+        sock.resume();
+      }, 1500);
+    });
+    sock.on('close', () => resolve(Buffer.concat(chunks)));
+    sock.on('error', reject);
+    setTimeout(() => reject(new Error('no end in 60 s')), 60000);
+  }).finally(() => clearInterval(watch));
+  assert.ok(typeof spent === 'number', 'the client stopped after the action\'s end, before its own');
+  console.log(`# the node spent ${spent.toFixed(2)} s of CPU in the 1.5 s the client read nothing`);
+  assert.ok((await counted('held', 'full')) > kept0, 'the verdict held bytes for the client');
+  // Spinning on the hang-up, it spent nearly all of it.
+  assert.ok(spent < 0.4, `the node spent ${spent.toFixed(2)} s of CPU in 1.5 s`);
+  const body = got.subarray(got.indexOf('\r\n\r\n') + 4);
+  assert.strictEqual(body.length, mb * MB);
+  let bad = 0;
+  for (let i = 0; i < body.length; i += 4093) if (body[i] !== (i >> 16) % 251) bad++;
+  assert.strictEqual(bad, 0, 'every byte intact, in order');
+  const id = /X-Activation: ([0-9a-f]{32})/.exec(got.toString('latin1'))[1];
+  const rec = await waitRecord(sys, id, opts());
+  assert.strictEqual(rec.response.result.end, 'complete', JSON.stringify(rec.response));
 });
 
 test('a sandbox that dies mid-stream: the client\'s connection is closed and the record says why', async () => {
