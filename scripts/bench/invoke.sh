@@ -25,6 +25,10 @@
 #            the bare server itself in place of xwhisk-proxy and its loop (a foreign kind
 #            of the runtimes manifest, docs/SANDBOXES.md): xwhisk's front end in front of
 #            the very work nginx fronts, so that its ratio to nginx is the node's alone
+#   relay    scripts/bench/relay_floor.c in front of the bare server: a connection upstream
+#            per client connection, bytes copied as they come, nothing parsed (two
+#            processes, as nginx's two workers): the floor of any proxy that ends the
+#            client's TCP connection
 # Unpinned at 1 and at 16 connections (BENCH_NODEJS_CONNECTIONS), then one connection
 # pinned to CPU 0 with the controller on CPU 1.
 #
@@ -132,6 +136,12 @@ print(next((k for k in r if k.get("default")), r[0])["kind"])' "$bin/runtimes/ru
 	start_nginx "$server_port" 127.0.0.1 nodejs
 	js_nginx_port=$NGINX_PORT
 	js_nginx_pids=$(nginx_pids nodejs)
+	make -C "$top" --no-print-directory BUILD="${bin#$top/}" "${bin#$top/}/bench/relay_floor" >/dev/null
+	relay_port=$(free_port)
+	"$bin/bench/relay_floor" "$relay_port" "$server_port" 2 >"$bench_tmp/relay.log" 2>&1 &
+	bench_pids+=("$!")
+	wait_port "$relay_port"
+	relay_pids=$(pgrep -f "relay_floor $relay_port " | tr '\n' ' ')
 	echo "nodejs: kind $js_kind, $node_bin $("$node_bin" --version), sandbox $js_ip:$js_port" \
 		"(pids $js_pids), bare server pid $server_pid, bare:1 sandbox $bare_ip:$bare_port" \
 		"(pids $bare_pids)"
@@ -163,7 +173,7 @@ pin() { # pin CPUS PIDS...
 # place free|cpu0|apart: every process of the benchmark (none but ours) on both CPUs, all
 # on CPU 0, or all on CPU 0 but the controller (on CPU 1).
 place() {
-	local all="$node_pid $controller_pid ${native_nginx_pids:-} ${sb_pids:-} ${js_nginx_pids:-} ${js_pids:-} ${bare_pids:-} ${server_pid:-} ${cache_nginx_pids:-}"
+	local all="$node_pid $controller_pid ${native_nginx_pids:-} ${sb_pids:-} ${js_nginx_pids:-} ${js_pids:-} ${bare_pids:-} ${server_pid:-} ${cache_nginx_pids:-} ${relay_pids:-}"
 	case $1 in
 	free) pin "0-$(($(nproc) - 1))" $all ;;
 	cpu0) pin 0 $all ;;
@@ -190,6 +200,7 @@ nodejs_round() {
 	for i in $(seq 1 "${BENCH_REPEAT:-3}"); do
 		WRK_LOGS=$direct_logs measure direct "http://$js_ip:$js_port/run" "$(run_body noopjs)" $js_pids
 		measure nginx "http://127.0.0.1:$js_nginx_port/" '{}' $js_nginx_pids -- $server_pid
+		measure relay "http://127.0.0.1:$relay_port/" '{}' $relay_pids -- $server_pid
 		measure xwhisk "$api/actions/noopjs?blocking=true&result=true" '{}' $node_pid -- $js_pids
 		measure xwhisk-bare "$api/actions/noopbare?blocking=true&result=true" '{}' $node_pid -- $bare_pids
 		wait_records_shipped
@@ -241,17 +252,18 @@ for l in sys.argv[2].splitlines():
     runs.setdefault(name, []).append(json.loads(rest))
 med = lambda rs, k: statistics.median(x[k] for x in rs)
 r = {name: {k: med(rs, k) for k in rs[0]} for name, rs in runs.items()}
-d, n, x, xb = r['direct'], r['nginx'], r['xwhisk'], r['xwhisk-bare']
+d, n, x, xb, f = r['direct'], r['nginx'], r['xwhisk'], r['xwhisk-bare'], r['relay']
 # "front": the process on the request's way (the sandbox itself for direct); "behind": what
 # serves the request behind it
 what = {'direct': ('POST /run to the sandbox', 'sandbox', ''),
         'nginx': ('nginx -> bare Node.js server', 'nginx', 'server'),
+        'relay': ('relay_floor -> the bare server', 'relay', 'server'),
         'xwhisk': ('xwhisk blocking invoke', 'xwhisk-node', 'sandbox'),
         'xwhisk-bare': ('xwhisk -> the bare server', 'xwhisk-node', 'server')}
 print(f"[{label}] {len(runs['xwhisk'])} runs, medians")
 print(f"  {'target':<29} {'req/s':>7} {'p50':>9} {'p99':>9}  {'front':<11} {'CPU/req':>10} {'sw/req':>6}"
       f"  {'behind':<7} {'CPU/req':>10} {'sw/req':>6}  errors")
-for t in ('direct', 'nginx', 'xwhisk', 'xwhisk-bare'):
+for t in ('direct', 'nginx', 'relay', 'xwhisk', 'xwhisk-bare'):
     v, (desc, front, back) = r[t], what[t]
     b = (f"{v['backend_cpu_us_per_req']:>7.1f} us {v['backend_switches_per_req']:>6.2f}"
          if back and 'backend_cpu_us_per_req' in v else f"{'':>10} {'':>6}")
@@ -262,7 +274,8 @@ print(f"  throughput xwhisk/nginx {x['rps']/n['rps']:.2f}x (per run {min(ratios)
       f"xwhisk/direct {x['rps']/d['rps']:.2f}x, nginx/direct {n['rps']/d['rps']:.2f}x")
 print(f"  CPU per request xwhisk-node/nginx {x['cpu_us_per_req']/max(n['cpu_us_per_req'], 0.1):.2f}x; "
       f"added over direct: xwhisk p50 {x['p50_us']-d['p50_us']:.0f} us p99 {x['p99_us']-d['p99_us']:.0f} us, "
-      f"nginx+server p50 {n['p50_us']-d['p50_us']:.0f} us p99 {n['p99_us']-d['p99_us']:.0f} us")
+      f"nginx+server p50 {n['p50_us']-d['p50_us']:.0f} us p99 {n['p99_us']-d['p99_us']:.0f} us, "
+      f"relay+server (the floor) p50 {f['p50_us']-d['p50_us']:.0f} us p99 {f['p99_us']-d['p99_us']:.0f} us")
 bratios = [a['rps'] / b['rps'] for a, b in zip(runs['xwhisk-bare'], runs['nginx'])]
 print(f"  the same server behind both: xwhisk/nginx {xb['rps']/n['rps']:.2f}x "
       f"(per run {min(bratios):.2f}-{max(bratios):.2f}x), CPU per request xwhisk-node/nginx "
