@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0 OR Apache-2.0
 /* Download splice prototype: an skb arriving on a socket in `socks` goes to the egress of
  * its peer (slot found by socket cookie in `peers`; for an AF_UNIX skb the cookie is the
  * SENDER's socket, skb->sk being the writer's). No flow control: a diagnostic only records
@@ -162,4 +162,4 @@ int splice_msg(struct sk_msg_md *msg)
 	return SK_PASS;
 }
 
-char LICENSE[] SEC("license") = "GPL";
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
