@@ -9,8 +9,9 @@
  *
  * The node's end of a stream to a streaming action's server finds its peer in msg_into
  * instead (sockops_msg puts those there): its request head goes the way the client's
- * upload then goes (sock_accel's XW_ACCEL_F_INTO). msg_into has no program, so the
- * server's answer goes by TCP to the node's socket, whose sk_skb verdict splices it.
+ * upload then goes (sock_accel's XW_ACCEL_F_INTO). The server's answer goes by
+ * accel_answer, msg_into's own program, or by TCP to the node's socket, whose sk_skb
+ * verdict splices it.
  */
 #include "lib/maps.h"
 

@@ -11,7 +11,7 @@
  * subnet, connected from the node's address on the bridge. Nothing else a sandbox opens or
  * serves is touched, nor another node's connection to it. A streaming action's server end
  * (the stream port) goes to msg_into: the target of its client's upload (sock_accel), its
- * own sends untouched (no program there).
+ * own sends (the answer) taken by accel_answer.
  */
 #include "lib/maps.h"
 

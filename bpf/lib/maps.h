@@ -198,6 +198,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } accel_fwd SEC(".maps");
 
+/* accel_answer: the sandbox's end of a spliced stream (its key in msg_into) -> the node's end. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XW_ACCEL_MAX_PAIRS);
+	__type(key, struct xw_msg_key);
+	__type(value, struct xw_accel_answer);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} accel_answers SEC(".maps");
+
 /* sock_accel: skbs and bytes per verdict (enum xw_drop_reason; 0 = redirected), per CPU. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -219,8 +228,9 @@ struct {
 } msg_socks SEC(".maps");
 
 /* Streaming actions' server ends (sockops_msg), the targets of their uploads: sock_accel's
- * XW_ACCEL_F_INTO and the node's request head. No program is attached here, so what these
- * sockets send themselves (the answer) goes by TCP, for sock_accel to splice. */
+ * XW_ACCEL_F_INTO and the node's request head. accel_answer (sk_msg) is attached here:
+ * what these sockets send themselves (the answer) goes to the client's socket directly
+ * when it may, else by TCP, for sock_accel to splice. */
 struct {
 	__uint(type, BPF_MAP_TYPE_SOCKHASH);
 	__uint(max_entries, 2 * XW_ACCEL_MAX_PAIRS);

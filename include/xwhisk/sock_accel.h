@@ -26,6 +26,7 @@
 #define XW_MAP_ACCEL_PEERS "accel_peers"
 #define XW_MAP_ACCEL_STATS "accel_stats"
 #define XW_MAP_ACCEL_FWD "accel_fwd"
+#define XW_MAP_ACCEL_ANSWER "accel_answers"
 
 #define XW_ACCEL_MAX_PAIRS 4096 /* spliced sessions at once on a node */
 /* skbs the kernel may queue for a socket (its psock's backlog, uncharged memory) before
@@ -43,6 +44,14 @@ struct xw_accel_peer {
 	struct xw_msg_key into;
 	__u32 next_seq; /* with XW_ACCEL_F_SEQ: the TCP sequence after the last byte taken */
 	__u64 held;	/* of bytes, those held on this socket for the node to forward */
+};
+
+/* accel_answers: the sandbox's end of a spliced stream (its key in msg_into) -> the cookie
+ * of the node's end (its accel_peers entry). accel_answer, an sk_msg program on msg_into,
+ * sends what the action's server writes straight to the egress of the client's socket
+ * while that path cannot reorder bytes (docs/EBPF.md, "Answers by sk_msg"). */
+struct xw_accel_answer {
+	__u64 scookie;
 };
 
 /* Read the status code from the first bytes the socket receives ("HTTP/1.1 200 ..."):
@@ -83,5 +92,6 @@ struct xw_accel_stat {
 XW_ACCEL_STATIC_ASSERT(sizeof(struct xw_accel_peer) == 40, "xw_accel_peer layout");
 XW_ACCEL_STATIC_ASSERT(sizeof(struct xw_accel_stat) == 16, "xw_accel_stat layout");
 XW_ACCEL_STATIC_ASSERT(sizeof(struct xw_accel_room_ask) == 20, "xw_accel_room_ask layout");
+XW_ACCEL_STATIC_ASSERT(sizeof(struct xw_accel_answer) == 8, "xw_accel_answer layout");
 
 #endif

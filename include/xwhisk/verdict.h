@@ -41,6 +41,8 @@ enum xw_drop_reason {
 				      * off other skbs) */
 	XW_DROP_ACCEL_TRIM = 17,     /* a partly retransmitted skb whose old front could not
 				      * be cut off */
+	XW_ACCEL_MSG = 18,           /* not a drop: an answer the action's server wrote, sent
+				      * by accel_answer (sk_msg) to the client's socket */
 	XW_DROP__MAX
 };
 
@@ -66,6 +68,7 @@ static inline const char *xw_drop_reason_name(unsigned reason)
 		[XW_ACCEL_FULL] = "full",
 		[XW_ACCEL_OLD] = "old",
 		[XW_DROP_ACCEL_TRIM] = "trim",
+		[XW_ACCEL_MSG] = "msg",
 	};
 
 	return reason < XW_DROP__MAX && names[reason] ? names[reason] : "unknown";

@@ -12,12 +12,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <linux/sockios.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -582,7 +584,7 @@ static void test_into_sandbox_socket(void)
 	shutdown(a_far, SHUT_WR);
 	pf = (struct pollfd){.fd = sandbox, .events = POLLIN | POLLRDHUP};
 	CHECK(poll(&pf, 1, 300) == 0);
-	/* What the server end sends keeps TCP (msg_into has no program), for the verdict on
+	/* What the server end sends keeps TCP (no accel_answers entry), for the verdict on
 	 * the node's socket. */
 	CHECK(write(sandbox, "HTTP/1.1 200 OK\r\n", 17) == 17);
 	CHECK(read_full(a_far, buf, 17, 2000) == 0 && !memcmp(buf, "HTTP/1.1 200 OK\r\n", 17));
@@ -595,6 +597,110 @@ static void test_into_sandbox_socket(void)
 	splice_end(k, a_far, a_near, node, sandbox);
 	close(into_fd);
 	xw_msg_close(m);
+}
+
+/* Bytes the socket fd still has to send (not acknowledged). */
+static int unacked(int fd)
+{
+	int n = -1;
+
+	return ioctl(fd, SIOCOUTQ, &n) < 0 ? -1 : n;
+}
+
+/*
+ * An answer by accel_answer: the server end's writes go straight to the client's socket
+ * (sk_msg), not by TCP to the node's; the first (the status line) by TCP, for the verdict
+ * to read. A client that stops reading: writes fall back to TCP, where the verdict holds
+ * them, the server's socket stops being writable (an event loop waits instead of spinning),
+ * and once the node forwarded the held bytes every byte arrives, in order.
+ */
+static void test_answer_by_msg(void)
+{
+	enum { CHUNK = 65536, CAP = 256 << 20 };
+	struct xw_accel_peer pb = {0};
+	struct xw_msg *m = NULL;
+	struct xw_msg_key key;
+	uint64_t ca, cb, queued, msgs = stat_skbs(XW_ACCEL_MSG);
+	uint32_t k;
+	int a_far, a_near, node, sandbox, into_fd, flags, i;
+	struct xw_accel_held h = {.buf = malloc(4 * CHUNK), .cap = 4 * CHUNK};
+	char *buf = malloc(4 * CHUNK), head[19];
+	size_t sent = 0, got = 0;
+	struct pollfd pf;
+	bool in_order = true;
+
+	ASSERT(accel && buf && h.buf);
+	ASSERT(xw_msg_open(pin_dir, &m) == 0);
+	into_fd = map_fd(XW_MAP_MSG_INTO);
+	ASSERT(into_fd >= 0);
+	ASSERT(tcp_pair(&a_far, &a_near) == 0 && tcp_pair(&node, &sandbox) == 0);
+	(void)xw_msg_peer_in(m, node, &key);
+	/* what sockops_msg does with a streaming action's server end */
+	ASSERT(bpf_map_update_elem(into_fd, &key, &(uint64_t){(uint64_t)sandbox}, BPF_ANY) == 0);
+	ASSERT(xw_accel_pair_get(accel, &k) == 0);
+	ASSERT(xw_accel_add(accel, 2 * k + 1, node, XW_ACCEL_F_STATUS, NULL, &cb) == 0);
+	ASSERT(xw_accel_add(accel, 2 * k, a_near, 0, NULL, &ca) == 0);
+	ASSERT(xw_accel_answer_set(accel, &key, cb) == 0);
+	queued = tcp_queued(sandbox);
+	CHECK(write(sandbox, "HTTP/1.1 200 OK\r\n\r\n", 19) == 19);
+	CHECK(read_full(a_far, head, 19, 2000) == 0 && !memcmp(head, "HTTP/1.1 200 OK", 15));
+	CHECK(tcp_queued(sandbox) == queued + 19); /* by TCP */
+	for (i = 0; i < 100 && unacked(sandbox); i++)
+		usleep(10 * 1000);
+	CHECK(!xw_accel_peer_get(accel, cb, &pb) && pb.status == 200);
+	CHECK(write(sandbox, "direct", 6) == 6);
+	CHECK(read_full(a_far, head, 6, 2000) == 0 && !memcmp(head, "direct", 6));
+	CHECK(tcp_queued(sandbox) == queued + 19); /* not by TCP */
+	CHECK(stat_skbs(XW_ACCEL_MSG) == msgs + 1);
+	/* The client reads nothing: an event loop's writes end in EAGAIN, and then the
+	 * server's socket is not writable (without the fallback it stays writable and the
+	 * loop spins, each write failing). */
+	flags = fcntl(sandbox, F_GETFL);
+	ASSERT(fcntl(sandbox, F_SETFL, flags | O_NONBLOCK) == 0);
+	for (;;) {
+		ssize_t n;
+
+		for (i = 0; i < CHUNK; i++)
+			buf[i] = (char)((sent + (size_t)i) * 7);
+		n = write(sandbox, buf, CHUNK);
+		if (n <= 0 || sent >= CAP)
+			break;
+		sent += (size_t)n;
+	}
+	CHECK(sent > 0 && sent < CAP);
+	pf = (struct pollfd){.fd = sandbox, .events = POLLOUT};
+	CHECK(poll(&pf, 1, 300) == 0);
+	CHECK(!xw_accel_peer_get(accel, cb, &pb) && pb.held > 0);
+	/* The client reads it all while the node forwards what was held. */
+	while (got < sent && in_order) {
+		ssize_t n;
+
+		pf = (struct pollfd){.fd = a_far, .events = POLLIN};
+		if (poll(&pf, 1, 20) < 0)
+			break;
+		n = xw_accel_forward_held(accel, node, 2 * k + 1, a_near, 2 * k, NULL, &h);
+		if (n < 0 && n != -EAGAIN && n != -ENOSPC && n != -ENOBUFS)
+			break;
+		n = recv(a_far, buf, 4 * CHUNK, MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EAGAIN))
+			break;
+		for (ssize_t j = 0; j < n; j++)
+			in_order &= buf[j] == (char)((got + (size_t)j) * 7);
+		if (n > 0)
+			got += (size_t)n;
+	}
+	CHECK(in_order);
+	CHECK(got == sent);
+	CHECK(stat_skbs(XW_ACCEL_MSG) > msgs + 1);
+	CHECK(!xw_accel_peer_get(accel, cb, &pb) && pb.bytes == 19 + 6 + sent);
+	xw_accel_answer_del(accel, &key);
+	CHECK(!xw_accel_remove(accel, 2 * k, ca, &pb));
+	CHECK(!xw_accel_remove(accel, 2 * k + 1, cb, &pb));
+	splice_end(k, a_far, a_near, node, sandbox);
+	close(into_fd);
+	xw_msg_close(m);
+	free(buf);
+	free(h.buf);
 }
 
 static void test_pairs_run_out(void)
@@ -643,6 +749,7 @@ int main(void)
 	RUN(test_slow_reader_held);
 	RUN(test_slow_sandbox_held_into);
 	RUN(test_into_sandbox_socket);
+	RUN(test_answer_by_msg);
 	RUN(test_pairs_run_out);
 	xw_accel_close(accel);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", pin_dir);

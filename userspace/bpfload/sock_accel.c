@@ -16,13 +16,16 @@
 #include "bpfload/sock_accel.h"
 #include "log.h"
 #include "pinned_maps.h"
+#include "accel_answer.skel.h"
 #include "accel_room.skel.h"
 #include "sock_accel.skel.h"
 
 struct xw_accel {
 	struct xwhisk_sock_accel *skel;
 	struct xwhisk_accel_room *room;
+	struct xwhisk_accel_answer *answer;
 	int socks_fd, peers_fd, stats_fd, prog_fd, room_fd;
+	int answer_fd; /* accel_answer's map, -1 without the program */
 	uint64_t *fwd; /* accel_fwd, mapped: the node's count of held bytes it forwarded */
 	pthread_mutex_t lock; /* guards used and next */
 	uint32_t next;
@@ -49,6 +52,35 @@ static int room_open(struct xw_accel *a, const char *pin_dir)
 	return 0;
 }
 
+/* accel_answer, on the pinned maps, attached to msg_into. Without it (a kernel whose
+ * verifier refuses it) answers go by TCP and the verdict, as before. */
+static void answer_open(struct xw_accel *a, const char *pin_dir)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_dir);
+	int err;
+
+	a->answer = xwhisk_accel_answer__open_opts(&opts);
+	if (!a->answer) {
+		err = -errno;
+		goto out;
+	}
+	xw_pins_own_only(a->answer->obj, pin_dir, "accel");
+	err = bpf_map__set_autocreate(a->answer->maps.msg_into, true) ?:
+	      xwhisk_accel_answer__load(a->answer);
+	if (!err &&
+	    bpf_prog_attach(bpf_program__fd(a->answer->progs.accel_answer),
+			    bpf_map__fd(a->answer->maps.msg_into), BPF_SK_MSG_VERDICT, 0) < 0)
+		err = -errno;
+	if (!err)
+		a->answer_fd = bpf_map__fd(a->answer->maps.accel_answers);
+out:
+	if (err) {
+		pr_warn("sock_accel: answers go by TCP (accel_answer: %s)", strerror(-err));
+		xwhisk_accel_answer__destroy(a->answer);
+		a->answer = NULL;
+	}
+}
+
 int xw_accel_open(const char *pin_dir, struct xw_accel **out)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_dir ?: XW_PIN_DIR);
@@ -57,6 +89,7 @@ int xw_accel_open(const char *pin_dir, struct xw_accel **out)
 
 	if (!a)
 		return -ENOMEM;
+	a->answer_fd = -1;
 	pthread_mutex_init(&a->lock, NULL);
 	err = xw_pin_dir_prepare(pin_dir ?: XW_PIN_DIR);
 	if (err)
@@ -90,6 +123,7 @@ int xw_accel_open(const char *pin_dir, struct xw_accel **out)
 	err = room_open(a, pin_dir ?: XW_PIN_DIR);
 	if (err)
 		goto out;
+	answer_open(a, pin_dir ?: XW_PIN_DIR);
 	/* Replaces the program a previous node process attached: the map keeps it only for
 	 * sockets added from now on. */
 	if (bpf_prog_attach(a->prog_fd, a->socks_fd, BPF_SK_SKB_STREAM_VERDICT, 0) < 0) {
@@ -110,6 +144,7 @@ void xw_accel_close(struct xw_accel *a)
 		return;
 	if (a->fwd)
 		munmap(a->fwd, FWD_BYTES);
+	xwhisk_accel_answer__destroy(a->answer);
 	xwhisk_accel_room__destroy(a->room);
 	xwhisk_sock_accel__destroy(a->skel);
 	pthread_mutex_destroy(&a->lock);
@@ -172,6 +207,24 @@ int xw_accel_add(struct xw_accel *a, uint32_t idx, int fd, uint16_t flags,
 	}
 	*cookie = c;
 	return 0;
+}
+
+int xw_accel_answer_set(struct xw_accel *a, const struct xw_msg_key *sandbox_end,
+			uint64_t scookie)
+{
+	struct xw_accel_answer v = {.scookie = scookie};
+
+	if (a->answer_fd < 0)
+		return -EOPNOTSUPP;
+	if (bpf_map_update_elem(a->answer_fd, sandbox_end, &v, BPF_ANY) < 0)
+		return -errno;
+	return 0;
+}
+
+void xw_accel_answer_del(struct xw_accel *a, const struct xw_msg_key *sandbox_end)
+{
+	if (a->answer_fd >= 0)
+		(void)bpf_map_delete_elem(a->answer_fd, sandbox_end);
 }
 
 int xw_accel_peer_get(struct xw_accel *a, uint64_t cookie, struct xw_accel_peer *out)

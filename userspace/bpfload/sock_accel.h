@@ -43,6 +43,12 @@ int xw_accel_add(struct xw_accel *a, uint32_t idx, int fd, uint16_t flags,
 		 const struct xw_msg_key *into, uint64_t *cookie);
 /* Takes the socket out (if it is still in) and its entry, which *last receives. */
 int xw_accel_remove(struct xw_accel *a, uint32_t idx, uint64_t cookie, struct xw_accel_peer *last);
+/* The answer of the sandbox's end sandbox_end (its key in msg_into) goes straight to the
+ * client's socket while it may (accel_answer), counted in the entry of the node's end
+ * (scookie); -EOPNOTSUPP without the program. Delete before the sockets leave. */
+int xw_accel_answer_set(struct xw_accel *a, const struct xw_msg_key *sandbox_end,
+			uint64_t scookie);
+void xw_accel_answer_del(struct xw_accel *a, const struct xw_msg_key *sandbox_end);
 /* The entry of the socket with this cookie: its byte count and status so far. */
 int xw_accel_peer_get(struct xw_accel *a, uint64_t cookie, struct xw_accel_peer *out);
 /* Bytes ever queued on TCP socket fd: acknowledged plus still in its send queue. Taken

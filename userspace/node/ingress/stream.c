@@ -42,7 +42,7 @@
 static pthread_mutex_t accel_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool accel_tried;
 static struct xw_accel *accel;
-static uint64_t sessions_spliced, sessions_relayed, sessions_into;
+static uint64_t sessions_spliced, sessions_relayed, sessions_into, sessions_answer;
 
 /* The first stream loads sock_accel; without it every stream is relayed (one log line). */
 static struct xw_accel *accel_get(struct worker *w)
@@ -89,6 +89,10 @@ void stream_metrics(struct buf *b)
 		   "Spliced sessions whose client bytes went straight into the sandbox's socket "
 		   "(sock_accel with XW_ACCEL_F_INTO), not through the node's.",
 		   __atomic_load_n(&sessions_into, __ATOMIC_RELAXED));
+	prom_value(b, "xwhisk_stream_answer_direct_total", "counter",
+		   "Spliced sessions whose answer could go straight from the sandbox's socket to "
+		   "the client's (accel_answer, sk_msg), not through the node's.",
+		   __atomic_load_n(&sessions_answer, __ATOMIC_RELAXED));
 	if (a && !xw_accel_counters(a, st)) {
 		prom_family(b, "xwhisk_sock_accel_bytes_total", "counter",
 			    "Bytes sock_accel saw, by verdict (pass: redirected to the peer).");
@@ -106,6 +110,8 @@ void stream_metrics(struct buf *b)
 			   (unsigned long long)st[XW_ACCEL_OLD].bytes);
 		buf_printf(b, "xwhisk_sock_accel_bytes_total{verdict=\"trim\"} %llu\n",
 			   (unsigned long long)st[XW_DROP_ACCEL_TRIM].bytes);
+		buf_printf(b, "xwhisk_sock_accel_bytes_total{verdict=\"msg\"} %llu\n",
+			   (unsigned long long)st[XW_ACCEL_MSG].bytes);
 		prom_value(b, "xwhisk_sock_accel_fins_total", "counter",
 			   "Empty skbs (a peer's FIN alone) sock_accel freed: there is nothing to move.",
 			   st[XW_ACCEL_FIN].skbs);
@@ -171,6 +177,8 @@ struct stream {
 	bool has_pair, c_in, s_in;
 	bool into;		    /* the client's bytes go into the sandbox's own socket */
 	struct xw_msg_key into_key; /* that socket, in msg_into */
+	bool answer;		      /* its answer may go straight to the client (accel_answer) */
+	struct xw_msg_key answer_key; /* the sandbox's socket, in msg_into and accel_answers */
 	uint64_t ccookie, scookie;
 	uint64_t c_queued0; /* bytes the client's socket had queued before the answer */
 	uint64_t s_queued0; /* bytes the sandbox's socket had queued before the splice */
@@ -277,6 +285,26 @@ static void relay_close(struct relay_dir *d)
  * activation's status, why how the session ended (the record's "end"); broken_why retires
  * the sandbox. s is freed by the listener, maybe later (logs).
  */
+/* The answer straight to the client's socket (accel_answer), when the sandbox's socket is
+ * in msg_into: from the moment both sockets are spliced. */
+static void answer_start(struct stream *s)
+{
+	struct xw_msg *m = s->w->node->sock_msg;
+
+	s->answer = m && !xw_msg_peer_in(m, s->sfd, &s->answer_key) &&
+		    !xw_accel_answer_set(s->accel, &s->answer_key, s->scookie);
+	if (s->answer)
+		__atomic_fetch_add(&sessions_answer, 1, __ATOMIC_RELAXED);
+}
+
+/* Before the sockets leave the splice, or the node writes to the client itself. */
+static void answer_stop(struct stream *s)
+{
+	if (s->answer)
+		xw_accel_answer_del(s->accel, &s->answer_key);
+	s->answer = false;
+}
+
 static void stream_end(struct stream *s, int astatus, const char *why, const char *error,
 		       const char *broken_why)
 {
@@ -294,6 +322,7 @@ static void stream_end(struct stream *s, int astatus, const char *why, const cha
 		loop_timer_cancel(s->w->loop, s->held_timer);
 	s->deadline = s->drain = s->half_close = s->held_timer = NULL;
 	probe_close(s);
+	answer_stop(s);
 	if (s->c_in)
 		(void)xw_accel_remove(s->accel, 2 * s->pair, s->ccookie, &pc);
 	if (s->s_in)
@@ -356,6 +385,7 @@ static void on_deadline(struct loop *loop, void *data)
 
 		struct xw_accel_peer pc = {0};
 
+		answer_stop(s);
 		if (s->c_in && !xw_accel_remove(s->accel, 2 * s->pair, s->ccookie, &pc))
 			s->body_read += pc.bytes; /* counted as in, as stream_end would */
 		s->c_in = false;
@@ -888,6 +918,7 @@ static void splice_start(struct stream *s)
 		return;
 	}
 	s->c_in = true;
+	answer_start(s);
 	/* The verdict reads a receive queue when more bytes arrive, and with a full window
 	 * none would: setting the low-water mark signals "data ready" now
 	 * (tcp_set_rcvlowat), so what waits goes through. */
