@@ -22,6 +22,7 @@
  * The client's socket is read from accel_socks' own array (an sk_msg program may look a
  * socket up but not release it); reads that fault give 0.
  */
+#include "lib/accel.h"
 #include "lib/maps.h"
 #include "lib/psock.h"
 
@@ -52,9 +53,7 @@ static __always_inline int client_room(__u32 idx, long *room, __u32 *queued)
 	tp = bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct tcp_sock));
 	*room = (long)tp->inet_conn.icsk_inet.sk.sk_sndbuf -
 		tp->inet_conn.icsk_inet.sk.sk_wmem_queued;
-	ps = bpf_rdonly_cast((void *)((unsigned long)tp->inet_conn.icsk_inet.sk.sk_user_data &
-				      XW_SK_USER_DATA_PTRMASK),
-			     bpf_core_type_id_kernel(struct sk_psock));
+	ps = xw_psock_of(tp);
 	*queued = ps ? ps->ingress_skb.qlen : 0;
 	return 0;
 }
@@ -66,16 +65,6 @@ static __always_inline bool all_acked(struct sk_msg_md *msg)
 	struct tcp_sock *tp = s ? bpf_skc_to_tcp_sock(s) : NULL;
 
 	return tp && tp->snd_una == tp->write_seq;
-}
-
-static __always_inline void count(__u32 reason, __u32 bytes)
-{
-	struct xw_accel_stat *st = bpf_map_lookup_elem(&accel_stats, &reason);
-
-	if (st) {
-		st->skbs++;
-		st->bytes += bytes;
-	}
 }
 
 SEC("sk_msg")
@@ -105,7 +94,7 @@ int accel_answer(struct sk_msg_md *msg)
 	if (bpf_msg_redirect_map(msg, &accel_socks, p->peer, 0) != SK_PASS)
 		return SK_PASS;
 	__sync_fetch_and_add(&p->bytes, size);
-	count(XW_ACCEL_MSG, size);
+	xw_accel_count(XW_ACCEL_MSG, 1, size);
 	return SK_PASS;
 }
 

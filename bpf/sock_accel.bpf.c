@@ -24,6 +24,7 @@
  * egress, straight into the receive queue of the sandbox's own end (msg_into): the node's
  * second TCP stack, the veth and the bridge drop out of an upload.
  */
+#include "lib/accel.h"
 #include "lib/maps.h"
 #include "lib/psock.h"
 
@@ -50,16 +51,6 @@ static __always_inline void read_status(struct __sk_buff *skb, struct xw_accel_p
 		return;
 	p->status = st;
 	p->flags &= ~XW_ACCEL_F_STATUS;
-}
-
-static __always_inline void count(__u32 reason, __u32 skbs, __u32 bytes)
-{
-	struct xw_accel_stat *st = bpf_map_lookup_elem(&accel_stats, &reason);
-
-	if (st) {
-		st->skbs += skbs;
-		st->bytes += bytes;
-	}
 }
 
 /* Skbs the kernel queues for the socket a map holds under key, or -1 without one. */
@@ -148,7 +139,7 @@ static __always_inline int accel_verdict(struct __sk_buff *skb)
 	if (old < 0)
 		return XW_ACCEL_OLD;
 	if (old > 0) {
-		count(XW_ACCEL_OLD, 0, (__u32)old);
+		xw_accel_count(XW_ACCEL_OLD, 0, (__u32)old);
 		if (bpf_skb_adjust_room(skb, -old, 0, 0))
 			return -XW_DROP_ACCEL_TRIM;
 	}
@@ -166,7 +157,7 @@ int sock_accel(struct __sk_buff *skb)
 {
 	int ret = accel_verdict(skb);
 
-	count(ret < 0 ? (__u32)-ret : (__u32)ret, 1, skb->len);
+	xw_accel_count(ret < 0 ? (__u32)-ret : (__u32)ret, 1, skb->len);
 	/* A held skb passes without a redirect: it is queued on its own socket. */
 	return ret < 0 || ret == XW_ACCEL_FIN || ret == XW_ACCEL_OLD ? SK_DROP : SK_PASS;
 }

@@ -20,6 +20,14 @@ struct xw_psock_state {
 	int rmem, rcvbuf; /* its receive memory and its limit */
 };
 
+/* The psock of a TCP socket in a sockmap, read-only; NULL without one. */
+static __always_inline struct sk_psock *xw_psock_of(struct tcp_sock *tp)
+{
+	return bpf_rdonly_cast((void *)((unsigned long)tp->inet_conn.icsk_inet.sk.sk_user_data &
+					XW_SK_USER_DATA_PTRMASK),
+			       bpf_core_type_id_kernel(struct sk_psock));
+}
+
 /* s: a socket from a sockmap lookup (the caller releases it). */
 static __always_inline void xw_psock_state(struct bpf_sock *s, struct xw_psock_state *st)
 {
@@ -31,9 +39,7 @@ static __always_inline void xw_psock_state(struct bpf_sock *s, struct xw_psock_s
 		return;
 	st->rmem = tp->inet_conn.icsk_inet.sk.sk_backlog.rmem_alloc.counter;
 	st->rcvbuf = tp->inet_conn.icsk_inet.sk.sk_rcvbuf;
-	ps = bpf_rdonly_cast((void *)((unsigned long)tp->inet_conn.icsk_inet.sk.sk_user_data &
-				      XW_SK_USER_DATA_PTRMASK),
-			     bpf_core_type_id_kernel(struct sk_psock));
+	ps = xw_psock_of(tp);
 	if (!ps)
 		return;
 	st->queued = ps->ingress_skb.qlen;

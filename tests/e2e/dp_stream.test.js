@@ -212,6 +212,12 @@ test.before(async () => {
   await putAction(sys, 'plain', { exec: { kind: 'nodejs:20', code: PLAIN_CODE }, annotations: [webExport] }, opts());
 });
 
+// Bytes sock_accel counted under these verdicts (xwhisk_sock_accel_bytes_total), summed.
+async function verdictBytes(...verdicts) {
+  const m = (await dp.metrics(sys.nodePort)).values;
+  return verdicts.reduce((n, v) => n + (m.get(`xwhisk_sock_accel_bytes_total{verdict="${v}"}`) || 0), 0);
+}
+
 function rssKb(pid) {
   const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) : 0;
@@ -292,6 +298,7 @@ test('a 200 MB upload streams to main(req, res) and answers its SHA-256; the nod
 
 test('a 200 MB download streams back, straight from the action\'s socket to the client\'s', async () => {
   const before = (await dp.metrics(sys.nodePort)).values;
+  const msg0 = await verdictBytes('msg');
   const got = await new Promise((resolve, reject) => {
     const req = http.get({ host: '127.0.0.1', port: sys.nodePort, path: `${WEB}/sha/download?mb=200` }, (res) => {
       let n = 0;
@@ -310,10 +317,12 @@ test('a 200 MB download streams back, straight from the action\'s socket to the 
   // until that way is empty again (a fast reader such as curl takes nearly all of it
   // straight, this client the first megabytes).
   const after = (await dp.metrics(sys.nodePort)).values;
-  const msg = 'xwhisk_sock_accel_bytes_total{verdict="msg"}';
-  console.log(`# ${((after.get(msg) - before.get(msg)) / MB).toFixed(1)} MB went straight to the client`);
-  assert.ok(after.get(msg) - before.get(msg) >= MB, `${after.get(msg) - before.get(msg)} bytes by sk_msg`);
+  const straight = (await verdictBytes('msg')) - msg0;
+  console.log(`# ${(straight / MB).toFixed(1)} MB went straight to the client`);
+  assert.ok(straight >= MB, `${straight} bytes by sk_msg`);
   assert.ok(after.get('xwhisk_stream_answer_direct_total') > before.get('xwhisk_stream_answer_direct_total'));
+  // The session ended before its record: its accel_answers entry is gone with it.
+  assert.deepStrictEqual(dp.bpfDumpJson(sys, 'accel_answers'), [], 'no stream left in accel_answers');
 });
 
 test('small and chunked bodies are framed for the action; credentials tell who calls', async () => {
@@ -506,10 +515,7 @@ test('a sandbox that does not read stalls nothing else: ordinary web calls answe
   assert.strictEqual(warm.status, 200, warm.text);
   // What the verdict sent on (into the sandbox's socket, or to the node's): while the
   // action reads nothing, all of it waits in the kernel.
-  const taken = async () => {
-    const m = (await dp.metrics(sys.nodePort)).values;
-    return ['into', 'pass'].reduce((n, v) => n + (m.get(`xwhisk_sock_accel_bytes_total{verdict="${v}"}`) || 0), 0);
-  };
+  const taken = () => verdictBytes('into', 'pass');
   const taken0 = await taken();
   const t0 = Date.now();
   const up = upload(`${WEB}/sleepy`, 96 * MB);
@@ -533,14 +539,13 @@ test('a sandbox that does not read stalls nothing else: ordinary web calls answe
 });
 
 test('a slow reader: the node stays flat and answers others meanwhile; every byte arrives, in order', async () => {
-  const counted = async (verdict) => (await dp.metrics(sys.nodePort)).values.get(`xwhisk_sock_accel_bytes_total{verdict="${verdict}"}`) || 0;
   // what went to the client's socket: by the verdict, or straight from the action's
   // (accel_answer)
-  const passed = async () => (await counted('pass')) + (await counted('msg'));
+  const passed = () => verdictBytes('pass', 'msg');
   const total = 64 * MB;
   const rss0 = rssKb(sys.nodePid);
   const p0 = await passed();
-  const full0 = await counted('full');
+  const full0 = await verdictBytes('full');
   let res;
   let n = 0;
   let bad = 0;
@@ -570,7 +575,7 @@ test('a slow reader: the node stays flat and answers others meanwhile; every byt
   const through = ((await passed()) - p0) / MB;
   console.log(`# ${through.toFixed(1)} MB went through while the client read nothing`);
   assert.ok(through < 32, `${through.toFixed(1)} MB went through while the client read nothing`);
-  assert.ok((await counted('full')) > full0, 'the verdict held bytes for a full peer');
+  assert.ok((await verdictBytes('full')) > full0, 'the verdict held bytes for a full peer');
   assert.ok(Math.max(...lat) < 500, `ordinary calls took ${lat.join(', ')} ms`);
   res.resume();
   await ended;
@@ -590,13 +595,9 @@ function cpuSeconds(pid) {
 }
 
 test('a client that stops reading after the action sent its whole answer and hung up: the node waits without spinning, and every byte arrives', async () => {
-  const counted = async (...verdicts) => {
-    const m = (await dp.metrics(sys.nodePort)).values;
-    return verdicts.reduce((n, v) => n + (m.get(`xwhisk_sock_accel_bytes_total{verdict="${v}"}`) || 0), 0);
-  };
   const mb = 48;
-  const kept0 = await counted('held', 'full');
-  const seen0 = await counted('pass', 'msg', 'held', 'full');
+  const kept0 = await verdictBytes('held', 'full');
+  const seen0 = await verdictBytes('pass', 'msg', 'held', 'full');
   // The client ends its side once the answer starts (the node passes that on to the
   // action's socket) and reads a piece every 4 ms. The action writes 48 MB and closes.
   // Once the verdict has seen all of it, the client reads nothing for 1.5 s: the action's
@@ -604,7 +605,7 @@ test('a client that stops reading after the action sent its whole answer and hun
   let sent = false;
   let spent; // the node's CPU seconds in those 1.5 s
   const watch = setInterval(async () => {
-    if (!sent && (await counted('pass', 'msg', 'held', 'full')) - seen0 >= mb * MB) sent = true;
+    if (!sent && (await verdictBytes('pass', 'msg', 'held', 'full')) - seen0 >= mb * MB) sent = true;
   }, 50);
   const got = await new Promise((resolve, reject) => {
     const sock = net.connect(sys.nodePort, '127.0.0.1');
@@ -628,7 +629,7 @@ test('a client that stops reading after the action sent its whole answer and hun
   }).finally(() => clearInterval(watch));
   assert.ok(typeof spent === 'number', 'the client stopped after the action\'s end, before its own');
   console.log(`# the node spent ${spent.toFixed(2)} s of CPU in the 1.5 s the client read nothing`);
-  assert.ok((await counted('held', 'full')) > kept0, 'the verdict held bytes for the client');
+  assert.ok((await verdictBytes('held', 'full')) > kept0, 'the verdict held bytes for the client');
   // Spinning on the hang-up, it spent nearly all of it.
   assert.ok(spent < 0.4, `the node spent ${spent.toFixed(2)} s of CPU in 1.5 s`);
   const body = got.subarray(got.indexOf('\r\n\r\n') + 4);

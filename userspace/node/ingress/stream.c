@@ -70,6 +70,11 @@ static struct xw_accel *accel_get(struct worker *w)
 
 void stream_metrics(struct buf *b)
 {
+	/* the verdicts that carry bytes, each a label of xwhisk_sock_accel_bytes_total */
+	static const enum xw_drop_reason shown[] = {
+	    XW_REASON_PASS,	    XW_ACCEL_HELD, XW_ACCEL_FULL,      XW_ACCEL_INTO,
+	    XW_DROP_ACCEL_UNPAIRED, XW_ACCEL_OLD,  XW_DROP_ACCEL_TRIM, XW_ACCEL_MSG,
+	};
 	struct xw_accel_stat st[XW_DROP__MAX];
 	struct xw_accel *a;
 
@@ -96,22 +101,10 @@ void stream_metrics(struct buf *b)
 	if (a && !xw_accel_counters(a, st)) {
 		prom_family(b, "xwhisk_sock_accel_bytes_total", "counter",
 			    "Bytes sock_accel saw, by verdict (pass: redirected to the peer).");
-		buf_printf(b, "xwhisk_sock_accel_bytes_total{verdict=\"pass\"} %llu\n",
-			   (unsigned long long)st[XW_REASON_PASS].bytes);
-		buf_printf(b, "xwhisk_sock_accel_bytes_total{verdict=\"held\"} %llu\n",
-			   (unsigned long long)st[XW_ACCEL_HELD].bytes);
-		buf_printf(b, "xwhisk_sock_accel_bytes_total{verdict=\"full\"} %llu\n",
-			   (unsigned long long)st[XW_ACCEL_FULL].bytes);
-		buf_printf(b, "xwhisk_sock_accel_bytes_total{verdict=\"into\"} %llu\n",
-			   (unsigned long long)st[XW_ACCEL_INTO].bytes);
-		buf_printf(b, "xwhisk_sock_accel_bytes_total{verdict=\"unpaired\"} %llu\n",
-			   (unsigned long long)st[XW_DROP_ACCEL_UNPAIRED].bytes);
-		buf_printf(b, "xwhisk_sock_accel_bytes_total{verdict=\"old\"} %llu\n",
-			   (unsigned long long)st[XW_ACCEL_OLD].bytes);
-		buf_printf(b, "xwhisk_sock_accel_bytes_total{verdict=\"trim\"} %llu\n",
-			   (unsigned long long)st[XW_DROP_ACCEL_TRIM].bytes);
-		buf_printf(b, "xwhisk_sock_accel_bytes_total{verdict=\"msg\"} %llu\n",
-			   (unsigned long long)st[XW_ACCEL_MSG].bytes);
+		for (size_t i = 0; i < ARRAY_SIZE(shown); i++)
+			buf_printf(b, "xwhisk_sock_accel_bytes_total{verdict=\"%s\"} %llu\n",
+				   xw_drop_reason_name(shown[i]),
+				   (unsigned long long)st[shown[i]].bytes);
 		prom_value(b, "xwhisk_sock_accel_fins_total", "counter",
 			   "Empty skbs (a peer's FIN alone) sock_accel freed: there is nothing to move.",
 			   st[XW_ACCEL_FIN].skbs);
@@ -175,10 +168,10 @@ struct stream {
 	struct xw_accel *accel;
 	uint32_t pair;
 	bool has_pair, c_in, s_in;
-	bool into;		    /* the client's bytes go into the sandbox's own socket */
-	struct xw_msg_key into_key; /* that socket, in msg_into */
-	bool answer;		      /* its answer may go straight to the client (accel_answer) */
-	struct xw_msg_key answer_key; /* the sandbox's socket, in msg_into and accel_answers */
+	/* the sandbox's own end of the connection, in msg_into (known with into or answer) */
+	struct xw_msg_key sandbox_key;
+	bool into;   /* the client's bytes go into that socket's receive queue */
+	bool answer; /* its answer may go straight to the client (accel_answer) */
 	uint64_t ccookie, scookie;
 	uint64_t c_queued0; /* bytes the client's socket had queued before the answer */
 	uint64_t s_queued0; /* bytes the sandbox's socket had queued before the splice */
@@ -280,19 +273,15 @@ static void relay_close(struct relay_dir *d)
 	d->pipe[0] = d->pipe[1] = 0;
 }
 
-/*
- * The end: the sockets leave the map and close, the record is written. astatus is the
- * activation's status, why how the session ended (the record's "end"); broken_why retires
- * the sandbox. s is freed by the listener, maybe later (logs).
- */
 /* The answer straight to the client's socket (accel_answer), when the sandbox's socket is
  * in msg_into: from the moment both sockets are spliced. */
 static void answer_start(struct stream *s)
 {
 	struct xw_msg *m = s->w->node->sock_msg;
 
-	s->answer = m && !xw_msg_peer_in(m, s->sfd, &s->answer_key) &&
-		    !xw_accel_answer_set(s->accel, &s->answer_key, s->scookie);
+	/* into found the key already; else look that end up now */
+	s->answer = m && (s->into || !xw_msg_peer_in(m, s->sfd, &s->sandbox_key)) &&
+		    !xw_accel_answer_set(s->accel, &s->sandbox_key, s->scookie);
 	if (s->answer)
 		__atomic_fetch_add(&sessions_answer, 1, __ATOMIC_RELAXED);
 }
@@ -301,10 +290,15 @@ static void answer_start(struct stream *s)
 static void answer_stop(struct stream *s)
 {
 	if (s->answer)
-		xw_accel_answer_del(s->accel, &s->answer_key);
+		xw_accel_answer_del(s->accel, &s->sandbox_key);
 	s->answer = false;
 }
 
+/*
+ * The end: the sockets leave the map and close, the record is written. astatus is the
+ * activation's status, why how the session ended (the record's "end"); broken_why retires
+ * the sandbox. s is freed by the listener, maybe later (logs).
+ */
 static void stream_end(struct stream *s, int astatus, const char *why, const char *error,
 		       const char *broken_why)
 {
@@ -723,7 +717,7 @@ static bool forward_held(struct stream *s, bool up)
 	for (int i = 0; h->buf && i < HELD_ROUNDS; i++) {
 		n = xw_accel_forward_held(s->accel, up ? s->cfd : s->sfd, from_idx,
 					  up ? s->sfd : s->cfd, from_idx ^ 1,
-					  up && s->into ? &s->into_key : NULL, h);
+					  up && s->into ? &s->sandbox_key : NULL, h);
 		if (n <= 0)
 			break;
 	}
@@ -902,7 +896,7 @@ static void splice_start(struct stream *s)
 	if (!err) {
 		s->s_in = true;
 		err = xw_accel_add(s->accel, 2 * s->pair, s->cfd, 0,
-				   s->into ? &s->into_key : NULL, &s->ccookie);
+				   s->into ? &s->sandbox_key : NULL, &s->ccookie);
 	}
 	if (err) {
 		pr_debug("stream %s: sock_accel refused a socket (%s): relayed", s->activation_id,
@@ -968,7 +962,7 @@ static bool into_sandbox(struct stream *s)
 {
 	struct xw_msg *m = s->w->node->sock_msg;
 
-	return m && !s->upgrade && !xw_msg_peer_in(m, s->sfd, &s->into_key) &&
+	return m && !s->upgrade && !xw_msg_peer_in(m, s->sfd, &s->sandbox_key) &&
 	       !xw_msg_add(m, s->sfd);
 }
 
@@ -1201,4 +1195,3 @@ int stream_web(const struct stream_call *call)
 	stream_free(s);
 	return 0;
 }
-
