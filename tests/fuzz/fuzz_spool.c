@@ -163,13 +163,17 @@ static size_t ship_all(size_t *recovered)
 		char path[128];
 		uint64_t off = 0, size = 0, end;
 		unsigned records;
+		int fd;
 
 		snprintf(path, sizeof(path), "%s/%s", dir, files[i].name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			abort();
 		for (;; off = end) {
 			struct buf body = BUF_INIT;
 			size_t got;
 
-			end = shipper_read_batch(path, off, &body, &records, &size);
+			end = shipper_read_batch(fd, off, &body, &records, &size);
 			got = end > off && records ? ingest(&body) : 0;
 			if (files[i].worker == 1)
 				*recovered += got;
@@ -179,6 +183,7 @@ static size_t ship_all(size_t *recovered)
 			if (end == off)
 				break;
 		}
+		close(fd);
 	}
 	free(files);
 	return stored;

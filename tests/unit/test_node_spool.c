@@ -2,6 +2,7 @@
 /* The spool: records appended, shipped in batches to a (fake) controller, retried after a
  * failure, acknowledged offsets kept, and nothing shipped twice or lost across a restart. */
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -90,9 +91,9 @@ static void append(struct spool_writer *w, const char *id)
 	json_decref(rec);
 }
 
-static int count_files(void)
+static int count_files(const char *in)
 {
-	DIR *d = opendir(dir);
+	DIR *d = opendir(in);
 	struct dirent *de;
 	int n = 0;
 
@@ -148,7 +149,7 @@ static void test_ship_retry_and_restart(void)
 	CHECK(!strcmp(json_string_value(json_array_get(received, 3)), "b1"));
 	run_until(6, 300); /* nothing more arrives */
 	CHECK(json_array_size(received) == 5);
-	CHECK(count_files() == 1);
+	CHECK(count_files(dir) == 1);
 
 	/* A record longer than a batch's read (10 MB of logs are allowed): shipped whole,
 	 * and what follows it too. */
@@ -178,6 +179,63 @@ static void test_ship_retry_and_restart(void)
 	mailbox_free(mb);
 	loop_free(loop);
 	json_decref(received);
+}
+
+/* A worker's file rotates under a running shipper (which keeps its files open and lists
+ * the directory only now and then): the records of the new file are shipped, and the old
+ * file, once acknowledged, is deleted. */
+static void test_ship_after_rotation(void)
+{
+	struct http_server_opts o = { .max_body = 64 << 20 };
+	static struct ctl_targets targets;
+	struct spool_writer *w = NULL;
+	char sub[96], url[64];
+	struct mailbox *mb;
+	struct ctlclient *cc;
+	struct shipper *s;
+	char *logs = malloc(SPOOL_ROTATE_BYTES);
+	json_t *big;
+
+	ASSERT(logs);
+	memset(logs, 'x', SPOOL_ROTATE_BYTES - 1);
+	logs[SPOOL_ROTATE_BYTES - 1] = '\0';
+	big = json_pack("{s:s,s:s,s:[s]}", "activationId", "big", "namespace", "guest", "logs",
+			logs);
+	free(logs);
+	snprintf(sub, sizeof(sub), "%s/rotate", dir);
+	loop = loop_new();
+	mb = mailbox_new(loop);
+	fake = http_server_new(loop, &o, fake_controller, NULL);
+	ASSERT(big && loop && mb && fake && http_server_listen(fake, "127.0.0.1:0", false) == 0);
+	snprintf(url, sizeof(url), "127.0.0.1:%d", http_server_port(fake));
+	ASSERT(ctl_targets_parse(&targets, url) == 0);
+	cc = ctlclient_new(loop, &targets, "token");
+	received = json_array();
+	ASSERT(spool_writer_open(sub, 3, &w) == 0);
+	s = shipper_new(loop, mb, sub, cc);
+
+	append(w, "r1");
+	shipper_nudge(s);
+	run_until(1, 5000);
+	CHECK(spool_append(w, big) == 0); /* past SPOOL_ROTATE_BYTES: the next record starts w3-2 */
+	append(w, "r2");
+	CHECK(count_files(sub) == 2);
+	shipper_nudge(s);
+	run_until(3, 10000);
+	CHECK(json_array_size(received) == 3);
+	CHECK(!strcmp(json_string_value(json_array_get(received, 2)) ?: "", "r2"));
+	for (int i = 0; i < 500 && count_files(sub) != 1; i++)
+		run_until(4, 10);
+	CHECK(count_files(sub) == 1);
+
+	shipper_free(s);
+	spool_writer_close(w);
+	json_decref(big);
+	json_decref(received);
+	ctlclient_free(cc);
+	http_server_free(fake);
+	mailbox_free(mb);
+	loop_free(loop);
 }
 
 /* Ships one spool file of the given text from its own directory to the fake controller,
@@ -250,6 +308,7 @@ static void test_cut_record_removed(void)
 	json_t *rec = json_pack("{s:s,s:s}", "activationId", "b", "namespace", "guest");
 	uint64_t size = 0;
 	unsigned records = 0;
+	int fd;
 
 	snprintf(sub, sizeof(sub), "%s/cut", dir);
 	ASSERT(spool_writer_open(sub, 7, &w) == 0);
@@ -263,7 +322,10 @@ static void test_cut_record_removed(void)
 	CHECK(setrlimit(RLIMIT_FSIZE, &lim) == 0);
 	append(w, "c");
 	snprintf(path, sizeof(path), "%s/w7-1.ndjson", sub);
-	(void)shipper_read_batch(path, 0, &body, &records, &size);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	ASSERT(fd >= 0);
+	(void)shipper_read_batch(fd, 0, &body, &records, &size);
+	close(fd);
 	CHECK(records == 3);
 	CHECK(body.data && strstr(body.data, "\"a\"") && strstr(body.data, "\"b\"") &&
 	      strstr(body.data, "\"c\""));
@@ -348,6 +410,7 @@ int main(void)
 		return 1;
 	}
 	RUN(test_ship_retry_and_restart);
+	RUN(test_ship_after_rotation);
 	RUN(test_ship_lines_and_old_form);
 	RUN(test_cut_record_removed);
 	RUN(test_batch);

@@ -34,6 +34,16 @@
 #define LEGACY_RETRY_MS (60 * 1000)
 
 
+/* A spool file as the shipper knows it: kept open between batches, so that a batch costs a
+ * read and a write rather than a directory listing and four opens. */
+struct spool_entry {
+	struct spool_file f;
+	char path[PATH_MAX + 64];
+	int fd;       /* the records, read; -1 until first read */
+	int acked_fd; /* <path>.acked, written in place; -1 until first written */
+	uint64_t acked;
+};
+
 struct shipper {
 	struct loop *loop;
 	struct mailbox *mailbox;
@@ -46,12 +56,12 @@ struct shipper {
 	int nudged;
 	uint64_t shipped;
 	uint64_t backlog;
-	/* Each file's shipped offset, as on disk: read once, not on every batch. */
-	struct acked_offset {
-		char path[PATH_MAX + 64];
-		uint64_t off;
-	} *acked;
-	size_t n_acked;
+	/* The spool files, oldest first, as last listed. The directory is listed again after
+	 * SCAN_MS, or sooner when a worker's newest file is due to rotate. */
+	struct spool_entry *files;
+	size_t n_files;
+	uint64_t listed_ms;
+	bool relist;
 	/* the batch in flight */
 	char file[PATH_MAX + 64];
 	uint64_t batch_end;
@@ -89,75 +99,111 @@ static uint64_t read_acked(const char *file)
  * batches after the last durable value are shipped again, which the controller takes
  * idempotently by activation id.
  */
-static int write_acked(const char *file, uint64_t off)
+static int write_acked(struct spool_entry *e, uint64_t off)
 {
-	char path[PATH_MAX + 80], text[32];
-	int fd, len, err = 0;
+	char text[32];
+	int len;
 
-	snprintf(path, sizeof(path), "%s.acked", file);
+	if (e->acked_fd < 0) {
+		char path[PATH_MAX + 80];
+
+		snprintf(path, sizeof(path), "%s.acked", e->path);
+		e->acked_fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		if (e->acked_fd < 0)
+			return -errno;
+	}
 	len = snprintf(text, sizeof(text), "%020llu\n", (unsigned long long)off);
-	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	if (pwrite(fd, text, (size_t)len, 0) != len)
-		err = errno ? -errno : -EIO;
-	close(fd);
-	return err;
+	if (pwrite(e->acked_fd, text, (size_t)len, 0) != len)
+		return errno ? -errno : -EIO;
+	return 0;
 }
 
-static void remove_file(const char *file)
+static void entry_close(struct spool_entry *e)
+{
+	if (e->fd >= 0)
+		close(e->fd);
+	if (e->acked_fd >= 0)
+		close(e->acked_fd);
+	e->fd = e->acked_fd = -1;
+}
+
+static void remove_file(struct spool_entry *e)
 {
 	char path[PATH_MAX + 80];
 
-	snprintf(path, sizeof(path), "%s.acked", file);
-	(void)unlink(file);
+	entry_close(e);
+	snprintf(path, sizeof(path), "%s.acked", e->path);
+	(void)unlink(e->path);
 	(void)unlink(path);
 }
 
-static struct acked_offset *acked_find(struct shipper *s, const char *file)
+static struct spool_entry *file_find(struct shipper *s, const char *path)
 {
-	for (size_t i = 0; i < s->n_acked; i++)
-		if (!strcmp(s->acked[i].path, file))
-			return &s->acked[i];
+	for (size_t i = 0; i < s->n_files; i++)
+		if (!strcmp(s->files[i].path, path))
+			return &s->files[i];
 	return NULL;
 }
 
-static uint64_t acked_get(struct shipper *s, const char *file)
+/* Lists the directory again: files still there keep their descriptors and offsets, new
+ * ones read their offset from disk, gone ones are closed. */
+static int relist(struct shipper *s)
 {
-	struct acked_offset *a = acked_find(s, file), *grown;
+	struct spool_file *listed = NULL;
+	struct spool_entry *files;
+	size_t n = 0;
+	int err = spool_list_files(s->dir, &listed, &n);
 
-	if (a)
-		return a->off;
-	grown = realloc(s->acked, (s->n_acked + 1) * sizeof(*grown));
-	if (!grown)
-		return read_acked(file);
-	s->acked = grown;
-	a = &s->acked[s->n_acked++];
-	snprintf(a->path, sizeof(a->path), "%s", file);
-	a->off = read_acked(file);
-	return a->off;
+	if (err)
+		return err;
+	files = calloc(n ? n : 1, sizeof(*files));
+	if (!files) {
+		free(listed);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct spool_entry *e = &files[i], *old;
+
+		e->f = listed[i];
+		snprintf(e->path, sizeof(e->path), "%s/%s", s->dir, listed[i].name);
+		old = file_find(s, e->path);
+		if (old) {
+			e->fd = old->fd;
+			e->acked_fd = old->acked_fd;
+			e->acked = old->acked;
+			old->fd = old->acked_fd = -1; /* moved */
+		} else {
+			e->fd = e->acked_fd = -1;
+			e->acked = read_acked(e->path);
+		}
+	}
+	for (size_t i = 0; i < s->n_files; i++)
+		entry_close(&s->files[i]);
+	free(s->files);
+	free(listed);
+	s->files = files;
+	s->n_files = n;
+	s->listed_ms = loop_now_ms(s->loop);
+	s->relist = false;
+	return 0;
 }
 
-static int acked_set(struct shipper *s, const char *file, uint64_t off)
+static void forget_file(struct shipper *s, size_t i)
 {
-	struct acked_offset *a = acked_find(s, file);
-
-	if (a)
-		a->off = off;
-	return write_acked(file, off);
+	memmove(&s->files[i], &s->files[i + 1], (s->n_files - i - 1) * sizeof(*s->files));
+	s->n_files--;
 }
 
-static void acked_forget(struct shipper *s, const char *file)
+static int acked_set(struct spool_entry *e, uint64_t off)
 {
-	struct acked_offset *a = acked_find(s, file);
-
-	if (a)
-		*a = s->acked[--s->n_acked];
+	e->acked = off;
+	return write_acked(e, off);
 }
 
 static void on_acked(int status, json_t *body, void *data)
 {
 	struct shipper *s = data;
+	struct spool_entry *entry;
 
 	s->in_flight = false;
 	if (status == 415 && !shipping_legacy(s)) {
@@ -182,7 +228,8 @@ static void on_acked(int status, json_t *body, void *data)
 		s->timer_keep = true;
 		return;
 	}
-	if (acked_set(s, s->file, s->batch_end))
+	entry = file_find(s, s->file);
+	if (!entry || acked_set(entry, s->batch_end))
 		pr_err("spool: cannot record progress for %s", s->file);
 	if (status == 200)
 		s->shipped += s->batch_records;
@@ -197,18 +244,15 @@ static void on_acked(int status, json_t *body, void *data)
 		ship_next(s);
 }
 
-uint64_t shipper_read_batch(const char *file, uint64_t off, struct buf *body, unsigned *records,
-			   uint64_t *size)
+uint64_t shipper_read_batch(int fd, uint64_t off, struct buf *body, unsigned *records,
+			    uint64_t *size)
 {
-	int fd = open(file, O_RDONLY | O_CLOEXEC);
 	char *chunk = NULL;
 	struct stat st;
 	ssize_t n = 0;
 	uint64_t end = off;
 
 	*records = 0;
-	if (fd < 0)
-		return off;
 	if (fstat(fd, &st) == 0)
 		*size = (uint64_t)st.st_size;
 	if (*size <= off)
@@ -244,7 +288,6 @@ uint64_t shipper_read_batch(const char *file, uint64_t off, struct buf *body, un
 	}
 out:
 	free(chunk);
-	close(fd);
 	return end;
 }
 
@@ -299,10 +342,13 @@ static bool post_batch(struct shipper *s, struct buf *lines)
 	return sent;
 }
 
+static bool relist_due(struct shipper *s)
+{
+	return s->relist || !s->listed_ms || loop_now_ms(s->loop) - s->listed_ms >= SCAN_MS;
+}
+
 static void ship_next(struct shipper *s)
 {
-	struct spool_file *files = NULL;
-	size_t n = 0;
 	uint64_t backlog = 0;
 
 	if (s->in_flight)
@@ -311,35 +357,37 @@ static void ship_next(struct shipper *s)
 	s->timer = NULL;
 	s->timer_keep = false;
 	__atomic_store_n(&s->nudged, 0, __ATOMIC_RELAXED);
-	if (spool_list_files(s->dir, &files, &n))
+	if (relist_due(s) && relist(s))
 		goto rearm;
-	for (size_t i = 0; i < n; i++) {
-		bool closed = i + 1 < n && files[i + 1].worker == files[i].worker;
-		char path[PATH_MAX + 64];
+	for (size_t i = 0; i < s->n_files; i++) {
+		struct spool_entry *e = &s->files[i];
+		bool closed = i + 1 < s->n_files && s->files[i + 1].f.worker == e->f.worker;
 		struct buf body = BUF_INIT;
-		uint64_t acked, end, size = 0;
+		uint64_t end, size = 0;
 		unsigned records;
 
-		snprintf(path, sizeof(path), "%s/%s", s->dir, files[i].name);
-		acked = acked_get(s, path);
-		end = shipper_read_batch(path, acked, &body, &records, &size);
-		backlog += size > acked ? size - acked : 0;
-		if (end > acked && !records) {
-			/* Only markers: nothing to send, just move on. */
-			(void)acked_set(s, path, end);
-			acked = end;
+		if (e->fd < 0 && (e->fd = open(e->path, O_RDONLY | O_CLOEXEC)) < 0) {
+			s->relist = true; /* gone meanwhile */
+			continue;
 		}
-		if (end == acked) {
+		end = shipper_read_batch(e->fd, e->acked, &body, &records, &size);
+		backlog += size > e->acked ? size - e->acked : 0;
+		/* Its worker is about to start the next file: look for it on the next batch. */
+		if (!closed && size >= SPOOL_ROTATE_BYTES)
+			s->relist = true;
+		if (end > e->acked && !records) /* only markers: nothing to send, move on */
+			(void)acked_set(e, end);
+		if (end == e->acked) {
 			buf_free(&body);
 			/* Fully acknowledged and never written again (a torn last line of a
 			 * crashed run has no newline and is never shipped). */
 			if (closed) {
-				remove_file(path);
-				acked_forget(s, path);
+				remove_file(e);
+				forget_file(s, i--);
 			}
 			continue;
 		}
-		snprintf(s->file, sizeof(s->file), "%s", path);
+		snprintf(s->file, sizeof(s->file), "%s", e->path);
 		s->batch_end = end;
 		s->batch_records = records;
 		s->in_flight = post_batch(s, &body);
@@ -349,7 +397,6 @@ static void ship_next(struct shipper *s)
 	}
 	s->backlog = backlog;
 rearm:
-	free(files);
 	if (!s->in_flight)
 		s->timer = loop_timer_add(s->loop, SCAN_MS, ship_timer, s);
 }
@@ -388,7 +435,9 @@ void shipper_free(struct shipper *s)
 	if (!s)
 		return;
 	loop_timer_cancel(s->loop, s->timer);
-	free(s->acked);
+	for (size_t i = 0; i < s->n_files; i++)
+		entry_close(&s->files[i]);
+	free(s->files);
 	free(s);
 }
 

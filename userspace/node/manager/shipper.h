@@ -24,11 +24,11 @@ void shipper_free(struct shipper *s);
 /* Records shipped and acknowledged since start, and bytes still waiting. */
 uint64_t shipper_shipped(struct shipper *s);
 uint64_t shipper_backlog(struct shipper *s);
-/* Appends the complete record lines of the spool file from offset off to body, each with
- * its newline (acceptance markers left out): JSON lines as the controller takes them;
- * *records is how many, *size the file's size. Returns the offset after the last line
+/* Appends the complete record lines of the spool file open on fd from offset off to body,
+ * each with its newline (acceptance markers left out): JSON lines as the controller takes
+ * them; *records is how many, *size the file's size. Returns the offset after the last line
  * read (off if none). */
-uint64_t shipper_read_batch(const char *file, uint64_t off, struct buf *body, unsigned *records,
+uint64_t shipper_read_batch(int fd, uint64_t off, struct buf *body, unsigned *records,
 			    uint64_t *size);
 /* The old body, {"activations": [...]}, of lines (which it cuts in place) for a controller
  * of an earlier version, leaving out lines that are no JSON object (they would make it
