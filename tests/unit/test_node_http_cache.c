@@ -149,7 +149,7 @@ static void test_not_modified(void)
 
 static unsigned asked(const char *name, const char *value)
 {
-	struct http_header h = { (char *)name, (char *)value };
+	struct http_header h = { .name = (char *)name, .value = (char *)value };
 	struct http_request req = { .headers = &h, .nheaders = 1 };
 
 	return http_cache_request(&req);

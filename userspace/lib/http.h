@@ -18,6 +18,21 @@
 struct http_header {
 	char *name;
 	char *value;
+	/* private: where name and value begin in the head's text while it is read (it may
+	 * move until then; http_head.h) */
+	size_t name_off, value_off;
+};
+
+#define HTTP_HEAD_INLINE_FIELDS 12
+
+/* A head's strings in one block, as it is read (http_head.h). */
+struct http_head {
+	struct buf text;
+	struct http_header *fields; /* inline_fields until a head has more */
+	size_t n, cap;
+	bool in_value; /* the last piece was a value's */
+	bool whole;    /* http_head_finish ran: what follows (a chunked body's trailer) is dropped */
+	struct http_header inline_fields[HTTP_HEAD_INLINE_FIELDS];
 };
 
 struct http_conn;
@@ -28,8 +43,8 @@ struct http_request {
 	char *url;   /* request target as sent */
 	char *path;  /* target up to '?', still percent-encoded */
 	char *query; /* after '?', or NULL */
-	struct http_header *headers;
-	size_t nheaders, headers_cap;
+	struct http_header *headers; /* once the head is read */
+	size_t nheaders;
 	struct buf body;
 	uint64_t content_length; /* as announced, 0 if none */
 	bool body_too_large;     /* body exceeded max_body and was not read */
@@ -47,6 +62,8 @@ struct http_request {
 	void *user;    /* the handler's per-request state */
 
 	/* private */
+	struct http_head head; /* headers, url, path and query live in its text */
+	size_t url_off;        /* in the head's text while it is read; SIZE_MAX: none yet */
 	struct http_conn *conn; /* NULL once the client went away */
 	struct http_request *next;
 	struct buf resp_headers;
@@ -176,10 +193,11 @@ char *query_get(const char *query, const char *key);
 
 struct http_response {
 	int status;
-	struct http_header *headers;
-	size_t nheaders, headers_cap;
+	struct http_header *headers; /* once the head is read */
+	size_t nheaders;
 	struct buf body;
 	size_t body_total; /* bytes the server sent: more than body.len past a body limit */
+	struct http_head head; /* private: headers live in its text */
 };
 
 struct http_pool;

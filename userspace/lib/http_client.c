@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "http.h"
+#include "http_head.h"
 #include "log.h"
 
 #define CLIENT_READ_CHUNK 65536
@@ -24,7 +25,6 @@ struct http_cconn {
 	bool connecting;
 	bool reused;
 	bool done;
-	bool in_value;
 	bool keep_alive;
 	bool was_idle; /* the pool's first-idle hook has seen it */
 	size_t received;
@@ -70,11 +70,7 @@ static int call_start(struct http_call *call);
 
 static void response_reset(struct http_response *r)
 {
-	for (size_t i = 0; i < r->nheaders; i++) {
-		free(r->headers[i].name);
-		free(r->headers[i].value);
-	}
-	free(r->headers);
+	http_head_free(&r->head);
 	buf_free(&r->body);
 	*r = (struct http_response){ 0 };
 }
@@ -178,47 +174,18 @@ static void call_on_timeout(struct loop *loop, void *data)
 	call_finish(call, -ETIMEDOUT);
 }
 
-static int str_append(char **s, const char *at, size_t len)
-{
-	size_t old = *s ? strlen(*s) : 0;
-	char *n = realloc(*s, old + len + 1);
-
-	if (!n)
-		return -1;
-	memcpy(n + old, at, len);
-	n[old + len] = '\0';
-	*s = n;
-	return 0;
-}
-
 static int on_header_field(http_parser *p, const char *at, size_t len)
 {
 	struct http_cconn *c = p->data;
-	struct http_response *r = &c->call->resp;
 
-	if (c->in_value || !r->nheaders) {
-		if (r->nheaders == r->headers_cap) {
-			size_t cap = r->headers_cap ? r->headers_cap * 2 : 16;
-			struct http_header *h = realloc(r->headers, cap * sizeof(*h));
-
-			if (!h)
-				return -1;
-			r->headers = h;
-			r->headers_cap = cap;
-		}
-		r->headers[r->nheaders++] = (struct http_header){ NULL, NULL };
-		c->in_value = false;
-	}
-	return str_append(&r->headers[r->nheaders - 1].name, at, len);
+	return http_head_field(&c->call->resp.head, at, len);
 }
 
 static int on_header_value(http_parser *p, const char *at, size_t len)
 {
 	struct http_cconn *c = p->data;
-	struct http_response *r = &c->call->resp;
 
-	c->in_value = true;
-	return str_append(&r->headers[r->nheaders - 1].value, at, len);
+	return http_head_value(&c->call->resp.head, at, len);
 }
 
 static int on_headers_complete(http_parser *p)
@@ -226,9 +193,10 @@ static int on_headers_complete(http_parser *p)
 	struct http_cconn *c = p->data;
 	struct http_response *r = &c->call->resp;
 
-	for (size_t i = 0; i < r->nheaders; i++)
-		if (!r->headers[i].value && !(r->headers[i].value = strdup("")))
-			return -1;
+	if (http_head_finish(&r->head))
+		return -1;
+	r->headers = r->head.fields;
+	r->nheaders = r->head.n;
 	r->status = (int)p->status_code;
 	c->keep_alive = http_should_keep_alive(p);
 	return c->call->head_method ? 1 : 0;
@@ -438,7 +406,6 @@ static void cconn_attach(struct http_cconn *c, struct http_call *call)
 	call->conn = c;
 	http_parser_init(&c->parser, HTTP_RESPONSE);
 	c->parser.data = c;
-	c->in_value = false;
 	c->done = false;
 	c->received = 0;
 	c->keep_alive = true;

@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "http.h"
+#include "http_head.h"
 #include "util.h"
 #include "log.h"
 
@@ -35,7 +36,6 @@ struct http_conn {
 	size_t cur_body_held;             /* bytes of srv->body_memory held for cur's body */
 	struct http_request *head, *tail; /* waiting to be answered, in arrival order */
 	unsigned outstanding;
-	bool in_value;     /* last header callback was a value */
 	size_t header_bytes;
 	bool closing;      /* close once the queue is answered and flushed */
 	bool linger;       /* at the close, read and drop what the client still sends */
@@ -144,16 +144,41 @@ const char *http_header_get(const struct http_header *h, size_t n, const char *n
 	return NULL;
 }
 
-static int str_append(char **s, const char *p, size_t n)
+/* The head read (or cut short by an error): url, path, query and the headers point into
+ * the head's text, which moves no more. A missing url is "/". The path and the query are
+ * copies of the url's two halves (the url stays as sent), made with room reserved first:
+ * they are copied from the text into itself. */
+static int head_strings(struct http_request *req)
 {
-	size_t old = *s ? strlen(*s) : 0;
-	char *ns = realloc(*s, old + n + 1);
+	struct http_head *h = &req->head;
+	size_t url_len, path_len, path_off, query_off = SIZE_MAX;
+	const char *url, *q;
 
-	if (!ns)
+	if (req->url_off == SIZE_MAX && http_head_piece(h, &req->url_off, "/", 1))
 		return -ENOMEM;
-	memcpy(ns + old, p, n);
-	ns[old + n] = '\0';
-	*s = ns;
+	url_len = strlen(h->text.data + req->url_off);
+	if (http_head_reserve(h, url_len + 2))
+		return -ENOMEM;
+	url = h->text.data + req->url_off;
+	q = memchr(url, '?', url_len);
+	path_len = q ? (size_t)(q - url) : url_len;
+	path_off = h->text.len;
+	memcpy(h->text.data + path_off, url, path_len);
+	h->text.data[path_off + path_len] = '\0';
+	h->text.len += path_len + 1;
+	if (q) {
+		query_off = h->text.len;
+		memcpy(h->text.data + query_off, q + 1, url_len - path_len - 1);
+		h->text.data[query_off + url_len - path_len - 1] = '\0';
+		h->text.len += url_len - path_len;
+	}
+	if (http_head_finish(h))
+		return -ENOMEM;
+	req->url = h->text.data + req->url_off;
+	req->path = h->text.data + path_off;
+	req->query = query_off == SIZE_MAX ? NULL : h->text.data + query_off;
+	req->headers = h->fields;
+	req->nheaders = h->n;
 	return 0;
 }
 
@@ -173,6 +198,7 @@ static struct http_request *request_new(const struct http_conn *c)
 	if (!req)
 		return NULL;
 	__atomic_fetch_add(&requests_live, 1, __ATOMIC_RELAXED);
+	req->url_off = SIZE_MAX;
 	req->start_us = clock_mono_us();
 	req->peer_fd = c->fd;
 	str_copy(req->peer, sizeof(req->peer), c->peer);
@@ -184,14 +210,7 @@ static void request_free(struct http_request *req)
 	if (!req)
 		return;
 	__atomic_fetch_sub(&requests_live, 1, __ATOMIC_RELAXED);
-	for (size_t i = 0; i < req->nheaders; i++) {
-		free(req->headers[i].name);
-		free(req->headers[i].value);
-	}
-	free(req->headers);
-	free(req->url);
-	free(req->path);
-	free(req->query);
+	http_head_free(&req->head);
 	buf_free(&req->body);
 	buf_free(&req->resp_headers);
 	buf_free(&req->resp);
@@ -549,7 +568,7 @@ static void conn_reject(struct http_conn *c, int status, const char *msg)
 			return;
 		}
 	}
-	if (!req->path && !(req->path = strdup("/"))) {
+	if (!req->path && head_strings(req)) {
 		request_free(req);
 		conn_close(c);
 		return;
@@ -577,7 +596,6 @@ static int on_message_begin(http_parser *p)
 	c->cur = request_new(c);
 	if (!c->cur)
 		return -1;
-	c->in_value = false;
 	c->header_bytes = 0;
 	return 0;
 }
@@ -596,7 +614,7 @@ static int on_url(http_parser *p, const char *at, size_t len)
 {
 	struct http_conn *c = p->data;
 
-	if (str_append(&c->cur->url, at, len))
+	if (http_head_piece(&c->cur->head, &c->cur->url_off, at, len))
 		return -1;
 	return header_budget(c, len);
 }
@@ -604,22 +622,8 @@ static int on_url(http_parser *p, const char *at, size_t len)
 static int on_header_field(http_parser *p, const char *at, size_t len)
 {
 	struct http_conn *c = p->data;
-	struct http_request *req = c->cur;
 
-	if (c->in_value || !req->nheaders) {
-		if (req->nheaders == req->headers_cap) {
-			size_t cap = req->headers_cap ? req->headers_cap * 2 : 16;
-			struct http_header *h = realloc(req->headers, cap * sizeof(*h));
-
-			if (!h)
-				return -1;
-			req->headers = h;
-			req->headers_cap = cap;
-		}
-		req->headers[req->nheaders++] = (struct http_header){ NULL, NULL };
-		c->in_value = false;
-	}
-	if (str_append(&req->headers[req->nheaders - 1].name, at, len))
+	if (http_head_field(&c->cur->head, at, len))
 		return -1;
 	return header_budget(c, len);
 }
@@ -627,10 +631,8 @@ static int on_header_field(http_parser *p, const char *at, size_t len)
 static int on_header_value(http_parser *p, const char *at, size_t len)
 {
 	struct http_conn *c = p->data;
-	struct http_header *h = &c->cur->headers[c->cur->nheaders - 1];
 
-	c->in_value = true;
-	if (str_append(&h->value, at, len))
+	if (http_head_value(&c->cur->head, at, len))
 		return -1;
 	return header_budget(c, len);
 }
@@ -683,20 +685,10 @@ static int on_headers_complete(http_parser *p)
 {
 	struct http_conn *c = p->data;
 	struct http_request *req = c->cur;
-	const char *q;
 
 	c->head_deadline = 0;
 
-	for (size_t i = 0; i < req->nheaders; i++)
-		if (!req->headers[i].value && !(req->headers[i].value = strdup("")))
-			return -1;
-	if (!req->url && !(req->url = strdup("/")))
-		return -1;
-	q = strchr(req->url, '?');
-	req->path = q ? strndup(req->url, (size_t)(q - req->url)) : strdup(req->url);
-	if (!req->path)
-		return -1;
-	if (q && !(req->query = strdup(q + 1)))
+	if (head_strings(req))
 		return -1;
 	req->method = (enum http_method)p->method;
 	req->keep_alive = http_should_keep_alive(p);
