@@ -13,7 +13,10 @@
 # per-call breakdown (strace -f -c, 2,000 requests: slow, and periodic work of the manager
 # thread weighs more there); PROFILE=1 a perf record per target in
 # /tmp/xwhisk-per-request.TARGET.perf.data. SANDBOX_CPU=1 adds the CPU of the node's
-# sandboxes per request (their processes' ticks). XWHISK_BIN: the build to measure. Needs
+# sandboxes per request (their processes' ticks). ALLOCS=1 counts malloc, calloc and
+# realloc calls per request (uprobes on libc, 2,000 requests; the probes' traps make that
+# pass slow, so it has no CPU figure); ALLOCS=record also records their call stacks in
+# /tmp/xwhisk-per-request.TARGET.allocs.data. XWHISK_BIN: the build to measure. Needs
 # root. Instructions per request (user+kernel) are shown where the machine has a PMU (not
 # in most VMs: "n/a"); they move even less with load than CPU time.
 set -euo pipefail
@@ -21,6 +24,13 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 export XWHISK_PREWARM=
 N=${1:-20000}
 C=${2:-1}
+if [ -n "${ALLOCS:-}" ]; then
+	libc=$(ldd "$(command -v wrk)" | awk '/libc.so/ {print $3}')
+	for f in malloc calloc realloc; do
+		perf probe -q -x "$libc" -a "$f" 2>/dev/null || true
+	done
+	[[ $(perf list 2>/dev/null) == *probe_libc:malloc* ]] || { echo "ALLOCS=1: no uprobes on $libc" >&2; exit 1; }
+fi
 start_xwhisk
 bench_user
 GUEST_AUTH=$key
@@ -74,6 +84,19 @@ run() { # run NAME METHOD URL BODY [PIDS]
 		perf record -F 4999 --call-graph dwarf,16384 -o "/tmp/xwhisk-per-request.$name.perf.data" -p "$pids" -- env WRK_N=$N WRK_AUTH=$auth64 WRK_METHOD=$m WRK_BODY=$body \
 			wrk -t1 -c$C -d60s -s "$top/scripts/bench/count.lua" "$url" >/dev/null 2>&1
 		wait_records_shipped
+	fi
+	if [ -n "${ALLOCS:-}" ]; then
+		out=$(perf stat -x, -e probe_libc:malloc,probe_libc:calloc,probe_libc:realloc -p "$pids" -- env WRK_N=2000 WRK_AUTH=$auth64 WRK_METHOD=$m WRK_BODY=$body \
+			wrk -t1 -c$C -d60s -s "$top/scripts/bench/count.lua" "$url" 2>"$bench_tmp/perf.err" | tail -1)
+		reqs=$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])')
+		echo "  allocations per request ($reqs requests): $(awk -F, -v r="$reqs" '/probe_libc/ {split($3, e, ":"); printf "%s %.2f  ", e[2], $1 / r}' "$bench_tmp/perf.err")"
+		wait_records_shipped
+		if [ "$ALLOCS" = record ]; then # who allocates: perf report -i this file
+			perf record -q -e probe_libc:malloc,probe_libc:calloc,probe_libc:realloc --call-graph dwarf,8192 \
+				-o "/tmp/xwhisk-per-request.$name.allocs.data" -p "$pids" -- env WRK_N=500 WRK_AUTH=$auth64 WRK_METHOD=$m WRK_BODY=$body \
+				wrk -t1 -c$C -d60s -s "$top/scripts/bench/count.lua" "$url" >/dev/null 2>&1
+			wait_records_shipped
+		fi
 	fi
 	if [ -n "${STRACE:-}" ]; then
 		strace -f -c -o "$bench_tmp/strace.$name" $(for p in ${pids//,/ }; do echo -p $p; done) &

@@ -19,6 +19,10 @@
  * keep-alive connections and a reused dead one costs a retry. */
 #define IDLE_MAX_AGE_MS 20000
 
+/* A request's head without method, target, host and extra fields: the request line's and
+ * Host's words, Content-Length and the CRLFs. */
+#define REQ_HEAD_MAX 96
+
 struct http_cconn {
 	struct http_pool *pool;
 	int fd;
@@ -456,6 +460,10 @@ struct http_call *http_pool_stream(struct http_pool *pool, const char *method, c
 	call->cb = cb;
 	call->data = data;
 	call->head_method = !strcmp(method, "HEAD");
+	/* Sized once: grown piece by piece, a /run request was three reallocs. */
+	err |= buf_reserve(&call->req, REQ_HEAD_MAX + strlen(method) + strlen(target) +
+					       strlen(pool->hostport) +
+					       (extra_headers ? strlen(extra_headers) : 0) + len);
 	err |= buf_puts(&call->req, method);
 	err |= buf_append(&call->req, " ", 1);
 	err |= buf_puts(&call->req, target);

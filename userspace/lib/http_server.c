@@ -182,6 +182,10 @@ static int head_strings(struct http_request *req)
 	return 0;
 }
 
+/* An answer's head without the handler's fields and the content type: status line,
+ * Content-Length, Connection and the CRLFs. */
+#define RESP_HEAD_MAX 128
+
 /* Requests allocated and not yet freed, in every server of the process. */
 static size_t requests_live;
 
@@ -320,6 +324,9 @@ void http_resp_send(struct http_request *req, int status, const char *content_ty
 		c->srv->opts.answered(req, status, c->srv->data);
 	if (!req->keep_alive)
 		c->closing = true;
+	/* Sized once: grown piece by piece, an answer was two or three reallocs. */
+	err |= buf_reserve(&req->resp, RESP_HEAD_MAX + req->resp_headers.len + len +
+					       (content_type ? strlen(content_type) : 0));
 	err |= buf_puts(&req->resp, "HTTP/1.1 ");
 	err |= buf_put_uint(&req->resp, (unsigned)status);
 	err |= buf_append(&req->resp, " ", 1);
