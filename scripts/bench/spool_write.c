@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * What appending an activation record to a spool file costs, three ways (issue 8: would a
+ * spool the workers memcpy into, a shared file mapping, be cheaper than one write(2) per
+ * loop turn?). Files of 16 MB (SPOOL_ROTATE_BYTES) in the current directory, removed after.
+ *   cc -O2 -o /tmp/spool_write scripts/bench/spool_write.c
+ *   cd /var/tmp && /tmp/spool_write write|mmap|mmap-populate [RECORDS (100000)] [BYTES (700)]
+ * write: O_APPEND and one write per record, as the node's spool_flush at one connection;
+ * mmap: fallocate'd files mapped shared, each record memcpy'd (every fresh page a fault);
+ * mmap-populate: the same with every page faulted in at once (MADV_POPULATE_WRITE).
+ * Prints the process's CPU time (user + system) per record.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+#define SEGMENT (16u << 20)
+
+static double cpu_us(void)
+{
+	struct rusage r;
+
+	getrusage(RUSAGE_SELF, &r);
+	return (double)(r.ru_utime.tv_sec + r.ru_stime.tv_sec) * 1e6 +
+	       (double)(r.ru_utime.tv_usec + r.ru_stime.tv_usec);
+}
+
+int main(int argc, char **argv)
+{
+	const char *mode = argc > 1 ? argv[1] : "write";
+	long n = argc > 2 ? atol(argv[2]) : 100000;
+	size_t rec = argc > 3 ? (size_t)atol(argv[3]) : 700, used = SEGMENT;
+	bool mapped = strcmp(mode, "write") != 0, populate = !strcmp(mode, "mmap-populate");
+	char *line = malloc(rec), *map = NULL, name[64];
+	int fd = -1, files = 0;
+	double t0;
+
+	if (!line || rec < 2 || rec > SEGMENT)
+		return 2;
+	memset(line, 'x', rec - 1);
+	line[rec - 1] = '\n';
+	t0 = cpu_us();
+	for (long i = 0; i < n; i++) {
+		if (used + rec > SEGMENT) { /* the next file, as the spool rotates */
+			if (map)
+				munmap(map, SEGMENT);
+			if (fd >= 0) {
+				if (mapped && ftruncate(fd, (off_t)used))
+					return 1;
+				close(fd);
+			}
+			snprintf(name, sizeof(name), "spool_write-%d.ndjson", files++);
+			fd = open(name, O_RDWR | O_CREAT | O_TRUNC | (mapped ? 0 : O_APPEND), 0600);
+			if (fd < 0)
+				return 1;
+			(void)unlink(name); /* gone when closed */
+			if (mapped) {
+				if (fallocate(fd, 0, 0, SEGMENT))
+					return 1;
+				map = mmap(NULL, SEGMENT, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+				if (map == MAP_FAILED)
+					return 1;
+				if (populate && madvise(map, SEGMENT, MADV_POPULATE_WRITE))
+					return 1;
+			}
+			used = 0;
+		}
+		if (mapped)
+			memcpy(map + used, line, rec);
+		else if (write(fd, line, rec) != (ssize_t)rec)
+			return 1;
+		used += rec;
+	}
+	printf("%s: %.2f us of CPU per %zu-byte record (%ld records, %d files)\n", mode,
+	       (cpu_us() - t0) / (double)n, rec, n, files);
+	return 0;
+}
