@@ -266,6 +266,23 @@ static void test_malformed_and_chunked(void)
 	raw_read(&f, fd, out, sizeof(out), "len=3");
 	CHECK(strstr(out, "POST /t q=a=1&b=2 len=3") && !strstr(out, "echo="));
 	close(fd);
+
+	/* More fields than a head holds in place (HTTP_HEAD_INLINE_FIELDS): those read
+	 * before it grew are still found. */
+	fd = raw_connect(f.port);
+	ASSERT(fd >= 0);
+	{
+		char many[1024];
+		int n = snprintf(many, sizeof(many), "GET /m?x HTTP/1.1\r\nX-Echo: first\r\n");
+
+		for (int i = 0; i < 2 * HTTP_HEAD_INLINE_FIELDS; i++)
+			n += snprintf(many + n, sizeof(many) - (size_t)n, "X-F%d: %d\r\n", i, i);
+		n += snprintf(many + n, sizeof(many) - (size_t)n, "Host: x\r\n\r\n");
+		ASSERT(write(fd, many, (size_t)n) == n);
+	}
+	raw_read(&f, fd, out, sizeof(out), "echo=");
+	CHECK(strstr(out, "GET /m q=x len=0 echo=first") != NULL);
+	close(fd);
 	fixture_fini(&f);
 }
 

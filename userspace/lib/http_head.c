@@ -68,11 +68,6 @@ int http_head_value(struct http_head *h, const char *p, size_t len)
 	return http_head_piece(h, &h->fields[h->n - 1].value_off, p, len);
 }
 
-int http_head_reserve(struct http_head *h, size_t len)
-{
-	return buf_reserve(&h->text, len) ? -ENOMEM : 0;
-}
-
 int http_head_finish(struct http_head *h)
 {
 	for (size_t i = 0; i < h->n; i++)

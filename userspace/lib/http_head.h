@@ -24,8 +24,6 @@ int http_head_piece(struct http_head *h, size_t *off, const char *p, size_t len)
 /* The parser's header field and value callbacks. */
 int http_head_field(struct http_head *h, const char *p, size_t len);
 int http_head_value(struct http_head *h, const char *p, size_t len);
-/* Reserves room for len more bytes: strings copied from the block into itself need it. */
-int http_head_reserve(struct http_head *h, size_t len);
 /* The head is read (or cut short): a field without a value gets "", and every field's name
  * and value point into the block, which moves no more. */
 int http_head_finish(struct http_head *h);

@@ -146,37 +146,29 @@ const char *http_header_get(const struct http_header *h, size_t n, const char *n
 
 /* The head read (or cut short by an error): url, path, query and the headers point into
  * the head's text, which moves no more. A missing url is "/". The path and the query are
- * copies of the url's two halves (the url stays as sent), made with room reserved first:
+ * copies of the url's two halves (the url stays as sent), added after room is reserved:
  * they are copied from the text into itself. */
 static int head_strings(struct http_request *req)
 {
 	struct http_head *h = &req->head;
-	size_t url_len, path_len, path_off, query_off = SIZE_MAX;
+	size_t url_len, path_len, path_off = SIZE_MAX, query_off = SIZE_MAX;
 	const char *url, *q;
 
 	if (req->url_off == SIZE_MAX && http_head_piece(h, &req->url_off, "/", 1))
 		return -ENOMEM;
 	url_len = strlen(h->text.data + req->url_off);
-	if (http_head_reserve(h, url_len + 2))
+	if (buf_reserve(&h->text, url_len + 2))
 		return -ENOMEM;
 	url = h->text.data + req->url_off;
 	q = memchr(url, '?', url_len);
 	path_len = q ? (size_t)(q - url) : url_len;
-	path_off = h->text.len;
-	memcpy(h->text.data + path_off, url, path_len);
-	h->text.data[path_off + path_len] = '\0';
-	h->text.len += path_len + 1;
-	if (q) {
-		query_off = h->text.len;
-		memcpy(h->text.data + query_off, q + 1, url_len - path_len - 1);
-		h->text.data[query_off + url_len - path_len - 1] = '\0';
-		h->text.len += url_len - path_len;
-	}
-	if (http_head_finish(h))
+	if (http_head_piece(h, &path_off, url, path_len) ||
+	    (q && http_head_piece(h, &query_off, q + 1, url_len - path_len - 1)) ||
+	    http_head_finish(h))
 		return -ENOMEM;
 	req->url = h->text.data + req->url_off;
 	req->path = h->text.data + path_off;
-	req->query = query_off == SIZE_MAX ? NULL : h->text.data + query_off;
+	req->query = q ? h->text.data + query_off : NULL;
 	req->headers = h->fields;
 	req->nheaders = h->n;
 	return 0;
