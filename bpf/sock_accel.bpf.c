@@ -124,6 +124,29 @@ static __always_inline int taken_already(struct __sk_buff *ctx, struct xw_accel_
 	return before;
 }
 
+/* The most an sk_skb program's bpf_skb_adjust_room takes off at once (net/core/filter.c,
+ * sk_skb_adjust_room: more is -EFAULT), and how many such cuts one skb may need: an
+ * overlap is at most one retransmitted skb, 64 KB (GSO) or 512 KB with BIG TCP. */
+#define XW_ADJUST_ROOM_MAX 0xfff
+#define XW_CUTS_MAX 160
+
+/* Takes len bytes off skb's front, in steps the helper accepts; nonzero on failure. A
+ * whole loopback segment (65,483 bytes) retransmitted in front of new ones needs 16.
+ * Global (not inlined): the verifier checks its loop once, not once per path into it. */
+__noinline int cut_front(struct __sk_buff *skb, int len)
+{
+	if (!skb)
+		return -1;
+	for (int i = 0; i < XW_CUTS_MAX && len > 0; i++) {
+		int step = len < XW_ADJUST_ROOM_MAX ? len : XW_ADJUST_ROOM_MAX;
+
+		if (bpf_skb_adjust_room(skb, -step, 0, 0))
+			return -1;
+		len -= step;
+	}
+	return len > 0;
+}
+
 /* XW_ACCEL_FIN (nowhere), a drop, or where route() sends skb; held bytes are counted. */
 static __always_inline int accel_verdict(struct __sk_buff *skb)
 {
@@ -140,7 +163,7 @@ static __always_inline int accel_verdict(struct __sk_buff *skb)
 		return XW_ACCEL_OLD;
 	if (old > 0) {
 		xw_accel_count(XW_ACCEL_OLD, 0, (__u32)old);
-		if (bpf_skb_adjust_room(skb, -old, 0, 0))
+		if (cut_front(skb, old))
 			return -XW_DROP_ACCEL_TRIM;
 	}
 	if (p->flags & XW_ACCEL_F_STATUS)

@@ -31,6 +31,19 @@ static int addr(const char *ip, const char *port, struct sockaddr_in *sa)
 	return inet_pton(AF_INET, ip, &sa->sin_addr) == 1 ? 0 : -EINVAL;
 }
 
+/* Once the sandbox ended its answer: every byte it sent reaches the client's socket. */
+static int delivered(struct xw_accel *a, uint64_t scookie, int cfd, uint64_t c0)
+{
+	for (int ms = 0; ms < WAIT_MS; ms++) {
+		int done = xw_accel_delivered(a, scookie, cfd, c0);
+
+		if (done)
+			return done < 0 ? done : 0;
+		nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+	}
+	return -ETIMEDOUT;
+}
+
 /* Held bytes go by hand, both ways, until the sandbox ended its answer (its FIN goes
  * nowhere: the verdict frees an empty skb); then every byte it sent reaches the client's
  * socket: closing loses none. */
@@ -41,33 +54,37 @@ static int wait_answer(struct xw_accel *a, uint32_t k, int cfd, int sfd, uint64_
 	struct xw_accel_held up = {.buf = up_buf, .cap = sizeof(up_buf)},
 			     down = {.buf = down_buf, .cap = sizeof(down_buf)};
 	bool client_end = false;
-	ssize_t n;
 
-	for (;;) {
-		struct pollfd pf[2] = {{.fd = sfd, .events = POLLIN},
-				       {.fd = cfd, .events = client_end ? 0 : POLLIN}};
+	/* A side that takes no more (-ENOBUFS) is waited for writable; a kernel queue still
+	 * draining (-ENOSPC) wakes nobody, so it is looked at again in a millisecond. */
+	for (int idle_ms = 0; idle_ms < WAIT_MS;) {
+		ssize_t fwd_up = client_end ? -EAGAIN
+					    : xw_accel_forward_held(a, cfd, 2 * k, sfd, 2 * k + 1,
+								    NULL, &up);
+		ssize_t fwd_down;
+		struct pollfd pf[2];
+		int wait_ms;
 
-		if (poll(pf, 2, WAIT_MS) <= 0)
-			return -ETIMEDOUT;
-		n = xw_accel_forward_held(a, cfd, 2 * k, sfd, 2 * k + 1, NULL, &up);
-		if (n == 0)
+		if (fwd_up == 0)
 			client_end = true;
-		else if (n < 0 && n != -EAGAIN && n != -ENOSPC && n != -ENOBUFS)
-			return (int)n;
-		n = xw_accel_forward_held(a, sfd, 2 * k + 1, cfd, 2 * k, NULL, &down);
-		if (n == 0)
-			break;
-		if (n < 0 && n != -EAGAIN && n != -ENOSPC && n != -ENOBUFS)
-			return (int)n;
-		if (n == -ENOSPC)
-			nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
-	}
-	for (int ms = 0; ms < WAIT_MS; ms++) {
-		int done = xw_accel_delivered(a, scookie, cfd, c0);
-
-		if (done)
-			return done < 0 ? done : 0;
-		nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+		else if (fwd_up < 0 && fwd_up != -EAGAIN && fwd_up != -ENOSPC && fwd_up != -ENOBUFS)
+			return (int)fwd_up;
+		fwd_down = xw_accel_forward_held(a, sfd, 2 * k + 1, cfd, 2 * k, NULL, &down);
+		if (fwd_down == 0)
+			return delivered(a, scookie, cfd, c0);
+		if (fwd_down < 0 && fwd_down != -EAGAIN && fwd_down != -ENOSPC &&
+		    fwd_down != -ENOBUFS)
+			return (int)fwd_down;
+		pf[0] = (struct pollfd){.fd = sfd, .events = (fwd_up == -ENOBUFS ? POLLOUT : 0) |
+							      (fwd_down == -EAGAIN ? POLLIN : 0)};
+		pf[1] = (struct pollfd){
+			.fd = cfd, .events = (fwd_down == -ENOBUFS ? POLLOUT : 0) |
+					     (!client_end && fwd_up == -EAGAIN ? POLLIN : 0)};
+		wait_ms = fwd_up == -ENOSPC || fwd_down == -ENOSPC ? 1 : 100;
+		if (fwd_up > 0 || fwd_down > 0 || poll(pf, 2, wait_ms) > 0)
+			idle_ms = 0;
+		else
+			idle_ms += wait_ms;
 	}
 	return -ETIMEDOUT;
 }
