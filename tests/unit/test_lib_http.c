@@ -813,18 +813,23 @@ static void test_emfile_pauses(void)
 
 struct parsed {
 	int calls, err, status;
-	char body[64];
+	char body[64], type[32];
+	size_t nheaders;
 };
 
 static void on_parsed(struct http_response *resp, int err, void *arg)
 {
 	struct parsed *p = arg;
+	const char *type;
 
 	p->calls++;
 	p->err = err;
 	p->status = resp ? resp->status : 0;
 	snprintf(p->body, sizeof(p->body), "%.*s", resp ? (int)resp->body.len : 0,
 		 resp && resp->body.data ? resp->body.data : "");
+	type = resp ? http_header_get(resp->headers, resp->nheaders, "Content-Type") : NULL;
+	snprintf(p->type, sizeof(p->type), "%s", type ? type : "");
+	p->nheaders = resp ? resp->nheaders : 0;
 }
 
 /* The client's parsing from memory (the fuzz targets' way in): in any pieces the same
@@ -858,6 +863,27 @@ static void test_call_parse(void)
 	p = (struct parsed){ 0 };
 	http_call_parse(false, 0, "", 0, 0, NULL, on_parsed, &p);
 	CHECK(p.calls == 1 && p.err == -ECONNRESET);
+	/* A chunked answer's trailer fields are read and dropped, a long one too: the head's
+	 * fields stay as they were, and a trailer never reads as one of them. */
+	{
+		char trailed[1024];
+		char pad[700];
+
+		memset(pad, 'x', sizeof(pad) - 1);
+		pad[sizeof(pad) - 1] = '\0';
+		snprintf(trailed, sizeof(trailed),
+			 "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked"
+			 "\r\n\r\n5\r\nhello\r\n0\r\nContent-Type: evil\r\nX-Long: %s\r\n\r\n",
+			 pad);
+		for (size_t piece = 0; piece < 64; piece += 7) {
+			p = (struct parsed){ 0 };
+			http_call_parse(false, 0, trailed, strlen(trailed), piece, NULL, on_parsed, &p);
+			CHECK(p.calls == 1 && p.err == 0 && p.status == 200);
+			CHECK_STR(p.body, "hello");
+			CHECK_STR(p.type, "text/plain");
+			CHECK(p.nheaders == 2);
+		}
+	}
 }
 
 int main(void)
