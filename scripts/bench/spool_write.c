@@ -4,15 +4,19 @@
  * spool the workers memcpy into, a shared file mapping, be cheaper than one write(2) per
  * loop turn?). Files of 16 MB (SPOOL_ROTATE_BYTES) in the current directory, removed after.
  *   cc -O2 -o /tmp/spool_write scripts/bench/spool_write.c
- *   cd /var/tmp && /tmp/spool_write write|mmap|mmap-populate [RECORDS (100000)] [BYTES (700)]
+ *   cd /var/tmp && /tmp/spool_write write|mmap|mmap-populate|ring [RECORDS (100000)] [BYTES (700)]
  * write: O_APPEND and one write per record, as the node's spool_flush at one connection;
  * mmap: fallocate'd files mapped shared, each record memcpy'd (every fresh page a fault);
- * mmap-populate: the same with every page faulted in at once (MADV_POPULATE_WRITE).
+ * mmap-populate: the same with every page faulted in at once (MADV_POPULATE_WRITE);
+ * ring: one such file, populated before the clock starts and written round and round, the
+ *   end published after each record by an atomic store, as a ring the shipper reads
+ *   behind would be (no fault after the first pass, no system call).
  * Prints the process's CPU time (user + system) per record.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +44,8 @@ int main(int argc, char **argv)
 	long n = argc > 2 ? atol(argv[2]) : 100000;
 	size_t rec = argc > 3 ? (size_t)atol(argv[3]) : 700, used = SEGMENT;
 	bool mapped = strcmp(mode, "write") != 0, populate = !strcmp(mode, "mmap-populate");
+	bool ring = !strcmp(mode, "ring");
+	uint64_t published = 0;
 	char *line = malloc(rec), *map = NULL, name[64];
 	int fd = -1, files = 0;
 	double t0;
@@ -48,9 +54,24 @@ int main(int argc, char **argv)
 		return 2;
 	memset(line, 'x', rec - 1);
 	line[rec - 1] = '\n';
+	if (ring) {
+		fd = open("spool_write-ring", O_RDWR | O_CREAT | O_TRUNC, 0600);
+		if (fd < 0)
+			return 1;
+		(void)unlink("spool_write-ring");
+		if (fallocate(fd, 0, 0, SEGMENT))
+			return 1;
+		map = mmap(NULL, SEGMENT, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (map == MAP_FAILED || madvise(map, SEGMENT, MADV_POPULATE_WRITE))
+			return 1;
+		used = 64; /* the first line holds the published end */
+		files = 1;
+	}
 	t0 = cpu_us();
 	for (long i = 0; i < n; i++) {
-		if (used + rec > SEGMENT) { /* the next file, as the spool rotates */
+		if (ring && used + rec > SEGMENT)
+			used = 64;
+		if (!ring && used + rec > SEGMENT) { /* the next file, as the spool rotates */
 			if (map)
 				munmap(map, SEGMENT);
 			if (fd >= 0) {
@@ -76,6 +97,8 @@ int main(int argc, char **argv)
 		}
 		if (mapped)
 			memcpy(map + used, line, rec);
+		if (ring)
+			__atomic_store_n((uint64_t *)map, published += rec, __ATOMIC_RELEASE);
 		else if (write(fd, line, rec) != (ssize_t)rec)
 			return 1;
 		used += rec;
