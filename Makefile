@@ -144,7 +144,12 @@ $(BUILD)/tests/netns/%: $(BUILD)/obj/tests/netns/%.o $(TEST_LIBS)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-# Benchmark tools (scripts/bench/*.c), built on demand by the bench scripts.
+# Benchmark tools (scripts/bench/*.c), built on demand by the bench scripts, and with the
+# tests so that none stops compiling unseen (sandbox_bench.c: scripts/bench/sandbox.sh
+# builds it with the sandbox's own headers).
+BENCH_BINS := $(patsubst scripts/bench/%.c,$(BUILD)/bench/%,\
+	$(filter-out scripts/bench/sandbox_bench.c,$(wildcard scripts/bench/*.c)))
+
 $(BUILD)/bench/%: $(BUILD)/obj/scripts/bench/%.o $(TEST_LIBS)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
@@ -176,7 +181,7 @@ fuzz: deps
 	$(Q)FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ_TARGETS)
 .PHONY: fuzz fuzz-bins
 
-test-build: all $(UNIT_BINS) $(BPFT_BINS) $(NETNS_BINS) $(REPLAY_BINS)
+test-build: all $(UNIT_BINS) $(BPFT_BINS) $(NETNS_BINS) $(REPLAY_BINS) $(BENCH_BINS)
 .PHONY: test-build
 
 deps:

@@ -135,8 +135,6 @@ static __always_inline int taken_already(struct __sk_buff *ctx, struct xw_accel_
  * Global (not inlined): the verifier checks its loop once, not once per path into it. */
 __noinline int cut_front(struct __sk_buff *skb, int len)
 {
-	if (!skb)
-		return -1;
 	for (int i = 0; i < XW_CUTS_MAX && len > 0; i++) {
 		int step = len < XW_ADJUST_ROOM_MAX ? len : XW_ADJUST_ROOM_MAX;
 
@@ -161,10 +159,11 @@ static __always_inline int accel_verdict(struct __sk_buff *skb)
 	old = taken_already(skb, p);
 	if (old < 0)
 		return XW_ACCEL_OLD;
+	/* Counted once cut: an skb whose cut fails counts whole as trim. */
 	if (old > 0) {
-		xw_accel_count(XW_ACCEL_OLD, 0, (__u32)old);
 		if (cut_front(skb, old))
 			return -XW_DROP_ACCEL_TRIM;
+		xw_accel_count(XW_ACCEL_OLD, 0, (__u32)old);
 	}
 	if (p->flags & XW_ACCEL_F_STATUS)
 		read_status(skb, p);

@@ -24,8 +24,10 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 export XWHISK_PREWARM=
 N=${1:-20000}
 C=${2:-1}
+alloc_probes=probe_libc:malloc,probe_libc:calloc,probe_libc:realloc
 if [ -n "${ALLOCS:-}" ]; then
 	libc=$(ldd "$(command -v wrk)" | awk '/libc.so/ {print $3}')
+	trap 'perf probe -q -d "probe_libc:*" 2>/dev/null; bench_cleanup' EXIT
 	for f in malloc calloc realloc; do
 		perf probe -q -x "$libc" -a "$f" 2>/dev/null || true
 	done
@@ -61,16 +63,22 @@ sandbox_ticks() {
 	for p in $(pgrep -P "$NODE_PID"); do all="$all $p $(pgrep -P "$p" | tr '\n' ' ')"; done
 	for p in $all; do awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null; done | awk '{s += $1} END {print s + 0}'
 }
+requests_of() { # requests_of WRK_JSON_LINE: how many requests count.lua counted
+	python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])' <<<"$1"
+}
 run() { # run NAME METHOD URL BODY [PIDS]
-	local name=$1 m=$2 url=$3 body=$4 out pids=${5:-$NODE_PID}
+	local name=$1 url=$3 out pids=${5:-$NODE_PID}
+	# One command line for every pass below; each pass sets WRK_N, its number of requests.
+	export WRK_AUTH=$auth64 WRK_METHOD=$2 WRK_BODY=$4
+	local wrk=(wrk -t1 -c"$C" -d60s -s "$top/scripts/bench/count.lua" "$url")
 	# warm up
-	WRK_N=500 WRK_AUTH=$auth64 WRK_METHOD=$m WRK_BODY=$body wrk -t1 -c$C -d30s -s "$top/scripts/bench/count.lua" "$url" >/dev/null
+	WRK_N=500 "${wrk[@]}" >/dev/null
 	wait_records_shipped
 	local t0; t0=$(sandbox_ticks)
-	out=$(perf stat -x, -e task-clock,raw_syscalls:sys_enter,context-switches,instructions:u,instructions:k -p "$pids" -- env WRK_N=$N WRK_AUTH=$auth64 WRK_METHOD=$m WRK_BODY=$body \
-		wrk -t1 -c$C -d60s -s "$top/scripts/bench/count.lua" "$url" 2>"$bench_tmp/perf.err" | tail -1)
+	out=$(WRK_N=$N perf stat -x, -e task-clock,raw_syscalls:sys_enter,context-switches,instructions:u,instructions:k -p "$pids" -- \
+		"${wrk[@]}" 2>"$bench_tmp/perf.err" | tail -1)
 	local ms; ms=$(awk -F, '/task-clock/ {print $1}' "$bench_tmp/perf.err")
-	local reqs; reqs=$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])')
+	local reqs; reqs=$(requests_of "$out")
 	local sc; sc=$(awk -F, '/raw_syscalls/ {print $1}' "$bench_tmp/perf.err")
 	local cs; cs=$(awk -F, '/context-switches/ {print $1}' "$bench_tmp/perf.err")
 	local iu ik insns=n/a
@@ -81,20 +89,18 @@ run() { # run NAME METHOD URL BODY [PIDS]
 	echo "$name c=$C: $reqs req, CPU $(python3 -c "print(round($ms*1000/$reqs,1))") us/req, syscalls $(python3 -c "print(round($sc/$reqs,2))")/req, switches $(python3 -c "print(round($cs/$reqs,2))")/req, instructions $insns/req (p50 $(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["p50_us"])') us)"
 	wait_records_shipped
 	if [ -n "${PROFILE:-}" ]; then
-		perf record -F 4999 --call-graph dwarf,16384 -o "/tmp/xwhisk-per-request.$name.perf.data" -p "$pids" -- env WRK_N=$N WRK_AUTH=$auth64 WRK_METHOD=$m WRK_BODY=$body \
-			wrk -t1 -c$C -d60s -s "$top/scripts/bench/count.lua" "$url" >/dev/null 2>&1
+		WRK_N=$N perf record -F 4999 --call-graph dwarf,16384 -o "/tmp/xwhisk-per-request.$name.perf.data" -p "$pids" -- \
+			"${wrk[@]}" >/dev/null 2>&1
 		wait_records_shipped
 	fi
 	if [ -n "${ALLOCS:-}" ]; then
-		out=$(perf stat -x, -e probe_libc:malloc,probe_libc:calloc,probe_libc:realloc -p "$pids" -- env WRK_N=2000 WRK_AUTH=$auth64 WRK_METHOD=$m WRK_BODY=$body \
-			wrk -t1 -c$C -d60s -s "$top/scripts/bench/count.lua" "$url" 2>"$bench_tmp/perf.err" | tail -1)
-		reqs=$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])')
+		out=$(WRK_N=2000 perf stat -x, -e "$alloc_probes" -p "$pids" -- "${wrk[@]}" 2>"$bench_tmp/perf.err" | tail -1)
+		reqs=$(requests_of "$out")
 		echo "  allocations per request ($reqs requests): $(awk -F, -v r="$reqs" '/probe_libc/ {split($3, e, ":"); printf "%s %.2f  ", e[2], $1 / r}' "$bench_tmp/perf.err")"
 		wait_records_shipped
 		if [ "$ALLOCS" = record ]; then # who allocates: perf report -i this file
-			perf record -q -e probe_libc:malloc,probe_libc:calloc,probe_libc:realloc --call-graph dwarf,8192 \
-				-o "/tmp/xwhisk-per-request.$name.allocs.data" -p "$pids" -- env WRK_N=500 WRK_AUTH=$auth64 WRK_METHOD=$m WRK_BODY=$body \
-				wrk -t1 -c$C -d60s -s "$top/scripts/bench/count.lua" "$url" >/dev/null 2>&1
+			WRK_N=500 perf record -q -e "$alloc_probes" --call-graph dwarf,8192 \
+				-o "/tmp/xwhisk-per-request.$name.allocs.data" -p "$pids" -- "${wrk[@]}" >/dev/null 2>&1
 			wait_records_shipped
 		fi
 	fi
@@ -102,10 +108,10 @@ run() { # run NAME METHOD URL BODY [PIDS]
 		strace -f -c -o "$bench_tmp/strace.$name" $(for p in ${pids//,/ }; do echo -p $p; done) &
 		local sp=$!
 		sleep 1
-		out=$(WRK_N=2000 WRK_AUTH=$auth64 WRK_METHOD=$m WRK_BODY=$body wrk -t1 -c$C -d60s -s "$top/scripts/bench/count.lua" "$url" | tail -1)
+		out=$(WRK_N=2000 "${wrk[@]}" | tail -1)
 		sleep 0.3
 		kill -INT $sp; wait $sp || true
-		reqs=$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])')
+		reqs=$(requests_of "$out")
 		echo "  syscalls per request ($reqs requests):"
 		awk -v r="$reqs" '$1 ~ /^[0-9.]+$/ && NF >= 5 { name=$NF; calls=$4; printf "    %-16s %.2f\n", name, calls/r } /total/ {printf "    %-16s %.2f\n", "total", $3/r}' "$bench_tmp/strace.$name"
 		wait_records_shipped

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * What appending an activation record to a spool file costs, three ways (issue 8: would a
+ * What appending an activation record to a spool file costs, four ways (issue 8: would a
  * spool the workers memcpy into, a shared file mapping, be cheaper than one write(2) per
  * loop turn?). Files of 16 MB (SPOOL_ROTATE_BYTES) in the current directory, removed after.
- *   cc -O2 -o /tmp/spool_write scripts/bench/spool_write.c
+ *   make build/bench/spool_write (or cc -O2 -o /tmp/spool_write scripts/bench/spool_write.c)
  *   cd /var/tmp && /tmp/spool_write write|mmap|mmap-populate|ring [RECORDS (100000)] [BYTES (700)]
  * write: O_APPEND and one write per record, as the node's spool_flush at one connection;
  * mmap: fallocate'd files mapped shared, each record memcpy'd (every fresh page a fault);
@@ -13,7 +13,9 @@
  *   behind would be (no fault after the first pass, no system call).
  * Prints the process's CPU time (user + system) per record.
  */
+#ifndef _GNU_SOURCE /* the Makefile defines it */
 #define _GNU_SOURCE
+#endif
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -38,69 +40,77 @@ static double cpu_us(void)
 	       (double)(r.ru_utime.tv_usec + r.ru_stime.tv_usec);
 }
 
+/* A new segment file in the current directory, unlinked at once (gone when closed):
+ * mapped shared over SEGMENT fallocate'd bytes (every page faulted in with populate) into
+ * *map, or, without mapped, opened for appending. The descriptor, or -1. */
+static int open_segment(const char *name, bool mapped, bool populate, char **map)
+{
+	int fd = open(name, O_RDWR | O_CREAT | O_TRUNC | (mapped ? 0 : O_APPEND), 0600);
+
+	if (fd < 0)
+		return -1;
+	(void)unlink(name);
+	if (!mapped)
+		return fd;
+	*map = fallocate(fd, 0, 0, SEGMENT) ? MAP_FAILED
+		: mmap(NULL, SEGMENT, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (*map == MAP_FAILED || (populate && madvise(*map, SEGMENT, MADV_POPULATE_WRITE))) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "write";
 	long n = argc > 2 ? atol(argv[2]) : 100000;
 	size_t rec = argc > 3 ? (size_t)atol(argv[3]) : 700, used = SEGMENT;
-	bool mapped = strcmp(mode, "write") != 0, populate = !strcmp(mode, "mmap-populate");
-	bool ring = !strcmp(mode, "ring");
+	bool ring = !strcmp(mode, "ring"), mapped = strcmp(mode, "write") != 0;
+	bool populate = ring || !strcmp(mode, "mmap-populate");
+	/* the ring's first line holds the published end */
+	size_t start = ring ? 64 : 0;
 	uint64_t published = 0;
 	char *line = malloc(rec), *map = NULL, name[64];
 	int fd = -1, files = 0;
 	double t0;
 
-	if (!line || rec < 2 || rec > SEGMENT)
+	if (!line || rec < 2 || rec > SEGMENT - start)
 		return 2;
 	memset(line, 'x', rec - 1);
 	line[rec - 1] = '\n';
-	if (ring) {
-		fd = open("spool_write-ring", O_RDWR | O_CREAT | O_TRUNC, 0600);
+	if (ring) { /* one file, mapped before the clock starts */
+		fd = open_segment("spool_write-ring", true, true, &map);
 		if (fd < 0)
 			return 1;
-		(void)unlink("spool_write-ring");
-		if (fallocate(fd, 0, 0, SEGMENT))
-			return 1;
-		map = mmap(NULL, SEGMENT, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-		if (map == MAP_FAILED || madvise(map, SEGMENT, MADV_POPULATE_WRITE))
-			return 1;
-		used = 64; /* the first line holds the published end */
+		used = start;
 		files = 1;
 	}
 	t0 = cpu_us();
 	for (long i = 0; i < n; i++) {
-		if (ring && used + rec > SEGMENT)
-			used = 64;
-		if (!ring && used + rec > SEGMENT) { /* the next file, as the spool rotates */
+		if (ring && used + rec > SEGMENT) {
+			used = start;
+		} else if (used + rec > SEGMENT) { /* the next file, as the spool rotates */
 			if (map)
 				munmap(map, SEGMENT);
-			if (fd >= 0) {
-				if (mapped && ftruncate(fd, (off_t)used))
-					return 1;
+			if (fd >= 0 && mapped && ftruncate(fd, (off_t)used))
+				return 1;
+			if (fd >= 0)
 				close(fd);
-			}
 			snprintf(name, sizeof(name), "spool_write-%d.ndjson", files++);
-			fd = open(name, O_RDWR | O_CREAT | O_TRUNC | (mapped ? 0 : O_APPEND), 0600);
+			fd = open_segment(name, mapped, populate, &map);
 			if (fd < 0)
 				return 1;
-			(void)unlink(name); /* gone when closed */
-			if (mapped) {
-				if (fallocate(fd, 0, 0, SEGMENT))
-					return 1;
-				map = mmap(NULL, SEGMENT, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-				if (map == MAP_FAILED)
-					return 1;
-				if (populate && madvise(map, SEGMENT, MADV_POPULATE_WRITE))
-					return 1;
-			}
 			used = 0;
 		}
-		if (mapped)
+		if (!mapped) {
+			if (write(fd, line, rec) != (ssize_t)rec)
+				return 1;
+		} else {
 			memcpy(map + used, line, rec);
-		if (ring)
-			__atomic_store_n((uint64_t *)map, published += rec, __ATOMIC_RELEASE);
-		else if (write(fd, line, rec) != (ssize_t)rec)
-			return 1;
+			if (ring)
+				__atomic_store_n((uint64_t *)map, published += rec, __ATOMIC_RELEASE);
+		}
 		used += rec;
 	}
 	printf("%s: %.2f us of CPU per %zu-byte record (%ld records, %d files)\n", mode,

@@ -31,6 +31,7 @@
 #include "bpfload/sock_accel.h"
 #include "bpfload/sock_msg.h"
 #include "pinned_maps.h"
+#include "held_wait.h"
 #include "tcp_pair.h"
 #include "../unit/test.h"
 
@@ -276,30 +277,23 @@ static void test_splice_bulk(void)
 		}
 		write_pattern(a_far, TOTAL, 7, buf, CHUNK);
 	}
-	/*
-	 * The node's part, as stream.c does it: what the verdict held for a side behind goes
-	 * by hand; a side that takes no more (-ENOBUFS) is waited for writable, a kernel
-	 * queue still draining (-ENOSPC) is looked at again shortly, since neither wakes a
-	 * reader. Only 5 s without a byte back is a failure.
-	 */
+	/* The node's part: what the verdict held for a side behind goes by hand, waited for
+	 * as stream.c does (held_wait.h). Only 5 s without a byte back is a failure. */
 	for (time_t last = time(NULL); got < TOTAL && time(NULL) - last < 5;) {
 		ssize_t fwd_up = xw_accel_forward_held(accel, a_near, 2 * k, b_near, 2 * k + 1,
 						       NULL, &up);
 		ssize_t fwd_down = xw_accel_forward_held(accel, b_near, 2 * k + 1, a_near, 2 * k,
 							 NULL, &down);
-		struct pollfd pf[3] = {
-			{.fd = a_far, .events = POLLIN},
-			{.fd = a_near, .events = (fwd_down == -ENOBUFS ? POLLOUT : 0) |
-						 (fwd_up == -EAGAIN ? POLLIN : 0)},
-			{.fd = b_near, .events = (fwd_up == -ENOBUFS ? POLLOUT : 0) |
-						 (fwd_down == -EAGAIN ? POLLIN : 0)}};
+		struct pollfd pf[3] = {{.fd = a_far, .events = POLLIN},
+				       {.fd = a_near, .events = held_events(fwd_up, fwd_down)},
+				       {.fd = b_near, .events = held_events(fwd_down, fwd_up)}};
 		ssize_t n = recv(a_far, buf, TOTAL - got < CHUNK ? TOTAL - got : CHUNK,
 				 MSG_DONTWAIT);
 
 		if (n == 0 || (n < 0 && errno != EAGAIN))
 			break;
 		if (n < 0 && fwd_up <= 0 && fwd_down <= 0)
-			(void)poll(pf, 3, fwd_up == -ENOSPC || fwd_down == -ENOSPC ? 1 : 10);
+			(void)poll(pf, 3, held_wait_ms(fwd_up, fwd_down, 10));
 		if (n < 0)
 			continue;
 		last = time(NULL);
@@ -380,17 +374,16 @@ static void slow_reader(bool into)
 	CHECK(pa.bytes < BOUND); /* without the bound: all of TOTAL, in the kernel's queues */
 	CHECK(pa.held > 0);
 	CHECK(stat_skbs(XW_ACCEL_FULL) > full);
-	/* Waits as test_splice_bulk's loop does; 5 s without a byte is a failure. */
+	/* Waits as stream.c does (held_wait.h); 5 s without a byte is a failure. */
 	for (time_t at = time(NULL); got < TOTAL && time(NULL) - at < 5;) {
 		ssize_t f = xw_accel_forward_held(accel, a_near, 2 * k, node, 2 * k + 1,
 						  into ? &key : NULL, &h);
-		struct pollfd pf[2] = {
-			{.fd = sandbox, .events = POLLIN},
-			{.fd = f == -ENOBUFS ? node : a_near,
-			 .events = f == -ENOBUFS ? POLLOUT : f == -EAGAIN ? POLLIN : 0}};
+		struct pollfd pf[3] = {{.fd = sandbox, .events = POLLIN},
+				       {.fd = a_near, .events = held_events(f, 0)},
+				       {.fd = node, .events = held_events(0, f)}};
 		ssize_t n;
 
-		if (f < 0 && f != -EAGAIN && f != -ENOSPC && f != -ENOBUFS)
+		if (held_failed(f))
 			break;
 		if (f > 0)
 			fwd += (uint64_t)f;
@@ -398,7 +391,7 @@ static void slow_reader(bool into)
 		if (n == 0 || (n < 0 && errno != EAGAIN))
 			break;
 		if (n < 0 && f <= 0)
-			(void)poll(pf, 2, f == -ENOSPC ? 1 : 10);
+			(void)poll(pf, 3, held_wait_ms(f, 0, 10));
 		if (n < 0)
 			continue;
 		at = time(NULL);
@@ -727,19 +720,22 @@ static void test_answer_by_msg(void)
 	CHECK(quiet && sent > 0 && sent < CAP);
 	CHECK(failed_after_wake <= 2);
 	CHECK(!xw_accel_peer_get(accel, cb, &pb) && pb.held > 0);
-	/* The client reads it all while the node forwards what was held. */
-	while (got < sent && in_order) {
+	/* The client reads it all while the node forwards what was held; 5 s without a byte
+	 * is a failure. */
+	for (time_t at = time(NULL); got < sent && in_order && time(NULL) - at < 5;) {
 		ssize_t n;
 
 		pf = (struct pollfd){.fd = a_far, .events = POLLIN};
 		if (poll(&pf, 1, 20) < 0)
 			break;
 		n = xw_accel_forward_held(accel, node, 2 * k + 1, a_near, 2 * k, NULL, &h);
-		if (n < 0 && n != -EAGAIN && n != -ENOSPC && n != -ENOBUFS)
+		if (held_failed(n))
 			break;
 		n = recv(a_far, buf, 4 * CHUNK, MSG_DONTWAIT);
 		if (n == 0 || (n < 0 && errno != EAGAIN))
 			break;
+		if (n > 0)
+			at = time(NULL);
 		for (ssize_t j = 0; j < n; j++)
 			in_order &= buf[j] == (char)((got + (size_t)j) * 7);
 		if (n > 0)

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "bpfload/sock_accel.h"
+#include "../bpf/held_wait.h"
 
 #define WAIT_MS 60000
 
@@ -55,10 +56,10 @@ static int wait_answer(struct xw_accel *a, uint32_t k, int cfd, int sfd, uint64_
 			     down = {.buf = down_buf, .cap = sizeof(down_buf)};
 	bool client_end = false;
 
-	/* A side that takes no more (-ENOBUFS) is waited for writable; a kernel queue still
-	 * draining (-ENOSPC) wakes nobody, so it is looked at again in a millisecond. */
+	/* Waited for as stream.c does (held_wait.h). After the client's end (0) its side is
+	 * neither forwarded nor watched again. */
 	for (int idle_ms = 0; idle_ms < WAIT_MS;) {
-		ssize_t fwd_up = client_end ? -EAGAIN
+		ssize_t fwd_up = client_end ? 0
 					    : xw_accel_forward_held(a, cfd, 2 * k, sfd, 2 * k + 1,
 								    NULL, &up);
 		ssize_t fwd_down;
@@ -67,20 +68,16 @@ static int wait_answer(struct xw_accel *a, uint32_t k, int cfd, int sfd, uint64_
 
 		if (fwd_up == 0)
 			client_end = true;
-		else if (fwd_up < 0 && fwd_up != -EAGAIN && fwd_up != -ENOSPC && fwd_up != -ENOBUFS)
+		else if (held_failed(fwd_up))
 			return (int)fwd_up;
 		fwd_down = xw_accel_forward_held(a, sfd, 2 * k + 1, cfd, 2 * k, NULL, &down);
 		if (fwd_down == 0)
 			return delivered(a, scookie, cfd, c0);
-		if (fwd_down < 0 && fwd_down != -EAGAIN && fwd_down != -ENOSPC &&
-		    fwd_down != -ENOBUFS)
+		if (held_failed(fwd_down))
 			return (int)fwd_down;
-		pf[0] = (struct pollfd){.fd = sfd, .events = (fwd_up == -ENOBUFS ? POLLOUT : 0) |
-							      (fwd_down == -EAGAIN ? POLLIN : 0)};
-		pf[1] = (struct pollfd){
-			.fd = cfd, .events = (fwd_down == -ENOBUFS ? POLLOUT : 0) |
-					     (!client_end && fwd_up == -EAGAIN ? POLLIN : 0)};
-		wait_ms = fwd_up == -ENOSPC || fwd_down == -ENOSPC ? 1 : 100;
+		pf[0] = (struct pollfd){.fd = sfd, .events = held_events(fwd_down, fwd_up)};
+		pf[1] = (struct pollfd){.fd = cfd, .events = held_events(fwd_up, fwd_down)};
+		wait_ms = held_wait_ms(fwd_up, fwd_down, 100);
 		if (fwd_up > 0 || fwd_down > 0 || poll(pf, 2, wait_ms) > 0)
 			idle_ms = 0;
 		else
