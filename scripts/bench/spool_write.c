@@ -2,15 +2,16 @@
 /*
  * What appending an activation record to a spool file costs, four ways (issue 8: would a
  * spool the workers memcpy into, a shared file mapping, be cheaper than one write(2) per
- * loop turn?). Files of 16 MB (SPOOL_ROTATE_BYTES) in the current directory, removed after.
+ * loop turn?). Files of 16 MB (the spool files' size before the spool became a ring of
+ * mapped segments, spool.h) in the current directory, removed after.
  *   make build/bench/spool_write (or cc -O2 -o /tmp/spool_write scripts/bench/spool_write.c)
  *   cd /var/tmp && /tmp/spool_write write|mmap|mmap-populate|ring [RECORDS (100000)] [BYTES (700)]
- * write: O_APPEND and one write per record, as the node's spool_flush at one connection;
+ * write: O_APPEND and one write per record, as the node's spool_flush did at one connection;
  * mmap: fallocate'd files mapped shared, each record memcpy'd (every fresh page a fault);
  * mmap-populate: the same with every page faulted in at once (MADV_POPULATE_WRITE);
  * ring: one such file, populated before the clock starts and written round and round, the
- *   end published after each record by an atomic store, as a ring the shipper reads
- *   behind would be (no fault after the first pass, no system call).
+ *   end published after each record by an atomic store, as the node's spool now does
+ *   (no fault after the first pass, no system call).
  * Prints the process's CPU time (user + system) per record.
  */
 #ifndef _GNU_SOURCE /* the Makefile defines it */

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * The spool, read back (userspace/node/activation/spool.c, manager/shipper.c) and taken in
- * by the controller (controller/api/internal.c): the input is a spool file as a killed
- * node may leave it (records, acceptance markers, torn and bad lines). A restart's
- * recovery (spool_recover) runs over it, then the shipper's batches are read from every
- * spool file and taken as the controller takes them: as JSON lines, and in the old
+ * by the controller (controller/api/internal.c): the input is a spool file of an earlier
+ * version as a killed node may leave it (records, acceptance markers, torn and bad lines).
+ * A restart's recovery (spool_recover) moves it into segments and writes fallbacks, then
+ * the shipper's batches are read from every segment and taken as the controller takes
+ * them: as JSON lines, and in the old
  * {"activations": [...]} form, which must store the same records; the summary made of an
  * accepted line's text must be the one made of its tree.
  *
@@ -151,7 +152,7 @@ static size_t ingest(const struct buf *lines)
 	return stored;
 }
 
-/* Ships every spool file as the shipper does, batch after batch. */
+/* Ships every segment as the shipper does, batch after batch, up to its published end. */
 static size_t ship_all(size_t *recovered)
 {
 	struct spool_file *files = NULL;
@@ -160,27 +161,29 @@ static size_t ship_all(size_t *recovered)
 	if (spool_list_files(dir, &files, &n))
 		abort();
 	for (size_t i = 0; i < n; i++) {
+		struct spool_head head;
+		uint64_t gen, off, end, acked, upto;
 		char path[128];
-		uint64_t off = 0, size = 0, end;
 		unsigned records;
 		int fd;
 
 		snprintf(path, sizeof(path), "%s/%s", dir, files[i].name);
 		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
+		if (fd < 0 || pread(fd, &head, sizeof(head), 0) != (ssize_t)sizeof(head) ||
+		    !spool_head_read(&head, &gen, &end, &acked))
 			abort();
-		for (;; off = end) {
+		for (off = acked;; off = upto) {
 			struct buf body = BUF_INIT;
 			size_t got;
 
-			end = shipper_read_batch(fd, off, &body, &records, &size);
-			got = end > off && records ? ingest(&body) : 0;
+			upto = shipper_read_batch(fd, off, end, &body, &records);
+			got = upto > off && records ? ingest(&body) : 0;
 			if (files[i].worker == 1)
 				*recovered += got;
 			else
 				stored += got;
 			buf_free(&body);
-			if (end == off)
+			if (upto == off)
 				break;
 		}
 		close(fd);

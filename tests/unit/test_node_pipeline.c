@@ -118,25 +118,23 @@ static void reset_namespace(unsigned concurrent)
 	ns()->flags = XW_NS_IN_USE;
 }
 
-/* Everything the spool holds, as one string (the caller frees). */
+static int collect_line(const char *p, size_t len, void *data)
+{
+	return buf_append(data, p, len) || buf_append(data, "\n", 1) ? -1 : 0;
+}
+
+/* Everything the spool holds, its lines as one string (the caller frees). */
 static char *spool_text(void)
 {
-	char cmd[256], *out = NULL;
-	size_t cap = 0;
-	FILE *f;
+	struct buf text = BUF_INIT;
 
 	/* What the worker's loop would write at the end of its turn. */
 	worker_end_turn(&wk);
-	snprintf(cmd, sizeof(cmd), "cat %s/* 2>/dev/null", spool_dir);
-	f = popen(cmd, "r");
-	if (!f)
+	if (spool_each_line(spool_dir, collect_line, &text) || buf_append(&text, "", 1)) {
+		buf_free(&text);
 		return strdup("");
-	if (getdelim(&out, &cap, '\0', f) < 0) {
-		free(out);
-		out = strdup("");
 	}
-	pclose(f);
-	return out;
+	return text.data;
 }
 
 static void test_admission_holds_a_unit(void)

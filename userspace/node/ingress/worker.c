@@ -211,6 +211,8 @@ void worker_spool(struct worker *w, const struct record *record)
 			  : -ENOMEM;
 
 	w->records_added |= !err;
+	if (!err)
+		spool_settle(w->spool, record->activation_id);
 	if (err)
 		pr_err("worker %u: an activation record could not be spooled: %s", w->id,
 		       strerror(-err));

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,14 +34,12 @@
 #define LEGACY_RETRY_MS (60 * 1000)
 
 
-/* A spool file as the shipper knows it: kept open between batches, so that a batch costs a
- * read and a write rather than a directory listing and four opens. */
+/* A segment as the shipper knows it: its head mapped, its records read with pread. */
 struct spool_entry {
 	struct spool_file f;
 	char path[PATH_MAX + 64];
-	int fd;       /* the records, read; -1 until first read */
-	int acked_fd; /* <path>.acked, written in place; -1 until first written */
-	uint64_t acked;
+	int fd;
+	struct spool_head *head;
 };
 
 struct shipper {
@@ -56,15 +54,15 @@ struct shipper {
 	int nudged;
 	uint64_t shipped;
 	uint64_t backlog;
-	/* The spool files, oldest first, as last listed. The directory is listed again after
-	 * SCAN_MS, or sooner when a worker's newest file is due to rotate. */
+	/* The segments, as last listed. The directory is listed again after SCAN_MS, or as
+	 * soon as a writer of this process made a segment. */
 	struct spool_entry *files;
 	size_t n_files;
 	uint64_t listed_ms;
-	bool relist;
+	uint64_t made_seen; /* spool_segments_made() at the last listing */
 	/* the batch in flight */
 	char file[PATH_MAX + 64];
-	uint64_t batch_end;
+	uint64_t batch_gen, batch_end;
 	unsigned batch_records;
 };
 
@@ -80,61 +78,37 @@ static void ship_timer(struct loop *loop, void *data)
 	ship_next(s);
 }
 
-static uint64_t read_acked(const char *file)
-{
-	char path[PATH_MAX + 80], *text;
-	uint64_t v = 0;
-
-	snprintf(path, sizeof(path), "%s.acked", file);
-	text = file_read_all(path, NULL);
-	if (text)
-		(void)parse_u64(strtok(text, "\n") ?: "0", &v);
-	free(text);
-	return v;
-}
-
-/*
- * Progress is overwritten in place, fixed width, without fsync: it survives a crash of
- * the process (the page cache keeps it), and if a power cut loses or tears it the
- * batches after the last durable value are shipped again, which the controller takes
- * idempotently by activation id.
- */
-static int write_acked(struct spool_entry *e, uint64_t off)
-{
-	char text[32];
-	int len;
-
-	if (e->acked_fd < 0) {
-		char path[PATH_MAX + 80];
-
-		snprintf(path, sizeof(path), "%s.acked", e->path);
-		e->acked_fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-		if (e->acked_fd < 0)
-			return -errno;
-	}
-	len = snprintf(text, sizeof(text), "%020llu\n", (unsigned long long)off);
-	if (pwrite(e->acked_fd, text, (size_t)len, 0) != len)
-		return errno ? -errno : -EIO;
-	return 0;
-}
-
 static void entry_close(struct spool_entry *e)
 {
+	if (e->head)
+		munmap(e->head, SPOOL_HEAD_BYTES);
 	if (e->fd >= 0)
 		close(e->fd);
-	if (e->acked_fd >= 0)
-		close(e->acked_fd);
-	e->fd = e->acked_fd = -1;
+	e->head = NULL;
+	e->fd = -1;
 }
 
-static void remove_file(struct spool_entry *e)
+/* Opens a segment and maps its head; a segment still being made (shorter than its head)
+ * waits for the next listing. */
+static int entry_open(struct spool_entry *e)
 {
-	char path[PATH_MAX + 80];
+	struct stat st;
+	void *head;
 
-	entry_close(e);
-	snprintf(path, sizeof(path), "%s.acked", e->path);
-	(void)unlink(e->path);
-	(void)unlink(path);
+	e->fd = open(e->path, O_RDWR | O_CLOEXEC);
+	if (e->fd < 0)
+		return -errno;
+	if (fstat(e->fd, &st) || (uint64_t)st.st_size < SPOOL_HEAD_BYTES)
+		goto fail;
+	head = mmap(NULL, SPOOL_HEAD_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, e->fd, 0);
+	if (head == MAP_FAILED)
+		goto fail;
+	e->head = head;
+	return 0;
+fail:
+	close(e->fd);
+	e->fd = -1;
+	return -EAGAIN;
 }
 
 static struct spool_entry *file_find(struct shipper *s, const char *path)
@@ -145,13 +119,15 @@ static struct spool_entry *file_find(struct shipper *s, const char *path)
 	return NULL;
 }
 
-/* Lists the directory again: files still there keep their descriptors and offsets, new
- * ones read their offset from disk, gone ones are closed. */
+/* Lists the directory again: segments still there keep their descriptors and mappings,
+ * new ones are opened, gone ones closed. A writer never reuses a name while this process
+ * runs (spool.c numbers its segments upwards). */
 static int relist(struct shipper *s)
 {
 	struct spool_file *listed = NULL;
 	struct spool_entry *files;
-	size_t n = 0;
+	uint64_t made = spool_segments_made();
+	size_t n = 0, kept = 0;
 	int err = spool_list_files(s->dir, &listed, &n);
 
 	if (err)
@@ -162,42 +138,40 @@ static int relist(struct shipper *s)
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < n; i++) {
-		struct spool_entry *e = &files[i], *old;
+		struct spool_entry *e = &files[kept], *old;
 
 		e->f = listed[i];
 		snprintf(e->path, sizeof(e->path), "%s/%s", s->dir, listed[i].name);
 		old = file_find(s, e->path);
 		if (old) {
 			e->fd = old->fd;
-			e->acked_fd = old->acked_fd;
-			e->acked = old->acked;
-			old->fd = old->acked_fd = -1; /* moved */
-		} else {
-			e->fd = e->acked_fd = -1;
-			e->acked = read_acked(e->path);
+			e->head = old->head;
+			old->fd = -1; /* moved */
+			old->head = NULL;
+		} else if (entry_open(e)) {
+			continue;
 		}
+		kept++;
 	}
 	for (size_t i = 0; i < s->n_files; i++)
 		entry_close(&s->files[i]);
 	free(s->files);
 	free(listed);
 	s->files = files;
-	s->n_files = n;
+	s->n_files = kept;
 	s->listed_ms = loop_now_ms(s->loop);
-	s->relist = false;
+	s->made_seen = made;
 	return 0;
 }
 
-static void forget_file(struct shipper *s, size_t i)
+/* The acknowledged offset of a batch of generation gen: a segment whose generation moved
+ * meanwhile (never while a batch of it is unacknowledged) is left alone. */
+static void acked_set(struct spool_entry *e, uint64_t gen, uint64_t off)
 {
-	memmove(&s->files[i], &s->files[i + 1], (s->n_files - i - 1) * sizeof(*s->files));
-	s->n_files--;
-}
+	uint64_t g, end, acked;
 
-static int acked_set(struct spool_entry *e, uint64_t off)
-{
-	e->acked = off;
-	return write_acked(e, off);
+	if (spool_head_read(e->head, &g, &end, &acked) && g == gen && off > acked && off <= end)
+		__atomic_store_n(&e->head->acked, off, __ATOMIC_RELEASE);
 }
 
 static void on_acked(int status, json_t *body, void *data)
@@ -229,8 +203,8 @@ static void on_acked(int status, json_t *body, void *data)
 		return;
 	}
 	entry = file_find(s, s->file);
-	if (!entry || acked_set(entry, s->batch_end))
-		pr_err("spool: cannot record progress for %s", s->file);
+	if (entry)
+		acked_set(entry, s->batch_gen, s->batch_end);
 	if (status == 200)
 		s->shipped += s->batch_records;
 	if (s->batch_records >= BATCH_RECORDS) {
@@ -244,23 +218,20 @@ static void on_acked(int status, json_t *body, void *data)
 		ship_next(s);
 }
 
-uint64_t shipper_read_batch(int fd, uint64_t off, struct buf *body, unsigned *records,
-			    uint64_t *size)
+uint64_t shipper_read_batch(int fd, uint64_t off, uint64_t end, struct buf *body,
+			    unsigned *records)
 {
 	char *chunk = NULL;
-	struct stat st;
 	ssize_t n = 0;
-	uint64_t end = off;
+	uint64_t upto = off;
 
 	*records = 0;
-	if (fstat(fd, &st) == 0)
-		*size = (uint64_t)st.st_size;
-	if (*size <= off)
-		goto out; /* nothing new: the usual scan of an acknowledged file */
+	if (end <= off)
+		goto out; /* nothing new: the usual scan of an acknowledged segment */
 	for (size_t want = BATCH_BYTES;; want = want * 4 < RECORD_MAX ? want * 4 : RECORD_MAX) {
-		/* No more than the file holds past off: most reads are a few records, and a
+		/* No more than the segment holds past off: most reads are a few records, and a
 		 * 2 MB buffer each time is an mmap, page faults and a munmap. */
-		size_t len = *size - off < want ? (size_t)(*size - off) : want;
+		size_t len = end - off < want ? (size_t)(end - off) : want;
 
 		free(chunk);
 		chunk = malloc(len);
@@ -269,8 +240,7 @@ uint64_t shipper_read_batch(int fd, uint64_t off, struct buf *body, unsigned *re
 		n = pread(fd, chunk, len, (off_t)off);
 		if (n <= 0)
 			goto out;
-		/* A first record longer than the read: read again, longer (else it would
-		 * look like a torn last line, never shipped, and its file deleted). */
+		/* A first record longer than the read: read again, longer. */
 		if ((size_t)n < want || memchr(chunk, '\n', (size_t)n) || want >= RECORD_MAX)
 			break;
 	}
@@ -282,13 +252,13 @@ uint64_t shipper_read_batch(int fd, uint64_t off, struct buf *body, unsigned *re
 			buf_append(body, p, (size_t)(nl + 1 - p));
 			(*records)++;
 		}
-		end = off + (uint64_t)(nl + 1 - chunk);
+		upto = off + (uint64_t)(nl + 1 - chunk);
 		if (*records >= BATCH_RECORDS)
 			break;
 	}
 out:
 	free(chunk);
-	return end;
+	return upto;
 }
 
 /* A line that is no JSON object (a record cut by a failed write, the next one appended
@@ -344,12 +314,42 @@ static bool post_batch(struct shipper *s, struct buf *lines)
 
 static bool relist_due(struct shipper *s)
 {
-	return s->relist || !s->listed_ms || loop_now_ms(s->loop) - s->listed_ms >= SCAN_MS;
+	return !s->listed_ms || spool_segments_made() != s->made_seen ||
+	       loop_now_ms(s->loop) - s->listed_ms >= SCAN_MS;
+}
+
+/* The segment to ship from: the oldest generation of the first worker with records not
+ * yet acknowledged (skip: entries already found to hold no whole line); NULL if none.
+ * Sums the bytes waiting into *backlog. */
+static struct spool_entry *oldest_waiting(struct shipper *s, const bool *skip,
+					  uint64_t *backlog, uint64_t *gen, uint64_t *acked,
+					  uint64_t *end)
+{
+	struct spool_entry *best = NULL;
+
+	*backlog = 0;
+	for (size_t i = 0; i < s->n_files; i++) {
+		struct spool_entry *e = &s->files[i];
+		uint64_t g, en, ack;
+
+		if (!spool_head_read(e->head, &g, &en, &ack) || en <= ack)
+			continue;
+		*backlog += en - ack;
+		if (skip[i] || (best && (best->f.worker < e->f.worker ||
+					 (best->f.worker == e->f.worker && *gen < g))))
+			continue;
+		best = e;
+		*gen = g;
+		*acked = ack;
+		*end = en;
+	}
+	return best;
 }
 
 static void ship_next(struct shipper *s)
 {
 	uint64_t backlog = 0;
+	bool *skip = NULL;
 
 	if (s->in_flight)
 		return;
@@ -359,44 +359,43 @@ static void ship_next(struct shipper *s)
 	__atomic_store_n(&s->nudged, 0, __ATOMIC_RELAXED);
 	if (relist_due(s) && relist(s))
 		goto rearm;
-	for (size_t i = 0; i < s->n_files; i++) {
-		struct spool_entry *e = &s->files[i];
-		bool closed = i + 1 < s->n_files && s->files[i + 1].f.worker == e->f.worker;
+	skip = calloc(s->n_files ? s->n_files : 1, sizeof(*skip));
+	if (!skip)
+		goto rearm;
+	for (;;) {
+		uint64_t gen = 0, acked = 0, end = 0, upto, waiting;
+		struct spool_entry *e = oldest_waiting(s, skip, &waiting, &gen, &acked, &end);
 		struct buf body = BUF_INIT;
-		uint64_t end, size = 0;
 		unsigned records;
 
-		if (e->fd < 0 && (e->fd = open(e->path, O_RDONLY | O_CLOEXEC)) < 0) {
-			s->relist = true; /* gone meanwhile */
+		if (!backlog)
+			backlog = waiting;
+		if (!e)
+			break;
+		upto = shipper_read_batch(e->fd, acked, end, &body, &records);
+		if (upto > acked && !records) { /* only markers: nothing to send, move on */
+			acked_set(e, gen, upto);
+			buf_free(&body);
 			continue;
 		}
-		end = shipper_read_batch(e->fd, e->acked, &body, &records, &size);
-		backlog += size > e->acked ? size - e->acked : 0;
-		/* Its worker is about to start the next file: look for it on the next batch. */
-		if (!closed && size >= SPOOL_ROTATE_BYTES)
-			s->relist = true;
-		if (end > e->acked && !records) /* only markers: nothing to send, move on */
-			(void)acked_set(e, end);
-		if (end == e->acked) {
+		if (upto == acked) { /* no whole line (a record past RECORD_MAX) */
+			skip[e - s->files] = true;
 			buf_free(&body);
-			/* Fully acknowledged and never written again (a torn last line of a
-			 * crashed run has no newline and is never shipped). */
-			if (closed) {
-				remove_file(e);
-				forget_file(s, i--);
-			}
 			continue;
 		}
 		snprintf(s->file, sizeof(s->file), "%s", e->path);
-		s->batch_end = end;
+		s->batch_gen = gen;
+		s->batch_end = upto;
 		s->batch_records = records;
 		s->in_flight = post_batch(s, &body);
 		buf_free(&body);
 		if (s->in_flight)
 			break;
+		skip[e - s->files] = true;
 	}
 	s->backlog = backlog;
 rearm:
+	free(skip);
 	if (!s->in_flight)
 		s->timer = loop_timer_add(s->loop, SCAN_MS, ship_timer, s);
 }

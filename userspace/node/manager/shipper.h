@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The shipper, on the manager thread: sends the workers' spooled activation records to the
- * controller in batches and remembers, per file, how far the controller has acknowledged
- * (<file>.acked); fully acknowledged closed files are deleted. See spool.h for the files.
+ * controller in batches and stores in each segment's head how far the controller has
+ * acknowledged; the writers reuse segments acknowledged to their end. See spool.h.
  */
 #ifndef XWHISK_SHIPPER_H
 #define XWHISK_SHIPPER_H
@@ -24,12 +24,12 @@ void shipper_free(struct shipper *s);
 /* Records shipped and acknowledged since start, and bytes still waiting. */
 uint64_t shipper_shipped(struct shipper *s);
 uint64_t shipper_backlog(struct shipper *s);
-/* Appends the complete record lines of the spool file open on fd from offset off to body,
- * each with its newline (acceptance markers left out): JSON lines as the controller takes
- * them; *records is how many, *size the file's size. Returns the offset after the last line
+/* Appends the complete record lines of the segment open on fd between offsets off and end
+ * to body, each with its newline (acceptance markers left out): JSON lines as the
+ * controller takes them; *records is how many. Returns the offset after the last line
  * read (off if none). */
-uint64_t shipper_read_batch(int fd, uint64_t off, struct buf *body, unsigned *records,
-			    uint64_t *size);
+uint64_t shipper_read_batch(int fd, uint64_t off, uint64_t end, struct buf *body,
+			    unsigned *records);
 /* The old body, {"activations": [...]}, of lines (which it cuts in place) for a controller
  * of an earlier version, leaving out lines that are no JSON object (they would make it
  * refuse the batch); returns the records in it. */
