@@ -107,6 +107,73 @@ static void test_nesting(void)
 	json_decref(tree);
 }
 
+/* A tree written by jw_value is jansson's compact dump of it, byte for byte: every type,
+ * reals in each of jansson's forms, keys with escapes and NUL, deep nesting; inside an
+ * array, after other values. */
+static bool tree_as_jansson(json_t *tree)
+{
+	char *want = tree ? json_dumps(tree, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+	struct buf b = BUF_INIT;
+	struct json_writer jw;
+	bool same;
+
+	jw_init(&jw, &b);
+	jw_arr_open(&jw);
+	jw_int(&jw, 1);
+	jw_value(&jw, tree);
+	jw_value(&jw, tree);
+	jw_arr_close(&jw);
+	if (want) { /* [1,<tree>,<tree>] */
+		size_t n = strlen(want);
+		char *three = malloc(2 * n + 6);
+
+		if (three)
+			snprintf(three, 2 * n + 6, "[1,%s,%s]", want, want);
+		free(want);
+		want = three;
+	}
+	same = want && !jw.err && text_is(&b, want);
+	buf_free(&b);
+	free(want);
+	json_decref(tree);
+	return same;
+}
+
+static void test_trees(void)
+{
+	static const double reals[] = { 0.0,   -0.0,    1.0,     -2.5,   0.1,     1e300,
+					1e-5,  1.5e-300, 123456789012345678.0, 3.141592653589793,
+					1e21,  -1e-7,   2.2250738585072014e-308 };
+	json_t *deep = json_array();
+	json_t *obj = json_object();
+
+	for (size_t i = 0; i < sizeof(reals) / sizeof(reals[0]); i++)
+		CHECK(tree_as_jansson(json_real(reals[i])));
+	CHECK(tree_as_jansson(json_integer(LLONG_MIN)));
+	CHECK(tree_as_jansson(json_null()));
+	CHECK(tree_as_jansson(json_true()));
+	CHECK(tree_as_jansson(json_false()));
+	CHECK(tree_as_jansson(json_string("a\"b\\c\n\u00e9")));
+	CHECK(tree_as_jansson(json_object()));
+	CHECK(tree_as_jansson(json_array()));
+	CHECK(tree_as_jansson(json_loads("{\"k\":[1,{\"x\":null,\"y\":[[],{}]}],\"r\":2.5,"
+					 "\"s\":\"\\u0000\\u001f\",\"t\":true,\"f\":false,"
+					 "\"\\\"key\\n\":-7,\"n\":1e300}",
+					 JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL)));
+	json_object_setn_new(obj, "nul\0key", 7, json_integer(1));
+	json_object_set_new(obj, "second", json_real(0.5));
+	CHECK(tree_as_jansson(obj));
+	for (json_t *a = deep, *next; a && json_array_size(a) == 0 && deep; a = next) {
+		static int depth;
+
+		if (++depth > 500)
+			break;
+		next = json_array();
+		json_array_append_new(a, next);
+	}
+	CHECK(tree_as_jansson(deep));
+}
+
 /* A writer appends after what its buffer holds: no comma before its first token. */
 static void test_appends(void)
 {
@@ -150,6 +217,7 @@ static void test_parse_refuses_raw_nul(void)
 int main(void)
 {
 	RUN(test_strings);
+	RUN(test_trees);
 	RUN(test_nesting);
 	RUN(test_appends);
 	RUN(test_parse_refuses_raw_nul);

@@ -203,15 +203,85 @@ void jw_raw_members(struct json_writer *jw, const char *json, size_t len)
 		jw_raw(jw, json, len);
 }
 
-static int dump_to_writer(const char *p, size_t n, void *data)
+/* A real as jansson writes it (jsonp_dtostr): %.17g, ".0" when that reads as an integer,
+ * and an exponent without its '+' or leading zeros. */
+static void put_real(struct json_writer *jw, double d)
 {
-	put(data, p, n);
-	return ((struct json_writer *)data)->err;
+	char text[40], *e;
+	int n = snprintf(text, sizeof(text) - 3, "%.17g", d);
+
+	if (n < 0 || n >= (int)sizeof(text) - 3) {
+		jw->err = jw->err ?: -EINVAL;
+		return;
+	}
+	if (!strchr(text, '.') && !strchr(text, 'e')) {
+		memcpy(text + n, ".0", 3);
+		n += 2;
+	}
+	if ((e = strchr(text, 'e'))) {
+		char *start = e + 1, *end = start + 1;
+
+		if (*start == '-')
+			start++;
+		while (*end == '0')
+			end++;
+		if (end != start) {
+			memmove(start, end, (size_t)(text + n + 1 - end));
+			n -= (int)(end - start);
+		}
+	}
+	put(jw, text, (size_t)n);
+}
+
+/* No call into jansson's dump, which allocates for every object (its loop check) and
+ * formats every integer with snprintf. */
+static void put_tree(struct json_writer *jw, const json_t *v)
+{
+	json_t *o = (json_t *)v;
+
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		jw_obj_open(jw);
+		for (void *it = json_object_iter(o); it; it = json_object_iter_next(o, it)) {
+			separate(jw);
+			put_string(jw, json_object_iter_key(it), json_object_iter_key_len(it));
+			put(jw, ":", 1);
+			put_tree(jw, json_object_iter_value(it));
+		}
+		jw_obj_close(jw);
+		return;
+	case JSON_ARRAY:
+		jw_arr_open(jw);
+		for (size_t i = 0; i < json_array_size(v); i++)
+			put_tree(jw, json_array_get(v, i));
+		jw_arr_close(jw);
+		return;
+	case JSON_STRING:
+		jw_strn(jw, json_string_value(v), json_string_length(v));
+		return;
+	case JSON_INTEGER:
+		jw_int(jw, json_integer_value(v));
+		return;
+	case JSON_REAL:
+		separate(jw);
+		put_real(jw, json_real_value(v));
+		return;
+	case JSON_TRUE:
+	case JSON_FALSE:
+		jw_bool(jw, json_is_true(v));
+		return;
+	case JSON_NULL:
+		separate(jw);
+		put(jw, "null", 4);
+		return;
+	}
 }
 
 void jw_value(struct json_writer *jw, const json_t *v)
 {
-	separate(jw);
-	if (!jw->err && json_dump_callback(v, dump_to_writer, jw, JSON_COMPACT | JSON_ENCODE_ANY))
-		jw->err = jw->err ?: -ENOMEM;
+	if (!v) {
+		jw->err = jw->err ?: -EINVAL;
+		return;
+	}
+	put_tree(jw, v);
 }
