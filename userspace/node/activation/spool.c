@@ -478,7 +478,7 @@ int spool_flush(struct spool_writer *w)
 
 	if (!w->batch.len)
 		return 0;
-	if (w->cur < 0 || w->end + w->batch.len > w->segs[w->cur].size) {
+	if (w->end + w->batch.len > w->segs[w->cur].size) {
 		err = markers_carry(w) ?: writer_rotate(w, w->batch.len);
 		if (err)
 			return err;
@@ -502,9 +502,18 @@ int spool_append(struct spool_writer *w, const json_t *record)
 	return spool_add(w, record) ?: spool_flush(w);
 }
 
-static bool by_worker_and_num(const struct spool_file *a, const struct spool_file *b)
+static int by_worker_then(unsigned wa, unsigned wb, uint64_t a, uint64_t b)
 {
-	return a->worker != b->worker ? a->worker > b->worker : a->num > b->num;
+	if (wa != wb)
+		return wa < wb ? -1 : 1;
+	return a < b ? -1 : a > b;
+}
+
+static int by_worker_and_num(const void *a, const void *b)
+{
+	const struct spool_file *x = a, *y = b;
+
+	return by_worker_then(x->worker, y->worker, x->num, y->num);
 }
 
 /* The files of dir named w<worker>-<num><suffix>, in (worker, num) order. */
@@ -538,13 +547,8 @@ static int list_named(const char *dir, const char *suffix, struct spool_file **o
 		files[cnt++] = f;
 	}
 	closedir(d);
-	for (size_t i = 1; i < cnt; i++)
-		for (size_t j = i; j > 0 && by_worker_and_num(&files[j - 1], &files[j]); j--) {
-			struct spool_file t = files[j];
-
-			files[j] = files[j - 1];
-			files[j - 1] = t;
-		}
+	if (cnt)
+		qsort(files, cnt, sizeof(*files), by_worker_and_num);
 	*out = files;
 	*n = cnt;
 	return 0;
@@ -555,84 +559,80 @@ int spool_list_files(const char *dir, struct spool_file **out, size_t *n)
 	return list_named(dir, ".spool", out, n);
 }
 
-/* The lines of one segment, from its first record to its published end. */
-static int segment_each_line(const char *path, uint64_t *gen,
-			     int (*line)(const char *p, size_t len, void *data), void *data)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC), err = 0;
-	uint64_t end, acked;
-	struct stat st;
+/* A segment mapped whole, read-only, to read its lines. */
+struct segment_view {
 	char *map;
+	size_t size;
+	unsigned worker;
+	uint64_t gen, end;
+};
+
+static int by_worker_and_gen(const void *a, const void *b)
+{
+	const struct segment_view *x = a, *y = b;
+
+	return by_worker_then(x->worker, y->worker, x->gen, y->gen);
+}
+
+/* False for a file that is no readable segment (being made, a head out of bounds). */
+static bool segment_view_open(const char *path, struct segment_view *v)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	uint64_t acked;
+	struct stat st;
 
 	if (fd < 0)
-		return 0;
+		return false;
 	if (fstat(fd, &st) || (size_t)st.st_size < SPOOL_HEAD_BYTES) {
 		close(fd);
-		return 0;
+		return false;
 	}
-	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	v->size = (size_t)st.st_size;
+	v->map = mmap(NULL, v->size, PROT_READ, MAP_SHARED, fd, 0);
 	close(fd);
-	if (map == MAP_FAILED)
-		return 0;
-	if (spool_head_read((const struct spool_head *)map, gen, &end, &acked) &&
-	    end <= (uint64_t)st.st_size) {
-		for (const char *p = map + SPOOL_HEAD_BYTES, *stop = map + end, *nl;
-		     p < stop && (nl = memchr(p, '\n', (size_t)(stop - p))); p = nl + 1)
-			if ((err = line(p, (size_t)(nl - p), data)))
-				break;
-	}
-	munmap(map, (size_t)st.st_size);
-	return err;
+	if (v->map == MAP_FAILED)
+		return false;
+	if (spool_head_read((const struct spool_head *)v->map, &v->gen, &v->end, &acked) &&
+	    v->end <= v->size)
+		return true;
+	munmap(v->map, v->size);
+	return false;
 }
 
 int spool_each_line(const char *dir, int (*line)(const char *p, size_t len, void *data),
 		    void *data)
 {
 	struct spool_file *files = NULL;
-	uint64_t *gens;
-	size_t n = 0;
+	struct segment_view *views;
+	size_t n = 0, k = 0;
 	int err = spool_list_files(dir, &files, &n);
 
 	if (err)
 		return err;
-	gens = calloc(n ? n : 1, sizeof(*gens));
-	if (!gens) {
+	views = calloc(n ? n : 1, sizeof(*views));
+	if (!views) {
 		free(files);
 		return -ENOMEM;
 	}
-	/* Oldest first: a worker's segments by generation (numbers say only when made). */
 	for (size_t i = 0; i < n; i++) {
-		int fd;
 		char path[PATH_MAX + 64];
-		struct spool_head h;
 
 		snprintf(path, sizeof(path), "%s/%s", dir, files[i].name);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd >= 0 && pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h))
-			gens[i] = h.gen;
-		if (fd >= 0)
-			close(fd);
+		views[k].worker = files[i].worker;
+		k += segment_view_open(path, &views[k]);
 	}
-	for (size_t i = 1; i < n; i++)
-		for (size_t j = i; j > 0 && files[j - 1].worker == files[j].worker &&
-				   gens[j - 1] > gens[j];
-		     j--) {
-			struct spool_file t = files[j];
-			uint64_t g = gens[j];
+	/* Oldest first: a worker's segments by generation (numbers say only when made). */
+	if (k)
+		qsort(views, k, sizeof(*views), by_worker_and_gen);
+	for (size_t i = 0; i < k; i++) {
+		const char *p = views[i].map + SPOOL_HEAD_BYTES, *stop = views[i].map + views[i].end;
 
-			files[j] = files[j - 1];
-			files[j - 1] = t;
-			gens[j] = gens[j - 1];
-			gens[j - 1] = g;
-		}
-	for (size_t i = 0; i < n && !err; i++) {
-		char path[PATH_MAX + 64];
-		uint64_t gen;
-
-		snprintf(path, sizeof(path), "%s/%s", dir, files[i].name);
-		err = segment_each_line(path, &gen, line, data);
+		for (const char *nl; !err && p < stop && (nl = memchr(p, '\n', (size_t)(stop - p)));
+		     p = nl + 1)
+			err = line(p, (size_t)(nl - p), data);
+		munmap(views[i].map, views[i].size);
 	}
-	free(gens);
+	free(views);
 	free(files);
 	return err;
 }

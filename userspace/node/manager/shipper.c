@@ -320,21 +320,23 @@ static bool relist_due(struct shipper *s)
 
 /* The segment to ship from: the oldest generation of the first worker with records not
  * yet acknowledged (skip: entries already found to hold no whole line); NULL if none.
- * Sums the bytes waiting into *backlog. */
+ * With backlog, sums the bytes waiting there. */
 static struct spool_entry *oldest_waiting(struct shipper *s, const bool *skip,
 					  uint64_t *backlog, uint64_t *gen, uint64_t *acked,
 					  uint64_t *end)
 {
 	struct spool_entry *best = NULL;
 
-	*backlog = 0;
+	if (backlog)
+		*backlog = 0;
 	for (size_t i = 0; i < s->n_files; i++) {
 		struct spool_entry *e = &s->files[i];
 		uint64_t g, en, ack;
 
 		if (!spool_head_read(e->head, &g, &en, &ack) || en <= ack)
 			continue;
-		*backlog += en - ack;
+		if (backlog)
+			*backlog += en - ack;
 		if (skip[i] || (best && (best->f.worker < e->f.worker ||
 					 (best->f.worker == e->f.worker && *gen < g))))
 			continue;
@@ -348,7 +350,7 @@ static struct spool_entry *oldest_waiting(struct shipper *s, const bool *skip,
 
 static void ship_next(struct shipper *s)
 {
-	uint64_t backlog = 0;
+	uint64_t *backlog = &s->backlog; /* what waits as this batch starts */
 	bool *skip = NULL;
 
 	if (s->in_flight)
@@ -363,13 +365,12 @@ static void ship_next(struct shipper *s)
 	if (!skip)
 		goto rearm;
 	for (;;) {
-		uint64_t gen = 0, acked = 0, end = 0, upto, waiting;
-		struct spool_entry *e = oldest_waiting(s, skip, &waiting, &gen, &acked, &end);
+		uint64_t gen = 0, acked = 0, end = 0, upto;
+		struct spool_entry *e = oldest_waiting(s, skip, backlog, &gen, &acked, &end);
 		struct buf body = BUF_INIT;
 		unsigned records;
 
-		if (!backlog)
-			backlog = waiting;
+		backlog = NULL;
 		if (!e)
 			break;
 		upto = shipper_read_batch(e->fd, acked, end, &body, &records);
@@ -393,7 +394,6 @@ static void ship_next(struct shipper *s)
 			break;
 		skip[e - s->files] = true;
 	}
-	s->backlog = backlog;
 rearm:
 	free(skip);
 	if (!s->in_flight)
