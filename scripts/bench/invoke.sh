@@ -30,7 +30,9 @@
 #            processes, as nginx's two workers): the floor of any proxy that ends the
 #            client's TCP connection
 # Unpinned at 1 and at 16 connections (BENCH_NODEJS_CONNECTIONS), then one connection
-# pinned to CPU 0 with the controller on CPU 1.
+# pinned to CPU 0 with the controller on CPU 1. Each target's row also has the
+# controller's CPU per request (storing the records, during the run and after it), and a
+# line sums what a request costs on these CPUs.
 #
 # cache (opt-in: BENCH_ROUNDS="nodejs cache"; needs the nodejs round's bare server): the
 # node's response cache (issue 14) against what a user would otherwise deploy:
@@ -197,6 +199,8 @@ native_round() {
 
 nodejs_round() {
 	local i
+	# the controller's share too: it stores each invoke's record on the same two CPUs
+	local BENCH_CONTROLLER_PID=$controller_pid
 	for i in $(seq 1 "${BENCH_REPEAT:-3}"); do
 		WRK_LOGS=$direct_logs measure direct "http://$js_ip:$js_port/run" "$(run_body noopjs)" $js_pids
 		measure nginx "http://127.0.0.1:$js_nginx_port/" '{}' $js_nginx_pids -- $server_pid
@@ -260,15 +264,18 @@ what = {'direct': ('POST /run to the sandbox', 'sandbox', ''),
         'relay': ('relay_floor -> the bare server', 'relay', 'server'),
         'xwhisk': ('xwhisk blocking invoke', 'xwhisk-node', 'sandbox'),
         'xwhisk-bare': ('xwhisk -> the bare server', 'xwhisk-node', 'server')}
+# the controller's CPU a request, during the run and while its records were shipped after
+ctl = lambda v: v.get('controller_cpu_us_per_req', 0) + v.get('controller_after_us_per_req', 0)
 print(f"[{label}] {len(runs['xwhisk'])} runs, medians")
 print(f"  {'target':<29} {'req/s':>7} {'p50':>9} {'p99':>9}  {'front':<11} {'CPU/req':>10} {'sw/req':>6}"
-      f"  {'behind':<7} {'CPU/req':>10} {'sw/req':>6}  errors")
+      f"  {'behind':<7} {'CPU/req':>10} {'sw/req':>6}  {'controller':>10}  errors")
 for t in ('direct', 'nginx', 'relay', 'xwhisk', 'xwhisk-bare'):
     v, (desc, front, back) = r[t], what[t]
     b = (f"{v['backend_cpu_us_per_req']:>7.1f} us {v['backend_switches_per_req']:>6.2f}"
          if back and 'backend_cpu_us_per_req' in v else f"{'':>10} {'':>6}")
     print(f"  {desc:<29} {v['rps']:>7.0f} {v['p50_us']:>6.0f} us {v['p99_us']:>6.0f} us  {front:<11} "
-          f"{v['cpu_us_per_req']:>7.1f} us {v['switches_per_req']:>6.2f}  {back:<7} {b}  {v['errors']:.0f}")
+          f"{v['cpu_us_per_req']:>7.1f} us {v['switches_per_req']:>6.2f}  {back:<7} {b}  "
+          f"{ctl(v):>7.1f} us  {v['errors']:.0f}")
 ratios = [a['rps'] / b['rps'] for a, b in zip(runs['xwhisk'], runs['nginx'])]
 print(f"  throughput xwhisk/nginx {x['rps']/n['rps']:.2f}x (per run {min(ratios):.2f}-{max(ratios):.2f}x), "
       f"xwhisk/direct {x['rps']/d['rps']:.2f}x, nginx/direct {n['rps']/d['rps']:.2f}x")
@@ -276,6 +283,15 @@ print(f"  CPU per request xwhisk-node/nginx {x['cpu_us_per_req']/max(n['cpu_us_p
       f"added over direct: xwhisk p50 {x['p50_us']-d['p50_us']:.0f} us p99 {x['p99_us']-d['p99_us']:.0f} us, "
       f"nginx+server p50 {n['p50_us']-d['p50_us']:.0f} us p99 {n['p99_us']-d['p99_us']:.0f} us, "
       f"relay+server (the floor) p50 {f['p50_us']-d['p50_us']:.0f} us p99 {f['p99_us']-d['p99_us']:.0f} us")
+# Throughput on two CPUs shared by wrk and everything behind it follows the CPU each
+# request costs there: the node, the sandbox and the controller storing its record,
+# against nginx and the server (which keep no record).
+xs = x['cpu_us_per_req'] + x.get('backend_cpu_us_per_req', 0)
+ns = n['cpu_us_per_req'] + n.get('backend_cpu_us_per_req', 0)
+print(f"  CPU per request on these CPUs: xwhisk node+sandbox {xs:.1f} us + controller {ctl(x):.1f} us "
+      f"({x.get('controller_cpu_us_per_req', 0):.1f} during the run, {x.get('controller_after_us_per_req', 0):.1f} after) "
+      f"= {xs + ctl(x):.1f} us; nginx+server {ns:.1f} us; nginx/xwhisk {ns / max(xs + ctl(x), 0.1):.2f}x "
+      f"(without the controller {ns / max(xs, 0.1):.2f}x)")
 bratios = [a['rps'] / b['rps'] for a, b in zip(runs['xwhisk-bare'], runs['nginx'])]
 print(f"  the same server behind both: xwhisk/nginx {xb['rps']/n['rps']:.2f}x "
       f"(per run {min(bratios):.2f}-{max(bratios):.2f}x), CPU per request xwhisk-node/nginx "

@@ -252,6 +252,9 @@ run_wrk() {
 # when that is done, so that it does not measure the previous one's bookkeeping.
 wait_records_shipped() {
 	local i
+	# The backlog is summed as a batch starts, and the last answers of a run start one
+	# only after the shipper's coalescing delay (20 ms): read it after that.
+	sleep 0.1
 	for i in $(seq 1 600); do
 		curl -sf "http://127.0.0.1:$NODE_PORT/metrics" | grep -q '^xwhisk_spool_backlog_bytes 0$' &&
 			return 0
@@ -286,6 +289,10 @@ ctx_switches() {
 # CPU the PIDS spent and the context switches their threads made, per request
 # (cpu_us_per_req, switches_per_req); the same for BACKEND_PIDS, when given, as
 # backend_cpu_us_per_req and backend_switches_per_req (what serves behind the proxy).
+# With BENCH_CONTROLLER_PID set, also the controller's CPU per request while wrk ran
+# (controller_cpu_us_per_req) and while the records of the run were shipped after it
+# (controller_after_us_per_req): storing the records is work the invocations cost on the
+# same CPUs, even when part of it comes after the run.
 measure() {
 	local name=$1 url=$2 body=$3 line a
 	local -a front=() back=()
@@ -301,27 +308,39 @@ measure() {
 	done
 	back=("${back[@]:1}")
 	local before sw_before bbefore bsw_before after sw_after bafter bsw_after
+	local ctl=${BENCH_CONTROLLER_PID:-} cbefore=0 cafter=0 cshipped=0
 	before=$(cpu_ticks "${front[@]}")
 	sw_before=$(ctx_switches "${front[@]}")
 	bbefore=$(cpu_ticks "${back[@]}")
 	bsw_before=$(ctx_switches "${back[@]}")
+	[ -z "$ctl" ] || cbefore=$(cpu_ticks "$ctl")
 	line=$(WRK_METHOD=POST WRK_BODY=$body run_wrk "$name" "$url")
 	after=$(cpu_ticks "${front[@]}")
 	sw_after=$(ctx_switches "${front[@]}")
 	bafter=$(cpu_ticks "${back[@]}")
 	bsw_after=$(ctx_switches "${back[@]}")
+	if [ -n "$ctl" ]; then
+		cafter=$(cpu_ticks "$ctl")
+		wait_records_shipped
+		cshipped=$(cpu_ticks "$ctl")
+	fi
 	python3 - "$line" "$(getconf CLK_TCK)" "$before" "$after" "$sw_before" "$sw_after" \
-		"${#back[@]}" "$bbefore" "$bafter" "$bsw_before" "$bsw_after" <<'PY'
+		"${#back[@]}" "$bbefore" "$bafter" "$bsw_before" "$bsw_after" \
+		"${ctl:-0}" "$cbefore" "$cafter" "$cshipped" <<'PY'
 import json, sys
 a = sys.argv
 name, rest = a[1].split(' ', 1)
 r = json.loads(rest)
 n, tck = max(r['requests'], 1), int(a[2])
-r['cpu_us_per_req'] = round((int(a[4]) - int(a[3])) * 1e6 / tck / n, 1)
+per_req = lambda t0, t1: round((int(t1) - int(t0)) * 1e6 / tck / n, 1)
+r['cpu_us_per_req'] = per_req(a[3], a[4])
 r['switches_per_req'] = round((int(a[6]) - int(a[5])) / n, 2)
 if int(a[7]):
-    r['backend_cpu_us_per_req'] = round((int(a[9]) - int(a[8])) * 1e6 / tck / n, 1)
+    r['backend_cpu_us_per_req'] = per_req(a[8], a[9])
     r['backend_switches_per_req'] = round((int(a[11]) - int(a[10])) / n, 2)
+if int(a[12]):
+    r['controller_cpu_us_per_req'] = per_req(a[13], a[14])
+    r['controller_after_us_per_req'] = per_req(a[14], a[15])
 print(name, json.dumps(r))
 PY
 }
