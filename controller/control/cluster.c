@@ -444,6 +444,44 @@ static void node_lost(struct cluster *c, struct cnode *n)
 			  json_pack("{s:s,s:i,s:s}", "op", "lost", "index", n->idx, "name", n->name));
 }
 
+static void on_tick(struct loop *loop, void *data);
+
+static void tick_later(struct cluster *c)
+{
+	c->tick = loop_timer_add(c->loop, TICK_MS, on_tick, c);
+	c->tick_due_ms = clock_mono_ms() + TICK_MS; /* as the timer reckons it */
+}
+
+/* t moved later by d, but not past now. */
+static uint64_t later_by(uint64_t t, uint64_t d, uint64_t now)
+{
+	return t + d < now ? t + d : now;
+}
+
+/*
+ * Time this loop did not run (the process stopped, its machine frozen, or one piece of
+ * work holding the loop) is time nobody listened: a node whose heartbeats wait unread in
+ * its connection is not silent, and a start whose report waits is not late. That time is
+ * given back to both, so that a controller coming back does not drop every node's
+ * sandboxes before it has read what the nodes said meanwhile.
+ */
+static void forgive_absence(struct cluster *c, uint64_t now)
+{
+	uint64_t away = now > c->tick_due_ms ? now - c->tick_due_ms : 0;
+	struct gsandbox *s;
+
+	if (away <= TICK_MS)
+		return;
+	pr_warn("cluster: this controller did not run for %llu ms; nodes and starts get that time "
+		"back", (unsigned long long)away);
+	for (unsigned i = 1; i <= CLUSTER_MAX_NODES; i++)
+		if (c->nodes[i] && !c->nodes[i]->lost)
+			c->nodes[i]->last_heard_ms = later_by(c->nodes[i]->last_heard_ms, away, now);
+	for (s = c->sandboxes; s; s = s->next)
+		if (s->state == GS_STARTING)
+			s->created_ms = later_by(s->created_ms, away, now);
+}
+
 static void on_tick(struct loop *loop, void *data)
 {
 	struct cluster *c = data;
@@ -453,6 +491,7 @@ static void on_tick(struct loop *loop, void *data)
 	c->tick = NULL;
 	if (c->standby)
 		goto out;
+	forgive_absence(c, now);
 	for (unsigned i = 1; i <= CLUSTER_MAX_NODES; i++)
 		if (c->nodes[i] && !c->nodes[i]->lost &&
 		    now - c->nodes[i]->last_heard_ms > c->cfg.node_lost_ms)
@@ -465,7 +504,7 @@ static void on_tick(struct loop *loop, void *data)
 	}
 	gc_tick(c);
 out:
-	c->tick = loop_timer_add(loop, TICK_MS, on_tick, c);
+	tick_later(c);
 }
 
 struct cluster *cluster_new(struct loop *loop, struct event_log *events,
@@ -480,7 +519,7 @@ struct cluster *cluster_new(struct loop *loop, struct event_log *events,
 	c->cfg = *cfg;
 	if (!c->cfg.policy)
 		c->cfg.policy = &gc_policy_compact;
-	c->tick = loop_timer_add(loop, TICK_MS, on_tick, c);
+	tick_later(c);
 	return c;
 }
 

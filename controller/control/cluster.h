@@ -89,6 +89,7 @@ struct cluster {
 	struct gsandbox *by_id[CLUSTER_ID_BUCKETS];
 	size_t nsandboxes;
 	struct loop_timer *tick;
+	uint64_t tick_due_ms; /* when the pending tick should run: a later one finds the loop was away */
 	struct cluster_hooks hooks;
 	/* another controller leads (leader.h): no allocation, GC or node loss here */
 	bool standby;

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "allocator.h"
 #include "cluster.h"
@@ -426,6 +427,35 @@ static void test_node_lost_and_fragmentation(void)
 	cluster_free(c);
 }
 
+static void hold_the_loop(struct loop *l, void *data)
+{
+	usleep(*(unsigned *)data * 1000); /* the controller stopped: nothing is read meanwhile */
+}
+
+/* A controller that did not run for longer than node_lost_ms (stopped, frozen) comes back
+ * without dropping the nodes that kept talking to it; a node silent while it runs is
+ * still lost. */
+static void test_controller_away_keeps_nodes(void)
+{
+	struct cluster *c = new_cluster(NULL);
+	unsigned away_ms = 1500;
+
+	add_node(c, "n1", 1000);
+	make_warm(c, place(c, "n1", 500));
+	c->nodes[1]->last_heard_ms = clock_mono_ms();
+	c->cfg.node_lost_ms = 700;
+	loop_timer_add(loop, 1, hold_the_loop, &away_ms);
+	/* overdue once the loop is back: runs right after the late tick */
+	loop_timer_add(loop, 600, stop_loop, NULL);
+	loop_run(loop);
+	CHECK(!c->nodes[1]->lost && c->nsandboxes == 1 && c->lost_nodes == 0);
+	/* Then silence while the controller runs: lost after node_lost_ms. */
+	loop_timer_add(loop, 1500, stop_loop, NULL);
+	loop_run(loop);
+	CHECK(c->nodes[1]->lost && c->nsandboxes == 0 && c->lost_nodes == 1);
+	cluster_free(c);
+}
+
 int main(void)
 {
 	loop = loop_new();
@@ -442,6 +472,7 @@ int main(void)
 	RUN(test_unreachable_nodes_are_not_used);
 	RUN(test_reregistration_forgets_what_is_gone);
 	RUN(test_node_lost_and_fragmentation);
+	RUN(test_controller_away_keeps_nodes);
 	event_log_free(events);
 	loop_free(loop);
 	TEST_EXIT();
