@@ -252,8 +252,8 @@ run_wrk() {
 # when that is done, so that it does not measure the previous one's bookkeeping.
 wait_records_shipped() {
 	local i
-	# The backlog is summed as a batch starts, and the last answers of a run start one
-	# only after the shipper's coalescing delay (20 ms): read it after that.
+	# The last answers' records reach the gauge when the manager thread takes their
+	# nudge, which may come after wrk has its answers: a moment for it.
 	sleep 0.1
 	for i in $(seq 1 600); do
 		curl -sf "http://127.0.0.1:$NODE_PORT/metrics" | grep -q '^xwhisk_spool_backlog_bytes 0$' &&

@@ -146,6 +146,7 @@ static void test_trees(void)
 					1e21,  -1e-7,   2.2250738585072014e-308 };
 	json_t *deep = json_array();
 	json_t *obj = json_object();
+	int depth_left = 500;
 
 	for (size_t i = 0; i < sizeof(reals) / sizeof(reals[0]); i++)
 		CHECK(tree_as_jansson(json_real(reals[i])));
@@ -163,13 +164,11 @@ static void test_trees(void)
 	json_object_setn_new(obj, "nul\0key", 7, json_integer(1));
 	json_object_set_new(obj, "second", json_real(0.5));
 	CHECK(tree_as_jansson(obj));
-	for (json_t *a = deep, *next; a && json_array_size(a) == 0 && deep; a = next) {
-		static int depth;
-
-		if (++depth > 500)
-			break;
-		next = json_array();
-		json_array_append_new(a, next);
+	/* 500 levels: [[[...]]] */
+	for (json_t *a = deep, *inner; a && depth_left-- > 0; a = inner) {
+		inner = json_array();
+		if (json_array_append_new(a, inner))
+			inner = NULL;
 	}
 	CHECK(tree_as_jansson(deep));
 }

@@ -326,6 +326,34 @@ static void test_ring_reused(void)
 	spool_writer_close(w);
 }
 
+/* The backlog gauge counts a record from its nudge on, not from the batch that ships it a
+ * coalescing delay (20 ms) later, and is 0 as soon as the controller has it. */
+static void test_backlog_gauge(void)
+{
+	struct spool_writer *w = NULL;
+	char sub[96];
+
+	snprintf(sub, sizeof(sub), "%s/gauge", dir);
+	ASSERT(spool_writer_open(sub, 0, &w) == 0);
+	shipping_start(sub);
+	append(w, "g0");
+	shipper_nudge(shipper);
+	run_until(1, 5000);
+	until_acknowledged();
+	CHECK(json_array_size(received) == 1 && shipper_backlog(shipper) == 0);
+	append(w, "g1");
+	shipper_nudge(shipper);
+	loop_timer_add(loop, 2, stop, NULL); /* the nudge taken, no batch started yet */
+	loop_run(loop);
+	CHECK(json_array_size(received) == 1 && shipper_backlog(shipper) > 0);
+	run_until(2, 5000);
+	for (int k = 0; k < 100 && shipper_backlog(shipper); k++)
+		run_until(3, 1); /* one loop turn after the answer */
+	CHECK(received_in_order("g", 2) && shipper_backlog(shipper) == 0);
+	shipping_stop();
+	spool_writer_close(w);
+}
+
 /* The controller away: the spool grows by segments and loses nothing; back, everything
  * arrives in order, and the writer keeps only SPOOL_SEGMENTS_KEEP free segments. */
 static void test_controller_away(void)
@@ -688,6 +716,7 @@ int main(void)
 	RUN(test_ship_retry_and_restart);
 	RUN(test_ring_reused);
 	RUN(test_controller_away);
+	RUN(test_backlog_gauge);
 	RUN(test_ship_lines_and_old_form);
 	RUN(test_full_disk);
 	RUN(test_killed_writer);

@@ -174,6 +174,22 @@ static void acked_set(struct spool_entry *e, uint64_t gen, uint64_t off)
 		__atomic_store_n(&e->head->acked, off, __ATOMIC_RELEASE);
 }
 
+/*
+ * The bytes spooled and not yet acknowledged, as the heads say now, for the metrics'
+ * gauge (read by the workers' threads). Counted when a batch starts, when its answer
+ * comes, and when a nudge finds the shipper idle (records waiting for the coalescing
+ * delay are backlog already); while a batch is in flight, the count of its start.
+ */
+static void count_backlog(struct shipper *s)
+{
+	uint64_t sum = 0, g, end, acked;
+
+	for (size_t i = 0; i < s->n_files; i++)
+		if (spool_head_read(s->files[i].head, &g, &end, &acked) && end > acked)
+			sum += end - acked;
+	__atomic_store_n(&s->backlog, sum, __ATOMIC_RELAXED);
+}
+
 static void on_acked(int status, json_t *body, void *data)
 {
 	struct shipper *s = data;
@@ -205,6 +221,7 @@ static void on_acked(int status, json_t *body, void *data)
 	entry = file_find(s, s->file);
 	if (entry)
 		acked_set(entry, s->batch_gen, s->batch_end);
+	count_backlog(s);
 	if (status == 200)
 		s->shipped += s->batch_records;
 	if (s->batch_records >= BATCH_RECORDS) {
@@ -319,24 +336,18 @@ static bool relist_due(struct shipper *s)
 }
 
 /* The segment to ship from: the oldest generation of the first worker with records not
- * yet acknowledged (skip: entries already found to hold no whole line); NULL if none.
- * With backlog, sums the bytes waiting there. */
-static struct spool_entry *oldest_waiting(struct shipper *s, const bool *skip,
-					  uint64_t *backlog, uint64_t *gen, uint64_t *acked,
-					  uint64_t *end)
+ * yet acknowledged (skip: entries already found to hold no whole line); NULL if none. */
+static struct spool_entry *oldest_waiting(struct shipper *s, const bool *skip, uint64_t *gen,
+					  uint64_t *acked, uint64_t *end)
 {
 	struct spool_entry *best = NULL;
 
-	if (backlog)
-		*backlog = 0;
 	for (size_t i = 0; i < s->n_files; i++) {
 		struct spool_entry *e = &s->files[i];
 		uint64_t g, en, ack;
 
 		if (!spool_head_read(e->head, &g, &en, &ack) || en <= ack)
 			continue;
-		if (backlog)
-			*backlog += en - ack;
 		if (skip[i] || (best && (best->f.worker < e->f.worker ||
 					 (best->f.worker == e->f.worker && *gen < g))))
 			continue;
@@ -350,7 +361,6 @@ static struct spool_entry *oldest_waiting(struct shipper *s, const bool *skip,
 
 static void ship_next(struct shipper *s)
 {
-	uint64_t *backlog = &s->backlog; /* what waits as this batch starts */
 	bool *skip = NULL;
 
 	if (s->in_flight)
@@ -361,16 +371,16 @@ static void ship_next(struct shipper *s)
 	__atomic_store_n(&s->nudged, 0, __ATOMIC_RELAXED);
 	if (relist_due(s) && relist(s))
 		goto rearm;
+	count_backlog(s);
 	skip = calloc(s->n_files ? s->n_files : 1, sizeof(*skip));
 	if (!skip)
 		goto rearm;
 	for (;;) {
 		uint64_t gen = 0, acked = 0, end = 0, upto;
-		struct spool_entry *e = oldest_waiting(s, skip, backlog, &gen, &acked, &end);
+		struct spool_entry *e = oldest_waiting(s, skip, &gen, &acked, &end);
 		struct buf body = BUF_INIT;
 		unsigned records;
 
-		backlog = NULL;
 		if (!e)
 			break;
 		upto = shipper_read_batch(e->fd, acked, end, &body, &records);
@@ -404,8 +414,13 @@ static void on_nudge(void *arg)
 {
 	struct shipper *s = arg;
 
-	/* In flight: the answer ships what came meanwhile. Soon: already coming. */
-	if (s->in_flight || s->timer_keep)
+	/* In flight: the answer ships what came meanwhile. */
+	if (s->in_flight)
+		return;
+	if (!(relist_due(s) && relist(s)))
+		count_backlog(s);
+	/* Soon: already coming. */
+	if (s->timer_keep)
 		return;
 	loop_timer_cancel(s->loop, s->timer);
 	s->timer = loop_timer_add(s->loop, COALESCE_MS, ship_timer, s);
@@ -454,5 +469,5 @@ uint64_t shipper_shipped(struct shipper *s)
 
 uint64_t shipper_backlog(struct shipper *s)
 {
-	return s->backlog;
+	return __atomic_load_n(&s->backlog, __ATOMIC_RELAXED);
 }
