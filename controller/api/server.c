@@ -503,8 +503,7 @@ void api_end(struct api_req *r)
 		       r->http->path, r->tid);
 		api_error(r, 500, "Internal Server Error");
 	}
-	for (int i = 0; i < r->nseg; i++)
-		free(r->seg[i]);
+	url_path_free(r->seg, r->nseg);
 	subject_clear(&r->subject);
 	json_decref(r->body_json);
 	free(r);

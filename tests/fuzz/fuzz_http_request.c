@@ -23,12 +23,12 @@ static void handler(struct http_request *req, void *data)
 		return;
 	}
 	n = url_path_split(req->path, segs, 8, &trailing);
-	for (int i = 0; i < n; i++) {
+	for (int i = 0; i < n; i++)
 		(void)name_check(segs[i]);
-		free(segs[i]);
-	}
+	url_path_free(segs, n);
 	q = query_get(req->query, "blocking");
 	free(q);
+	(void)query_copy(req->query, "timeout", cred, 8);
 	http_request_id(req, id, sizeof(id));
 	if (http_req_header(req, "Authorization"))
 		(void)basic_auth_decode(http_req_header(req, "Authorization"), cred, sizeof(cred));

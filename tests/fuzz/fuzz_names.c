@@ -43,10 +43,9 @@ static void one(const char *s, size_t len)
 	}
 	n = url_path_split(s, segs, 6, &trailing);
 	check(n >= -1 && n <= 6);
-	for (int i = 0; i < n; i++) {
+	for (int i = 0; i < n; i++)
 		check(!strchr(segs[i], '/') || strstr(s, "%2"));
-		free(segs[i]);
-	}
+	url_path_free(segs, n);
 	v = url_decode(s, len, true);
 	check(!v || strlen(v) <= len);
 	free(v);

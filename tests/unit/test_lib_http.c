@@ -324,15 +324,19 @@ static void test_path_split(void)
 
 	n = url_path_split("/guest/actions/a%20b/", s, 4, &trailing);
 	CHECK(n == 3 && trailing && !strcmp(s[0], "guest") && !strcmp(s[2], "a b"));
-	while (n > 0)
-		free(s[--n]);
+	url_path_free(s, n);
 	CHECK(url_path_split("a/b/c/d/e", s, 4, &trailing) == -1); /* too deep */
 	CHECK(url_path_split("a/b%zz", s, 4, &trailing) == -1);   /* bad escape */
 	CHECK(url_path_split("a/foo%00bar", s, 4, &trailing) == -1); /* a NUL would cut "foo" */
 	CHECK(url_path_split("guest%2Fx/actions", s, 4, &trailing) == 2 && !strcmp(s[0], "guest/x"));
-	free(s[0]);
-	free(s[1]);
+	url_path_free(s, 2);
+	/* All in one allocation: an empty segment and a shortened one keep their places. */
+	n = url_path_split("//%61%62c//d", s, 4, &trailing);
+	CHECK(n == 3 && !trailing && !strcmp(s[0], "abc") && !strcmp(s[1], "") &&
+	      !strcmp(s[2], "d"));
+	url_path_free(s, n);
 	CHECK(url_path_split("", s, 4, &trailing) == 0 && !trailing);
+	CHECK(url_path_split("///", s, 4, &trailing) == 0 && !trailing);
 }
 
 static void test_refused(void)

@@ -134,6 +134,27 @@ static void test_url(void)
 	CHECK(query_get(NULL, "a") == NULL);
 }
 
+/* The per-request query reader: the same finding and decoding, into a bounded buffer. */
+static void test_query_copy(void)
+{
+	char v[8];
+
+	CHECK(query_copy("blocking=tru%65&result=a+b", "blocking", v, sizeof(v)) == 0);
+	CHECK_STR(v, "true");
+	CHECK(query_copy("blocking=true&result=a+b", "result", v, sizeof(v)) == 0);
+	CHECK_STR(v, "a b");
+	CHECK(query_copy("blocking&x=1", "blocking", v, sizeof(v)) == 0);
+	CHECK_STR(v, "");
+	CHECK(query_copy("timeout=12345678", "timeout", v, sizeof(v)) == -E2BIG);
+	CHECK(query_copy("timeout=1234567", "timeout", v, sizeof(v)) == 0);
+	CHECK_STR(v, "1234567");
+	/* The raw length decides: this one would decode to 3 bytes. */
+	CHECK(query_copy("x=%61%62%63", "x", v, sizeof(v)) == -E2BIG);
+	CHECK(query_copy("timeout=1%zz", "timeout", v, sizeof(v)) == -EINVAL);
+	CHECK(query_copy("xblocking=1", "blocking", v, sizeof(v)) == -ENOENT);
+	CHECK(query_copy(NULL, "a", v, sizeof(v)) == -ENOENT);
+}
+
 static void test_base64(void)
 {
 	const char *in = "hello, world!";
@@ -303,6 +324,7 @@ int main(void)
 	RUN(test_buf_read);
 	RUN(test_json_string_lossy);
 	RUN(test_url);
+	RUN(test_query_copy);
 	RUN(test_base64);
 	RUN(test_ids_and_time);
 	RUN(test_timers);

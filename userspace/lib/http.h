@@ -175,10 +175,12 @@ void http_req_free(struct http_request *req);
 char *url_decode(const char *s, size_t len, bool plus_space);
 /*
  * The percent-decoded '/'-separated segments of path (leading slashes skipped), at most
- * max, each malloc'd. Returns their number, or -1 (nothing left allocated) on a bad
- * escape, a segment that decodes to a NUL, or more than max segments.
+ * max, in one allocation that url_path_free releases. Returns their number, or -1
+ * (nothing left allocated) on a bad escape, a segment that decodes to a NUL, or more
+ * than max segments.
  */
 int url_path_split(const char *path, char **segs, int max, bool *trailing_slash);
+void url_path_free(char **segs, int n);
 /*
  * The request's X-Request-ID when usable as a transaction id (printable, valid UTF-8,
  * shorter than size, not OpenWhisk's "sid_" system ids), else size-1 (at most 32)
@@ -188,6 +190,10 @@ int url_path_split(const char *path, char **segs, int max, bool *trailing_slash)
 void http_request_id(const struct http_request *req, char *out, size_t size);
 /* Finds key in a query string and returns its decoded value (malloc'd), NULL if absent. */
 char *query_get(const char *query, const char *key);
+/* The same into out (size bytes, terminated), for short values read on every request:
+ * 0, -ENOENT when absent, -E2BIG when the raw value does not fit, -EINVAL on a bad
+ * escape. */
+int query_copy(const char *query, const char *key, char *out, size_t size);
 
 /* ---- client ---- */
 

@@ -13,6 +13,7 @@
 #include "http.h"
 #include "http_head.h"
 #include "log.h"
+#include "util.h"
 
 #define CLIENT_READ_CHUNK 65536
 /* Idle connections older than this are dropped rather than reused: servers close idle
@@ -449,7 +450,7 @@ struct http_call *http_pool_stream(struct http_pool *pool, const char *method, c
 				   unsigned timeout_ms, http_body_cb on_body, http_call_cb cb,
 				   void *data)
 {
-	struct http_call *call = calloc(1, sizeof(*call));
+	struct http_call *call = zalloc(sizeof(*call));
 	int err = 0;
 
 	if (!call)

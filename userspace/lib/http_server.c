@@ -177,6 +177,7 @@ static int head_strings(struct http_request *req)
 /* An answer's head without the handler's fields and the content type: status line,
  * Content-Length, Connection and the CRLFs. */
 #define RESP_HEAD_MAX 128
+#define RESP_HEADERS_USUAL 500
 
 /* Requests allocated and not yet freed, in every server of the process. */
 static size_t requests_live;
@@ -189,7 +190,7 @@ size_t http_requests_live(void)
 /* A request begun on c now. */
 static struct http_request *request_new(const struct http_conn *c)
 {
-	struct http_request *req = calloc(1, sizeof(*req));
+	struct http_request *req = zalloc(sizeof(*req));
 
 	if (!req)
 		return NULL;
@@ -278,7 +279,11 @@ int http_resp_header(struct http_request *req, const char *name, const char *fmt
 	va_list ap;
 	int err;
 
-	err = buf_puts(&req->resp_headers, name) ?: buf_append(&req->resp_headers, ": ", 2);
+	/* Room at once for what an answer usually carries (the CORS set, an id): grown
+	 * from empty, it took two allocations. */
+	err = req->resp_headers.cap ? 0 : buf_reserve(&req->resp_headers, RESP_HEADERS_USUAL);
+	err = err ?: buf_puts(&req->resp_headers, name);
+	err = err ?: buf_append(&req->resp_headers, ": ", 2);
 	if (err)
 		return err;
 	va_start(ap, fmt);
@@ -301,6 +306,7 @@ void http_resp_send(struct http_request *req, int status, const char *content_ty
 {
 	struct http_conn *c = req->conn;
 	bool no_body = status == 204 || status == 304 || (status >= 100 && status < 200);
+	struct buf *out;
 	int err = 0;
 
 	if (req->responded)
@@ -316,35 +322,38 @@ void http_resp_send(struct http_request *req, int status, const char *content_ty
 		c->srv->opts.answered(req, status, c->srv->data);
 	if (!req->keep_alive)
 		c->closing = true;
+	/* The first answer in line, with nothing before it still going out, is made where
+	 * it will be written from: no buffer of its own to allocate, pass on and free. */
+	out = c->head == req && !buf_pending(&c->out) ? &c->out : &req->resp;
 	/* Sized once: grown piece by piece, an answer was two or three reallocs. */
-	err |= buf_reserve(&req->resp, RESP_HEAD_MAX + req->resp_headers.len + len +
-					       (content_type ? strlen(content_type) : 0));
-	err |= buf_puts(&req->resp, "HTTP/1.1 ");
-	err |= buf_put_uint(&req->resp, (unsigned)status);
-	err |= buf_append(&req->resp, " ", 1);
-	err |= buf_puts(&req->resp, http_status_text(status));
-	err |= buf_append(&req->resp, "\r\n", 2);
+	err |= buf_reserve(out, RESP_HEAD_MAX + req->resp_headers.len + len +
+					(content_type ? strlen(content_type) : 0));
+	err |= buf_puts(out, "HTTP/1.1 ");
+	err |= buf_put_uint(out, (unsigned)status);
+	err |= buf_append(out, " ", 1);
+	err |= buf_puts(out, http_status_text(status));
+	err |= buf_append(out, "\r\n", 2);
 	if (!no_body) {
-		err |= buf_puts(&req->resp, "Content-Length: ");
-		err |= buf_put_uint(&req->resp, len);
-		err |= buf_append(&req->resp, "\r\n", 2);
+		err |= buf_puts(out, "Content-Length: ");
+		err |= buf_put_uint(out, len);
+		err |= buf_append(out, "\r\n", 2);
 	}
 	if (content_type && !no_body) {
-		err |= buf_puts(&req->resp, "Content-Type: ");
-		err |= buf_puts(&req->resp, content_type);
-		err |= buf_append(&req->resp, "\r\n", 2);
+		err |= buf_puts(out, "Content-Type: ");
+		err |= buf_puts(out, content_type);
+		err |= buf_append(out, "\r\n", 2);
 	}
 	if (c->closing)
-		err |= buf_puts(&req->resp, "Connection: close\r\n");
+		err |= buf_puts(out, "Connection: close\r\n");
 	if (req->resp_headers.len)
-		err |= buf_append(&req->resp, req->resp_headers.data, req->resp_headers.len);
-	err |= buf_append(&req->resp, "\r\n", 2);
+		err |= buf_append(out, req->resp_headers.data, req->resp_headers.len);
+	err |= buf_append(out, "\r\n", 2);
 	if (!no_body && req->method != HTTP_HEAD && len)
-		err |= buf_append(&req->resp, body, len);
+		err |= buf_append(out, body, len);
 	if (err) {
 		pr_warn("http: out of memory building a response to %s, closing", c->peer);
 		c->closing = true;
-		buf_reset(&req->resp);
+		buf_reset(out);
 	}
 	buf_free(&req->resp_headers);
 	conn_flush(c);

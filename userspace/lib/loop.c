@@ -9,6 +9,7 @@
 
 #include "log.h"
 #include "loop.h"
+#include "util.h"
 
 #define LOOP_MAX_EVENTS 256
 
@@ -241,7 +242,7 @@ struct loop_timer *loop_timer_add(struct loop *loop, uint64_t after_ms, loop_cb 
 		loop->heap = heap;
 		loop->heap_cap = cap;
 	}
-	t = calloc(1, sizeof(*t));
+	t = zalloc(sizeof(*t));
 	if (!t)
 		return NULL;
 	t->when = clock_mono_ms() + after_ms;

@@ -554,3 +554,15 @@ void strv_free(char **v)
 		free(v[i]);
 	free(v);
 }
+
+void *zalloc(size_t size)
+{
+	void *p = malloc(size);
+
+	/* Hidden from the compiler, which would otherwise fold malloc and memset back
+	 * into calloc. */
+	__asm__("" : "+r"(p));
+	if (p)
+		memset(p, 0, size);
+	return p;
+}

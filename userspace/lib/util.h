@@ -68,5 +68,9 @@ uint32_t str_hash(const char *s);
 unsigned env_unsigned(const char *name, unsigned def);
 /* getenv() with a default. */
 const char *env_or(const char *name, const char *def);
+/* size zeroed bytes, for what is made once a request: glibc before 2.41 serves calloc
+ * around its per-thread cache, so each calloc takes the arena's slow path and its free
+ * fills the cache with chunks no later calloc reuses. */
+void *zalloc(size_t size);
 
 #endif

@@ -38,7 +38,7 @@ static void note_queue(struct worker *w, uint64_t action_id, int delta);
 struct invocation *invocation_new(struct worker *w, struct action_entry *action,
 				  const struct identity *who, json_t *params, const char *tid)
 {
-	struct invocation *inv = calloc(1, sizeof(*inv));
+	struct invocation *inv = zalloc(sizeof(*inv));
 
 	if (!inv) {
 		json_decref(params);

@@ -54,7 +54,7 @@ static struct xw_namespace *ns_of(const struct activation *act)
 struct activation *activation_admit(struct worker *w, const struct identity *who, bool counted,
 				    struct activation_refusal *why)
 {
-	struct activation *act = calloc(1, sizeof(*act));
+	struct activation *act = zalloc(sizeof(*act));
 	struct throttle_result t;
 
 	if (!act) {
@@ -254,7 +254,9 @@ static json_t *run_params(const struct activation_spec *spec, struct activation_
 	json_t *params = spec->params ? spec->params : json_object(), *merged = NULL;
 	bool strict = spec->params_mode == PARAMS_MERGE_STRICT;
 
-	if (spec->params_mode == PARAMS_AS_IS || json_is_array(params))
+	/* Nothing to merge into (most actions): the request's own object, not a copy. */
+	if (spec->params_mode == PARAMS_AS_IS || json_is_array(params) ||
+	    !json_object_size(a->run_params))
 		return params;
 	if (!merge_parameters(a->run_params, params, strict && a->final_params, &merged))
 		refuse(why, 400, 0,

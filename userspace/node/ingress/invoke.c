@@ -168,28 +168,22 @@ static bool parse_request(struct invoke_req *ir)
 {
 	struct http_request *req = ir->req;
 	const char *ct = http_req_header(req, "Content-Type");
-	char *v;
+	char v[24]; /* longer is neither "true" nor a timeout */
+	int err;
 
-	ir->blocking = false;
+	ir->blocking = !query_copy(req->query, "blocking", v, sizeof(v)) && str_is_true(v);
+	ir->result_only = !query_copy(req->query, "result", v, sizeof(v)) && str_is_true(v);
 	ir->wait_ms = BLOCKING_WAIT_MS;
-	v = query_get(req->query, "blocking");
-	ir->blocking = v && str_is_true(v);
-	free(v);
-	v = query_get(req->query, "result");
-	ir->result_only = v && str_is_true(v);
-	free(v);
-	v = query_get(req->query, "timeout");
-	if (v) {
+	err = query_copy(req->query, "timeout", v, sizeof(v));
+	if (err != -ENOENT) {
 		uint64_t t;
 
-		if (parse_u64(v, &t) || t == 0 || t > BLOCKING_WAIT_MS) {
-			free(v);
+		if (err || parse_u64(v, &t) || t == 0 || t > BLOCKING_WAIT_MS) {
 			reply_error(req, ir->tid, 400,
 				    "Timeout must be number of milliseconds up to 60000.");
 			return false;
 		}
 		ir->wait_ms = (unsigned)t;
-		free(v);
 	}
 	if (request_oversize(req)) {
 		reply_error(req, ir->tid, 413, PAYLOAD_TOO_LARGE, request_oversize(req), PAYLOAD_MAX);
@@ -223,7 +217,7 @@ static bool parse_request(struct invoke_req *ir)
 void invoke_http(struct worker *w, struct http_request *req, const char *tid, const char *ns,
 		 const char *pkg, const char *name)
 {
-	struct invoke_req *ir = calloc(1, sizeof(*ir));
+	struct invoke_req *ir = zalloc(sizeof(*ir));
 
 	if (!ir) {
 		reply_error(req, tid, 503, "The node is out of memory.");

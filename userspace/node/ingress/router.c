@@ -32,8 +32,7 @@ struct segs {
 
 static void segs_free(struct segs *p)
 {
-	for (int i = 0; i < p->n; i++)
-		free(p->s[i]);
+	url_path_free(p->s, p->n);
 }
 
 /* Decoded segments of path after prefix; false (nothing allocated) when malformed or too
