@@ -134,6 +134,23 @@ static void test_url(void)
 	CHECK(query_get(NULL, "a") == NULL);
 }
 
+/* zalloc zeroes what malloc hands back: here the chunk just freed, full of 0xff. */
+static void test_zalloc(void)
+{
+	unsigned char *p = malloc(200), *q;
+	bool zero = true;
+
+	CHECK(p != NULL);
+	memset(p, 0xff, 200);
+	free(p);
+	q = zalloc(200);
+	CHECK(q != NULL);
+	for (int i = 0; q && i < 200; i++)
+		zero = zero && !q[i];
+	CHECK(zero);
+	free(q);
+}
+
 /* The per-request query reader: the same finding and decoding, into a bounded buffer. */
 static void test_query_copy(void)
 {
@@ -325,6 +342,7 @@ int main(void)
 	RUN(test_json_string_lossy);
 	RUN(test_url);
 	RUN(test_query_copy);
+	RUN(test_zalloc);
 	RUN(test_base64);
 	RUN(test_ids_and_time);
 	RUN(test_timers);
