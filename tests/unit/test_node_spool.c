@@ -632,9 +632,11 @@ static void test_accept_recovered(void)
 
 /* A marker whose activation is still running outlives the reuse of its segment (it is
  * written again to the next one): a stop after the ring went round still finds it and
- * writes its fallback; a marker whose record came is not carried, and gets none. */
+ * writes its fallback; a marker whose record came is not carried, and gets none. An
+ * activation accepted twice keeps one marker, the newer: only its fallback is carried. */
 static void test_marker_outlives_reuse(void)
 {
+	static const char older[] = "{\"activationId\":\"" LOST "\",\"namespace\":\"older\"}";
 	static const char lost[] = "{\"activationId\":\"" LOST "\",\"namespace\":\"guest\"}";
 	static const char done[] = "{\"activationId\":\"" DONE "\",\"namespace\":\"guest\"}";
 	struct spool_writer *w = NULL;
@@ -645,6 +647,7 @@ static void test_marker_outlives_reuse(void)
 	snprintf(sub, sizeof(sub), "%s/carry", dir);
 	ASSERT(spool_writer_open(sub, 0, &w) == 0);
 	made = spool_segments_made();
+	CHECK(spool_accept(w, LOST, older, strlen(older)) == 0);
 	CHECK(spool_accept(w, LOST, lost, strlen(lost)) == 0);
 	CHECK(spool_accept(w, DONE, "{}", 2) == 0);
 	CHECK(spool_flush(w) == 0);
@@ -671,6 +674,7 @@ static void test_marker_outlives_reuse(void)
 	for (p = text; (p = strstr(p, lost)); p += strlen(lost))
 		fallbacks += p > text && p[-1] == '\n'; /* a line of its own, not a marker's */
 	CHECK(fallbacks == 1);
+	CHECK(!strstr(text, older)); /* its segment reused: carried, it would be there */
 	CHECK(!strstr(text, "\"accepted\":\"" DONE));
 	free(text);
 }
