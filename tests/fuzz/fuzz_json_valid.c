@@ -22,6 +22,10 @@ static void same_row(json_t *sk, json_t *j, const char *s, size_t size)
 
 	if (!activation_batch_add(&a, sk, s, size) && !activation_batch_add(&b, j, s, size) &&
 	    (a.rows[0].start != b.rows[0].start ||
+	     strcmp(activation_row_text(&a, a.rows[0].id_at),
+		    activation_row_text(&b, b.rows[0].id_at)) ||
+	     strcmp(activation_row_text(&a, a.rows[0].namespace_at),
+		    activation_row_text(&b, b.rows[0].namespace_at)) ||
 	     strcmp(activation_row_text(&a, a.rows[0].filter_at),
 		    activation_row_text(&b, b.rows[0].filter_at)) ||
 	     strcmp(activation_row_text(&a, a.rows[0].summary_at),

@@ -414,6 +414,15 @@ static void test_activation_skeleton(void)
 		"\"value\":\"n/esc\"},{\"key\":\"binding\",\"value\":\"n/plain\"}]}",
 		"{\"namespace\":\"n\",\"name\":\"a\",\"activationId\":\"0000000000000000000000000000000e\","
 		"\"start\":1,\"response\":{\"statusCode\":0},\"annotations\":[]}",
+		/* values read without the parser (plain strings, short integers) and with it
+		 * (escapes, 19 digits and more, a sign alone on zero) */
+		"{\"namespace\":\"n\\u0041\",\"name\":\"\xc3\xa9t\\u00e9\",\"activationId\":"
+		"\"0000000000000000000000000000000f\",\"start\":1234567890123456789,"
+		"\"end\":1234567890123456790,\"duration\":1,\"response\":{\"statusCode\":0}}",
+		"{\"namespace\":\"\xc3\xb1\",\"name\":\"\",\"activationId\":\"0000000000000000000000000000000f\","
+		"\"start\":-0,\"end\":999999999999999999,\"response\":{\"statusCode\":-0}}",
+		"{\"namespace\":\"n\",\"name\":\"a\",\"activationId\":\"0000000000000000000000000000000f\","
+		"\"start\":10E2,\"response\":{\"statusCode\":0}}",
 		"{\"namespace\":\"n\",\"name\":\"a\",\"activationId\":\"0000000000000000000000000000000e\","
 		"\"start\":1,\"response\":{\"statusCode\":0},\"annotations\":{\"key\":\"path\",\"value\":\"n/o/a\"}}",
 		/* refused by activation_check, for what the skeleton holds */
