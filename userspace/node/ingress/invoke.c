@@ -168,7 +168,7 @@ static bool parse_request(struct invoke_req *ir)
 {
 	struct http_request *req = ir->req;
 	const char *ct = http_req_header(req, "Content-Type");
-	char v[24]; /* longer is neither "true" nor a timeout */
+	char v[64]; /* longer is neither "true" nor a timeout anyone means */
 	int err;
 
 	ir->blocking = !query_copy(req->query, "blocking", v, sizeof(v)) && str_is_true(v);
