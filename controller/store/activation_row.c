@@ -232,6 +232,18 @@ static int batch_grow(struct activation_batch *b)
 	return 0;
 }
 
+/* Whether the span is an integer of at most 18 digits (no overflow), read within it. */
+static bool span_is_short_integer(const struct span *sp)
+{
+	size_t i = sp->len && sp->p[0] == '-';
+
+	if (sp->len <= i || sp->len - i > 18)
+		return false;
+	while (i < sp->len && sp->p[i] >= '0' && sp->p[i] <= '9')
+		i++;
+	return i == sp->len;
+}
+
 /* A member's value. The text is valid (json_text_valid), so a string without escapes
  * is its bytes between the quotes, and an integer its digits: most of a skeleton's
  * values, made without jansson's parser (a lexer allocated and freed for each). */
@@ -242,7 +254,7 @@ static json_t *span_parse(const struct span *sp)
 
 	if (len >= 2 && p[0] == '"' && !memchr(p + 1, '\\', len - 2))
 		return json_stringn_nocheck(p + 1, len - 2);
-	if (len && len < 19 && strspn(p, "-0123456789") == len)
+	if (span_is_short_integer(sp))
 		return json_integer(strtoll(p, NULL, 10));
 	return json_parse(p, len, NULL, 0);
 }

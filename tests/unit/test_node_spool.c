@@ -285,6 +285,16 @@ static long largest_file(const char *in)
 	return max;
 }
 
+/* A writer for worker in its own folder dir/name (its path in sub); NULL when it cannot open. */
+static struct spool_writer *writer_in(const char *name, unsigned worker, char *sub, size_t size)
+{
+	struct spool_writer *w = NULL;
+
+	snprintf(sub, size, "%s/%s", dir, name);
+	CHECK(spool_writer_open(sub, worker, &w) == 0);
+	return w;
+}
+
 /* With the controller keeping up, a worker goes round the same few segments: records of
  * ten segments' worth arrive in order, and no more than three files are ever made. A
  * batch larger than a segment gets one of its own, deleted once acknowledged. */
@@ -294,8 +304,7 @@ static void test_ring_reused(void)
 	uint64_t made;
 	char sub[96];
 
-	snprintf(sub, sizeof(sub), "%s/ring", dir);
-	ASSERT(spool_writer_open(sub, 3, &w) == 0);
+	ASSERT((w = writer_in("ring", 3, sub, sizeof(sub))));
 	made = spool_segments_made();
 	shipping_start(sub);
 	for (size_t i = 0; i < 30; i++) {
@@ -333,8 +342,7 @@ static void test_backlog_gauge(void)
 	struct spool_writer *w = NULL;
 	char sub[96];
 
-	snprintf(sub, sizeof(sub), "%s/gauge", dir);
-	ASSERT(spool_writer_open(sub, 0, &w) == 0);
+	ASSERT((w = writer_in("gauge", 0, sub, sizeof(sub))));
 	shipping_start(sub);
 	append(w, "g0");
 	shipper_nudge(shipper);
@@ -361,8 +369,7 @@ static void test_controller_away(void)
 	struct spool_writer *w = NULL;
 	char sub[96];
 
-	snprintf(sub, sizeof(sub), "%s/away", dir);
-	ASSERT(spool_writer_open(sub, 0, &w) == 0);
+	ASSERT((w = writer_in("away", 0, sub, sizeof(sub))));
 	shipping_start(sub);
 	refuse_next = 1000000;
 	for (size_t i = 0; i < 24; i++) {
@@ -545,8 +552,7 @@ static void test_full_disk(void)
 	json_t *big = record_of("b", SPOOL_SEGMENT_BYTES);
 	char sub[96], *text;
 
-	snprintf(sub, sizeof(sub), "%s/full", dir);
-	ASSERT(spool_writer_open(sub, 7, &w) == 0);
+	ASSERT((w = writer_in("full", 7, sub, sizeof(sub))));
 	append(w, "a");
 	ASSERT(getrlimit(RLIMIT_FSIZE, &lim) == 0);
 	small = lim;
@@ -612,8 +618,7 @@ static void test_accept_recovered(void)
 	struct spool_writer *w = NULL;
 	char sub[96], *text, *fallback;
 
-	snprintf(sub, sizeof(sub), "%s/accept", dir);
-	ASSERT(spool_writer_open(sub, 0, &w) == 0);
+	ASSERT((w = writer_in("accept", 0, sub, sizeof(sub))));
 	CHECK(spool_accept(w, LOST, lost, strlen(lost)) == 0);
 	CHECK(spool_accept(w, DONE, "{}", 2) == 0);
 	CHECK(spool_add_text(w, done, strlen(done)) == 0);
@@ -644,8 +649,7 @@ static void test_marker_outlives_reuse(void)
 	char sub[96], *text, *p;
 	int fallbacks = 0;
 
-	snprintf(sub, sizeof(sub), "%s/carry", dir);
-	ASSERT(spool_writer_open(sub, 0, &w) == 0);
+	ASSERT((w = writer_in("carry", 0, sub, sizeof(sub))));
 	made = spool_segments_made();
 	CHECK(spool_accept(w, LOST, older, strlen(older)) == 0);
 	CHECK(spool_accept(w, LOST, lost, strlen(lost)) == 0);
