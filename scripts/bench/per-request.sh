@@ -18,7 +18,10 @@
 # pass slow, so it has no CPU figure); ALLOCS=record also records their call stacks in
 # /tmp/xwhisk-per-request.TARGET.allocs.data. XWHISK_BIN: the build to measure. Needs
 # root. Instructions per request (user+kernel) are shown where the machine has a PMU (not
-# in most VMs: "n/a"); they move even less with load than CPU time.
+# in most VMs: "n/a"); they move even less with load than CPU time. REPEAT=K runs the
+# targets K times in turn on the same system, then prints each target's median CPU per
+# request and, for each target after the first, the median and range of its CPU over the
+# first target's in the same turn (pairs cancel the machine's drift).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 export XWHISK_PREWARM=
@@ -86,6 +89,7 @@ run() { # run NAME METHOD URL BODY [PIDS]
 	ik=$(awk -F, '/instructions:k/ {print $1}' "$bench_tmp/perf.err")
 	[[ $iu =~ ^[0-9]+$ && $ik =~ ^[0-9]+$ ]] && insns="$((iu / reqs))u+$((ik / reqs))k"
 	[ -n "${SANDBOX_CPU:-}" ] && echo "  sandboxes: CPU $(python3 -c "print(round(($(sandbox_ticks) - $t0) * 1e6 / $(getconf CLK_TCK) / $reqs, 1))") us/req"
+	cpu_of[$name]="${cpu_of[$name]:-} $(python3 -c "print($ms*1000/$reqs)")"
 	echo "$name c=$C: $reqs req, CPU $(python3 -c "print(round($ms*1000/$reqs,1))") us/req, syscalls $(python3 -c "print(round($sc/$reqs,2))")/req, switches $(python3 -c "print(round($cs/$reqs,2))")/req, instructions $insns/req (p50 $(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["p50_us"])') us)"
 	wait_records_shipped
 	if [ -n "${PROFILE:-}" ]; then
@@ -117,13 +121,30 @@ run() { # run NAME METHOD URL BODY [PIDS]
 		wait_records_shipped
 	fi
 }
-for t in ${TARGETS:-hit warm web}; do
-	case $t in
-	hit) run hit POST "$api/actions/cachedjs?blocking=true&result=true" '{}' ;;
-	warm) run warm POST "$api/actions/noopjs?blocking=true&result=true" '{}' ;;
-	nginx-cache) run nginx-cache POST "http://127.0.0.1:$cache_nginx_port/" '{}' "$(nginx_pids cache | tr ' ' ,)" ;;
-	nginx-proxy) run nginx-proxy POST "http://127.0.0.1:$js_nginx_port/" '{}' "$(nginx_pids nodejs | tr ' ' ,)" ;;
-	nginx-proxy-log) run nginx-proxy-log POST "http://127.0.0.1:$log_nginx_port/" '{}' "$(nginx_pids nodejs-log | tr ' ' ,)" ;;
-	web) run web GET "http://127.0.0.1:$NODE_PORT/api/v1/web/bench/default/webjs" '' ;;
-	esac
+declare -A cpu_of # target: its CPU per request in each turn
+for turn in $(seq "${REPEAT:-1}"); do
+	for t in ${TARGETS:-hit warm web}; do
+		case $t in
+		hit) run hit POST "$api/actions/cachedjs?blocking=true&result=true" '{}' ;;
+		warm) run warm POST "$api/actions/noopjs?blocking=true&result=true" '{}' ;;
+		nginx-cache) run nginx-cache POST "http://127.0.0.1:$cache_nginx_port/" '{}' "$(nginx_pids cache | tr ' ' ,)" ;;
+		nginx-proxy) run nginx-proxy POST "http://127.0.0.1:$js_nginx_port/" '{}' "$(nginx_pids nodejs | tr ' ' ,)" ;;
+		nginx-proxy-log) run nginx-proxy-log POST "http://127.0.0.1:$log_nginx_port/" '{}' "$(nginx_pids nodejs-log | tr ' ' ,)" ;;
+		web) run web GET "http://127.0.0.1:$NODE_PORT/api/v1/web/bench/default/webjs" '' ;;
+		esac
+	done
 done
+if [ "${REPEAT:-1}" -gt 1 ]; then
+	targets=(${TARGETS:-hit warm web})
+	for t in "${targets[@]}"; do echo "$t ${cpu_of[$t]}"; done | python3 -c '
+import statistics, sys
+rows = [l.split() for l in sys.stdin]
+first, base = rows[0][0], [float(x) for x in rows[0][1:]]
+for name, *cpu in rows:
+    cpu = [float(x) for x in cpu]
+    line = f"{name} c='"$C"': median CPU {statistics.median(cpu):.1f} us/req over {len(cpu)} turns"
+    if name != first:
+        r = sorted(c / b for c, b in zip(cpu, base))
+        line += f"; over {first} in the same turn: median {statistics.median(r):.2f}x ({r[0]:.2f}-{r[-1]:.2f}x), under 1 in {sum(x < 1 for x in r)} of {len(r)}"
+    print(line)'
+fi
