@@ -24,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -33,6 +32,7 @@
 #include "retention.h"
 #include "json.h"
 #include "store.h"
+#include "util.h"
 
 #define BATCH 1000
 #define NAMESPACES 5
@@ -45,16 +45,6 @@
 #define BULK_ROWS 100000 /* per statement */
 
 static const int64_t T0 = 1700000000000LL; /* records spread over [T0, T0 + 2 days) */
-
-/* This process's CPU time (user and system), in microseconds. */
-static uint64_t cpu_us(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 +
-	       (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
-}
 
 static json_t *record(uint64_t i, uint64_t total)
 {
@@ -347,9 +337,9 @@ int main(int argc, char **argv)
 				       : -ENOMEM;
 			json_decref(doc);
 		}
-		c0 = cpu_us();
+		c0 = clock_cpu_us();
 		err = err ?: st->ops->activation_put(st, &batch);
-		put_cpu_us += cpu_us() - c0;
+		put_cpu_us += clock_cpu_us() - c0;
 		activation_batch_free(&batch);
 		for (size_t j = 0; j < k; j++)
 			free(texts[j]);

@@ -203,6 +203,23 @@ static void test_ids_and_time(void)
 	CHECK_STR(stamp, "2024-01-01T00:00:00.123456789Z");
 }
 
+/* CPU time grows with work done, not with time slept. */
+static void test_clock_cpu(void)
+{
+	volatile uint64_t sink = 0;
+	uint64_t before = clock_cpu_us(), busy, slept;
+
+	for (uint64_t i = 0; clock_cpu_us() - before < 20000; i++)
+		sink += i;
+	busy = clock_cpu_us() - before;
+	before = clock_cpu_us();
+	usleep(50000);
+	slept = clock_cpu_us() - before;
+	CHECK(busy >= 20000);
+	CHECK(slept < 20000);
+	(void)sink;
+}
+
 static int order[4], norder;
 
 static void timer_cb(struct loop *loop, void *data)
@@ -345,6 +362,7 @@ int main(void)
 	RUN(test_zalloc);
 	RUN(test_base64);
 	RUN(test_ids_and_time);
+	RUN(test_clock_cpu);
 	RUN(test_timers);
 	RUN(test_deferred);
 	RUN(test_sha256);

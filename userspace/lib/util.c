@@ -247,6 +247,14 @@ uint64_t clock_real_us(void)
 	return clock_real_ns() / 1000;
 }
 
+uint64_t clock_cpu_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000ull + (uint64_t)ts.tv_nsec / 1000;
+}
+
 void format_rfc3339_nano(char *out, size_t size, uint64_t ns)
 {
 	time_t secs = (time_t)(ns / 1000000000ull);

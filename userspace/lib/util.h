@@ -33,6 +33,9 @@ bool base64_looks_binary(const char *s, size_t len);
 void format_rfc3339_nano(char *out, size_t size, uint64_t ns);
 uint64_t clock_real_ns(void);
 uint64_t clock_real_us(void);
+/* The CPU time (user and system) this process has used, in microseconds: what a
+ * benchmark divides by its work. */
+uint64_t clock_cpu_us(void);
 
 int parse_u64(const char *s, uint64_t *out);
 int parse_i64(const char *s, int64_t *out);
