@@ -10,6 +10,7 @@
 
 #include "activation.h"
 #include "json.h"
+#include "json_text.h"
 #include "store.h"
 
 /* The members of a record its row is made of, found in its text by one scan. First the
@@ -37,107 +38,6 @@ static const char *const record_keys[_REC_MAX] = {
 	"start",     "cause", "end",     "duration", "response",   "logs",
 };
 
-/* A piece of a record's text: one member's value. */
-struct span {
-	const char *p;
-	size_t len;
-};
-
-/*
- * The summary is made of pieces of the record's own text where it came with one, rather
- * than of its tree dumped again (most of what a record's row cost after the parse). The
- * text is JSON that json_parse (or json_text_valid) accepted, so finding the pieces is
- * finding boundaries only: strings with their escapes, and nesting.
- */
-static const char *skip_ws(const char *p, const char *end)
-{
-	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
-		p++;
-	return p;
-}
-
-/* Past the string whose opening quote is at p; *escaped when it holds an escape. By
- * memchr: log lines and results are most of a record's bytes. */
-static const char *skip_string(const char *p, const char *end, bool *escaped)
-{
-	for (p++; p < end;) {
-		const char *quote = memchr(p, '"', (size_t)(end - p));
-		const char *bs = quote ? memchr(p, '\\', (size_t)(quote - p)) : NULL;
-
-		if (!quote)
-			return end;
-		if (!bs)
-			return quote + 1;
-		/* An escape before the quote: past it, and look again from there. */
-		*escaped = true;
-		p = bs + 2;
-	}
-	return end;
-}
-
-/* To the ',' or '}' that ends the member value starting at p (or the ']' that ends an
- * array's last element). */
-static const char *skip_value(const char *p, const char *end)
-{
-	size_t depth = 0;
-	bool escaped;
-
-	while (p < end) {
-		if (*p == '"') {
-			p = skip_string(p, end, &escaped);
-			continue;
-		}
-		if (!depth && (*p == ',' || *p == '}' || *p == ']'))
-			break;
-		if (*p == '{' || *p == '[')
-			depth++;
-		else if ((*p == '}' || *p == ']') && depth)
-			depth--;
-		p++;
-	}
-	return p;
-}
-
-/* Where the value that starts at value and ends before p stops, trailing spaces off. */
-static const char *value_end(const char *value, const char *p)
-{
-	while (p > value && strchr(" \t\n\r", p[-1]))
-		p--;
-	return p;
-}
-
-/* The value of each of the n keys among the object's members, the last one where a key
- * is repeated (as json_parse keeps it). False when a key holds an escape: it might spell
- * one of them. */
-static bool find_members(const char *p, const char *end, const char *const *keys, int n,
-			 struct span *found)
-{
-	memset(found, 0, (size_t)n * sizeof(*found));
-	p = skip_ws(p, end);
-	if (p == end || *p != '{')
-		return false;
-	for (p = skip_ws(p + 1, end); p < end && *p == '"'; p = skip_ws(p + 1, end)) {
-		const char *key = p + 1, *value, *last;
-		bool escaped = false;
-		size_t klen;
-
-		p = skip_string(p, end, &escaped);
-		if (escaped)
-			return false;
-		klen = (size_t)(p - 1 - key);
-		p = skip_ws(p, end);
-		value = skip_ws(p + 1, end); /* past the ':' */
-		p = skip_value(value, end);
-		last = value_end(value, p);
-		for (int i = 0; i < n; i++)
-			if (strlen(keys[i]) == klen && !memcmp(keys[i], key, klen))
-				found[i] = (struct span){ value, (size_t)(last - value) };
-		if (p == end || *p != ',')
-			break;
-	}
-	return true;
-}
-
 static int dump_to_buf(const char *text, size_t size, void *data)
 {
 	return buf_append(data, text, size) ? -1 : 0;
@@ -150,8 +50,8 @@ static int put_json(struct buf *b, const json_t *v)
 
 /* ,"key":value, the value from the text's span when there are spans, else from the tree;
  * nothing when the record has no such member. */
-static int put_member(struct buf *b, bool *first, enum record_member f, const struct span *spans,
-		      const json_t *doc)
+static int put_member(struct buf *b, bool *first, enum record_member f,
+		      const struct json_span *spans, const json_t *doc)
 {
 	const json_t *v = spans ? NULL : json_object_get(doc, record_keys[f]);
 	int err;
@@ -168,7 +68,7 @@ static int put_member(struct buf *b, bool *first, enum record_member f, const st
 
 /* The fields an activation list shows without docs=true, written as JSON text: from the
  * text's spans, or from the tree when there are none. */
-static int put_summary(json_t *doc, const struct span *spans, struct buf *b)
+static int put_summary(json_t *doc, const struct json_span *spans, struct buf *b)
 {
 	json_int_t code = json_integer_value(json_object_get(json_object_get(doc, "response"),
 							      "statusCode"));
@@ -233,7 +133,7 @@ static int batch_grow(struct activation_batch *b)
 }
 
 /* Whether the span is an integer of at most 18 digits (no overflow), read within it. */
-static bool span_is_short_integer(const struct span *sp)
+static bool span_is_short_integer(const struct json_span *sp)
 {
 	size_t i = sp->len && sp->p[0] == '-';
 
@@ -247,7 +147,7 @@ static bool span_is_short_integer(const struct span *sp)
 /* A member's value. The text is valid (json_text_valid), so a string without escapes
  * is its bytes between the quotes, and an integer its digits: most of a skeleton's
  * values, made without jansson's parser (a lexer allocated and freed for each). */
-static json_t *span_parse(const struct span *sp)
+static json_t *span_parse(const struct json_span *sp)
 {
 	const char *p = sp->p;
 	size_t len = sp->len;
@@ -260,15 +160,15 @@ static json_t *span_parse(const struct span *sp)
 }
 
 /* The response with its statusCode alone: its result may be a megabyte. */
-static json_t *response_skeleton(const struct span *sp)
+static json_t *response_skeleton(const struct json_span *sp)
 {
 	static const char *const key[] = { "statusCode" };
-	struct span code;
+	struct json_span code;
 	json_t *resp;
 
 	if (*sp->p != '{')
 		return span_parse(sp); /* activation_check refuses it */
-	if (!find_members(sp->p, sp->p + sp->len, key, 1, &code))
+	if (!json_text_members(sp->p, sp->p + sp->len, key, 1, &code))
 		return NULL;
 	resp = json_object();
 	if (resp && code.p && json_object_set_new(resp, "statusCode", span_parse(&code))) {
@@ -278,7 +178,7 @@ static json_t *response_skeleton(const struct span *sp)
 	return resp;
 }
 
-static bool span_is(const struct span *sp, const char *text)
+static bool span_is(const struct json_span *sp, const char *text)
 {
 	return sp->len == strlen(text) && !memcmp(sp->p, text, sp->len);
 }
@@ -289,7 +189,7 @@ static bool span_is(const struct span *sp, const char *text)
  * parsed; the others (limits, waitTime, kind...) were most of a skeleton's cost. One
  * whose key may be spelled with escapes is kept.
  */
-static json_t *annotations_skeleton(const struct span *sp)
+static json_t *annotations_skeleton(const struct json_span *sp)
 {
 	static const char *const kv_keys[] = { "key" };
 	const char *p = sp->p, *end = sp->p + sp->len;
@@ -298,16 +198,16 @@ static json_t *annotations_skeleton(const struct span *sp)
 	if (*p != '[')
 		return span_parse(sp);
 	kept = json_array();
-	for (p = skip_ws(p + 1, end); kept && p < end && *p != ']';) {
+	for (p = json_text_ws(p + 1, end); kept && p < end && *p != ']';) {
 		const char *elem = p, *last;
-		struct span key;
+		struct json_span key;
 		bool keep;
 
-		p = skip_value(elem, end);
-		last = value_end(elem, p);
+		p = json_text_skip_value(elem, end);
+		last = json_text_value_end(elem, p);
 		if (*elem != '{')
 			keep = false; /* not an object: json_kv_get skips it */
-		else if (!find_members(elem, last, kv_keys, 1, &key))
+		else if (!json_text_members(elem, last, kv_keys, 1, &key))
 			keep = true;
 		else
 			keep = key.p && (span_is(&key, "\"path\"") || span_is(&key, "\"binding\"") ||
@@ -318,7 +218,7 @@ static json_t *annotations_skeleton(const struct span *sp)
 			return NULL;
 		}
 		if (p < end && *p == ',')
-			p = skip_ws(p + 1, end);
+			p = json_text_ws(p + 1, end);
 		else
 			break;
 	}
@@ -326,7 +226,7 @@ static json_t *annotations_skeleton(const struct span *sp)
 }
 
 /* The members activation_check and a row read, from a valid text's spans. */
-static json_t *skeleton_of(const struct span *found)
+static json_t *skeleton_of(const struct json_span *found)
 {
 	static const enum record_member read[] = {
 		SUM_ACTIVATION_ID, SUM_NAMESPACE, SUM_NAME, SUM_START, SUM_END, SUM_ANNOTATIONS,
@@ -335,7 +235,7 @@ static json_t *skeleton_of(const struct span *found)
 	json_t *doc = json_object();
 
 	for (size_t i = 0; doc && i < sizeof(read) / sizeof(read[0]); i++) {
-		const struct span *sp = &found[read[i]];
+		const struct json_span *sp = &found[read[i]];
 		json_t *v;
 
 		if (!sp->p)
@@ -357,26 +257,26 @@ static json_t *skeleton_of(const struct span *found)
 }
 
 /* The text's members, when it is valid JSON whose keys hold no escape. */
-static bool scan_record(const char *text, size_t len, struct span *found)
+static bool scan_record(const char *text, size_t len, struct json_span *found)
 {
 	return json_text_valid(text, len) &&
-	       find_members(text, text + len, record_keys, _REC_MAX, found);
+	       json_text_members(text, text + len, record_keys, _REC_MAX, found);
 }
 
 json_t *activation_skeleton(const char *text, size_t len)
 {
-	struct span found[_REC_MAX];
+	struct json_span found[_REC_MAX];
 
 	return scan_record(text, len, found) ? skeleton_of(found) : NULL;
 }
 
 static int batch_add_spans(struct activation_batch *b, json_t *doc, const char *text,
-			   size_t len, const struct span *spans);
+			   size_t len, const struct json_span *spans);
 
 int activation_batch_add_text(struct activation_batch *b, const char *text, size_t len,
 			      const char **why)
 {
-	struct span found[_REC_MAX];
+	struct json_span found[_REC_MAX];
 	json_t *doc;
 	int err;
 
@@ -391,17 +291,17 @@ int activation_batch_add_text(struct activation_batch *b, const char *text, size
 
 int activation_batch_add(struct activation_batch *b, json_t *doc, const char *text, size_t len)
 {
-	struct span found[_REC_MAX];
+	struct json_span found[_REC_MAX];
 
 	return batch_add_spans(b, doc, text, len,
-			       text && find_members(text, text + len, record_keys, _REC_MAX, found)
+			       text && json_text_members(text, text + len, record_keys, _REC_MAX, found)
 				       ? found
 				       : NULL);
 }
 
 /* spans: the members of text, or NULL (no text, or a key written with an escape). */
 static int batch_add_spans(struct activation_batch *b, json_t *doc, const char *text,
-			   size_t len, const struct span *spans)
+			   size_t len, const struct json_span *spans)
 {
 	size_t mark = b->text.len;
 	struct activation_row *row;
