@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The node's reading of a sandbox's /run answer (userspace/node/activation/invocation.c,
- * invocation_take_answer) and what it makes of it: the __ow_cache wish taken out, the
- * activation record built (record.c) and written as a spool line. The first byte picks the
+ * The node's reading of a sandbox's /run answer (userspace/node/activation/run_answer.c)
+ * and what it makes of it: the __ow_cache wish taken out, the activation record built
+ * (record.c) and written as a spool line. The first byte picks the
  * HTTP status of the answer (its low 3 bits); the rest is the body.
  * Besides not crashing: the controller must accept every record the node makes
- * (activation_check), and the spool line must read back equal (nothing unreadable).
+ * (activation_check), and the spool line must read back equal (nothing unreadable); an
+ * answer kept as its text must make the record its tree makes.
  *
  * fuzz_run_answer_oversized is this file with RUN_ANSWER_OVERSIZED: every answer is
  * longer than RESULT_MAX, and only the first RESULT_MAX + 1 bytes are held, as
@@ -25,8 +26,7 @@
 #include "node/activation/cached_result.h"
 #include "node/activation/invocation.h"
 #include "node/activation/record.h"
-
-#define RESULT_MAX (1u << 20) /* as in invocation.c */
+#include "node/activation/run_answer.h"
 
 static struct action_entry *fuzz_action(void)
 {
@@ -70,6 +70,31 @@ static void check_spool_line(struct record *rec)
 	free(dumped);
 }
 
+/* An answer kept as its text: one spool line still, and the same record as the tree's
+ * path makes of the same answer, which is written as jansson writes it. */
+static void check_answer_text(struct invocation *inv, struct record *rec)
+{
+	struct record tree_rec = { 0 };
+	const json_t *back = record_tree(rec);
+
+	if (!rec->text.len || memchr(rec->text.data, '\n', rec->text.len))
+		fail("a record is not one spool line", rec->text.data);
+	if (!back)
+		fail("a spool line does not read back", rec->text.data);
+	inv->result = json_parse(inv->answer.data, inv->answer.len, NULL, 0);
+	if (!inv->result)
+		fail("an answer kept as text does not parse", inv->answer.data);
+	if (inv->status != (json_object_get(inv->result, "error") ? ACTIVATION_APPLICATION_ERROR
+								   : ACTIVATION_SUCCESS))
+		fail("an answer kept as text has the wrong status", inv->answer.data);
+	if (record_of_invocation(inv, &tree_rec))
+		fail("no record", NULL);
+	check_spool_line(&tree_rec);
+	if (!json_equal((json_t *)back, (json_t *)record_tree(&tree_rec)))
+		fail("an answer kept as text makes another record", rec->text.data);
+	record_clear(&tree_rec);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const int statuses[] = { 200, 200, 200, 400, 404, 500, 502, 503 };
@@ -95,15 +120,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	inv.received_ms = inv.start_ms = 1000;
 	inv.end_ms = 1010;
 	invocation_take_answer(&inv, statuses[size ? data[0] & 7 : 0], body, len);
-	if (!inv.result || inv.result_size != len)
+	if ((!inv.result && !inv.answer.len) || inv.result_size != len)
 		fail("an answer left no result", NULL);
 	(void)cached_result_take_ttl(inv.result);
 	if (record_of_invocation(&inv, &rec))
 		fail("no record", NULL);
-	check_spool_line(&rec);
 	if ((why = activation_check(record_tree(&rec))))
 		fail("the controller would reject the record", why);
+	if (inv.result) {
+		check_spool_line(&rec);
+	} else {
+		check_answer_text(&inv, &rec);
+	}
 	record_clear(&rec);
 	json_decref(inv.result);
+	buf_free(&inv.answer);
 	return 0;
 }

@@ -90,6 +90,15 @@ static void test_in_band(void)
 	CHECK(!actlogs_from_answer(&resp, SIZE_MAX, &skip));
 	resp.nheaders = 0;
 	CHECK(!actlogs_from_answer(&resp, SIZE_MAX, &skip));
+	CHECK(actlogs_in_band(&resp, SIZE_MAX) == -1);
+	/* In band without a line: 0 bytes (the node makes no array of them). */
+	resp.nheaders = 1;
+	h.value = "0";
+	CHECK(actlogs_in_band(&resp, SIZE_MAX) == 0);
+	h.value = "999";
+	CHECK(actlogs_in_band(&resp, SIZE_MAX) == (long long)b.len);
+	h.value = "11";
+	CHECK(actlogs_in_band(&resp, 10) == -1 && actlogs_in_band(&resp, 11) == 11);
 	CHECK(actlogs_answer_room(10 << 20) > (10u << 20) + (10u << 20) / 31 + 400);
 	json_decref(lines);
 	buf_free(&b);

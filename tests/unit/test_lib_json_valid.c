@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 /* json_text_valid says what json_parse says, for every case here: valid and broken
  * values, strings (escapes, surrogates, UTF-8, controls), numbers at jansson's limits,
- * nesting at its depth limit, and a few thousand random mutations of records. */
+ * nesting at its depth limit, and a few thousand random mutations of records. And
+ * json_text_members finds in a valid text what json_object_get finds in its tree. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "json.h"
+#include "json_text.h"
 #include "test.h"
 
 static bool agrees(const char *s, size_t len)
@@ -127,10 +129,52 @@ static void test_mutations(void)
 	}
 }
 
+/* The span of each key is the text of the value json_object_get gives (the last of a
+ * repeated key), or NULL when it gives none. */
+static bool members_agree(const char *text, const char *const *keys, int n)
+{
+	json_t *tree = json_parse(text, strlen(text), NULL, 0);
+	struct json_span found[4];
+	bool same = json_text_members(text, text + strlen(text), keys, n, found);
+
+	for (int i = 0; same && i < n; i++) {
+		json_t *want = json_object_get(tree, keys[i]);
+		json_t *got = found[i].p ? json_parse(found[i].p, found[i].len, NULL, 0) : NULL;
+
+		same = want ? got && json_equal(want, got) : !found[i].p;
+		json_decref(got);
+	}
+	json_decref(tree);
+	return same;
+}
+
+static void test_members(void)
+{
+	static const char *const keys[] = { "error", "__ow_cache", "a" };
+	static const char *const texts[] = {
+		"{}",
+		"{\"a\":1}",
+		" { \"error\" : \"x\" , \"a\" : [1, {\"error\":2}] } ",
+		"{\"a\":1,\"a\":{\"b\":\"}\"}}",
+		"{\"s\":\"a\\\"b\",\"__ow_cache\":{\"ttl\":1},\"error\":null}",
+		"{\"aa\":1,\"errors\":2,\"\":3}",
+	};
+
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		if (!members_agree(texts[i], keys, 3))
+			fprintf(stderr, "  members differ: %s\n", texts[i]);
+		CHECK(members_agree(texts[i], keys, 3));
+	}
+	/* a key with an escape may spell one: not read in place */
+	CHECK(!members_agree("{\"\\u0065rror\":1}", keys, 1));
+	CHECK(!json_text_members("[1]", "[1]" + 3, keys, 1, (struct json_span[1]){ 0 }));
+}
+
 int main(void)
 {
 	RUN(test_cases);
 	RUN(test_depth);
 	RUN(test_mutations);
+	RUN(test_members);
 	TEST_EXIT();
 }

@@ -10,6 +10,7 @@
 #include "node/activation/cached_result.h"
 #include "node/activation/invocation.h"
 #include "node/activation/record.h"
+#include "node/activation/run_answer.h"
 #include "test.h"
 
 /* What the old tree-built records were, for the same activations. */
@@ -234,6 +235,83 @@ static void test_error(void)
 	action_entry_unref(a);
 }
 
+/* A record the controller takes, whose extended form reads as the API's (the same
+ * value: a result kept as text keeps its own spacing). */
+static bool reads_as_tree(struct record *r)
+{
+	json_t *ext = record_tree(r) ? activation_extended(record_tree(r)) : NULL;
+	struct buf got = BUF_INIT;
+	json_t *back = NULL;
+	bool same;
+
+	if (ext && !record_write_extended(r, &got))
+		back = json_parse(got.data, got.len, NULL, 0);
+	same = back && !activation_check(record_tree(r)) && json_equal(back, ext);
+	buf_free(&got);
+	json_decref(back);
+	json_decref(ext);
+	return same;
+}
+
+/* A /run answer kept as its text (no tree) makes the record the tree would, with the
+ * answer's own bytes as its result; answers it cannot read in place take the tree. */
+static void test_answer_as_text(void)
+{
+	static const struct {
+		int http;
+		const char *body;
+		bool as_text;
+		int status;
+		const char *result; /* in the record, when the action's own */
+	} cases[] = {
+		{ 200, "{\"n\":1}", true, ACTIVATION_SUCCESS, "{\"n\":1}" },
+		{ 200, "{\"a\": [1, 2], \"b\" : {}}", true, ACTIVATION_SUCCESS,
+		  "{\"a\": [1, 2], \"b\" : {}}" },
+		{ 200, "[1,\"x\"]", true, ACTIVATION_SUCCESS, "[1,\"x\"]" },
+		{ 200, "{\"n\":1,\"error\":\"no\"}", true, ACTIVATION_APPLICATION_ERROR,
+		  "{\"n\":1,\"error\":\"no\"}" },
+		/* a key spelled with an escape may be "error": the tree reads it */
+		{ 200, "{\"\\u0065rror\":1}", false, ACTIVATION_APPLICATION_ERROR, "{\"error\":1}" },
+		/* not one line: the tree, written compact */
+		{ 200, "{\n\"n\":1\n}", false, ACTIVATION_SUCCESS, "{\"n\":1}" },
+		/* a wish to the platform: the tree, which takes it out */
+		{ 200, "{\"__ow_cache\":{\"ttl\":5},\"n\":1}", false, ACTIVATION_SUCCESS,
+		  "{\"n\":1}" },
+		{ 502, "{\"error\":\"boom\"}", false, ACTIVATION_DEVELOPER_ERROR,
+		  "{\"error\":\"boom\"}" },
+		{ 200, "{\"n\":", false, ACTIVATION_DEVELOPER_ERROR, NULL },
+		{ 200, "\"text\"", false, ACTIVATION_DEVELOPER_ERROR, NULL },
+	};
+	struct action_entry *a = limited();
+
+	ASSERT(a);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct invocation inv;
+		struct record rec = { 0 };
+		json_t *want;
+
+		invocation_init(&inv, a);
+		invocation_take_answer(&inv, cases[i].http, cases[i].body, strlen(cases[i].body));
+		inv.cache_ttl_s = cached_result_take_ttl(inv.result);
+		CHECK(!inv.result == cases[i].as_text);
+		CHECK(inv.status == cases[i].status);
+		CHECK(inv.result_size == strlen(cases[i].body));
+		CHECK(record_of_invocation(&inv, &rec) == 0);
+		CHECK(reads_as_tree(&rec));
+		if (cases[i].result) {
+			/* and whoever reads the result later gets the answer's tree */
+			want = json_parse(cases[i].result, strlen(cases[i].result), NULL, 0);
+			CHECK(result_is(&rec, cases[i].result));
+			CHECK(json_equal(want, (json_t *)record_result(&rec)));
+			json_decref(want);
+		}
+		record_clear(&rec);
+		json_decref(inv.result);
+		buf_free(&inv.answer);
+	}
+	action_entry_unref(a);
+}
+
 static void test_interrupted(void)
 {
 	struct action_entry *a = limited(), *b = bound();
@@ -298,6 +376,7 @@ int main(void)
 	RUN(test_warm);
 	RUN(test_cold_component);
 	RUN(test_error);
+	RUN(test_answer_as_text);
 	RUN(test_interrupted);
 	RUN(test_cached);
 	RUN(test_from_tree);

@@ -152,17 +152,21 @@ size_t actlogs_answer_room(uint64_t limit)
 	return (size_t)(limit + limit / 16 + 4096);
 }
 
-json_t *actlogs_from_answer(const struct http_response *resp, size_t max, size_t *skip)
+long long actlogs_in_band(const struct http_response *resp, size_t max)
 {
 	long long n = actlogs_header_value(
 		http_header_get(resp->headers, resp->nheaders, ACTLOGS_HEADER));
 
-	*skip = 0;
 	if (n < 0 || (unsigned long long)n > max)
-		return NULL;
+		return -1;
 	/* More than the body holds: a broken answer, whose result will not parse either. */
-	if ((size_t)n > resp->body.len)
-		n = (long long)resp->body.len;
-	*skip = (size_t)n;
-	return actlogs_decode(resp->body.data, (size_t)n);
+	return (size_t)n > resp->body.len ? (long long)resp->body.len : n;
+}
+
+json_t *actlogs_from_answer(const struct http_response *resp, size_t max, size_t *skip)
+{
+	long long n = actlogs_in_band(resp, max);
+
+	*skip = n < 0 ? 0 : (size_t)n;
+	return n < 0 ? NULL : actlogs_decode(resp->body.data, (size_t)n);
 }

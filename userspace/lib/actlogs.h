@@ -66,10 +66,12 @@ long long actlogs_header_value(const char *v);
 /* The most bytes the logs of an answer asked for with limit take (lines of at least a
  * timestamp each, their newlines, the notes). */
 size_t actlogs_answer_room(uint64_t limit);
-/* The lines of an answer with its logs in band, *skip their bytes before the runtime's
- * answer; NULL (and *skip 0) for an answer without, or one whose logs take more than max
- * bytes (a client that bounds the body keeps max past what it keeps of the result: a
- * longer count would leave it less of the result than it counts on). */
+/* The bytes of an answer's logs in band, before the runtime's answer: -1 for an answer
+ * without, or one whose logs take more than max bytes (a client that bounds the body keeps
+ * max past what it keeps of the result: a longer count would leave it less of the result
+ * than it counts on). */
+long long actlogs_in_band(const struct http_response *resp, size_t max);
+/* Their lines, *skip their bytes; NULL (and *skip 0) where actlogs_in_band says -1. */
 json_t *actlogs_from_answer(const struct http_response *resp, size_t max, size_t *skip);
 
 #endif

@@ -43,7 +43,8 @@ void jw_str(struct json_writer *jw, const char *s);
 void jw_strn(struct json_writer *jw, const char *s, size_t len);
 void jw_int(struct json_writer *jw, long long v);
 void jw_bool(struct json_writer *jw, bool v);
-/* A value that is valid compact JSON already (a cached result, a precomputed part). */
+/* A value that is valid JSON already, on one line (a cached result, a precomputed part,
+ * a /run answer kept as it came: compact, unless the action wrote it otherwise). */
 void jw_raw(struct json_writer *jw, const char *json, size_t len);
 /* Members or elements that are valid compact JSON already, without their brackets
  * ("a":1,"b":2 or 1,2), inside an open object or array; nothing when len is 0. */

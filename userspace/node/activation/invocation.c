@@ -14,6 +14,7 @@
 #include "node/ingress/metrics.h"
 #include "node/manager/pool.h"
 #include "node/activation/record.h"
+#include "node/activation/run_answer.h"
 #include "node/activation/run_times.h"
 #include "node/activation/slots.h"
 #include "node/activation/wait_board.h"
@@ -27,8 +28,6 @@
 /* A /run's headers; the logs limit follows (in band, if the sandbox is an xwhisk-proxy:
  * lib/actlogs.h). */
 #define RUN_HEADERS "Content-Type: application/json\r\n" ACTLOGS_HEADER ": "
-/* Results larger than this are truncated (OpenWhisk's whisk.activation.truncation). */
-#define RESULT_MAX (1u << 20)
 
 static void invocation_run(struct invocation *inv);
 static void invocation_finish(struct invocation *inv);
@@ -68,6 +67,7 @@ void invocation_free(struct invocation *inv)
 	action_entry_unref(inv->action);
 	json_decref(inv->params);
 	json_decref(inv->result);
+	buf_free(&inv->answer);
 	json_decref(inv->logs);
 	record_clear(&inv->record);
 	free(inv);
@@ -342,48 +342,6 @@ static int run_body(struct invocation *inv, struct buf *out)
 	return jw.err;
 }
 
-/* OpenWhisk's reading of a /run answer (ContainerProxy, ActivationResult). */
-void invocation_take_answer(struct invocation *inv, int status, const char *body, size_t len)
-{
-	json_t *j;
-	char msg[512];
-
-	json_decref(inv->result);
-	inv->result = NULL;
-	inv->result_size = len;
-	if (len > RESULT_MAX) {
-		struct buf b = BUF_INIT;
-
-		buf_printf(&b,
-			   "The action produced a response that exceeded the allowed length: %zu > "
-			   "%u bytes. The truncated response was: ",
-			   len, RESULT_MAX);
-		buf_append(&b, body, RESULT_MAX);
-		inv->status = ACTIVATION_APPLICATION_ERROR;
-		inv->result = record_error_n(b.data ? b.data : "", b.len);
-		buf_free(&b);
-		return;
-	}
-	/* Parsed only when it will be kept: an oversized answer is cut, not parsed. */
-	j = len ? json_parse(body, len, NULL, 0) : NULL;
-	if (status == 200 && (json_is_object(j) || json_is_array(j))) {
-		inv->status = json_is_object(j) && json_object_get(j, "error") ? ACTIVATION_APPLICATION_ERROR
-										 : ACTIVATION_SUCCESS;
-		inv->result = j;
-		return;
-	}
-	inv->status = ACTIVATION_DEVELOPER_ERROR;
-	if (status != 200 && json_is_object(j) && json_object_get(j, "error")) {
-		inv->result = json_pack("{s:O}", "error", json_object_get(j, "error"));
-	} else {
-		snprintf(msg, sizeof(msg),
-			 "The action did not produce a valid JSON or JSON Array response: %.*s",
-			 (int)(len > 400 ? 400 : len), body ? body : "");
-		inv->result = record_error(msg);
-	}
-	json_decref(j);
-}
-
 /* The verdict of a run that lost its answer, from why its sandbox ended (known once
  * its logs came: the manager hands them over as it removes the sandbox). */
 static void lost_verdict(struct invocation *inv)
@@ -460,8 +418,7 @@ static void on_run_answer(struct http_response *resp, int err, void *data)
 	struct invocation *inv = data;
 	struct worker *w = inv->w;
 	bool inband = false;
-	size_t skip = 0;
-	json_t *logs;
+	long long skip;
 	char msg[256];
 
 	inv->call = NULL;
@@ -500,17 +457,20 @@ static void on_run_answer(struct http_response *resp, int err, void *data)
 		run_ended(inv, POOL_NO_ANSWER, false);
 		return;
 	}
-	/* An xwhisk-proxy answers with the logs in band, before the result. */
-	logs = actlogs_from_answer(resp, actlogs_answer_room((uint64_t)inv->action->logs_mb << 20),
-				   &skip);
-	if (logs) {
+	/* An xwhisk-proxy answers with the logs in band, before the result: no lines, no
+	 * array (the record says [] without one). */
+	skip = actlogs_in_band(resp, actlogs_answer_room((uint64_t)inv->action->logs_mb << 20));
+	if (skip >= 0) {
 		json_decref(inv->logs);
-		inv->logs = logs;
+		inv->logs = skip ? actlogs_decode(resp->body.data, (size_t)skip) : NULL;
 		inband = true;
 		STAT_INC(w, inband_logs);
+	} else {
+		skip = 0;
 	}
 	/* body_total: past the limit only the logs and RESULT_MAX + 1 bytes were kept */
-	invocation_take_answer(inv, resp->status, resp->body.data + skip, resp->body_total - skip);
+	invocation_take_answer(inv, resp->status, resp->body.data + skip,
+			       resp->body_total - (size_t)skip);
 	/* As OpenWhisk's invoker does: a runtime that failed this way (an exception, a bad
 	 * answer) is not trusted with another activation. */
 	run_ended(inv, inv->status == ACTIVATION_DEVELOPER_ERROR ? "developer error" : NULL, inband);

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "node/activation/action_cache.h"
 #include "activation.h"
 #include "node/ingress/identity.h"
@@ -44,6 +45,8 @@ struct invocation {
 	bool no_answer;        /* the sandbox went without answering /run */
 	int status;            /* enum activation_status */
 	json_t *result;
+	/* Without a result: what /run answered, kept as its text (run_answer.h). */
+	struct buf answer;
 	json_t *logs;
 	struct record record;  /* the stored form, once finished */
 	unsigned cache_ttl_s;  /* a success's __ow_cache ttl (taken out of result), or 0 */
@@ -78,10 +81,6 @@ void invocation_give_room(struct worker *w, uint64_t action_id);
 void invocation_post_room(struct worker *to, uint64_t action_id);
 /* Finishes inv with a platform-made result (whisk errors, refused cold starts...). */
 void invocation_fail(struct invocation *inv, int status, const char *message);
-/* Sets inv's status, result and result_size from a sandbox's /run answer of len bytes
- * (len may be more than body holds past RESULT_MAX: only that much is read). Needs no
- * worker: the fuzz target run_answer feeds it. */
-void invocation_take_answer(struct invocation *inv, int status, const char *body, size_t len);
 /* Ends a session: status (enum activation_status) and result (stolen) go into the record;
  * broken_why non-NULL retires the sandbox (a timeout, a sandbox that broke the stream).
  * The slot is released, the logs collected, the record spooled and done told. */

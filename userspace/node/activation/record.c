@@ -285,6 +285,9 @@ int record_of_invocation(const struct invocation *inv, struct record *out)
 				    .end_ms = inv->end_ms,
 				    .status = inv->status,
 				    .result = inv->result,
+				    /* The answer's text, when it was kept so (no result). */
+				    .result_json = inv->result ? NULL : inv->answer.data,
+				    .result_json_len = inv->result ? 0 : inv->answer.len,
 				    /* As OpenWhisk: the length of what /run answered. */
 				    .size = inv->result_size,
 				    .logs = inv->logs,

@@ -40,7 +40,7 @@ struct record_parts {
 	uint64_t start_ms, end_ms;
 	int status;
 	const json_t *result;         /* the result as a tree, or */
-	const char *result_json;      /* as valid compact JSON (a cached result) */
+	const char *result_json;      /* valid JSON on one line (a cached result, an answer) */
 	size_t result_json_len;
 	size_t size;                  /* response.size: what /run answered; 0: none */
 	const json_t *logs;           /* an array of strings; NULL: [] */
