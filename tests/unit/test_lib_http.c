@@ -892,8 +892,30 @@ static void test_call_trailer(void)
 	}
 }
 
+/* Names match whatever their case, and only whole names: the first letter's case bit is
+ * a shortcut, not the test (@ and ` differ by that bit too). */
+static void test_header_get(void)
+{
+	const struct http_header h[] = {
+		{ .name = "content-type", .value = "a" },
+		{ .name = "X-Request-ID", .value = "b" },
+		{ .name = "@at", .value = "c" },
+		{ .name = "Content-Length", .value = "d" },
+	};
+
+	CHECK_STR(http_header_get(h, 4, "Content-Type"), "a");
+	CHECK_STR(http_header_get(h, 4, "x-request-id"), "b");
+	CHECK_STR(http_header_get(h, 4, "CONTENT-LENGTH"), "d");
+	CHECK_STR(http_header_get(h, 4, "@AT"), "c");
+	CHECK(!http_header_get(h, 4, "`at"));
+	CHECK(!http_header_get(h, 4, "Content"));
+	CHECK(!http_header_get(h, 4, "content-typ"));
+	CHECK(!http_header_get(h, 3, "Content-Length"));
+}
+
 int main(void)
 {
+	RUN(test_header_get);
 	RUN(test_roundtrip_keepalive);
 	RUN(test_body_too_large);
 	RUN(test_client_timeout);

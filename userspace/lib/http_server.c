@@ -138,8 +138,9 @@ const char *http_status_text(int status)
 
 const char *http_header_get(const struct http_header *h, size_t n, const char *name)
 {
+	/* Most names differ in their first letter, whatever its case: no call for those. */
 	for (size_t i = 0; i < n; i++)
-		if (!strcasecmp(h[i].name, name))
+		if (!((h[i].name[0] ^ name[0]) & ~0x20) && !strcasecmp(h[i].name, name))
 			return h[i].value;
 	return NULL;
 }
