@@ -6,7 +6,8 @@
 # figures that, unlike throughput, hardly move when other work shares the machine.
 #   scripts/bench/per-request.sh [N (20000)] [CONNS (1)]
 # TARGETS (default "hit warm web"): hit (a cached invoke, issue 14), warm (a warm blocking
-# invoke of a Node.js no-op), web (a web GET of a Node.js action), nginx-cache and
+# invoke of a Node.js no-op), large (the same with a 16 KB result: 256 string members),
+# web (a web GET of a Node.js action), nginx-cache and
 # nginx-proxy (nginx proxy_cache / proxy_pass in front of a bare Node.js server, for
 # comparison), nginx-proxy-log (the same proxy_pass with an access log, one line a request,
 # as a proxy in production keeps: what a per-request record costs nginx). STRACE=1 adds a
@@ -41,6 +42,10 @@ bench_user
 GUEST_AUTH=$key
 put_action noopjs nodejs:20 'function main(params) { return {} }'
 put_action cachedjs nodejs:20 'function main(params) { return { __ow_cache: { ttl: 86400 } } }'
+if [[ " ${TARGETS:-} " == *" large "* ]]; then
+	put_action largejs nodejs:20 'const r = {}; for (let i = 0; i < 256; i++) r["key" + i] = "value ".repeat(8) + i;
+function main(params) { return r }'
+fi
 put_action webjs nodejs:20 'function main(params) { return { body: "hi" } }' ',"annotations":[{"key":"web-export","value":true}]'
 if [[ " ${TARGETS:-} " == *nginx* ]]; then
 bare_server_js >"$bench_tmp/server.js"
@@ -127,6 +132,7 @@ for turn in $(seq "${REPEAT:-1}"); do
 		case $t in
 		hit) run hit POST "$api/actions/cachedjs?blocking=true&result=true" '{}' ;;
 		warm) run warm POST "$api/actions/noopjs?blocking=true&result=true" '{}' ;;
+		large) run large POST "$api/actions/largejs?blocking=true&result=true" '{}' ;;
 		nginx-cache) run nginx-cache POST "http://127.0.0.1:$cache_nginx_port/" '{}' "$(nginx_pids cache | tr ' ' ,)" ;;
 		nginx-proxy) run nginx-proxy POST "http://127.0.0.1:$js_nginx_port/" '{}' "$(nginx_pids nodejs | tr ' ' ,)" ;;
 		nginx-proxy-log) run nginx-proxy-log POST "http://127.0.0.1:$log_nginx_port/" '{}' "$(nginx_pids nodejs-log | tr ' ' ,)" ;;
