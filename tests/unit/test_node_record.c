@@ -279,6 +279,11 @@ static void test_answer_as_text(void)
 		  "{\"n\":1}" },
 		{ 502, "{\"error\":\"boom\"}", false, ACTIVATION_DEVELOPER_ERROR,
 		  "{\"error\":\"boom\"}" },
+		/* spaces before the value: the tree; after it: kept, they are on the line */
+		{ 200, " {\"n\":1}", false, ACTIVATION_SUCCESS, "{\"n\":1}" },
+		{ 200, "{\"n\":1} ", true, ACTIVATION_SUCCESS, "{\"n\":1} " },
+		{ 200, "[{\"error\":1}]", true, ACTIVATION_SUCCESS, "[{\"error\":1}]" },
+		{ 200, "{\"n\":1}\r", false, ACTIVATION_SUCCESS, "{\"n\":1}" },
 		{ 200, "{\"n\":", false, ACTIVATION_DEVELOPER_ERROR, NULL },
 		{ 200, "\"text\"", false, ACTIVATION_DEVELOPER_ERROR, NULL },
 	};
