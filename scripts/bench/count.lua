@@ -1,6 +1,9 @@
 -- SPDX-License-Identifier: Apache-2.0
 -- wrk script for per-request.sh: each thread stops after $WRK_N responses (a fixed number
--- of requests, so that CPU and system calls can be divided by it).
+-- of requests, so that CPU and system calls can be divided by it). per-request.sh runs one
+-- thread: when it stops, a SIGINT ends wrk's sleep through -d, so the run ends with its
+-- requests instead of lasting the whole duration. The SIGINT is sent a moment later from
+-- the background, since system() ignores SIGINT in wrk while it waits for the shell.
 local auth = os.getenv("WRK_AUTH")
 local n = tonumber(os.getenv("WRK_N") or "10000")
 wrk.method = os.getenv("WRK_METHOD") or "GET"
@@ -12,7 +15,10 @@ local bad = 0
 function response(status, headers, b)
   got = got + 1
   if status ~= 200 then bad = bad + 1 end
-  if got >= n then wrk.thread:stop() end
+  if got == n then
+    wrk.thread:stop()
+    os.execute("(sleep 0.05; kill -INT $PPID) >/dev/null 2>&1 &")
+  end
 end
 function done(summary, latency, requests)
   io.write(string.format('{"requests":%d,"rps":%.1f,"errors":%d,"non2xx":%d,"p50_us":%d}\n',
