@@ -20,9 +20,10 @@
 # /tmp/xwhisk-per-request.TARGET.allocs.data. XWHISK_BIN: the build to measure. Needs
 # root. Instructions per request (user+kernel) are shown where the machine has a PMU (not
 # in most VMs: "n/a"); they move even less with load than CPU time. REPEAT=K runs the
-# targets K times in turn on the same system, then prints each target's median CPU per
-# request and, for each target after the first, the median and range of its CPU over the
-# first target's in the same turn (pairs cancel the machine's drift).
+# targets K times in turn on the same system (every other turn in the reverse order), then
+# prints each target's median CPU per request and, for each target after the first, the
+# median and range of its CPU over the first target's in the same turn (pairs cancel the
+# machine's drift).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 export XWHISK_PREWARM=
@@ -128,7 +129,11 @@ run() { # run NAME METHOD URL BODY [PIDS]
 }
 declare -A cpu_of # target: its CPU per request in each turn
 for turn in $(seq "${REPEAT:-1}"); do
-	for t in ${TARGETS:-hit warm web}; do
+	# Even turns take the targets in the reverse order (ABBA), so that going first or
+	# second in a turn, which moves the figure by a few per cent, weighs on each alike.
+	order=(${TARGETS:-hit warm web})
+	[ $((turn % 2)) = 1 ] || order=($(printf '%s\n' "${order[@]}" | tac))
+	for t in "${order[@]}"; do
 		case $t in
 		hit) run hit POST "$api/actions/cachedjs?blocking=true&result=true" '{}' ;;
 		warm) run warm POST "$api/actions/noopjs?blocking=true&result=true" '{}' ;;
