@@ -57,13 +57,24 @@ static uint64_t stat_skbs(unsigned reason)
 
 static void test_open(void)
 {
-	ASSERT(xw_accel_open(pin_dir, &accel) == 0);
+	ASSERT(xw_accel_open(pin_dir, true, &accel) == 0);
 	/* Opening again (a restarted node) re-adopts the pins and attaches anew. */
 	struct xw_accel *again = NULL;
 
-	CHECK(xw_accel_open(pin_dir, &again) == 0);
+	CHECK(xw_accel_open(pin_dir, true, &again) == 0);
 	xw_accel_close(again);
 	CHECK(map_fd(XW_MAP_ACCEL_SOCKS) >= 0);
+	/* Without accel_answer (XWHISK_ACCEL_ANSWER=0, or a verifier that refuses it) a stream
+	 * cannot ask for it: the node sends its answer by TCP. */
+	struct xw_msg_key key = {0};
+
+	CHECK(xw_accel_answer_set(accel, &key, 1) == 0);
+	xw_accel_answer_del(accel, &key);
+	CHECK(xw_accel_open(pin_dir, false, &again) == 0);
+	if (again) {
+		CHECK(xw_accel_answer_set(again, &key, 1) == -EOPNOTSUPP);
+		xw_accel_close(again);
+	}
 }
 
 /* Crafted skbs: test_run has no socket, so the cookie is 0. */

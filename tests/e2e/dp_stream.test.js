@@ -666,50 +666,12 @@ test('a sandbox that dies mid-stream: the client\'s connection is closed and the
   assert.strictEqual(again.status, 201, again.text);
 });
 
-// A whole chunked body, decoded.
-function dechunk(text) {
-  let out = '';
-  for (let at = 0; ;) {
-    const eol = text.indexOf('\r\n', at);
-    const size = parseInt(text.slice(at, eol), 16);
-    assert.ok(eol > 0 && size >= 0, `not chunked: ${text.slice(0, 100)}`);
-    if (size === 0) return out;
-    out += text.slice(eol + 2, eol + 2 + size);
-    at = eol + 2 + size + 2;
-  }
-}
-
-// Sends raw bytes, half-closes (shutdown SHUT_WR) and reads until the node closes.
-function halfClose(head, body, { waitFor } = {}) {
-  return new Promise((resolve, reject) => {
-    const sock = net.connect(sys.nodePort, '127.0.0.1');
-    let got = Buffer.alloc(0);
-    let sent = false;
-    const send = () => {
-      sent = true;
-      sock.write(body);
-      sock.end();
-    };
-    sock.on('connect', () => {
-      sock.write(head);
-      if (!waitFor) send();
-    });
-    sock.on('data', (d) => {
-      got = Buffer.concat([got, d]);
-      if (!sent && got.includes(waitFor)) send();
-    });
-    sock.on('close', () => resolve(got.toString('latin1')));
-    sock.on('error', reject);
-    setTimeout(() => reject(new Error(`no end: ${got.toString().slice(0, 200)}`)), 30000);
-  });
-}
-
 test('half-close: a client that shuts down its side after its upload still gets the whole answer', async () => {
   for (const size of [5, 3 * MB]) {
     const body = Buffer.alloc(size, 'h');
-    const text = await halfClose(`PUT ${WEB}/sha HTTP/1.1\r\nHost: x\r\nContent-Length: ${size}\r\n\r\n`, body);
+    const text = await dp.halfClose(sys.nodePort, `PUT ${WEB}/sha HTTP/1.1\r\nHost: x\r\nContent-Length: ${size}\r\n\r\n`, body);
     assert.ok(text.startsWith('HTTP/1.1 201'), `${size} bytes: ${JSON.stringify(text.slice(0, 400))} ${text.length}`);
-    const json = JSON.parse(dechunk(text.slice(text.indexOf('\r\n\r\n') + 4)));
+    const json = JSON.parse(dp.dechunk(text.slice(text.indexOf('\r\n\r\n') + 4)));
     assert.strictEqual(json.bytes, size);
     assert.strictEqual(json.sha256, crypto.createHash('sha256').update(body).digest('hex'));
     const rec = await waitRecord(sys, json.id, opts());
@@ -719,7 +681,7 @@ test('half-close: a client that shuts down its side after its upload still gets 
   // its FIN alone is not passed on (the action would take it for the request's end).
   const fins0 = (await dp.metrics(sys.nodePort)).values.get('xwhisk_sock_accel_fins_total') || 0;
   const body = crypto.randomBytes(14 * MB);
-  const text = await halfClose(`PUT ${WEB}/sleepy HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n`, body);
+  const text = await dp.halfClose(sys.nodePort, `PUT ${WEB}/sleepy HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n`, body);
   assert.ok(text.startsWith('HTTP/1.1 200'), text.slice(0, 200));
   const [sha256, bytes, id] = text.slice(text.indexOf('\r\n\r\n') + 4).split(' ');
   assert.strictEqual(Number(bytes), body.length, text.slice(0, 300));
@@ -731,7 +693,7 @@ test('half-close: a client that shuts down its side after its upload still gets 
   // An upgraded session's end reaches the action's server (the echo ends in turn), before
   // and after the splice started.
   for (const waitFor of ['\r\n\r\n', undefined]) {
-    const text = await halfClose(`GET ${WEB}/sha/echo HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n`,
+    const text = await dp.halfClose(sys.nodePort, `GET ${WEB}/sha/echo HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n`,
       'last words', { waitFor });
     assert.ok(text.startsWith('HTTP/1.1 101'), text.slice(0, 200));
     assert.strictEqual(text.slice(text.indexOf('\r\n\r\n') + 4), 'last words');

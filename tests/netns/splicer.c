@@ -139,7 +139,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: splicer PIN_DIR ADDR PORT SB_ADDR SB_PORT\n");
 		return 2;
 	}
-	err = xw_accel_open(argv[1], &a);
+	err = xw_accel_open(argv[1], true, &a);
 	if (err)
 		goto out;
 	l = socket(AF_INET, SOCK_STREAM, 0);

@@ -81,7 +81,7 @@ out:
 	}
 }
 
-int xw_accel_open(const char *pin_dir, struct xw_accel **out)
+int xw_accel_open(const char *pin_dir, bool answers, struct xw_accel **out)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_dir ?: XW_PIN_DIR);
 	struct xw_accel *a = calloc(1, sizeof(*a));
@@ -123,7 +123,8 @@ int xw_accel_open(const char *pin_dir, struct xw_accel **out)
 	err = room_open(a, pin_dir ?: XW_PIN_DIR);
 	if (err)
 		goto out;
-	answer_open(a, pin_dir ?: XW_PIN_DIR);
+	if (answers)
+		answer_open(a, pin_dir ?: XW_PIN_DIR);
 	/* Replaces the program a previous node process attached: the map keeps it only for
 	 * sockets added from now on. */
 	if (bpf_prog_attach(a->prog_fd, a->socks_fd, BPF_SK_SKB_STREAM_VERDICT, 0) < 0) {

@@ -5,8 +5,9 @@
  * of connected TCP sockets: what one receives the kernel sends out of the other.
  *
  * What the node does:
- *   start:   xw_accel_open(pin_dir, &a); on error the caller relays in userspace instead
- *            (and says so once).
+ *   start:   xw_accel_open(pin_dir, answers, &a); on error the caller relays in userspace
+ *            instead (and says so once). answers: also load accel_answer (false: answers
+ *            go by TCP and the verdict, as where the verifier refuses that program).
  *   session: xw_accel_pair_get(a, &k); xw_accel_add(a, 2k + 1, sandbox_fd, ..., &cs)
  *            first, write the request head to the sandbox, then xw_accel_add(a, 2k,
  *            client_fd, ..., &cc). Bytes the verdict held on a socket (its peer not in the
@@ -22,6 +23,7 @@
 #ifndef XWHISK_BPFLOAD_SOCK_ACCEL_H
 #define XWHISK_BPFLOAD_SOCK_ACCEL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -30,7 +32,7 @@
 
 struct xw_accel;
 
-int xw_accel_open(const char *pin_dir, struct xw_accel **out);
+int xw_accel_open(const char *pin_dir, bool answers, struct xw_accel **out);
 void xw_accel_close(struct xw_accel *a);
 /* A free pair number k (indexes 2k and 2k + 1); -ENOSPC when every pair is in use. */
 int xw_accel_pair_get(struct xw_accel *a, uint32_t *k);

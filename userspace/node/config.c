@@ -70,6 +70,9 @@ static void usage(FILE *f)
 		"  XWHISK_SOCK_MSG         1: /run bytes between the node and its sandboxes skip TCP\n"
 		"                          (sk_msg redirect; cgroup v2 and BPF sockops); 0: by TCP,\n"
 		"                          seen and counted by sandbox_tc on the veth (default 1)\n"
+		"  XWHISK_ACCEL_ANSWER     1: a streaming web action's answer goes straight to the\n"
+		"                          client's socket (accel_answer, with XWHISK_SOCK_MSG); 0:\n"
+		"                          by TCP through the node's socket (default 1)\n"
 		"  XWHISK_API_HOST         __OW_API_HOST in sandboxes (default: this node's ingress\n"
 		"                          as sandboxes reach it; on loopback it also listens on the\n"
 		"                          bridge's gateway address)\n"
@@ -142,6 +145,7 @@ static void config_from_env(struct node_config *cfg)
 	cfg->drain_ms = env_unsigned("XWHISK_DRAIN_MS", 30000);
 	cfg->ephemeral = env_unsigned("XWHISK_EPHEMERAL", 0) != 0;
 	cfg->sock_msg = env_unsigned("XWHISK_SOCK_MSG", 1) != 0;
+	cfg->accel_answer = env_unsigned("XWHISK_ACCEL_ANSWER", 1) != 0;
 }
 
 /* What follows from the settings once all are read. */

@@ -38,6 +38,7 @@ struct node_config {
 	unsigned drain_ms;      /* how long SIGTERM waits for activations in flight */
 	bool ephemeral;         /* on exit, remove sandboxes, bridge, programs and maps */
 	bool sock_msg;          /* /run bytes to own sandboxes by sk_msg redirect */
+	bool accel_answer;      /* streaming answers straight to the client (accel_answer) */
 	const char *bridge;    /* the sandboxes' bridge (NULL: the backend's default) */
 	const char *subnet;    /* their addresses (NULL: the backend's default) */
 	bool subnet_given;     /* the controller chose it (XWHISK_SANDBOX_SUBNET unset) */

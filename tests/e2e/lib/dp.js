@@ -3,7 +3,7 @@
 // Helpers shared by the data-plane tests (dp_*.test.js): creating actions, invoking,
 // waiting for activation records, checking them against OpenWhisk's record contract
 // (openwhisk-api.md 3.5), namespaces with their own limits, zip archives, BPF map
-// dumps (bpftool) and Prometheus metrics.
+// dumps (bpftool), Prometheus metrics and raw HTTP with a half-close.
 'use strict';
 
 const crypto = require('crypto');
@@ -331,6 +331,45 @@ async function eventually(fn, { timeoutMs = 15000, everyMs = 150, what = 'condit
   }
 }
 
+// A whole chunked body, decoded.
+function dechunk(text) {
+  let out = '';
+  for (let at = 0; ;) {
+    const eol = text.indexOf('\r\n', at);
+    const size = parseInt(text.slice(at, eol), 16);
+    assert.ok(eol > 0 && size >= 0, `not chunked: ${text.slice(0, 100)}`);
+    if (size === 0) return out;
+    out += text.slice(eol + 2, eol + 2 + size);
+    at = eol + 2 + size + 2;
+  }
+}
+
+// Sends raw bytes to the node at port, half-closes (shutdown SHUT_WR), after waitFor came
+// back when given, and reads until the node closes.
+function halfClose(port, head, body, { waitFor } = {}) {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, '127.0.0.1');
+    let got = Buffer.alloc(0);
+    let sent = false;
+    const send = () => {
+      sent = true;
+      sock.write(body);
+      sock.end();
+    };
+    sock.on('connect', () => {
+      sock.write(head);
+      if (!waitFor) send();
+    });
+    sock.on('data', (d) => {
+      got = Buffer.concat([got, d]);
+      if (!sent && got.includes(waitFor)) send();
+    });
+    sock.on('close', () => resolve(got.toString('latin1')));
+    sock.on('error', reject);
+    setTimeout(() => reject(new Error(`no end: ${got.toString().slice(0, 200)}`)), 30000);
+  });
+}
+
 // Stops and removes a system; with XWHISK_E2E_LOG=1 (or a regular expression) prints the
 // lines of its log that match first, for post-mortems.
 async function teardown(sys) {
@@ -348,6 +387,8 @@ async function teardown(sys) {
 
 module.exports = {
   teardown,
+  dechunk,
+  halfClose,
   namespacedSystem,
   HEX32,
   LOG_LINE,

@@ -53,7 +53,7 @@ static struct xw_accel *accel_get(struct worker *w)
 	pthread_mutex_lock(&accel_lock);
 	if (!accel_tried) {
 		accel_tried = true;
-		err = xw_accel_open(w->node->cfg.pin_dir, &accel);
+		err = xw_accel_open(w->node->cfg.pin_dir, w->node->cfg.accel_answer, &accel);
 		if (err)
 			pr_warn("stream: sock_accel cannot be attached (%s): streaming web actions "
 				"are relayed in userspace with splice(2)",
