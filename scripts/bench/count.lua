@@ -2,8 +2,9 @@
 -- wrk script for per-request.sh: each thread stops after $WRK_N responses (a fixed number
 -- of requests, so that CPU and system calls can be divided by it). per-request.sh runs one
 -- thread: when it stops, a SIGINT ends wrk's sleep through -d, so the run ends with its
--- requests instead of lasting the whole duration. The SIGINT is sent a moment later from
--- the background, since system() ignores SIGINT in wrk while it waits for the shell.
+-- requests instead of lasting the whole duration (with more threads, the first to finish
+-- ends them all). The shell that sends it is started by popen, not os.execute: system()
+-- ignores SIGINT in wrk while it waits.
 local auth = os.getenv("WRK_AUTH")
 local n = tonumber(os.getenv("WRK_N") or "10000")
 wrk.method = os.getenv("WRK_METHOD") or "GET"
@@ -17,7 +18,7 @@ function response(status, headers, b)
   if status ~= 200 then bad = bad + 1 end
   if got == n then
     wrk.thread:stop()
-    os.execute("(sleep 0.05; kill -INT $PPID) >/dev/null 2>&1 &")
+    io.popen("kill -INT $PPID"):close()
   end
 end
 function done(summary, latency, requests)

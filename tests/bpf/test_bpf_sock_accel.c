@@ -63,6 +63,7 @@ static void test_open(void)
 
 	CHECK(xw_accel_open(pin_dir, true, &again) == 0);
 	xw_accel_close(again);
+	again = NULL;
 	CHECK(map_fd(XW_MAP_ACCEL_SOCKS) >= 0);
 	/* Without accel_answer (XWHISK_ACCEL_ANSWER=0, or a verifier that refuses it) a stream
 	 * cannot ask for it: the node sends its answer by TCP. */

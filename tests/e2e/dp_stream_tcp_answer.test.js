@@ -87,7 +87,6 @@ test('a 64 MB answer goes by TCP through the node, whole and in order; none of i
   // By the verdict (pass), or held while the client was behind and sent on by the node.
   const byTcp = (m) => ['pass', 'held', 'full'].reduce((n, v) => n + (m.get(`xwhisk_sock_accel_bytes_total{verdict="${v}"}`) || 0), 0);
   assert.ok(byTcp(after) - byTcp(before) >= 64 * MB, `${byTcp(after) - byTcp(before)} bytes by the verdict`);
-  assert.deepStrictEqual(dp.bpfDumpJson(sys, 'accel_answers'), [], 'no stream asked for accel_answer');
 });
 
 test('uploads small and large, one after a half-close: every answer comes back by TCP', async () => {
