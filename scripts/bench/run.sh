@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Runs every benchmark in this directory (make bench): burst.sh, control-plane.sh,
-# entity-get.sh, invoke.sh (its native and Node.js rounds), sandbox.sh, skmsg.sh. BENCH_DURATION,
-# BENCH_CONNECTIONS and BENCH_THREADS tune wrk; see docs/BENCHMARKS.md for the method.
+# Runs every benchmark script in this directory, one after another (make bench): each
+# *.sh but lib.sh and this one. BENCH_DURATION, BENCH_CONNECTIONS and BENCH_THREADS tune
+# wrk; see docs/BENCHMARKS.md for each script's method.
 set -uo pipefail
 dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 status=0
