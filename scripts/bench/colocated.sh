@@ -18,11 +18,7 @@ BURST_US=${BURST_US:-2500}
 PERIOD_US=${PERIOD_US:-20000}
 make -C "$top" --no-print-directory BUILD="${bin#$top/}" "${bin#$top/}/bench/relay_floor" \
 	"${bin#$top/}/bench/ballast" >/dev/null
-bare_server_js >"$bench_tmp/server.js"
-server_port=$(free_port)
-node "$bench_tmp/server.js" "$server_port" >"$bench_tmp/server.log" 2>&1 &
-bench_pids+=($!)
-wait_port "$server_port"
+start_bare_server
 start_nginx "$server_port" 127.0.0.1 nodejs
 nginx_port=$NGINX_PORT
 relay_port=$(free_port)

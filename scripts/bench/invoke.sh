@@ -129,12 +129,7 @@ print(next((k for k in r if k.get("default")), r[0])["kind"])' "$bin/runtimes/ru
 	[ -n "${bare_ip:-}" ] || { echo "invoke.sh: no warm bare:1 sandbox found" >&2; exit 1; }
 	bare_pids=$(sandbox_pids "$bare_init")
 
-	bare_server_js >"$bench_tmp/server.js"
-	server_port=$(free_port)
-	"$node_bin" "$bench_tmp/server.js" "$server_port" >"$bench_tmp/server.log" 2>&1 &
-	server_pid=$!
-	bench_pids+=("$server_pid")
-	wait_port "$server_port"
+	start_bare_server "$node_bin"
 	start_nginx "$server_port" 127.0.0.1 nodejs
 	js_nginx_port=$NGINX_PORT
 	js_nginx_pids=$(nginx_pids nodejs)

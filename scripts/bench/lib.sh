@@ -135,6 +135,17 @@ server.listen(sandbox ? 8080 : +process.argv[2], sandbox ? '0.0.0.0' : '127.0.0.
 JS
 }
 
+# start_bare_server [NODE_BIN]: the bare server on a free loopback port, as nginx's upstream;
+# sets server_port and server_pid.
+start_bare_server() {
+	bare_server_js >"$bench_tmp/server.js"
+	server_port=$(free_port)
+	"${1:-node}" "$bench_tmp/server.js" "$server_port" >"$bench_tmp/server.log" 2>&1 &
+	server_pid=$!
+	bench_pids+=("$server_pid")
+	wait_port "$server_port"
+}
+
 # start_nginx UPSTREAM_PORT [UPSTREAM_HOST] [NAME]: a keep-alive proxy_pass in front of it;
 # sets NGINX_PORT. One worker per CPU, as nginx's "auto". NGINX_UPSTREAM, when set, replaces
 # the upstream's one server line (several servers, a balancing method). NAME tells instances apart when a

@@ -49,11 +49,7 @@ function main(params) { return r }'
 fi
 put_action webjs nodejs:20 'function main(params) { return { body: "hi" } }' ',"annotations":[{"key":"web-export","value":true}]'
 if [[ " ${TARGETS:-} " == *nginx* ]]; then
-bare_server_js >"$bench_tmp/server.js"
-server_port=$(free_port)
-node "$bench_tmp/server.js" "$server_port" >"$bench_tmp/server.log" 2>&1 &
-bench_pids+=($!)
-wait_port "$server_port"
+start_bare_server
 start_nginx "$server_port" 127.0.0.1 nodejs
 js_nginx_port=$NGINX_PORT
 NGINX_LOCATION='access_log $NGINX_DIR/access.log;' start_nginx "$server_port" 127.0.0.1 nodejs-log

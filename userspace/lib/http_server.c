@@ -26,6 +26,7 @@
 #define BODY_MEMORY_MIN (64u << 20)
 #define NO_ROOM_RETRY_S 1
 #define NO_ROOM_MSG "The server is busy reading other requests: try again."
+#define OUT_OF_MEMORY_MSG "The server is out of memory: try again."
 
 struct http_conn {
 	struct http_server *srv;
@@ -763,6 +764,14 @@ static const http_parser_settings parser_settings = {
 	.on_message_complete = on_message_complete,
 };
 
+/* Our callbacks fail only when memory runs out: the server's trouble, not a bad request. */
+static bool parser_out_of_memory(const http_parser *p)
+{
+	enum http_errno e = HTTP_PARSER_ERRNO(p);
+
+	return e >= HPE_CB_message_begin && e <= HPE_CB_chunk_complete;
+}
+
 static void conn_parse(struct http_conn *c)
 {
 	size_t n;
@@ -795,6 +804,10 @@ static void conn_parse(struct http_conn *c)
 				conn_reject(c, 503, NO_ROOM_MSG);
 			else
 				conn_reject(c, 431, "Request header fields too large");
+			return;
+		}
+		if (parser_out_of_memory(&c->parser)) {
+			conn_reject(c, 503, OUT_OF_MEMORY_MSG);
 			return;
 		}
 		if (HTTP_PARSER_ERRNO(&c->parser) != HPE_OK) {
