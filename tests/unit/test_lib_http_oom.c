@@ -2,19 +2,23 @@
 /*
  * The HTTP server when memory runs out, one allocation at a time: linked with
  * -Wl,--wrap for malloc, calloc and realloc (Makefile), so that the k-th allocation our
- * code makes after the test arms it fails. For every k on a request's way in, the server
- * answers (200 when the failure missed its path, 503 when it hit the parsing, an error
- * from the handler's own answer) or closes the connection, and serves the next request
- * whole; under the sanitizers it leaks nothing on the way.
+ * code makes after the test arms it fails. For every k on a request's way in (a small GET;
+ * a POST with a long URL, many headers and a body; a chunked POST), the server answers
+ * (200 when the failure missed its path, 503 with Retry-After when it hit the reading of
+ * the request) or closes the connection, holds no request afterwards, and serves the next
+ * request whole.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "http.h"
+#include "http_head.h"
 #include "loop.h"
 #include "test.h"
 
@@ -50,13 +54,17 @@ void *__wrap_realloc(void *p, size_t n)
 
 static void handler(struct http_request *req, void *data)
 {
+	char body[32];
+	int n;
+
 	if (req->error_status) {
 		http_resp_send(req, req->error_status, "text/plain", req->error_msg,
 			       strlen(req->error_msg));
 		return;
 	}
 	http_resp_header(req, "X-Path", "%s", req->path);
-	http_resp_send(req, 200, "text/plain", "fine", 4);
+	n = snprintf(body, sizeof(body), "fine %zu", req->body.len);
+	http_resp_send(req, 200, "text/plain", body, (size_t)n);
 }
 
 static void stop_loop(struct loop *loop, void *data)
@@ -113,10 +121,17 @@ fail:
 	return NULL;
 }
 
-static const char REQUEST[] = "GET /some/path?with=query HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n"
-			      "X-B: 2\r\nConnection: close\r\n\r\n";
+/* What served shows: the path, and the body's length. */
+static bool served(const char *got, const char *body_len)
+{
+	char want[32];
 
-static void test_every_allocation_fails_once(void)
+	snprintf(want, sizeof(want), "fine %s", body_len);
+	return got && !strncmp(got, "HTTP/1.1 200", 12) && strstr(got, "X-Path: /some/path") &&
+	       strstr(got, want);
+}
+
+static void every_allocation_fails_once(const char *request, const char *body_len)
 {
 	struct http_server_opts o = { .max_body = 1024 };
 	struct loop *loop = loop_new();
@@ -126,17 +141,18 @@ static void test_every_allocation_fails_once(void)
 	char *got;
 
 	ASSERT(srv);
-	/* How many allocations a whole request makes, counted with none failing. */
+	/* A first request grows what stays (the loop's tables), then one is counted. */
+	CHECK(served(exchange(loop, srv, request), body_len));
 	allocations = 0;
 	fail_countdown = -1;
-	got = exchange(loop, srv, REQUEST);
+	got = exchange(loop, srv, request);
 	total = allocations;
 	fail_countdown = 0;
-	ASSERT(got && !strncmp(got, "HTTP/1.1 200", 12));
+	ASSERT(served(got, body_len));
 	ASSERT(total > 3);
 	for (k = 1; k <= total; k++) {
 		fail_countdown = k;
-		got = exchange(loop, srv, REQUEST);
+		got = exchange(loop, srv, request);
 		fail_countdown = 0;
 		CHECK(got != NULL); /* every connection ends */
 		if (!got)
@@ -149,21 +165,75 @@ static void test_every_allocation_fails_once(void)
 			closed++;
 		else
 			CHECK(!"an answer other than 200, 503 or a close");
+		CHECK(http_requests_live() == 0); /* nothing held on the way */
 		/* The next request is served whole. */
-		got = exchange(loop, srv, REQUEST);
-		CHECK(got && !strncmp(got, "HTTP/1.1 200", 12) && strstr(got, "X-Path: /some/path"));
+		CHECK(served(exchange(loop, srv, request), body_len));
 	}
 	fprintf(stderr, "  %ld allocations: %d answered, %d refused 503, %d closed\n", total,
 		answered, refused, closed);
-	/* Memory that ran out while the head was parsed is the server's trouble, not a bad
+	/* Memory that ran out while the request was read is the server's trouble, not a bad
 	 * request: 503, with Retry-After. */
 	CHECK(refused > 0);
 	http_server_free(srv);
 	loop_free(loop);
 }
 
+static void test_small_get(void)
+{
+	every_allocation_fails_once("GET /some/path?with=query HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n"
+				    "X-B: 2\r\nConnection: close\r\n\r\n",
+				    "0");
+}
+
+/* A URL longer than the head's first room, more headers than fit inline, a body. */
+static void test_large_post(void)
+{
+	static char req[4096];
+	char query[600];
+	int n;
+
+	memset(query, 'q', sizeof(query) - 1);
+	query[sizeof(query) - 1] = '\0';
+	n = snprintf(req, sizeof(req), "POST /some/path?%s HTTP/1.1\r\nHost: x\r\n", query);
+	for (int i = 0; i < 16; i++)
+		n += snprintf(req + n, sizeof(req) - (size_t)n, "X-Header-%d: value %d\r\n", i, i);
+	snprintf(req + n, sizeof(req) - (size_t)n,
+		 "Content-Length: 100\r\nConnection: close\r\n\r\n%0100d", 7);
+	every_allocation_fails_once(req, "100");
+}
+
+static void test_chunked_post(void)
+{
+	every_allocation_fails_once("POST /some/path HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
+				    "chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n6\r\n world"
+				    "\r\n0\r\n\r\n",
+				    "11");
+}
+
+/* A piece that cannot be stored leaves the strings before it whole. */
+static void test_head_piece_keeps_text(void)
+{
+	struct http_head h = { 0 };
+	size_t first = SIZE_MAX, second = SIZE_MAX;
+	char big[1000];
+
+	memset(big, 'b', sizeof(big));
+	ASSERT(http_head_piece(&h, &first, "ab", 2) == 0);
+	fail_countdown = 1;
+	CHECK(http_head_piece(&h, &first, big, sizeof(big)) == -ENOMEM); /* "ab" reopened */
+	fail_countdown = 0;
+	CHECK(http_head_piece(&h, &second, "xyz", 3) == 0);
+	CHECK_STR(h.text.data + first, "ab");
+	CHECK_STR(h.text.data + second, "xyz");
+	http_head_free(&h);
+}
+
 int main(void)
 {
-	RUN(test_every_allocation_fails_once);
+	signal(SIGPIPE, SIG_IGN); /* a connection the test gave up on must not end it */
+	RUN(test_head_piece_keeps_text);
+	RUN(test_small_get);
+	RUN(test_large_post);
+	RUN(test_chunked_post);
 	TEST_EXIT();
 }

@@ -49,7 +49,7 @@ struct http_request {
 	uint64_t content_length; /* as announced, 0 if none */
 	bool body_too_large;     /* body exceeded max_body and was not read */
 	bool body_no_room;       /* the server's max_body_memory was reached: 503 */
-	int error_status;        /* set when the request could not be parsed: 400, 413, 431 */
+	int error_status;        /* set when the request could not be read: 400, 413, 431, 503 */
 	const char *error_msg;
 	bool keep_alive;
 	uint64_t start_us;

@@ -24,12 +24,15 @@ int http_head_piece(struct http_head *h, size_t *off, const char *p, size_t len)
 
 	if (!t->cap && buf_reserve(t, TEXT_START))
 		return -ENOMEM;
+	/* Room first: a piece that cannot be stored leaves the text and *off as they were. */
+	if (buf_reserve(t, len + 1))
+		return -ENOMEM;
 	if (*off == SIZE_MAX)
 		*off = t->len;
 	else
 		t->len--; /* the string reopens: its NUL goes */
-	if (buf_append(t, p, len) || buf_append(t, "", 1))
-		return -ENOMEM;
+	(void)buf_append(t, p, len); /* in the room reserved */
+	(void)buf_append(t, "", 1);
 	return 0;
 }
 
