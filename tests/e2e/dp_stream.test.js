@@ -10,7 +10,8 @@
 // the stream for them (docs/EBPF.md, "A slow reader"); a client that stops reading after
 // the action hung up costs the node no CPU while the rest waits; a sandbox that dies
 // mid-stream closes the client's connection with a record that says so; a client that
-// half-closes after its upload still gets the whole answer. Bad input: an Upgrade to an
+// half-closes after its upload, or after the action hung up while its answer still
+// waited, still gets the whole answer. Bad input: an Upgrade to an
 // ordinary web action stays an ordinary call, and a body over 1 MB to one gets the usual 413.
 'use strict';
 const crypto = require('crypto');
@@ -640,6 +641,45 @@ test('a client that stops reading after the action sent its whole answer and hun
   const id = /X-Activation: ([0-9a-f]{32})/.exec(got.toString('latin1'))[1];
   const rec = await waitRecord(sys, id, opts());
   assert.strictEqual(rec.response.result.end, 'complete', JSON.stringify(rec.response));
+});
+
+// The client ends its side only after the action wrote its whole answer and hung up, while
+// the rest of that answer still waits for it on the action's socket: the node must not
+// take the end of both sides for the end of the session (stream.c, client_ended).
+test('a client that half-closes after the action hung up, with the answer still waiting for it, gets every byte', async () => {
+  const mb = 48;
+  const seen0 = await verdictBytes('pass', 'msg', 'held', 'full');
+  let sent = false;
+  const watch = setInterval(async () => {
+    if (!sent && (await verdictBytes('pass', 'msg', 'held', 'full')) - seen0 >= mb * MB) sent = true;
+  }, 50);
+  const got = await new Promise((resolve, reject) => {
+    const sock = net.connect(sys.nodePort, '127.0.0.1');
+    const chunks = [];
+    let ended = false;
+    sock.on('connect', () => sock.write(`GET ${WEB}/sha/blob?mb=${mb} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: blob\r\n\r\n`));
+    sock.on('data', (d) => {
+      chunks.push(d);
+      sock.pause();
+      if (!sent || ended) return setTimeout(() => sock.resume(), 4);
+      ended = true;
+      sock.end();
+      setTimeout(() => sock.resume(), 500);
+    });
+    sock.on('close', () => resolve({ body: Buffer.concat(chunks), ended }));
+    sock.on('error', reject);
+    setTimeout(() => reject(new Error('no end in 60 s')), 60000);
+  }).finally(() => clearInterval(watch));
+  assert.ok(got.ended, 'the client ended its side after the action\'s end');
+  const body = got.body.subarray(got.body.indexOf('\r\n\r\n') + 4);
+  assert.strictEqual(body.length, mb * MB, 'every byte arrived');
+  let bad = 0;
+  for (let i = 0; i < body.length; i += 4093) if (body[i] !== (i >> 16) % 251) bad++;
+  assert.strictEqual(bad, 0, 'every byte intact, in order');
+  const id = /X-Activation: ([0-9a-f]{32})/.exec(got.body.toString('latin1'))[1];
+  const rec = await waitRecord(sys, id, opts());
+  assert.strictEqual(rec.response.result.end, 'complete', JSON.stringify(rec.response));
+  assert.ok(rec.response.result.bytesOut > mb * MB, JSON.stringify(rec.response.result));
 });
 
 test('a sandbox that dies mid-stream: the client\'s connection is closed and the record says why', async () => {
