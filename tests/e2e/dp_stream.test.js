@@ -595,6 +595,31 @@ function cpuSeconds(pid) {
   return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in USER_HZ
 }
 
+// For the upgraded blob answers below: a watch that turns true once the verdict has seen
+// all mb MB of the answer (the action wrote it whole and hung up), the request, and the
+// checks of what the client got: every byte, in order, and a complete record.
+function watchWholeAnswer(mb, seen0) {
+  const w = { seen: false };
+  w.timer = setInterval(async () => {
+    if (!w.seen && (await verdictBytes('pass', 'msg', 'held', 'full')) - seen0 >= mb * MB) w.seen = true;
+  }, 50);
+  return w;
+}
+
+const blobRequest = (mb) => `GET ${WEB}/sha/blob?mb=${mb} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: blob\r\n\r\n`;
+
+async function checkBlob(got, mb) {
+  const body = got.subarray(got.indexOf('\r\n\r\n') + 4);
+  assert.strictEqual(body.length, mb * MB, 'every byte arrived');
+  let bad = 0;
+  for (let i = 0; i < body.length; i += 4093) if (body[i] !== (i >> 16) % 251) bad++;
+  assert.strictEqual(bad, 0, 'every byte intact, in order');
+  const id = /X-Activation: ([0-9a-f]{32})/.exec(got.toString('latin1'))[1];
+  const rec = await waitRecord(sys, id, opts());
+  assert.strictEqual(rec.response.result.end, 'complete', JSON.stringify(rec.response));
+  return rec;
+}
+
 test('a client that stops reading after the action sent its whole answer and hung up: the node waits without spinning, and every byte arrives', async () => {
   const mb = 48;
   const kept0 = await verdictBytes('held', 'full');
@@ -603,20 +628,17 @@ test('a client that stops reading after the action sent its whole answer and hun
   // action's socket) and reads a piece every 4 ms. The action writes 48 MB and closes.
   // Once the verdict has seen all of it, the client reads nothing for 1.5 s: the action's
   // socket is shut both ways while the rest of the answer waits on it for the client.
-  let sent = false;
   let spent; // the node's CPU seconds in those 1.5 s
-  const watch = setInterval(async () => {
-    if (!sent && (await verdictBytes('pass', 'msg', 'held', 'full')) - seen0 >= mb * MB) sent = true;
-  }, 50);
+  const whole = watchWholeAnswer(mb, seen0);
   const got = await new Promise((resolve, reject) => {
     const sock = net.connect(sys.nodePort, '127.0.0.1');
     const chunks = [];
-    sock.on('connect', () => sock.write(`GET ${WEB}/sha/blob?mb=${mb} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: blob\r\n\r\n`));
+    sock.on('connect', () => sock.write(blobRequest(mb)));
     sock.on('data', (d) => {
       if (!chunks.length) sock.end();
       chunks.push(d);
       sock.pause();
-      if (!sent || spent !== undefined) return setTimeout(() => sock.resume(), 4);
+      if (!whole.seen || spent !== undefined) return setTimeout(() => sock.resume(), 4);
       const cpu0 = cpuSeconds(sys.nodePid);
       spent = null;
       setTimeout(() => {
@@ -627,20 +649,13 @@ test('a client that stops reading after the action sent its whole answer and hun
     sock.on('close', () => resolve(Buffer.concat(chunks)));
     sock.on('error', reject);
     setTimeout(() => reject(new Error('no end in 60 s')), 60000);
-  }).finally(() => clearInterval(watch));
+  }).finally(() => clearInterval(whole.timer));
   assert.ok(typeof spent === 'number', 'the client stopped after the action\'s end, before its own');
   console.log(`# the node spent ${spent.toFixed(2)} s of CPU in the 1.5 s the client read nothing`);
   assert.ok((await verdictBytes('held', 'full')) > kept0, 'the verdict held bytes for the client');
   // Spinning on the hang-up, it spent nearly all of it.
   assert.ok(spent < 0.4, `the node spent ${spent.toFixed(2)} s of CPU in 1.5 s`);
-  const body = got.subarray(got.indexOf('\r\n\r\n') + 4);
-  assert.strictEqual(body.length, mb * MB);
-  let bad = 0;
-  for (let i = 0; i < body.length; i += 4093) if (body[i] !== (i >> 16) % 251) bad++;
-  assert.strictEqual(bad, 0, 'every byte intact, in order');
-  const id = /X-Activation: ([0-9a-f]{32})/.exec(got.toString('latin1'))[1];
-  const rec = await waitRecord(sys, id, opts());
-  assert.strictEqual(rec.response.result.end, 'complete', JSON.stringify(rec.response));
+  await checkBlob(got, mb);
 });
 
 // The client ends its side only after the action wrote its whole answer and hung up, while
@@ -648,20 +663,16 @@ test('a client that stops reading after the action sent its whole answer and hun
 // take the end of both sides for the end of the session (stream.c, client_ended).
 test('a client that half-closes after the action hung up, with the answer still waiting for it, gets every byte', async () => {
   const mb = 48;
-  const seen0 = await verdictBytes('pass', 'msg', 'held', 'full');
-  let sent = false;
-  const watch = setInterval(async () => {
-    if (!sent && (await verdictBytes('pass', 'msg', 'held', 'full')) - seen0 >= mb * MB) sent = true;
-  }, 50);
+  const whole = watchWholeAnswer(mb, await verdictBytes('pass', 'msg', 'held', 'full'));
   const got = await new Promise((resolve, reject) => {
     const sock = net.connect(sys.nodePort, '127.0.0.1');
     const chunks = [];
     let ended = false;
-    sock.on('connect', () => sock.write(`GET ${WEB}/sha/blob?mb=${mb} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: blob\r\n\r\n`));
+    sock.on('connect', () => sock.write(blobRequest(mb)));
     sock.on('data', (d) => {
       chunks.push(d);
       sock.pause();
-      if (!sent || ended) return setTimeout(() => sock.resume(), 4);
+      if (!whole.seen || ended) return setTimeout(() => sock.resume(), 4);
       ended = true;
       sock.end();
       setTimeout(() => sock.resume(), 500);
@@ -669,16 +680,9 @@ test('a client that half-closes after the action hung up, with the answer still 
     sock.on('close', () => resolve({ body: Buffer.concat(chunks), ended }));
     sock.on('error', reject);
     setTimeout(() => reject(new Error('no end in 60 s')), 60000);
-  }).finally(() => clearInterval(watch));
+  }).finally(() => clearInterval(whole.timer));
   assert.ok(got.ended, 'the client ended its side after the action\'s end');
-  const body = got.body.subarray(got.body.indexOf('\r\n\r\n') + 4);
-  assert.strictEqual(body.length, mb * MB, 'every byte arrived');
-  let bad = 0;
-  for (let i = 0; i < body.length; i += 4093) if (body[i] !== (i >> 16) % 251) bad++;
-  assert.strictEqual(bad, 0, 'every byte intact, in order');
-  const id = /X-Activation: ([0-9a-f]{32})/.exec(got.body.toString('latin1'))[1];
-  const rec = await waitRecord(sys, id, opts());
-  assert.strictEqual(rec.response.result.end, 'complete', JSON.stringify(rec.response));
+  const rec = await checkBlob(got.body, mb);
   assert.ok(rec.response.result.bytesOut > mb * MB, JSON.stringify(rec.response.result));
 });
 
