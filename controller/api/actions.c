@@ -317,9 +317,7 @@ static void action_get(struct api_req *r, struct action_loc *loc)
 
 static void action_delete(struct api_req *r, struct action_loc *loc)
 {
-	struct entity_rec rec;
 	char docid[3 * NAME_MAX_LEN + 3];
-	int err;
 
 	if (!api_own_namespace(r)) {
 		api_error_forbidden(r);
@@ -328,14 +326,7 @@ static void action_delete(struct api_req *r, struct action_loc *loc)
 	if (!locate_for_write(r, loc))
 		return;
 	snprintf(docid, sizeof(docid), "%s/%s", loc->path, loc->name);
-	if (!api_entity_load(r, docid, ENTITY_ACTION, &rec))
-		return;
-	err = r->st->ops->entity_delete(r->st, docid, rec.rev);
-	if (err)
-		api_error_store(r, err);
-	else
-		api_reply(r, 200, json_incref(rec.doc));
-	entity_rec_clear(&rec);
+	api_entity_delete(r, docid, ENTITY_ACTION);
 }
 
 static void action_list(struct api_req *r, const char *pkg)

@@ -34,6 +34,21 @@ bool api_entity_load(struct api_req *r, const char *docid, enum entity_type type
 	return err == 0;
 }
 
+void api_entity_delete(struct api_req *r, const char *docid, enum entity_type type)
+{
+	struct entity_rec rec;
+	int err;
+
+	if (!api_entity_load(r, docid, type, &rec))
+		return;
+	err = r->st->ops->entity_delete(r->st, docid, rec.rev);
+	if (err)
+		api_error_store(r, err);
+	else
+		api_reply(r, 200, json_incref(rec.doc));
+	entity_rec_clear(&rec);
+}
+
 bool api_put_load(struct api_req *r, enum entity_type type, const char *path, const char *name,
 		  bool overwrite, struct entity_rec *rec, struct entity_rec *old, bool *exists)
 {
@@ -373,6 +388,20 @@ void api_reply_list(struct api_req *r, const struct entity_query *q, bool count,
 		api_error_store(r, err);
 	else
 		api_reply(r, 200, out);
+}
+
+void api_list_own(struct api_req *r, enum entity_type type, const char *collection)
+{
+	struct entity_query q = { .type = type, .path = r->ns };
+	bool count;
+
+	if (!api_own_namespace(r)) {
+		api_error_forbidden(r);
+		return;
+	}
+	if (!api_list_params(r, collection, &q.skip, &q.limit, &count))
+		return;
+	api_reply_list(r, &q, count, collection);
 }
 
 void api_route_collection(struct api_req *r, const struct api_collection *c)

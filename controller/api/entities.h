@@ -34,6 +34,8 @@ json_t *entity_summary(enum entity_type type, const json_t *doc);
  * Sets them in doc; replies 400 and returns false on bad input. */
 bool api_common_fields(struct api_req *r, const json_t *body, const json_t *old, json_t *doc,
 		       bool merge_annotations);
+/* DELETE of the document docid of that type: answers the deleted document, or the error. */
+void api_entity_delete(struct api_req *r, const char *docid, enum entity_type type);
 /*
  * The start of every PUT of a type at path/name: rec set up for that document, and when
  * one is there *old holds it and *exists is true. False, after replying, on a store
@@ -75,6 +77,8 @@ bool api_package_load(struct api_req *r, const char *docid, struct entity_rec *o
 /* Answers q's entities, or {"<collection>": n} when count. */
 void api_reply_list(struct api_req *r, const struct entity_query *q, bool count,
 		    const char *collection);
+/* GET of a collection only its own namespace may list (rules, triggers). */
+void api_list_own(struct api_req *r, enum entity_type type, const char *collection);
 
 /* A collection of named entities: .../<collection> lists, .../<collection>/<name> is one.
  * A NULL handler is a 405 naming allowed. */

@@ -326,16 +326,7 @@ static void rule_set_state(struct api_req *r, const char *name)
 
 static void rule_list(struct api_req *r)
 {
-	struct entity_query q = { .type = ENTITY_RULE, .path = r->ns };
-	bool count;
-
-	if (!api_own_namespace(r)) {
-		api_error_forbidden(r);
-		return;
-	}
-	if (!api_list_params(r, "rules", &q.skip, &q.limit, &count))
-		return;
-	api_reply_list(r, &q, count, "rules");
+	api_list_own(r, ENTITY_RULE, "rules");
 }
 
 void api_rules(struct api_req *r)

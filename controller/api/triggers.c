@@ -77,37 +77,19 @@ static void trigger_get(struct api_req *r, const char *name)
 
 static void trigger_delete(struct api_req *r, const char *name)
 {
-	struct entity_rec rec;
 	char docid[2 * NAME_MAX_LEN + 2];
-	int err;
 
 	if (!api_own_namespace(r)) {
 		api_error_forbidden(r);
 		return;
 	}
 	snprintf(docid, sizeof(docid), "%s/%s", r->ns, name);
-	if (!api_entity_load(r, docid, ENTITY_TRIGGER, &rec))
-		return;
-	err = r->st->ops->entity_delete(r->st, docid, rec.rev);
-	if (err)
-		api_error_store(r, err);
-	else
-		api_reply(r, 200, json_incref(rec.doc));
-	entity_rec_clear(&rec);
+	api_entity_delete(r, docid, ENTITY_TRIGGER);
 }
 
 static void trigger_list(struct api_req *r)
 {
-	struct entity_query q = { .type = ENTITY_TRIGGER, .path = r->ns };
-	bool count;
-
-	if (!api_own_namespace(r)) {
-		api_error_forbidden(r);
-		return;
-	}
-	if (!api_list_params(r, "triggers", &q.skip, &q.limit, &count))
-		return;
-	api_reply_list(r, &q, count, "triggers");
+	api_list_own(r, ENTITY_TRIGGER, "triggers");
 }
 
 /* Fires go to the node ingress: the controller only stores triggers. */

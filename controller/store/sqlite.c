@@ -364,36 +364,15 @@ static int sqlite_entity_delete(struct store *stp, const char *docid, int64_t ex
 	return err;
 }
 
-/* Builds the WHERE clause of an entity query; the caller binds ?1 and ?2. */
-static const char *entity_where(const struct entity_query *q)
+/* Steps st to its end: each row's first column, a JSON text, goes into a new array. */
+static int rows_json_array(struct sqlite_store *s, sqlite3_stmt *st, const char *what,
+			   json_t **out)
 {
-	if (q->root)
-		return q->public_only ? "root = ?1 AND type = ?2 AND publish = 1 AND binding = 0"
-				      : "root = ?1 AND type = ?2";
-	return q->public_only ? "path = ?1 AND type = ?2 AND publish = 1 AND binding = 0"
-			      : "path = ?1 AND type = ?2";
-}
-
-static int sqlite_entity_list(struct store *stp, const struct entity_query *q, json_t **out)
-{
-	struct sqlite_store *s = to_sqlite(stp);
-	sqlite3_stmt *st = NULL;
 	json_t *arr = json_array();
-	char sql[512];
 	int rc, err = 0;
 
-	snprintf(sql, sizeof(sql),
-		 "SELECT summary FROM entities WHERE %s ORDER BY updated DESC, docid LIMIT ?3 "
-		 "OFFSET ?4",
-		 entity_where(q));
-	if (!arr || sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
-		err = -EIO;
-		goto out;
-	}
-	sqlite3_bind_text(st, 1, q->root ? q->root : q->path, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 2, (int)q->type);
-	sqlite3_bind_int64(st, 3, q->limit ? (int64_t)q->limit : -1);
-	sqlite3_bind_int64(st, 4, q->skip);
+	if (!arr)
+		return -ENOMEM;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		json_t *j = column_json(st, 0);
 
@@ -403,14 +382,64 @@ static int sqlite_entity_list(struct store *stp, const struct entity_query *q, j
 		}
 	}
 	if (rc != SQLITE_DONE) {
-		err = sql_err(s, rc, "entity list");
+		err = sql_err(s, rc, what);
 		goto out;
 	}
 	*out = arr;
 	arr = NULL;
 out:
-	sqlite3_finalize(st);
 	json_decref(arr);
+	return err;
+}
+
+/* The one row of a SELECT count(*). */
+static int row_count(struct sqlite_store *s, sqlite3_stmt *st, const char *what, int64_t *out)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc != SQLITE_ROW)
+		return sql_err(s, rc, what);
+	*out = sqlite3_column_int64(st, 0);
+	return 0;
+}
+
+/* SELECT select FROM the entities q asks for, newest first and paged unless it counts. */
+static int entity_query_prepare(struct sqlite_store *s, const struct entity_query *q,
+				const char *select, sqlite3_stmt **out)
+{
+	bool count = !strncmp(select, "count", 5);
+	const char *where;
+	char sql[512];
+
+	if (q->root)
+		where = q->public_only ? "root = ?1 AND type = ?2 AND publish = 1 AND binding = 0"
+				       : "root = ?1 AND type = ?2";
+	else
+		where = q->public_only ? "path = ?1 AND type = ?2 AND publish = 1 AND binding = 0"
+				       : "path = ?1 AND type = ?2";
+	snprintf(sql, sizeof(sql), "SELECT %s FROM entities WHERE %s%s", select, where,
+		 count ? "" : " ORDER BY updated DESC, docid LIMIT ?3 OFFSET ?4");
+	if (sqlite3_prepare_v2(s->db, sql, -1, out, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_text(*out, 1, q->root ? q->root : q->path, -1, SQLITE_STATIC);
+	sqlite3_bind_int(*out, 2, (int)q->type);
+	if (!count) {
+		sqlite3_bind_int64(*out, 3, q->limit ? (int64_t)q->limit : -1);
+		sqlite3_bind_int64(*out, 4, q->skip);
+	}
+	return 0;
+}
+
+static int sqlite_entity_list(struct store *stp, const struct entity_query *q, json_t **out)
+{
+	struct sqlite_store *s = to_sqlite(stp);
+	sqlite3_stmt *st = NULL;
+	int err;
+
+	err = entity_query_prepare(s, q, "summary", &st);
+	if (!err)
+		err = rows_json_array(s, st, "entity list", out);
+	sqlite3_finalize(st);
 	return err;
 }
 
@@ -418,19 +447,11 @@ static int sqlite_entity_count(struct store *stp, const struct entity_query *q, 
 {
 	struct sqlite_store *s = to_sqlite(stp);
 	sqlite3_stmt *st = NULL;
-	char sql[256];
-	int rc, err = 0;
+	int err;
 
-	snprintf(sql, sizeof(sql), "SELECT count(*) FROM entities WHERE %s", entity_where(q));
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-		return -EIO;
-	sqlite3_bind_text(st, 1, q->root ? q->root : q->path, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 2, (int)q->type);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*out = sqlite3_column_int64(st, 0);
-	else
-		err = sql_err(s, rc, "entity count");
+	err = entity_query_prepare(s, q, "count(*)", &st);
+	if (!err)
+		err = row_count(s, st, "entity count", out);
 	sqlite3_finalize(st);
 	return err;
 }
@@ -701,29 +722,12 @@ static int sqlite_activation_list(struct store *stp, const struct activation_que
 {
 	struct sqlite_store *s = to_sqlite(stp);
 	sqlite3_stmt *st = NULL;
-	json_t *arr = json_array();
-	int rc, err;
+	int err;
 
 	err = activation_query_prepare(s, q, q->docs ? "doc" : "summary", &st);
-	if (err || !arr)
-		goto out;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		json_t *j = column_json(st, 0);
-
-		if (!j || json_array_append_new(arr, j)) {
-			err = -EIO;
-			goto out;
-		}
-	}
-	if (rc != SQLITE_DONE) {
-		err = sql_err(s, rc, "activation list");
-		goto out;
-	}
-	*out = arr;
-	arr = NULL;
-out:
+	if (!err)
+		err = rows_json_array(s, st, "activation list", out);
 	sqlite3_finalize(st);
-	json_decref(arr);
 	return err;
 }
 
@@ -732,17 +736,11 @@ static int sqlite_activation_count(struct store *stp, const struct activation_qu
 {
 	struct sqlite_store *s = to_sqlite(stp);
 	sqlite3_stmt *st = NULL;
-	int rc, err;
+	int err;
 
 	err = activation_query_prepare(s, q, "count(*)", &st);
-	if (err)
-		goto out;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*out = sqlite3_column_int64(st, 0);
-	else
-		err = sql_err(s, rc, "activation count");
-out:
+	if (!err)
+		err = row_count(s, st, "activation count", out);
 	sqlite3_finalize(st);
 	return err;
 }
