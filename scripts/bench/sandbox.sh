@@ -18,15 +18,9 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "sandbox.sh: sandboxes need root" >&2
 	exit 1
 fi
-make --no-print-directory BUILD="$build" -j2 "$build/xwhisk-proxy" "$build/libsandbox.a" \
-	"$build/libxwhisk.a" runtimes >/dev/null
 # The driver reuses the tests' harness (its own bridge, subnet, cgroup and state).
-mkdir -p "$build/bench"
-cc -O2 -g -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation -D_GNU_SOURCE \
-	-Iuserspace/lib -Iuserspace/sandbox -Itests/unit $(pkg-config --cflags jansson) \
-	-o "$build/bench/sandbox_bench" scripts/bench/sandbox_bench.c \
-	"$build/libsandbox.a" "$build/libxwhisk.a" \
-	$(pkg-config --libs jansson libcrypto) -lhttp_parser
+make --no-print-directory BUILD="$build" -j2 "$build/xwhisk-proxy" "$build/bench/sandbox_bench" \
+	runtimes >/dev/null
 # The driver finds xwhisk-proxy and the runtimes one level above itself, in $build.
 
 echo "## Sandboxes ($(date -u +%Y-%m-%d), $(nproc) CPUs, kernel $(uname -r))"

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 
 #define H_MAX_STARTING 16
+#include "machine_cpu.h"
 #include "sandbox_harness.h"
 
 extern char **environ;
@@ -275,21 +276,6 @@ static double cpu_seconds(int who)
 	       ru.ru_stime.tv_usec / 1e6;
 }
 
-/* Busy and total CPU time of the machine, in clock ticks, from /proc/stat. */
-static void machine_cpu(unsigned long long *busy, unsigned long long *total)
-{
-	unsigned long long v[10] = { 0 };
-	FILE *f = fopen("/proc/stat", "re");
-
-	if (f && fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
-			&v[3], &v[4], &v[5], &v[6], &v[7]) == 8) {
-		*total = v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
-		*busy = *total - v[3] - v[4];
-	}
-	if (f)
-		fclose(f);
-}
-
 static void bench_refill(const char *const *kinds, int n)
 {
 	printf("\n### Sustained refills: %d sandboxes made and destroyed per kind, 16 at a time\n\n",
@@ -297,7 +283,7 @@ static void bench_refill(const char *const *kinds, int n)
 	printf("| kind | sandboxes/s | our CPU ms per sandbox | machine busy | failed |\n"
 	       "|---|---:|---:|---:|---:|\n");
 	for (int k = 0; kinds[k]; k++) {
-		unsigned long long b0 = 0, t0c = 0, b1 = 0, t1c = 0;
+		struct machine_cpu m0 = { 0 }, m1 = { 0 };
 		unsigned want = 16;
 		char spec[64];
 		double secs, cpu0, cpu;
@@ -312,7 +298,7 @@ static void bench_refill(const char *const *kinds, int n)
 		R.kind = kinds[k];
 		R.want = n;
 		cpu0 = cpu_seconds(RUSAGE_SELF) + cpu_seconds(RUSAGE_CHILDREN);
-		machine_cpu(&b0, &t0c);
+		machine_cpu_read(&m0);
 		t0 = clock_mono_us();
 		for (int i = 0; i < 16; i++) {
 			R.inflight++;
@@ -321,14 +307,14 @@ static void bench_refill(const char *const *kinds, int n)
 		}
 		(void)h_run_until(refill_done, NULL, 600000);
 		secs = (double)(clock_mono_us() - t0) / 1e6;
-		machine_cpu(&b1, &t1c);
+		machine_cpu_read(&m1);
 		sandbox_manager_destroy_all(H.m);
 		(void)h_run_until(h_all_gone, NULL, 30000);
 		sandbox_manager_free(H.m); /* reaps the zygote: its CPU is counted */
 		H.m = NULL;
 		cpu = cpu_seconds(RUSAGE_SELF) + cpu_seconds(RUSAGE_CHILDREN) - cpu0;
 		printf("| %s | %.0f | %.1f | %.0f%% | %d |\n", kinds[k], R.done / secs,
-		       cpu * 1000.0 / R.done, t1c > t0c ? 100.0 * (b1 - b0) / (t1c - t0c) : 0,
+		       cpu * 1000.0 / R.done, m1.total > m0.total ? 100.0 * (m1.busy - m0.busy) / (m1.total - m0.total) : 0,
 		       R.failed);
 		fflush(stdout);
 	}

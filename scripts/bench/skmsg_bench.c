@@ -11,7 +11,7 @@
  * round trips, one connection per client thread, for SECS seconds per run. Runs alternate
  * "tcp" and "skmsg" (both ends of each connection in msg_socks) ROUNDS times, for 1 and for
  * 16 connections. CPU is the whole process's user+system time (client and server), from
- * getrusage, per round trip; "machine" is every CPU's busy time from /proc/stat per round
+ * clock_cpu_us, per round trip; "machine" is every CPU's busy time from /proc/stat per round
  * trip (softirq work done outside the process included; other load too). The tables give
  * each mode's median over the rounds.
  *
@@ -27,14 +27,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/tcp.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "bpfload/sock_msg.h"
+#include "machine_cpu.h"
 #include "pinned_maps.h"
 #include "rtnl.h"
+#include "util.h"
 
 #define SERVER_PORT 8080
 #define MAX_CONNS 16
@@ -179,30 +180,15 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static double cpu_s(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
 /* The whole machine's busy time (all CPUs, softirq in ksoftirqd included): a check on the
  * process's own time, meaningful on a quiet machine only. */
 static double machine_busy_s(void)
 {
-	unsigned long long v[8] = {0};
-	FILE *f = fopen("/proc/stat", "r");
-	int n = f ? fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
-			   &v[3], &v[4], &v[5], &v[6], &v[7]) : 0;
+	struct machine_cpu m;
 
-	if (f)
-		fclose(f);
-	if (n != 8)
+	if (machine_cpu_read(&m))
 		return 0;
-	/* user nice system [idle iowait] irq softirq steal */
-	return (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / (double)sysconf(_SC_CLK_TCK);
+	return (double)m.busy / (double)sysconf(_SC_CLK_TCK);
 }
 
 static unsigned long trips_sum(struct client *c, int n)
@@ -246,9 +232,9 @@ static int run_once(int conns, bool accel, double secs, struct result *r)
 			break;
 		}
 	usleep(100000); /* everyone under way */
-	n0 = trips_sum(c, i), t0 = now_s(), c0 = cpu_s(), m0 = machine_busy_s();
+	n0 = trips_sum(c, i), t0 = now_s(), c0 = clock_cpu_us(), m0 = machine_busy_s();
 	usleep((useconds_t)(secs * 1e6));
-	r->cpu_us = (cpu_s() - c0) * 1e6;
+	r->cpu_us = (double)(clock_cpu_us() - c0);
 	r->machine_us = (machine_busy_s() - m0) * 1e6;
 	r->rps = (double)(trips_sum(c, i) - n0);
 	r->cpu_us = r->rps ? r->cpu_us / r->rps : 0;

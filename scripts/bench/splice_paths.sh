@@ -33,8 +33,10 @@ mkdir -p "$out"
 clang -g -O2 --target=bpf -Wall -Werror -D__TARGET_ARCH_x86 -I"$build/bpf" \
 	-c "$src/splice_paths.bpf.c" -o "$out/splice_paths.bpf.o"
 bpftool gen skeleton "$out/splice_paths.bpf.o" name splice_paths_bpf >"$out/splice_paths.skel.h"
-cc -O2 -g -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -I"$out" -o "$out/splice_paths" \
-	"$src/splice_paths.c" $(pkg-config --cflags --libs libbpf) -lelf -lz
+make -C "$top" --no-print-directory "${build#$top/}/libxwhisk.a" >/dev/null
+cc -O2 -g -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -I"$out" -I"$top/userspace/lib" \
+	-o "$out/splice_paths" "$src/splice_paths.c" "$build/libxwhisk.a" \
+	$(pkg-config --cflags --libs libbpf) -lelf -lz
 
 N=xwsplice-node S=xwsplice-sb
 cleanup() { ip netns del $N 2>/dev/null || true; ip netns del $S 2>/dev/null || true; rm -f /run/xwsplice.sock; }

@@ -4,8 +4,8 @@
  * spool the workers memcpy into, a shared file mapping, be cheaper than one write(2) per
  * loop turn?). Files of 16 MB (the spool files' size before the spool became a ring of
  * mapped segments, spool.h) in the current directory, removed after.
- *   make build/bench/spool_write (or cc -O2 -o /tmp/spool_write scripts/bench/spool_write.c)
- *   cd /var/tmp && /tmp/spool_write write|mmap|mmap-populate|ring [RECORDS (100000)] [BYTES (700)]
+ *   make build/bench/spool_write, then from a folder on the disk to measure (/var/tmp, not a
+ *   tmpfs): spool_write write|mmap|mmap-populate|ring [RECORDS (100000)] [BYTES (700)]
  * write: O_APPEND and one write per record, as the node's spool_flush did at one connection;
  * mmap: fallocate'd files mapped shared, each record memcpy'd (every fresh page a fault);
  * mmap-populate: the same with every page faulted in at once (MADV_POPULATE_WRITE);
@@ -24,22 +24,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <unistd.h>
+
+#include "util.h"
 
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
 #endif
 #define SEGMENT (16u << 20)
-
-static double cpu_us(void)
-{
-	struct rusage r;
-
-	getrusage(RUSAGE_SELF, &r);
-	return (double)(r.ru_utime.tv_sec + r.ru_stime.tv_sec) * 1e6 +
-	       (double)(r.ru_utime.tv_usec + r.ru_stime.tv_usec);
-}
 
 /* A new segment file in the current directory, unlinked at once (gone when closed):
  * mapped shared over SEGMENT fallocate'd bytes (every page faulted in with populate) into
@@ -87,7 +79,7 @@ int main(int argc, char **argv)
 		used = start;
 		files = 1;
 	}
-	t0 = cpu_us();
+	t0 = clock_cpu_us();
 	for (long i = 0; i < n; i++) {
 		if (ring && used + rec > SEGMENT) {
 			used = start;
@@ -115,6 +107,6 @@ int main(int argc, char **argv)
 		used += rec;
 	}
 	printf("%s: %.2f us of CPU per %zu-byte record (%ld records, %d files)\n", mode,
-	       (cpu_us() - t0) / (double)n, rec, n, files);
+	       (clock_cpu_us() - t0) / (double)n, rec, n, files);
 	return 0;
 }

@@ -28,7 +28,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -38,7 +37,9 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "../machine_cpu.h"
 #include "splice_paths.skel.h"
+#include "util.h"
 
 enum { DIRECT, VETH, LO, UNIX, MSG, NMODES };
 static const char *mode_name[NMODES] = {"direct", "veth", "lo", "unix", "msg"};
@@ -53,7 +54,6 @@ static const char *mode_name[NMODES] = {"direct", "veth", "lo", "unix", "msg"};
 #define MAXREP 100
 
 struct stats { unsigned long long bytes, skbs, dropped, max_q, passed, pmsgs; };
-struct cpu { unsigned long long busy, usr, sys, si; };
 struct hello { __u64 cookie; int fd; };         /* writer -> node: its connected socket */
 struct wstat { unsigned shorts, errs; int err; /* writer -> node at its end */
 	       unsigned writes, eagains, wakeups, timeouts; double cpu, wall; };
@@ -141,7 +141,7 @@ static void writer(int mode, int ready, int go)
 	struct wstat ws = {0};
 	socklen_t len = sizeof(h.cookie);
 	struct epoll_event ev = {.events = EPOLLOUT | (w_et ? EPOLLET : 0)};
-	struct rusage ru0, ru1;
+	uint64_t cpu0;
 	double t0;
 	int ep = -1;
 	char c;
@@ -172,7 +172,7 @@ static void writer(int mode, int ready, int go)
 		die("writer nonblock/epoll");
 	if (read(go, &c, 1) != 1)
 		die("writer go");
-	getrusage(RUSAGE_SELF, &ru0);
+	cpu0 = clock_cpu_us();
 	t0 = now();
 	while (left) {
 		/* The pattern: at byte offset o of the stream, byte o%8 (little endian) of the
@@ -206,10 +206,8 @@ static void writer(int mode, int ready, int go)
 		ws.shorts += (size_t)n < want;
 		left -= n;
 	}
-	getrusage(RUSAGE_SELF, &ru1);
+	ws.cpu = (double)(clock_cpu_us() - cpu0) / 1e6;
 	ws.wall = now() - t0;
-	ws.cpu = ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec + ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec +
-		 (ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec + ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6;
 	close(fd);
 	if (write(ready, &ws, sizeof(ws)) != sizeof(ws))
 		die("writer stats");
@@ -269,17 +267,12 @@ static void reader(int mode, int done, int go)
 	exit(got == total ? 0 : 1);
 }
 
-static struct cpu cpu_now(void)
+static struct machine_cpu cpu_now(void)
 {
-	unsigned long long u, n, s, idle, io, irq, si;
-	struct cpu c = {0};
-	FILE *f = fopen("/proc/stat", "r");
+	struct machine_cpu c;
 
-	if (!f || fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu", &u, &n, &s, &idle, &io,
-			 &irq, &si) != 7)
+	if (machine_cpu_read(&c))
 		die("/proc/stat");
-	fclose(f);
-	c = (struct cpu){.busy = u + n + s + irq + si, .usr = u + n, .sys = s, .si = irq + si};
 	return c;
 }
 
@@ -371,7 +364,7 @@ static struct result transfer(struct splice_paths_bpf *skel, int client_l, int m
 	struct hello h;
 	struct wstat wst;
 	struct stats st;
-	struct cpu c0, c1;
+	struct machine_cpu c0, c1;
 	struct run r0, r1;
 	pid_t w, r;
 	char c;
