@@ -14,4 +14,17 @@ else
 	echo "not ok - lint: json_load* outside userspace/lib/json.c (use json_parse): $(echo "$found" | tr '\n' ' ')"
 	failed=1
 fi
+
+# The image builds what a machine builds: k8s/Dockerfile installs every library
+# scripts/deps.sh does (a missing one empties pkg-config's flags, and the build fails).
+missing=""
+for pkg in $(grep -oE '\blib[a-z0-9.+-]+-dev\b' scripts/deps.sh | sort -u); do
+	grep -qw -- "$pkg" k8s/Dockerfile || missing="$missing $pkg"
+done
+if [ -z "$missing" ]; then
+	echo "ok - lint: k8s/Dockerfile installs every library scripts/deps.sh does"
+else
+	echo "not ok - lint: k8s/Dockerfile lacks$missing"
+	failed=1
+fi
 exit "$failed"
