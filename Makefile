@@ -3,7 +3,7 @@
 # xwhisk: one non-recursive Makefile. Everything builds into build/.
 #   make            build all programs and BPF objects
 #   make run        install missing packages, build, start controller + node on :3233
-#   make test       install missing packages, build, run every test (unit fuzz bpf netns e2e),
+#   make test       install missing packages, build, run every test (unit fuzz bpf netns e2e k8s),
 #                   then the sanitizer pass below (TEST_SANITIZE=0 skips it)
 #   make test SANITIZE=1   the same tree with ASan and UBSan in build-san/: unit bpf fuzz only
 #   make fuzz       libFuzzer targets (tests/fuzz/) in build-fuzz/, FUZZ_SECONDS each
