@@ -94,16 +94,69 @@ static int trigger_set_rule(struct api_req *r, const char *trigger_docid, const 
 	return err;
 }
 
+/*
+ * A PUT's trigger and action (the body's, else the old rule's), into *tf and *af: the
+ * trigger one of the caller's, the action one it may invoke, both existing. False after
+ * replying.
+ */
+static bool rule_refs_check(struct api_req *r, const json_t *body, const json_t *old_doc,
+			    struct fqn *tf, struct fqn *af)
+{
+	json_t *tv = json_object_get(body, "trigger"), *av = json_object_get(body, "action");
+	struct entity_rec trig;
+	struct resolved_action ra;
+	char tdocid[3 * NAME_MAX_LEN], label[4 * NAME_MAX_LEN];
+	int rc;
+
+	if (!tv || json_is_null(tv))
+		tv = json_object_get(old_doc, "trigger");
+	if (!av || json_is_null(av))
+		av = json_object_get(old_doc, "action");
+	if (!tv || !av || parse_ref(tv, r->ns, tf) || parse_ref(av, r->ns, af) || tf->pkg[0]) {
+		api_error(r, 400, "rule requires a valid trigger and a valid action");
+		return false;
+	}
+	if (strcmp(tf->ns, r->subject.namespace)) {
+		api_error_forbidden(r);
+		return false;
+	}
+	fqn_docid(tf, tdocid, sizeof(tdocid));
+	rc = entity_fetch(r->st, tdocid, ENTITY_TRIGGER, &trig);
+	if (rc == -ENOENT || rc == -EMEDIUMTYPE) {
+		fqn_format(tf, label, sizeof(label));
+		api_error(r, 400, "trigger %s does not exist", label);
+		return false;
+	}
+	if (rc) {
+		api_error_store(r, rc);
+		return false;
+	}
+	entity_rec_clear(&trig);
+	rc = action_resolve(r->st, r->subject.namespace, af, &ra);
+	if (rc == -EACCES) {
+		api_error_forbidden(r);
+		return false;
+	}
+	if (rc) {
+		fqn_format(af, label, sizeof(label));
+		if (rc == -ENOENT || rc == -EMEDIUMTYPE)
+			api_error(r, 400, "action %s does not exist", label);
+		else
+			api_error_store(r, rc);
+		return false;
+	}
+	resolved_action_clear(&ra);
+	return true;
+}
+
 static void rule_put(struct api_req *r, const char *name)
 {
 	bool overwrite = api_query_bool(r, "overwrite", false);
-	struct entity_rec rec = { 0 }, old = { 0 }, trig = { 0 };
+	struct entity_rec rec = { 0 }, old = { 0 };
 	json_t *body = NULL, *doc = NULL, *old_doc = NULL, *tref = NULL, *aref = NULL;
-	json_t *tv, *av;
 	char tdocid[3 * NAME_MAX_LEN], old_tdocid[3 * NAME_MAX_LEN] = "";
-	char key[2 * NAME_MAX_LEN + 2], label[4 * NAME_MAX_LEN];
+	char key[2 * NAME_MAX_LEN + 2];
 	const char *status = "active";
-	struct resolved_action ra;
 	struct fqn tf, af;
 	bool exists, in_txn = false;
 	int rc;
@@ -118,49 +171,9 @@ static void rule_put(struct api_req *r, const char *name)
 	if (!api_put_load(r, ENTITY_RULE, r->ns, name, overwrite, &rec, &old, &exists))
 		goto out;
 	old_doc = exists ? old.doc : NULL;
-	tv = json_object_get(body, "trigger");
-	av = json_object_get(body, "action");
-	if (!tv || json_is_null(tv))
-		tv = json_object_get(old_doc, "trigger");
-	if (!av || json_is_null(av))
-		av = json_object_get(old_doc, "action");
-	if (!tv || !av || parse_ref(tv, r->ns, &tf) || parse_ref(av, r->ns, &af)) {
-		api_error(r, 400, "rule requires a valid trigger and a valid action");
+	if (!rule_refs_check(r, body, old_doc, &tf, &af))
 		goto out;
-	}
-	if (tf.pkg[0]) {
-		api_error(r, 400, "rule requires a valid trigger and a valid action");
-		goto out;
-	}
 	fqn_docid(&tf, tdocid, sizeof(tdocid));
-	if (strcmp(tf.ns, r->subject.namespace)) {
-		api_error_forbidden(r);
-		goto out;
-	}
-	rc = entity_fetch(r->st, tdocid, ENTITY_TRIGGER, &trig);
-	if (rc == -ENOENT || rc == -EMEDIUMTYPE) {
-		fqn_format(&tf, label, sizeof(label));
-		api_error(r, 400, "trigger %s does not exist", label);
-		goto out;
-	}
-	if (rc) {
-		api_error_store(r, rc);
-		goto out;
-	}
-	rc = action_resolve(r->st, r->subject.namespace, &af, &ra);
-	if (rc == -EACCES) {
-		api_error_forbidden(r);
-		goto out;
-	}
-	if (rc) {
-		fqn_format(&af, label, sizeof(label));
-		if (rc == -ENOENT || rc == -EMEDIUMTYPE)
-			api_error(r, 400, "action %s does not exist", label);
-		else
-			api_error_store(r, rc);
-		goto out;
-	}
-	resolved_action_clear(&ra);
 	tref = ref_json(&tf);
 	aref = ref_json(&af);
 	rule_key(r, name, key, sizeof(key));
@@ -214,7 +227,6 @@ out:
 	json_decref(aref);
 	entity_rec_clear(&rec);
 	entity_rec_clear(&old);
-	entity_rec_clear(&trig);
 }
 
 static bool load_rule(struct api_req *r, const char *name, struct entity_rec *rec)
