@@ -286,7 +286,7 @@ static void bench_refill(const char *const *kinds, int n)
 		struct machine_cpu m0 = { 0 }, m1 = { 0 };
 		unsigned want = 16;
 		char spec[64];
-		double secs, cpu0, cpu;
+		double secs, cpu0, cpu, busy;
 		uint64_t t0;
 
 		snprintf(spec, sizeof(spec), "%s=16", kinds[k]);
@@ -313,9 +313,9 @@ static void bench_refill(const char *const *kinds, int n)
 		sandbox_manager_free(H.m); /* reaps the zygote: its CPU is counted */
 		H.m = NULL;
 		cpu = cpu_seconds(RUSAGE_SELF) + cpu_seconds(RUSAGE_CHILDREN) - cpu0;
+		busy = m1.total > m0.total ? 100.0 * (m1.busy - m0.busy) / (m1.total - m0.total) : 0;
 		printf("| %s | %.0f | %.1f | %.0f%% | %d |\n", kinds[k], R.done / secs,
-		       cpu * 1000.0 / R.done, m1.total > m0.total ? 100.0 * (m1.busy - m0.busy) / (m1.total - m0.total) : 0,
-		       R.failed);
+		       cpu * 1000.0 / R.done, busy, R.failed);
 		fflush(stdout);
 	}
 }
