@@ -28,6 +28,8 @@ struct fixture {
 	int head_checks;
 };
 
+#define LARGE_ANSWER (64u << 10)
+
 static void handler(struct http_request *req, void *data)
 {
 	struct fixture *f = data;
@@ -45,8 +47,15 @@ static void handler(struct http_request *req, void *data)
 		f->held[f->nheld++] = req;
 		return;
 	}
-	if (!strcmp(req->path, "/hold")) {
+	if (!strcmp(req->path, "/hold") && f->nheld < 8) {
 		f->held[f->nheld++] = req;
+		return;
+	}
+	if (!strcmp(req->path, "/large")) {
+		static char large[LARGE_ANSWER];
+
+		memset(large, 'x', sizeof(large));
+		http_resp_send(req, 200, "text/plain", large, sizeof(large));
 		return;
 	}
 	n = snprintf(body, sizeof(body), "%s %s q=%s len=%zu%s%s", http_method_str(req->method),
@@ -220,6 +229,68 @@ static void test_pipelining_in_order(void)
 	fixture_fini(&f);
 }
 
+/* A client that pipelines requests for large answers and reads none: the server stops
+ * reading (its writes block) and holds about OUT_HIGH_WATER (1 MB) of answers, not one
+ * answer per request it could parse (a 16 KB read held ~30 MB). Once the client reads,
+ * every answer comes, in order. */
+static void test_unread_answers_bounded(void)
+{
+	static const char get[] = "GET /large HTTP/1.1\r\nHost: x\r\n\r\n";
+	const int want = 200;
+	int sent = 0, got = 0, fd, small = 4096;
+	size_t held_max = 0, matched = 0, total = 0;
+	char buf[65536];
+	struct fixture f;
+
+	ASSERT(fixture_init(&f) == 0);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ASSERT(fd >= 0);
+	ASSERT(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)) == 0);
+	{
+		struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)f.port) };
+
+		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		ASSERT(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	}
+	ASSERT(fcntl(fd, F_SETFL, O_NONBLOCK) == 0);
+	for (int round = 0; round < 400 && sent < want; round++) {
+		while (sent < want && write(fd, get, sizeof(get) - 1) == (ssize_t)(sizeof(get) - 1))
+			sent++;
+		RUN_UNTIL(&f, false, 5);
+		if (http_server_unsent_bytes(f.srv) > held_max)
+			held_max = http_server_unsent_bytes(f.srv);
+	}
+	/* Every request went in (a few hundred bytes each: the kernel took them), and the
+	 * server holds what one high-water mark and one answer come to. */
+	CHECK(sent == want);
+	CHECK(held_max >= (1u << 20));
+	CHECK(held_max <= (1u << 20) + 2 * LARGE_ANSWER);
+	fprintf(stderr, "  %d requests sent, at most %zu bytes of answers held\n", sent, held_max);
+	/* Now read: every answer arrives, whole. */
+	for (int round = 0; round < 4000 && got < want; round++) {
+		ssize_t n;
+
+		RUN_UNTIL(&f, false, 1);
+		while ((n = read(fd, buf, sizeof(buf))) > 0) {
+			total += (size_t)n;
+			for (ssize_t i = 0; i < n; i++) {
+				static const char status[] = "HTTP/1.1 200";
+
+				matched = buf[i] == status[matched] ? matched + 1 : buf[i] == 'H';
+				if (matched == sizeof(status) - 1) {
+					got++;
+					matched = 0;
+				}
+			}
+		}
+	}
+	CHECK(got == want);
+	CHECK(total >= (size_t)want * LARGE_ANSWER);
+	close(fd);
+	RUN_UNTIL(&f, http_server_connections(f.srv) == 0, 1000);
+	fixture_fini(&f);
+}
+
 /* Longer than a head's first block of strings: kept, it would move them. */
 #define LONG_TRAILER                                                                       \
 	"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" \
@@ -390,6 +461,54 @@ static int fixture_init_opts(struct fixture *f, const struct http_server_opts *o
 	f->port = http_server_port(f->srv);
 	f->pool = http_pool_new(f->loop, "127.0.0.1", f->port, 4);
 	return f->pool ? 0 : -1;
+}
+
+/* Requests pipelined in one write are handed over max_pipeline at a time: the next waits
+ * in the buffer until one is answered (before, every request of a read was dispatched). */
+static void test_pipeline_limit_holds(void)
+{
+	struct http_server_opts o = { .max_body = 1024, .max_pipeline = 4 };
+	static const char hold[] = "GET /hold HTTP/1.1\r\nHost: x\r\n\r\n";
+	char reqs[10 * sizeof(hold)], out[8192];
+	size_t len = 0;
+	int answered = 0, fd;
+	struct fixture f;
+
+	for (int i = 0; i < 10; i++, len += sizeof(hold) - 1)
+		memcpy(reqs + len, hold, sizeof(hold) - 1);
+	ASSERT(fixture_init_opts(&f, &o) == 0);
+	fd = connect_raw(f.port);
+	ASSERT(fd >= 0);
+	ASSERT(write(fd, reqs, len) == (ssize_t)len);
+	while (answered < 10) {
+		int expect = 10 - answered < 4 ? 10 - answered : 4;
+
+		RUN_UNTIL(&f, f.nheld == expect, 1000);
+		RUN_UNTIL(&f, false, 20);
+		CHECK(f.nheld == expect);
+		if (f.nheld != expect)
+			break;
+		/* An answer makes room, so the next request may be handed over at once. */
+		struct http_request *batch[4];
+		int n = f.nheld;
+
+		memcpy(batch, f.held, sizeof(batch[0]) * (size_t)n);
+		f.nheld = 0;
+		for (int i = 0; i < n; i++)
+			http_resp_send(batch[i], 200, "text/plain", "held", 4);
+		answered += n;
+	}
+	CHECK(answered == 10);
+	raw_read(&f, fd, out, sizeof(out), "never");
+	{
+		int n = 0;
+
+		for (const char *p = out; (p = strstr(p, "HTTP/1.1 200")); p++)
+			n++;
+		CHECK(n == 10);
+	}
+	close(fd);
+	fixture_fini(&f);
 }
 
 /* A client that sends half a head, or nothing, is closed at the header deadline; one that
@@ -920,6 +1039,8 @@ int main(void)
 	RUN(test_body_too_large);
 	RUN(test_client_timeout);
 	RUN(test_pipelining_in_order);
+	RUN(test_unread_answers_bounded);
+	RUN(test_pipeline_limit_holds);
 	RUN(test_malformed_and_chunked);
 	RUN(test_streaming);
 	RUN(test_refused);

@@ -86,7 +86,9 @@ struct http_server_opts {
 	/* A connection that has not sent a complete request head this long after it was
 	 * accepted, or after the first byte of a later request, is closed (10 s). */
 	unsigned header_timeout_ms;
-	unsigned max_pipeline; /* outstanding requests per connection before reading pauses */
+	/* Requests of one connection handed to the handler and not yet answered, at most
+	 * (64): the next waits, unparsed, and reading pauses. */
+	unsigned max_pipeline;
 	/* The memory the bodies still being read may hold together on this server: a body
 	 * that would go beyond it (counted at its announced length, else as it arrives) is
 	 * answered 503 with Retry-After and its connection closed, so that clients that send
@@ -137,6 +139,8 @@ size_t http_requests_live(void);
 /* Stops accepting connections (the port is free for a successor); open ones go on. */
 void http_server_close_listener(struct http_server *srv);
 size_t http_server_connections(struct http_server *srv);
+/* Bytes of answers srv holds that its clients have not taken yet. */
+size_t http_server_unsent_bytes(const struct http_server *srv);
 
 /* Case-insensitive header lookup. */
 const char *http_header_get(const struct http_header *h, size_t n, const char *name);

@@ -27,6 +27,9 @@
 #define NO_ROOM_RETRY_S 1
 #define NO_ROOM_MSG "The server is busy reading other requests: try again."
 #define OUT_OF_MEMORY_MSG "The server is out of memory: try again."
+/* Answers a connection may hold unwritten before its next request waits: a client that
+ * pipelines and does not read must not grow the server's memory. */
+#define OUT_HIGH_WATER (1u << 20)
 
 struct http_conn {
 	struct http_server *srv;
@@ -45,6 +48,7 @@ struct http_conn {
 	bool want_out;
 	bool read_paused;
 	bool head_waiting; /* cur's head awaits http_req_head_verdict: nothing is read */
+	bool backlogged;   /* parsing stopped after a request: answers must go out first */
 	bool deferred;     /* on srv->deferred: written by http_server_flush */
 	struct http_conn *deferred_next;
 	unsigned busy;
@@ -405,7 +409,18 @@ static void conn_write_out(struct http_conn *c)
 			break;
 		}
 		buf_consume(&c->out, (size_t)n);
+		/* A client taking its answers, however slowly, is not idle. */
+		c->last_active = loop_now_ms(c->srv->loop);
 	}
+}
+
+static void conn_parse(struct http_conn *c);
+
+/* Too much asked and not yet taken: max_pipeline requests unanswered, or OUT_HIGH_WATER
+ * bytes of answers not yet written to a client that does not read. */
+static bool conn_over_backlog(const struct http_conn *c)
+{
+	return c->outstanding >= c->srv->opts.max_pipeline || buf_pending(&c->out) >= OUT_HIGH_WATER;
 }
 
 /* Writes the output, then closes the connection if it is done or listens for what it
@@ -425,6 +440,19 @@ static void conn_write(struct http_conn *c)
 		c->linger = !c->peer_done;
 		conn_close(c);
 		return;
+	}
+	/* Room again for requests already read; not while a parse is under way (a handler
+	 * that answered at once): that parse goes on by itself. */
+	if (c->backlogged && !c->busy && !conn_over_backlog(c)) {
+		c->backlogged = false;
+		http_parser_pause(&c->parser, 0);
+		c->busy++;
+		conn_parse(c);
+		c->busy--;
+		if (c->dead) {
+			conn_close(c);
+			return;
+		}
 	}
 	conn_update_events(c);
 }
@@ -538,8 +566,7 @@ static void conn_update_events(struct http_conn *c)
 
 	if (c->dead)
 		return;
-	c->read_paused = c->closing || c->head_waiting ||
-			 c->outstanding >= c->srv->opts.max_pipeline;
+	c->read_paused = c->closing || c->head_waiting || c->backlogged || conn_over_backlog(c);
 	if (!c->read_paused)
 		ev |= EPOLLIN;
 	/* Held back for http_server_flush: it writes first, and asks only for what is left. */
@@ -750,6 +777,11 @@ static int on_message_complete(http_parser *p)
 	conn_release_body(c);
 	c->cur = NULL;
 	conn_dispatch(c, req);
+	/* The next request in the buffer waits for this one's room (conn_parse resumes). */
+	if (!c->dead && conn_over_backlog(c)) {
+		c->backlogged = true;
+		http_parser_pause(p, 1);
+	}
 	return 0;
 }
 
@@ -793,6 +825,13 @@ static void conn_parse(struct http_conn *c)
 		}
 		if (HTTP_PARSER_ERRNO(&c->parser) == HPE_PAUSED && c->head_waiting)
 			return; /* until http_req_head_verdict */
+		if (HTTP_PARSER_ERRNO(&c->parser) == HPE_PAUSED && c->backlogged) {
+			if (conn_over_backlog(c))
+				return; /* until conn_write takes some out */
+			c->backlogged = false;
+			http_parser_pause(&c->parser, 0);
+			continue;
+		}
 		if (HTTP_PARSER_ERRNO(&c->parser) == HPE_PAUSED) {
 			/* Paused for an oversized head or body, or a head refused: answer it and
 			 * stop reading. */
@@ -1275,6 +1314,18 @@ int http_server_port(struct http_server *srv)
 size_t http_server_connections(struct http_server *srv)
 {
 	return srv->nconns;
+}
+
+size_t http_server_unsent_bytes(const struct http_server *srv)
+{
+	size_t n = 0;
+
+	for (const struct http_conn *c = srv->conns; c; c = c->next) {
+		n += buf_pending(&c->out);
+		for (const struct http_request *req = c->head; req; req = req->next)
+			n += buf_pending(&req->resp);
+	}
+	return n;
 }
 
 void http_server_free(struct http_server *srv)
