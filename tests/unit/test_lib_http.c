@@ -511,6 +511,43 @@ static void test_pipeline_limit_holds(void)
 	fixture_fini(&f);
 }
 
+/* A head answers 431 past 64 fields (as OpenWhisk's akka-http does) or past
+ * max_header_size: 64 short fields pass, 65 do not, nor one long field. */
+static void test_head_limits(void)
+{
+	struct http_server_opts o = { .max_body = 1024, .max_header_size = 8192 };
+	struct { int fields; size_t value; const char *expect; } cases[] = {
+		{ 64, 1, "HTTP/1.1 200" },
+		{ 65, 1, "HTTP/1.1 431" },
+		{ 1, 9000, "HTTP/1.1 431" },
+	};
+	struct fixture f;
+
+	ASSERT(fixture_init_opts(&f, &o) == 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct buf req = BUF_INIT;
+		char out[4096];
+		int fd = connect_raw(f.port);
+
+		ASSERT(fd >= 0);
+		buf_puts(&req, "GET /limits HTTP/1.1\r\n");
+		for (int k = 1; k < cases[i].fields; k++)
+			buf_printf(&req, "X-%d: v\r\n", k);
+		buf_puts(&req, "Host: ");
+		for (size_t k = 0; k < cases[i].value; k++)
+			buf_puts(&req, "h");
+		buf_puts(&req, "\r\n\r\n");
+		ASSERT(write(fd, req.data, req.len) == (ssize_t)req.len);
+		raw_read(&f, fd, out, sizeof(out), "\r\n\r\n");
+		CHECK(!strncmp(out, cases[i].expect, strlen(cases[i].expect)));
+		if (strncmp(out, cases[i].expect, strlen(cases[i].expect)))
+			fprintf(stderr, "  %d fields: %.40s\n", cases[i].fields, out);
+		buf_free(&req);
+		close(fd);
+	}
+	fixture_fini(&f);
+}
+
 /* A client that sends half a head, or nothing, is closed at the header deadline; one that
  * sent a whole request keeps its keep-alive connection past it. */
 static void test_header_deadline(void)
@@ -1041,6 +1078,7 @@ int main(void)
 	RUN(test_pipelining_in_order);
 	RUN(test_unread_answers_bounded);
 	RUN(test_pipeline_limit_holds);
+	RUN(test_head_limits);
 	RUN(test_malformed_and_chunked);
 	RUN(test_streaming);
 	RUN(test_refused);

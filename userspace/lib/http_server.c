@@ -30,6 +30,9 @@
 /* Answers a connection may hold unwritten before its next request waits: a client that
  * pipelines and does not read must not grow the server's memory. */
 #define OUT_HIGH_WATER (1u << 20)
+/* Header fields of one request head, at most: akka-http's max-header-count, which
+ * OpenWhisk's controller answers 431 past. */
+#define HEADER_FIELDS_MAX 64
 
 struct http_conn {
 	struct http_server *srv;
@@ -659,9 +662,17 @@ static int on_url(http_parser *p, const char *at, size_t len)
 static int on_header_field(http_parser *p, const char *at, size_t len)
 {
 	struct http_conn *c = p->data;
+	size_t fields = c->cur->head.n;
 
 	if (http_head_field(&c->cur->head, at, len))
 		return -1;
+	/* A new field: their count is capped too, or "a:\r\n" repeated, nearly free in
+	 * max_header_size, would make thousands of slots. */
+	if (c->cur->head.n > fields && c->cur->head.n > HEADER_FIELDS_MAX) {
+		http_parser_pause(&c->parser, 1);
+		c->cur->error_status = 431;
+		return 0;
+	}
 	return header_budget(c, len);
 }
 
