@@ -301,6 +301,8 @@ static int compare(int conns, int rounds, double secs)
 
 int main(int argc, char **argv)
 {
+	static const char *const pinned[] = { XW_MAP_MSG_SOCKS, XW_MAP_MSG_STATS, XW_MAP_MSG_CFG,
+					       XW_MAP_MSG_INTO };
 	char pin_dir[96], path[160];
 	int opt, rounds = 5, sb_ns = -1, err;
 	double secs = 2;
@@ -346,11 +348,13 @@ int main(int argc, char **argv)
 		err = compare(MAX_CONNS, rounds, secs);
 out:
 	xw_msg_close(msg);
-	snprintf(path, sizeof(path), "%s/" XW_MAP_MSG_SOCKS, pin_dir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/" XW_MAP_MSG_STATS, pin_dir);
-	unlink(path);
-	rmdir(pin_dir);
+	/* Every map xw_msg_open pins, so that the folder goes too. */
+	for (size_t i = 0; i < sizeof(pinned) / sizeof(pinned[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, pinned[i]);
+		unlink(path);
+	}
+	if (rmdir(pin_dir))
+		fprintf(stderr, "skmsg_bench: %s left: %s\n", pin_dir, strerror(errno));
 	if (err)
 		fprintf(stderr, "skmsg_bench: %s\n", strerror(-err));
 	return err ? 1 : 0;
