@@ -419,6 +419,18 @@ static void conn_write_out(struct http_conn *c)
 
 static void conn_parse(struct http_conn *c);
 
+/* conn_parse with c held; false when the connection died meanwhile (it is closed now). */
+static bool conn_parse_held(struct http_conn *c)
+{
+	c->busy++;
+	conn_parse(c);
+	c->busy--;
+	if (!c->dead)
+		return true;
+	conn_close(c);
+	return false;
+}
+
 /* Too much asked and not yet taken: max_pipeline requests unanswered, or OUT_HIGH_WATER
  * bytes of answers not yet written to a client that does not read. */
 static bool conn_over_backlog(const struct http_conn *c)
@@ -449,13 +461,8 @@ static void conn_write(struct http_conn *c)
 	if (c->backlogged && !c->busy && !conn_over_backlog(c)) {
 		c->backlogged = false;
 		http_parser_pause(&c->parser, 0);
-		c->busy++;
-		conn_parse(c);
-		c->busy--;
-		if (c->dead) {
-			conn_close(c);
+		if (!conn_parse_held(c))
 			return;
-		}
 	}
 	conn_update_events(c);
 }
@@ -932,13 +939,8 @@ static void conn_read(struct http_conn *c)
 			return;
 		}
 		c->last_active = loop_now_ms(c->srv->loop);
-		c->busy++;
-		conn_parse(c);
-		c->busy--;
-		if (c->dead) {
-			conn_close(c);
+		if (!conn_parse_held(c))
 			return;
-		}
 		conn_update_events(c);
 		if (!filled)
 			return;
