@@ -34,6 +34,14 @@ test('credentials: none, malformed, unknown are 401, echoing the request id', as
     'The supplied authentication is invalid');
   expectEcho(await sys.request('POST', '/api/v1/namespaces/_/triggers/t', withId({ auth: unknown, body: {} })), 401,
     'The supplied authentication is invalid');
+  // Credentials first, as OpenWhisk: a body is read only for a caller they admit.
+  const bad = { raw: '{"a":', headers: { 'Content-Type': 'application/json' } };
+  expectEcho(await sys.request('POST', `${A}/echo`, withId({ auth: unknown, ...bad })), 401,
+    'The supplied authentication is invalid');
+  expectEcho(await sys.request('POST', `${A}/echo?timeout=0`, withId({ auth: unknown, body: {} })), 401,
+    'The supplied authentication is invalid');
+  const r = await sys.request('POST', `${A}/echo`, withId(opts(bad)));
+  assert.strictEqual(r.status, 400, r.text);
 });
 
 test('a body that is not JSON is 415; an illegal name is 400', async () => {

@@ -142,6 +142,8 @@ static void on_action(int status, struct action_entry *a, const char *message, v
 	str_copy(ir->id, sizeof(ir->id), id);
 }
 
+static bool parse_request(struct invoke_req *ir);
+
 static void on_authenticated(const struct identity *who, void *data)
 {
 	struct invoke_req *ir = data;
@@ -149,6 +151,11 @@ static void on_authenticated(const struct identity *who, void *data)
 	char name[800];
 
 	ir->who = *who;
+	/* Read only for a caller whose credentials hold, as OpenWhisk does. */
+	if (!parse_request(ir)) {
+		ir_free(ir);
+		return;
+	}
 	ir->act = activation_admit(ir->w, &ir->who, true, &why);
 	if (!ir->act) {
 		reply_refusal(ir, &why);
@@ -233,10 +240,6 @@ void invoke_http(struct worker *w, struct http_request *req, const char *tid, co
 	if (!http_req_header(req, "Authorization")) {
 		reply_error(req, tid, 401, "The resource requires authentication, which was not "
 					   "supplied with the request");
-		ir_free(ir);
-		return;
-	}
-	if (!parse_request(ir)) {
 		ir_free(ir);
 		return;
 	}
