@@ -438,6 +438,17 @@ static bool conn_over_backlog(const struct http_conn *c)
 	return c->outstanding >= c->srv->opts.max_pipeline || buf_pending(&c->out) >= OUT_HIGH_WATER;
 }
 
+/* A backlogged connection whose answers went out far enough parses again: true when
+ * it may (the parser is let go), false while it is still over. */
+static bool conn_backlog_ended(struct http_conn *c)
+{
+	if (conn_over_backlog(c))
+		return false;
+	c->backlogged = false;
+	http_parser_pause(&c->parser, 0);
+	return true;
+}
+
 /* Writes the output, then closes the connection if it is done or listens for what it
  * still needs. */
 static void conn_write(struct http_conn *c)
@@ -458,12 +469,8 @@ static void conn_write(struct http_conn *c)
 	}
 	/* Room again for requests already read; not while a parse is under way (a handler
 	 * that answered at once): that parse goes on by itself. */
-	if (c->backlogged && !c->busy && !conn_over_backlog(c)) {
-		c->backlogged = false;
-		http_parser_pause(&c->parser, 0);
-		if (!conn_parse_held(c))
-			return;
-	}
+	if (c->backlogged && !c->busy && conn_backlog_ended(c) && !conn_parse_held(c))
+		return;
 	conn_update_events(c);
 }
 
@@ -844,10 +851,8 @@ static void conn_parse(struct http_conn *c)
 		if (HTTP_PARSER_ERRNO(&c->parser) == HPE_PAUSED && c->head_waiting)
 			return; /* until http_req_head_verdict */
 		if (HTTP_PARSER_ERRNO(&c->parser) == HPE_PAUSED && c->backlogged) {
-			if (conn_over_backlog(c))
+			if (!conn_backlog_ended(c))
 				return; /* until conn_write takes some out */
-			c->backlogged = false;
-			http_parser_pause(&c->parser, 0);
 			continue;
 		}
 		if (HTTP_PARSER_ERRNO(&c->parser) == HPE_PAUSED) {
